@@ -1,0 +1,48 @@
+/* cli.h: the subcommand table and what the subcommands share (coordinator URL and API key from
+ * flags or the environment, the remembered last run). */
+#ifndef DTF_CLI_H
+#define DTF_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct dtf_http_client;
+
+struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help; /* one line */
+};
+
+int cmd_coordinator(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_client(int argc, char **argv);
+int cmd_submit_task(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+/* The coordinator URL: flag value, else $DTF_COORDINATOR, else http://localhost:8080. */
+const char *cli_coordinator_url(const char *flag);
+/* The API key: flag value, else $DTF_API_KEY, else NULL. */
+const char *cli_api_key(const char *flag);
+/* Remembers the last run id in .dtf/last-run (so the seed pipelines need no ids). */
+int cli_save_last_run(const char *run_id);
+/* Reads it back into out; returns 0 or DTF_ENOTFOUND. */
+int cli_load_last_run(char *out, size_t len);
+/* Submits the tasks of a task file (a list or {"tasks": [...]}) as one run; writes the run id.
+ * Prints errors itself. Returns 0 or a DTF_E* code. */
+int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run_name,
+		    char *run_id, size_t run_id_len, int *count);
+/* Waits until the run is done (or timeout_s passes, 0 = forever), showing progress on stderr
+ * (a bar on a TTY). Stores the final summary's counts. Returns 0 when done, DTF_ETIMEOUT, or
+ * another DTF_E* code. With cancel_unschedulable, tasks no registered worker can run are
+ * cancelled once nothing else is left, so the run can end. */
+struct run_counts {
+	int total, completed, failed, cancelled, pending, running, unschedulable;
+};
+int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s,
+		 bool cancel_unschedulable, bool quiet, struct run_counts *out);
+/* Downloads a run's report in format (json, junit) to path. */
+int cli_export_run(struct dtf_http_client *c, const char *run_id, const char *format,
+		   const char *path);
+
+#endif

@@ -1,0 +1,347 @@
+/* client.c: `dtf client <action>`: submit-task, wait-completion, export-results, status, cancel,
+ * workers. The last submitted run is remembered in .dtf/last-run. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "net/http.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dtf client <action> [options]\n"
+		"actions:\n"
+		"  submit-task --file F [--name N]     submit a task file as a new run\n"
+		"  wait-completion [--run ID] [--timeout S] [--quiet]\n"
+		"                                      wait; exit 0 only if every task completed\n"
+		"  export-results --format json|junit --output F [--run ID]\n"
+		"  status [--run ID | --task ID]       show a run's tasks, or one task\n"
+		"  cancel --task ID | --run ID         cancel a task or every unfinished task of a run\n"
+		"  workers                             list workers\n"
+		"common options: --coordinator URL (default $DTF_COORDINATOR or\n"
+		"  http://localhost:8080), --api-key K (default $DTF_API_KEY)\n");
+}
+
+static int run_or_last(const char *flag, char *out, size_t len)
+{
+	if (flag) {
+		snprintf(out, len, "%s", flag);
+		return 0;
+	}
+	if (cli_load_last_run(out, len) != 0) {
+		fprintf(stderr, "dtf client: no --run given and no run submitted from here yet\n");
+		return DTF_ENOTFOUND;
+	}
+	return 0;
+}
+
+int cmd_client(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"coordinator", required_argument, NULL, 'c'},
+		{"coordinator-url", required_argument, NULL, 'c'},
+		{"api-key", required_argument, NULL, 'k'},
+		{"file", required_argument, NULL, 'f'},
+		{"task-file", required_argument, NULL, 'f'},
+		{"name", required_argument, NULL, 'n'},
+		{"run", required_argument, NULL, 'r'},
+		{"task", required_argument, NULL, 't'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"format", required_argument, NULL, 'F'},
+		{"output", required_argument, NULL, 'o'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *coord = NULL, *key = NULL, *file = NULL, *name = NULL, *run = NULL,
+		   *task = NULL, *format = "json", *output = NULL, *action;
+	double timeout = 0;
+	bool quiet = false;
+	struct dtf_http_client c;
+	char run_id[80];
+	int opt, rc = 0;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	action = argv[1];
+	optind = 1;
+	while ((opt = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			coord = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'r':
+			run = optarg;
+			break;
+		case 't':
+			task = optarg;
+			break;
+		case 'T':
+			if (dtf_parse_seconds(optarg, &timeout)) {
+				fprintf(stderr, "dtf client: bad --timeout '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'F':
+			format = optarg;
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (dtf_http_client_init(&c, cli_coordinator_url(coord), cli_api_key(key)) != 0) {
+		fprintf(stderr, "dtf client: bad coordinator URL '%s'\n", cli_coordinator_url(coord));
+		return 2;
+	}
+	if (strcmp(action, "submit-task") == 0 || strcmp(action, "submit") == 0) {
+		int count = 0;
+		if (!file) {
+			fprintf(stderr, "dtf client submit-task: --file is required\n");
+			rc = 2;
+			goto out;
+		}
+		if (cli_submit_file(&c, file, name, run_id, sizeof(run_id), &count) != 0) {
+			rc = 1;
+			goto out;
+		}
+		cli_save_last_run(run_id);
+		printf("submitted %d tasks as run %s\n", count, run_id);
+	} else if (strcmp(action, "wait-completion") == 0 || strcmp(action, "wait") == 0) {
+		struct run_counts k;
+		if (run_or_last(run, run_id, sizeof(run_id))) {
+			rc = 2;
+			goto out;
+		}
+		rc = cli_wait_run(&c, run_id, timeout, false, quiet, &k);
+		if (rc == DTF_ETIMEOUT) {
+			printf("run %s: timed out after %.0f s: %d/%d done, %d passed, %d failed, %d "
+			       "pending, %d running\n",
+			       run_id, timeout, k.completed + k.failed + k.cancelled, k.total,
+			       k.completed, k.failed, k.pending, k.running);
+			rc = 3;
+			goto out;
+		}
+		if (rc) {
+			rc = 2;
+			goto out;
+		}
+		printf("run %s: %d tasks: %d passed, %d failed, %d cancelled\n", run_id, k.total,
+		       k.completed, k.failed, k.cancelled);
+		rc = k.completed == k.total ? 0 : 1;
+	} else if (strcmp(action, "export-results") == 0 || strcmp(action, "export") == 0) {
+		char outbuf[256];
+		if (run_or_last(run, run_id, sizeof(run_id))) {
+			rc = 2;
+			goto out;
+		}
+		if (strcmp(format, "json") && strcmp(format, "junit")) {
+			fprintf(stderr, "dtf client: --format must be json or junit\n");
+			rc = 2;
+			goto out;
+		}
+		if (!output) {
+			snprintf(outbuf, sizeof(outbuf), "test-results.%s",
+				 strcmp(format, "junit") == 0 ? "xml" : "json");
+			output = outbuf;
+		}
+		rc = cli_export_run(&c, run_id, format, output) ? 1 : 0;
+		if (!rc)
+			printf("wrote %s report of run %s to %s\n", format, run_id, output);
+	} else if (strcmp(action, "status") == 0) {
+		json_t *resp = NULL;
+		char path[256];
+		if (task) {
+			snprintf(path, sizeof(path), "/api/v1/tasks/%s", task);
+			rc = dtf_http_call(&c, "GET", path, NULL, 10000, &resp);
+			if (!rc) {
+				json_t *err = json_object_get(resp, "error");
+				printf("task %s (%s): %s", task, dtf_json_str(resp, "name", ""),
+				       dtf_json_str(resp, "status", "?"));
+				if (json_object_get(resp, "pending_reason"))
+					printf(" — %s", dtf_json_str(resp, "pending_reason", ""));
+				if (err)
+					printf(" — %s: %s", dtf_json_str(err, "kind", ""),
+					       dtf_json_str(err, "message", ""));
+				if (json_object_get(resp, "worker_id"))
+					printf(" on %s", dtf_json_str(resp, "worker_id", ""));
+				printf("\n");
+			}
+		} else {
+			size_t i;
+			json_t *t;
+			if (run_or_last(run, run_id, sizeof(run_id))) {
+				rc = 2;
+				goto out;
+			}
+			snprintf(path, sizeof(path), "/api/v1/tasks?run_id=%s", run_id);
+			rc = dtf_http_call(&c, "GET", path, NULL, 30000, &resp);
+			if (!rc) {
+				printf("%-20s %-30s %-10s %s\n", "ID", "NAME", "STATUS", "DETAIL");
+				json_array_foreach(json_object_get(resp, "tasks"), i, t)
+				{
+					json_t *err = json_object_get(t, "error");
+					printf("%-20s %-30.30s %-10s %s%s%s\n",
+					       dtf_json_str(t, "id", ""), dtf_json_str(t, "name", ""),
+					       dtf_json_str(t, "status", ""),
+					       dtf_json_str(t, "pending_reason",
+							    dtf_json_str(err, "message", "")),
+					       json_object_get(t, "worker_id") ? " on " : "",
+					       dtf_json_str(t, "worker_id", ""));
+				}
+			}
+		}
+		if (rc) {
+			fprintf(stderr, "dtf client: %s\n", c.error);
+			rc = 1;
+		}
+		json_decref(resp);
+	} else if (strcmp(action, "cancel") == 0) {
+		char path[256];
+		if (task) {
+			snprintf(path, sizeof(path), "/api/v1/tasks/%s", task);
+			rc = dtf_http_call(&c, "DELETE", path, NULL, 10000, NULL);
+			if (rc) {
+				fprintf(stderr, "dtf client: %s\n", c.error);
+				rc = 1;
+			} else {
+				printf("cancelled task %s\n", task);
+			}
+		} else {
+			json_t *resp = NULL, *t;
+			size_t i;
+			int n = 0;
+			if (run_or_last(run, run_id, sizeof(run_id))) {
+				rc = 2;
+				goto out;
+			}
+			snprintf(path, sizeof(path), "/api/v1/tasks?run_id=%s", run_id);
+			rc = dtf_http_call(&c, "GET", path, NULL, 30000, &resp);
+			json_array_foreach(json_object_get(resp, "tasks"), i, t)
+			{
+				const char *st = dtf_json_str(t, "status", "");
+				if (!strcmp(st, "completed") || !strcmp(st, "failed") ||
+				    !strcmp(st, "cancelled"))
+					continue;
+				snprintf(path, sizeof(path), "/api/v1/tasks/%s",
+					 dtf_json_str(t, "id", ""));
+				if (dtf_http_call(&c, "DELETE", path, NULL, 10000, NULL) == 0)
+					n++;
+			}
+			json_decref(resp);
+			printf("cancelled %d tasks of run %s\n", n, run_id);
+			rc = rc ? 1 : 0;
+		}
+	} else if (strcmp(action, "workers") == 0) {
+		json_t *resp = NULL, *w;
+		size_t i;
+		rc = dtf_http_call(&c, "GET", "/api/v1/workers", NULL, 10000, &resp);
+		if (rc) {
+			fprintf(stderr, "dtf client: %s\n", c.error);
+			rc = 1;
+		} else {
+			printf("%-20s %-9s %-6s %-24s %s\n", "ID", "STATUS", "SLOTS", "HARDWARE",
+			       "HOST");
+			json_array_foreach(json_object_get(resp, "workers"), i, w)
+			{
+				char *hw = json_dumps(
+					json_object_get(json_object_get(w, "capabilities"),
+							"hardware"),
+					JSON_COMPACT);
+				printf("%-20s %-9s %-6lld %-24s %s\n", dtf_json_str(w, "id", ""),
+				       dtf_json_str(w, "status", ""), dtf_json_int(w, "slots", 0),
+				       hw ? hw : "[]", dtf_json_str(w, "hostname", ""));
+				free(hw);
+			}
+		}
+		json_decref(resp);
+	} else {
+		fprintf(stderr, "dtf client: unknown action '%s'\n", action);
+		usage(stderr);
+		rc = 2;
+	}
+out:
+	dtf_http_client_release(&c);
+	return rc;
+}
+
+int cmd_submit_task(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"coordinator", required_argument, NULL, 'c'},
+		{"coordinator-url", required_argument, NULL, 'c'},
+		{"api-key", required_argument, NULL, 'k'},
+		{"task-file", required_argument, NULL, 'f'},
+		{"file", required_argument, NULL, 'f'},
+		{"name", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *coord = NULL, *key = NULL, *file = NULL, *name = NULL;
+	struct dtf_http_client c;
+	char run_id[80];
+	int opt, count = 0, rc;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			coord = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'h':
+			printf("usage: dtf submit-task --coordinator-url URL --task-file F\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (!file) {
+		fprintf(stderr, "dtf submit-task: --task-file is required\n");
+		return 2;
+	}
+	if (dtf_http_client_init(&c, cli_coordinator_url(coord), cli_api_key(key)) != 0) {
+		fprintf(stderr, "dtf submit-task: bad coordinator URL\n");
+		return 2;
+	}
+	rc = cli_submit_file(&c, file, name, run_id, sizeof(run_id), &count);
+	if (!rc) {
+		cli_save_last_run(run_id);
+		printf("submitted %d tasks as run %s\n", count, run_id);
+	}
+	dtf_http_client_release(&c);
+	return rc ? 1 : 0;
+}

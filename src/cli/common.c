@@ -1,0 +1,231 @@
+/* common.c: what the client-side commands share: coordinator URL and key, the remembered run,
+ * submitting a task file, waiting for a run with progress, exporting a report. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "net/http.h"
+
+#define TASK_FILE_MAX (64u << 20)
+
+const char *cli_coordinator_url(const char *flag)
+{
+	const char *env = getenv("DTF_COORDINATOR");
+
+	if (flag && *flag)
+		return flag;
+	if (env && *env)
+		return env;
+	return "http://localhost:8080";
+}
+
+const char *cli_api_key(const char *flag)
+{
+	const char *env = getenv("DTF_API_KEY");
+
+	if (flag && *flag)
+		return flag;
+	if (env && *env)
+		return env;
+	return NULL;
+}
+
+int cli_save_last_run(const char *run_id)
+{
+	dtf_mkdirs(".dtf", 0755);
+	return dtf_write_file(".dtf/last-run", run_id, strlen(run_id));
+}
+
+int cli_load_last_run(char *out, size_t len)
+{
+	char *text = NULL;
+	size_t n;
+
+	if (dtf_read_file(".dtf/last-run", 256, &text, &n) != 0)
+		return DTF_ENOTFOUND;
+	text[strcspn(text, "\r\n")] = '\0';
+	snprintf(out, len, "%s", text);
+	free(text);
+	return dtf_valid_id(out) ? 0 : DTF_ENOTFOUND;
+}
+
+int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run_name,
+		    char *run_id, size_t run_id_len, int *count)
+{
+	char *text = NULL, err[256];
+	size_t len;
+	json_t *doc = NULL, *body = NULL, *resp = NULL, *tasks;
+	int rc;
+
+	rc = dtf_read_file(path, TASK_FILE_MAX, &text, &len);
+	if (rc) {
+		fprintf(stderr, "dtf: cannot read task file %s: %s\n", path, dtf_strerror(rc));
+		return rc;
+	}
+	doc = dtf_json_parse(text, len, err, sizeof(err));
+	free(text);
+	if (!doc) {
+		fprintf(stderr, "dtf: %s: %s\n", path, err);
+		return DTF_EPARSE;
+	}
+	tasks = json_is_array(doc) ? doc : json_object_get(doc, "tasks");
+	if (!json_is_array(tasks)) {
+		if (json_is_object(doc) && (json_object_get(doc, "command") ||
+					    json_object_get(doc, "shell"))) {
+			tasks = json_pack("[O]", doc);
+			json_decref(doc);
+			doc = tasks;
+		} else {
+			fprintf(stderr, "dtf: %s: expected a list of tasks or {\"tasks\": [...]}\n",
+				path);
+			json_decref(doc);
+			return DTF_EPARSE;
+		}
+	}
+	body = json_pack("{s:O,s:{s:s}}", "tasks", tasks, "run", "name",
+			 run_name ? run_name : path);
+	rc = dtf_http_call(c, "POST", "/api/v1/tasks", body, 120000, &resp);
+	if (rc) {
+		fprintf(stderr, "dtf: submitting %s failed: %s\n", path, c->error);
+	} else {
+		snprintf(run_id, run_id_len, "%s", dtf_json_str(resp, "run_id", ""));
+		*count = (int)dtf_json_int(resp, "count", 0);
+	}
+	json_decref(resp);
+	json_decref(body);
+	json_decref(doc);
+	return rc;
+}
+
+static void progress(bool tty, const struct run_counts *k, double elapsed, bool final)
+{
+	int done = k->completed + k->failed + k->cancelled;
+
+	if (tty) {
+		int width = 30, fill = k->total ? done * width / k->total : width, i;
+		char bar[64];
+		for (i = 0; i < width; i++)
+			bar[i] = i < fill ? '#' : '-';
+		bar[width] = '\0';
+		fprintf(stderr,
+			"\r[%s] %d/%d  passed %d  failed %d  running %d  pending %d  %.0fs%s", bar,
+			done, k->total, k->completed, k->failed, k->running, k->pending, elapsed,
+			final ? "\n" : "  ");
+	} else {
+		fprintf(stderr, "progress: %d/%d done, %d passed, %d failed, %d running, %d pending\n",
+			done, k->total, k->completed, k->failed, k->running, k->pending);
+	}
+}
+
+int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s,
+		 bool cancel_unschedulable, bool quiet, struct run_counts *out)
+{
+	char path[256];
+	int64_t start = dtf_mono_ms(), last_print = 0;
+	bool tty = isatty(2);
+	int last_done = -1, rc = 0;
+
+	snprintf(path, sizeof(path), "/api/v1/runs/%s/summary", run_id);
+	memset(out, 0, sizeof(*out));
+	for (;;) {
+		json_t *s = NULL;
+		int64_t now = dtf_mono_ms();
+		double elapsed = (double)(now - start) / 1000.0;
+		int done;
+
+		rc = dtf_http_call(c, "GET", path, NULL, 10000, &s);
+		if (rc == DTF_ENET || rc == DTF_ETIMEOUT) {
+			/* The coordinator may be restarting: keep waiting. */
+			if (timeout_s > 0 && elapsed > timeout_s)
+				return DTF_ETIMEOUT;
+			usleep(500 * 1000);
+			continue;
+		}
+		if (rc) {
+			fprintf(stderr, "dtf: %s\n", c->error);
+			return rc;
+		}
+		out->total = (int)dtf_json_int(s, "total", 0);
+		out->completed = (int)dtf_json_int(s, "completed", 0);
+		out->failed = (int)dtf_json_int(s, "failed", 0);
+		out->cancelled = (int)dtf_json_int(s, "cancelled", 0);
+		out->pending = (int)dtf_json_int(s, "pending", 0);
+		out->running = (int)dtf_json_int(s, "running", 0) +
+			       (int)dtf_json_int(s, "assigned", 0);
+		out->unschedulable = (int)dtf_json_int(s, "unschedulable", 0);
+		done = out->completed + out->failed + out->cancelled;
+		if (!quiet && (done != last_done || now - last_print > 5000)) {
+			progress(tty, out, elapsed, false);
+			last_done = done;
+			last_print = now;
+		}
+		{
+			json_t *blocked = json_object_get(s, "blocked");
+			long long nblocked = dtf_json_int(s, "blocked_count", 0);
+			size_t i;
+			json_t *e;
+			if (nblocked > 0 && nblocked == out->pending && out->running == 0) {
+				if (cancel_unschedulable) {
+					json_array_foreach(blocked, i, e)
+					{
+						char p2[256];
+						snprintf(p2, sizeof(p2),
+							 "/api/v1/tasks/%s?reason=unschedulable",
+							 dtf_json_str(e, "id", ""));
+						if (!quiet)
+							fprintf(stderr,
+								"%sskipping %s: %s\n",
+								tty ? "\n" : "",
+								dtf_json_str(e, "name", ""),
+								dtf_json_str(e, "reason", ""));
+						dtf_http_call(c, "DELETE", p2, NULL, 10000, NULL);
+					}
+					json_decref(s);
+					continue;
+				}
+				if (!quiet && now - last_print >= 5000 - 600) {
+					json_array_foreach(blocked, i, e)
+					fprintf(stderr, "%sblocked: %s (%s): %s\n", tty ? "\n" : "",
+						dtf_json_str(e, "name", ""), dtf_json_str(e, "id", ""),
+						dtf_json_str(e, "reason", ""));
+				}
+			}
+		}
+		if (dtf_json_bool(s, "done", false)) {
+			json_decref(s);
+			if (!quiet && tty)
+				progress(tty, out, elapsed, true);
+			return 0;
+		}
+		json_decref(s);
+		if (timeout_s > 0 && elapsed > timeout_s) {
+			if (!quiet && tty)
+				fputc('\n', stderr);
+			return DTF_ETIMEOUT;
+		}
+		usleep(done == out->total ? 50 * 1000 : 200 * 1000);
+	}
+}
+
+int cli_export_run(struct dtf_http_client *c, const char *run_id, const char *format,
+		   const char *path)
+{
+	char p[512];
+	int rc;
+
+	snprintf(p, sizeof(p), "/api/v1/runs/%s/export?format=%s", run_id, format);
+	rc = dtf_http_call(c, "GET", p, NULL, 120000, NULL);
+	if (rc) {
+		fprintf(stderr, "dtf: export failed: %s\n", c->error);
+		return rc;
+	}
+	rc = dtf_write_file(path, c->body.data ? c->body.data : "", c->body.len);
+	if (rc)
+		fprintf(stderr, "dtf: cannot write %s\n", path);
+	return rc;
+}

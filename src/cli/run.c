@@ -1,0 +1,375 @@
+/* run.c: `dtf run`: the whole system on one machine: an embedded coordinator (SQLite in .dtf/),
+ * N local worker processes, test discovery, live progress, JUnit and JSON reports. Exit 0 only
+ * if every test passed (tests no local worker can run are reported as skipped). */
+#include <getopt.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "ci/discover.h"
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+#include "net/http.h"
+
+#define MAX_WORKERS 256
+#define MAX_DIRS 32
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dtf run [options]\n"
+		"  --workers N            local workers (default: number of cores)\n"
+		"  --slots N              tasks per worker at once (default 1)\n"
+		"  --test-dir D           directory of tests (repeatable; default ./tests)\n"
+		"  --test-pattern G       file name pattern (default test_* and *_test.*)\n"
+		"  --task-file F          run the tasks of a task file instead of discovering\n"
+		"  --output-dir D         where reports go (default ./test-results)\n"
+		"  --report-formats L     comma-separated: json,junit (default both)\n"
+		"  --timeout S            give up after S seconds (exit 3)\n"
+		"  --hardware X,…         hardware the local workers offer beyond detection\n"
+		"  --state-dir D          coordinator state and work directories (default .dtf)\n"
+		"  --quiet                no progress display\n");
+}
+
+static pid_t spawn_worker(const char *url, int i, int slots, const char *state_dir,
+			  const char *hardware)
+{
+	char id[32], slots_s[16], workdir[4096], logpath[4096];
+	char *argv[16];
+	int n = 0, fd;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+
+	snprintf(id, sizeof(id), "local-%d", i + 1);
+	snprintf(slots_s, sizeof(slots_s), "%d", slots);
+	snprintf(workdir, sizeof(workdir), "%s/work/%s", state_dir, id);
+	snprintf(logpath, sizeof(logpath), "%s/logs/%s.log", state_dir, id);
+	argv[n++] = (char *)"dtf";
+	argv[n++] = (char *)"worker";
+	argv[n++] = (char *)"--coordinator";
+	argv[n++] = (char *)url;
+	argv[n++] = (char *)"--worker-id";
+	argv[n++] = id;
+	argv[n++] = (char *)"--slots";
+	argv[n++] = slots_s;
+	argv[n++] = (char *)"--work-dir";
+	argv[n++] = workdir;
+	argv[n++] = (char *)"--lease-wait";
+	argv[n++] = (char *)"5";
+	if (hardware) {
+		argv[n++] = (char *)"--hardware";
+		argv[n++] = (char *)hardware;
+	}
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, fd, 1);
+		posix_spawn_file_actions_adddup2(&fa, fd, 2);
+	}
+	if (posix_spawn(&pid, dtf_self_exe(), &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	if (fd >= 0)
+		close(fd);
+	return pid;
+}
+
+/* Prints each failed test with its reason and the end of its output. */
+static void print_failures(const char *json_report)
+{
+	char *text = NULL, err[128];
+	size_t len, i;
+	json_t *doc, *t;
+
+	if (dtf_read_file(json_report, 256u << 20, &text, &len) != 0)
+		return;
+	doc = dtf_json_parse(text, len, err, sizeof(err));
+	free(text);
+	json_array_foreach(json_object_get(doc, "tasks"), i, t)
+	{
+		json_t *e = json_object_get(t, "error"), *res = json_object_get(t, "result");
+		const char *st = dtf_json_str(t, "status", "");
+		const char *out;
+		size_t n;
+		if (strcmp(st, "failed") != 0)
+			continue;
+		fprintf(stderr, "FAILED %s: %s\n", dtf_json_str(t, "name", ""),
+			dtf_json_str(e, "message", dtf_json_str(e, "kind", "failed")));
+		out = dtf_json_str(res, "stderr", "");
+		if (!*out)
+			out = dtf_json_str(res, "stdout", "");
+		n = strlen(out);
+		if (n > 400)
+			out += n - 400;
+		if (*out)
+			fprintf(stderr, "    %s%s", out, out[strlen(out) - 1] == '\n' ? "" : "\n");
+	}
+	json_decref(doc);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"workers", required_argument, NULL, 'w'},
+		{"slots", required_argument, NULL, 's'},
+		{"test-dir", required_argument, NULL, 'd'},
+		{"test-pattern", required_argument, NULL, 'p'},
+		{"task-file", required_argument, NULL, 'f'},
+		{"output-dir", required_argument, NULL, 'o'},
+		{"report-formats", required_argument, NULL, 'r'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"hardware", required_argument, NULL, 'H'},
+		{"state-dir", required_argument, NULL, 'S'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *dirs[MAX_DIRS];
+	int ndirs = 0, nworkers = (int)sysconf(_SC_NPROCESSORS_ONLN), slots = 1, opt, rc = 0, i;
+	const char *pattern = NULL, *task_file = NULL, *outdir = "test-results",
+		   *formats = "json,junit", *hardware = NULL, *state_dir = ".dtf";
+	double timeout = 0;
+	bool quiet = false;
+	char err[512], url[64], dbpath[4096], run_id[80];
+	struct coord_config cc = {0};
+	struct coord *c = NULL;
+	pid_t pids[MAX_WORKERS];
+	int nspawned = 0;
+	struct dtf_http_client hc;
+	bool hc_ready = false;
+	json_t *tasks = json_array();
+	struct run_counts k = {0};
+	int64_t start = dtf_mono_ms();
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'w':
+			nworkers = atoi(optarg);
+			if (nworkers < 1 || nworkers > MAX_WORKERS) {
+				fprintf(stderr, "dtf run: --workers must be 1..%d\n", MAX_WORKERS);
+				return 2;
+			}
+			break;
+		case 's':
+			slots = atoi(optarg);
+			if (slots < 1 || slots > 256) {
+				fprintf(stderr, "dtf run: --slots must be 1..256\n");
+				return 2;
+			}
+			break;
+		case 'd':
+			if (ndirs < MAX_DIRS)
+				dirs[ndirs++] = optarg;
+			break;
+		case 'p':
+			pattern = optarg;
+			break;
+		case 'f':
+			task_file = optarg;
+			break;
+		case 'o':
+			outdir = optarg;
+			break;
+		case 'r':
+			formats = optarg;
+			break;
+		case 'T':
+			if (dtf_parse_seconds(optarg, &timeout)) {
+				fprintf(stderr, "dtf run: bad --timeout\n");
+				return 2;
+			}
+			break;
+		case 'H':
+			hardware = optarg;
+			break;
+		case 'S':
+			state_dir = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dtf run: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (nworkers > MAX_WORKERS)
+		nworkers = MAX_WORKERS;
+	if (nworkers < 1)
+		nworkers = 1;
+	{
+		char *copy = strdup(formats), *save = NULL, *tok;
+		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (strcmp(tok, "json") && strcmp(tok, "junit")) {
+				fprintf(stderr, "dtf run: unknown report format '%s' (json, junit)\n",
+					tok);
+				free(copy);
+				return 2;
+			}
+		free(copy);
+	}
+
+	/* 1. What to run. */
+	if (task_file) {
+		char *text = NULL;
+		size_t len;
+		json_t *doc;
+		if (dtf_read_file(task_file, 64u << 20, &text, &len) != 0) {
+			fprintf(stderr, "dtf run: cannot read %s\n", task_file);
+			return 2;
+		}
+		doc = dtf_json_parse(text, len, err, sizeof(err));
+		free(text);
+		if (!doc) {
+			fprintf(stderr, "dtf run: %s: %s\n", task_file, err);
+			return 2;
+		}
+		json_array_extend(tasks, json_is_array(doc) ? doc : json_object_get(doc, "tasks"));
+		json_decref(doc);
+	} else {
+		if (ndirs == 0)
+			dirs[ndirs++] = "tests";
+		for (i = 0; i < ndirs; i++) {
+			int n = dtf_discover(dirs[i], pattern, tasks, err, sizeof(err));
+			if (n < 0) {
+				fprintf(stderr, "dtf run: %s\n", err);
+				rc = 2;
+				goto out;
+			}
+		}
+	}
+	if (json_array_size(tasks) == 0) {
+		fprintf(stderr, "dtf run: no tests found\n");
+		rc = 2;
+		goto out;
+	}
+
+	/* 2. The embedded coordinator and the local workers. */
+	if (dtf_mkdirs(state_dir, 0755) || dtf_mkdirs(outdir, 0755)) {
+		fprintf(stderr, "dtf run: cannot create %s or %s\n", state_dir, outdir);
+		rc = 2;
+		goto out;
+	}
+	snprintf(dbpath, sizeof(dbpath), "%s/logs", state_dir);
+	dtf_mkdirs(dbpath, 0755);
+	snprintf(dbpath, sizeof(dbpath), "%s/dtf.db", state_dir);
+	cc.host = "127.0.0.1";
+	cc.port = 0;
+	cc.db_path = dbpath;
+	cc.auto_discovery = true;
+	cc.heartbeat_timeout_s = 15;
+	dtf_log_set_level(DTF_LOG_WARN);
+	c = coord_start(&cc, err, sizeof(err));
+	if (!c) {
+		fprintf(stderr, "dtf run: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", coord_port(c));
+	for (i = 0; i < nworkers; i++) {
+		pid_t pid = spawn_worker(url, i, slots, state_dir, hardware);
+		if (pid < 0) {
+			fprintf(stderr, "dtf run: cannot start worker %d\n", i + 1);
+			rc = 2;
+			goto out;
+		}
+		pids[nspawned++] = pid;
+	}
+	if (dtf_http_client_init(&hc, url, NULL) != 0) {
+		rc = 2;
+		goto out;
+	}
+	hc_ready = true;
+	/* Wait for the workers to register so placement reasons are meaningful. */
+	for (i = 0; i < 200; i++) {
+		json_t *resp = NULL;
+		size_t live = 0, j;
+		json_t *w;
+		if (dtf_http_call(&hc, "GET", "/api/v1/workers", NULL, 5000, &resp) == 0)
+			json_array_foreach(json_object_get(resp, "workers"), j, w) if (
+				strncmp(dtf_json_str(w, "id", ""), "local-", 6) == 0 &&
+				strcmp(dtf_json_str(w, "status", ""), "lost") != 0) live++;
+		json_decref(resp);
+		if ((int)live >= nworkers)
+			break;
+		usleep(50 * 1000);
+	}
+	if (!quiet)
+		fprintf(stderr, "dtf run: %zu tests on %d local workers (coordinator %s)\n",
+			json_array_size(tasks), nworkers, url);
+
+	/* 3. Submit, wait with progress, report. */
+	{
+		json_t *body = json_pack("{s:O,s:{s:s}}", "tasks", tasks, "run", "name", "dtf run");
+		json_t *resp = NULL;
+		rc = dtf_http_call(&hc, "POST", "/api/v1/tasks", body, 120000, &resp);
+		json_decref(body);
+		if (rc) {
+			fprintf(stderr, "dtf run: %s\n", hc.error);
+			json_decref(resp);
+			rc = 2;
+			goto out;
+		}
+		snprintf(run_id, sizeof(run_id), "%s", dtf_json_str(resp, "run_id", ""));
+		json_decref(resp);
+	}
+	rc = cli_wait_run(&hc, run_id, timeout, true, quiet, &k);
+	{
+		char path[4096];
+		char *copy = strdup(formats), *save = NULL, *tok;
+		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			snprintf(path, sizeof(path), "%s/results.%s", outdir,
+				 strcmp(tok, "junit") == 0 ? "xml" : "json");
+			if (cli_export_run(&hc, run_id, tok, path) == 0 && !quiet)
+				fprintf(stderr, "wrote %s\n", path);
+		}
+		free(copy);
+		snprintf(path, sizeof(path), "%s/results.json", outdir);
+		if (k.failed && strstr(formats, "json"))
+			print_failures(path);
+	}
+	printf("dtf run: %d tests: %d passed, %d failed, %d skipped, %d cancelled in %.1f s\n",
+	       k.total, k.completed, k.failed, k.unschedulable, k.cancelled - k.unschedulable,
+	       (double)(dtf_mono_ms() - start) / 1000.0);
+	if (rc == DTF_ETIMEOUT) {
+		fprintf(stderr, "dtf run: timed out\n");
+		rc = 3;
+	} else if (rc) {
+		rc = 2;
+	} else {
+		rc = (k.failed == 0 && k.cancelled == k.unschedulable) ? 0 : 1;
+	}
+out:
+	for (i = 0; i < nspawned; i++)
+		kill(pids[i], SIGTERM);
+	if (rc == 3)
+		for (i = 0; i < nspawned; i++)
+			kill(pids[i], SIGTERM); /* a second signal interrupts what still runs */
+	for (i = 0; i < nspawned; i++)
+		waitpid(pids[i], NULL, 0);
+	if (hc_ready)
+		dtf_http_client_release(&hc);
+	coord_stop(c);
+	json_decref(tasks);
+	return rc;
+}

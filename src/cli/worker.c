@@ -1,0 +1,191 @@
+/* worker.c: `dtf worker`: runs the worker agent (worker/agent.c). */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "worker/agent.h"
+#include "worker/hw.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dtf worker [options]\n"
+		"  --coordinator URL      coordinator (also --coordinator-url; default\n"
+		"                         $DTF_COORDINATOR or http://localhost:8080)\n"
+		"  --worker-id ID         this worker's id (default: assigned by the coordinator)\n"
+		"  --slots N              tasks run at once (default 1)\n"
+		"  --labels k=v,…         labels for constraints\n"
+		"  --hardware X,…         hardware classes to offer beyond the detected ones\n"
+		"  --capabilities JSON    capabilities merged over detection (testing)\n"
+		"  --work-dir D           per-task directories (default ./.dtf/work/<worker-id>)\n"
+		"  --output-cap BYTES     stdout/stderr kept per stream (default 1048576)\n"
+		"  --keep-work-dirs       keep the directories of tasks that passed\n"
+		"  --lease-wait S         long-poll length (default 20)\n"
+		"  --api-key K            API key (default $DTF_API_KEY)\n"
+		"  --auto-register        register with detected hardware (always on)\n"
+		"  --detect               print the detected capabilities as JSON and exit\n");
+}
+
+static json_t *parse_labels(const char *s)
+{
+	json_t *o = json_object();
+	char *copy = strdup(s), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		if (!eq || eq == tok) {
+			json_decref(o);
+			o = NULL;
+			break;
+		}
+		*eq = '\0';
+		json_object_set_new(o, tok, json_string(eq + 1));
+	}
+	free(copy);
+	return o;
+}
+
+int cmd_worker(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"coordinator", required_argument, NULL, 'c'},
+		{"coordinator-url", required_argument, NULL, 'c'},
+		{"worker-id", required_argument, NULL, 'i'},
+		{"slots", required_argument, NULL, 's'},
+		{"labels", required_argument, NULL, 'l'},
+		{"hardware", required_argument, NULL, 'H'},
+		{"capabilities", required_argument, NULL, 'C'},
+		{"work-dir", required_argument, NULL, 'w'},
+		{"output-cap", required_argument, NULL, 'o'},
+		{"keep-work-dirs", no_argument, NULL, 'K'},
+		{"lease-wait", required_argument, NULL, 'W'},
+		{"api-key", required_argument, NULL, 'k'},
+		{"auto-register", no_argument, NULL, 'a'},
+		{"detect", no_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct agent_config cfg = {0};
+	const char *coord = NULL, *key = NULL;
+	char workdir[4096], err[256];
+	json_t *labels = NULL, *hw = json_array(), *caps = NULL;
+	bool detect = false;
+	int opt, rc;
+	sigset_t set;
+
+	cfg.slots = 1;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			coord = optarg;
+			break;
+		case 'i':
+			if (!dtf_valid_id(optarg)) {
+				fprintf(stderr, "dtf worker: --worker-id must be 1-64 of [A-Za-z0-9._-]\n");
+				return 2;
+			}
+			cfg.worker_id = optarg;
+			break;
+		case 's':
+			cfg.slots = atoi(optarg);
+			if (cfg.slots < 1 || cfg.slots > 4096) {
+				fprintf(stderr, "dtf worker: --slots must be 1..4096\n");
+				return 2;
+			}
+			break;
+		case 'l':
+			json_decref(labels);
+			labels = parse_labels(optarg);
+			if (!labels) {
+				fprintf(stderr, "dtf worker: --labels wants k=v,k=v\n");
+				return 2;
+			}
+			break;
+		case 'H': {
+			char *copy = strdup(optarg), *save = NULL, *tok;
+			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+				json_array_append_new(hw, json_string(tok));
+			free(copy);
+			break;
+		}
+		case 'C':
+			json_decref(caps);
+			caps = dtf_json_parse(optarg, strlen(optarg), err, sizeof(err));
+			if (!json_is_object(caps)) {
+				fprintf(stderr, "dtf worker: --capabilities must be a JSON object\n");
+				return 2;
+			}
+			break;
+		case 'w':
+			cfg.work_dir = optarg;
+			break;
+		case 'o':
+			cfg.output_cap = (size_t)strtoull(optarg, NULL, 10);
+			break;
+		case 'K':
+			cfg.keep_work_dirs = true;
+			break;
+		case 'W':
+			cfg.lease_wait_s = atof(optarg);
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'a':
+			break;
+		case 'd':
+			detect = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dtf worker: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	cfg.coordinator = cli_coordinator_url(coord);
+	cfg.api_key = cli_api_key(key);
+	cfg.labels = labels;
+	cfg.extra_hardware = hw;
+	cfg.capabilities = caps;
+	if (detect) {
+		json_t *c = agent_capabilities(&cfg);
+		char *s = json_dumps(c, JSON_INDENT(2) | JSON_SORT_KEYS);
+		printf("%s\n", s);
+		free(s);
+		json_decref(c);
+		return 0;
+	}
+	if (!cfg.work_dir) {
+		snprintf(workdir, sizeof(workdir), ".dtf/work/%s",
+			 cfg.worker_id ? cfg.worker_id : "worker");
+		cfg.work_dir = workdir;
+	}
+	if (cfg.worker_id) {
+		char role[96];
+		snprintf(role, sizeof(role), "worker %s", cfg.worker_id);
+		dtf_log_setup(role, DTF_LOG_INFO);
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	rc = agent_run(&cfg);
+	json_decref(labels);
+	json_decref(hw);
+	json_decref(caps);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,33 @@
+/* hmap.h: a string-keyed hash map of pointers (open addressing, linear probing). Keys are
+ * copied; values are borrowed. Not thread-safe. */
+#ifndef DTF_HMAP_H
+#define DTF_HMAP_H
+
+#include <stddef.h>
+
+struct dtf_hmap_slot {
+	char *key;   /* owned copy; NULL for empty, HMAP_TOMB for deleted */
+	void *value; /* borrowed */
+};
+
+struct dtf_hmap {
+	struct dtf_hmap_slot *slots;
+	size_t cap;   /* power of two */
+	size_t count; /* live entries */
+	size_t used;  /* live + deleted */
+};
+
+void dtf_hmap_init(struct dtf_hmap *m);
+/* Frees the keys and the table, not the values. */
+void dtf_hmap_release(struct dtf_hmap *m);
+void *dtf_hmap_get(const struct dtf_hmap *m, const char *key);
+/* Inserts or replaces; 0 or DTF_ENOMEM. */
+int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value);
+/* Removes and returns the value (NULL if absent). */
+void *dtf_hmap_del(struct dtf_hmap *m, const char *key);
+
+/* Iteration: for (i = 0; (i = dtf_hmap_next(m, i, &k, &v)) != 0;) — returns the next position
+ * after the entry it wrote, or 0 at the end. */
+size_t dtf_hmap_next(const struct dtf_hmap *m, size_t pos, const char **key, void **value);
+
+#endif

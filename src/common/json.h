@@ -1,0 +1,29 @@
+/* json.h: helpers over jansson for reading documents from outside: size-capped parsing with an
+ * error message that names the position, and typed getters. */
+#ifndef DTF_JSON_H
+#define DTF_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+
+#define DTF_JSON_MAX_DEPTH 32
+
+/* Parses len bytes into a new value (the caller owns it). On failure returns NULL and writes
+ * "line L column C: reason" to err. Rejects nesting deeper than DTF_JSON_MAX_DEPTH. */
+json_t *dtf_json_parse(const char *data, size_t len, char *err, size_t errlen);
+
+/* Getters that return a default when the member is missing or null. */
+const char *dtf_json_str(const json_t *obj, const char *key, const char *dflt);
+double dtf_json_num(const json_t *obj, const char *key, double dflt);
+long long dtf_json_int(const json_t *obj, const char *key, long long dflt);
+bool dtf_json_bool(const json_t *obj, const char *key, bool dflt);
+
+/* Appends the compact serialization of v to out. */
+int dtf_json_dump(const json_t *v, struct dtf_buf *out);
+/* Returns a malloc'd compact serialization (the caller frees), or NULL. */
+char *dtf_json_dumps(const json_t *v);
+
+#endif

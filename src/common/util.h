@@ -1,0 +1,40 @@
+/* util.h: small helpers shared by every part: clocks, ids, files with size caps, paths. */
+#ifndef DTF_UTIL_H
+#define DTF_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds on the monotonic clock (for timeouts and durations). */
+int64_t dtf_mono_ms(void);
+/* Milliseconds since the epoch (for timestamps that are stored or shown). */
+int64_t dtf_wall_ms(void);
+/* Writes an RFC 3339 UTC timestamp ("2026-11-24T02:00:00.123Z") of ms since the epoch. */
+void dtf_rfc3339(int64_t wall_ms, char out[32]);
+/* Parses an RFC 3339 timestamp into ms since the epoch; DTF_EPARSE on bad input. */
+int dtf_parse_rfc3339(const char *s, int64_t *wall_ms);
+
+/* Writes a new random id of `prefix` and 16 hex digits into out (at least 40 bytes). */
+void dtf_id_new(const char *prefix, char *out, size_t outlen);
+
+/* Reads a whole file of at most cap bytes into a NUL-terminated heap buffer the caller frees.
+ * DTF_ENOTFOUND, DTF_EIO or DTF_ETOOBIG. */
+int dtf_read_file(const char *path, size_t cap, char **out, size_t *len);
+/* Writes data to path atomically (temp file + fsync + rename). */
+int dtf_write_file(const char *path, const void *data, size_t len);
+/* Creates a directory and its parents (like mkdir -p). */
+int dtf_mkdirs(const char *path, unsigned mode);
+/* Removes a directory tree; missing is not an error. */
+int dtf_rmtree(const char *path);
+
+/* True if s is a valid identifier for tasks, runs and workers: 1..64 of [A-Za-z0-9._-]. */
+bool dtf_valid_id(const char *s);
+
+/* Parses a duration like "30", "30s", "5m", "2h" into seconds; DTF_EPARSE on bad input. */
+int dtf_parse_seconds(const char *s, double *out);
+
+/* Path of the running executable (for spawning local workers), into a static buffer. */
+const char *dtf_self_exe(void);
+
+#endif

@@ -1,0 +1,1380 @@
+/* api.c: the REST API of DESIGN.md §5: the client API (tasks, runs, workers, summaries,
+ * exports), the worker API (register, heartbeat, long-poll lease, started, result), health and
+ * metrics. Each handler takes the coordinator lock, validates everything it was sent before it
+ * changes anything, commits, and only then replies. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+#include "report/report.h"
+
+#define MAX_OUTPUT_FIELD (2u << 20)
+#define MAX_LEASE_WAIT_S 60.0
+
+static struct coord *C(struct dtf_http_req *r)
+{
+	return r->app;
+}
+
+/* Parses the request body as JSON; on failure replies 400 and returns NULL. */
+static json_t *body_json(struct dtf_http_req *r)
+{
+	char err[200];
+	json_t *v;
+
+	if (r->body_len == 0) {
+		dtf_http_reply_error(r, 400, "empty_body", "the request needs a JSON body");
+		return NULL;
+	}
+	v = dtf_json_parse(r->body, r->body_len, err, sizeof(err));
+	if (!v)
+		dtf_http_reply_error(r, 400, "malformed_json", "malformed JSON: %s", err);
+	return v;
+}
+
+static void reply_store_error(struct dtf_http_req *r)
+{
+	C(r)->m_http_errors++;
+	dtf_http_reply_error(r, 503, "store_error",
+			     "the change could not be committed; nothing was stored");
+}
+
+/* The task as the API shows it (a new reference): its document plus, while it is pending, why. */
+static json_t *task_view(struct coord *c, struct ctask *t)
+{
+	json_t *v = json_copy(t->doc);
+	char why[512];
+
+	if (t->status == TS_PENDING) {
+		bool never = sched_pending_reason(c, t, why, sizeof(why));
+		json_object_set_new(v, "pending_reason", json_string(why));
+		json_object_set_new(v, "schedulable", json_boolean(!never));
+	}
+	return v;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct ctask *x = *(struct ctask *const *)a, *y = *(struct ctask *const *)b;
+
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Collects tasks (of a run, or of a comma-separated id list, or all) sorted by submission. */
+static struct ctask **collect(struct coord *c, const char *run_id, const char *ids, size_t *n,
+			      char *bad, size_t badlen)
+{
+	struct ctask **out = NULL;
+	size_t cap = 0, pos = 0;
+	const char *k;
+	void *v;
+
+	*n = 0;
+	bad[0] = '\0';
+	if (ids) {
+		const char *p = ids;
+		while (*p) {
+			char id[64];
+			size_t len = strcspn(p, ",");
+			struct ctask *t;
+			if (len > 0 && len < sizeof(id)) {
+				memcpy(id, p, len);
+				id[len] = '\0';
+				t = dtf_hmap_get(&c->tasks, id);
+				if (!t) {
+					snprintf(bad, badlen, "%s", id);
+					free(out);
+					*n = 0;
+					return NULL;
+				}
+				if (*n == cap) {
+					cap = cap ? cap * 2 : 64;
+					out = realloc(out, cap * sizeof(*out));
+				}
+				out[(*n)++] = t;
+			}
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+	} else {
+		while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+			struct ctask *t = v;
+			if (run_id && strcmp(t->run_id, run_id) != 0)
+				continue;
+			if (*n == cap) {
+				cap = cap ? cap * 2 : 64;
+				out = realloc(out, cap * sizeof(*out));
+			}
+			out[(*n)++] = t;
+		}
+	}
+	if (*n)
+		qsort(out, *n, sizeof(*out), by_seq);
+	return out;
+}
+
+static json_t *summary_of(struct coord *c, struct ctask **ts, size_t n, bool with_blocked)
+{
+	int counts[TS__COUNT] = {0};
+	int unsched = 0, blocked_n = 0;
+	json_t *blocked = json_array();
+	size_t i;
+	int s;
+	json_t *out;
+
+	for (i = 0; i < n; i++) {
+		struct ctask *t = ts[i];
+		counts[t->status]++;
+		if (t->status == TS_CANCELLED &&
+		    strcmp(dtf_json_str(json_object_get(t->doc, "error"), "kind", ""),
+			   "unschedulable") == 0)
+			unsched++;
+		if (with_blocked && t->status == TS_PENDING) {
+			char why[512];
+			if (sched_pending_reason(c, t, why, sizeof(why))) {
+				blocked_n++;
+				if (json_array_size(blocked) < 20)
+					json_array_append_new(
+						blocked, json_pack("{s:s,s:s,s:s}", "id", t->id,
+								   "name",
+								   dtf_json_str(t->doc, "name", ""),
+								   "reason", why));
+			}
+		}
+	}
+	out = json_pack("{s:i}", "total", (int)n);
+	for (s = 0; s < TS__COUNT; s++)
+		json_object_set_new(out, task_status_name((enum task_status)s),
+				    json_integer(counts[s]));
+	json_object_set_new(out, "unschedulable", json_integer(unsched));
+	json_object_set_new(out, "finished", json_integer(counts[TS_COMPLETED] + counts[TS_FAILED] +
+							  counts[TS_CANCELLED]));
+	json_object_set_new(out, "done",
+			    json_boolean(counts[TS_PENDING] + counts[TS_ASSIGNED] +
+						 counts[TS_RUNNING] ==
+					 0));
+	if (with_blocked) {
+		json_object_set_new(out, "blocked_count", json_integer(blocked_n));
+		json_object_set_new(out, "blocked", blocked);
+	} else {
+		json_decref(blocked);
+	}
+	return out;
+}
+
+/* ---- health and metrics ---- */
+
+static void h_healthz(struct dtf_http_req *r)
+{
+	dtf_http_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ok", "protocol",
+					      DTF_PROTOCOL_VERSION));
+}
+
+static void h_metrics(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	static const char *const wnames[] = {"idle", "busy", "draining", "lost"};
+	int wcount[4] = {0};
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	int s;
+
+	pthread_mutex_lock(&c->lock);
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
+		wcount[((struct cworker *)v)->status]++;
+	r->status = 200;
+	r->content_type = "text/plain; version=0.0.4";
+	dtf_buf_reset(&r->resp);
+	dtf_buf_adds(&r->resp, "# HELP dtf_tasks Tasks by status.\n# TYPE dtf_tasks gauge\n");
+	for (s = 0; s < TS__COUNT; s++)
+		dtf_buf_printf(&r->resp, "dtf_tasks{status=\"%s\"} %d\n",
+			       task_status_name((enum task_status)s), c->counts[s]);
+	dtf_buf_adds(&r->resp, "# HELP dtf_workers Workers by status.\n# TYPE dtf_workers gauge\n");
+	for (s = 0; s < 4; s++)
+		dtf_buf_printf(&r->resp, "dtf_workers{status=\"%s\"} %d\n", wnames[s], wcount[s]);
+	dtf_buf_printf(&r->resp,
+		       "# HELP dtf_tasks_submitted_total Tasks accepted.\n"
+		       "# TYPE dtf_tasks_submitted_total counter\n"
+		       "dtf_tasks_submitted_total %llu\n"
+		       "# HELP dtf_leases_total Leases that handed out tasks.\n"
+		       "# TYPE dtf_leases_total counter\n"
+		       "dtf_leases_total %llu\n"
+		       "# HELP dtf_leased_tasks_total Tasks handed out by leases.\n"
+		       "# TYPE dtf_leased_tasks_total counter\n"
+		       "dtf_leased_tasks_total %llu\n"
+		       "# HELP dtf_tasks_requeued_total Tasks sent back to pending.\n"
+		       "# TYPE dtf_tasks_requeued_total counter\n"
+		       "dtf_tasks_requeued_total %llu\n"
+		       "# HELP dtf_stale_results_total Results rejected as stale.\n"
+		       "# TYPE dtf_stale_results_total counter\n"
+		       "dtf_stale_results_total %llu\n"
+		       "# HELP dtf_pending_tasks Tasks in the pending queues.\n"
+		       "# TYPE dtf_pending_tasks gauge\n"
+		       "dtf_pending_tasks %zu\n",
+		       (unsigned long long)c->m_submitted, (unsigned long long)c->m_leases,
+		       (unsigned long long)c->m_leased_tasks, (unsigned long long)c->m_requeued,
+		       (unsigned long long)c->m_stale_results, c->pending_count);
+	dtf_buf_adds(&r->resp, "# HELP dtf_task_results_total Final task outcomes.\n"
+			       "# TYPE dtf_task_results_total counter\n");
+	for (s = TS_COMPLETED; s < TS__COUNT; s++)
+		dtf_buf_printf(&r->resp, "dtf_task_results_total{status=\"%s\"} %llu\n",
+			       task_status_name((enum task_status)s),
+			       (unsigned long long)c->m_results[s]);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- runs ---- */
+
+static struct crun *new_run(struct coord *c, const char *name, json_t *meta)
+{
+	char id[48], ts[32];
+	json_t *doc;
+
+	dtf_id_new("r-", id, sizeof(id));
+	dtf_rfc3339(dtf_wall_ms(), ts);
+	doc = json_pack("{s:s,s:s}", "name", name && *name ? name : id, "created_at", ts);
+	if (json_is_object(meta))
+		json_object_set(doc, "metadata", meta);
+	return state_add_run(c, id, doc);
+}
+
+static json_t *run_view(struct coord *c, struct crun *run, bool with_blocked)
+{
+	size_t n;
+	char bad[64];
+	struct ctask **ts = collect(c, run->id, NULL, &n, bad, sizeof(bad));
+	json_t *v = json_copy(run->doc);
+
+	json_object_set_new(v, "summary", summary_of(c, ts, n, with_blocked));
+	free(ts);
+	return v;
+}
+
+static void h_runs_create(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = body_json(r);
+	struct crun *run;
+
+	if (!body)
+		return;
+	if (!json_is_object(body) ||
+	    (json_object_get(body, "name") && !json_is_string(json_object_get(body, "name")))) {
+		dtf_http_reply_error(r, 400, "invalid_run", "a run is an object with a string 'name'");
+		goto out;
+	}
+	pthread_mutex_lock(&c->lock);
+	run = new_run(c, dtf_json_str(body, "name", NULL), json_object_get(body, "metadata"));
+	if (!run || state_begin(c) || state_save_run(c, run) || state_commit(c))
+		reply_store_error(r);
+	else
+		dtf_http_reply_json(r, 201, run_view(c, run, false));
+	pthread_mutex_unlock(&c->lock);
+out:
+	json_decref(body);
+}
+
+static void h_runs_list(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *list = json_array();
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	pthread_mutex_lock(&c->lock);
+	while ((pos = dtf_hmap_next(&c->runs, pos, &k, &v)) != 0)
+		json_array_append_new(list, run_view(c, v, false));
+	pthread_mutex_unlock(&c->lock);
+	dtf_http_reply_json(r, 200, json_pack("{s:o}", "runs", list));
+}
+
+static struct crun *find_run(struct dtf_http_req *r)
+{
+	struct crun *run = state_run(C(r), r->param[0]);
+
+	if (!run)
+		dtf_http_reply_error(r, 404, "run_not_found", "no run with id '%s'", r->param[0]);
+	return run;
+}
+
+static void h_run_get(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	struct crun *run;
+
+	pthread_mutex_lock(&c->lock);
+	run = find_run(r);
+	if (run)
+		dtf_http_reply_json(r, 200, run_view(c, run, true));
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void h_run_summary(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	struct crun *run;
+	struct ctask **ts;
+	size_t n;
+	char bad[64];
+
+	pthread_mutex_lock(&c->lock);
+	run = find_run(r);
+	if (run) {
+		json_t *s;
+		ts = collect(c, run->id, NULL, &n, bad, sizeof(bad));
+		s = summary_of(c, ts, n, true);
+		json_object_set_new(s, "run_id", json_string(run->id));
+		dtf_http_reply_json(r, 200, s);
+		free(ts);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Writes the report of tasks ts in the requested format. */
+static void export_tasks(struct dtf_http_req *r, struct coord *c, json_t *run, struct ctask **ts,
+			 size_t n)
+{
+	const char *fmt = dtf_http_query(r, "format");
+	json_t *doc, *tasks = json_array();
+	size_t i;
+	int rc;
+
+	if (!fmt)
+		fmt = "json";
+	if (strcmp(fmt, "json") != 0 && strcmp(fmt, "junit") != 0 && strcmp(fmt, "xml") != 0) {
+		dtf_http_reply_error(r, 400, "unsupported_format",
+				     "format '%s' is not supported here (json, junit)", fmt);
+		json_decref(tasks);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		json_array_append_new(tasks, task_view(c, ts[i]));
+	doc = json_pack("{s:O,s:o}", "run", run, "tasks", tasks);
+	dtf_buf_reset(&r->resp);
+	if (strcmp(fmt, "json") == 0) {
+		rc = dtf_report_json(doc, &r->resp);
+		r->content_type = "application/json";
+	} else {
+		rc = dtf_report_junit(doc, &r->resp);
+		r->content_type = "application/xml";
+	}
+	json_decref(doc);
+	if (rc)
+		dtf_http_reply_error(r, 500, "report_failed", "could not write the report: %s",
+				     dtf_strerror(rc));
+	else
+		r->status = 200;
+}
+
+static void h_run_export(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	struct crun *run;
+	struct ctask **ts;
+	size_t n;
+	char bad[64];
+
+	pthread_mutex_lock(&c->lock);
+	run = find_run(r);
+	if (run) {
+		ts = collect(c, run->id, NULL, &n, bad, sizeof(bad));
+		export_tasks(r, c, run->doc, ts, n);
+		free(ts);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- tasks ---- */
+
+/* Accepts one task object, a list, or {"tasks": [...], "run_id"?, "run": {"name"}?}. */
+static void h_tasks_create(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = body_json(r), *list, *docs = NULL, *ids = NULL, *v;
+	const char *run_id = NULL;
+	struct crun *run = NULL;
+	bool single = false, created_run = false;
+	size_t i;
+	char err[512];
+
+	if (!body)
+		return;
+	if (json_is_array(body)) {
+		list = body;
+	} else if (json_is_object(body) && json_is_array(json_object_get(body, "tasks"))) {
+		list = json_object_get(body, "tasks");
+		run_id = dtf_json_str(body, "run_id", NULL);
+	} else if (json_is_object(body)) {
+		list = NULL;
+		single = true;
+		run_id = dtf_json_str(body, "run_id", NULL);
+	} else {
+		dtf_http_reply_error(r, 400, "invalid_task",
+				     "expected a task object, a list of tasks or {\"tasks\": [...]}");
+		goto out;
+	}
+	if (list && json_array_size(list) > DTF_MAX_TASKS_PER_REQUEST) {
+		dtf_http_reply_error(r, 413, "too_many_tasks", "at most %d tasks per request",
+				     DTF_MAX_TASKS_PER_REQUEST);
+		goto out;
+	}
+	/* Validate everything before anything is stored. */
+	docs = json_array();
+	for (i = 0; i < (single ? 1 : json_array_size(list)); i++) {
+		json_t *in = single ? body : json_array_get(list, i);
+		json_t *doc = task_normalize(in, c->cfg.default_timeout_s, err, sizeof(err));
+		if (!doc) {
+			if (single)
+				dtf_http_reply_error(r, 400, "invalid_task", "%s", err);
+			else
+				dtf_http_reply_error(r, 400, "invalid_task", "task %zu: %s", i, err);
+			goto out;
+		}
+		json_array_append_new(docs, doc);
+	}
+	if (!single && json_array_size(docs) == 0) {
+		dtf_http_reply_error(r, 400, "invalid_task", "the task list is empty");
+		goto out;
+	}
+	pthread_mutex_lock(&c->lock);
+	json_array_foreach(docs, i, v)
+	{
+		const char *id = dtf_json_str(v, "id", NULL);
+		const char *rid = dtf_json_str(v, "run_id", run_id);
+		if (id && dtf_hmap_get(&c->tasks, id)) {
+			dtf_http_reply_error(r, 409, "task_exists", "a task with id '%s' exists", id);
+			goto unlock;
+		}
+		if (rid && !state_run(c, rid)) {
+			dtf_http_reply_error(r, 404, "run_not_found", "no run with id '%s'", rid);
+			goto unlock;
+		}
+	}
+	if (state_begin(c)) {
+		reply_store_error(r);
+		goto unlock;
+	}
+	if (!single && !run_id) {
+		json_t *rn = json_object_get(body, "run");
+		run = new_run(c, dtf_json_str(rn, "name", NULL), json_object_get(rn, "metadata"));
+		if (!run || state_save_run(c, run)) {
+			c->store->ops->rollback(c->store);
+			reply_store_error(r);
+			goto unlock;
+		}
+		created_run = true;
+		run_id = run->id;
+	}
+	ids = json_array();
+	json_array_foreach(docs, i, v)
+	{
+		char id[48], ts[32];
+		struct ctask *t;
+		const char *rid = dtf_json_str(v, "run_id", run_id);
+		if (!json_object_get(v, "id")) {
+			dtf_id_new("t-", id, sizeof(id));
+			json_object_set_new(v, "id", json_string(id));
+		}
+		if (rid)
+			json_object_set_new(v, "run_id", json_string(rid));
+		dtf_rfc3339(dtf_wall_ms(), ts);
+		json_object_set_new(v, "created_at", json_string(ts));
+		json_object_set_new(v, "attempt", json_integer(0));
+		t = state_add_task(c, json_incref(v), TS_PENDING);
+		if (!t || state_save_task(c, t)) {
+			reply_store_error(r);
+			break;
+		}
+		json_array_append_new(ids, json_string(t->id));
+	}
+	if (json_array_size(ids) != json_array_size(docs) || state_commit(c)) {
+		/* Undo the in-memory part too: nothing of this request is kept. */
+		c->store->ops->rollback(c->store);
+		json_array_foreach(ids, i, v)
+		{
+			struct ctask *t = dtf_hmap_get(&c->tasks, json_string_value(v));
+			if (t)
+				state_remove_task(c, t);
+		}
+		if (created_run) {
+			struct crun *rr = dtf_hmap_del(&c->runs, run_id);
+			if (rr) {
+				json_decref(rr->doc);
+				free(rr);
+			}
+		}
+		reply_store_error(r);
+		goto unlock;
+	}
+	c->m_submitted += json_array_size(ids);
+	if (single) {
+		struct ctask *t = dtf_hmap_get(&c->tasks, json_string_value(json_array_get(ids, 0)));
+		dtf_http_reply_json(r, 201, task_view(c, t));
+	} else {
+		dtf_http_reply_json(r, 201,
+				    json_pack("{s:s,s:O,s:i}", "run_id", run_id, "ids", ids, "count",
+					      (int)json_array_size(ids)));
+	}
+	sched_wake(c);
+unlock:
+	pthread_mutex_unlock(&c->lock);
+out:
+	json_decref(ids);
+	json_decref(docs);
+	json_decref(body);
+}
+
+static void h_tasks_list(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	const char *status = dtf_http_query(r, "status");
+	const char *run_id = dtf_http_query(r, "run_id");
+	const char *lim = dtf_http_query(r, "limit");
+	const char *off = dtf_http_query(r, "offset");
+	long limit = lim ? strtol(lim, NULL, 10) : 1000, offset = off ? strtol(off, NULL, 10) : 0;
+	enum task_status want = TS_PENDING;
+	struct ctask **ts;
+	size_t n, i, matched = 0;
+	json_t *list = json_array();
+	char bad[64];
+
+	if (status && !task_status_parse(status, &want)) {
+		json_decref(list);
+		dtf_http_reply_error(r, 400, "invalid_status", "unknown status '%s'", status);
+		return;
+	}
+	if (limit < 0 || limit > 100000 || offset < 0) {
+		json_decref(list);
+		dtf_http_reply_error(r, 400, "invalid_range",
+				     "limit must be 0..100000 and offset >= 0");
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	ts = collect(c, run_id, NULL, &n, bad, sizeof(bad));
+	for (i = 0; i < n; i++) {
+		if (status && ts[i]->status != want)
+			continue;
+		if ((long)matched >= offset && (long)json_array_size(list) < limit)
+			json_array_append_new(list, task_view(c, ts[i]));
+		matched++;
+	}
+	free(ts);
+	pthread_mutex_unlock(&c->lock);
+	dtf_http_reply_json(r, 200, json_pack("{s:o,s:i}", "tasks", list, "total", (int)matched));
+}
+
+static void h_tasks_summary(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	const char *ids = dtf_http_query(r, "ids");
+	const char *run_id = dtf_http_query(r, "run_id");
+	struct ctask **ts;
+	size_t n;
+	char bad[64];
+
+	pthread_mutex_lock(&c->lock);
+	ts = collect(c, run_id, ids, &n, bad, sizeof(bad));
+	if (bad[0])
+		dtf_http_reply_error(r, 404, "task_not_found", "no task with id '%s'", bad);
+	else
+		dtf_http_reply_json(r, 200, summary_of(c, ts, n, true));
+	free(ts);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void h_tasks_export(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	const char *ids = dtf_http_query(r, "ids");
+	const char *run_id = dtf_http_query(r, "run_id");
+	struct ctask **ts;
+	size_t n;
+	char bad[64], now[32];
+	json_t *run;
+
+	pthread_mutex_lock(&c->lock);
+	ts = collect(c, run_id, ids, &n, bad, sizeof(bad));
+	if (bad[0]) {
+		dtf_http_reply_error(r, 404, "task_not_found", "no task with id '%s'", bad);
+	} else {
+		struct crun *cr = run_id ? state_run(c, run_id) : NULL;
+		dtf_rfc3339(dtf_wall_ms(), now);
+		run = cr ? json_incref(cr->doc)
+			 : json_pack("{s:s,s:s,s:s}", "id", "export", "name", "dtf", "created_at",
+				     now);
+		export_tasks(r, c, run, ts, n);
+		json_decref(run);
+	}
+	free(ts);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static struct ctask *find_task(struct dtf_http_req *r)
+{
+	struct ctask *t = dtf_hmap_get(&C(r)->tasks, r->param[0]);
+
+	if (!t)
+		dtf_http_reply_error(r, 404, "task_not_found", "no task with id '%s'", r->param[0]);
+	return t;
+}
+
+static void h_task_get(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	struct ctask *t;
+
+	pthread_mutex_lock(&c->lock);
+	t = find_task(r);
+	if (t)
+		dtf_http_reply_json(r, 200, task_view(c, t));
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void h_task_log(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	struct ctask *t;
+
+	pthread_mutex_lock(&c->lock);
+	t = find_task(r);
+	if (t) {
+		json_t *res = json_object_get(t->doc, "result");
+		const char *live = dtf_json_str(t->doc, "live_output", "");
+		r->status = 200;
+		r->content_type = "text/plain; charset=utf-8";
+		dtf_buf_reset(&r->resp);
+		if (res) {
+			dtf_buf_adds(&r->resp, dtf_json_str(res, "stdout", ""));
+			dtf_buf_adds(&r->resp, dtf_json_str(res, "stderr", ""));
+		} else {
+			dtf_buf_adds(&r->resp, live);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* PUT: change a pending task's scheduling fields (priority, timeout_s, max_retries, params). */
+static void h_task_put(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = body_json(r), *v;
+	struct ctask *t;
+	const char *key;
+
+	if (!body)
+		return;
+	if (!json_is_object(body)) {
+		dtf_http_reply_error(r, 400, "invalid_update", "the update must be an object");
+		json_decref(body);
+		return;
+	}
+	json_object_foreach(body, key, v)
+	{
+		bool ok = (strcmp(key, "priority") == 0 && json_is_integer(v) &&
+			   json_integer_value(v) >= 1 && json_integer_value(v) <= 10) ||
+			  (strcmp(key, "timeout_s") == 0 && json_is_number(v) &&
+			   json_number_value(v) > 0) ||
+			  (strcmp(key, "max_retries") == 0 && json_is_integer(v) &&
+			   json_integer_value(v) >= 0 && json_integer_value(v) <= 100) ||
+			  (strcmp(key, "params") == 0 && json_is_object(v)) ||
+			  (strcmp(key, "name") == 0 && json_is_string(v));
+		if (!ok) {
+			dtf_http_reply_error(r, 400, "invalid_update",
+					     "field '%s' cannot be set to that (priority 1-10, "
+					     "timeout_s > 0, max_retries 0-100, params, name)",
+					     key);
+			json_decref(body);
+			return;
+		}
+	}
+	pthread_mutex_lock(&c->lock);
+	t = find_task(r);
+	if (t && t->status != TS_PENDING) {
+		dtf_http_reply_error(r, 409, "not_pending", "task '%s' is %s; only pending tasks change",
+				     t->id, task_status_name(t->status));
+	} else if (t) {
+		json_t *old = json_deep_copy(t->doc);
+		bool queued = t->queued;
+		if (queued)
+			state_unqueue(c, t);
+		json_object_update(t->doc, body);
+		t->priority = (int)dtf_json_int(t->doc, "priority", 5);
+		t->max_retries = (int)dtf_json_int(t->doc, "max_retries", 0);
+		if (queued)
+			state_queue(c, t);
+		if (state_begin(c) || state_save_task(c, t) || state_commit(c)) {
+			if (queued)
+				state_unqueue(c, t);
+			json_object_update(t->doc, old);
+			t->priority = (int)dtf_json_int(t->doc, "priority", 5);
+			t->max_retries = (int)dtf_json_int(t->doc, "max_retries", 0);
+			if (queued)
+				state_queue(c, t);
+			reply_store_error(r);
+		} else {
+			dtf_http_reply_json(r, 200, task_view(c, t));
+			sched_wake(c);
+		}
+		json_decref(old);
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_decref(body);
+}
+
+/* DELETE: cancel. A running task is stopped on its worker (told with its next reply). */
+static void h_task_delete(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	struct ctask *t;
+	const char *reason = dtf_http_query(r, "reason");
+	const char *kind = reason && strcmp(reason, "unschedulable") == 0 ? "unschedulable"
+									  : "cancelled";
+
+	pthread_mutex_lock(&c->lock);
+	t = find_task(r);
+	if (t && task_is_final(t->status)) {
+		dtf_http_reply_error(r, 409, "already_finished", "task '%s' already %s", t->id,
+				     task_status_name(t->status));
+	} else if (t) {
+		char why[512];
+		if (strcmp(kind, "unschedulable") == 0 &&
+		    !(t->status == TS_PENDING && sched_pending_reason(c, t, why, sizeof(why)))) {
+			dtf_http_reply_error(r, 409, "schedulable",
+					     "task '%s' can still run somewhere", t->id);
+			goto out;
+		}
+		if (strcmp(kind, "unschedulable") != 0)
+			snprintf(why, sizeof(why), "cancelled by request");
+		if (t->status == TS_ASSIGNED || t->status == TS_RUNNING) {
+			struct cworker *w = dtf_hmap_get(&c->workers, t->worker_id);
+			if (w)
+				json_array_append_new(w->cancel, json_string(t->id));
+			state_record_attempt(c, t, "cancelled", "cancelled", why);
+			state_release(c, t);
+		}
+		json_object_set_new(t->doc, "error", json_pack("{s:s,s:s}", "kind", kind, "message",
+							       why));
+		state_set_status(c, t, TS_CANCELLED);
+		if (state_begin(c) || state_save_task(c, t) || state_commit(c)) {
+			reply_store_error(r);
+		} else {
+			c->m_results[TS_CANCELLED]++;
+			dtf_http_reply_json(r, 200, task_view(c, t));
+			sched_wake(c);
+		}
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- workers ---- */
+
+/* Checks the protocol version and the worker's token; replies and returns NULL on failure. */
+static struct cworker *worker_auth(struct dtf_http_req *r, const char *id, json_t *body)
+{
+	struct coord *c = C(r);
+	const char *proto = dtf_http_header(r, "X-DTF-Protocol");
+	const char *token = dtf_http_header(r, "X-DTF-Worker-Token");
+	long long bp = dtf_json_int(body, "protocol", DTF_PROTOCOL_VERSION);
+	struct cworker *w;
+
+	if ((proto && atoi(proto) != DTF_PROTOCOL_VERSION) || bp != DTF_PROTOCOL_VERSION) {
+		dtf_http_reply_error(r, 400, "protocol_mismatch",
+				     "this coordinator speaks protocol %d; the worker sent %s",
+				     DTF_PROTOCOL_VERSION, proto ? proto : "another version");
+		return NULL;
+	}
+	w = dtf_hmap_get(&c->workers, id);
+	if (!w) {
+		dtf_http_reply_error(r, 404, "worker_not_found",
+				     "no worker '%s' is registered; register first", id);
+		return NULL;
+	}
+	if (w->token[0] && (!token || strcmp(token, w->token) != 0)) {
+		dtf_http_reply_error(r, 401, "bad_worker_token",
+				     "the worker token does not match worker '%s'", id);
+		return NULL;
+	}
+	if (w->status == WS_LOST) {
+		dtf_http_reply_error(r, 409, "worker_lost",
+				     "worker '%s' was declared lost and its tasks were requeued; "
+				     "register again",
+				     id);
+		return NULL;
+	}
+	w->last_seen_ms = dtf_mono_ms();
+	return w;
+}
+
+static bool allowed_worker(struct coord *c, const char *id)
+{
+	const char *const *p;
+
+	if (c->cfg.auto_discovery || !c->cfg.workers)
+		return true;
+	for (p = c->cfg.workers; *p; p++)
+		if (strcmp(*p, id) == 0)
+			return true;
+	return false;
+}
+
+static void h_worker_register(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = body_json(r), *doc, *caps, *running;
+	const char *proto = dtf_http_header(r, "X-DTF-Protocol");
+	const char *wid;
+	char id[72], token[48], ts[32];
+	struct cworker *w;
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	if (!body)
+		return;
+	if (!json_is_object(body)) {
+		dtf_http_reply_error(r, 400, "invalid_worker", "registration must be an object");
+		goto out;
+	}
+	if ((proto && atoi(proto) != DTF_PROTOCOL_VERSION) ||
+	    dtf_json_int(body, "protocol", DTF_PROTOCOL_VERSION) != DTF_PROTOCOL_VERSION) {
+		dtf_http_reply_error(r, 400, "protocol_mismatch",
+				     "this coordinator speaks protocol %d", DTF_PROTOCOL_VERSION);
+		goto out;
+	}
+	caps = json_object_get(body, "capabilities");
+	if (caps && !json_is_object(caps)) {
+		dtf_http_reply_error(r, 400, "invalid_worker", "'capabilities' must be an object");
+		goto out;
+	}
+	if (json_object_get(body, "slots") &&
+	    (!json_is_integer(json_object_get(body, "slots")) ||
+	     dtf_json_int(body, "slots", 1) < 1 || dtf_json_int(body, "slots", 1) > 4096)) {
+		dtf_http_reply_error(r, 400, "invalid_worker", "'slots' must be 1..4096");
+		goto out;
+	}
+	wid = dtf_json_str(body, "worker_id", NULL);
+	if (wid && !dtf_valid_id(wid)) {
+		dtf_http_reply_error(r, 400, "invalid_worker",
+				     "'worker_id' must be 1-64 characters of [A-Za-z0-9._-]");
+		goto out;
+	}
+	if (wid)
+		snprintf(id, sizeof(id), "%s", wid);
+	else
+		dtf_id_new("w-", id, sizeof(id));
+	pthread_mutex_lock(&c->lock);
+	if (!allowed_worker(c, id)) {
+		dtf_http_reply_error(r, 403, "worker_not_allowed",
+				     "worker '%s' is not listed in the configuration (start the "
+				     "coordinator with --worker-auto-discovery to accept any)",
+				     id);
+		goto unlock;
+	}
+	dtf_id_new("", token, sizeof(token));
+	dtf_rfc3339(dtf_wall_ms(), ts);
+	doc = json_pack("{s:s,s:s,s:O,s:O,s:i,s:s,s:s}", "id", id, "hostname",
+			dtf_json_str(body, "hostname", ""), "capabilities",
+			caps ? caps : json_object(), "labels",
+			json_is_object(json_object_get(body, "labels")) ? json_object_get(body, "labels")
+									: json_object(),
+			"slots", (int)dtf_json_int(body, "slots", 1), "token", token, "registered_at",
+			ts);
+	if (json_is_array(json_object_get(body, "task_types")))
+		json_object_set(doc, "task_types", json_object_get(body, "task_types"));
+	if (state_begin(c)) {
+		json_decref(doc);
+		reply_store_error(r);
+		goto unlock;
+	}
+	/* A worker that registers again has restarted: what it no longer runs goes back. */
+	running = json_object_get(body, "running");
+	w = dtf_hmap_get(&c->workers, id);
+	if (w) {
+		while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+			struct ctask *t = v;
+			size_t i;
+			json_t *e;
+			bool still = false;
+			if ((t->status != TS_ASSIGNED && t->status != TS_RUNNING) ||
+			    strcmp(t->worker_id, id) != 0)
+				continue;
+			json_array_foreach(running, i, e) if (json_is_string(e) &&
+							      strcmp(json_string_value(e), t->id) ==
+								      0) still = true;
+			if (!still)
+				state_requeue(c, t, "worker_lost",
+					      "the worker restarted without this task", true);
+		}
+		if (w->waiter) {
+			struct dtf_http_req *old = w->waiter;
+			w->waiter = NULL;
+			dtf_http_reply_json(old, 200, sched_lease_reply(w, json_array()));
+			dtf_http_resume(old);
+		}
+	}
+	{
+		int used_slots = w ? w->used_slots : 0, active = w ? w->active : 0;
+		double uc = w ? w->used_cpu : 0, um = w ? w->used_memory : 0,
+		       ug = w ? w->used_gpu_memory : 0;
+		w = state_add_worker(c, id, doc);
+		w->status = WS_IDLE;
+		w->used_slots = used_slots;
+		w->active = active;
+		w->used_cpu = uc;
+		w->used_memory = um;
+		w->used_gpu_memory = ug;
+		state_worker_sync(w);
+	}
+	if (state_save_worker(c, w) || state_commit(c)) {
+		reply_store_error(r);
+		goto unlock;
+	}
+	log_info("worker %s registered (%d slots)", id, w->slots);
+	dtf_http_reply_json(r, 201,
+			    json_pack("{s:s,s:s,s:f,s:f,s:i}", "worker_id", id, "token", token,
+				      "heartbeat_interval_s", c->cfg.heartbeat_interval_s,
+				      "heartbeat_timeout_s", c->cfg.heartbeat_timeout_s, "protocol",
+				      DTF_PROTOCOL_VERSION));
+	sched_wake(c);
+unlock:
+	pthread_mutex_unlock(&c->lock);
+out:
+	json_decref(body);
+}
+
+static void h_worker_heartbeat(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = r->body_len ? body_json(r) : json_object();
+	struct cworker *w;
+
+	if (!body)
+		return;
+	pthread_mutex_lock(&c->lock);
+	w = worker_auth(r, r->param[0], body);
+	if (w) {
+		json_t *reply = json_pack("{s:b,s:f}", "ok", 1, "heartbeat_interval_s",
+					  c->cfg.heartbeat_interval_s);
+		if (dtf_json_bool(body, "draining", false) && w->status != WS_DRAINING) {
+			w->status = WS_DRAINING;
+			log_info("worker %s is draining", w->id);
+			if (w->waiter) {
+				struct dtf_http_req *old = w->waiter;
+				w->waiter = NULL;
+				dtf_http_reply_json(old, 200, sched_lease_reply(w, json_array()));
+				dtf_http_resume(old);
+			}
+		}
+		state_worker_sync(w);
+		if (json_array_size(w->cancel)) {
+			json_object_set(reply, "cancel", w->cancel);
+			json_array_clear(w->cancel);
+		}
+		dtf_http_reply_json(r, 200, reply);
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_decref(body);
+}
+
+/* Applies a worker's result for a task. Returns 0 when recorded, DTF_ESTALE when the task is no
+ * longer this worker's attempt, DTF_ENOTFOUND, DTF_EINVAL for a malformed result. */
+static int apply_result(struct coord *c, struct cworker *w, const char *task_id, json_t *res,
+			char *why, size_t len)
+{
+	struct ctask *t = dtf_hmap_get(&c->tasks, task_id);
+	const char *outcome = dtf_json_str(res, "outcome", NULL);
+	json_t *result = json_object_get(res, "result");
+	json_t *error = json_object_get(res, "error");
+	long long attempt = dtf_json_int(res, "attempt", -1);
+	const char *kind;
+
+	if (!t) {
+		snprintf(why, len, "no task with id '%s'", task_id);
+		return DTF_ENOTFOUND;
+	}
+	if (!outcome || (strcmp(outcome, "passed") && strcmp(outcome, "failed") &&
+			 strcmp(outcome, "interrupted"))) {
+		snprintf(why, len, "'outcome' must be passed, failed or interrupted");
+		return DTF_EINVAL;
+	}
+	if ((result && !json_is_object(result)) || (error && !json_is_object(error)) ||
+	    !json_is_integer(json_object_get(res, "attempt"))) {
+		snprintf(why, len, "'result' and 'error' must be objects and 'attempt' an integer");
+		return DTF_EINVAL;
+	}
+	if (result && (json_string_length(json_object_get(result, "stdout")) > MAX_OUTPUT_FIELD ||
+		       json_string_length(json_object_get(result, "stderr")) > MAX_OUTPUT_FIELD)) {
+		snprintf(why, len, "stdout and stderr are limited to %u bytes each",
+			 MAX_OUTPUT_FIELD);
+		return DTF_EINVAL;
+	}
+	if ((t->status != TS_ASSIGNED && t->status != TS_RUNNING) ||
+	    strcmp(t->worker_id, w->id) != 0 || attempt != t->attempt) {
+		snprintf(why, len,
+			 "stale result: task '%s' attempt %lld is not running on worker '%s' "
+			 "(the task is %s%s%s, attempt %d)",
+			 t->id, attempt, w->id, task_status_name(t->status),
+			 t->worker_id[0] ? " on " : "", t->worker_id, t->attempt);
+		c->m_stale_results++;
+		return DTF_ESTALE;
+	}
+	kind = dtf_json_str(error, "kind", strcmp(outcome, "passed") == 0 ? NULL : "exit_code");
+	if (result)
+		json_object_set(t->doc, "result", result);
+	if (strcmp(outcome, "interrupted") == 0) {
+		state_requeue(c, t, "interrupted", "the worker stopped the task while shutting down",
+			      false);
+		return 0;
+	}
+	if (strcmp(outcome, "passed") == 0) {
+		state_record_attempt(c, t, "passed", NULL, NULL);
+		state_release(c, t);
+		json_object_del(t->doc, "error");
+		if (t->retries_used > 0)
+			json_object_set_new(json_object_get(t->doc, "result"), "flaky",
+					    json_true());
+		state_set_status(c, t, TS_COMPLETED);
+		c->m_results[TS_COMPLETED]++;
+	} else if (t->retries_used < t->max_retries) {
+		state_requeue(c, t, kind, dtf_json_str(error, "message", "the task failed"), true);
+		return 0;
+	} else {
+		state_record_attempt(c, t, "failed", kind, dtf_json_str(error, "message", NULL));
+		state_release(c, t);
+		json_object_set_new(t->doc, "error",
+				    error ? json_deep_copy(error)
+					  : json_pack("{s:s,s:s}", "kind", kind, "message",
+						      "the task failed"));
+		if (!json_object_get(json_object_get(t->doc, "error"), "kind"))
+			json_object_set_new(json_object_get(t->doc, "error"), "kind",
+					    json_string(kind));
+		state_set_status(c, t, TS_FAILED);
+		c->m_results[TS_FAILED]++;
+	}
+	state_save_task(c, t);
+	return 0;
+}
+
+static void h_task_result(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = body_json(r);
+	struct cworker *w;
+	char why[512];
+	int rc;
+
+	if (!body)
+		return;
+	if (!json_is_object(body) || !json_is_string(json_object_get(body, "worker_id"))) {
+		dtf_http_reply_error(r, 400, "invalid_result", "a result needs 'worker_id'");
+		json_decref(body);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	w = worker_auth(r, dtf_json_str(body, "worker_id", ""), body);
+	if (!w)
+		goto unlock;
+	if (state_begin(c)) {
+		reply_store_error(r);
+		goto unlock;
+	}
+	rc = apply_result(c, w, r->param[0], body, why, sizeof(why));
+	if (rc) {
+		c->store->ops->rollback(c->store);
+		dtf_http_reply_error(r, rc == DTF_ESTALE ? 409 : rc == DTF_ENOTFOUND ? 404 : 400,
+				     rc == DTF_ESTALE ? "stale_result" : "invalid_result", "%s", why);
+		goto unlock;
+	}
+	state_save_worker(c, w);
+	if (state_commit(c)) {
+		reply_store_error(r);
+		goto unlock;
+	}
+	dtf_http_reply_json(r, 200, json_pack("{s:b}", "accepted", 1));
+	sched_wake(c);
+unlock:
+	pthread_mutex_unlock(&c->lock);
+	json_decref(body);
+}
+
+static void h_task_started(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = body_json(r);
+	struct cworker *w;
+	struct ctask *t;
+
+	if (!body)
+		return;
+	pthread_mutex_lock(&c->lock);
+	w = worker_auth(r, dtf_json_str(body, "worker_id", ""), body);
+	if (!w)
+		goto unlock;
+	t = find_task(r);
+	if (!t)
+		goto unlock;
+	if (t->status != TS_ASSIGNED || strcmp(t->worker_id, w->id) != 0 ||
+	    dtf_json_int(body, "attempt", -1) != t->attempt) {
+		c->m_stale_results++;
+		dtf_http_reply_error(r, 409, "stale_start",
+				     "task '%s' attempt %lld is not assigned to worker '%s'", t->id,
+				     dtf_json_int(body, "attempt", -1), w->id);
+		goto unlock;
+	}
+	{
+		char ts[32];
+		dtf_rfc3339(dtf_wall_ms(), ts);
+		json_object_set_new(t->doc, "started_at", json_string(ts));
+	}
+	state_set_status(c, t, TS_RUNNING);
+	if (state_begin(c) || state_save_task(c, t) || state_commit(c))
+		reply_store_error(r);
+	else
+		dtf_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+unlock:
+	pthread_mutex_unlock(&c->lock);
+	json_decref(body);
+}
+
+static void h_task_log_append(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = body_json(r);
+	struct cworker *w;
+	struct ctask *t;
+
+	if (!body)
+		return;
+	pthread_mutex_lock(&c->lock);
+	w = worker_auth(r, dtf_json_str(body, "worker_id", ""), body);
+	if (!w)
+		goto unlock;
+	t = find_task(r);
+	if (!t)
+		goto unlock;
+	if (!json_is_string(json_object_get(body, "chunk"))) {
+		dtf_http_reply_error(r, 400, "invalid_log", "a log chunk needs a string 'chunk'");
+		goto unlock;
+	}
+	if (strcmp(t->worker_id, w->id) != 0) {
+		dtf_http_reply_error(r, 409, "stale_log", "task '%s' is not on worker '%s'", t->id,
+				     w->id);
+		goto unlock;
+	}
+	{
+		/* Live output is kept in memory only (the final result carries the durable copy),
+		 * bounded to its last 64 KiB. */
+		struct dtf_buf b;
+		const char *old = dtf_json_str(t->doc, "live_output", "");
+		size_t keep;
+		dtf_buf_init(&b, 1u << 20);
+		dtf_buf_adds(&b, old);
+		dtf_buf_adds(&b, dtf_json_str(body, "chunk", ""));
+		keep = b.len > 65536 ? b.len - 65536 : 0;
+		json_object_set_new(t->doc, "live_output", json_string(b.data ? b.data + keep : ""));
+		dtf_buf_release(&b);
+	}
+	dtf_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+unlock:
+	pthread_mutex_unlock(&c->lock);
+	json_decref(body);
+}
+
+/* Long-poll lease. The body may carry finished results first ("results": [...]), so a busy
+ * worker reports and asks for more in one round trip. */
+static void h_worker_lease(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *body = body_json(r), *results, *acks = NULL, *e, *tasks;
+	struct cworker *w;
+	double wait_s;
+	int max;
+	size_t i;
+
+	if (!body)
+		return;
+	if (!json_is_object(body)) {
+		dtf_http_reply_error(r, 400, "invalid_lease", "a lease request is an object");
+		json_decref(body);
+		return;
+	}
+	max = (int)dtf_json_int(body, "max", 1);
+	wait_s = dtf_json_num(body, "wait_s", 0);
+	results = json_object_get(body, "results");
+	if (max < 0 || max > 4096 || wait_s < 0 || wait_s > MAX_LEASE_WAIT_S ||
+	    (results && !json_is_array(results))) {
+		dtf_http_reply_error(r, 400, "invalid_lease",
+				     "max must be 0..4096, wait_s 0..%.0f, results a list",
+				     MAX_LEASE_WAIT_S);
+		json_decref(body);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	w = worker_auth(r, r->param[0], body);
+	if (!w)
+		goto unlock;
+	if (state_begin(c)) {
+		reply_store_error(r);
+		goto unlock;
+	}
+	acks = json_array();
+	json_array_foreach(results, i, e)
+	{
+		char why[512];
+		const char *tid = dtf_json_str(e, "task_id", "");
+		int rc = apply_result(c, w, tid, e, why, sizeof(why));
+		if (rc)
+			json_array_append_new(acks, json_pack("{s:s,s:b,s:s}", "task_id", tid,
+							      "accepted", 0, "reason", why));
+		else
+			json_array_append_new(acks,
+					      json_pack("{s:s,s:b}", "task_id", tid, "accepted", 1));
+	}
+	if (w->waiter) {
+		/* A new lease replaces one the worker gave up on. */
+		struct dtf_http_req *old = w->waiter;
+		w->waiter = NULL;
+		dtf_http_reply_json(old, 200, sched_lease_reply(w, json_array()));
+		dtf_http_resume(old);
+	}
+	tasks = sched_lease(c, w, max);
+	state_worker_sync(w);
+	if (state_commit(c)) {
+		json_decref(tasks);
+		reply_store_error(r);
+		goto unlock;
+	}
+	if (json_array_size(results))
+		sched_wake(c);
+	if (json_array_size(tasks) == 0 && wait_s > 0 && json_array_size(acks) == 0 && max > 0) {
+		json_decref(tasks);
+		w->waiter = r;
+		w->waiter_max = max;
+		w->waiter_deadline_ms = dtf_mono_ms() + (int64_t)(wait_s * 1000);
+		dtf_http_suspend(r);
+		goto unlock;
+	}
+	r->app_state = json_incref(tasks);
+	{
+		json_t *reply = sched_lease_reply(w, tasks);
+		json_object_set(reply, "results", acks);
+		dtf_http_reply_json(r, 200, reply);
+	}
+unlock:
+	pthread_mutex_unlock(&c->lock);
+	json_decref(acks);
+	json_decref(body);
+}
+
+/* A lease reply that did not reach its worker gives its tasks back at once. */
+void coord_on_done(struct dtf_http_req *r, bool ok)
+{
+	struct coord *c = C(r);
+	json_t *tasks = r->app_state;
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	if (!tasks && !r->suspend_requested)
+		return;
+	pthread_mutex_lock(&c->lock);
+	/* Forget a suspended lease whose connection is gone. */
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
+		if (((struct cworker *)v)->waiter == r)
+			((struct cworker *)v)->waiter = NULL;
+	if (tasks && !ok && json_array_size(tasks)) {
+		size_t i;
+		json_t *e;
+		if (state_begin(c) == 0) {
+			json_array_foreach(tasks, i, e)
+			{
+				struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(e, "id", ""));
+				if (t && t->status == TS_ASSIGNED)
+					state_requeue(c, t, "lease_undelivered",
+						      "the lease reply did not reach the worker",
+						      false);
+			}
+			state_commit(c);
+			sched_wake(c);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_decref(tasks);
+	r->app_state = NULL;
+}
+
+static void h_workers_list(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	json_t *list = json_array();
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	pthread_mutex_lock(&c->lock);
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+		struct cworker *w = v;
+		json_t *view;
+		state_worker_sync(w);
+		view = json_copy(w->doc);
+		json_object_del(view, "token");
+		json_array_append_new(list, view);
+	}
+	pthread_mutex_unlock(&c->lock);
+	dtf_http_reply_json(r, 200, json_pack("{s:o}", "workers", list));
+}
+
+static void h_worker_get(struct dtf_http_req *r)
+{
+	struct coord *c = C(r);
+	struct cworker *w;
+
+	pthread_mutex_lock(&c->lock);
+	w = dtf_hmap_get(&c->workers, r->param[0]);
+	if (!w) {
+		dtf_http_reply_error(r, 404, "worker_not_found", "no worker '%s'", r->param[0]);
+	} else {
+		json_t *view;
+		state_worker_sync(w);
+		view = json_copy(w->doc);
+		json_object_del(view, "token");
+		dtf_http_reply_json(r, 200, view);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+const struct dtf_http_route coord_routes[] = {
+	{"GET", "/healthz", h_healthz, true},
+	{"GET", "/metrics", h_metrics, false},
+	{"GET", "/api/v1/tasks/summary", h_tasks_summary, false},
+	{"GET", "/api/v1/tasks/export", h_tasks_export, false},
+	{"GET", "/api/v1/tasks", h_tasks_list, false},
+	{"POST", "/api/v1/tasks", h_tasks_create, false},
+	{"GET", "/api/v1/tasks/{id}/log", h_task_log, false},
+	{"POST", "/api/v1/tasks/{id}/log", h_task_log_append, false},
+	{"POST", "/api/v1/tasks/{id}/started", h_task_started, false},
+	{"POST", "/api/v1/tasks/{id}/result", h_task_result, false},
+	{"GET", "/api/v1/tasks/{id}", h_task_get, false},
+	{"PUT", "/api/v1/tasks/{id}", h_task_put, false},
+	{"DELETE", "/api/v1/tasks/{id}", h_task_delete, false},
+	{"GET", "/api/v1/runs", h_runs_list, false},
+	{"POST", "/api/v1/runs", h_runs_create, false},
+	{"GET", "/api/v1/runs/{id}/summary", h_run_summary, false},
+	{"GET", "/api/v1/runs/{id}/export", h_run_export, false},
+	{"GET", "/api/v1/runs/{id}", h_run_get, false},
+	{"POST", "/api/v1/workers/register", h_worker_register, false},
+	{"GET", "/api/v1/workers", h_workers_list, false},
+	{"POST", "/api/v1/workers/{id}/heartbeat", h_worker_heartbeat, false},
+	{"POST", "/api/v1/workers/{id}/lease", h_worker_lease, false},
+	{"GET", "/api/v1/workers/{id}", h_worker_get, false},
+	{NULL, NULL, NULL, false},
+};

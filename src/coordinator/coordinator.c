@@ -1,0 +1,180 @@
+/* coordinator.c: starting and stopping the coordinator, and its tick thread: workers silent past
+ * the heartbeat timeout are declared lost (their tasks requeued), and long-polls past their
+ * deadline are answered with no tasks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+
+static void tick(struct coord *c)
+{
+	int64_t now = dtf_mono_ms();
+	int64_t timeout_ms = (int64_t)(c->cfg.heartbeat_timeout_s * 1000);
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	bool lost_any = false;
+
+	pthread_mutex_lock(&c->lock);
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+		struct cworker *w = v;
+		if (w->waiter && now >= w->waiter_deadline_ms) {
+			struct dtf_http_req *r = w->waiter;
+			w->waiter = NULL;
+			dtf_http_reply_json(r, 200, sched_lease_reply(w, json_array()));
+			dtf_http_resume(r);
+		}
+		if (w->status != WS_LOST && !w->waiter && now - w->last_seen_ms > timeout_ms) {
+			char why[128];
+			snprintf(why, sizeof(why), "no heartbeat for %.1f s",
+				 (double)(now - w->last_seen_ms) / 1000.0);
+			if (state_begin(c) == 0) {
+				state_worker_lost(c, w, why);
+				state_commit(c);
+				lost_any = true;
+			}
+		}
+	}
+	if (lost_any)
+		sched_wake(c);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void *tick_main(void *arg)
+{
+	struct coord *c = arg;
+
+	while (!c->stopping) {
+		usleep(100 * 1000);
+		tick(c);
+	}
+	return NULL;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errlen)
+{
+	struct coord *c = calloc(1, sizeof(*c));
+	struct dtf_http_config hc;
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	if (c->cfg.heartbeat_interval_s <= 0)
+		c->cfg.heartbeat_interval_s = 2;
+	if (c->cfg.heartbeat_timeout_s <= 0)
+		c->cfg.heartbeat_timeout_s = 15;
+	if (c->cfg.default_timeout_s <= 0)
+		c->cfg.default_timeout_s = 3600;
+	pthread_mutex_init(&c->lock, NULL);
+	dtf_hmap_init(&c->tasks);
+	dtf_hmap_init(&c->workers);
+	dtf_hmap_init(&c->runs);
+	c->next_seq = 1;
+	c->started_wall_ms = dtf_wall_ms();
+	raise_fd_limit();
+	c->store = dtf_store_open(cfg->db_path, err, errlen);
+	if (!c->store)
+		goto fail;
+	pthread_mutex_lock(&c->lock);
+	if (state_load(c) != 0) {
+		pthread_mutex_unlock(&c->lock);
+		snprintf(err, errlen, "cannot load the state from %s: %s", cfg->db_path,
+			 c->store->error);
+		goto fail;
+	}
+	pthread_mutex_unlock(&c->lock);
+	memset(&hc, 0, sizeof(hc));
+	hc.host = cfg->host;
+	hc.port = cfg->port;
+	hc.routes = coord_routes;
+	hc.app = c;
+	hc.api_keys = cfg->api_keys;
+	hc.on_done = coord_on_done;
+	hc.tls_cert = cfg->tls_cert;
+	hc.tls_key = cfg->tls_key;
+	c->http = dtf_http_server_start(&hc, err, errlen);
+	if (!c->http)
+		goto fail;
+	if (pthread_create(&c->tick, NULL, tick_main, c) != 0) {
+		snprintf(err, errlen, "cannot start the tick thread");
+		goto fail;
+	}
+	c->tick_running = true;
+	return c;
+fail:
+	coord_stop(c);
+	return NULL;
+}
+
+unsigned coord_port(const struct coord *c)
+{
+	return dtf_http_server_port(c->http);
+}
+
+void coord_stop(struct coord *c)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	if (!c)
+		return;
+	c->stopping = true;
+	if (c->tick_running)
+		pthread_join(c->tick, NULL);
+	if (c->http) {
+		pthread_mutex_lock(&c->lock);
+		while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+			struct cworker *w = v;
+			if (w->waiter) {
+				struct dtf_http_req *r = w->waiter;
+				w->waiter = NULL;
+				dtf_http_reply_error(r, 503, "shutting_down",
+						     "the coordinator is shutting down");
+				dtf_http_resume(r);
+			}
+		}
+		pthread_mutex_unlock(&c->lock);
+		dtf_http_server_stop(c->http);
+	}
+	pos = 0;
+	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+		json_decref(((struct ctask *)v)->doc);
+		free(v);
+	}
+	pos = 0;
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+		json_decref(((struct cworker *)v)->doc);
+		json_decref(((struct cworker *)v)->cancel);
+		free(v);
+	}
+	pos = 0;
+	while ((pos = dtf_hmap_next(&c->runs, pos, &k, &v)) != 0) {
+		json_decref(((struct crun *)v)->doc);
+		free(v);
+	}
+	dtf_hmap_release(&c->tasks);
+	dtf_hmap_release(&c->workers);
+	dtf_hmap_release(&c->runs);
+	dtf_store_close(c->store);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}

@@ -1,0 +1,186 @@
+/* coordinator.h: the coordinator's state and its parts. The live state (tasks, runs, workers, the
+ * pending index) is in memory under one lock; every change is written to the store and committed
+ * before the request that caused it is answered. HTTP handlers (api.c) run on the server's
+ * thread; the tick thread (coordinator.c) handles liveness and long-poll deadlines. */
+#ifndef DTF_COORDINATOR_H
+#define DTF_COORDINATOR_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/hmap.h"
+#include "net/http.h"
+#include "store/store.h"
+
+#define DTF_PROTOCOL_VERSION 1
+#define DTF_MAX_TASKS_PER_REQUEST 100000
+#define DTF_PRIORITY_LEVELS 10
+
+enum task_status {
+	TS_PENDING,
+	TS_ASSIGNED,
+	TS_RUNNING,
+	TS_COMPLETED,
+	TS_FAILED,
+	TS_CANCELLED,
+	TS__COUNT
+};
+
+enum worker_status { WS_IDLE, WS_BUSY, WS_DRAINING, WS_LOST };
+
+struct cworker;
+
+struct ctask {
+	char id[48];
+	char run_id[48];
+	int64_t seq;             /* submission order, also the age for FIFO within a priority */
+	json_t *doc;             /* the task as the API shows it (owned); status fields kept in sync */
+	enum task_status status;
+	int priority;            /* 1 most urgent … 10 */
+	const char *type;        /* borrowed from doc */
+	json_t *hw_any;          /* borrowed: array of hardware classes, any of which will do */
+	json_t *hw_all;          /* borrowed: requirements.hardware, all of which are needed */
+	double cpu, memory, gpu_memory; /* requirements; cpu 0 means "one slot, no core count" */
+	int attempt;             /* the current attempt, 0 before the first lease */
+	int max_retries;
+	int retries_used;
+	char worker_id[72];      /* while assigned or running */
+	int64_t not_before_ms;   /* monotonic: retry backoff */
+	struct ctask *qprev, *qnext; /* the pending queue of its priority */
+	bool queued;
+};
+
+struct cworker {
+	char id[72];
+	json_t *doc;             /* registration plus live fields, as the API shows it (owned) */
+	json_t *hardware;        /* borrowed from doc.capabilities.hardware */
+	json_t *task_types;      /* borrowed; NULL means the built-in types */
+	int slots;
+	double cpu, memory, gpu_memory; /* totals */
+	int used_slots;
+	double used_cpu, used_memory, used_gpu_memory;
+	enum worker_status status;
+	int64_t last_seen_ms;    /* monotonic */
+	char token[48];
+	struct dtf_http_req *waiter; /* a suspended lease, or NULL */
+	int waiter_max;
+	int64_t waiter_deadline_ms;
+	json_t *cancel;          /* task ids the worker must stop (sent with the next reply) */
+	int active;              /* tasks assigned or running here */
+};
+
+struct crun {
+	char id[48];
+	json_t *doc;
+	int counts[TS__COUNT];
+	int unschedulable;       /* cancelled because no worker could run them */
+	int total;
+};
+
+struct coord_config {
+	const char *host;
+	unsigned port;
+	const char *db_path;
+	const char *const *api_keys;     /* NULL-terminated or NULL */
+	const char *const *workers;      /* ids allowed without auto-discovery (NULL: any) */
+	bool auto_discovery;
+	bool batch_processing;
+	int batch_size_limit;
+	double heartbeat_interval_s;
+	double heartbeat_timeout_s;
+	double default_timeout_s;
+	const char *tls_cert, *tls_key;
+};
+
+struct coord {
+	pthread_mutex_t lock;
+	struct coord_config cfg;
+	struct dtf_store *store;
+	struct dtf_http_server *http;
+	struct dtf_hmap tasks, workers, runs;
+	struct ctask *qhead[DTF_PRIORITY_LEVELS + 1], *qtail[DTF_PRIORITY_LEVELS + 1];
+	size_t pending_count;
+	int counts[TS__COUNT];
+	int64_t next_seq;
+	int64_t started_wall_ms;
+	pthread_t tick;
+	bool tick_running;
+	volatile bool stopping;
+	/* Counters for /metrics. */
+	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
+	uint64_t m_requeued, m_http_errors;
+};
+
+/* Opens the store, loads the state, starts the HTTP server and the tick thread. Returns a new
+ * coordinator the caller stops with coord_stop(), or NULL with a reason in err. */
+struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errlen);
+/* The port the server listens on. */
+unsigned coord_port(const struct coord *c);
+/* Stops serving, joins the tick thread, closes the store and frees everything. Accepts NULL. */
+void coord_stop(struct coord *c);
+
+/* ---- task.c: validation and documents ---- */
+
+/* Validates a submitted task object and returns a new normalized document (defaults filled,
+ * hardware as a list, unknown members moved under params), or NULL with the reason in err
+ * (naming the field). */
+json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, size_t errlen);
+const char *task_status_name(enum task_status s);
+bool task_status_parse(const char *name, enum task_status *out);
+bool task_is_final(enum task_status s);
+
+/* ---- state.c: the in-memory model; every function is called with c->lock held ---- */
+
+/* Builds a task from a normalized document and indexes it (pending tasks are queued). */
+struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status status);
+/* Forgets a task entirely (used to undo a submission whose commit failed). */
+void state_remove_task(struct coord *c, struct ctask *t);
+void state_set_status(struct coord *c, struct ctask *t, enum task_status s);
+void state_queue(struct coord *c, struct ctask *t);
+void state_unqueue(struct coord *c, struct ctask *t);
+struct crun *state_run(struct coord *c, const char *id);
+struct crun *state_add_run(struct coord *c, const char *id, json_t *doc);
+struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc);
+void state_worker_sync(struct cworker *w);
+/* Writes a task (or worker, run) to the store; the caller commits. */
+int state_save_task(struct coord *c, struct ctask *t);
+int state_save_worker(struct coord *c, struct cworker *w);
+int state_save_run(struct coord *c, struct crun *r);
+int state_begin(struct coord *c);
+int state_commit(struct coord *c);
+int state_load(struct coord *c);
+/* Sends an assigned or running task back to pending (or fails it when no retries remain). */
+void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
+		   bool count_retry);
+/* Appends an attempt's outcome to the task's history and writes the attempt record. */
+void state_record_attempt(struct coord *c, struct ctask *t, const char *outcome, const char *kind,
+			  const char *why);
+/* Frees the resources a task held on its worker. */
+void state_release(struct coord *c, struct ctask *t);
+/* Marks a worker lost and requeues its work. */
+void state_worker_lost(struct coord *c, struct cworker *w, const char *why);
+
+/* ---- sched.c: matching and leases; called with c->lock held ---- */
+
+/* True if the worker could ever run the task (hardware, task type, total capacity). */
+bool sched_could_run(const struct ctask *t, const struct cworker *w);
+/* True if the worker can run it now (could_run and free resources). */
+bool sched_fits_now(const struct ctask *t, const struct cworker *w);
+/* Leases up to max tasks to w (status assigned, resources taken, attempt started); returns a new
+ * array of task documents (possibly empty). */
+json_t *sched_lease(struct coord *c, struct cworker *w, int max);
+/* Builds the reply to a lease (steals tasks): {"tasks": […], "cancel": [ids]}. */
+json_t *sched_lease_reply(struct cworker *w, json_t *tasks);
+/* Completes suspended leases that can now be served. */
+void sched_wake(struct coord *c);
+/* Writes why a pending task is still pending into why; returns true when no registered worker
+ * could ever run it. */
+bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len);
+
+/* ---- api.c ---- */
+extern const struct dtf_http_route coord_routes[];
+void coord_on_done(struct dtf_http_req *r, bool ok);
+
+#endif

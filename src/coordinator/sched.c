@@ -1,0 +1,240 @@
+/* sched.c: which worker may run which task, leases (priority then age, the default strategy),
+ * long-poll wake-ups, and the reason a pending task is still pending. Runs with c->lock held. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+
+static const char *const builtin_types[] = {"command", "test", "shell", "benchmark", NULL};
+
+static bool has_str(const json_t *list, const char *s)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e) if (json_is_string(e) && strcmp(json_string_value(e), s) == 0)
+		return true;
+	return false;
+}
+
+static bool runs_type(const struct cworker *w, const char *type)
+{
+	int i;
+
+	if (json_is_array(w->task_types))
+		return has_str(w->task_types, type);
+	for (i = 0; builtin_types[i]; i++)
+		if (strcmp(builtin_types[i], type) == 0)
+			return true;
+	return false;
+}
+
+static bool hardware_ok(const struct ctask *t, const struct cworker *w)
+{
+	size_t i;
+	json_t *e;
+	bool any = json_array_size(t->hw_any) == 0;
+
+	json_array_foreach(t->hw_any, i, e) if (has_str(w->hardware, json_string_value(e))) any = true;
+	if (!any)
+		return false;
+	json_array_foreach(t->hw_all, i, e) if (!has_str(w->hardware, json_string_value(e))) return false;
+	return true;
+}
+
+bool sched_could_run(const struct ctask *t, const struct cworker *w)
+{
+	if (w->status == WS_LOST)
+		return false;
+	if (!runs_type(w, t->type) || !hardware_ok(t, w))
+		return false;
+	if (t->cpu > w->cpu || t->memory > w->memory || t->gpu_memory > w->gpu_memory)
+		return false;
+	return true;
+}
+
+bool sched_fits_now(const struct ctask *t, const struct cworker *w)
+{
+	if (w->status == WS_LOST || w->status == WS_DRAINING)
+		return false;
+	if (w->used_slots >= w->slots)
+		return false;
+	if (t->cpu > 0 && w->used_cpu + t->cpu > w->cpu + 1e-9)
+		return false;
+	if (t->memory > 0 && w->used_memory + t->memory > w->memory + 1e-9)
+		return false;
+	if (t->gpu_memory > 0 && w->used_gpu_memory + t->gpu_memory > w->gpu_memory + 1e-9)
+		return false;
+	return sched_could_run(t, w);
+}
+
+static void assign(struct coord *c, struct ctask *t, struct cworker *w)
+{
+	char ts[32];
+
+	state_set_status(c, t, TS_ASSIGNED);
+	t->attempt++;
+	snprintf(t->worker_id, sizeof(t->worker_id), "%s", w->id);
+	json_object_set_new(t->doc, "attempt", json_integer(t->attempt));
+	json_object_set_new(t->doc, "worker_id", json_string(w->id));
+	dtf_rfc3339(dtf_wall_ms(), ts);
+	json_object_set_new(t->doc, "assigned_at", json_string(ts));
+	json_object_del(t->doc, "pending_reason");
+	w->used_slots++;
+	w->used_cpu += t->cpu;
+	w->used_memory += t->memory;
+	w->used_gpu_memory += t->gpu_memory;
+	w->active++;
+	state_save_task(c, t);
+}
+
+json_t *sched_lease(struct coord *c, struct cworker *w, int max)
+{
+	json_t *out = json_array();
+	int64_t now = dtf_mono_ms();
+	int p, n = 0;
+
+	if (max < 1 || w->status == WS_LOST || w->status == WS_DRAINING)
+		return out;
+	for (p = 1; p <= DTF_PRIORITY_LEVELS && n < max; p++) {
+		struct ctask *t = c->qhead[p], *next;
+		for (; t && n < max && w->used_slots < w->slots; t = next) {
+			next = t->qnext;
+			if (t->not_before_ms > now || !sched_fits_now(t, w))
+				continue;
+			assign(c, t, w);
+			json_array_append(out, t->doc);
+			n++;
+		}
+	}
+	if (n) {
+		c->m_leases++;
+		c->m_leased_tasks += (uint64_t)n;
+		state_worker_sync(w);
+	}
+	return out;
+}
+
+/* Builds the reply to a lease: tasks, plus the ids the worker must cancel. */
+json_t *sched_lease_reply(struct cworker *w, json_t *tasks)
+{
+	json_t *reply = json_pack("{s:o}", "tasks", tasks);
+
+	if (json_array_size(w->cancel)) {
+		json_object_set(reply, "cancel", w->cancel);
+		json_array_clear(w->cancel);
+	}
+	return reply;
+}
+
+void sched_wake(struct coord *c)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	bool began = false;
+
+	if (c->pending_count == 0)
+		return;
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+		struct cworker *w = v;
+		struct dtf_http_req *r;
+		json_t *tasks;
+		if (!w->waiter)
+			continue;
+		if (!began) {
+			if (state_begin(c) != 0)
+				return;
+			began = true;
+		}
+		tasks = sched_lease(c, w, w->waiter_max);
+		if (json_array_size(tasks) == 0) {
+			json_decref(tasks);
+			continue;
+		}
+		r = w->waiter;
+		w->waiter = NULL;
+		r->app_state = json_incref(tasks);
+		dtf_http_reply_json(r, 200, sched_lease_reply(w, tasks));
+		/* The reply goes out once the assignment is durable: commit before resuming. */
+		if (state_commit(c) == 0) {
+			began = false;
+			dtf_http_resume(r);
+		} else {
+			began = false;
+			dtf_http_reply_error(r, 503, "store_error", "could not record the lease");
+			dtf_http_resume(r);
+		}
+		if (c->pending_count == 0)
+			break;
+	}
+	if (began)
+		state_commit(c);
+}
+
+bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
+{
+	size_t pos = 0, live = 0, capable = 0, free_now = 0, ahead = 0;
+	const char *k;
+	void *v;
+	int p;
+	char hw[256] = "";
+	size_t i;
+	json_t *e;
+
+	if (t->not_before_ms > dtf_mono_ms()) {
+		snprintf(why, len, "waiting to be retried (backoff)");
+		return false;
+	}
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+		struct cworker *w = v;
+		if (w->status == WS_LOST)
+			continue;
+		live++;
+		if (sched_could_run(t, w)) {
+			capable++;
+			if (sched_fits_now(t, w))
+				free_now++;
+		}
+	}
+	if (live == 0) {
+		snprintf(why, len, "no worker is registered yet");
+		return false;
+	}
+	if (capable == 0) {
+		size_t n = 0;
+		json_array_foreach(t->hw_any, i, e) n += (size_t)snprintf(
+			hw + n, n < sizeof(hw) ? sizeof(hw) - n : 0, "%s%s", i ? " or " : "",
+			json_string_value(e));
+		if (n < sizeof(hw))
+			json_array_foreach(t->hw_all, i, e) n += (size_t)snprintf(
+				hw + n, n < sizeof(hw) ? sizeof(hw) - n : 0, "%s%s", n ? " and " : "",
+				json_string_value(e));
+		if (hw[0])
+			snprintf(why, len,
+				 "no registered worker can run it: none has hardware %s with the "
+				 "requested resources and task type '%s' (%zu workers registered)",
+				 hw, t->type, live);
+		else
+			snprintf(why, len,
+				 "no registered worker can run it: none has the requested resources "
+				 "(cpu %.0f, memory %.0f MiB, gpu_memory %.0f MiB) and task type '%s'",
+				 t->cpu, t->memory, t->gpu_memory, t->type);
+		return true;
+	}
+	for (p = 1; p < t->priority; p++) {
+		const struct ctask *q;
+		for (q = c->qhead[p]; q; q = q->qnext)
+			ahead++;
+	}
+	if (free_now == 0)
+		snprintf(why, len, "all %zu workers that can run it are busy%s", capable,
+			 ahead ? "; behind tasks of higher priority" : "");
+	else if (ahead)
+		snprintf(why, len, "behind %zu tasks of higher priority", ahead);
+	else
+		snprintf(why, len, "waiting for a worker to ask for work");
+	return false;
+}

@@ -1,0 +1,420 @@
+/* state.c: the coordinator's in-memory model (tasks, runs, workers, the pending queues) and its
+ * write-through to the store. Every function here runs with c->lock held. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+
+static void set_time(json_t *doc, const char *key)
+{
+	char ts[32];
+
+	dtf_rfc3339(dtf_wall_ms(), ts);
+	json_object_set_new(doc, key, json_string(ts));
+}
+
+static void copy_id(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+static void task_fields(struct ctask *t)
+{
+	json_t *req = json_object_get(t->doc, "requirements");
+
+	t->type = dtf_json_str(t->doc, "type", "command");
+	t->priority = (int)dtf_json_int(t->doc, "priority", 5);
+	if (t->priority < 1 || t->priority > DTF_PRIORITY_LEVELS)
+		t->priority = 5;
+	t->hw_any = json_object_get(t->doc, "hardware");
+	t->hw_all = json_object_get(req, "hardware");
+	t->cpu = dtf_json_num(req, "cpu", 0);
+	t->memory = dtf_json_num(req, "memory", 0);
+	t->gpu_memory = dtf_json_num(req, "gpu_memory", 0);
+	t->max_retries = (int)dtf_json_int(t->doc, "max_retries", 0);
+	t->retries_used = (int)dtf_json_int(t->doc, "retries_used", 0);
+	t->attempt = (int)dtf_json_int(t->doc, "attempt", 0);
+	copy_id(t->worker_id, sizeof(t->worker_id), dtf_json_str(t->doc, "worker_id", ""));
+}
+
+static void count(struct coord *c, struct ctask *t, int delta)
+{
+	struct crun *r = t->run_id[0] ? state_run(c, t->run_id) : NULL;
+
+	c->counts[t->status] += delta;
+	if (r) {
+		r->counts[t->status] += delta;
+		r->total += delta;
+		if (t->status == TS_CANCELLED &&
+		    strcmp(dtf_json_str(json_object_get(t->doc, "error"), "kind", ""),
+			   "unschedulable") == 0)
+			r->unschedulable += delta;
+	}
+}
+
+struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status status)
+{
+	struct ctask *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->doc = doc;
+	copy_id(t->id, sizeof(t->id), dtf_json_str(doc, "id", ""));
+	copy_id(t->run_id, sizeof(t->run_id), dtf_json_str(doc, "run_id", ""));
+	t->seq = dtf_json_int(doc, "seq", 0);
+	if (t->seq <= 0) {
+		t->seq = c->next_seq++;
+		json_object_set_new(doc, "seq", json_integer(t->seq));
+	} else if (t->seq >= c->next_seq) {
+		c->next_seq = t->seq + 1;
+	}
+	t->status = status;
+	json_object_set_new(doc, "status", json_string(task_status_name(status)));
+	task_fields(t);
+	if (dtf_hmap_put(&c->tasks, t->id, t) != 0) {
+		free(t);
+		return NULL;
+	}
+	count(c, t, 1);
+	if (status == TS_PENDING)
+		state_queue(c, t);
+	return t;
+}
+
+void state_remove_task(struct coord *c, struct ctask *t)
+{
+	state_unqueue(c, t);
+	count(c, t, -1);
+	dtf_hmap_del(&c->tasks, t->id);
+	json_decref(t->doc);
+	free(t);
+}
+
+void state_queue(struct coord *c, struct ctask *t)
+{
+	int p = t->priority;
+	struct ctask *after;
+
+	if (t->queued)
+		return;
+	/* Keep each queue in submission order: walk back from the tail (new tasks land at once). */
+	for (after = c->qtail[p]; after && after->seq > t->seq; after = after->qprev)
+		;
+	t->qprev = after;
+	t->qnext = after ? after->qnext : c->qhead[p];
+	if (t->qnext)
+		t->qnext->qprev = t;
+	else
+		c->qtail[p] = t;
+	if (after)
+		after->qnext = t;
+	else
+		c->qhead[p] = t;
+	t->queued = true;
+	c->pending_count++;
+}
+
+void state_unqueue(struct coord *c, struct ctask *t)
+{
+	int p = t->priority;
+
+	if (!t->queued)
+		return;
+	if (t->qprev)
+		t->qprev->qnext = t->qnext;
+	else
+		c->qhead[p] = t->qnext;
+	if (t->qnext)
+		t->qnext->qprev = t->qprev;
+	else
+		c->qtail[p] = t->qprev;
+	t->qprev = t->qnext = NULL;
+	t->queued = false;
+	c->pending_count--;
+}
+
+void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
+{
+	if (t->status == s)
+		return;
+	if (t->status == TS_PENDING)
+		state_unqueue(c, t);
+	count(c, t, -1);
+	t->status = s;
+	count(c, t, 1);
+	json_object_set_new(t->doc, "status", json_string(task_status_name(s)));
+	set_time(t->doc, "updated_at");
+	if (task_is_final(s))
+		set_time(t->doc, "finished_at");
+	if (s == TS_PENDING)
+		state_queue(c, t);
+}
+
+struct crun *state_run(struct coord *c, const char *id)
+{
+	return dtf_hmap_get(&c->runs, id);
+}
+
+struct crun *state_add_run(struct coord *c, const char *id, json_t *doc)
+{
+	struct crun *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	copy_id(r->id, sizeof(r->id), id);
+	r->doc = doc;
+	json_object_set_new(doc, "id", json_string(r->id));
+	if (dtf_hmap_put(&c->runs, r->id, r) != 0) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static const char *const worker_status_names[] = {"idle", "busy", "draining", "lost"};
+
+void state_worker_sync(struct cworker *w)
+{
+	char ts[32];
+
+	if (w->status != WS_LOST && w->status != WS_DRAINING)
+		w->status = w->active > 0 ? WS_BUSY : WS_IDLE;
+	json_object_set_new(w->doc, "status", json_string(worker_status_names[w->status]));
+	json_object_set_new(w->doc, "active_tasks", json_integer(w->active));
+	json_object_set_new(w->doc, "available_slots", json_integer(w->slots - w->used_slots));
+	json_object_set_new(w->doc, "available_cpu", json_real(w->cpu - w->used_cpu));
+	json_object_set_new(w->doc, "available_memory", json_real(w->memory - w->used_memory));
+	json_object_set_new(w->doc, "available_gpu_memory",
+			    json_real(w->gpu_memory - w->used_gpu_memory));
+	dtf_rfc3339(dtf_wall_ms() - (dtf_mono_ms() - w->last_seen_ms), ts);
+	json_object_set_new(w->doc, "last_heartbeat", json_string(ts));
+}
+
+struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
+{
+	struct cworker *w = dtf_hmap_get(&c->workers, id);
+	json_t *caps = json_object_get(doc, "capabilities");
+	const char *st = dtf_json_str(doc, "status", "idle");
+
+	if (w) {
+		json_decref(w->doc);
+	} else {
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			return NULL;
+		copy_id(w->id, sizeof(w->id), id);
+		if (dtf_hmap_put(&c->workers, w->id, w) != 0) {
+			free(w);
+			return NULL;
+		}
+		w->cancel = json_array();
+	}
+	w->doc = doc;
+	json_object_set_new(doc, "id", json_string(w->id));
+	w->hardware = json_object_get(caps, "hardware");
+	w->task_types = json_object_get(doc, "task_types");
+	w->slots = (int)dtf_json_int(doc, "slots", 1);
+	if (w->slots < 1)
+		w->slots = 1;
+	w->cpu = dtf_json_num(json_object_get(caps, "cpu"), "cores", (double)w->slots);
+	w->memory = dtf_json_num(caps, "memory", 0);
+	w->gpu_memory = dtf_json_num(caps, "gpu_memory", 0);
+	copy_id(w->token, sizeof(w->token), dtf_json_str(doc, "token", ""));
+	w->status = strcmp(st, "lost") == 0 ? WS_LOST : strcmp(st, "draining") == 0 ? WS_DRAINING
+										    : WS_IDLE;
+	w->last_seen_ms = dtf_mono_ms();
+	state_worker_sync(w);
+	return w;
+}
+
+int state_begin(struct coord *c)
+{
+	return c->store->ops->begin(c->store);
+}
+
+int state_commit(struct coord *c)
+{
+	int rc = c->store->ops->commit(c->store);
+
+	if (rc)
+		c->store->ops->rollback(c->store);
+	return rc;
+}
+
+int state_save_task(struct coord *c, struct ctask *t)
+{
+	return c->store->ops->put_task(c->store, t->id, t->seq, t->run_id,
+				       task_status_name(t->status), t->doc);
+}
+
+int state_save_worker(struct coord *c, struct cworker *w)
+{
+	return c->store->ops->put_worker(c->store, w->id, w->doc);
+}
+
+int state_save_run(struct coord *c, struct crun *r)
+{
+	return c->store->ops->put_run(c->store, r->id, r->doc);
+}
+
+void state_release(struct coord *c, struct ctask *t)
+{
+	struct cworker *w = t->worker_id[0] ? dtf_hmap_get(&c->workers, t->worker_id) : NULL;
+
+	if (w && (t->status == TS_ASSIGNED || t->status == TS_RUNNING)) {
+		w->used_slots--;
+		w->used_cpu -= t->cpu;
+		w->used_memory -= t->memory;
+		w->used_gpu_memory -= t->gpu_memory;
+		w->active--;
+		state_worker_sync(w);
+	}
+	t->worker_id[0] = '\0';
+	json_object_del(t->doc, "worker_id");
+}
+
+/* Appends an entry to the task's attempt history and writes the attempt record. */
+static void record_attempt(struct coord *c, struct ctask *t, const char *outcome, const char *kind,
+			   const char *why)
+{
+	json_t *hist = json_object_get(t->doc, "history");
+	json_t *a;
+	char ts[32];
+
+	if (!json_is_array(hist)) {
+		hist = json_array();
+		json_object_set_new(t->doc, "history", hist);
+	}
+	dtf_rfc3339(dtf_wall_ms(), ts);
+	a = json_pack("{s:i,s:s,s:s,s:s}", "attempt", t->attempt, "worker_id", t->worker_id,
+		      "outcome", outcome, "finished_at", ts);
+	if (kind)
+		json_object_set_new(a, "error_kind", json_string(kind));
+	if (why)
+		json_object_set_new(a, "message", json_string(why));
+	if (json_array_size(hist) < 100)
+		json_array_append(hist, a);
+	c->store->ops->put_attempt(c->store, t->id, t->attempt, a);
+	json_decref(a);
+}
+
+void state_record_attempt(struct coord *c, struct ctask *t, const char *outcome, const char *kind,
+			  const char *why)
+{
+	record_attempt(c, t, outcome, kind, why);
+}
+
+void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
+		   bool count_retry)
+{
+	record_attempt(c, t, "requeued", kind, why);
+	state_release(c, t);
+	if (count_retry && t->retries_used >= t->max_retries) {
+		json_object_set_new(t->doc, "error", json_pack("{s:s,s:s}", "kind", kind, "message",
+							       why));
+		state_set_status(c, t, TS_FAILED);
+	} else {
+		if (count_retry) {
+			t->retries_used++;
+			json_object_set_new(t->doc, "retries_used", json_integer(t->retries_used));
+		}
+		json_object_set_new(t->doc, "last_error",
+				    json_pack("{s:s,s:s}", "kind", kind, "message", why));
+		state_set_status(c, t, TS_PENDING);
+		c->m_requeued++;
+	}
+	state_save_task(c, t);
+}
+
+void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	log_warn("worker %s lost: %s", w->id, why);
+	w->status = WS_LOST;
+	if (w->waiter) {
+		struct dtf_http_req *r = w->waiter;
+		w->waiter = NULL;
+		dtf_http_reply_error(r, 409, "worker_lost", "worker %s was declared lost: %s", w->id,
+				     why);
+		dtf_http_resume(r);
+	}
+	if (w->active > 0) {
+		while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+			struct ctask *t = v;
+			if ((t->status == TS_ASSIGNED || t->status == TS_RUNNING) &&
+			    strcmp(t->worker_id, w->id) == 0)
+				state_requeue(c, t, "worker_lost", why, true);
+		}
+	}
+	state_worker_sync(w);
+	state_save_worker(c, w);
+}
+
+static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc)
+{
+	struct coord *c = arg;
+	enum task_status st;
+
+	switch (kind) {
+	case DTF_STORE_RUN:
+		if (!state_add_run(c, id, json_deep_copy(doc)))
+			return -1;
+		break;
+	case DTF_STORE_TASK:
+		if (!task_status_parse(dtf_json_str(doc, "status", ""), &st))
+			st = TS_PENDING;
+		if (!state_add_task(c, json_deep_copy(doc), st))
+			return -1;
+		break;
+	case DTF_STORE_WORKER:
+		if (!state_add_worker(c, id, json_deep_copy(doc)))
+			return -1;
+		break;
+	case DTF_STORE_ATTEMPT:
+		break;
+	}
+	return 0;
+}
+
+int state_load(struct coord *c)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	int rc = c->store->ops->load(c->store, load_cb, c);
+
+	if (rc)
+		return rc;
+	/* Charge the work of assigned and running tasks to their workers. A worker that does not
+	 * come back within the heartbeat timeout is declared lost and its tasks are requeued. */
+	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+		struct ctask *t = v;
+		struct cworker *w;
+		if (t->status != TS_ASSIGNED && t->status != TS_RUNNING)
+			continue;
+		w = dtf_hmap_get(&c->workers, t->worker_id);
+		if (!w || w->status == WS_LOST) {
+			rc = state_begin(c);
+			state_requeue(c, t, "worker_lost", "its worker is gone", true);
+			if (!rc)
+				state_commit(c);
+			continue;
+		}
+		w->used_slots++;
+		w->used_cpu += t->cpu;
+		w->used_memory += t->memory;
+		w->used_gpu_memory += t->gpu_memory;
+		w->active++;
+		state_worker_sync(w);
+	}
+	log_info("loaded %zu runs, %zu tasks (%zu pending), %zu workers", c->runs.count,
+		 c->tasks.count, c->pending_count, c->workers.count);
+	return 0;
+}

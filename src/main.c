@@ -1,0 +1,54 @@
+/* main.c: dtf's entry point: the subcommand table (one file per command under src/cli/). */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/log.h"
+
+static const struct cli_command commands[] = {
+	{"coordinator", cmd_coordinator, "run the coordinator (the server)"},
+	{"worker", cmd_worker, "run a worker that executes tasks"},
+	{"client", cmd_client, "submit tasks, wait, export results, inspect"},
+	{"submit-task", cmd_submit_task, "submit a task file (same as client submit-task)"},
+	{"run", cmd_run, "run a test suite on this machine (coordinator + local workers)"},
+	{NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+	const struct cli_command *c;
+
+	fprintf(f, "usage: dtf <command> [options]\n\ncommands:\n");
+	for (c = commands; c->name; c++)
+		fprintf(f, "  %-13s %s\n", c->name, c->help);
+	fprintf(f, "\nRun 'dtf <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_command *c;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("dtf 0.1.0 (protocol 1)\n");
+		return 0;
+	}
+	for (c = commands; c->name; c++)
+		if (strcmp(c->name, argv[1]) == 0) {
+			dtf_log_setup(c->name, DTF_LOG_INFO);
+			return c->fn(argc - 1, argv + 1);
+		}
+	fprintf(stderr, "dtf: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

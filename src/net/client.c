@@ -1,0 +1,159 @@
+/* client.c: the JSON HTTP client over libcurl (one easy handle per client, reused for
+ * keep-alive; one client per thread). */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "net/http.h"
+
+#define RESP_CAP ((size_t)64 << 20)
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_setup(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const char *api_key)
+{
+	size_t n;
+
+	memset(c, 0, sizeof(*c));
+	pthread_once(&curl_once, curl_setup);
+	dtf_buf_init(&c->body, RESP_CAP);
+	n = strlen(base_url);
+	while (n > 0 && base_url[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(c->base))
+		return DTF_EINVAL;
+	if (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
+		return DTF_EINVAL;
+	memcpy(c->base, base_url, n);
+	c->base[n] = '\0';
+	if (api_key && *api_key)
+		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", api_key);
+	c->curl = curl_easy_init();
+	if (!c->curl)
+		return DTF_ENOMEM;
+	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
+	c->headers = curl_slist_append(c->headers, "Expect:");
+	if (c->auth[0])
+		c->headers = curl_slist_append(c->headers, c->auth);
+	return c->headers ? 0 : DTF_ENOMEM;
+}
+
+void dtf_http_client_release(struct dtf_http_client *c)
+{
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->headers);
+	dtf_buf_release(&c->body);
+	c->curl = NULL;
+	c->headers = NULL;
+}
+
+int dtf_http_client_header(struct dtf_http_client *c, const char *header)
+{
+	struct curl_slist *l = curl_slist_append(c->headers, header);
+
+	if (!l)
+		return DTF_ENOMEM;
+	c->headers = l;
+	return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct dtf_http_client *c = arg;
+
+	if (dtf_buf_add(&c->body, data, size * nmemb) != 0)
+		return 0;
+	return size * nmemb;
+}
+
+int dtf_http_call(struct dtf_http_client *c, const char *method, const char *path,
+		  const json_t *body, long timeout_ms, json_t **resp)
+{
+	char url[2048];
+	char *payload = NULL;
+	CURLcode cc;
+	int rc = 0;
+
+	if (resp)
+		*resp = NULL;
+	c->status = 0;
+	c->error[0] = '\0';
+	c->error_code[0] = '\0';
+	dtf_buf_reset(&c->body);
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url))
+		return DTF_EINVAL;
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 30000L);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	if (body) {
+		payload = dtf_json_dumps(body);
+		if (!payload)
+			return DTF_ENOMEM;
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, 0L);
+	} else {
+		curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	}
+	cc = curl_easy_perform(c->curl);
+	free(payload);
+	/* Reset the body options so the next call starts clean. */
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+	if (cc != CURLE_OK) {
+		snprintf(c->error, sizeof(c->error), "%s: %s", c->base, curl_easy_strerror(cc));
+		return cc == CURLE_OPERATION_TIMEDOUT ? DTF_ETIMEOUT : DTF_ENET;
+	}
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
+	if (c->status >= 200 && c->status < 300) {
+		if (resp && c->body.len) {
+			char err[160];
+			*resp = dtf_json_parse(c->body.data, c->body.len, err, sizeof(err));
+			if (!*resp) {
+				snprintf(c->error, sizeof(c->error), "bad JSON from server: %s", err);
+				rc = DTF_EPROTO;
+			}
+		}
+		return rc;
+	}
+	{
+		char err[160];
+		json_t *e = c->body.len ? dtf_json_parse(c->body.data, c->body.len, err, sizeof(err))
+					: NULL;
+		json_t *eo = json_object_get(e, "error");
+		const char *msg = dtf_json_str(eo, "message", NULL);
+		const char *code = dtf_json_str(eo, "code", NULL);
+		if (!msg && json_is_string(eo))
+			msg = json_string_value(eo);
+		snprintf(c->error, sizeof(c->error), "HTTP %ld: %s", c->status,
+			 msg ? msg : (c->body.len ? dtf_buf_str(&c->body) : "no details"));
+		if (code)
+			snprintf(c->error_code, sizeof(c->error_code), "%s", code);
+		json_decref(e);
+	}
+	if (c->status == 401 || c->status == 403)
+		return DTF_EAUTH;
+	if (c->status == 404)
+		return DTF_ENOTFOUND;
+	if (c->status == 409)
+		return DTF_ESTALE;
+	return DTF_EPROTO;
+}

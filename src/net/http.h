@@ -1,0 +1,120 @@
+/* http.h: the HTTP/1.1 server (a router over libmicrohttpd) and the JSON HTTP client (libcurl)
+ * that every dtf process uses. The server runs one epoll thread; handlers run on it one at a
+ * time and must not block. A handler may suspend its request (long-poll) and another thread may
+ * later fill the response and resume it. */
+#ifndef DTF_NET_HTTP_H
+#define DTF_NET_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+#define DTF_HTTP_MAX_BODY (8u << 20) /* request bodies past 8 MiB get 413 */
+#define DTF_HTTP_MAX_PARAMS 4
+
+struct MHD_Connection;
+struct dtf_http_server;
+
+struct dtf_http_req {
+	/* The request, valid until the response is sent. */
+	const char *method;
+	const char *path;             /* the URL path without the query */
+	struct MHD_Connection *conn;
+	const char *body;             /* NUL-terminated; "" when there is none */
+	size_t body_len;
+	const char *param[DTF_HTTP_MAX_PARAMS]; /* the {…} segments of the matched route */
+	void *app;                    /* the server's user pointer */
+	int64_t received_ms;          /* monotonic time the request arrived */
+
+	/* The response, set by the handler (or, for a suspended request, before resuming). */
+	unsigned status;              /* 200 unless set */
+	struct dtf_buf resp;
+	const char *content_type;     /* "application/json" unless set; static string */
+	const char *extra_header[2];  /* optional name, value (static strings) */
+
+	/* Long-poll: a handler calls dtf_http_suspend(); the app keeps the pointer and calls
+	 * dtf_http_resume() once the response is filled. */
+	bool suspend_requested;
+	bool resumed;
+	void *app_state;              /* free for the app: e.g. what this response leased */
+
+	/* Server internals. */
+	struct dtf_buf body_buf;
+	bool too_big;
+	bool handled;
+	struct dtf_http_server *server;
+};
+
+typedef void (*dtf_http_handler)(struct dtf_http_req *r);
+
+struct dtf_http_route {
+	const char *method;  /* "GET", "POST", … */
+	const char *pattern; /* "/api/v1/tasks/{id}"; each {x} matches one non-empty segment */
+	dtf_http_handler fn;
+	bool open;           /* served without an API key (health checks) */
+};
+
+struct dtf_http_config {
+	const char *host;                   /* address to bind; NULL or "" means 127.0.0.1 */
+	unsigned port;                      /* 0 picks a free port (see dtf_http_server_port) */
+	const struct dtf_http_route *routes; /* terminated by a zeroed entry */
+	void *app;
+	const char *const *api_keys;        /* NULL-terminated; NULL or empty: no key needed */
+	/* Called when a request's connection is done: ok is false when the response could not be
+	 * delivered. The app must forget r (e.g. a suspended long-poll) here. May be NULL. */
+	void (*on_done)(struct dtf_http_req *r, bool ok);
+	const char *tls_cert, *tls_key;     /* PEM file paths; both or neither */
+};
+
+/* Starts serving. Returns NULL with a reason in err. */
+struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg, char *err,
+					      size_t errlen);
+/* The bound port. */
+unsigned dtf_http_server_port(const struct dtf_http_server *s);
+/* Stops accepting and closes every connection; suspended requests are resumed first (their
+ * on_done is called with ok = false). Accepts NULL. */
+void dtf_http_server_stop(struct dtf_http_server *s);
+
+/* For handlers: the query argument or request header, or NULL. */
+const char *dtf_http_query(struct dtf_http_req *r, const char *key);
+const char *dtf_http_header(struct dtf_http_req *r, const char *name);
+
+/* Sets a JSON response (steals a reference to body). */
+void dtf_http_reply_json(struct dtf_http_req *r, unsigned status, json_t *body);
+/* Sets an error response {"error": {"code": code, "message": message}}. */
+void dtf_http_reply_error(struct dtf_http_req *r, unsigned status, const char *code,
+			  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Suspends the request after the handler returns (long-poll). */
+void dtf_http_suspend(struct dtf_http_req *r);
+/* Sends the response that was filled in; callable from any thread, once per suspension. */
+void dtf_http_resume(struct dtf_http_req *r);
+
+/* ---- client ---- */
+
+struct dtf_http_client {
+	void *curl;                /* CURL *, reused for keep-alive */
+	char base[512];            /* "http://127.0.0.1:8080", no trailing slash */
+	char auth[320];            /* "Authorization: Bearer …" or "" */
+	long status;               /* the last HTTP status, 0 on transport failure */
+	char error[512];           /* the last error: transport, or the server's error message */
+	char error_code[64];       /* the server's error code, when it sent one */
+	struct dtf_buf body;       /* the last response body (capped at 64 MiB) */
+	void *headers;             /* struct curl_slist * */
+};
+
+/* Initializes a client for base_url ("http://host:port"); api_key may be NULL. */
+int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const char *api_key);
+void dtf_http_client_release(struct dtf_http_client *c);
+/* Adds a header sent with every request ("Name: value"). */
+int dtf_http_client_header(struct dtf_http_client *c, const char *header);
+/* Sends a request with an optional JSON body and, on a 2xx reply, stores its parsed JSON in
+ * *resp (a new reference; NULL when resp is NULL or the body is empty). Returns 0, DTF_ENET when
+ * the server could not be reached, DTF_EAUTH for 401/403, DTF_ENOTFOUND for 404, DTF_ESTALE for
+ * 409, DTF_EPROTO for another 4xx/5xx; c->error says why. timeout_ms 0 means 30 s. */
+int dtf_http_call(struct dtf_http_client *c, const char *method, const char *path,
+		  const json_t *body, long timeout_ms, json_t **resp);
+
+#endif

@@ -1,0 +1,404 @@
+/* server.c: the HTTP router over libmicrohttpd: body accumulation with a cap, route matching
+ * with {param} segments, API keys, JSON errors, and suspend/resume for long-polls. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "net/http.h"
+
+struct suspended {
+	struct dtf_http_req *r;
+	struct suspended *next;
+};
+
+struct dtf_http_server {
+	struct MHD_Daemon *d;
+	struct dtf_http_config cfg;
+	unsigned port;
+	pthread_mutex_t lock; /* guards the suspended list and each request's resumed flag */
+	struct suspended *suspended;
+	char *tls_cert, *tls_key;
+};
+
+const char *dtf_http_query(struct dtf_http_req *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *dtf_http_header(struct dtf_http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+void dtf_http_reply_json(struct dtf_http_req *r, unsigned status, json_t *body)
+{
+	r->status = status;
+	r->content_type = "application/json";
+	dtf_buf_reset(&r->resp);
+	if (body && dtf_json_dump(body, &r->resp) != 0) {
+		dtf_buf_reset(&r->resp);
+		r->status = 500;
+		dtf_buf_adds(&r->resp,
+			     "{\"error\":{\"code\":\"internal\",\"message\":\"response too large\"}}");
+	}
+	json_decref(body);
+}
+
+void dtf_http_reply_error(struct dtf_http_req *r, unsigned status, const char *code,
+			  const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	dtf_http_reply_json(r, status,
+			    json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+void dtf_http_suspend(struct dtf_http_req *r)
+{
+	struct dtf_http_server *s = r->server;
+	struct suspended *e = malloc(sizeof(*e));
+
+	if (!e) {
+		dtf_http_reply_error(r, 503, "unavailable", "out of memory");
+		return;
+	}
+	r->suspend_requested = true;
+	r->resumed = false;
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_lock(&s->lock);
+	e->r = r;
+	e->next = s->suspended;
+	s->suspended = e;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void dtf_http_resume(struct dtf_http_req *r)
+{
+	struct dtf_http_server *s = r->server;
+	struct suspended **pp, *e = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (!r->resumed && r->suspend_requested) {
+		for (pp = &s->suspended; *pp; pp = &(*pp)->next) {
+			if ((*pp)->r == r) {
+				e = *pp;
+				*pp = e->next;
+				break;
+			}
+		}
+		r->resumed = true;
+		MHD_resume_connection(r->conn);
+	}
+	pthread_mutex_unlock(&s->lock);
+	free(e);
+}
+
+/* Matches path against pattern, capturing {x} segments into r->param (pointing into a copy). */
+static bool route_match(const char *pattern, const char *path, char *scratch, size_t scratch_len,
+			const char **params)
+{
+	size_t used = 0;
+	int np = 0;
+
+	while (*pattern && *path) {
+		if (*pattern == '{') {
+			const char *pend = strchr(pattern, '}');
+			size_t n = strcspn(path, "/");
+			if (!pend || n == 0 || np >= DTF_HTTP_MAX_PARAMS || used + n + 1 > scratch_len)
+				return false;
+			memcpy(scratch + used, path, n);
+			scratch[used + n] = '\0';
+			params[np++] = scratch + used;
+			used += n + 1;
+			pattern = pend + 1;
+			path += n;
+			continue;
+		}
+		if (*pattern != *path)
+			return false;
+		pattern++;
+		path++;
+	}
+	/* A trailing slash on the request is tolerated. */
+	if (*path == '/' && path[1] == '\0')
+		path++;
+	return *pattern == '\0' && *path == '\0';
+}
+
+static bool key_ok(struct dtf_http_server *s, struct dtf_http_req *r)
+{
+	const char *const *k;
+	const char *auth, *xkey;
+
+	if (!s->cfg.api_keys || !s->cfg.api_keys[0])
+		return true;
+	auth = dtf_http_header(r, "Authorization");
+	xkey = dtf_http_header(r, "X-API-Key");
+	for (k = s->cfg.api_keys; *k; k++) {
+		if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && strcmp(auth + 7, *k) == 0)
+			return true;
+		if (xkey && strcmp(xkey, *k) == 0)
+			return true;
+	}
+	return false;
+}
+
+struct req_scratch {
+	struct dtf_http_req r;
+	char params[512];
+};
+
+static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
+{
+	struct req_scratch *rs = (struct req_scratch *)r;
+	const struct dtf_http_route *rt;
+	bool path_known = false;
+
+	r->status = 200;
+	r->content_type = "application/json";
+	if (r->too_big) {
+		dtf_http_reply_error(r, 413, "body_too_large",
+				     "request body exceeds the limit of %u bytes", DTF_HTTP_MAX_BODY);
+		return;
+	}
+	for (rt = s->cfg.routes; rt && rt->method; rt++) {
+		const char *params[DTF_HTTP_MAX_PARAMS] = {0};
+		if (!route_match(rt->pattern, r->path, rs->params, sizeof(rs->params), params))
+			continue;
+		path_known = true;
+		if (strcmp(rt->method, r->method) != 0)
+			continue;
+		if (!rt->open && !key_ok(s, r)) {
+			dtf_http_reply_error(r, 401, "unauthorized",
+					     "a valid API key is required (Authorization: Bearer "
+					     "KEY or X-API-Key: KEY)");
+			r->extra_header[0] = "WWW-Authenticate";
+			r->extra_header[1] = "Bearer";
+			return;
+		}
+		memcpy(r->param, params, sizeof(params));
+		rt->fn(r);
+		return;
+	}
+	if (path_known)
+		dtf_http_reply_error(r, 405, "method_not_allowed", "method %s is not allowed on %s",
+				     r->method, r->path);
+	else
+		dtf_http_reply_error(r, 404, "not_found", "no such endpoint: %s %s", r->method,
+				     r->path);
+}
+
+static enum MHD_Result send_response(struct dtf_http_req *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len;
+	char *data = dtf_buf_detach(&r->resp, &len);
+
+	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", r->content_type);
+	if (r->extra_header[0])
+		MHD_add_response_header(resp, r->extra_header[0], r->extra_header[1]);
+	ret = MHD_queue_response(r->conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct dtf_http_server *s = cls;
+	struct dtf_http_req *r = *con_cls;
+
+	(void)version;
+	if (!r) {
+		struct req_scratch *rs = calloc(1, sizeof(*rs));
+		if (!rs)
+			return MHD_NO;
+		r = &rs->r;
+		r->method = method;
+		r->path = url;
+		r->conn = conn;
+		r->app = s->cfg.app;
+		r->server = s;
+		r->received_ms = dtf_mono_ms();
+		dtf_buf_init(&r->body_buf, DTF_HTTP_MAX_BODY);
+		dtf_buf_init(&r->resp, (size_t)1 << 30);
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!r->too_big && dtf_buf_add(&r->body_buf, upload, *upload_size) != 0) {
+			r->too_big = true;
+			dtf_buf_release(&r->body_buf);
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (!r->handled) {
+		r->handled = true;
+		r->body = dtf_buf_str(&r->body_buf);
+		r->body_len = r->body_buf.len;
+		dispatch(s, r);
+		if (r->suspend_requested && !r->resumed)
+			return MHD_YES;
+		if (r->suspend_requested)
+			return MHD_YES; /* resumed already: MHD calls again */
+	}
+	return send_response(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct dtf_http_server *s = cls;
+	struct dtf_http_req *r = *con_cls;
+
+	(void)conn;
+	if (!r)
+		return;
+	if (r->handled && s->cfg.on_done)
+		s->cfg.on_done(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	dtf_buf_release(&r->body_buf);
+	dtf_buf_release(&r->resp);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http: %s", msg);
+}
+
+struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg, char *err,
+					      size_t errlen)
+{
+	struct dtf_http_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+	struct sockaddr *addr;
+	const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	size_t len;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	pthread_mutex_init(&s->lock, NULL);
+	memset(&a4, 0, sizeof(a4));
+	memset(&a6, 0, sizeof(a6));
+	if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
+		a4.sin_family = AF_INET;
+		a4.sin_port = htons((uint16_t)cfg->port);
+		addr = (struct sockaddr *)&a4;
+	} else if (strcmp(host, "localhost") == 0) {
+		a4.sin_family = AF_INET;
+		a4.sin_port = htons((uint16_t)cfg->port);
+		a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		addr = (struct sockaddr *)&a4;
+	} else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
+		a6.sin6_family = AF_INET6;
+		a6.sin6_port = htons((uint16_t)cfg->port);
+		addr = (struct sockaddr *)&a6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "cannot use host '%s': give an IPv4 or IPv6 address", host);
+		goto fail;
+	}
+	if (cfg->tls_cert || cfg->tls_key) {
+		if (!cfg->tls_cert || !cfg->tls_key) {
+			snprintf(err, errlen, "TLS needs both --tls-cert and --tls-key");
+			goto fail;
+		}
+		if (dtf_read_file(cfg->tls_cert, 1 << 20, &s->tls_cert, &len) ||
+		    dtf_read_file(cfg->tls_key, 1 << 20, &s->tls_key, &len)) {
+			snprintf(err, errlen, "cannot read the TLS certificate or key");
+			goto fail;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (s->tls_cert) {
+		s->d = MHD_start_daemon(
+			flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+			addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192, MHD_OPTION_CONNECTION_TIMEOUT,
+			(unsigned)120, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+			MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
+			MHD_OPTION_END);
+	} else {
+		s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+					MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED,
+					on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+					(unsigned)8192, MHD_OPTION_CONNECTION_TIMEOUT,
+					(unsigned)120, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+					MHD_OPTION_END);
+	}
+	if (!s->d) {
+		snprintf(err, errlen, "cannot listen on %s port %u (in use, or TLS unsupported)",
+			 host, cfg->port);
+		goto fail;
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : cfg->port;
+	return s;
+fail:
+	free(s->tls_cert);
+	free(s->tls_key);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	return NULL;
+}
+
+unsigned dtf_http_server_port(const struct dtf_http_server *s)
+{
+	return s->port;
+}
+
+void dtf_http_server_stop(struct dtf_http_server *s)
+{
+	if (!s)
+		return;
+	for (;;) {
+		struct dtf_http_req *r = NULL;
+		pthread_mutex_lock(&s->lock);
+		if (s->suspended)
+			r = s->suspended->r;
+		pthread_mutex_unlock(&s->lock);
+		if (!r)
+			break;
+		dtf_http_reply_error(r, 503, "shutting_down", "the coordinator is shutting down");
+		dtf_http_resume(r);
+	}
+	MHD_stop_daemon(s->d);
+	pthread_mutex_destroy(&s->lock);
+	free(s->tls_cert);
+	free(s->tls_key);
+	free(s);
+}

@@ -1,0 +1,562 @@
+/* junit.c: writes a run as a JUnit XML report that Jenkins' junit step and GitLab's test reports
+ * read: one <testsuite> for the run inside <testsuites>, one <testcase> per task, or one per test
+ * case when a task brought a JUnit report of its own.
+ *
+ * The XML is written by hand, so everything that comes from a task passes through xml_escape():
+ * markup characters become references, invalid UTF-8 becomes U+FFFD and characters that XML 1.0
+ * does not allow at all (most control characters) are dropped, since no reference can carry them
+ * either. */
+#include "report/report.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/util.h"
+
+#include "common/banned.h"
+
+#define EXCERPT_CAP (64u << 10) /* bytes of stdout, stderr or details kept (the tail) */
+#define ATTR_CAP    4096	/* bytes of a message attribute kept (the head) */
+#define TRUNC_NOTE  "[dtf: output truncated, showing the end]\n"
+
+/* Counts for the <testsuite> and <testsuites> attributes, gathered while the cases are written. */
+struct junit_ctx {
+	struct dtf_buf *body; /* the <testcase> elements, written before the suite header */
+	size_t tests, failures, errors, skipped;
+	double time;
+};
+
+/* Decodes the UTF-8 sequence at s (at most len bytes) into *cp; returns its length, or 0 when the
+ * bytes are not valid UTF-8 (overlong forms and surrogates included). */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* True for the characters XML 1.0 allows (tab, newline and carriage return are handled apart). */
+static bool xml_char_ok(uint32_t cp)
+{
+	return (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) ||
+	       (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/* Appends s[0..len) escaped for element content, or for a double-quoted attribute value when attr
+ * is set (where tab and newline must be references too, or attribute normalization eats them). */
+static int xml_escape(struct dtf_buf *b, const char *s, size_t len, bool attr)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run = 0, n;
+	const char *rep;
+	uint32_t cp = 0;
+	int rc = 0;
+
+	while (i < len) {
+		rep = NULL;
+		n = utf8_decode(p + i, len - i, &cp);
+		if (n == 0) {
+			n = 1;
+			rep = "\xef\xbf\xbd";
+		} else if (cp == '&') {
+			rep = "&amp;";
+		} else if (cp == '<') {
+			rep = "&lt;";
+		} else if (cp == '>') {
+			rep = "&gt;";
+		} else if (cp == '"') {
+			rep = "&quot;";
+		} else if (cp == '\'') {
+			rep = "&apos;";
+		} else if (cp == '\r') {
+			rep = "&#13;";
+		} else if (cp == '\t' || cp == '\n') {
+			rep = attr ? (cp == '\t' ? "&#9;" : "&#10;") : NULL;
+		} else if (!xml_char_ok(cp)) {
+			rep = "";
+		}
+		if (rep) {
+			rc = dtf_buf_add(b, s + run, i - run);
+			if (!rc)
+				rc = dtf_buf_adds(b, rep);
+			if (rc)
+				goto out;
+			run = i + n;
+		}
+		i += n;
+	}
+	rc = dtf_buf_add(b, s + run, len - run);
+out:
+	return rc;
+}
+
+/* Appends ` name="value"`, the value cut to ATTR_CAP bytes on a character boundary. */
+static int put_attr(struct dtf_buf *b, const char *name, const char *value, size_t len)
+{
+	int rc;
+
+	if (len > ATTR_CAP) {
+		len = ATTR_CAP;
+		while (len > 0 && ((unsigned char)value[len] & 0xc0) == 0x80)
+			len--;
+	}
+	rc = dtf_buf_printf(b, " %s=\"", name);
+	if (!rc)
+		rc = xml_escape(b, value, len, true);
+	if (!rc)
+		rc = dtf_buf_adds(b, "\"");
+	return rc;
+}
+
+static int put_attrs(struct dtf_buf *b, const char *name, const char *value)
+{
+	return put_attr(b, name, value, strlen(value));
+}
+
+/* A non-empty string member of obj, or NULL; *len gets its length (strings may hold NULs). */
+static const char *get_str(json_t *obj, const char *key, size_t *len)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return NULL;
+	if (len)
+		*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+/* A number member of obj as seconds; 0 when missing, negative or not finite. */
+static double get_seconds(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	double t;
+
+	if (!json_is_number(v))
+		return 0;
+	t = json_number_value(v);
+	return isfinite(t) && t > 0 ? t : 0;
+}
+
+/* Appends the text of an excerpt: the last EXCERPT_CAP bytes of s, with a note in front when
+ * anything was cut here or, as truncated says, earlier by the worker. */
+static int put_excerpt(struct dtf_buf *b, const char *s, size_t len, bool truncated)
+{
+	size_t keep = EXCERPT_CAP - (sizeof(TRUNC_NOTE) - 1);
+	int rc = 0;
+
+	if (len > EXCERPT_CAP) {
+		s += len - keep;
+		len = keep;
+		while (len > 0 && ((unsigned char)*s & 0xc0) == 0x80)
+			s++, len--;
+		truncated = true;
+	}
+	if (truncated)
+		rc = dtf_buf_adds(b, TRUNC_NOTE);
+	if (!rc)
+		rc = xml_escape(b, s, len, false);
+	return rc;
+}
+
+/* Appends <tag>excerpt</tag> for a non-empty string member key of obj. trunc_key names the
+ * boolean that says the worker already cut the output. */
+static int put_output(struct dtf_buf *b, const char *tag, json_t *obj, const char *key,
+		      const char *trunc_key)
+{
+	size_t len = 0;
+	const char *s = get_str(obj, key, &len);
+	int rc;
+
+	if (!s)
+		return 0;
+	rc = dtf_buf_printf(b, "      <%s>", tag);
+	if (!rc)
+		rc = put_excerpt(b, s, len,
+				 trunc_key && json_is_true(json_object_get(obj, trunc_key)));
+	if (!rc)
+		rc = dtf_buf_printf(b, "</%s>\n", tag);
+	return rc;
+}
+
+/* Opens <testcase classname name time> and counts it. */
+static int open_case(struct junit_ctx *ctx, const char *classname, const char *name, double time)
+{
+	struct dtf_buf *b = ctx->body;
+	int rc;
+
+	rc = dtf_buf_adds(b, "    <testcase");
+	if (!rc)
+		rc = put_attrs(b, "classname", classname);
+	if (!rc)
+		rc = put_attrs(b, "name", name);
+	if (!rc)
+		rc = dtf_buf_printf(b, " time=\"%.3f\">\n", time);
+	ctx->tests++;
+	ctx->time += time;
+	return rc;
+}
+
+/* Appends an outcome element (failure, error or skipped) with its message and type attributes and
+ * an optional body, and counts it. */
+static int put_outcome(struct junit_ctx *ctx, const char *tag, const char *message,
+		       const char *type, const char *body, size_t body_len, bool body_truncated)
+{
+	struct dtf_buf *b = ctx->body;
+	int rc;
+
+	if (strcmp(tag, "failure") == 0)
+		ctx->failures++;
+	else if (strcmp(tag, "error") == 0)
+		ctx->errors++;
+	else
+		ctx->skipped++;
+	rc = dtf_buf_printf(b, "      <%s", tag);
+	if (!rc && message)
+		rc = put_attrs(b, "message", message);
+	if (!rc && type)
+		rc = put_attrs(b, "type", type);
+	if (rc)
+		goto out;
+	if (!body || body_len == 0) {
+		rc = dtf_buf_adds(b, "/>\n");
+		goto out;
+	}
+	rc = dtf_buf_adds(b, ">");
+	if (!rc)
+		rc = put_excerpt(b, body, body_len, body_truncated);
+	if (!rc)
+		rc = dtf_buf_printf(b, "</%s>\n", tag);
+out:
+	return rc;
+}
+
+/* Writes one test case of a task's own JUnit report. */
+static int put_testcase(struct junit_ctx *ctx, json_t *tc, const char *task_name)
+{
+	const char *classname = get_str(tc, "classname", NULL);
+	const char *name = get_str(tc, "name", NULL);
+	const char *status = get_str(tc, "status", NULL);
+	const char *details;
+	const char *tag = NULL;
+	size_t details_len = 0;
+	int rc;
+
+	rc = open_case(ctx, classname ? classname : task_name, name ? name : "(unnamed)",
+		       get_seconds(tc, "time"));
+	if (rc)
+		goto out;
+	if (status && strcmp(status, "failed") == 0)
+		tag = "failure";
+	else if (status && strcmp(status, "error") == 0)
+		tag = "error";
+	else if (status && strcmp(status, "skipped") == 0)
+		tag = "skipped";
+	if (tag) {
+		details = get_str(tc, "details", &details_len);
+		rc = put_outcome(ctx, tag, get_str(tc, "message", NULL), get_str(tc, "type", NULL),
+				 details, details_len, false);
+	}
+	if (!rc)
+		rc = put_output(ctx->body, "system-out", tc, "stdout", NULL);
+	if (!rc)
+		rc = put_output(ctx->body, "system-err", tc, "stderr", NULL);
+	if (!rc)
+		rc = dtf_buf_adds(ctx->body, "    </testcase>\n");
+out:
+	return rc;
+}
+
+/* The time a task took: result.duration_s, else finished_at - started_at, else 0. */
+static double task_seconds(json_t *task, json_t *result)
+{
+	const char *start = get_str(task, "started_at", NULL);
+	const char *end = get_str(task, "finished_at", NULL);
+	int64_t a, z;
+
+	if (json_is_number(json_object_get(result, "duration_s")))
+		return get_seconds(result, "duration_s");
+	if (start && end && dtf_parse_rfc3339(start, &a) == 0 && dtf_parse_rfc3339(end, &z) == 0 &&
+	    z > a)
+		return (double)(z - a) / 1000.0;
+	return 0;
+}
+
+/* Appends the <failure> of a failed task: its error message (or what the exit status says) and
+ * the tail of its stderr. */
+static int put_task_failure(struct junit_ctx *ctx, json_t *task, json_t *result)
+{
+	json_t *error = json_object_get(task, "error");
+	const char *message = get_str(error, "message", NULL);
+	const char *stderr_text;
+	json_t *code = json_object_get(result, "exit_code");
+	json_t *sig = json_object_get(result, "signal");
+	char text[64];
+	size_t len = 0;
+
+	if (!message) {
+		if (json_is_integer(sig) && json_integer_value(sig) > 0)
+			snprintf(text, sizeof(text), "killed by signal %lld",
+				 (long long)json_integer_value(sig));
+		else if (json_is_integer(code))
+			snprintf(text, sizeof(text), "exit code %lld",
+				 (long long)json_integer_value(code));
+		else
+			snprintf(text, sizeof(text), "task failed");
+		message = text;
+	}
+	stderr_text = get_str(result, "stderr", &len);
+	return put_outcome(ctx, "failure", message, get_str(error, "kind", NULL), stderr_text, len,
+			   json_is_true(json_object_get(result, "stderr_truncated")));
+}
+
+/* Writes a task as a single test case named after it, its status mapped to an outcome. */
+static int put_task_case(struct junit_ctx *ctx, json_t *task, json_t *result, const char *name,
+			 const char *suffix)
+{
+	const char *type = get_str(task, "type", NULL);
+	const char *status = get_str(task, "status", NULL);
+	json_t *error = json_object_get(task, "error");
+	struct dtf_buf classname, full_name;
+	const char *message;
+	char text[96];
+	bool show_stderr = true;
+	int rc;
+
+	dtf_buf_init(&classname, 1u << 20);
+	dtf_buf_init(&full_name, 1u << 20);
+	rc = dtf_buf_printf(&classname, "dtf.%s", type ? type : "task");
+	if (!rc)
+		rc = dtf_buf_printf(&full_name, "%s%s", name, suffix);
+	if (!rc)
+		rc = open_case(ctx, dtf_buf_str(&classname), dtf_buf_str(&full_name),
+			       task_seconds(task, result));
+	if (rc)
+		goto out;
+	if (!status)
+		status = "unknown";
+	if (strcmp(status, "completed") == 0) {
+		rc = 0;
+	} else if (strcmp(status, "failed") == 0) {
+		rc = put_task_failure(ctx, task, result);
+		show_stderr = false;
+	} else if (strcmp(status, "cancelled") == 0) {
+		message = get_str(error, "message", NULL);
+		if (!message)
+			message = get_str(error, "kind", NULL);
+		rc = put_outcome(ctx, "skipped", message ? message : "cancelled", NULL, NULL, 0,
+				 false);
+	} else {
+		snprintf(text, sizeof(text), "task did not finish: status %.40s", status);
+		rc = put_outcome(ctx, "error", text, "incomplete", NULL, 0, false);
+	}
+	if (!rc)
+		rc = put_output(ctx->body, "system-out", result, "stdout", "stdout_truncated");
+	if (!rc && show_stderr)
+		rc = put_output(ctx->body, "system-err", result, "stderr", "stderr_truncated");
+	if (!rc)
+		rc = dtf_buf_adds(ctx->body, "    </testcase>\n");
+out:
+	dtf_buf_release(&classname);
+	dtf_buf_release(&full_name);
+	return rc;
+}
+
+/* Writes the test cases of one task. A failed task whose own report shows no failure (it crashed
+ * or timed out after its tests passed, say) gets one more case for the task itself, so that the
+ * failure is not lost. */
+static int put_task(struct junit_ctx *ctx, json_t *task)
+{
+	const char *name = get_str(task, "name", NULL);
+	const char *status = get_str(task, "status", NULL);
+	json_t *result = json_object_get(task, "result");
+	json_t *cases = json_object_get(result, "testcases");
+	size_t i, bad_before;
+	int rc = 0;
+
+	if (!name)
+		name = get_str(task, "id", NULL);
+	if (!name)
+		name = "(unnamed task)";
+	if (!json_is_array(cases) || json_array_size(cases) == 0)
+		return put_task_case(ctx, task, result, name, "");
+
+	bad_before = ctx->failures + ctx->errors;
+	for (i = 0; i < json_array_size(cases); i++) {
+		json_t *tc = json_array_get(cases, i);
+
+		if (!json_is_object(tc))
+			continue;
+		rc = put_testcase(ctx, tc, name);
+		if (rc)
+			goto out;
+	}
+	if (status && strcmp(status, "failed") == 0 && ctx->failures + ctx->errors == bad_before)
+		rc = put_task_case(ctx, task, result, name, " (task)");
+out:
+	return rc;
+}
+
+/* Formats an RFC 3339 timestamp the way Ant and Jenkins write them: UTC, no zone, no fraction. */
+static bool junit_timestamp(const char *rfc3339, char out[32])
+{
+	int64_t ms;
+	time_t t;
+	struct tm tm;
+
+	if (!rfc3339 || dtf_parse_rfc3339(rfc3339, &ms) != 0)
+		return false;
+	t = (time_t)(ms / 1000);
+	if (!gmtime_r(&t, &tm))
+		return false;
+	return strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm) > 0;
+}
+
+/* The worker all tasks ran on, when there was exactly one; NULL otherwise. */
+static const char *single_worker(json_t *tasks)
+{
+	const char *worker = NULL, *w;
+	size_t i;
+
+	for (i = 0; i < json_array_size(tasks); i++) {
+		w = get_str(json_array_get(tasks, i), "worker_id", NULL);
+		if (!w)
+			continue;
+		if (worker && strcmp(worker, w) != 0)
+			return NULL;
+		worker = w;
+	}
+	return worker;
+}
+
+/* Appends <properties> with what identifies the run. */
+static int put_properties(struct dtf_buf *b, json_t *run)
+{
+	static const char *const keys[] = {"id", "name", "created_at", "finished_at"};
+	bool open = false;
+	const char *v;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && !rc; i++) {
+		v = get_str(run, keys[i], NULL);
+		if (!v)
+			continue;
+		if (!open)
+			rc = dtf_buf_adds(b, "    <properties>\n");
+		open = true;
+		if (!rc)
+			rc = dtf_buf_printf(b, "      <property name=\"dtf.run.%s\"", keys[i]);
+		if (!rc)
+			rc = put_attrs(b, "value", v);
+		if (!rc)
+			rc = dtf_buf_adds(b, "/>\n");
+	}
+	if (!rc && open)
+		rc = dtf_buf_adds(b, "    </properties>\n");
+	return rc;
+}
+
+/* Appends the count attributes shared by <testsuites> and <testsuite>. */
+static int put_counts(struct dtf_buf *b, const struct junit_ctx *ctx)
+{
+	return dtf_buf_printf(b,
+			      " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\""
+			      " time=\"%.3f\"",
+			      ctx->tests, ctx->failures, ctx->errors, ctx->skipped, ctx->time);
+}
+
+int dtf_report_junit(json_t *doc, struct dtf_buf *out)
+{
+	json_t *run = json_object_get(doc, "run");
+	json_t *tasks = json_object_get(doc, "tasks");
+	struct junit_ctx ctx = {0};
+	struct dtf_buf body;
+	size_t start = out->len;
+	const char *suite, *host;
+	char stamp[32];
+	size_t i;
+	int rc;
+
+	dtf_buf_init(&body, out->cap);
+	ctx.body = &body;
+	if (!json_is_object(doc) || (tasks && !json_is_array(tasks))) {
+		rc = DTF_EINVAL;
+		goto out;
+	}
+	for (i = 0; i < json_array_size(tasks); i++) {
+		json_t *task = json_array_get(tasks, i);
+
+		if (!json_is_object(task))
+			continue;
+		rc = put_task(&ctx, task);
+		if (rc)
+			goto out;
+	}
+
+	suite = get_str(run, "name", NULL);
+	if (!suite)
+		suite = get_str(run, "id", NULL);
+	if (!suite)
+		suite = "dtf";
+	rc = dtf_buf_adds(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites");
+	if (!rc)
+		rc = put_attrs(out, "name", suite);
+	if (!rc)
+		rc = put_counts(out, &ctx);
+	if (!rc)
+		rc = dtf_buf_adds(out, ">\n  <testsuite");
+	if (!rc)
+		rc = put_attrs(out, "name", suite);
+	if (!rc)
+		rc = put_counts(out, &ctx);
+	if (!rc && junit_timestamp(get_str(run, "created_at", NULL), stamp))
+		rc = dtf_buf_printf(out, " timestamp=\"%s\"", stamp);
+	host = single_worker(tasks);
+	if (!rc && host)
+		rc = put_attrs(out, "hostname", host);
+	if (!rc)
+		rc = dtf_buf_adds(out, ">\n");
+	if (!rc)
+		rc = put_properties(out, run);
+	if (!rc)
+		rc = dtf_buf_add(out, dtf_buf_str(&body), body.len);
+	if (!rc)
+		rc = dtf_buf_adds(out, "  </testsuite>\n</testsuites>\n");
+out:
+	if (rc && out->data) {
+		/* Leave the caller's buffer as it was. */
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	dtf_buf_release(&body);
+	return rc;
+}

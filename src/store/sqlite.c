@@ -1,0 +1,264 @@
+/* sqlite.c: the SQLite store. WAL journal, synchronous=NORMAL: a committed transaction survives
+ * the coordinator being killed at any instant (the WAL is in the OS page cache), and commits cost
+ * no fsync; checkpoints fsync. Statements are prepared once. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "store/store.h"
+
+#define SCHEMA_VERSION 1
+
+struct sq {
+	sqlite3 *db;
+	sqlite3_stmt *put_run, *put_task, *put_attempt, *put_worker;
+	sqlite3_stmt *begin, *commit, *rollback;
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+	" run_id TEXT, status TEXT NOT NULL, doc TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS tasks_seq ON tasks(seq);"
+	"CREATE INDEX IF NOT EXISTS tasks_run ON tasks(run_id);"
+	"CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status);"
+	"CREATE TABLE IF NOT EXISTS attempts (task_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
+	" doc TEXT NOT NULL, PRIMARY KEY (task_id, attempt));"
+	"CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);";
+
+static int sq_err(struct dtf_store *st, struct sq *q, const char *what)
+{
+	snprintf(st->error, sizeof(st->error), "%s: %s", what, sqlite3_errmsg(q->db));
+	log_error("store: %s", st->error);
+	return DTF_ESTORE;
+}
+
+static int sq_exec(struct dtf_store *st, struct sq *q, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(st->error, sizeof(st->error), "%s", msg ? msg : "error");
+		sqlite3_free(msg);
+		return DTF_ESTORE;
+	}
+	return 0;
+}
+
+static int sq_open(struct dtf_store *st, const char *path)
+{
+	struct sq *q = calloc(1, sizeof(*q));
+	int rc = 0;
+
+	if (!q)
+		return DTF_ENOMEM;
+	st->impl = q;
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = sq_err(st, q, "open");
+		goto out;
+	}
+	sqlite3_busy_timeout(q->db, 5000);
+	rc = sq_exec(st, q,
+		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
+		     "PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-65536;");
+	if (rc)
+		goto out;
+	rc = sq_exec(st, q, schema_sql);
+	if (rc)
+		goto out;
+	rc = sq_exec(st, q, "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')");
+	if (rc)
+		goto out;
+#define PREP(stmt, sql)                                                                            \
+	if (sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->stmt, NULL) !=       \
+	    SQLITE_OK) {                                                                           \
+		rc = sq_err(st, q, "prepare");                                                     \
+		goto out;                                                                          \
+	}
+	PREP(put_run, "INSERT OR REPLACE INTO runs (id, doc) VALUES (?1, ?2)");
+	PREP(put_task,
+	     "INSERT OR REPLACE INTO tasks (id, seq, run_id, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)");
+	PREP(put_attempt, "INSERT OR REPLACE INTO attempts (task_id, attempt, doc) VALUES (?1, ?2, ?3)");
+	PREP(put_worker, "INSERT OR REPLACE INTO workers (id, doc) VALUES (?1, ?2)");
+	PREP(begin, "BEGIN IMMEDIATE");
+	PREP(commit, "COMMIT");
+	PREP(rollback, "ROLLBACK");
+#undef PREP
+out:
+	return rc;
+}
+
+static void sq_close(struct dtf_store *st)
+{
+	struct sq *q = st->impl;
+
+	if (!q)
+		return;
+	sqlite3_finalize(q->put_run);
+	sqlite3_finalize(q->put_task);
+	sqlite3_finalize(q->put_attempt);
+	sqlite3_finalize(q->put_worker);
+	sqlite3_finalize(q->begin);
+	sqlite3_finalize(q->commit);
+	sqlite3_finalize(q->rollback);
+	sqlite3_close(q->db);
+	free(q);
+	st->impl = NULL;
+}
+
+static int step_reset(struct dtf_store *st, struct sq *q, sqlite3_stmt *s, const char *what)
+{
+	int r = sqlite3_step(s);
+	int rc = (r == SQLITE_DONE || r == SQLITE_ROW) ? 0 : sq_err(st, q, what);
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc;
+}
+
+static int sq_begin(struct dtf_store *st)
+{
+	struct sq *q = st->impl;
+
+	return step_reset(st, q, q->begin, "begin");
+}
+
+static int sq_commit(struct dtf_store *st)
+{
+	struct sq *q = st->impl;
+
+	return step_reset(st, q, q->commit, "commit");
+}
+
+static int sq_rollback(struct dtf_store *st)
+{
+	struct sq *q = st->impl;
+
+	if (sqlite3_get_autocommit(q->db))
+		return 0;
+	return step_reset(st, q, q->rollback, "rollback");
+}
+
+static int bind_doc(sqlite3_stmt *s, int idx, const json_t *doc)
+{
+	char *text = dtf_json_dumps(doc);
+
+	if (!text)
+		return DTF_ENOMEM;
+	sqlite3_bind_text(s, idx, text, -1, free);
+	return 0;
+}
+
+static int sq_put_run(struct dtf_store *st, const char *id, const json_t *doc)
+{
+	struct sq *q = st->impl;
+
+	sqlite3_bind_text(q->put_run, 1, id, -1, SQLITE_STATIC);
+	if (bind_doc(q->put_run, 2, doc))
+		return DTF_ENOMEM;
+	return step_reset(st, q, q->put_run, "put run");
+}
+
+static int sq_put_task(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
+		       const char *status, const json_t *doc)
+{
+	struct sq *q = st->impl;
+
+	sqlite3_bind_text(q->put_task, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q->put_task, 2, seq);
+	if (run_id && *run_id)
+		sqlite3_bind_text(q->put_task, 3, run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q->put_task, 4, status, -1, SQLITE_STATIC);
+	if (bind_doc(q->put_task, 5, doc))
+		return DTF_ENOMEM;
+	return step_reset(st, q, q->put_task, "put task");
+}
+
+static int sq_put_attempt(struct dtf_store *st, const char *task_id, int attempt, const json_t *doc)
+{
+	struct sq *q = st->impl;
+
+	sqlite3_bind_text(q->put_attempt, 1, task_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q->put_attempt, 2, attempt);
+	if (bind_doc(q->put_attempt, 3, doc))
+		return DTF_ENOMEM;
+	return step_reset(st, q, q->put_attempt, "put attempt");
+}
+
+static int sq_put_worker(struct dtf_store *st, const char *id, const json_t *doc)
+{
+	struct sq *q = st->impl;
+
+	sqlite3_bind_text(q->put_worker, 1, id, -1, SQLITE_STATIC);
+	if (bind_doc(q->put_worker, 2, doc))
+		return DTF_ENOMEM;
+	return step_reset(st, q, q->put_worker, "put worker");
+}
+
+static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum dtf_store_kind kind,
+		      dtf_store_load_cb cb, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = 0, r;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare load");
+	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(s, 0);
+		const char *text = (const char *)sqlite3_column_text(s, 1);
+		int n = sqlite3_column_bytes(s, 1);
+		char err[160];
+		json_t *doc = dtf_json_parse(text ? text : "", (size_t)n, err, sizeof(err));
+		if (!doc) {
+			log_error("store: record %s is not valid JSON (%s); skipped", id ? id : "?",
+				  err);
+			continue;
+		}
+		rc = cb(arg, kind, id ? id : "", doc);
+		json_decref(doc);
+		if (rc)
+			break;
+	}
+	if (!rc && r != SQLITE_DONE)
+		rc = sq_err(st, q, "load");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_load(struct dtf_store *st, dtf_store_load_cb cb, void *arg)
+{
+	struct sq *q = st->impl;
+	int rc;
+
+	rc = load_table(st, q, "SELECT id, doc FROM runs", DTF_STORE_RUN, cb, arg);
+	if (!rc)
+		rc = load_table(st, q, "SELECT id, doc FROM tasks ORDER BY seq", DTF_STORE_TASK, cb,
+				arg);
+	if (!rc)
+		rc = load_table(st, q,
+				"SELECT task_id, doc FROM attempts ORDER BY task_id, attempt",
+				DTF_STORE_ATTEMPT, cb, arg);
+	if (!rc)
+		rc = load_table(st, q, "SELECT id, doc FROM workers", DTF_STORE_WORKER, cb, arg);
+	return rc;
+}
+
+const struct dtf_store_ops dtf_store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.put_run = sq_put_run,
+	.put_task = sq_put_task,
+	.put_attempt = sq_put_attempt,
+	.put_worker = sq_put_worker,
+	.load = sq_load,
+};

@@ -1,0 +1,52 @@
+/* store.h: the coordinator's durable state behind one table of operations, so SQLite (sqlite.c,
+ * the embedded default) and PostgreSQL share every caller. Records are JSON documents keyed by
+ * id; the coordinator keeps the live state in memory and writes each change through here inside
+ * a transaction, answering a request only after commit() returned 0. */
+#ifndef DTF_STORE_H
+#define DTF_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+enum dtf_store_kind { DTF_STORE_RUN, DTF_STORE_TASK, DTF_STORE_ATTEMPT, DTF_STORE_WORKER };
+
+struct dtf_store;
+
+/* Called once per stored record by load(), runs first, then tasks in submission order, attempts,
+ * workers. doc is borrowed for the call. Returning non-zero stops the load with that code. */
+typedef int (*dtf_store_load_cb)(void *arg, enum dtf_store_kind kind, const char *id,
+				 json_t *doc);
+
+struct dtf_store_ops {
+	const char *name;
+	int (*open)(struct dtf_store *st, const char *target);
+	void (*close)(struct dtf_store *st);
+	int (*begin)(struct dtf_store *st);
+	int (*commit)(struct dtf_store *st);
+	int (*rollback)(struct dtf_store *st);
+	/* Insert or replace one record. For tasks, seq orders them and status is indexed. */
+	int (*put_run)(struct dtf_store *st, const char *id, const json_t *doc);
+	int (*put_task)(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
+			const char *status, const json_t *doc);
+	int (*put_attempt)(struct dtf_store *st, const char *task_id, int attempt,
+			   const json_t *doc);
+	int (*put_worker)(struct dtf_store *st, const char *id, const json_t *doc);
+	int (*load)(struct dtf_store *st, dtf_store_load_cb cb, void *arg);
+};
+
+struct dtf_store {
+	const struct dtf_store_ops *ops;
+	void *impl;       /* the backend's own state */
+	char error[256];  /* the last backend error, for logs */
+};
+
+/* Opens a store: "postgresql://…" or "postgres://…" selects PostgreSQL (when built in), anything
+ * else is an SQLite file path (created with its schema when missing). Returns a new store the
+ * caller frees with dtf_store_close(), or NULL with a reason in err. */
+struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen);
+/* Closes and frees; accepts NULL. */
+void dtf_store_close(struct dtf_store *st);
+
+extern const struct dtf_store_ops dtf_store_sqlite_ops;
+
+#endif

@@ -1,0 +1,766 @@
+/* agent.c: the worker agent. Threads: the main thread waits for signals; one heartbeat thread
+ * (and re-registration after the coordinator declared us lost); one dispatcher that long-polls
+ * for leases and queues the tasks; `slots` executor threads that run tasks and report results,
+ * retrying with backoff while the coordinator is down. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "net/http.h"
+#include "worker/agent.h"
+#include "worker/exec.h"
+#include "worker/hw.h"
+#include "worker/junit.h"
+
+#define PROTOCOL 1
+
+extern char **environ;
+
+struct job {
+	json_t *task;
+	struct job *next;
+};
+
+struct slot {
+	pthread_t thread;
+	atomic_int cancel;         /* set to stop the running task */
+	atomic_int interrupted;    /* the stop was the second signal */
+	char task_id[64];          /* the running task, "" when idle (guarded by a->lock) */
+};
+
+struct agent {
+	struct agent_config cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct job *head, *tail;   /* leased tasks waiting for a slot */
+	int queued, busy;          /* queued jobs, running executors */
+	char worker_id[72];
+	char token[64];
+	int generation;            /* bumps at each (re)registration */
+	bool need_register;
+	atomic_int draining, stopping, done;
+	double hb_interval;
+	json_t *caps;
+	struct slot *slots;
+	char work_dir_abs[4096];
+};
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* A client for this thread, rebuilt when the worker's token changes. */
+struct conn {
+	struct dtf_http_client http;
+	int generation;
+	bool ready;
+};
+
+static int conn_get(struct agent *a, struct conn *cn)
+{
+	char hdr[128];
+	int gen;
+
+	pthread_mutex_lock(&a->lock);
+	gen = a->generation;
+	snprintf(hdr, sizeof(hdr), "X-DTF-Worker-Token: %s", a->token);
+	pthread_mutex_unlock(&a->lock);
+	if (cn->ready && cn->generation == gen)
+		return 0;
+	if (cn->ready)
+		dtf_http_client_release(&cn->http);
+	cn->ready = false;
+	if (dtf_http_client_init(&cn->http, a->cfg.coordinator, a->cfg.api_key) != 0)
+		return DTF_EINVAL;
+	dtf_http_client_header(&cn->http, "X-DTF-Protocol: 1");
+	dtf_http_client_header(&cn->http, hdr);
+	cn->generation = gen;
+	cn->ready = true;
+	return 0;
+}
+
+static void conn_release(struct conn *cn)
+{
+	if (cn->ready)
+		dtf_http_client_release(&cn->http);
+	cn->ready = false;
+}
+
+json_t *agent_capabilities(const struct agent_config *cfg)
+{
+	json_t *caps = dtf_hw_detect();
+	json_t *hw = json_object_get(caps, "hardware");
+	size_t i;
+	json_t *e;
+	const char *env = getenv("DTF_CAPABILITIES");
+
+	json_array_foreach(cfg->extra_hardware, i, e) json_array_append(hw, e);
+	if (json_is_object(cfg->capabilities))
+		json_object_update(caps, cfg->capabilities);
+	if (env && *env) {
+		char err[128];
+		json_t *o = dtf_json_parse(env, strlen(env), err, sizeof(err));
+		if (json_is_object(o))
+			json_object_update(caps, o);
+		else
+			log_warn("DTF_CAPABILITIES is not a JSON object (%s); ignored", err);
+		json_decref(o);
+	}
+	return caps;
+}
+
+static json_t *running_ids(struct agent *a)
+{
+	json_t *ids = json_array();
+	int i;
+
+	for (i = 0; i < a->cfg.slots; i++)
+		if (a->slots[i].task_id[0])
+			json_array_append_new(ids, json_string(a->slots[i].task_id));
+	return ids;
+}
+
+/* Registers (again); retries with backoff until it works or the agent stops. */
+static int do_register(struct agent *a, struct conn *cn)
+{
+	long backoff = 100;
+	char host[256] = "";
+
+	gethostname(host, sizeof(host) - 1);
+	while (!a->stopping) {
+		json_t *body, *resp = NULL;
+		int rc;
+		if (conn_get(a, cn)) {
+			log_error("bad coordinator URL '%s'", a->cfg.coordinator);
+			return DTF_EINVAL;
+		}
+		pthread_mutex_lock(&a->lock);
+		body = json_pack("{s:i,s:s,s:O,s:i,s:o}", "protocol", PROTOCOL, "hostname", host,
+				 "capabilities", a->caps, "slots", a->cfg.slots, "running",
+				 running_ids(a));
+		if (a->worker_id[0])
+			json_object_set_new(body, "worker_id", json_string(a->worker_id));
+		pthread_mutex_unlock(&a->lock);
+		if (a->cfg.labels)
+			json_object_set(body, "labels", a->cfg.labels);
+		rc = dtf_http_call(&cn->http, "POST", "/api/v1/workers/register", body, 10000,
+				   &resp);
+		json_decref(body);
+		if (rc == 0) {
+			pthread_mutex_lock(&a->lock);
+			snprintf(a->worker_id, sizeof(a->worker_id), "%s",
+				 dtf_json_str(resp, "worker_id", a->worker_id));
+			snprintf(a->token, sizeof(a->token), "%s", dtf_json_str(resp, "token", ""));
+			a->hb_interval = dtf_json_num(resp, "heartbeat_interval_s", 2);
+			a->generation++;
+			a->need_register = false;
+			pthread_cond_broadcast(&a->cond);
+			pthread_mutex_unlock(&a->lock);
+			json_decref(resp);
+			log_info("registered as %s with %s (%d slots)", a->worker_id,
+				 a->cfg.coordinator, a->cfg.slots);
+			return 0;
+		}
+		if (rc == DTF_EAUTH || cn->http.status == 403 || cn->http.status == 400) {
+			log_error("registration refused: %s", cn->http.error);
+			return rc ? rc : DTF_EAUTH;
+		}
+		log_warn("cannot register yet (%s); retrying", cn->http.error);
+		sleep_ms(backoff);
+		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+	}
+	return DTF_EINVAL;
+}
+
+static void request_register(struct agent *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->need_register = true;
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void apply_cancel(struct agent *a, json_t *cancel)
+{
+	size_t i;
+	json_t *e;
+	int s;
+
+	pthread_mutex_lock(&a->lock);
+	json_array_foreach(cancel, i, e)
+	{
+		const char *id = json_string_value(e);
+		struct job **pp;
+		if (!id)
+			continue;
+		for (s = 0; s < a->cfg.slots; s++)
+			if (strcmp(a->slots[s].task_id, id) == 0) {
+				log_info("cancelling task %s", id);
+				atomic_store(&a->slots[s].cancel, 1);
+			}
+		for (pp = &a->head; *pp;) {
+			if (strcmp(dtf_json_str((*pp)->task, "id", ""), id) == 0) {
+				struct job *j = *pp;
+				*pp = j->next;
+				json_decref(j->task);
+				free(j);
+				a->queued--;
+			} else {
+				pp = &(*pp)->next;
+			}
+		}
+		a->tail = NULL;
+		for (struct job *j = a->head; j; j = j->next)
+			a->tail = j;
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void *heartbeat_main(void *arg)
+{
+	struct agent *a = arg;
+	struct conn cn = {0};
+	bool sent_drain = false;
+
+	while (!a->done) {
+		json_t *body, *resp = NULL;
+		int rc;
+		char path[160];
+		long wait_ms;
+
+		pthread_mutex_lock(&a->lock);
+		if (a->need_register) {
+			pthread_mutex_unlock(&a->lock);
+			if (do_register(a, &cn) != 0 && !a->stopping)
+				sleep_ms(1000);
+			continue;
+		}
+		body = json_pack("{s:i,s:b,s:o}", "protocol", PROTOCOL, "draining",
+				 (int)atomic_load(&a->draining), "running", running_ids(a));
+		snprintf(path, sizeof(path), "/api/v1/workers/%s/heartbeat", a->worker_id);
+		wait_ms = (long)(a->hb_interval * 1000);
+		pthread_mutex_unlock(&a->lock);
+		if (conn_get(a, &cn) == 0) {
+			rc = dtf_http_call(&cn.http, "POST", path, body, 5000, &resp);
+			if (rc == 0) {
+				apply_cancel(a, json_object_get(resp, "cancel"));
+				if (atomic_load(&a->draining))
+					sent_drain = true;
+			} else if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND) {
+				log_warn("coordinator: %s; registering again", cn.http.error);
+				request_register(a);
+			} else {
+				log_debug("heartbeat failed: %s", cn.http.error);
+			}
+			json_decref(resp);
+		}
+		json_decref(body);
+		/* Sleep in small steps so a drain is announced at once. */
+		for (long t = 0; t < wait_ms && !a->done; t += 50) {
+			if (atomic_load(&a->draining) && !sent_drain)
+				break;
+			pthread_mutex_lock(&a->lock);
+			if (a->need_register) {
+				pthread_mutex_unlock(&a->lock);
+				break;
+			}
+			pthread_mutex_unlock(&a->lock);
+			sleep_ms(50);
+		}
+	}
+	conn_release(&cn);
+	return NULL;
+}
+
+static void *dispatcher_main(void *arg)
+{
+	struct agent *a = arg;
+	struct conn cn = {0};
+	long backoff = 100;
+
+	while (!a->stopping && !a->draining) {
+		json_t *body, *resp = NULL, *tasks, *e;
+		char path[160];
+		size_t i;
+		int rc, free_slots;
+
+		pthread_mutex_lock(&a->lock);
+		while (!a->stopping && !a->draining &&
+		       (a->need_register || a->queued + a->busy >= a->cfg.slots))
+			pthread_cond_wait(&a->cond, &a->lock);
+		free_slots = a->cfg.slots - a->queued - a->busy;
+		snprintf(path, sizeof(path), "/api/v1/workers/%s/lease", a->worker_id);
+		pthread_mutex_unlock(&a->lock);
+		if (a->stopping || a->draining)
+			break;
+		if (conn_get(a, &cn))
+			break;
+		body = json_pack("{s:i,s:i,s:f}", "protocol", PROTOCOL, "max", free_slots, "wait_s",
+				 a->cfg.lease_wait_s);
+		rc = dtf_http_call(&cn.http, "POST", path, body,
+				   (long)(a->cfg.lease_wait_s * 1000) + 15000, &resp);
+		json_decref(body);
+		if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND) {
+			log_warn("coordinator: %s; registering again", cn.http.error);
+			request_register(a);
+			continue;
+		}
+		if (rc) {
+			log_debug("lease failed: %s", cn.http.error);
+			sleep_ms(backoff);
+			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			continue;
+		}
+		backoff = 100;
+		apply_cancel(a, json_object_get(resp, "cancel"));
+		tasks = json_object_get(resp, "tasks");
+		pthread_mutex_lock(&a->lock);
+		json_array_foreach(tasks, i, e)
+		{
+			struct job *j = calloc(1, sizeof(*j));
+			if (!j)
+				continue;
+			j->task = json_incref(e);
+			if (a->tail)
+				a->tail->next = j;
+			else
+				a->head = j;
+			a->tail = j;
+			a->queued++;
+		}
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+		json_decref(resp);
+	}
+	conn_release(&cn);
+	return NULL;
+}
+
+/* Sends a message about a task until the coordinator answers (held while it is down). Returns 0,
+ * or DTF_ESTALE/DTF_ENOTFOUND/DTF_EPROTO when the coordinator refused it. */
+static int send_reliably(struct agent *a, struct conn *cn, const char *path, json_t *body,
+			 bool give_up_on_stop)
+{
+	long backoff = 100;
+
+	for (;;) {
+		int rc;
+		if (conn_get(a, cn))
+			return DTF_EINVAL;
+		rc = dtf_http_call(&cn->http, "POST", path, body, 30000, NULL);
+		if (rc == 0)
+			return 0;
+		if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO) {
+			if (strcmp(cn->http.error_code, "worker_lost") == 0)
+				request_register(a);
+			log_warn("%s refused: %s", path, cn->http.error);
+			return rc;
+		}
+		if (rc == DTF_EAUTH && strcmp(cn->http.error_code, "bad_worker_token") == 0) {
+			/* We registered again meanwhile: resend with the new token. */
+			sleep_ms(100);
+			continue;
+		}
+		if (give_up_on_stop && a->stopping)
+			return rc;
+		log_warn("cannot reach the coordinator (%s); holding the message, retrying",
+			 cn->http.error);
+		sleep_ms(backoff);
+		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+	}
+}
+
+static char **build_env(json_t *task, const char *workdir, const char *worker_id)
+{
+	size_t n = 0, i = 0;
+	char **env;
+	json_t *tenv = json_object_get(task, "env"), *v;
+	const char *k;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + json_object_size(tenv) + 8, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t j = 0; j < n; j++) {
+		const char *eq = strchr(environ[j], '=');
+		if (eq && json_object_getn(tenv, environ[j], (size_t)(eq - environ[j])))
+			continue;
+		env[i++] = strdup(environ[j]);
+	}
+	json_object_foreach(tenv, k, v)
+	{
+		char *s = NULL;
+		if (asprintf(&s, "%s=%s", k, json_string_value(v)) > 0)
+			env[i++] = s;
+	}
+#define SETENV(name, val)                                                                          \
+	do {                                                                                       \
+		char *s_ = NULL;                                                                   \
+		if (asprintf(&s_, "%s=%s", name, val) > 0)                                         \
+			env[i++] = s_;                                                             \
+	} while (0)
+	SETENV("DTF_TASK_ID", dtf_json_str(task, "id", ""));
+	SETENV("DTF_RUN_ID", dtf_json_str(task, "run_id", ""));
+	SETENV("DTF_WORK_DIR", workdir);
+	SETENV("DTF_WORKER_ID", worker_id);
+	{
+		char at[16];
+		snprintf(at, sizeof(at), "%lld", dtf_json_int(task, "attempt", 1));
+		SETENV("DTF_ATTEMPT", at);
+	}
+#undef SETENV
+	env[i] = NULL;
+	return env;
+}
+
+static void free_strv(char **v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Reads metrics from a benchmark's output: the last line of stdout that is a JSON object. */
+static json_t *metrics_from(const char *out)
+{
+	const char *end = out + strlen(out), *line;
+
+	while (end > out) {
+		const char *e = end;
+		while (e > out && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' '))
+			e--;
+		line = e;
+		while (line > out && line[-1] != '\n')
+			line--;
+		if (e > line && *line == '{') {
+			char err[64];
+			json_t *m = dtf_json_parse(line, (size_t)(e - line), err, sizeof(err));
+			if (json_is_object(m))
+				return m;
+			json_decref(m);
+		}
+		end = line;
+		if (end > out)
+			end--;
+		else
+			break;
+	}
+	return NULL;
+}
+
+/* Runs one task and builds the result message. */
+static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *workdir, size_t wlen)
+{
+	struct dtf_exec_spec spec = {0};
+	struct dtf_exec_result res;
+	json_t *cmd = json_object_get(task, "command"), *result, *msg, *cases = NULL;
+	const char *shell = dtf_json_str(task, "shell", NULL);
+	const char *cwd = dtf_json_str(task, "cwd", NULL);
+	const char *junit = dtf_json_str(task, "junit", NULL);
+	const char *outcome = "passed", *kind = NULL;
+	char message[512] = "";
+	char **argv = NULL, **envp = NULL;
+	size_t i, n;
+	int rc;
+
+	snprintf(workdir, wlen, "%s/%s-%lld", a->cfg.work_dir, dtf_json_str(task, "id", "task"),
+		 dtf_json_int(task, "attempt", 1));
+	dtf_rmtree(workdir);
+	dtf_mkdirs(workdir, 0755);
+	if (shell) {
+		argv = calloc(4, sizeof(*argv));
+		argv[0] = strdup("/bin/sh");
+		argv[1] = strdup("-c");
+		argv[2] = strdup(shell);
+	} else {
+		n = json_array_size(cmd);
+		argv = calloc(n + 1, sizeof(*argv));
+		for (i = 0; i < n; i++)
+			argv[i] = strdup(json_string_value(json_array_get(cmd, i)));
+	}
+	envp = build_env(task, workdir, a->worker_id);
+	spec.argv = argv;
+	spec.envp = envp;
+	spec.cwd = cwd ? cwd : workdir;
+	spec.timeout_s = dtf_json_num(task, "timeout_s", 0);
+	spec.output_cap = a->cfg.output_cap;
+	spec.cancel = &sl->cancel;
+	rc = dtf_exec_run(&spec, &res);
+	result = json_pack("{s:i,s:i,s:f,s:s,s:s,s:I,s:I}", "exit_code", res.exit_code, "signal",
+			   res.signal, "duration_s", res.duration_s, "stdout",
+			   res.out ? res.out : "", "stderr", res.err ? res.err : "",
+			   "stdout_truncated", (json_int_t)res.out_dropped, "stderr_truncated",
+			   (json_int_t)res.err_dropped);
+	if (!json_object_get(result, "stdout")) /* output that is not UTF-8 */
+		json_object_set_new(result, "stdout", json_stringn_nocheck("", 0));
+	json_object_set_new(result, "worker_id", json_string(a->worker_id));
+	if (rc) {
+		outcome = "failed";
+		kind = "spawn";
+		snprintf(message, sizeof(message), "%s", res.error);
+	} else if (res.cancelled) {
+		outcome = atomic_load(&sl->interrupted) ? "interrupted" : "failed";
+		kind = "cancelled";
+		snprintf(message, sizeof(message), "the task was cancelled");
+	} else if (res.timed_out) {
+		outcome = "failed";
+		kind = "timeout";
+		snprintf(message, sizeof(message), "timed out after %.1f s", spec.timeout_s);
+	} else if (res.signal) {
+		outcome = "failed";
+		kind = "signal";
+		snprintf(message, sizeof(message), "killed by signal %d (%s)", res.signal,
+			 strsignal(res.signal));
+	} else if (res.exit_code != 0) {
+		outcome = "failed";
+		kind = "exit_code";
+		snprintf(message, sizeof(message), "exit code %d", res.exit_code);
+	}
+	if (junit && rc == 0 && !res.cancelled) {
+		char path[4096], *xml = NULL;
+		size_t len;
+		int jr;
+		/* A relative report path is inside the task's own work directory. */
+		if (junit[0] == '/')
+			snprintf(path, sizeof(path), "%s", junit);
+		else
+			snprintf(path, sizeof(path), "%s/%s", workdir, junit);
+		jr = dtf_read_file(path, DTF_JUNIT_MAX_BYTES, &xml, &len);
+		if (jr == 0)
+			jr = dtf_junit_parse(xml, len, &cases);
+		free(xml);
+		if (jr == 0) {
+			size_t nfail = 0;
+			json_t *e;
+			json_array_foreach(cases, i, e)
+			{
+				const char *st = dtf_json_str(e, "status", "");
+				if (strcmp(st, "failed") == 0 || strcmp(st, "error") == 0)
+					nfail++;
+			}
+			json_object_set_new(result, "testcases", cases);
+			if (nfail && strcmp(outcome, "passed") == 0) {
+				outcome = "failed";
+				kind = "test_failures";
+				snprintf(message, sizeof(message), "%zu of %zu test cases failed",
+					 nfail, json_array_size(cases));
+			}
+		} else {
+			json_object_set_new(result, "junit_error",
+					    json_sprintf("cannot read JUnit report %s: %s", junit,
+							 dtf_strerror(jr)));
+		}
+	}
+	if (strcmp(dtf_json_str(task, "type", ""), "benchmark") == 0 && res.out) {
+		json_t *m = metrics_from(res.out);
+		if (m)
+			json_object_set_new(result, "metrics", m);
+	}
+	msg = json_pack("{s:i,s:s,s:I,s:s,s:o}", "protocol", PROTOCOL, "worker_id", a->worker_id,
+			"attempt", (json_int_t)dtf_json_int(task, "attempt", 1), "outcome", outcome,
+			"result", result);
+	if (kind)
+		json_object_set_new(msg, "error",
+				    json_pack("{s:s,s:s}", "kind", kind, "message", message));
+	dtf_exec_result_release(&res);
+	free_strv(argv);
+	free_strv(envp);
+	return msg;
+}
+
+struct exec_arg {
+	struct agent *a;
+	struct slot *sl;
+};
+
+static void *executor_thread(void *arg)
+{
+	struct exec_arg *ea = arg;
+	struct agent *a = ea->a;
+	struct slot *sl = ea->sl;
+	struct conn cn = {0};
+
+	for (;;) {
+		struct job *j;
+		json_t *msg, *started;
+		char path[200], workdir[4096];
+		const char *tid;
+		bool passed;
+
+		pthread_mutex_lock(&a->lock);
+		while (!a->head && !a->stopping && !(a->draining && a->queued == 0))
+			pthread_cond_wait(&a->cond, &a->lock);
+		if (!a->head) {
+			pthread_mutex_unlock(&a->lock);
+			break;
+		}
+		j = a->head;
+		a->head = j->next;
+		if (!a->head)
+			a->tail = NULL;
+		a->queued--;
+		a->busy++;
+		tid = dtf_json_str(j->task, "id", "");
+		snprintf(sl->task_id, sizeof(sl->task_id), "%s", tid);
+		atomic_store(&sl->cancel, a->stopping ? 1 : 0);
+		atomic_store(&sl->interrupted, a->stopping ? 1 : 0);
+		pthread_mutex_unlock(&a->lock);
+
+		snprintf(path, sizeof(path), "/api/v1/tasks/%s/started", tid);
+		started = json_pack("{s:i,s:s,s:I}", "protocol", PROTOCOL, "worker_id", a->worker_id,
+				    "attempt", (json_int_t)dtf_json_int(j->task, "attempt", 1));
+		if (send_reliably(a, &cn, path, started, false) == 0) {
+			log_debug("running task %s", tid);
+			msg = run_task(a, sl, j->task, workdir, sizeof(workdir));
+			passed = strcmp(dtf_json_str(msg, "outcome", ""), "passed") == 0;
+			snprintf(path, sizeof(path), "/api/v1/tasks/%s/result", tid);
+			send_reliably(a, &cn, path, msg, false);
+			if (passed && !a->cfg.keep_work_dirs)
+				dtf_rmtree(workdir);
+			json_decref(msg);
+		}
+		json_decref(started);
+
+		pthread_mutex_lock(&a->lock);
+		sl->task_id[0] = '\0';
+		a->busy--;
+		pthread_cond_broadcast(&a->cond);
+		pthread_mutex_unlock(&a->lock);
+		json_decref(j->task);
+		free(j);
+	}
+	conn_release(&cn);
+	return NULL;
+}
+
+int agent_run(const struct agent_config *cfg)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct exec_arg *eargs = NULL;
+	pthread_t hb, disp;
+	struct conn cn = {0};
+	sigset_t set;
+	int rc = 0, i, sig;
+
+	if (!a)
+		return DTF_ENOMEM;
+	a->cfg = *cfg;
+	if (a->cfg.slots < 1)
+		a->cfg.slots = 1;
+	if (a->cfg.lease_wait_s <= 0)
+		a->cfg.lease_wait_s = 20;
+	if (!a->cfg.output_cap)
+		a->cfg.output_cap = 1u << 20;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cond, NULL);
+	if (cfg->worker_id)
+		snprintf(a->worker_id, sizeof(a->worker_id), "%s", cfg->worker_id);
+	a->hb_interval = 2;
+	a->slots = calloc((size_t)a->cfg.slots, sizeof(*a->slots));
+	eargs = calloc((size_t)a->cfg.slots, sizeof(*eargs));
+	if (dtf_mkdirs(a->cfg.work_dir, 0755) != 0) {
+		log_error("cannot create the work directory %s", a->cfg.work_dir);
+		rc = DTF_EIO;
+		goto out;
+	}
+	/* Tasks run in other directories: give them an absolute DTF_WORK_DIR. */
+	if (realpath(a->cfg.work_dir, a->work_dir_abs))
+		a->cfg.work_dir = a->work_dir_abs;
+	a->caps = agent_capabilities(&a->cfg);
+	rc = do_register(a, &cn);
+	conn_release(&cn);
+	if (rc)
+		goto out;
+	pthread_create(&hb, NULL, heartbeat_main, a);
+	for (i = 0; i < a->cfg.slots; i++) {
+		eargs[i].a = a;
+		eargs[i].sl = &a->slots[i];
+		pthread_create(&a->slots[i].thread, NULL, executor_thread, &eargs[i]);
+	}
+	pthread_create(&disp, NULL, dispatcher_main, a);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	for (;;) {
+		bool idle;
+		struct timespec ts = {0, 200 * 1000000L};
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (!a->draining) {
+				log_info("draining: finishing running tasks, taking no new ones");
+				atomic_store(&a->draining, 1);
+			} else {
+				log_info("stopping: interrupting running tasks");
+				atomic_store(&a->stopping, 1);
+				pthread_mutex_lock(&a->lock);
+				for (i = 0; i < a->cfg.slots; i++) {
+					atomic_store(&a->slots[i].interrupted, 1);
+					atomic_store(&a->slots[i].cancel, 1);
+				}
+				pthread_mutex_unlock(&a->lock);
+			}
+			pthread_mutex_lock(&a->lock);
+			pthread_cond_broadcast(&a->cond);
+			pthread_mutex_unlock(&a->lock);
+		}
+		pthread_mutex_lock(&a->lock);
+		idle = a->draining && a->busy == 0 && (a->queued == 0 || a->stopping);
+		pthread_mutex_unlock(&a->lock);
+		if (idle)
+			break;
+	}
+	/* The dispatcher may be inside a long-poll; the drain heartbeat ends it. */
+	pthread_join(disp, NULL);
+	pthread_mutex_lock(&a->lock);
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	for (i = 0; i < a->cfg.slots; i++)
+		pthread_join(a->slots[i].thread, NULL);
+	/* Anything leased but never started is handed back as interrupted. */
+	while (a->head) {
+		struct job *j = a->head;
+		char path[200];
+		json_t *msg = json_pack("{s:i,s:s,s:I,s:s}", "protocol", PROTOCOL, "worker_id",
+					a->worker_id, "attempt",
+					(json_int_t)dtf_json_int(j->task, "attempt", 1), "outcome",
+					"interrupted");
+		snprintf(path, sizeof(path), "/api/v1/tasks/%s/result",
+			 dtf_json_str(j->task, "id", ""));
+		send_reliably(a, &cn, path, msg, true);
+		json_decref(msg);
+		a->head = j->next;
+		json_decref(j->task);
+		free(j);
+	}
+	conn_release(&cn);
+	atomic_store(&a->done, 1);
+	pthread_join(hb, NULL);
+	log_info("worker %s stopped", a->worker_id);
+out:
+	json_decref(a->caps);
+	free(a->slots);
+	free(eargs);
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->cond);
+	free(a);
+	return rc;
+}

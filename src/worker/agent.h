@@ -1,0 +1,34 @@
+/* agent.h: the worker agent: registers with detected hardware, heartbeats, long-polls for
+ * leases, runs tasks on its slots and reports results, holding them while the coordinator is
+ * unreachable. */
+#ifndef DTF_WORKER_AGENT_H
+#define DTF_WORKER_AGENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct agent_config {
+	const char *coordinator;   /* base URL */
+	const char *api_key;       /* may be NULL */
+	const char *worker_id;     /* NULL: the coordinator assigns one */
+	int slots;                 /* tasks at once (default 1) */
+	const char *work_dir;      /* per-task directories go under it */
+	json_t *labels;            /* borrowed object, may be NULL */
+	json_t *extra_hardware;    /* borrowed array of hardware classes added to detection */
+	json_t *capabilities;      /* borrowed object merged over detection (tests, overrides) */
+	size_t output_cap;         /* bytes of stdout/stderr kept per stream */
+	bool keep_work_dirs;       /* keep the directories of tasks that passed */
+	double lease_wait_s;       /* long-poll length (default 20 s) */
+};
+
+/* Runs the agent until it is told to stop: the first SIGTERM/SIGINT drains (finishes running
+ * tasks, takes no new ones, reports, returns 0); the second stops running tasks and reports them
+ * interrupted so the coordinator requeues them. Returns 0, or a DTF_E* code when it could not
+ * start. The caller must have blocked SIGTERM, SIGINT and SIGPIPE in every thread. */
+int agent_run(const struct agent_config *cfg);
+
+/* Builds the capabilities this worker registers with (detection plus overrides). */
+json_t *agent_capabilities(const struct agent_config *cfg);
+
+#endif
