@@ -70,9 +70,8 @@ int cmd_client(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
-	action = argv[1];
 	optind = 1;
-	while ((opt = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			coord = optarg;
@@ -115,6 +114,12 @@ int cmd_client(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "dtf client: give exactly one action\n");
+		usage(stderr);
+		return 2;
+	}
+	action = argv[optind];
 	if (dtf_http_client_init(&c, cli_coordinator_url(coord), cli_api_key(key)) != 0) {
 		fprintf(stderr, "dtf client: bad coordinator URL '%s'\n", cli_coordinator_url(coord));
 		return 2;

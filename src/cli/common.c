@@ -129,6 +129,8 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 	int64_t start = dtf_mono_ms(), last_print = 0;
 	bool tty = isatty(2);
 	int last_done = -1, rc = 0;
+	long long last_blocked = 0;
+	int64_t last_blocked_print = 0;
 
 	snprintf(path, sizeof(path), "/api/v1/runs/%s/summary", run_id);
 	memset(out, 0, sizeof(*out));
@@ -169,31 +171,30 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 			long long nblocked = dtf_json_int(s, "blocked_count", 0);
 			size_t i;
 			json_t *e;
-			if (nblocked > 0 && nblocked == out->pending && out->running == 0) {
-				if (cancel_unschedulable) {
-					json_array_foreach(blocked, i, e)
-					{
-						char p2[256];
-						snprintf(p2, sizeof(p2),
-							 "/api/v1/tasks/%s?reason=unschedulable",
-							 dtf_json_str(e, "id", ""));
-						if (!quiet)
-							fprintf(stderr,
-								"%sskipping %s: %s\n",
-								tty ? "\n" : "",
-								dtf_json_str(e, "name", ""),
-								dtf_json_str(e, "reason", ""));
-						dtf_http_call(c, "DELETE", p2, NULL, 10000, NULL);
-					}
-					json_decref(s);
-					continue;
+			if (cancel_unschedulable && nblocked > 0 && nblocked == out->pending &&
+			    out->running == 0) {
+				json_array_foreach(blocked, i, e)
+				{
+					char p2[256];
+					snprintf(p2, sizeof(p2), "/api/v1/tasks/%s?reason=unschedulable",
+						 dtf_json_str(e, "id", ""));
+					if (!quiet)
+						fprintf(stderr, "%sskipping %s: %s\n", tty ? "\n" : "",
+							dtf_json_str(e, "name", ""),
+							dtf_json_str(e, "reason", ""));
+					dtf_http_call(c, "DELETE", p2, NULL, 10000, NULL);
 				}
-				if (!quiet && now - last_print >= 5000 - 600) {
-					json_array_foreach(blocked, i, e)
-					fprintf(stderr, "%sblocked: %s (%s): %s\n", tty ? "\n" : "",
-						dtf_json_str(e, "name", ""), dtf_json_str(e, "id", ""),
-						dtf_json_str(e, "reason", ""));
-				}
+				json_decref(s);
+				continue;
+			}
+			if (!cancel_unschedulable && !quiet && nblocked > 0 &&
+			    (nblocked != last_blocked || now - last_blocked_print > 30000)) {
+				last_blocked = nblocked;
+				last_blocked_print = now;
+				json_array_foreach(blocked, i, e)
+				fprintf(stderr, "%sblocked: %s (%s): %s\n", tty ? "\n" : "",
+					dtf_json_str(e, "name", ""), dtf_json_str(e, "id", ""),
+					dtf_json_str(e, "reason", ""));
 			}
 		}
 		if (dtf_json_bool(s, "done", false)) {

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages dtf needs to build, test and run, when they are missing.
+# Run as root (CI, a fresh machine) it uses apt-get; otherwise it names what to install.
+set -e
+PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
+libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev python3 python3-requests curl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "dtf: missing Debian packages:$missing" >&2
+	echo "dtf: install them with: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "dtf: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
