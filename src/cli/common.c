@@ -209,7 +209,7 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 				fputc('\n', stderr);
 			return DTF_ETIMEOUT;
 		}
-		usleep(done == out->total ? 50 * 1000 : 200 * 1000);
+		usleep(50 * 1000);
 	}
 }
 

@@ -317,24 +317,60 @@ static void h_run_get(struct dtf_http_req *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* A run's summary from its counters, without a scan of its tasks. The blocked list (pending
+ * tasks no worker can run) looks at the run's pending tasks in queue order, at most
+ * BLOCKED_SCAN of them, so the cost stays bounded however large the run. */
+#define BLOCKED_SCAN 500
+
+static json_t *run_summary(struct coord *c, struct crun *run)
+{
+	json_t *out = json_pack("{s:s,s:i}", "run_id", run->id, "total", run->total);
+	json_t *blocked = json_array();
+	int s, scanned = 0, nblocked = 0, p;
+
+	for (s = 0; s < TS__COUNT; s++)
+		json_object_set_new(out, task_status_name((enum task_status)s),
+				    json_integer(run->counts[s]));
+	json_object_set_new(out, "unschedulable", json_integer(run->unschedulable));
+	json_object_set_new(out, "finished",
+			    json_integer(run->counts[TS_COMPLETED] + run->counts[TS_FAILED] +
+					 run->counts[TS_CANCELLED]));
+	json_object_set_new(out, "done", json_boolean(run->counts[TS_PENDING] +
+							      run->counts[TS_ASSIGNED] +
+							      run->counts[TS_RUNNING] ==
+						      0));
+	for (p = 1; p <= DTF_PRIORITY_LEVELS && run->counts[TS_PENDING] > 0; p++) {
+		struct ctask *t;
+		for (t = c->qhead[p]; t && scanned < BLOCKED_SCAN; t = t->qnext) {
+			char why[512];
+			if (strcmp(t->run_id, run->id) != 0)
+				continue;
+			scanned++;
+			if (sched_pending_reason(c, t, why, sizeof(why))) {
+				nblocked++;
+				if (json_array_size(blocked) < 20)
+					json_array_append_new(
+						blocked, json_pack("{s:s,s:s,s:s}", "id", t->id,
+								   "name",
+								   dtf_json_str(t->doc, "name", ""),
+								   "reason", why));
+			}
+		}
+	}
+	json_object_set_new(out, "blocked_count", json_integer(nblocked));
+	json_object_set_new(out, "blocked", blocked);
+	return out;
+}
+
 static void h_run_summary(struct dtf_http_req *r)
 {
 	struct coord *c = C(r);
 	struct crun *run;
-	struct ctask **ts;
-	size_t n;
-	char bad[64];
 
 	pthread_mutex_lock(&c->lock);
 	run = find_run(r);
-	if (run) {
-		json_t *s;
-		ts = collect(c, run->id, NULL, &n, bad, sizeof(bad));
-		s = summary_of(c, ts, n, true);
-		json_object_set_new(s, "run_id", json_string(run->id));
-		dtf_http_reply_json(r, 200, s);
-		free(ts);
-	}
+	if (run)
+		dtf_http_reply_json(r, 200, run_summary(c, run));
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -1028,6 +1064,11 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		return DTF_ESTALE;
 	}
 	kind = dtf_json_str(error, "kind", strcmp(outcome, "passed") == 0 ? NULL : "exit_code");
+	/* Short tasks report their start with their result (the worker sends /started only for
+	 * tasks that run a while). */
+	if (json_is_string(json_object_get(res, "started_at")) &&
+	    !json_object_get(t->doc, "started_at"))
+		json_object_set(t->doc, "started_at", json_object_get(res, "started_at"));
 	if (result)
 		json_object_set(t->doc, "result", result);
 	if (strcmp(outcome, "interrupted") == 0) {
@@ -1070,7 +1111,8 @@ static void h_task_result(struct dtf_http_req *r)
 	json_t *body = body_json(r);
 	struct cworker *w;
 	char why[512];
-	int rc;
+	int rc, lease_max;
+	json_t *tasks = NULL;
 
 	if (!body)
 		return;
@@ -1094,12 +1136,23 @@ static void h_task_result(struct dtf_http_req *r)
 				     rc == DTF_ESTALE ? "stale_result" : "invalid_result", "%s", why);
 		goto unlock;
 	}
-	state_save_worker(c, w);
+	/* A worker whose slot is now free may ask for its next tasks in the same round trip. */
+	lease_max = (int)dtf_json_int(body, "lease_max", 0);
+	if (lease_max > 0 && lease_max <= 4096)
+		tasks = sched_lease(c, w, lease_max);
 	if (state_commit(c)) {
+		json_decref(tasks);
 		reply_store_error(r);
 		goto unlock;
 	}
-	dtf_http_reply_json(r, 200, json_pack("{s:b}", "accepted", 1));
+	if (tasks) {
+		json_t *reply = sched_lease_reply(w, json_incref(tasks));
+		json_object_set_new(reply, "accepted", json_true());
+		r->app_state = tasks;
+		dtf_http_reply_json(r, 200, reply);
+	} else {
+		dtf_http_reply_json(r, 200, json_pack("{s:b}", "accepted", 1));
+	}
 	sched_wake(c);
 unlock:
 	pthread_mutex_unlock(&c->lock);

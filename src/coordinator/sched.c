@@ -82,6 +82,8 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	dtf_rfc3339(dtf_wall_ms(), ts);
 	json_object_set_new(t->doc, "assigned_at", json_string(ts));
 	json_object_del(t->doc, "pending_reason");
+	json_object_del(t->doc, "started_at");
+	json_object_del(t->doc, "finished_at");
 	w->used_slots++;
 	w->used_cpu += t->cpu;
 	w->used_memory += t->memory;

@@ -32,6 +32,18 @@ struct job {
 	struct job *next;
 };
 
+/* A task's start is reported only once it has run for STARTED_DELAY_MS: shorter tasks report it
+ * with their result, which saves a round trip per task. */
+#define STARTED_DELAY_MS 200
+
+struct notice {
+	char task_id[64];
+	long long attempt;
+	int64_t due_ms;
+	bool sent;
+	struct notice *next;
+};
+
 struct slot {
 	pthread_t thread;
 	atomic_int cancel;         /* set to stop the running task */
@@ -54,6 +66,7 @@ struct agent {
 	json_t *caps;
 	struct slot *slots;
 	char work_dir_abs[4096];
+	struct notice *notices;     /* tasks whose start is not reported yet (guarded by lock) */
 };
 
 static void sleep_ms(long ms)
@@ -287,6 +300,71 @@ static void *heartbeat_main(void *arg)
 	return NULL;
 }
 
+/* Queues the tasks of a lease reply (and applies its cancellations). */
+static void enqueue(struct agent *a, json_t *resp)
+{
+	json_t *tasks = json_object_get(resp, "tasks"), *e;
+	size_t i;
+
+	apply_cancel(a, json_object_get(resp, "cancel"));
+	if (!json_array_size(tasks))
+		return;
+	pthread_mutex_lock(&a->lock);
+	json_array_foreach(tasks, i, e)
+	{
+		struct job *j = calloc(1, sizeof(*j));
+		if (!j)
+			continue;
+		j->task = json_incref(e);
+		if (a->tail)
+			a->tail->next = j;
+		else
+			a->head = j;
+		a->tail = j;
+		a->queued++;
+	}
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static void *notifier_main(void *arg)
+{
+	struct agent *a = arg;
+	struct conn cn = {0};
+
+	while (!a->done) {
+		struct notice *n;
+		char task_id[64] = "", path[160];
+		long long attempt = 0;
+		int64_t now = dtf_mono_ms();
+
+		pthread_mutex_lock(&a->lock);
+		for (n = a->notices; n; n = n->next) {
+			if (!n->sent && n->due_ms <= now) {
+				n->sent = true;
+				snprintf(task_id, sizeof(task_id), "%s", n->task_id);
+				attempt = n->attempt;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&a->lock);
+		if (!task_id[0]) {
+			sleep_ms(20);
+			continue;
+		}
+		if (conn_get(a, &cn) == 0) {
+			json_t *body = json_pack("{s:i,s:s,s:I}", "protocol", PROTOCOL, "worker_id",
+						 a->worker_id, "attempt", (json_int_t)attempt);
+			snprintf(path, sizeof(path), "/api/v1/tasks/%s/started", task_id);
+			if (dtf_http_call(&cn.http, "POST", path, body, 10000, NULL) != 0)
+				log_debug("start of %s not reported: %s", task_id, cn.http.error);
+			json_decref(body);
+		}
+	}
+	conn_release(&cn);
+	return NULL;
+}
+
 static void *dispatcher_main(void *arg)
 {
 	struct agent *a = arg;
@@ -294,9 +372,8 @@ static void *dispatcher_main(void *arg)
 	long backoff = 100;
 
 	while (!a->stopping && !a->draining) {
-		json_t *body, *resp = NULL, *tasks, *e;
+		json_t *body, *resp = NULL;
 		char path[160];
-		size_t i;
 		int rc, free_slots;
 
 		pthread_mutex_lock(&a->lock);
@@ -327,24 +404,7 @@ static void *dispatcher_main(void *arg)
 			continue;
 		}
 		backoff = 100;
-		apply_cancel(a, json_object_get(resp, "cancel"));
-		tasks = json_object_get(resp, "tasks");
-		pthread_mutex_lock(&a->lock);
-		json_array_foreach(tasks, i, e)
-		{
-			struct job *j = calloc(1, sizeof(*j));
-			if (!j)
-				continue;
-			j->task = json_incref(e);
-			if (a->tail)
-				a->tail->next = j;
-			else
-				a->head = j;
-			a->tail = j;
-			a->queued++;
-		}
-		pthread_cond_broadcast(&a->cond);
-		pthread_mutex_unlock(&a->lock);
+		enqueue(a, resp);
 		json_decref(resp);
 	}
 	conn_release(&cn);
@@ -354,7 +414,7 @@ static void *dispatcher_main(void *arg)
 /* Sends a message about a task until the coordinator answers (held while it is down). Returns 0,
  * or DTF_ESTALE/DTF_ENOTFOUND/DTF_EPROTO when the coordinator refused it. */
 static int send_reliably(struct agent *a, struct conn *cn, const char *path, json_t *body,
-			 bool give_up_on_stop)
+			 bool give_up_on_stop, json_t **resp)
 {
 	long backoff = 100;
 
@@ -362,7 +422,7 @@ static int send_reliably(struct agent *a, struct conn *cn, const char *path, jso
 		int rc;
 		if (conn_get(a, cn))
 			return DTF_EINVAL;
-		rc = dtf_http_call(&cn->http, "POST", path, body, 30000, NULL);
+		rc = dtf_http_call(&cn->http, "POST", path, body, 30000, resp);
 		if (rc == 0)
 			return 0;
 		if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO) {
@@ -600,7 +660,7 @@ static void *executor_thread(void *arg)
 
 	for (;;) {
 		struct job *j;
-		json_t *msg, *started;
+		json_t *msg;
 		char path[200], workdir[4096];
 		const char *tid;
 		bool passed;
@@ -624,20 +684,48 @@ static void *executor_thread(void *arg)
 		atomic_store(&sl->interrupted, a->stopping ? 1 : 0);
 		pthread_mutex_unlock(&a->lock);
 
-		snprintf(path, sizeof(path), "/api/v1/tasks/%s/started", tid);
-		started = json_pack("{s:i,s:s,s:I}", "protocol", PROTOCOL, "worker_id", a->worker_id,
-				    "attempt", (json_int_t)dtf_json_int(j->task, "attempt", 1));
-		if (send_reliably(a, &cn, path, started, false) == 0) {
+		{
+			struct notice *n = calloc(1, sizeof(*n)), **pp;
+			char ts[32];
+			json_t *resp = NULL;
+			int lease_max;
+
+			dtf_rfc3339(dtf_wall_ms(), ts);
+			if (n) {
+				snprintf(n->task_id, sizeof(n->task_id), "%s", tid);
+				n->attempt = dtf_json_int(j->task, "attempt", 1);
+				n->due_ms = dtf_mono_ms() + STARTED_DELAY_MS;
+				pthread_mutex_lock(&a->lock);
+				n->next = a->notices;
+				a->notices = n;
+				pthread_mutex_unlock(&a->lock);
+			}
 			log_debug("running task %s", tid);
 			msg = run_task(a, sl, j->task, workdir, sizeof(workdir));
+			pthread_mutex_lock(&a->lock);
+			for (pp = &a->notices; *pp; pp = &(*pp)->next)
+				if (*pp == n) {
+					*pp = n->next;
+					break;
+				}
+			/* Ask for the next tasks with the result while this slot is free. */
+			lease_max = a->cfg.slots - (a->busy - 1) - a->queued;
+			if (a->draining || a->stopping || a->need_register)
+				lease_max = 0;
+			pthread_mutex_unlock(&a->lock);
+			free(n);
+			json_object_set_new(msg, "started_at", json_string(ts));
+			if (lease_max > 0)
+				json_object_set_new(msg, "lease_max", json_integer(lease_max));
 			passed = strcmp(dtf_json_str(msg, "outcome", ""), "passed") == 0;
 			snprintf(path, sizeof(path), "/api/v1/tasks/%s/result", tid);
-			send_reliably(a, &cn, path, msg, false);
+			if (send_reliably(a, &cn, path, msg, false, &resp) == 0)
+				enqueue(a, resp);
+			json_decref(resp);
 			if (passed && !a->cfg.keep_work_dirs)
 				dtf_rmtree(workdir);
 			json_decref(msg);
 		}
-		json_decref(started);
 
 		pthread_mutex_lock(&a->lock);
 		sl->task_id[0] = '\0';
@@ -655,7 +743,7 @@ int agent_run(const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	struct exec_arg *eargs = NULL;
-	pthread_t hb, disp;
+	pthread_t hb, disp, notifier;
 	struct conn cn = {0};
 	sigset_t set;
 	int rc = 0, i, sig;
@@ -690,6 +778,7 @@ int agent_run(const struct agent_config *cfg)
 	if (rc)
 		goto out;
 	pthread_create(&hb, NULL, heartbeat_main, a);
+	pthread_create(&notifier, NULL, notifier_main, a);
 	for (i = 0; i < a->cfg.slots; i++) {
 		eargs[i].a = a;
 		eargs[i].sl = &a->slots[i];
@@ -745,7 +834,7 @@ int agent_run(const struct agent_config *cfg)
 					"interrupted");
 		snprintf(path, sizeof(path), "/api/v1/tasks/%s/result",
 			 dtf_json_str(j->task, "id", ""));
-		send_reliably(a, &cn, path, msg, true);
+		send_reliably(a, &cn, path, msg, true, NULL);
 		json_decref(msg);
 		a->head = j->next;
 		json_decref(j->task);
@@ -754,6 +843,7 @@ int agent_run(const struct agent_config *cfg)
 	conn_release(&cn);
 	atomic_store(&a->done, 1);
 	pthread_join(hb, NULL);
+	pthread_join(notifier, NULL);
 	log_info("worker %s stopped", a->worker_id);
 out:
 	json_decref(a->caps);

@@ -1,0 +1,64 @@
+#!/bin/sh
+# throughput.sh: dtf's overhead per task. Runs N no-op tasks (`true`) through a coordinator and
+# W local workers of S slots each (SLOTS, default 2) over loopback, and the same N commands
+# through `xargs -P W*S`, in one run, and
+# prints tasks/s for both and the ratio. Usage: bench/throughput.sh [N] [W]
+set -eu
+N=${1:-2000}
+W=${2:-2}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DTF=${DTF_BIN:-$ROOT/build/dtf}
+[ -x "$DTF" ] || { echo "build dtf first (make)" >&2; exit 2; }
+TMP=$(mktemp -d)
+pids=""
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	sleep 0.2
+	for p in $pids; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+now() { date +%s.%N; }
+
+# Slots per worker: the comparison runs xargs with the same total parallelism (W x S).
+S=${SLOTS:-2}
+P=$((W * S))
+
+# xargs -P: the same commands, spawned directly.
+t0=$(now)
+seq "$N" | xargs -P "$P" -I{} true
+t1=$(now)
+xargs_s=$(echo "$t1 - $t0" | bc -l)
+
+# dtf: coordinator + W workers, N tasks submitted as one run.
+cd "$TMP"
+"$DTF" coordinator --port 0 --port-file port --db-path "$TMP/bench.db" 2>coordinator.log &
+pids="$pids $!"
+i=0
+while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+URL="http://127.0.0.1:$(cat port)"
+for w in $(seq "$W"); do
+	"$DTF" worker --coordinator "$URL" --worker-id "bench-$w" --slots "$S" --work-dir "$TMP/work-$w" 2>"worker-$w.log" &
+	pids="$pids $!"
+done
+python3 -c "
+import json,sys
+json.dump({'tasks':[{'name':'noop-%d'%i,'command':['true']} for i in range($N)]}, open('tasks.json','w'))"
+# Wait for the workers to register.
+i=0
+until [ "$(curl -s "$URL/api/v1/workers" | grep -o '"status":"idle"' | wc -l)" -ge "$W" ] || [ $i -ge 100 ]; do
+	sleep 0.05; i=$((i + 1))
+done
+t0=$(now)
+"$DTF" client --coordinator "$URL" submit-task --file tasks.json >/dev/null
+"$DTF" client --coordinator "$URL" wait-completion --quiet >/dev/null
+t1=$(now)
+dtf_s=$(echo "$t1 - $t0" | bc -l)
+for p in $pids; do awk -v p=$p '{printf "pid %s cpu %.2fs\n", p, ($14+$15)/100}' /proc/$p/stat; done >&2
+completed=$(curl -s "$URL/api/v1/runs/$(cat .dtf/last-run)/summary" | python3 -c 'import json,sys; print(json.load(sys.stdin)["completed"])')
+[ "$completed" = "$N" ] || { echo "only $completed of $N tasks completed" >&2; exit 1; }
+
+printf '%-10s %8s %10s %10s\n' tool tasks seconds tasks/s
+printf '%-10s %8d %10.2f %10.0f\n' "xargs -P$P" "$N" "$xargs_s" "$(echo "$N / $xargs_s" | bc -l)"
+printf '%-10s %8d %10.2f %10.0f\n' "dtf ${W}x$S" "$N" "$dtf_s" "$(echo "$N / $dtf_s" | bc -l)"
+printf 'dtf / xargs throughput ratio: %.2f\n' "$(echo "$xargs_s / $dtf_s" | bc -l)"
