@@ -22,7 +22,8 @@
 #   api METHOD PATH [BODY]      like http but fails unless 2xx; prints the body
 #   jq_py EXPR [FILE]           evaluates a Python expression over the JSON document `d` (from
 #                               FILE or stdin); strings print raw, the rest as JSON
-#   dtf ARGS…                   runs "$DTF_BIN" ARGS…
+#   dtf ARGS…                   runs "$DTF_BIN" ARGS… (a function: for background processes
+#                               use "$DTF_BIN" itself, so that $! is the dtf process)
 #   track_pid PID               stop this pid at exit as well
 
 set -u
@@ -100,7 +101,7 @@ our_processes() {
 		pid=${p#/proc/}
 		[ "$pid" = "$$" ] && continue
 		[ "$pid" = "${BASHPID:-}" ] && continue
-		mapfile -d '' -t envs < "$p/environ" 2>/dev/null || continue
+		mapfile -d "" -t envs 2>/dev/null < "$p/environ" || continue
 		for e in "${envs[@]}"; do
 			if [ "$e" = "DTF_E2E_TMP=$T" ]; then
 				echo "$pid"

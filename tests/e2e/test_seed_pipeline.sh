@@ -24,10 +24,10 @@ log "daemon pid $DAEMON_PID on $URL"
 export DTF_COORDINATOR="$URL"
 
 # --- run workers ---
-dtf worker --coordinator "$URL" --worker-id worker-1 >> worker-1.log 2>&1 &
+"$DTF_BIN" worker --coordinator "$URL" --worker-id worker-1 >> worker-1.log 2>&1 &
 W1=$!
 track_pid $W1
-dtf worker --coordinator "$URL" --worker-id worker-2 >> worker-2.log 2>&1 &
+"$DTF_BIN" worker --coordinator "$URL" --worker-id worker-2 >> worker-2.log 2>&1 &
 W2=$!
 track_pid $W2
 wait_worker worker-1
