@@ -1000,6 +1000,9 @@ static void h_worker_heartbeat(struct dtf_http_req *r)
 	if (w) {
 		json_t *reply = json_pack("{s:b,s:f}", "ok", 1, "heartbeat_interval_s",
 					  c->cfg.heartbeat_interval_s);
+		if (json_is_object(json_object_get(body, "resources")) &&
+		    json_object_size(json_object_get(body, "resources")) <= 16)
+			json_object_set(w->doc, "live", json_object_get(body, "resources"));
 		if (dtf_json_bool(body, "draining", false) && w->status != WS_DRAINING) {
 			w->status = WS_DRAINING;
 			log_info("worker %s is draining", w->id);

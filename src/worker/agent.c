@@ -244,6 +244,26 @@ static void apply_cancel(struct agent *a, json_t *cancel)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* What this machine has free right now: available memory (MiB) and the load average. */
+static json_t *live_resources(void)
+{
+	json_t *o = json_object();
+	char *text = NULL, *p;
+	size_t len;
+	double load[3];
+
+	if (dtf_read_file("/proc/meminfo", 1 << 16, &text, &len) == 0) {
+		p = strstr(text, "MemAvailable:");
+		if (p)
+			json_object_set_new(o, "memory_available",
+					    json_integer(strtoll(p + 13, NULL, 10) / 1024));
+		free(text);
+	}
+	if (getloadavg(load, 3) == 3)
+		json_object_set_new(o, "load1", json_real(load[0]));
+	return o;
+}
+
 static void *heartbeat_main(void *arg)
 {
 	struct agent *a = arg;
@@ -263,8 +283,9 @@ static void *heartbeat_main(void *arg)
 				sleep_ms(1000);
 			continue;
 		}
-		body = json_pack("{s:i,s:b,s:o}", "protocol", PROTOCOL, "draining",
-				 (int)atomic_load(&a->draining), "running", running_ids(a));
+		body = json_pack("{s:i,s:b,s:o,s:o}", "protocol", PROTOCOL, "draining",
+				 (int)atomic_load(&a->draining), "running", running_ids(a),
+				 "resources", live_resources());
 		snprintf(path, sizeof(path), "/api/v1/workers/%s/heartbeat", a->worker_id);
 		wait_ms = (long)(a->hb_interval * 1000);
 		pthread_mutex_unlock(&a->lock);
