@@ -68,14 +68,14 @@ int dtf_discover_header(const char *line, json_t *task, char *err, size_t errlen
 			json_object_set_new(task, "timeout_s", json_real(d));
 		} else if (strcmp(k, "priority") == 0 || strcmp(k, "retries") == 0) {
 			long n = strtol(v, &end, 10);
-			if (*end || n < 0 || n > 100)
+			if (*end || n < 0 || n > 100 || (k[0] == 'p' && (n < 1 || n > 10)))
 				goto bad;
 			json_object_set_new(task, k[0] == 'p' ? "priority" : "max_retries",
 					    json_integer(n));
 		} else if (strcmp(k, "cpu") == 0 || strcmp(k, "memory") == 0 ||
 			   strcmp(k, "gpu_memory") == 0) {
 			d = strtod(v, &end);
-			if (*end || d < 0)
+			if (*end || !(d >= 0) || d > 1e12 || !(*v >= '0' && *v <= '9'))
 				goto bad;
 			json_object_set_new(req(task), k, json_real(d));
 		} else if (strcmp(k, "junit") == 0 || strcmp(k, "type") == 0 ||

@@ -57,6 +57,8 @@ int dtf_parse_rfc3339(const char *s, int64_t *wall_ms)
 	if (*p == '.') {
 		int digits = 0;
 		p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return DTF_EPARSE;
 		while (*p >= '0' && *p <= '9') {
 			if (digits < 3) {
 				ms = ms * 10 + (*p - '0');
@@ -70,11 +72,18 @@ int dtf_parse_rfc3339(const char *s, int64_t *wall_ms)
 	if (*p == 'Z' || *p == 'z') {
 		p++;
 	} else if (*p == '+' || *p == '-') {
+		const char *o = p + 1;
 		int hh, mm;
-		if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+		/* Exactly HH:MM. */
+		if (!(o[0] >= '0' && o[0] <= '9' && o[1] >= '0' && o[1] <= '9' && o[2] == ':' &&
+		      o[3] >= '0' && o[3] <= '9' && o[4] >= '0' && o[4] <= '9'))
+			return DTF_EPARSE;
+		hh = (o[0] - '0') * 10 + (o[1] - '0');
+		mm = (o[3] - '0') * 10 + (o[4] - '0');
+		if (hh > 23 || mm > 59)
 			return DTF_EPARSE;
 		off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
-		p += 6;
+		p = o + 5;
 	} else {
 		return DTF_EPARSE;
 	}
@@ -252,9 +261,14 @@ int dtf_parse_seconds(const char *s, double *out)
 	char *end;
 	double v;
 
+	/* Plain decimal numbers only: no sign, hex, "nan" or "inf". */
+	if (!((*s >= '0' && *s <= '9') || *s == '.'))
+		return DTF_EPARSE;
 	errno = 0;
 	v = strtod(s, &end);
-	if (end == s || errno || v < 0)
+	if (end == s || errno || !(v >= 0) || v > 1e9)
+		return DTF_EPARSE;
+	if (strpbrk(s, "xXpP"))
 		return DTF_EPARSE;
 	if (*end == 's' || *end == '\0')
 		;

@@ -2,6 +2,7 @@
 #include "common/yaml.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,8 @@ static json_t *scalar(const yaml_event_t *ev)
 	errno = 0;
 	{
 		double d = strtod(v, &end);
-		if (!errno && *end == '\0')
+		/* Non-finite values (nan, inf) have no JSON form: they stay strings. */
+		if (!errno && *end == '\0' && isfinite(d))
 			return json_real(d);
 	}
 	return json_stringn(v, n);
@@ -132,6 +134,7 @@ json_t *dtf_yaml_parse(const char *text, size_t len, const char *name, char *err
 		snprintf(err, errlen, "%s: larger than %u bytes", name, DTF_YAML_MAX_BYTES);
 		return NULL;
 	}
+	err[0] = '\0';
 	yaml_parser_initialize(&p);
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	for (;;) {
@@ -162,6 +165,8 @@ json_t *dtf_yaml_parse(const char *text, size_t len, const char *name, char *err
 			break;
 	}
 	yaml_parser_delete(&p);
+	if (!out && !err[0])
+		snprintf(err, errlen, "%s: not a valid configuration document", name);
 	return out;
 }
 

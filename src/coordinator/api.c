@@ -438,7 +438,7 @@ static void h_tasks_create(struct dtf_http_req *r)
 	const char *run_id = NULL;
 	struct crun *run = NULL;
 	bool single = false, created_run = false;
-	size_t i;
+	size_t i, j;
 	char err[512];
 
 	if (!body)
@@ -488,6 +488,14 @@ static void h_tasks_create(struct dtf_http_req *r)
 		if (id && dtf_hmap_get(&c->tasks, id)) {
 			dtf_http_reply_error(r, 409, "task_exists", "a task with id '%s' exists", id);
 			goto unlock;
+		}
+		for (j = 0; id && j < i; j++) {
+			if (strcmp(dtf_json_str(json_array_get(docs, j), "id", ""), id) == 0) {
+				dtf_http_reply_error(r, 400, "duplicate_id",
+						     "tasks %zu and %zu have the same id '%s'", j, i,
+						     id);
+				goto unlock;
+			}
 		}
 		if (rid && !state_run(c, rid)) {
 			dtf_http_reply_error(r, 404, "run_not_found", "no run with id '%s'", rid);

@@ -114,7 +114,8 @@ json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, si
 		if (strcmp(key, "params") == 0) {
 			continue;
 		} else if (strcmp(key, "id") == 0 || strcmp(key, "run_id") == 0) {
-			if (!json_is_string(v) || !dtf_valid_id(json_string_value(v))) {
+			if (!json_is_string(v) || !dtf_valid_id(json_string_value(v)) ||
+			    strlen(json_string_value(v)) != json_string_length(v)) {
 				snprintf(err, errlen,
 					 "field '%s' must be 1-64 characters of [A-Za-z0-9._-]", key);
 				goto fail;
@@ -299,7 +300,7 @@ json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, si
 		const char *nm = cmd ? json_string_value(json_array_get(cmd, json_array_size(cmd) > 1 ? 1 : 0))
 				     : dtf_json_str(out, "shell", "task");
 		char shortname[121];
-		snprintf(shortname, sizeof(shortname), "%s", nm ? nm : "task");
+		snprintf(shortname, sizeof(shortname), "%s", nm && *nm ? nm : "task");
 		v = json_string(shortname);
 		json_object_set_new(out, "name", v ? v : json_string("task"));
 	}

@@ -321,8 +321,8 @@ static void test_bad_hardware(void **state)
 	reject("{\"command\": [\"x\"], \"requirements\": {\"hardware\": 7}}",
 	       "'requirements.hardware'", NULL);
 	reject("{\"command\": [\"x\"], \"requirements\": [\"cuda\"]}", "'requirements'", NULL);
-	reject("{\"command\": [\"x\"], \"requirements\": {\"memory\": -1}}", "'requirements.memory'",
-	       NULL);
+	reject("{\"command\": [\"x\"], \"requirements\": {\"memory\": -1}}",
+	       "'requirements.memory'", NULL);
 	reject("{\"command\": [\"x\"], \"requirements\": {\"cpu\": \"4\"}}", "'requirements.cpu'",
 	       NULL);
 	reject("{\"command\": [\"x\"], \"requirements\": {\"gpu_memory\": 1e13}}",

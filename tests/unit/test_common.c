@@ -1,0 +1,574 @@
+/* test_common.c: unit tests of the shared helpers in src/common/: the hash map (10k keys,
+ * deletions and tombstones, iteration), capped buffers, JSON parsing limits and error positions,
+ * RFC 3339 times, ids, durations, and the YAML reader (types, errors with name:line, aliases,
+ * key lines). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/hmap.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "common/yaml.h"
+
+#include "common/banned.h"
+
+static void assert_contains(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		print_error("\"%s\" does not contain \"%s\"\n", hay, needle);
+	assert_non_null(strstr(hay, needle));
+}
+
+/* ---- hmap ---- */
+
+#define NKEYS 10000
+
+static void *val(int i)
+{
+	return (void *)(intptr_t)(i + 1);
+}
+
+static void test_hmap_many_keys(void **state)
+{
+	struct dtf_hmap m;
+	char key[32];
+	const char *k;
+	void *v;
+	size_t pos = 0, seen = 0;
+	long long sum = 0, want = 0;
+	int i;
+
+	(void)state;
+	dtf_hmap_init(&m);
+	assert_null(dtf_hmap_get(&m, "absent"));
+	assert_null(dtf_hmap_del(&m, "absent"));
+	assert_int_equal(dtf_hmap_next(&m, 0, &k, &v), 0);
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_int_equal(dtf_hmap_put(&m, key, val(i)), 0);
+	}
+	assert_int_equal(m.count, NKEYS);
+	assert_true(m.cap >= NKEYS);
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_ptr_equal(dtf_hmap_get(&m, key), val(i));
+	}
+	/* Replacing keeps the count. */
+	assert_int_equal(dtf_hmap_put(&m, "key-7", val(70)), 0);
+	assert_int_equal(m.count, NKEYS);
+	assert_ptr_equal(dtf_hmap_get(&m, "key-7"), val(70));
+	assert_int_equal(dtf_hmap_put(&m, "key-7", val(7)), 0);
+
+	/* Delete the even keys: the odd ones stay reachable past the tombstones. */
+	for (i = 0; i < NKEYS; i += 2) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_ptr_equal(dtf_hmap_del(&m, key), val(i));
+		assert_null(dtf_hmap_del(&m, key));
+	}
+	assert_int_equal(m.count, NKEYS / 2);
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		if (i % 2)
+			assert_ptr_equal(dtf_hmap_get(&m, key), val(i));
+		else
+			assert_null(dtf_hmap_get(&m, key));
+		if (i % 2)
+			want += i + 1;
+	}
+	while ((pos = dtf_hmap_next(&m, pos, &k, &v)) != 0) {
+		int n = atoi(k + 4);
+		assert_true(n % 2 == 1);
+		assert_ptr_equal(v, val(n));
+		sum += (intptr_t)v;
+		seen++;
+	}
+	assert_int_equal(seen, NKEYS / 2);
+	assert_int_equal(sum, want);
+
+	/* Put the even keys back (reusing tombstones). */
+	for (i = 0; i < NKEYS; i += 2) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_int_equal(dtf_hmap_put(&m, key, val(i)), 0);
+	}
+	assert_int_equal(m.count, NKEYS);
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_ptr_equal(dtf_hmap_get(&m, key), val(i));
+	}
+	dtf_hmap_release(&m);
+	assert_int_equal(m.count, 0);
+	assert_null(dtf_hmap_get(&m, "key-1"));
+}
+
+static void test_hmap_churn(void **state)
+{
+	struct dtf_hmap m;
+	char key[32];
+	int i;
+
+	(void)state;
+	dtf_hmap_init(&m);
+	assert_int_equal(dtf_hmap_put(&m, "anchor", val(1)), 0);
+	/* Insert and delete distinct keys: tombstones pile up and must be swept, not grown on. */
+	for (i = 0; i < 100000; i++) {
+		snprintf(key, sizeof(key), "churn-%d", i);
+		assert_int_equal(dtf_hmap_put(&m, key, val(i)), 0);
+		assert_ptr_equal(dtf_hmap_del(&m, key), val(i));
+	}
+	assert_int_equal(m.count, 1);
+	assert_true(m.cap <= 64);
+	assert_true(m.used * 4 < m.cap * 3);
+	assert_ptr_equal(dtf_hmap_get(&m, "anchor"), val(1));
+	assert_null(dtf_hmap_get(&m, "churn-5"));
+	/* The empty key is a key like any other. */
+	assert_int_equal(dtf_hmap_put(&m, "", val(2)), 0);
+	assert_ptr_equal(dtf_hmap_get(&m, ""), val(2));
+	dtf_hmap_release(&m);
+	dtf_hmap_release(&m);
+}
+
+/* ---- buf ---- */
+
+static void test_buf_cap(void **state)
+{
+	struct dtf_buf b;
+	char *p;
+	size_t len;
+
+	(void)state;
+	dtf_buf_init(&b, 10);
+	assert_string_equal(dtf_buf_str(&b), "");
+	assert_int_equal(dtf_buf_adds(&b, "12345"), 0);
+	assert_int_equal(dtf_buf_adds(&b, "678901"), DTF_ETOOBIG);
+	assert_int_equal(b.len, 5);
+	assert_string_equal(dtf_buf_str(&b), "12345");
+	assert_int_equal(dtf_buf_printf(&b, "%s", "abcdef"), DTF_ETOOBIG);
+	assert_string_equal(dtf_buf_str(&b), "12345");
+	assert_int_equal(dtf_buf_printf(&b, "%d%c", 678, '9'), 0);
+	assert_int_equal(dtf_buf_add(&b, "0", 1), 0);
+	assert_int_equal(b.len, 10);
+	assert_string_equal(dtf_buf_str(&b), "1234567890");
+	assert_int_equal(dtf_buf_add(&b, "", 0), 0);
+	assert_int_equal(dtf_buf_add(&b, "x", 1), DTF_ETOOBIG);
+	assert_int_equal(dtf_buf_add(&b, "x", SIZE_MAX), DTF_ETOOBIG);
+	assert_string_equal(dtf_buf_str(&b), "1234567890");
+	dtf_buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(dtf_buf_str(&b), "");
+	assert_int_equal(dtf_buf_adds(&b, "again"), 0);
+	p = dtf_buf_detach(&b, &len);
+	assert_string_equal(p, "again");
+	assert_int_equal(len, 5);
+	free(p);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	/* Detaching an empty buffer gives an empty string, never NULL. */
+	p = dtf_buf_detach(&b, &len);
+	assert_non_null(p);
+	assert_string_equal(p, "");
+	assert_int_equal(len, 0);
+	free(p);
+	dtf_buf_release(&b);
+}
+
+static void test_buf_grows(void **state)
+{
+	struct dtf_buf b;
+	int i;
+
+	(void)state;
+	dtf_buf_init(&b, 1 << 20);
+	for (i = 0; i < 10000; i++)
+		assert_int_equal(dtf_buf_printf(&b, "%04d,", i % 10000), 0);
+	assert_int_equal(b.len, 50000);
+	assert_int_equal(strncmp(dtf_buf_str(&b) + 49995, "9999,", 5), 0);
+	assert_int_equal(strlen(dtf_buf_str(&b)), 50000);
+	dtf_buf_release(&b);
+	dtf_buf_release(&b);
+}
+
+/* ---- json ---- */
+
+/* depth nested arrays around a string that itself holds brackets. */
+static char *nested(int depth)
+{
+	struct dtf_buf b;
+	int i;
+
+	dtf_buf_init(&b, 1 << 16);
+	for (i = 0; i < depth; i++)
+		assert_int_equal(dtf_buf_adds(&b, "["), 0);
+	assert_int_equal(dtf_buf_adds(&b, "\"[[{\\\"\""), 0);
+	for (i = 0; i < depth; i++)
+		assert_int_equal(dtf_buf_adds(&b, "]"), 0);
+	return dtf_buf_detach(&b, NULL);
+}
+
+static void test_json_depth(void **state)
+{
+	char err[160];
+	char *text;
+	json_t *v;
+
+	(void)state;
+	text = nested(DTF_JSON_MAX_DEPTH);
+	v = dtf_json_parse(text, strlen(text), err, sizeof(err));
+	if (!v)
+		print_error("%s\n", err);
+	assert_non_null(v);
+	json_decref(v);
+	free(text);
+
+	text = nested(DTF_JSON_MAX_DEPTH + 1);
+	err[0] = '\0';
+	assert_null(dtf_json_parse(text, strlen(text), err, sizeof(err)));
+	assert_string_equal(err, "document nested deeper than 32 levels");
+	free(text);
+
+	/* Brackets in strings do not count. */
+	text = nested(1);
+	v = dtf_json_parse(text, strlen(text), err, sizeof(err));
+	assert_non_null(v);
+	assert_string_equal(json_string_value(json_array_get(v, 0)), "[[{\"");
+	json_decref(v);
+	free(text);
+}
+
+static void test_json_errors(void **state)
+{
+	char err[160];
+	json_t *v;
+
+	(void)state;
+	assert_null(dtf_json_parse("{\"a\": }", 7, err, sizeof(err)));
+	assert_string_equal(err, "line 1 column 7: unexpected token near '}'");
+	assert_null(dtf_json_parse("[1,\n 2,,]", 9, err, sizeof(err)));
+	assert_contains(err, "line 2 column 4: ");
+	assert_null(dtf_json_parse("{\"a\": 1, \"a\": 2}", 16, err, sizeof(err)));
+	assert_contains(err, "duplicate");
+	assert_null(dtf_json_parse("", 0, err, sizeof(err)));
+	assert_contains(err, "line 1");
+	/* The length is honoured: what follows is not read. */
+	v = dtf_json_parse("[1]garbage", 3, err, sizeof(err));
+	assert_non_null(v);
+	json_decref(v);
+	/* NUL inside strings is kept (and checked by whoever uses the string). */
+	v = dtf_json_parse("[\"a\\u0000b\"]", 12, err, sizeof(err));
+	assert_non_null(v);
+	assert_int_equal(json_string_length(json_array_get(v, 0)), 3);
+	json_decref(v);
+}
+
+static void test_json_getters(void **state)
+{
+	json_t *o = json_pack("{ss si sf sb sn}", "s", "str", "i", 42, "f", 2.75, "b", 1, "n");
+	char *text;
+
+	(void)state;
+	assert_string_equal(dtf_json_str(o, "s", "d"), "str");
+	assert_string_equal(dtf_json_str(o, "i", "d"), "d");
+	assert_string_equal(dtf_json_str(o, "missing", "d"), "d");
+	assert_null(dtf_json_str(NULL, "s", NULL));
+	assert_int_equal(dtf_json_int(o, "i", 0), 42);
+	assert_int_equal(dtf_json_int(o, "f", 0), 2);
+	assert_int_equal(dtf_json_int(o, "s", -1), -1);
+	assert_true(dtf_json_num(o, "f", 0) == 2.75);
+	assert_true(dtf_json_num(o, "i", 0) == 42);
+	assert_true(dtf_json_num(o, "n", -1) == -1);
+	assert_true(dtf_json_bool(o, "b", false));
+	assert_false(dtf_json_bool(o, "i", false));
+	text = dtf_json_dumps(o);
+	assert_string_equal(text, "{\"s\":\"str\",\"i\":42,\"f\":2.75,\"b\":true,\"n\":null}");
+	free(text);
+	json_decref(o);
+}
+
+/* ---- util ---- */
+
+static void test_rfc3339(void **state)
+{
+	/* 2026-01-31T12:00:00Z. */
+	const int64_t base = 1769860800LL * 1000;
+	int64_t ms = -1;
+	char out[32];
+	static const char *const bad[] = {
+	    "",
+	    "tomorrow",
+	    "2026-01-31",
+	    "2026-01-31T12:00:00",
+	    "2026-01-31 12:00:00Z",
+	    "2026-01-31T12:00:00Zjunk",
+	    "2026-01-31T12:00:00+0200",
+	    "2026-01-31T12:00:00+02:00x",
+	    "2026-01-31T12:00:00+aa:bb",
+	    "2026-01-31T12:00:00Y",
+	    "2026-13-31T12:00:00Z",
+	    "2026-01-31T25:00:00Z",
+	    NULL,
+	};
+	int i;
+
+	(void)state;
+	assert_int_equal(dtf_parse_rfc3339("2026-01-31T12:00:00Z", &ms), 0);
+	assert_int_equal(ms, base);
+	assert_int_equal(dtf_parse_rfc3339("2026-01-31T12:00:00.5Z", &ms), 0);
+	assert_int_equal(ms, base + 500);
+	assert_int_equal(dtf_parse_rfc3339("2026-01-31T12:00:00.123456789Z", &ms), 0);
+	assert_int_equal(ms, base + 123);
+	assert_int_equal(dtf_parse_rfc3339("2026-01-31T14:30:00+02:30", &ms), 0);
+	assert_int_equal(ms, base);
+	assert_int_equal(dtf_parse_rfc3339("2026-01-31T07:00:00.250-05:00", &ms), 0);
+	assert_int_equal(ms, base + 250);
+	assert_int_equal(dtf_parse_rfc3339("1970-01-01T00:00:00Z", &ms), 0);
+	assert_int_equal(ms, 0);
+	for (i = 0; bad[i]; i++) {
+		ms = 77;
+		if (dtf_parse_rfc3339(bad[i], &ms) != DTF_EPARSE)
+			print_error("accepted \"%s\"\n", bad[i]);
+		assert_int_equal(dtf_parse_rfc3339(bad[i], &ms), DTF_EPARSE);
+		assert_int_equal(ms, 77);
+	}
+	/* What dtf_rfc3339 writes parses back to the same instant. */
+	dtf_rfc3339(base + 42, out);
+	assert_string_equal(out, "2026-01-31T12:00:00.042Z");
+	assert_int_equal(dtf_parse_rfc3339(out, &ms), 0);
+	assert_int_equal(ms, base + 42);
+}
+
+static void test_valid_id(void **state)
+{
+	char id[80];
+
+	(void)state;
+	assert_true(dtf_valid_id("a"));
+	assert_true(dtf_valid_id("Task_1.2-x"));
+	memset(id, 'a', 64);
+	id[64] = '\0';
+	assert_true(dtf_valid_id(id));
+	id[64] = 'a';
+	id[65] = '\0';
+	assert_false(dtf_valid_id(id));
+	assert_false(dtf_valid_id(""));
+	assert_false(dtf_valid_id(NULL));
+	assert_false(dtf_valid_id("a b"));
+	assert_false(dtf_valid_id("a/b"));
+	assert_false(dtf_valid_id("../x"));
+	assert_false(dtf_valid_id("caf\xc3\xa9"));
+	assert_false(dtf_valid_id("x\n"));
+}
+
+static void test_parse_seconds(void **state)
+{
+	static const char *const bad[] = {"", "abc", "-1", "5x", "5mm", "5 m", "m", "1e400", NULL};
+	double d = -1;
+	int i;
+
+	(void)state;
+	assert_int_equal(dtf_parse_seconds("30", &d), 0);
+	assert_true(d == 30);
+	assert_int_equal(dtf_parse_seconds("30s", &d), 0);
+	assert_true(d == 30);
+	assert_int_equal(dtf_parse_seconds("5m", &d), 0);
+	assert_true(d == 300);
+	assert_int_equal(dtf_parse_seconds("2h", &d), 0);
+	assert_true(d == 7200);
+	assert_int_equal(dtf_parse_seconds("1.5m", &d), 0);
+	assert_true(d == 90);
+	assert_int_equal(dtf_parse_seconds("0", &d), 0);
+	assert_true(d == 0);
+	for (i = 0; bad[i]; i++) {
+		d = 77;
+		if (dtf_parse_seconds(bad[i], &d) != DTF_EPARSE)
+			print_error("accepted \"%s\"\n", bad[i]);
+		assert_int_equal(dtf_parse_seconds(bad[i], &d), DTF_EPARSE);
+		assert_true(d == 77);
+	}
+}
+
+/* ---- yaml ---- */
+
+static json_t *yaml(const char *text, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	return dtf_yaml_parse(text, strlen(text), "conf.yaml", err, errlen);
+}
+
+static void test_yaml_types(void **state)
+{
+	static const char text[] = "# dtf configuration\n"
+				   "name: dtf\n"
+				   "port: 8080\n"
+				   "ratio: 0.5\n"
+				   "neg: -3\n"
+				   "on: true\n"
+				   "off: no\n"
+				   "nothing: ~\n"
+				   "empty:\n"
+				   "quoted: \"42\"\n"
+				   "single: 'true'\n"
+				   "list:\n"
+				   "  - a\n"
+				   "  - 2\n"
+				   "  - {x: [1, {y: z}]}\n"
+				   "nested:\n"
+				   "  deeper:\n"
+				   "    key: value\n";
+	char err[256];
+	json_t *v = yaml(text, err, sizeof(err)), *list;
+
+	(void)state;
+	if (!v)
+		print_error("%s\n", err);
+	assert_non_null(v);
+	assert_true(json_is_object(v));
+	assert_string_equal(dtf_json_str(v, "name", "?"), "dtf");
+	assert_true(json_is_integer(json_object_get(v, "port")));
+	assert_int_equal(dtf_json_int(v, "port", 0), 8080);
+	assert_true(json_is_real(json_object_get(v, "ratio")));
+	assert_true(dtf_json_num(v, "ratio", 0) == 0.5);
+	assert_int_equal(dtf_json_int(v, "neg", 0), -3);
+	assert_true(json_is_true(json_object_get(v, "on")));
+	assert_true(json_is_false(json_object_get(v, "off")));
+	assert_true(json_is_null(json_object_get(v, "nothing")));
+	assert_true(json_is_null(json_object_get(v, "empty")));
+	assert_string_equal(dtf_json_str(v, "quoted", "?"), "42");
+	assert_string_equal(dtf_json_str(v, "single", "?"), "true");
+	list = json_object_get(v, "list");
+	assert_int_equal(json_array_size(list), 3);
+	assert_string_equal(json_string_value(json_array_get(list, 0)), "a");
+	assert_int_equal(json_integer_value(json_array_get(list, 1)), 2);
+	assert_string_equal(
+	    dtf_json_str(json_array_get(json_object_get(json_array_get(list, 2), "x"), 1), "y",
+			 "?"),
+	    "z");
+	assert_string_equal(
+	    dtf_json_str(json_object_get(json_object_get(v, "nested"), "deeper"), "key", "?"),
+	    "value");
+	json_decref(v);
+
+	/* Top-level sequences and scalars are values too; an empty text is an empty mapping. */
+	v = yaml("- 1\n- two\n", err, sizeof(err));
+	assert_true(json_is_array(v));
+	assert_int_equal(json_array_size(v), 2);
+	json_decref(v);
+	v = yaml("", err, sizeof(err));
+	assert_true(json_is_object(v));
+	assert_int_equal(json_object_size(v), 0);
+	json_decref(v);
+	v = yaml("# only a comment\n", err, sizeof(err));
+	assert_true(json_is_object(v));
+	json_decref(v);
+	/* An explicit but empty document is one null node, not an empty mapping. */
+	v = yaml("---\n# only a comment\n", err, sizeof(err));
+	assert_non_null(v);
+	assert_true(json_is_null(v));
+	json_decref(v);
+}
+
+static void test_yaml_errors(void **state)
+{
+	char err[256], *deep;
+	struct dtf_buf b;
+	int i;
+
+	(void)state;
+	assert_null(yaml("a: 1\nb: [1, 2\nc: 3\n", err, sizeof(err)));
+	assert_contains(err, "conf.yaml:");
+	assert_null(yaml("a: 1\n  b: 2\n", err, sizeof(err)));
+	assert_contains(err, "conf.yaml:2: ");
+	assert_null(yaml("a: 1\nb:\n\t- tab\n", err, sizeof(err)));
+	assert_contains(err, "conf.yaml:3: ");
+	/* Aliases are refused, wherever they appear. */
+	assert_null(yaml("base: &b {x: 1}\nother: *b\n", err, sizeof(err)));
+	assert_string_equal(err, "conf.yaml:2: aliases are not supported");
+	assert_null(yaml("list:\n  - &a 1\n  - *a\n", err, sizeof(err)));
+	assert_string_equal(err, "conf.yaml:3: aliases are not supported");
+	assert_null(yaml("a: 1\n---\nb: 2\n", err, sizeof(err)));
+	assert_string_equal(err, "conf.yaml:3: only one document is allowed");
+	assert_null(yaml("? [1, 2]\n: x\n", err, sizeof(err)));
+	assert_contains(err, "mapping keys must be plain strings");
+	/* Nesting is bounded. */
+	dtf_buf_init(&b, 1 << 16);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(dtf_buf_adds(&b, "["), 0);
+	for (i = 0; i < 40; i++)
+		assert_int_equal(dtf_buf_adds(&b, "]"), 0);
+	deep = dtf_buf_detach(&b, NULL);
+	assert_null(yaml(deep, err, sizeof(err)));
+	assert_string_equal(err, "conf.yaml:1: nested too deeply");
+	free(deep);
+	/* Too large for a configuration file. */
+	err[0] = '\0';
+	assert_null(dtf_yaml_parse("a: 1", DTF_YAML_MAX_BYTES + 1, "big.yaml", err, sizeof(err)));
+	assert_contains(err, "big.yaml: larger than");
+}
+
+static void test_yaml_load(void **state)
+{
+	char dir[] = "/tmp/dtf-test-common-XXXXXX", path[128], err[256];
+	json_t *v;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/dtf.yaml", dir);
+	assert_int_equal(dtf_write_file(path, "port: 9\nbad: [\n", 16), 0);
+	err[0] = '\0';
+	assert_null(dtf_yaml_load(path, err, sizeof(err)));
+	/* The file's own path names the error. */
+	assert_contains(err, path);
+	assert_int_equal(dtf_write_file(path, "port: 9\n", 8), 0);
+	v = dtf_yaml_load(path, err, sizeof(err));
+	assert_non_null(v);
+	assert_int_equal(dtf_json_int(v, "port", 0), 9);
+	json_decref(v);
+	snprintf(path, sizeof(path), "%s/missing.yaml", dir);
+	assert_null(dtf_yaml_load(path, err, sizeof(err)));
+	assert_contains(err, "cannot read");
+	assert_int_equal(dtf_rmtree(dir), 0);
+}
+
+static void test_yaml_key_line(void **state)
+{
+	static const char text[] = "coordinator:\n"
+				   "  host: 0.0.0.0\n"
+				   "  port: 8080\n"
+				   "workers:\n"
+				   "  - id: w1\n"
+				   "    portable: yes\n";
+	size_t len = strlen(text);
+
+	(void)state;
+	assert_int_equal(dtf_yaml_key_line(text, len, "coordinator"), 1);
+	assert_int_equal(dtf_yaml_key_line(text, len, "port"), 3);
+	assert_int_equal(dtf_yaml_key_line(text, len, "id"), 5);
+	assert_int_equal(dtf_yaml_key_line(text, len, "portable"), 6);
+	assert_int_equal(dtf_yaml_key_line(text, len, "missing"), 0);
+	/* Only the first len bytes are looked at. */
+	assert_int_equal(dtf_yaml_key_line(text, 20, "port"), 0);
+	assert_int_equal(dtf_yaml_key_line("", 0, "port"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_hmap_many_keys), cmocka_unit_test(test_hmap_churn),
+	    cmocka_unit_test(test_buf_cap),	   cmocka_unit_test(test_buf_grows),
+	    cmocka_unit_test(test_json_depth),	   cmocka_unit_test(test_json_errors),
+	    cmocka_unit_test(test_json_getters),   cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_valid_id),	   cmocka_unit_test(test_parse_seconds),
+	    cmocka_unit_test(test_yaml_types),	   cmocka_unit_test(test_yaml_errors),
+	    cmocka_unit_test(test_yaml_load),	   cmocka_unit_test(test_yaml_key_line),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

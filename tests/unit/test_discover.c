@@ -1,0 +1,383 @@
+/* test_discover.c: unit tests of test discovery (src/ci/discover.c) on a private directory tree:
+ * which files are tests (hidden and build directories skipped), each task's name, command and
+ * working directory, the `dtf:` header fields, and a bad header reported as file:line; then the
+ * header parser on its own. */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "ci/discover.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+
+#include "common/banned.h"
+
+struct fixture {
+	char root[64];
+	char real[PATH_MAX]; /* the root with symbolic links resolved, as commands show it */
+};
+
+static void assert_contains(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		print_error("\"%s\" does not contain \"%s\"\n", hay, needle);
+	assert_non_null(strstr(hay, needle));
+}
+
+/* Writes a file under root (creating its directories) with the given mode. */
+static void put(const char *root, const char *rel, const char *text, unsigned mode)
+{
+	char path[PATH_MAX], dir[PATH_MAX];
+	char *slash;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	assert_int_equal(dtf_mkdirs(dir, 0755), 0);
+	assert_int_equal(dtf_write_file(path, text, strlen(text)), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->root, sizeof(f->root), "/tmp/dtf-test-discover-XXXXXX");
+	if (!mkdtemp(f->root) || !realpath(f->root, f->real)) {
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	dtf_rmtree(f->root);
+	free(f);
+	return 0;
+}
+
+/* The usual tree: tests of each kind, files that are not tests, and places that are skipped. */
+static void make_tree(const char *root)
+{
+	char many[2048];
+	size_t n = 0;
+	int i;
+
+	put(root, "test_a.sh", "#!/bin/sh\necho a\n", 0644);
+	put(root, "test_b.c", "/* dtf: cpu=2 requires=avx2 */\nint main(void) { return 0; }\n",
+	    0644);
+	put(root, "sub/test_c.sh", "echo c\n", 0644);
+	put(root, "foo_test.py", "print('foo')\n", 0644);
+	put(root, "test_exe", "#!/bin/sh\nexit 0\n", 0755);
+	put(root, "test_data.txt", "not runnable\n", 0644);
+	put(root, "notatest.sh", "echo no\n", 0755);
+	put(root, ".hidden/test_x.sh", "echo hidden\n", 0755);
+	put(root, "build/test_y.sh", "echo build\n", 0755);
+	put(root, "test_hdr.sh",
+	    "#!/bin/sh\n"
+	    "# dtf: hardware=cuda,rocm timeout=5 priority=2 junit=r.xml memory=512\n"
+	    "echo hdr\n",
+	    0644);
+	/* A header past the first 30 lines is just a comment. */
+	for (i = 0; i < 30; i++)
+		n += (size_t)snprintf(many + n, sizeof(many) - n, "echo %d\n", i);
+	snprintf(many + n, sizeof(many) - n, "# dtf: priority=1\n");
+	put(root, "sub/test_late.sh", many, 0644);
+}
+
+static json_t *task_named(json_t *tasks, const char *name)
+{
+	json_t *t;
+	size_t i;
+
+	json_array_foreach(tasks, i, t)
+	{
+		if (strcmp(dtf_json_str(t, "name", ""), name) == 0)
+			return t;
+	}
+	print_error("no task named %s\n", name);
+	fail();
+	return NULL;
+}
+
+/* The names of the tasks joined with spaces, into buf. */
+static const char *names_of(const json_t *tasks, char *buf, size_t len)
+{
+	json_t *t;
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	json_array_foreach(tasks, i, t)
+	{
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "",
+				      dtf_json_str(t, "name", "?"));
+		assert_true(n < len);
+	}
+	return buf;
+}
+
+/* Checks that command is ["a", "b"] (b NULL for a one-element command). */
+static void assert_command(json_t *t, const char *a, const char *b)
+{
+	json_t *cmd = json_object_get(t, "command");
+
+	assert_true(json_is_array(cmd));
+	assert_int_equal(json_array_size(cmd), b ? 2 : 1);
+	assert_string_equal(json_string_value(json_array_get(cmd, 0)), a);
+	if (b)
+		assert_string_equal(json_string_value(json_array_get(cmd, 1)), b);
+}
+
+static void test_discover_tree(void **state)
+{
+	struct fixture *f = *state;
+	json_t *tasks = json_array(), *t, *req;
+	char err[512] = "", buf[1024], path[PATH_MAX], sub[PATH_MAX];
+
+	make_tree(f->root);
+	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), 7);
+	assert_string_equal(names_of(tasks, buf, sizeof(buf)),
+			    "foo_test.py sub/test_c.sh sub/test_late.sh test_a.sh test_b.c "
+			    "test_exe test_hdr.sh");
+	snprintf(sub, sizeof(sub), "%s/sub", f->real);
+
+	t = task_named(tasks, "test_a.sh");
+	snprintf(path, sizeof(path), "%s/test_a.sh", f->real);
+	assert_command(t, "/bin/sh", path);
+	assert_string_equal(dtf_json_str(t, "cwd", "?"), f->real);
+	assert_string_equal(dtf_json_str(t, "type", "?"), "test");
+	assert_null(json_object_get(t, "hardware"));
+	assert_null(json_object_get(t, "priority"));
+
+	t = task_named(tasks, "sub/test_c.sh");
+	snprintf(path, sizeof(path), "%s/sub/test_c.sh", f->real);
+	assert_command(t, "/bin/sh", path);
+	assert_string_equal(dtf_json_str(t, "cwd", "?"), sub);
+
+	t = task_named(tasks, "sub/test_late.sh");
+	assert_null(json_object_get(t, "priority"));
+
+	t = task_named(tasks, "foo_test.py");
+	snprintf(path, sizeof(path), "%s/foo_test.py", f->real);
+	assert_command(t, "python3", path);
+
+	t = task_named(tasks, "test_exe");
+	snprintf(path, sizeof(path), "%s/test_exe", f->real);
+	assert_command(t, path, NULL);
+
+	/* A C test is compiled into the work directory and run, through the shell. */
+	t = task_named(tasks, "test_b.c");
+	assert_null(json_object_get(t, "command"));
+	snprintf(path, sizeof(path), "'%s/test_b.c'", f->real);
+	assert_contains(dtf_json_str(t, "shell", ""), "cc -std=c11");
+	assert_contains(dtf_json_str(t, "shell", ""), path);
+	assert_contains(dtf_json_str(t, "shell", ""), "$DTF_WORK_DIR/test.bin");
+	req = json_object_get(t, "requirements");
+	assert_true(dtf_json_num(req, "cpu", 0) == 2);
+	assert_int_equal(json_array_size(json_object_get(req, "hardware")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(req, "hardware"), 0)),
+			    "avx2");
+
+	t = task_named(tasks, "test_hdr.sh");
+	assert_int_equal(json_array_size(json_object_get(t, "hardware")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(t, "hardware"), 0)),
+			    "cuda");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(t, "hardware"), 1)),
+			    "rocm");
+	assert_true(dtf_json_num(t, "timeout_s", 0) == 5);
+	assert_int_equal(dtf_json_int(t, "priority", 0), 2);
+	assert_string_equal(dtf_json_str(t, "junit", "?"), "r.xml");
+	assert_true(dtf_json_num(json_object_get(t, "requirements"), "memory", 0) == 512);
+	json_decref(tasks);
+}
+
+static void test_discovered_tasks_are_valid(void **state)
+{
+	struct fixture *f = *state;
+	json_t *tasks = json_array(), *t, *n;
+	char err[512] = "";
+	size_t i;
+
+	make_tree(f->root);
+	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), 7);
+	/* What discovery makes, the coordinator takes. */
+	json_array_foreach(tasks, i, t)
+	{
+		n = task_normalize(t, 60, err, sizeof(err));
+		if (!n)
+			print_error("%s: %s\n", dtf_json_str(t, "name", "?"), err);
+		assert_non_null(n);
+		assert_string_equal(dtf_json_str(n, "type", "?"), "test");
+		json_decref(n);
+	}
+	json_decref(tasks);
+}
+
+static void test_discover_pattern(void **state)
+{
+	struct fixture *f = *state;
+	json_t *tasks = json_array();
+	char err[512] = "", buf[1024], dir[128];
+
+	make_tree(f->root);
+	/* With a pattern, any matching file counts; hidden and build directories stay skipped. A
+	 * trailing slash does not change the names. */
+	snprintf(dir, sizeof(dir), "%s//", f->root);
+	assert_int_equal(dtf_discover(dir, "*.sh", tasks, err, sizeof(err)), 5);
+	assert_string_equal(names_of(tasks, buf, sizeof(buf)),
+			    "notatest.sh sub/test_c.sh sub/test_late.sh test_a.sh test_hdr.sh");
+	json_decref(tasks);
+}
+
+static void test_discover_bad_header(void **state)
+{
+	struct fixture *f = *state;
+	json_t *tasks = json_array();
+	char err[512] = "", want[256];
+
+	put(f->root, "test_a.sh", "echo a\n", 0644);
+	put(f->root, "test_bad.sh", "#!/bin/sh\n# dtf: timeout=5 priority=high\necho bad\n", 0644);
+	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), DTF_EPARSE);
+	snprintf(want, sizeof(want), "%s/test_bad.sh:2: dtf header: ", f->root);
+	assert_contains(err, want);
+	assert_contains(err, "'priority'");
+	assert_contains(err, "'high'");
+	/* The bad test itself is not added. */
+	assert_int_equal(json_array_size(tasks), 1);
+	json_decref(tasks);
+
+	put(f->root, "test_bad.sh", "// dtf: colour=blue\n", 0644);
+	tasks = json_array();
+	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), DTF_EPARSE);
+	assert_contains(err, "test_bad.sh:1: dtf header: unknown key 'colour'");
+	json_decref(tasks);
+}
+
+static void test_discover_missing_dir(void **state)
+{
+	struct fixture *f = *state;
+	json_t *tasks = json_array();
+	char err[512] = "", dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/nope", f->root);
+	assert_int_equal(dtf_discover(dir, NULL, tasks, err, sizeof(err)), DTF_ENOTFOUND);
+	assert_contains(err, "cannot open directory");
+	assert_contains(err, dir);
+	assert_int_equal(json_array_size(tasks), 0);
+	/* An empty directory has no tests, which is not an error. */
+	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), 0);
+	json_decref(tasks);
+}
+
+/* Parses a header line into a new task object; rc receives the result. */
+static json_t *header(const char *line, int *rc, char *err, size_t errlen)
+{
+	json_t *t = json_object();
+
+	err[0] = '\0';
+	*rc = dtf_discover_header(line, t, err, errlen);
+	return t;
+}
+
+static void test_header_fields(void **state)
+{
+	char err[256];
+	int rc;
+	json_t *t, *req;
+
+	(void)state;
+	t = header(" requires=a,,b retries=3 type=benchmark name=n1 skip=flaky timeout=5m "
+		   "gpu_memory=8000 cpu=0.5\r\n",
+		   &rc, err, sizeof(err));
+	assert_int_equal(rc, 0);
+	req = json_object_get(t, "requirements");
+	assert_int_equal(json_array_size(json_object_get(req, "hardware")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(req, "hardware"), 1)),
+			    "b");
+	assert_int_equal(dtf_json_int(t, "max_retries", -1), 3);
+	assert_string_equal(dtf_json_str(t, "type", "?"), "benchmark");
+	assert_string_equal(dtf_json_str(t, "name", "?"), "n1");
+	assert_string_equal(dtf_json_str(t, "skip", "?"), "flaky");
+	assert_true(dtf_json_num(t, "timeout_s", 0) == 300);
+	assert_true(dtf_json_num(req, "gpu_memory", 0) == 8000);
+	assert_true(dtf_json_num(req, "cpu", 0) == 0.5);
+	json_decref(t);
+
+	/* A C comment's end is not part of the header; an empty header sets nothing. */
+	t = header(" priority=3 */", &rc, err, sizeof(err));
+	assert_int_equal(rc, 0);
+	assert_int_equal(dtf_json_int(t, "priority", 0), 3);
+	json_decref(t);
+	t = header("  \t ", &rc, err, sizeof(err));
+	assert_int_equal(rc, 0);
+	assert_int_equal(json_object_size(t), 0);
+	json_decref(t);
+}
+
+static void test_header_errors(void **state)
+{
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+	    {"priority", "'priority' is not key=value"},
+	    {"=5", "'=5' is not key=value"},
+	    {"timeout=", "'timeout=' is not key=value"},
+	    {"colour=red", "unknown key 'colour'"},
+	    {"timeout=0", "bad value for 'timeout': '0'"},
+	    {"timeout=soon", "bad value for 'timeout': 'soon'"},
+	    {"timeout=-5", "bad value for 'timeout': '-5'"},
+	    {"priority=high", "bad value for 'priority': 'high'"},
+	    {"priority=2x", "bad value for 'priority': '2x'"},
+	    {"retries=-1", "bad value for 'retries': '-1'"},
+	    {"retries=101", "bad value for 'retries': '101'"},
+	    {"cpu=-1", "bad value for 'cpu': '-1'"},
+	    {"memory=lots", "bad value for 'memory': 'lots'"},
+	    {"priority=1 gpu_memory=1G", "bad value for 'gpu_memory': '1G'"},
+	};
+	char err[256];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *t = header(cases[i].line, &rc, err, sizeof(err));
+		if (rc != DTF_EPARSE)
+			print_error("accepted \"%s\"\n", cases[i].line);
+		assert_int_equal(rc, DTF_EPARSE);
+		assert_string_equal(err, cases[i].want);
+		json_decref(t);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_discover_tree, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_discovered_tasks_are_valid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_discover_pattern, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_discover_bad_header, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_discover_missing_dir, setup, teardown),
+	    cmocka_unit_test(test_header_fields),
+	    cmocka_unit_test(test_header_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

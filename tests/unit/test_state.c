@@ -1,0 +1,557 @@
+/* test_state.c: unit tests of the coordinator's in-memory model (src/coordinator/state.c) on a
+ * coordinator built without HTTP around a private SQLite file: status transitions and the
+ * counters per status and per run, leases, requeues that spend retries, the pending queues
+ * (priority first, then submission order, also for requeued tasks), removal, and a reload of the
+ * state from the store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "common/json.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+
+#include "common/banned.h"
+
+struct fixture {
+	char dir[64];
+	char db[128];
+	struct coord *c;
+};
+
+/* Builds a coordinator as coord_start() does, minus the HTTP server and the tick thread. */
+static struct coord *coord_open(const char *db)
+{
+	struct coord *c = calloc(1, sizeof(*c));
+	char err[256];
+
+	assert_non_null(c);
+	c->cfg.db_path = db;
+	c->cfg.heartbeat_interval_s = 2;
+	c->cfg.heartbeat_timeout_s = 15;
+	c->cfg.default_timeout_s = 3600;
+	pthread_mutex_init(&c->lock, NULL);
+	dtf_hmap_init(&c->tasks);
+	dtf_hmap_init(&c->workers);
+	dtf_hmap_init(&c->runs);
+	c->next_seq = 1;
+	c->started_wall_ms = dtf_wall_ms();
+	c->store = dtf_store_open(db, err, sizeof(err));
+	if (!c->store)
+		print_error("dtf_store_open: %s\n", err);
+	assert_non_null(c->store);
+	return c;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/dtf-test-state-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->db, sizeof(f->db), "%s/dtf.db", f->dir);
+	f->c = coord_open(f->db);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	/* With no server and no tick thread, coord_stop() only frees the state and the store. */
+	coord_stop(f->c);
+	dtf_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Submits a task the way the API does: normalize, index, write, commit. extra is a JSON object
+ * text merged into the task (NULL for none). */
+static struct ctask *add_task(struct coord *c, const char *id, const char *run_id, int priority,
+			      const char *extra)
+{
+	char err[256];
+	json_t *in, *doc;
+	struct ctask *t;
+
+	in = extra ? dtf_json_parse(extra, strlen(extra), err, sizeof(err)) : json_object();
+	assert_non_null(in);
+	json_object_set_new(in, "id", json_string(id));
+	if (run_id)
+		json_object_set_new(in, "run_id", json_string(run_id));
+	json_object_set_new(in, "priority", json_integer(priority));
+	if (!json_object_get(in, "command") && !json_object_get(in, "shell"))
+		json_object_set_new(in, "command", json_pack("[s]", "true"));
+	doc = task_normalize(in, c->cfg.default_timeout_s, err, sizeof(err));
+	if (!doc)
+		print_error("task_normalize: %s\n", err);
+	assert_non_null(doc);
+	json_decref(in);
+	assert_int_equal(state_begin(c), 0);
+	t = state_add_task(c, doc, TS_PENDING);
+	assert_non_null(t);
+	assert_int_equal(state_save_task(c, t), 0);
+	assert_int_equal(state_commit(c), 0);
+	return t;
+}
+
+static struct crun *add_run(struct coord *c, const char *id)
+{
+	struct crun *r = state_add_run(c, id, json_pack("{ss}", "name", id));
+
+	assert_non_null(r);
+	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(state_save_run(c, r), 0);
+	assert_int_equal(state_commit(c), 0);
+	return r;
+}
+
+static struct cworker *add_worker(struct coord *c, const char *id, int slots)
+{
+	json_t *doc = json_pack("{s{s[s]s{si}sisi}si}", "capabilities", "hardware", "cpu", "cpu",
+				"cores", slots, "memory", 1 << 20, "gpu_memory", 0, "slots", slots);
+	struct cworker *w;
+
+	assert_non_null(doc);
+	w = state_add_worker(c, id, doc);
+	assert_non_null(w);
+	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(state_save_worker(c, w), 0);
+	assert_int_equal(state_commit(c), 0);
+	return w;
+}
+
+static struct ctask *task_of(struct coord *c, const char *id)
+{
+	struct ctask *t = dtf_hmap_get(&c->tasks, id);
+
+	if (!t)
+		print_error("no task %s\n", id);
+	assert_non_null(t);
+	return t;
+}
+
+/* Leases up to max tasks to w in one transaction and returns their ids joined with commas. */
+static const char *lease(struct coord *c, struct cworker *w, int max, char *out, size_t len)
+{
+	json_t *tasks, *e;
+	size_t i, n = 0;
+
+	assert_int_equal(state_begin(c), 0);
+	tasks = sched_lease(c, w, max);
+	assert_int_equal(state_commit(c), 0);
+	assert_true(json_is_array(tasks));
+	out[0] = '\0';
+	json_array_foreach(tasks, i, e)
+	{
+		n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "",
+				      dtf_json_str(e, "id", "?"));
+		assert_true(n < len);
+	}
+	json_decref(tasks);
+	return out;
+}
+
+/* The ids in the pending queue of priority p, head first, joined with commas. */
+static const char *queue_of(struct coord *c, int p, char *out, size_t len)
+{
+	const struct ctask *t;
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (t = c->qhead[p]; t; t = t->qnext) {
+		n += (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "", t->id);
+		assert_true(n < len);
+		assert_true(t->queued);
+		assert_int_equal(t->priority, p);
+		if (t->qnext)
+			assert_ptr_equal(t->qnext->qprev, t);
+		else
+			assert_ptr_equal(c->qtail[p], t);
+	}
+	return out;
+}
+
+static void assert_counts(const int *counts, int pending, int assigned, int running, int completed,
+			  int failed, int cancelled)
+{
+	assert_int_equal(counts[TS_PENDING], pending);
+	assert_int_equal(counts[TS_ASSIGNED], assigned);
+	assert_int_equal(counts[TS_RUNNING], running);
+	assert_int_equal(counts[TS_COMPLETED], completed);
+	assert_int_equal(counts[TS_FAILED], failed);
+	assert_int_equal(counts[TS_CANCELLED], cancelled);
+}
+
+static void test_add_pending(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct crun *r = add_run(c, "r1");
+	struct ctask *t;
+	char q[256];
+
+	add_task(c, "a", "r1", 5, NULL);
+	add_task(c, "b", "r1", 5, NULL);
+	t = add_task(c, "c", NULL, 5, NULL);
+	assert_counts(c->counts, 3, 0, 0, 0, 0, 0);
+	assert_counts(r->counts, 2, 0, 0, 0, 0, 0);
+	assert_int_equal(r->total, 2);
+	assert_int_equal(c->pending_count, 3);
+	assert_int_equal(c->tasks.count, 3);
+	assert_int_equal(t->seq, 3);
+	assert_int_equal(dtf_json_int(t->doc, "seq", 0), 3);
+	assert_int_equal(c->next_seq, 4);
+	assert_string_equal(dtf_json_str(t->doc, "status", "?"), "pending");
+	assert_int_equal(t->attempt, 0);
+	assert_string_equal(t->worker_id, "");
+	assert_string_equal(queue_of(c, 5, q, sizeof(q)), "a,b,c");
+}
+
+static void test_lease_assigns(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct crun *r = add_run(c, "r1");
+	struct cworker *w = add_worker(c, "w1", 2);
+	struct ctask *t;
+	char ids[256];
+
+	add_task(c, "a", "r1", 5, NULL);
+	add_task(c, "b", "r1", 5, NULL);
+	add_task(c, "c", "r1", 5, NULL);
+	assert_string_equal(dtf_json_str(w->doc, "status", "?"), "idle");
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
+	t = task_of(c, "a");
+	assert_int_equal(t->status, TS_ASSIGNED);
+	assert_int_equal(t->attempt, 1);
+	assert_string_equal(t->worker_id, "w1");
+	assert_false(t->queued);
+	assert_string_equal(dtf_json_str(t->doc, "status", "?"), "assigned");
+	assert_string_equal(dtf_json_str(t->doc, "worker_id", "?"), "w1");
+	assert_int_equal(dtf_json_int(t->doc, "attempt", 0), 1);
+	assert_non_null(dtf_json_str(t->doc, "assigned_at", NULL));
+	assert_counts(c->counts, 2, 1, 0, 0, 0, 0);
+	assert_counts(r->counts, 2, 1, 0, 0, 0, 0);
+	assert_int_equal(r->total, 3);
+	assert_int_equal(c->pending_count, 2);
+	assert_int_equal(w->used_slots, 1);
+	assert_int_equal(w->active, 1);
+	assert_string_equal(dtf_json_str(w->doc, "status", "?"), "busy");
+	assert_int_equal(dtf_json_int(w->doc, "available_slots", -1), 1);
+	assert_int_equal(c->m_leases, 1);
+	assert_int_equal(c->m_leased_tasks, 1);
+
+	/* The second slot takes one more; then the worker is full. */
+	assert_string_equal(lease(c, w, 5, ids, sizeof(ids)), "b");
+	assert_string_equal(lease(c, w, 5, ids, sizeof(ids)), "");
+	assert_counts(c->counts, 1, 2, 0, 0, 0, 0);
+	assert_int_equal(c->m_leases, 2);
+
+	/* Running, then completed: the counters follow and the slot comes back. */
+	state_set_status(c, t, TS_RUNNING);
+	assert_counts(c->counts, 1, 1, 1, 0, 0, 0);
+	assert_counts(r->counts, 1, 1, 1, 0, 0, 0);
+	state_release(c, t);
+	state_set_status(c, t, TS_COMPLETED);
+	assert_counts(c->counts, 1, 1, 0, 1, 0, 0);
+	assert_counts(r->counts, 1, 1, 0, 1, 0, 0);
+	assert_int_equal(r->total, 3);
+	assert_string_equal(dtf_json_str(t->doc, "status", "?"), "completed");
+	assert_non_null(dtf_json_str(t->doc, "finished_at", NULL));
+	assert_null(json_object_get(t->doc, "worker_id"));
+	assert_int_equal(w->used_slots, 1);
+	assert_int_equal(w->active, 1);
+	assert_string_equal(lease(c, w, 5, ids, sizeof(ids)), "c");
+	assert_counts(c->counts, 0, 2, 0, 1, 0, 0);
+}
+
+static void test_requeue_spends_retries(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct crun *r = add_run(c, "r1");
+	struct cworker *w = add_worker(c, "w1", 1);
+	struct ctask *t = add_task(c, "a", "r1", 5, "{\"max_retries\": 1}");
+	json_t *hist, *err;
+	char ids[64];
+
+	assert_int_equal(t->max_retries, 1);
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
+	assert_int_equal(state_begin(c), 0);
+	state_requeue(c, t, "exit_code", "exited with 1", true);
+	assert_int_equal(state_commit(c), 0);
+	/* The first failure spends the retry: back to pending, off the worker. */
+	assert_int_equal(t->status, TS_PENDING);
+	assert_true(t->queued);
+	assert_int_equal(t->retries_used, 1);
+	assert_int_equal(dtf_json_int(t->doc, "retries_used", 0), 1);
+	assert_string_equal(dtf_json_str(json_object_get(t->doc, "last_error"), "kind", "?"),
+			    "exit_code");
+	assert_string_equal(t->worker_id, "");
+	assert_int_equal(w->used_slots, 0);
+	assert_int_equal(w->active, 0);
+	assert_counts(c->counts, 1, 0, 0, 0, 0, 0);
+	assert_counts(r->counts, 1, 0, 0, 0, 0, 0);
+	assert_int_equal(c->m_requeued, 1);
+	hist = json_object_get(t->doc, "history");
+	assert_int_equal(json_array_size(hist), 1);
+	assert_string_equal(dtf_json_str(json_array_get(hist, 0), "outcome", "?"), "requeued");
+	assert_string_equal(dtf_json_str(json_array_get(hist, 0), "worker_id", "?"), "w1");
+	assert_int_equal(dtf_json_int(json_array_get(hist, 0), "attempt", 0), 1);
+
+	/* The second failure has no retry left: failed, with the error's kind. */
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
+	assert_int_equal(t->attempt, 2);
+	assert_int_equal(state_begin(c), 0);
+	state_requeue(c, t, "exit_code", "exited with 2", true);
+	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(t->status, TS_FAILED);
+	assert_false(t->queued);
+	assert_int_equal(t->retries_used, 1);
+	err = json_object_get(t->doc, "error");
+	assert_string_equal(dtf_json_str(err, "kind", "?"), "exit_code");
+	assert_string_equal(dtf_json_str(err, "message", "?"), "exited with 2");
+	assert_string_equal(dtf_json_str(t->doc, "status", "?"), "failed");
+	assert_counts(c->counts, 0, 0, 0, 0, 1, 0);
+	assert_counts(r->counts, 0, 0, 0, 0, 1, 0);
+	assert_int_equal(w->used_slots, 0);
+	assert_int_equal(c->m_requeued, 1);
+	assert_int_equal(json_array_size(json_object_get(t->doc, "history")), 2);
+	assert_int_equal(c->pending_count, 0);
+}
+
+static void test_requeue_without_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w1", 1);
+	struct ctask *t = add_task(c, "a", NULL, 5, NULL);
+	char ids[64];
+	int i;
+
+	/* A requeue that is not the task's fault (count_retry false) never fails it. */
+	for (i = 1; i <= 3; i++) {
+		assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
+		assert_int_equal(t->attempt, i);
+		assert_int_equal(state_begin(c), 0);
+		state_requeue(c, t, "worker_draining", "drained", false);
+		assert_int_equal(state_commit(c), 0);
+		assert_int_equal(t->status, TS_PENDING);
+		assert_int_equal(t->retries_used, 0);
+	}
+	assert_int_equal(c->m_requeued, 3);
+	assert_counts(c->counts, 1, 0, 0, 0, 0, 0);
+}
+
+static void test_priority_then_fifo(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w1", 100);
+	char ids[256];
+
+	add_task(c, "low1", NULL, 9, NULL);
+	add_task(c, "mid1", NULL, 5, NULL);
+	add_task(c, "high1", NULL, 1, NULL);
+	add_task(c, "low2", NULL, 9, NULL);
+	add_task(c, "mid2", NULL, 5, NULL);
+	add_task(c, "high2", NULL, 1, NULL);
+	add_task(c, "mid3", NULL, 5, NULL);
+	assert_string_equal(queue_of(c, 1, ids, sizeof(ids)), "high1,high2");
+	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "mid1,mid2,mid3");
+	assert_string_equal(queue_of(c, 9, ids, sizeof(ids)), "low1,low2");
+	assert_string_equal(lease(c, w, 3, ids, sizeof(ids)), "high1,high2,mid1");
+	assert_string_equal(lease(c, w, 100, ids, sizeof(ids)), "mid2,mid3,low1,low2");
+	assert_int_equal(c->pending_count, 0);
+	assert_null(c->qhead[1]);
+	assert_null(c->qtail[5]);
+}
+
+static void test_requeued_task_keeps_its_age(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w1", 1);
+	struct cworker *w2 = add_worker(c, "w2", 10);
+	char ids[256];
+
+	add_task(c, "a", NULL, 5, "{\"max_retries\": 2}");
+	add_task(c, "b", NULL, 5, NULL);
+	add_task(c, "c", NULL, 5, NULL);
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
+	add_task(c, "d", NULL, 5, NULL);
+	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "b,c,d");
+	/* Lease b too, so that a goes back between nothing and c. */
+	assert_string_equal(lease(c, w2, 1, ids, sizeof(ids)), "b");
+	assert_int_equal(state_begin(c), 0);
+	state_requeue(c, task_of(c, "a"), "worker_lost", "gone", true);
+	assert_int_equal(state_commit(c), 0);
+	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "a,c,d");
+	assert_int_equal(state_begin(c), 0);
+	state_requeue(c, task_of(c, "b"), "worker_lost", "gone", false);
+	assert_int_equal(state_commit(c), 0);
+	/* An older task returns before newer ones of its priority, in seq order. */
+	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "a,b,c,d");
+	assert_string_equal(lease(c, w2, 10, ids, sizeof(ids)), "a,b,c,d");
+}
+
+static void test_remove_task(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct crun *r = add_run(c, "r1");
+	struct cworker *w = add_worker(c, "w1", 1);
+	char ids[256];
+
+	add_task(c, "a", "r1", 5, NULL);
+	add_task(c, "b", "r1", 5, NULL);
+	add_task(c, "c", "r1", 5, NULL);
+	add_task(c, "d", "r1", 2, NULL);
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "d");
+	state_remove_task(c, task_of(c, "b"));
+	assert_null(dtf_hmap_get(&c->tasks, "b"));
+	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "a,c");
+	assert_int_equal(c->pending_count, 2);
+	assert_counts(c->counts, 2, 1, 0, 0, 0, 0);
+	assert_counts(r->counts, 2, 1, 0, 0, 0, 0);
+	assert_int_equal(r->total, 3);
+	state_remove_task(c, task_of(c, "c"));
+	state_remove_task(c, task_of(c, "a"));
+	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "");
+	assert_null(c->qtail[5]);
+	assert_int_equal(c->pending_count, 0);
+	/* Removing a task that is not queued only undoes its counts. */
+	state_release(c, task_of(c, "d"));
+	state_remove_task(c, task_of(c, "d"));
+	assert_counts(c->counts, 0, 0, 0, 0, 0, 0);
+	assert_counts(r->counts, 0, 0, 0, 0, 0, 0);
+	assert_int_equal(r->total, 0);
+	assert_int_equal(c->tasks.count, 0);
+	assert_int_equal(w->used_slots, 0);
+}
+
+static void test_set_status_same_is_noop(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct ctask *t = add_task(c, "a", NULL, 5, NULL);
+	char ids[64];
+
+	state_set_status(c, t, TS_PENDING);
+	assert_counts(c->counts, 1, 0, 0, 0, 0, 0);
+	assert_int_equal(c->pending_count, 1);
+	assert_null(json_object_get(t->doc, "updated_at"));
+	/* A cancelled task leaves its queue. */
+	state_set_status(c, t, TS_CANCELLED);
+	assert_counts(c->counts, 0, 0, 0, 0, 0, 1);
+	assert_int_equal(c->pending_count, 0);
+	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "");
+	assert_non_null(dtf_json_str(t->doc, "finished_at", NULL));
+}
+
+static void test_worker_lost_requeues(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w1", 2);
+	char ids[64];
+
+	add_task(c, "a", NULL, 5, "{\"max_retries\": 1}");
+	add_task(c, "b", NULL, 5, NULL);
+	assert_string_equal(lease(c, w, 2, ids, sizeof(ids)), "a,b");
+	assert_int_equal(state_begin(c), 0);
+	state_worker_lost(c, w, "no heartbeat");
+	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(w->status, WS_LOST);
+	assert_string_equal(dtf_json_str(w->doc, "status", "?"), "lost");
+	assert_int_equal(w->used_slots, 0);
+	assert_int_equal(w->active, 0);
+	/* a had a retry left, b did not. */
+	assert_int_equal(task_of(c, "a")->status, TS_PENDING);
+	assert_int_equal(task_of(c, "b")->status, TS_FAILED);
+	assert_string_equal(
+	    dtf_json_str(json_object_get(task_of(c, "b")->doc, "error"), "kind", "?"),
+	    "worker_lost");
+	assert_counts(c->counts, 1, 0, 0, 0, 1, 0);
+	/* A lost worker is given nothing. */
+	assert_string_equal(lease(c, w, 2, ids, sizeof(ids)), "");
+}
+
+static void test_reload_from_store(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w1", 2);
+	struct crun *r;
+	struct ctask *t;
+	char ids[64];
+
+	add_run(c, "r1");
+	add_task(c, "a", "r1", 5, NULL);
+	add_task(c, "b", "r1", 3, NULL);
+	add_task(c, "c", "r1", 5, NULL);
+	add_task(c, "d", "r1", 5, NULL);
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "b");
+	t = task_of(c, "d");
+	assert_int_equal(state_begin(c), 0);
+	state_set_status(c, t, TS_CANCELLED);
+	assert_int_equal(state_save_task(c, t), 0);
+	assert_int_equal(state_commit(c), 0);
+
+	f->c = NULL;
+	coord_stop(c);
+	f->c = c = coord_open(f->db);
+	assert_int_equal(state_load(c), 0);
+	assert_int_equal(c->tasks.count, 4);
+	assert_int_equal(c->runs.count, 1);
+	assert_int_equal(c->workers.count, 1);
+	assert_counts(c->counts, 2, 1, 0, 0, 0, 1);
+	r = state_run(c, "r1");
+	assert_non_null(r);
+	assert_counts(r->counts, 2, 1, 0, 0, 0, 1);
+	assert_int_equal(r->total, 4);
+	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "a,c");
+	assert_int_equal(c->next_seq, 5);
+	t = task_of(c, "b");
+	assert_int_equal(t->attempt, 1);
+	assert_string_equal(t->worker_id, "w1");
+	/* The assigned task is charged to its worker again. */
+	w = dtf_hmap_get(&c->workers, "w1");
+	assert_non_null(w);
+	assert_int_equal(w->used_slots, 1);
+	assert_int_equal(w->active, 1);
+	/* New tasks continue the sequence. */
+	assert_int_equal(add_task(c, "e", "r1", 5, NULL)->seq, 5);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_add_pending, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lease_assigns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_requeue_spends_retries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_requeue_without_retry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_priority_then_fifo, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_requeued_task_keeps_its_age, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remove_task, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_set_status_same_is_noop, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_lost_requeues, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_from_store, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,406 @@
+/* test_store.c: unit tests of the SQLite store (src/store/sqlite.c, store.c): records written in
+ * a transaction come back after the file is closed and reopened (runs, then tasks in seq order,
+ * attempts, workers), a rollback discards, INSERT OR REPLACE updates in place, a record that is
+ * not JSON is skipped, and bad targets fail with a message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/util.h"
+#include "store/store.h"
+
+#include "common/banned.h"
+
+struct fixture {
+	char dir[64];
+	char db[128];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/dtf-test-store-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->db, sizeof(f->db), "%s/dtf.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	dtf_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct dtf_store *open_store(const char *path)
+{
+	char err[256] = "";
+	struct dtf_store *st = dtf_store_open(path, err, sizeof(err));
+
+	if (!st)
+		print_error("dtf_store_open(%s): %s\n", path, err);
+	assert_non_null(st);
+	assert_string_equal(st->ops->name, "sqlite");
+	return st;
+}
+
+/* What load() handed back: one {"kind", "id", "doc"} per record, in order. */
+static int collect(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc)
+{
+	static const char *const kinds[] = {"run", "task", "attempt", "worker"};
+
+	json_array_append_new(arg,
+			      json_pack("{ss ss sO}", "kind", kinds[kind], "id", id, "doc", doc));
+	return 0;
+}
+
+static json_t *load_all(struct dtf_store *st)
+{
+	json_t *out = json_array();
+
+	assert_int_equal(st->ops->load(st, collect, out), 0);
+	return out;
+}
+
+/* The records as "kind:id" joined with spaces, into buf. */
+static const char *record_list(const json_t *recs, char *buf, size_t len)
+{
+	size_t i, n = 0;
+	json_t *r;
+
+	buf[0] = '\0';
+	json_array_foreach(recs, i, r)
+	{
+		n += (size_t)snprintf(buf + n, len - n, "%s%s:%s", i ? " " : "",
+				      json_string_value(json_object_get(r, "kind")),
+				      json_string_value(json_object_get(r, "id")));
+		assert_true(n < len);
+	}
+	return buf;
+}
+
+static json_t *doc_of(const json_t *recs, size_t i)
+{
+	json_t *d = json_object_get(json_array_get(recs, i), "doc");
+
+	assert_non_null(d);
+	return d;
+}
+
+static void put_task(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
+		     const char *status, int v)
+{
+	json_t *doc =
+	    json_pack("{ss sI ss si}", "id", id, "seq", (json_int_t)seq, "status", status, "v", v);
+
+	assert_int_equal(st->ops->put_task(st, id, seq, run_id, status, doc), 0);
+	json_decref(doc);
+}
+
+/* The doc of the record of kind and id (there must be exactly one). */
+static json_t *find_doc(const json_t *recs, const char *kind, const char *id)
+{
+	json_t *r, *found = NULL;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(recs, i, r)
+	{
+		if (strcmp(dtf_json_str(r, "kind", ""), kind) == 0 &&
+		    strcmp(dtf_json_str(r, "id", ""), id) == 0) {
+			found = json_object_get(r, "doc");
+			n++;
+		}
+	}
+	if (n != 1)
+		print_error("%d records %s:%s\n", n, kind, id);
+	assert_int_equal(n, 1);
+	return found;
+}
+
+static void test_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->db);
+	json_t *run = json_pack("{ss ss}", "id", "r1", "name", "nightly");
+	json_t *run2 = json_pack("{ss}", "id", "r0");
+	json_t *attempt =
+	    json_pack("{si ss ss}", "attempt", 1, "worker_id", "w1", "outcome", "requeued");
+	json_t *attempt2 = json_pack("{si}", "attempt", 2);
+	json_t *worker = json_pack("{ss si s{s[ss]}}", "id", "w1", "slots", 4, "capabilities",
+				   "hardware", "cpu", "cuda");
+	json_t *recs;
+	char list[512];
+
+	assert_int_equal(st->ops->begin(st), 0);
+	assert_int_equal(st->ops->put_run(st, "r1", run), 0);
+	assert_int_equal(st->ops->put_run(st, "r0", run2), 0);
+	/* Written out of order: they must come back by seq. */
+	put_task(st, "t3", 30, "r1", "pending", 3);
+	put_task(st, "t1", 10, "r1", "completed", 1);
+	put_task(st, "t2", 20, NULL, "running", 2);
+	put_task(st, "t0", 5, "", "failed", 0);
+	assert_int_equal(st->ops->put_attempt(st, "t1", 2, attempt2), 0);
+	assert_int_equal(st->ops->put_attempt(st, "t1", 1, attempt), 0);
+	assert_int_equal(st->ops->put_worker(st, "w1", worker), 0);
+	assert_int_equal(st->ops->commit(st), 0);
+	dtf_store_close(st);
+
+	st = open_store(f->db);
+	recs = load_all(st);
+	assert_int_equal(json_array_size(recs), 9);
+	/* Runs first (in no promised order), then tasks by seq, attempts, workers. */
+	record_list(recs, list, sizeof(list));
+	assert_string_equal(list + strlen("run:r? run:r? "),
+			    "task:t0 task:t1 task:t2 task:t3 attempt:t1 attempt:t1 worker:w1");
+	assert_true(json_equal(find_doc(recs, "run", "r1"), run));
+	assert_true(json_equal(find_doc(recs, "run", "r0"), run2));
+	assert_int_equal(dtf_json_int(find_doc(recs, "task", "t0"), "v", -1), 0);
+	assert_int_equal(dtf_json_int(find_doc(recs, "task", "t1"), "v", -1), 1);
+	assert_string_equal(dtf_json_str(find_doc(recs, "task", "t1"), "status", "?"), "completed");
+	assert_int_equal(dtf_json_int(find_doc(recs, "task", "t3"), "seq", -1), 30);
+	/* Attempts in attempt order within a task. */
+	assert_true(json_equal(doc_of(recs, 6), attempt));
+	assert_true(json_equal(doc_of(recs, 7), attempt2));
+	assert_true(json_equal(find_doc(recs, "worker", "w1"), worker));
+	json_decref(recs);
+	dtf_store_close(st);
+	json_decref(run);
+	json_decref(run2);
+	json_decref(attempt);
+	json_decref(attempt2);
+	json_decref(worker);
+}
+
+static void test_rollback_discards(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->db);
+	json_t *doc = json_pack("{ss}", "id", "w9"), *recs;
+	char list[256];
+
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "kept", 1, NULL, "pending", 1);
+	assert_int_equal(st->ops->commit(st), 0);
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "gone", 2, NULL, "pending", 2);
+	put_task(st, "kept", 1, NULL, "failed", 9);
+	assert_int_equal(st->ops->put_worker(st, "w9", doc), 0);
+	assert_int_equal(st->ops->rollback(st), 0);
+	/* Rolling back outside a transaction is harmless. */
+	assert_int_equal(st->ops->rollback(st), 0);
+	recs = load_all(st);
+	assert_string_equal(record_list(recs, list, sizeof(list)), "task:kept");
+	assert_string_equal(dtf_json_str(doc_of(recs, 0), "status", "?"), "pending");
+	json_decref(recs);
+	dtf_store_close(st);
+
+	/* Nothing of it reached the file either. */
+	st = open_store(f->db);
+	recs = load_all(st);
+	assert_string_equal(record_list(recs, list, sizeof(list)), "task:kept");
+	json_decref(recs);
+	dtf_store_close(st);
+	json_decref(doc);
+}
+
+static void test_uncommitted_lost_on_close(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->db);
+	json_t *recs;
+
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "t", 1, NULL, "pending", 1);
+	dtf_store_close(st);
+	st = open_store(f->db);
+	recs = load_all(st);
+	assert_int_equal(json_array_size(recs), 0);
+	json_decref(recs);
+	dtf_store_close(st);
+}
+
+static void test_replace_updates(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->db);
+	json_t *w1 = json_pack("{ss}", "status", "idle"), *w2 = json_pack("{ss}", "status", "lost");
+	json_t *r1 = json_pack("{si}", "n", 1), *r2 = json_pack("{si}", "n", 2);
+	json_t *a1 = json_pack("{ss}", "outcome", "requeued");
+	json_t *a2 = json_pack("{ss}", "outcome", "completed");
+	json_t *recs;
+	char list[256];
+
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "a", 1, "r", "pending", 1);
+	put_task(st, "b", 2, "r", "pending", 1);
+	assert_int_equal(st->ops->put_worker(st, "w", w1), 0);
+	assert_int_equal(st->ops->put_run(st, "r", r1), 0);
+	assert_int_equal(st->ops->put_attempt(st, "a", 1, a1), 0);
+	assert_int_equal(st->ops->commit(st), 0);
+	assert_int_equal(st->ops->begin(st), 0);
+	/* A new seq for a moves it after b. */
+	put_task(st, "a", 3, "r", "completed", 2);
+	assert_int_equal(st->ops->put_worker(st, "w", w2), 0);
+	assert_int_equal(st->ops->put_run(st, "r", r2), 0);
+	assert_int_equal(st->ops->put_attempt(st, "a", 1, a2), 0);
+	assert_int_equal(st->ops->commit(st), 0);
+	dtf_store_close(st);
+
+	st = open_store(f->db);
+	recs = load_all(st);
+	assert_string_equal(record_list(recs, list, sizeof(list)),
+			    "run:r task:b task:a attempt:a worker:w");
+	assert_true(json_equal(doc_of(recs, 0), r2));
+	assert_int_equal(dtf_json_int(doc_of(recs, 2), "v", 0), 2);
+	assert_string_equal(dtf_json_str(doc_of(recs, 2), "status", "?"), "completed");
+	assert_true(json_equal(doc_of(recs, 3), a2));
+	assert_true(json_equal(doc_of(recs, 4), w2));
+	json_decref(recs);
+	dtf_store_close(st);
+	json_decref(w1);
+	json_decref(w2);
+	json_decref(r1);
+	json_decref(r2);
+	json_decref(a1);
+	json_decref(a2);
+}
+
+/* A callback that stops the load at the second record. */
+static int stop_at_second(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc)
+{
+	int *seen = arg;
+
+	(void)kind;
+	(void)id;
+	(void)doc;
+	return ++*seen == 2 ? -42 : 0;
+}
+
+static void test_load_stops_on_callback_error(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->db);
+	int seen = 0;
+
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "a", 1, NULL, "pending", 1);
+	put_task(st, "b", 2, NULL, "pending", 1);
+	put_task(st, "c", 3, NULL, "pending", 1);
+	assert_int_equal(st->ops->commit(st), 0);
+	assert_int_equal(st->ops->load(st, stop_at_second, &seen), -42);
+	assert_int_equal(seen, 2);
+	dtf_store_close(st);
+}
+
+static void test_bad_json_skipped(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->db);
+	sqlite3 *db;
+	json_t *recs;
+	char list[256];
+
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "good", 2, NULL, "pending", 1);
+	assert_int_equal(st->ops->commit(st), 0);
+	dtf_store_close(st);
+	/* Damage one record behind the store's back. */
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "INSERT INTO tasks (id, seq, status, doc) VALUES "
+				      "('bad', 1, 'pending', '{not json')",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	st = open_store(f->db);
+	recs = load_all(st);
+	assert_string_equal(record_list(recs, list, sizeof(list)), "task:good");
+	json_decref(recs);
+	dtf_store_close(st);
+}
+
+static void test_transaction_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->db);
+
+	/* Commit without begin and a nested begin are store errors with a reason. */
+	assert_int_equal(st->ops->commit(st), DTF_ESTORE);
+	assert_true(st->error[0] != '\0');
+	assert_int_equal(st->ops->begin(st), 0);
+	st->error[0] = '\0';
+	assert_int_equal(st->ops->begin(st), DTF_ESTORE);
+	assert_non_null(strstr(st->error, "begin"));
+	assert_int_equal(st->ops->commit(st), 0);
+	dtf_store_close(st);
+}
+
+static void test_open_failures(void **state)
+{
+	struct fixture *f = *state;
+	char path[256], err[512];
+
+	snprintf(path, sizeof(path), "%s/missing/dir/dtf.db", f->dir);
+	err[0] = '\0';
+	assert_null(dtf_store_open(path, err, sizeof(err)));
+	if (!strstr(err, path))
+		print_error("error \"%s\" does not name %s\n", err, path);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "cannot open"));
+
+	err[0] = '\0';
+	assert_null(dtf_store_open("", err, sizeof(err)));
+	assert_string_equal(err, "no database path given");
+	err[0] = '\0';
+	assert_null(dtf_store_open(NULL, err, sizeof(err)));
+	assert_string_equal(err, "no database path given");
+	err[0] = '\0';
+	assert_null(dtf_store_open("postgresql://db/dtf", err, sizeof(err)));
+	assert_non_null(strstr(err, "PostgreSQL"));
+
+	/* A file that is not a database. */
+	snprintf(path, sizeof(path), "%s/junk.db", f->dir);
+	assert_int_equal(dtf_write_file(path, "this is not sqlite, not at all, no.........", 44),
+			 0);
+	err[0] = '\0';
+	assert_null(dtf_store_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	dtf_store_close(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rollback_discards, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uncommitted_lost_on_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replace_updates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_load_stops_on_callback_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_json_skipped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_transaction_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_failures, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
