@@ -167,6 +167,9 @@ int cmd_worker(int argc, char **argv)
 		printf("%s\n", s);
 		free(s);
 		json_decref(c);
+		json_decref(labels);
+		json_decref(hw);
+		json_decref(caps);
 		return 0;
 	}
 	if (!cfg.work_dir) {

@@ -925,11 +925,12 @@ static void h_worker_register(struct dtf_http_req *r)
 	}
 	dtf_id_new("", token, sizeof(token));
 	dtf_rfc3339(dtf_wall_ms(), ts);
-	doc = json_pack("{s:s,s:s,s:O,s:O,s:i,s:s,s:s}", "id", id, "hostname",
+	doc = json_pack("{s:s,s:s,s:o,s:o,s:i,s:s,s:s}", "id", id, "hostname",
 			dtf_json_str(body, "hostname", ""), "capabilities",
-			caps ? caps : json_object(), "labels",
-			json_is_object(json_object_get(body, "labels")) ? json_object_get(body, "labels")
-									: json_object(),
+			caps ? json_deep_copy(caps) : json_object(), "labels",
+			json_is_object(json_object_get(body, "labels"))
+				? json_deep_copy(json_object_get(body, "labels"))
+				: json_object(),
 			"slots", (int)dtf_json_int(body, "slots", 1), "token", token, "registered_at",
 			ts);
 	if (json_is_array(json_object_get(body, "task_types")))
@@ -995,6 +996,48 @@ out:
 	json_decref(body);
 }
 
+/* Tasks this coordinator believes a worker holds, that the worker does not list among those it
+ * runs or has queued, were lost on the way (a lease reply that never arrived, a coordinator that
+ * died between commit and reply): after a grace period they go back to pending. */
+
+static void reconcile(struct coord *c, struct cworker *w, json_t *running)
+{
+	int64_t now = dtf_mono_ms();
+	size_t pos = 0;
+	const char *k;
+	void *v;
+	bool began = false;
+	/* Three heartbeats and a bit: a reply still on its way is never taken for lost. */
+	int64_t grace_ms = (int64_t)(c->cfg.heartbeat_interval_s * 3000) + 2000;
+
+	if (!json_is_array(running) || w->active == 0)
+		return;
+	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+		struct ctask *t = v;
+		size_t i;
+		json_t *e;
+		bool held = false;
+		if ((t->status != TS_ASSIGNED && t->status != TS_RUNNING) ||
+		    strcmp(t->worker_id, w->id) != 0 || now - t->assigned_ms < grace_ms)
+			continue;
+		json_array_foreach(running, i, e) if (json_is_string(e) &&
+						      strcmp(json_string_value(e), t->id) == 0) held =
+			true;
+		if (held)
+			continue;
+		if (!began && state_begin(c) != 0)
+			return;
+		began = true;
+		log_warn("task %s was leased to %s but the worker does not have it; requeued", t->id,
+			 w->id);
+		state_requeue(c, t, "lease_lost", "the worker never received the task", false);
+	}
+	if (began) {
+		state_commit(c);
+		sched_wake(c);
+	}
+}
+
 static void h_worker_heartbeat(struct dtf_http_req *r)
 {
 	struct coord *c = C(r);
@@ -1023,9 +1066,10 @@ static void h_worker_heartbeat(struct dtf_http_req *r)
 		}
 		state_worker_sync(w);
 		if (json_array_size(w->cancel)) {
-			json_object_set(reply, "cancel", w->cancel);
+			json_object_set_new(reply, "cancel", json_copy(w->cancel));
 			json_array_clear(w->cancel);
 		}
+		reconcile(c, w, json_object_get(body, "running"));
 		dtf_http_reply_json(r, 200, reply);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -48,6 +48,7 @@ struct ctask {
 	int retries_used;
 	char worker_id[72];      /* while assigned or running */
 	int64_t not_before_ms;   /* monotonic: retry backoff */
+	int64_t assigned_ms;     /* monotonic: when the current attempt was leased (or loaded) */
 	struct ctask *qprev, *qnext; /* the pending queue of its priority */
 	bool queued;
 };

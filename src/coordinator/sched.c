@@ -75,6 +75,7 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	char ts[32];
 
 	state_set_status(c, t, TS_ASSIGNED);
+	t->assigned_ms = dtf_mono_ms();
 	t->attempt++;
 	snprintf(t->worker_id, sizeof(t->worker_id), "%s", w->id);
 	json_object_set_new(t->doc, "attempt", json_integer(t->attempt));
@@ -125,7 +126,7 @@ json_t *sched_lease_reply(struct cworker *w, json_t *tasks)
 	json_t *reply = json_pack("{s:o}", "tasks", tasks);
 
 	if (json_array_size(w->cancel)) {
-		json_object_set(reply, "cancel", w->cancel);
+		json_object_set_new(reply, "cancel", json_copy(w->cancel));
 		json_array_clear(w->cancel);
 	}
 	return reply;
@@ -165,7 +166,22 @@ void sched_wake(struct coord *c)
 			began = false;
 			dtf_http_resume(r);
 		} else {
+			size_t j;
+			json_t *e;
 			began = false;
+			/* The store kept them pending: undo the assignment in memory too. */
+			json_array_foreach(tasks, j, e)
+			{
+				struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(e, "id", ""));
+				if (t && t->status == TS_ASSIGNED) {
+					state_release(c, t);
+					t->attempt--;
+					json_object_set_new(t->doc, "attempt", json_integer(t->attempt));
+					state_set_status(c, t, TS_PENDING);
+				}
+			}
+			json_decref(r->app_state);
+			r->app_state = NULL;
 			dtf_http_reply_error(r, 503, "store_error", "could not record the lease");
 			dtf_http_resume(r);
 		}
@@ -206,7 +222,21 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 		return false;
 	}
 	if (capable == 0) {
-		size_t n = 0;
+		size_t n = 0, hw_ok = 0, type_ok = 0;
+		double max_cpu = 0, max_mem = 0, max_gpu = 0;
+		pos = 0;
+		while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+			struct cworker *w = v;
+			if (w->status == WS_LOST || !hardware_ok(t, w))
+				continue;
+			hw_ok++;
+			if (!runs_type(w, t->type))
+				continue;
+			type_ok++;
+			max_cpu = w->cpu > max_cpu ? w->cpu : max_cpu;
+			max_mem = w->memory > max_mem ? w->memory : max_mem;
+			max_gpu = w->gpu_memory > max_gpu ? w->gpu_memory : max_gpu;
+		}
 		json_array_foreach(t->hw_any, i, e) n += (size_t)snprintf(
 			hw + n, n < sizeof(hw) ? sizeof(hw) - n : 0, "%s%s", i ? " or " : "",
 			json_string_value(e));
@@ -214,16 +244,30 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 			json_array_foreach(t->hw_all, i, e) n += (size_t)snprintf(
 				hw + n, n < sizeof(hw) ? sizeof(hw) - n : 0, "%s%s", n ? " and " : "",
 				json_string_value(e));
-		if (hw[0])
+		if (hw_ok == 0)
 			snprintf(why, len,
-				 "no registered worker can run it: none has hardware %s with the "
-				 "requested resources and task type '%s' (%zu workers registered)",
-				 hw, t->type, live);
+				 "no registered worker can run it: none has hardware %s (%zu workers "
+				 "registered)",
+				 hw, live);
+		else if (type_ok == 0)
+			snprintf(why, len,
+				 "no registered worker can run it: none runs tasks of type '%s'",
+				 t->type);
+		else if (t->gpu_memory > max_gpu)
+			snprintf(why, len,
+				 "no registered worker can run it: it needs gpu_memory %.0f MiB, the "
+				 "most any fitting worker has is %.0f MiB",
+				 t->gpu_memory, max_gpu);
+		else if (t->memory > max_mem)
+			snprintf(why, len,
+				 "no registered worker can run it: it needs memory %.0f MiB, the most "
+				 "any fitting worker has is %.0f MiB",
+				 t->memory, max_mem);
 		else
 			snprintf(why, len,
-				 "no registered worker can run it: none has the requested resources "
-				 "(cpu %.0f, memory %.0f MiB, gpu_memory %.0f MiB) and task type '%s'",
-				 t->cpu, t->memory, t->gpu_memory, t->type);
+				 "no registered worker can run it: it needs %.0f cpu cores, the most "
+				 "any fitting worker has is %.0f",
+				 t->cpu, max_cpu);
 		return true;
 	}
 	for (p = 1; p < t->priority; p++) {

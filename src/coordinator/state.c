@@ -150,8 +150,10 @@ void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
 	set_time(t->doc, "updated_at");
 	if (task_is_final(s))
 		set_time(t->doc, "finished_at");
-	if (s == TS_PENDING)
+	if (s == TS_PENDING) {
+		json_object_del(t->doc, "worker_id");
 		state_queue(c, t);
+	}
 }
 
 struct crun *state_run(struct coord *c, const char *id)
@@ -274,7 +276,6 @@ void state_release(struct coord *c, struct ctask *t)
 		state_worker_sync(w);
 	}
 	t->worker_id[0] = '\0';
-	json_object_del(t->doc, "worker_id");
 }
 
 /* Appends an entry to the task's attempt history and writes the attempt record. */
@@ -412,6 +413,7 @@ int state_load(struct coord *c)
 		w->used_memory += t->memory;
 		w->used_gpu_memory += t->gpu_memory;
 		w->active++;
+		t->assigned_ms = dtf_mono_ms();
 		state_worker_sync(w);
 	}
 	log_info("loaded %zu runs, %zu tasks (%zu pending), %zu workers", c->runs.count,

@@ -142,9 +142,13 @@ static json_t *running_ids(struct agent *a)
 	json_t *ids = json_array();
 	int i;
 
+	struct job *j;
+
 	for (i = 0; i < a->cfg.slots; i++)
 		if (a->slots[i].task_id[0])
 			json_array_append_new(ids, json_string(a->slots[i].task_id));
+	for (j = a->head; j; j = j->next)
+		json_array_append_new(ids, json_string(dtf_json_str(j->task, "id", "")));
 	return ids;
 }
 

@@ -25,6 +25,7 @@
 #   dtf ARGS…                   runs "$DTF_BIN" ARGS… (a function: for background processes
 #                               use "$DTF_BIN" itself, so that $! is the dtf process)
 #   track_pid PID               stop this pid at exit as well
+#   procs_with_env NAME=VALUE   pids whose environment holds NAME=VALUE (e.g. DTF_TASK_ID=…)
 
 set -u
 set -o pipefail
@@ -73,6 +74,8 @@ dump_logs() {
 fail() {
 	echo "FAIL [$TEST_NAME]: $*" >&2
 	dump_logs
+	# Inside $(…) or a pipeline, exiting ends only the subshell: stop the test itself too.
+	[ "${BASHPID:-$$}" = "$$" ] || kill -TERM "$$"
 	exit 1
 }
 
@@ -93,40 +96,49 @@ track_pid() { TRACKED_PIDS+=("$1"); }
 
 pid_alive() { kill -0 "$1" 2>/dev/null && [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" != Z ]; }
 
-# Every process (but this shell) whose environment carries DTF_E2E_TMP=$T.
-our_processes() {
-	local p pid e
+# has_env PID NAME=VALUE: the process PID has NAME=VALUE in its environment.
+has_env() {
+	local e
 	local -a envs
+	mapfile -d "" -t envs 2>/dev/null < "/proc/$1/environ" || return 1
+	for e in "${envs[@]}"; do
+		[ "$e" = "$2" ] && return 0
+	done
+	return 1
+}
+
+# procs_with_env NAME=VALUE: every process (but this shell) whose environment has NAME=VALUE.
+procs_with_env() {
+	local p pid
 	for p in /proc/[0-9]*; do
 		pid=${p#/proc/}
 		[ "$pid" = "$$" ] && continue
 		[ "$pid" = "${BASHPID:-}" ] && continue
-		mapfile -d "" -t envs 2>/dev/null < "$p/environ" || continue
-		for e in "${envs[@]}"; do
-			if [ "$e" = "DTF_E2E_TMP=$T" ]; then
-				echo "$pid"
-				break
-			fi
-		done
+		has_env "$pid" "$1" && echo "$pid"
 	done
 }
 
+# Every process this test started, however indirectly.
+our_processes() { procs_with_env "DTF_E2E_TMP=$T"; }
+
 cleanup() {
 	local rc=$? pid i left
+	local -a mine=()
 	trap - EXIT INT TERM
+	# Only pids that are still this test's (a reaped pid may belong to someone else by now).
 	for pid in "${TRACKED_PIDS[@]}"; do
+		has_env "$pid" "DTF_E2E_TMP=$T" && mine+=("$pid")
+	done
+	for pid in "${mine[@]}"; do
 		kill -TERM "$pid" 2>/dev/null
 	done
 	for i in $(seq 1 30); do
 		left=0
-		for pid in "${TRACKED_PIDS[@]}"; do
+		for pid in "${mine[@]}"; do
 			pid_alive "$pid" && left=1
 		done
 		[ "$left" = 0 ] && break
 		sleep 0.1
-	done
-	for pid in "${TRACKED_PIDS[@]}"; do
-		kill -KILL "$pid" 2>/dev/null
 	done
 	# Whatever is left that this test started (daemons, orphaned task processes).
 	for pid in $(our_processes); do
