@@ -984,6 +984,7 @@ static void h_worker_register(struct dtf_http_req *r)
 		goto unlock;
 	}
 	log_info("worker %s registered (%d slots)", id, w->slots);
+	state_publish_worker(c, w);
 	dtf_http_reply_json(r, 201,
 			    json_pack("{s:s,s:s,s:f,s:f,s:i}", "worker_id", id, "token", token,
 				      "heartbeat_interval_s", c->cfg.heartbeat_interval_s,
@@ -1057,6 +1058,8 @@ static void h_worker_heartbeat(struct dtf_http_req *r)
 		if (dtf_json_bool(body, "draining", false) && w->status != WS_DRAINING) {
 			w->status = WS_DRAINING;
 			log_info("worker %s is draining", w->id);
+			state_worker_sync(w);
+			state_publish_worker(c, w);
 			if (w->waiter) {
 				struct dtf_http_req *old = w->waiter;
 				w->waiter = NULL;
@@ -1460,7 +1463,13 @@ static void h_worker_get(struct dtf_http_req *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void h_events(struct dtf_http_req *r)
+{
+	dtf_events_serve(C(r)->events, r);
+}
+
 const struct dtf_http_route coord_routes[] = {
+	{"GET", "/api/v1/events", h_events, false},
 	{"GET", "/healthz", h_healthz, true},
 	{"GET", "/metrics", h_metrics, false},
 	{"GET", "/api/v1/tasks/summary", h_tasks_summary, false},

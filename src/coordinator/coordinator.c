@@ -49,10 +49,13 @@ static void tick(struct coord *c)
 static void *tick_main(void *arg)
 {
 	struct coord *c = arg;
+	int n = 0;
 
 	while (!c->stopping) {
 		usleep(100 * 1000);
 		tick(c);
+		if (++n % 150 == 0) /* every 15 s, so proxies keep idle event streams open */
+			dtf_events_keepalive(c->events);
 	}
 	return NULL;
 }
@@ -100,6 +103,7 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 			 c->store->error);
 		goto fail;
 	}
+	c->events = dtf_events_new();
 	pthread_mutex_unlock(&c->lock);
 	memset(&hc, 0, sizeof(hc));
 	hc.host = cfg->host;
@@ -153,8 +157,10 @@ void coord_stop(struct coord *c)
 			}
 		}
 		pthread_mutex_unlock(&c->lock);
+		dtf_events_close(c->events);
 		dtf_http_server_stop(c->http);
 	}
+	dtf_events_free(c->events);
 	pos = 0;
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		json_decref(((struct ctask *)v)->doc);

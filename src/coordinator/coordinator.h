@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/hmap.h"
+#include "coordinator/events.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -108,6 +109,7 @@ struct coord {
 	int64_t started_wall_ms;
 	pthread_t tick;
 	bool tick_running;
+	struct dtf_events *events; /* GET /api/v1/events; NULL while the state is loading */
 	volatile bool stopping;
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
@@ -145,6 +147,8 @@ struct crun *state_run(struct coord *c, const char *id);
 struct crun *state_add_run(struct coord *c, const char *id, json_t *doc);
 struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc);
 void state_worker_sync(struct cworker *w);
+/* Tells event-stream clients about a worker's status. */
+void state_publish_worker(struct coord *c, struct cworker *w);
 /* Writes a task (or worker, run) to the store; the caller commits. */
 int state_save_task(struct coord *c, struct ctask *t);
 int state_save_worker(struct coord *c, struct cworker *w);

@@ -74,10 +74,10 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 {
 	char ts[32];
 
-	state_set_status(c, t, TS_ASSIGNED);
 	t->assigned_ms = dtf_mono_ms();
 	t->attempt++;
 	snprintf(t->worker_id, sizeof(t->worker_id), "%s", w->id);
+	state_set_status(c, t, TS_ASSIGNED);
 	json_object_set_new(t->doc, "attempt", json_integer(t->attempt));
 	json_object_set_new(t->doc, "worker_id", json_string(w->id));
 	dtf_rfc3339(dtf_wall_ms(), ts);

@@ -41,6 +41,35 @@ static void task_fields(struct ctask *t)
 	copy_id(t->worker_id, sizeof(t->worker_id), dtf_json_str(t->doc, "worker_id", ""));
 }
 
+static void publish_task(struct coord *c, struct ctask *t)
+{
+	json_t *e;
+
+	if (!c->events)
+		return;
+	e = json_pack("{s:s,s:s,s:s,s:s,s:i}", "id", t->id, "run_id", t->run_id, "name",
+		      dtf_json_str(t->doc, "name", ""), "status", task_status_name(t->status),
+		      "attempt", t->attempt);
+	if (t->worker_id[0])
+		json_object_set_new(e, "worker_id", json_string(t->worker_id));
+	if (json_object_get(t->doc, "error"))
+		json_object_set(e, "error", json_object_get(t->doc, "error"));
+	dtf_events_publish(c->events, "task", t->run_id, e);
+	json_decref(e);
+}
+
+void state_publish_worker(struct coord *c, struct cworker *w)
+{
+	json_t *e;
+
+	if (!c->events)
+		return;
+	e = json_pack("{s:s,s:s,s:i}", "id", w->id, "status",
+		      dtf_json_str(w->doc, "status", "idle"), "slots", w->slots);
+	dtf_events_publish(c->events, "worker", NULL, e);
+	json_decref(e);
+}
+
 static void count(struct coord *c, struct ctask *t, int delta)
 {
 	struct crun *r = t->run_id[0] ? state_run(c, t->run_id) : NULL;
@@ -82,6 +111,7 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 	count(c, t, 1);
 	if (status == TS_PENDING)
 		state_queue(c, t);
+	publish_task(c, t);
 	return t;
 }
 
@@ -154,6 +184,7 @@ void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
 		json_object_del(t->doc, "worker_id");
 		state_queue(c, t);
 	}
+	publish_task(c, t);
 }
 
 struct crun *state_run(struct coord *c, const char *id)
@@ -356,6 +387,7 @@ void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
 	}
 	state_worker_sync(w);
 	state_save_worker(c, w);
+	state_publish_worker(c, w);
 }
 
 static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc)

@@ -41,6 +41,14 @@ struct dtf_http_req {
 	bool resumed;
 	void *app_state;              /* free for the app: e.g. what this response leased */
 
+	/* Streaming (server-sent events): a handler that sets stream answers with the bytes the
+	 * reader produces. The reader returns the bytes it wrote, 0 when it has nothing now (after
+	 * calling dtf_http_conn_pause() on its connection, to be resumed when it has), or -1 to end
+	 * the response. stream_free is called with stream_cls when the response is done. */
+	long (*stream)(void *cls, char *buf, size_t max);
+	void (*stream_free)(void *cls);
+	void *stream_cls;
+
 	/* Server internals. */
 	struct dtf_buf body_buf;
 	bool too_big;
@@ -91,6 +99,10 @@ void dtf_http_reply_error(struct dtf_http_req *r, unsigned status, const char *c
 void dtf_http_suspend(struct dtf_http_req *r);
 /* Sends the response that was filled in; callable from any thread, once per suspension. */
 void dtf_http_resume(struct dtf_http_req *r);
+
+/* Pauses a streaming connection (only from its stream reader) and resumes it (any thread). */
+void dtf_http_conn_pause(struct MHD_Connection *conn);
+void dtf_http_conn_resume(struct MHD_Connection *conn);
 
 /* ---- client ---- */
 

@@ -201,12 +201,53 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 				     r->path);
 }
 
+void dtf_http_conn_pause(struct MHD_Connection *conn)
+{
+	MHD_suspend_connection(conn);
+}
+
+void dtf_http_conn_resume(struct MHD_Connection *conn)
+{
+	MHD_resume_connection(conn);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct dtf_http_req *r = cls;
+	long n;
+
+	(void)pos;
+	n = r->stream(r->stream_cls, buf, max);
+	if (n < 0)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return (ssize_t)n;
+}
+
+static enum MHD_Result send_stream(struct dtf_http_req *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, r, NULL);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", r->content_type);
+	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	ret = MHD_queue_response(r->conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result send_response(struct dtf_http_req *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	size_t len;
-	char *data = dtf_buf_detach(&r->resp, &len);
+	char *data;
+
+	if (r->stream)
+		return send_stream(r);
+	data = dtf_buf_detach(&r->resp, &len);
 
 	resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
@@ -277,6 +318,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (r->handled && s->cfg.on_done)
 		s->cfg.on_done(r, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	if (r->stream_free)
+		r->stream_free(r->stream_cls);
 	dtf_buf_release(&r->body_buf);
 	dtf_buf_release(&r->resp);
 	free(r);
