@@ -13,7 +13,9 @@
 struct event {
 	uint64_t seq;
 	char run_id[48];
-	char *text; /* the whole "id: …\nevent: …\ndata: …\n\n" record */
+	const char *type;  /* static string */
+	json_t *data;      /* owned; formatted only when a stream reads it */
+	char *text;        /* the whole "id: …\nevent: …\ndata: …\n\n" record, once formatted */
 	size_t len;
 };
 
@@ -75,8 +77,10 @@ void dtf_events_free(struct dtf_events *ev)
 
 	if (!ev)
 		return;
-	for (i = 0; i < DTF_EVENTS_RING; i++)
+	for (i = 0; i < DTF_EVENTS_RING; i++) {
 		free(ev->ring[i].text);
+		json_decref(ev->ring[i].data);
+	}
 	pthread_mutex_destroy(&ev->lock);
 	free(ev);
 }
@@ -85,29 +89,47 @@ void dtf_events_publish(struct dtf_events *ev, const char *type, const char *run
 			const json_t *data)
 {
 	struct event *e;
-	char *payload;
-	int n;
 
 	if (!ev)
-		return;
-	payload = dtf_json_dumps(data);
-	if (!payload)
 		return;
 	pthread_mutex_lock(&ev->lock);
 	ev->seq++;
 	e = &ev->ring[ev->seq % DTF_EVENTS_RING];
 	free(e->text);
+	json_decref(e->data);
 	e->text = NULL;
+	e->len = 0;
 	e->seq = ev->seq;
+	e->type = type;
+	e->data = json_incref((json_t *)data);
 	snprintf(e->run_id, sizeof(e->run_id), "%s", run_id ? run_id : "");
-	n = asprintf(&e->text, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)ev->seq,
-		     type, payload);
-	e->len = n > 0 ? (size_t)n : 0;
-	if (n < 0)
-		e->text = NULL;
-	wake_all(ev);
+	if (ev->clients)
+		wake_all(ev);
 	pthread_mutex_unlock(&ev->lock);
+}
+
+/* Formats an event's record the first time a stream needs it. */
+static bool format_event(struct event *e)
+{
+	char *payload;
+	int n;
+
+	if (e->text)
+		return true;
+	if (!e->data)
+		return false;
+	payload = dtf_json_dumps(e->data);
+	if (!payload)
+		return false;
+	n = asprintf(&e->text, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)e->seq,
+		     e->type, payload);
 	free(payload);
+	if (n < 0) {
+		e->text = NULL;
+		return false;
+	}
+	e->len = (size_t)n;
+	return true;
 }
 
 void dtf_events_keepalive(struct dtf_events *ev)
@@ -151,7 +173,7 @@ static long reader(void *cls, char *buf, size_t max)
 	while (c->next <= ev->seq && used < max) {
 		struct event *e = &ev->ring[c->next % DTF_EVENTS_RING];
 		size_t n;
-		if (!e->text || (c->run_id[0] && strcmp(c->run_id, e->run_id) != 0)) {
+		if ((c->run_id[0] && strcmp(c->run_id, e->run_id) != 0) || !format_event(e)) {
 			c->next++;
 			continue;
 		}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -551,6 +552,13 @@ static json_t *metrics_from(const char *out)
 	return NULL;
 }
 
+/* Removes a task's directory: one rmdir when the task left it empty, a tree walk otherwise. */
+static void remove_workdir(const char *dir)
+{
+	if (rmdir(dir) != 0 && errno != ENOENT)
+		dtf_rmtree(dir);
+}
+
 /* Runs one task and builds the result message. */
 static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *workdir, size_t wlen)
 {
@@ -568,8 +576,12 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 
 	snprintf(workdir, wlen, "%s/%s-%lld", a->cfg.work_dir, dtf_json_str(task, "id", "task"),
 		 dtf_json_int(task, "attempt", 1));
-	dtf_rmtree(workdir);
-	dtf_mkdirs(workdir, 0755);
+	/* One mkdir in the common case; a leftover directory of the same attempt is replaced. */
+	if (mkdir(workdir, 0755) != 0) {
+		if (errno == EEXIST)
+			dtf_rmtree(workdir);
+		dtf_mkdirs(workdir, 0755);
+	}
 	if (shell) {
 		argv = calloc(4, sizeof(*argv));
 		argv[0] = strdup("/bin/sh");
@@ -748,7 +760,7 @@ static void *executor_thread(void *arg)
 				enqueue(a, resp);
 			json_decref(resp);
 			if (passed && !a->cfg.keep_work_dirs)
-				dtf_rmtree(workdir);
+				remove_workdir(workdir);
 			json_decref(msg);
 		}
 
