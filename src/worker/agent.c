@@ -2,6 +2,7 @@
  * (and re-registration after the coordinator declared us lost); one dispatcher that long-polls
  * for leases and queues the tasks; `slots` executor threads that run tasks and report results,
  * retrying with backoff while the coordinator is down. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -50,6 +51,8 @@ struct slot {
 	atomic_int cancel;         /* set to stop the running task */
 	atomic_int interrupted;    /* the stop was the second signal */
 	char task_id[64];          /* the running task, "" when idle (guarded by a->lock) */
+	char spare[4200];          /* an empty directory left by a passed task, renamed into the
+				    * next task's (no block freed and allocated per task), or "" */
 };
 
 struct agent {
@@ -552,11 +555,52 @@ static json_t *metrics_from(const char *out)
 	return NULL;
 }
 
-/* Removes a task's directory: one rmdir when the task left it empty, a tree walk otherwise. */
-static void remove_workdir(const char *dir)
+static bool dir_is_empty(const char *dir)
 {
-	if (rmdir(dir) != 0 && errno != ENOENT)
-		dtf_rmtree(dir);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+
+	if (!d)
+		return false;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = false;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+/* Retires a passed task's directory: an empty one is kept as the slot's spare (renamed into
+ * the next task's directory), anything else is removed. */
+static void retire_workdir(struct agent *a, struct slot *sl, const char *dir)
+{
+	if (!sl->spare[0] && dir_is_empty(dir)) {
+		snprintf(sl->spare, sizeof(sl->spare), "%s/.spare-%d", a->cfg.work_dir,
+			 (int)(sl - a->slots));
+		if (rename(dir, sl->spare) == 0)
+			return;
+		sl->spare[0] = '\0';
+	}
+	dtf_rmtree(dir);
+}
+
+/* Makes a new, empty task directory, from the slot's spare when it has one. */
+static void make_workdir(struct slot *sl, const char *dir)
+{
+	if (sl->spare[0]) {
+		bool ok = rename(sl->spare, dir) == 0;
+		sl->spare[0] = '\0';
+		if (ok)
+			return;
+	}
+	if (mkdir(dir, 0755) != 0) {
+		/* A leftover directory of the same attempt is replaced. */
+		if (errno == EEXIST)
+			dtf_rmtree(dir);
+		dtf_mkdirs(dir, 0755);
+	}
 }
 
 /* Runs one task and builds the result message. */
@@ -576,12 +620,7 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 
 	snprintf(workdir, wlen, "%s/%s-%lld", a->cfg.work_dir, dtf_json_str(task, "id", "task"),
 		 dtf_json_int(task, "attempt", 1));
-	/* One mkdir in the common case; a leftover directory of the same attempt is replaced. */
-	if (mkdir(workdir, 0755) != 0) {
-		if (errno == EEXIST)
-			dtf_rmtree(workdir);
-		dtf_mkdirs(workdir, 0755);
-	}
+	make_workdir(sl, workdir);
 	if (shell) {
 		argv = calloc(4, sizeof(*argv));
 		argv[0] = strdup("/bin/sh");
@@ -760,7 +799,7 @@ static void *executor_thread(void *arg)
 				enqueue(a, resp);
 			json_decref(resp);
 			if (passed && !a->cfg.keep_work_dirs)
-				remove_workdir(workdir);
+				retire_workdir(a, sl, workdir);
 			json_decref(msg);
 		}
 
@@ -878,6 +917,9 @@ int agent_run(const struct agent_config *cfg)
 		free(j);
 	}
 	conn_release(&cn);
+	for (i = 0; i < a->cfg.slots; i++)
+		if (a->slots[i].spare[0])
+			rmdir(a->slots[i].spare);
 	atomic_store(&a->done, 1);
 	pthread_join(hb, NULL);
 	pthread_join(notifier, NULL);
