@@ -40,6 +40,8 @@ static void usage(FILE *f)
 		"  --heartbeat-interval S    how often workers report (default 2)\n"
 		"  --heartbeat-timeout S     silence after which a worker is lost (default 15)\n"
 		"  --default-timeout S       task timeout when a task gives none (default 3600)\n"
+		"  --retry-backoff S         delay before a failed task's first retry (default 1;\n"
+		"                            doubles per retry up to 60, with jitter)\n"
 		"  --tls-cert F --tls-key F  serve HTTPS\n"
 		"  --check                   check the configuration and exit\n");
 }
@@ -106,6 +108,9 @@ static int apply_config(const char *path, json_t **out, struct coord_config *cc,
 		else if (strcmp(k, "heartbeat_timeout") == 0)
 			ok = json_is_number(v) && json_number_value(v) > 0 &&
 			     (cc->heartbeat_timeout_s = json_number_value(v), true);
+		else if (strcmp(k, "retry_backoff") == 0)
+			ok = json_is_number(v) && json_number_value(v) >= 0 &&
+			     (cc->retry_backoff_s = json_number_value(v), true);
 		else if (strcmp(k, "default_timeout") == 0)
 			ok = json_is_number(v) && json_number_value(v) > 0 &&
 			     (cc->default_timeout_s = json_number_value(v), true);
@@ -162,6 +167,7 @@ int cmd_coordinator(int argc, char **argv)
 		{"heartbeat-interval", required_argument, NULL, 'i'},
 		{"heartbeat-timeout", required_argument, NULL, 't'},
 		{"default-timeout", required_argument, NULL, 'T'},
+		{"retry-backoff", required_argument, NULL, 'R'},
 		{"tls-cert", required_argument, NULL, 'C'},
 		{"tls-key", required_argument, NULL, 'K'},
 		{"check", no_argument, NULL, 'n'},
@@ -239,6 +245,13 @@ int cmd_coordinator(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'R':
+			if (dtf_parse_seconds(optarg, &d)) {
+				fprintf(stderr, "dtf coordinator: bad duration '%s'\n", optarg);
+				return 2;
+			}
+			flags.retry_backoff_s = d > 0 ? d : 0.001;
+			break;
 		case 'i':
 		case 't':
 		case 'T':
@@ -290,6 +303,8 @@ int cmd_coordinator(int argc, char **argv)
 		cc.heartbeat_timeout_s = flags.heartbeat_timeout_s;
 	if (flags.default_timeout_s)
 		cc.default_timeout_s = flags.default_timeout_s;
+	if (flags.retry_backoff_s)
+		cc.retry_backoff_s = flags.retry_backoff_s;
 	if (flags.tls_cert)
 		cc.tls_cert = flags.tls_cert;
 	if (flags.tls_key)

@@ -1145,6 +1145,8 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		c->m_results[TS_COMPLETED]++;
 	} else if (t->retries_used < t->max_retries) {
 		state_requeue(c, t, kind, dtf_json_str(error, "message", "the task failed"), true);
+		state_backoff(c, t);
+		state_save_task(c, t);
 		return 0;
 	} else {
 		state_record_attempt(c, t, "failed", kind, dtf_json_str(error, "message", NULL));

@@ -43,6 +43,7 @@ static void tick(struct coord *c)
 	}
 	if (lost_any)
 		sched_wake(c);
+	state_backoff_tick(c);
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -93,6 +93,7 @@ struct coord_config {
 	double heartbeat_interval_s;
 	double heartbeat_timeout_s;
 	double default_timeout_s;
+	double retry_backoff_s;          /* first retry delay after a failure; doubles, jittered */
 	const char *tls_cert, *tls_key;
 };
 
@@ -107,6 +108,8 @@ struct coord {
 	int counts[TS__COUNT];
 	int64_t next_seq;
 	int64_t started_wall_ms;
+	int64_t next_backoff_ms;  /* monotonic: the earliest retry backoff to expire, 0 if none */
+	uint64_t rng;             /* xorshift state for backoff jitter */
 	pthread_t tick;
 	bool tick_running;
 	struct dtf_events *events; /* GET /api/v1/events; NULL while the state is loading */
@@ -164,6 +167,11 @@ void state_record_attempt(struct coord *c, struct ctask *t, const char *outcome,
 			  const char *why);
 /* Frees the resources a task held on its worker. */
 void state_release(struct coord *c, struct ctask *t);
+/* Delays a failed task's next attempt: retry_backoff_s doubled per retry used (at most 60 s),
+ * with jitter (half to all of it), so retries of many tasks do not arrive together. */
+void state_backoff(struct coord *c, struct ctask *t);
+/* Wakes suspended leases once a backoff has expired (called from the tick thread). */
+void state_backoff_tick(struct coord *c);
 /* Marks a worker lost and requeues its work. */
 void state_worker_lost(struct coord *c, struct cworker *w, const char *why);
 

@@ -362,6 +362,54 @@ void state_requeue(struct coord *c, struct ctask *t, const char *kind, const cha
 	state_save_task(c, t);
 }
 
+static uint64_t next_random(struct coord *c)
+{
+	uint64_t x = c->rng ? c->rng : (uint64_t)dtf_wall_ms() * 0x9E3779B97F4A7C15ULL + 1;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	c->rng = x;
+	return x;
+}
+
+void state_backoff(struct coord *c, struct ctask *t)
+{
+	double base = c->cfg.retry_backoff_s > 0 ? c->cfg.retry_backoff_s : 1.0;
+	double delay = base;
+	int i;
+	char ts[32];
+
+	for (i = 1; i < t->retries_used && delay < 60; i++)
+		delay *= 2;
+	if (delay > 60)
+		delay = 60;
+	delay *= 0.5 + 0.5 * (double)(next_random(c) % 1000) / 1000.0;
+	t->not_before_ms = dtf_mono_ms() + (int64_t)(delay * 1000);
+	if (!c->next_backoff_ms || t->not_before_ms < c->next_backoff_ms)
+		c->next_backoff_ms = t->not_before_ms;
+	dtf_rfc3339(dtf_wall_ms() + (int64_t)(delay * 1000), ts);
+	json_object_set_new(t->doc, "retry_at", json_string(ts));
+}
+
+void state_backoff_tick(struct coord *c)
+{
+	int64_t now = dtf_mono_ms(), next = 0;
+	int p;
+
+	if (!c->next_backoff_ms || now < c->next_backoff_ms)
+		return;
+	/* Find the next backoff still to expire; tasks whose backoff ended can be leased now. */
+	for (p = 1; p <= DTF_PRIORITY_LEVELS; p++) {
+		struct ctask *t;
+		for (t = c->qhead[p]; t; t = t->qnext)
+			if (t->not_before_ms > now && (!next || t->not_before_ms < next))
+				next = t->not_before_ms;
+	}
+	c->next_backoff_ms = next;
+	sched_wake(c);
+}
+
 void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
 {
 	size_t pos = 0;
