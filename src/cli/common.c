@@ -178,8 +178,10 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 					char p2[256];
 					snprintf(p2, sizeof(p2), "/api/v1/tasks/%s?reason=unschedulable",
 						 dtf_json_str(e, "id", ""));
+					/* On a terminal, end the progress line first, once. */
 					if (!quiet)
-						fprintf(stderr, "%sskipping %s: %s\n", tty ? "\n" : "",
+						fprintf(stderr, "%sskipping %s: %s\n",
+							tty && i == 0 ? "\n" : "",
 							dtf_json_str(e, "name", ""),
 							dtf_json_str(e, "reason", ""));
 					dtf_http_call(c, "DELETE", p2, NULL, 10000, NULL);
@@ -192,7 +194,7 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 				last_blocked = nblocked;
 				last_blocked_print = now;
 				json_array_foreach(blocked, i, e)
-				fprintf(stderr, "%sblocked: %s (%s): %s\n", tty ? "\n" : "",
+				fprintf(stderr, "%sblocked: %s (%s): %s\n", tty && i == 0 ? "\n" : "",
 					dtf_json_str(e, "name", ""), dtf_json_str(e, "id", ""),
 					dtf_json_str(e, "reason", ""));
 			}
