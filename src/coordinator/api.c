@@ -119,6 +119,21 @@ static struct ctask **collect(struct coord *c, const char *run_id, const char *i
 	return out;
 }
 
+/* True if no registered worker could ever run pending task t; lists it (the first 20) in
+ * blocked with the reason. */
+static bool note_blocked(struct coord *c, struct ctask *t, json_t *blocked)
+{
+	char why[512];
+
+	if (!sched_pending_reason(c, t, why, sizeof(why)))
+		return false;
+	if (json_array_size(blocked) < 20)
+		json_array_append_new(blocked, json_pack("{s:s,s:s,s:s}", "id", t->id, "name",
+							 dtf_json_str(t->doc, "name", ""), "reason",
+							 why));
+	return true;
+}
+
 static json_t *summary_of(struct coord *c, struct ctask **ts, size_t n, bool with_blocked)
 {
 	int counts[TS__COUNT] = {0};
@@ -135,18 +150,8 @@ static json_t *summary_of(struct coord *c, struct ctask **ts, size_t n, bool wit
 		    strcmp(dtf_json_str(json_object_get(t->doc, "error"), "kind", ""),
 			   "unschedulable") == 0)
 			unsched++;
-		if (with_blocked && t->status == TS_PENDING) {
-			char why[512];
-			if (sched_pending_reason(c, t, why, sizeof(why))) {
-				blocked_n++;
-				if (json_array_size(blocked) < 20)
-					json_array_append_new(
-						blocked, json_pack("{s:s,s:s,s:s}", "id", t->id,
-								   "name",
-								   dtf_json_str(t->doc, "name", ""),
-								   "reason", why));
-			}
-		}
+		if (with_blocked && t->status == TS_PENDING && note_blocked(c, t, blocked))
+			blocked_n++;
 	}
 	out = json_pack("{s:i}", "total", (int)n);
 	for (s = 0; s < TS__COUNT; s++)
@@ -342,19 +347,11 @@ static json_t *run_summary(struct coord *c, struct crun *run)
 	for (p = 1; p <= DTF_PRIORITY_LEVELS && run->counts[TS_PENDING] > 0; p++) {
 		struct ctask *t;
 		for (t = c->qhead[p]; t && scanned < BLOCKED_SCAN; t = t->qnext) {
-			char why[512];
 			if (strcmp(t->run_id, run->id) != 0)
 				continue;
 			scanned++;
-			if (sched_pending_reason(c, t, why, sizeof(why))) {
+			if (note_blocked(c, t, blocked))
 				nblocked++;
-				if (json_array_size(blocked) < 20)
-					json_array_append_new(
-						blocked, json_pack("{s:s,s:s,s:s}", "id", t->id,
-								   "name",
-								   dtf_json_str(t->doc, "name", ""),
-								   "reason", why));
-			}
 		}
 	}
 	json_object_set_new(out, "blocked_count", json_integer(nblocked));
