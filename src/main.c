@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "plugin/cli.h"
 
 static const struct cli_command commands[] = {
 	{"coordinator", cmd_coordinator, "run the coordinator (the server)"},
@@ -12,6 +13,7 @@ static const struct cli_command commands[] = {
 	{"client", cmd_client, "submit tasks, wait, export results, inspect"},
 	{"submit-task", cmd_submit_task, "submit a task file (same as client submit-task)"},
 	{"run", cmd_run, "run a test suite on this machine (coordinator + local workers)"},
+	{"plugins", cmd_plugins, "list the plugins a configuration or a coordinator loads"},
 	{NULL, NULL, NULL},
 };
 

@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "common/yaml.h"
 #include "coordinator/coordinator.h"
+#include "plugin/plugin.h"
 
 #define MAX_KEYS 64
 
@@ -323,7 +324,17 @@ int cmd_coordinator(int argc, char **argv)
 	}
 	cc.api_keys = nkeys ? keys : NULL;
 	cc.workers = nworkers ? workers : NULL;
+	cc.config_doc = cfgdoc;
+	cc.config_path = config;
 	if (check) {
+		struct dtf_plugin_host_impl hi = {.role = "cli"};
+		struct dtf_plugins *ps = dtf_plugins_load(cfgdoc, config, &hi, err, sizeof(err));
+		if (!ps) {
+			fprintf(stderr, "dtf coordinator: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+		dtf_plugins_free(ps);
 		printf("configuration ok: port %u, db %s, %d api keys, %d listed workers\n", cc.port,
 		       cc.db_path, nkeys, nworkers);
 		goto out;

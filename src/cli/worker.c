@@ -10,6 +10,8 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/yaml.h"
+#include "plugin/plugin.h"
 #include "worker/agent.h"
 #include "worker/hw.h"
 
@@ -69,6 +71,7 @@ int cmd_worker(int argc, char **argv)
 		{"api-key", required_argument, NULL, 'k'},
 		{"auto-register", no_argument, NULL, 'a'},
 		{"detect", no_argument, NULL, 'd'},
+		{"config", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -78,6 +81,9 @@ int cmd_worker(int argc, char **argv)
 	json_t *labels = NULL, *hw = json_array(), *caps = NULL;
 	bool detect = false;
 	int opt, rc;
+	const char *config = NULL;
+	json_t *cfgdoc = NULL;
+	struct dtf_plugins *plugins = NULL;
 	sigset_t set;
 
 	cfg.slots = 1;
@@ -144,6 +150,9 @@ int cmd_worker(int argc, char **argv)
 		case 'd':
 			detect = true;
 			break;
+		case 'F':
+			config = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -155,6 +164,22 @@ int cmd_worker(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "dtf worker: unexpected argument '%s'\n", argv[optind]);
 		return 2;
+	}
+	if (config) {
+		char perr[1024];
+		struct dtf_plugin_host_impl hi = {.role = "worker"};
+		cfgdoc = dtf_yaml_load(config, perr, sizeof(perr));
+		if (!cfgdoc) {
+			fprintf(stderr, "dtf worker: %s\n", perr);
+			return 2;
+		}
+		plugins = dtf_plugins_load(cfgdoc, config, &hi, perr, sizeof(perr));
+		json_decref(cfgdoc);
+		if (!plugins) {
+			fprintf(stderr, "dtf worker: %s\n", perr);
+			return 2;
+		}
+		cfg.plugins = plugins;
 	}
 	cfg.coordinator = cli_coordinator_url(coord);
 	cfg.api_key = cli_api_key(key);
@@ -170,6 +195,7 @@ int cmd_worker(int argc, char **argv)
 		json_decref(labels);
 		json_decref(hw);
 		json_decref(caps);
+		dtf_plugins_free(plugins);
 		return 0;
 	}
 	if (!cfg.work_dir) {
@@ -187,6 +213,7 @@ int cmd_worker(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	rc = agent_run(&cfg);
+	dtf_plugins_free(plugins);
 	json_decref(labels);
 	json_decref(hw);
 	json_decref(caps);

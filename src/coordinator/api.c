@@ -463,7 +463,8 @@ static void h_tasks_create(struct dtf_http_req *r)
 	docs = json_array();
 	for (i = 0; i < (single ? 1 : json_array_size(list)); i++) {
 		json_t *in = single ? body : json_array_get(list, i);
-		json_t *doc = task_normalize(in, c->cfg.default_timeout_s, err, sizeof(err));
+		json_t *doc = task_normalize_ex(in, c->cfg.default_timeout_s,
+						dtf_plugins_task_types(c->plugins), err, sizeof(err));
 		if (!doc) {
 			if (single)
 				dtf_http_reply_error(r, 400, "invalid_task", "%s", err);
@@ -878,6 +879,7 @@ static void h_worker_register(struct dtf_http_req *r)
 	size_t pos = 0;
 	const char *k;
 	void *v;
+	bool was_lost = false;
 
 	if (!body)
 		return;
@@ -940,6 +942,7 @@ static void h_worker_register(struct dtf_http_req *r)
 	/* A worker that registers again has restarted: what it no longer runs goes back. */
 	running = json_object_get(body, "running");
 	w = dtf_hmap_get(&c->workers, id);
+	was_lost = w && w->status == WS_LOST;
 	if (w) {
 		while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 			struct ctask *t = v;
@@ -982,6 +985,14 @@ static void h_worker_register(struct dtf_http_req *r)
 	}
 	log_info("worker %s registered (%d slots)", id, w->slots);
 	state_publish_worker(c, w);
+	if (c->plugins) {
+		json_t *wv = json_copy(w->doc);
+		json_object_del(wv, "token");
+		dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_REGISTERED, wv);
+		if (was_lost)
+			dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_RECOVERED, wv);
+		json_decref(wv);
+	}
 	dtf_http_reply_json(r, 201,
 			    json_pack("{s:s,s:s,s:f,s:f,s:i}", "worker_id", id, "token", token,
 				      "heartbeat_interval_s", c->cfg.heartbeat_interval_s,
@@ -1057,6 +1068,12 @@ static void h_worker_heartbeat(struct dtf_http_req *r)
 			log_info("worker %s is draining", w->id);
 			state_worker_sync(w);
 			state_publish_worker(c, w);
+			if (c->plugins) {
+				json_t *wv = json_copy(w->doc);
+				json_object_del(wv, "token");
+				dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_DISCONNECTED, wv);
+				json_decref(wv);
+			}
 			if (w->waiter) {
 				struct dtf_http_req *old = w->waiter;
 				w->waiter = NULL;
@@ -1124,6 +1141,9 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 	if (json_is_string(json_object_get(res, "started_at")) &&
 	    !json_object_get(t->doc, "started_at"))
 		json_object_set(t->doc, "started_at", json_object_get(res, "started_at"));
+	/* A start reported with the result is fired now, before the outcome. */
+	if (t->status == TS_ASSIGNED && json_is_string(json_object_get(res, "started_at")))
+		state_fire_task(c, t, DTF_HOOK_TASK_STARTED);
 	if (result)
 		json_object_set(t->doc, "result", result);
 	if (strcmp(outcome, "interrupted") == 0) {
@@ -1135,9 +1155,12 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		state_record_attempt(c, t, "passed", NULL, NULL);
 		state_release(c, t);
 		json_object_del(t->doc, "error");
-		if (t->retries_used > 0)
+		if (t->retries_used > 0) {
 			json_object_set_new(json_object_get(t->doc, "result"), "flaky",
 					    json_true());
+			/* The retries worked. */
+			state_fire_recovery(c, t, DTF_HOOK_RECOVERY_COMPLETED, NULL, NULL);
+		}
 		state_set_status(c, t, TS_COMPLETED);
 		c->m_results[TS_COMPLETED]++;
 	} else if (t->retries_used < t->max_retries) {
@@ -1146,6 +1169,9 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		state_save_task(c, t);
 		return 0;
 	} else {
+		if (t->max_retries > 0)
+			state_fire_recovery(c, t, DTF_HOOK_RECOVERY_FAILED, kind,
+					    dtf_json_str(error, "message", "the task failed"));
 		state_record_attempt(c, t, "failed", kind, dtf_json_str(error, "message", NULL));
 		state_release(c, t);
 		json_object_set_new(t->doc, "error",
@@ -1462,6 +1488,11 @@ static void h_worker_get(struct dtf_http_req *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
+static void h_plugins(struct dtf_http_req *r)
+{
+	dtf_http_reply_json(r, 200, dtf_plugins_list(C(r)->plugins));
+}
+
 static void h_events(struct dtf_http_req *r)
 {
 	dtf_events_serve(C(r)->events, r);
@@ -1469,6 +1500,7 @@ static void h_events(struct dtf_http_req *r)
 
 const struct dtf_http_route coord_routes[] = {
 	{"GET", "/api/v1/events", h_events, false},
+	{"GET", "/api/v1/plugins", h_plugins, false},
 	{"GET", "/healthz", h_healthz, true},
 	{"GET", "/metrics", h_metrics, false},
 	{"GET", "/api/v1/tasks/summary", h_tasks_summary, false},

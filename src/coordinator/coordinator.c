@@ -61,6 +61,52 @@ static void *tick_main(void *arg)
 	return NULL;
 }
 
+/* ---- what plugins may ask of the coordinator (called from the plugins' threads) ---- */
+
+static char *plugin_task_json(void *arg, const char *id)
+{
+	struct coord *c = arg;
+	struct ctask *t;
+	char *s = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	t = dtf_hmap_get(&c->tasks, id);
+	if (t)
+		s = json_dumps(t->doc, JSON_COMPACT);
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+static char *plugin_worker_json(void *arg, const char *id)
+{
+	struct coord *c = arg;
+	struct cworker *w;
+	char *s = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	w = dtf_hmap_get(&c->workers, id);
+	if (w) {
+		json_t *v = json_copy(w->doc);
+		json_object_del(v, "token");
+		s = json_dumps(v, JSON_COMPACT);
+		json_decref(v);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+static void plugin_emit(void *arg, const char *name, const json_t *data)
+{
+	struct coord *c = arg;
+	json_t *e;
+
+	if (!c->events)
+		return;
+	e = json_pack("{s:s,s:O}", "name", name, "data", (json_t *)data);
+	dtf_events_publish(c->events, "custom", NULL, e);
+	json_decref(e);
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -106,6 +152,22 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 	}
 	c->events = dtf_events_new();
 	pthread_mutex_unlock(&c->lock);
+	{
+		struct dtf_plugin_host_impl hi = {
+			.arg = c,
+			.role = "coordinator",
+			.get_task_json = plugin_task_json,
+			.get_worker_json = plugin_worker_json,
+			.emit_event = plugin_emit,
+		};
+		struct dtf_plugins *ps = dtf_plugins_load(cfg->config_doc, cfg->config_path, &hi,
+							  err, errlen);
+		if (!ps)
+			goto fail;
+		pthread_mutex_lock(&c->lock);
+		c->plugins = ps;
+		pthread_mutex_unlock(&c->lock);
+	}
 	memset(&hc, 0, sizeof(hc));
 	hc.host = cfg->host;
 	hc.port = cfg->port;
@@ -123,6 +185,16 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 		goto fail;
 	}
 	c->tick_running = true;
+	{
+		char ts[32], url[300];
+		json_t *ev;
+		dtf_rfc3339(dtf_wall_ms(), ts);
+		snprintf(url, sizeof(url), "http%s://%s:%u", cfg->tls_cert ? "s" : "",
+			 cfg->host && *cfg->host ? cfg->host : "127.0.0.1", coord_port(c));
+		ev = json_pack("{s:s,s:s,s:s}", "time", ts, "version", "0.1.0", "url", url);
+		dtf_plugins_fire(c->plugins, DTF_HOOK_COORDINATOR_STARTUP, ev);
+		json_decref(ev);
+	}
 	return c;
 fail:
 	coord_stop(c);
@@ -145,6 +217,14 @@ void coord_stop(struct coord *c)
 	c->stopping = true;
 	if (c->tick_running)
 		pthread_join(c->tick, NULL);
+	if (c->plugins) {
+		char ts[32];
+		json_t *ev;
+		dtf_rfc3339(dtf_wall_ms(), ts);
+		ev = json_pack("{s:s}", "time", ts);
+		dtf_plugins_fire(c->plugins, DTF_HOOK_COORDINATOR_SHUTDOWN, ev);
+		json_decref(ev);
+	}
 	if (c->http) {
 		pthread_mutex_lock(&c->lock);
 		while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
@@ -160,6 +240,15 @@ void coord_stop(struct coord *c)
 		pthread_mutex_unlock(&c->lock);
 		dtf_events_close(c->events);
 		dtf_http_server_stop(c->http);
+	}
+	/* After the server (no handler fires any more), before the state (plugins may still
+	 * read tasks while the last events are delivered). Not under c->lock. */
+	{
+		struct dtf_plugins *ps = c->plugins;
+		pthread_mutex_lock(&c->lock);
+		c->plugins = NULL;
+		pthread_mutex_unlock(&c->lock);
+		dtf_plugins_free(ps);
 	}
 	dtf_events_free(c->events);
 	pos = 0;

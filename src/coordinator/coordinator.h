@@ -13,6 +13,7 @@
 #include "common/hmap.h"
 #include "coordinator/events.h"
 #include "net/http.h"
+#include "plugin/plugin.h"
 #include "store/store.h"
 
 #define DTF_PROTOCOL_VERSION 1
@@ -95,6 +96,8 @@ struct coord_config {
 	double default_timeout_s;
 	double retry_backoff_s;          /* first retry delay after a failure; doubles, jittered */
 	const char *tls_cert, *tls_key;
+	const json_t *config_doc;        /* the parsed --config (plugins section), or NULL */
+	const char *config_path;
 };
 
 struct coord {
@@ -113,6 +116,7 @@ struct coord {
 	pthread_t tick;
 	bool tick_running;
 	struct dtf_events *events; /* GET /api/v1/events; NULL while the state is loading */
+	struct dtf_plugins *plugins; /* hooks are fired into it; NULL while loading */
 	volatile bool stopping;
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
@@ -133,6 +137,10 @@ void coord_stop(struct coord *c);
  * hardware as a list, unknown members moved under params), or NULL with the reason in err
  * (naming the field). */
 json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, size_t errlen);
+/* The same, also accepting the task types of plugins (NULL-terminated; such tasks need no
+ * command: their task processor runs them). */
+json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
+			  const char *const *plugin_types, char *err, size_t errlen);
 const char *task_status_name(enum task_status s);
 bool task_status_parse(const char *name, enum task_status *out);
 bool task_is_final(enum task_status s);
@@ -162,6 +170,11 @@ int state_load(struct coord *c);
 /* Sends an assigned or running task back to pending (or fails it when no retries remain). */
 void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
 		   bool count_retry);
+/* Fires a task hook with the task's document (task_started shows it running). */
+void state_fire_task(struct coord *c, struct ctask *t, enum dtf_hook hook);
+/* Fires a recovery hook about a task (level 1 retry, or 2 for a lost worker's task). */
+void state_fire_recovery(struct coord *c, struct ctask *t, enum dtf_hook hook, const char *kind,
+			 const char *why);
 /* Appends an attempt's outcome to the task's history and writes the attempt record. */
 void state_record_attempt(struct coord *c, struct ctask *t, const char *outcome, const char *kind,
 			  const char *why);

@@ -41,6 +41,25 @@ static void task_fields(struct ctask *t)
 	copy_id(t->worker_id, sizeof(t->worker_id), dtf_json_str(t->doc, "worker_id", ""));
 }
 
+void state_fire_task(struct coord *c, struct ctask *t, enum dtf_hook hook)
+{
+	json_t *v;
+
+	if (!c->plugins)
+		return;
+	v = json_copy(t->doc);
+	json_object_del(v, "live_output");
+	if (hook == DTF_HOOK_TASK_STARTED) {
+		/* Also fired for a start learned with the result: show the task as it was. */
+		json_object_set_new(v, "status", json_string("running"));
+		json_object_del(v, "result");
+		json_object_del(v, "error");
+		json_object_del(v, "finished_at");
+	}
+	dtf_plugins_fire(c->plugins, hook, v);
+	json_decref(v);
+}
+
 static void publish_task(struct coord *c, struct ctask *t)
 {
 	json_t *e;
@@ -112,6 +131,8 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 	if (status == TS_PENDING)
 		state_queue(c, t);
 	publish_task(c, t);
+	if (status == TS_PENDING && c->events)
+		state_fire_task(c, t, DTF_HOOK_TASK_CREATED);
 	return t;
 }
 
@@ -185,6 +206,25 @@ void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
 		state_queue(c, t);
 	}
 	publish_task(c, t);
+	switch (s) {
+	case TS_ASSIGNED:
+		state_fire_task(c, t, DTF_HOOK_TASK_ASSIGNED);
+		break;
+	case TS_RUNNING:
+		state_fire_task(c, t, DTF_HOOK_TASK_STARTED);
+		break;
+	case TS_COMPLETED:
+		state_fire_task(c, t, DTF_HOOK_TASK_COMPLETED);
+		break;
+	case TS_FAILED:
+		state_fire_task(c, t, DTF_HOOK_TASK_FAILED);
+		break;
+	case TS_CANCELLED:
+		state_fire_task(c, t, DTF_HOOK_TASK_CANCELLED);
+		break;
+	default: /* pending again: a retry, not a new task */
+		break;
+	}
 }
 
 struct crun *state_run(struct coord *c, const char *id)
@@ -340,10 +380,37 @@ void state_record_attempt(struct coord *c, struct ctask *t, const char *outcome,
 	record_attempt(c, t, outcome, kind, why);
 }
 
+void state_fire_recovery(struct coord *c, struct ctask *t, enum dtf_hook hook, const char *kind,
+			 const char *why)
+{
+	/* Level 1 retries in place; a lost worker's task is retried elsewhere (level 2). */
+	bool elsewhere = kind && strcmp(kind, "worker_lost") == 0;
+	json_t *ev;
+
+	if (!c->plugins)
+		return;
+	ev = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i}", "level", elsewhere ? 2 : 1, "strategy",
+		       elsewhere ? "retry_elsewhere" : "retry", "task_id", t->id, "name",
+		       dtf_json_str(t->doc, "name", ""), "attempt", t->attempt, "retries_used",
+		       t->retries_used);
+	if (t->worker_id[0])
+		json_object_set_new(ev, "worker_id", json_string(t->worker_id));
+	if (kind || why)
+		json_object_set_new(ev, "error", json_pack("{s:s,s:s}", "kind", kind ? kind : "",
+							   "message", why ? why : ""));
+	dtf_plugins_fire(c->plugins, hook, ev);
+	json_decref(ev);
+}
+
 void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
 		   bool count_retry)
 {
 	record_attempt(c, t, "requeued", kind, why);
+	if (count_retry && t->max_retries > 0)
+		state_fire_recovery(c, t,
+				    t->retries_used >= t->max_retries ? DTF_HOOK_RECOVERY_FAILED
+								       : DTF_HOOK_RECOVERY_STARTED,
+				    kind, why);
 	state_release(c, t);
 	if (count_retry && t->retries_used >= t->max_retries) {
 		json_object_set_new(t->doc, "error", json_pack("{s:s,s:s}", "kind", kind, "message",
@@ -436,6 +503,13 @@ void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
 	state_worker_sync(w);
 	state_save_worker(c, w);
 	state_publish_worker(c, w);
+	if (c->plugins) {
+		json_t *wv = json_copy(w->doc);
+		json_object_del(wv, "token");
+		json_object_set_new(wv, "reason", json_string(why));
+		dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_FAILED, wv);
+		json_decref(wv);
+	}
 }
 
 static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc)

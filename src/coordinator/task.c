@@ -89,7 +89,21 @@ static bool num_in(const json_t *v, double lo, double hi)
 	return d >= lo && d <= hi;
 }
 
+static bool is_plugin_type(const char *const *types, const char *t)
+{
+	for (; types && *types; types++)
+		if (strcmp(*types, t) == 0)
+			return true;
+	return false;
+}
+
 json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, size_t errlen)
+{
+	return task_normalize_ex(in, default_timeout_s, NULL, err, errlen);
+}
+
+json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
+			  const char *const *plugin_types, char *err, size_t errlen)
 {
 	json_t *out = NULL, *params, *v;
 	const char *key, *type;
@@ -264,7 +278,10 @@ json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, si
 		json_object_set(out, key, v);
 	}
 
-	if (!json_object_get(out, "command") && !json_object_get(out, "shell")) {
+	type = dtf_json_str(out, "type", NULL);
+	/* A plugin's task type is run by its task processor: no command needed. */
+	if (!json_object_get(out, "command") && !json_object_get(out, "shell") &&
+	    !(type && is_plugin_type(plugin_types, type))) {
 		snprintf(err, errlen,
 			 "the task needs 'command' (a list of strings) or 'shell' (a string) to run");
 		goto fail;
@@ -276,7 +293,7 @@ json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, si
 	type = dtf_json_str(out, "type", NULL);
 	if (!type) {
 		json_object_set_new(out, "type", json_string("command"));
-	} else if (!is_known_type(type)) {
+	} else if (!is_known_type(type) && !is_plugin_type(plugin_types, type)) {
 		snprintf(err, errlen,
 			 "unknown task type '%s' (known: command, test, benchmark, shell)", type);
 		goto fail;

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "net/http.h"
+#include "plugin/plugin.h"
 #include "worker/agent.h"
 #include "worker/exec.h"
 #include "worker/hw.h"
@@ -127,6 +128,7 @@ json_t *agent_capabilities(const struct agent_config *cfg)
 	const char *env = getenv("DTF_CAPABILITIES");
 
 	json_array_foreach(cfg->extra_hardware, i, e) json_array_append(hw, e);
+	dtf_plugins_detect_resources(cfg->plugins, caps);
 	if (json_is_object(cfg->capabilities))
 		json_object_update(caps, cfg->capabilities);
 	if (env && *env) {
@@ -177,6 +179,20 @@ static int do_register(struct agent *a, struct conn *cn)
 		if (a->worker_id[0])
 			json_object_set_new(body, "worker_id", json_string(a->worker_id));
 		pthread_mutex_unlock(&a->lock);
+		if (dtf_plugins_task_types(a->cfg.plugins)[0]) {
+			/* The built-in types plus the plugins' own. */
+			json_t *types = json_pack("[s,s,s,s]", "command", "test", "shell", "benchmark");
+			for (const char *const *t = dtf_plugins_task_types(a->cfg.plugins); *t; t++) {
+				size_t k;
+				json_t *x;
+				bool dup = false;
+				json_array_foreach(types, k, x) if (strcmp(json_string_value(x), *t) == 0)
+					dup = true;
+				if (!dup)
+					json_array_append_new(types, json_string(*t));
+			}
+			json_object_set_new(body, "task_types", types);
+		}
 		if (a->cfg.labels)
 			json_object_set(body, "labels", a->cfg.labels);
 		rc = dtf_http_call(&cn->http, "POST", "/api/v1/workers/register", body, 10000,
@@ -621,6 +637,25 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 	snprintf(workdir, wlen, "%s/%s-%lld", a->cfg.work_dir, dtf_json_str(task, "id", "task"),
 		 dtf_json_int(task, "attempt", 1));
 	make_workdir(sl, workdir);
+	if (dtf_plugins_handles(a->cfg.plugins, dtf_json_str(task, "type", ""))) {
+		/* A plugin's task type: its task processor runs it here. */
+		json_t *t = json_copy(task), *pres = NULL;
+		json_object_set_new(t, "work_dir", json_string(workdir));
+		dtf_plugins_run_task_cancellable(a->cfg.plugins, t, &sl->cancel, &pres);
+		json_decref(t);
+		if (!pres)
+			pres = json_pack("{s:s,s:{},s:{s:s,s:s}}", "outcome", "failed", "result",
+					"error", "kind", "plugin", "message", "no task processor");
+		if (atomic_load(&sl->cancel) && atomic_load(&sl->interrupted))
+			json_object_set_new(pres, "outcome", json_string("interrupted"));
+		json_object_set_new(json_object_get(pres, "result"), "worker_id",
+				    json_string(a->worker_id));
+		json_object_set_new(pres, "protocol", json_integer(PROTOCOL));
+		json_object_set_new(pres, "worker_id", json_string(a->worker_id));
+		json_object_set_new(pres, "attempt",
+				    json_integer(dtf_json_int(task, "attempt", 1)));
+		return pres;
+	}
 	if (shell) {
 		argv = calloc(4, sizeof(*argv));
 		argv[0] = strdup("/bin/sh");

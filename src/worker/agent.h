@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct dtf_plugins;
+
 struct agent_config {
 	const char *coordinator;   /* base URL */
 	const char *api_key;       /* may be NULL */
@@ -20,6 +22,7 @@ struct agent_config {
 	size_t output_cap;         /* bytes of stdout/stderr kept per stream */
 	bool keep_work_dirs;       /* keep the directories of tasks that passed */
 	double lease_wait_s;       /* long-poll length (default 20 s) */
+	struct dtf_plugins *plugins; /* task processors and resource managers, or NULL */
 };
 
 /* Runs the agent until it is told to stop: the first SIGTERM/SIGINT drains (finishes running
