@@ -1093,6 +1093,70 @@ static void h_worker_heartbeat(struct dtf_http_req *r)
 	json_decref(body);
 }
 
+/* True if an earlier attempt of t failed by itself (not because its worker was lost or the lease
+ * went astray): a pass after that makes the task flaky. */
+static bool failed_before(const struct ctask *t)
+{
+	json_t *hist = json_object_get(t->doc, "history"), *a;
+	size_t i;
+
+	json_array_foreach(hist, i, a)
+	{
+		const char *k = dtf_json_str(a, "error_kind", "");
+		if (strcmp(dtf_json_str(a, "outcome", ""), "requeued") == 0 &&
+		    (!strcmp(k, "exit_code") || !strcmp(k, "signal") || !strcmp(k, "timeout") ||
+		     !strcmp(k, "test_failures")))
+			return true;
+	}
+	return false;
+}
+
+/* Checks the members of a worker's result and error objects; writes what is wrong to why. */
+static bool result_fields_ok(const json_t *res, char *why, size_t len)
+{
+	static const char *const strs[] = {"stdout", "stderr", "worker_id", "junit_error", NULL};
+	static const char *const ints[] = {"exit_code", "signal", "stdout_truncated",
+					   "stderr_truncated", NULL};
+	json_t *result = json_object_get(res, "result"), *error = json_object_get(res, "error");
+	json_t *v;
+	int i;
+	int64_t ms;
+
+	for (i = 0; strs[i]; i++)
+		if ((v = json_object_get(result, strs[i])) && !json_is_string(v)) {
+			snprintf(why, len, "'result.%s' must be a string", strs[i]);
+			return false;
+		}
+	for (i = 0; ints[i]; i++)
+		if ((v = json_object_get(result, ints[i])) && !json_is_integer(v)) {
+			snprintf(why, len, "'result.%s' must be an integer", ints[i]);
+			return false;
+		}
+	if ((v = json_object_get(result, "duration_s")) && !json_is_number(v)) {
+		snprintf(why, len, "'result.duration_s' must be a number");
+		return false;
+	}
+	if ((v = json_object_get(result, "testcases")) && !json_is_array(v)) {
+		snprintf(why, len, "'result.testcases' must be a list");
+		return false;
+	}
+	if ((v = json_object_get(result, "metrics")) && !json_is_object(v)) {
+		snprintf(why, len, "'result.metrics' must be an object");
+		return false;
+	}
+	if (((v = json_object_get(error, "kind")) && !json_is_string(v)) ||
+	    ((v = json_object_get(error, "message")) && !json_is_string(v))) {
+		snprintf(why, len, "'error.kind' and 'error.message' must be strings");
+		return false;
+	}
+	if ((v = json_object_get(res, "started_at")) &&
+	    (!json_is_string(v) || dtf_parse_rfc3339(json_string_value(v), &ms))) {
+		snprintf(why, len, "'started_at' must be an RFC 3339 time");
+		return false;
+	}
+	return true;
+}
+
 /* Applies a worker's result for a task. Returns 0 when recorded, DTF_ESTALE when the task is no
  * longer this worker's attempt, DTF_ENOTFOUND, DTF_EINVAL for a malformed result. */
 static int apply_result(struct coord *c, struct cworker *w, const char *task_id, json_t *res,
@@ -1119,6 +1183,8 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		snprintf(why, len, "'result' and 'error' must be objects and 'attempt' an integer");
 		return DTF_EINVAL;
 	}
+	if (!result_fields_ok(res, why, len))
+		return DTF_EINVAL;
 	if (result && (json_string_length(json_object_get(result, "stdout")) > MAX_OUTPUT_FIELD ||
 		       json_string_length(json_object_get(result, "stderr")) > MAX_OUTPUT_FIELD)) {
 		snprintf(why, len, "stdout and stderr are limited to %u bytes each",
@@ -1155,9 +1221,10 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		state_record_attempt(c, t, "passed", NULL, NULL);
 		state_release(c, t);
 		json_object_del(t->doc, "error");
-		if (t->retries_used > 0) {
+		if (failed_before(t))
 			json_object_set_new(json_object_get(t->doc, "result"), "flaky",
 					    json_true());
+		if (t->retries_used > 0) {
 			/* The retries worked. */
 			state_fire_recovery(c, t, DTF_HOOK_RECOVERY_COMPLETED, NULL, NULL);
 		}

@@ -30,7 +30,7 @@ static void tick(struct coord *c)
 			dtf_http_reply_json(r, 200, sched_lease_reply(w, json_array()));
 			dtf_http_resume(r);
 		}
-		if (w->status != WS_LOST && !w->waiter && now - w->last_seen_ms > timeout_ms) {
+		if (w->status != WS_LOST && now - w->last_seen_ms > timeout_ms) {
 			char why[128];
 			snprintf(why, sizeof(why), "no heartbeat for %.1f s",
 				 (double)(now - w->last_seen_ms) / 1000.0);

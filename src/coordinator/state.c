@@ -405,14 +405,16 @@ void state_fire_recovery(struct coord *c, struct ctask *t, enum dtf_hook hook, c
 void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
 		   bool count_retry)
 {
-	record_attempt(c, t, "requeued", kind, why);
+	bool final = count_retry && t->retries_used >= t->max_retries;
+
+	record_attempt(c, t, final ? "failed" : "requeued", kind, why);
 	if (count_retry && t->max_retries > 0)
 		state_fire_recovery(c, t,
 				    t->retries_used >= t->max_retries ? DTF_HOOK_RECOVERY_FAILED
 								       : DTF_HOOK_RECOVERY_STARTED,
 				    kind, why);
 	state_release(c, t);
-	if (count_retry && t->retries_used >= t->max_retries) {
+	if (final) {
 		json_object_set_new(t->doc, "error", json_pack("{s:s,s:s}", "kind", kind, "message",
 							       why));
 		state_set_status(c, t, TS_FAILED);
@@ -519,17 +521,17 @@ static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *
 
 	switch (kind) {
 	case DTF_STORE_RUN:
-		if (!state_add_run(c, id, json_deep_copy(doc)))
+		if (!state_add_run(c, id, json_incref(doc)))
 			return -1;
 		break;
 	case DTF_STORE_TASK:
 		if (!task_status_parse(dtf_json_str(doc, "status", ""), &st))
 			st = TS_PENDING;
-		if (!state_add_task(c, json_deep_copy(doc), st))
+		if (!state_add_task(c, json_incref(doc), st))
 			return -1;
 		break;
 	case DTF_STORE_WORKER:
-		if (!state_add_worker(c, id, json_deep_copy(doc)))
+		if (!state_add_worker(c, id, json_incref(doc)))
 			return -1;
 		break;
 	case DTF_STORE_ATTEMPT:
