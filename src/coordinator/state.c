@@ -45,7 +45,7 @@ void state_fire_task(struct coord *c, struct ctask *t, enum dtf_hook hook)
 {
 	json_t *v;
 
-	if (!c->plugins)
+	if (!dtf_plugins_subscribed(c->plugins, hook))
 		return;
 	v = json_copy(t->doc);
 	json_object_del(v, "live_output");
@@ -387,7 +387,7 @@ void state_fire_recovery(struct coord *c, struct ctask *t, enum dtf_hook hook, c
 	bool elsewhere = kind && strcmp(kind, "worker_lost") == 0;
 	json_t *ev;
 
-	if (!c->plugins)
+	if (!dtf_plugins_subscribed(c->plugins, hook))
 		return;
 	ev = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i}", "level", elsewhere ? 2 : 1, "strategy",
 		       elsewhere ? "retry_elsewhere" : "retry", "task_id", t->id, "name",

@@ -176,6 +176,13 @@ void plugin_enqueue(struct dtf_plugins *p, int hook, char *payload, const json_t
 	pthread_mutex_unlock(&p->lock);
 }
 
+bool dtf_plugins_subscribed(struct dtf_plugins *p, enum dtf_hook hook)
+{
+	if (!p || (int)hook < 0 || hook >= DTF_HOOK__COUNT)
+		return false;
+	return (atomic_load(&p->subscribed) & DTF_HOOK_BIT(hook)) != 0;
+}
+
 void dtf_plugins_fire(struct dtf_plugins *p, enum dtf_hook hook, const json_t *payload)
 {
 	json_t *empty = NULL;

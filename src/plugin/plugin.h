@@ -58,6 +58,8 @@ int dtf_plugins_config_check(const json_t *config_doc, const char *text, size_t 
  * the caller held. Accepts p == NULL. The dispatcher thread then calls each plugin in the
  * enabled order, one event at a time, exactly once per event. */
 void dtf_plugins_fire(struct dtf_plugins *p, enum dtf_hook hook, const json_t *payload);
+/* True if an enabled plugin listens to hook: callers skip building a payload nobody reads. */
+bool dtf_plugins_subscribed(struct dtf_plugins *p, enum dtf_hook hook);
 
 /* Fires DTF_HOOK_CUSTOM with {"name": name, "data": data} (data borrowed; NULL means null). */
 void dtf_plugins_fire_custom(struct dtf_plugins *p, const char *name, const json_t *data);
