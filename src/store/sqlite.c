@@ -3,7 +3,9 @@
  * no fsync; checkpoints fsync. Statements are prepared once. The tasks table has no secondary
  * indexes: the coordinator reads it whole at start-up and serves queries from memory, so every
  * index would only add pages to each commit. */
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,33 +202,111 @@ static int sq_put_worker(struct dtf_store *st, const char *id, const json_t *doc
 	return step_reset(st, q, q->put_worker, "put worker");
 }
 
+/* Rows are read in batches; their JSON is parsed by two threads (the parse dominates a restart
+ * with many stored tasks), then handed to the callback in order. */
+#define LOAD_BATCH 4096
+
+struct load_row {
+	char *id, *text;
+	size_t len;
+	json_t *doc;
+};
+
+struct parse_job {
+	struct load_row *rows;
+	size_t from, to;
+};
+
+static void parse_rows(struct load_row *rows, size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		json_error_t je;
+		/* The store holds what the coordinator wrote (already bounded when it came in), so
+		 * the parse skips the depth pre-scan that outside input gets. */
+		rows[i].doc = json_loadb(rows[i].text, rows[i].len, JSON_ALLOW_NUL, &je);
+		if (!rows[i].doc)
+			log_error("store: record %s is not valid JSON (%s); skipped", rows[i].id,
+				  je.text);
+	}
+}
+
+static void *parse_main(void *arg)
+{
+	struct parse_job *j = arg;
+
+	parse_rows(j->rows, j->from, j->to);
+	return NULL;
+}
+
+static int flush_rows(struct load_row *rows, size_t n, enum dtf_store_kind kind,
+		      dtf_store_load_cb cb, void *arg)
+{
+	struct parse_job job = {rows, n / 2, n};
+	pthread_t th;
+	bool threaded = n >= 64 && pthread_create(&th, NULL, parse_main, &job) == 0;
+	size_t i;
+	int rc = 0;
+
+	parse_rows(rows, 0, threaded ? n / 2 : n);
+	if (threaded)
+		pthread_join(th, NULL);
+	for (i = 0; i < n; i++) {
+		if (!rc && rows[i].doc)
+			rc = cb(arg, kind, rows[i].id, rows[i].doc);
+		json_decref(rows[i].doc);
+		free(rows[i].id);
+		free(rows[i].text);
+	}
+	return rc;
+}
+
 static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum dtf_store_kind kind,
 		      dtf_store_load_cb cb, void *arg)
 {
 	sqlite3_stmt *s = NULL;
+	struct load_row *rows = calloc(LOAD_BATCH, sizeof(*rows));
+	size_t n = 0;
 	int rc = 0, r;
 
-	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+	if (!rows)
+		return DTF_ENOMEM;
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		free(rows);
 		return sq_err(st, q, "prepare load");
+	}
 	while ((r = sqlite3_step(s)) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(s, 0);
 		const char *text = (const char *)sqlite3_column_text(s, 1);
-		int n = sqlite3_column_bytes(s, 1);
-		char err[160];
-		json_t *doc = dtf_json_parse(text ? text : "", (size_t)n, err, sizeof(err));
-		if (!doc) {
-			log_error("store: record %s is not valid JSON (%s); skipped", id ? id : "?",
-				  err);
-			continue;
-		}
-		rc = cb(arg, kind, id ? id : "", doc);
-		json_decref(doc);
-		if (rc)
+		int len = sqlite3_column_bytes(s, 1);
+		rows[n].id = strdup(id ? id : "");
+		rows[n].text = malloc((size_t)len + 1);
+		if (!rows[n].id || !rows[n].text) {
+			free(rows[n].id);
+			free(rows[n].text);
+			rc = DTF_ENOMEM;
 			break;
+		}
+		memcpy(rows[n].text, text ? text : "", (size_t)len);
+		rows[n].text[len] = '\0';
+		rows[n].len = (size_t)len;
+		if (++n == LOAD_BATCH) {
+			rc = flush_rows(rows, n, kind, cb, arg);
+			n = 0;
+			if (rc)
+				break;
+		}
 	}
-	if (!rc && r != SQLITE_DONE)
+	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = sq_err(st, q, "load");
+	if (n) {
+		int rc2 = flush_rows(rows, n, kind, cb, arg);
+		if (!rc)
+			rc = rc2;
+	}
 	sqlite3_finalize(s);
+	free(rows);
 	return rc;
 }
 
