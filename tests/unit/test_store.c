@@ -356,6 +356,43 @@ static void test_transaction_errors(void **state)
 	dtf_store_close(st);
 }
 
+/* Many tasks (more than one load batch, parsed on two threads) come back whole and in order,
+ * strings with NUL bytes (a task's output may have them) included. */
+static void test_many_tasks_in_order(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->db);
+	json_t *recs;
+	size_t i, n = 10000;
+	char id[32];
+
+	assert_int_equal(st->ops->begin(st), 0);
+	for (i = 0; i < n; i++) {
+		/* Written in reverse, so the load must order by seq. */
+		size_t seq = n - i;
+		json_t *doc = json_pack("{s:s,s:I,s:s#}", "id", "x", "seq", (json_int_t)seq, "out",
+					"a\0b", (int)3);
+		snprintf(id, sizeof(id), "t-%zu", seq);
+		json_object_set_new(doc, "id", json_string(id));
+		assert_int_equal(st->ops->put_task(st, id, (int64_t)seq, NULL, "pending", doc), 0);
+		json_decref(doc);
+	}
+	assert_int_equal(st->ops->commit(st), 0);
+	dtf_store_close(st);
+	st = open_store(f->db);
+	recs = load_all(st);
+	assert_int_equal(json_array_size(recs), n);
+	for (i = 0; i < n; i++) {
+		json_t *d = doc_of(recs, i);
+		snprintf(id, sizeof(id), "t-%zu", i + 1);
+		assert_string_equal(json_string_value(json_object_get(d, "id")), id);
+		assert_int_equal(json_string_length(json_object_get(d, "out")), 3);
+		assert_memory_equal(json_string_value(json_object_get(d, "out")), "a\0b", 3);
+	}
+	json_decref(recs);
+	dtf_store_close(st);
+}
+
 static void test_open_failures(void **state)
 {
 	struct fixture *f = *state;
@@ -399,6 +436,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_load_stops_on_callback_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_json_skipped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_transaction_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_tasks_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_failures, setup, teardown),
 	};
 
