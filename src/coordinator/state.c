@@ -349,7 +349,12 @@ void state_release(struct coord *c, struct ctask *t)
 	t->worker_id[0] = '\0';
 }
 
-/* Appends an entry to the task's attempt history and writes the attempt record. */
+/* Records an attempt's outcome. The first HISTORY_MAX attempts live in the task's own "history"
+ * (written with the task, in the same transaction); later ones, which only a task requeued over
+ * and over would have, go to the store's attempts table instead, so every attempt is kept without
+ * a second row written for every task. */
+#define HISTORY_MAX 100
+
 static void record_attempt(struct coord *c, struct ctask *t, const char *outcome, const char *kind,
 			   const char *why)
 {
@@ -368,9 +373,10 @@ static void record_attempt(struct coord *c, struct ctask *t, const char *outcome
 		json_object_set_new(a, "error_kind", json_string(kind));
 	if (why)
 		json_object_set_new(a, "message", json_string(why));
-	if (json_array_size(hist) < 100)
+	if (json_array_size(hist) < HISTORY_MAX)
 		json_array_append(hist, a);
-	c->store->ops->put_attempt(c->store, t->id, t->attempt, a);
+	else
+		c->store->ops->put_attempt(c->store, t->id, t->attempt, a);
 	json_decref(a);
 }
 
