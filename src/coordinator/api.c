@@ -1450,7 +1450,6 @@ static void h_worker_lease(struct dtf_http_req *r)
 		dtf_http_resume(old);
 	}
 	tasks = sched_lease(c, w, max);
-	state_worker_sync(w);
 	if (state_commit(c)) {
 		json_decref(tasks);
 		reply_store_error(r);

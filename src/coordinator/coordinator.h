@@ -157,6 +157,8 @@ void state_unqueue(struct coord *c, struct ctask *t);
 struct crun *state_run(struct coord *c, const char *id);
 struct crun *state_add_run(struct coord *c, const char *id, json_t *doc);
 struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc);
+/* Writes a worker's live fields (status, free resources, last heartbeat) into its document.
+ * Done when the document is shown or saved, not at every lease and release. */
 void state_worker_sync(struct cworker *w);
 /* Tells event-stream clients about a worker's status. */
 void state_publish_worker(struct coord *c, struct cworker *w);

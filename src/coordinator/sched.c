@@ -115,7 +115,6 @@ json_t *sched_lease(struct coord *c, struct cworker *w, int max)
 	if (n) {
 		c->m_leases++;
 		c->m_leased_tasks += (uint64_t)n;
-		state_worker_sync(w);
 	}
 	return out;
 }

@@ -326,6 +326,7 @@ int state_save_task(struct coord *c, struct ctask *t)
 
 int state_save_worker(struct coord *c, struct cworker *w)
 {
+	state_worker_sync(w);
 	return c->store->ops->put_worker(c->store, w->id, w->doc);
 }
 
@@ -344,7 +345,6 @@ void state_release(struct coord *c, struct ctask *t)
 		w->used_memory -= t->memory;
 		w->used_gpu_memory -= t->gpu_memory;
 		w->active--;
-		state_worker_sync(w);
 	}
 	t->worker_id[0] = '\0';
 }

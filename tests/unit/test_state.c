@@ -250,6 +250,8 @@ static void test_lease_assigns(void **state)
 	assert_int_equal(c->pending_count, 2);
 	assert_int_equal(w->used_slots, 1);
 	assert_int_equal(w->active, 1);
+	/* The worker's document shows its live fields once synced (as the API does to show it). */
+	state_worker_sync(w);
 	assert_string_equal(dtf_json_str(w->doc, "status", "?"), "busy");
 	assert_int_equal(dtf_json_int(w->doc, "available_slots", -1), 1);
 	assert_int_equal(c->m_leases, 1);
