@@ -124,7 +124,14 @@ static struct ctask **collect(struct coord *c, const char *run_id, const char *i
 static bool note_blocked(struct coord *c, struct ctask *t, json_t *blocked)
 {
 	char why[512];
+	size_t pos = 0;
+	const char *k;
+	void *v;
 
+	/* Most pending tasks have a worker that could run them: find one before writing why. */
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
+		if (sched_could_run(t, v))
+			return false;
 	if (!sched_pending_reason(c, t, why, sizeof(why)))
 		return false;
 	if (json_array_size(blocked) < 20)
