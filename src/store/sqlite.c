@@ -83,8 +83,12 @@ static int sq_open(struct dtf_store *st, const char *path)
 		goto out;                                                                          \
 	}
 	PREP(put_run, "INSERT OR REPLACE INTO runs (id, doc) VALUES (?1, ?2)");
+	/* An upsert, not INSERT OR REPLACE: the row is updated where it is, so a change touches
+	 * one table page and leaves the id index alone (REPLACE deletes and re-inserts both). */
 	PREP(put_task,
-	     "INSERT OR REPLACE INTO tasks (id, seq, run_id, status, doc) VALUES (?1, ?2, ?3, ?4, ?5)");
+	     "INSERT INTO tasks (id, seq, run_id, status, doc) VALUES (?1, ?2, ?3, ?4, ?5) "
+	     "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, run_id = excluded.run_id, "
+	     "status = excluded.status, doc = excluded.doc");
 	PREP(put_attempt, "INSERT OR REPLACE INTO attempts (task_id, attempt, doc) VALUES (?1, ?2, ?3)");
 	PREP(put_worker, "INSERT OR REPLACE INTO workers (id, doc) VALUES (?1, ?2)");
 	PREP(begin, "BEGIN IMMEDIATE");
