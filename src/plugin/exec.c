@@ -303,6 +303,10 @@ int exec_plugin_deliver(struct exec_plugin *ex, const char *line, size_t len, do
 		}
 		snprintf(err, errlen, "cannot write to the program: %s", strerror(EPIPE));
 	}
+	/* However its death was seen (at the write or at the next start), say the same thing. */
+	if (rc && ex->pid <= 0 && !ex->stopped && ex->failures >= ex->max_restarts)
+		snprintf(err, errlen, "the program died %d times in a row (last: %s); not restarted",
+			 ex->failures, ex->last_death);
 	pthread_mutex_unlock(&ex->mu);
 	return rc;
 }

@@ -1,4 +1,6 @@
-/* sqlite.c: the SQLite store. WAL journal, synchronous=NORMAL: a committed transaction survives
+/* sqlite.c: the SQLite store, held exclusively by one coordinator (locking_mode=EXCLUSIVE: no
+ * shared-memory index, no lock calls per transaction; a second coordinator on the same file is
+ * refused). WAL journal, synchronous=NORMAL: a committed transaction survives
  * the coordinator being killed at any instant (the WAL is in the OS page cache), and commits cost
  * no fsync; checkpoints fsync. Statements are prepared once. The tasks table has no secondary
  * indexes: the coordinator reads it whole at start-up and serves queries from memory, so every
@@ -66,7 +68,8 @@ static int sq_open(struct dtf_store *st, const char *path)
 	}
 	sqlite3_busy_timeout(q->db, 5000);
 	rc = sq_exec(st, q,
-		     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
+		     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; "
+		     "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
 		     "PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-65536;");
 	if (rc)
 		goto out;

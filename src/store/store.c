@@ -27,8 +27,9 @@ struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen)
 	st->ops = &dtf_store_sqlite_ops;
 	rc = st->ops->open(st, target);
 	if (rc) {
-		snprintf(err, errlen, "cannot open %s: %s", target,
-			 st->error[0] ? st->error : dtf_strerror(rc));
+		snprintf(err, errlen, "cannot open %s: %s%s", target,
+			 st->error[0] ? st->error : dtf_strerror(rc),
+			 strstr(st->error, "locked") ? " (another coordinator is using it)" : "");
 		dtf_store_close(st);
 		return NULL;
 	}
