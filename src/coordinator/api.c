@@ -1026,12 +1026,25 @@ static void reconcile(struct coord *c, struct cworker *w, json_t *running)
 	/* Three heartbeats and a bit: a reply still on its way is never taken for lost. */
 	int64_t grace_ms = (int64_t)(c->cfg.heartbeat_interval_s * 3000) + 2000;
 
+	size_t i, listed = 0;
+	json_t *e;
+
 	if (!json_is_array(running) || w->active == 0)
+		return;
+	/* The common case costs a lookup per listed task: when every task charged to this worker
+	 * is among those it lists, nothing was lost and no scan of all tasks is needed. */
+	json_array_foreach(running, i, e)
+	{
+		struct ctask *t = json_is_string(e) ? dtf_hmap_get(&c->tasks, json_string_value(e))
+						    : NULL;
+		if (t && (t->status == TS_ASSIGNED || t->status == TS_RUNNING) &&
+		    strcmp(t->worker_id, w->id) == 0)
+			listed++;
+	}
+	if ((int)listed >= w->active)
 		return;
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		struct ctask *t = v;
-		size_t i;
-		json_t *e;
 		bool held = false;
 		if ((t->status != TS_ASSIGNED && t->status != TS_RUNNING) ||
 		    strcmp(t->worker_id, w->id) != 0 || now - t->assigned_ms < grace_ms)
@@ -1496,8 +1509,9 @@ void coord_on_done(struct dtf_http_req *r, bool ok)
 	if (!tasks && !r->suspend_requested)
 		return;
 	pthread_mutex_lock(&c->lock);
-	/* Forget a suspended lease whose connection is gone. */
-	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
+	/* Forget a suspended lease whose connection is gone (only a suspended request can be a
+	 * worker's waiter, so the others skip the walk over the workers). */
+	while (r->suspend_requested && (pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
 		if (((struct cworker *)v)->waiter == r)
 			((struct cworker *)v)->waiter = NULL;
 	if (tasks && !ok && json_array_size(tasks)) {
