@@ -11,22 +11,11 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/json.h"
 #include "common/util.h"
 
 #define HEADER_LINES 30
 #define MAX_DEPTH 8
-
-static json_t *csv_list(const char *v)
-{
-	json_t *l = json_array();
-	char *copy = strdup(v), *save = NULL, *tok;
-
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		if (*tok)
-			json_array_append_new(l, json_string(tok));
-	free(copy);
-	return l;
-}
 
 static json_t *req(json_t *task)
 {
@@ -59,9 +48,9 @@ int dtf_discover_header(const char *line, json_t *task, char *err, size_t errlen
 		*eq = '\0';
 		v = eq + 1;
 		if (strcmp(k, "hardware") == 0) {
-			json_object_set_new(task, "hardware", csv_list(v));
+			json_object_set_new(task, "hardware", dtf_json_split(v, ","));
 		} else if (strcmp(k, "requires") == 0) {
-			json_object_set_new(req(task), "hardware", csv_list(v));
+			json_object_set_new(req(task), "hardware", dtf_json_split(v, ","));
 		} else if (strcmp(k, "timeout") == 0) {
 			if (dtf_parse_seconds(v, &d) || d <= 0)
 				goto bad;

@@ -149,7 +149,9 @@ int cmd_run(int argc, char **argv)
 	int nspawned = 0;
 	struct dtf_http_client hc;
 	bool hc_ready = false;
-	json_t *tasks = json_array();
+	json_t *tasks = json_array(), *fmts = NULL, *fv;
+	size_t fi;
+	bool want_json = false;
 	struct run_counts k = {0};
 	int64_t start = dtf_mono_ms();
 
@@ -217,16 +219,17 @@ int cmd_run(int argc, char **argv)
 		nworkers = MAX_WORKERS;
 	if (nworkers < 1)
 		nworkers = 1;
+	fmts = dtf_json_split(formats, ",");
+	json_array_foreach(fmts, fi, fv)
 	{
-		char *copy = strdup(formats), *save = NULL, *tok;
-		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-			if (strcmp(tok, "json") && strcmp(tok, "junit")) {
-				fprintf(stderr, "dtf run: unknown report format '%s' (json, junit)\n",
-					tok);
-				free(copy);
-				return 2;
-			}
-		free(copy);
+		if (strcmp(json_string_value(fv), "json") && strcmp(json_string_value(fv), "junit")) {
+			fprintf(stderr, "dtf run: unknown report format '%s' (json, junit)\n",
+				json_string_value(fv));
+			rc = 2;
+			goto out;
+		}
+		if (!strcmp(json_string_value(fv), "json"))
+			want_json = true;
 	}
 
 	/* 1. What to run. */
@@ -336,16 +339,16 @@ int cmd_run(int argc, char **argv)
 	rc = cli_wait_run(&hc, run_id, timeout, true, quiet, &k);
 	{
 		char path[4096];
-		char *copy = strdup(formats), *save = NULL, *tok;
-		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		json_array_foreach(fmts, fi, fv)
+		{
+			const char *f = json_string_value(fv);
 			snprintf(path, sizeof(path), "%s/results.%s", outdir,
-				 strcmp(tok, "junit") == 0 ? "xml" : "json");
-			if (cli_export_run(&hc, run_id, tok, path) == 0 && !quiet)
+				 strcmp(f, "junit") == 0 ? "xml" : "json");
+			if (cli_export_run(&hc, run_id, f, path) == 0 && !quiet)
 				fprintf(stderr, "wrote %s\n", path);
 		}
-		free(copy);
 		snprintf(path, sizeof(path), "%s/results.json", outdir);
-		if (k.failed && strstr(formats, "json"))
+		if (k.failed && want_json)
 			print_failures(path);
 	}
 	printf("dtf run: %d tests: %d passed, %d failed, %d skipped, %d cancelled in %.1f s\n",
@@ -371,5 +374,6 @@ out:
 		dtf_http_client_release(&hc);
 	coord_stop(c);
 	json_decref(tasks);
+	json_decref(fmts);
 	return rc;
 }

@@ -116,10 +116,9 @@ int cmd_worker(int argc, char **argv)
 			}
 			break;
 		case 'H': {
-			char *copy = strdup(optarg), *save = NULL, *tok;
-			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-				json_array_append_new(hw, json_string(tok));
-			free(copy);
+			json_t *parts = dtf_json_split(optarg, ",");
+			json_array_extend(hw, parts);
+			json_decref(parts);
 			break;
 		}
 		case 'C':

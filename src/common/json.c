@@ -92,3 +92,18 @@ char *dtf_json_dumps(const json_t *v)
 {
 	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
+
+json_t *dtf_json_split(const char *s, const char *seps)
+{
+	json_t *out = json_array();
+
+	while (s && *s) {
+		size_t n = strcspn(s, seps);
+		if (n)
+			json_array_append_new(out, json_stringn(s, n));
+		s += n;
+		if (*s)
+			s++;
+	}
+	return out;
+}

@@ -21,6 +21,10 @@ double dtf_json_num(const json_t *obj, const char *key, double dflt);
 long long dtf_json_int(const json_t *obj, const char *key, long long dflt);
 bool dtf_json_bool(const json_t *obj, const char *key, bool dflt);
 
+/* Splits s at any of the characters of seps into a new array of its non-empty parts
+ * ("cuda,rocm" -> ["cuda", "rocm"]). */
+json_t *dtf_json_split(const char *s, const char *seps);
+
 /* Appends the compact serialization of v to out. */
 int dtf_json_dump(const json_t *v, struct dtf_buf *out);
 /* Returns a malloc'd compact serialization (the caller frees), or NULL. */

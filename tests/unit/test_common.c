@@ -38,6 +38,26 @@ static void *val(int i)
 	return (void *)(intptr_t)(i + 1);
 }
 
+/* dtf_json_split keeps the non-empty parts, in order. */
+static void test_json_split(void **state)
+{
+	json_t *l;
+
+	(void)state;
+	l = dtf_json_split(",cuda,,rocm,", ",");
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(json_string_value(json_array_get(l, 0)), "cuda");
+	assert_string_equal(json_string_value(json_array_get(l, 1)), "rocm");
+	json_decref(l);
+	l = dtf_json_split("", ",");
+	assert_int_equal(json_array_size(l), 0);
+	json_decref(l);
+	l = dtf_json_split("a b\tc", " \t");
+	assert_int_equal(json_array_size(l), 3);
+	assert_string_equal(json_string_value(json_array_get(l, 2)), "c");
+	json_decref(l);
+}
+
 static void test_hmap_many_keys(void **state)
 {
 	struct dtf_hmap m;
@@ -561,6 +581,7 @@ static void test_yaml_key_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_json_split),
 	    cmocka_unit_test(test_hmap_many_keys), cmocka_unit_test(test_hmap_churn),
 	    cmocka_unit_test(test_buf_cap),	   cmocka_unit_test(test_buf_grows),
 	    cmocka_unit_test(test_json_depth),	   cmocka_unit_test(test_json_errors),
