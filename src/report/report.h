@@ -27,4 +27,39 @@ int dtf_report_json(json_t *doc, struct dtf_buf *out);
  * "cancelled", "skipped", "passed", "flaky", "duration_s"} computed from doc's tasks. */
 json_t *dtf_report_summary(json_t *doc);
 
+/* ---- The TestRunResult model and the other formats (issue 6). ----
+ * The model is the run document above, enriched in place by dtf_report_prepare() with:
+ *   "summary"    as dtf_report_summary() returns it, plus "pass_rate" (percent);
+ *   "metrics"    {"<task name>": {"<metric>": number, …}} from benchmark tasks' result.metrics;
+ *   "coverage"   {"lines_total", "lines_covered", "percent", "files": [{"path", "lines_total",
+ *                 "lines_covered", "percent"}]} merged from the lcov / Cobertura files listed in
+ *                 doc["coverage_files"] (paths) — absent when there are none;
+ *   "comparison" {"previous_run_id", "new_failures": [names], "fixed": [names], "flaky": [names],
+ *                 "slower": [{"name", "before_s", "after_s"}]} against previous (may be NULL);
+ *   "ci"         {"provider", "branch", "commit", "pr", "build_url", …} is set by `dtf ci`
+ *                 before rendering and shown by the reports when present. */
+
+/* Fills in summary, metrics, coverage and comparison (previous: an earlier prepared document of
+ * the same branch, or NULL). Returns 0 or a DTF_E* code with err set. */
+int dtf_report_prepare(json_t *doc, const json_t *previous, char *err, size_t errlen);
+
+/* Markdown as in seed 003's example (status, summary with percentages, performance metrics,
+ * failed tests, coverage, comparison). Also the body of a pull-request comment. */
+int dtf_report_markdown(json_t *doc, struct dtf_buf *out);
+/* One self-contained HTML file (inline CSS/JS, works offline). */
+int dtf_report_html(json_t *doc, struct dtf_buf *out);
+/* CSV: one row per test case (task or JUnit test case). */
+int dtf_report_csv(json_t *doc, struct dtf_buf *out);
+
+/* Renders doc in a named format: "json", "junit" (alias "xml"), "markdown" (alias "md"), "html",
+ * "csv". Returns DTF_EINVAL for an unknown name. */
+int dtf_report_render(const char *format, json_t *doc, struct dtf_buf *out);
+/* The file name a format is written to in an output directory (e.g. "results.xml",
+ * "report.md"), or NULL for an unknown format. */
+const char *dtf_report_file_name(const char *format);
+
+/* Writes shields.io endpoint badges (combined status, one per test type, coverage when known)
+ * into dir as JSON files. Returns 0 or a DTF_E* code with err set. */
+int dtf_report_write_badges(json_t *doc, const char *dir, char *err, size_t errlen);
+
 #endif
