@@ -270,17 +270,34 @@ int cmd_client(int argc, char **argv)
 			fprintf(stderr, "dtf client: %s\n", c.error);
 			rc = 1;
 		} else {
-			printf("%-20s %-9s %-6s %-24s %s\n", "ID", "STATUS", "SLOTS", "HARDWARE",
-			       "HOST");
+			printf("%-20s %-9s %-6s %-24s %-20s %s\n", "ID", "STATUS", "SLOTS",
+			       "HARDWARE", "HOST", "LABELS");
 			json_array_foreach(json_object_get(resp, "workers"), i, w)
 			{
 				char *hw = json_dumps(
 					json_object_get(json_object_get(w, "capabilities"),
 							"hardware"),
 					JSON_COMPACT);
-				printf("%-20s %-9s %-6lld %-24s %s\n", dtf_json_str(w, "id", ""),
+				char labels[512] = "";
+				size_t n = 0;
+				const char *lk;
+				json_t *lv;
+				json_object_foreach(json_object_get(w, "labels"), lk, lv)
+				{
+					char *val = json_is_string(lv)
+							    ? NULL
+							    : json_dumps(lv, JSON_ENCODE_ANY);
+					if (n < sizeof(labels))
+						n += (size_t)snprintf(
+							labels + n, sizeof(labels) - n, "%s%s=%s",
+							n ? "," : "", lk,
+							val ? val : json_string_value(lv));
+					free(val);
+				}
+				printf("%-20s %-9s %-6lld %-24s %-20s %s\n", dtf_json_str(w, "id", ""),
 				       dtf_json_str(w, "status", ""), dtf_json_int(w, "slots", 0),
-				       hw ? hw : "[]", dtf_json_str(w, "hostname", ""));
+				       hw ? hw : "[]", dtf_json_str(w, "hostname", ""),
+				       labels[0] ? labels : "-");
 				free(hw);
 			}
 		}

@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"  --retry-backoff S         delay before a failed task's first retry (default 1;\n"
 		"                            doubles per retry up to 60, with jitter)\n"
 		"  --tls-cert F --tls-key F  serve HTTPS\n"
+		"  --constraint EXPR         a constraint every task must meet (repeatable; also\n"
+		"                            scheduler.default_constraints in the config)\n"
 		"  --check                   check the configuration and exit\n");
 }
 
@@ -172,11 +174,14 @@ int cmd_coordinator(int argc, char **argv)
 		{"tls-cert", required_argument, NULL, 'C'},
 		{"tls-key", required_argument, NULL, 'K'},
 		{"check", no_argument, NULL, 'n'},
+		{"constraint", required_argument, NULL, 'X'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct coord_config cc = {0};
 	const char *keys[MAX_KEYS + 1] = {0}, *workers[1025] = {0};
+	const char *constraints[DTF_MAX_CONSTRAINTS + 2] = {0};
+	int nconstraints = 0;
 	int nkeys = 0, nworkers = 0, opt, rc = 0;
 	bool daemon_mode = false, check = false, port_set = false;
 	const char *config = NULL, *log_file = NULL, *port_file = NULL, *env_keys;
@@ -276,6 +281,11 @@ int cmd_coordinator(int argc, char **argv)
 		case 'n':
 			check = true;
 			break;
+		case 'X':
+			/* One past the limit, so that the limit's error is reported. */
+			if (nconstraints <= DTF_MAX_CONSTRAINTS)
+				constraints[nconstraints++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -326,6 +336,16 @@ int cmd_coordinator(int argc, char **argv)
 	cc.workers = nworkers ? workers : NULL;
 	cc.config_doc = cfgdoc;
 	cc.config_path = config;
+	cc.default_constraints = nconstraints ? constraints : NULL;
+	{
+		struct dtf_constraints *dc = NULL;
+		if (constraints_defaults(cfgdoc, cc.default_constraints, &dc, err, sizeof(err))) {
+			fprintf(stderr, "dtf coordinator: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+		constraints_free(dc);
+	}
 	if (check) {
 		struct dtf_plugin_host_impl hi = {.role = "cli"};
 		struct dtf_plugins *ps = dtf_plugins_load(cfgdoc, config, &hi, err, sizeof(err));

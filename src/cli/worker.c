@@ -23,7 +23,8 @@ static void usage(FILE *f)
 		"                         $DTF_COORDINATOR or http://localhost:8080)\n"
 		"  --worker-id ID         this worker's id (default: assigned by the coordinator)\n"
 		"  --slots N              tasks run at once (default 1)\n"
-		"  --labels k=v,…         labels for constraints\n"
+		"  --labels k=v,…         labels for constraints (worker.labels.k)\n"
+		"  --label k=v            one label (repeatable)\n"
 		"  --hardware X,…         hardware classes to offer beyond the detected ones\n"
 		"  --capabilities JSON    capabilities merged over detection (testing)\n"
 		"  --work-dir D           per-task directories (default ./.dtf/work/<worker-id>)\n"
@@ -35,23 +36,28 @@ static void usage(FILE *f)
 		"  --detect               print the detected capabilities as JSON and exit\n");
 }
 
-static json_t *parse_labels(const char *s)
+/* Adds the labels of "k=v,k=v" (or, with one, a single "k=v" whose value may hold commas) to o.
+ * Returns false on a malformed label. */
+static bool add_labels(json_t *o, const char *s, bool one)
 {
-	json_t *o = json_object();
 	char *copy = strdup(s), *save = NULL, *tok;
+	bool ok = copy != NULL;
 
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (tok = one ? copy : strtok_r(copy, ",", &save); ok && tok;
+	     tok = one ? NULL : strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
+		json_t *v;
 		if (!eq || eq == tok) {
-			json_decref(o);
-			o = NULL;
+			ok = false;
 			break;
 		}
 		*eq = '\0';
-		json_object_set_new(o, tok, json_string(eq + 1));
+		v = json_string(eq + 1);
+		if (!v || json_object_set_new(o, tok, v) != 0)
+			ok = false;
 	}
 	free(copy);
-	return o;
+	return ok;
 }
 
 int cmd_worker(int argc, char **argv)
@@ -62,6 +68,7 @@ int cmd_worker(int argc, char **argv)
 		{"worker-id", required_argument, NULL, 'i'},
 		{"slots", required_argument, NULL, 's'},
 		{"labels", required_argument, NULL, 'l'},
+		{"label", required_argument, NULL, 'L'},
 		{"hardware", required_argument, NULL, 'H'},
 		{"capabilities", required_argument, NULL, 'C'},
 		{"work-dir", required_argument, NULL, 'w'},
@@ -108,10 +115,14 @@ int cmd_worker(int argc, char **argv)
 			}
 			break;
 		case 'l':
-			json_decref(labels);
-			labels = parse_labels(optarg);
-			if (!labels) {
-				fprintf(stderr, "dtf worker: --labels wants k=v,k=v\n");
+		case 'L':
+			if (!labels)
+				labels = json_object();
+			if (!add_labels(labels, optarg, opt == 'L')) {
+				fprintf(stderr, "dtf worker: --%s wants %s\n",
+					opt == 'L' ? "label" : "labels",
+					opt == 'L' ? "k=v" : "k=v,k=v");
+				json_decref(labels);
 				return 2;
 			}
 			break;

@@ -473,10 +473,14 @@ static void h_tasks_create(struct dtf_http_req *r)
 		json_t *doc = task_normalize_ex(in, c->cfg.default_timeout_s,
 						dtf_plugins_task_types(c->plugins), err, sizeof(err));
 		if (!doc) {
+			const char *code = strncmp(err, DTF_CONSTRAINTS_ERR_PREFIX,
+						   strlen(DTF_CONSTRAINTS_ERR_PREFIX)) == 0
+						   ? "invalid_constraint"
+						   : "invalid_task";
 			if (single)
-				dtf_http_reply_error(r, 400, "invalid_task", "%s", err);
+				dtf_http_reply_error(r, 400, code, "%s", err);
 			else
-				dtf_http_reply_error(r, 400, "invalid_task", "task %zu: %s", i, err);
+				dtf_http_reply_error(r, 400, code, "task %zu: %s", i, err);
 			goto out;
 		}
 		json_array_append_new(docs, doc);
@@ -881,7 +885,7 @@ static void h_worker_register(struct dtf_http_req *r)
 	json_t *body = body_json(r), *doc, *caps, *running;
 	const char *proto = dtf_http_header(r, "X-DTF-Protocol");
 	const char *wid;
-	char id[72], token[48], ts[32];
+	char id[72], token[48], ts[32], err[256];
 	struct cworker *w;
 	size_t pos = 0;
 	const char *k;
@@ -909,6 +913,11 @@ static void h_worker_register(struct dtf_http_req *r)
 	    (!json_is_integer(json_object_get(body, "slots")) ||
 	     dtf_json_int(body, "slots", 1) < 1 || dtf_json_int(body, "slots", 1) > 4096)) {
 		dtf_http_reply_error(r, 400, "invalid_worker", "'slots' must be 1..4096");
+		goto out;
+	}
+	if (json_object_get(body, "labels") &&
+	    !constraints_labels_ok(json_object_get(body, "labels"), err, sizeof(err))) {
+		dtf_http_reply_error(r, 400, "invalid_worker", "%s", err);
 		goto out;
 	}
 	wid = dtf_json_str(body, "worker_id", NULL);

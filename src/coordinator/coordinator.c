@@ -140,6 +140,9 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 	c->next_seq = 1;
 	c->started_wall_ms = dtf_wall_ms();
 	raise_fd_limit();
+	if (constraints_defaults(cfg->config_doc, cfg->default_constraints,
+				 &c->default_constraints, err, errlen) != 0)
+		goto fail;
 	c->store = dtf_store_open(cfg->db_path, err, errlen);
 	if (!c->store)
 		goto fail;
@@ -254,6 +257,7 @@ void coord_stop(struct coord *c)
 	pos = 0;
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		json_decref(((struct ctask *)v)->doc);
+		constraints_free(((struct ctask *)v)->constraints);
 		free(v);
 	}
 	pos = 0;
@@ -271,6 +275,7 @@ void coord_stop(struct coord *c)
 	dtf_hmap_release(&c->workers);
 	dtf_hmap_release(&c->runs);
 	dtf_store_close(c->store);
+	constraints_free(c->default_constraints);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

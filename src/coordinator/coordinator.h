@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/hmap.h"
+#include "coordinator/constraints.h"
 #include "coordinator/events.h"
 #include "net/http.h"
 #include "plugin/plugin.h"
@@ -53,6 +54,7 @@ struct ctask {
 	int64_t assigned_ms;     /* monotonic: when the current attempt was leased (or loaded) */
 	struct ctask *qprev, *qnext; /* the pending queue of its priority */
 	bool queued;
+	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
 };
 
 struct cworker {
@@ -98,6 +100,7 @@ struct coord_config {
 	const char *tls_cert, *tls_key;
 	const json_t *config_doc;        /* the parsed --config (plugins section), or NULL */
 	const char *config_path;
+	const char *const *default_constraints; /* --constraint flags, NULL-terminated, or NULL */
 };
 
 struct coord {
@@ -121,6 +124,7 @@ struct coord {
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
 	uint64_t m_requeued, m_http_errors;
+	struct dtf_constraints *default_constraints; /* applied to every task, or NULL */
 };
 
 /* Opens the store, loads the state, starts the HTTP server and the tick thread. Returns a new

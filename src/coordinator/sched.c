@@ -52,7 +52,7 @@ bool sched_could_run(const struct ctask *t, const struct cworker *w)
 		return false;
 	if (t->cpu > w->cpu || t->memory > w->memory || t->gpu_memory > w->gpu_memory)
 		return false;
-	return true;
+	return constraints_hold(t, w, false);
 }
 
 bool sched_fits_now(const struct ctask *t, const struct cworker *w)
@@ -67,7 +67,7 @@ bool sched_fits_now(const struct ctask *t, const struct cworker *w)
 		return false;
 	if (t->gpu_memory > 0 && w->used_gpu_memory + t->gpu_memory > w->gpu_memory + 1e-9)
 		return false;
-	return sched_could_run(t, w);
+	return sched_could_run(t, w) && constraints_hold_now(t, w);
 }
 
 static void assign(struct coord *c, struct ctask *t, struct cworker *w)
@@ -220,6 +220,8 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 		snprintf(why, len, "no worker is registered yet");
 		return false;
 	}
+	if (capable == 0 && constraints_explain(c, t, why, len))
+		return true;
 	if (capable == 0) {
 		size_t n = 0, hw_ok = 0, type_ok = 0;
 		double max_cpu = 0, max_mem = 0, max_gpu = 0;

@@ -123,7 +123,9 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 	t->status = status;
 	json_object_set_new(doc, "status", json_string(task_status_name(status)));
 	task_fields(t);
+	constraints_attach(c, t);
 	if (dtf_hmap_put(&c->tasks, t->id, t) != 0) {
+		constraints_free(t->constraints);
 		free(t);
 		return NULL;
 	}
@@ -142,6 +144,7 @@ void state_remove_task(struct coord *c, struct ctask *t)
 	count(c, t, -1);
 	dtf_hmap_del(&c->tasks, t->id);
 	json_decref(t->doc);
+	constraints_free(t->constraints);
 	free(t);
 }
 

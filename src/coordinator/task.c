@@ -246,7 +246,13 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 			}
 			json_object_set_new(out, "requirements", req);
 			continue;
-		} else if (strcmp(key, "constraints") == 0 || strcmp(key, "artifacts") == 0) {
+		} else if (strcmp(key, "constraints") == 0) {
+			json_t *l = constraints_normalize(v, err, errlen);
+			if (!l)
+				goto fail;
+			json_object_set_new(out, "constraints", l);
+			continue;
+		} else if (strcmp(key, "artifacts") == 0) {
 			if (!strlist_ok(v, MAX_LIST, MAX_STR)) {
 				snprintf(err, errlen, "field '%s' must be a list of strings", key);
 				goto fail;

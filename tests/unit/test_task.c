@@ -118,7 +118,7 @@ static void test_explicit_fields_kept(void **state)
 			   "\"shell\": \"make check\", \"priority\": 10, \"max_retries\": 3, "
 			   "\"timeout\": 30, \"env\": {\"A\": \"1\"}, \"cwd\": \"/tmp\", "
 			   "\"deadline\": \"2026-01-31T12:00:00Z\", \"labels\": {\"k\": 1}, "
-			   "\"constraints\": [\"os == linux\"], \"params\": {\"p\": true}, "
+			   "\"constraints\": [\"worker.labels.os == 'linux'\"], \"params\": {\"p\": true}, "
 			   "\"status\": \"completed\", \"attempt\": 7, \"worker_id\": \"w\"}");
 
 	(void)state;
@@ -375,10 +375,43 @@ static void test_bad_ids_and_strings(void **state)
 	reject("{\"command\": [\"x\"], \"name\": \"\"}", "'name'", NULL);
 	reject("{\"command\": [\"x\"], \"cwd\": 1}", "'cwd'", NULL);
 	reject("{\"command\": [\"x\"], \"junit\": [\"r.xml\"]}", "'junit'", NULL);
-	reject("{\"command\": [\"x\"], \"constraints\": \"os == linux\"}", "'constraints'", NULL);
+	reject("{\"command\": [\"x\"], \"constraints\": 5}", "'constraints'", NULL);
 	reject("{\"command\": [\"x\"], \"artifacts\": [1]}", "'artifacts'", NULL);
 	reject("{\"command\": [\"x\"], \"labels\": [\"a\"]}", "'labels'", NULL);
 	reject("{\"command\": [\"x\"], \"metadata\": \"m\"}", "'metadata'", NULL);
+}
+
+/* Constraints: one expression or a list; each must compile, and the error names the entry and
+ * the character position at fault. */
+static void test_constraints(void **state)
+{
+	char buf[256];
+	json_t *t = accept("{\"command\": [\"x\"], \"constraints\": "
+			   "\"task.hardware in worker.hardware\"}");
+
+	(void)state;
+	assert_string_equal(joined(json_object_get(t, "constraints"), buf, sizeof(buf)),
+			    "task.hardware in worker.hardware");
+	json_decref(t);
+	t = accept("{\"command\": [\"x\"], \"constraints\": [\"task.cpu <= "
+		   "worker.available_cpu\", \"worker.labels.os == \\\"linux\\\"\"]}");
+	assert_int_equal(json_array_size(json_object_get(t, "constraints")), 2);
+	json_decref(t);
+	reject("{\"command\": [\"x\"], \"constraints\": [\"true\", \"task.cpu <= \"]}",
+	       "constraints[1]: position 13: expected an operand", NULL);
+	reject("{\"command\": [\"x\"], \"constraints\": \"os == linux\"}",
+	       "constraints[0]: position 1: unknown name 'os'", NULL);
+	reject("{\"command\": [\"x\"], \"constraints\": [true]}", "constraints[0]: must be a string",
+	       NULL);
+	{
+		char big[80 * 70];
+		size_t n = (size_t)snprintf(big, sizeof(big), "{\"command\": [\"x\"], \"constraints\": [");
+		int i;
+		for (i = 0; i < 65; i++)
+			n += (size_t)snprintf(big + n, sizeof(big) - n, "%s\"true\"", i ? "," : "");
+		snprintf(big + n, sizeof(big) - n, "]}");
+		reject(big, "more than 64 expressions", NULL);
+	}
 }
 
 static void test_status_names(void **state)
@@ -422,6 +455,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_type),
 	    cmocka_unit_test(test_bad_deadline),
 	    cmocka_unit_test(test_bad_ids_and_strings),
+	    cmocka_unit_test(test_constraints),
 	    cmocka_unit_test(test_status_names),
 	};
 

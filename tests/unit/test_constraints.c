@@ -1,0 +1,355 @@
+/* test_constraints.c: unit tests of constraint expressions in the coordinator
+ * (src/coordinator/constraints.c with sched.c) on a coordinator built without HTTP around a
+ * private SQLite file: placement by labels, constraints on free resources checked at each lease,
+ * the coordinator's default constraints, pending reasons that name the constraint, stored
+ * expressions that no longer compile, and the checks of configuration and worker labels. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "common/json.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+
+#include "common/banned.h"
+
+struct fixture {
+	char dir[64];
+	struct coord *c;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct coord *c;
+	char db[128], err[256];
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/dtf-test-constraints-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(db, sizeof(db), "%s/dtf.db", f->dir);
+	/* A coordinator as coord_start() builds it, minus the HTTP server and the tick thread. */
+	c = f->c = calloc(1, sizeof(*c));
+	if (!c)
+		return -1;
+	c->cfg.heartbeat_interval_s = 2;
+	c->cfg.heartbeat_timeout_s = 15;
+	c->cfg.default_timeout_s = 3600;
+	pthread_mutex_init(&c->lock, NULL);
+	dtf_hmap_init(&c->tasks);
+	dtf_hmap_init(&c->workers);
+	dtf_hmap_init(&c->runs);
+	c->next_seq = 1;
+	c->store = dtf_store_open(db, err, sizeof(err));
+	if (!c->store) {
+		print_error("dtf_store_open: %s\n", err);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	coord_stop(f->c);
+	dtf_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Adds a pending task from a JSON object text (a command is added when it has none). */
+static struct ctask *add_task(struct coord *c, const char *id, const char *text)
+{
+	char err[256];
+	json_t *in = dtf_json_parse(text, strlen(text), err, sizeof(err)), *doc;
+	struct ctask *t;
+
+	if (!in)
+		print_error("bad test input %s: %s\n", text, err);
+	assert_non_null(in);
+	json_object_set_new(in, "id", json_string(id));
+	if (!json_object_get(in, "command") && !json_object_get(in, "shell"))
+		json_object_set_new(in, "command", json_pack("[s]", "true"));
+	doc = task_normalize(in, 60, err, sizeof(err));
+	if (!doc)
+		print_error("task_normalize %s: %s\n", text, err);
+	assert_non_null(doc);
+	json_decref(in);
+	assert_int_equal(state_begin(c), 0);
+	t = state_add_task(c, doc, TS_PENDING);
+	assert_non_null(t);
+	assert_int_equal(state_save_task(c, t), 0);
+	assert_int_equal(state_commit(c), 0);
+	return t;
+}
+
+/* Registers a worker from a JSON registration document text. */
+static struct cworker *add_worker(struct coord *c, const char *id, const char *text)
+{
+	char err[256];
+	json_t *doc = dtf_json_parse(text, strlen(text), err, sizeof(err));
+	struct cworker *w;
+
+	if (!doc)
+		print_error("bad test input %s: %s\n", text, err);
+	assert_non_null(doc);
+	w = state_add_worker(c, id, doc);
+	assert_non_null(w);
+	return w;
+}
+
+/* Leases up to max tasks to w in one transaction; returns how many it got. */
+static size_t lease(struct coord *c, struct cworker *w, int max)
+{
+	json_t *tasks;
+	size_t n;
+
+	assert_int_equal(state_begin(c), 0);
+	tasks = sched_lease(c, w, max);
+	assert_int_equal(state_commit(c), 0);
+	assert_true(json_is_array(tasks));
+	n = json_array_size(tasks);
+	json_decref(tasks);
+	return n;
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		print_error("\"%s\" does not contain \"%s\"\n", hay, needle);
+	assert_non_null(strstr(hay, needle));
+}
+
+/* Compiles default constraints (from config text, then flags) into the coordinator. */
+static void set_defaults(struct coord *c, const char *config, const char *const *flags)
+{
+	char err[256];
+	json_t *doc = config ? dtf_json_parse(config, strlen(config), err, sizeof(err)) : NULL;
+	int rc = constraints_defaults(doc, flags, &c->default_constraints, err, sizeof(err));
+
+	if (rc)
+		print_error("constraints_defaults: %s\n", err);
+	assert_int_equal(rc, 0);
+	json_decref(doc);
+}
+
+static void test_labels_place_tasks(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *lin = add_worker(c, "lin", "{\"slots\": 2, \"labels\": {\"os\": \"linux\", "
+						   "\"zone\": \"a\"}}");
+	struct cworker *win = add_worker(c, "win", "{\"slots\": 2, \"labels\": {\"os\": "
+						   "\"windows\", \"zone\": \"b\"}}");
+	struct ctask *t = add_task(c, "t", "{\"constraints\": \"worker.labels.os == 'linux'\"}");
+	struct ctask *z = add_task(c, "z", "{\"constraints\": [\"worker.labels.zone in ['b', "
+					   "'c']\", \"!(worker.labels.os == 'linux')\"]}");
+	char why[512];
+
+	(void)state;
+	assert_non_null(t->constraints);
+	assert_true(sched_could_run(t, lin));
+	assert_false(sched_could_run(t, win));
+	assert_false(sched_fits_now(t, win));
+	assert_true(sched_could_run(z, win));
+	assert_false(sched_could_run(z, lin));
+	assert_false(sched_pending_reason(c, t, why, sizeof(why)));
+	/* Each worker gets only what it may run. */
+	assert_int_equal(lease(c, win, 10), 1);
+	assert_int_equal(z->status, TS_ASSIGNED);
+	assert_string_equal(z->worker_id, "win");
+	assert_int_equal(t->status, TS_PENDING);
+	assert_int_equal(lease(c, lin, 10), 1);
+	assert_string_equal(t->worker_id, "lin");
+}
+
+/* worker.available_* is the free capacity at the lease, not the total. */
+static void test_available_at_lease(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w", "{\"slots\": 3, \"capabilities\": {\"memory\": "
+					       "1000}}");
+	struct ctask *t[3];
+	char why[512];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "t%d", i);
+		t[i] = add_task(c, id, "{\"constraints\": [\"worker.available_slots >= 2\", "
+				       "\"task.memory <= worker.available_memory\"]}");
+	}
+	(void)t;
+	assert_true(sched_could_run(t[0], w));
+	/* Three slots free, then two: the third lease finds one. */
+	assert_int_equal(lease(c, w, 10), 2);
+	assert_int_equal(w->used_slots, 2);
+	assert_false(sched_fits_now(t[2], w));
+	assert_true(sched_could_run(t[2], w));
+	assert_false(sched_pending_reason(c, t[2], why, sizeof(why)));
+	assert_contains(why, "busy");
+}
+
+/* The reason names the constraint no worker meets; a task nobody's constraints stop is told by
+ * hardware or capacity as before. */
+static void test_reason_names_constraint(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct ctask *mac, *both, *rocm;
+	char why[512];
+
+	(void)state;
+	add_worker(c, "lin", "{\"labels\": {\"os\": \"linux\", \"zone\": \"a\"}}");
+	add_worker(c, "win", "{\"labels\": {\"os\": \"windows\", \"zone\": \"b\"}}");
+	mac = add_task(c, "mac", "{\"constraints\": [\"worker.labels.zone != 'c'\", "
+				 "\"worker.labels.os == 'macos'\"]}");
+	both = add_task(c, "both", "{\"constraints\": [\"worker.labels.os == 'linux'\", "
+				   "\"worker.labels.zone == 'b'\"]}");
+	rocm = add_task(c, "rocm", "{\"hardware\": \"rocm\", \"constraints\": "
+				   "\"worker.labels.os == 'macos'\"}");
+	assert_true(sched_pending_reason(c, mac, why, sizeof(why)));
+	assert_string_equal(why, "no registered worker can run it: none of the 2 workers with its "
+				 "hardware and capacity satisfies constraint "
+				 "'worker.labels.os == 'macos''");
+	assert_true(sched_pending_reason(c, both, why, sizeof(why)));
+	assert_contains(why, "satisfies all its constraints together");
+	assert_true(sched_pending_reason(c, rocm, why, sizeof(why)));
+	assert_contains(why, "none has hardware rocm");
+}
+
+static void test_default_constraints(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	static const char *const flags[] = {"worker.labels.zone == 'a'", NULL};
+	struct cworker *a, *b;
+	struct ctask *t, *own, *gpu;
+	char why[512];
+
+	(void)state;
+	set_defaults(c, "{\"scheduler\": {\"default_constraints\": [\"'os' in worker.labels\"]}}",
+		     flags);
+	a = add_worker(c, "a", "{\"labels\": {\"os\": \"linux\", \"zone\": \"a\"}}");
+	b = add_worker(c, "b", "{\"labels\": {\"os\": \"linux\", \"zone\": \"b\"}}");
+	t = add_task(c, "t", "{}");
+	own = add_task(c, "own", "{\"constraints\": \"worker.labels.zone == 'b'\"}");
+	assert_non_null(t->constraints);
+	assert_true(sched_could_run(t, a));
+	assert_false(sched_could_run(t, b));
+	/* Defaults apply on top of a task's own constraints. */
+	assert_false(sched_could_run(own, a));
+	assert_false(sched_could_run(own, b));
+	assert_true(sched_pending_reason(c, own, why, sizeof(why)));
+	assert_contains(why, "satisfies all its constraints together");
+	/* The only cuda worker is in zone c: the default constraint is named. */
+	add_worker(c, "g", "{\"labels\": {\"os\": \"linux\", \"zone\": \"c\"}, "
+			   "\"capabilities\": {\"hardware\": [\"cuda\"]}}");
+	gpu = add_task(c, "gpu", "{\"hardware\": \"cuda\"}");
+	assert_true(sched_pending_reason(c, gpu, why, sizeof(why)));
+	assert_string_equal(why, "no registered worker can run it: none of the 1 worker with its "
+				 "hardware and capacity satisfies the coordinator's default "
+				 "constraint 'worker.labels.zone == 'a''");
+	assert_int_equal(lease(c, b, 10), 0);
+	assert_int_equal(lease(c, a, 10), 1);
+	assert_int_equal(t->status, TS_ASSIGNED);
+}
+
+/* A stored expression that does not compile (another version wrote it) blocks only its task. */
+static void test_broken_stored_constraint(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w", "{}");
+	json_t *doc = json_pack("{s:s,s:[s],s:[s],s:s}", "id", "old", "command", "true",
+				"constraints", "os == linux", "type", "command");
+	struct ctask *t;
+	char why[512];
+
+	(void)state;
+	t = state_add_task(c, doc, TS_PENDING);
+	assert_non_null(t);
+	assert_false(sched_could_run(t, w));
+	assert_true(sched_pending_reason(c, t, why, sizeof(why)));
+	assert_contains(why, "constraint 'os == linux' does not compile: position 1: unknown name");
+	assert_int_equal(lease(c, w, 10), 0);
+}
+
+static void test_config_errors(void **state)
+{
+	struct dtf_constraints *s = NULL;
+	char err[256];
+	json_t *doc;
+	static const char *const bad_flag[] = {"true", "worker.labels.os ==", NULL};
+
+	(void)state;
+	doc = json_pack("{s:{s:[s,s]}}", "scheduler", "default_constraints", "true", "x == 1");
+	assert_int_not_equal(constraints_defaults(doc, NULL, &s, err, sizeof(err)), 0);
+	assert_null(s);
+	assert_string_equal(err, "default constraint scheduler.default_constraints[1]: position 1: "
+				 "unknown name 'x' (fields start with task. or worker.; quote text)");
+	json_decref(doc);
+	doc = json_pack("{s:{s:{s:i}}}", "coordinator", "scheduler", "default_constraints", 3);
+	assert_int_not_equal(constraints_defaults(doc, NULL, &s, err, sizeof(err)), 0);
+	assert_contains(err, "must be a list of expressions");
+	json_decref(doc);
+	assert_int_not_equal(constraints_defaults(NULL, bad_flag, &s, err, sizeof(err)), 0);
+	assert_string_equal(err, "default constraint --constraint 'worker.labels.os ==': position "
+				 "20: expected an operand, found the end of the expression");
+	/* None at all is no set. */
+	assert_int_equal(constraints_defaults(NULL, NULL, &s, err, sizeof(err)), 0);
+	assert_null(s);
+	doc = json_pack("{s:{s:s}}", "scheduler", "default_constraints", "true");
+	assert_int_equal(constraints_defaults(doc, NULL, &s, err, sizeof(err)), 0);
+	assert_non_null(s);
+	constraints_free(s);
+	json_decref(doc);
+}
+
+static void test_labels_checked(void **state)
+{
+	char err[256];
+	json_t *v;
+
+	(void)state;
+	v = json_pack("{s:s,s:i,s:b}", "os", "linux", "rack", 3, "ssd", 1);
+	assert_true(constraints_labels_ok(v, err, sizeof(err)));
+	json_decref(v);
+	v = json_pack("{s:[s]}", "os", "linux");
+	assert_false(constraints_labels_ok(v, err, sizeof(err)));
+	assert_contains(err, "label 'os' must be a string");
+	json_decref(v);
+	v = json_pack("[s]", "os=linux");
+	assert_false(constraints_labels_ok(v, err, sizeof(err)));
+	assert_contains(err, "'labels' must be an object");
+	json_decref(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_labels_place_tasks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_available_at_lease, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reason_names_constraint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_default_constraints, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_stored_constraint, setup, teardown),
+	    cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_labels_checked),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
