@@ -15,9 +15,9 @@
 
 struct dtf_constraints {
 	const struct dtf_constraints *defaults; /* borrowed: the coordinator's, or NULL */
-	char *broken;   /* why a stored expression no longer compiles (the task cannot run) */
+	char *broken; /* why a stored expression no longer compiles (the task cannot run) */
 	bool is_default;
-	bool live;      /* some expression here or in defaults reads worker.available_* */
+	bool live; /* some expression here or in defaults reads worker.available_* */
 	size_t n;
 	struct dtf_expr *e[];
 };
@@ -70,7 +70,8 @@ json_t *constraints_normalize(const json_t *v, char *err, size_t errlen)
 	{
 		struct dtf_expr *x = NULL;
 		if (!expr_str_ok(e)) {
-			snprintf(err, errlen, DTF_CONSTRAINTS_ERR_PREFIX "%zu]: must be a string", i);
+			snprintf(err, errlen, DTF_CONSTRAINTS_ERR_PREFIX "%zu]: must be a string",
+				 i);
 			json_decref(out);
 			return NULL;
 		}
@@ -105,10 +106,11 @@ bool constraints_labels_ok(const json_t *labels, char *err, size_t errlen)
 		}
 		if (!(json_is_string(v) && expr_str_ok(v) && json_string_length(v) <= 1024) &&
 		    !json_is_number(v) && !json_is_boolean(v)) {
-			snprintf(err, errlen,
-				 "label '%.128s' must be a string (at most 1024 bytes), a number or "
-				 "a boolean",
-				 k);
+			snprintf(
+			    err, errlen,
+			    "label '%.128s' must be a string (at most 1024 bytes), a number or "
+			    "a boolean",
+			    k);
 			return false;
 		}
 	}
@@ -206,7 +208,8 @@ void constraints_attach(struct coord *c, struct ctask *t)
 		const json_t *v = json_array_get(list, i);
 		int rc;
 		if (i >= DTF_MAX_CONSTRAINTS || !expr_str_ok(v)) {
-			s->broken = strdup("its constraints are not a list of at most 64 expressions");
+			s->broken =
+			    strdup("its constraints are not a list of at most 64 expressions");
 			break;
 		}
 		rc = dtf_expr_compile(json_string_value(v), &s->e[s->n], msg, sizeof(msg));
@@ -244,7 +247,7 @@ static void fill_ctx(struct dtf_expr_ctx *x, const struct ctask *t, const struct
 	x->num[DTF_EXPR_WORKER_AVAILABLE_CPU] = now ? w->cpu - w->used_cpu : w->cpu;
 	x->num[DTF_EXPR_WORKER_AVAILABLE_MEMORY] = now ? w->memory - w->used_memory : w->memory;
 	x->num[DTF_EXPR_WORKER_AVAILABLE_GPU_MEMORY] =
-		now ? w->gpu_memory - w->used_gpu_memory : w->gpu_memory;
+	    now ? w->gpu_memory - w->used_gpu_memory : w->gpu_memory;
 	x->num[DTF_EXPR_WORKER_AVAILABLE_SLOTS] = now ? w->slots - w->used_slots : w->slots;
 }
 
@@ -331,12 +334,12 @@ bool constraints_explain(struct coord *c, const struct ctask *t, char *why, size
 		for (i = 0; sets[j] && i < sets[j]->n; i++) {
 			if (anyone_satisfies(c, &bare, sets[j]->e[i]))
 				continue;
-			snprintf(why, len,
-				 "no registered worker can run it: none of the %zu worker%s with its "
-				 "hardware and capacity satisfies %sconstraint '%s'",
-				 candidates, candidates == 1 ? "" : "s",
-				 j ? "the coordinator's default " : "",
-				 dtf_expr_source(sets[j]->e[i]));
+			snprintf(
+			    why, len,
+			    "no registered worker can run it: none of the %zu worker%s with its "
+			    "hardware and capacity satisfies %sconstraint '%s'",
+			    candidates, candidates == 1 ? "" : "s",
+			    j ? "the coordinator's default " : "", dtf_expr_source(sets[j]->e[i]));
 			return true;
 		}
 	}

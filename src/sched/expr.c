@@ -16,15 +16,15 @@
 /* ---- the compiled form ---- */
 
 enum node_kind {
-	N_NUM,  /* num */
-	N_STR,  /* a: pool offset, b: length */
+	N_NUM,	/* num */
+	N_STR,	/* a: pool offset, b: length */
 	N_BOOL, /* b: 0 or 1 */
 	N_LIST, /* a: first element, b: count; elements chained by next */
 	N_PATH, /* op: root (0 task, 1 worker), field: builtin or F_NONE; a: first segment or -1 */
 	N_SEGK, /* a path segment by key: a pool offset (NUL-terminated) */
 	N_SEGI, /* a path segment by list index: b */
-	N_NOT,  /* a: operand */
-	N_AND,  /* a: first operand, b: count; chained by next */
+	N_NOT,	/* a: operand */
+	N_AND,	/* a: first operand, b: count; chained by next */
 	N_OR,
 	N_CMP, /* op: enum cmp_op; a, b: operands */
 };
@@ -35,8 +35,8 @@ enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_IN };
 enum stype { S_ANY, S_BOOL, S_NUM, S_STR, S_LIST };
 
 /* Builtin fields: numbers from ctx->num, or the two hardware lists. */
-#define F_NONE 0xff
-#define F_TASK_HW (DTF_EXPR_NUM__COUNT)
+#define F_NONE	    0xff
+#define F_TASK_HW   (DTF_EXPR_NUM__COUNT)
 #define F_WORKER_HW (DTF_EXPR_NUM__COUNT + 1)
 
 struct node {
@@ -69,7 +69,7 @@ struct val {
 	const char *s;
 	size_t len;
 	const json_t *j; /* V_JLIST, V_OBJ */
-	int32_t lit;     /* V_LLIST: the N_LIST node */
+	int32_t lit;	 /* V_LLIST: the N_LIST node */
 };
 
 /* ---- the parser ---- */
@@ -99,11 +99,11 @@ enum tok {
 struct parser {
 	const char *src;
 	size_t len;
-	size_t pos;     /* where the lexer continues */
-	enum tok tok;   /* the current token */
-	size_t tstart;  /* its offset */
-	size_t tlen;    /* its length in the source */
-	double tnum;    /* T_NUM */
+	size_t pos;    /* where the lexer continues */
+	enum tok tok;  /* the current token */
+	size_t tstart; /* its offset */
+	size_t tlen;   /* its length in the source */
+	double tnum;   /* T_NUM */
 	int depth;
 	bool failed;
 	char *err;
@@ -117,20 +117,20 @@ static const struct {
 	const char *name;
 	uint8_t root, field;
 } builtins[] = {
-	{"cpu", 0, DTF_EXPR_TASK_CPU},
-	{"memory", 0, DTF_EXPR_TASK_MEMORY},
-	{"gpu_memory", 0, DTF_EXPR_TASK_GPU_MEMORY},
-	{"priority", 0, DTF_EXPR_TASK_PRIORITY},
-	{"hardware", 0, F_TASK_HW},
-	{"cpu", 1, DTF_EXPR_WORKER_CPU},
-	{"memory", 1, DTF_EXPR_WORKER_MEMORY},
-	{"gpu_memory", 1, DTF_EXPR_WORKER_GPU_MEMORY},
-	{"slots", 1, DTF_EXPR_WORKER_SLOTS},
-	{"available_cpu", 1, DTF_EXPR_WORKER_AVAILABLE_CPU},
-	{"available_memory", 1, DTF_EXPR_WORKER_AVAILABLE_MEMORY},
-	{"available_gpu_memory", 1, DTF_EXPR_WORKER_AVAILABLE_GPU_MEMORY},
-	{"available_slots", 1, DTF_EXPR_WORKER_AVAILABLE_SLOTS},
-	{"hardware", 1, F_WORKER_HW},
+    {"cpu", 0, DTF_EXPR_TASK_CPU},
+    {"memory", 0, DTF_EXPR_TASK_MEMORY},
+    {"gpu_memory", 0, DTF_EXPR_TASK_GPU_MEMORY},
+    {"priority", 0, DTF_EXPR_TASK_PRIORITY},
+    {"hardware", 0, F_TASK_HW},
+    {"cpu", 1, DTF_EXPR_WORKER_CPU},
+    {"memory", 1, DTF_EXPR_WORKER_MEMORY},
+    {"gpu_memory", 1, DTF_EXPR_WORKER_GPU_MEMORY},
+    {"slots", 1, DTF_EXPR_WORKER_SLOTS},
+    {"available_cpu", 1, DTF_EXPR_WORKER_AVAILABLE_CPU},
+    {"available_memory", 1, DTF_EXPR_WORKER_AVAILABLE_MEMORY},
+    {"available_gpu_memory", 1, DTF_EXPR_WORKER_AVAILABLE_GPU_MEMORY},
+    {"available_slots", 1, DTF_EXPR_WORKER_AVAILABLE_SLOTS},
+    {"hardware", 1, F_WORKER_HW},
 };
 
 /* The 1-based character (not byte) position of byte offset off. */
@@ -145,7 +145,7 @@ static size_t char_pos(const char *s, size_t off)
 }
 
 static void fail_at(struct parser *p, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void fail_at(struct parser *p, size_t off, const char *fmt, ...)
 {
@@ -240,7 +240,8 @@ static void lex_string(struct parser *p)
 		}
 		if (s[i] == '\\') {
 			if (i + 1 >= p->len || !strchr("\"'\\nt", s[i + 1])) {
-				fail_at(p, i, "unknown escape in a string (use \\\" \\' \\\\ \\n \\t)");
+				fail_at(p, i,
+					"unknown escape in a string (use \\\" \\' \\\\ \\n \\t)");
 				return;
 			}
 			i++;
@@ -259,8 +260,8 @@ static void next(struct parser *p)
 
 	if (p->failed)
 		return;
-	while (p->pos < p->len && (s[p->pos] == ' ' || s[p->pos] == '\t' || s[p->pos] == '\n' ||
-				   s[p->pos] == '\r'))
+	while (p->pos < p->len &&
+	       (s[p->pos] == ' ' || s[p->pos] == '\t' || s[p->pos] == '\n' || s[p->pos] == '\r'))
 		p->pos++;
 	p->tstart = p->pos;
 	p->tlen = 1;
@@ -270,8 +271,8 @@ static void next(struct parser *p)
 		return;
 	}
 	c = s[p->pos];
-	if (is_digit(c) || ((c == '-' || c == '.') && (is_digit(s[p->pos + 1]) ||
-						       (s[p->pos + 1] == '.' && c == '-')))) {
+	if (is_digit(c) || ((c == '-' || c == '.') &&
+			    (is_digit(s[p->pos + 1]) || (s[p->pos + 1] == '.' && c == '-')))) {
 		lex_number(p);
 		return;
 	}
@@ -359,7 +360,8 @@ static void next(struct parser *p)
 
 static bool tok_is_word(const struct parser *p, const char *w)
 {
-	return p->tok == T_IDENT && p->tlen == strlen(w) && memcmp(p->src + p->tstart, w, p->tlen) == 0;
+	return p->tok == T_IDENT && p->tlen == strlen(w) &&
+	       memcmp(p->src + p->tstart, w, p->tlen) == 0;
 }
 
 static int32_t new_node(struct parser *p, enum node_kind kind, size_t pos)
@@ -522,14 +524,15 @@ static int32_t parse_path(struct parser *p)
 	/* A builtin field as the first segment: its value comes from the caller's structures. */
 	{
 		struct node *first = &p->nodes[p->nodes[n].a];
-		for (i = 0; first->kind == N_SEGK && i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+		for (i = 0; first->kind == N_SEGK && i < sizeof(builtins) / sizeof(builtins[0]);
+		     i++) {
 			if (builtins[i].root == root &&
 			    strcmp(p->pool + first->a, builtins[i].name) == 0) {
 				p->nodes[n].field = builtins[i].field;
 				p->nodes[n].a = first->next;
 				if (nseg == 1)
-					p->nodes[n].stype = builtins[i].field >= F_TASK_HW ? S_LIST
-											  : S_NUM;
+					p->nodes[n].stype =
+					    builtins[i].field >= F_TASK_HW ? S_LIST : S_NUM;
 				break;
 			}
 		}
@@ -674,8 +677,9 @@ static void check_cmp(struct parser *p, enum cmp_op op, size_t at, const struct 
 
 	if (op == OP_IN) {
 		if (b != S_ANY && b != S_LIST && b != S_STR)
-			fail_at(p, r->pos, "the right side of 'in' must be a list, a string or a field, "
-					   "not %s",
+			fail_at(p, r->pos,
+				"the right side of 'in' must be a list, a string or a field, "
+				"not %s",
 				stype_name(b));
 		return;
 	}
@@ -818,7 +822,10 @@ int dtf_expr_compile(const char *src, struct dtf_expr **out, char *err, size_t e
 	root = parse_or(p);
 	if (!p->failed && p->tok != T_END)
 		fail_at(p, p->tstart, "unexpected '%.*s' after a complete expression",
-			(int)(p->tlen > 32 ? 32 : p->tlen ? p->tlen : 1), p->src + p->tstart);
+			(int)(p->tlen > 32 ? 32
+			      : p->tlen	   ? p->tlen
+					   : 1),
+			p->src + p->tstart);
 	if (!p->failed)
 		want_condition(p, root);
 	if (p->failed || root < 0) {
@@ -845,7 +852,8 @@ int dtf_expr_compile(const char *src, struct dtf_expr **out, char *err, size_t e
 	e->root = root;
 	e->uses_available = false;
 	for (i = 0; i < p->nn; i++)
-		if (p->nodes[i].kind == N_PATH && p->nodes[i].field >= DTF_EXPR_WORKER_AVAILABLE_CPU &&
+		if (p->nodes[i].kind == N_PATH &&
+		    p->nodes[i].field >= DTF_EXPR_WORKER_AVAILABLE_CPU &&
 		    p->nodes[i].field <= DTF_EXPR_WORKER_AVAILABLE_SLOTS)
 			e->uses_available = true;
 	*out = e;

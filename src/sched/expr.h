@@ -20,22 +20,22 @@
 #include <stddef.h>
 
 /* Limits on what dtf_expr_compile accepts (bytes of source, nesting, nodes of the tree). */
-#define DTF_EXPR_MAX_LEN 4096
+#define DTF_EXPR_MAX_LEN   4096
 #define DTF_EXPR_MAX_DEPTH 32
 #define DTF_EXPR_MAX_NODES 512
 
 /* The numeric fields the caller supplies from its own structures (live values, not JSON). A
  * field the caller leaves NaN reads as null. */
 enum dtf_expr_num {
-	DTF_EXPR_TASK_CPU,               /* task.cpu = requirements.cpu */
-	DTF_EXPR_TASK_MEMORY,            /* task.memory (MiB) */
-	DTF_EXPR_TASK_GPU_MEMORY,        /* task.gpu_memory (MiB) */
-	DTF_EXPR_TASK_PRIORITY,          /* task.priority */
-	DTF_EXPR_WORKER_CPU,             /* worker.cpu: total cores */
-	DTF_EXPR_WORKER_MEMORY,          /* worker.memory */
-	DTF_EXPR_WORKER_GPU_MEMORY,      /* worker.gpu_memory */
-	DTF_EXPR_WORKER_SLOTS,           /* worker.slots */
-	DTF_EXPR_WORKER_AVAILABLE_CPU,   /* worker.available_cpu */
+	DTF_EXPR_TASK_CPU,	       /* task.cpu = requirements.cpu */
+	DTF_EXPR_TASK_MEMORY,	       /* task.memory (MiB) */
+	DTF_EXPR_TASK_GPU_MEMORY,      /* task.gpu_memory (MiB) */
+	DTF_EXPR_TASK_PRIORITY,	       /* task.priority */
+	DTF_EXPR_WORKER_CPU,	       /* worker.cpu: total cores */
+	DTF_EXPR_WORKER_MEMORY,	       /* worker.memory */
+	DTF_EXPR_WORKER_GPU_MEMORY,    /* worker.gpu_memory */
+	DTF_EXPR_WORKER_SLOTS,	       /* worker.slots */
+	DTF_EXPR_WORKER_AVAILABLE_CPU, /* worker.available_cpu */
 	DTF_EXPR_WORKER_AVAILABLE_MEMORY,
 	DTF_EXPR_WORKER_AVAILABLE_GPU_MEMORY,
 	DTF_EXPR_WORKER_AVAILABLE_SLOTS,
@@ -45,8 +45,8 @@ enum dtf_expr_num {
 /* What an expression is evaluated against. All pointers are borrowed and may be NULL (then the
  * paths into them read as null). */
 struct dtf_expr_ctx {
-	const json_t *task;            /* the task document: task.<path> */
-	const json_t *worker;          /* the worker document: worker.<path> */
+	const json_t *task;	       /* the task document: task.<path> */
+	const json_t *worker;	       /* the worker document: worker.<path> */
 	const json_t *task_hardware;   /* task.hardware: the any-of list */
 	const json_t *worker_hardware; /* worker.hardware: capabilities.hardware */
 	double num[DTF_EXPR_NUM__COUNT];

@@ -22,14 +22,14 @@ static struct dtf_expr_ctx ctx, empty;
 static void init(void)
 {
 	static const char task_json[] =
-		"{\"name\": \"bert\", \"hardware\": [\"cuda\", \"rocm\"], \"priority\": 2, "
-		"\"requirements\": {\"cpu\": 2, \"memory\": 4096, \"gpu_memory\": 8192, "
-		"\"hardware\": [\"cuda\"]}, \"params\": {\"model\": \"bert\", \"sizes\": [1, [2, "
-		"3]], \"deep\": {\"a\": {\"b\": [true, null]}}}, \"labels\": {\"team\": \"ml\"}}";
+	    "{\"name\": \"bert\", \"hardware\": [\"cuda\", \"rocm\"], \"priority\": 2, "
+	    "\"requirements\": {\"cpu\": 2, \"memory\": 4096, \"gpu_memory\": 8192, "
+	    "\"hardware\": [\"cuda\"]}, \"params\": {\"model\": \"bert\", \"sizes\": [1, [2, "
+	    "3]], \"deep\": {\"a\": {\"b\": [true, null]}}}, \"labels\": {\"team\": \"ml\"}}";
 	static const char worker_json[] =
-		"{\"id\": \"w1\", \"labels\": {\"os\": \"linux\", \"zone\": \"a\", \"n\": 3}, "
-		"\"capabilities\": {\"hardware\": [\"cpu\", \"cuda\"], \"docker\": true, "
-		"\"gpus\": [{\"name\": \"A100\", \"memory\": 40960}]}}";
+	    "{\"id\": \"w1\", \"labels\": {\"os\": \"linux\", \"zone\": \"a\", \"n\": 3}, "
+	    "\"capabilities\": {\"hardware\": [\"cpu\", \"cuda\"], \"docker\": true, "
+	    "\"gpus\": [{\"name\": \"A100\", \"memory\": 40960}]}}";
 	char err[128];
 	int i;
 
@@ -42,8 +42,8 @@ static void init(void)
 	ctx.task = task_doc;
 	ctx.worker = worker_doc;
 	ctx.task_hardware = json_object_get(task_doc, "hardware");
-	ctx.worker_hardware = json_object_get(json_object_get(worker_doc, "capabilities"),
-					      "hardware");
+	ctx.worker_hardware =
+	    json_object_get(json_object_get(worker_doc, "capabilities"), "hardware");
 	for (i = 0; i < DTF_EXPR_NUM__COUNT; i++)
 		ctx.num[i] = i * 512.0;
 }

@@ -150,13 +150,16 @@ static void test_labels_place_tasks(void **state)
 {
 	struct fixture *f = *state;
 	struct coord *c = f->c;
-	struct cworker *lin = add_worker(c, "lin", "{\"slots\": 2, \"labels\": {\"os\": \"linux\", "
-						   "\"zone\": \"a\"}}");
-	struct cworker *win = add_worker(c, "win", "{\"slots\": 2, \"labels\": {\"os\": "
-						   "\"windows\", \"zone\": \"b\"}}");
+	struct cworker *lin = add_worker(c, "lin",
+					 "{\"slots\": 2, \"labels\": {\"os\": \"linux\", "
+					 "\"zone\": \"a\"}}");
+	struct cworker *win = add_worker(c, "win",
+					 "{\"slots\": 2, \"labels\": {\"os\": "
+					 "\"windows\", \"zone\": \"b\"}}");
 	struct ctask *t = add_task(c, "t", "{\"constraints\": \"worker.labels.os == 'linux'\"}");
-	struct ctask *z = add_task(c, "z", "{\"constraints\": [\"worker.labels.zone in ['b', "
-					   "'c']\", \"!(worker.labels.os == 'linux')\"]}");
+	struct ctask *z = add_task(c, "z",
+				   "{\"constraints\": [\"worker.labels.zone in ['b', "
+				   "'c']\", \"!(worker.labels.os == 'linux')\"]}");
 	char why[512];
 
 	(void)state;
@@ -181,8 +184,9 @@ static void test_available_at_lease(void **state)
 {
 	struct fixture *f = *state;
 	struct coord *c = f->c;
-	struct cworker *w = add_worker(c, "w", "{\"slots\": 3, \"capabilities\": {\"memory\": "
-					       "1000}}");
+	struct cworker *w = add_worker(c, "w",
+				       "{\"slots\": 3, \"capabilities\": {\"memory\": "
+				       "1000}}");
 	struct ctask *t[3];
 	char why[512];
 	int i;
@@ -190,8 +194,9 @@ static void test_available_at_lease(void **state)
 	for (i = 0; i < 3; i++) {
 		char id[8];
 		snprintf(id, sizeof(id), "t%d", i);
-		t[i] = add_task(c, id, "{\"constraints\": [\"worker.available_slots >= 2\", "
-				       "\"task.memory <= worker.available_memory\"]}");
+		t[i] = add_task(c, id,
+				"{\"constraints\": [\"worker.available_slots >= 2\", "
+				"\"task.memory <= worker.available_memory\"]}");
 	}
 	(void)t;
 	assert_true(sched_could_run(t[0], w));
@@ -216,12 +221,15 @@ static void test_reason_names_constraint(void **state)
 	(void)state;
 	add_worker(c, "lin", "{\"labels\": {\"os\": \"linux\", \"zone\": \"a\"}}");
 	add_worker(c, "win", "{\"labels\": {\"os\": \"windows\", \"zone\": \"b\"}}");
-	mac = add_task(c, "mac", "{\"constraints\": [\"worker.labels.zone != 'c'\", "
-				 "\"worker.labels.os == 'macos'\"]}");
-	both = add_task(c, "both", "{\"constraints\": [\"worker.labels.os == 'linux'\", "
-				   "\"worker.labels.zone == 'b'\"]}");
-	rocm = add_task(c, "rocm", "{\"hardware\": \"rocm\", \"constraints\": "
-				   "\"worker.labels.os == 'macos'\"}");
+	mac = add_task(c, "mac",
+		       "{\"constraints\": [\"worker.labels.zone != 'c'\", "
+		       "\"worker.labels.os == 'macos'\"]}");
+	both = add_task(c, "both",
+			"{\"constraints\": [\"worker.labels.os == 'linux'\", "
+			"\"worker.labels.zone == 'b'\"]}");
+	rocm = add_task(c, "rocm",
+			"{\"hardware\": \"rocm\", \"constraints\": "
+			"\"worker.labels.os == 'macos'\"}");
 	assert_true(sched_pending_reason(c, mac, why, sizeof(why)));
 	assert_string_equal(why, "no registered worker can run it: none of the 2 workers with its "
 				 "hardware and capacity satisfies constraint "
@@ -257,8 +265,9 @@ static void test_default_constraints(void **state)
 	assert_true(sched_pending_reason(c, own, why, sizeof(why)));
 	assert_contains(why, "satisfies all its constraints together");
 	/* The only cuda worker is in zone c: the default constraint is named. */
-	add_worker(c, "g", "{\"labels\": {\"os\": \"linux\", \"zone\": \"c\"}, "
-			   "\"capabilities\": {\"hardware\": [\"cuda\"]}}");
+	add_worker(c, "g",
+		   "{\"labels\": {\"os\": \"linux\", \"zone\": \"c\"}, "
+		   "\"capabilities\": {\"hardware\": [\"cuda\"]}}");
 	gpu = add_task(c, "gpu", "{\"hardware\": \"cuda\"}");
 	assert_true(sched_pending_reason(c, gpu, why, sizeof(why)));
 	assert_string_equal(why, "no registered worker can run it: none of the 1 worker with its "
@@ -300,8 +309,9 @@ static void test_config_errors(void **state)
 	doc = json_pack("{s:{s:[s,s]}}", "scheduler", "default_constraints", "true", "x == 1");
 	assert_int_not_equal(constraints_defaults(doc, NULL, &s, err, sizeof(err)), 0);
 	assert_null(s);
-	assert_string_equal(err, "default constraint scheduler.default_constraints[1]: position 1: "
-				 "unknown name 'x' (fields start with task. or worker.; quote text)");
+	assert_string_equal(err,
+			    "default constraint scheduler.default_constraints[1]: position 1: "
+			    "unknown name 'x' (fields start with task. or worker.; quote text)");
 	json_decref(doc);
 	doc = json_pack("{s:{s:{s:i}}}", "coordinator", "scheduler", "default_constraints", 3);
 	assert_int_not_equal(constraints_defaults(doc, NULL, &s, err, sizeof(err)), 0);

@@ -89,16 +89,16 @@ static int setup(void **state)
 
 	(void)state;
 	static const char task_json[] =
-		"{\"name\": \"bert\", \"hardware\": [\"cuda\", \"rocm\"], \"priority\": 2,"
-		" \"requirements\": {\"cpu\": 2, \"memory\": 4096, \"gpu_memory\": 8192,"
-		" \"hardware\": [\"cuda\"]},"
-		" \"params\": {\"model\": \"bert-base\", \"batch_sizes\": [1, 8, 32]},"
-		" \"labels\": {\"team\": \"ml\"}}";
+	    "{\"name\": \"bert\", \"hardware\": [\"cuda\", \"rocm\"], \"priority\": 2,"
+	    " \"requirements\": {\"cpu\": 2, \"memory\": 4096, \"gpu_memory\": 8192,"
+	    " \"hardware\": [\"cuda\"]},"
+	    " \"params\": {\"model\": \"bert-base\", \"batch_sizes\": [1, 8, 32]},"
+	    " \"labels\": {\"team\": \"ml\"}}";
 	static const char worker_json[] =
-		"{\"id\": \"w1\", \"labels\": {\"os\": \"linux\", \"zone\": \"a\","
-		" \"kubernetes.io/arch\": \"amd64\"},"
-		" \"capabilities\": {\"hardware\": [\"cpu\", \"cuda\"], \"docker\": true,"
-		" \"gpus\": [{\"name\": \"A100\", \"memory\": 40960}]}}";
+	    "{\"id\": \"w1\", \"labels\": {\"os\": \"linux\", \"zone\": \"a\","
+	    " \"kubernetes.io/arch\": \"amd64\"},"
+	    " \"capabilities\": {\"hardware\": [\"cpu\", \"cuda\"], \"docker\": true,"
+	    " \"gpus\": [{\"name\": \"A100\", \"memory\": 40960}]}}";
 
 	task_doc = dtf_json_parse(task_json, strlen(task_json), err, sizeof(err));
 	worker_doc = dtf_json_parse(worker_json, strlen(worker_json), err, sizeof(err));
@@ -109,7 +109,7 @@ static int setup(void **state)
 	ctx.worker = worker_doc;
 	ctx.task_hardware = json_object_get(task_doc, "hardware");
 	ctx.worker_hardware =
-		json_object_get(json_object_get(worker_doc, "capabilities"), "hardware");
+	    json_object_get(json_object_get(worker_doc, "capabilities"), "hardware");
 	ctx.num[DTF_EXPR_TASK_CPU] = 2;
 	ctx.num[DTF_EXPR_TASK_MEMORY] = 4096;
 	ctx.num[DTF_EXPR_TASK_GPU_MEMORY] = 8192;
@@ -368,7 +368,8 @@ static void test_errors(void **state)
 	expect_error("task.cpu == 1x", "position 13: malformed number");
 	expect_error("task.cpu == 1e999", "position 13: number out of range");
 	expect_error("task.cpu # 2", "position 10: unexpected '#'");
-	expect_error("1 < task.cpu < 3", "position 14: comparisons do not chain: join them with &&");
+	expect_error("1 < task.cpu < 3",
+		     "position 14: comparisons do not chain: join them with &&");
 	expect_error("task.cpu", "position 1: expected a condition (a comparison, true/false or a "
 				 "field), found a number");
 	expect_error("\"linux\"", "position 1: expected a condition (a comparison, true/false or "
@@ -386,9 +387,9 @@ static void test_errors(void **state)
 		     "a number");
 	/* Positions count characters, not bytes. */
 	expect_error("worker.labels.city == \"Zürich\" &&", "position 34: expected an operand, "
-							   "found the end of the expression");
+							    "found the end of the expression");
 	expect_error("worker.labels.city == é", "position 23: unexpected character (names are "
-						 "ASCII; quote text)");
+						"ASCII; quote text)");
 	expect_error("task.cpu\x01", "position 9: unexpected control character");
 }
 
@@ -427,7 +428,8 @@ static void test_limits(void **state)
 			dtf_expr_free(e);
 		} else {
 			assert_int_not_equal(dtf_expr_compile(src, &e, err, sizeof(err)), 0);
-			assert_string_equal(err, "position 33: nested too deeply (at most 32 levels)");
+			assert_string_equal(err,
+					    "position 33: nested too deeply (at most 32 levels)");
 		}
 	}
 	/* Negations and lists nest too. */
@@ -460,13 +462,14 @@ static void test_limits(void **state)
 static void test_no_allocation(void **state)
 {
 	static const char *const srcs[] = {
-		"task.hardware in worker.hardware",
-		"task.cpu <= worker.available_cpu || task.cpu <= worker.cpu",
-		"worker.labels.os == \"linux\" && task.gpu_memory <= worker.available_gpu_memory",
-		"task.params.batch_sizes == [1, 8, 32] && !(\"rocm\" in worker.hardware)",
-		"worker.labels[\"kubernetes.io/arch\"] in [\"amd64\", \"arm64\"]",
-		"worker.capabilities.gpus[0].memory >= task.gpu_memory && \"bert\" in task.params.model",
-		"worker.labels.missing != \"x\" || \"zone\" in worker.labels",
+	    "task.hardware in worker.hardware",
+	    "task.cpu <= worker.available_cpu || task.cpu <= worker.cpu",
+	    "worker.labels.os == \"linux\" && task.gpu_memory <= worker.available_gpu_memory",
+	    "task.params.batch_sizes == [1, 8, 32] && !(\"rocm\" in worker.hardware)",
+	    "worker.labels[\"kubernetes.io/arch\"] in [\"amd64\", \"arm64\"]",
+	    "worker.capabilities.gpus[0].memory >= task.gpu_memory && \"bert\" in "
+	    "task.params.model",
+	    "worker.labels.missing != \"x\" || \"zone\" in worker.labels",
 	};
 	struct dtf_expr *e[sizeof(srcs) / sizeof(srcs[0])];
 	char err[256];
@@ -527,16 +530,16 @@ static void test_uses_available(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_seed_examples, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_comparisons, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_logic_and_precedence, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_in_and_lists, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_fields_and_labels, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_allocation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uses_available, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_seed_examples, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_comparisons, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_logic_and_precedence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_in_and_lists, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fields_and_labels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nulls, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_allocation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_uses_available, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
