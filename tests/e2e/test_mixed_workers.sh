@@ -4,8 +4,8 @@
 # hardware (all of), and constraint expressions on labels and free resources. Every task must
 # run on a worker it may run on; the coordinator's default constraints (from --config and
 # --constraint) keep every task off a reserved worker; a task whose constraint no worker meets
-# stays pending with a reason naming that constraint; a bad expression is a 400 naming its
-# position, and nothing of that request is stored. Bad default constraints stop the coordinator
+# stays pending with a reason naming that constraint, also after a restart; a bad expression is a
+# 400 naming its position, and nothing of that request is stored. Bad default constraints stop the coordinator
 # at start-up with the position.
 . "$(dirname "$0")/lib.sh"
 
@@ -119,4 +119,17 @@ assert_contains "$out" 'worker.labels.os == "macos"' "dtf client status --task"
 api GET "/api/v1/runs/$RUN/summary" > summary.json
 assert_eq "$(jq_py 'd["blocked_count"]' summary.json)" 1 "blocked_count"
 assert_eq "$(jq_py 'd["completed"]' summary.json)" 18 "completed"
+
+# After a restart the stored constraints are compiled again: the task is still held back, for the
+# same reason, and a new task with a constraint still lands only where it may.
+stop_coordinator
+COORD_PORT_WANT=$COORD_PORT start_coordinator --config coord.yaml --constraint '"os" in worker.labels'
+reason_names_macos() {
+	task_field "$IMP" 'd.get("pending_reason", "")' | grep -qF 'worker.labels.os == "macos"'
+}
+wait_for -t 20 -m "the impossible task's reason after the restart" reason_names_macos
+assert_eq "$(task_field "$IMP" 'd["status"]')" pending "status of the impossible task after the restart"
+NEW=$(api POST /api/v1/tasks '{"name": "after_restart", "shell": "true", "constraints": "worker.labels.zone == \"b\""}' | jq_py 'd["id"]')
+wait_for -t 30 -m "after_restart to complete" task_status_is "$NEW" completed
+assert_eq "$(task_field "$NEW" 'd["worker_id"]')" rocm-b "worker of after_restart"
 exit 0
