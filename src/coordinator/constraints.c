@@ -13,7 +13,19 @@
 
 #include "common/banned.h"
 
+/* A compiled expression shared by every task whose constraint has the same text. */
+struct shared_expr {
+	struct dtf_expr *e;
+	size_t refs;
+};
+
+struct dtf_constraint_registry {
+	struct dtf_hmap exprs;		  /* source text -> struct shared_expr (owned) */
+	struct dtf_constraints *defaults; /* owned, or NULL */
+};
+
 struct dtf_constraints {
+	struct dtf_constraint_registry *reg;	/* borrowed: where e[] come from, or NULL (owned) */
 	const struct dtf_constraints *defaults; /* borrowed: the coordinator's, or NULL */
 	char *broken; /* why a stored expression no longer compiles (the task cannot run) */
 	bool is_default;
@@ -27,6 +39,50 @@ static struct dtf_constraints *set_new(size_t n)
 	return calloc(1, sizeof(struct dtf_constraints) + n * sizeof(struct dtf_expr *));
 }
 
+/* Compiles src, or takes another reference to the registry's copy of it. */
+static int acquire(struct dtf_constraint_registry *reg, const char *src, struct dtf_expr **out,
+		   char *err, size_t errlen)
+{
+	struct shared_expr *sh = reg ? dtf_hmap_get(&reg->exprs, src) : NULL;
+	int rc;
+
+	if (sh) {
+		sh->refs++;
+		*out = sh->e;
+		return 0;
+	}
+	rc = dtf_expr_compile(src, out, err, errlen);
+	if (rc || !reg)
+		return rc;
+	sh = malloc(sizeof(*sh));
+	if (!sh || dtf_hmap_put(&reg->exprs, dtf_expr_source(*out), sh) != 0) {
+		free(sh);
+		dtf_expr_free(*out);
+		*out = NULL;
+		snprintf(err, errlen, "out of memory");
+		return DTF_ENOMEM;
+	}
+	sh->e = *out;
+	sh->refs = 1;
+	return 0;
+}
+
+static void release(struct dtf_constraint_registry *reg, struct dtf_expr *e)
+{
+	struct shared_expr *sh;
+
+	if (!reg) {
+		dtf_expr_free(e);
+		return;
+	}
+	sh = dtf_hmap_get(&reg->exprs, dtf_expr_source(e));
+	if (sh && sh->e == e && --sh->refs == 0) {
+		dtf_hmap_del(&reg->exprs, dtf_expr_source(e));
+		dtf_expr_free(e);
+		free(sh);
+	}
+}
+
 void constraints_free(struct dtf_constraints *s)
 {
 	size_t i;
@@ -34,9 +90,53 @@ void constraints_free(struct dtf_constraints *s)
 	if (!s)
 		return;
 	for (i = 0; i < s->n; i++)
-		dtf_expr_free(s->e[i]);
+		release(s->reg, s->e[i]);
 	free(s->broken);
 	free(s);
+}
+
+int constraints_registry_new(const json_t *config_doc, const char *const *flags,
+			     struct dtf_constraint_registry **out, char *err, size_t errlen)
+{
+	struct dtf_constraint_registry *reg = calloc(1, sizeof(*reg));
+	int rc;
+
+	*out = NULL;
+	if (!reg) {
+		snprintf(err, errlen, "out of memory");
+		return DTF_ENOMEM;
+	}
+	dtf_hmap_init(&reg->exprs);
+	rc = constraints_defaults(config_doc, flags, &reg->defaults, err, errlen);
+	if (rc) {
+		constraints_registry_free(reg);
+		return rc;
+	}
+	*out = reg;
+	return 0;
+}
+
+void constraints_registry_free(struct dtf_constraint_registry *reg)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	if (!reg)
+		return;
+	while ((pos = dtf_hmap_next(&reg->exprs, pos, &k, &v)) != 0) {
+		struct shared_expr *sh = v;
+		dtf_expr_free(sh->e);
+		free(sh);
+	}
+	dtf_hmap_release(&reg->exprs);
+	constraints_free(reg->defaults);
+	free(reg);
+}
+
+size_t constraints_registry_size(const struct dtf_constraint_registry *reg)
+{
+	return reg ? reg->exprs.count : 0;
 }
 
 static bool expr_str_ok(const json_t *v)
@@ -191,9 +291,12 @@ void constraints_attach(struct coord *c, struct ctask *t)
 	struct dtf_constraints *s;
 	char msg[256];
 
+	struct dtf_constraint_registry *reg = c->constraints;
+	const struct dtf_constraints *defaults = reg ? reg->defaults : NULL;
+
 	constraints_free(t->constraints);
 	t->constraints = NULL;
-	if (n == 0 && !c->default_constraints)
+	if (n == 0 && !defaults)
 		return;
 	if (n > DTF_MAX_CONSTRAINTS)
 		n = DTF_MAX_CONSTRAINTS + 1; /* only to report it as broken below */
@@ -202,7 +305,8 @@ void constraints_attach(struct coord *c, struct ctask *t)
 		log_error("task %s: out of memory compiling its constraints", t->id);
 		return;
 	}
-	s->defaults = c->default_constraints;
+	s->reg = reg;
+	s->defaults = defaults;
 	t->constraints = s;
 	for (i = 0; i < n; i++) {
 		const json_t *v = json_array_get(list, i);
@@ -212,7 +316,7 @@ void constraints_attach(struct coord *c, struct ctask *t)
 			    strdup("its constraints are not a list of at most 64 expressions");
 			break;
 		}
-		rc = dtf_expr_compile(json_string_value(v), &s->e[s->n], msg, sizeof(msg));
+		rc = acquire(reg, json_string_value(v), &s->e[s->n], msg, sizeof(msg));
 		if (rc) {
 			char why[400];
 			snprintf(why, sizeof(why), "constraint '%.100s' does not compile: %s",

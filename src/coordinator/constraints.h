@@ -14,6 +14,7 @@ struct coord;
 struct ctask;
 struct cworker;
 struct dtf_constraints;
+struct dtf_constraint_registry;
 
 /* Most constraints one task (or the coordinator's defaults) may have. */
 #define DTF_MAX_CONSTRAINTS 64
@@ -37,13 +38,25 @@ bool constraints_labels_ok(const json_t *labels, char *err, size_t errlen);
 int constraints_defaults(const json_t *config_doc, const char *const *flags,
 			 struct dtf_constraints **out, char *err, size_t errlen);
 
-/* Compiles task t's "constraints" (with the coordinator's defaults, borrowed: they outlive every
- * task) into t->constraints, which stays NULL when neither exists. An expression that no longer
- * compiles (a document stored by another version) makes the task unschedulable with the
- * reason; it is not an error. */
+/* The coordinator's constraint registry: its default constraints (as constraints_defaults reads
+ * them) and the compiled expressions its tasks share (tasks with the same constraint text share
+ * one compiled copy, counted by reference). Returns 0 and a new registry in *out, or a negative
+ * DTF_E* code with the message of constraints_defaults. Free it with constraints_registry_free
+ * after every task set that uses it. */
+int constraints_registry_new(const json_t *config_doc, const char *const *flags,
+			     struct dtf_constraint_registry **out, char *err, size_t errlen);
+/* Frees the registry. Accepts NULL. */
+void constraints_registry_free(struct dtf_constraint_registry *reg);
+/* How many distinct compiled task constraints the registry holds now. */
+size_t constraints_registry_size(const struct dtf_constraint_registry *reg);
+
+/* Compiles task t's "constraints" into t->constraints, with the coordinator's defaults (from
+ * c->constraints; NULL means none, and then nothing is shared), which stays NULL when neither
+ * exists. An expression that no longer compiles (a document stored by another version) makes
+ * the task unschedulable with the reason; it is not an error. */
 void constraints_attach(struct coord *c, struct ctask *t);
 
-/* Frees a set. Accepts NULL. */
+/* Frees a set (a task's set gives its shared expressions back). Accepts NULL. */
 void constraints_free(struct dtf_constraints *s);
 
 /* True if every constraint of t holds on w: with w's free resources as worker.available_*

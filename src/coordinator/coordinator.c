@@ -140,8 +140,8 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 	c->next_seq = 1;
 	c->started_wall_ms = dtf_wall_ms();
 	raise_fd_limit();
-	if (constraints_defaults(cfg->config_doc, cfg->default_constraints,
-				 &c->default_constraints, err, errlen) != 0)
+	if (constraints_registry_new(cfg->config_doc, cfg->default_constraints, &c->constraints, err,
+				     errlen) != 0)
 		goto fail;
 	c->store = dtf_store_open(cfg->db_path, err, errlen);
 	if (!c->store)
@@ -275,7 +275,7 @@ void coord_stop(struct coord *c)
 	dtf_hmap_release(&c->workers);
 	dtf_hmap_release(&c->runs);
 	dtf_store_close(c->store);
-	constraints_free(c->default_constraints);
+	constraints_registry_free(c->constraints);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -124,7 +124,7 @@ struct coord {
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
 	uint64_t m_requeued, m_http_errors;
-	struct dtf_constraints *default_constraints; /* applied to every task, or NULL */
+	struct dtf_constraint_registry *constraints; /* defaults and shared compiled constraints */
 };
 
 /* Opens the store, loads the state, starts the HTTP server and the tick thread. Returns a new

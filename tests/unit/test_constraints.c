@@ -56,6 +56,8 @@ static int setup(void **state)
 		print_error("dtf_store_open: %s\n", err);
 		return -1;
 	}
+	if (constraints_registry_new(NULL, NULL, &c->constraints, err, sizeof(err)) != 0)
+		return -1;
 	*state = f;
 	return 0;
 }
@@ -138,10 +140,12 @@ static void set_defaults(struct coord *c, const char *config, const char *const 
 {
 	char err[256];
 	json_t *doc = config ? dtf_json_parse(config, strlen(config), err, sizeof(err)) : NULL;
-	int rc = constraints_defaults(doc, flags, &c->default_constraints, err, sizeof(err));
+	int rc;
 
+	constraints_registry_free(c->constraints);
+	rc = constraints_registry_new(doc, flags, &c->constraints, err, sizeof(err));
 	if (rc)
-		print_error("constraints_defaults: %s\n", err);
+		print_error("constraints_registry_new: %s\n", err);
 	assert_int_equal(rc, 0);
 	json_decref(doc);
 }
@@ -298,6 +302,37 @@ static void test_broken_stored_constraint(void **state)
 	assert_int_equal(lease(c, w, 10), 0);
 }
 
+/* Tasks with the same constraint text share one compiled copy, given back with the last task. */
+static void test_shared_expressions(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w", "{\"labels\": {\"os\": \"linux\"}}");
+	struct ctask *ts[50], *other;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 50; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "t%d", i);
+		ts[i] = add_task(c, id,
+				 "{\"constraints\": [\"worker.labels.os == 'linux'\", "
+				 "\"task.cpu <= worker.available_cpu\"]}");
+	}
+	other = add_task(c, "other",
+			 "{\"constraints\": [\"worker.labels.os == 'linux'\", "
+			 "\"worker.labels.os != 'windows'\"]}");
+	assert_int_equal(constraints_registry_size(c->constraints), 3);
+	assert_true(sched_could_run(ts[49], w));
+	assert_true(sched_could_run(other, w));
+	for (i = 0; i < 50; i++)
+		state_remove_task(c, ts[i]);
+	assert_int_equal(constraints_registry_size(c->constraints), 2);
+	assert_true(sched_could_run(other, w));
+	state_remove_task(c, other);
+	assert_int_equal(constraints_registry_size(c->constraints), 0);
+}
+
 static void test_config_errors(void **state)
 {
 	struct dtf_constraints *s = NULL;
@@ -357,6 +392,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reason_names_constraint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_default_constraints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_stored_constraint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shared_expressions, setup, teardown),
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_labels_checked),
 	};
