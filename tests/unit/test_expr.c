@@ -467,8 +467,7 @@ static void test_no_allocation(void **state)
 	    "worker.labels.os == \"linux\" && task.gpu_memory <= worker.available_gpu_memory",
 	    "task.params.batch_sizes == [1, 8, 32] && !(\"rocm\" in worker.hardware)",
 	    "worker.labels[\"kubernetes.io/arch\"] in [\"amd64\", \"arm64\"]",
-	    "worker.capabilities.gpus[0].memory >= task.gpu_memory && \"bert\" in "
-	    "task.params.model",
+	    "worker.capabilities.gpus[0].memory >= task.gpu_memory && 'bert' in task.params.model",
 	    "worker.labels.missing != \"x\" || \"zone\" in worker.labels",
 	};
 	struct dtf_expr *e[sizeof(srcs) / sizeof(srcs[0])];
