@@ -1,5 +1,5 @@
-/* json.c: writes a run as a JSON report: the run document as the API gives it, plus the
- * "summary" object of dtf_report_summary(). */
+/* json.c: writes a run as a JSON report: the run document as the API gives it (with what
+ * dtf_report_prepare() added, when it was prepared), plus the "summary" object. */
 #include "report/report.h"
 
 #include "common/err.h"
@@ -34,10 +34,15 @@ int dtf_report_json(json_t *doc, struct dtf_buf *out)
 	/* A shallow copy: the caller's document stays as it was and nothing big is copied. */
 	rc = DTF_ENOMEM;
 	copy = json_copy(doc);
-	summary = dtf_report_summary(doc);
+	/* A document dtf_report_prepare() filled in keeps its richer summary. */
+	summary = json_is_string(json_object_get(json_object_get(doc, "summary"), "status"))
+		      ? json_incref(json_object_get(doc, "summary"))
+		      : dtf_report_summary(doc);
 	if (!copy || !summary || json_object_set(copy, "summary", summary))
 		goto out;
-	if (json_dump_callback(copy, dump_chunk, &ctx, JSON_INDENT(2)) != 0) {
+	/* 15 significant digits: 0.1 stays 0.1 instead of 0.10000000000000001. */
+	if (json_dump_callback(copy, dump_chunk, &ctx, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) !=
+	    0) {
 		rc = ctx.rc ? ctx.rc : DTF_ENOMEM;
 		goto out;
 	}

@@ -457,31 +457,81 @@ static const char *single_worker(json_t *tasks)
 	return worker;
 }
 
-/* Appends <properties> with what identifies the run. */
-static int put_properties(struct dtf_buf *b, json_t *run)
+/* Appends one <property name="prefix+name" value="value"/>, opening <properties> first. */
+static int put_property(struct dtf_buf *b, bool *open, const char *prefix, const char *name,
+			const char *value)
+{
+	struct dtf_buf full;
+	int rc = 0;
+
+	if (!*open)
+		rc = dtf_buf_adds(b, "    <properties>\n");
+	*open = true;
+	dtf_buf_init(&full, 1u << 16);
+	if (!rc)
+		rc = dtf_buf_printf(&full, "%s%s", prefix, name);
+	if (!rc)
+		rc = dtf_buf_adds(b, "      <property");
+	if (!rc)
+		rc = put_attr(b, "name", dtf_buf_str(&full), full.len);
+	if (!rc)
+		rc = put_attrs(b, "value", value);
+	if (!rc)
+		rc = dtf_buf_adds(b, "/>\n");
+	dtf_buf_release(&full);
+	return rc;
+}
+
+/* Appends <properties> with what identifies the run, the performance metrics of its tasks
+ * ("dtf.metric.<task>.<metric>") and its coverage when known. */
+static int put_properties(struct dtf_buf *b, json_t *doc)
 {
 	static const char *const keys[] = {"id", "name", "created_at", "finished_at"};
+	static const char *const cov_keys[] = {"percent", "lines_covered", "lines_total"};
+	json_t *run = json_object_get(doc, "run"), *task, *v;
+	json_t *cov = json_object_get(doc, "coverage");
+	struct dtf_buf prefix;
 	bool open = false;
-	const char *v;
+	const char *s, *key;
+	char num[64];
 	size_t i;
 	int rc = 0;
 
+	dtf_buf_init(&prefix, 1u << 16);
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && !rc; i++) {
-		v = get_str(run, keys[i], NULL);
-		if (!v)
+		s = get_str(run, keys[i], NULL);
+		if (s)
+			rc = put_property(b, &open, "dtf.run.", keys[i], s);
+	}
+	json_array_foreach(json_object_get(doc, "tasks"), i, task)
+	{
+		json_t *m = json_object_get(json_object_get(task, "result"), "metrics");
+
+		if (rc || !json_is_object(m))
 			continue;
-		if (!open)
-			rc = dtf_buf_adds(b, "    <properties>\n");
-		open = true;
-		if (!rc)
-			rc = dtf_buf_printf(b, "      <property name=\"dtf.run.%s\"", keys[i]);
-		if (!rc)
-			rc = put_attrs(b, "value", v);
-		if (!rc)
-			rc = dtf_buf_adds(b, "/>\n");
+		dtf_buf_reset(&prefix);
+		s = get_str(task, "name", NULL);
+		if (!s)
+			s = get_str(task, "id", NULL);
+		rc = dtf_buf_printf(&prefix, "dtf.metric.%s.", s ? s : "task");
+		json_object_foreach(m, key, v)
+		{
+			if (rc || !json_is_number(v) || !isfinite(json_number_value(v)))
+				continue;
+			snprintf(num, sizeof(num), "%.10g", json_number_value(v));
+			rc = put_property(b, &open, dtf_buf_str(&prefix), key, num);
+		}
+	}
+	for (i = 0; i < 3 && !rc && json_is_object(cov); i++) {
+		v = json_object_get(cov, cov_keys[i]);
+		if (!json_is_number(v))
+			continue;
+		snprintf(num, sizeof(num), "%.10g", json_number_value(v));
+		rc = put_property(b, &open, "dtf.coverage.", cov_keys[i], num);
 	}
 	if (!rc && open)
 		rc = dtf_buf_adds(b, "    </properties>\n");
+	dtf_buf_release(&prefix);
 	return rc;
 }
 
@@ -546,7 +596,7 @@ int dtf_report_junit(json_t *doc, struct dtf_buf *out)
 	if (!rc)
 		rc = dtf_buf_adds(out, ">\n");
 	if (!rc)
-		rc = put_properties(out, run);
+		rc = put_properties(out, doc);
 	if (!rc)
 		rc = dtf_buf_add(out, dtf_buf_str(&body), body.len);
 	if (!rc)

@@ -20,24 +20,38 @@
 int dtf_report_junit(json_t *doc, struct dtf_buf *out);
 
 /* Appends the JSON report: the document plus a "summary" object with counts by status, passed,
- * failed, skipped, pass_rate and total duration. Returns 0 or a DTF_E* code. */
+ * failed, skipped, pass_rate and total duration (a prepared document's summary is kept as it
+ * is). Returns 0 or a DTF_E* code. */
 int dtf_report_json(json_t *doc, struct dtf_buf *out);
 
 /* Returns a new summary object {"total", "completed", "failed", "pending", "assigned", "running",
  * "cancelled", "skipped", "passed", "flaky", "duration_s"} computed from doc's tasks. */
 json_t *dtf_report_summary(json_t *doc);
 
-/* ---- The TestRunResult model and the other formats (issue 6). ----
+/* ---- The TestRunResult model ----
  * The model is the run document above, enriched in place by dtf_report_prepare() with:
- *   "summary"    as dtf_report_summary() returns it, plus "pass_rate" (percent);
- *   "metrics"    {"<task name>": {"<metric>": number, …}} from benchmark tasks' result.metrics;
+ *   "summary"    as dtf_report_summary() returns it, plus "passed_pct", "failed_pct",
+ *                "skipped_pct" (percent of all tasks, two decimals), "status" ("success",
+ *                "failure", "incomplete", "empty") and "tests" {"total", "passed", "failed",
+ *                "skipped"} counted over the test rows;
+ *   "tests"      the test rows: one per task, or one per JUnit test case of a task that brought
+ *                its own report (plus "<task> (task)" for a failed task whose cases all passed):
+ *                [{"name", "task_id", "task_name", "test_type", "status" (passed, failed, error,
+ *                skipped, cancelled, pending, assigned, running), "duration_s", "worker_id"?,
+ *                "error_kind"?, "error_message"?, "flaky"?}];
+ *   "metrics"    {"<task name>": {"<metric>": number, …}} from tasks' result.metrics (benchmark
+ *                tasks) — absent when there are none;
  *   "coverage"   {"lines_total", "lines_covered", "percent", "files": [{"path", "lines_total",
- *                 "lines_covered", "percent"}]} merged from the lcov / Cobertura files listed in
- *                 doc["coverage_files"] (paths) — absent when there are none;
+ *                 "lines_covered", "percent"}], "errors"?: [{"file", "error"}]} merged from the
+ *                 lcov / Cobertura files listed in doc["coverage_files"] (paths) — absent when
+ *                 there are none; a file that cannot be read is listed in errors, not fatal;
  *   "comparison" {"previous_run_id", "new_failures": [names], "fixed": [names], "flaky": [names],
- *                 "slower": [{"name", "before_s", "after_s"}]} against previous (may be NULL);
+ *                 "slower": [{"name", "before_s", "after_s"}]} against previous (may be NULL):
+ *                 rows are matched by task name and row name; slower means more than 20 % and
+ *                 at least 1 s slower, both runs passing;
  *   "ci"         {"provider", "branch", "commit", "pr", "build_url", …} is set by `dtf ci`
- *                 before rendering and shown by the reports when present. */
+ *                before rendering and shown by the reports when present.
+ * The writers accept an unprepared document too (they compute rows and summary on the fly). */
 
 /* Fills in summary, metrics, coverage and comparison (previous: an earlier prepared document of
  * the same branch, or NULL). Returns 0 or a DTF_E* code with err set. */
@@ -61,5 +75,8 @@ const char *dtf_report_file_name(const char *format);
 /* Writes shields.io endpoint badges (combined status, one per test type, coverage when known)
  * into dir as JSON files. Returns 0 or a DTF_E* code with err set. */
 int dtf_report_write_badges(json_t *doc, const char *dir, char *err, size_t errlen);
+/* The badge colour of a coverage percentage: >= 90 brightgreen, >= 80 green, >= 70 yellowgreen,
+ * >= 60 yellow, >= 50 orange, else red. */
+const char *dtf_report_coverage_color(double percent);
 
 #endif

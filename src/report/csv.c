@@ -1,0 +1,137 @@
+/* csv.c: the CSV report: one row per test (a task, or each JUnit test case a task brought), with
+ * the columns name, task_id, status, duration_s, worker, error_kind, error_message, metrics.
+ * Quoting follows RFC 4180: CRLF line ends, a field with a comma, quote, CR, LF or edge spaces is
+ * quoted and its quotes doubled. metrics holds the task's benchmark metrics as key=value pairs
+ * separated by ';'. */
+#include "report/report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/hmap.h"
+#include "report/view.h"
+
+#include "common/banned.h"
+
+#define FIELD_CAP 4096 /* bytes of an error message kept */
+
+/* Appends one field, quoted when it must be. */
+static int csv_field(struct dtf_buf *b, const char *s, size_t len, bool first)
+{
+	size_t i, run = 0;
+	bool quote = len > 0 && (s[0] == ' ' || s[len - 1] == ' ');
+	int rc = first ? 0 : dtf_buf_adds(b, ",");
+
+	for (i = 0; i < len && !quote; i++)
+		quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+	if (rc || !quote)
+		return rc ? rc : dtf_buf_add(b, s, len);
+	rc = dtf_buf_adds(b, "\"");
+	for (i = 0; i < len && !rc; i++) {
+		if (s[i] != '"')
+			continue;
+		rc = dtf_buf_add(b, s + run, i + 1 - run);
+		if (!rc)
+			rc = dtf_buf_adds(b, "\"");
+		run = i + 1;
+	}
+	if (!rc)
+		rc = dtf_buf_add(b, s + run, len - run);
+	if (!rc)
+		rc = dtf_buf_adds(b, "\"");
+	return rc;
+}
+
+static int csv_str(struct dtf_buf *b, const char *s, bool first)
+{
+	size_t len = strlen(s);
+
+	if (len > FIELD_CAP) {
+		len = FIELD_CAP;
+		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+			len--;
+	}
+	return csv_field(b, s, len, first);
+}
+
+/* The metrics of a task as "key=value;…", numbers in their shortest %g form. */
+static int metrics_text(struct dtf_buf *m, json_t *task)
+{
+	json_t *metrics = json_object_get(json_object_get(task, "result"), "metrics"), *v;
+	const char *key;
+	int rc = 0;
+
+	dtf_buf_reset(m);
+	json_object_foreach(metrics, key, v)
+	{
+		if (rc || !json_is_number(v) || !isfinite(json_number_value(v)))
+			continue;
+		rc = dtf_buf_printf(m, "%s%s=%.10g", m->len ? ";" : "", key, json_number_value(v));
+	}
+	return rc == DTF_ETOOBIG ? 0 : rc;
+}
+
+int dtf_report_csv(json_t *doc, struct dtf_buf *out)
+{
+	json_t *tests = NULL, *row, *task;
+	struct dtf_hmap tasks;
+	struct dtf_buf m;
+	size_t start = out->len, i;
+	char dur[32];
+	int rc = DTF_EINVAL;
+
+	dtf_hmap_init(&tasks);
+	dtf_buf_init(&m, 64u << 10);
+	if (!json_is_object(doc))
+		goto out;
+	rc = DTF_ENOMEM;
+	tests = report_tests(doc);
+	if (!tests)
+		goto out;
+	json_array_foreach(json_object_get(doc, "tasks"), i, task)
+	{
+		const char *id = report_str(task, "id", NULL);
+
+		if (id && dtf_hmap_put(&tasks, id, task))
+			goto out;
+	}
+	rc = dtf_buf_adds(out, "name,task_id,status,duration_s,worker,error_kind,error_message,"
+			       "metrics\r\n");
+	json_array_foreach(tests, i, row)
+	{
+		if (rc)
+			break;
+		task = dtf_hmap_get(&tasks, report_str(row, "task_id", ""));
+		rc = metrics_text(&m, task);
+		snprintf(dur, sizeof(dur), "%.3f", report_num(row, "duration_s"));
+		if (!rc)
+			rc = csv_str(out, report_str(row, "name", ""), true);
+		if (!rc)
+			rc = csv_str(out, report_str(row, "task_id", ""), false);
+		if (!rc)
+			rc = csv_str(out, report_str(row, "status", ""), false);
+		if (!rc)
+			rc = csv_str(out, dur, false);
+		if (!rc)
+			rc = csv_str(out, report_str(row, "worker_id", ""), false);
+		if (!rc)
+			rc = csv_str(out, report_str(row, "error_kind", ""), false);
+		if (!rc)
+			rc = csv_str(out, report_str(row, "error_message", ""), false);
+		if (!rc)
+			rc = csv_field(out, dtf_buf_str(&m), m.len, false);
+		if (!rc)
+			rc = dtf_buf_adds(out, "\r\n");
+	}
+out:
+	if (rc && out->data) {
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	dtf_hmap_release(&tasks);
+	dtf_buf_release(&m);
+	json_decref(tests);
+	return rc;
+}

@@ -1,0 +1,629 @@
+/* html.c: the HTML report: one self-contained file (inline CSS and JavaScript, no external
+ * resource, a Content-Security-Policy that forbids fetching any) that opens offline. It shows the
+ * status, summary cards, progress bars, performance metrics, coverage per file, the comparison
+ * with the previous run, a sortable table of failures and one of every test.
+ *
+ * Every text that comes from a run passes through html_escape(); the script reads nothing but
+ * the DOM, and once it has run it adds <div id="dtf-js-ok">, which tests look for. */
+#include "report/report.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "report/view.h"
+
+#include "common/banned.h"
+
+#define TEXT_CAP 2000  /* bytes of one cell's text */
+#define MAX_ROWS 10000 /* rows of one table */
+
+static const char style[] =
+    "<style>\n"
+    ":root{--pass:#2e7d32;--fail:#c62828;--skip:#9e9e9e;--warn:#ef6c00;--bg:#fafafa;"
+    "--fg:#212121;--line:#e0e0e0}\n"
+    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;"
+    "background:var(--bg);color:var(--fg)}\n"
+    "header{background:#263238;color:#fff;padding:16px 24px;display:flex;align-items:center;"
+    "gap:16px;flex-wrap:wrap}\n"
+    "header h1{font-size:20px;margin:0;font-weight:600}\n"
+    "main{padding:8px 24px 24px;max-width:1200px}\n"
+    "section{background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px 16px;"
+    "margin:16px 0}\n"
+    "h2{font-size:16px;margin:4px 0 12px}\n"
+    ".status{padding:3px 10px;border-radius:12px;font-weight:700;font-size:13px}\n"
+    ".status-success{background:var(--pass)}.status-failure{background:var(--fail)}"
+    ".status-incomplete{background:var(--warn)}.status-empty{background:var(--skip)}\n"
+    ".cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:12px}\n"
+    ".card{border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:90px}\n"
+    ".card .num{font-size:22px;font-weight:700}.card .label{color:#616161;font-size:12px}\n"
+    ".card.pass .num{color:var(--pass)}.card.fail .num{color:var(--fail)}"
+    ".card.skip .num{color:var(--skip)}\n"
+    ".bar{display:flex;height:14px;border-radius:7px;overflow:hidden;background:#eceff1;"
+    "min-width:80px}\n"
+    ".bar span{display:block;height:100%}.bar .pass{background:var(--pass)}"
+    ".bar .fail{background:var(--fail)}.bar .skip{background:var(--skip)}\n"
+    "table{border-collapse:collapse;width:100%}\n"
+    "th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);"
+    "vertical-align:top;word-break:break-word}\n"
+    "th{background:#eceff1;font-weight:600}\n"
+    "table.sortable th{cursor:pointer;user-select:none}\n"
+    "th[aria-sort=ascending]::after{content:' \\25B2'}"
+    "th[aria-sort=descending]::after{content:' \\25BC'}\n"
+    "td.num{text-align:right;white-space:nowrap}\n"
+    ".st-passed{color:var(--pass)}.st-failed,.st-error{color:var(--fail);font-weight:600}"
+    ".st-skipped,.st-cancelled{color:var(--skip)}\n"
+    "ul{margin:4px 0 8px}footer{color:#757575;font-size:12px;padding:0 24px 24px}\n"
+    "</style>\n";
+
+/* Sorts a table on a click on its header: by data-value when the cells have one (numbers), by
+ * text otherwise; a second click reverses. */
+static const char script[] =
+    "<script>\n"
+    "(function () {\n"
+    "  'use strict';\n"
+    "  function key(cell) {\n"
+    "    var v = cell.getAttribute('data-value');\n"
+    "    return v === null ? cell.textContent.toLowerCase() : parseFloat(v);\n"
+    "  }\n"
+    "  function sortBy(table, th, col) {\n"
+    "    var body = table.tBodies[0];\n"
+    "    var dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;\n"
+    "    var rows = Array.prototype.slice.call(body.rows);\n"
+    "    rows.sort(function (a, b) {\n"
+    "      var x = key(a.cells[col]), y = key(b.cells[col]);\n"
+    "      return (x < y ? -1 : x > y ? 1 : 0) * dir;\n"
+    "    });\n"
+    "    Array.prototype.forEach.call(th.parentNode.cells, function (h) {\n"
+    "      h.removeAttribute('aria-sort');\n"
+    "    });\n"
+    "    th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');\n"
+    "    rows.forEach(function (r) { body.appendChild(r); });\n"
+    "  }\n"
+    "  var tables = document.querySelectorAll('table.sortable');\n"
+    "  Array.prototype.forEach.call(tables, function (table) {\n"
+    "    var head = table.tHead.rows[0];\n"
+    "    Array.prototype.forEach.call(head.cells, function (th, col) {\n"
+    "      th.title = 'Sort';\n"
+    "      th.addEventListener('click', function () { sortBy(table, th, col); });\n"
+    "    });\n"
+    "  });\n"
+    "  var ok = document.createElement('div');\n"
+    "  ok.id = 'dtf-js-ok';\n"
+    "  ok.hidden = true;\n"
+    "  ok.setAttribute('data-tables', String(tables.length));\n"
+    "  document.body.appendChild(ok);\n"
+    "})();\n"
+    "</script>\n";
+
+/* Appends s escaped for HTML text and double-quoted attributes, at most cap bytes of it:
+ * markup characters become references, invalid UTF-8 becomes U+FFFD, control characters other
+ * than tab and newline are dropped. */
+static int html_escape(struct dtf_buf *b, const char *s, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, n;
+	uint32_t cp;
+	int rc = 0;
+
+	while (i < len && !rc) {
+		const char *rep = NULL;
+
+		if (i >= cap) {
+			rc = dtf_buf_adds(b, "…");
+			break;
+		}
+		n = report_utf8(p + i, len - i, &cp);
+		if (n == 0) {
+			n = 1;
+			rep = "\xef\xbf\xbd";
+		} else if (cp == '&') {
+			rep = "&amp;";
+		} else if (cp == '<') {
+			rep = "&lt;";
+		} else if (cp == '>') {
+			rep = "&gt;";
+		} else if (cp == '"') {
+			rep = "&quot;";
+		} else if (cp == '\'') {
+			rep = "&#39;";
+		} else if ((cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f) {
+			rep = "";
+		}
+		rc = rep ? dtf_buf_adds(b, rep) : dtf_buf_add(b, s + i, n);
+		i += n;
+	}
+	return rc;
+}
+
+static json_int_t iget(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* <td>text</td>, with class cls when given. */
+static int td(struct dtf_buf *b, const char *cls, const char *text)
+{
+	int rc = cls ? dtf_buf_printf(b, "<td class=\"%s\">", cls) : dtf_buf_adds(b, "<td>");
+
+	if (!rc)
+		rc = html_escape(b, text, TEXT_CAP);
+	if (!rc)
+		rc = dtf_buf_adds(b, "</td>");
+	return rc;
+}
+
+/* A numeric cell that sorts by its value. */
+static int td_seconds(struct dtf_buf *b, double s)
+{
+	char dur[64];
+
+	report_duration(s, dur);
+	return dtf_buf_printf(b, "<td class=\"num\" data-value=\"%.3f\">%s</td>", s, dur);
+}
+
+/* A progress bar of passed, failed and skipped shares (percentages). */
+static int bar(struct dtf_buf *b, const char *label, double pass, double fail, double skip)
+{
+	int rc = dtf_buf_adds(b, "<div class=\"bar\" role=\"img\" aria-label=\"");
+
+	if (!rc)
+		rc = html_escape(b, label, TEXT_CAP);
+	if (!rc)
+		rc = dtf_buf_printf(b,
+				    "\"><span class=\"pass\" style=\"width:%.2f%%\"></span>"
+				    "<span class=\"fail\" style=\"width:%.2f%%\"></span>"
+				    "<span class=\"skip\" style=\"width:%.2f%%\"></span></div>\n",
+				    pass, fail, skip);
+	return rc;
+}
+
+static int card(struct dtf_buf *b, const char *cls, const char *num, const char *label)
+{
+	return dtf_buf_printf(b,
+			      "<div class=\"card %s\"><div class=\"num\">%s</div>"
+			      "<div class=\"label\">%s</div></div>\n",
+			      cls, num, label);
+}
+
+static int put_summary(struct dtf_buf *b, json_t *s)
+{
+	json_int_t total = iget(s, "total");
+	char num[64], label[160];
+	int rc;
+
+	rc = dtf_buf_adds(b, "<section id=\"summary\"><h2>Summary</h2>\n<div class=\"cards\">\n");
+	snprintf(num, sizeof(num), "%lld", (long long)total);
+	if (!rc)
+		rc = card(b, "total", num, "Total");
+	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "passed"));
+	snprintf(label, sizeof(label), "Passed (%.1f%%)", report_pct((double)iget(s, "passed"),
+								       (double)total));
+	if (!rc)
+		rc = card(b, "pass", num, label);
+	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "failed"));
+	snprintf(label, sizeof(label), "Failed (%.1f%%)", report_pct((double)iget(s, "failed"),
+								       (double)total));
+	if (!rc)
+		rc = card(b, "fail", num, label);
+	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "skipped"));
+	snprintf(label, sizeof(label), "Skipped (%.1f%%)", report_pct((double)iget(s, "skipped"),
+									(double)total));
+	if (!rc)
+		rc = card(b, "skip", num, label);
+	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "flaky"));
+	if (!rc && iget(s, "flaky"))
+		rc = card(b, "flaky", num, "Flaky");
+	report_duration(report_num(s, "duration_s"), num);
+	if (!rc)
+		rc = card(b, "time", num, "Duration");
+	if (!rc)
+		rc = dtf_buf_adds(b, "</div>\n");
+	snprintf(label, sizeof(label), "%lld passed, %lld failed, %lld skipped of %lld",
+		 (long long)iget(s, "passed"), (long long)iget(s, "failed"),
+		 (long long)iget(s, "skipped"), (long long)total);
+	if (!rc)
+		rc = bar(b, label, report_pct((double)iget(s, "passed"), (double)total),
+			 report_pct((double)iget(s, "failed"), (double)total),
+			 report_pct((double)iget(s, "skipped"), (double)total));
+	if (!rc)
+		rc = dtf_buf_adds(b, "</section>\n");
+	return rc;
+}
+
+static int put_ci(struct dtf_buf *b, json_t *doc)
+{
+	json_t *ci = json_object_get(doc, "ci"), *v;
+	const char *key;
+	int rc;
+
+	if (!json_is_object(ci) || json_object_size(ci) == 0)
+		return 0;
+	rc = dtf_buf_adds(b, "<section id=\"ci\"><h2>CI</h2>\n<table><tbody>\n");
+	json_object_foreach(ci, key, v)
+	{
+		char num[32];
+		const char *text = json_string_value(v);
+
+		if (rc)
+			break;
+		if (json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+			text = num;
+		}
+		if (!text)
+			continue;
+		rc = dtf_buf_adds(b, "<tr>");
+		if (!rc)
+			rc = td(b, NULL, key);
+		if (!rc)
+			rc = td(b, NULL, text);
+		if (!rc)
+			rc = dtf_buf_adds(b, "</tr>\n");
+	}
+	if (!rc)
+		rc = dtf_buf_adds(b, "</tbody></table></section>\n");
+	return rc;
+}
+
+static int put_metrics(struct dtf_buf *b, json_t *doc)
+{
+	json_t *metrics = json_object_get(doc, "metrics"), *m, *v;
+	const char *task, *key;
+	struct dtf_buf name;
+	int rc;
+
+	if (!json_is_object(metrics) || json_object_size(metrics) == 0)
+		return 0;
+	dtf_buf_init(&name, 4096);
+	rc = dtf_buf_adds(b, "<section id=\"metrics\"><h2>Performance Metrics</h2>\n"
+			     "<table class=\"sortable\" id=\"metrics-table\"><thead><tr><th>Task</th>"
+			     "<th>Metric</th><th>Value</th></tr></thead><tbody>\n");
+	json_object_foreach(metrics, task, m)
+	{
+		json_object_foreach(m, key, v)
+		{
+			if (rc || !json_is_number(v))
+				continue;
+			dtf_buf_reset(&name);
+			if (report_humanize(&name, key))
+				continue;
+			rc = dtf_buf_adds(b, "<tr>");
+			if (!rc)
+				rc = td(b, NULL, task);
+			if (!rc)
+				rc = td(b, NULL, dtf_buf_str(&name));
+			if (!rc)
+				rc = dtf_buf_printf(b,
+						    "<td class=\"num\" data-value=\"%.17g\">%.2f</td>"
+						    "</tr>\n",
+						    json_number_value(v), json_number_value(v));
+		}
+	}
+	if (!rc)
+		rc = dtf_buf_adds(b, "</tbody></table></section>\n");
+	dtf_buf_release(&name);
+	return rc;
+}
+
+static int put_coverage(struct dtf_buf *b, json_t *doc)
+{
+	json_t *cov = json_object_get(doc, "coverage"), *f;
+	char label[128];
+	size_t i;
+	int rc;
+
+	if (!json_is_object(cov))
+		return 0;
+	snprintf(label, sizeof(label), "%.2f%% of lines covered", report_num(cov, "percent"));
+	rc = dtf_buf_printf(b,
+			    "<section id=\"coverage\"><h2>Coverage</h2>\n<p><strong>%.2f%%</strong> "
+			    "of lines (%lld of %lld)</p>\n",
+			    report_num(cov, "percent"), (long long)iget(cov, "lines_covered"),
+			    (long long)iget(cov, "lines_total"));
+	if (!rc)
+		rc = bar(b, label, report_num(cov, "percent"), 0, 0);
+	if (!rc && json_array_size(json_object_get(cov, "files")))
+		rc = dtf_buf_adds(b, "<table class=\"sortable\" id=\"coverage-table\"><thead><tr>"
+				     "<th>File</th><th>Lines</th><th>Covered</th><th>Percent</th>"
+				     "<th></th></tr></thead><tbody>\n");
+	json_array_foreach(json_object_get(cov, "files"), i, f)
+	{
+		double pct = report_num(f, "percent");
+
+		if (rc || i == MAX_ROWS)
+			break;
+		rc = dtf_buf_adds(b, "<tr>");
+		if (!rc)
+			rc = td(b, NULL, report_str(f, "path", ""));
+		if (!rc)
+			rc = dtf_buf_printf(b,
+					    "<td class=\"num\" data-value=\"%lld\">%lld</td>"
+					    "<td class=\"num\" data-value=\"%lld\">%lld</td>"
+					    "<td class=\"num\" data-value=\"%.2f\">%.2f%%</td><td>",
+					    (long long)iget(f, "lines_total"),
+					    (long long)iget(f, "lines_total"),
+					    (long long)iget(f, "lines_covered"),
+					    (long long)iget(f, "lines_covered"), pct, pct);
+		snprintf(label, sizeof(label), "%.2f%%", pct);
+		if (!rc)
+			rc = bar(b, label, pct, 0, 0);
+		if (!rc)
+			rc = dtf_buf_adds(b, "</td></tr>\n");
+	}
+	if (!rc && json_array_size(json_object_get(cov, "files")))
+		rc = dtf_buf_adds(b, "</tbody></table>\n");
+	json_array_foreach(json_object_get(cov, "errors"), i, f)
+	{
+		if (rc || i == MAX_ROWS)
+			break;
+		rc = dtf_buf_adds(b, i ? "<li>" : "<p>Coverage files not counted:</p><ul><li>");
+		if (!rc)
+			rc = html_escape(b, report_str(f, "file", ""), TEXT_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, ": ");
+		if (!rc)
+			rc = html_escape(b, report_str(f, "error", ""), TEXT_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, "</li>\n");
+	}
+	if (!rc && json_array_size(json_object_get(cov, "errors")))
+		rc = dtf_buf_adds(b, "</ul>\n");
+	if (!rc)
+		rc = dtf_buf_adds(b, "</section>\n");
+	return rc;
+}
+
+static int put_names(struct dtf_buf *b, const char *id, const char *title, json_t *names)
+{
+	json_t *n;
+	size_t i;
+	int rc;
+
+	if (json_array_size(names) == 0)
+		return 0;
+	rc = dtf_buf_printf(b, "<h3>%s (%zu)</h3>\n<ul id=\"%s\">\n", title, json_array_size(names),
+			    id);
+	json_array_foreach(names, i, n)
+	{
+		if (rc || i == MAX_ROWS)
+			break;
+		rc = dtf_buf_adds(b, "<li>");
+		if (!rc)
+			rc = html_escape(b, json_string_value(n) ? json_string_value(n) : "", TEXT_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, "</li>\n");
+	}
+	if (!rc)
+		rc = dtf_buf_adds(b, "</ul>\n");
+	return rc;
+}
+
+static int put_comparison(struct dtf_buf *b, json_t *doc)
+{
+	json_t *cmp = json_object_get(doc, "comparison"), *slower, *row;
+	size_t i;
+	int rc;
+
+	if (!json_is_object(cmp))
+		return 0;
+	slower = json_object_get(cmp, "slower");
+	rc = dtf_buf_adds(b, "<section id=\"comparison\"><h2>Comparison with the Previous Run</h2>\n"
+			     "<p>Previous run: ");
+	if (!rc)
+		rc = html_escape(b, report_str(cmp, "previous_run_id", "(unknown)"), TEXT_CAP);
+	if (!rc)
+		rc = dtf_buf_printf(
+		    b,
+		    "</p>\n<ul><li>New failures: %zu</li><li>Fixed: %zu</li><li>Flaky: %zu</li>"
+		    "<li>Slower (more than %.0f%% and %.0f s): %zu</li></ul>\n",
+		    json_array_size(json_object_get(cmp, "new_failures")),
+		    json_array_size(json_object_get(cmp, "fixed")),
+		    json_array_size(json_object_get(cmp, "flaky")),
+		    (REPORT_REGRESSION_RATIO - 1) * 100, REPORT_REGRESSION_MIN_S,
+		    json_array_size(slower));
+	if (!rc)
+		rc = put_names(b, "new-failures", "New Failures",
+			       json_object_get(cmp, "new_failures"));
+	if (!rc)
+		rc = put_names(b, "fixed", "Fixed Tests", json_object_get(cmp, "fixed"));
+	if (!rc)
+		rc = put_names(b, "flaky", "Flaky Tests", json_object_get(cmp, "flaky"));
+	if (!rc && json_array_size(slower))
+		rc = dtf_buf_adds(b, "<h3>Slower Tests</h3>\n<table class=\"sortable\" id=\"slower-"
+				     "table\"><thead><tr><th>Test</th><th>Before</th><th>After</th>"
+				     "</tr></thead><tbody>\n");
+	json_array_foreach(slower, i, row)
+	{
+		if (rc || i == MAX_ROWS)
+			break;
+		rc = dtf_buf_adds(b, "<tr>");
+		if (!rc)
+			rc = td(b, NULL, report_str(row, "name", ""));
+		if (!rc)
+			rc = td_seconds(b, report_num(row, "before_s"));
+		if (!rc)
+			rc = td_seconds(b, report_num(row, "after_s"));
+		if (!rc)
+			rc = dtf_buf_adds(b, "</tr>\n");
+	}
+	if (!rc && json_array_size(slower))
+		rc = dtf_buf_adds(b, "</tbody></table>\n");
+	if (!rc)
+		rc = dtf_buf_adds(b, "</section>\n");
+	return rc;
+}
+
+/* The status as a CSS class suffix: one of a known set, so it needs no escaping. */
+static const char *status_class(const char *st)
+{
+	static const char *const known[] = {"passed",  "failed",  "error",    "skipped",
+					    "cancelled", "pending", "assigned", "running"};
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(st, known[i]) == 0)
+			return known[i];
+	return "unknown";
+}
+
+static int put_tests(struct dtf_buf *b, json_t *tests)
+{
+	json_t *row;
+	size_t i, nfail = 0, shown = 0;
+	char cls[32];
+	int rc = 0;
+
+	json_array_foreach(tests, i, row) nfail += report_row_failed(row);
+	rc = dtf_buf_printf(b, "<section id=\"failures\"><h2>Failed Tests (%zu)</h2>\n", nfail);
+	if (!rc && nfail)
+		rc = dtf_buf_adds(b, "<table class=\"sortable\" id=\"failures-table\"><thead><tr>"
+				     "<th>Test</th><th>Task</th><th>Error</th><th>Duration</th>"
+				     "</tr></thead><tbody>\n");
+	json_array_foreach(tests, i, row)
+	{
+		if (rc || !report_row_failed(row))
+			continue;
+		if (shown++ == MAX_ROWS)
+			break;
+		rc = dtf_buf_adds(b, "<tr class=\"failed\">");
+		if (!rc)
+			rc = td(b, NULL, report_str(row, "name", ""));
+		if (!rc)
+			rc = td(b, NULL, report_str(row, "task_name", ""));
+		if (!rc)
+			rc = td(b, NULL,
+				report_str(row, "error_message", report_str(row, "error_kind", "")));
+		if (!rc)
+			rc = td_seconds(b, report_num(row, "duration_s"));
+		if (!rc)
+			rc = dtf_buf_adds(b, "</tr>\n");
+	}
+	if (!rc && nfail)
+		rc = dtf_buf_adds(b, "</tbody></table>\n");
+	if (!rc && nfail > MAX_ROWS)
+		rc = dtf_buf_printf(b, "<p>… and %zu more</p>\n", nfail - MAX_ROWS);
+	if (!rc)
+		rc = dtf_buf_printf(b,
+				    "</section>\n<section id=\"tests\"><h2>All Tests (%zu)</h2>\n"
+				    "<table class=\"sortable\" id=\"tests-table\"><thead><tr>"
+				    "<th>Test</th><th>Task</th><th>Status</th><th>Duration</th>"
+				    "<th>Worker</th></tr></thead><tbody>\n",
+				    json_array_size(tests));
+	json_array_foreach(tests, i, row)
+	{
+		if (rc || i == MAX_ROWS)
+			break;
+		snprintf(cls, sizeof(cls), "st-%s", status_class(report_str(row, "status", "")));
+		rc = dtf_buf_adds(b, "<tr>");
+		if (!rc)
+			rc = td(b, NULL, report_str(row, "name", ""));
+		if (!rc)
+			rc = td(b, NULL, report_str(row, "task_name", ""));
+		if (!rc)
+			rc = td(b, cls, report_str(row, "status", ""));
+		if (!rc)
+			rc = td_seconds(b, report_num(row, "duration_s"));
+		if (!rc)
+			rc = td(b, NULL, report_str(row, "worker_id", ""));
+		if (!rc)
+			rc = dtf_buf_adds(b, "</tr>\n");
+	}
+	if (!rc)
+		rc = dtf_buf_adds(b, "</tbody></table>\n");
+	if (!rc && json_array_size(tests) > MAX_ROWS)
+		rc = dtf_buf_printf(b, "<p>… and %zu more</p>\n", json_array_size(tests) - MAX_ROWS);
+	if (!rc)
+		rc = dtf_buf_adds(b, "</section>\n");
+	return rc;
+}
+
+/* When the run finished (else was created), as "2026-01-02 03:04:05 UTC"; false if unknown. */
+static bool run_time(json_t *doc, char out[40])
+{
+	json_t *run = json_object_get(doc, "run");
+	const char *when = report_str(run, "finished_at", report_str(run, "created_at", NULL));
+	int64_t ms;
+	time_t t;
+	struct tm tm;
+
+	if (!when || dtf_parse_rfc3339(when, &ms) != 0)
+		return false;
+	t = (time_t)(ms / 1000);
+	return gmtime_r(&t, &tm) && strftime(out, 40, "%Y-%m-%d %H:%M:%S UTC", &tm) > 0;
+}
+
+int dtf_report_html(json_t *doc, struct dtf_buf *out)
+{
+	json_t *summary = NULL, *tests = NULL, *run = json_object_get(doc, "run");
+	const char *title = report_str(run, "name", report_str(run, "id", "dtf"));
+	const char *status;
+	size_t start = out->len, i;
+	char up[16], when[40];
+	int rc = DTF_EINVAL;
+
+	if (!json_is_object(doc))
+		goto out;
+	rc = DTF_ENOMEM;
+	summary = report_summary(doc);
+	tests = report_tests(doc);
+	if (!summary || !tests)
+		goto out;
+	status = report_status(summary);
+	for (i = 0; status[i] && i < sizeof(up) - 1; i++)
+		up[i] = (char)(status[i] - 32);
+	up[i] = '\0';
+	rc = dtf_buf_adds(out,
+			  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+			  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+			  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"
+			  " style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n"
+			  "<title>Test Run Report: ");
+	if (!rc)
+		rc = html_escape(out, title, TEXT_CAP);
+	if (!rc)
+		rc = dtf_buf_adds(out, "</title>\n");
+	if (!rc)
+		rc = dtf_buf_adds(out, style);
+	if (!rc)
+		rc = dtf_buf_adds(out, "</head>\n<body>\n<header><h1>Test Run Report: ");
+	if (!rc)
+		rc = html_escape(out, title, TEXT_CAP);
+	if (!rc)
+		rc = dtf_buf_printf(out,
+				    "</h1><span class=\"status status-%s\" id=\"status\">%s</span>"
+				    "</header>\n<main>\n",
+				    status, up);
+	if (!rc)
+		rc = put_summary(out, summary);
+	if (!rc)
+		rc = put_ci(out, doc);
+	if (!rc)
+		rc = put_metrics(out, doc);
+	if (!rc)
+		rc = put_coverage(out, doc);
+	if (!rc)
+		rc = put_comparison(out, doc);
+	if (!rc)
+		rc = put_tests(out, tests);
+	if (!rc)
+		rc = dtf_buf_adds(out, "</main>\n<footer>");
+	if (!rc && run_time(doc, when))
+		rc = dtf_buf_printf(out, "Report generated on %s", when);
+	if (!rc)
+		rc = dtf_buf_adds(out, "</footer>\n");
+	if (!rc)
+		rc = dtf_buf_adds(out, script);
+	if (!rc)
+		rc = dtf_buf_adds(out, "</body>\n</html>\n");
+out:
+	if (rc && out->data) {
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	json_decref(summary);
+	json_decref(tests);
+	return rc;
+}

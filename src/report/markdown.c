@@ -1,0 +1,430 @@
+/* markdown.c: the Markdown report of seed 003 (status, summary with percentages, performance
+ * metrics, failed tests, coverage, comparison with the previous run). It is also the body of
+ * pull-request comments, so it stays well under the 65,536 characters GitHub allows: long tables
+ * are cut with a note, and every text from a task is escaped so it cannot break the layout or
+ * inject markup (HTML included, which GitHub renders). */
+#include "report/report.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "report/view.h"
+
+#include "common/banned.h"
+
+#define CELL_CAP  300 /* bytes of one table cell's text */
+#define MAX_ROWS  100 /* rows of a failure or skip table */
+#define MAX_FILES 50  /* rows of the coverage table */
+#define MAX_NAMES 50  /* names in a comparison list */
+
+/* Appends s as inline Markdown text: first line only when one_line, at most cap bytes. */
+static int md_text(struct dtf_buf *b, const char *s, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s), i = 0, n;
+	uint32_t cp;
+	int rc = 0;
+
+	while (i < len && !rc) {
+		const char *rep = NULL;
+
+		if (i >= cap) {
+			rc = dtf_buf_adds(b, "…");
+			break;
+		}
+		n = report_utf8(p + i, len - i, &cp);
+		if (n == 0) {
+			n = 1;
+			rep = "\xef\xbf\xbd";
+		} else if (cp == '<') {
+			rep = "&lt;";
+		} else if (cp == '>') {
+			rep = "&gt;";
+		} else if (cp == '&') {
+			rep = "&amp;";
+		} else if (cp == '|') {
+			rep = "\\|";
+		} else if (cp == '\n' || cp == '\r' || cp == '\t') {
+			rep = " ";
+		} else if (cp < 0x20 || cp == 0x7f) {
+			rep = "";
+		} else if (strchr("\\`*_[]#~!", (int)cp)) {
+			char esc[3] = {'\\', (char)cp, 0};
+
+			rc = dtf_buf_adds(b, esc);
+			i += n;
+			continue;
+		}
+		rc = rep ? dtf_buf_adds(b, rep) : dtf_buf_add(b, s + i, n);
+		i += n;
+	}
+	return rc;
+}
+
+/* Appends "(12.5%)"-style percentages as seed 003 shows them, with one decimal. */
+static int line_count(struct dtf_buf *b, const char *label, json_int_t n, json_int_t total,
+		      bool pct)
+{
+	if (!pct)
+		return dtf_buf_printf(b, "- %s: %lld\n", label, (long long)n);
+	return dtf_buf_printf(b, "- %s: %lld (%.1f%%)\n", label, (long long)n,
+			      report_pct((double)n, (double)total));
+}
+
+static json_int_t iget(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
+{
+	json_t *run = json_object_get(doc, "run"), *ci = json_object_get(doc, "ci"), *t;
+	const char *status = report_status(s);
+	json_int_t total = iget(s, "total");
+	char dur[64], up[16];
+	size_t i;
+	int rc;
+
+	for (i = 0; status[i] && i < sizeof(up) - 1; i++)
+		up[i] = (char)(status[i] >= 'a' && status[i] <= 'z' ? status[i] - 32 : status[i]);
+	up[i] = '\0';
+	rc = dtf_buf_adds(b, "# Test Run Report: ");
+	if (!rc)
+		rc = md_text(b, report_str(run, "name", report_str(run, "id", "dtf")), CELL_CAP);
+	if (!rc)
+		rc = dtf_buf_printf(b, "\n\n**Status:** %s\n\n**Summary:**\n", up);
+	if (!rc)
+		rc = line_count(b, "Total Tests", total, total, false);
+	if (!rc)
+		rc = line_count(b, "Passed", iget(s, "passed"), total, true);
+	if (!rc)
+		rc = line_count(b, "Failed", iget(s, "failed"), total, true);
+	if (!rc)
+		rc = line_count(b, "Skipped", iget(s, "skipped"), total, true);
+	if (!rc && iget(s, "flaky"))
+		rc = line_count(b, "Flaky (passed on retry)", iget(s, "flaky"), total, true);
+	if (!rc && iget(s, "cancelled") > iget(s, "skipped"))
+		rc = line_count(b, "Cancelled", iget(s, "cancelled") - iget(s, "skipped"), total,
+				true);
+	if (!rc && iget(s, "pending") + iget(s, "assigned") + iget(s, "running"))
+		rc = line_count(b, "Unfinished",
+				iget(s, "pending") + iget(s, "assigned") + iget(s, "running"), total,
+				true);
+	t = json_object_get(s, "tests");
+	if (!rc && json_is_object(t) && iget(t, "total") != total)
+		rc = dtf_buf_printf(b, "- Test Cases: %lld (%lld passed, %lld failed, %lld skipped)\n",
+				    (long long)iget(t, "total"), (long long)iget(t, "passed"),
+				    (long long)iget(t, "failed"), (long long)iget(t, "skipped"));
+	report_duration(report_num(s, "duration_s"), dur);
+	if (!rc)
+		rc = dtf_buf_printf(b, "- Duration: %s\n", dur);
+	if (!rc && json_is_object(ci) && json_object_size(ci)) {
+		static const char *const keys[] = {"provider", "branch", "commit", "pr", "build_url"};
+		static const char *const labels[] = {"Provider", "Branch", "Commit", "Pull Request",
+						     "Build"};
+
+		rc = dtf_buf_adds(b, "\n**CI:**\n");
+		for (i = 0; i < 5 && !rc; i++) {
+			json_t *v = json_object_get(ci, keys[i]);
+			char num[32];
+			const char *text = json_string_value(v);
+
+			if (json_is_integer(v)) {
+				snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+				text = num;
+			}
+			if (!text || !*text)
+				continue;
+			rc = dtf_buf_printf(b, "- %s: ", labels[i]);
+			if (!rc)
+				rc = md_text(b, text, CELL_CAP);
+			if (!rc)
+				rc = dtf_buf_adds(b, "\n");
+		}
+	}
+	return rc;
+}
+
+static int put_metrics(struct dtf_buf *b, json_t *doc)
+{
+	json_t *metrics = json_object_get(doc, "metrics"), *m, *v;
+	const char *task, *key;
+	struct dtf_buf name;
+	int rc;
+
+	if (!json_is_object(metrics) || json_object_size(metrics) == 0)
+		return 0;
+	dtf_buf_init(&name, 4096);
+	rc = dtf_buf_adds(b, "\n## Performance Metrics\n\n| Task | Metric | Value |\n"
+			     "|------|--------|-------|\n");
+	json_object_foreach(metrics, task, m)
+	{
+		json_object_foreach(m, key, v)
+		{
+			if (rc || !json_is_number(v))
+				continue;
+			dtf_buf_reset(&name);
+			rc = dtf_buf_adds(b, "| ");
+			if (!rc)
+				rc = md_text(b, task, CELL_CAP);
+			if (!rc)
+				rc = dtf_buf_adds(b, " | ");
+			if (!rc && report_humanize(&name, key) == 0)
+				rc = md_text(b, dtf_buf_str(&name), CELL_CAP);
+			if (!rc)
+				rc = dtf_buf_printf(b, " | %.2f |\n", json_number_value(v));
+		}
+	}
+	dtf_buf_release(&name);
+	return rc;
+}
+
+static int put_coverage(struct dtf_buf *b, json_t *doc)
+{
+	json_t *cov = json_object_get(doc, "coverage"), *f;
+	json_t *files = json_object_get(cov, "files"), *errors = json_object_get(cov, "errors");
+	size_t i;
+	int rc;
+
+	if (!json_is_object(cov))
+		return 0;
+	rc = dtf_buf_printf(b, "\n## Coverage\n\n**Lines:** %.2f%% (%lld of %lld lines)\n",
+			    report_num(cov, "percent"), (long long)iget(cov, "lines_covered"),
+			    (long long)iget(cov, "lines_total"));
+	if (!rc && json_array_size(files))
+		rc = dtf_buf_adds(b, "\n| File | Lines | Covered |\n|------|-------|---------|\n");
+	json_array_foreach(files, i, f)
+	{
+		if (rc)
+			break;
+		if (i == MAX_FILES) {
+			rc = dtf_buf_printf(b, "\n*… and %zu more files*\n", json_array_size(files) - i);
+			break;
+		}
+		rc = dtf_buf_adds(b, "| ");
+		if (!rc)
+			rc = md_text(b, report_str(f, "path", ""), CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_printf(b, " | %lld | %.2f%% |\n", (long long)iget(f, "lines_total"),
+					    report_num(f, "percent"));
+	}
+	json_array_foreach(errors, i, f)
+	{
+		if (rc || i == MAX_NAMES)
+			break;
+		rc = dtf_buf_adds(b, i ? "- " : "\nCoverage files not counted:\n- ");
+		if (!rc)
+			rc = md_text(b, report_str(f, "file", ""), CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, ": ");
+		if (!rc)
+			rc = md_text(b, report_str(f, "error", ""), CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, "\n");
+	}
+	return rc;
+}
+
+/* Appends a "### title" list of names, when there are any. */
+static int put_names(struct dtf_buf *b, const char *title, json_t *names)
+{
+	json_t *n;
+	size_t i;
+	int rc = 0;
+
+	if (json_array_size(names) == 0)
+		return 0;
+	rc = dtf_buf_printf(b, "\n### %s\n\n", title);
+	json_array_foreach(names, i, n)
+	{
+		if (rc)
+			break;
+		if (i == MAX_NAMES) {
+			rc = dtf_buf_printf(b, "- … and %zu more\n", json_array_size(names) - i);
+			break;
+		}
+		rc = dtf_buf_adds(b, "- ");
+		if (!rc)
+			rc = md_text(b, json_string_value(n) ? json_string_value(n) : "", CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, "\n");
+	}
+	return rc;
+}
+
+static int put_comparison(struct dtf_buf *b, json_t *doc)
+{
+	json_t *cmp = json_object_get(doc, "comparison"), *slower, *row;
+	char before[64], after[64];
+	size_t i;
+	int rc;
+
+	if (!json_is_object(cmp))
+		return 0;
+	slower = json_object_get(cmp, "slower");
+	rc = dtf_buf_adds(b, "\n## Comparison with the Previous Run\n\n");
+	if (!rc)
+		rc = dtf_buf_adds(b, "Previous run: ");
+	if (!rc)
+		rc = md_text(b, report_str(cmp, "previous_run_id", "(unknown)"), CELL_CAP);
+	if (!rc)
+		rc = dtf_buf_printf(
+		    b,
+		    "\n\n- New failures: %zu\n- Fixed: %zu\n- Flaky: %zu\n"
+		    "- Slower (more than %.0f%% and %.0f s): %zu\n",
+		    json_array_size(json_object_get(cmp, "new_failures")),
+		    json_array_size(json_object_get(cmp, "fixed")),
+		    json_array_size(json_object_get(cmp, "flaky")),
+		    (REPORT_REGRESSION_RATIO - 1) * 100, REPORT_REGRESSION_MIN_S,
+		    json_array_size(slower));
+	if (!rc)
+		rc = put_names(b, "New Failures", json_object_get(cmp, "new_failures"));
+	if (!rc)
+		rc = put_names(b, "Fixed Tests", json_object_get(cmp, "fixed"));
+	if (!rc)
+		rc = put_names(b, "Flaky Tests", json_object_get(cmp, "flaky"));
+	if (!rc && json_array_size(slower))
+		rc = dtf_buf_adds(b, "\n### Slower Tests\n\n| Test | Before | After |\n"
+				     "|------|--------|-------|\n");
+	json_array_foreach(slower, i, row)
+	{
+		if (rc || i == MAX_ROWS)
+			break;
+		report_duration(report_num(row, "before_s"), before);
+		report_duration(report_num(row, "after_s"), after);
+		rc = dtf_buf_adds(b, "| ");
+		if (!rc)
+			rc = md_text(b, report_str(row, "name", ""), CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_printf(b, " | %s | %s |\n", before, after);
+	}
+	return rc;
+}
+
+static int put_details(struct dtf_buf *b, json_t *tests)
+{
+	json_t *row;
+	size_t i, nfail = 0, nskip = 0, npass = 0, shown;
+	char dur[64];
+	int rc = 0;
+
+	json_array_foreach(tests, i, row)
+	{
+		const char *st = report_str(row, "status", "");
+
+		if (report_row_failed(row))
+			nfail++;
+		else if (strcmp(st, "skipped") == 0)
+			nskip++;
+		else if (strcmp(st, "passed") == 0)
+			npass++;
+	}
+	rc = dtf_buf_adds(b, "\n## Test Details\n");
+	if (!rc && nfail)
+		rc = dtf_buf_adds(b, "\n### Failed Tests\n\n| Test | Error | Duration |\n"
+				     "|------|-------|----------|\n");
+	shown = 0;
+	json_array_foreach(tests, i, row)
+	{
+		if (rc || !report_row_failed(row))
+			continue;
+		if (shown++ == MAX_ROWS) {
+			rc = dtf_buf_printf(b, "\n*… and %zu more failed tests*\n", nfail - MAX_ROWS);
+			break;
+		}
+		report_duration(report_num(row, "duration_s"), dur);
+		rc = dtf_buf_adds(b, "| ");
+		if (!rc)
+			rc = md_text(b, report_str(row, "name", ""), CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, " | ");
+		if (!rc)
+			rc = md_text(b,
+				     report_str(row, "error_message",
+						report_str(row, "error_kind", "failed")),
+				     CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_printf(b, " | %s |\n", dur);
+	}
+	if (!rc && nskip)
+		rc = dtf_buf_adds(b, "\n### Skipped Tests\n\n| Test | Reason |\n|------|--------|\n");
+	shown = 0;
+	json_array_foreach(tests, i, row)
+	{
+		if (rc || strcmp(report_str(row, "status", ""), "skipped") != 0)
+			continue;
+		if (shown++ == MAX_ROWS) {
+			rc = dtf_buf_printf(b, "\n*… and %zu more skipped tests*\n",
+					    nskip - MAX_ROWS);
+			break;
+		}
+		rc = dtf_buf_adds(b, "| ");
+		if (!rc)
+			rc = md_text(b, report_str(row, "name", ""), CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, " | ");
+		if (!rc)
+			rc = md_text(b, report_str(row, "error_message", "skipped"), CELL_CAP);
+		if (!rc)
+			rc = dtf_buf_adds(b, " |\n");
+	}
+	if (!rc)
+		rc = dtf_buf_printf(b, "\n### Passed Tests: %zu\n", npass);
+	return rc;
+}
+
+/* The closing line; it shows when the run finished (not when the report was written), so the
+ * same run always gives the same report. */
+static int put_footer(struct dtf_buf *b, json_t *doc)
+{
+	json_t *run = json_object_get(doc, "run");
+	const char *when = report_str(run, "finished_at", report_str(run, "created_at", NULL));
+	int64_t ms;
+	time_t t;
+	struct tm tm;
+	char text[40];
+
+	if (!when || dtf_parse_rfc3339(when, &ms) != 0)
+		return 0;
+	t = (time_t)(ms / 1000);
+	if (!gmtime_r(&t, &tm) || !strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &tm))
+		return 0;
+	return dtf_buf_printf(b, "\n*Report generated on %s*\n", text);
+}
+
+int dtf_report_markdown(json_t *doc, struct dtf_buf *out)
+{
+	json_t *summary = NULL, *tests = NULL;
+	size_t start = out->len;
+	int rc = DTF_EINVAL;
+
+	if (!json_is_object(doc))
+		goto out;
+	rc = DTF_ENOMEM;
+	summary = report_summary(doc);
+	tests = report_tests(doc);
+	if (!summary || !tests)
+		goto out;
+	rc = put_header(out, doc, summary);
+	if (!rc)
+		rc = put_metrics(out, doc);
+	if (!rc)
+		rc = put_coverage(out, doc);
+	if (!rc)
+		rc = put_comparison(out, doc);
+	if (!rc)
+		rc = put_details(out, tests);
+	if (!rc)
+		rc = put_footer(out, doc);
+out:
+	if (rc && out->data) {
+		out->len = start;
+		out->data[start] = '\0';
+	}
+	json_decref(summary);
+	json_decref(tests);
+	return rc;
+}

@@ -1,0 +1,629 @@
+/* model.c: the TestRunResult model every report format is written from. dtf_report_prepare()
+ * enriches a run document in place with a flat list of test rows, a summary with percentages and
+ * a status, the performance metrics of benchmark tasks, the merged coverage of the files the run
+ * produced, and a comparison with an earlier run; dtf_report_render() picks a writer by name. */
+#include "report/report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/hmap.h"
+#include "common/util.h"
+#include "report/coverage.h"
+#include "report/view.h"
+
+#include "common/banned.h"
+
+#define MAX_METRICS_PER_TASK 256
+#define MAX_COVERAGE_FILES   1000
+
+double report_num(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	double d;
+
+	if (!json_is_number(v))
+		return 0;
+	d = json_number_value(v);
+	return isfinite(d) && d > 0 ? d : 0;
+}
+
+const char *report_str(json_t *obj, const char *key, const char *def)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : def;
+}
+
+double report_pct(double part, double total)
+{
+	if (total <= 0)
+		return 0;
+	/* Two decimals are all a report shows; rounding here keeps the JSON readable too. */
+	return round(part * 10000.0 / total) / 100.0;
+}
+
+void report_duration(double s, char out[64])
+{
+	long long whole;
+	int h, m;
+
+	if (!isfinite(s) || s < 0)
+		s = 0;
+	if (s < 60) {
+		snprintf(out, 64, "%.2fs", s);
+		return;
+	}
+	whole = (long long)(s / 60.0);
+	s -= (double)whole * 60.0;
+	h = (int)(whole / 60 > 1000000 ? 1000000 : whole / 60);
+	m = (int)(whole % 60);
+	if (h)
+		snprintf(out, 64, "%dh %dm %.2fs", h, m, s);
+	else
+		snprintf(out, 64, "%dm %.2fs", m, s);
+}
+
+int report_humanize(struct dtf_buf *b, const char *key)
+{
+	bool start = true;
+	char c;
+	int rc = 0;
+
+	for (; *key && !rc; key++) {
+		c = *key;
+		if (c == '_' || c == '-') {
+			rc = dtf_buf_adds(b, " ");
+			start = true;
+			continue;
+		}
+		if (start && c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		start = false;
+		rc = dtf_buf_add(b, &c, 1);
+	}
+	return rc;
+}
+
+bool report_row_failed(json_t *row)
+{
+	const char *st = report_str(row, "status", "");
+
+	return strcmp(st, "failed") == 0 || strcmp(st, "error") == 0;
+}
+
+size_t report_utf8(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	size_t n, i;
+	uint32_t c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (n > len)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+const char *report_status(json_t *summary)
+{
+	json_int_t total = json_integer_value(json_object_get(summary, "total"));
+	json_int_t failed = json_integer_value(json_object_get(summary, "failed"));
+	json_int_t cancelled = json_integer_value(json_object_get(summary, "cancelled"));
+	json_int_t skipped = json_integer_value(json_object_get(summary, "skipped"));
+	json_int_t unfinished = json_integer_value(json_object_get(summary, "pending")) +
+				json_integer_value(json_object_get(summary, "assigned")) +
+				json_integer_value(json_object_get(summary, "running"));
+
+	if (total == 0)
+		return "empty";
+	if (failed > 0)
+		return "failure";
+	if (unfinished > 0 || cancelled > skipped)
+		return "incomplete";
+	return "success";
+}
+
+/* ---- test rows ---- */
+
+/* The test type a task belongs to, for the per-type badges: its "test_type", params.test_type,
+ * else its task type. */
+static const char *test_type(json_t *task)
+{
+	const char *t = report_str(task, "test_type", NULL);
+
+	if (!t)
+		t = report_str(json_object_get(task, "params"), "test_type", NULL);
+	if (!t)
+		t = report_str(task, "type", "task");
+	return t;
+}
+
+/* What a failed task's failure says: its error message, else what its exit status says. */
+static void task_message(json_t *task, json_t *result, char *buf, size_t len, const char **msg)
+{
+	json_t *error = json_object_get(task, "error");
+	json_t *code = json_object_get(result, "exit_code");
+	json_t *sig = json_object_get(result, "signal");
+
+	*msg = report_str(error, "message", NULL);
+	if (*msg && **msg)
+		return;
+	if (json_is_integer(sig) && json_integer_value(sig) > 0)
+		snprintf(buf, len, "killed by signal %lld", (long long)json_integer_value(sig));
+	else if (json_is_integer(code) && json_integer_value(code) != 0)
+		snprintf(buf, len, "exit code %lld", (long long)json_integer_value(code));
+	else
+		snprintf(buf, len, "%s", report_str(error, "kind", "task failed"));
+	*msg = buf;
+}
+
+/* The time a task took: result.duration_s, else finished_at - started_at. */
+static double task_seconds(json_t *task, json_t *result)
+{
+	const char *a = report_str(task, "started_at", NULL);
+	const char *z = report_str(task, "finished_at", NULL);
+	int64_t ta, tz;
+
+	if (json_is_number(json_object_get(result, "duration_s")))
+		return report_num(result, "duration_s");
+	if (a && z && dtf_parse_rfc3339(a, &ta) == 0 && dtf_parse_rfc3339(z, &tz) == 0 && tz > ta)
+		return (double)(tz - ta) / 1000.0;
+	return 0;
+}
+
+/* Appends one row; kind and message may be NULL. */
+static int add_row(json_t *rows, json_t *task, const char *name, const char *status,
+		   double duration, const char *kind, const char *message)
+{
+	json_t *row = json_pack("{ss ss ss ss ss sf}", "name", name, "task_id",
+				report_str(task, "id", ""), "task_name",
+				report_str(task, "name", report_str(task, "id", "")), "test_type",
+				test_type(task), "status", status, "duration_s", duration);
+
+	if (!row)
+		return DTF_ENOMEM;
+	if (json_is_string(json_object_get(task, "worker_id")))
+		json_object_set(row, "worker_id", json_object_get(task, "worker_id"));
+	if (kind && *kind)
+		json_object_set_new(row, "error_kind", json_string(kind));
+	if (message && *message)
+		json_object_set_new(row, "error_message", json_string(message));
+	if (json_is_true(json_object_get(json_object_get(task, "result"), "flaky")))
+		json_object_set_new(row, "flaky", json_true());
+	return json_array_append_new(rows, row) ? DTF_ENOMEM : 0;
+}
+
+/* The row of a task reported as a whole. */
+static int add_task_row(json_t *rows, json_t *task, const char *name)
+{
+	json_t *result = json_object_get(task, "result");
+	json_t *error = json_object_get(task, "error");
+	const char *status = report_str(task, "status", "unknown");
+	const char *kind = report_str(error, "kind", NULL);
+	const char *msg = NULL, *row_status = status;
+	char buf[96];
+
+	if (strcmp(status, "completed") == 0) {
+		row_status = "passed";
+		kind = NULL;
+	} else if (strcmp(status, "failed") == 0) {
+		task_message(task, result, buf, sizeof(buf), &msg);
+	} else if (strcmp(status, "cancelled") == 0) {
+		row_status = kind && strcmp(kind, "unschedulable") == 0 ? "skipped" : "cancelled";
+		msg = report_str(error, "message", NULL);
+	}
+	return add_row(rows, task, name, row_status, task_seconds(task, result), kind, msg);
+}
+
+/* The rows of one task: one per JUnit test case it brought, else one for the task. A failed task
+ * whose cases show no failure gets a row of its own too, so the failure is not lost. */
+static int add_task_rows(json_t *rows, json_t *task)
+{
+	const char *name = report_str(task, "name", report_str(task, "id", "(unnamed task)"));
+	json_t *cases = json_object_get(json_object_get(task, "result"), "testcases");
+	struct dtf_buf full;
+	size_t i, bad = 0;
+	json_t *tc;
+	int rc = 0;
+
+	if (!json_is_array(cases) || json_array_size(cases) == 0)
+		return add_task_row(rows, task, name);
+	dtf_buf_init(&full, 1u << 16);
+	json_array_foreach(cases, i, tc)
+	{
+		const char *cls = report_str(tc, "classname", NULL);
+		const char *st = report_str(tc, "status", "passed");
+
+		if (!json_is_object(tc))
+			continue;
+		dtf_buf_reset(&full);
+		if (cls && *cls)
+			rc = dtf_buf_printf(&full, "%s::", cls);
+		if (!rc)
+			rc = dtf_buf_adds(&full, report_str(tc, "name", "(unnamed)"));
+		if (rc == DTF_ETOOBIG)
+			rc = 0; /* a name that long is shown cut */
+		if (strcmp(st, "failed") == 0 || strcmp(st, "error") == 0)
+			bad++;
+		if (!rc)
+			rc = add_row(rows, task, dtf_buf_str(&full), st, report_num(tc, "time"),
+				     strcmp(st, "passed") ? report_str(tc, "type", NULL) : NULL,
+				     strcmp(st, "passed") ? report_str(tc, "message", NULL) : NULL);
+		if (rc)
+			goto out;
+	}
+	if (bad == 0 && strcmp(report_str(task, "status", ""), "failed") == 0) {
+		dtf_buf_reset(&full);
+		rc = dtf_buf_printf(&full, "%s (task)", name);
+		if (!rc)
+			rc = add_task_row(rows, task, dtf_buf_str(&full));
+	}
+out:
+	dtf_buf_release(&full);
+	return rc;
+}
+
+json_t *report_build_tests(json_t *doc)
+{
+	json_t *rows = json_array(), *task;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "tasks"), i, task)
+	{
+		if (!json_is_object(task))
+			continue;
+		if (add_task_rows(rows, task)) {
+			json_decref(rows);
+			return NULL;
+		}
+	}
+	return rows;
+}
+
+json_t *report_tests(json_t *doc)
+{
+	json_t *t = json_object_get(doc, "tests");
+
+	if (json_is_array(t))
+		return json_incref(t);
+	return report_build_tests(doc);
+}
+
+/* ---- summary ---- */
+
+static json_t *build_summary(json_t *doc, json_t *tests)
+{
+	json_t *s = dtf_report_summary(doc), *row;
+	double total;
+	json_int_t n = 0, passed = 0, failed = 0, skipped = 0;
+	size_t i;
+
+	if (!s)
+		return NULL;
+	total = (double)json_integer_value(json_object_get(s, "total"));
+	json_object_set_new(s, "passed_pct",
+			    json_real(report_pct((double)json_integer_value(
+						     json_object_get(s, "passed")), total)));
+	json_object_set_new(s, "failed_pct",
+			    json_real(report_pct((double)json_integer_value(
+						     json_object_get(s, "failed")), total)));
+	json_object_set_new(s, "skipped_pct",
+			    json_real(report_pct((double)json_integer_value(
+						     json_object_get(s, "skipped")), total)));
+	json_object_set_new(s, "status", json_string(report_status(s)));
+	json_array_foreach(tests, i, row)
+	{
+		const char *st = report_str(row, "status", "");
+
+		n++;
+		if (strcmp(st, "passed") == 0)
+			passed++;
+		else if (report_row_failed(row))
+			failed++;
+		else if (strcmp(st, "skipped") == 0)
+			skipped++;
+	}
+	json_object_set_new(s, "tests",
+			    json_pack("{sI sI sI sI}", "total", n, "passed", passed, "failed",
+				      failed, "skipped", skipped));
+	return s;
+}
+
+json_t *report_summary(json_t *doc)
+{
+	json_t *s = json_object_get(doc, "summary"), *tests;
+
+	if (json_is_object(s) && json_is_string(json_object_get(s, "status")))
+		return json_incref(s);
+	tests = report_tests(doc);
+	s = tests ? build_summary(doc, tests) : NULL;
+	json_decref(tests);
+	return s;
+}
+
+/* ---- metrics ---- */
+
+static json_t *build_metrics(json_t *doc)
+{
+	json_t *all = json_object(), *task, *m, *v;
+	const char *key;
+	size_t i;
+	char name[512];
+
+	json_array_foreach(json_object_get(doc, "tasks"), i, task)
+	{
+		json_t *mine;
+		size_t n = 0;
+
+		m = json_object_get(json_object_get(task, "result"), "metrics");
+		if (!json_is_object(m) || json_object_size(m) == 0)
+			continue;
+		mine = json_object();
+		json_object_foreach(m, key, v)
+		{
+			if (!json_is_number(v) || !isfinite(json_number_value(v)))
+				continue;
+			if (n++ >= MAX_METRICS_PER_TASK)
+				break;
+			json_object_set(mine, key, v);
+		}
+		if (json_object_size(mine) == 0) {
+			json_decref(mine);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s",
+			 report_str(task, "name", report_str(task, "id", "task")));
+		if (json_object_get(all, name))
+			snprintf(name, sizeof(name), "%s (%s)",
+				 report_str(task, "name", "task"), report_str(task, "id", ""));
+		json_object_set_new(all, name, mine);
+	}
+	return all;
+}
+
+/* ---- coverage ---- */
+
+static int build_coverage(json_t *doc, json_t **out, char *err, size_t errlen)
+{
+	json_t *files = json_object_get(doc, "coverage_files"), *f, *errors = NULL, *cov;
+	struct dtf_coverage *c;
+	char msg[256];
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	if (!json_is_array(files) || json_array_size(files) == 0)
+		return 0;
+	if (json_array_size(files) > MAX_COVERAGE_FILES) {
+		snprintf(err, errlen, "too many coverage files (%zu, at most %d)",
+			 json_array_size(files), MAX_COVERAGE_FILES);
+		return DTF_ETOOBIG;
+	}
+	c = dtf_coverage_new();
+	errors = json_array();
+	if (!c || !errors) {
+		rc = DTF_ENOMEM;
+		goto out;
+	}
+	/* A file that cannot be read is noted in the coverage and the others still count: the
+	 * reports of a run are not lost to one bad coverage file. */
+	json_array_foreach(files, i, f)
+	{
+		const char *path = json_string_value(f);
+
+		if (!path)
+			continue;
+		rc = dtf_coverage_add_file(c, path, msg, sizeof(msg));
+		if (rc == DTF_ENOMEM)
+			goto out;
+		if (rc)
+			json_array_append_new(errors,
+					      json_pack("{ss ss}", "file", path, "error", msg));
+		rc = 0;
+	}
+	cov = dtf_coverage_json(c);
+	if (!cov) {
+		rc = DTF_ENOMEM;
+		goto out;
+	}
+	if (json_array_size(errors))
+		json_object_set(cov, "errors", errors);
+	*out = cov;
+out:
+	if (rc == DTF_ENOMEM)
+		snprintf(err, errlen, "out of memory while merging coverage");
+	json_decref(errors);
+	dtf_coverage_free(c);
+	return rc;
+}
+
+/* ---- comparison ---- */
+
+/* The key a row is matched on between runs: the task's name and the row's. */
+static void row_key(json_t *row, struct dtf_buf *b)
+{
+	dtf_buf_reset(b);
+	dtf_buf_printf(b, "%s\x1f%s", report_str(row, "task_name", ""), report_str(row, "name", ""));
+}
+
+static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, json_t **out)
+{
+	json_t *prev_tests = report_tests((json_t *)previous), *row, *cmp = NULL;
+	json_t *new_failures = NULL, *fixed = NULL, *flaky = NULL, *slower = NULL;
+	struct dtf_hmap before;
+	struct dtf_buf key;
+	size_t i;
+	int rc = DTF_ENOMEM;
+
+	(void)doc;
+	dtf_hmap_init(&before);
+	dtf_buf_init(&key, 1u << 20);
+	if (!prev_tests)
+		goto out;
+	json_array_foreach(prev_tests, i, row)
+	{
+		row_key(row, &key);
+		if (dtf_hmap_put(&before, dtf_buf_str(&key), row))
+			goto out;
+	}
+	new_failures = json_array();
+	fixed = json_array();
+	flaky = json_array();
+	slower = json_array();
+	if (!new_failures || !fixed || !flaky || !slower)
+		goto out;
+	json_array_foreach(tests, i, row)
+	{
+		json_t *old, *name = json_object_get(row, "name");
+		const char *st = report_str(row, "status", "");
+
+		row_key(row, &key);
+		old = dtf_hmap_get(&before, dtf_buf_str(&key));
+		if (report_row_failed(row) && !(old && report_row_failed(old)))
+			json_array_append(new_failures, name);
+		if (old && report_row_failed(old) && strcmp(st, "passed") == 0)
+			json_array_append(fixed, name);
+		if (json_is_true(json_object_get(row, "flaky")))
+			json_array_append(flaky, name);
+		if (old && strcmp(st, "passed") == 0 &&
+		    strcmp(report_str(old, "status", ""), "passed") == 0) {
+			double a = report_num(old, "duration_s"), z = report_num(row, "duration_s");
+
+			if (z > a * REPORT_REGRESSION_RATIO && z - a >= REPORT_REGRESSION_MIN_S)
+				json_array_append_new(slower, json_pack("{sO sf sf}", "name", name,
+									"before_s", a, "after_s",
+									z));
+		}
+	}
+	cmp = json_pack("{ss so so so so}", "previous_run_id",
+			report_str(json_object_get((json_t *)previous, "run"), "id", ""),
+			"new_failures", new_failures, "fixed", fixed, "flaky", flaky, "slower",
+			slower);
+	new_failures = fixed = flaky = slower = NULL;
+	if (!cmp)
+		goto out;
+	*out = cmp;
+	rc = 0;
+out:
+	json_decref(new_failures);
+	json_decref(fixed);
+	json_decref(flaky);
+	json_decref(slower);
+	json_decref(prev_tests);
+	dtf_hmap_release(&before);
+	dtf_buf_release(&key);
+	return rc;
+}
+
+/* ---- the model ---- */
+
+int dtf_report_prepare(json_t *doc, const json_t *previous, char *err, size_t errlen)
+{
+	json_t *tests = NULL, *summary = NULL, *metrics = NULL, *cov = NULL, *cmp = NULL;
+	int rc;
+
+	if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "tasks"))) {
+		snprintf(err, errlen, "a run document needs a \"tasks\" array");
+		return DTF_EINVAL;
+	}
+	rc = DTF_ENOMEM;
+	snprintf(err, errlen, "out of memory while preparing the report");
+	tests = report_build_tests(doc);
+	summary = tests ? build_summary(doc, tests) : NULL;
+	metrics = build_metrics(doc);
+	if (!tests || !summary || !metrics)
+		goto out;
+	rc = build_coverage(doc, &cov, err, errlen);
+	if (rc)
+		goto out;
+	if (json_is_object(previous)) {
+		rc = build_comparison(doc, tests, previous, &cmp);
+		if (rc)
+			goto out;
+	}
+	json_object_set(doc, "summary", summary);
+	json_object_set(doc, "tests", tests);
+	if (json_object_size(metrics))
+		json_object_set(doc, "metrics", metrics);
+	else
+		json_object_del(doc, "metrics");
+	if (cov)
+		json_object_set(doc, "coverage", cov);
+	else
+		json_object_del(doc, "coverage");
+	if (cmp)
+		json_object_set(doc, "comparison", cmp);
+	else
+		json_object_del(doc, "comparison");
+	rc = 0;
+	if (errlen)
+		err[0] = '\0';
+out:
+	json_decref(tests);
+	json_decref(summary);
+	json_decref(metrics);
+	json_decref(cov);
+	json_decref(cmp);
+	return rc;
+}
+
+/* ---- formats by name ---- */
+
+static const struct {
+	const char *name, *alias, *file;
+	int (*write)(json_t *doc, struct dtf_buf *out);
+} formats[] = {
+	{"json", NULL, "results.json", dtf_report_json},
+	{"junit", "xml", "results.xml", dtf_report_junit},
+	{"markdown", "md", "report.md", dtf_report_markdown},
+	{"html", NULL, "report.html", dtf_report_html},
+	{"csv", NULL, "results.csv", dtf_report_csv},
+};
+
+static int find_format(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return -1;
+	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcmp(name, formats[i].name) == 0 ||
+		    (formats[i].alias && strcmp(name, formats[i].alias) == 0))
+			return (int)i;
+	return -1;
+}
+
+int dtf_report_render(const char *format, json_t *doc, struct dtf_buf *out)
+{
+	int i = find_format(format);
+
+	return i < 0 ? DTF_EINVAL : formats[i].write(doc, out);
+}
+
+const char *dtf_report_file_name(const char *format)
+{
+	int i = find_format(format);
+
+	return i < 0 ? NULL : formats[i].file;
+}

@@ -1,0 +1,43 @@
+/* view.h: what the report writers share inside src/report/: the flat list of test rows a run
+ * is made of, the prepared summary, and small formatting helpers. Not for use outside. */
+#ifndef DTF_REPORT_VIEW_H
+#define DTF_REPORT_VIEW_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+/* Two runs' durations compared: a test is reported slower when it took more than
+ * REGRESSION_RATIO times as long as before and at least REGRESSION_MIN_S seconds more. */
+#define REPORT_REGRESSION_RATIO 1.2
+#define REPORT_REGRESSION_MIN_S 1.0
+
+/* The rows of doc (see dtf_report_prepare: "tests"): doc's own "tests" array when it was
+ * prepared, else computed now. Returns a new reference; never NULL unless out of memory. */
+json_t *report_tests(json_t *doc);
+/* Builds the rows of a run document's tasks (a new array), NULL when out of memory. */
+json_t *report_build_tests(json_t *doc);
+/* doc's prepared summary, or one computed now (a new reference). */
+json_t *report_summary(json_t *doc);
+
+/* A number member as a finite, non-negative double (0 otherwise). */
+double report_num(json_t *obj, const char *key);
+/* A string member or def. */
+const char *report_str(json_t *obj, const char *key, const char *def);
+/* part out of total in percent, 0 when total is 0. */
+double report_pct(double part, double total);
+/* Writes a duration as seed 003 shows it: "0.50s", "2m 5.70s", "1h 2m 3.00s". */
+void report_duration(double s, char out[64]);
+/* "average_latency_ms" -> "Average Latency Ms". */
+int report_humanize(struct dtf_buf *b, const char *key);
+/* True for failed and error rows. */
+bool report_row_failed(json_t *row);
+/* Decodes one UTF-8 sequence at s (len bytes left): its length, or 0 when it is not valid. */
+size_t report_utf8(const unsigned char *s, size_t len, uint32_t *cp);
+/* The run's status for the headline: "success", "failure", "incomplete" or "empty". */
+const char *report_status(json_t *summary);
+
+#endif
