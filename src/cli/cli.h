@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 struct dtf_http_client;
 
 struct cli_command {
@@ -44,5 +46,21 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 /* Downloads a run's report in format (json, junit) to path. */
 int cli_export_run(struct dtf_http_client *c, const char *run_id, const char *format,
 		   const char *path);
+/* What cli_write_reports() writes (cli/reports.c). */
+struct cli_report_opts {
+	json_t *formats;          /* names dtf_report_render() knows (borrowed) */
+	const char *output_dir;   /* exists */
+	json_t *coverage_files;   /* lcov / Cobertura paths, may be NULL (borrowed) */
+	const char *compare_with; /* an earlier JSON report, or NULL */
+	const char *badges_dir;   /* or NULL */
+	bool quiet;
+};
+/* True for a report format name dtf_report_render() knows. */
+bool cli_report_format_ok(const char *name);
+/* Fetches run_id's results, prepares the report model and writes each format into output_dir
+ * (and badges). *doc stores the prepared model (a new reference, or NULL when it could not be
+ * fetched). Prints errors itself; returns 0 or the last DTF_E* code. */
+int cli_write_reports(struct dtf_http_client *c, const char *run_id,
+		      const struct cli_report_opts *o, json_t **doc);
 
 #endif

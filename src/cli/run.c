@@ -1,6 +1,7 @@
 /* run.c: `dtf run`: the whole system on one machine: an embedded coordinator (SQLite in .dtf/),
- * N local worker processes, test discovery, live progress, JUnit and JSON reports. Exit 0 only
- * if every test passed (tests no local worker can run are reported as skipped). */
+ * N local worker processes, test discovery, live progress, reports (JSON, JUnit, Markdown, HTML,
+ * CSV) and badges. Exit 0 only if every test passed (tests no local worker can run are reported
+ * as skipped). */
 #include <getopt.h>
 #include <signal.h>
 #include <spawn.h>
@@ -35,7 +36,11 @@ static void usage(FILE *f)
 		"  --test-pattern G       file name pattern (default test_* and *_test.*)\n"
 		"  --task-file F          run the tasks of a task file instead of discovering\n"
 		"  --output-dir D         where reports go (default ./test-results)\n"
-		"  --report-formats L     comma-separated: json,junit (default both)\n"
+		"  --report-formats L     comma-separated: json,junit,markdown,html,csv\n"
+		"                         (default json,junit)\n"
+		"  --badges-dir D         write shields.io endpoint badges into D\n"
+		"  --coverage F           an lcov or Cobertura file to report (repeatable)\n"
+		"  --compare-with F       an earlier results.json to compare this run with\n"
 		"  --timeout S            give up after S seconds (exit 3)\n"
 		"  --hardware X,…         hardware the local workers offer beyond detection\n"
 		"  --state-dir D          coordinator state and work directories (default .dtf)\n"
@@ -87,16 +92,11 @@ static pid_t spawn_worker(const char *url, int i, int slots, const char *state_d
 }
 
 /* Prints each failed test with its reason and the end of its output. */
-static void print_failures(const char *json_report)
+static void print_failures(json_t *doc)
 {
-	char *text = NULL, err[128];
-	size_t len, i;
-	json_t *doc, *t;
+	size_t i;
+	json_t *t;
 
-	if (dtf_read_file(json_report, 256u << 20, &text, &len) != 0)
-		return;
-	doc = dtf_json_parse(text, len, err, sizeof(err));
-	free(text);
 	json_array_foreach(json_object_get(doc, "tasks"), i, t)
 	{
 		json_t *e = json_object_get(t, "error"), *res = json_object_get(t, "result");
@@ -116,7 +116,6 @@ static void print_failures(const char *json_report)
 		if (*out)
 			fprintf(stderr, "    %s%s", out, out[strlen(out) - 1] == '\n' ? "" : "\n");
 	}
-	json_decref(doc);
 }
 
 int cmd_run(int argc, char **argv)
@@ -134,6 +133,9 @@ int cmd_run(int argc, char **argv)
 		{"state-dir", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
+		{"badges-dir", required_argument, NULL, 'B'},
+		{"coverage", required_argument, NULL, 'C'},
+		{"compare-with", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *dirs[MAX_DIRS];
@@ -149,9 +151,10 @@ int cmd_run(int argc, char **argv)
 	int nspawned = 0;
 	struct dtf_http_client hc;
 	bool hc_ready = false;
-	json_t *tasks = json_array(), *fmts = NULL, *fv;
+	json_t *tasks = json_array(), *fmts = NULL, *fv, *report = NULL;
+	json_t *coverage = json_array();
+	struct cli_report_opts ro = {0};
 	size_t fi;
-	bool want_json = false;
 	struct run_counts k = {0};
 	int64_t start = dtf_mono_ms();
 
@@ -203,6 +206,15 @@ int cmd_run(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'B':
+			ro.badges_dir = optarg;
+			break;
+		case 'C':
+			json_array_append_new(coverage, json_string(optarg));
+			break;
+		case 'P':
+			ro.compare_with = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -222,14 +234,14 @@ int cmd_run(int argc, char **argv)
 	fmts = dtf_json_split(formats, ",");
 	json_array_foreach(fmts, fi, fv)
 	{
-		if (strcmp(json_string_value(fv), "json") && strcmp(json_string_value(fv), "junit")) {
-			fprintf(stderr, "dtf run: unknown report format '%s' (json, junit)\n",
+		if (!cli_report_format_ok(json_string_value(fv))) {
+			fprintf(stderr,
+				"dtf run: unknown report format '%s' (json, junit, markdown, html, "
+				"csv)\n",
 				json_string_value(fv));
 			rc = 2;
 			goto out;
 		}
-		if (!strcmp(json_string_value(fv), "json"))
-			want_json = true;
 	}
 
 	/* 1. What to run. */
@@ -337,20 +349,13 @@ int cmd_run(int argc, char **argv)
 		json_decref(resp);
 	}
 	rc = cli_wait_run(&hc, run_id, timeout, true, quiet, &k);
-	{
-		char path[4096];
-		json_array_foreach(fmts, fi, fv)
-		{
-			const char *f = json_string_value(fv);
-			snprintf(path, sizeof(path), "%s/results.%s", outdir,
-				 strcmp(f, "junit") == 0 ? "xml" : "json");
-			if (cli_export_run(&hc, run_id, f, path) == 0 && !quiet)
-				fprintf(stderr, "wrote %s\n", path);
-		}
-		snprintf(path, sizeof(path), "%s/results.json", outdir);
-		if (k.failed && want_json)
-			print_failures(path);
-	}
+	ro.formats = fmts;
+	ro.output_dir = outdir;
+	ro.coverage_files = coverage;
+	ro.quiet = quiet;
+	cli_write_reports(&hc, run_id, &ro, &report);
+	if (k.failed && report)
+		print_failures(report);
 	printf("dtf run: %d tests: %d passed, %d failed, %d skipped, %d cancelled in %.1f s\n",
 	       k.total, k.completed, k.failed, k.unschedulable, k.cancelled - k.unschedulable,
 	       (double)(dtf_mono_ms() - start) / 1000.0);
@@ -375,5 +380,7 @@ out:
 	coord_stop(c);
 	json_decref(tasks);
 	json_decref(fmts);
+	json_decref(coverage);
+	json_decref(report);
 	return rc;
 }

@@ -378,6 +378,29 @@ static void h_run_summary(struct dtf_http_req *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Renders doc in fmt (a name dtf_report_file_name() knows): JSON and JUnit as they always were,
+ * the other formats from the prepared model. */
+static int report_export(json_t *doc, const char *fmt, struct dtf_buf *out,
+			 const char **content_type)
+{
+	char err[256];
+	int rc = 0;
+
+	if (strcmp(fmt, "json") == 0)
+		*content_type = "application/json";
+	else if (strcmp(fmt, "junit") == 0 || strcmp(fmt, "xml") == 0)
+		*content_type = "application/xml";
+	else if (strcmp(fmt, "html") == 0)
+		*content_type = "text/html; charset=utf-8";
+	else if (strcmp(fmt, "csv") == 0)
+		*content_type = "text/csv; charset=utf-8";
+	else
+		*content_type = "text/markdown; charset=utf-8";
+	if (strcmp(fmt, "json") != 0 && strcmp(fmt, "junit") != 0 && strcmp(fmt, "xml") != 0)
+		rc = dtf_report_prepare(doc, NULL, err, sizeof(err));
+	return rc ? rc : dtf_report_render(fmt, doc, out);
+}
+
 /* Writes the report of tasks ts in the requested format. */
 static void export_tasks(struct dtf_http_req *r, struct coord *c, json_t *run, struct ctask **ts,
 			 size_t n)
@@ -389,9 +412,10 @@ static void export_tasks(struct dtf_http_req *r, struct coord *c, json_t *run, s
 
 	if (!fmt)
 		fmt = "json";
-	if (strcmp(fmt, "json") != 0 && strcmp(fmt, "junit") != 0 && strcmp(fmt, "xml") != 0) {
+	if (!dtf_report_file_name(fmt)) {
 		dtf_http_reply_error(r, 400, "unsupported_format",
-				     "format '%s' is not supported here (json, junit)", fmt);
+				     "format '%s' is not supported (json, junit, markdown, html, csv)",
+				     fmt);
 		json_decref(tasks);
 		return;
 	}
@@ -399,13 +423,7 @@ static void export_tasks(struct dtf_http_req *r, struct coord *c, json_t *run, s
 		json_array_append_new(tasks, task_view(c, ts[i]));
 	doc = json_pack("{s:O,s:o}", "run", run, "tasks", tasks);
 	dtf_buf_reset(&r->resp);
-	if (strcmp(fmt, "json") == 0) {
-		rc = dtf_report_json(doc, &r->resp);
-		r->content_type = "application/json";
-	} else {
-		rc = dtf_report_junit(doc, &r->resp);
-		r->content_type = "application/xml";
-	}
+	rc = report_export(doc, fmt, &r->resp, &r->content_type);
 	json_decref(doc);
 	if (rc)
 		dtf_http_reply_error(r, 500, "report_failed", "could not write the report: %s",

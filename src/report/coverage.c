@@ -587,34 +587,6 @@ static int cmp_file(const void *a, const void *b)
 	return strcmp((*x)->path, (*y)->path);
 }
 
-/* A path as a JSON string, with bytes that are not UTF-8 shown as '?'. */
-static json_t *path_string(const char *s)
-{
-	size_t len = strlen(s), i = 0, n;
-	uint32_t cp;
-	char *copy;
-	json_t *j;
-
-	j = json_stringn(s, len);
-	if (j)
-		return j;
-	copy = malloc(len + 1);
-	if (!copy)
-		return NULL;
-	memcpy(copy, s, len + 1);
-	while (i < len) {
-		n = report_utf8((const unsigned char *)copy + i, len - i, &cp);
-		if (n == 0) {
-			copy[i] = '?';
-			n = 1;
-		}
-		i += n;
-	}
-	j = json_stringn(copy, len);
-	free(copy);
-	return j;
-}
-
 json_t *dtf_coverage_json(struct dtf_coverage *c)
 {
 	json_t *files = json_array(), *out = NULL;
@@ -646,7 +618,7 @@ json_t *dtf_coverage_json(struct dtf_coverage *c)
 		}
 		total += ft;
 		covered += fc;
-		path = path_string(f->path);
+		path = report_string(f->path);
 		o = path ? json_pack("{so sI sI sf}", "path", path, "lines_total", (json_int_t)ft,
 				     "lines_covered", (json_int_t)fc, "percent",
 				     report_pct((double)fc, (double)ft))

@@ -192,23 +192,57 @@ static double task_seconds(json_t *task, json_t *result)
 	return 0;
 }
 
+json_t *report_string(const char *s)
+{
+	size_t len = strlen(s), i = 0, n;
+	struct dtf_buf b;
+	uint32_t cp;
+	json_t *j = json_stringn(s, len);
+
+	if (j)
+		return j;
+	/* Not UTF-8 (a document built in memory can hold anything): show bad bytes as U+FFFD. */
+	dtf_buf_init(&b, len * 3 + 1);
+	while (i < len) {
+		n = report_utf8((const unsigned char *)s + i, len - i, &cp);
+		if (n == 0) {
+			if (dtf_buf_adds(&b, "\xef\xbf\xbd"))
+				break;
+			i++;
+			continue;
+		}
+		if (dtf_buf_add(&b, s + i, n))
+			break;
+		i += n;
+	}
+	j = i == len ? json_stringn(dtf_buf_str(&b), b.len) : NULL;
+	dtf_buf_release(&b);
+	return j;
+}
+
+/* Sets key to s as a valid UTF-8 string; 0 or DTF_ENOMEM. */
+static int set_str(json_t *obj, const char *key, const char *s)
+{
+	return json_object_set_new(obj, key, report_string(s)) ? DTF_ENOMEM : 0;
+}
+
 /* Appends one row; kind and message may be NULL. */
 static int add_row(json_t *rows, json_t *task, const char *name, const char *status,
 		   double duration, const char *kind, const char *message)
 {
-	json_t *row = json_pack("{ss ss ss ss ss sf}", "name", name, "task_id",
-				report_str(task, "id", ""), "task_name",
-				report_str(task, "name", report_str(task, "id", "")), "test_type",
-				test_type(task), "status", status, "duration_s", duration);
+	json_t *row = json_object();
+	const char *worker = report_str(task, "worker_id", NULL);
 
-	if (!row)
+	if (!row || set_str(row, "name", name) || set_str(row, "task_id", report_str(task, "id", "")) ||
+	    set_str(row, "task_name", report_str(task, "name", report_str(task, "id", ""))) ||
+	    set_str(row, "test_type", test_type(task)) || set_str(row, "status", status) ||
+	    json_object_set_new(row, "duration_s", json_real(duration)) ||
+	    (worker && set_str(row, "worker_id", worker)) ||
+	    (kind && *kind && set_str(row, "error_kind", kind)) ||
+	    (message && *message && set_str(row, "error_message", message))) {
+		json_decref(row);
 		return DTF_ENOMEM;
-	if (json_is_string(json_object_get(task, "worker_id")))
-		json_object_set(row, "worker_id", json_object_get(task, "worker_id"));
-	if (kind && *kind)
-		json_object_set_new(row, "error_kind", json_string(kind));
-	if (message && *message)
-		json_object_set_new(row, "error_message", json_string(message));
+	}
 	if (json_is_true(json_object_get(json_object_get(task, "result"), "flaky")))
 		json_object_set_new(row, "flaky", json_true());
 	return json_array_append_new(rows, row) ? DTF_ENOMEM : 0;

@@ -33,6 +33,8 @@ double report_pct(double part, double total);
 void report_duration(double s, char out[64]);
 /* "average_latency_ms" -> "Average Latency Ms". */
 int report_humanize(struct dtf_buf *b, const char *key);
+/* s as a new JSON string; bytes that are not UTF-8 become U+FFFD. NULL when out of memory. */
+json_t *report_string(const char *s);
 /* True for failed and error rows. */
 bool report_row_failed(json_t *row);
 /* Decodes one UTF-8 sequence at s (len bytes left): its length, or 0 when it is not valid. */
