@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "net/http.h"
+#include "report/report.h"
 
 static void usage(FILE *f)
 {
@@ -19,7 +20,7 @@ static void usage(FILE *f)
 		"  submit-task --file F [--name N]     submit a task file as a new run\n"
 		"  wait-completion [--run ID] [--timeout S] [--quiet]\n"
 		"                                      wait; exit 0 only if every task completed\n"
-		"  export-results --format json|junit --output F [--run ID]\n"
+		"  export-results --format json|junit|markdown|html|csv --output F [--run ID]\n"
 		"  status [--run ID | --task ID]       show a run's tasks, or one task\n"
 		"  cancel --task ID | --run ID         cancel a task or every unfinished task of a run\n"
 		"  workers                             list workers\n"
@@ -165,14 +166,15 @@ int cmd_client(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		if (strcmp(format, "json") && strcmp(format, "junit")) {
-			fprintf(stderr, "dtf client: --format must be json or junit\n");
+		if (!cli_report_format_ok(format)) {
+			fprintf(stderr, "dtf client: --format must be json, junit, markdown (md), "
+					"html or csv\n");
 			rc = 2;
 			goto out;
 		}
 		if (!output) {
-			snprintf(outbuf, sizeof(outbuf), "test-results.%s",
-				 strcmp(format, "junit") == 0 ? "xml" : "json");
+			snprintf(outbuf, sizeof(outbuf), "test-results%s",
+				 strrchr(dtf_report_file_name(format), '.'));
 			output = outbuf;
 		}
 		rc = cli_export_run(&c, run_id, format, output) ? 1 : 0;
