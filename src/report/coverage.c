@@ -595,7 +595,8 @@ json_t *dtf_coverage_json(struct dtf_coverage *c)
 
 	if (!files)
 		return NULL;
-	qsort(c->files, c->nfiles, sizeof(*c->files), cmp_file);
+	if (c->nfiles)
+		qsort(c->files, c->nfiles, sizeof(*c->files), cmp_file);
 	for (i = 0; i < c->nfiles; i++) {
 		struct cov_file *f = c->files[i];
 		uint64_t ft = 0, fc = 0;

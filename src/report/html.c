@@ -270,13 +270,17 @@ static int put_ci(struct dtf_buf *b, json_t *doc)
 
 static int put_metrics(struct dtf_buf *b, json_t *doc)
 {
-	json_t *metrics = json_object_get(doc, "metrics"), *m, *v;
+	json_t *metrics = report_metrics(doc), *m, *v;
 	const char *task, *key;
 	struct dtf_buf name;
 	int rc;
 
-	if (!json_is_object(metrics) || json_object_size(metrics) == 0)
+	if (!metrics)
+		return DTF_ENOMEM;
+	if (json_object_size(metrics) == 0) {
+		json_decref(metrics);
 		return 0;
+	}
 	dtf_buf_init(&name, 4096);
 	rc = dtf_buf_adds(b, "<section id=\"metrics\"><h2>Performance Metrics</h2>\n"
 			     "<table class=\"sortable\" id=\"metrics-table\"><thead><tr><th>Task</th>"
@@ -305,6 +309,7 @@ static int put_metrics(struct dtf_buf *b, json_t *doc)
 	if (!rc)
 		rc = dtf_buf_adds(b, "</tbody></table></section>\n");
 	dtf_buf_release(&name);
+	json_decref(metrics);
 	return rc;
 }
 

@@ -150,13 +150,17 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 
 static int put_metrics(struct dtf_buf *b, json_t *doc)
 {
-	json_t *metrics = json_object_get(doc, "metrics"), *m, *v;
+	json_t *metrics = report_metrics(doc), *m, *v;
 	const char *task, *key;
 	struct dtf_buf name;
 	int rc;
 
-	if (!json_is_object(metrics) || json_object_size(metrics) == 0)
+	if (!metrics)
+		return DTF_ENOMEM;
+	if (json_object_size(metrics) == 0) {
+		json_decref(metrics);
 		return 0;
+	}
 	dtf_buf_init(&name, 4096);
 	rc = dtf_buf_adds(b, "\n## Performance Metrics\n\n| Task | Metric | Value |\n"
 			     "|------|--------|-------|\n");
@@ -179,6 +183,7 @@ static int put_metrics(struct dtf_buf *b, json_t *doc)
 		}
 	}
 	dtf_buf_release(&name);
+	json_decref(metrics);
 	return rc;
 }
 

@@ -436,6 +436,13 @@ static json_t *build_metrics(json_t *doc)
 	return all;
 }
 
+json_t *report_metrics(json_t *doc)
+{
+	json_t *m = json_object_get(doc, "metrics");
+
+	return json_is_object(m) ? json_incref(m) : build_metrics(doc);
+}
+
 /* ---- coverage ---- */
 
 static int build_coverage(json_t *doc, json_t **out, char *err, size_t errlen)

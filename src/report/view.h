@@ -23,6 +23,10 @@ json_t *report_build_tests(json_t *doc);
 /* doc's prepared summary, or one computed now (a new reference). */
 json_t *report_summary(json_t *doc);
 
+/* doc's "metrics" object, or one computed now from its tasks (a new reference; NULL when out of
+ * memory). */
+json_t *report_metrics(json_t *doc);
+
 /* A number member as a finite, non-negative double (0 otherwise). */
 double report_num(json_t *obj, const char *key);
 /* A string member or def. */

@@ -241,6 +241,39 @@ static void test_render_names(void **state)
 	json_decref(doc);
 }
 
+/* The writers take a document that was never prepared: rows, summary and metrics are derived. */
+static void test_unprepared_doc(void **state)
+{
+	char dir[4096], path[4200];
+	json_t *doc;
+	struct dtf_buf out;
+
+	(void)state;
+	tests_dir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/golden/run.json", dir);
+	doc = load_json(path);
+	dtf_buf_init(&out, OUT_CAP);
+	assert_int_equal(dtf_report_markdown(doc, &out), 0);
+	assert_non_null(strstr(dtf_buf_str(&out), "**Status:** FAILURE"));
+	assert_non_null(strstr(dtf_buf_str(&out), "- Passed: 4 (50.0%)"));
+	assert_non_null(
+	    strstr(dtf_buf_str(&out), "| bench\\_matmul | Average Throughput | 124.50 |"));
+	assert_null(strstr(dtf_buf_str(&out), "## Coverage"));
+	assert_null(strstr(dtf_buf_str(&out), "## Comparison"));
+	dtf_buf_reset(&out);
+	assert_int_equal(dtf_report_html(doc, &out), 0);
+	assert_non_null(strstr(dtf_buf_str(&out), "<td>Average Throughput</td>"));
+	dtf_buf_reset(&out);
+	assert_int_equal(dtf_report_csv(doc, &out), 0);
+	assert_non_null(strstr(dtf_buf_str(&out), "pkg.mod::test_b,t-7,failed,0.500,local-2,"
+						  "AssertionError,assert 1 == 2,\r\n"));
+	/* Nothing was added to the caller's document. */
+	assert_null(json_object_get(doc, "tests"));
+	assert_null(json_object_get(doc, "summary"));
+	dtf_buf_release(&out);
+	json_decref(doc);
+}
+
 /* ---- coverage ---- */
 
 static json_t *cov_json(struct dtf_coverage *c)
@@ -611,6 +644,7 @@ int main(void)
 	    cmocka_unit_test(test_golden_files),
 	    cmocka_unit_test(test_model),
 	    cmocka_unit_test(test_render_names),
+	    cmocka_unit_test(test_unprepared_doc),
 	    cmocka_unit_test(test_coverage_merge),
 	    cmocka_unit_test(test_coverage_bad_input),
 	    cmocka_unit_test(test_coverage_file_errors_kept),
