@@ -271,14 +271,16 @@ static int parse_lcov(struct dtf_coverage *c, const char *text, size_t len, char
 			rc = line_add(c, cur, line, hits);
 			if (rc) {
 				snprintf(err, errlen, "line %zu: %s", lineno,
-					 rc == DTF_ETOOBIG ? "too many line records" : "out of memory");
+					 rc == DTF_ETOOBIG ? "too many line records"
+							   : "out of memory");
 				return rc;
 			}
 		} else if (starts(s, n, "LF:") || starts(s, n, "LH:")) {
 			uint64_t v;
 
 			if (!cur) {
-				snprintf(err, errlen, "line %zu: %.2s outside an SF record", lineno, s);
+				snprintf(err, errlen, "line %zu: %.2s outside an SF record", lineno,
+					 s);
 				return DTF_EPARSE;
 			}
 			if (!parse_u64(s + 3, n - 3, false, &v) || v > UINT32_MAX) {
@@ -322,8 +324,8 @@ int dtf_coverage_add_lcov(struct dtf_coverage *c, const char *text, size_t len, 
 	if (!rc) {
 		rc = merge_into(c, tmp);
 		if (rc)
-			snprintf(err, errlen, "%s", rc == DTF_ETOOBIG ? "too many line records"
-								      : "out of memory");
+			snprintf(err, errlen, "%s",
+				 rc == DTF_ETOOBIG ? "too many line records" : "out of memory");
 	}
 	dtf_coverage_free(tmp);
 	return rc;
@@ -405,7 +407,8 @@ static int cob_class(struct dtf_coverage *c, xmlNode *cls, char *err, size_t err
 	}
 	flen = strlen((const char *)file);
 	if (flen == 0 || flen > DTF_COVERAGE_MAX_PATH) {
-		snprintf(err, errlen, "a <class> filename must be 1..%d bytes", DTF_COVERAGE_MAX_PATH);
+		snprintf(err, errlen, "a <class> filename must be 1..%d bytes",
+			 DTF_COVERAGE_MAX_PATH);
 		rc = DTF_EPARSE;
 		goto out;
 	}
@@ -442,7 +445,8 @@ static int cob_class(struct dtf_coverage *c, xmlNode *cls, char *err, size_t err
 			rc = line_add(c, f, line, h);
 			if (rc) {
 				snprintf(err, errlen, "%s",
-					 rc == DTF_ETOOBIG ? "too many line records" : "out of memory");
+					 rc == DTF_ETOOBIG ? "too many line records"
+							   : "out of memory");
 				goto out;
 			}
 		}
@@ -542,8 +546,8 @@ int dtf_coverage_add_cobertura(struct dtf_coverage *c, const char *xml, size_t l
 	if (!rc) {
 		rc = merge_into(c, tmp);
 		if (rc)
-			snprintf(err, errlen, "%s", rc == DTF_ETOOBIG ? "too many line records"
-								      : "out of memory");
+			snprintf(err, errlen, "%s",
+				 rc == DTF_ETOOBIG ? "too many line records" : "out of memory");
 	}
 	dtf_coverage_free(tmp);
 	return rc;

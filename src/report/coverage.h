@@ -6,10 +6,10 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define DTF_COVERAGE_MAX_BYTES (64u << 20)	/* a larger coverage file is refused */
+#define DTF_COVERAGE_MAX_BYTES	   (64u << 20) /* a larger coverage file is refused */
 #define DTF_COVERAGE_MAX_XML_BYTES (32u << 20) /* a Cobertura file is parsed into a tree */
-#define DTF_COVERAGE_MAX_PATH 4096		/* a longer source path is refused */
-#define DTF_COVERAGE_MAX_LINES (16u << 20)	/* line records kept in one merge */
+#define DTF_COVERAGE_MAX_PATH	   4096	       /* a longer source path is refused */
+#define DTF_COVERAGE_MAX_LINES	   (16u << 20) /* line records kept in one merge */
 
 struct dtf_coverage;
 

@@ -199,18 +199,18 @@ static int put_summary(struct dtf_buf *b, json_t *s)
 	if (!rc)
 		rc = card(b, "total", num, "Total");
 	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "passed"));
-	snprintf(label, sizeof(label), "Passed (%.1f%%)", report_pct((double)iget(s, "passed"),
-								       (double)total));
+	snprintf(label, sizeof(label), "Passed (%.1f%%)",
+		 report_pct((double)iget(s, "passed"), (double)total));
 	if (!rc)
 		rc = card(b, "pass", num, label);
 	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "failed"));
-	snprintf(label, sizeof(label), "Failed (%.1f%%)", report_pct((double)iget(s, "failed"),
-								       (double)total));
+	snprintf(label, sizeof(label), "Failed (%.1f%%)",
+		 report_pct((double)iget(s, "failed"), (double)total));
 	if (!rc)
 		rc = card(b, "fail", num, label);
 	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "skipped"));
-	snprintf(label, sizeof(label), "Skipped (%.1f%%)", report_pct((double)iget(s, "skipped"),
-									(double)total));
+	snprintf(label, sizeof(label), "Skipped (%.1f%%)",
+		 report_pct((double)iget(s, "skipped"), (double)total));
 	if (!rc)
 		rc = card(b, "skip", num, label);
 	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "flaky"));
@@ -282,9 +282,10 @@ static int put_metrics(struct dtf_buf *b, json_t *doc)
 		return 0;
 	}
 	dtf_buf_init(&name, 4096);
-	rc = dtf_buf_adds(b, "<section id=\"metrics\"><h2>Performance Metrics</h2>\n"
-			     "<table class=\"sortable\" id=\"metrics-table\"><thead><tr><th>Task</th>"
-			     "<th>Metric</th><th>Value</th></tr></thead><tbody>\n");
+	rc = dtf_buf_adds(b,
+			  "<section id=\"metrics\"><h2>Performance Metrics</h2>\n"
+			  "<table class=\"sortable\" id=\"metrics-table\"><thead><tr><th>Task</th>"
+			  "<th>Metric</th><th>Value</th></tr></thead><tbody>\n");
 	json_object_foreach(metrics, task, m)
 	{
 		json_object_foreach(m, key, v)
@@ -300,10 +301,11 @@ static int put_metrics(struct dtf_buf *b, json_t *doc)
 			if (!rc)
 				rc = td(b, NULL, dtf_buf_str(&name));
 			if (!rc)
-				rc = dtf_buf_printf(b,
-						    "<td class=\"num\" data-value=\"%.17g\">%.2f</td>"
-						    "</tr>\n",
-						    json_number_value(v), json_number_value(v));
+				rc = dtf_buf_printf(
+				    b,
+				    "<td class=\"num\" data-value=\"%.17g\">%.2f</td>"
+				    "</tr>\n",
+				    json_number_value(v), json_number_value(v));
 		}
 	}
 	if (!rc)
@@ -323,11 +325,12 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 	if (!json_is_object(cov))
 		return 0;
 	snprintf(label, sizeof(label), "%.2f%% of lines covered", report_num(cov, "percent"));
-	rc = dtf_buf_printf(b,
-			    "<section id=\"coverage\"><h2>Coverage</h2>\n<p><strong>%.2f%%</strong> "
-			    "of lines (%lld of %lld)</p>\n",
-			    report_num(cov, "percent"), (long long)iget(cov, "lines_covered"),
-			    (long long)iget(cov, "lines_total"));
+	rc =
+	    dtf_buf_printf(b,
+			   "<section id=\"coverage\"><h2>Coverage</h2>\n<p><strong>%.2f%%</strong> "
+			   "of lines (%lld of %lld)</p>\n",
+			   report_num(cov, "percent"), (long long)iget(cov, "lines_covered"),
+			   (long long)iget(cov, "lines_total"));
 	if (!rc)
 		rc = bar(b, label, report_num(cov, "percent"), 0, 0);
 	if (!rc && json_array_size(json_object_get(cov, "files")))
@@ -397,7 +400,8 @@ static int put_names(struct dtf_buf *b, const char *id, const char *title, json_
 			break;
 		rc = dtf_buf_adds(b, "<li>");
 		if (!rc)
-			rc = html_escape(b, json_string_value(n) ? json_string_value(n) : "", TEXT_CAP);
+			rc = html_escape(b, json_string_value(n) ? json_string_value(n) : "",
+					 TEXT_CAP);
 		if (!rc)
 			rc = dtf_buf_adds(b, "</li>\n");
 	}
@@ -415,8 +419,9 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 	if (!json_is_object(cmp))
 		return 0;
 	slower = json_object_get(cmp, "slower");
-	rc = dtf_buf_adds(b, "<section id=\"comparison\"><h2>Comparison with the Previous Run</h2>\n"
-			     "<p>Previous run: ");
+	rc =
+	    dtf_buf_adds(b, "<section id=\"comparison\"><h2>Comparison with the Previous Run</h2>\n"
+			    "<p>Previous run: ");
 	if (!rc)
 		rc = html_escape(b, report_str(cmp, "previous_run_id", "(unknown)"), TEXT_CAP);
 	if (!rc)
@@ -464,7 +469,7 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 /* The status as a CSS class suffix: one of a known set, so it needs no escaping. */
 static const char *status_class(const char *st)
 {
-	static const char *const known[] = {"passed",  "failed",  "error",    "skipped",
+	static const char *const known[] = {"passed",	 "failed",  "error",	"skipped",
 					    "cancelled", "pending", "assigned", "running"};
 	size_t i;
 
@@ -499,8 +504,9 @@ static int put_tests(struct dtf_buf *b, json_t *tests)
 		if (!rc)
 			rc = td(b, NULL, report_str(row, "task_name", ""));
 		if (!rc)
-			rc = td(b, NULL,
-				report_str(row, "error_message", report_str(row, "error_kind", "")));
+			rc =
+			    td(b, NULL,
+			       report_str(row, "error_message", report_str(row, "error_kind", "")));
 		if (!rc)
 			rc = td_seconds(b, report_num(row, "duration_s"));
 		if (!rc)
@@ -539,7 +545,8 @@ static int put_tests(struct dtf_buf *b, json_t *tests)
 	if (!rc)
 		rc = dtf_buf_adds(b, "</tbody></table>\n");
 	if (!rc && json_array_size(tests) > MAX_ROWS)
-		rc = dtf_buf_printf(b, "<p>… and %zu more</p>\n", json_array_size(tests) - MAX_ROWS);
+		rc =
+		    dtf_buf_printf(b, "<p>… and %zu more</p>\n", json_array_size(tests) - MAX_ROWS);
 	if (!rc)
 		rc = dtf_buf_adds(b, "</section>\n");
 	return rc;
@@ -580,12 +587,12 @@ int dtf_report_html(json_t *doc, struct dtf_buf *out)
 	for (i = 0; status[i] && i < sizeof(up) - 1; i++)
 		up[i] = (char)(status[i] - 32);
 	up[i] = '\0';
-	rc = dtf_buf_adds(out,
-			  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-			  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-			  "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"
-			  " style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n"
-			  "<title>Test Run Report: ");
+	rc = dtf_buf_adds(
+	    out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+		 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		 "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"
+		 " style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n"
+		 "<title>Test Run Report: ");
 	if (!rc)
 		rc = html_escape(out, title, TEXT_CAP);
 	if (!rc)

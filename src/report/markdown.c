@@ -111,18 +111,20 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 				true);
 	if (!rc && iget(s, "pending") + iget(s, "assigned") + iget(s, "running"))
 		rc = line_count(b, "Unfinished",
-				iget(s, "pending") + iget(s, "assigned") + iget(s, "running"), total,
-				true);
+				iget(s, "pending") + iget(s, "assigned") + iget(s, "running"),
+				total, true);
 	t = json_object_get(s, "tests");
 	if (!rc && json_is_object(t) && iget(t, "total") != total)
-		rc = dtf_buf_printf(b, "- Test Cases: %lld (%lld passed, %lld failed, %lld skipped)\n",
+		rc = dtf_buf_printf(b,
+				    "- Test Cases: %lld (%lld passed, %lld failed, %lld skipped)\n",
 				    (long long)iget(t, "total"), (long long)iget(t, "passed"),
 				    (long long)iget(t, "failed"), (long long)iget(t, "skipped"));
 	report_duration(report_num(s, "duration_s"), dur);
 	if (!rc)
 		rc = dtf_buf_printf(b, "- Duration: %s\n", dur);
 	if (!rc && json_is_object(ci) && json_object_size(ci)) {
-		static const char *const keys[] = {"provider", "branch", "commit", "pr", "build_url"};
+		static const char *const keys[] = {"provider", "branch", "commit", "pr",
+						   "build_url"};
 		static const char *const labels[] = {"Provider", "Branch", "Commit", "Pull Request",
 						     "Build"};
 
@@ -133,7 +135,8 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 			const char *text = json_string_value(v);
 
 			if (json_is_integer(v)) {
-				snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+				snprintf(num, sizeof(num), "%lld",
+					 (long long)json_integer_value(v));
 				text = num;
 			}
 			if (!text || !*text)
@@ -206,14 +209,16 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 		if (rc)
 			break;
 		if (i == MAX_FILES) {
-			rc = dtf_buf_printf(b, "\n*… and %zu more files*\n", json_array_size(files) - i);
+			rc = dtf_buf_printf(b, "\n*… and %zu more files*\n",
+					    json_array_size(files) - i);
 			break;
 		}
 		rc = dtf_buf_adds(b, "| ");
 		if (!rc)
 			rc = md_text(b, report_str(f, "path", ""), CELL_CAP);
 		if (!rc)
-			rc = dtf_buf_printf(b, " | %lld | %.2f%% |\n", (long long)iget(f, "lines_total"),
+			rc = dtf_buf_printf(b, " | %lld | %.2f%% |\n",
+					    (long long)iget(f, "lines_total"),
 					    report_num(f, "percent"));
 	}
 	json_array_foreach(errors, i, f)
@@ -276,15 +281,14 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 	if (!rc)
 		rc = md_text(b, report_str(cmp, "previous_run_id", "(unknown)"), CELL_CAP);
 	if (!rc)
-		rc = dtf_buf_printf(
-		    b,
-		    "\n\n- New failures: %zu\n- Fixed: %zu\n- Flaky: %zu\n"
-		    "- Slower (more than %.0f%% and %.0f s): %zu\n",
-		    json_array_size(json_object_get(cmp, "new_failures")),
-		    json_array_size(json_object_get(cmp, "fixed")),
-		    json_array_size(json_object_get(cmp, "flaky")),
-		    (REPORT_REGRESSION_RATIO - 1) * 100, REPORT_REGRESSION_MIN_S,
-		    json_array_size(slower));
+		rc = dtf_buf_printf(b,
+				    "\n\n- New failures: %zu\n- Fixed: %zu\n- Flaky: %zu\n"
+				    "- Slower (more than %.0f%% and %.0f s): %zu\n",
+				    json_array_size(json_object_get(cmp, "new_failures")),
+				    json_array_size(json_object_get(cmp, "fixed")),
+				    json_array_size(json_object_get(cmp, "flaky")),
+				    (REPORT_REGRESSION_RATIO - 1) * 100, REPORT_REGRESSION_MIN_S,
+				    json_array_size(slower));
 	if (!rc)
 		rc = put_names(b, "New Failures", json_object_get(cmp, "new_failures"));
 	if (!rc)
@@ -337,7 +341,8 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 		if (rc || !report_row_failed(row))
 			continue;
 		if (shown++ == MAX_ROWS) {
-			rc = dtf_buf_printf(b, "\n*… and %zu more failed tests*\n", nfail - MAX_ROWS);
+			rc = dtf_buf_printf(b, "\n*… and %zu more failed tests*\n",
+					    nfail - MAX_ROWS);
 			break;
 		}
 		report_duration(report_num(row, "duration_s"), dur);
@@ -355,7 +360,8 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 			rc = dtf_buf_printf(b, " | %s |\n", dur);
 	}
 	if (!rc && nskip)
-		rc = dtf_buf_adds(b, "\n### Skipped Tests\n\n| Test | Reason |\n|------|--------|\n");
+		rc = dtf_buf_adds(b,
+				  "\n### Skipped Tests\n\n| Test | Reason |\n|------|--------|\n");
 	shown = 0;
 	json_array_foreach(tests, i, row)
 	{

@@ -233,7 +233,8 @@ static int add_row(json_t *rows, json_t *task, const char *name, const char *sta
 	json_t *row = json_object();
 	const char *worker = report_str(task, "worker_id", NULL);
 
-	if (!row || set_str(row, "name", name) || set_str(row, "task_id", report_str(task, "id", "")) ||
+	if (!row || set_str(row, "name", name) ||
+	    set_str(row, "task_id", report_str(task, "id", "")) ||
 	    set_str(row, "task_name", report_str(task, "name", report_str(task, "id", ""))) ||
 	    set_str(row, "test_type", test_type(task)) || set_str(row, "status", status) ||
 	    json_object_set_new(row, "duration_s", json_real(duration)) ||
@@ -356,15 +357,15 @@ static json_t *build_summary(json_t *doc, json_t *tests)
 	if (!s)
 		return NULL;
 	total = (double)json_integer_value(json_object_get(s, "total"));
-	json_object_set_new(s, "passed_pct",
-			    json_real(report_pct((double)json_integer_value(
-						     json_object_get(s, "passed")), total)));
-	json_object_set_new(s, "failed_pct",
-			    json_real(report_pct((double)json_integer_value(
-						     json_object_get(s, "failed")), total)));
+	json_object_set_new(
+	    s, "passed_pct",
+	    json_real(report_pct((double)json_integer_value(json_object_get(s, "passed")), total)));
+	json_object_set_new(
+	    s, "failed_pct",
+	    json_real(report_pct((double)json_integer_value(json_object_get(s, "failed")), total)));
 	json_object_set_new(s, "skipped_pct",
-			    json_real(report_pct((double)json_integer_value(
-						     json_object_get(s, "skipped")), total)));
+			    json_real(report_pct(
+				(double)json_integer_value(json_object_get(s, "skipped")), total)));
 	json_object_set_new(s, "status", json_string(report_status(s)));
 	json_array_foreach(tests, i, row)
 	{
@@ -429,8 +430,8 @@ static json_t *build_metrics(json_t *doc)
 		snprintf(name, sizeof(name), "%s",
 			 report_str(task, "name", report_str(task, "id", "task")));
 		if (json_object_get(all, name))
-			snprintf(name, sizeof(name), "%s (%s)",
-				 report_str(task, "name", "task"), report_str(task, "id", ""));
+			snprintf(name, sizeof(name), "%s (%s)", report_str(task, "name", "task"),
+				 report_str(task, "id", ""));
 		json_object_set_new(all, name, mine);
 	}
 	return all;
@@ -505,7 +506,8 @@ out:
 static void row_key(json_t *row, struct dtf_buf *b)
 {
 	dtf_buf_reset(b);
-	dtf_buf_printf(b, "%s\x1f%s", report_str(row, "task_name", ""), report_str(row, "name", ""));
+	dtf_buf_printf(b, "%s\x1f%s", report_str(row, "task_name", ""),
+		       report_str(row, "name", ""));
 }
 
 static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, json_t **out)
@@ -552,9 +554,9 @@ static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, 
 			double a = report_num(old, "duration_s"), z = report_num(row, "duration_s");
 
 			if (z > a * REPORT_REGRESSION_RATIO && z - a >= REPORT_REGRESSION_MIN_S)
-				json_array_append_new(slower, json_pack("{sO sf sf}", "name", name,
-									"before_s", a, "after_s",
-									z));
+				json_array_append_new(slower,
+						      json_pack("{sO sf sf}", "name", name,
+								"before_s", a, "after_s", z));
 		}
 	}
 	cmp = json_pack("{ss so so so so}", "previous_run_id",
@@ -635,11 +637,11 @@ static const struct {
 	const char *name, *alias, *file;
 	int (*write)(json_t *doc, struct dtf_buf *out);
 } formats[] = {
-	{"json", NULL, "results.json", dtf_report_json},
-	{"junit", "xml", "results.xml", dtf_report_junit},
-	{"markdown", "md", "report.md", dtf_report_markdown},
-	{"html", NULL, "report.html", dtf_report_html},
-	{"csv", NULL, "results.csv", dtf_report_csv},
+    {"json", NULL, "results.json", dtf_report_json},
+    {"junit", "xml", "results.xml", dtf_report_junit},
+    {"markdown", "md", "report.md", dtf_report_markdown},
+    {"html", NULL, "report.html", dtf_report_html},
+    {"csv", NULL, "results.csv", dtf_report_csv},
 };
 
 static int find_format(const char *name)

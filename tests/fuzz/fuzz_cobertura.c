@@ -1,7 +1,8 @@
-/* fuzz_cobertura.c: libFuzzer target for the Cobertura XML reader (src/report/coverage.c). Whatever the input,
- * it must not crash; input it refuses must leave the merge exactly as it was (and come with a
- * message); input it takes must give sane totals (covered <= total, percentages in 0..100), and
- * adding the same input a second time must change no total, since a merge is a union of lines. */
+/* fuzz_cobertura.c: libFuzzer target for the Cobertura XML reader (src/report/coverage.c). Whatever
+ * the input, it must not crash; input it refuses must leave the merge exactly as it was (and come
+ * with a message); input it takes must give sane totals (covered <= total, percentages in 0..100),
+ * and adding the same input a second time must change no total, since a merge is a union of lines.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
-/* fuzz_lcov.c: libFuzzer target for the lcov tracefile reader (src/report/coverage.c). Whatever the input,
- * it must not crash; input it refuses must leave the merge exactly as it was (and come with a
- * message); input it takes must give sane totals (covered <= total, percentages in 0..100), and
+/* fuzz_lcov.c: libFuzzer target for the lcov tracefile reader (src/report/coverage.c). Whatever the
+ * input, it must not crash; input it refuses must leave the merge exactly as it was (and come with
+ * a message); input it takes must give sane totals (covered <= total, percentages in 0..100), and
  * adding the same input a second time must change no total, since a merge is a union of lines. */
 #include <stdint.h>
 #include <stdlib.h>

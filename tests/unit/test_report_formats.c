@@ -8,13 +8,13 @@
  *   DTF_UPDATE_GOLDEN=1 ctest -R test_report_formats      (or run the test binary with it)
  * and review the diff in git. */
 #include <setjmp.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -220,7 +220,8 @@ static void test_render_names(void **state)
 {
 	json_t *doc = json_pack("{s{} s[]}", "run", "tasks");
 	struct dtf_buf out;
-	static const char *const names[] = {"json", "junit", "xml", "markdown", "md", "html", "csv"};
+	static const char *const names[] = {"json", "junit", "xml", "markdown",
+					    "md",   "html",  "csv"};
 	size_t i;
 
 	(void)state;
@@ -346,9 +347,8 @@ static void test_coverage_bad_input(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(dtf_coverage_add_lcov(c, "SF:ok.c\nDA:1,1\nSF:a.c\nDA:5,0\n", 29, err,
-					       sizeof(err)),
-			 0);
+	assert_int_equal(
+	    dtf_coverage_add_lcov(c, "SF:ok.c\nDA:1,1\nSF:a.c\nDA:5,0\n", 29, err, sizeof(err)), 0);
 	for (i = 0; i < sizeof(bad_lcov) / sizeof(bad_lcov[0]); i++) {
 		err[0] = '\0';
 		assert_int_equal(
@@ -372,8 +372,9 @@ static void test_coverage_bad_input(void **state)
 	assert_int_equal(iget(j, "lines_total"), 2);
 	assert_int_equal(iget(j, "lines_covered"), 1);
 	json_decref(j);
-	assert_int_equal(dtf_coverage_add_lcov(c, "x", DTF_COVERAGE_MAX_BYTES + 1u, err, sizeof(err)),
-			 DTF_ETOOBIG);
+	assert_int_equal(
+	    dtf_coverage_add_lcov(c, "x", DTF_COVERAGE_MAX_BYTES + 1u, err, sizeof(err)),
+	    DTF_ETOOBIG);
 	assert_int_equal(dtf_coverage_add_file(c, "/nonexistent/cov.info", err, sizeof(err)),
 			 DTF_ENOTFOUND);
 	dtf_coverage_free(c);
@@ -450,7 +451,8 @@ static void test_badges(void **state)
 		     "red");
 	assert_badge(read_badge(dir, "benchmark-status.json"), "benchmark tests", "1 passed",
 		     "brightgreen");
-	assert_badge(read_badge(dir, "test-status.json"), "test tests", "1 failed, 2 passed", "red");
+	assert_badge(read_badge(dir, "test-status.json"), "test tests", "1 failed, 2 passed",
+		     "red");
 	assert_badge(read_badge(dir, "coverage.json"), "coverage", "62.5%", "yellow");
 	assert_int_equal(dtf_rmtree(dir), 0);
 	json_decref(doc);
@@ -463,9 +465,9 @@ static const char hostile[] = "<script>alert(\"x\")</script> & 'q', \"c\"\r\n| `
 static json_t *hostile_doc(void)
 {
 	json_t *doc = json_pack("{s{ss ss} s[{ss ss ss ss s{ss} s{sf}}]}", "run", "id", "r-h",
-				"name", "<img src=x onerror=alert(1)>", "tasks", "id", "t-h", "type",
-				"test", "status", "failed", "worker_id", "w,1", "error", "kind",
-				"exit_code", "result", "duration_s", 1.5);
+				"name", "<img src=x onerror=alert(1)>", "tasks", "id", "t-h",
+				"type", "test", "status", "failed", "worker_id", "w,1", "error",
+				"kind", "exit_code", "result", "duration_s", 1.5);
 	json_t *t = json_array_get(json_object_get(doc, "tasks"), 0);
 
 	assert_non_null(doc);
@@ -488,7 +490,8 @@ static void test_html_escaping(void **state)
 	s = dtf_buf_str(&out);
 	assert_null(strstr(s, "<script>alert"));
 	assert_null(strstr(s, "<img"));
-	assert_non_null(strstr(s, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;"));
+	assert_non_null(
+	    strstr(s, "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;q&#39;"));
 	assert_non_null(strstr(s, "&lt;img src=x onerror=alert(1)&gt;"));
 	assert_non_null(strstr(s, "\xef\xbf\xbd")); /* the invalid byte */
 	assert_null(strstr(s, "\xff"));
@@ -581,8 +584,9 @@ static void test_csv_quoting(void **state)
 	(void)state;
 	json_object_set_new(json_array_get(json_object_get(doc, "tasks"), 0), "name",
 			    json_string("a,\"b\"\r\nc "));
-	json_object_set_new(json_object_get(json_array_get(json_object_get(doc, "tasks"), 0), "error"),
-			    "message", json_string("line 1\nline 2, \"quoted\""));
+	json_object_set_new(
+	    json_object_get(json_array_get(json_object_get(doc, "tasks"), 0), "error"), "message",
+	    json_string("line 1\nline 2, \"quoted\""));
 	dtf_buf_init(&out, OUT_CAP);
 	assert_int_equal(dtf_report_csv(doc, &out), 0);
 	p = dtf_buf_str(&out);
