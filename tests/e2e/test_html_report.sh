@@ -134,3 +134,22 @@ assert cov[0][:4] == ["src/main.c", "4", "3", "75.00%"], cov
 assert "summary" in d.ids and "status" in d.ids
 EOF2
 log "screenshot kept at $ART/report.png"
+
+# A second run compared with the first: the broken test is fixed, the good one now fails.
+python3 - <<'EOF2' || fail "cannot write tasks2.json"
+import json
+tasks = json.load(open("tasks.json"))
+tasks[0]["shell"] = "exit 1"
+tasks[1]["shell"] = "true"
+json.dump(tasks, open("tasks2.json", "w"))
+EOF2
+dtf run --workers 2 --task-file tasks2.json --output-dir OUT2 --state-dir STATE2 \
+	--report-formats json,markdown --compare-with OUT/results.json > run2.out 2> run2.err
+assert_eq "$?" 1 "exit status of the second run (stderr: $(tail -5 run2.err))"
+assert_eq "$(jq_py 'd["comparison"]["new_failures"]' OUT2/results.json)" '["test_ok.sh"]' \
+	"new failures"
+assert_eq "$(jq_py 'd["comparison"]["fixed"]' OUT2/results.json)" \
+	'["test_broken <b>bold</b> & \"q\".sh"]' "fixed tests"
+assert_eq "$(jq_py 'd["comparison"]["previous_run_id"]' OUT2/results.json)" \
+	"$(jq_py 'd["run"]["id"]' OUT/results.json)" "previous run id"
+assert_contains "$(cat OUT2/report.md)" "## Comparison with the Previous Run" "report.md"
