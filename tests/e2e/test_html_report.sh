@@ -135,6 +135,43 @@ assert "summary" in d.ids and "status" in d.ids
 EOF2
 log "screenshot kept at $ART/report.png"
 
+# Sorting: a copy of the page with one more script that clicks the "Test" header of the table of
+# all tests twice and writes the order of the rows after each click into the DOM.
+python3 - OUT/report.html sort.html <<'EOF2' || fail "cannot write sort.html"
+import sys
+page = open(sys.argv[1], encoding="utf-8").read()
+probe = """<script>
+var th = document.querySelector('#tests-table th');
+function names() {
+  return Array.prototype.map.call(document.querySelectorAll('#tests-table tbody tr'),
+    function (r) { return r.cells[0].textContent; }).join('\\n');
+}
+th.click();
+var a = document.createElement('pre'); a.id = 'asc'; a.textContent = names();
+th.click();
+var d = document.createElement('pre'); d.id = 'desc'; d.textContent = names();
+document.body.appendChild(a); document.body.appendChild(d);
+</script>
+"""
+open(sys.argv[2], "w", encoding="utf-8").write(page.replace("</body>", probe + "</body>"))
+EOF2
+timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
+	--user-data-dir="$T/chromium-profile" --enable-logging=stderr --v=0 --dump-dom \
+	"file://$T/sort.html" > sorted.html 2> chromium-sort.err || fail "chromium failed on sort.html"
+grep -q CONSOLE chromium-sort.err && fail "console messages: $(grep CONSOLE chromium-sort.err)"
+python3 - sorted.html <<'EOF2' || fail "clicking a header does not sort the table"
+import re, sys, html
+page = open(sys.argv[1], encoding="utf-8").read()
+def order(id):
+    m = re.search(r'<pre id="%s">(.*?)</pre>' % id, page, re.S)
+    assert m, f"no #{id}: the probe did not run"
+    return html.unescape(m.group(1)).split("\n")
+asc, desc = order("asc"), order("desc")
+want = sorted(asc, key=str.lower)
+assert len(asc) == 4 and asc == want, asc
+assert desc == want[::-1], desc
+EOF2
+
 # A second run compared with the first: the broken test is fixed, the good one now fails.
 python3 - <<'EOF2' || fail "cannot write tasks2.json"
 import json
