@@ -216,9 +216,14 @@ static int put_summary(struct dtf_buf *b, json_t *s)
 	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "flaky"));
 	if (!rc && iget(s, "flaky"))
 		rc = card(b, "flaky", num, "Flaky");
+	if (json_is_number(json_object_get(s, "wall_s"))) {
+		report_duration(report_num(s, "wall_s"), num);
+		if (!rc)
+			rc = card(b, "time", num, "Duration");
+	}
 	report_duration(report_num(s, "duration_s"), num);
 	if (!rc)
-		rc = card(b, "time", num, "Duration");
+		rc = card(b, "time", num, "Test time");
 	if (!rc)
 		rc = dtf_buf_adds(b, "</div>\n");
 	snprintf(label, sizeof(label), "%lld passed, %lld failed, %lld skipped of %lld",
@@ -552,21 +557,6 @@ static int put_tests(struct dtf_buf *b, json_t *tests)
 	return rc;
 }
 
-/* When the run finished (else was created), as "2026-01-02 03:04:05 UTC"; false if unknown. */
-static bool run_time(json_t *doc, char out[40])
-{
-	json_t *run = json_object_get(doc, "run");
-	const char *when = report_str(run, "finished_at", report_str(run, "created_at", NULL));
-	int64_t ms;
-	time_t t;
-	struct tm tm;
-
-	if (!when || dtf_parse_rfc3339(when, &ms) != 0)
-		return false;
-	t = (time_t)(ms / 1000);
-	return gmtime_r(&t, &tm) && strftime(out, 40, "%Y-%m-%d %H:%M:%S UTC", &tm) > 0;
-}
-
 int dtf_report_html(json_t *doc, struct dtf_buf *out)
 {
 	json_t *summary = NULL, *tests = NULL, *run = json_object_get(doc, "run");
@@ -622,7 +612,7 @@ int dtf_report_html(json_t *doc, struct dtf_buf *out)
 		rc = put_tests(out, tests);
 	if (!rc)
 		rc = dtf_buf_adds(out, "</main>\n<footer>");
-	if (!rc && run_time(doc, when))
+	if (!rc && report_finished_text(doc, summary, when))
 		rc = dtf_buf_printf(out, "Report generated on %s", when);
 	if (!rc)
 		rc = dtf_buf_adds(out, "</footer>\n");

@@ -119,9 +119,19 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 				    "- Test Cases: %lld (%lld passed, %lld failed, %lld skipped)\n",
 				    (long long)iget(t, "total"), (long long)iget(t, "passed"),
 				    (long long)iget(t, "failed"), (long long)iget(t, "skipped"));
-	report_duration(report_num(s, "duration_s"), dur);
-	if (!rc)
-		rc = dtf_buf_printf(b, "- Duration: %s\n", dur);
+	/* The run's wall time when known; the summed time of its tests in any case. */
+	if (json_is_number(json_object_get(s, "wall_s"))) {
+		report_duration(report_num(s, "wall_s"), dur);
+		if (!rc)
+			rc = dtf_buf_printf(b, "- Duration: %s\n", dur);
+		report_duration(report_num(s, "duration_s"), dur);
+		if (!rc)
+			rc = dtf_buf_printf(b, "- Test Time: %s\n", dur);
+	} else {
+		report_duration(report_num(s, "duration_s"), dur);
+		if (!rc)
+			rc = dtf_buf_printf(b, "- Duration: %s\n", dur);
+	}
 	if (!rc && json_is_object(ci) && json_object_size(ci)) {
 		static const char *const keys[] = {"provider", "branch", "commit", "pr",
 						   "build_url"};
@@ -389,19 +399,11 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 
 /* The closing line; it shows when the run finished (not when the report was written), so the
  * same run always gives the same report. */
-static int put_footer(struct dtf_buf *b, json_t *doc)
+static int put_footer(struct dtf_buf *b, json_t *doc, json_t *summary)
 {
-	json_t *run = json_object_get(doc, "run");
-	const char *when = report_str(run, "finished_at", report_str(run, "created_at", NULL));
-	int64_t ms;
-	time_t t;
-	struct tm tm;
 	char text[40];
 
-	if (!when || dtf_parse_rfc3339(when, &ms) != 0)
-		return 0;
-	t = (time_t)(ms / 1000);
-	if (!gmtime_r(&t, &tm) || !strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &tm))
+	if (!report_finished_text(doc, summary, text))
 		return 0;
 	return dtf_buf_printf(b, "\n*Report generated on %s*\n", text);
 }
@@ -429,7 +431,7 @@ int dtf_report_markdown(json_t *doc, struct dtf_buf *out)
 	if (!rc)
 		rc = put_details(out, tests);
 	if (!rc)
-		rc = put_footer(out, doc);
+		rc = put_footer(out, doc, summary);
 out:
 	if (rc && out->data) {
 		out->len = start;

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "common/hmap.h"
@@ -142,6 +143,22 @@ const char *report_status(json_t *summary)
 	if (unfinished > 0 || cancelled > skipped)
 		return "incomplete";
 	return "success";
+}
+
+bool report_finished_text(json_t *doc, json_t *summary, char out[40])
+{
+	json_t *run = json_object_get(doc, "run");
+	const char *when = report_str(summary, "finished_at", NULL);
+	int64_t ms;
+	time_t t;
+	struct tm tm;
+
+	if (!when)
+		when = report_str(run, "finished_at", report_str(run, "created_at", NULL));
+	if (!when || dtf_parse_rfc3339(when, &ms) != 0)
+		return false;
+	t = (time_t)(ms / 1000);
+	return gmtime_r(&t, &tm) && strftime(out, 40, "%Y-%m-%d %H:%M:%S UTC", &tm) > 0;
 }
 
 /* ---- test rows ---- */
@@ -347,6 +364,35 @@ json_t *report_tests(json_t *doc)
 
 /* ---- summary ---- */
 
+/* Sets "finished_at" (the run's, else its last task's) and "wall_s" (from the run's creation to
+ * then) on the summary when the document tells them. */
+static void set_wall_time(json_t *s, json_t *doc)
+{
+	json_t *run = json_object_get(doc, "run"), *task;
+	const char *end = report_str(run, "finished_at", NULL), *t;
+	int64_t created, fin = 0, ms;
+	size_t i;
+
+	if (end && dtf_parse_rfc3339(end, &fin) != 0)
+		end = NULL;
+	if (!end) {
+		json_array_foreach(json_object_get(doc, "tasks"), i, task)
+		{
+			t = report_str(task, "finished_at", NULL);
+			if (t && dtf_parse_rfc3339(t, &ms) == 0 && (!end || ms > fin)) {
+				end = t;
+				fin = ms;
+			}
+		}
+	}
+	if (!end)
+		return;
+	json_object_set_new(s, "finished_at", json_string(end));
+	t = report_str(run, "created_at", NULL);
+	if (t && dtf_parse_rfc3339(t, &created) == 0 && fin >= created)
+		json_object_set_new(s, "wall_s", json_real((double)(fin - created) / 1000.0));
+}
+
 static json_t *build_summary(json_t *doc, json_t *tests)
 {
 	json_t *s = dtf_report_summary(doc), *row;
@@ -356,6 +402,7 @@ static json_t *build_summary(json_t *doc, json_t *tests)
 
 	if (!s)
 		return NULL;
+	set_wall_time(s, doc);
 	total = (double)json_integer_value(json_object_get(s, "total"));
 	json_object_set_new(
 	    s, "passed_pct",

@@ -43,6 +43,9 @@ json_t *report_string(const char *s);
 bool report_row_failed(json_t *row);
 /* Decodes one UTF-8 sequence at s (len bytes left): its length, or 0 when it is not valid. */
 size_t report_utf8(const unsigned char *s, size_t len, uint32_t *cp);
+/* When the run finished (summary's finished_at, else the run's finished_at or created_at) as
+ * "2026-01-02 03:04:05 UTC"; false when unknown. */
+bool report_finished_text(json_t *doc, json_t *summary, char out[40]);
 /* The run's status for the headline: "success", "failure", "incomplete" or "empty". */
 const char *report_status(json_t *summary);
 

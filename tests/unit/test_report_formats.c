@@ -186,6 +186,8 @@ static void test_model(void **state)
 	assert_float_equal(json_number_value(json_object_get(s, "failed_pct")), 37.5, 1e-9);
 	assert_float_equal(json_number_value(json_object_get(s, "skipped_pct")), 12.5, 1e-9);
 	assert_string_equal(json_string_value(json_object_get(s, "status")), "failure");
+	assert_float_equal(json_number_value(json_object_get(s, "wall_s")), 120.25, 1e-9);
+	assert_float_equal(json_number_value(json_object_get(s, "duration_s")), 12.575, 1e-9);
 	t = json_object_get(s, "tests");
 	assert_int_equal(iget(t, "total"), 10);
 	assert_int_equal(iget(t, "passed"), 5);
@@ -239,6 +241,27 @@ static void test_render_names(void **state)
 	assert_int_equal(dtf_report_render("pdf", doc, &out), DTF_EINVAL);
 	assert_null(dtf_report_file_name("pdf"));
 	dtf_buf_release(&out);
+	json_decref(doc);
+}
+
+/* Without run.finished_at, a run ends when its last task did. */
+static void test_wall_time(void **state)
+{
+	json_t *doc =
+	    json_pack("{s{ss ss} s[{ss ss ss} {ss ss ss} {ss ss}]}", "run", "id", "r", "created_at",
+		      "2026-01-01T00:00:00Z", "tasks", "id", "a", "status", "completed",
+		      "finished_at", "2026-01-01T00:00:09.5Z", "id", "b", "status", "completed",
+		      "finished_at", "2026-01-01T00:00:05Z", "id", "c", "status", "pending");
+	json_t *s;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(dtf_report_prepare(doc, NULL, err, sizeof(err)), 0);
+	s = json_object_get(doc, "summary");
+	assert_float_equal(json_number_value(json_object_get(s, "wall_s")), 9.5, 1e-9);
+	assert_string_equal(json_string_value(json_object_get(s, "finished_at")),
+			    "2026-01-01T00:00:09.5Z");
+	assert_string_equal(json_string_value(json_object_get(s, "status")), "incomplete");
 	json_decref(doc);
 }
 
@@ -649,6 +672,7 @@ int main(void)
 	    cmocka_unit_test(test_model),
 	    cmocka_unit_test(test_render_names),
 	    cmocka_unit_test(test_unprepared_doc),
+	    cmocka_unit_test(test_wall_time),
 	    cmocka_unit_test(test_coverage_merge),
 	    cmocka_unit_test(test_coverage_bad_input),
 	    cmocka_unit_test(test_coverage_file_errors_kept),
