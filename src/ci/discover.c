@@ -67,6 +67,8 @@ int dtf_discover_header(const char *line, json_t *task, char *err, size_t errlen
 			if (*end || !(d >= 0) || d > 1e12 || !(*v >= '0' && *v <= '9'))
 				goto bad;
 			json_object_set_new(req(task), k, json_real(d));
+		} else if (strcmp(k, "artifacts") == 0) {
+			json_object_set_new(task, "artifacts", dtf_json_split(v, ","));
 		} else if (strcmp(k, "junit") == 0 || strcmp(k, "type") == 0 ||
 			   strcmp(k, "name") == 0 || strcmp(k, "skip") == 0) {
 			json_object_set_new(task, k, json_string(v));
@@ -160,6 +162,11 @@ static int add_test(const char *root, const char *path, json_t *tasks, char *err
 		json_array_append(tasks, task);
 	json_decref(task);
 	return rc ? rc : 1;
+}
+
+int dtf_discover_file(const char *root, const char *path, json_t *tasks, char *err, size_t errlen)
+{
+	return add_test(root, path, tasks, err, errlen);
 }
 
 static int cmp_str(const void *a, const void *b)

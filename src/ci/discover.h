@@ -15,9 +15,15 @@
  * The task's cwd is the file's directory; its name is the path relative to dir. A header line
  * `# dtf: key=value …` (or `// dtf:`) in the first 30 lines sets hardware=a,b (any of),
  * requires=a,b (all of), timeout=S, priority=N, junit=PATH (relative to $DTF_WORK_DIR),
- * cpu=N, memory=MiB, gpu_memory=MiB, retries=N, type=T, name=N, skip=reason.
+ * cpu=N, memory=MiB, gpu_memory=MiB, retries=N, type=T, name=N, skip=reason,
+ * artifacts=GLOB,GLOB (files the task leaves in $DTF_WORK_DIR to collect).
  * Returns the number of tests found, or a negative DTF_E* code with err set. */
 int dtf_discover(const char *dir, const char *pattern, json_t *tasks, char *err, size_t errlen);
+
+/* Adds the one test file at path (named relative to root) as dtf_discover() would. Returns 1
+ * when it was added, 0 when the file is not a runnable test, or a negative DTF_E* code. */
+int dtf_discover_file(const char *root, const char *path, json_t *tasks, char *err,
+		      size_t errlen);
 
 /* Parses one `dtf:` header line's key=value pairs into task (exposed for tests and fuzzing).
  * Returns 0 or DTF_EPARSE with err naming the bad pair. */

@@ -1,0 +1,458 @@
+/* analyze.c: requirement analysis of test files and the discovery of `dtf ci` (pytest files,
+ * CTest directories, go test packages, explicit file lists). */
+#include "ci/analyze.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ci/discover.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/util.h"
+
+#include "common/banned.h"
+
+#define MAX_DEPTH 8
+
+/* The text lower-cased, NULs turned to spaces, NUL-terminated. */
+struct text {
+	char *s;
+	size_t n;
+};
+
+static bool is_word(char c)
+{
+	return isalnum((unsigned char)c);
+}
+
+/* True when w occurs in t with no letter or digit right before or after it. */
+static bool has_word(const struct text *t, const char *w)
+{
+	size_t m = strlen(w);
+	const char *p = t->s;
+
+	while ((p = strstr(p, w))) {
+		bool before = p == t->s || !is_word(p[-1]);
+		bool after = !is_word(p[m]);
+		if (before && after)
+			return true;
+		p += 1;
+	}
+	return false;
+}
+
+static bool has(const struct text *t, const char *s)
+{
+	return strstr(t->s, s) != NULL;
+}
+
+static void add_hw(json_t *hw, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(hw, i, v) if (strcmp(json_string_value(v), name) == 0) return;
+	json_array_append_new(hw, json_string(name));
+}
+
+/* After a marker: skips separators (spaces, =, :, (, quotes) and copies a value of
+ * [a-z0-9_.,-] (or digits only with digits) into out. Returns its length. */
+static size_t marker_value(const char *p, bool digits, char *out, size_t len)
+{
+	size_t n = 0;
+
+	while (*p == ' ' || *p == '\t' || *p == '=' || *p == ':' || *p == '(' || *p == '"' ||
+	       *p == '\'')
+		p++;
+	while (*p && n + 1 < len &&
+	       (digits ? isdigit((unsigned char)*p)
+		       : (isalnum((unsigned char)*p) || *p == '_' || *p == '-' || *p == ',' ||
+			  *p == '.' || *p == '"' || *p == '\'' || *p == ' '))) {
+		if (!digits && (*p == '"' || *p == '\'' || *p == ' ')) {
+			/* "cuda", "rocm" → cuda,rocm; a space ends an unquoted value. */
+			if (*p == ' ' && (n == 0 || out[n - 1] != ','))
+				break;
+			p++;
+			continue;
+		}
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+	while (n && (out[n - 1] == ',' || out[n - 1] == '.'))
+		out[--n] = '\0';
+	return n;
+}
+
+/* Finds the first of the markers and reads its value. */
+static bool find_marker(const struct text *t, const char *const *markers, bool digits,
+			char *out, size_t len)
+{
+	int i;
+
+	for (i = 0; markers[i]; i++) {
+		const char *p = t->s;
+		size_t m = strlen(markers[i]);
+		while ((p = strstr(p, markers[i]))) {
+			/* A marker name must not be the end of a longer identifier. */
+			bool before = p == t->s || !(is_word(p[-1]) || p[-1] == '_');
+			if (before && marker_value(p + m, digits, out, len) > 0)
+				return true;
+			p += m;
+		}
+	}
+	return false;
+}
+
+json_t *dtf_analyze_text(const char *text, size_t len)
+{
+	static const char *const hw_markers[] = {"--hardware", "mark.hardware", "hardware(",
+						 "hardware=", NULL};
+	static const char *const mem_markers[] = {"min_memory", "--min-memory", NULL};
+	static const char *const browser_markers[] = {"mark.browser", "browser(", "browser=",
+						      "--browser", NULL};
+	static const char *const prio_markers[] = {"mark.priority", "priority(", "priority=",
+						   "--priority", NULL};
+	struct text t;
+	json_t *out, *hw, *ev;
+	char v[256];
+	size_t i;
+
+	if (len > DTF_ANALYZE_MAX_BYTES)
+		len = DTF_ANALYZE_MAX_BYTES;
+	t.s = malloc(len + 1);
+	if (!t.s)
+		return NULL;
+	for (i = 0; i < len; i++)
+		t.s[i] = text[i] ? (char)tolower((unsigned char)text[i]) : ' ';
+	t.s[len] = '\0';
+	t.n = len;
+	out = json_object();
+	hw = json_array();
+	ev = json_array();
+
+	if (find_marker(&t, hw_markers, false, v, sizeof(v))) {
+		json_t *parts = dtf_json_split(v, ",");
+		json_t *p;
+		json_array_foreach(parts, i, p)
+		{
+			const char *s = json_string_value(p);
+			add_hw(hw, strcmp(s, "qnn") == 0 ? "qualcomm" : s);
+		}
+		json_decref(parts);
+		json_object_set_new(out, "hardware_source", json_string("marker"));
+		json_array_append_new(ev, json_sprintf("hardware marker: %s", v));
+	} else {
+		bool ml = has(&t, "import torch") || has(&t, "from torch") ||
+			  has_word(&t, "tensorflow") || has_word(&t, "jax") ||
+			  has_word(&t, "numba");
+		if ((ml && has_word(&t, "cuda")) || has_word(&t, "cupy") ||
+		    has_word(&t, "nvidia-smi")) {
+			add_hw(hw, "cuda");
+			json_array_append_new(ev, json_string(ml ? "ML framework + cuda"
+								 : "cupy or nvidia-smi"));
+		}
+		if (has_word(&t, "rocm") || has_word(&t, "hip")) {
+			add_hw(hw, "rocm");
+			json_array_append_new(ev, json_string("rocm/hip"));
+		}
+		if (has_word(&t, "mps")) {
+			add_hw(hw, "mps");
+			json_array_append_new(ev, json_string("mps"));
+		}
+		if (has_word(&t, "openvino")) {
+			add_hw(hw, "openvino");
+			json_array_append_new(ev, json_string("openvino"));
+		}
+		if (has_word(&t, "qnn") || has_word(&t, "qualcomm")) {
+			add_hw(hw, "qualcomm");
+			json_array_append_new(ev, json_string("qnn/qualcomm"));
+		}
+		if (has_word(&t, "webgpu")) {
+			add_hw(hw, "webgpu");
+			json_array_append_new(ev, json_string("webgpu"));
+		}
+		if (has_word(&t, "webnn")) {
+			add_hw(hw, "webnn");
+			json_array_append_new(ev, json_string("webnn"));
+		}
+		json_object_set_new(out, "hardware_source", json_string("content"));
+	}
+	if (json_array_size(hw) == 0)
+		add_hw(hw, "cpu");
+	json_object_set_new(out, "hardware", hw);
+
+	if (find_marker(&t, mem_markers, true, v, sizeof(v))) {
+		double mib = strtod(v, NULL);
+		if (mib > 0 && mib <= 1e9) {
+			json_object_set_new(out, "min_memory", json_integer((json_int_t)mib));
+			json_array_append_new(ev, json_sprintf("min_memory %s", v));
+		}
+	}
+	if (find_marker(&t, browser_markers, false, v, sizeof(v))) {
+		json_object_set_new(out, "browser", json_string(v));
+		json_array_append_new(ev, json_sprintf("browser %s", v));
+	}
+	if (find_marker(&t, prio_markers, true, v, sizeof(v))) {
+		long pr = strtol(v, NULL, 10);
+		if (pr >= 1 && pr <= 10) {
+			json_object_set_new(out, "priority", json_integer(pr));
+			json_array_append_new(ev, json_sprintf("priority %ld", pr));
+		}
+	}
+	json_object_set_new(out, "evidence", ev);
+	free(t.s);
+	return out;
+}
+
+void dtf_analyze_apply(json_t *task, const json_t *a)
+{
+	json_t *req = json_object_get(task, "requirements");
+	json_t *params = json_object_get(task, "params");
+	const json_t *hw = json_object_get(a, "hardware");
+
+	if (!params) {
+		params = json_object();
+		json_object_set_new(task, "params", params);
+	}
+	json_object_set(params, "inferred", (json_t *)a);
+	/* A `dtf:` header sets hardware, requirements or priority itself: it wins. */
+	if (json_object_get(task, "hardware") || json_object_get(req, "hardware")) {
+		json_object_set_new(params, "hardware_source", json_string("dtf: header"));
+	} else if (json_array_size(hw) == 1 &&
+		   strcmp(json_string_value(json_array_get(hw, 0)), "cpu") == 0) {
+		/* Plain CPU tests run anywhere: no requirement. */
+		json_object_set_new(params, "hardware_source", json_string("none found"));
+	} else {
+		json_object_set(task, "hardware", (json_t *)hw);
+		json_object_set(params, "hardware_source", json_object_get(a, "hardware_source"));
+	}
+	if (json_object_get(a, "min_memory") && !json_object_get(req, "memory")) {
+		if (!req) {
+			req = json_object();
+			json_object_set_new(task, "requirements", req);
+		}
+		json_object_set(req, "memory", json_object_get(a, "min_memory"));
+	}
+	if (json_object_get(a, "browser"))
+		json_object_set(params, "browser", json_object_get(a, "browser"));
+	if (json_object_get(a, "priority") && !json_object_get(task, "priority"))
+		json_object_set(task, "priority", json_object_get(a, "priority"));
+}
+
+static bool suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+
+	return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Single-quotes s for /bin/sh. */
+static void sh_quote(const char *s, struct dtf_buf *b)
+{
+	dtf_buf_adds(b, "'");
+	for (; *s; s++) {
+		if (*s == '\'')
+			dtf_buf_adds(b, "'\\''");
+		else
+			dtf_buf_add(b, s, 1);
+	}
+	dtf_buf_adds(b, "'");
+}
+
+/* A Python test written for pytest runs under pytest when the worker has it. */
+static void pytest_task(json_t *task, const char *abspath)
+{
+	struct dtf_buf b;
+
+	dtf_buf_init(&b, 16384);
+	dtf_buf_adds(&b, "if python3 -c 'import pytest' 2>/dev/null; then exec python3 -m pytest -q "
+			 "-p no:cacheprovider --junitxml=\"$DTF_WORK_DIR/junit.xml\" ");
+	sh_quote(abspath, &b);
+	dtf_buf_adds(&b, "; else exec python3 ");
+	sh_quote(abspath, &b);
+	dtf_buf_adds(&b, "; fi");
+	json_object_del(task, "command");
+	json_object_set_new(task, "shell", json_string(dtf_buf_str(&b)));
+	if (!json_object_get(task, "junit"))
+		json_object_set_new(task, "junit", json_string("junit.xml"));
+	json_object_set_new(json_object_get(task, "params"), "runner", json_string("pytest"));
+	dtf_buf_release(&b);
+}
+
+/* Finishes one discovered file task: params.file, the pytest runner, the analysis. */
+static void finish(json_t *task, const char *path)
+{
+	char *text = NULL, abspath[PATH_MAX];
+	size_t len = 0;
+	json_t *a;
+
+	if (!json_object_get(task, "params"))
+		json_object_set_new(task, "params", json_object());
+	json_object_set_new(json_object_get(task, "params"), "file", json_string(path));
+	if (dtf_read_file(path, 64u << 20, &text, &len) != 0) {
+		free(text);
+		return;
+	}
+	a = dtf_analyze_text(text, len);
+	if (suffix(path, ".py") && realpath(path, abspath)) {
+		size_t n = len > DTF_ANALYZE_MAX_BYTES ? DTF_ANALYZE_MAX_BYTES : len;
+		char saved = text[n];
+		text[n] = '\0';
+		if (strstr(text, "import pytest") || strstr(text, "def test_"))
+			pytest_task(task, abspath);
+		text[n] = saved;
+	}
+	free(text);
+	if (a)
+		dtf_analyze_apply(task, a);
+	json_decref(a);
+}
+
+/* Adds a runner task for a directory (CTest or go test). */
+static void dir_task(json_t *tasks, const char *root, const char *dir, const char *runner)
+{
+	char abs[PATH_MAX], name[PATH_MAX + 16];
+	const char *rel = dir + strlen(root);
+	json_t *t;
+
+	while (*rel == '/')
+		rel++;
+	if (!realpath(dir, abs))
+		return;
+	snprintf(name, sizeof(name), "%s%s%s", runner, *rel ? ":" : "", rel);
+	if (strcmp(runner, "ctest") == 0)
+		t = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "type", "test", "name", name, "shell",
+			      "exec ctest --test-dir . --output-on-failure --output-junit "
+			      "\"$DTF_WORK_DIR/ctest.xml\"",
+			      "junit", "ctest.xml", "params", "runner", "ctest", "file", dir);
+	else
+		t = json_pack("{s:s,s:s,s:[s,s,s]s:{s:s,s:s}}", "type", "test", "name", name,
+			      "command", "go", "test", ".", "params", "runner", "go", "file", dir);
+	if (!t)
+		return;
+	json_object_set_new(t, "cwd", json_string(abs));
+	json_array_append_new(tasks, t);
+}
+
+static int walk_dirs(const char *root, const char *dir, json_t *tasks, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	bool ctest = false, go = false;
+	json_t *subs = json_array(), *s;
+	size_t i;
+	int found = 0;
+
+	if (depth > MAX_DEPTH || !(d = opendir(dir))) {
+		json_decref(subs);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		char p[PATH_MAX];
+		struct stat st;
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "node_modules") == 0 ||
+		    strcmp(e->d_name, "__pycache__") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (stat(p, &st) != 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			json_array_append_new(subs, json_string(e->d_name));
+		else if (strcmp(e->d_name, "CTestTestfile.cmake") == 0)
+			ctest = true;
+		else if (suffix(e->d_name, "_test.go"))
+			go = true;
+	}
+	closedir(d);
+	if (ctest) {
+		/* ctest runs the subdirectories' tests too. */
+		dir_task(tasks, root, dir, "ctest");
+		json_decref(subs);
+		return 1;
+	}
+	if (go) {
+		dir_task(tasks, root, dir, "go");
+		found++;
+	}
+	json_array_foreach(subs, i, s)
+	{
+		char p[PATH_MAX];
+		if (strcmp(json_string_value(s), "vendor") == 0 ||
+		    strcmp(json_string_value(s), "testdata") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, json_string_value(s));
+		found += walk_dirs(root, p, tasks, depth + 1);
+	}
+	json_decref(subs);
+	return found;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(dtf_json_str(*(json_t *const *)a, "name", ""),
+		      dtf_json_str(*(json_t *const *)b, "name", ""));
+}
+
+int dtf_ci_discover(const char *dir, const char *pattern, const json_t *files, json_t *tasks,
+		    char *err, size_t errlen)
+{
+	size_t start = json_array_size(tasks), i;
+	json_t *f, *t;
+	char root[PATH_MAX];
+	int rc;
+
+	if (files) {
+		json_array_foreach(files, i, f)
+		{
+			const char *path = json_string_value(f);
+			struct stat st;
+			if (!path || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+				snprintf(err, errlen, "test file %s does not exist",
+					 path ? path : "?");
+				return DTF_ENOTFOUND;
+			}
+			rc = dtf_discover_file("", path, tasks, err, errlen);
+			if (rc < 0)
+				return rc;
+			if (rc == 0) {
+				snprintf(err, errlen, "%s is not a test dtf can run", path);
+				return DTF_EINVAL;
+			}
+			finish(json_array_get(tasks, json_array_size(tasks) - 1), path);
+		}
+		return (int)(json_array_size(tasks) - start);
+	}
+	snprintf(root, sizeof(root), "%s", dir);
+	while (strlen(root) > 1 && root[strlen(root) - 1] == '/')
+		root[strlen(root) - 1] = '\0';
+	rc = dtf_discover(root, pattern ? pattern : "test_*.py", tasks, err, errlen);
+	if (rc < 0)
+		return rc;
+	for (i = start; i < json_array_size(tasks); i++) {
+		char path[PATH_MAX * 2];
+		t = json_array_get(tasks, i);
+		snprintf(path, sizeof(path), "%s/%s", root, dtf_json_str(t, "name", ""));
+		finish(t, path);
+	}
+	walk_dirs(root, root, tasks, 0);
+	/* A stable order: by name. */
+	{
+		size_t n = json_array_size(tasks) - start;
+		json_t **v = calloc(n ? n : 1, sizeof(*v));
+		if (!v)
+			return DTF_ENOMEM;
+		for (i = 0; i < n; i++)
+			v[i] = json_incref(json_array_get(tasks, start + i));
+		qsort(v, n, sizeof(*v), cmp_name);
+		for (i = 0; i < n; i++)
+			json_array_set_new(tasks, start + i, v[i]);
+		free(v);
+	}
+	return (int)(json_array_size(tasks) - start);
+}

@@ -1,0 +1,219 @@
+/* provider_bitbucket.c: Bitbucket Pipelines. The commit build status
+ * (POST /repositories/{workspace}/{slug}/commit/{sha}/statuses/build, key "dtf"), a Code
+ * Insights test report (PUT …/commit/{sha}/reports/{id}, then POST …/reports/{id}/annotations
+ * for failures) and the pull-request comment (GET …/pullrequests/{id}/comments; our earlier one
+ * is PUT at …/comments/{comment_id}, else a new one POSTed). Auth: BITBUCKET_TOKEN (Bearer) or
+ * BITBUCKET_USERNAME + BITBUCKET_APP_PASSWORD (basic). Environment: BITBUCKET_BUILD_NUMBER,
+ * BITBUCKET_REPO_FULL_NAME, BITBUCKET_COMMIT, BITBUCKET_BRANCH, BITBUCKET_PR_ID,
+ * BITBUCKET_GIT_HTTP_ORIGIN. */
+#include "ci/provider.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/json.h"
+
+#include "common/banned.h"
+
+#define REPORT_ID "dtf-tests"
+#define MAX_ANNOTATIONS 100 /* the reports API takes at most 100 per request */
+
+static bool bb_detect(void)
+{
+	return ci_env_is("BITBUCKET_BUILD_NUMBER", NULL);
+}
+
+static int bb_init(struct ci_provider *p)
+{
+	struct ci_ctx *x = &p->ctx;
+	char user[256] = "", hdr[1200];
+	const char *origin = getenv("BITBUCKET_GIT_HTTP_ORIGIN");
+	int rc;
+
+	ci_env_default(x->token, sizeof(x->token), "BITBUCKET_TOKEN");
+	if (!x->token[0]) {
+		ci_env_default(x->token, sizeof(x->token), "BITBUCKET_APP_PASSWORD");
+		ci_env_default(user, sizeof(user), "BITBUCKET_USERNAME");
+	}
+	ci_env_default(x->repo, sizeof(x->repo), "BITBUCKET_REPO_FULL_NAME");
+	ci_env_default(x->sha, sizeof(x->sha), "BITBUCKET_COMMIT");
+	ci_env_default(x->branch, sizeof(x->branch), "BITBUCKET_BRANCH");
+	ci_env_default(x->pr, sizeof(x->pr), "BITBUCKET_PR_ID");
+	ci_env_default(x->build_id, sizeof(x->build_id), "BITBUCKET_BUILD_NUMBER");
+	if (!x->build_url[0] && x->repo[0] && x->build_id[0])
+		snprintf(x->build_url, sizeof(x->build_url), "%s/pipelines/results/%s",
+			 origin && *origin ? origin : "https://bitbucket.org", x->build_id);
+	if (!x->repo[0] || !strchr(x->repo, '/') || !x->sha[0])
+		return ci_fail(p, DTF_EINVAL,
+			       "bitbucket: BITBUCKET_REPO_FULL_NAME and BITBUCKET_COMMIT must be set");
+	if (!x->token[0])
+		return ci_fail(p, DTF_EINVAL,
+			       "bitbucket: set BITBUCKET_TOKEN (or BITBUCKET_USERNAME and "
+			       "BITBUCKET_APP_PASSWORD)");
+	rc = ci_provider_http(p, "https://api.bitbucket.org/2.0");
+	if (rc)
+		return rc;
+	if (user[0]) {
+		snprintf(p->http.basic, sizeof(p->http.basic), "%s:%s", user, x->token);
+		return 0;
+	}
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", x->token);
+	return ci_http_header(&p->http, hdr);
+}
+
+static int build_status(struct ci_provider *p, const char *state, const char *desc)
+{
+	char path[768];
+	json_t *body;
+	int rc;
+
+	snprintf(path, sizeof(path), "/repositories/%s/commit/%s/statuses/build", p->ctx.repo,
+		 p->ctx.sha);
+	body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "key", "dtf", "state", state, "name",
+			 p->ctx.run_name, "description", desc, "url",
+			 p->ctx.build_url[0] ? p->ctx.build_url : "https://bitbucket.org");
+	rc = ci_http_json(&p->http, "POST", path, body, NULL);
+	json_decref(body);
+	if (rc)
+		return ci_fail(p, rc, "bitbucket: setting the build status: %s", p->http.error);
+	return 0;
+}
+
+static int bb_create(struct ci_provider *p, const json_t *info)
+{
+	char desc[128];
+
+	snprintf(desc, sizeof(desc), "running %lld tests", dtf_json_int(info, "total", 0));
+	snprintf(p->run_ref, sizeof(p->run_ref), REPORT_ID);
+	return build_status(p, "INPROGRESS", desc);
+}
+
+static int bb_status(struct ci_provider *p, const char *state, const char *desc)
+{
+	return build_status(p,
+			    strcmp(state, "success") == 0   ? "SUCCESSFUL"
+			    : strcmp(state, "pending") == 0 ? "INPROGRESS"
+							    : "FAILED",
+			    desc);
+}
+
+static int bb_update(struct ci_provider *p, const json_t *u)
+{
+	const json_t *s = json_object_get(u, "summary"), *t;
+	char path[768], line[256];
+	json_t *body, *ann;
+	size_t i;
+	int rc;
+
+	if (strcmp(dtf_json_str(u, "status", ""), "completed") != 0)
+		return 0;
+	ci_summary_line(s, line, sizeof(line));
+	snprintf(path, sizeof(path), "/repositories/%s/commit/%s/reports/" REPORT_ID, p->ctx.repo,
+		 p->ctx.sha);
+	body = json_pack(
+		"{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:I},{s:s,s:s,s:I},{s:s,s:s,s:I},{s:s,s:s,s:I}]}",
+		"title", "dtf tests", "details", line, "report_type", "TEST", "reporter", "dtf",
+		"result", strcmp(ci_summary_state(s), "success") == 0 ? "PASSED" : "FAILED", "data",
+		"title", "Total", "type", "NUMBER", "value", (json_int_t)dtf_json_int(s, "total", 0),
+		"title", "Passed", "type", "NUMBER", "value",
+		(json_int_t)dtf_json_int(s, "passed", 0), "title", "Failed", "type", "NUMBER",
+		"value", (json_int_t)dtf_json_int(s, "failed", 0), "title", "Duration", "type",
+		"DURATION", "value", (json_int_t)(dtf_json_num(s, "duration_s", 0) * 1000));
+	if (p->ctx.build_url[0])
+		json_object_set_new(body, "link", json_string(p->ctx.build_url));
+	rc = ci_http_json(&p->http, "PUT", path, body, NULL);
+	json_decref(body);
+	if (rc)
+		return ci_fail(p, rc, "bitbucket: writing the report: %s", p->http.error);
+	ann = json_array();
+	json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
+	{
+		char m[1024], ext[160];
+		const char *o = ci_task_outcome(t);
+		if (strcmp(o, "failed") != 0 && strcmp(o, "cancelled") != 0)
+			continue;
+		if (json_array_size(ann) >= MAX_ANNOTATIONS)
+			break;
+		ci_task_message(t, m, sizeof(m));
+		snprintf(ext, sizeof(ext), "dtf-%s", dtf_json_str(t, "id", "task"));
+		json_array_append_new(
+			ann, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "external_id", ext,
+				       "annotation_type", "BUG", "summary",
+				       dtf_json_str(t, "name", "?"), "details", m, "severity",
+				       "HIGH", "path",
+				       dtf_json_str(json_object_get(t, "params"), "file",
+						    dtf_json_str(t, "name", "?")),
+				       "line", 1));
+	}
+	if (json_array_size(ann)) {
+		snprintf(path, sizeof(path),
+			 "/repositories/%s/commit/%s/reports/" REPORT_ID "/annotations", p->ctx.repo,
+			 p->ctx.sha);
+		rc = ci_http_json(&p->http, "POST", path, ann, NULL);
+	}
+	json_decref(ann);
+	if (rc)
+		return ci_fail(p, rc, "bitbucket: adding annotations: %s", p->http.error);
+	return 0;
+}
+
+static int bb_comment(struct ci_provider *p, const char *markdown)
+{
+	char path[768], id[64];
+	json_t *list = NULL, *body;
+	char *text;
+	int rc;
+
+	if (!p->ctx.pr[0])
+		return 0;
+	snprintf(path, sizeof(path), "/repositories/%s/pullrequests/%s/comments?pagelen=100",
+		 p->ctx.repo, p->ctx.pr);
+	rc = ci_http_json(&p->http, "GET", path, NULL, &list);
+	if (rc) {
+		json_decref(list);
+		return ci_fail(p, rc, "bitbucket: listing PR comments: %s", p->http.error);
+	}
+	text = ci_comment_body(markdown);
+	body = json_pack("{s:{s:s}}", "content", "raw", text);
+	free(text);
+	if (ci_find_marked(json_object_get(list, "values"), "content.raw", "id", id, sizeof(id))) {
+		snprintf(path, sizeof(path), "/repositories/%s/pullrequests/%s/comments/%s",
+			 p->ctx.repo, p->ctx.pr, id);
+		rc = ci_http_json(&p->http, "PUT", path, body, NULL);
+	} else {
+		snprintf(path, sizeof(path), "/repositories/%s/pullrequests/%s/comments",
+			 p->ctx.repo, p->ctx.pr);
+		rc = ci_http_json(&p->http, "POST", path, body, NULL);
+	}
+	json_decref(body);
+	json_decref(list);
+	if (rc)
+		return ci_fail(p, rc, "bitbucket: writing the PR comment: %s", p->http.error);
+	return 0;
+}
+
+static int bb_get_status(struct ci_provider *p, json_t **out)
+{
+	char path[768];
+	int rc;
+
+	snprintf(path, sizeof(path), "/repositories/%s/commit/%s/reports/" REPORT_ID, p->ctx.repo,
+		 p->ctx.sha);
+	rc = ci_http_json(&p->http, "GET", path, NULL, out);
+	if (rc)
+		return ci_fail(p, rc, "bitbucket: reading the report: %s", p->http.error);
+	return 0;
+}
+
+const struct ci_provider_ops ci_provider_bitbucket = {
+	.name = "bitbucket",
+	.detect = bb_detect,
+	.initialize = bb_init,
+	.create_test_run = bb_create,
+	.update_test_run = bb_update,
+	.add_pr_comment = bb_comment,
+	.get_test_run_status = bb_get_status,
+	.set_build_status = bb_status,
+};

@@ -1,0 +1,987 @@
+/* ci.c: `dtf ci`, the seeds' cicd_integration: discovers the tests of a directory and what
+ * they need, runs them on a coordinator (or, with --embedded, on local workers), follows the
+ * run while reporting progress to the CI provider, then writes every report format and the
+ * badges, collects and uploads artifacts, comments on the pull request and sets the build
+ * status. Exit 0 when every test passed, 1 on test failures, 2 on usage or infrastructure
+ * errors, 3 on timeout. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <glob.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ci/analyze.h"
+#include "ci/provider.h"
+#include "cli/cli.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+#include "net/http.h"
+#include "report/report.h"
+
+#include "common/banned.h"
+
+#define MAX_WORKERS 256
+#define MAX_GLOBS 64
+#define MAX_ARTIFACTS 1000
+#define MAX_ARTIFACT_BYTES ((size_t)100 << 20)
+#define ALL_FORMATS "json,junit,markdown,html,csv"
+
+extern char **environ;
+
+struct ci_opts {
+	const char *provider, *coordinator, *api_key, *test_dir, *pattern, *output_dir;
+	const char *badges_dir, *history_dir, *state_dir, *api_url;
+	json_t *test_files, *formats;
+	const char *artifacts[MAX_GLOBS];
+	int nartifacts;
+	double timeout, poll;
+	int workers;
+	bool verbose, dry_run, embedded, quiet;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: dtf ci [options]\n"
+		"  --provider P           github, gitlab, jenkins, azure, circleci, travis, teamcity,\n"
+		"                         bitbucket, local (generic) or auto (default: auto)\n"
+		"  --coordinator URL      the coordinator (default $DTF_COORDINATOR or localhost:8080)\n"
+		"  --api-key K            the coordinator's API key (default $DTF_API_KEY)\n"
+		"  --embedded             no coordinator: run on local workers, like dtf run\n"
+		"  --workers N            local workers with --embedded (default: cores)\n"
+		"  --test-dir D           directory of tests (default ./tests)\n"
+		"  --test-pattern G       file name pattern (default test_*.py)\n"
+		"  --test-files A,B       explicit test files instead of discovery\n"
+		"  --output-dir D         reports, badges and artifacts (default test-results)\n"
+		"  --report-formats L     json,junit,markdown,html,csv (default all; md = markdown)\n"
+		"  --badges-dir D         write shields.io badge JSON files there\n"
+		"  --history-dir D        keep each branch's last run there and compare with it\n"
+		"  --artifacts GLOB       also collect these files (repeatable)\n"
+		"  --api-url URL          the CI provider's API base URL (default: the real one)\n"
+		"  --timeout S            give up after S seconds (exit 3; default 3600)\n"
+		"  --poll-interval S      progress updates to the provider every S seconds (default 5)\n"
+		"  --state-dir D          embedded coordinator state (default .dtf)\n"
+		"  --dry-run              print the tasks and inferred requirements; submit nothing\n"
+		"  --verbose              show inferred requirements and provider calls\n"
+		"  --quiet                no progress display\n"
+		"exit: 0 all passed, 1 test failures, 2 usage or infrastructure error, 3 timeout\n");
+}
+
+static bool known_format(const char *f)
+{
+	return dtf_report_file_name(f) != NULL || strcmp(f, "markdown") == 0 ||
+	       strcmp(f, "md") == 0 || strcmp(f, "html") == 0 || strcmp(f, "csv") == 0;
+}
+
+/* The file a format is written to: the report module's name, or ours while it has none. */
+static const char *format_file(const char *f)
+{
+	const char *n = dtf_report_file_name(f);
+
+	if (n)
+		return n;
+	if (strcmp(f, "markdown") == 0 || strcmp(f, "md") == 0)
+		return "report.md";
+	if (strcmp(f, "html") == 0)
+		return "report.html";
+	return "results.csv";
+}
+
+static int add_formats(json_t *formats, const char *list)
+{
+	json_t *parts = dtf_json_split(list, ", "), *v;
+	size_t i;
+
+	json_array_foreach(parts, i, v)
+	{
+		const char *f = json_string_value(v);
+		if (!known_format(f)) {
+			fprintf(stderr, "dtf ci: unknown report format '%s' (%s)\n", f,
+				ALL_FORMATS);
+			json_decref(parts);
+			return DTF_EINVAL;
+		}
+		json_array_append_new(formats,
+				      json_string(strcmp(f, "md") == 0	   ? "markdown"
+						  : strcmp(f, "xml") == 0 ? "junit"
+									  : f));
+	}
+	json_decref(parts);
+	return 0;
+}
+
+/* ---- the embedded coordinator and local workers ---- */
+
+static pid_t spawn_worker(const char *url, int i, const char *state_dir)
+{
+	char id[32], workdir[4096], logpath[4096];
+	char *argv[16];
+	int n = 0, fd;
+	pid_t pid;
+	posix_spawn_file_actions_t fa;
+
+	snprintf(id, sizeof(id), "local-%d", i + 1);
+	snprintf(workdir, sizeof(workdir), "%s/work/%s", state_dir, id);
+	snprintf(logpath, sizeof(logpath), "%s/logs/%s.log", state_dir, id);
+	argv[n++] = (char *)"dtf";
+	argv[n++] = (char *)"worker";
+	argv[n++] = (char *)"--coordinator";
+	argv[n++] = (char *)url;
+	argv[n++] = (char *)"--worker-id";
+	argv[n++] = id;
+	argv[n++] = (char *)"--work-dir";
+	argv[n++] = workdir;
+	argv[n++] = (char *)"--lease-wait";
+	argv[n++] = (char *)"5";
+	/* Passed tasks' directories are kept so their artifacts can be collected. */
+	argv[n++] = (char *)"--keep-work-dirs";
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, fd, 1);
+		posix_spawn_file_actions_adddup2(&fa, fd, 2);
+	}
+	if (posix_spawn(&pid, dtf_self_exe(), &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	posix_spawn_file_actions_destroy(&fa);
+	if (fd >= 0)
+		close(fd);
+	return pid;
+}
+
+struct local {
+	struct coord *coord;
+	pid_t pids[MAX_WORKERS];
+	int n;
+	char url[64];
+};
+
+static int local_start(struct local *l, const struct ci_opts *o, char *err, size_t errlen)
+{
+	struct coord_config cc = {0};
+	char path[4096];
+	int i;
+
+	memset(l, 0, sizeof(*l));
+	snprintf(path, sizeof(path), "%s/logs", o->state_dir);
+	if (dtf_mkdirs(path, 0755)) {
+		snprintf(err, errlen, "cannot create %s", path);
+		return DTF_EIO;
+	}
+	snprintf(path, sizeof(path), "%s/dtf.db", o->state_dir);
+	cc.host = "127.0.0.1";
+	cc.port = 0;
+	cc.db_path = path;
+	cc.auto_discovery = true;
+	cc.heartbeat_timeout_s = 15;
+	l->coord = coord_start(&cc, err, errlen);
+	if (!l->coord)
+		return DTF_EIO;
+	snprintf(l->url, sizeof(l->url), "http://127.0.0.1:%u", coord_port(l->coord));
+	for (i = 0; i < o->workers; i++) {
+		pid_t pid = spawn_worker(l->url, i, o->state_dir);
+		if (pid < 0) {
+			snprintf(err, errlen, "cannot start worker %d", i + 1);
+			return DTF_ESPAWN;
+		}
+		l->pids[l->n++] = pid;
+	}
+	return 0;
+}
+
+static void local_wait_workers(struct local *l, struct dtf_http_client *hc)
+{
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		json_t *resp = NULL, *w;
+		size_t live = 0, j;
+		if (dtf_http_call(hc, "GET", "/api/v1/workers", NULL, 5000, &resp) == 0)
+			json_array_foreach(json_object_get(resp, "workers"), j, w) if (
+				strncmp(dtf_json_str(w, "id", ""), "local-", 6) == 0 &&
+				strcmp(dtf_json_str(w, "status", ""), "lost") != 0) live++;
+		json_decref(resp);
+		if ((int)live >= l->n)
+			return;
+		usleep(50 * 1000);
+	}
+}
+
+static void local_stop(struct local *l, bool hard)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++)
+		kill(l->pids[i], SIGTERM);
+	if (hard)
+		for (i = 0; i < l->n; i++)
+			kill(l->pids[i], SIGTERM); /* a second signal interrupts what still runs */
+	for (i = 0; i < l->n; i++)
+		waitpid(l->pids[i], NULL, 0);
+	l->n = 0;
+	coord_stop(l->coord);
+	l->coord = NULL;
+}
+
+/* ---- helpers ---- */
+
+static void warn_provider(struct ci_provider *p, const char *what, int rc)
+{
+	fprintf(stderr, "dtf ci: warning: %s: %s\n", what,
+		p->error[0] ? p->error : dtf_strerror(rc));
+}
+
+static void print_task(const json_t *t, bool dry)
+{
+	const json_t *inf = json_object_get(json_object_get(t, "params"), "inferred");
+	const json_t *hw = json_object_get(t, "hardware");
+	char *hws = hw ? dtf_json_dumps(hw) : NULL, *ev = NULL;
+
+	ev = dtf_json_dumps(json_object_get(inf, "evidence"));
+	printf("%s%s\n", dry ? "" : "test ", dtf_json_str(t, "name", "?"));
+	if (json_object_get(t, "shell"))
+		printf("    shell:     %s\n", dtf_json_str(t, "shell", ""));
+	if (json_object_get(t, "command")) {
+		char *c = dtf_json_dumps(json_object_get(t, "command"));
+		printf("    command:   %s\n", c ? c : "");
+		free(c);
+	}
+	printf("    hardware:  %s (%s)\n", hws ? hws : "any",
+	       dtf_json_str(json_object_get(t, "params"), "hardware_source", "dtf: header"));
+	if (json_object_get(json_object_get(t, "requirements"), "memory"))
+		printf("    memory:    %.0f MiB\n",
+		       dtf_json_num(json_object_get(t, "requirements"), "memory", 0));
+	if (json_object_get(json_object_get(t, "params"), "browser"))
+		printf("    browser:   %s\n",
+		       dtf_json_str(json_object_get(t, "params"), "browser", ""));
+	printf("    priority:  %lld\n", dtf_json_int(t, "priority", 5));
+	if (json_object_get(t, "timeout_s"))
+		printf("    timeout:   %.0f s\n", dtf_json_num(t, "timeout_s", 0));
+	if (ev && inf)
+		printf("    evidence:  %s\n", ev);
+	free(hws);
+	free(ev);
+}
+
+/* Copies src to dst (at most MAX_ARTIFACT_BYTES). */
+static int copy_file(const char *src, const char *dst)
+{
+	char *data = NULL;
+	size_t len;
+	int rc = dtf_read_file(src, MAX_ARTIFACT_BYTES, &data, &len);
+
+	if (rc == 0)
+		rc = dtf_write_file(dst, data, len);
+	free(data);
+	return rc;
+}
+
+/* A path component made of safe characters. */
+static void safe_name(const char *s, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		out[i] = (isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_')
+				 ? s[i]
+				 : '_';
+	out[i] = '\0';
+	if (strcmp(out, ".") == 0 || strcmp(out, "..") == 0 || !out[0])
+		snprintf(out, len, "_");
+}
+
+/* Globs pattern (relative to base when not absolute) and copies regular files into
+ * dest_dir, listing each in list as {"path", "source", "task"}. */
+static void collect_glob(const char *base, const char *pattern, const char *dest_dir,
+			 const char *task, json_t *list)
+{
+	char pat[PATH_MAX * 2];
+	glob_t g;
+	size_t i;
+
+	if (pattern[0] == '/' || !base)
+		snprintf(pat, sizeof(pat), "%s", pattern);
+	else
+		snprintf(pat, sizeof(pat), "%s/%s", base, pattern);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return;
+	for (i = 0; i < g.gl_pathc && json_array_size(list) < MAX_ARTIFACTS; i++) {
+		struct stat st;
+		const char *src = g.gl_pathv[i];
+		const char *b = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
+		char dst[PATH_MAX * 2], name[256];
+		if (stat(src, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    (size_t)st.st_size > MAX_ARTIFACT_BYTES)
+			continue;
+		safe_name(b, name, sizeof(name));
+		dtf_mkdirs(dest_dir, 0755);
+		snprintf(dst, sizeof(dst), "%s/%s", dest_dir, name);
+		if (copy_file(src, dst) != 0)
+			continue;
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:I}", "path", dst, "source",
+						      src, "task", task ? task : "", "bytes",
+						      (json_int_t)st.st_size));
+	}
+	globfree(&g);
+}
+
+/* Artifacts: each task's `artifacts` globs in its kept work directory (embedded mode) and the
+ * run's --artifacts globs, copied under <output>/artifacts/. */
+static json_t *collect_artifacts(const struct ci_opts *o, const json_t *doc)
+{
+	json_t *list = json_array(), *t, *g;
+	char dir[PATH_MAX];
+	size_t i, j;
+
+	if (o->embedded) {
+		json_array_foreach(json_object_get(doc, "tasks"), i, t)
+		{
+			char pat[PATH_MAX], tname[128];
+			glob_t wd;
+			size_t k;
+			const json_t *globs = json_object_get(t, "artifacts");
+			if (!json_array_size(globs))
+				continue;
+			safe_name(dtf_json_str(t, "name", "task"), tname, sizeof(tname));
+			snprintf(dir, sizeof(dir), "%s/artifacts/%s", o->output_dir, tname);
+			/* The last attempt's work directory, on whichever local worker ran it. */
+			snprintf(pat, sizeof(pat), "%s/work/*/%s-*", o->state_dir,
+				 dtf_json_str(t, "id", "none"));
+			if (glob(pat, 0, NULL, &wd) != 0)
+				continue;
+			for (k = wd.gl_pathc; k-- > 0;) {
+				size_t before = json_array_size(list);
+				json_array_foreach(globs, j, g) if (json_is_string(g))
+					collect_glob(wd.gl_pathv[k], json_string_value(g), dir,
+						     dtf_json_str(t, "name", ""), list);
+				if (json_array_size(list) > before)
+					break;
+			}
+			globfree(&wd);
+		}
+	}
+	snprintf(dir, sizeof(dir), "%s/artifacts", o->output_dir);
+	for (i = 0; i < (size_t)o->nartifacts; i++)
+		collect_glob(NULL, o->artifacts[i], dir, NULL, list);
+	return list;
+}
+
+/* Coverage files among the artifacts (lcov tracefiles, Cobertura XML) for the reports. */
+static json_t *coverage_files(const json_t *artifacts)
+{
+	json_t *files = json_array(), *a;
+	size_t i;
+
+	json_array_foreach(artifacts, i, a)
+	{
+		const char *p = dtf_json_str(a, "path", "");
+		const char *b = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+		size_t n = strlen(b);
+		if ((n > 5 && strcmp(b + n - 5, ".info") == 0) || strstr(b, "lcov") ||
+		    strstr(b, "cobertura") || strcmp(b, "coverage.xml") == 0)
+			json_array_append_new(files, json_string(p));
+	}
+	return files;
+}
+
+/* A Markdown summary for when the report module cannot render one. */
+static char *fallback_markdown(const json_t *doc)
+{
+	const json_t *s = json_object_get(doc, "summary"), *t;
+	struct dtf_buf b;
+	char line[256];
+	size_t i;
+
+	dtf_buf_init(&b, (size_t)1 << 20);
+	ci_summary_line(s, line, sizeof(line));
+	dtf_buf_printf(&b, "# Test Run Report: %s\n\n**Status:** %s\n\n%s\n",
+		       dtf_json_str(json_object_get(doc, "run"), "id", "?"),
+		       strcmp(ci_summary_state(s), "success") == 0 ? "SUCCESS" : "FAILURE", line);
+	json_array_foreach(json_object_get(doc, "tasks"), i, t)
+	{
+		char m[256];
+		const char *o = ci_task_outcome(t);
+		if (strcmp(o, "failed") != 0 && strcmp(o, "cancelled") != 0)
+			continue;
+		ci_task_message(t, m, sizeof(m));
+		dtf_buf_printf(&b, "- `%s`: %s\n", dtf_json_str(t, "name", "?"), m);
+	}
+	return dtf_buf_detach(&b, NULL);
+}
+
+/* The file under history_dir that holds a branch's last prepared run. */
+static void history_path(const char *dir, const char *branch, char *out, size_t len)
+{
+	char name[256];
+
+	safe_name(branch && *branch ? branch : "default", name, sizeof(name));
+	snprintf(out, len, "%s/%s.json", dir, name);
+}
+
+static json_t *load_json(const char *path)
+{
+	char *text = NULL, err[160];
+	size_t len;
+	json_t *doc = NULL;
+
+	if (dtf_read_file(path, (size_t)256 << 20, &text, &len) == 0)
+		doc = dtf_json_parse(text, len, err, sizeof(err));
+	free(text);
+	return doc;
+}
+
+static int write_json(const char *path, const json_t *doc)
+{
+	struct dtf_buf b;
+	int rc;
+
+	dtf_buf_init(&b, (size_t)256 << 20);
+	rc = dtf_json_dump(doc, &b);
+	if (rc == 0)
+		rc = dtf_write_file(path, b.data ? b.data : "", b.len);
+	dtf_buf_release(&b);
+	return rc;
+}
+
+/* The run's task views (for real-time providers). */
+static json_t *fetch_doc(struct dtf_http_client *hc, const char *run_id)
+{
+	char path[256];
+	json_t *doc = NULL;
+
+	snprintf(path, sizeof(path), "/api/v1/runs/%s/export?format=json", run_id);
+	if (dtf_http_call(hc, "GET", path, NULL, 120000, &doc) != 0) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+static json_t *fetch_summary(struct dtf_http_client *hc, const char *run_id)
+{
+	char path[256];
+	json_t *s = NULL;
+
+	snprintf(path, sizeof(path), "/api/v1/runs/%s/summary", run_id);
+	if (dtf_http_call(hc, "GET", path, NULL, 10000, &s) != 0) {
+		json_decref(s);
+		return NULL;
+	}
+	/* The run summary counts blocked tasks apart; passed = completed as in the reports. */
+	json_object_set(s, "passed", json_object_get(s, "completed"));
+	return s;
+}
+
+/* Cancels what is left of a run that timed out (coordinator mode). */
+static void cancel_rest(struct dtf_http_client *hc, const json_t *doc)
+{
+	const json_t *t;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "tasks"), i, t)
+	{
+		const char *st = dtf_json_str(t, "status", "");
+		char path[256];
+		if (strcmp(st, "pending") && strcmp(st, "assigned") && strcmp(st, "running"))
+			continue;
+		snprintf(path, sizeof(path), "/api/v1/tasks/%s", dtf_json_str(t, "id", ""));
+		dtf_http_call(hc, "DELETE", path, NULL, 10000, NULL);
+	}
+}
+
+static int parse_opts(int argc, char **argv, struct ci_opts *o)
+{
+	static const struct option opts[] = {
+		{"provider", required_argument, NULL, 'P'},
+		{"coordinator", required_argument, NULL, 'c'},
+		{"api-key", required_argument, NULL, 'k'},
+		{"test-dir", required_argument, NULL, 'd'},
+		{"test-pattern", required_argument, NULL, 'p'},
+		{"test-files", required_argument, NULL, 'f'},
+		{"output-dir", required_argument, NULL, 'o'},
+		{"report-formats", required_argument, NULL, 'r'},
+		{"timeout", required_argument, NULL, 'T'},
+		{"poll-interval", required_argument, NULL, 'i'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"embedded", no_argument, NULL, 'e'},
+		{"workers", required_argument, NULL, 'w'},
+		{"badges-dir", required_argument, NULL, 'b'},
+		{"history-dir", required_argument, NULL, 'H'},
+		{"artifacts", required_argument, NULL, 'a'},
+		{"api-url", required_argument, NULL, 'u'},
+		{"state-dir", required_argument, NULL, 'S'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool formats_given = false;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'P':
+			o->provider = optarg;
+			break;
+		case 'c':
+			o->coordinator = optarg;
+			break;
+		case 'k':
+			o->api_key = optarg;
+			break;
+		case 'd':
+			o->test_dir = optarg;
+			break;
+		case 'p':
+			o->pattern = optarg;
+			break;
+		case 'f': {
+			json_t *parts = dtf_json_split(optarg, ",");
+			json_array_extend(o->test_files, parts);
+			json_decref(parts);
+			break;
+		}
+		case 'o':
+			o->output_dir = optarg;
+			break;
+		case 'r':
+			formats_given = true;
+			if (add_formats(o->formats, optarg))
+				return 2;
+			break;
+		case 'T':
+			if (dtf_parse_seconds(optarg, &o->timeout) || o->timeout <= 0) {
+				fprintf(stderr, "dtf ci: bad --timeout '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'i':
+			if (dtf_parse_seconds(optarg, &o->poll) || o->poll <= 0 || o->poll > 3600) {
+				fprintf(stderr, "dtf ci: bad --poll-interval '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'n':
+			o->dry_run = true;
+			break;
+		case 'e':
+			o->embedded = true;
+			break;
+		case 'w':
+			o->workers = atoi(optarg);
+			if (o->workers < 1 || o->workers > MAX_WORKERS) {
+				fprintf(stderr, "dtf ci: --workers must be 1..%d\n", MAX_WORKERS);
+				return 2;
+			}
+			break;
+		case 'b':
+			o->badges_dir = optarg;
+			break;
+		case 'H':
+			o->history_dir = optarg;
+			break;
+		case 'a':
+			if (o->nartifacts >= MAX_GLOBS) {
+				fprintf(stderr, "dtf ci: at most %d --artifacts\n", MAX_GLOBS);
+				return 2;
+			}
+			o->artifacts[o->nartifacts++] = optarg;
+			break;
+		case 'u':
+			o->api_url = optarg;
+			break;
+		case 'S':
+			o->state_dir = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	/* The seeds write `--report-formats json md html`: the extra words are formats too. */
+	for (; optind < argc; optind++) {
+		if (!formats_given || !known_format(argv[optind])) {
+			fprintf(stderr, "dtf ci: unexpected argument '%s'\n", argv[optind]);
+			return 2;
+		}
+		if (add_formats(o->formats, argv[optind]))
+			return 2;
+	}
+	if (json_array_size(o->formats) == 0 && add_formats(o->formats, ALL_FORMATS))
+		return 2;
+	return -1;
+}
+
+int cmd_ci(int argc, char **argv)
+{
+	struct ci_opts o = {0};
+	struct ci_ctx ctx = {0};
+	const struct ci_provider_ops *ops = NULL;
+	struct ci_provider *prov = NULL;
+	struct local loc = {0};
+	struct dtf_http_client hc;
+	bool hc_ready = false, timed_out = false, infra = false;
+	json_t *tasks = json_array(), *doc = NULL, *previous = NULL, *artifacts = NULL, *fv;
+	char err[512], run_id[80] = "", line[256];
+	char *markdown = NULL;
+	struct run_counts k = {0};
+	int64_t start = dtf_mono_ms();
+	size_t i;
+	int rc;
+
+	o.provider = "auto";
+	o.output_dir = "test-results";
+	o.state_dir = ".dtf";
+	o.test_dir = "tests";
+	o.timeout = 3600;
+	o.poll = 5;
+	o.workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (o.workers < 1)
+		o.workers = 1;
+	if (o.workers > MAX_WORKERS)
+		o.workers = MAX_WORKERS;
+	o.test_files = json_array();
+	o.formats = json_array();
+	rc = parse_opts(argc, argv, &o);
+	if (rc >= 0)
+		goto out;
+	rc = 0;
+
+	/* 1. The provider. */
+	if (strcmp(o.provider, "auto") == 0) {
+		ops = ci_provider_detect();
+		if (!ops)
+			ops = ci_provider_find("local");
+	} else {
+		ops = ci_provider_find(o.provider);
+	}
+	if (!ops) {
+		fprintf(stderr, "dtf ci: unknown provider '%s' (%s)\n", o.provider,
+			ci_provider_names());
+		rc = 2;
+		goto out;
+	}
+	if (o.api_url)
+		snprintf(ctx.api_url, sizeof(ctx.api_url), "%s", o.api_url);
+	snprintf(ctx.output_dir, sizeof(ctx.output_dir), "%s", o.output_dir);
+	ctx.verbose = o.verbose;
+
+	/* 2. Discovery and requirement analysis. */
+	rc = dtf_ci_discover(o.test_dir, o.pattern,
+			     json_array_size(o.test_files) ? o.test_files : NULL, tasks, err,
+			     sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "dtf ci: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	rc = 0;
+	if (json_array_size(tasks) == 0) {
+		fprintf(stderr, "dtf ci: no tests found in %s (pattern %s)\n", o.test_dir,
+			o.pattern ? o.pattern : "test_*.py");
+		rc = 2;
+		goto out;
+	}
+	if (o.dry_run || o.verbose) {
+		json_t *t;
+		printf("dtf ci: provider %s; %zu tests\n", ops->name, json_array_size(tasks));
+		json_array_foreach(tasks, i, t) print_task(t, o.dry_run);
+		fflush(stdout);
+	}
+	if (o.dry_run)
+		goto out;
+
+	prov = ci_provider_new(ops, &ctx);
+	if (!prov) {
+		rc = 2;
+		goto out;
+	}
+	rc = ops->initialize(prov);
+	if (rc) {
+		fprintf(stderr, "dtf ci: %s\n", prov->error[0] ? prov->error : dtf_strerror(rc));
+		rc = 2;
+		goto out;
+	}
+	if (o.verbose)
+		fprintf(stderr, "dtf ci: %s: repo '%s' commit '%s' branch '%s' pr '%s' build %s\n",
+			ops->name, prov->ctx.repo, prov->ctx.sha, prov->ctx.branch, prov->ctx.pr,
+			prov->ctx.build_url[0] ? prov->ctx.build_url : prov->ctx.build_id);
+	if (dtf_mkdirs(o.output_dir, 0755)) {
+		fprintf(stderr, "dtf ci: cannot create %s\n", o.output_dir);
+		rc = 2;
+		goto out;
+	}
+
+	/* 3. Where the tests run. */
+	if (o.embedded) {
+		if (!o.verbose)
+			dtf_log_set_level(DTF_LOG_WARN);
+		if (local_start(&loc, &o, err, sizeof(err))) {
+			fprintf(stderr, "dtf ci: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+	}
+	if (dtf_http_client_init(&hc, o.embedded ? loc.url : cli_coordinator_url(o.coordinator),
+				 o.embedded ? NULL : cli_api_key(o.api_key)) != 0) {
+		fprintf(stderr, "dtf ci: bad coordinator URL\n");
+		rc = 2;
+		goto out;
+	}
+	hc_ready = true;
+	if (o.embedded)
+		local_wait_workers(&loc, &hc);
+
+	/* 4. Submit the run with the CI's metadata. */
+	{
+		json_t *meta = json_pack("{s:s,s:s,s:s,s:s,s:s}", "provider", ops->name, "commit",
+					 prov->ctx.sha, "branch", prov->ctx.branch, "pr",
+					 prov->ctx.pr, "build_url", prov->ctx.build_url);
+		json_t *body = json_pack("{s:O,s:{s:s,s:o}}", "tasks", tasks, "run", "name",
+					 "dtf ci", "metadata", meta);
+		json_t *resp = NULL;
+		rc = dtf_http_call(&hc, "POST", "/api/v1/tasks", body, 120000, &resp);
+		json_decref(body);
+		if (rc) {
+			fprintf(stderr, "dtf ci: submitting the tests: %s\n", hc.error);
+			json_decref(resp);
+			rc = 2;
+			goto out;
+		}
+		snprintf(run_id, sizeof(run_id), "%s", dtf_json_str(resp, "run_id", ""));
+		json_decref(resp);
+		if (!o.quiet)
+			fprintf(stderr, "dtf ci: run %s: %zu tests on %s\n", run_id,
+				json_array_size(tasks), o.embedded ? "local workers" : hc.base);
+	}
+	if (ops->create_test_run) {
+		json_t *info = json_pack("{s:s,s:I}", "name", prov->ctx.run_name, "total",
+					 (json_int_t)json_array_size(tasks));
+		rc = ops->create_test_run(prov, info);
+		json_decref(info);
+		if (rc) {
+			warn_provider(prov, "create_test_run", rc);
+			infra = true;
+		}
+	}
+
+	/* 5. Follow the run; progress goes to the provider every poll interval. */
+	{
+		int last_done = -1;
+		for (;;) {
+			double left = o.timeout - (double)(dtf_mono_ms() - start) / 1000.0;
+			double slice = o.poll < left ? o.poll : left;
+			if (left <= 0) {
+				timed_out = true;
+				break;
+			}
+			rc = cli_wait_run(&hc, run_id, slice > 0.05 ? slice : 0.05, o.embedded, o.quiet,
+					  &k);
+			if (rc == 0)
+				break;
+			if (rc != DTF_ETIMEOUT) {
+				fprintf(stderr, "dtf ci: following the run: %s\n", hc.error);
+				infra = true;
+				break;
+			}
+			if (ops->update_test_run &&
+			    (ops->wants_tasks || k.completed + k.failed + k.cancelled != last_done)) {
+				json_t *s = fetch_summary(&hc, run_id);
+				json_t *u = json_pack("{s:s,s:o}", "status", "in_progress", "summary",
+						      s ? s : json_object());
+				json_t *d = ops->wants_tasks ? fetch_doc(&hc, run_id) : NULL;
+				if (d)
+					json_object_set(u, "tasks", json_object_get(d, "tasks"));
+				if (ops->update_test_run(prov, u))
+					warn_provider(prov, "update_test_run", -1);
+				last_done = k.completed + k.failed + k.cancelled;
+				json_decref(d);
+				json_decref(u);
+			}
+		}
+		rc = 0;
+	}
+
+	/* 6. The results, as one prepared document. */
+	doc = fetch_doc(&hc, run_id);
+	if (!doc) {
+		fprintf(stderr, "dtf ci: fetching the results: %s\n", hc.error);
+		rc = 2;
+		goto out;
+	}
+	if (timed_out && !o.embedded)
+		cancel_rest(&hc, doc);
+	artifacts = collect_artifacts(&o, doc);
+	json_object_set_new(doc, "coverage_files", coverage_files(artifacts));
+	json_object_set_new(doc, "ci",
+			    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "provider", ops->name, "branch",
+				      prov->ctx.branch, "commit", prov->ctx.sha, "pr", prov->ctx.pr,
+				      "build_url", prov->ctx.build_url, "repository",
+				      prov->ctx.repo));
+	if (o.history_dir) {
+		char hp[PATH_MAX];
+		history_path(o.history_dir, prov->ctx.branch, hp, sizeof(hp));
+		previous = load_json(hp);
+		if (o.verbose)
+			fprintf(stderr, "dtf ci: previous run for comparison: %s\n",
+				previous ? hp : "none");
+	}
+	if (dtf_report_prepare(doc, previous, err, sizeof(err)) != 0) {
+		fprintf(stderr, "dtf ci: preparing the report: %s\n", err);
+		infra = true;
+	}
+
+	/* 7. The report files and badges. */
+	json_array_foreach(o.formats, i, fv)
+	{
+		const char *f = json_string_value(fv);
+		char path[PATH_MAX];
+		struct dtf_buf b;
+		int r;
+		dtf_buf_init(&b, (size_t)512 << 20);
+		r = dtf_report_render(f, doc, &b);
+		snprintf(path, sizeof(path), "%s/%s", o.output_dir, format_file(f));
+		if (r == 0)
+			r = dtf_write_file(path, b.data ? b.data : "", b.len);
+		if (r) {
+			fprintf(stderr, "dtf ci: cannot write the %s report: %s\n", f,
+				dtf_strerror(r));
+			infra = true;
+		} else if (!o.quiet) {
+			fprintf(stderr, "wrote %s\n", path);
+		}
+		if (r == 0 && strcmp(f, "markdown") == 0)
+			markdown = dtf_buf_detach(&b, NULL);
+		dtf_buf_release(&b);
+	}
+	if (!markdown) {
+		struct dtf_buf b;
+		dtf_buf_init(&b, (size_t)512 << 20);
+		if (dtf_report_markdown(doc, &b) == 0)
+			markdown = dtf_buf_detach(&b, NULL);
+		else
+			markdown = fallback_markdown(doc);
+		dtf_buf_release(&b);
+	}
+	if (o.badges_dir) {
+		if (dtf_mkdirs(o.badges_dir, 0755) ||
+		    dtf_report_write_badges(doc, o.badges_dir, err, sizeof(err)) != 0) {
+			fprintf(stderr, "dtf ci: cannot write badges: %s\n", err);
+			infra = true;
+		}
+	}
+
+	/* 8. The provider: the final result, artifacts, the PR comment, the build status. */
+	{
+		const json_t *s = json_object_get(doc, "summary");
+		const char *state = timed_out ? "error" : ci_summary_state(s);
+		json_t *a;
+		ci_summary_line(s, line, sizeof(line));
+		if (timed_out)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line), " (timed out)");
+		if (ops->update_test_run) {
+			json_t *u = json_pack("{s:s,s:O,s:O,s:s}", "status", "completed", "summary",
+					      s, "doc", doc, "markdown", markdown);
+			if ((rc = ops->update_test_run(prov, u))) {
+				warn_provider(prov, "update_test_run", rc);
+				infra = true;
+			}
+			json_decref(u);
+		}
+		json_array_foreach(artifacts, i, a)
+		{
+			const char *path = dtf_json_str(a, "path", "");
+			char url[2048];
+			if (ops->upload_artifact && (rc = ops->upload_artifact(prov, path, path))) {
+				warn_provider(prov, "upload_artifact", rc);
+				infra = true;
+			}
+			if (ops->get_artifact_url &&
+			    ops->get_artifact_url(prov, path, url, sizeof(url)) == 0)
+				json_object_set_new(a, "url", json_string(url));
+		}
+		if (json_array_size(artifacts)) {
+			char mp[PATH_MAX];
+			snprintf(mp, sizeof(mp), "%s/artifacts.json", o.output_dir);
+			write_json(mp, artifacts);
+			if (!o.quiet)
+				fprintf(stderr, "dtf ci: %zu artifacts in %s/artifacts\n",
+					json_array_size(artifacts), o.output_dir);
+		}
+		if (ops->add_pr_comment && (rc = ops->add_pr_comment(prov, markdown))) {
+			warn_provider(prov, "add_pr_comment", rc);
+			infra = true;
+		}
+		if (ops->set_build_status && (rc = ops->set_build_status(prov, state, line))) {
+			warn_provider(prov, "set_build_status", rc);
+			infra = true;
+		}
+		if (ops->get_test_run_status) {
+			json_t *st = NULL;
+			rc = ops->get_test_run_status(prov, &st);
+			if (rc)
+				warn_provider(prov, "get_test_run_status", rc);
+			else if (o.verbose && st) {
+				char *text = dtf_json_dumps(st);
+				fprintf(stderr, "dtf ci: %s reports: %.500s\n", ops->name,
+					text ? text : "");
+				free(text);
+			}
+			json_decref(st);
+		}
+	}
+	if (o.history_dir) {
+		char hp[PATH_MAX];
+		dtf_mkdirs(o.history_dir, 0755);
+		history_path(o.history_dir, prov->ctx.branch, hp, sizeof(hp));
+		if (write_json(hp, doc) != 0)
+			fprintf(stderr, "dtf ci: cannot write %s\n", hp);
+	}
+
+	printf("dtf ci: %s in %.1f s\n", line, (double)(dtf_mono_ms() - start) / 1000.0);
+	if (timed_out) {
+		fprintf(stderr, "dtf ci: timed out after %.0f s\n", o.timeout);
+		rc = 3;
+	} else if (strcmp(ci_summary_state(json_object_get(doc, "summary")), "success") != 0) {
+		rc = 1;
+	} else {
+		rc = infra ? 2 : 0;
+	}
+out:
+	if (loc.coord || loc.n)
+		local_stop(&loc, rc == 3);
+	if (hc_ready)
+		dtf_http_client_release(&hc);
+	ci_provider_free(prov);
+	free(markdown);
+	json_decref(artifacts);
+	json_decref(previous);
+	json_decref(doc);
+	json_decref(tasks);
+	json_decref(o.test_files);
+	json_decref(o.formats);
+	return rc;
+}
