@@ -117,6 +117,12 @@ int ci_provider_http(struct ci_provider *p, const char *dflt)
 		return ci_fail(p, rc, "bad API URL '%s'", p->ctx.api_url);
 	}
 	p->http_ready = true;
+	/* The longest wait between tries, for pipelines that cannot wait long. */
+	if (getenv("DTF_CI_MAX_RETRY_WAIT")) {
+		double w = atof(getenv("DTF_CI_MAX_RETRY_WAIT"));
+		if (w >= 0 && w <= 600)
+			p->http.max_wait_s = w;
+	}
 	return 0;
 }
 
