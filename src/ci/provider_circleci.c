@@ -87,6 +87,9 @@ static int cc_artifact_url(struct ci_provider *p, const char *name, char *url, s
 		json_decref(resp);
 		items = json_object_get(p->state, "items");
 	}
+	/* Stored paths start at the store_artifacts path: match from "artifacts/" on. */
+	if (strstr(name, "artifacts/"))
+		name = strstr(name, "artifacts/");
 	json_array_foreach(items, i, it)
 	{
 		const char *ap = dtf_json_str(it, "path", "");

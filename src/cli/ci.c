@@ -911,16 +911,24 @@ int cmd_ci(int argc, char **argv)
 			}
 			json_decref(u);
 		}
+		char cwd[PATH_MAX] = "";
+		if (!getcwd(cwd, sizeof(cwd)))
+			cwd[0] = '\0';
 		json_array_foreach(artifacts, i, a)
 		{
 			const char *path = dtf_json_str(a, "path", "");
+			/* Its name: the path relative to the workspace, as the CI stores it. */
+			const char *name = path;
+			size_t n = strlen(cwd);
 			char url[2048];
-			if (ops->upload_artifact && (rc = ops->upload_artifact(prov, path, path))) {
+			if (n > 1 && strncmp(path, cwd, n) == 0 && path[n] == '/')
+				name = path + n + 1;
+			if (ops->upload_artifact && (rc = ops->upload_artifact(prov, path, name))) {
 				warn_provider(prov, "upload_artifact", rc);
 				infra = true;
 			}
 			if (ops->get_artifact_url &&
-			    ops->get_artifact_url(prov, path, url, sizeof(url)) == 0)
+			    ops->get_artifact_url(prov, name, url, sizeof(url)) == 0)
 				json_object_set_new(a, "url", json_string(url));
 		}
 		if (json_array_size(artifacts)) {
