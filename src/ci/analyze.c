@@ -424,6 +424,9 @@ int dtf_ci_discover(const char *dir, const char *pattern, const json_t *files, j
 				snprintf(err, errlen, "%s is not a test dtf can run", path);
 				return DTF_EINVAL;
 			}
+			/* Named as given on the command line. */
+			json_object_set_new(json_array_get(tasks, json_array_size(tasks) - 1),
+					    "name", json_string(path));
 			finish(json_array_get(tasks, json_array_size(tasks) - 1), path);
 		}
 		return (int)(json_array_size(tasks) - start);

@@ -226,9 +226,13 @@ static void local_stop(struct local *l, bool hard)
 
 	for (i = 0; i < l->n; i++)
 		kill(l->pids[i], SIGTERM);
-	if (hard)
+	if (hard) {
+		/* A second signal interrupts what still runs; sent apart from the first so the two
+		 * are not merged into one pending signal. */
+		usleep(200 * 1000);
 		for (i = 0; i < l->n; i++)
-			kill(l->pids[i], SIGTERM); /* a second signal interrupts what still runs */
+			kill(l->pids[i], SIGTERM);
+	}
 	for (i = 0; i < l->n; i++)
 		waitpid(l->pids[i], NULL, 0);
 	l->n = 0;
