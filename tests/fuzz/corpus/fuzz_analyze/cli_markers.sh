@@ -1,0 +1,1 @@
+# run with --hardware webgpu,webnn --browser chrome

@@ -1,0 +1,3 @@
+import openvino
+qnn = 1
+mps hip
