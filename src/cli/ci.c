@@ -74,7 +74,7 @@ static void usage(FILE *f)
 		"  --poll-interval S      progress updates to the provider every S seconds (default 5)\n"
 		"  --state-dir D          embedded coordinator state (default .dtf)\n"
 		"  --dry-run              print the tasks and inferred requirements; submit nothing\n"
-		"  --verbose              show inferred requirements and provider calls\n"
+		"  --verbose              show inferred requirements and what the CI reports\n"
 		"  --quiet                no progress display\n"
 		"exit: 0 all passed, 1 test failures, 2 usage or infrastructure error, 3 timeout\n");
 }

@@ -1,0 +1,223 @@
+/* test_ci.c: unit tests of src/ci: the requirement analysis of test files (content, markers,
+ * the header winning, limits), secret masking, finding our marked PR comment, task outcomes,
+ * provider lookup and environment detection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "ci/analyze.h"
+#include "ci/http.h"
+#include "ci/provider.h"
+#include "common/json.h"
+
+#include "common/banned.h"
+
+/* The analysis's hardware list as compact JSON (caller frees). */
+static char *hw_of(const char *text)
+{
+	json_t *a = dtf_analyze_text(text, strlen(text));
+	char *s = dtf_json_dumps(json_object_get(a, "hardware"));
+
+	json_decref(a);
+	return s;
+}
+
+static void check_hw(const char *text, const char *want)
+{
+	char *got = hw_of(text);
+
+	if (strcmp(got, want) != 0)
+		print_error("analysis of \"%s\": got %s, want %s\n", text, got, want);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void test_analyze_content(void **state)
+{
+	(void)state;
+	check_hw("import torch\nx = torch.ones(1).cuda()\n", "[\"cuda\"]");
+	check_hw("from torch import nn\ndevice = 'cuda'\n", "[\"cuda\"]");
+	check_hw("# just mentions cuda in a comment\n", "[\"cpu\"]");
+	check_hw("import cupy\n", "[\"cuda\"]");
+	check_hw("if torch.version.hip: pass\n", "[\"rocm\"]");
+	check_hw("relationship = 1\nshipping = 2\n", "[\"cpu\"]");
+	check_hw("torch.backends.mps.is_available()", "[\"mps\"]");
+	check_hw("import openvino as ov", "[\"openvino\"]");
+	check_hw("backend = 'QNN'", "[\"qualcomm\"]");
+	check_hw("navigator.gpu // WebGPU\nnavigator.ml // WebNN", "[\"webgpu\",\"webnn\"]");
+	check_hw("", "[\"cpu\"]");
+}
+
+static void test_analyze_markers(void **state)
+{
+	const char *t = "@pytest.mark.hardware(\"rocm\", \"cuda\")\n@pytest.mark.min_memory(2048)\n"
+			"@pytest.mark.browser(\"firefox\")\n@pytest.mark.priority(3)\nimport openvino\n";
+	json_t *a = dtf_analyze_text(t, strlen(t));
+
+	(void)state;
+	/* A marker replaces what the content suggests. */
+	check_hw(t, "[\"rocm\",\"cuda\"]");
+	assert_string_equal(dtf_json_str(a, "hardware_source", ""), "marker");
+	assert_int_equal(dtf_json_int(a, "min_memory", 0), 2048);
+	assert_string_equal(dtf_json_str(a, "browser", ""), "firefox");
+	assert_int_equal(dtf_json_int(a, "priority", 0), 3);
+	json_decref(a);
+	check_hw("# run me with --hardware webgpu\n", "[\"webgpu\"]");
+	check_hw("detect_hardware(x)\n", "[\"cpu\"]"); /* not a marker */
+	/* Out-of-range values are ignored. */
+	a = dtf_analyze_text("priority=0 min_memory=0", 23);
+	assert_null(json_object_get(a, "priority"));
+	assert_null(json_object_get(a, "min_memory"));
+	json_decref(a);
+}
+
+static void test_analyze_apply(void **state)
+{
+	const char *t = "import torch\nx.cuda()\n@pytest.mark.priority(2)\nmin_memory=512\n";
+	json_t *a = dtf_analyze_text(t, strlen(t));
+	json_t *task = json_pack("{s:s}", "name", "x");
+	json_t *hdr = json_pack("{s:[s],s:i}", "hardware", "cpu", "priority", 9);
+
+	(void)state;
+	dtf_analyze_apply(task, a);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(task, "hardware"), 0)),
+			    "cuda");
+	assert_int_equal(dtf_json_int(task, "priority", 0), 2);
+	assert_int_equal(dtf_json_int(json_object_get(task, "requirements"), "memory", 0), 512);
+	/* A `dtf:` header's values win. */
+	dtf_analyze_apply(hdr, a);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(hdr, "hardware"), 0)),
+			    "cpu");
+	assert_int_equal(dtf_json_int(hdr, "priority", 0), 9);
+	assert_string_equal(dtf_json_str(json_object_get(hdr, "params"), "hardware_source", ""),
+			    "dtf: header");
+	json_decref(hdr);
+	json_decref(task);
+	json_decref(a);
+}
+
+static void test_analyze_limits(void **state)
+{
+	size_t n = DTF_ANALYZE_MAX_BYTES + 100;
+	char *big = malloc(n);
+	json_t *a;
+
+	(void)state;
+	memset(big, 'x', n);
+	/* Past the limit nothing is read: "cupy" at the very end is not seen. */
+	memcpy(big + n - 5, " cupy", 5);
+	a = dtf_analyze_text(big, n);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(a, "hardware"), 0)),
+			    "cpu");
+	json_decref(a);
+	/* NUL bytes do not end the text. */
+	a = dtf_analyze_text("\0\0 import cupy", 14);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(a, "hardware"), 0)),
+			    "cuda");
+	json_decref(a);
+	free(big);
+}
+
+static void test_mask(void **state)
+{
+	char s[128];
+
+	(void)state;
+	snprintf(s, sizeof(s), "Bearer s3cr3tTok and again s3cr3tTok.");
+	ci_mask("s3cr3tTok", s, sizeof(s));
+	assert_string_equal(s, "Bearer *** and again ***.");
+	snprintf(s, sizeof(s), "short");
+	ci_mask("sh", s, sizeof(s)); /* too short to mask */
+	assert_string_equal(s, "short");
+	ci_mask(NULL, s, sizeof(s));
+	assert_string_equal(s, "short");
+}
+
+static void test_find_marked(void **state)
+{
+	json_t *c = json_pack("[{s:i,s:s},{s:i,s:s},{s:s,s:{s:s}}]", "id", 1, "body", "hello",
+			      "id", 2, "body", "x\n" CI_COMMENT_MARKER "\ny", "id", "abc",
+			      "content", "raw", CI_COMMENT_MARKER);
+	char id[32];
+
+	(void)state;
+	assert_true(ci_find_marked(c, "body", "id", id, sizeof(id)));
+	assert_string_equal(id, "2");
+	assert_true(ci_find_marked(c, "content.raw", "id", id, sizeof(id)));
+	assert_string_equal(id, "abc");
+	assert_false(ci_find_marked(c, "nope", "id", id, sizeof(id)));
+	json_decref(c);
+}
+
+static void test_outcomes(void **state)
+{
+	json_t *t = json_pack("{s:s,s:{s:s}}", "status", "cancelled", "error", "kind",
+			      "unschedulable");
+	json_t *s = json_pack("{s:i,s:i,s:i,s:i,s:i}", "total", 3, "passed", 1, "failed", 1,
+			      "cancelled", 1, "skipped", 1);
+	char line[128];
+
+	(void)state;
+	assert_string_equal(ci_task_outcome(t), "skipped");
+	json_object_set_new(t, "status", json_string("completed"));
+	assert_string_equal(ci_task_outcome(t), "passed");
+	assert_string_equal(ci_summary_state(s), "failure");
+	ci_summary_line(s, line, sizeof(line));
+	assert_string_equal(line, "3 tests: 1 passed, 1 failed, 1 skipped");
+	json_object_set_new(s, "failed", json_integer(0));
+	assert_string_equal(ci_summary_state(s), "success");
+	json_decref(s);
+	json_decref(t);
+}
+
+static void test_providers(void **state)
+{
+	static const char *const names[] = {"github", "gitlab", "jenkins", "azure", "circleci",
+					    "travis", "teamcity", "bitbucket", "local", NULL};
+	int i;
+
+	(void)state;
+	for (i = 0; names[i]; i++) {
+		const struct ci_provider_ops *o = ci_provider_find(names[i]);
+		assert_non_null(o);
+		assert_string_equal(o->name, names[i]);
+		assert_non_null(o->initialize);
+	}
+	assert_ptr_equal(ci_provider_find("generic"), ci_provider_find("local"));
+	assert_null(ci_provider_find("hudson"));
+	unsetenv("GITHUB_ACTIONS");
+	unsetenv("GITLAB_CI");
+	unsetenv("TF_BUILD");
+	unsetenv("CIRCLECI");
+	unsetenv("TRAVIS");
+	unsetenv("TEAMCITY_VERSION");
+	unsetenv("BITBUCKET_BUILD_NUMBER");
+	unsetenv("JENKINS_URL");
+	assert_null(ci_provider_detect());
+	setenv("JENKINS_URL", "http://j/", 1);
+	setenv("BUILD_NUMBER", "3", 1);
+	assert_string_equal(ci_provider_detect()->name, "jenkins");
+	/* A specific CI wins over Jenkins variables. */
+	setenv("GITLAB_CI", "true", 1);
+	assert_string_equal(ci_provider_detect()->name, "gitlab");
+	unsetenv("GITLAB_CI");
+	unsetenv("JENKINS_URL");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_analyze_content), cmocka_unit_test(test_analyze_markers),
+		cmocka_unit_test(test_analyze_apply),	cmocka_unit_test(test_analyze_limits),
+		cmocka_unit_test(test_mask),		cmocka_unit_test(test_find_marked),
+		cmocka_unit_test(test_outcomes),	cmocka_unit_test(test_providers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
