@@ -90,8 +90,8 @@ static size_t marker_value(const char *p, bool digits, char *out, size_t len)
 }
 
 /* Finds the first of the markers and reads its value. */
-static bool find_marker(const struct text *t, const char *const *markers, bool digits,
-			char *out, size_t len)
+static bool find_marker(const struct text *t, const char *const *markers, bool digits, char *out,
+			size_t len)
 {
 	int i;
 
@@ -114,10 +114,10 @@ json_t *dtf_analyze_text(const char *text, size_t len)
 	static const char *const hw_markers[] = {"--hardware", "mark.hardware", "hardware(",
 						 "hardware=", NULL};
 	static const char *const mem_markers[] = {"min_memory", "--min-memory", NULL};
-	static const char *const browser_markers[] = {"mark.browser", "browser(", "browser=",
-						      "--browser", NULL};
-	static const char *const prio_markers[] = {"mark.priority", "priority(", "priority=",
-						   "--priority", NULL};
+	static const char *const browser_markers[] = {"mark.browser", "browser(",
+						      "browser=", "--browser", NULL};
+	static const char *const prio_markers[] = {"mark.priority", "priority(",
+						   "priority=", "--priority", NULL};
 	struct text t;
 	json_t *out, *hw, *ev;
 	char v[256];
@@ -154,8 +154,8 @@ json_t *dtf_analyze_text(const char *text, size_t len)
 		if ((ml && has_word(&t, "cuda")) || has_word(&t, "cupy") ||
 		    has_word(&t, "nvidia-smi")) {
 			add_hw(hw, "cuda");
-			json_array_append_new(ev, json_string(ml ? "ML framework + cuda"
-								 : "cupy or nvidia-smi"));
+			json_array_append_new(
+			    ev, json_string(ml ? "ML framework + cuda" : "cupy or nvidia-smi"));
 		}
 		if (has_word(&t, "rocm") || has_word(&t, "hip")) {
 			add_hw(hw, "rocm");
@@ -271,8 +271,9 @@ static void pytest_task(json_t *task, const char *abspath)
 	struct dtf_buf b;
 
 	dtf_buf_init(&b, 16384);
-	dtf_buf_adds(&b, "if python3 -c 'import pytest' 2>/dev/null; then exec python3 -m pytest -q "
-			 "-p no:cacheprovider --junitxml=\"$DTF_WORK_DIR/junit.xml\" ");
+	dtf_buf_adds(&b,
+		     "if python3 -c 'import pytest' 2>/dev/null; then exec python3 -m pytest -q "
+		     "-p no:cacheprovider --junitxml=\"$DTF_WORK_DIR/junit.xml\" ");
 	sh_quote(abspath, &b);
 	dtf_buf_adds(&b, "; else exec python3 ");
 	sh_quote(abspath, &b);
@@ -327,7 +328,8 @@ static void dir_task(json_t *tasks, const char *root, const char *dir, const cha
 		return;
 	snprintf(name, sizeof(name), "%s%s%s", runner, *rel ? ":" : "", rel);
 	if (strcmp(runner, "ctest") == 0)
-		t = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "type", "test", "name", name, "shell",
+		t = json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "type", "test", "name", name,
+			      "shell",
 			      "exec ctest --test-dir . --output-on-failure --output-junit "
 			      "\"$DTF_WORK_DIR/ctest.xml\"",
 			      "junit", "ctest.xml", "params", "runner", "ctest", "file", dir);

@@ -1,8 +1,8 @@
 /* http.c: the CI providers' HTTP client (libcurl): bounded retries, Retry-After, masking. */
 #include "ci/http.h"
 
-#include <curl/curl.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,8 +146,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 
 static bool retryable(long status)
 {
-	return status == 429 || status == 500 || status == 502 || status == 503 ||
-	       status == 504;
+	return status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 }
 
 static void sleep_s(double s)
@@ -230,8 +229,8 @@ int ci_http_request(struct ci_http *h, const char *method, const char *path,
 			snprintf(h->error, sizeof(h->error), "%s %s: HTTP %ld: %.300s", method, url,
 				 h->status, h->body.len ? dtf_buf_str(&h->body) : "no details");
 			rc = h->status == 401 || h->status == 403 ? DTF_EAUTH
-			     : h->status == 404			   ? DTF_ENOTFOUND
-								   : DTF_EPROTO;
+			     : h->status == 404			  ? DTF_ENOTFOUND
+								  : DTF_EPROTO;
 		}
 		ci_mask(h->secret, h->error, sizeof(h->error));
 		if (attempt >= h->max_retries || (cc == CURLE_OK && !retryable(h->status)))

@@ -11,19 +11,19 @@
 #include "common/buf.h"
 
 #define CI_HTTP_MAX_RESPONSE ((size_t)8 << 20) /* a provider's answer past 8 MiB is an error */
-#define CI_HTTP_MAX_RETRIES 3
+#define CI_HTTP_MAX_RETRIES  3
 
 struct ci_http {
-	void *curl;           /* CURL * */
-	char base[512];       /* "https://api.github.com", no trailing slash */
-	void *headers;        /* struct curl_slist *: sent with every request */
-	char secret[1024];    /* masked as *** wherever an error or log could show it */
-	char basic[1024];     /* "user:password" for HTTP basic auth, or "" */
-	long status;          /* last HTTP status, 0 on transport failure */
-	char error[512];      /* the last error, secret masked */
-	struct dtf_buf body;  /* the last response body */
-	int retries;          /* retries made by the last request */
-	double max_wait_s;    /* longest wait between tries (Retry-After is capped to it) */
+	void *curl;	     /* CURL * */
+	char base[512];	     /* "https://api.github.com", no trailing slash */
+	void *headers;	     /* struct curl_slist *: sent with every request */
+	char secret[1024];   /* masked as *** wherever an error or log could show it */
+	char basic[1024];    /* "user:password" for HTTP basic auth, or "" */
+	long status;	     /* last HTTP status, 0 on transport failure */
+	char error[512];     /* the last error, secret masked */
+	struct dtf_buf body; /* the last response body */
+	int retries;	     /* retries made by the last request */
+	double max_wait_s;   /* longest wait between tries (Retry-After is capped to it) */
 	int max_retries;
 };
 

@@ -14,9 +14,11 @@
 
 /* Detection order: the specific CIs first; local never detects. */
 static const struct ci_provider_ops *const providers[] = {
-	&ci_provider_github,   &ci_provider_gitlab,	&ci_provider_azure,
-	&ci_provider_circleci, &ci_provider_travis,	&ci_provider_teamcity,
-	&ci_provider_bitbucket, &ci_provider_jenkins, &ci_provider_local, NULL,
+    &ci_provider_github,    &ci_provider_gitlab,
+    &ci_provider_azure,	    &ci_provider_circleci,
+    &ci_provider_travis,    &ci_provider_teamcity,
+    &ci_provider_bitbucket, &ci_provider_jenkins,
+    &ci_provider_local,	    NULL,
 };
 
 const struct ci_provider_ops *ci_provider_find(const char *name)
@@ -149,8 +151,8 @@ static const char *str_at(const json_t *o, const char *path)
 	return json_string_value(json_object_get(o, path));
 }
 
-bool ci_find_marked(const json_t *comments, const char *body_path, const char *id_key,
-		    char *out, size_t len)
+bool ci_find_marked(const json_t *comments, const char *body_path, const char *id_key, char *out,
+		    size_t len)
 {
 	size_t i;
 	json_t *c;
@@ -218,6 +220,6 @@ void ci_summary_line(const json_t *summary, char *out, size_t len)
 	snprintf(out, len, "%lld tests: %lld passed, %lld failed, %lld skipped",
 		 dtf_json_int(summary, "total", 0), dtf_json_int(summary, "passed", 0),
 		 dtf_json_int(summary, "failed", 0) + dtf_json_int(summary, "cancelled", 0) -
-			 dtf_json_int(summary, "skipped", 0),
+		     dtf_json_int(summary, "skipped", 0),
 		 dtf_json_int(summary, "skipped", 0));
 }

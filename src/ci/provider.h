@@ -19,13 +19,13 @@
 /* What `dtf ci` knows about the CI job. Flags fill it first; initialize() completes it from
  * the provider's environment variables and leaves what is already set. */
 struct ci_ctx {
-	char api_url[512];    /* service API base URL */
-	char token[1024];     /* never printed */
-	char user[256];       /* for basic auth (Jenkins user, Bitbucket user) */
-	char repo[256];       /* owner/repo, GitLab project id, Bitbucket workspace/slug, … */
-	char sha[128];        /* commit under test */
+	char api_url[512]; /* service API base URL */
+	char token[1024];  /* never printed */
+	char user[256];	   /* for basic auth (Jenkins user, Bitbucket user) */
+	char repo[256];	   /* owner/repo, GitLab project id, Bitbucket workspace/slug, … */
+	char sha[128];	   /* commit under test */
 	char branch[256];
-	char pr[64];          /* pull/merge request number, "" when not a PR build */
+	char pr[64];	      /* pull/merge request number, "" when not a PR build */
 	char build_id[128];   /* the CI's id for this build or job */
 	char build_url[1024]; /* link to the build in the CI's web UI */
 	char run_name[128];   /* the name shown in the CI ("dtf") */
@@ -69,10 +69,10 @@ struct ci_provider {
 	struct ci_ctx ctx;
 	struct ci_http http;
 	bool http_ready;
-	char run_ref[128];     /* the service's id for our test run / check / report */
+	char run_ref[128]; /* the service's id for our test run / check / report */
 	char error[512];
-	FILE *out;             /* stdout: annotations and service messages */
-	json_t *state;         /* provider-private (an object); freed by ci_provider_free */
+	FILE *out;     /* stdout: annotations and service messages */
+	json_t *state; /* provider-private (an object); freed by ci_provider_free */
 };
 
 /* The providers, by name ("github", …, "local"; "generic" is "local"). NULL if unknown. */
@@ -97,13 +97,13 @@ bool ci_env_is(const char *name, const char *want);
 int ci_provider_http(struct ci_provider *p, const char *dflt);
 /* Records a failure: formats p->error (token masked) and returns rc. */
 int ci_fail(struct ci_provider *p, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* The PR comment body: marker + markdown. Caller frees. */
 char *ci_comment_body(const char *markdown);
 /* In a JSON array of comments, the id (as a string into out) of the first whose string at
  * body_path (e.g. "body", "content.raw") contains the marker. Returns true if found. */
-bool ci_find_marked(const json_t *comments, const char *body_path, const char *id_key,
-		    char *out, size_t len);
+bool ci_find_marked(const json_t *comments, const char *body_path, const char *id_key, char *out,
+		    size_t len);
 /* The outcome of a task view: "passed", "failed", "skipped", "cancelled", "running",
  * "pending". */
 const char *ci_task_outcome(const json_t *task);
@@ -115,7 +115,7 @@ const char *ci_summary_state(const json_t *summary);
 void ci_summary_line(const json_t *summary, char *out, size_t len);
 
 extern const struct ci_provider_ops ci_provider_github, ci_provider_gitlab, ci_provider_jenkins,
-	ci_provider_azure, ci_provider_circleci, ci_provider_travis, ci_provider_teamcity,
-	ci_provider_bitbucket, ci_provider_local;
+    ci_provider_azure, ci_provider_circleci, ci_provider_travis, ci_provider_teamcity,
+    ci_provider_bitbucket, ci_provider_local;
 
 #endif

@@ -20,9 +20,9 @@
 
 #include "common/banned.h"
 
-#define API "api-version=7.1"
+#define API	       "api-version=7.1"
 #define MAX_ATTACHMENT (16u << 20)
-#define MAX_RESULTS 1000 /* results per request */
+#define MAX_RESULTS    1000 /* results per request */
 
 static bool az_detect(void)
 {
@@ -54,7 +54,8 @@ static int az_init(struct ci_provider *p)
 			 x->api_url, x->api_url[strlen(x->api_url) - 1] == '/' ? "" : "/", x->repo,
 			 x->build_id);
 	if (!x->token[0])
-		return ci_fail(p, DTF_EINVAL, "azure: set SYSTEM_ACCESSTOKEN (or AZURE_DEVOPS_TOKEN)");
+		return ci_fail(p, DTF_EINVAL,
+			       "azure: set SYSTEM_ACCESSTOKEN (or AZURE_DEVOPS_TOKEN)");
 	if (!x->api_url[0] || !x->repo[0])
 		return ci_fail(p, DTF_EINVAL,
 			       "azure: SYSTEM_COLLECTIONURI and SYSTEM_TEAMPROJECT must be set");
@@ -123,13 +124,12 @@ static int az_update(struct ci_provider *p, const json_t *u)
 	json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
 	{
 		char msg[1024];
-		json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:I}", "testCaseTitle",
-				      dtf_json_str(t, "name", "?"), "automatedTestName",
-				      dtf_json_str(t, "name", "?"), "outcome", outcome(t), "state",
-				      "Completed", "durationInMs",
-				      (json_int_t)(dtf_json_num(json_object_get(t, "result"),
-								"duration_s", 0) *
-						   1000));
+		json_t *r = json_pack(
+		    "{s:s,s:s,s:s,s:s,s:I}", "testCaseTitle", dtf_json_str(t, "name", "?"),
+		    "automatedTestName", dtf_json_str(t, "name", "?"), "outcome", outcome(t),
+		    "state", "Completed", "durationInMs",
+		    (json_int_t)(dtf_json_num(json_object_get(t, "result"), "duration_s", 0) *
+				 1000));
 		if (strcmp(outcome(t), "Passed") != 0) {
 			ci_task_message(t, msg, sizeof(msg));
 			json_object_set_new(r, "errorMessage", json_string(msg));
@@ -138,8 +138,7 @@ static int az_update(struct ci_provider *p, const json_t *u)
 		if (json_array_size(results) == MAX_RESULTS)
 			break;
 	}
-	snprintf(path, sizeof(path), "%s/_apis/test/Runs/%s/results?" API, proj_path,
-		 p->run_ref);
+	snprintf(path, sizeof(path), "%s/_apis/test/Runs/%s/results?" API, proj_path, p->run_ref);
 	if (json_array_size(results))
 		rc = ci_http_json(&p->http, "POST", path, results, NULL);
 	json_decref(results);
@@ -300,14 +299,14 @@ static int az_get_status(struct ci_provider *p, json_t **out)
 }
 
 const struct ci_provider_ops ci_provider_azure = {
-	.name = "azure",
-	.detect = az_detect,
-	.initialize = az_init,
-	.create_test_run = az_create,
-	.update_test_run = az_update,
-	.add_pr_comment = az_comment,
-	.upload_artifact = az_upload,
-	.get_artifact_url = az_artifact_url,
-	.get_test_run_status = az_get_status,
-	.set_build_status = az_status,
+    .name = "azure",
+    .detect = az_detect,
+    .initialize = az_init,
+    .create_test_run = az_create,
+    .update_test_run = az_update,
+    .add_pr_comment = az_comment,
+    .upload_artifact = az_upload,
+    .get_artifact_url = az_artifact_url,
+    .get_test_run_status = az_get_status,
+    .set_build_status = az_status,
 };

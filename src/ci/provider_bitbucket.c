@@ -17,7 +17,7 @@
 
 #include "common/banned.h"
 
-#define REPORT_ID "dtf-tests"
+#define REPORT_ID	"dtf-tests"
 #define MAX_ANNOTATIONS 100 /* the reports API takes at most 100 per request */
 
 static bool bb_detect(void)
@@ -46,8 +46,9 @@ static int bb_init(struct ci_provider *p)
 		snprintf(x->build_url, sizeof(x->build_url), "%s/pipelines/results/%s",
 			 origin && *origin ? origin : "https://bitbucket.org", x->build_id);
 	if (!x->repo[0] || !strchr(x->repo, '/') || !x->sha[0])
-		return ci_fail(p, DTF_EINVAL,
-			       "bitbucket: BITBUCKET_REPO_FULL_NAME and BITBUCKET_COMMIT must be set");
+		return ci_fail(
+		    p, DTF_EINVAL,
+		    "bitbucket: BITBUCKET_REPO_FULL_NAME and BITBUCKET_COMMIT must be set");
 	if (!x->token[0])
 		return ci_fail(p, DTF_EINVAL,
 			       "bitbucket: set BITBUCKET_TOKEN (or BITBUCKET_USERNAME and "
@@ -113,14 +114,14 @@ static int bb_update(struct ci_provider *p, const json_t *u)
 	snprintf(path, sizeof(path), "/repositories/%s/commit/%s/reports/" REPORT_ID, p->ctx.repo,
 		 p->ctx.sha);
 	body = json_pack(
-		"{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:I},{s:s,s:s,s:I},{s:s,s:s,s:I},{s:s,s:s,s:I}]}",
-		"title", "dtf tests", "details", line, "report_type", "TEST", "reporter", "dtf",
-		"result", strcmp(ci_summary_state(s), "success") == 0 ? "PASSED" : "FAILED", "data",
-		"title", "Total", "type", "NUMBER", "value", (json_int_t)dtf_json_int(s, "total", 0),
-		"title", "Passed", "type", "NUMBER", "value",
-		(json_int_t)dtf_json_int(s, "passed", 0), "title", "Failed", "type", "NUMBER",
-		"value", (json_int_t)dtf_json_int(s, "failed", 0), "title", "Duration", "type",
-		"DURATION", "value", (json_int_t)(dtf_json_num(s, "duration_s", 0) * 1000));
+	    "{s:s,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:I},{s:s,s:s,s:I},{s:s,s:s,s:I},{s:s,s:s,s:I}]}",
+	    "title", "dtf tests", "details", line, "report_type", "TEST", "reporter", "dtf",
+	    "result", strcmp(ci_summary_state(s), "success") == 0 ? "PASSED" : "FAILED", "data",
+	    "title", "Total", "type", "NUMBER", "value", (json_int_t)dtf_json_int(s, "total", 0),
+	    "title", "Passed", "type", "NUMBER", "value", (json_int_t)dtf_json_int(s, "passed", 0),
+	    "title", "Failed", "type", "NUMBER", "value", (json_int_t)dtf_json_int(s, "failed", 0),
+	    "title", "Duration", "type", "DURATION", "value",
+	    (json_int_t)(dtf_json_num(s, "duration_s", 0) * 1000));
 	if (p->ctx.build_url[0])
 		json_object_set_new(body, "link", json_string(p->ctx.build_url));
 	rc = ci_http_json(&p->http, "PUT", path, body, NULL);
@@ -138,19 +139,19 @@ static int bb_update(struct ci_provider *p, const json_t *u)
 			break;
 		ci_task_message(t, m, sizeof(m));
 		snprintf(ext, sizeof(ext), "dtf-%s", dtf_json_str(t, "id", "task"));
-		json_array_append_new(
-			ann, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "external_id", ext,
-				       "annotation_type", "BUG", "summary",
-				       dtf_json_str(t, "name", "?"), "details", m, "severity",
-				       "HIGH", "path",
-				       dtf_json_str(json_object_get(t, "params"), "file",
-						    dtf_json_str(t, "name", "?")),
-				       "line", 1));
+		json_array_append_new(ann,
+				      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "external_id", ext,
+						"annotation_type", "BUG", "summary",
+						dtf_json_str(t, "name", "?"), "details", m,
+						"severity", "HIGH", "path",
+						dtf_json_str(json_object_get(t, "params"), "file",
+							     dtf_json_str(t, "name", "?")),
+						"line", 1));
 	}
 	if (json_array_size(ann)) {
 		snprintf(path, sizeof(path),
-			 "/repositories/%s/commit/%s/reports/" REPORT_ID "/annotations", p->ctx.repo,
-			 p->ctx.sha);
+			 "/repositories/%s/commit/%s/reports/" REPORT_ID "/annotations",
+			 p->ctx.repo, p->ctx.sha);
 		rc = ci_http_json(&p->http, "POST", path, ann, NULL);
 	}
 	json_decref(ann);
@@ -208,12 +209,12 @@ static int bb_get_status(struct ci_provider *p, json_t **out)
 }
 
 const struct ci_provider_ops ci_provider_bitbucket = {
-	.name = "bitbucket",
-	.detect = bb_detect,
-	.initialize = bb_init,
-	.create_test_run = bb_create,
-	.update_test_run = bb_update,
-	.add_pr_comment = bb_comment,
-	.get_test_run_status = bb_get_status,
-	.set_build_status = bb_status,
+    .name = "bitbucket",
+    .detect = bb_detect,
+    .initialize = bb_init,
+    .create_test_run = bb_create,
+    .update_test_run = bb_update,
+    .add_pr_comment = bb_comment,
+    .get_test_run_status = bb_get_status,
+    .set_build_status = bb_status,
 };

@@ -103,9 +103,9 @@ static int cc_artifact_url(struct ci_provider *p, const char *name, char *url, s
 }
 
 const struct ci_provider_ops ci_provider_circleci = {
-	.name = "circleci",
-	.detect = cc_detect,
-	.initialize = cc_init,
-	.get_artifact_url = cc_artifact_url,
-	.get_test_run_status = cc_get_status,
+    .name = "circleci",
+    .detect = cc_detect,
+    .initialize = cc_init,
+    .get_artifact_url = cc_artifact_url,
+    .get_test_run_status = cc_get_status,
 };

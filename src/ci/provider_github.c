@@ -18,8 +18,8 @@
 
 #include "common/banned.h"
 
-#define MAX_ANNOTATIONS 50     /* the checks API takes at most 50 per request */
-#define MAX_SUMMARY 65000      /* output.summary is limited to 65535 characters */
+#define MAX_ANNOTATIONS 50    /* the checks API takes at most 50 per request */
+#define MAX_SUMMARY	65000 /* output.summary is limited to 65535 characters */
 
 static bool gh_detect(void)
 {
@@ -48,7 +48,8 @@ static int gh_init(struct ci_provider *p)
 		size_t len;
 		if (dtf_read_file(ev, 16u << 20, &text, &len) == 0) {
 			json_t *doc = dtf_json_parse(text, len, err, sizeof(err));
-			long long n = dtf_json_int(json_object_get(doc, "pull_request"), "number", 0);
+			long long n =
+			    dtf_json_int(json_object_get(doc, "pull_request"), "number", 0);
 			if (n > 0)
 				snprintf(x->pr, sizeof(x->pr), "%lld", n);
 			json_decref(doc);
@@ -114,12 +115,23 @@ static void wf_escape(const char *s, bool prop, char *out, size_t len)
 	for (; *s && o + 4 < len; s++) {
 		const char *rep = NULL;
 		switch (*s) {
-		case '%': rep = "%25"; break;
-		case '\r': rep = "%0D"; break;
-		case '\n': rep = "%0A"; break;
-		case ':': rep = prop ? "%3A" : NULL; break;
-		case ',': rep = prop ? "%2C" : NULL; break;
-		default: break;
+		case '%':
+			rep = "%25";
+			break;
+		case '\r':
+			rep = "%0D";
+			break;
+		case '\n':
+			rep = "%0A";
+			break;
+		case ':':
+			rep = prop ? "%3A" : NULL;
+			break;
+		case ',':
+			rep = prop ? "%2C" : NULL;
+			break;
+		default:
+			break;
 		}
 		if (rep) {
 			memcpy(out + o, rep, 3);
@@ -161,19 +173,19 @@ static int gh_update(struct ci_provider *p, const json_t *u)
 			ci_task_message(t, msg, sizeof(msg));
 			if (json_array_size(ann) < MAX_ANNOTATIONS)
 				json_array_append_new(
-					ann, json_pack("{s:s,s:i,s:i,s:s,s:s,s:s}", "path", task_file(t),
-						       "start_line", 1, "end_line", 1,
-						       "annotation_level", "failure", "title",
-						       dtf_json_str(t, "name", "?"), "message", msg));
+				    ann, json_pack("{s:s,s:i,s:i,s:s,s:s,s:s}", "path",
+						   task_file(t), "start_line", 1, "end_line", 1,
+						   "annotation_level", "failure", "title",
+						   dtf_json_str(t, "name", "?"), "message", msg));
 			wf_escape(task_file(t), true, f, sizeof(f));
 			wf_escape(dtf_json_str(t, "name", "?"), true, name, sizeof(name));
 			wf_escape(msg, false, emsg, sizeof(emsg));
 			fprintf(p->out, "::error file=%s,line=1,title=%s::%s\n", f, name, emsg);
 		}
 		fflush(p->out);
-		json_object_set_new(output, "summary",
-				    json_stringn(md, strlen(md) > MAX_SUMMARY ? MAX_SUMMARY
-									: strlen(md)));
+		json_object_set_new(
+		    output, "summary",
+		    json_stringn(md, strlen(md) > MAX_SUMMARY ? MAX_SUMMARY : strlen(md)));
 		json_object_set_new(output, "annotations", ann);
 		ann = NULL;
 		if (sf && *sf) {
@@ -193,8 +205,7 @@ static int gh_update(struct ci_provider *p, const json_t *u)
 	body = json_pack("{s:s,s:o}", "status", status, "output", output);
 	if (strcmp(status, "completed") == 0) {
 		now_rfc3339(ts);
-		json_object_set_new(body, "conclusion",
-				    json_string(ci_summary_state(summary)));
+		json_object_set_new(body, "conclusion", json_string(ci_summary_state(summary)));
 		json_object_set_new(body, "completed_at", json_string(ts));
 	}
 	rc = ci_http_json(&p->http, "PATCH", path, body, NULL);
@@ -227,7 +238,8 @@ static int gh_comment(struct ci_provider *p, const char *markdown)
 		snprintf(path, sizeof(path), "/repos/%s/issues/comments/%s", p->ctx.repo, id);
 		rc = ci_http_json(&p->http, "PATCH", path, body, NULL);
 	} else {
-		snprintf(path, sizeof(path), "/repos/%s/issues/%s/comments", p->ctx.repo, p->ctx.pr);
+		snprintf(path, sizeof(path), "/repos/%s/issues/%s/comments", p->ctx.repo,
+			 p->ctx.pr);
 		rc = ci_http_json(&p->http, "POST", path, body, NULL);
 	}
 	json_decref(body);
@@ -283,13 +295,13 @@ static int gh_artifact_url(struct ci_provider *p, const char *name, char *url, s
 }
 
 const struct ci_provider_ops ci_provider_github = {
-	.name = "github",
-	.detect = gh_detect,
-	.initialize = gh_init,
-	.create_test_run = gh_create,
-	.update_test_run = gh_update,
-	.add_pr_comment = gh_comment,
-	.get_artifact_url = gh_artifact_url,
-	.get_test_run_status = gh_get_status,
-	.set_build_status = gh_status,
+    .name = "github",
+    .detect = gh_detect,
+    .initialize = gh_init,
+    .create_test_run = gh_create,
+    .update_test_run = gh_update,
+    .add_pr_comment = gh_comment,
+    .get_artifact_url = gh_artifact_url,
+    .get_test_run_status = gh_get_status,
+    .set_build_status = gh_status,
 };

@@ -54,9 +54,11 @@ static int gl_init(struct ci_provider *p)
 	ci_env_default(x->build_url, sizeof(x->build_url), "CI_JOB_URL");
 	ci_env_default(x->build_url, sizeof(x->build_url), "CI_PIPELINE_URL");
 	if (!x->token[0])
-		return ci_fail(p, DTF_EINVAL, "gitlab: set GITLAB_TOKEN (or run with CI_JOB_TOKEN)");
+		return ci_fail(p, DTF_EINVAL,
+			       "gitlab: set GITLAB_TOKEN (or run with CI_JOB_TOKEN)");
 	if (!x->repo[0] || !x->sha[0])
-		return ci_fail(p, DTF_EINVAL, "gitlab: CI_PROJECT_ID and CI_COMMIT_SHA must be set");
+		return ci_fail(p, DTF_EINVAL,
+			       "gitlab: CI_PROJECT_ID and CI_COMMIT_SHA must be set");
 	rc = ci_provider_http(p, "https://gitlab.com/api/v4");
 	if (rc)
 		return rc;
@@ -98,9 +100,9 @@ static int gl_create(struct ci_provider *p, const json_t *info)
 
 static int gl_status(struct ci_provider *p, const char *state, const char *desc)
 {
-	const char *s = strcmp(state, "success") == 0	 ? "success"
+	const char *s = strcmp(state, "success") == 0	? "success"
 			: strcmp(state, "pending") == 0 ? "pending"
-							 : "failed";
+							: "failed";
 	return post_status(p, s, desc);
 }
 
@@ -129,7 +131,8 @@ static int gl_comment(struct ci_provider *p, const char *markdown)
 			 p->ctx.pr, id);
 		rc = ci_http_json(&p->http, "PUT", path, body, NULL);
 	} else {
-		snprintf(path, sizeof(path), "/projects/%s/merge_requests/%s/notes", proj, p->ctx.pr);
+		snprintf(path, sizeof(path), "/projects/%s/merge_requests/%s/notes", proj,
+			 p->ctx.pr);
 		rc = ci_http_json(&p->http, "POST", path, body, NULL);
 	}
 	json_decref(body);
@@ -165,12 +168,12 @@ static int gl_artifact_url(struct ci_provider *p, const char *name, char *url, s
 }
 
 const struct ci_provider_ops ci_provider_gitlab = {
-	.name = "gitlab",
-	.detect = gl_detect,
-	.initialize = gl_init,
-	.create_test_run = gl_create,
-	.add_pr_comment = gl_comment,
-	.get_artifact_url = gl_artifact_url,
-	.get_test_run_status = gl_get_status,
-	.set_build_status = gl_status,
+    .name = "gitlab",
+    .detect = gl_detect,
+    .initialize = gl_init,
+    .create_test_run = gl_create,
+    .add_pr_comment = gl_comment,
+    .get_artifact_url = gl_artifact_url,
+    .get_test_run_status = gl_get_status,
+    .set_build_status = gl_status,
 };

@@ -93,8 +93,8 @@ static int jk_status(struct ci_provider *p, const char *state, const char *desc)
 		snprintf(d, sizeof(d), "dtf: %s (%s)", desc, state);
 		ci_urlencode(d, &form);
 	}
-	rc = ci_http_request(&p->http, "POST", path, "application/x-www-form-urlencoded",
-			     form.data, form.len, NULL);
+	rc = ci_http_request(&p->http, "POST", path, "application/x-www-form-urlencoded", form.data,
+			     form.len, NULL);
 	dtf_buf_release(&form);
 	if (rc)
 		return ci_fail(p, rc, "jenkins: setting the build description: %s", p->http.error);
@@ -129,10 +129,10 @@ static int jk_artifact_url(struct ci_provider *p, const char *name, char *url, s
 }
 
 const struct ci_provider_ops ci_provider_jenkins = {
-	.name = "jenkins",
-	.detect = jk_detect,
-	.initialize = jk_init,
-	.get_artifact_url = jk_artifact_url,
-	.get_test_run_status = jk_get_status,
-	.set_build_status = jk_status,
+    .name = "jenkins",
+    .detect = jk_detect,
+    .initialize = jk_init,
+    .get_artifact_url = jk_artifact_url,
+    .get_test_run_status = jk_get_status,
+    .set_build_status = jk_status,
 };

@@ -20,7 +20,7 @@ static int local_artifact_url(struct ci_provider *p, const char *name, char *url
 }
 
 const struct ci_provider_ops ci_provider_local = {
-	.name = "local",
-	.initialize = local_init,
-	.get_artifact_url = local_artifact_url,
+    .name = "local",
+    .initialize = local_init,
+    .get_artifact_url = local_artifact_url,
 };

@@ -59,12 +59,24 @@ static void tc_escape(struct dtf_buf *b, const char *s, size_t max)
 		unsigned cp;
 		int n = utf8(u + i, &cp);
 		switch (cp) {
-		case '|': dtf_buf_adds(b, "||"); break;
-		case '\'': dtf_buf_adds(b, "|'"); break;
-		case '\n': dtf_buf_adds(b, "|n"); break;
-		case '\r': dtf_buf_adds(b, "|r"); break;
-		case '[': dtf_buf_adds(b, "|["); break;
-		case ']': dtf_buf_adds(b, "|]"); break;
+		case '|':
+			dtf_buf_adds(b, "||");
+			break;
+		case '\'':
+			dtf_buf_adds(b, "|'");
+			break;
+		case '\n':
+			dtf_buf_adds(b, "|n");
+			break;
+		case '\r':
+			dtf_buf_adds(b, "|r");
+			break;
+		case '[':
+			dtf_buf_adds(b, "|[");
+			break;
+		case ']':
+			dtf_buf_adds(b, "|]");
+			break;
 		default:
 			if (cp < 0x20)
 				dtf_buf_printf(b, "|0x%04X", cp);
@@ -201,12 +213,12 @@ static int tc_status(struct ci_provider *p, const char *state, const char *desc)
 }
 
 const struct ci_provider_ops ci_provider_teamcity = {
-	.name = "teamcity",
-	.detect = tc_detect,
-	.initialize = tc_init,
-	.create_test_run = tc_create,
-	.update_test_run = tc_update,
-	.upload_artifact = tc_upload,
-	.set_build_status = tc_status,
-	.wants_tasks = true,
+    .name = "teamcity",
+    .detect = tc_detect,
+    .initialize = tc_init,
+    .create_test_run = tc_create,
+    .update_test_run = tc_update,
+    .upload_artifact = tc_upload,
+    .set_build_status = tc_status,
+    .wants_tasks = true,
 };

@@ -60,8 +60,8 @@ static int tr_get_status(struct ci_provider *p, json_t **out)
 }
 
 const struct ci_provider_ops ci_provider_travis = {
-	.name = "travis",
-	.detect = tr_detect,
-	.initialize = tr_init,
-	.get_test_run_status = tr_get_status,
+    .name = "travis",
+    .detect = tr_detect,
+    .initialize = tr_init,
+    .get_test_run_status = tr_get_status,
 };

@@ -32,11 +32,11 @@
 
 #include "common/banned.h"
 
-#define MAX_WORKERS 256
-#define MAX_GLOBS 64
-#define MAX_ARTIFACTS 1000
+#define MAX_WORKERS	   256
+#define MAX_GLOBS	   64
+#define MAX_ARTIFACTS	   1000
 #define MAX_ARTIFACT_BYTES ((size_t)100 << 20)
-#define ALL_FORMATS "json,junit,markdown,html,csv"
+#define ALL_FORMATS	   "json,junit,markdown,html,csv"
 
 extern char **environ;
 
@@ -53,30 +53,33 @@ struct ci_opts {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: dtf ci [options]\n"
-		"  --provider P           github, gitlab, jenkins, azure, circleci, travis, teamcity,\n"
-		"                         bitbucket, local (generic) or auto (default: auto)\n"
-		"  --coordinator URL      the coordinator (default $DTF_COORDINATOR or localhost:8080)\n"
-		"  --api-key K            the coordinator's API key (default $DTF_API_KEY)\n"
-		"  --embedded             no coordinator: run on local workers, like dtf run\n"
-		"  --workers N            local workers with --embedded (default: cores)\n"
-		"  --test-dir D           directory of tests (default ./tests)\n"
-		"  --test-pattern G       file name pattern (default test_*.py)\n"
-		"  --test-files A,B       explicit test files instead of discovery\n"
-		"  --output-dir D         reports, badges and artifacts (default test-results)\n"
-		"  --report-formats L     json,junit,markdown,html,csv (default all; md = markdown)\n"
-		"  --badges-dir D         write shields.io badge JSON files there\n"
-		"  --history-dir D        keep each branch's last run there and compare with it\n"
-		"  --artifacts GLOB       also collect these files (repeatable)\n"
-		"  --api-url URL          the CI provider's API base URL (default: the real one)\n"
-		"  --timeout S            give up after S seconds (exit 3; default 3600)\n"
-		"  --poll-interval S      progress updates to the provider every S seconds (default 5)\n"
-		"  --state-dir D          embedded coordinator state (default .dtf)\n"
-		"  --dry-run              print the tasks and inferred requirements; submit nothing\n"
-		"  --verbose              show inferred requirements and what the CI reports\n"
-		"  --quiet                no progress display\n"
-		"exit: 0 all passed, 1 test failures, 2 usage or infrastructure error, 3 timeout\n");
+	fprintf(
+	    f,
+	    "usage: dtf ci [options]\n"
+	    "  --provider P           github, gitlab, jenkins, azure, circleci, travis, teamcity,\n"
+	    "                         bitbucket, local (generic) or auto (default: auto)\n"
+	    "  --coordinator URL      the coordinator (default $DTF_COORDINATOR or "
+	    "localhost:8080)\n"
+	    "  --api-key K            the coordinator's API key (default $DTF_API_KEY)\n"
+	    "  --embedded             no coordinator: run on local workers, like dtf run\n"
+	    "  --workers N            local workers with --embedded (default: cores)\n"
+	    "  --test-dir D           directory of tests (default ./tests)\n"
+	    "  --test-pattern G       file name pattern (default test_*.py)\n"
+	    "  --test-files A,B       explicit test files instead of discovery\n"
+	    "  --output-dir D         reports, badges and artifacts (default test-results)\n"
+	    "  --report-formats L     json,junit,markdown,html,csv (default all; md = markdown)\n"
+	    "  --badges-dir D         write shields.io badge JSON files there\n"
+	    "  --history-dir D        keep each branch's last run there and compare with it\n"
+	    "  --artifacts GLOB       also collect these files (repeatable)\n"
+	    "  --api-url URL          the CI provider's API base URL (default: the real one)\n"
+	    "  --timeout S            give up after S seconds (exit 3; default 3600)\n"
+	    "  --poll-interval S      progress updates to the provider every S seconds (default "
+	    "5)\n"
+	    "  --state-dir D          embedded coordinator state (default .dtf)\n"
+	    "  --dry-run              print the tasks and inferred requirements; submit nothing\n"
+	    "  --verbose              show inferred requirements and what the CI reports\n"
+	    "  --quiet                no progress display\n"
+	    "exit: 0 all passed, 1 test failures, 2 usage or infrastructure error, 3 timeout\n");
 }
 
 static bool known_format(const char *f)
@@ -113,10 +116,9 @@ static int add_formats(json_t *formats, const char *list)
 			json_decref(parts);
 			return DTF_EINVAL;
 		}
-		json_array_append_new(formats,
-				      json_string(strcmp(f, "md") == 0	   ? "markdown"
-						  : strcmp(f, "xml") == 0 ? "junit"
-									  : f));
+		json_array_append_new(formats, json_string(strcmp(f, "md") == 0	   ? "markdown"
+							   : strcmp(f, "xml") == 0 ? "junit"
+										   : f));
 	}
 	json_decref(parts);
 	return 0;
@@ -210,9 +212,10 @@ static void local_wait_workers(struct local *l, struct dtf_http_client *hc)
 		json_t *resp = NULL, *w;
 		size_t live = 0, j;
 		if (dtf_http_call(hc, "GET", "/api/v1/workers", NULL, 5000, &resp) == 0)
-			json_array_foreach(json_object_get(resp, "workers"), j, w) if (
-				strncmp(dtf_json_str(w, "id", ""), "local-", 6) == 0 &&
-				strcmp(dtf_json_str(w, "status", ""), "lost") != 0) live++;
+			json_array_foreach(
+			    json_object_get(resp, "workers"), j,
+			    w) if (strncmp(dtf_json_str(w, "id", ""), "local-", 6) == 0 &&
+				   strcmp(dtf_json_str(w, "status", ""), "lost") != 0) live++;
 		json_decref(resp);
 		if ((int)live >= l->n)
 			return;
@@ -300,8 +303,8 @@ static void safe_name(const char *s, char *out, size_t len)
 
 	for (i = 0; s[i] && i + 1 < len; i++)
 		out[i] = (isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_')
-				 ? s[i]
-				 : '_';
+			     ? s[i]
+			     : '_';
 	out[i] = '\0';
 	if (strcmp(out, ".") == 0 || strcmp(out, "..") == 0 || !out[0])
 		snprintf(out, len, "_");
@@ -369,8 +372,8 @@ static json_t *collect_artifacts(const struct ci_opts *o, const json_t *doc)
 			for (k = wd.gl_pathc; k-- > 0;) {
 				size_t before = json_array_size(list);
 				json_array_foreach(globs, j, g) if (json_is_string(g))
-					collect_glob(wd.gl_pathv[k], json_string_value(g), dir,
-						     dtf_json_str(t, "name", ""), list);
+				    collect_glob(wd.gl_pathv[k], json_string_value(g), dir,
+						 dtf_json_str(t, "name", ""), list);
 				if (json_array_size(list) > before)
 					break;
 			}
@@ -509,28 +512,28 @@ static void cancel_rest(struct dtf_http_client *hc, const json_t *doc)
 static int parse_opts(int argc, char **argv, struct ci_opts *o)
 {
 	static const struct option opts[] = {
-		{"provider", required_argument, NULL, 'P'},
-		{"coordinator", required_argument, NULL, 'c'},
-		{"api-key", required_argument, NULL, 'k'},
-		{"test-dir", required_argument, NULL, 'd'},
-		{"test-pattern", required_argument, NULL, 'p'},
-		{"test-files", required_argument, NULL, 'f'},
-		{"output-dir", required_argument, NULL, 'o'},
-		{"report-formats", required_argument, NULL, 'r'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"poll-interval", required_argument, NULL, 'i'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"embedded", no_argument, NULL, 'e'},
-		{"workers", required_argument, NULL, 'w'},
-		{"badges-dir", required_argument, NULL, 'b'},
-		{"history-dir", required_argument, NULL, 'H'},
-		{"artifacts", required_argument, NULL, 'a'},
-		{"api-url", required_argument, NULL, 'u'},
-		{"state-dir", required_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"provider", required_argument, NULL, 'P'},
+	    {"coordinator", required_argument, NULL, 'c'},
+	    {"api-key", required_argument, NULL, 'k'},
+	    {"test-dir", required_argument, NULL, 'd'},
+	    {"test-pattern", required_argument, NULL, 'p'},
+	    {"test-files", required_argument, NULL, 'f'},
+	    {"output-dir", required_argument, NULL, 'o'},
+	    {"report-formats", required_argument, NULL, 'r'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"poll-interval", required_argument, NULL, 'i'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"embedded", no_argument, NULL, 'e'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"badges-dir", required_argument, NULL, 'b'},
+	    {"history-dir", required_argument, NULL, 'H'},
+	    {"artifacts", required_argument, NULL, 'a'},
+	    {"api-url", required_argument, NULL, 'u'},
+	    {"state-dir", required_argument, NULL, 'S'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	bool formats_given = false;
 	int opt;
@@ -802,8 +805,8 @@ int cmd_ci(int argc, char **argv)
 				timed_out = true;
 				break;
 			}
-			rc = cli_wait_run(&hc, run_id, slice > 0.05 ? slice : 0.05, o.embedded, o.quiet,
-					  &k);
+			rc = cli_wait_run(&hc, run_id, slice > 0.05 ? slice : 0.05, o.embedded,
+					  o.quiet, &k);
 			if (rc == 0)
 				break;
 			if (rc != DTF_ETIMEOUT) {
@@ -812,10 +815,11 @@ int cmd_ci(int argc, char **argv)
 				break;
 			}
 			if (ops->update_test_run &&
-			    (ops->wants_tasks || k.completed + k.failed + k.cancelled != last_done)) {
+			    (ops->wants_tasks ||
+			     k.completed + k.failed + k.cancelled != last_done)) {
 				json_t *s = fetch_summary(&hc, run_id);
-				json_t *u = json_pack("{s:s,s:o}", "status", "in_progress", "summary",
-						      s ? s : json_object());
+				json_t *u = json_pack("{s:s,s:o}", "status", "in_progress",
+						      "summary", s ? s : json_object());
 				json_t *d = ops->wants_tasks ? fetch_doc(&hc, run_id) : NULL;
 				if (d)
 					json_object_set(u, "tasks", json_object_get(d, "tasks"));

@@ -57,8 +57,9 @@ static void test_analyze_content(void **state)
 
 static void test_analyze_markers(void **state)
 {
-	const char *t = "@pytest.mark.hardware(\"rocm\", \"cuda\")\n@pytest.mark.min_memory(2048)\n"
-			"@pytest.mark.browser(\"firefox\")\n@pytest.mark.priority(3)\nimport openvino\n";
+	const char *t =
+	    "@pytest.mark.hardware(\"rocm\", \"cuda\")\n@pytest.mark.min_memory(2048)\n"
+	    "@pytest.mark.browser(\"firefox\")\n@pytest.mark.priority(3)\nimport openvino\n";
 	json_t *a = dtf_analyze_text(t, strlen(t));
 
 	(void)state;
@@ -142,9 +143,9 @@ static void test_mask(void **state)
 
 static void test_find_marked(void **state)
 {
-	json_t *c = json_pack("[{s:i,s:s},{s:i,s:s},{s:s,s:{s:s}}]", "id", 1, "body", "hello",
-			      "id", 2, "body", "x\n" CI_COMMENT_MARKER "\ny", "id", "abc",
-			      "content", "raw", CI_COMMENT_MARKER);
+	json_t *c = json_pack("[{s:i,s:s},{s:i,s:s},{s:s,s:{s:s}}]", "id", 1, "body", "hello", "id",
+			      2, "body", "x\n" CI_COMMENT_MARKER "\ny", "id", "abc", "content",
+			      "raw", CI_COMMENT_MARKER);
 	char id[32];
 
 	(void)state;
@@ -158,8 +159,8 @@ static void test_find_marked(void **state)
 
 static void test_outcomes(void **state)
 {
-	json_t *t = json_pack("{s:s,s:{s:s}}", "status", "cancelled", "error", "kind",
-			      "unschedulable");
+	json_t *t =
+	    json_pack("{s:s,s:{s:s}}", "status", "cancelled", "error", "kind", "unschedulable");
 	json_t *s = json_pack("{s:i,s:i,s:i,s:i,s:i}", "total", 3, "passed", 1, "failed", 1,
 			      "cancelled", 1, "skipped", 1);
 	char line[128];
@@ -179,7 +180,7 @@ static void test_outcomes(void **state)
 
 static void test_providers(void **state)
 {
-	static const char *const names[] = {"github", "gitlab", "jenkins", "azure", "circleci",
+	static const char *const names[] = {"github", "gitlab",	  "jenkins",   "azure", "circleci",
 					    "travis", "teamcity", "bitbucket", "local", NULL};
 	int i;
 
@@ -214,10 +215,14 @@ static void test_providers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_analyze_content), cmocka_unit_test(test_analyze_markers),
-		cmocka_unit_test(test_analyze_apply),	cmocka_unit_test(test_analyze_limits),
-		cmocka_unit_test(test_mask),		cmocka_unit_test(test_find_marked),
-		cmocka_unit_test(test_outcomes),	cmocka_unit_test(test_providers),
+	    cmocka_unit_test(test_analyze_content),
+	    cmocka_unit_test(test_analyze_markers),
+	    cmocka_unit_test(test_analyze_apply),
+	    cmocka_unit_test(test_analyze_limits),
+	    cmocka_unit_test(test_mask),
+	    cmocka_unit_test(test_find_marked),
+	    cmocka_unit_test(test_outcomes),
+	    cmocka_unit_test(test_providers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
