@@ -29,11 +29,11 @@ GAP=$(reqs 'round([r["t"] for r in R if r["path"].endswith("/check-runs")][2] - 
 python3 -c "import sys; sys.exit(0 if 0.9 <= $GAP <= 5 else 1)" || fail "waited $GAP s after Retry-After: 1"
 
 # Completed with the conclusion, the Markdown summary and an annotation for the failure.
-assert_req_count 1 'r["method"] == "PATCH" and r["path"] == "/repos/octo/hello/check-runs/4242" and r["body"]["status"] == "completed" and r["body"]["conclusion"] == "failure" and "completed_at" in r["body"] and "test_bad.sh" in r["body"]["output"]["summary"] and [a["path"] for a in r["body"]["output"]["annotations"]] == ["suite/test_bad.sh"] and r["body"]["output"]["annotations"][0]["annotation_level"] == "failure"'
+assert_req_count 1 'r["method"] == "PATCH" and r["path"] == "/repos/octo/hello/check-runs/4242" and r["body"]["status"] == "completed" and r["body"]["conclusion"] == "failure" and "completed_at" in r["body"] and "bad.sh" in r["body"]["output"]["summary"] and [a["path"] for a in r["body"]["output"]["annotations"]] == ["suite/test_bad.sh"] and r["body"]["output"]["annotations"][0]["annotation_level"] == "failure"'
 # The commit status and the PR comment.
 assert_req_count 1 'r["method"] == "POST" and r["path"] == "/repos/octo/hello/statuses/abc123" and r["body"]["state"] == "failure" and r["body"]["context"] == "dtf" and r["body"]["target_url"].endswith("/runs/99") and '"$AUTH"
 assert_req_count 1 'r["method"] == "GET" and r["path"] == "/repos/octo/hello/issues/7/comments"'
-assert_req_count 1 'r["method"] == "POST" and r["path"] == "/repos/octo/hello/issues/7/comments" and "<!-- dtf-ci-report -->" in r["body"]["body"] and "test_bad.sh" in r["body"]["body"]'
+assert_req_count 1 'r["method"] == "POST" and r["path"] == "/repos/octo/hello/issues/7/comments" and "<!-- dtf-ci-report -->" in r["body"]["body"] and "bad.sh" in r["body"]["body"]'
 # Workflow commands and the job summary.
 grep -q '^::error file=suite/test_bad.sh,line=1,title=test_bad.sh::exit code 1' "$T/ci.out" ||
 	fail "no ::error annotation: $(ci_out)"

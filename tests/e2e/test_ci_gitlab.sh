@@ -22,7 +22,7 @@ GAP=$(reqs 'round(R[2]["t"] - R[1]["t"], 2)')
 python3 -c "import sys; sys.exit(0 if 0.9 <= $GAP <= 5 else 1)" || fail "waited $GAP s after Retry-After: 1"
 assert_req_count 4 'r["path"] == "/projects/42/statuses/def456" and r["body"]["name"] == "dtf" and r["body"]["ref"] == "feature" and r["body"]["pipeline_id"] == 314 and r["body"]["target_url"] == "https://gitlab.example/g/p/-/jobs/9" and '"$AUTH"
 assert_req_count 1 'r["method"] == "GET" and r["path"] == "/projects/42/merge_requests/5/notes" and '"$AUTH"
-assert_req_count 1 'r["method"] == "POST" and r["path"] == "/projects/42/merge_requests/5/notes" and "<!-- dtf-ci-report -->" in r["body"]["body"] and "test_bad.sh" in r["body"]["body"]'
+assert_req_count 1 'r["method"] == "POST" and r["path"] == "/projects/42/merge_requests/5/notes" and "<!-- dtf-ci-report -->" in r["body"]["body"] and "bad.sh" in r["body"]["body"]'
 
 : > "$MOCK_LOG"
 run_ci --provider gitlab
