@@ -37,7 +37,7 @@ assert_req_count 1 'r["method"] == "POST" and r["path"] == "/repos/octo/hello/is
 # Workflow commands and the job summary.
 grep -q '^::error file=suite/test_bad.sh,line=1,title=test_bad.sh::exit code 1' "$T/ci.out" ||
 	fail "no ::error annotation: $(ci_out)"
-grep -q 'test_bad.sh' "$T/summary.md" || fail "the job summary lacks the failure"
+grep -q 'bad.sh' "$T/summary.md" || fail "the job summary lacks the failure"
 [ -f "$T/out/results.xml" ] && [ -f "$T/out/results.json" ] || fail "reports missing"
 grep -q 'throughput' "$T/out/artifacts/test_ok.sh/metrics.txt" || fail "artifact not collected"
 
