@@ -57,3 +57,13 @@ assert_req_count 4 'r["method"] == "POST" and r["path"] == "/repos/octo/hello/st
 assert_contains "$(ci_out)" "warning: set_build_status" "the reported status failure"
 assert_contains "$(ci_out)" "simulated failure for Bearer ***" "the masked echo of the token"
 assert_no_secret "$TOKEN"
+
+# A token that may not create check runs (a personal token): reported through the status.
+mock_fail 'POST:^/repos/octo/hello/check-runs$:403'
+: > "$MOCK_LOG"
+run_ci --provider github
+assert_eq "$CI_RC" 1 "exit code without check runs ($(ci_out))"
+assert_req_count 0 'r["path"].startswith("/repos/octo/hello/check-runs/")'
+assert_req_count 1 'r["method"] == "POST" and r["path"] == "/repos/octo/hello/statuses/abc123" and r["body"]["state"] == "failure"'
+assert_contains "$(ci_out)" "cannot create check runs" "the note"
+assert_no_secret "$TOKEN"
