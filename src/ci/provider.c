@@ -131,9 +131,21 @@ int ci_provider_http(struct ci_provider *p, const char *dflt)
 char *ci_comment_body(const char *markdown)
 {
 	struct dtf_buf b;
+	size_t n = strlen(markdown);
 
 	dtf_buf_init(&b, (size_t)1 << 20);
-	dtf_buf_printf(&b, "%s\n%s", CI_COMMENT_MARKER, markdown);
+	dtf_buf_printf(&b, "%s\n", CI_COMMENT_MARKER);
+	if (n > CI_COMMENT_MAX) {
+		/* Cut at a character boundary and say where the rest is. */
+		n = CI_COMMENT_MAX;
+		while (n > 0 && ((unsigned char)markdown[n] & 0xC0) == 0x80)
+			n--;
+		dtf_buf_add(&b, markdown, n);
+		dtf_buf_adds(&b, "\n\n*The report is longer than a comment can be: see the full "
+				 "report in the build's artifacts.*\n");
+	} else {
+		dtf_buf_add(&b, markdown, n);
+	}
 	return dtf_buf_detach(&b, NULL);
 }
 

@@ -15,6 +15,8 @@
 
 /* The hidden line that marks our pull-request comment, so a re-run edits it in place. */
 #define CI_COMMENT_MARKER "<!-- dtf-ci-report -->"
+/* Longest Markdown put in a comment (GitHub takes 65536 characters). */
+#define CI_COMMENT_MAX 60000
 
 /* What `dtf ci` knows about the CI job. Flags fill it first; initialize() completes it from
  * the provider's environment variables and leaves what is already set. */
@@ -98,7 +100,7 @@ int ci_provider_http(struct ci_provider *p, const char *dflt);
 /* Records a failure: formats p->error (token masked) and returns rc. */
 int ci_fail(struct ci_provider *p, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* The PR comment body: marker + markdown. Caller frees. */
+/* The PR comment body: marker + markdown (cut past CI_COMMENT_MAX). Caller frees. */
 char *ci_comment_body(const char *markdown);
 /* In a JSON array of comments, the id (as a string into out) of the first whose string at
  * body_path (e.g. "body", "content.raw") contains the marker. Returns true if found. */

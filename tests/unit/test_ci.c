@@ -157,6 +157,30 @@ static void test_find_marked(void **state)
 	json_decref(c);
 }
 
+static void test_comment_body(void **state)
+{
+	size_t n = CI_COMMENT_MAX + 10, i;
+	char *md = malloc(n + 1), *body;
+
+	(void)state;
+	body = ci_comment_body("# ok");
+	assert_string_equal(body, CI_COMMENT_MARKER "\n# ok");
+	free(body);
+	/* Two-byte characters: the cut never splits one. */
+	for (i = 0; i + 1 < n; i += 2) {
+		md[i] = (char)0xC3;
+		md[i + 1] = (char)0xA9;
+	}
+	md[i] = '\0';
+	body = ci_comment_body(md);
+	assert_true(strlen(body) < CI_COMMENT_MAX + 200);
+	assert_non_null(strstr(body, "full report in the build's artifacts"));
+	for (i = strlen(CI_COMMENT_MARKER) + 1; (unsigned char)body[i] >= 0x80; i += 2)
+		assert_int_equal((unsigned char)body[i], 0xC3);
+	free(body);
+	free(md);
+}
+
 static void test_outcomes(void **state)
 {
 	json_t *t =
@@ -223,6 +247,7 @@ int main(void)
 	    cmocka_unit_test(test_find_marked),
 	    cmocka_unit_test(test_outcomes),
 	    cmocka_unit_test(test_providers),
+	    cmocka_unit_test(test_comment_body),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
