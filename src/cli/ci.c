@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ci/analyze.h"
@@ -509,6 +510,68 @@ static void cancel_rest(struct dtf_http_client *hc, const json_t *doc)
 	}
 }
 
+static void sleep_s(double s)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	nanosleep(&ts, NULL);
+}
+
+/* What remote_wait last printed. */
+struct remote_seen {
+	int done;
+	long long blocked;
+};
+
+/* Follows a run on a remote coordinator: one summary request, then (unless the run is done)
+ * a pause of slice seconds, so the coordinator is asked once per --poll-interval. Returns 0
+ * when the run is done, DTF_ETIMEOUT when it is not yet, or another DTF_E* code. */
+static int remote_wait(struct dtf_http_client *hc, const char *run_id, double slice, bool quiet,
+		       struct run_counts *k, struct remote_seen *seen)
+{
+	char path[256];
+	json_t *s = NULL, *e;
+	int rc, done;
+	size_t i;
+
+	snprintf(path, sizeof(path), "/api/v1/runs/%s/summary", run_id);
+	rc = dtf_http_call(hc, "GET", path, NULL, 10000, &s);
+	if (rc == DTF_ENET || rc == DTF_ETIMEOUT) {
+		/* The coordinator may be restarting: keep waiting. */
+		sleep_s(slice);
+		return DTF_ETIMEOUT;
+	}
+	if (rc) {
+		json_decref(s);
+		return rc;
+	}
+	k->total = (int)dtf_json_int(s, "total", 0);
+	k->completed = (int)dtf_json_int(s, "completed", 0);
+	k->failed = (int)dtf_json_int(s, "failed", 0);
+	k->cancelled = (int)dtf_json_int(s, "cancelled", 0);
+	k->pending = (int)dtf_json_int(s, "pending", 0);
+	k->running = (int)dtf_json_int(s, "running", 0) + (int)dtf_json_int(s, "assigned", 0);
+	done = k->completed + k->failed + k->cancelled;
+	if (!quiet && done != seen->done)
+		fprintf(stderr,
+			"progress: %d/%d done, %d passed, %d failed, %d running, %d pending\n",
+			done, k->total, k->completed, k->failed, k->running, k->pending);
+	seen->done = done;
+	if (!quiet && dtf_json_int(s, "blocked_count", 0) != seen->blocked) {
+		seen->blocked = dtf_json_int(s, "blocked_count", 0);
+		json_array_foreach(json_object_get(s, "blocked"), i, e)
+		    fprintf(stderr, "waiting: %s: %s\n", dtf_json_str(e, "name", ""),
+			    dtf_json_str(e, "reason", ""));
+	}
+	rc = dtf_json_bool(s, "done", false) ? 0 : DTF_ETIMEOUT;
+	json_decref(s);
+	if (rc)
+		sleep_s(slice);
+	return rc;
+}
+
 static int parse_opts(int argc, char **argv, struct ci_opts *o)
 {
 	static const struct option opts[] = {
@@ -798,6 +861,7 @@ int cmd_ci(int argc, char **argv)
 	/* 5. Follow the run; progress goes to the provider every poll interval. */
 	{
 		int last_done = -1;
+		struct remote_seen seen = {-1, -1};
 		for (;;) {
 			double left = o.timeout - (double)(dtf_mono_ms() - start) / 1000.0;
 			double slice = o.poll < left ? o.poll : left;
@@ -805,8 +869,10 @@ int cmd_ci(int argc, char **argv)
 				timed_out = true;
 				break;
 			}
-			rc = cli_wait_run(&hc, run_id, slice > 0.05 ? slice : 0.05, o.embedded,
-					  o.quiet, &k);
+			if (slice < 0.05)
+				slice = 0.05;
+			rc = o.embedded ? cli_wait_run(&hc, run_id, slice, true, o.quiet, &k)
+					: remote_wait(&hc, run_id, slice, o.quiet, &k, &seen);
 			if (rc == 0)
 				break;
 			if (rc != DTF_ETIMEOUT) {
