@@ -74,7 +74,7 @@ static void usage(FILE *f)
 	    "  --artifacts GLOB       also collect these files (repeatable)\n"
 	    "  --api-url URL          the CI provider's API base URL (default: the real one)\n"
 	    "  --timeout S            give up after S seconds (exit 3; default 3600)\n"
-	    "  --poll-interval S      progress updates to the provider every S seconds (default "
+	    "  --poll-interval S      ask for progress and tell the provider every S s (default "
 	    "5)\n"
 	    "  --state-dir D          embedded coordinator state (default .dtf)\n"
 	    "  --dry-run              print the tasks and inferred requirements; submit nothing\n"
@@ -372,9 +372,15 @@ static json_t *collect_artifacts(const struct ci_opts *o, const json_t *doc)
 				continue;
 			for (k = wd.gl_pathc; k-- > 0;) {
 				size_t before = json_array_size(list);
-				json_array_foreach(globs, j, g) if (json_is_string(g))
-				    collect_glob(wd.gl_pathv[k], json_string_value(g), dir,
-						 dtf_json_str(t, "name", ""), list);
+				json_array_foreach(globs, j, g)
+				{
+					const char *pat_s = json_string_value(g);
+					/* A task's artifacts are inside its own work directory. */
+					if (!pat_s || pat_s[0] == '/' || strstr(pat_s, ".."))
+						continue;
+					collect_glob(wd.gl_pathv[k], pat_s, dir,
+						     dtf_json_str(t, "name", ""), list);
+				}
 				if (json_array_size(list) > before)
 					break;
 			}
