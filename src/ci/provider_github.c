@@ -158,6 +158,24 @@ static const char *task_file(const json_t *t)
 	return dtf_json_str(json_object_get(t, "params"), "file", dtf_json_str(t, "name", "?"));
 }
 
+/* Adds a failure annotation for the check run (the first MAX_ANNOTATIONS) and prints the
+ * `::error` workflow command. */
+static void annotate(struct ci_provider *p, json_t *ann, const char *file, const char *title,
+		     const char *msg)
+{
+	char f[600], name[600], emsg[2048];
+
+	if (json_array_size(ann) < MAX_ANNOTATIONS)
+		json_array_append_new(ann,
+				      json_pack("{s:s,s:i,s:i,s:s,s:s,s:s}", "path", file,
+						"start_line", 1, "end_line", 1, "annotation_level",
+						"failure", "title", title, "message", msg));
+	wf_escape(file, true, f, sizeof(f));
+	wf_escape(title, true, name, sizeof(name));
+	wf_escape(msg, false, emsg, sizeof(emsg));
+	fprintf(p->out, "::error file=%s,line=1,title=%s::%s\n", f, name, emsg);
+}
+
 static int gh_update(struct ci_provider *p, const json_t *u)
 {
 	const json_t *summary = json_object_get(u, "summary");
@@ -175,26 +193,45 @@ static int gh_update(struct ci_provider *p, const json_t *u)
 		const char *sf = getenv("GITHUB_STEP_SUMMARY");
 		json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
 		{
-			char msg[1024], f[600], name[600], emsg[2048];
+			const json_t *cases =
+					 json_object_get(json_object_get(t, "result"), "testcases"),
+				     *c;
+			char msg[1024], title[600];
+			size_t j, nfail = 0;
 			if (strcmp(ci_task_outcome(t), "failed") != 0 &&
 			    strcmp(ci_task_outcome(t), "cancelled") != 0)
 				continue;
-			ci_task_message(t, msg, sizeof(msg));
-			if (json_array_size(ann) < MAX_ANNOTATIONS)
-				json_array_append_new(
-				    ann, json_pack("{s:s,s:i,s:i,s:s,s:s,s:s}", "path",
-						   task_file(t), "start_line", 1, "end_line", 1,
-						   "annotation_level", "failure", "title",
-						   dtf_json_str(t, "name", "?"), "message", msg));
-			wf_escape(task_file(t), true, f, sizeof(f));
-			wf_escape(dtf_json_str(t, "name", "?"), true, name, sizeof(name));
-			wf_escape(msg, false, emsg, sizeof(emsg));
-			fprintf(p->out, "::error file=%s,line=1,title=%s::%s\n", f, name, emsg);
+			/* One annotation per failed test case when the runner reported them. */
+			json_array_foreach(cases, j, c)
+			{
+				const char *st = dtf_json_str(c, "status", "");
+				if (strcmp(st, "failed") != 0 && strcmp(st, "error") != 0)
+					continue;
+				snprintf(title, sizeof(title), "%s: %s",
+					 dtf_json_str(t, "name", "?"),
+					 dtf_json_str(c, "name", "?"));
+				snprintf(
+				    msg, sizeof(msg), "%s",
+				    dtf_json_str(c, "message", dtf_json_str(c, "details", st)));
+				annotate(p, ann, task_file(t), title, msg);
+				nfail++;
+			}
+			if (nfail == 0) {
+				ci_task_message(t, msg, sizeof(msg));
+				annotate(p, ann, task_file(t), dtf_json_str(t, "name", "?"), msg);
+			}
 		}
 		fflush(p->out);
-		json_object_set_new(
-		    output, "summary",
-		    json_stringn(md, strlen(md) > MAX_SUMMARY ? MAX_SUMMARY : strlen(md)));
+		{
+			/* Cut at a character boundary: jansson refuses broken UTF-8. */
+			size_t n = strlen(md);
+			if (n > MAX_SUMMARY) {
+				n = MAX_SUMMARY;
+				while (n > 0 && ((unsigned char)md[n] & 0xC0) == 0x80)
+					n--;
+			}
+			json_object_set_new(output, "summary", json_stringn(md, n));
+		}
 		json_object_set_new(output, "annotations", ann);
 		ann = NULL;
 		if (sf && *sf) {

@@ -59,6 +59,15 @@ assert_contains "$(ci_out)" "simulated failure for Bearer ***" "the masked echo 
 assert_no_secret "$TOKEN"
 
 # A token that may not create check runs (a personal token): reported through the status.
+# A runner's JUnit report gives one annotation per failed test case.
+cat > "$T/suite/test_cases.sh" <<'SH'
+#!/bin/sh
+# dtf: junit=r.xml
+cat > "$DTF_WORK_DIR/r.xml" <<'XML'
+<testsuite name="calc" tests="2"><testcase classname="calc" name="test_add"/>
+<testcase classname="calc" name="test_div"><failure message="division by zero">trace</failure></testcase></testsuite>
+XML
+SH
 mock_fail 'POST:^/repos/octo/hello/check-runs$:403'
 : > "$MOCK_LOG"
 run_ci --provider github
@@ -66,4 +75,5 @@ assert_eq "$CI_RC" 1 "exit code without check runs ($(ci_out))"
 assert_req_count 0 'r["path"].startswith("/repos/octo/hello/check-runs/")'
 assert_req_count 1 'r["method"] == "POST" and r["path"] == "/repos/octo/hello/statuses/abc123" and r["body"]["state"] == "failure"'
 assert_contains "$(ci_out)" "cannot create check runs" "the note"
+assert_contains "$(ci_out)" "::error file=suite/test_cases.sh,line=1,title=test_cases.sh%3A test_div::division by zero" "the test case's annotation"
 assert_no_secret "$TOKEN"
