@@ -111,11 +111,36 @@ static const char *outcome(const json_t *t)
 	return "Aborted";
 }
 
-static int az_update(struct ci_provider *p, const json_t *u)
+/* Sends the results gathered so far (one request holds at most MAX_RESULTS). */
+static int flush_results(struct ci_provider *p, json_t *results)
 {
 	char path[768];
-	json_t *results, *t, *body;
-	size_t i;
+	int rc = 0;
+
+	if (json_array_size(results) == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/_apis/test/Runs/%s/results?" API, proj_path, p->run_ref);
+	rc = ci_http_json(&p->http, "POST", path, results, NULL);
+	json_array_clear(results);
+	return rc;
+}
+
+static const char *case_outcome(const json_t *c)
+{
+	const char *st = dtf_json_str(c, "status", "");
+
+	if (strcmp(st, "passed") == 0)
+		return "Passed";
+	if (strcmp(st, "skipped") == 0)
+		return "NotExecuted";
+	return "Failed";
+}
+
+static int az_update(struct ci_provider *p, const json_t *u)
+{
+	char path[768], title[600];
+	json_t *results, *t, *body, *c;
+	size_t i, j;
 	int rc = 0;
 
 	if (strcmp(dtf_json_str(u, "status", ""), "completed") != 0 || !p->run_ref[0])
@@ -124,23 +149,46 @@ static int az_update(struct ci_provider *p, const json_t *u)
 	json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
 	{
 		char msg[1024];
-		json_t *r = json_pack(
-		    "{s:s,s:s,s:s,s:s,s:I}", "testCaseTitle", dtf_json_str(t, "name", "?"),
-		    "automatedTestName", dtf_json_str(t, "name", "?"), "outcome", outcome(t),
-		    "state", "Completed", "durationInMs",
-		    (json_int_t)(dtf_json_num(json_object_get(t, "result"), "duration_s", 0) *
-				 1000));
+		const json_t *res = json_object_get(t, "result");
+		const json_t *cases = json_object_get(res, "testcases");
+		json_t *r;
+		/* One result per test case when the runner reported them, else per test. */
+		json_array_foreach(cases, j, c)
+		{
+			snprintf(title, sizeof(title), "%s%s%s", dtf_json_str(c, "classname", ""),
+				 *dtf_json_str(c, "classname", "") ? "." : "",
+				 dtf_json_str(c, "name", "?"));
+			r = json_pack("{s:s,s:s,s:s,s:s,s:I}", "testCaseTitle",
+				      dtf_json_str(c, "name", "?"), "automatedTestName", title,
+				      "outcome", case_outcome(c), "state", "Completed",
+				      "durationInMs",
+				      (json_int_t)(dtf_json_num(c, "time", 0) * 1000));
+			if (strcmp(case_outcome(c), "Passed") != 0 &&
+			    dtf_json_str(c, "message", NULL))
+				json_object_set_new(r, "errorMessage",
+						    json_string(dtf_json_str(c, "message", "")));
+			json_array_append_new(results, r);
+			if (json_array_size(results) == MAX_RESULTS &&
+			    (rc = flush_results(p, results)))
+				goto out;
+		}
+		if (json_array_size(cases))
+			continue;
+		r = json_pack("{s:s,s:s,s:s,s:s,s:I}", "testCaseTitle",
+			      dtf_json_str(t, "name", "?"), "automatedTestName",
+			      dtf_json_str(t, "name", "?"), "outcome", outcome(t), "state",
+			      "Completed", "durationInMs",
+			      (json_int_t)(dtf_json_num(res, "duration_s", 0) * 1000));
 		if (strcmp(outcome(t), "Passed") != 0) {
 			ci_task_message(t, msg, sizeof(msg));
 			json_object_set_new(r, "errorMessage", json_string(msg));
 		}
 		json_array_append_new(results, r);
-		if (json_array_size(results) == MAX_RESULTS)
-			break;
+		if (json_array_size(results) == MAX_RESULTS && (rc = flush_results(p, results)))
+			goto out;
 	}
-	snprintf(path, sizeof(path), "%s/_apis/test/Runs/%s/results?" API, proj_path, p->run_ref);
-	if (json_array_size(results))
-		rc = ci_http_json(&p->http, "POST", path, results, NULL);
+	rc = flush_results(p, results);
+out:
 	json_decref(results);
 	if (rc)
 		return ci_fail(p, rc, "azure: adding test results: %s", p->http.error);

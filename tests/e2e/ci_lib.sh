@@ -5,6 +5,7 @@
 #   mock_fail RULE…          adds failure rules to the running mock
 #   make_suite               $T/suite: test_ok.sh (passes, leaves metrics.txt as an artifact)
 #                            and test_bad.sh (fails)
+#   add_junit_test           $T/suite/test_cases.sh: a JUnit report with one failing case
 #   run_ci [args…]           dtf ci --embedded on $T/suite against the mock; CI_RC, $T/ci.out
 #   reqs EXPR                EXPR over R, the list of recorded requests (python)
 #   assert_req_count N EXPR  exactly N recorded requests satisfy the predicate EXPR over r
@@ -42,6 +43,19 @@ SH
 #!/bin/sh
 echo "boom: expected 4, got 5" >&2
 exit 1
+SH
+}
+
+# add_junit_test: $T/suite/test_cases.sh writes a JUnit report with test_add passing and
+# test_div failing ("division by zero").
+add_junit_test() {
+	cat > "$T/suite/test_cases.sh" <<'SH'
+#!/bin/sh
+# dtf: junit=r.xml
+cat > "$DTF_WORK_DIR/r.xml" <<'XML'
+<testsuite name="calc" tests="2"><testcase classname="calc" name="test_add" time="0.5"/>
+<testcase classname="calc" name="test_div"><failure message="division by zero">trace</failure></testcase></testsuite>
+XML
 SH
 }
 

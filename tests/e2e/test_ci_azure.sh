@@ -29,9 +29,12 @@ assert_req_count 1 'r["method"] == "POST" and r["path"] == "/Proj/_apis/git/repo
 grep -q '^##vso\[task.complete result=Failed;\]' "$T/ci.out" || fail "no task.complete: $(ci_out)"
 grep -q 'https://dev.azure.com/attachments/' "$T/out/artifacts.json" || fail "no artifact URL in artifacts.json"
 
+# A runner's JUnit report gives one result per test case.
+add_junit_test
 : > "$MOCK_LOG"
 run_ci --provider azure
 assert_eq "$CI_RC" 1 "exit code of the re-run"
 assert_req_count 0 'r["method"] == "POST" and r["path"].endswith("/threads")'
+assert_req_count 1 'r["method"] == "POST" and r["path"] == "/Proj/_apis/test/Runs/77/results" and sorted([x["automatedTestName"], x["outcome"], x.get("errorMessage", "")] for x in r["body"]) == [["calc.test_add", "Passed", ""], ["calc.test_div", "Failed", "division by zero"], ["test_bad.sh", "Failed", "exit code 1"], ["test_ok.sh", "Passed", ""]]'
 assert_req_count 1 'r["method"] == "PATCH" and r["path"] == "/Proj/_apis/git/repositories/repo-guid/pullRequests/11/threads/1002/comments/1" and "<!-- dtf-ci-report -->" in r["body"]["content"] and '"$AUTH"
 assert_no_secret "$TOKEN"

@@ -60,14 +60,7 @@ assert_no_secret "$TOKEN"
 
 # A token that may not create check runs (a personal token): reported through the status.
 # A runner's JUnit report gives one annotation per failed test case.
-cat > "$T/suite/test_cases.sh" <<'SH'
-#!/bin/sh
-# dtf: junit=r.xml
-cat > "$DTF_WORK_DIR/r.xml" <<'XML'
-<testsuite name="calc" tests="2"><testcase classname="calc" name="test_add"/>
-<testcase classname="calc" name="test_div"><failure message="division by zero">trace</failure></testcase></testsuite>
-XML
-SH
+add_junit_test
 mock_fail 'POST:^/repos/octo/hello/check-runs$:403'
 : > "$MOCK_LOG"
 run_ci --provider github

@@ -9,7 +9,7 @@ make_suite
 # A name that needs escaping: ' [ ] and |.
 cat > "$T/suite/test_it's_[x]|y.sh" <<'SH'
 #!/bin/sh
-printf 'line one\nline two\n' >&2
+printf 'line one\nline two caf\303\251\n' >&2
 exit 3
 SH
 export TEAMCITY_VERSION=2024.12 BUILD_NUMBER=5
@@ -24,7 +24,7 @@ for want in "##teamcity[testSuiteStarted name='dtf']" \
 	"##teamcity[testStarted name='test_bad.sh' captureStandardOutput='false']" \
 	"##teamcity[testFailed name='test_bad.sh' message='exit code 1' details='boom: expected 4, got 5|n']" \
 	"##teamcity[testStarted name='test_it|'s_|[x|]||y.sh' captureStandardOutput='false']" \
-	"##teamcity[testFailed name='test_it|'s_|[x|]||y.sh' message='exit code 3' details='line one|nline two|n']" \
+	"##teamcity[testFailed name='test_it|'s_|[x|]||y.sh' message='exit code 3' details='line one|nline two caf|0x00E9|n']" \
 	"##teamcity[testSuiteFinished name='dtf']" \
 	"##teamcity[buildStatisticValue key='dtf.tests.total' value='3']" \
 	"##teamcity[buildStatisticValue key='dtf.tests.failed' value='2']" \
