@@ -85,22 +85,7 @@ static void usage(FILE *f)
 
 static bool known_format(const char *f)
 {
-	return dtf_report_file_name(f) != NULL || strcmp(f, "markdown") == 0 ||
-	       strcmp(f, "md") == 0 || strcmp(f, "html") == 0 || strcmp(f, "csv") == 0;
-}
-
-/* The file a format is written to: the report module's name, or ours while it has none. */
-static const char *format_file(const char *f)
-{
-	const char *n = dtf_report_file_name(f);
-
-	if (n)
-		return n;
-	if (strcmp(f, "markdown") == 0 || strcmp(f, "md") == 0)
-		return "report.md";
-	if (strcmp(f, "html") == 0)
-		return "report.html";
-	return "results.csv";
+	return dtf_report_file_name(f) != NULL;
 }
 
 static int add_formats(json_t *formats, const char *list)
@@ -943,7 +928,7 @@ int cmd_ci(int argc, char **argv)
 		int r;
 		dtf_buf_init(&b, (size_t)512 << 20);
 		r = dtf_report_render(f, doc, &b);
-		snprintf(path, sizeof(path), "%s/%s", o.output_dir, format_file(f));
+		snprintf(path, sizeof(path), "%s/%s", o.output_dir, dtf_report_file_name(f));
 		if (r == 0)
 			r = dtf_write_file(path, b.data ? b.data : "", b.len);
 		if (r) {
