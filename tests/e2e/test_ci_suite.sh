@@ -32,6 +32,8 @@ dtf ci --embedded --workers 2 --state-dir "$T/state2" --test-dir "$T/good" --tes
 	--verbose > "$T/ci2.out" 2>&1
 assert_eq "$?" 0 "exit code when every test passes: $(cat "$T/ci2.out")"
 assert_contains "$(cat "$T/ci2.out")" "previous run for comparison: $T/hist/default.json" "history"
+assert_eq "$(jq_py 'd["comparison"]["previous_run_id"]' "$T/out2/results.json")" \
+	"$(jq_py 'd["run"]["id"]' "$T/out/results.json")" "the run compared with"
 
 # Timeout: exit 3, quickly, and the partial results are still written.
 mkdir -p "$T/slow"
