@@ -100,6 +100,24 @@ static int bb_status(struct ci_provider *p, const char *state, const char *desc)
 			    desc);
 }
 
+/* Adds one annotation (the first MAX_ANNOTATIONS) for a failed test or test case n. */
+static void add_annotation(json_t *ann, const json_t *t, size_t n, const char *summary,
+			   const char *details)
+{
+	char ext[160], sum[451];
+
+	if (json_array_size(ann) >= MAX_ANNOTATIONS)
+		return;
+	snprintf(ext, sizeof(ext), "dtf-%s-%zu", dtf_json_str(t, "id", "task"), n);
+	snprintf(sum, sizeof(sum), "%s", summary); /* the API takes 450 characters */
+	json_array_append_new(ann, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "external_id", ext,
+					     "annotation_type", "BUG", "summary", sum, "details",
+					     details, "severity", "HIGH", "path",
+					     dtf_json_str(json_object_get(t, "params"), "file",
+							  dtf_json_str(t, "name", "?")),
+					     "line", 1));
+}
+
 static int bb_update(struct ci_provider *p, const json_t *u)
 {
 	const json_t *s = json_object_get(u, "summary"), *t;
@@ -124,6 +142,13 @@ static int bb_update(struct ci_provider *p, const json_t *u)
 	    (json_int_t)(dtf_json_num(s, "duration_s", 0) * 1000));
 	if (p->ctx.build_url[0])
 		json_object_set_new(body, "link", json_string(p->ctx.build_url));
+	/* A re-run on the same commit starts from an empty report: deleting it also deletes its
+	 * annotations (a report that does not exist yet answers 404). */
+	rc = ci_http_json(&p->http, "DELETE", path, NULL, NULL);
+	if (rc && rc != DTF_ENOTFOUND) {
+		json_decref(body);
+		return ci_fail(p, rc, "bitbucket: replacing the report: %s", p->http.error);
+	}
 	rc = ci_http_json(&p->http, "PUT", path, body, NULL);
 	json_decref(body);
 	if (rc)
@@ -131,22 +156,28 @@ static int bb_update(struct ci_provider *p, const json_t *u)
 	ann = json_array();
 	json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
 	{
-		char m[1024], ext[160];
+		const json_t *c;
+		char m[1024], title[600];
+		size_t j, nfail = 0;
 		const char *o = ci_task_outcome(t);
 		if (strcmp(o, "failed") != 0 && strcmp(o, "cancelled") != 0)
 			continue;
-		if (json_array_size(ann) >= MAX_ANNOTATIONS)
-			break;
-		ci_task_message(t, m, sizeof(m));
-		snprintf(ext, sizeof(ext), "dtf-%s", dtf_json_str(t, "id", "task"));
-		json_array_append_new(ann,
-				      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i}", "external_id", ext,
-						"annotation_type", "BUG", "summary",
-						dtf_json_str(t, "name", "?"), "details", m,
-						"severity", "HIGH", "path",
-						dtf_json_str(json_object_get(t, "params"), "file",
-							     dtf_json_str(t, "name", "?")),
-						"line", 1));
+		/* One annotation per failed test case when the runner reported them. */
+		json_array_foreach(json_object_get(json_object_get(t, "result"), "testcases"), j, c)
+		{
+			const char *st = dtf_json_str(c, "status", "");
+			if (strcmp(st, "failed") != 0 && strcmp(st, "error") != 0)
+				continue;
+			snprintf(title, sizeof(title), "%s: %s", dtf_json_str(t, "name", "?"),
+				 dtf_json_str(c, "name", "?"));
+			snprintf(m, sizeof(m), "%s",
+				 dtf_json_str(c, "message", dtf_json_str(c, "details", st)));
+			add_annotation(ann, t, ++nfail, title, m);
+		}
+		if (nfail == 0) {
+			ci_task_message(t, m, sizeof(m));
+			add_annotation(ann, t, 0, dtf_json_str(t, "name", "?"), m);
+		}
 	}
 	if (json_array_size(ann)) {
 		snprintf(path, sizeof(path),

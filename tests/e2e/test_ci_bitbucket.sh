@@ -27,9 +27,14 @@ assert_req_count 1 'r["method"] == "PUT" and r["path"] == "'$B'/reports/dtf-test
 assert_req_count 1 'r["method"] == "POST" and r["path"] == "'$B'/reports/dtf-tests/annotations" and [[a["path"], a["annotation_type"], a["summary"]] for a in r["body"]] == [["suite/test_bad.sh", "BUG", "test_bad.sh"]] and all(a["external_id"] for a in r["body"])'
 assert_req_count 1 'r["method"] == "POST" and r["path"] == "/repositories/team/app/pullrequests/3/comments" and "<!-- dtf-ci-report -->" in r["body"]["content"]["raw"]'
 
+add_junit_test
 : > "$MOCK_LOG"
 run_ci --provider bitbucket
 assert_eq "$CI_RC" 1 "exit code of the re-run"
 assert_req_count 0 'r["method"] == "POST" and r["path"].endswith("/comments")'
+# The report is deleted (with its annotations) before it is written again; a JUnit report
+# gives one annotation per failed case.
+assert_eq "$(reqs '[r["method"] for r in R if r["path"] == "'$B'/reports/dtf-tests"]')" '["DELETE", "PUT", "GET"]' "report replacement, then the read-back"
+assert_req_count 1 'r["method"] == "POST" and r["path"] == "'$B'/reports/dtf-tests/annotations" and sorted([a["summary"], a["details"]] for a in r["body"]) == [["test_bad.sh", "exit code 1"], ["test_cases.sh: test_div", "division by zero"]] and len(set(a["external_id"] for a in r["body"])) == 2'
 assert_req_count 1 'r["method"] == "PUT" and r["path"] == "/repositories/team/app/pullrequests/3/comments/1001" and "<!-- dtf-ci-report -->" in r["body"]["content"]["raw"] and '"$AUTH"
 assert_no_secret "$TOKEN"
