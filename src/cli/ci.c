@@ -860,6 +860,9 @@ int cmd_ci(int argc, char **argv)
 				timed_out = true;
 				break;
 			}
+			/* Providers that report each test as it happens hear at least every second. */
+			if (ops->wants_tasks && slice > 1)
+				slice = 1;
 			if (slice < 0.05)
 				slice = 0.05;
 			rc = o.embedded ? cli_wait_run(&hc, run_id, slice, true, o.quiet, &k)

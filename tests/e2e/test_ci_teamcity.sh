@@ -16,6 +16,28 @@ export TEAMCITY_VERSION=2024.12 BUILD_NUMBER=5
 unset GITHUB_ACTIONS GITLAB_CI TF_BUILD CIRCLECI TRAVIS BITBUCKET_BUILD_NUMBER JENKINS_URL
 MOCK_URL=http://127.0.0.1:9 # never called
 
+# Real time: a test that waits until its testStarted message has been printed.
+cat > "$T/suite/test_wait.sh" <<SH
+#!/bin/sh
+i=0
+while [ ! -e "$T/release" ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
+[ -e "$T/release" ]
+SH
+"$DTF_BIN" ci --embedded --workers 2 --state-dir "$T/state0" --test-dir suite \
+	--test-pattern 'test_wait*' --output-dir "$T/out0" --report-formats json --quiet \
+	--poll-interval 5 > "$T/wait.out" 2>&1 &
+WAIT_PID=$!
+track_pid $WAIT_PID
+wait_for -t 15 -m "testStarted while the test runs" \
+	grep -q "^##teamcity\[testStarted name='test_wait.sh'" "$T/wait.out"
+grep -q "testFinished name='test_wait.sh'" "$T/wait.out" && fail "finished before it was released"
+touch "$T/release"
+wait_exit $WAIT_PID 20
+assert_eq "$WAIT_RC" 0 "the released test passes: $(cat "$T/wait.out")"
+grep -q "^##teamcity\[testFinished name='test_wait.sh' duration='[0-9]*'\]" "$T/wait.out" ||
+	fail "no testFinished: $(cat "$T/wait.out")"
+rm "$T/suite/test_wait.sh"
+
 run_ci --provider auto
 assert_eq "$CI_RC" 1 "exit code with failing tests ($(ci_out))"
 OUT=$(ci_out)
