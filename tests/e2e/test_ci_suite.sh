@@ -27,11 +27,18 @@ assert_eq "$(jq_py 'd["ci"]["provider"]' "$T/hist/default.json")" "local" "provi
 mkdir -p "$T/good"
 printf '#!/bin/sh\nexit 0\n' > "$T/good/test_a.sh"
 printf '#!/bin/sh\necho fine\n' > "$T/good/test_b.sh"
+mkdir -p "$T/logs"
+echo "server log" > "$T/logs/server.log"
+echo "not this" > "$T/logs/server.txt"
 dtf ci --embedded --workers 2 --state-dir "$T/state2" --test-dir "$T/good" --test-pattern 'test_*' \
 	--output-dir "$T/out2" --report-formats json --history-dir "$T/hist" --provider generic \
-	--verbose > "$T/ci2.out" 2>&1
+	--artifacts 'logs/*.log' --verbose > "$T/ci2.out" 2>&1
 assert_eq "$?" 0 "exit code when every test passes: $(cat "$T/ci2.out")"
 assert_contains "$(cat "$T/ci2.out")" "previous run for comparison: $T/hist/default.json" "history"
+# The run's --artifacts are collected and listed.
+grep -q "server log" "$T/out2/artifacts/server.log" || fail "--artifacts was not collected"
+[ -e "$T/out2/artifacts/server.txt" ] && fail "a file outside the glob was collected"
+assert_eq "$(jq_py '[a["source"] for a in d]' "$T/out2/artifacts.json")" '["logs/server.log"]' "artifacts.json"
 assert_eq "$(jq_py 'd["comparison"]["previous_run_id"]' "$T/out2/results.json")" \
 	"$(jq_py 'd["run"]["id"]' "$T/out/results.json")" "the run compared with"
 
