@@ -32,3 +32,13 @@ assert_eq "$?" 2 "exit code with a wrong key ($out)"
 out=$("$DTF_BIN" ci --provider local --coordinator http://127.0.0.1:9 --test-dir "$T/tests" \
 	--test-pattern 'test_*' --output-dir "$T/r3" 2>&1)
 assert_eq "$?" 2 "exit code with no coordinator ($out)"
+
+# A timeout: exit 3, and what the run left is cancelled on the coordinator.
+mkdir -p "$T/slow"
+printf '#!/bin/sh\nsleep 60\n' > "$T/slow/test_sleep.sh"
+dtf ci --provider local --coordinator "$URL" --api-key "$KEY" --test-dir "$T/slow" \
+	--test-pattern 'test_*' --output-dir "$T/r4" --report-formats json --timeout 2 \
+	--poll-interval 0.5 --quiet > "$T/ci4.out" 2>&1
+assert_eq "$?" 3 "exit code on timeout: $(cat "$T/ci4.out")"
+TID=$(jq_py 'd["tasks"][0]["id"]' "$T/r4/results.json")
+wait_for -t 10 -m "the timed-out task to be cancelled" task_status_is "$TID" cancelled
