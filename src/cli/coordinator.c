@@ -46,6 +46,7 @@ static void usage(FILE *f)
 		"  --tls-cert F --tls-key F  serve HTTPS\n"
 		"  --constraint EXPR         a constraint every task must meet (repeatable; also\n"
 		"                            scheduler.default_constraints in the config)\n"
+		"  --no-group-commit         commit each request on its own (for comparison)\n"
 		"  --check                   check the configuration and exit\n");
 }
 
@@ -175,6 +176,7 @@ int cmd_coordinator(int argc, char **argv)
 		{"tls-key", required_argument, NULL, 'K'},
 		{"check", no_argument, NULL, 'n'},
 		{"constraint", required_argument, NULL, 'X'},
+		{"no-group-commit", no_argument, NULL, 'G'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -243,6 +245,9 @@ int cmd_coordinator(int argc, char **argv)
 			break;
 		case 'b':
 			f_batch = true;
+			break;
+		case 'G':
+			cc.no_group_commit = true;
 			break;
 		case 'B':
 			flags.batch_size_limit = atoi(optarg);

@@ -239,6 +239,14 @@ static void h_metrics(struct dtf_http_req *r)
 		dtf_buf_printf(&r->resp, "dtf_task_results_total{status=\"%s\"} %llu\n",
 			       task_status_name((enum task_status)s),
 			       (unsigned long long)c->m_results[s]);
+	dtf_buf_printf(&r->resp,
+		       "# HELP dtf_store_commits_total Store transactions committed.\n"
+		       "# TYPE dtf_store_commits_total counter\n"
+		       "dtf_store_commits_total %llu\n"
+		       "# HELP dtf_store_committed_changes_total Changes (requests) those commits held.\n"
+		       "# TYPE dtf_store_committed_changes_total counter\n"
+		       "dtf_store_committed_changes_total %llu\n",
+		       (unsigned long long)c->m_commits, (unsigned long long)c->m_commit_changes);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -529,7 +537,7 @@ static void h_tasks_create(struct dtf_http_req *r)
 			goto unlock;
 		}
 	}
-	if (state_begin(c)) {
+	if (state_begin_alone(c)) {
 		reply_store_error(r);
 		goto unlock;
 	}
@@ -537,7 +545,7 @@ static void h_tasks_create(struct dtf_http_req *r)
 		json_t *rn = json_object_get(body, "run");
 		run = new_run(c, dtf_json_str(rn, "name", NULL), json_object_get(rn, "metadata"));
 		if (!run || state_save_run(c, run)) {
-			c->store->ops->rollback(c->store);
+			state_rollback(c);
 			reply_store_error(r);
 			goto unlock;
 		}
@@ -566,9 +574,9 @@ static void h_tasks_create(struct dtf_http_req *r)
 		}
 		json_array_append_new(ids, json_string(t->id));
 	}
-	if (json_array_size(ids) != json_array_size(docs) || state_commit(c)) {
+	if (json_array_size(ids) != json_array_size(docs) || state_commit_now(c)) {
 		/* Undo the in-memory part too: nothing of this request is kept. */
-		c->store->ops->rollback(c->store);
+		state_rollback(c);
 		json_array_foreach(ids, i, v)
 		{
 			struct ctask *t = dtf_hmap_get(&c->tasks, json_string_value(v));
@@ -1328,7 +1336,7 @@ static void h_task_result(struct dtf_http_req *r)
 	}
 	rc = apply_result(c, w, r->param[0], body, why, sizeof(why));
 	if (rc) {
-		c->store->ops->rollback(c->store);
+		state_rollback(c);
 		dtf_http_reply_error(r, rc == DTF_ESTALE ? 409 : rc == DTF_ENOTFOUND ? 404 : 400,
 				     rc == DTF_ESTALE ? "stale_result" : "invalid_result", "%s", why);
 		goto unlock;

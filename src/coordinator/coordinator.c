@@ -180,6 +180,8 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 	hc.on_done = coord_on_done;
 	hc.tls_cert = cfg->tls_cert;
 	hc.tls_key = cfg->tls_key;
+	hc.hold = coord_hold;
+	hc.after_run = coord_after_run;
 	c->http = dtf_http_server_start(&hc, err, errlen);
 	if (!c->http)
 		goto fail;
@@ -274,6 +276,7 @@ void coord_stop(struct coord *c)
 	dtf_hmap_release(&c->tasks);
 	dtf_hmap_release(&c->workers);
 	dtf_hmap_release(&c->runs);
+	free(c->gc_held);
 	dtf_store_close(c->store);
 	constraints_registry_free(c->constraints);
 	pthread_mutex_destroy(&c->lock);

@@ -101,6 +101,7 @@ struct coord_config {
 	const json_t *config_doc;        /* the parsed --config (plugins section), or NULL */
 	const char *config_path;
 	const char *const *default_constraints; /* --constraint flags, NULL-terminated, or NULL */
+	bool no_group_commit;            /* commit every request on its own */
 };
 
 struct coord {
@@ -125,6 +126,12 @@ struct coord {
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
 	uint64_t m_requeued, m_http_errors;
 	struct dtf_constraint_registry *constraints; /* defaults and shared compiled constraints */
+	/* Group commit (commit.c): the open transaction and the responses held until it commits. */
+	bool gc_open, gc_dirty;
+	int gc_changes;
+	struct dtf_http_req **gc_held;
+	size_t gc_nheld, gc_cap;
+	uint64_t m_commits, m_commit_changes;
 };
 
 /* Opens the store, loads the state, starts the HTTP server and the tick thread. Returns a new
@@ -170,8 +177,17 @@ void state_publish_worker(struct coord *c, struct cworker *w);
 int state_save_task(struct coord *c, struct ctask *t);
 int state_save_worker(struct coord *c, struct cworker *w);
 int state_save_run(struct coord *c, struct crun *r);
+/* Transactions (commit.c). state_begin joins the open transaction or opens one; on the HTTP
+ * thread state_commit only marks the change for the group commit that runs after the current
+ * pass (the response is held until then), elsewhere it commits at once. state_begin_alone
+ * commits the open group first, so that the caller may roll back its own changes;
+ * state_commit_now commits at once; state_rollback undoes an open transaction that holds no
+ * other request's change (the caller must not have written since its begin otherwise). */
 int state_begin(struct coord *c);
+int state_begin_alone(struct coord *c);
 int state_commit(struct coord *c);
+int state_commit_now(struct coord *c);
+void state_rollback(struct coord *c);
 int state_load(struct coord *c);
 /* Sends an assigned or running task back to pending (or fails it when no retries remain). */
 void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
@@ -214,5 +230,8 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 /* ---- api.c ---- */
 extern const struct dtf_http_route coord_routes[];
 void coord_on_done(struct dtf_http_req *r, bool ok);
+/* ---- commit.c: the HTTP server's group-commit hooks ---- */
+bool coord_hold(struct dtf_http_req *r);
+void coord_after_run(void *app);
 
 #endif

@@ -307,20 +307,6 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 	return w;
 }
 
-int state_begin(struct coord *c)
-{
-	return c->store->ops->begin(c->store);
-}
-
-int state_commit(struct coord *c)
-{
-	int rc = c->store->ops->commit(c->store);
-
-	if (rc)
-		c->store->ops->rollback(c->store);
-	return rc;
-}
-
 int state_save_task(struct coord *c, struct ctask *t)
 {
 	return c->store->ops->put_task(c->store, t->id, t->seq, t->run_id,

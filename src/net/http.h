@@ -1,6 +1,7 @@
 /* http.h: the HTTP/1.1 server (a router over libmicrohttpd) and the JSON HTTP client (libcurl)
  * that every dtf process uses. The server runs one epoll thread; handlers run on it one at a
- * time and must not block. A handler may suspend its request (long-poll) and another thread may
+ * time and must not block; after each pass over the ready connections it calls the app's
+ * after_run (group commit). A handler may suspend its request (long-poll) and another thread may
  * later fill the response and resume it. */
 #ifndef DTF_NET_HTTP_H
 #define DTF_NET_HTTP_H
@@ -54,6 +55,7 @@ struct dtf_http_req {
 	bool too_big;
 	bool handled;
 	struct dtf_http_server *server;
+	bool held, released;          /* held by the app's hold() until dtf_http_release() */
 };
 
 typedef void (*dtf_http_handler)(struct dtf_http_req *r);
@@ -75,6 +77,12 @@ struct dtf_http_config {
 	 * delivered. The app must forget r (e.g. a suspended long-poll) here. May be NULL. */
 	void (*on_done)(struct dtf_http_req *r, bool ok);
 	const char *tls_cert, *tls_key;     /* PEM file paths; both or neither */
+	/* Group commit. hold is asked before each response is sent: it returns true after calling
+	 * dtf_http_hold(r) when the response must wait (what the request changed is not committed
+	 * yet), and later calls dtf_http_release(r). after_run runs on the server's thread after
+	 * each pass over the ready connections. Either may be NULL. */
+	bool (*hold)(struct dtf_http_req *r);
+	void (*after_run)(void *app);
 };
 
 /* Starts serving. Returns NULL with a reason in err. */
@@ -99,6 +107,12 @@ void dtf_http_reply_error(struct dtf_http_req *r, unsigned status, const char *c
 void dtf_http_suspend(struct dtf_http_req *r);
 /* Sends the response that was filled in; callable from any thread, once per suspension. */
 void dtf_http_resume(struct dtf_http_req *r);
+
+/* Group commit: holds a response (only from the config's hold()), and sends it (any thread). */
+void dtf_http_hold(struct dtf_http_req *r);
+void dtf_http_release(struct dtf_http_req *r);
+/* True on the server's own thread (where every handler runs). */
+bool dtf_http_server_in_loop(const struct dtf_http_server *s);
 
 /* Pauses a streaming connection (only from its stream reader) and resumes it (any thread). */
 void dtf_http_conn_pause(struct MHD_Connection *conn);

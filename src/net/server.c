@@ -27,6 +27,9 @@ struct dtf_http_server {
 	pthread_mutex_t lock; /* guards the suspended list and each request's resumed flag */
 	struct suspended *suspended;
 	char *tls_cert, *tls_key;
+	pthread_t loop;           /* the event loop: every handler runs on it */
+	bool loop_running;
+	volatile bool stop;
 };
 
 const char *dtf_http_query(struct dtf_http_req *r, const char *key)
@@ -201,6 +204,42 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 				     r->path);
 }
 
+void dtf_http_hold(struct dtf_http_req *r)
+{
+	r->held = true;
+	MHD_suspend_connection(r->conn);
+}
+
+void dtf_http_release(struct dtf_http_req *r)
+{
+	if (!r->held || r->released)
+		return;
+	r->released = true;
+	MHD_resume_connection(r->conn);
+}
+
+bool dtf_http_server_in_loop(const struct dtf_http_server *s)
+{
+	return s && s->loop_running && pthread_equal(pthread_self(), s->loop);
+}
+
+/* The event loop: one MHD pass over every ready connection, then the app's after_run (which
+ * commits what those requests changed, as one transaction, and releases their responses). */
+static void *loop_main(void *arg)
+{
+	struct dtf_http_server *s = arg;
+
+	while (!s->stop) {
+		MHD_run_wait(s->d, 50);
+		if (s->cfg.after_run)
+			s->cfg.after_run(s->cfg.app);
+	}
+	MHD_run(s->d);
+	if (s->cfg.after_run)
+		s->cfg.after_run(s->cfg.app);
+	return NULL;
+}
+
 void dtf_http_conn_pause(struct MHD_Connection *conn)
 {
 	MHD_suspend_connection(conn);
@@ -304,6 +343,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (r->suspend_requested)
 			return MHD_YES; /* resumed already: MHD calls again */
 	}
+	/* The app may hold the response until what the request changed is committed. */
+	if (!r->released && !r->stream && s->cfg.hold && s->cfg.hold(r))
+		return MHD_YES;
 	return send_response(r);
 }
 
@@ -344,8 +386,7 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 	struct sockaddr_in a4;
 	struct sockaddr *addr;
 	const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_LINUX_ONLY | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
 	size_t len;
 
@@ -410,6 +451,12 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : cfg->port;
+	if (pthread_create(&s->loop, NULL, loop_main, s) != 0) {
+		MHD_stop_daemon(s->d);
+		snprintf(err, errlen, "cannot start the HTTP thread");
+		goto fail;
+	}
+	s->loop_running = true;
 	return s;
 fail:
 	free(s->tls_cert);
@@ -439,6 +486,10 @@ void dtf_http_server_stop(struct dtf_http_server *s)
 		dtf_http_reply_error(r, 503, "shutting_down", "the coordinator is shutting down");
 		dtf_http_resume(r);
 	}
+	s->stop = true;
+	if (s->loop_running)
+		pthread_join(s->loop, NULL);
+	s->loop_running = false;
 	MHD_stop_daemon(s->d);
 	pthread_mutex_destroy(&s->lock);
 	free(s->tls_cert);
