@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
 	{"submit-task", cmd_submit_task, "submit a task file (same as client submit-task)"},
 	{"run", cmd_run, "run a test suite on this machine (coordinator + local workers)"},
 	{"ci", cmd_ci, "run the tests in a CI job and report to the CI provider"},
+	{"bench", cmd_bench, "measure a coordinator's throughput and lease latency"},
 	{"plugins", cmd_plugins, "list the plugins a configuration or a coordinator loads"},
 	{NULL, NULL, NULL},
 };

@@ -15,6 +15,11 @@
 #include "common/util.h"
 #include "net/http.h"
 
+/* Each connection's MHD memory pool (headers and the read buffer; bodies are copied out as they
+ * arrive). MHD clears the pool for every request, so a smaller one is cheaper per request and per
+ * idle long-poll connection than the default 32 KiB. */
+#define CONN_POOL (12u << 10)
+
 struct suspended {
 	struct dtf_http_req *r;
 	struct suspended *next;
@@ -432,7 +437,8 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 		s->d = MHD_start_daemon(
 			flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
 			addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192, MHD_OPTION_CONNECTION_TIMEOUT,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL, MHD_OPTION_CONNECTION_TIMEOUT,
 			(unsigned)120, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 			MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
 			MHD_OPTION_END);
@@ -440,7 +446,8 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 		s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
 					MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED,
 					on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-					(unsigned)8192, MHD_OPTION_CONNECTION_TIMEOUT,
+					(unsigned)8192, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					(size_t)CONN_POOL, MHD_OPTION_CONNECTION_TIMEOUT,
 					(unsigned)120, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 					MHD_OPTION_END);
 	}

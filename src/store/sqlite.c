@@ -1,16 +1,21 @@
-/* sqlite.c: the SQLite store, held exclusively by one coordinator (locking_mode=EXCLUSIVE: no
- * shared-memory index, no lock calls per transaction; a second coordinator on the same file is
- * refused). WAL journal, synchronous=NORMAL: a committed transaction survives
- * the coordinator being killed at any instant (the WAL is in the OS page cache), and commits cost
- * no fsync; checkpoints fsync. Statements are prepared once. The tasks table has no secondary
+/* sqlite.c: the SQLite store, held by one coordinator (an flock on the database file: a second
+ * coordinator on the same file is refused). WAL journal, synchronous=NORMAL: a committed
+ * transaction survives the coordinator being killed at any instant (the WAL is in the OS page
+ * cache), and commits cost no fsync. Checkpoints (which fsync, and copy the WAL into the
+ * database) run on a thread of their own over a second connection, never inside a commit, so
+ * they do not stall requests. Statements are prepared once. The tasks table has no secondary
  * indexes: the coordinator reads it whole at start-up and serves queries from memory, so every
  * index would only add pages to each commit. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "common/err.h"
 #include "common/json.h"
@@ -21,6 +26,11 @@
 
 struct sq {
 	sqlite3 *db;
+	sqlite3 *ckpt_db;         /* the checkpointer's connection */
+	pthread_t ckpt;
+	bool ckpt_running;
+	volatile bool stop;
+	int lockfd;               /* holds the flock that keeps other coordinators out */
 	sqlite3_stmt *put_run, *put_task, *put_attempt, *put_worker;
 	sqlite3_stmt *begin, *commit, *rollback;
 };
@@ -53,6 +63,39 @@ static int sq_exec(struct dtf_store *st, struct sq *q, const char *sql)
 	return 0;
 }
 
+/* The checkpointer: every 100 ms, a passive checkpoint (copies what the WAL holds into the
+ * database without waiting for the writer; the writer starts the WAL over once all of it is
+ * copied). */
+static void *ckpt_main(void *arg)
+{
+	struct sq *q = arg;
+	int n = 0;
+
+	while (!q->stop) {
+		usleep(20000);
+		if (++n % 5 == 0)
+			sqlite3_wal_checkpoint_v2(q->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+						  NULL);
+	}
+	return NULL;
+}
+
+static int start_checkpointer(struct dtf_store *st, struct sq *q, const char *path)
+{
+	if (sqlite3_open_v2(path, &q->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK)
+		return sq_err(st, q, "open the checkpointer");
+	sqlite3_busy_timeout(q->ckpt_db, 1000);
+	if (sqlite3_exec(q->ckpt_db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+		return sq_err(st, q, "configure the checkpointer");
+	if (pthread_create(&q->ckpt, NULL, ckpt_main, q) != 0) {
+		snprintf(st->error, sizeof(st->error), "cannot start the checkpoint thread");
+		return DTF_ESTORE;
+	}
+	q->ckpt_running = true;
+	return 0;
+}
+
 static int sq_open(struct dtf_store *st, const char *path)
 {
 	struct sq *q = calloc(1, sizeof(*q));
@@ -60,7 +103,21 @@ static int sq_open(struct dtf_store *st, const char *path)
 
 	if (!q)
 		return DTF_ENOMEM;
+	q->lockfd = -1;
 	st->impl = q;
+	if (strcmp(path, ":memory:") != 0) {
+		q->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (q->lockfd < 0) {
+			snprintf(st->error, sizeof(st->error), "open %s: %s", path, strerror(errno));
+			rc = DTF_ESTORE;
+			goto out;
+		}
+		if (flock(q->lockfd, LOCK_EX | LOCK_NB) != 0) {
+			snprintf(st->error, sizeof(st->error), "database is locked");
+			rc = DTF_ESTORE;
+			goto out;
+		}
+	}
 	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		rc = sq_err(st, q, "open");
@@ -68,9 +125,9 @@ static int sq_open(struct dtf_store *st, const char *path)
 	}
 	sqlite3_busy_timeout(q->db, 5000);
 	rc = sq_exec(st, q,
-		     "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; "
+		     "PRAGMA journal_mode=WAL; "
 		     "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
-		     "PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-65536;");
+		     "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;");
 	if (rc)
 		goto out;
 	rc = sq_exec(st, q, schema_sql);
@@ -98,6 +155,8 @@ static int sq_open(struct dtf_store *st, const char *path)
 	PREP(commit, "COMMIT");
 	PREP(rollback, "ROLLBACK");
 #undef PREP
+	if (q->lockfd >= 0)
+		rc = start_checkpointer(st, q, path);
 out:
 	return rc;
 }
@@ -108,6 +167,10 @@ static void sq_close(struct dtf_store *st)
 
 	if (!q)
 		return;
+	q->stop = true;
+	if (q->ckpt_running)
+		pthread_join(q->ckpt, NULL);
+	sqlite3_close(q->ckpt_db);
 	sqlite3_finalize(q->put_run);
 	sqlite3_finalize(q->put_task);
 	sqlite3_finalize(q->put_attempt);
@@ -116,6 +179,8 @@ static void sq_close(struct dtf_store *st)
 	sqlite3_finalize(q->commit);
 	sqlite3_finalize(q->rollback);
 	sqlite3_close(q->db);
+	if (q->lockfd >= 0)
+		close(q->lockfd);
 	free(q);
 	st->impl = NULL;
 }
