@@ -4,7 +4,7 @@
 set -e
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev python3 python3-requests
-python3-yaml curl bc chromium"
+python3-yaml curl bc chromium python3-pytest"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 
 #include "ci/discover.h"
+#include "ci/pytest_group.h"
 #include "cli/cli.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -44,7 +45,10 @@ static void usage(FILE *f)
 		"  --timeout S            give up after S seconds (exit 3)\n"
 		"  --hardware X,…         hardware the local workers offer beyond detection\n"
 		"  --state-dir D          coordinator state and work directories (default .dtf)\n"
-		"  --quiet                no progress display\n");
+		"  --quiet                no progress display\n"
+		"  --pytest               run test_*.py files with pytest, several per process, grouped\n"
+		"                         by their recorded durations (automatic when the test\n"
+		"                         directory has conftest.py or pytest.ini)\n");
 }
 
 static pid_t spawn_worker(const char *url, int i, int slots, const char *state_dir,
@@ -132,6 +136,7 @@ int cmd_run(int argc, char **argv)
 		{"hardware", required_argument, NULL, 'H'},
 		{"state-dir", required_argument, NULL, 'S'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"pytest", no_argument, NULL, 'y'},
 		{"help", no_argument, NULL, 'h'},
 		{"badges-dir", required_argument, NULL, 'B'},
 		{"coverage", required_argument, NULL, 'C'},
@@ -143,8 +148,9 @@ int cmd_run(int argc, char **argv)
 	const char *pattern = NULL, *task_file = NULL, *outdir = "test-results",
 		   *formats = "json,junit", *hardware = NULL, *state_dir = ".dtf";
 	double timeout = 0;
-	bool quiet = false;
-	char err[512], url[64], dbpath[4096], run_id[80];
+	bool quiet = false, pytest = false;
+	int pytest_chunks = 0;
+	char err[512], url[64], dbpath[4096], run_id[80], pyhist[4200];
 	struct coord_config cc = {0};
 	struct coord *c = NULL;
 	pid_t pids[MAX_WORKERS];
@@ -215,6 +221,9 @@ int cmd_run(int argc, char **argv)
 		case 'P':
 			ro.compare_with = optarg;
 			break;
+		case 'y':
+			pytest = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -273,6 +282,9 @@ int cmd_run(int argc, char **argv)
 			}
 		}
 	}
+	snprintf(pyhist, sizeof(pyhist), "%s/pytest-durations.json", state_dir);
+	if (!task_file && (pytest || (ndirs == 1 && dtf_pytest_detect(dirs[0]))))
+		pytest_chunks = dtf_pytest_group(tasks, nworkers * slots, pyhist);
 	if (json_array_size(tasks) == 0) {
 		fprintf(stderr, "dtf run: no tests found\n");
 		rc = 2;
@@ -349,6 +361,8 @@ int cmd_run(int argc, char **argv)
 		json_decref(resp);
 	}
 	rc = cli_wait_run(&hc, run_id, timeout, true, quiet, &k);
+	if (pytest_chunks > 0 && dtf_pytest_history_update(&hc, run_id, pyhist) != 0)
+		fprintf(stderr, "dtf run: cannot record the pytest durations in %s\n", pyhist);
 	ro.formats = fmts;
 	ro.output_dir = outdir;
 	ro.coverage_files = coverage;
