@@ -373,8 +373,8 @@ def main():
             for _ in range(REPEAT_NOOP):  # interleaved: the machine is shared and noisy
                 w, c, _d = dtf_run(noop, "noop")
                 res["dtf"].append((w, c))
-                res["xargs"].append(run_sampled(["xargs", "-P", str(P), "-L", "1"],
-                                                "true\n" * N_NOOP))
+                res["xargs"].append(run_sampled(["xargs", "-P", str(P), "-I{}", "true"],
+                                                "x\n" * N_NOOP))
                 res["parallel"].append(run_sampled(["parallel", "--will-cite", "-j", str(P)],
                                                    "true\n" * N_NOOP))
             for tool, label in (("dtf", "dtf (%dx%d)" % (W, S)), ("xargs", "xargs -P%d" % P),
@@ -411,7 +411,8 @@ def main():
             row("sleep", "dtf (%dx%d), ordered by history" % (W, S), N_SLEEP, w2, c2, lb,
                 "longest recorded first")
             lines = "".join(" ".join(c) + "\n" for c in cmds)
-            w, c = run_sampled(["xargs", "-P", str(P), "-L", "1"], lines)
+            w, c = run_sampled(["xargs", "-P", str(P), "-n", "1", "sleep"],
+                               "".join(c[1] + "\n" for c in cmds))
             row("sleep", "xargs -P%d" % P, N_SLEEP, w, c, lb, "submission order")
             w, c = run_sampled(["parallel", "--will-cite", "-j", str(P)], lines)
             row("sleep", "GNU parallel -j%d" % P, N_SLEEP, w, c, lb, "submission order")

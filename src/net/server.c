@@ -239,9 +239,10 @@ static void *loop_main(void *arg)
 		if (s->cfg.after_run)
 			s->cfg.after_run(s->cfg.app);
 	}
-	MHD_run(s->d);
+	/* Commit what the last pass changed, then send what that released. */
 	if (s->cfg.after_run)
 		s->cfg.after_run(s->cfg.app);
+	MHD_run(s->d);
 	return NULL;
 }
 
