@@ -14,6 +14,7 @@
  * The simulated workers run no processes: what is measured is the coordinator. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -59,6 +60,7 @@ struct bconn {
 	char worker_id[64], token[64];
 	json_t *results;         /* results to report with the next lease */
 	bool done;
+	bool parked;             /* the request in flight only asks for work (reports nothing) */
 };
 
 struct bench {
@@ -345,19 +347,23 @@ static double cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
 static void stop_coordinator(struct child *ch)
 {
-	char cmd[400];
-
 	if (ch->pid > 0) {
 		kill(ch->pid, SIGTERM);
 		waitpid(ch->pid, NULL, 0);
 	}
-	if (ch->dir[0] && !getenv("DTF_BENCH_KEEP")) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ch->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "dtf bench: cannot remove %s\n", ch->dir);
-	}
+	if (ch->dir[0] && !getenv("DTF_BENCH_KEEP") &&
+	    nftw(ch->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "dtf bench: cannot remove %s\n", ch->dir);
 }
 
 /* ---- phases ---- */
@@ -502,6 +508,7 @@ static int send_lease(struct bench *b, struct bconn *cn, struct work_st *w)
 	int rc;
 
 	snprintf(path, sizeof(path), "/api/v1/workers/%s/lease", cn->worker_id);
+	cn->parked = json_array_size(cn->results) == 0;
 	s = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	json_array_clear(cn->results);
@@ -603,7 +610,7 @@ static int phase_complete(const struct opts *o, struct child *ch)
 {
 	struct bench b = {.port = ch->port};
 	struct work_st w = {.lease_max = o->lease_max, .wait_s = 1.0};
-	double before = cpu_s(ch->pid), s;
+	double before, s;
 	int64_t t0;
 	int rc = 0, done = 0, i;
 
@@ -666,9 +673,13 @@ static int phase_longpoll(const struct opts *o, struct child *ch)
 	w.caplat = 1;
 	w.end_us = t0 + (int64_t)(o->duration_s * 1e6);
 	while (rc == 0) {
+		bool over;
 		rc = bench_step(&b, work_reply, work_timer, &w);
+		/* Past the end, a worker whose long-poll only waits for work has nothing to report:
+		 * it need not wait for the poll to end. */
+		over = now_us() >= w.end_us;
 		for (done = 0, i = 0; i < b.nconns; i++)
-			done += b.conns[i].done;
+			done += b.conns[i].done || (over && b.conns[i].busy && b.conns[i].parked);
 		if (done == b.nconns)
 			break;
 	}

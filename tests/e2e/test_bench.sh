@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# dtf bench: each phase starts its own coordinator, drives it to the end (every submitted task
+# accepted, every leased task completed) and reports; nothing is left behind.
+. "$(dirname "$0")/lib.sh"
+
+export TMPDIR="$T"
+dtf bench --tasks 2000 --batch 500 --workers 4 --lease-max 16 --poll-workers 50 \
+	--pending 2000 --task-ms 20 --duration 1 > bench.txt 2> bench.err || fail "dtf bench: $(cat bench.err)"
+out=$(cat bench.txt)
+assert_contains "$out" "submit:   2000 tasks in batches of 500" "submit phase"
+assert_contains "$out" "complete: 2000 tasks by 4 workers leasing 16 at a time" "complete phase"
+assert_contains "$out" "longpoll: 50 long-polling workers, 2000 tasks pending" "longpoll phase"
+grep -Eq 'lease latency p50 [0-9.]+ ms, p99 [0-9.]+ ms' bench.txt || fail "no latency figures: $out"
+grep -Eq 'peak RSS \(VmHWM\) [1-9][0-9.]* MiB' bench.txt || fail "no RSS figure: $out"
+left=$(find "$T" -maxdepth 1 -name 'dtf-bench.*' | wc -l)
+assert_eq "$left" 0 "coordinator directories left behind"
+
+# A bad option value is refused.
+dtf bench --lease-max 0 > /dev/null 2>&1
+assert_eq "$?" 2 "exit status for --lease-max 0"
