@@ -43,6 +43,9 @@ static void usage(FILE *f)
 		"  --default-timeout S       task timeout when a task gives none (default 3600)\n"
 		"  --retry-backoff S         delay before a failed task's first retry (default 1;\n"
 		"                            doubles per retry up to 60, with jitter)\n"
+		"  --quarantine-threshold N  tasks a worker fails that then pass elsewhere before it\n"
+		"                            is quarantined (default 3; 0 never)\n"
+		"  --quarantine-time S       how long a quarantine lasts (default 600)\n"
 		"  --tls-cert F --tls-key F  serve HTTPS\n"
 		"  --constraint EXPR         a constraint every task must meet (repeatable; also\n"
 		"                            scheduler.default_constraints in the config)\n"
@@ -115,6 +118,15 @@ static int apply_config(const char *path, json_t **out, struct coord_config *cc,
 		else if (strcmp(k, "retry_backoff") == 0)
 			ok = json_is_number(v) && json_number_value(v) >= 0 &&
 			     (cc->retry_backoff_s = json_number_value(v), true);
+		else if (strcmp(k, "quarantine_threshold") == 0)
+			ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
+			     json_integer_value(v) <= 1000000 &&
+			     (cc->quarantine_threshold =
+				  json_integer_value(v) ? (int)json_integer_value(v) : -1,
+			      true);
+		else if (strcmp(k, "quarantine_time") == 0)
+			ok = json_is_number(v) && json_number_value(v) > 0 &&
+			     (cc->quarantine_s = json_number_value(v), true);
 		else if (strcmp(k, "default_timeout") == 0)
 			ok = json_is_number(v) && json_number_value(v) > 0 &&
 			     (cc->default_timeout_s = json_number_value(v), true);
@@ -172,6 +184,8 @@ int cmd_coordinator(int argc, char **argv)
 		{"heartbeat-timeout", required_argument, NULL, 't'},
 		{"default-timeout", required_argument, NULL, 'T'},
 		{"retry-backoff", required_argument, NULL, 'R'},
+		{"quarantine-threshold", required_argument, NULL, 'q'},
+		{"quarantine-time", required_argument, NULL, 'Q'},
 		{"tls-cert", required_argument, NULL, 'C'},
 		{"tls-key", required_argument, NULL, 'K'},
 		{"check", no_argument, NULL, 'n'},
@@ -277,6 +291,24 @@ int cmd_coordinator(int argc, char **argv)
 			else
 				flags.default_timeout_s = d;
 			break;
+		case 'q': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 0 || n > 1000000) {
+				fprintf(stderr, "dtf coordinator: bad --quarantine-threshold '%s'\n",
+					optarg);
+				return 2;
+			}
+			flags.quarantine_threshold = n ? (int)n : -1;
+			break;
+		}
+		case 'Q':
+			if (dtf_parse_seconds(optarg, &d) || d <= 0) {
+				fprintf(stderr, "dtf coordinator: bad duration '%s'\n", optarg);
+				return 2;
+			}
+			flags.quarantine_s = d;
+			break;
 		case 'C':
 			flags.tls_cert = optarg;
 			break;
@@ -321,6 +353,10 @@ int cmd_coordinator(int argc, char **argv)
 		cc.default_timeout_s = flags.default_timeout_s;
 	if (flags.retry_backoff_s)
 		cc.retry_backoff_s = flags.retry_backoff_s;
+	if (flags.quarantine_threshold)
+		cc.quarantine_threshold = flags.quarantine_threshold;
+	if (flags.quarantine_s)
+		cc.quarantine_s = flags.quarantine_s;
 	if (flags.tls_cert)
 		cc.tls_cert = flags.tls_cert;
 	if (flags.tls_key)

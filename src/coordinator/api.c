@@ -247,6 +247,7 @@ static void h_metrics(struct dtf_http_req *r)
 		       "# TYPE dtf_store_committed_changes_total counter\n"
 		       "dtf_store_committed_changes_total %llu\n",
 		       (unsigned long long)c->m_commits, (unsigned long long)c->m_commit_changes);
+	recovery_metrics(c, &r->resp);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -1141,6 +1142,13 @@ static void h_worker_heartbeat(struct dtf_http_req *r)
 			json_object_set_new(reply, "cancel", json_copy(w->cancel));
 			json_array_clear(w->cancel);
 		}
+		if (w->restart_executor) {
+			json_object_set_new(reply, "restart_executor", json_true());
+			w->restart_executor = false;
+		}
+		if (json_is_integer(json_object_get(body, "executor_restarts")))
+			json_object_set(w->doc, "executor_restarts",
+					json_object_get(body, "executor_restarts"));
 		reconcile(c, w, json_object_get(body, "running"));
 		dtf_http_reply_json(r, 200, reply);
 	}
@@ -1274,15 +1282,13 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 	}
 	if (strcmp(outcome, "passed") == 0) {
 		state_record_attempt(c, t, "passed", NULL, NULL);
+		/* Settles a recovery in progress and counts strikes against workers where it failed. */
+		recovery_on_success(c, t);
 		state_release(c, t);
 		json_object_del(t->doc, "error");
 		if (failed_before(t))
 			json_object_set_new(json_object_get(t->doc, "result"), "flaky",
 					    json_true());
-		if (t->retries_used > 0) {
-			/* The retries worked. */
-			state_fire_recovery(c, t, DTF_HOOK_RECOVERY_COMPLETED, NULL, NULL);
-		}
 		state_set_status(c, t, TS_COMPLETED);
 		c->m_results[TS_COMPLETED]++;
 	} else if (t->retries_used < t->max_retries) {
@@ -1291,9 +1297,8 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		state_save_task(c, t);
 		return 0;
 	} else {
-		if (t->max_retries > 0)
-			state_fire_recovery(c, t, DTF_HOOK_RECOVERY_FAILED, kind,
-					    dtf_json_str(error, "message", "the task failed"));
+		recovery_on_failure(c, t, kind, dtf_json_str(error, "message", "the task failed"),
+				    true);
 		state_record_attempt(c, t, "failed", kind, dtf_json_str(error, "message", NULL));
 		state_release(c, t);
 		json_object_set_new(t->doc, "error",
@@ -1646,5 +1651,9 @@ const struct dtf_http_route coord_routes[] = {
 	{"POST", "/api/v1/workers/{id}/heartbeat", h_worker_heartbeat, false},
 	{"POST", "/api/v1/workers/{id}/lease", h_worker_lease, false},
 	{"GET", "/api/v1/workers/{id}", h_worker_get, false},
+	{"GET", "/api/v1/recovery/history", h_recovery_history, false},
+	{"POST", "/api/v1/recovery/unblock", h_recovery_unblock, false},
+	{"POST", "/api/v1/workers/{id}/quarantine", h_worker_quarantine, false},
+	{"DELETE", "/api/v1/workers/{id}/quarantine", h_worker_quarantine, false},
 	{NULL, NULL, NULL, false},
 };

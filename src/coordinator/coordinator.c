@@ -44,6 +44,7 @@ static void tick(struct coord *c)
 	if (lost_any)
 		sched_wake(c);
 	state_backoff_tick(c);
+	recovery_tick(c);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -146,8 +147,12 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 	c->store = dtf_store_open(cfg->db_path, err, errlen);
 	if (!c->store)
 		goto fail;
+	if (c->cfg.quarantine_threshold == 0)
+		c->cfg.quarantine_threshold = 3;
+	if (c->cfg.quarantine_s <= 0)
+		c->cfg.quarantine_s = 600;
 	pthread_mutex_lock(&c->lock);
-	if (state_load(c) != 0) {
+	if (recovery_load(c) != 0 || state_load(c) != 0) {
 		pthread_mutex_unlock(&c->lock);
 		snprintf(err, errlen, "cannot load the state from %s: %s", cfg->db_path,
 			 c->store->error);
@@ -279,6 +284,8 @@ void coord_stop(struct coord *c)
 	free(c->gc_held);
 	dtf_store_close(c->store);
 	constraints_registry_free(c->constraints);
+	free(c->rhist);
+	json_decref(c->blocked_hw);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

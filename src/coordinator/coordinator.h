@@ -13,6 +13,7 @@
 #include "common/hmap.h"
 #include "coordinator/constraints.h"
 #include "coordinator/events.h"
+#include "coordinator/recovery.h"
 #include "net/http.h"
 #include "plugin/plugin.h"
 #include "store/store.h"
@@ -55,6 +56,8 @@ struct ctask {
 	struct ctask *qprev, *qnext; /* the pending queue of its priority */
 	bool queued;
 	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
+	json_t *rec;             /* borrowed doc.recovery while a recovery is in progress */
+	bool pinned;             /* rec.pin holds the next attempt for its worker (this process) */
 };
 
 struct cworker {
@@ -74,6 +77,11 @@ struct cworker {
 	int64_t waiter_deadline_ms;
 	json_t *cancel;          /* task ids the worker must stop (sent with the next reply) */
 	int active;              /* tasks assigned or running here */
+	bool quarantined;        /* no new leases until quarantine_until_ms (wall) */
+	int64_t quarantine_until_ms;
+	char quarantine_reason[160];
+	int strikes;             /* tasks that failed here, then passed elsewhere, since a pass */
+	bool restart_executor;   /* told with the next reply: restart the executors */
 };
 
 struct crun {
@@ -102,6 +110,8 @@ struct coord_config {
 	const char *config_path;
 	const char *const *default_constraints; /* --constraint flags, NULL-terminated, or NULL */
 	bool no_group_commit;            /* commit every request on its own */
+	int quarantine_threshold;        /* strikes that quarantine a worker (0: never) */
+	double quarantine_s;             /* how long a quarantine lasts */
 };
 
 struct coord {
@@ -132,6 +142,10 @@ struct coord {
 	struct dtf_http_req **gc_held;
 	size_t gc_nheld, gc_cap;
 	uint64_t m_commits, m_commit_changes;
+	/* Recovery (recovery.c). */
+	struct rec_history *rhist;
+	json_t *blocked_hw;       /* hardware class -> {since, task_id, reason} */
+	uint64_t m_quarantines, m_recoveries_started, m_recoveries_completed, m_recoveries_failed;
 };
 
 /* Opens the store, loads the state, starts the HTTP server and the tick thread. Returns a new

@@ -99,13 +99,14 @@ json_t *sched_lease(struct coord *c, struct cworker *w, int max)
 	int64_t now = dtf_mono_ms();
 	int p, n = 0;
 
-	if (max < 1 || w->status == WS_LOST || w->status == WS_DRAINING)
+	if (max < 1 || w->status == WS_LOST || w->status == WS_DRAINING || w->quarantined)
 		return out;
 	for (p = 1; p <= DTF_PRIORITY_LEVELS && n < max; p++) {
 		struct ctask *t = c->qhead[p], *next;
 		for (; t && n < max && w->used_slots < w->slots; t = next) {
 			next = t->qnext;
-			if (t->not_before_ms > now || !sched_fits_now(t, w))
+			if (t->not_before_ms > now || !sched_fits_now(t, w) ||
+			    !recovery_allows(c, t, w))
 				continue;
 			assign(c, t, w);
 			json_array_append(out, t->doc);
@@ -127,6 +128,10 @@ json_t *sched_lease_reply(struct cworker *w, json_t *tasks)
 	if (json_array_size(w->cancel)) {
 		json_object_set_new(reply, "cancel", json_copy(w->cancel));
 		json_array_clear(w->cancel);
+	}
+	if (w->restart_executor) {
+		json_object_set_new(reply, "restart_executor", json_true());
+		w->restart_executor = false;
 	}
 	return reply;
 }

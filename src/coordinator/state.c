@@ -39,6 +39,9 @@ static void task_fields(struct ctask *t)
 	t->retries_used = (int)dtf_json_int(t->doc, "retries_used", 0);
 	t->attempt = (int)dtf_json_int(t->doc, "attempt", 0);
 	copy_id(t->worker_id, sizeof(t->worker_id), dtf_json_str(t->doc, "worker_id", ""));
+	t->rec = json_is_object(json_object_get(t->doc, "recovery"))
+		     ? json_object_get(t->doc, "recovery")
+		     : NULL;
 }
 
 void state_fire_task(struct coord *c, struct ctask *t, enum dtf_hook hook)
@@ -268,6 +271,7 @@ void state_worker_sync(struct cworker *w)
 			    json_real(w->gpu_memory - w->used_gpu_memory));
 	dtf_rfc3339(dtf_wall_ms() - (dtf_mono_ms() - w->last_seen_ms), ts);
 	json_object_set_new(w->doc, "last_heartbeat", json_string(ts));
+	recovery_worker_sync(w);
 }
 
 struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
@@ -275,6 +279,7 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 	struct cworker *w = dtf_hmap_get(&c->workers, id);
 	json_t *caps = json_object_get(doc, "capabilities");
 	const char *st = dtf_json_str(doc, "status", "idle");
+	bool fresh = !w;
 
 	if (w) {
 		json_decref(w->doc);
@@ -303,6 +308,8 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 	w->status = strcmp(st, "lost") == 0 ? WS_LOST : strcmp(st, "draining") == 0 ? WS_DRAINING
 										    : WS_IDLE;
 	w->last_seen_ms = dtf_mono_ms();
+	if (fresh)
+		recovery_worker_load(w);
 	state_worker_sync(w);
 	return w;
 }
@@ -403,11 +410,8 @@ void state_requeue(struct coord *c, struct ctask *t, const char *kind, const cha
 	bool final = count_retry && t->retries_used >= t->max_retries;
 
 	record_attempt(c, t, final ? "failed" : "requeued", kind, why);
-	if (count_retry && t->max_retries > 0)
-		state_fire_recovery(c, t,
-				    t->retries_used >= t->max_retries ? DTF_HOOK_RECOVERY_FAILED
-								       : DTF_HOOK_RECOVERY_STARTED,
-				    kind, why);
+	if (count_retry)
+		recovery_on_failure(c, t, kind, why, final);
 	state_release(c, t);
 	if (final) {
 		json_object_set_new(t->doc, "error", json_pack("{s:s,s:s}", "kind", kind, "message",

@@ -42,7 +42,8 @@ static const char schema_sql[] =
 	" run_id TEXT, status TEXT NOT NULL, doc TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS attempts (task_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
 	" doc TEXT NOT NULL, PRIMARY KEY (task_id, attempt));"
-	"CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS recovery (key TEXT PRIMARY KEY, doc TEXT NOT NULL);";
 
 static int sq_err(struct dtf_store *st, struct sq *q, const char *what)
 {
@@ -400,6 +401,52 @@ static int sq_load(struct dtf_store *st, dtf_store_load_cb cb, void *arg)
 	return rc;
 }
 
+/* ---- recovery history: few rows, written rarely; statements prepared per call ---- */
+
+static int sq_put_recovery(struct dtf_store *st, const char *key, const json_t *doc)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO recovery (key, doc) VALUES (?1, ?2)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare put recovery");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (bind_doc(s, 2, doc)) {
+		sqlite3_finalize(s);
+		return DTF_ENOMEM;
+	}
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, "put recovery");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_load_recovery(struct dtf_store *st, int (*cb)(void *arg, const char *key, json_t *doc),
+			    void *arg)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc = 0, r;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT key, doc FROM recovery", -1, &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare load recovery");
+	while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(s, 0);
+		const char *text = (const char *)sqlite3_column_text(s, 1);
+		json_error_t je;
+		json_t *doc = json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 1), 0, &je);
+		if (!doc) {
+			log_error("store: recovery record %s is not valid JSON; skipped", key);
+			continue;
+		}
+		rc = cb(arg, key ? key : "", doc);
+		json_decref(doc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 const struct dtf_store_ops dtf_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -412,4 +459,6 @@ const struct dtf_store_ops dtf_store_sqlite_ops = {
 	.put_attempt = sq_put_attempt,
 	.put_worker = sq_put_worker,
 	.load = sq_load,
+	.put_recovery = sq_put_recovery,
+	.load_recovery = sq_load_recovery,
 };

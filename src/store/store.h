@@ -32,6 +32,12 @@ struct dtf_store_ops {
 			   const json_t *doc);
 	int (*put_worker)(struct dtf_store *st, const char *id, const json_t *doc);
 	int (*load)(struct dtf_store *st, dtf_store_load_cb cb, void *arg);
+	/* Recovery (coordinator/recovery.c): the per-(error class, strategy) history and the
+	 * hardware classes blocked system-wide, one JSON document per key. put_recovery inserts or
+	 * replaces inside the current transaction; load_recovery calls cb once per stored key. */
+	int (*put_recovery)(struct dtf_store *st, const char *key, const json_t *doc);
+	int (*load_recovery)(struct dtf_store *st,
+			     int (*cb)(void *arg, const char *key, json_t *doc), void *arg);
 };
 
 struct dtf_store {

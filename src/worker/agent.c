@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "net/http.h"
 #include "plugin/plugin.h"
 #include "worker/agent.h"
+#include "worker/classify.h"
 #include "worker/exec.h"
 #include "worker/hw.h"
 #include "worker/junit.h"
@@ -54,6 +56,7 @@ struct slot {
 	char task_id[64];          /* the running task, "" when idle (guarded by a->lock) */
 	char spare[4200];          /* an empty directory left by a passed task, renamed into the
 				    * next task's (no block freed and allocated per task), or "" */
+	atomic_int restart;        /* the coordinator asked to restart the executors */
 };
 
 struct agent {
@@ -72,6 +75,7 @@ struct agent {
 	struct slot *slots;
 	char work_dir_abs[4096];
 	struct notice *notices;     /* tasks whose start is not reported yet (guarded by lock) */
+	atomic_int executor_restarts; /* executors restarted at the coordinator's request */
 };
 
 static void sleep_ms(long ms)
@@ -268,6 +272,22 @@ static void apply_cancel(struct agent *a, json_t *cancel)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* A reply that says restart_executor: every executor restarts before its next task (at once
+ * when idle). */
+static void apply_restart(struct agent *a, json_t *resp)
+{
+	int s;
+
+	if (!json_is_true(json_object_get(resp, "restart_executor")))
+		return;
+	log_warn("the coordinator asked to restart the executors");
+	pthread_mutex_lock(&a->lock);
+	for (s = 0; s < a->cfg.slots; s++)
+		atomic_store(&a->slots[s].restart, 1);
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
 /* What this machine has free right now: available memory (MiB) and the load average. */
 static json_t *live_resources(void)
 {
@@ -307,9 +327,10 @@ static void *heartbeat_main(void *arg)
 				sleep_ms(1000);
 			continue;
 		}
-		body = json_pack("{s:i,s:b,s:o,s:o}", "protocol", PROTOCOL, "draining",
+		body = json_pack("{s:i,s:b,s:o,s:o,s:i}", "protocol", PROTOCOL, "draining",
 				 (int)atomic_load(&a->draining), "running", running_ids(a),
-				 "resources", live_resources());
+				 "resources", live_resources(), "executor_restarts",
+				 (int)atomic_load(&a->executor_restarts));
 		snprintf(path, sizeof(path), "/api/v1/workers/%s/heartbeat", a->worker_id);
 		wait_ms = (long)(a->hb_interval * 1000);
 		pthread_mutex_unlock(&a->lock);
@@ -317,6 +338,7 @@ static void *heartbeat_main(void *arg)
 			rc = dtf_http_call(&cn.http, "POST", path, body, 5000, &resp);
 			if (rc == 0) {
 				apply_cancel(a, json_object_get(resp, "cancel"));
+				apply_restart(a, resp);
 				if (atomic_load(&a->draining))
 					sent_drain = true;
 			} else if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND) {
@@ -352,6 +374,7 @@ static void enqueue(struct agent *a, json_t *resp)
 	size_t i;
 
 	apply_cancel(a, json_object_get(resp, "cancel"));
+	apply_restart(a, resp);
 	if (!json_array_size(tasks))
 		return;
 	pthread_mutex_lock(&a->lock);
@@ -602,21 +625,56 @@ static void retire_workdir(struct agent *a, struct slot *sl, const char *dir)
 	dtf_rmtree(dir);
 }
 
-/* Makes a new, empty task directory, from the slot's spare when it has one. */
-static void make_workdir(struct slot *sl, const char *dir)
+/* Makes a new, empty task directory, from the slot's spare when it has one. Returns 0 or the
+ * errno of the failure. DTF_WORKER_FAULT_WORKDIR=enospc in the worker's environment makes it fail
+ * with ENOSPC (a fault-injection hook for tests where no small file system can be mounted). */
+static int make_workdir(struct slot *sl, const char *dir)
 {
+	const char *fault = getenv("DTF_WORKER_FAULT_WORKDIR");
+	struct stat sb;
+
+	if (fault && strcmp(fault, "enospc") == 0)
+		return ENOSPC;
 	if (sl->spare[0]) {
 		bool ok = rename(sl->spare, dir) == 0;
 		sl->spare[0] = '\0';
 		if (ok)
-			return;
+			return 0;
 	}
 	if (mkdir(dir, 0755) != 0) {
+		int e = errno;
 		/* A leftover directory of the same attempt is replaced. */
-		if (errno == EEXIST)
-			dtf_rmtree(dir);
-		dtf_mkdirs(dir, 0755);
+		if (e != EEXIST)
+			return e;
+		dtf_rmtree(dir);
+		if (dtf_mkdirs(dir, 0755) != 0)
+			return errno ? errno : EIO;
 	}
+	return stat(dir, &sb) == 0 ? 0 : errno;
+}
+
+/* True if the file system holding dir has no block (or no inode) left for unprivileged use. */
+static bool disk_full(const char *dir)
+{
+	struct statvfs sv;
+
+	return statvfs(dir, &sv) == 0 && (sv.f_bavail == 0 || (sv.f_files && sv.f_favail == 0));
+}
+
+/* A result for an attempt the worker could not start: error.kind infrastructure. */
+static json_t *infrastructure_result(struct agent *a, json_t *task, const char *reason, int err,
+				     const char *message)
+{
+	json_t *msg = json_pack("{s:i,s:s,s:I,s:s,s:{s:i,s:i,s:f,s:s,s:s,s:s},s:{s:s,s:s,s:s}}",
+				"protocol", PROTOCOL, "worker_id", a->worker_id, "attempt",
+				(json_int_t)dtf_json_int(task, "attempt", 1), "outcome", "failed",
+				"result", "exit_code", -1, "signal", 0, "duration_s", 0.0, "stdout",
+				"", "stderr", message, "worker_id", a->worker_id, "error", "kind",
+				"infrastructure", "reason", reason, "message", message);
+
+	if (err)
+		json_object_set_new(json_object_get(msg, "error"), "errno", json_integer(err));
+	return msg;
 }
 
 /* Runs one task and builds the result message. */
@@ -628,7 +686,9 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 	const char *shell = dtf_json_str(task, "shell", NULL);
 	const char *cwd = dtf_json_str(task, "cwd", NULL);
 	const char *junit = dtf_json_str(task, "junit", NULL);
-	const char *outcome = "passed", *kind = NULL;
+	const char *outcome = "passed", *kind = NULL, *reason = NULL;
+	struct dtf_failure_facts facts = {.oom_kills_before = -1, .oom_kills_after = -1};
+	int err_no = 0;
 	char message[512] = "";
 	char **argv = NULL, **envp = NULL;
 	size_t i, n;
@@ -636,7 +696,14 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 
 	snprintf(workdir, wlen, "%s/%s-%lld", a->cfg.work_dir, dtf_json_str(task, "id", "task"),
 		 dtf_json_int(task, "attempt", 1));
-	make_workdir(sl, workdir);
+	rc = make_workdir(sl, workdir);
+	if (rc) {
+		snprintf(message, sizeof(message), "cannot create the work directory %s: %s",
+			 workdir, strerror(rc));
+		log_warn("task %s: %s", dtf_json_str(task, "id", ""), message);
+		return infrastructure_result(a, task, rc == ENOSPC ? "disk_full" : "work_dir", rc,
+					     message);
+	}
 	if (dtf_plugins_handles(a->cfg.plugins, dtf_json_str(task, "type", ""))) {
 		/* A plugin's task type: its task processor runs it here. */
 		json_t *t = json_copy(task), *pres = NULL;
@@ -674,6 +741,7 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 	spec.timeout_s = dtf_json_num(task, "timeout_s", 0);
 	spec.output_cap = a->cfg.output_cap;
 	spec.cancel = &sl->cancel;
+	facts.oom_kills_before = dtf_cgroup_oom_kills();
 	rc = dtf_exec_run(&spec, &res);
 	result = json_pack("{s:i,s:i,s:f,s:s,s:s,s:I,s:I}", "exit_code", res.exit_code, "signal",
 			   res.signal, "duration_s", res.duration_s, "stdout",
@@ -685,24 +753,49 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 	json_object_set_new(result, "worker_id", json_string(a->worker_id));
 	if (rc) {
 		outcome = "failed";
-		kind = "spawn";
+		kind = "infrastructure";
+		reason = "spawn";
 		snprintf(message, sizeof(message), "%s", res.error);
-	} else if (res.cancelled) {
+	} else {
+		facts.timed_out = res.timed_out;
+		facts.cancelled = res.cancelled;
+		facts.signal = res.signal;
+		facts.exit_code = res.exit_code;
+		facts.oom_kills_after =
+		    facts.oom_kills_before >= 0 && res.signal == SIGKILL ? dtf_cgroup_oom_kills() : -1;
+		facts.memory_limited =
+		    dtf_json_num(json_object_get(task, "requirements"), "memory", 0) > 0;
+		facts.err = res.err;
+		facts.err_len = res.err_len;
+		facts.disk_full = (res.signal || res.exit_code) && !res.timed_out &&
+				  !res.cancelled && disk_full(workdir);
+		kind = dtf_failure_kind(&facts);
+	}
+	if (rc || !kind) {
+		/* set above, or passed */
+	} else if (strcmp(kind, "cancelled") == 0) {
 		outcome = atomic_load(&sl->interrupted) ? "interrupted" : "failed";
-		kind = "cancelled";
 		snprintf(message, sizeof(message), "the task was cancelled");
-	} else if (res.timed_out) {
+	} else if (strcmp(kind, "timeout") == 0) {
 		outcome = "failed";
-		kind = "timeout";
 		snprintf(message, sizeof(message), "timed out after %.1f s", spec.timeout_s);
+	} else if (strcmp(kind, "oom") == 0) {
+		outcome = "failed";
+		snprintf(message, sizeof(message), "out of memory (%s)",
+			 res.signal ? "killed by the kernel's OOM killer" : "allocation failed");
+	} else if (strcmp(kind, "infrastructure") == 0) {
+		outcome = "failed";
+		reason = "disk_full";
+		err_no = ENOSPC;
+		snprintf(message, sizeof(message),
+			 "the work directory's file system is full (%s %d)",
+			 res.signal ? "signal" : "exit code", res.signal ? res.signal : res.exit_code);
 	} else if (res.signal) {
 		outcome = "failed";
-		kind = "signal";
 		snprintf(message, sizeof(message), "killed by signal %d (%s)", res.signal,
 			 strsignal(res.signal));
-	} else if (res.exit_code != 0) {
+	} else {
 		outcome = "failed";
-		kind = "exit_code";
 		snprintf(message, sizeof(message), "exit code %d", res.exit_code);
 	}
 	if (junit && rc == 0 && !res.cancelled) {
@@ -748,9 +841,14 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 	msg = json_pack("{s:i,s:s,s:I,s:s,s:o}", "protocol", PROTOCOL, "worker_id", a->worker_id,
 			"attempt", (json_int_t)dtf_json_int(task, "attempt", 1), "outcome", outcome,
 			"result", result);
-	if (kind)
-		json_object_set_new(msg, "error",
-				    json_pack("{s:s,s:s}", "kind", kind, "message", message));
+	if (kind) {
+		json_t *err = json_pack("{s:s,s:s}", "kind", kind, "message", message);
+		if (reason)
+			json_object_set_new(err, "reason", json_string(reason));
+		if (err_no)
+			json_object_set_new(err, "errno", json_integer(err_no));
+		json_object_set_new(msg, "error", err);
+	}
 	dtf_exec_result_release(&res);
 	free_strv(argv);
 	free_strv(envp);
@@ -777,8 +875,24 @@ static void *executor_thread(void *arg)
 		bool passed;
 
 		pthread_mutex_lock(&a->lock);
-		while (!a->head && !a->stopping && !(a->draining && a->queued == 0))
+		while (!a->head && !a->stopping && !(a->draining && a->queued == 0) &&
+		       !atomic_load(&sl->restart))
 			pthread_cond_wait(&a->cond, &a->lock);
+		if (atomic_load(&sl->restart)) {
+			/* A fresh executor: its connection, its spare directory and the work
+			 * directory itself are made again. */
+			atomic_store(&sl->restart, 0);
+			pthread_mutex_unlock(&a->lock);
+			conn_release(&cn);
+			memset(&cn, 0, sizeof(cn));
+			if (sl->spare[0])
+				dtf_rmtree(sl->spare);
+			sl->spare[0] = '\0';
+			dtf_mkdirs(a->cfg.work_dir, 0755);
+			atomic_fetch_add(&a->executor_restarts, 1);
+			log_info("executor %d restarted", (int)(sl - a->slots));
+			continue;
+		}
 		if (!a->head) {
 			pthread_mutex_unlock(&a->lock);
 			break;

@@ -1,0 +1,134 @@
+/* recovery_api.c: the admin calls of error recovery: GET /api/v1/recovery/history, POST
+ * /api/v1/recovery/unblock, and POST/DELETE /api/v1/workers/{id}/quarantine. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/recovery.h"
+
+/* The optional JSON object body (an empty body is {}); on failure replies 400, returns NULL. */
+static json_t *body_object(struct dtf_http_req *r)
+{
+	char err[200];
+	json_t *v;
+
+	if (r->body_len == 0)
+		return json_object();
+	if (r->body_len > 64 * 1024) {
+		dtf_http_reply_error(r, 413, "too_large", "the body is limited to 64 KiB");
+		return NULL;
+	}
+	v = dtf_json_parse(r->body, r->body_len, err, sizeof(err));
+	if (!v) {
+		dtf_http_reply_error(r, 400, "malformed_json", "malformed JSON: %s", err);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		dtf_http_reply_error(r, 400, "invalid_request", "the body must be a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+void h_recovery_history(struct dtf_http_req *r)
+{
+	struct coord *c = r->app;
+	json_t *v;
+
+	pthread_mutex_lock(&c->lock);
+	v = recovery_history_json(c);
+	pthread_mutex_unlock(&c->lock);
+	dtf_http_reply_json(r, 200, v);
+}
+
+void h_recovery_unblock(struct dtf_http_req *r)
+{
+	struct coord *c = r->app;
+	json_t *body = body_object(r);
+	const char *hw;
+
+	if (!body)
+		return;
+	hw = dtf_json_str(body, "hardware", NULL);
+	if (!hw) {
+		dtf_http_reply_error(r, 400, "invalid_request", "'hardware' (a string) is required");
+		json_decref(body);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (!json_object_get(c->blocked_hw, hw)) {
+		dtf_http_reply_error(r, 404, "not_blocked", "hardware class '%s' is not blocked", hw);
+	} else if (state_begin(c) != 0) {
+		dtf_http_reply_error(r, 503, "store_error", "the change could not be committed");
+	} else {
+		recovery_unblock(c, hw);
+		if (state_commit(c) != 0) {
+			dtf_http_reply_error(r, 503, "store_error",
+					     "the change could not be committed");
+		} else {
+			dtf_http_reply_json(r, 200, json_pack("{s:s,s:O}", "unblocked", hw,
+							      "blocked_hardware", c->blocked_hw));
+			sched_wake(c);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_decref(body);
+}
+
+/* POST quarantines (body: {"reason"?, "duration_s"?}); DELETE lifts the quarantine. */
+void h_worker_quarantine(struct dtf_http_req *r)
+{
+	struct coord *c = r->app;
+	bool lift = strcmp(r->method, "DELETE") == 0;
+	json_t *body = lift ? json_object() : body_object(r);
+	struct cworker *w;
+	json_t *d;
+	double dur;
+
+	if (!body)
+		return;
+	d = json_object_get(body, "duration_s");
+	if ((d && !json_is_number(d)) ||
+	    (json_object_get(body, "reason") && !json_is_string(json_object_get(body, "reason")))) {
+		dtf_http_reply_error(r, 400, "invalid_request",
+				     "'duration_s' must be a number and 'reason' a string");
+		json_decref(body);
+		return;
+	}
+	dur = d ? json_number_value(d) : 0;
+	if (d && (dur <= 0 || dur > 365.0 * 86400)) {
+		dtf_http_reply_error(r, 400, "invalid_request",
+				     "'duration_s' must be more than 0 and at most a year");
+		json_decref(body);
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	w = dtf_hmap_get(&c->workers, r->param[0]);
+	if (!w) {
+		dtf_http_reply_error(r, 404, "worker_not_found", "no worker '%s'", r->param[0]);
+	} else if (state_begin(c) != 0) {
+		dtf_http_reply_error(r, 503, "store_error", "the change could not be committed");
+	} else {
+		if (lift)
+			recovery_unquarantine(c, w, "lifted by an admin call");
+		else
+			recovery_quarantine(c, w,
+					    dtf_json_str(body, "reason", "quarantined by an admin call"),
+					    dur);
+		if (state_commit(c) != 0) {
+			dtf_http_reply_error(r, 503, "store_error",
+					     "the change could not be committed");
+		} else {
+			json_t *view;
+			state_worker_sync(w);
+			view = json_copy(w->doc);
+			json_object_del(view, "token");
+			dtf_http_reply_json(r, 200, view);
+			sched_wake(c);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_decref(body);
+}

@@ -1,0 +1,77 @@
+/* classify.c: names a failed attempt's error.kind from what the executor saw (classify.h). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "worker/classify.h"
+
+/* Looks for an out-of-memory message in the last 4 KiB of stderr. */
+static bool oom_message(const char *err, size_t len)
+{
+	static const char *const needles[] = {"std::bad_alloc", "MemoryError",
+					      "Cannot allocate memory", "out of memory",
+					      "Out of memory", NULL};
+	size_t from = len > 4096 ? len - 4096 : 0, i, k;
+
+	if (!err)
+		return false;
+	for (k = 0; needles[k]; k++) {
+		size_t n = strlen(needles[k]);
+		for (i = from; i + n <= len; i++)
+			if (memcmp(err + i, needles[k], n) == 0)
+				return true;
+	}
+	return false;
+}
+
+const char *dtf_failure_kind(const struct dtf_failure_facts *f)
+{
+	bool failed = f->signal != 0 || f->exit_code != 0;
+
+	if (f->cancelled)
+		return "cancelled";
+	if (f->timed_out)
+		return "timeout";
+	if (!failed)
+		return NULL;
+	if (f->signal == SIGKILL && f->oom_kills_before >= 0 &&
+	    f->oom_kills_after > f->oom_kills_before)
+		return "oom";
+	if (f->memory_limited && oom_message(f->err, f->err_len))
+		return "oom";
+	if (f->disk_full)
+		return "infrastructure";
+	return f->signal ? "signal" : "exit_code";
+}
+
+long dtf_cgroup_oom_kills(void)
+{
+	char *text = NULL, *p, *nl, path[512];
+	size_t len;
+	long n = -1;
+
+	if (dtf_read_file("/proc/self/cgroup", 4096, &text, &len) != 0)
+		return -1;
+	/* cgroup v2: the line "0::/path". */
+	p = strstr(text, "0::");
+	if (!p || (p != text && p[-1] != '\n')) {
+		free(text);
+		return -1;
+	}
+	p += 3;
+	nl = strchr(p, '\n');
+	if (nl)
+		*nl = '\0';
+	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.events", strcmp(p, "/") ? p : "");
+	free(text);
+	text = NULL;
+	if (dtf_read_file(path, 4096, &text, &len) != 0)
+		return -1;
+	p = strstr(text, "oom_kill ");
+	if (p)
+		n = strtol(p + 9, NULL, 10);
+	free(text);
+	return n;
+}
