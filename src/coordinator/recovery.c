@@ -84,7 +84,7 @@ int recovery_strategy_parse(const char *name)
 
 int recovery_min_level(enum rec_class c)
 {
-	return c == RC_WORKER_LOST ? 2 : 1;
+	return c == RC_WORKER_LOST || c == RC_INFRASTRUCTURE ? 2 : 1;
 }
 
 static double score(const struct rec_stat *s)

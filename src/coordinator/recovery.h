@@ -55,7 +55,8 @@ bool recovery_class_parse(const char *name, enum rec_class *out);
 /* "retry_in_place" … "system_intervention" for levels 1..5; NULL otherwise. */
 const char *recovery_strategy_name(int level);
 int recovery_strategy_parse(const char *name);
-/* The lowest level a class may use: a lost worker cannot run the retry, so it starts at 2. */
+/* The lowest level a class may use: a lost worker cannot run the retry and a worker whose disk
+ * is full or that cannot start processes would fail it again, so those start at 2. */
 int recovery_min_level(enum rec_class c);
 /* Chooses the level for a task whose escalation floor is floor (1..5). Allowed are the floor
  * itself and, while the floor is below 3, the next level (levels 4 and 5 change other work, so

@@ -10,7 +10,7 @@
 #    shows why (an attempt requeued after a crash); the count of such re-executions is reported;
 #  - /metrics says dtf_tasks{status="completed"} 500.
 # FAULTS_SEED=N repeats a run's kill schedule (it is printed).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 N=500
 FIRST=260          # tasks in the first batch; the rest come in batches of BATCH between kills

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A task that hangs fails with error.kind timeout; a task whose processes (a forked child
+# included) ignore SIGTERM fails with error.kind timeout and none of its processes remain (the
+# whole process group is killed after the grace period).
+. "$(dirname "$0")/../lib.sh"
+
+HB_TIMEOUT=2   # seconds; workers report every 0.5 s (lib.sh's --heartbeat-interval)
+start_coordinator --heartbeat-timeout "$HB_TIMEOUT"
+
+RAN="$T/ran.log"   # one line "task attempt worker" per real execution
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
+# task_procs_on TASK WORKER: live processes of that task started by that worker.
+task_procs_on() {
+	local pid
+	for pid in $(procs_with_env "DTF_TASK_ID=$1"); do
+		has_env "$pid" "DTF_WORKER_ID=$2" && echo "$pid"
+	done
+}
+no_task_procs() { [ -z "$(procs_with_env "DTF_TASK_ID=$1")" ]; }
+no_task_procs_on() { [ -z "$(task_procs_on "$1" "$2")" ]; }
+has_task_procs_on() { [ -n "$(task_procs_on "$1" "$2")" ]; }
+# running_on TASK WORKER [ATTEMPT]: the task runs on that worker (in that attempt).
+running_on() {
+	local got
+	got=$(task_field "$1" '"%s %s %s" % (d["status"], d.get("worker_id", ""), d["attempt"])')
+	[ "$got" = "running $2 ${3:-${got##* }}" ]
+}
+worker_status() { api GET "/api/v1/workers/$1" | jq_py 'd["status"]'; }
+# executions TASK: how many times the task really ran (lines in $RAN).
+executions() { grep -c "^$1 " "$RAN" 2>/dev/null || true; }
+# ms_since ISO_TIME MS: milliseconds from MS (epoch ms) to the RFC 3339 time ISO_TIME.
+ms_since() {
+	python3 -c '
+import sys, datetime
+t = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+print(int(t.timestamp() * 1000) - int(sys.argv[2]))' "$1" "$2"
+}
+metric() { curl -s --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+NOTE='echo \"$DTF_TASK_ID $DTF_ATTEMPT $DTF_WORKER_ID\" >> '"$RAN"
+
+
+# ---------------------------------------------------------------------------------------------
+# c and d, side by side on one 2-slot worker.
+log "cases c, d: a hanging task and a task whose processes ignore SIGTERM (timeout_s 2)"
+start_worker kc --slots 2 --hardware fc
+wait_worker kc
+START_MS=$(now_ms)
+XC=$(submit '{"name": "hangs", "hardware": "fc", "command": ["sleep", "600"], "timeout_s": 2}')
+XD=$(submit '{"name": "ignores_term", "hardware": "fc", "timeout_s": 2,
+	"command": ["sh", "-c", "trap \"\" TERM; (trap \"\" TERM; sleep 600) & sleep 600"]}')
+# ignores_term runs as sh and two sleeps (the subshell execs its sleep), all ignoring SIGTERM;
+# every one of them is checked for afterwards.
+nprocs_ge() { [ "$(task_procs_on "$1" kc | wc -l)" -ge "$2" ]; }
+wait_for -t 10 -m "ignores_term's 3 processes" nprocs_ge "$XD" 3
+wait_for -t 20 -m "hangs to fail" task_status_is "$XC" failed
+assert_eq "$(task_field "$XC" 'd["error"]["kind"]')" timeout "error.kind of hangs"
+wait_for -t 20 -m "ignores_term to fail" task_status_is "$XD" failed
+assert_eq "$(task_field "$XD" 'd["error"]["kind"]')" timeout "error.kind of ignores_term"
+took=$(( $(now_ms) - START_MS ))
+log "cases c, d: both failed after ${took} ms"
+for x in "$XC" "$XD"; do
+	python3 - "$x" <<'EOF' || fail "the timed-out task $x is wrong: $(body)"
+import json, subprocess, sys, os
+t = json.loads(subprocess.run(["curl", "-s", os.environ["URL"] + "/api/v1/tasks/" + sys.argv[1]],
+                              capture_output=True, check=True).stdout)
+h = t["history"]
+assert t["status"] == "failed" and t["attempt"] == 1 and len(h) == 1, (t["status"], h)
+assert h[0]["outcome"] == "failed" and h[0]["error_kind"] == "timeout", h
+assert t["result"]["worker_id"] == "kc", t["result"]
+# Stopped at the timeout, not before; SIGTERM then SIGKILL after the 2 s grace, not later.
+assert 1.9 <= t["result"]["duration_s"] <= 10, t["result"]
+EOF
+done
+# Nothing of either task is left, though ignores_term's processes ignored SIGTERM.
+wait_for -t 5 -m "hangs' processes to be gone" no_task_procs "$XC"
+wait_for -t 5 -m "ignores_term's processes to be gone" no_task_procs "$XD"
+# The worker is fine: it runs the next task.
+XC2=$(submit '{"name": "after_timeouts", "hardware": "fc", "command": ["echo", "fine"]}')
+wait_for -t 20 -m "after_timeouts to complete" task_status_is "$XC2" completed
+assert_eq "$(worker_status kc)" idle "status of kc after the timeouts"
+exit 0

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# A worker SIGSTOPped past the heartbeat timeout, then SIGCONTed: its task was requeued and runs
+# elsewhere; the result it sends for the old attempt on waking is refused (409), the task keeps
+# the other worker's result (completed exactly once), and the woken worker registers again and
+# runs new work.
+. "$(dirname "$0")/../lib.sh"
+
+HB_TIMEOUT=2   # seconds; workers report every 0.5 s (lib.sh's --heartbeat-interval)
+start_coordinator --heartbeat-timeout "$HB_TIMEOUT"
+
+RAN="$T/ran.log"   # one line "task attempt worker" per real execution
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
+# task_procs_on TASK WORKER: live processes of that task started by that worker.
+task_procs_on() {
+	local pid
+	for pid in $(procs_with_env "DTF_TASK_ID=$1"); do
+		has_env "$pid" "DTF_WORKER_ID=$2" && echo "$pid"
+	done
+}
+no_task_procs() { [ -z "$(procs_with_env "DTF_TASK_ID=$1")" ]; }
+no_task_procs_on() { [ -z "$(task_procs_on "$1" "$2")" ]; }
+has_task_procs_on() { [ -n "$(task_procs_on "$1" "$2")" ]; }
+# running_on TASK WORKER [ATTEMPT]: the task runs on that worker (in that attempt).
+running_on() {
+	local got
+	got=$(task_field "$1" '"%s %s %s" % (d["status"], d.get("worker_id", ""), d["attempt"])')
+	[ "$got" = "running $2 ${3:-${got##* }}" ]
+}
+worker_status() { api GET "/api/v1/workers/$1" | jq_py 'd["status"]'; }
+# executions TASK: how many times the task really ran (lines in $RAN).
+executions() { grep -c "^$1 " "$RAN" 2>/dev/null || true; }
+# ms_since ISO_TIME MS: milliseconds from MS (epoch ms) to the RFC 3339 time ISO_TIME.
+ms_since() {
+	python3 -c '
+import sys, datetime
+t = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+print(int(t.timestamp() * 1000) - int(sys.argv[2]))' "$1" "$2"
+}
+metric() { curl -s --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+NOTE='echo \"$DTF_TASK_ID $DTF_ATTEMPT $DTF_WORKER_ID\" >> '"$RAN"
+
+
+# ---------------------------------------------------------------------------------------------
+# b. SIGSTOP a worker past the heartbeat timeout, SIGCONT it once its task runs elsewhere.
+log "case b: SIGSTOP a worker past the heartbeat timeout, then SIGCONT"
+start_worker kb-1 --hardware fb
+wait_worker kb-1
+# Attempt 1 (on kb-1) sleeps 3 s, so it ends while kb-1 is stopped and kb-1 has a passed result
+# to send when it wakes; attempt 2 (elsewhere) sleeps 5 s, so the stale result arrives while the
+# task is running there.
+XB=$(submit '{"name": "stopped_worker", "hardware": "fb", "max_retries": 1,
+	"shell": "'"$NOTE"'; if [ \"$DTF_ATTEMPT\" = 1 ]; then sleep 3; else sleep 5; fi; echo attempt $DTF_ATTEMPT on $DTF_WORKER_ID"}')
+wait_for -t 20 -m "stopped_worker to run on kb-1" running_on "$XB" kb-1 1
+kill -STOP "${WORKER_PID[kb-1]}"
+start_worker kb-2 --hardware fb
+wait_worker kb-2
+wait_for -t 15 -m "stopped_worker to be requeued and run on kb-2" running_on "$XB" kb-2 2
+assert_eq "$(worker_status kb-1)" lost "status of the stopped worker"
+assert_eq "$(task_field "$XB" 'd["history"][0]["error_kind"]')" worker_lost "why attempt 1 ended"
+# kb-1's attempt ended while it was stopped (its process is a zombie now): it holds a result.
+wait_for -t 10 -m "attempt 1's process on kb-1 to end" no_task_procs_on "$XB" kb-1
+stale_before=$(metric dtf_stale_results_total)
+kill -CONT "${WORKER_PID[kb-1]}"
+wait_for -t 15 -m "kb-1 to log that its result for attempt 1 was refused" \
+	grep -q "tasks/$XB/result refused" "$T/worker-kb-1.log"
+# The stale result changed nothing: the task still runs on kb-2 in attempt 2.
+running_on "$XB" kb-2 2 || fail "the stale result from kb-1 changed the task: $(body)"
+wait_for -t 15 -m "kb-1 to register again" worker_registered kb-1
+[ "$(grep -c 'registered as kb-1' "$T/worker-kb-1.log")" -ge 2 ] || fail "kb-1 did not register again"
+wait_for -t 20 -m "stopped_worker to complete on kb-2" task_status_is "$XB" completed
+python3 - "$T/body" <<'EOF' || fail "stopped_worker's final state is wrong: $(body)"
+import json, sys
+t = json.load(open(sys.argv[1]))
+h = t["history"]
+assert t["attempt"] == 2 and [x["outcome"] for x in h] == ["requeued", "passed"], h
+assert [x["worker_id"] for x in h] == ["kb-1", "kb-2"], h
+assert t["result"]["worker_id"] == "kb-2" and "attempt 2 on kb-2" in t["result"]["stdout"], t["result"]
+EOF
+refusal=$(grep "tasks/$XB/result refused" "$T/worker-kb-1.log" | head -n1)
+case "$refusal" in
+*"stale result"* | *"declared lost"*) ;;
+*) fail "kb-1's result was refused for another reason: $refusal" ;;
+esac
+log "case b: kb-1 was told: ${refusal#*refused: }"
+stale_after=$(metric dtf_stale_results_total)
+log "case b: dtf_stale_results_total $stale_before -> $stale_after"
+assert_eq "$(grep "^$XB " "$RAN" | sort | tr '\n' ' ')" "$XB 1 kb-1 $XB 2 kb-2 " "executions of stopped_worker"
+# kb-1 takes work again once kb-2 leaves.
+kill -TERM "${WORKER_PID[kb-2]}"
+wait_exit "${WORKER_PID[kb-2]}" 20
+ZB=$(submit '{"name": "after_wakeup", "hardware": "fb", "shell": "echo on $DTF_WORKER_ID"}')
+wait_for -t 20 -m "after_wakeup to complete on kb-1" task_status_is "$ZB" completed
+assert_eq "$(task_field "$ZB" 'd["result"]["worker_id"]')" kb-1 "worker of after_wakeup"
+assert_eq "$(task_field "$XB" 'd["result"]["worker_id"]')" kb-2 "stopped_worker's result after all"
+
+for w in kb-1; do
+	pid_alive "${WORKER_PID[$w]}" || fail "worker $w exited"
+done
+exit 0
