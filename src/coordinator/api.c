@@ -825,6 +825,7 @@ static void h_task_delete(struct dtf_http_req *r)
 				     task_status_name(t->status));
 	} else if (t) {
 		char why[512];
+		struct cworker *holder = NULL;
 		if (strcmp(kind, "unschedulable") == 0 &&
 		    !(t->status == TS_PENDING && sched_pending_reason(c, t, why, sizeof(why)))) {
 			dtf_http_reply_error(r, 409, "schedulable",
@@ -837,6 +838,7 @@ static void h_task_delete(struct dtf_http_req *r)
 			struct cworker *w = dtf_hmap_get(&c->workers, t->worker_id);
 			if (w)
 				json_array_append_new(w->cancel, json_string(t->id));
+			holder = w;
 			state_record_attempt(c, t, "cancelled", "cancelled", why);
 			state_release(c, t);
 		}
@@ -848,6 +850,14 @@ static void h_task_delete(struct dtf_http_req *r)
 		} else {
 			c->m_results[TS_CANCELLED]++;
 			dtf_http_reply_json(r, 200, task_view(c, t));
+			/* A parked long-poll carries the cancellation at once. */
+			if (holder && holder->waiter && json_array_size(holder->cancel)) {
+				struct dtf_http_req *old = holder->waiter;
+				holder->waiter = NULL;
+				dtf_http_reply_json(old, 200,
+						    sched_lease_reply(holder, json_array()));
+				dtf_http_resume(old);
+			}
 			sched_wake(c);
 		}
 	}

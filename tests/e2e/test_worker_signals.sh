@@ -89,6 +89,7 @@ wait_for -t 10 -m "the hanging task's processes (both sleeps) to be gone" no_tas
 T5=$(submit '{"name": "to_cancel", "shell": "sleep 30"}')
 wait_for -t 20 -m "to_cancel to run" task_status_is "$T5" running
 wait_for -t 10 -m "to_cancel's process to start" eval '[ -n "$(task_procs '"$T5"')" ]'
+CANCEL_AT=$(date +%s%N)
 out=$(dtf client --coordinator "$URL" cancel --task "$T5" 2>&1) || fail "dtf client cancel --task: $out"
 assert_contains "$out" "cancelled task $T5" "dtf client cancel output"
 assert_eq "$(task_field "$T5" 'd["status"]')" cancelled "status after cancel"
@@ -96,6 +97,9 @@ assert_eq "$(task_field "$T5" 'd["error"]["kind"]')" cancelled "error.kind after
 assert_eq "$(task_field "$T5" 'd["history"][-1]["outcome"]')" cancelled "the cancelled attempt in the history"
 # The worker learns of the cancellation with its next heartbeat and stops the process.
 wait_for -t 10 -m "the cancelled task's process to be stopped" no_task_procs "$T5"
+cancel_ms=$(( ($(date +%s%N) - CANCEL_AT) / 1000000 ))
+log "case 4: the cancelled task's process was gone ${cancel_ms} ms after the cancel"
+[ "$cancel_ms" -le $(( 2000 * SCALE )) ] || fail "the cancelled task ran on for ${cancel_ms} ms (want <= 2 s)"
 wait_for -t 10 -m "sig-4 to log the cancellation" grep -q "cancelling task $T5" "$T/worker-sig-4.log"
 T6=$(submit '{"name": "after_cancel", "command": ["true"]}')
 wait_for -t 20 -m "after_cancel to complete" task_status_is "$T6" completed
