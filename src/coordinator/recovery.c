@@ -489,6 +489,9 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 	struct cworker *w = t->worker_id[0] ? dtf_hmap_get(&c->workers, t->worker_id) : NULL;
 	char reason[160];
 
+	/* The pin window runs from the end of the backoff (set later), at the earliest from now. */
+	if (t->not_before_ms < dtf_mono_ms())
+		t->not_before_ms = dtf_mono_ms();
 	switch (level) {
 	case 1:
 		json_object_set_new(rec, "pin", json_string(t->worker_id));
