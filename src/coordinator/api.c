@@ -1588,7 +1588,7 @@ void coord_on_done(struct dtf_http_req *r, bool ok)
 static void h_workers_list(struct dtf_http_req *r)
 {
 	struct coord *c = C(r);
-	json_t *list = json_array();
+	json_t *list = json_array(), *blocked;
 	size_t pos = 0;
 	const char *k;
 	void *v;
@@ -1602,8 +1602,10 @@ static void h_workers_list(struct dtf_http_req *r)
 		json_object_del(view, "token");
 		json_array_append_new(list, view);
 	}
+	blocked = json_deep_copy(c->blocked_hw);
 	pthread_mutex_unlock(&c->lock);
-	dtf_http_reply_json(r, 200, json_pack("{s:o}", "workers", list));
+	dtf_http_reply_json(r, 200,
+			    json_pack("{s:o,s:o}", "workers", list, "blocked_hardware", blocked));
 }
 
 static void h_worker_get(struct dtf_http_req *r)

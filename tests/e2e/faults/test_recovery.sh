@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Performance-based error recovery on real workers (DESIGN.md §7, docs/recovery.md):
+#  1. a task that fails only on r1: level 1 retries it in place (r1 again), level 2 elsewhere
+#     (r2), where it passes; it is reported flaky, and the history counts one failure of
+#     retry_in_place and one success of retry_elsewhere for class exit;
+#  2. a task that times out three times on its only worker: in place, then elsewhere with its
+#     timeout doubled (no other worker: it stays), then the worker is told to restart its
+#     executors (level 3) and it passes;
+#  3. quarantine: r1 fails a second task that passes on r2 (threshold 2): r1 is quarantined (no
+#     leases; in /api/v1/workers, /metrics and the event stream), lifted by the admin call; an
+#     admin quarantine with a duration ends by itself;
+#  4. level 5: a task that crashes by signal on the only worker with its hardware class climbs
+#     through the levels (quarantine included) to a system-wide block of that class, visible in
+#     /api/v1/workers, /api/v1/recovery/history and /metrics, and lifted by the admin call, after
+#     which it passes;
+#  5. the history survives a coordinator restart.
+. "$(dirname "$0")/../lib.sh"
+
+COORD_ARGS=(--heartbeat-timeout 3 --retry-backoff 0.1 --quarantine-threshold 2 --quarantine-time 3)
+start_coordinator "${COORD_ARGS[@]}"
+curl -sN --max-time 120 "$URL/api/v1/events" > "$T/events.txt" 2>/dev/null &
+track_pid "$!"
+wait_for -t 10 -m "the event stream to open" grep -q "dtf events" "$T/events.txt"
+
+submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
+worker_status() { api GET "/api/v1/workers/$1" | jq_py 'd["status"]'; }
+metric() { curl -s --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+history_of() { # history_of TASK: "worker:outcome:kind …" of its attempts
+	task_field "$1" '" ".join("%s:%s:%s" % (a["worker_id"], a["outcome"], a.get("error_kind", "-")) for a in d["history"])'
+}
+# stat CLASS STRATEGY: "attempts successes" from GET /api/v1/recovery/history.
+stat() {
+	api GET /api/v1/recovery/history | jq_py "next(('%d %d' % (e['attempts'], e['successes']) for e in d['history'] if e['class'] == '$1' and e['strategy'] == '$2'), '0 0')"
+}
+first_attempts_failed() { # first_attempts_failed TASK N: N attempts failed, waiting for the next
+	[ "$(task_field "$1" '"%s %d" % (d["status"], len(d.get("history", [])))')" = "pending $2" ]
+}
+
+# ---------------------------------------------------------------------------------------------
+log "1: fails on r1 only: retry in place, then elsewhere"
+start_worker r1 --hardware rr,r1only
+wait_worker r1
+X1=$(submit '{"name": "fails_on_r1", "hardware": "rr", "max_retries": 3,
+	"shell": "if [ \"$DTF_WORKER_ID\" = r1 ]; then echo broken here >&2; exit 3; fi; echo fine"}')
+wait_for -t 20 -m "fails_on_r1's first attempt to fail" eval '[ "$(task_field '"$X1"' "len(d.get(\"history\", []))")" -ge 1 ]'
+start_worker r2 --hardware rr,r2only
+wait_worker r2
+wait_for -t 20 -m "fails_on_r1 to complete" task_status_is "$X1" completed
+assert_eq "$(history_of "$X1")" "r1:requeued:exit_code r1:requeued:exit_code r2:passed:-" "attempts of fails_on_r1"
+assert_eq "$(task_field "$X1" 'd["result"].get("flaky")')" true "fails_on_r1 is flaky"
+assert_eq "$(stat exit retry_in_place)" "1 0" "exit/retry_in_place"
+assert_eq "$(stat exit retry_elsewhere)" "1 1" "exit/retry_elsewhere"
+assert_eq "$(task_field "$X1" '"recovery" in d')" false "no recovery left on fails_on_r1"
+assert_eq "$(api GET /api/v1/workers/r1 | jq_py 'd.get("strikes")')" 1 "strikes of r1"
+
+# ---------------------------------------------------------------------------------------------
+log "2: times out three times: in place, elsewhere with a longer timeout, executor restart"
+start_worker r3 --hardware r3only
+wait_worker r3
+X2=$(submit '{"name": "slow_start", "hardware": "r3only", "max_retries": 4, "timeout_s": 1,
+	"shell": "if [ \"$DTF_ATTEMPT\" -le 3 ]; then exec sleep 30; fi; echo attempt $DTF_ATTEMPT"}')
+wait_for -t 40 -m "slow_start to complete" task_status_is "$X2" completed
+assert_eq "$(history_of "$X2")" "r3:requeued:timeout r3:requeued:timeout r3:requeued:timeout r3:passed:-" "attempts of slow_start"
+assert_eq "$(task_field "$X2" 'd["timeout_s"]')" 2.0 "timeout of slow_start after retry_elsewhere"
+assert_eq "$(stat timeout retry_in_place) $(stat timeout retry_elsewhere) $(stat timeout restart_executor)" \
+	"1 0 1 0 1 1" "timeout history"
+wait_for -t 10 -m "r3 to log its executor restart" grep -q "executor 0 restarted" "$T/worker-r3.log"
+wait_for -t 10 -m "r3 to report the restart" eval '[ "$(api GET /api/v1/workers/r3 | jq_py "d.get(\"executor_restarts\", 0)")" -ge 1 ]'
+
+# ---------------------------------------------------------------------------------------------
+log "3: quarantine after two tasks that failed on r1 and passed on r2"
+# r2's only slot is busy, so the next task goes to r1.
+B3=$(submit '{"name": "keeps_r2_busy", "hardware": "r2only", "shell": "sleep 2"}')
+wait_for -t 20 -m "keeps_r2_busy to run" task_status_is "$B3" running
+X3=$(submit '{"name": "fails_on_r1_again", "hardware": "rr", "max_retries": 2,
+	"shell": "if [ \"$DTF_WORKER_ID\" = r1 ]; then exit 4; fi; echo fine"}')
+wait_for -t 30 -m "fails_on_r1_again to complete" task_status_is "$X3" completed
+# The history (in place 0 of 1, elsewhere 1 of 1) sent it elsewhere at once.
+assert_eq "$(history_of "$X3")" "r1:requeued:exit_code r2:passed:-" "attempts of fails_on_r1_again"
+assert_eq "$(worker_status r1)" quarantined "r1 after two strikes"
+assert_contains "$(api GET /api/v1/workers/r1 | jq_py 'd["quarantine"]["reason"]')" "passed on another worker" "r1's quarantine reason"
+assert_eq "$(metric dtf_workers_quarantined)" 1 "dtf_workers_quarantined"
+assert_eq "$(api GET /api/v1/recovery/history | jq_py '[w["id"] for w in d["quarantined_workers"]]')" '["r1"]' "quarantined workers"
+wait_for -t 10 -m "the quarantine in the event stream" grep -q '"id":"r1","status":"quarantined"' "$T/events.txt"
+# No lease while quarantined: a task only r1 can run waits, and runs once it is lifted.
+Z3=$(submit '{"name": "r1_only", "hardware": "r1only", "command": ["true"]}')
+[ "$(task_field "$Z3" 'd["status"]')" = pending ] || fail "r1_only was leased to a quarantined worker"
+code=$(http DELETE /api/v1/workers/r1/quarantine)
+assert_eq "$code" 200 "lifting r1's quarantine"
+assert_eq "$(jq_py 'd["status"] + " " + str(d.get("quarantined", False))' "$T/body")" "idle False" "r1 after the lift"
+wait_for -t 20 -m "r1_only to complete" task_status_is "$Z3" completed
+# An admin quarantine with a duration ends by itself.
+code=$(http POST /api/v1/workers/r2/quarantine '{"reason": "maintenance", "duration_s": 1}')
+assert_eq "$code" 200 "quarantining r2"
+assert_eq "$(jq_py 'd["status"] + " " + d["quarantine"]["reason"]' "$T/body")" "quarantined maintenance" "r2 quarantined"
+wait_for -t 10 -m "r2's quarantine to end" eval '[ "$(worker_status r2)" = idle ]'
+assert_eq "$(http POST /api/v1/workers/r2/quarantine '{"duration_s": "long"}')" 400 "a bad duration"
+assert_eq "$(http POST /api/v1/workers/nobody/quarantine '{}')" 404 "an unknown worker"
+
+# ---------------------------------------------------------------------------------------------
+log "4: level 5: a crash on the only worker of its class blocks the class"
+start_worker r4 --hardware gpu-x
+wait_worker r4
+X4=$(submit '{"name": "crashes", "hardware": "gpu-x", "max_retries": 5,
+	"shell": "if [ \"$DTF_ATTEMPT\" -le 5 ]; then kill -SEGV $$; fi; echo attempt $DTF_ATTEMPT"}')
+blocked() { [ "$(api GET /api/v1/workers | jq_py '",".join(sorted(d["blocked_hardware"]))')" = gpu-x ]; }
+wait_for -t 40 -m "gpu-x to be blocked" blocked
+assert_eq "$(task_field "$X4" '"%s %s %d" % (d["status"], d["recovery"]["strategy"], len(d["history"]))')" \
+	"pending system_intervention 5" "crashes while gpu-x is blocked"
+assert_eq "$(history_of "$X4")" "r4:requeued:signal r4:requeued:signal r4:requeued:signal r4:requeued:signal r4:requeued:signal" "attempts of crashes"
+assert_eq "$(metric dtf_hardware_blocked)" 1 "dtf_hardware_blocked"
+wait_for -t 10 -m "the intervention in the event stream" grep -q "^event: intervention" "$T/events.txt"
+assert_eq "$(http POST /api/v1/recovery/unblock '{"hardware": "cpu"}')" 404 "unblocking a class that is not blocked"
+assert_eq "$(http POST /api/v1/recovery/unblock '{}')" 400 "unblocking without a class"
+code=$(http POST /api/v1/recovery/unblock '{"hardware": "gpu-x"}')
+assert_eq "$code" 200 "unblocking gpu-x"
+wait_for -t 20 -m "crashes to complete" task_status_is "$X4" completed
+assert_eq "$(stat signal system_intervention)" "1 1" "signal/system_intervention"
+assert_eq "$(stat signal quarantine_worker)" "1 0" "signal/quarantine_worker"
+assert_eq "$(metric 'dtf_recoveries_total{phase="completed"}')" 4 "recoveries completed"
+
+# ---------------------------------------------------------------------------------------------
+log "5: the history survives a restart"
+api GET /api/v1/recovery/history | jq_py 'd["history"]' > before.json
+stop_coordinator KILL
+COORD_PORT_WANT=$COORD_PORT start_coordinator "${COORD_ARGS[@]}"
+api GET /api/v1/recovery/history | jq_py 'd["history"]' > after.json
+cmp -s before.json after.json || fail "history changed across a restart: $(cat before.json) / $(cat after.json)"
+exit 0
