@@ -338,6 +338,39 @@ static int put_task_failure(struct junit_ctx *ctx, json_t *task, json_t *result)
 			   json_is_true(json_object_get(result, "stderr_truncated")));
 }
 
+/* Marks a task that passed after failing (result.flaky) the way Maven Surefire writes reruns:
+ * a dtf.flaky property and one <flakyFailure> per failed attempt (not counted as failures). */
+static int put_flaky(struct junit_ctx *ctx, json_t *task)
+{
+	json_t *hist = json_object_get(task, "history"), *a;
+	size_t i;
+	int rc;
+
+	rc = dtf_buf_printf(ctx->body,
+			    "      <properties>\n"
+			    "        <property name=\"dtf.flaky\" value=\"true\"/>\n"
+			    "        <property name=\"dtf.attempts\" value=\"%zu\"/>\n"
+			    "      </properties>\n",
+			    json_array_size(hist));
+	json_array_foreach(hist, i, a)
+	{
+		const char *kind = get_str(a, "error_kind", NULL);
+		const char *outcome = get_str(a, "outcome", NULL), *msg;
+		if (rc || !kind || !outcome || strcmp(outcome, "requeued") != 0 ||
+		    strcmp(kind, "worker_lost") == 0 || strcmp(kind, "lease_lost") == 0)
+			continue;
+		msg = get_str(a, "message", NULL);
+		rc = dtf_buf_adds(ctx->body, "      <flakyFailure");
+		if (!rc)
+			rc = put_attrs(ctx->body, "message", msg ? msg : kind);
+		if (!rc)
+			rc = put_attrs(ctx->body, "type", kind);
+		if (!rc)
+			rc = dtf_buf_adds(ctx->body, "/>\n");
+	}
+	return rc;
+}
+
 /* Writes a task as a single test case named after it, its status mapped to an outcome. */
 static int put_task_case(struct junit_ctx *ctx, json_t *task, json_t *result, const char *name,
 			 const char *suffix)
@@ -364,7 +397,7 @@ static int put_task_case(struct junit_ctx *ctx, json_t *task, json_t *result, co
 	if (!status)
 		status = "unknown";
 	if (strcmp(status, "completed") == 0) {
-		rc = 0;
+		rc = json_is_true(json_object_get(result, "flaky")) ? put_flaky(ctx, task) : 0;
 	} else if (strcmp(status, "failed") == 0) {
 		rc = put_task_failure(ctx, task, result);
 		show_stderr = false;
