@@ -338,20 +338,14 @@ static int put_task_failure(struct junit_ctx *ctx, json_t *task, json_t *result)
 			   json_is_true(json_object_get(result, "stderr_truncated")));
 }
 
-/* Marks a task that passed after failing (result.flaky) the way Maven Surefire writes reruns:
- * a dtf.flaky property and one <flakyFailure> per failed attempt (not counted as failures). */
+/* Marks a task that passed after failing (result.flaky) the way Maven Surefire writes reruns: one
+ * <flakyFailure> per failed attempt, which is not counted as a failure. */
 static int put_flaky(struct junit_ctx *ctx, json_t *task)
 {
 	json_t *hist = json_object_get(task, "history"), *a;
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	rc = dtf_buf_printf(ctx->body,
-			    "      <properties>\n"
-			    "        <property name=\"dtf.flaky\" value=\"true\"/>\n"
-			    "        <property name=\"dtf.attempts\" value=\"%zu\"/>\n"
-			    "      </properties>\n",
-			    json_array_size(hist));
 	json_array_foreach(hist, i, a)
 	{
 		const char *kind = get_str(a, "error_kind", NULL);
