@@ -428,6 +428,32 @@ bool recovery_allows(struct coord *c, const struct ctask *t, const struct cworke
 	return true;
 }
 
+bool recovery_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
+{
+	const char *pin, *hw = "?";
+	json_t *lists[2] = {t->hw_all, t->hw_any}, *e;
+	size_t i;
+	int l;
+
+	if (json_object_size(c->blocked_hw) && task_blocked(c, t)) {
+		for (l = 1; l >= 0; l--)
+			json_array_foreach(lists[l], i, e) if (json_object_get(c->blocked_hw,
+									     json_string_value(e)))
+				hw = json_string_value(e);
+		snprintf(why, len,
+			 "its hardware class '%s' is blocked system-wide by error recovery (lift it "
+			 "with POST /api/v1/recovery/unblock)",
+			 hw);
+		return true;
+	}
+	pin = t->rec ? dtf_json_str(t->rec, "pin", NULL) : NULL;
+	if (pin && t->pinned && dtf_mono_ms() < t->not_before_ms + REC_PIN_MS) {
+		snprintf(why, len, "held for worker '%s' for a retry in place", pin);
+		return true;
+	}
+	return false;
+}
+
 /* ---- the levels ---- */
 
 static double max_worker_memory(struct coord *c)

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum rec_class {
@@ -99,6 +100,9 @@ void recovery_tick(struct coord *c);
 /* True if the task may be leased to w as far as recovery is concerned (quarantine, pinning,
  * exclusion, blocked hardware). */
 bool recovery_allows(struct coord *c, const struct ctask *t, const struct cworker *w);
+/* Writes why recovery holds a pending task back (a blocked hardware class, a retry held for its
+ * worker) into why and returns true; false when it does not. */
+bool recovery_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len);
 /* Writes the worker's quarantine fields into its document. */
 void recovery_worker_sync(struct cworker *w);
 /* Reads them back from a stored or re-registered document (the first time a worker is seen). */

@@ -210,6 +210,8 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 		snprintf(why, len, "waiting to be retried (backoff)");
 		return false;
 	}
+	if (recovery_pending_reason(c, t, why, len))
+		return false;
 	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
 		struct cworker *w = v;
 		if (w->status == WS_LOST)

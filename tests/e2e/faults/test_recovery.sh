@@ -40,11 +40,13 @@ first_attempts_failed() { # first_attempts_failed TASK N: N attempts failed, wai
 log "1: fails on r1 only: retry in place, then elsewhere"
 start_worker r1 --hardware rr,r1only
 wait_worker r1
+# Attempt 2 (held for r1) fails only once r2 is up, so that "elsewhere" has somewhere to go.
 X1=$(submit '{"name": "fails_on_r1", "hardware": "rr", "max_retries": 3,
-	"shell": "if [ \"$DTF_WORKER_ID\" = r1 ]; then echo broken here >&2; exit 3; fi; echo fine"}')
+	"shell": "if [ \"$DTF_WORKER_ID\" = r1 ]; then if [ \"$DTF_ATTEMPT\" -gt 1 ]; then i=0; while [ ! -e '"$T"'/r2-up ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done; fi; echo broken here >&2; exit 3; fi; echo fine"}')
 wait_for -t 20 -m "fails_on_r1's first attempt to fail" eval '[ "$(task_field '"$X1"' "len(d.get(\"history\", []))")" -ge 1 ]'
 start_worker r2 --hardware rr,r2only
 wait_worker r2
+touch "$T/r2-up"
 wait_for -t 20 -m "fails_on_r1 to complete" task_status_is "$X1" completed
 assert_eq "$(history_of "$X1")" "r1:requeued:exit_code r1:requeued:exit_code r2:passed:-" "attempts of fails_on_r1"
 assert_eq "$(task_field "$X1" 'd["result"].get("flaky")')" true "fails_on_r1 is flaky"
@@ -109,6 +111,8 @@ assert_eq "$(task_field "$X4" '"%s %s %d" % (d["status"], d["recovery"]["strateg
 	"pending system_intervention 5" "crashes while gpu-x is blocked"
 assert_eq "$(history_of "$X4")" "r4:requeued:signal r4:requeued:signal r4:requeued:signal r4:requeued:signal r4:requeued:signal" "attempts of crashes"
 assert_eq "$(metric dtf_hardware_blocked)" 1 "dtf_hardware_blocked"
+# Once its backoff is over, the task says why it waits.
+wait_for -t 20 -m "crashes to say gpu-x is blocked" eval 'task_field '"$X4"' "d[\"pending_reason\"]" | grep -q "hardware class .gpu-x. is blocked"'
 wait_for -t 10 -m "the intervention in the event stream" grep -q "^event: intervention" "$T/events.txt"
 assert_eq "$(http POST /api/v1/recovery/unblock '{"hardware": "cpu"}')" 404 "unblocking a class that is not blocked"
 assert_eq "$(http POST /api/v1/recovery/unblock '{}')" 400 "unblocking without a class"
