@@ -6,6 +6,7 @@
 #  2. a task that times out three times on its only worker: in place, then elsewhere with its
 #     timeout doubled (no other worker: it stays), then the worker is told to restart its
 #     executors (level 3) and it passes;
+#  2b. a task that reports running out of memory is retried with more memory (level 2);
 #  3. quarantine: r1 fails a second task that passes on r2 (threshold 2): r1 is quarantined (no
 #     leases; in /api/v1/workers, /metrics and the event stream), lifted by the admin call; an
 #     admin quarantine with a duration ends by itself;
@@ -69,6 +70,15 @@ assert_eq "$(stat timeout retry_in_place) $(stat timeout retry_elsewhere) $(stat
 wait_for -t 10 -m "r3 to log its executor restart" grep -q "executor 0 restarted" "$T/worker-r3.log"
 wait_for -t 10 -m "r3 to report the restart" eval '[ "$(api GET /api/v1/workers/r3 | jq_py "d.get(\"executor_restarts\", 0)")" -ge 1 ]'
 
+log "2b: out of memory (an out-of-memory message from a task with a memory requirement)"
+X2B=$(submit '{"name": "needs_more_memory", "hardware": "r3only", "max_retries": 2,
+	"requirements": {"memory": 64},
+	"shell": "if [ \"$DTF_ATTEMPT\" -le 2 ]; then echo MemoryError >&2; exit 1; fi; echo ok"}')
+wait_for -t 30 -m "needs_more_memory to complete" task_status_is "$X2B" completed
+assert_eq "$(history_of "$X2B")" "r3:requeued:oom r3:requeued:oom r3:passed:-" "attempts of needs_more_memory"
+assert_eq "$(task_field "$X2B" 'd["requirements"]["memory"]')" 96.0 "memory of needs_more_memory after retry_elsewhere"
+assert_eq "$(stat oom retry_in_place) $(stat oom retry_elsewhere)" "1 0 1 1" "oom history"
+
 # ---------------------------------------------------------------------------------------------
 log "3: quarantine after two tasks that failed on r1 and passed on r2"
 # r2's only slot is busy, so the next task goes to r1.
@@ -121,7 +131,7 @@ assert_eq "$code" 200 "unblocking gpu-x"
 wait_for -t 20 -m "crashes to complete" task_status_is "$X4" completed
 assert_eq "$(stat signal system_intervention)" "1 1" "signal/system_intervention"
 assert_eq "$(stat signal quarantine_worker)" "1 0" "signal/quarantine_worker"
-assert_eq "$(metric 'dtf_recoveries_total{phase="completed"}')" 4 "recoveries completed"
+assert_eq "$(metric 'dtf_recoveries_total{phase="completed"}')" 5 "recoveries completed"
 
 # ---------------------------------------------------------------------------------------------
 log "5: the history survives a restart"
