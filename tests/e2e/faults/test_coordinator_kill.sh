@@ -57,14 +57,19 @@ run_done() { [ "$(summary | jq_py 'd["done"]' 2>/dev/null)" = true ]; }
 unfinished() { summary | jq_py 'd["pending"] + d["assigned"] + d["running"]'; }
 
 # Kill at random instants (0.2-1 s after it serves again) while the run has unfinished tasks,
-# MAX_KILLS times at most; at least MIN_KILLS kills must hit unfinished tasks. Then wait for the
-# end.
+# MAX_KILLS times at most; at least MIN_KILLS kills must hit unfinished tasks. When the workers
+# have caught up (no unfinished task), the next batch goes in instead of a kill. Then the batches
+# left are submitted and the run must end.
 kills=0 busy_kills=0
 while [ "$kills" -lt "$MAX_KILLS" ]; do
 	sleep "$(awk -v ms=$(( RANDOM % 800 + 200 )) 'BEGIN { printf "%.3f", ms / 1000 }')"
 	left=$(unfinished) || fail "no summary of the run before kill $((kills + 1))"
-	if [ "$left" = 0 ] && [ "$NEXT" -ge "$NBATCHES" ]; then
-		break # the run is over: further kills would not hit it
+	if [ "$left" = 0 ]; then
+		[ "$NEXT" -lt "$NBATCHES" ] || break # the run is over: further kills would not hit it
+		# The workers caught up (a slow restart): give the next kill work to land in.
+		submit_batch "$NEXT"
+		NEXT=$((NEXT + 1))
+		continue
 	fi
 	OLD_PORT=$COORD_PORT
 	stop_coordinator KILL
@@ -80,7 +85,10 @@ while [ "$kills" -lt "$MAX_KILLS" ]; do
 	fi
 	log "kill $kills done ($left unfinished before it; $(wc -l < acked_ids.txt) tasks submitted)"
 done
-[ "$NEXT" -ge "$NBATCHES" ] || fail "only $NEXT of $NBATCHES batches submitted"
+while [ "$NEXT" -lt "$NBATCHES" ]; do
+	submit_batch "$NEXT"
+	NEXT=$((NEXT + 1))
+done
 [ "$busy_kills" -ge "$MIN_KILLS" ] || fail "only $busy_kills of $kills kills hit unfinished work"
 assert_eq "$(wc -l < acked_ids.txt)" "$N" "acknowledged tasks"
 
