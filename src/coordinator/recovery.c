@@ -451,6 +451,25 @@ bool recovery_pending_reason(struct coord *c, const struct ctask *t, char *why, 
 		snprintf(why, len, "held for worker '%s' for a retry in place", pin);
 		return true;
 	}
+	{
+		size_t pos = 0, capable = 0, quarantined = 0;
+		const char *k;
+		void *v;
+		while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+			struct cworker *w = v;
+			if (w->status == WS_LOST || !sched_could_run(t, w))
+				continue;
+			capable++;
+			quarantined += w->quarantined;
+		}
+		if (capable && quarantined == capable) {
+			snprintf(why, len,
+				 "every worker that can run it (%zu) is quarantined (DELETE "
+				 "/api/v1/workers/{id}/quarantine lifts it)",
+				 capable);
+			return true;
+		}
+	}
 	return false;
 }
 

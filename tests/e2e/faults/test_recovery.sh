@@ -97,6 +97,7 @@ wait_for -t 10 -m "the quarantine in the event stream" grep -q '"id":"r1","statu
 # No lease while quarantined: a task only r1 can run waits, and runs once it is lifted.
 Z3=$(submit '{"name": "r1_only", "hardware": "r1only", "command": ["true"]}')
 [ "$(task_field "$Z3" 'd["status"]')" = pending ] || fail "r1_only was leased to a quarantined worker"
+assert_contains "$(task_field "$Z3" 'd["pending_reason"]')" "is quarantined" "pending reason of r1_only"
 code=$(http DELETE /api/v1/workers/r1/quarantine)
 assert_eq "$code" 200 "lifting r1's quarantine"
 assert_eq "$(jq_py 'd["status"] + " " + str(d.get("quarantined", False))' "$T/body")" "idle False" "r1 after the lift"
