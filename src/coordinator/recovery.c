@@ -14,15 +14,18 @@
 
 /* How long a retry in place (or after an executor restart) waits for its worker once its backoff
  * has ended, before any worker may take it. */
-#define REC_PIN_MS 5000
+#define REC_PIN_MS	  5000
 #define REC_MAX_TIMEOUT_S 86400.0
-#define BLOCKED_KEY "blocked_hardware"
+#define BLOCKED_KEY	  "blocked_hardware"
 
-static const char *const class_names[RC__COUNT] = {"timeout", "signal", "exit", "oom",
-						   "worker_lost", "infrastructure"};
-static const char *const strategy_names[REC_LEVELS + 1] = {
-    NULL, "retry_in_place", "retry_elsewhere", "restart_executor", "quarantine_worker",
-    "system_intervention"};
+static const char *const class_names[RC__COUNT] = {"timeout", "signal",	     "exit",
+						   "oom",     "worker_lost", "infrastructure"};
+static const char *const strategy_names[REC_LEVELS + 1] = {NULL,
+							   "retry_in_place",
+							   "retry_elsewhere",
+							   "restart_executor",
+							   "quarantine_worker",
+							   "system_intervention"};
 
 /* ---- pure helpers ---- */
 
@@ -32,10 +35,14 @@ bool recovery_classify(const char *kind, enum rec_class *out)
 		const char *kind;
 		enum rec_class cls;
 	} map[] = {
-	    {"timeout", RC_TIMEOUT},	       {"signal", RC_SIGNAL},
-	    {"exit_code", RC_EXIT},	       {"test_failures", RC_EXIT},
-	    {"exit", RC_EXIT},		       {"oom", RC_OOM},
-	    {"worker_lost", RC_WORKER_LOST},   {"infrastructure", RC_INFRASTRUCTURE},
+	    {"timeout", RC_TIMEOUT},
+	    {"signal", RC_SIGNAL},
+	    {"exit_code", RC_EXIT},
+	    {"test_failures", RC_EXIT},
+	    {"exit", RC_EXIT},
+	    {"oom", RC_OOM},
+	    {"worker_lost", RC_WORKER_LOST},
+	    {"infrastructure", RC_INFRASTRUCTURE},
 	    {"spawn", RC_INFRASTRUCTURE},
 	};
 	size_t i;
@@ -237,8 +244,9 @@ static json_t *task_event(struct ctask *t, int level, const char *kind, const ch
 	if (t->worker_id[0])
 		json_object_set_new(ev, "worker_id", json_string(t->worker_id));
 	if (kind || why)
-		json_object_set_new(ev, "error", json_pack("{s:s,s:s}", "kind", kind ? kind : "",
-							   "message", why ? why : ""));
+		json_object_set_new(
+		    ev, "error",
+		    json_pack("{s:s,s:s}", "kind", kind ? kind : "", "message", why ? why : ""));
 	return ev;
 }
 
@@ -324,8 +332,7 @@ static void quarantine(struct coord *c, struct cworker *w, const char *reason, d
 	fire_worker(c, w, DTF_HOOK_WORKER_FAILED);
 }
 
-void recovery_quarantine(struct coord *c, struct cworker *w, const char *reason,
-			 double duration_s)
+void recovery_quarantine(struct coord *c, struct cworker *w, const char *reason, double duration_s)
 {
 	quarantine(c, w, reason, duration_s, NULL);
 }
@@ -373,8 +380,8 @@ static bool has_id(const json_t *list, const char *id)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(list, i, e) if (json_is_string(e) && strcmp(json_string_value(e), id) == 0)
-		return true;
+	json_array_foreach(list, i, e) if (json_is_string(e) &&
+					   strcmp(json_string_value(e), id) == 0) return true;
 	return false;
 }
 
@@ -383,10 +390,10 @@ static bool task_blocked(struct coord *c, const struct ctask *t)
 	size_t i, blocked = 0;
 	json_t *e;
 
-	json_array_foreach(t->hw_all, i, e) if (json_object_get(c->blocked_hw, json_string_value(e)))
-		return true;
-	json_array_foreach(t->hw_any, i, e) if (json_object_get(c->blocked_hw, json_string_value(e)))
-		blocked++;
+	json_array_foreach(t->hw_all, i,
+			   e) if (json_object_get(c->blocked_hw, json_string_value(e))) return true;
+	json_array_foreach(t->hw_any, i,
+			   e) if (json_object_get(c->blocked_hw, json_string_value(e))) blocked++;
 	return blocked > 0 && blocked == json_array_size(t->hw_any);
 }
 
@@ -422,7 +429,8 @@ bool recovery_allows(struct coord *c, const struct ctask *t, const struct cworke
 	    strcmp(pin, w->id) != 0)
 		return false;
 	exclude = json_object_get(t->rec, "exclude");
-	/* An exclusion is a preference: with no other worker able to run it, the task still runs. */
+	/* An exclusion is a preference: with no other worker able to run it, the task still runs.
+	 */
 	if (has_id(exclude, w->id) && other_worker(c, t, exclude))
 		return false;
 	return true;
@@ -437,13 +445,15 @@ bool recovery_pending_reason(struct coord *c, const struct ctask *t, char *why, 
 
 	if (json_object_size(c->blocked_hw) && task_blocked(c, t)) {
 		for (l = 1; l >= 0; l--)
-			json_array_foreach(lists[l], i, e) if (json_object_get(c->blocked_hw,
-									     json_string_value(e)))
-				hw = json_string_value(e);
-		snprintf(why, len,
-			 "its hardware class '%s' is blocked system-wide by error recovery (lift it "
-			 "with POST /api/v1/recovery/unblock)",
-			 hw);
+			json_array_foreach(
+			    lists[l], i,
+			    e) if (json_object_get(c->blocked_hw, json_string_value(e))) hw =
+			    json_string_value(e);
+		snprintf(
+		    why, len,
+		    "its hardware class '%s' is blocked system-wide by error recovery (lift it "
+		    "with POST /api/v1/recovery/unblock)",
+		    hw);
 		return true;
 	}
 	pin = t->rec ? dtf_json_str(t->rec, "pin", NULL) : NULL;
@@ -519,11 +529,12 @@ static void block_hardware(struct coord *c, struct ctask *t, const char *why, js
 			if (!hw || json_object_get(c->blocked_hw, hw))
 				continue;
 			json_object_set_new(c->blocked_hw, hw,
-					    json_pack("{s:s,s:s,s:s}", "since", ts, "task_id", t->id,
-						      "reason", why ? why : ""));
+					    json_pack("{s:s,s:s,s:s}", "since", ts, "task_id",
+						      t->id, "reason", why ? why : ""));
 			json_array_append_new(blocked, json_string(hw));
-			log_error("system-wide intervention: hardware class '%s' blocked (task %s: %s)",
-				  hw, t->id, why ? why : "");
+			log_error(
+			    "system-wide intervention: hardware class '%s' blocked (task %s: %s)",
+			    hw, t->id, why ? why : "");
 		}
 	save_blocked(c);
 }
@@ -577,8 +588,8 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 				 blocked, "message", why ? why : "");
 		dtf_plugins_fire_custom(c->plugins, "system_intervention", note);
 		if (c->events)
-			dtf_events_publish(c->events, "intervention", t->run_id[0] ? t->run_id : NULL,
-					   note);
+			dtf_events_publish(c->events, "intervention",
+					   t->run_id[0] ? t->run_id : NULL, note);
 		json_decref(note);
 		json_decref(blocked);
 		break;
@@ -598,7 +609,8 @@ void recovery_on_failure(struct coord *c, struct ctask *t, const char *kind, con
 		if (t->max_retries > 0) {
 			ev = task_event(t, 1, kind, why);
 			json_object_set_new(ev, "strategy", json_string("retry"));
-			announce(c, final ? DTF_HOOK_RECOVERY_FAILED : DTF_HOOK_RECOVERY_STARTED, ev);
+			announce(c, final ? DTF_HOOK_RECOVERY_FAILED : DTF_HOOK_RECOVERY_STARTED,
+				 ev);
 			json_decref(ev);
 		}
 		return;
@@ -628,11 +640,11 @@ void recovery_on_failure(struct coord *c, struct ctask *t, const char *kind, con
 	if (floor > REC_LEVELS)
 		floor = REC_LEVELS;
 	level = recovery_choose(c->rhist, cls, floor);
-	nrec = json_pack("{s:i,s:s,s:s,s:I,s:s}", "level", level, "strategy", strategy_names[level],
-			 "class", class_names[cls], "started_ms",
-			 (json_int_t)(json_is_object(rec) ? dtf_json_int(rec, "started_ms", 0)
-							  : dtf_wall_ms()),
-			 "failed_on", t->worker_id);
+	nrec = json_pack(
+	    "{s:i,s:s,s:s,s:I,s:s}", "level", level, "strategy", strategy_names[level], "class",
+	    class_names[cls], "started_ms",
+	    (json_int_t)(json_is_object(rec) ? dtf_json_int(rec, "started_ms", 0) : dtf_wall_ms()),
+	    "failed_on", t->worker_id);
 	/* Workers excluded by earlier levels stay excluded. */
 	ex = json_object_get(rec, "exclude");
 	if (json_is_array(ex))
@@ -820,7 +832,7 @@ void recovery_metrics(struct coord *c, struct dtf_buf *b)
 				    "dtf_recovery_successes_total{class=\"%s\",strategy=\"%s\"} "
 				    "%llu\n",
 				    class_names[cls], strategy_names[l],
-				    (unsigned long long)c->rhist->s[cls][l].attempts, class_names[cls],
-				    strategy_names[l],
+				    (unsigned long long)c->rhist->s[cls][l].attempts,
+				    class_names[cls], strategy_names[l],
 				    (unsigned long long)c->rhist->s[cls][l].successes);
 }

@@ -91,8 +91,7 @@ void recovery_on_failure(struct coord *c, struct ctask *t, const char *kind, con
  * counts strikes against workers where it failed before. */
 void recovery_on_success(struct coord *c, struct ctask *t);
 /* Quarantines w (duration_s <= 0: the configured time; reason shown) and requeues its work. */
-void recovery_quarantine(struct coord *c, struct cworker *w, const char *reason,
-			 double duration_s);
+void recovery_quarantine(struct coord *c, struct cworker *w, const char *reason, double duration_s);
 /* Lifts a quarantine. */
 void recovery_unquarantine(struct coord *c, struct cworker *w, const char *why);
 /* Lifts expired quarantines (tick thread). */

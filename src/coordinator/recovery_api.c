@@ -53,13 +53,15 @@ void h_recovery_unblock(struct dtf_http_req *r)
 		return;
 	hw = dtf_json_str(body, "hardware", NULL);
 	if (!hw) {
-		dtf_http_reply_error(r, 400, "invalid_request", "'hardware' (a string) is required");
+		dtf_http_reply_error(r, 400, "invalid_request",
+				     "'hardware' (a string) is required");
 		json_decref(body);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
 	if (!json_object_get(c->blocked_hw, hw)) {
-		dtf_http_reply_error(r, 404, "not_blocked", "hardware class '%s' is not blocked", hw);
+		dtf_http_reply_error(r, 404, "not_blocked", "hardware class '%s' is not blocked",
+				     hw);
 	} else if (state_begin(c) != 0) {
 		dtf_http_reply_error(r, 503, "store_error", "the change could not be committed");
 	} else {
@@ -68,8 +70,9 @@ void h_recovery_unblock(struct dtf_http_req *r)
 			dtf_http_reply_error(r, 503, "store_error",
 					     "the change could not be committed");
 		} else {
-			dtf_http_reply_json(r, 200, json_pack("{s:s,s:O}", "unblocked", hw,
-							      "blocked_hardware", c->blocked_hw));
+			dtf_http_reply_json(r, 200,
+					    json_pack("{s:s,s:O}", "unblocked", hw,
+						      "blocked_hardware", c->blocked_hw));
 			sched_wake(c);
 		}
 	}
@@ -114,9 +117,9 @@ void h_worker_quarantine(struct dtf_http_req *r)
 		if (lift)
 			recovery_unquarantine(c, w, "lifted by an admin call");
 		else
-			recovery_quarantine(c, w,
-					    dtf_json_str(body, "reason", "quarantined by an admin call"),
-					    dur);
+			recovery_quarantine(
+			    c, w, dtf_json_str(body, "reason", "quarantined by an admin call"),
+			    dur);
 		if (state_commit(c) != 0) {
 			dtf_http_reply_error(r, 503, "store_error",
 					     "the change could not be committed");

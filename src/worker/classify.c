@@ -10,9 +10,9 @@
 /* Looks for an out-of-memory message in the last 4 KiB of stderr. */
 static bool oom_message(const char *err, size_t len)
 {
-	static const char *const needles[] = {"std::bad_alloc", "MemoryError",
+	static const char *const needles[] = {"std::bad_alloc",		"MemoryError",
 					      "Cannot allocate memory", "out of memory",
-					      "Out of memory", NULL};
+					      "Out of memory",		NULL};
 	size_t from = len > 4096 ? len - 4096 : 0, i, k;
 
 	if (!err)

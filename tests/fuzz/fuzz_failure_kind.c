@@ -18,7 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const kinds[] = {"timeout", "cancelled", "oom", "infrastructure",
-					    "signal", "exit_code", NULL};
+					    "signal",  "exit_code", NULL};
 	struct dtf_failure_facts f;
 	const char *k, *k2;
 	char *err;
