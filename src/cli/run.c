@@ -370,9 +370,17 @@ int cmd_run(int argc, char **argv)
 	cli_write_reports(&hc, run_id, &ro, &report);
 	if (k.failed && report)
 		print_failures(report);
-	printf("dtf run: %d tests: %d passed, %d failed, %d skipped, %d cancelled in %.1f s\n",
-	       k.total, k.completed, k.failed, k.unschedulable, k.cancelled - k.unschedulable,
-	       (double)(dtf_mono_ms() - start) / 1000.0);
+	{
+		/* Tasks that passed only on a retry are counted among the passed, and named. */
+		long long flaky = dtf_json_int(json_object_get(report, "summary"), "flaky", 0);
+		char fl[48] = "";
+		if (flaky > 0)
+			snprintf(fl, sizeof(fl), " (%lld flaky)", flaky);
+		printf("dtf run: %d tests: %d passed%s, %d failed, %d skipped, %d cancelled in "
+		       "%.1f s\n",
+		       k.total, k.completed, fl, k.failed, k.unschedulable,
+		       k.cancelled - k.unschedulable, (double)(dtf_mono_ms() - start) / 1000.0);
+	}
 	if (rc == DTF_ETIMEOUT) {
 		fprintf(stderr, "dtf run: timed out\n");
 		rc = 3;

@@ -143,6 +143,28 @@ assert sorted(c.get("name") for c in cases) == ["sub/test_two.sh", "test_one.sh"
 assert all(c.find("failure") is None and c.find("skipped") is None for c in cases)
 EOF
 
+# --- a flaky test (fails once, passes on its retry): a pass, reported as flaky ---
+mkdir -p flaky
+cat > flaky/test_flaky.sh <<EOF
+#!/bin/sh
+# dtf: retries=1
+if [ -e "$T/flaky.mark" ]; then exit 0; fi
+touch "$T/flaky.mark"
+echo "first run fails" >&2
+exit 1
+EOF
+dtf run --workers 1 --test-dir flaky --output-dir OUT5 --state-dir STATE5 > flaky.out 2> flaky.err
+rc=$?
+assert_eq "$rc" 0 "dtf run exit status on a flaky suite ($(cat flaky.out) $(tail -5 flaky.err))"
+assert_contains "$(cat flaky.out)" "1 tests: 1 passed (1 flaky), 0 failed" "dtf run summary (flaky suite)"
+python3 - OUT5/results.xml OUT5/results.json <<'EOF' || fail "the flaky suite's reports are not right"
+import json, sys, xml.etree.ElementTree as ET
+c = ET.parse(sys.argv[1]).getroot().find(".//testcase")
+assert c.find("failure") is None and len(c.findall("flakyFailure")) == 1, ET.tostring(c)
+d = json.load(open(sys.argv[2]))
+assert d["summary"]["flaky"] == 1 and d["tasks"][0]["result"]["flaky"] is True, d["summary"]
+EOF
+
 # --- no tests: exit 2 ---
 mkdir -p empty
 dtf run --workers 1 --test-dir empty --output-dir OUT3 --state-dir STATE3 > empty.out 2> empty.err
