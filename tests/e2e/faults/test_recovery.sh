@@ -7,14 +7,8 @@
 #     timeout doubled (no other worker: it stays), then the worker is told to restart its
 #     executors (level 3) and it passes;
 #  2b. a task that reports running out of memory is retried with more memory (level 2);
-#  3. quarantine: r1 fails a second task that passes on r2 (threshold 2): r1 is quarantined (no
-#     leases; in /api/v1/workers, /metrics and the event stream), lifted by the admin call; an
-#     admin quarantine with a duration ends by itself;
-#  4. level 5: a task that crashes by signal on the only worker with its hardware class climbs
-#     through the levels (quarantine included) to a system-wide block of that class, visible in
-#     /api/v1/workers, /api/v1/recovery/history and /metrics, and lifted by the admin call, after
-#     which it passes;
 #  5. the history survives a coordinator restart.
+# Quarantine and level 5 are in test_quarantine.sh.
 . "$(dirname "$0")/../lib.sh"
 
 COORD_ARGS=(--heartbeat-timeout 3 --retry-backoff 0.1 --quarantine-threshold 2 --quarantine-time 3)
@@ -80,62 +74,11 @@ assert_eq "$(task_field "$X2B" 'd["requirements"]["memory"]')" 96.0 "memory of n
 assert_eq "$(stat oom retry_in_place) $(stat oom retry_elsewhere)" "1 0 1 1" "oom history"
 
 # ---------------------------------------------------------------------------------------------
-log "3: quarantine after two tasks that failed on r1 and passed on r2"
-# r2's only slot is busy, so the next task goes to r1.
-B3=$(submit '{"name": "keeps_r2_busy", "hardware": "r2only", "shell": "sleep 2"}')
-wait_for -t 20 -m "keeps_r2_busy to run" task_status_is "$B3" running
-X3=$(submit '{"name": "fails_on_r1_again", "hardware": "rr", "max_retries": 2,
-	"shell": "if [ \"$DTF_WORKER_ID\" = r1 ]; then exit 4; fi; echo fine"}')
-wait_for -t 30 -m "fails_on_r1_again to complete" task_status_is "$X3" completed
-# The history (in place 0 of 1, elsewhere 1 of 1) sent it elsewhere at once.
-assert_eq "$(history_of "$X3")" "r1:requeued:exit_code r2:passed:-" "attempts of fails_on_r1_again"
-assert_eq "$(worker_status r1)" quarantined "r1 after two strikes"
-assert_contains "$(api GET /api/v1/workers/r1 | jq_py 'd["quarantine"]["reason"]')" "passed on another worker" "r1's quarantine reason"
-assert_eq "$(metric dtf_workers_quarantined)" 1 "dtf_workers_quarantined"
-assert_eq "$(api GET /api/v1/recovery/history | jq_py '[w["id"] for w in d["quarantined_workers"]]')" '["r1"]' "quarantined workers"
-wait_for -t 10 -m "the quarantine in the event stream" grep -q '"id":"r1","status":"quarantined"' "$T/events.txt"
-# No lease while quarantined: a task only r1 can run waits, and runs once it is lifted.
-Z3=$(submit '{"name": "r1_only", "hardware": "r1only", "command": ["true"]}')
-[ "$(task_field "$Z3" 'd["status"]')" = pending ] || fail "r1_only was leased to a quarantined worker"
-assert_contains "$(task_field "$Z3" 'd["pending_reason"]')" "is quarantined" "pending reason of r1_only"
-code=$(http DELETE /api/v1/workers/r1/quarantine)
-assert_eq "$code" 200 "lifting r1's quarantine"
-assert_eq "$(jq_py 'd["status"] + " " + str(d.get("quarantined", False))' "$T/body")" "idle False" "r1 after the lift"
-wait_for -t 20 -m "r1_only to complete" task_status_is "$Z3" completed
-# An admin quarantine with a duration ends by itself.
-code=$(http POST /api/v1/workers/r2/quarantine '{"reason": "maintenance", "duration_s": 1}')
-assert_eq "$code" 200 "quarantining r2"
-assert_eq "$(jq_py 'd["status"] + " " + d["quarantine"]["reason"]' "$T/body")" "quarantined maintenance" "r2 quarantined"
-wait_for -t 10 -m "r2's quarantine to end" eval '[ "$(worker_status r2)" = idle ]'
-assert_eq "$(http POST /api/v1/workers/r2/quarantine '{"duration_s": "long"}')" 400 "a bad duration"
-assert_eq "$(http POST /api/v1/workers/nobody/quarantine '{}')" 404 "an unknown worker"
-
-# ---------------------------------------------------------------------------------------------
-log "4: level 5: a crash on the only worker of its class blocks the class"
-start_worker r4 --hardware gpu-x
-wait_worker r4
-X4=$(submit '{"name": "crashes", "hardware": "gpu-x", "max_retries": 5,
-	"shell": "if [ \"$DTF_ATTEMPT\" -le 5 ]; then kill -SEGV $$; fi; echo attempt $DTF_ATTEMPT"}')
-blocked() { [ "$(api GET /api/v1/workers | jq_py '",".join(sorted(d["blocked_hardware"]))')" = gpu-x ]; }
-wait_for -t 40 -m "gpu-x to be blocked" blocked
-assert_eq "$(task_field "$X4" '"%s %s %d" % (d["status"], d["recovery"]["strategy"], len(d["history"]))')" \
-	"pending system_intervention 5" "crashes while gpu-x is blocked"
-assert_eq "$(history_of "$X4")" "r4:requeued:signal r4:requeued:signal r4:requeued:signal r4:requeued:signal r4:requeued:signal" "attempts of crashes"
-assert_eq "$(metric dtf_hardware_blocked)" 1 "dtf_hardware_blocked"
-# Once its backoff is over, the task says why it waits.
-wait_for -t 20 -m "crashes to say gpu-x is blocked" eval 'task_field '"$X4"' "d[\"pending_reason\"]" | grep -q "hardware class .gpu-x. is blocked"'
-wait_for -t 10 -m "the intervention in the event stream" grep -q "^event: intervention" "$T/events.txt"
-assert_eq "$(http POST /api/v1/recovery/unblock '{"hardware": "cpu"}')" 404 "unblocking a class that is not blocked"
-assert_eq "$(http POST /api/v1/recovery/unblock '{}')" 400 "unblocking without a class"
-code=$(http POST /api/v1/recovery/unblock '{"hardware": "gpu-x"}')
-assert_eq "$code" 200 "unblocking gpu-x"
-wait_for -t 20 -m "crashes to complete" task_status_is "$X4" completed
-assert_eq "$(stat signal system_intervention)" "1 1" "signal/system_intervention"
-assert_eq "$(stat signal quarantine_worker)" "1 0" "signal/quarantine_worker"
-assert_eq "$(metric 'dtf_recoveries_total{phase="completed"}')" 5 "recoveries completed"
-
-# ---------------------------------------------------------------------------------------------
 log "5: the history survives a restart"
+assert_eq "$(metric 'dtf_recoveries_total{phase="completed"}')" 3 "recoveries completed"
+grep -q '^event: recovery' "$T/events.txt" || fail "no recovery event in the event stream"
+grep -q '"phase":"completed".*"strategy":"restart_executor"\|"strategy":"restart_executor".*"phase":"completed"' "$T/events.txt" ||
+	fail "no recovery event for the executor restart: $(grep -A1 '^event: recovery' "$T/events.txt" | tail -4)"
 api GET /api/v1/recovery/history | jq_py 'd["history"]' > before.json
 stop_coordinator KILL
 COORD_PORT_WANT=$COORD_PORT start_coordinator "${COORD_ARGS[@]}"
