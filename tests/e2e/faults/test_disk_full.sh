@@ -9,7 +9,8 @@
 #      create the task's work directory with ENOSPC; the task never starts.
 . "$(dirname "$0")/../lib.sh"
 
-# A long first backoff: the retry waits while the second worker joins.
+# A long first backoff: the retry waits while the test releases the second worker (held back in
+# quarantine, so that the first attempt goes to the worker with the full disk).
 start_coordinator --heartbeat-timeout 2 --retry-backoff 6
 RAN="$T/ran.log"
 NOTE='echo \"$DTF_TASK_ID $DTF_ATTEMPT $DTF_WORKER_ID\" >> '"$RAN"
@@ -59,14 +60,16 @@ else
 	assert_contains "$(task_field "$E1" 'd["result"]["stderr"]')" "No space left on device" "stderr of fills_disk"
 	assert_eq "$(task_field "$E1" '"%s %d" % (d["result"]["worker_id"], len(d["history"]))')" "ke 1" "worker and attempts of fills_disk"
 	# The disk stays full (a failed task's directory is kept): a task that writes, with a retry,
-	# fails there and passes on ke2, which joins once the first attempt failed.
+	# fails there and passes on ke2, which is held in quarantine until the first attempt failed.
+	start_worker ke2 --hardware fe
+	wait_worker ke2
+	assert_eq "$(http POST /api/v1/workers/ke2/quarantine '{"reason": "not yet"}')" 200 "holding ke2 back"
 	E2=$(submit '{"name": "writes_on_full_disk", "hardware": "fe", "max_retries": 1,
 		"shell": "'"$NOTE"'; echo data > \"$DTF_WORK_DIR/small\" && echo wrote on $DTF_WORKER_ID"}')
 	wait_for -t 20 -m "writes_on_full_disk's first attempt to fail" first_attempt_failed "$E2"
 	assert_eq "$(task_field "$E2" 'd["recovery"]["strategy"] + " " + d["recovery"]["class"] + " " + ",".join(d["recovery"]["exclude"])')" \
 		"retry_elsewhere infrastructure ke" "recovery of writes_on_full_disk"
-	start_worker ke2 --hardware fe
-	wait_worker ke2
+	assert_eq "$(http DELETE /api/v1/workers/ke2/quarantine)" 200 "releasing ke2"
 	wait_for -t 30 -m "writes_on_full_disk to complete" task_status_is "$E2" completed
 	check_retried_elsewhere "$E2" ke ke2
 	assert_eq "$(executions "$E1") $(executions "$E2")" "1 2" "executions"
@@ -84,10 +87,12 @@ wait_for -t 20 -m "no_retry to fail" task_status_is "$F1" failed
 assert_eq "$(task_field "$F1" '"%s %s %s %s" % (d["error"]["kind"], d["error"].get("reason"), d["error"].get("errno"), d["result"]["worker_id"])')" \
 	"infrastructure disk_full 28 kf" "error of no_retry"
 assert_contains "$(task_field "$F1" 'd["error"]["message"]')" "No space left on device" "message of no_retry"
-F2=$(submit '{"name": "retried", "hardware": "ff", "max_retries": 1, "shell": "'"$NOTE"'; echo ok"}')
-wait_for -t 20 -m "retried's first attempt to fail" first_attempt_failed "$F2"
 start_worker kf2 --hardware ff
 wait_worker kf2
+assert_eq "$(http POST /api/v1/workers/kf2/quarantine '{"reason": "not yet"}')" 200 "holding kf2 back"
+F2=$(submit '{"name": "retried", "hardware": "ff", "max_retries": 1, "shell": "'"$NOTE"'; echo ok"}')
+wait_for -t 20 -m "retried's first attempt to fail" first_attempt_failed "$F2"
+assert_eq "$(http DELETE /api/v1/workers/kf2/quarantine)" 200 "releasing kf2"
 wait_for -t 30 -m "retried to complete" task_status_is "$F2" completed
 check_retried_elsewhere "$F2" kf kf2
 # The task never started on kf: one execution, on kf2.
