@@ -28,15 +28,17 @@ RUN=$(api POST /api/v1/runs '{"name": "coordinator-crashes"}' | jq_py 'd["id"]')
 
 # Every execution appends "task attempt worker" to ran.log (appends of a line are atomic). One
 # task in ten returns at once, the others sleep 0.1-0.2 s: about 20 s of work for the 4 slots,
-# long enough for 10 kills (one every 1.5 s or so, restart included) to land while tasks run.
-python3 - "$N" "$FIRST" "$BATCH" "$RUN" "$T/ran.log" <<'EOF'
+# long enough for 10 kills (one every second or so, restart included) to land while tasks run.
+# In a sanitizer build (SCALE 3), where a restart takes longer, the sleeps are 1.5 times longer.
+python3 - "$N" "$FIRST" "$BATCH" "$RUN" "$T/ran.log" "$SCALE" <<'EOF'
 import json, sys
 n, first, batch, run, log = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+slow = 1 + (int(sys.argv[6]) - 1) / 4
 tasks = []
 for i in range(n):
     sh = f'echo "$DTF_TASK_ID $DTF_ATTEMPT $DTF_WORKER_ID" >> {log}'
     if i % 10:
-        sh += "; sleep " + ("0.1", "0.15", "0.2", "0.2")[i % 4]
+        sh += "; sleep %.2f" % ((0.1, 0.15, 0.2, 0.2)[i % 4] * slow)
     tasks.append({"name": f"c{i:03d}", "shell": sh})
 batches = [tasks[:first]] + [tasks[j:j + batch] for j in range(first, n, batch)]
 for k, b in enumerate(batches):
@@ -56,13 +58,13 @@ summary() { curl -s --max-time 5 "$URL/api/v1/runs/$RUN/summary"; }
 run_done() { [ "$(summary | jq_py 'd["done"]' 2>/dev/null)" = true ]; }
 unfinished() { summary | jq_py 'd["pending"] + d["assigned"] + d["running"]'; }
 
-# Kill at random instants (0.2-1 s after it serves again) while the run has unfinished tasks,
+# Kill at random instants (0.1-0.6 s after it serves again) while the run has unfinished tasks,
 # MAX_KILLS times at most; at least MIN_KILLS kills must hit unfinished tasks. When the workers
 # have caught up (no unfinished task), the next batch goes in instead of a kill. Then the batches
 # left are submitted and the run must end.
 kills=0 busy_kills=0
 while [ "$kills" -lt "$MAX_KILLS" ]; do
-	sleep "$(awk -v ms=$(( RANDOM % 800 + 200 )) 'BEGIN { printf "%.3f", ms / 1000 }')"
+	sleep "$(awk -v ms=$(( RANDOM % 500 + 100 )) 'BEGIN { printf "%.3f", ms / 1000 }')"
 	left=$(unfinished) || fail "no summary of the run before kill $((kills + 1))"
 	if [ "$left" = 0 ]; then
 		[ "$NEXT" -lt "$NBATCHES" ] || break # the run is over: further kills would not hit it
