@@ -6,19 +6,18 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
 
 #include "common/err.h"
 #include "common/hmap.h"
 #include "common/util.h"
+#include "common/xml.h"
 #include "report/view.h"
 
 #include "common/banned.h"
@@ -306,21 +305,18 @@ static int parse_lcov(struct dtf_coverage *c, const char *text, size_t len, char
 	return 0;
 }
 
-int dtf_coverage_add_lcov(struct dtf_coverage *c, const char *text, size_t len, char *err,
-			  size_t errlen)
+/* Parses one input with parse into a merge of its own and folds that into c only when the
+ * whole input parsed, so a bad file adds nothing. */
+static int add_parsed(struct dtf_coverage *c,
+		      int (*parse)(struct dtf_coverage *, const char *, size_t, char *, size_t),
+		      const char *text, size_t len, char *err, size_t errlen)
 {
-	struct dtf_coverage *tmp;
+	struct dtf_coverage *tmp = dtf_coverage_new();
 	int rc;
 
-	if (len > DTF_COVERAGE_MAX_BYTES) {
-		snprintf(err, errlen, "lcov file too large (%zu bytes, at most %u)", len,
-			 DTF_COVERAGE_MAX_BYTES);
-		return DTF_ETOOBIG;
-	}
-	tmp = dtf_coverage_new();
 	if (!tmp)
 		return DTF_ENOMEM;
-	rc = parse_lcov(tmp, text, len, err, errlen);
+	rc = parse(tmp, text, len, err, errlen);
 	if (!rc) {
 		rc = merge_into(c, tmp);
 		if (rc)
@@ -331,65 +327,18 @@ int dtf_coverage_add_lcov(struct dtf_coverage *c, const char *text, size_t len, 
 	return rc;
 }
 
+int dtf_coverage_add_lcov(struct dtf_coverage *c, const char *text, size_t len, char *err,
+			  size_t errlen)
+{
+	if (len > DTF_COVERAGE_MAX_BYTES) {
+		snprintf(err, errlen, "lcov file too large (%zu bytes, at most %u)", len,
+			 DTF_COVERAGE_MAX_BYTES);
+		return DTF_ETOOBIG;
+	}
+	return add_parsed(c, parse_lcov, text, len, err, errlen);
+}
+
 /* ---- Cobertura ---- */
-
-/* What one Cobertura parse keeps. */
-struct cob_state {
-	bool saw_dtd;
-};
-
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-static void xml_init(void)
-{
-	xmlInitParser();
-}
-
-#if LIBXML_VERSION >= 21200
-static void silent_error(void *ctx, const xmlError *error)
-#else
-static void silent_error(void *ctx, xmlErrorPtr error)
-#endif
-{
-	(void)ctx;
-	(void)error;
-}
-
-static void silent_generic(void *ctx, const char *msg, ...)
-{
-	(void)ctx;
-	(void)msg;
-}
-
-/* Stops the parser at <!DOCTYPE: no entity is ever declared, so none can be expanded. */
-static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
-			   const xmlChar *system_id)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-	struct cob_state *st = ctxt->_private;
-
-	(void)name;
-	(void)external_id;
-	(void)system_id;
-	st->saw_dtd = true;
-	xmlStopParser(ctxt);
-}
-
-static void refuse_entity(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
-			  const xmlChar *system_id, xmlChar *content)
-{
-	(void)name;
-	(void)type;
-	(void)public_id;
-	(void)system_id;
-	(void)content;
-	refuse_doctype(ctx, NULL, NULL, NULL);
-}
-
-static bool is_element(const xmlNode *node, const char *name)
-{
-	return node->type == XML_ELEMENT_NODE && xmlStrEqual(node->name, BAD_CAST name);
-}
 
 /* Adds the <line> elements of one <class>. */
 static int cob_class(struct dtf_coverage *c, xmlNode *cls, char *err, size_t errlen)
@@ -418,7 +367,7 @@ static int cob_class(struct dtf_coverage *c, xmlNode *cls, char *err, size_t err
 		goto out;
 	}
 	for (lines = cls->children; lines; lines = lines->next) {
-		if (!is_element(lines, "lines"))
+		if (!dtf_xml_is_element(lines, "lines"))
 			continue;
 		for (l = lines->children; l; l = l->next) {
 			xmlChar *num, *hits;
@@ -426,7 +375,7 @@ static int cob_class(struct dtf_coverage *c, xmlNode *cls, char *err, size_t err
 			uint64_t h = 0;
 			bool ok;
 
-			if (!is_element(l, "line"))
+			if (!dtf_xml_is_element(l, "line"))
 				continue;
 			num = xmlGetProp(l, BAD_CAST "number");
 			hits = xmlGetProp(l, BAD_CAST "hits");
@@ -468,7 +417,7 @@ static int cob_walk(struct dtf_coverage *c, xmlNode *node, int depth, char *err,
 		return DTF_EPARSE;
 	}
 	for (k = node->children; k && !rc; k = k->next) {
-		if (is_element(k, "class"))
+		if (dtf_xml_is_element(k, "class"))
 			rc = cob_class(c, k, err, errlen);
 		else if (k->type == XML_ELEMENT_NODE)
 			rc = cob_walk(c, k, depth + 1, err, errlen);
@@ -479,11 +428,8 @@ static int cob_walk(struct dtf_coverage *c, xmlNode *node, int depth, char *err,
 static int parse_cobertura(struct dtf_coverage *c, const char *xml, size_t len, char *err,
 			   size_t errlen)
 {
-	struct cob_state st = {0};
-	xmlParserCtxtPtr ctxt = NULL;
-	xmlGenericErrorFunc old_fn;
+	bool refused_dtd;
 	xmlDocPtr doc = NULL;
-	void *old_ctx;
 	xmlNode *root;
 	int rc = DTF_EPARSE;
 
@@ -491,66 +437,38 @@ static int parse_cobertura(struct dtf_coverage *c, const char *xml, size_t len, 
 		snprintf(err, errlen, "not a Cobertura report: it holds NUL bytes");
 		goto out;
 	}
-	pthread_once(&xml_once, xml_init);
-	ctxt = xmlNewParserCtxt();
-	if (!ctxt || !ctxt->sax) {
-		rc = DTF_ENOMEM;
-		goto out;
-	}
-	ctxt->_private = &st;
-	ctxt->sax->serror = silent_error;
-	ctxt->sax->internalSubset = refuse_doctype;
-	ctxt->sax->externalSubset = refuse_doctype;
-	ctxt->sax->entityDecl = refuse_entity;
-	old_fn = xmlGenericError;
-	old_ctx = xmlGenericErrorContext;
-	xmlSetGenericErrorFunc(NULL, silent_generic);
-	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL,
-				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	xmlSetGenericErrorFunc(old_ctx, old_fn);
-	if (st.saw_dtd) {
+	rc = dtf_xml_parse(xml, len, &doc, &refused_dtd);
+	if (refused_dtd) {
 		snprintf(err, errlen, "Cobertura reports with a DOCTYPE are refused");
 		goto out;
 	}
-	if (!doc || !ctxt->wellFormed) {
+	if (rc == DTF_EPARSE) {
 		snprintf(err, errlen, "not well-formed XML");
 		goto out;
 	}
+	if (rc)
+		goto out;
+	rc = DTF_EPARSE;
 	root = xmlDocGetRootElement(doc);
-	if (!root || !is_element(root, "coverage")) {
+	if (!root || !dtf_xml_is_element(root, "coverage")) {
 		snprintf(err, errlen, "not a Cobertura report: the root is not <coverage>");
 		goto out;
 	}
 	rc = cob_walk(c, root, 0, err, errlen);
 out:
 	xmlFreeDoc(doc);
-	xmlFreeParserCtxt(ctxt);
 	return rc;
 }
 
 int dtf_coverage_add_cobertura(struct dtf_coverage *c, const char *xml, size_t len, char *err,
 			       size_t errlen)
 {
-	struct dtf_coverage *tmp;
-	int rc;
-
 	if (len > DTF_COVERAGE_MAX_XML_BYTES) {
 		snprintf(err, errlen, "Cobertura file too large (%zu bytes, at most %u)", len,
 			 DTF_COVERAGE_MAX_XML_BYTES);
 		return DTF_ETOOBIG;
 	}
-	tmp = dtf_coverage_new();
-	if (!tmp)
-		return DTF_ENOMEM;
-	rc = parse_cobertura(tmp, xml, len, err, errlen);
-	if (!rc) {
-		rc = merge_into(c, tmp);
-		if (rc)
-			snprintf(err, errlen, "%s",
-				 rc == DTF_ETOOBIG ? "too many line records" : "out of memory");
-	}
-	dtf_coverage_free(tmp);
-	return rc;
+	return add_parsed(c, parse_cobertura, xml, len, err, errlen);
 }
 
 int dtf_coverage_add_file(struct dtf_coverage *c, const char *path, char *err, size_t errlen)

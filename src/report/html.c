@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "report/view.h"
 
@@ -115,7 +116,7 @@ static int html_escape(struct dtf_buf *b, const char *s, size_t cap)
 			rc = dtf_buf_adds(b, "…");
 			break;
 		}
-		n = report_utf8(p + i, len - i, &cp);
+		n = dtf_utf8_decode(p + i, len - i, &cp);
 		if (n == 0) {
 			n = 1;
 			rep = "\xef\xbf\xbd";

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 #include "common/banned.h"
@@ -30,39 +31,6 @@ struct junit_ctx {
 	size_t tests, failures, errors, skipped;
 	double time;
 };
-
-/* Decodes the UTF-8 sequence at s (at most len bytes) into *cp; returns its length, or 0 when the
- * bytes are not valid UTF-8 (overlong forms and surrogates included). */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n, i;
-	uint32_t c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
 
 /* True for the characters XML 1.0 allows (tab, newline and carriage return are handled apart). */
 static bool xml_char_ok(uint32_t cp)
@@ -83,7 +51,7 @@ static int xml_escape(struct dtf_buf *b, const char *s, size_t len, bool attr)
 
 	while (i < len) {
 		rep = NULL;
-		n = utf8_decode(p + i, len - i, &cp);
+		n = dtf_utf8_decode(p + i, len - i, &cp);
 		if (n == 0) {
 			n = 1;
 			rep = "\xef\xbf\xbd";

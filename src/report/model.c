@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/hmap.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "report/coverage.h"
 #include "report/view.h"
@@ -93,37 +94,6 @@ bool report_row_failed(json_t *row)
 	const char *st = report_str(row, "status", "");
 
 	return strcmp(st, "failed") == 0 || strcmp(st, "error") == 0;
-}
-
-size_t report_utf8(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t n, i;
-	uint32_t c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
 }
 
 const char *report_status(json_t *summary)
@@ -221,7 +191,7 @@ json_t *report_string(const char *s)
 	/* Not UTF-8 (a document built in memory can hold anything): show bad bytes as U+FFFD. */
 	dtf_buf_init(&b, len * 3 + 1);
 	while (i < len) {
-		n = report_utf8((const unsigned char *)s + i, len - i, &cp);
+		n = dtf_utf8_decode((const unsigned char *)s + i, len - i, &cp);
 		if (n == 0) {
 			if (dtf_buf_adds(&b, "\xef\xbf\xbd"))
 				break;

@@ -41,8 +41,6 @@ int report_humanize(struct dtf_buf *b, const char *key);
 json_t *report_string(const char *s);
 /* True for failed and error rows. */
 bool report_row_failed(json_t *row);
-/* Decodes one UTF-8 sequence at s (len bytes left): its length, or 0 when it is not valid. */
-size_t report_utf8(const unsigned char *s, size_t len, uint32_t *cp);
 /* When the run finished (summary's finished_at, else the run's finished_at or created_at) as
  * "2026-01-02 03:04:05 UTC"; false when unknown. */
 bool report_finished_text(json_t *doc, json_t *summary, char out[40]);

@@ -9,11 +9,8 @@
  * libxml2 is changed. */
 #include "worker/junit.h"
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
-#include <libxml/xmlerror.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,6 +18,8 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/utf8.h"
+#include "common/xml.h"
 
 #include "common/banned.h"
 
@@ -28,70 +27,11 @@
 #define ATTR_CAP	4096	    /* message and type keep their first 4 KiB */
 #define MAX_SUITE_DEPTH 64	    /* deeper <testsuite> nesting is refused */
 
-#define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-
 /* What one dtf_junit_parse() call keeps while it walks the tree. */
 struct junit_state {
-	bool saw_dtd;  /* set by the SAX hooks below; the document is refused */
 	size_t ncases; /* test cases stored so far, checked against DTF_JUNIT_MAX_CASES */
 	json_t *cases;
 };
-
-static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
-
-/* libxml2 wants xmlInitParser() called once before threads use it. */
-static void xml_init(void)
-{
-	xmlInitParser();
-}
-
-/* Swallows libxml2's error reports for this context; the caller only needs the outcome. The
- * handler's signature gained a const in libxml2 2.12. */
-#if LIBXML_VERSION >= 21200
-static void silent_error(void *ctx, const xmlError *error)
-#else
-static void silent_error(void *ctx, xmlErrorPtr error)
-#endif
-{
-	(void)ctx;
-	(void)error;
-}
-
-/* Swallows the messages libxml2 sends to the thread's generic error channel, which is where
- * errors without a parser context (character encoding conversion) go. */
-static void silent_generic(void *ctx, const char *msg, ...)
-{
-	(void)ctx;
-	(void)msg;
-}
-
-/* Called by the parser when it reads <!DOCTYPE ...>, before the internal subset: stopping here
- * means no entity declaration is ever parsed, so entity bombs and external entities cannot happen.
- */
-static void refuse_doctype(void *ctx, const xmlChar *name, const xmlChar *external_id,
-			   const xmlChar *system_id)
-{
-	xmlParserCtxtPtr ctxt = ctx;
-	struct junit_state *st = ctxt->_private;
-
-	(void)name;
-	(void)external_id;
-	(void)system_id;
-	st->saw_dtd = true;
-	xmlStopParser(ctxt);
-}
-
-/* A second line of defence: entity declarations are refused the same way. */
-static void refuse_entity(void *ctx, const xmlChar *name, int type, const xmlChar *public_id,
-			  const xmlChar *system_id, xmlChar *content)
-{
-	(void)name;
-	(void)type;
-	(void)public_id;
-	(void)system_id;
-	(void)content;
-	refuse_doctype(ctx, NULL, NULL, NULL);
-}
 
 /* True when the document starts like UTF-16 or UTF-32 (a byte order mark, or a NUL next to the
  * first '<'), where NUL bytes are part of the text. */
@@ -101,40 +41,6 @@ static bool is_wide(const unsigned char *s, size_t len)
 			    (s[0] == 0xff && s[1] == 0xfe));
 }
 
-static bool is_element(const xmlNode *node, const char *name)
-{
-	return node->type == XML_ELEMENT_NODE && xmlStrEqual(node->name, BAD_CAST name);
-}
-
-/* Length of the valid UTF-8 sequence at s (at most len bytes), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t len)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* Returns a new JSON string of s[0..len). libxml2 hands out UTF-8, but should a byte sequence ever
  * be invalid, it is replaced with U+FFFD rather than losing the whole string. NULL on no memory. */
 static json_t *json_text(const char *s, size_t len)
@@ -142,13 +48,14 @@ static json_t *json_text(const char *s, size_t len)
 	struct dtf_buf b;
 	json_t *str;
 	size_t i, n;
+	uint32_t cp;
 
 	str = json_stringn(s, len);
 	if (str)
 		return str;
 	dtf_buf_init(&b, len * 3 + 1);
 	for (i = 0; i < len; i += n) {
-		n = utf8_seq((const unsigned char *)s + i, len - i);
+		n = dtf_utf8_decode((const unsigned char *)s + i, len - i, &cp);
 		if (n == 0) {
 			n = 1;
 			if (dtf_buf_add(&b, "\xef\xbf\xbd", 3))
@@ -285,19 +192,19 @@ static int add_case(struct junit_state *st, xmlNode *tc, const xmlChar *suite)
 
 	/* The first <failure> or <error> decides; <skipped> only counts when there is neither. */
 	for (c = tc->children; c; c = c->next) {
-		if (is_element(c, "failure") || is_element(c, "error")) {
-			if (!outcome || is_element(outcome, "skipped")) {
+		if (dtf_xml_is_element(c, "failure") || dtf_xml_is_element(c, "error")) {
+			if (!outcome || dtf_xml_is_element(outcome, "skipped")) {
 				outcome = c;
-				status = is_element(c, "failure") ? "failed" : "error";
+				status = dtf_xml_is_element(c, "failure") ? "failed" : "error";
 			}
-		} else if (is_element(c, "skipped")) {
+		} else if (dtf_xml_is_element(c, "skipped")) {
 			if (!outcome) {
 				outcome = c;
 				status = "skipped";
 			}
-		} else if (is_element(c, "system-out")) {
+		} else if (dtf_xml_is_element(c, "system-out")) {
 			rc = add_content(&out, c);
-		} else if (is_element(c, "system-err")) {
+		} else if (dtf_xml_is_element(c, "system-err")) {
 			rc = add_content(&err, c);
 		}
 		if (rc)
@@ -365,9 +272,9 @@ static int walk_suite(struct junit_state *st, xmlNode *suite, const xmlChar *par
 	name = xmlGetProp(suite, BAD_CAST "name");
 	label = name && name[0] ? name : parent_name;
 	for (c = suite->children; c; c = c->next) {
-		if (is_element(c, "testcase"))
+		if (dtf_xml_is_element(c, "testcase"))
 			rc = add_case(st, c, label);
-		else if (is_element(c, "testsuite"))
+		else if (dtf_xml_is_element(c, "testsuite"))
 			rc = walk_suite(st, c, label, depth + 1);
 		if (rc)
 			goto out;
@@ -380,10 +287,8 @@ out:
 int dtf_junit_parse(const char *xml, size_t len, json_t **cases)
 {
 	struct junit_state st = {0};
-	xmlParserCtxtPtr ctxt = NULL;
-	xmlGenericErrorFunc old_fn;
+	bool refused_dtd;
 	xmlDocPtr doc = NULL;
-	void *old_ctx;
 	xmlNode *root;
 	int rc;
 
@@ -401,28 +306,13 @@ int dtf_junit_parse(const char *xml, size_t len, json_t **cases)
 		rc = DTF_EPARSE;
 		goto out;
 	}
-	pthread_once(&xml_once, xml_init);
-	rc = DTF_ENOMEM;
-	ctxt = xmlNewParserCtxt();
-	if (!ctxt || !ctxt->sax)
+	rc = dtf_xml_parse(xml, len, &doc, &refused_dtd);
+	if (rc)
 		goto out;
-	ctxt->_private = &st;
-	ctxt->sax->serror = silent_error;
-	ctxt->sax->internalSubset = refuse_doctype;
-	ctxt->sax->externalSubset = refuse_doctype;
-	ctxt->sax->entityDecl = refuse_entity;
-
-	/* The generic channel is per thread in libxml2, so borrowing it here disturbs no one. */
-	old_fn = xmlGenericError;
-	old_ctx = xmlGenericErrorContext;
-	xmlSetGenericErrorFunc(NULL, silent_generic);
-	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, NULL, NULL, PARSE_OPTIONS);
-	xmlSetGenericErrorFunc(old_ctx, old_fn);
 	rc = DTF_EPARSE;
-	if (!doc || st.saw_dtd || !ctxt->wellFormed)
-		goto out;
 	root = xmlDocGetRootElement(doc);
-	if (!root || !(is_element(root, "testsuites") || is_element(root, "testsuite")))
+	if (!root ||
+	    !(dtf_xml_is_element(root, "testsuites") || dtf_xml_is_element(root, "testsuite")))
 		goto out;
 
 	rc = DTF_ENOMEM;
@@ -438,6 +328,5 @@ int dtf_junit_parse(const char *xml, size_t len, json_t **cases)
 out:
 	json_decref(st.cases);
 	xmlFreeDoc(doc);
-	xmlFreeParserCtxt(ctxt);
 	return rc;
 }
