@@ -99,44 +99,31 @@ static const char script[] =
     "})();\n"
     "</script>\n";
 
-/* Appends s escaped for HTML text and double-quoted attributes, at most cap bytes of it:
- * markup characters become references, invalid UTF-8 becomes U+FFFD, control characters other
- * than tab and newline are dropped. */
+/* What a code point becomes in HTML text and double-quoted attributes: markup characters become
+ * references, control characters other than tab and newline are dropped. */
+static const char *html_rep(uint32_t cp, char tmp[8])
+{
+	(void)tmp;
+	switch (cp) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&#39;";
+	}
+	return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f ? "" : NULL;
+}
+
+/* Appends s escaped for HTML (see html_rep), at most cap bytes of it; invalid UTF-8 becomes
+ * U+FFFD. */
 static int html_escape(struct dtf_buf *b, const char *s, size_t cap)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i = 0, n;
-	uint32_t cp;
-	int rc = 0;
-
-	while (i < len && !rc) {
-		const char *rep = NULL;
-
-		if (i >= cap) {
-			rc = dtf_buf_adds(b, "…");
-			break;
-		}
-		n = dtf_utf8_decode(p + i, len - i, &cp);
-		if (n == 0) {
-			n = 1;
-			rep = "\xef\xbf\xbd";
-		} else if (cp == '&') {
-			rep = "&amp;";
-		} else if (cp == '<') {
-			rep = "&lt;";
-		} else if (cp == '>') {
-			rep = "&gt;";
-		} else if (cp == '"') {
-			rep = "&quot;";
-		} else if (cp == '\'') {
-			rep = "&#39;";
-		} else if ((cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f) {
-			rep = "";
-		}
-		rc = rep ? dtf_buf_adds(b, rep) : dtf_buf_add(b, s + i, n);
-		i += n;
-	}
-	return rc;
+	return report_escape(b, s, strlen(s), cap, html_rep);
 }
 
 static json_int_t iget(json_t *o, const char *k)

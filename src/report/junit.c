@@ -16,8 +16,8 @@
 #include <time.h>
 
 #include "common/err.h"
-#include "common/utf8.h"
 #include "common/util.h"
+#include "report/view.h"
 
 #include "common/banned.h"
 
@@ -39,52 +39,47 @@ static bool xml_char_ok(uint32_t cp)
 	       (cp >= 0x10000 && cp <= 0x10ffff);
 }
 
+/* What a code point becomes in element content: markup characters become references, and
+ * characters XML 1.0 does not allow are dropped. */
+static const char *xml_text_rep(uint32_t cp, char tmp[8])
+{
+	(void)tmp;
+	switch (cp) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&apos;";
+	case '\r':
+		return "&#13;";
+	case '\t':
+	case '\n':
+		return NULL;
+	}
+	return xml_char_ok(cp) ? NULL : "";
+}
+
+/* The same in a double-quoted attribute value, where tab and newline must be references too, or
+ * attribute normalization eats them. */
+static const char *xml_attr_rep(uint32_t cp, char tmp[8])
+{
+	if (cp == '\t')
+		return "&#9;";
+	if (cp == '\n')
+		return "&#10;";
+	return xml_text_rep(cp, tmp);
+}
+
 /* Appends s[0..len) escaped for element content, or for a double-quoted attribute value when attr
- * is set (where tab and newline must be references too, or attribute normalization eats them). */
+ * is set; invalid UTF-8 becomes U+FFFD. */
 static int xml_escape(struct dtf_buf *b, const char *s, size_t len, bool attr)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, run = 0, n;
-	const char *rep;
-	uint32_t cp = 0;
-	int rc = 0;
-
-	while (i < len) {
-		rep = NULL;
-		n = dtf_utf8_decode(p + i, len - i, &cp);
-		if (n == 0) {
-			n = 1;
-			rep = "\xef\xbf\xbd";
-		} else if (cp == '&') {
-			rep = "&amp;";
-		} else if (cp == '<') {
-			rep = "&lt;";
-		} else if (cp == '>') {
-			rep = "&gt;";
-		} else if (cp == '"') {
-			rep = "&quot;";
-		} else if (cp == '\'') {
-			rep = "&apos;";
-		} else if (cp == '\r') {
-			rep = "&#13;";
-		} else if (cp == '\t' || cp == '\n') {
-			rep = attr ? (cp == '\t' ? "&#9;" : "&#10;") : NULL;
-		} else if (!xml_char_ok(cp)) {
-			rep = "";
-		}
-		if (rep) {
-			rc = dtf_buf_add(b, s + run, i - run);
-			if (!rc)
-				rc = dtf_buf_adds(b, rep);
-			if (rc)
-				goto out;
-			run = i + n;
-		}
-		i += n;
-	}
-	rc = dtf_buf_add(b, s + run, len - run);
-out:
-	return rc;
+	return report_escape(b, s, len, SIZE_MAX, attr ? xml_attr_rep : xml_text_rep);
 }
 
 /* Appends ` name="value"`, the value cut to ATTR_CAP bytes on a character boundary. */

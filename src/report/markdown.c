@@ -21,48 +21,40 @@
 #define MAX_FILES 50  /* rows of the coverage table */
 #define MAX_NAMES 50  /* names in a comparison list */
 
-/* Appends s as inline Markdown text: first line only when one_line, at most cap bytes. */
+/* What a code point becomes in inline Markdown text: HTML markup characters become references
+ * (GitHub renders HTML), table pipes and Markdown's own markup are escaped with a backslash, line
+ * breaks become spaces so a cell stays one line, and other control characters are dropped. */
+static const char *md_rep(uint32_t cp, char tmp[8])
+{
+	switch (cp) {
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '&':
+		return "&amp;";
+	case '|':
+		return "\\|";
+	case '\n':
+	case '\r':
+	case '\t':
+		return " ";
+	}
+	if (cp < 0x20 || cp == 0x7f)
+		return "";
+	if (strchr("\\`*_[]#~!", (int)cp)) {
+		tmp[0] = '\\';
+		tmp[1] = (char)cp;
+		tmp[2] = '\0';
+		return tmp;
+	}
+	return NULL;
+}
+
+/* Appends s as inline Markdown text (see md_rep), at most cap bytes of it. */
 static int md_text(struct dtf_buf *b, const char *s, size_t cap)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s), i = 0, n;
-	uint32_t cp;
-	int rc = 0;
-
-	while (i < len && !rc) {
-		const char *rep = NULL;
-
-		if (i >= cap) {
-			rc = dtf_buf_adds(b, "…");
-			break;
-		}
-		n = dtf_utf8_decode(p + i, len - i, &cp);
-		if (n == 0) {
-			n = 1;
-			rep = "\xef\xbf\xbd";
-		} else if (cp == '<') {
-			rep = "&lt;";
-		} else if (cp == '>') {
-			rep = "&gt;";
-		} else if (cp == '&') {
-			rep = "&amp;";
-		} else if (cp == '|') {
-			rep = "\\|";
-		} else if (cp == '\n' || cp == '\r' || cp == '\t') {
-			rep = " ";
-		} else if (cp < 0x20 || cp == 0x7f) {
-			rep = "";
-		} else if (strchr("\\`*_[]#~!", (int)cp)) {
-			char esc[3] = {'\\', (char)cp, 0};
-
-			rc = dtf_buf_adds(b, esc);
-			i += n;
-			continue;
-		}
-		rc = rep ? dtf_buf_adds(b, rep) : dtf_buf_add(b, s + i, n);
-		i += n;
-	}
-	return rc;
+	return report_escape(b, s, strlen(s), cap, md_rep);
 }
 
 /* Appends "(12.5%)"-style percentages as seed 003 shows them, with one decimal. */
