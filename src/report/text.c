@@ -2,8 +2,6 @@
  * point becomes, the loop decodes UTF-8, replaces invalid bytes and cuts long texts. */
 #include "report/view.h"
 
-#include <string.h>
-
 #include "common/err.h"
 #include "common/utf8.h"
 
@@ -46,17 +44,5 @@ int report_escape(struct dtf_buf *b, const char *s, size_t len, size_t cap, repo
 	}
 	if (!rc)
 		rc = dtf_buf_add(b, s + run, len - run);
-	return rc;
-}
-
-int report_escape_cell(struct dtf_buf *b, const char *pre, const char *s, size_t cap,
-		       report_escape_fn rep_of, const char *post)
-{
-	int rc = dtf_buf_adds(b, pre);
-
-	if (!rc)
-		rc = report_escape(b, s, strlen(s), cap, rep_of);
-	if (!rc)
-		rc = dtf_buf_adds(b, post);
 	return rc;
 }

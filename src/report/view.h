@@ -46,10 +46,8 @@ bool report_row_failed(json_t *row);
 typedef const char *(*report_escape_fn)(uint32_t cp, char tmp[8]);
 /* Appends s[0..len) escaped by rep_of: bytes that are not UTF-8 become U+FFFD, and past cap bytes
  * of input the text is cut (on a character boundary) with "…". 0 or DTF_ENOMEM. */
-int report_escape(struct dtf_buf *b, const char *s, size_t len, size_t cap, report_escape_fn rep_of);
-/* Appends pre, then the NUL-terminated s escaped as report_escape() does, then post. */
-int report_escape_cell(struct dtf_buf *b, const char *pre, const char *s, size_t cap,
-		       report_escape_fn rep_of, const char *post);
+int report_escape(struct dtf_buf *b, const char *s, size_t len, size_t cap,
+		  report_escape_fn rep_of);
 /* When the run finished (summary's finished_at, else the run's finished_at or created_at) as
  * "2026-01-02 03:04:05 UTC"; false when unknown. */
 bool report_finished_text(json_t *doc, json_t *summary, char out[40]);
