@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +13,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "net/curl_setup.h"
 
 #include "common/banned.h"
-
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static void setup(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void ci_mask(const char *secret, char *s, size_t size)
 {
@@ -56,20 +49,13 @@ int ci_urlencode(const char *s, struct dtf_buf *out)
 
 int ci_http_init(struct ci_http *h, const char *base, const char *secret)
 {
-	size_t n = strlen(base);
-
 	memset(h, 0, sizeof(*h));
-	pthread_once(&once, setup);
+	dtf_curl_global_init();
 	dtf_buf_init(&h->body, CI_HTTP_MAX_RESPONSE);
 	h->max_retries = CI_HTTP_MAX_RETRIES;
 	h->max_wait_s = 10;
-	while (n > 0 && base[n - 1] == '/')
-		n--;
-	if (n == 0 || n >= sizeof(h->base) ||
-	    (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0))
+	if (dtf_curl_base_url(base, h->base, sizeof(h->base)))
 		return DTF_EINVAL;
-	memcpy(h->base, base, n);
-	h->base[n] = '\0';
 	if (secret)
 		snprintf(h->secret, sizeof(h->secret), "%s", secret);
 	h->curl = curl_easy_init();
@@ -98,15 +84,6 @@ int ci_http_header(struct ci_http *h, const char *header)
 		return DTF_ENOMEM;
 	h->headers = l;
 	return 0;
-}
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct ci_http *h = arg;
-
-	if (dtf_buf_add(&h->body, data, size * nmemb) != 0)
-		return 0;
-	return size * nmemb;
 }
 
 /* Remembers Retry-After (seconds, or an HTTP date) of the current response. */
@@ -193,8 +170,8 @@ int ci_http_request(struct ci_http *h, const char *method, const char *path,
 		curl_easy_reset(h->curl);
 		curl_easy_setopt(h->curl, CURLOPT_URL, url);
 		curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
+		curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, dtf_curl_write_buf);
+		curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &h->body);
 		curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &st);
 		curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, 30000L);

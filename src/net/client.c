@@ -1,40 +1,24 @@
 /* client.c: the JSON HTTP client over libcurl (one easy handle per client, reused for
  * keep-alive; one client per thread). */
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/json.h"
+#include "net/curl_setup.h"
 #include "net/http.h"
 
 #define RESP_CAP ((size_t)64 << 20)
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_setup(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const char *api_key)
 {
-	size_t n;
-
 	memset(c, 0, sizeof(*c));
-	pthread_once(&curl_once, curl_setup);
+	dtf_curl_global_init();
 	dtf_buf_init(&c->body, RESP_CAP);
-	n = strlen(base_url);
-	while (n > 0 && base_url[n - 1] == '/')
-		n--;
-	if (n == 0 || n >= sizeof(c->base))
+	if (dtf_curl_base_url(base_url, c->base, sizeof(c->base)))
 		return DTF_EINVAL;
-	if (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
-		return DTF_EINVAL;
-	memcpy(c->base, base_url, n);
-	c->base[n] = '\0';
 	if (api_key && *api_key)
 		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", api_key);
 	c->curl = curl_easy_init();
@@ -67,15 +51,6 @@ int dtf_http_client_header(struct dtf_http_client *c, const char *header)
 	return 0;
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-	struct dtf_http_client *c = arg;
-
-	if (dtf_buf_add(&c->body, data, size * nmemb) != 0)
-		return 0;
-	return size * nmemb;
-}
-
 int dtf_http_call(struct dtf_http_client *c, const char *method, const char *path,
 		  const json_t *body, long timeout_ms, json_t **resp)
 {
@@ -94,8 +69,8 @@ int dtf_http_call(struct dtf_http_client *c, const char *method, const char *pat
 		return DTF_EINVAL;
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, dtf_curl_write_buf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 30000L);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
