@@ -105,6 +105,17 @@ int ci_fail(struct ci_provider *p, int rc, const char *fmt, ...)
 	return rc;
 }
 
+int ci_send(struct ci_provider *p, const char *method, const char *path, json_t *body, json_t **out,
+	    const char *what)
+{
+	int rc = ci_http_json(&p->http, method, path, body, out);
+
+	json_decref(body);
+	if (rc)
+		return ci_fail(p, rc, "%s: %s", what, p->http.error);
+	return 0;
+}
+
 int ci_provider_http(struct ci_provider *p, const char *dflt)
 {
 	int rc;

@@ -100,6 +100,11 @@ int ci_provider_http(struct ci_provider *p, const char *dflt);
 /* Records a failure: formats p->error (token masked) and returns rc. */
 int ci_fail(struct ci_provider *p, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Sends body (taken: released here; NULL for none) as JSON with method to path on p->http,
+ * storing a JSON reply in *out when out is not NULL (the caller frees it). On failure records
+ * "<what>: <the HTTP error>" as ci_fail() does and returns its code; 0 otherwise. */
+int ci_send(struct ci_provider *p, const char *method, const char *path, json_t *body, json_t **out,
+	    const char *what);
 /* The PR comment body: marker + markdown (cut past CI_COMMENT_MAX). Caller frees. */
 char *ci_comment_body(const char *markdown);
 /* In a JSON array of comments, the id (as a string into out) of the first whose string at

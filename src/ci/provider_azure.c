@@ -194,11 +194,7 @@ out:
 		return ci_fail(p, rc, "azure: adding test results: %s", p->http.error);
 	snprintf(path, sizeof(path), "%s/_apis/test/runs/%s?" API, proj_path, p->run_ref);
 	body = json_pack("{s:s}", "state", "Completed");
-	rc = ci_http_json(&p->http, "PATCH", path, body, NULL);
-	json_decref(body);
-	if (rc)
-		return ci_fail(p, rc, "azure: completing the test run: %s", p->http.error);
-	return 0;
+	return ci_send(p, "PATCH", path, body, NULL, "azure: completing the test run");
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -334,16 +330,12 @@ static int az_status(struct ci_provider *p, const char *state, const char *desc)
 static int az_get_status(struct ci_provider *p, json_t **out)
 {
 	char path[768];
-	int rc;
 
 	*out = NULL;
 	if (!p->run_ref[0])
 		return ci_fail(p, DTF_ENOTFOUND, "azure: no test run");
 	snprintf(path, sizeof(path), "%s/_apis/test/runs/%s?" API, proj_path, p->run_ref);
-	rc = ci_http_json(&p->http, "GET", path, NULL, out);
-	if (rc)
-		return ci_fail(p, rc, "azure: reading the test run: %s", p->http.error);
-	return 0;
+	return ci_send(p, "GET", path, NULL, out, "azure: reading the test run");
 }
 
 const struct ci_provider_ops ci_provider_azure = {

@@ -68,18 +68,13 @@ static int build_status(struct ci_provider *p, const char *state, const char *de
 {
 	char path[768];
 	json_t *body;
-	int rc;
 
 	snprintf(path, sizeof(path), "/repositories/%s/commit/%s/statuses/build", p->ctx.repo,
 		 p->ctx.sha);
 	body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "key", "dtf", "state", state, "name",
 			 p->ctx.run_name, "description", desc, "url",
 			 p->ctx.build_url[0] ? p->ctx.build_url : "https://bitbucket.org");
-	rc = ci_http_json(&p->http, "POST", path, body, NULL);
-	json_decref(body);
-	if (rc)
-		return ci_fail(p, rc, "bitbucket: setting the build status: %s", p->http.error);
-	return 0;
+	return ci_send(p, "POST", path, body, NULL, "bitbucket: setting the build status");
 }
 
 static int bb_create(struct ci_provider *p, const json_t *info)
@@ -229,14 +224,10 @@ static int bb_comment(struct ci_provider *p, const char *markdown)
 static int bb_get_status(struct ci_provider *p, json_t **out)
 {
 	char path[768];
-	int rc;
 
 	snprintf(path, sizeof(path), "/repositories/%s/commit/%s/reports/" REPORT_ID, p->ctx.repo,
 		 p->ctx.sha);
-	rc = ci_http_json(&p->http, "GET", path, NULL, out);
-	if (rc)
-		return ci_fail(p, rc, "bitbucket: reading the report: %s", p->http.error);
-	return 0;
+	return ci_send(p, "GET", path, NULL, out, "bitbucket: reading the report");
 }
 
 const struct ci_provider_ops ci_provider_bitbucket = {

@@ -51,16 +51,12 @@ static int cc_init(struct ci_provider *p)
 static int cc_get_status(struct ci_provider *p, json_t **out)
 {
 	char path[768];
-	int rc;
 
 	*out = NULL;
 	if (!p->ctx.token[0] || !p->ctx.repo[0] || !p->ctx.build_id[0])
 		return 0;
 	snprintf(path, sizeof(path), "/project/%s/job/%s", p->ctx.repo, p->ctx.build_id);
-	rc = ci_http_json(&p->http, "GET", path, NULL, out);
-	if (rc)
-		return ci_fail(p, rc, "circleci: reading the job: %s", p->http.error);
-	return 0;
+	return ci_send(p, "GET", path, NULL, out, "circleci: reading the job");
 }
 
 static int cc_artifact_url(struct ci_provider *p, const char *name, char *url, size_t len)

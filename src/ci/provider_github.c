@@ -185,7 +185,6 @@ static int gh_update(struct ci_provider *p, const json_t *u)
 	const char *md = dtf_json_str(u, "markdown", "");
 	size_t i;
 	json_t *t;
-	int rc = 0;
 
 	ci_summary_line(summary, line, sizeof(line));
 	output = json_pack("{s:s,s:s}", "title", line, "summary", line);
@@ -254,11 +253,7 @@ static int gh_update(struct ci_provider *p, const json_t *u)
 		json_object_set_new(body, "conclusion", json_string(ci_summary_state(summary)));
 		json_object_set_new(body, "completed_at", json_string(ts));
 	}
-	rc = ci_http_json(&p->http, "PATCH", path, body, NULL);
-	json_decref(body);
-	if (rc)
-		return ci_fail(p, rc, "github: updating the check run: %s", p->http.error);
-	return 0;
+	return ci_send(p, "PATCH", path, body, NULL, "github: updating the check run");
 }
 
 static int gh_comment(struct ci_provider *p, const char *markdown)
@@ -299,7 +294,6 @@ static int gh_status(struct ci_provider *p, const char *state, const char *desc)
 {
 	char path[512], d[141];
 	json_t *body;
-	int rc;
 
 	snprintf(d, sizeof(d), "%s", desc); /* the API takes at most 140 characters */
 	snprintf(path, sizeof(path), "/repos/%s/statuses/%s", p->ctx.repo, p->ctx.sha);
@@ -307,26 +301,18 @@ static int gh_status(struct ci_provider *p, const char *state, const char *desc)
 			 p->ctx.run_name);
 	if (p->ctx.build_url[0])
 		json_object_set_new(body, "target_url", json_string(p->ctx.build_url));
-	rc = ci_http_json(&p->http, "POST", path, body, NULL);
-	json_decref(body);
-	if (rc)
-		return ci_fail(p, rc, "github: setting the commit status: %s", p->http.error);
-	return 0;
+	return ci_send(p, "POST", path, body, NULL, "github: setting the commit status");
 }
 
 static int gh_get_status(struct ci_provider *p, json_t **out)
 {
 	char path[512];
-	int rc;
 
 	*out = NULL;
 	if (!p->run_ref[0])
 		return 0;
 	snprintf(path, sizeof(path), "/repos/%s/check-runs/%s", p->ctx.repo, p->run_ref);
-	rc = ci_http_json(&p->http, "GET", path, NULL, out);
-	if (rc)
-		return ci_fail(p, rc, "github: reading the check run: %s", p->http.error);
-	return 0;
+	return ci_send(p, "GET", path, NULL, out, "github: reading the check run");
 }
 
 /* Artifacts are uploaded by the workflow's actions/upload-artifact step (the REST API has no

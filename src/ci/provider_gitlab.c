@@ -70,7 +70,6 @@ static int post_status(struct ci_provider *p, const char *state, const char *des
 {
 	char path[512], proj[512];
 	json_t *body;
-	int rc;
 
 	project(p, proj, sizeof(proj));
 	snprintf(path, sizeof(path), "/projects/%s/statuses/%s", proj, p->ctx.sha);
@@ -82,11 +81,7 @@ static int post_status(struct ci_provider *p, const char *state, const char *des
 		json_object_set_new(body, "ref", json_string(p->ctx.branch));
 	if (p->ctx.build_id[0])
 		json_object_set_new(body, "pipeline_id", json_integer(atoll(p->ctx.build_id)));
-	rc = ci_http_json(&p->http, "POST", path, body, NULL);
-	json_decref(body);
-	if (rc)
-		return ci_fail(p, rc, "gitlab: setting the commit status: %s", p->http.error);
-	return 0;
+	return ci_send(p, "POST", path, body, NULL, "gitlab: setting the commit status");
 }
 
 static int gl_create(struct ci_provider *p, const json_t *info)
@@ -145,15 +140,11 @@ static int gl_comment(struct ci_provider *p, const char *markdown)
 static int gl_get_status(struct ci_provider *p, json_t **out)
 {
 	char path[768], proj[512];
-	int rc;
 
 	project(p, proj, sizeof(proj));
 	snprintf(path, sizeof(path), "/projects/%s/repository/commits/%s/statuses?name=%s", proj,
 		 p->ctx.sha, p->ctx.run_name);
-	rc = ci_http_json(&p->http, "GET", path, NULL, out);
-	if (rc)
-		return ci_fail(p, rc, "gitlab: reading commit statuses: %s", p->http.error);
-	return 0;
+	return ci_send(p, "GET", path, NULL, out, "gitlab: reading commit statuses");
 }
 
 /* The runner uploads the job's artifacts; a file is then at {job}/artifacts/file/{path}. */

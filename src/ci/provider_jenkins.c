@@ -104,17 +104,13 @@ static int jk_status(struct ci_provider *p, const char *state, const char *desc)
 static int jk_get_status(struct ci_provider *p, json_t **out)
 {
 	char path[2048];
-	int rc;
 
 	*out = NULL;
 	if (!p->http.basic[0])
 		return 0;
 	build_path(p, path, sizeof(path));
 	snprintf(path + strlen(path), sizeof(path) - strlen(path), "api/json");
-	rc = ci_http_json(&p->http, "GET", path, NULL, out);
-	if (rc)
-		return ci_fail(p, rc, "jenkins: reading the build: %s", p->http.error);
-	return 0;
+	return ci_send(p, "GET", path, NULL, out, "jenkins: reading the build");
 }
 
 /* archiveArtifacts serves a file at {build}/artifact/{path}. */

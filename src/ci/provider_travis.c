@@ -47,16 +47,12 @@ static int tr_init(struct ci_provider *p)
 static int tr_get_status(struct ci_provider *p, json_t **out)
 {
 	char path[256];
-	int rc;
 
 	*out = NULL;
 	if (!p->ctx.token[0] || !p->ctx.build_id[0])
 		return 0;
 	snprintf(path, sizeof(path), "/job/%s", p->ctx.build_id);
-	rc = ci_http_json(&p->http, "GET", path, NULL, out);
-	if (rc)
-		return ci_fail(p, rc, "travis: reading the job: %s", p->http.error);
-	return 0;
+	return ci_send(p, "GET", path, NULL, out, "travis: reading the job");
 }
 
 const struct ci_provider_ops ci_provider_travis = {
