@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "common/utf8.h"
 
 #include "common/banned.h"
 
@@ -27,37 +28,20 @@ static int tc_init(struct ci_provider *p)
 	return 0;
 }
 
-/* Decodes one UTF-8 sequence at s (returns its length, 1 for a stray byte). */
-static int utf8(const unsigned char *s, unsigned *cp)
-{
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xE0) == 0xC0 && (s[1] & 0xC0) == 0x80) {
-		*cp = ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
-		return 2;
-	}
-	if ((s[0] & 0xF0) == 0xE0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80) {
-		*cp = ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
-		return 3;
-	}
-	*cp = 0xFFFD;
-	if ((s[0] & 0xF8) == 0xF0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80 &&
-	    (s[3] & 0xC0) == 0x80)
-		return 4;
-	return 1;
-}
-
 /* Appends s escaped for a service message value, at most max input bytes. */
 static void tc_escape(struct dtf_buf *b, const char *s, size_t max)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0;
+	size_t len = strlen(s), i = 0;
 
-	while (u[i] && i < max) {
-		unsigned cp;
-		int n = utf8(u + i, &cp);
+	while (i < len && i < max) {
+		uint32_t cp;
+		size_t n = dtf_utf8_decode(u + i, len - i, &cp);
+
+		if (n == 0) { /* not UTF-8: one byte, shown as U+FFFD */
+			n = 1;
+			cp = 0xFFFD;
+		}
 		switch (cp) {
 		case '|':
 			dtf_buf_adds(b, "||");
@@ -85,7 +69,7 @@ static void tc_escape(struct dtf_buf *b, const char *s, size_t max)
 			else
 				dtf_buf_printf(b, "|0x%04X", cp > 0xFFFF ? 0xFFFDu : cp);
 		}
-		i += (size_t)n;
+		i += n;
 	}
 }
 
