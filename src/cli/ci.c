@@ -455,30 +455,33 @@ static int write_json(const char *path, const json_t *doc)
 	return rc;
 }
 
-/* The run's task views (for real-time providers). */
-static json_t *fetch_doc(struct dtf_http_client *hc, const char *run_id)
+/* GETs /api/v1/runs/<run_id><what> from the coordinator: the JSON reply, or NULL. */
+static json_t *fetch_run(struct dtf_http_client *hc, const char *run_id, const char *what,
+			 long timeout_ms)
 {
 	char path[256];
 	json_t *doc = NULL;
 
-	snprintf(path, sizeof(path), "/api/v1/runs/%s/export?format=json", run_id);
-	if (dtf_http_call(hc, "GET", path, NULL, 120000, &doc) != 0) {
+	snprintf(path, sizeof(path), "/api/v1/runs/%s%s", run_id, what);
+	if (dtf_http_call(hc, "GET", path, NULL, timeout_ms, &doc) != 0) {
 		json_decref(doc);
 		return NULL;
 	}
 	return doc;
 }
 
+/* The run's task views (for real-time providers). */
+static json_t *fetch_doc(struct dtf_http_client *hc, const char *run_id)
+{
+	return fetch_run(hc, run_id, "/export?format=json", 120000);
+}
+
 static json_t *fetch_summary(struct dtf_http_client *hc, const char *run_id)
 {
-	char path[256];
-	json_t *s = NULL;
+	json_t *s = fetch_run(hc, run_id, "/summary", 10000);
 
-	snprintf(path, sizeof(path), "/api/v1/runs/%s/summary", run_id);
-	if (dtf_http_call(hc, "GET", path, NULL, 10000, &s) != 0) {
-		json_decref(s);
+	if (!s)
 		return NULL;
-	}
 	/* The run summary counts blocked tasks apart; passed = completed as in the reports. */
 	json_object_set(s, "passed", json_object_get(s, "completed"));
 	return s;
@@ -538,12 +541,7 @@ static int remote_wait(struct dtf_http_client *hc, const char *run_id, double sl
 		json_decref(s);
 		return rc;
 	}
-	k->total = (int)dtf_json_int(s, "total", 0);
-	k->completed = (int)dtf_json_int(s, "completed", 0);
-	k->failed = (int)dtf_json_int(s, "failed", 0);
-	k->cancelled = (int)dtf_json_int(s, "cancelled", 0);
-	k->pending = (int)dtf_json_int(s, "pending", 0);
-	k->running = (int)dtf_json_int(s, "running", 0) + (int)dtf_json_int(s, "assigned", 0);
+	cli_read_counts(s, k);
 	done = k->completed + k->failed + k->cancelled;
 	if (!quiet && done != seen->done)
 		fprintf(stderr,

@@ -45,6 +45,9 @@ struct run_counts {
 };
 int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s,
 		 bool cancel_unschedulable, bool quiet, struct run_counts *out);
+/* Reads a run summary's counts (GET /api/v1/runs/<id>/summary) into out; running includes
+ * assigned tasks. */
+void cli_read_counts(const json_t *summary, struct run_counts *out);
 /* Downloads a run's report in format (json, junit) to path. */
 int cli_export_run(struct dtf_http_client *c, const char *run_id, const char *format,
 		   const char *path);

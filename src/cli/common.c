@@ -122,6 +122,17 @@ static void progress(bool tty, const struct run_counts *k, double elapsed, bool 
 	}
 }
 
+void cli_read_counts(const json_t *s, struct run_counts *out)
+{
+	out->total = (int)dtf_json_int(s, "total", 0);
+	out->completed = (int)dtf_json_int(s, "completed", 0);
+	out->failed = (int)dtf_json_int(s, "failed", 0);
+	out->cancelled = (int)dtf_json_int(s, "cancelled", 0);
+	out->pending = (int)dtf_json_int(s, "pending", 0);
+	out->running = (int)dtf_json_int(s, "running", 0) + (int)dtf_json_int(s, "assigned", 0);
+	out->unschedulable = (int)dtf_json_int(s, "unschedulable", 0);
+}
+
 int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s,
 		 bool cancel_unschedulable, bool quiet, struct run_counts *out)
 {
@@ -152,14 +163,7 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 			fprintf(stderr, "dtf: %s\n", c->error);
 			return rc;
 		}
-		out->total = (int)dtf_json_int(s, "total", 0);
-		out->completed = (int)dtf_json_int(s, "completed", 0);
-		out->failed = (int)dtf_json_int(s, "failed", 0);
-		out->cancelled = (int)dtf_json_int(s, "cancelled", 0);
-		out->pending = (int)dtf_json_int(s, "pending", 0);
-		out->running = (int)dtf_json_int(s, "running", 0) +
-			       (int)dtf_json_int(s, "assigned", 0);
-		out->unschedulable = (int)dtf_json_int(s, "unschedulable", 0);
+		cli_read_counts(s, out);
 		done = out->completed + out->failed + out->cancelled;
 		if (!quiet && (done != last_done || now - last_print > 5000)) {
 			progress(tty, out, elapsed, false);
