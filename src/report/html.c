@@ -261,11 +261,29 @@ static int put_ci(struct dtf_buf *b, json_t *doc)
 	return rc;
 }
 
+/* One row of the metrics table; a metric whose name could not be written is left out. */
+static int metric_row(struct dtf_buf *b, const char *task, const char *label, double value)
+{
+	int rc;
+
+	if (!label)
+		return 0;
+	rc = dtf_buf_adds(b, "<tr>");
+	if (!rc)
+		rc = td(b, NULL, task);
+	if (!rc)
+		rc = td(b, NULL, label);
+	if (!rc)
+		rc = dtf_buf_printf(b,
+				    "<td class=\"num\" data-value=\"%.17g\">%.2f</td>"
+				    "</tr>\n",
+				    value, value);
+	return rc;
+}
+
 static int put_metrics(struct dtf_buf *b, json_t *doc)
 {
-	json_t *metrics = report_metrics(doc), *m, *v;
-	const char *task, *key;
-	struct dtf_buf name;
+	json_t *metrics = report_metrics(doc);
 	int rc;
 
 	if (!metrics)
@@ -274,36 +292,14 @@ static int put_metrics(struct dtf_buf *b, json_t *doc)
 		json_decref(metrics);
 		return 0;
 	}
-	dtf_buf_init(&name, 4096);
 	rc = dtf_buf_adds(b,
 			  "<section id=\"metrics\"><h2>Performance Metrics</h2>\n"
 			  "<table class=\"sortable\" id=\"metrics-table\"><thead><tr><th>Task</th>"
 			  "<th>Metric</th><th>Value</th></tr></thead><tbody>\n");
-	json_object_foreach(metrics, task, m)
-	{
-		json_object_foreach(m, key, v)
-		{
-			if (rc || !json_is_number(v))
-				continue;
-			dtf_buf_reset(&name);
-			if (report_humanize(&name, key))
-				continue;
-			rc = dtf_buf_adds(b, "<tr>");
-			if (!rc)
-				rc = td(b, NULL, task);
-			if (!rc)
-				rc = td(b, NULL, dtf_buf_str(&name));
-			if (!rc)
-				rc = dtf_buf_printf(
-				    b,
-				    "<td class=\"num\" data-value=\"%.17g\">%.2f</td>"
-				    "</tr>\n",
-				    json_number_value(v), json_number_value(v));
-		}
-	}
+	if (!rc)
+		rc = report_metric_rows(b, metrics, metric_row);
 	if (!rc)
 		rc = dtf_buf_adds(b, "</tbody></table></section>\n");
-	dtf_buf_release(&name);
 	json_decref(metrics);
 	return rc;
 }

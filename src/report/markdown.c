@@ -154,11 +154,26 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 	return rc;
 }
 
+/* One row of the metrics table; the metric's cell stays empty when its name could not be
+ * written. */
+static int metric_row(struct dtf_buf *b, const char *task, const char *label, double value)
+{
+	int rc = dtf_buf_adds(b, "| ");
+
+	if (!rc)
+		rc = md_text(b, task, CELL_CAP);
+	if (!rc)
+		rc = dtf_buf_adds(b, " | ");
+	if (!rc && label)
+		rc = md_text(b, label, CELL_CAP);
+	if (!rc)
+		rc = dtf_buf_printf(b, " | %.2f |\n", value);
+	return rc;
+}
+
 static int put_metrics(struct dtf_buf *b, json_t *doc)
 {
-	json_t *metrics = report_metrics(doc), *m, *v;
-	const char *task, *key;
-	struct dtf_buf name;
+	json_t *metrics = report_metrics(doc);
 	int rc;
 
 	if (!metrics)
@@ -167,28 +182,10 @@ static int put_metrics(struct dtf_buf *b, json_t *doc)
 		json_decref(metrics);
 		return 0;
 	}
-	dtf_buf_init(&name, 4096);
 	rc = dtf_buf_adds(b, "\n## Performance Metrics\n\n| Task | Metric | Value |\n"
 			     "|------|--------|-------|\n");
-	json_object_foreach(metrics, task, m)
-	{
-		json_object_foreach(m, key, v)
-		{
-			if (rc || !json_is_number(v))
-				continue;
-			dtf_buf_reset(&name);
-			rc = dtf_buf_adds(b, "| ");
-			if (!rc)
-				rc = md_text(b, task, CELL_CAP);
-			if (!rc)
-				rc = dtf_buf_adds(b, " | ");
-			if (!rc && report_humanize(&name, key) == 0)
-				rc = md_text(b, dtf_buf_str(&name), CELL_CAP);
-			if (!rc)
-				rc = dtf_buf_printf(b, " | %.2f |\n", json_number_value(v));
-		}
-	}
-	dtf_buf_release(&name);
+	if (!rc)
+		rc = report_metric_rows(b, metrics, metric_row);
 	json_decref(metrics);
 	return rc;
 }

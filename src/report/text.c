@@ -1,5 +1,6 @@
-/* text.c: the escaping loop the report writers share (see view.h): each format says what a code
- * point becomes, the loop decodes UTF-8, replaces invalid bytes and cuts long texts. */
+/* text.c: what the report writers share to write text (see view.h): the escaping loop, where
+ * each format says what a code point becomes while the loop decodes UTF-8, replaces invalid bytes
+ * and cuts long texts; and the walk over the performance metrics table. */
 #include "report/view.h"
 
 #include "common/err.h"
@@ -44,5 +45,28 @@ int report_escape(struct dtf_buf *b, const char *s, size_t len, size_t cap, repo
 	}
 	if (!rc)
 		rc = dtf_buf_add(b, s + run, len - run);
+	return rc;
+}
+
+int report_metric_rows(struct dtf_buf *b, json_t *metrics, report_metric_fn row)
+{
+	const char *task, *key;
+	struct dtf_buf name;
+	json_t *m, *v;
+	int rc = 0;
+
+	dtf_buf_init(&name, 4096);
+	json_object_foreach(metrics, task, m)
+	{
+		json_object_foreach(m, key, v)
+		{
+			if (rc || !json_is_number(v))
+				continue;
+			dtf_buf_reset(&name);
+			rc = row(b, task, report_humanize(&name, key) ? NULL : dtf_buf_str(&name),
+				 json_number_value(v));
+		}
+	}
+	dtf_buf_release(&name);
 	return rc;
 }
