@@ -117,18 +117,6 @@ static const char *get_str(json_t *obj, const char *key, size_t *len)
 	return json_string_value(v);
 }
 
-/* A number member of obj as seconds; 0 when missing, negative or not finite. */
-static double get_seconds(json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-	double t;
-
-	if (!json_is_number(v))
-		return 0;
-	t = json_number_value(v);
-	return isfinite(t) && t > 0 ? t : 0;
-}
-
 /* Appends the text of an excerpt: the last EXCERPT_CAP bytes of s, with a note in front when
  * anything was cut here or, as truncated says, earlier by the worker. */
 static int put_excerpt(struct dtf_buf *b, const char *s, size_t len, bool truncated)
@@ -234,7 +222,7 @@ static int put_testcase(struct junit_ctx *ctx, json_t *tc, const char *task_name
 	int rc;
 
 	rc = open_case(ctx, classname ? classname : task_name, name ? name : "(unnamed)",
-		       get_seconds(tc, "time"));
+		       report_num(tc, "time"));
 	if (rc)
 		goto out;
 	if (status && strcmp(status, "failed") == 0)
@@ -256,21 +244,6 @@ static int put_testcase(struct junit_ctx *ctx, json_t *tc, const char *task_name
 		rc = dtf_buf_adds(ctx->body, "    </testcase>\n");
 out:
 	return rc;
-}
-
-/* The time a task took: result.duration_s, else finished_at - started_at, else 0. */
-static double task_seconds(json_t *task, json_t *result)
-{
-	const char *start = get_str(task, "started_at", NULL);
-	const char *end = get_str(task, "finished_at", NULL);
-	int64_t a, z;
-
-	if (json_is_number(json_object_get(result, "duration_s")))
-		return get_seconds(result, "duration_s");
-	if (start && end && dtf_parse_rfc3339(start, &a) == 0 && dtf_parse_rfc3339(end, &z) == 0 &&
-	    z > a)
-		return (double)(z - a) / 1000.0;
-	return 0;
 }
 
 /* Appends the <failure> of a failed task: its error message (or what the exit status says) and
@@ -348,7 +321,7 @@ static int put_task_case(struct junit_ctx *ctx, json_t *task, json_t *result, co
 		rc = dtf_buf_printf(&full_name, "%s%s", name, suffix);
 	if (!rc)
 		rc = open_case(ctx, dtf_buf_str(&classname), dtf_buf_str(&full_name),
-			       task_seconds(task, result));
+			       report_task_seconds(task, result));
 	if (rc)
 		goto out;
 	if (!status)

@@ -165,8 +165,7 @@ static void task_message(json_t *task, json_t *result, char *buf, size_t len, co
 	*msg = buf;
 }
 
-/* The time a task took: result.duration_s, else finished_at - started_at. */
-static double task_seconds(json_t *task, json_t *result)
+double report_task_seconds(json_t *task, json_t *result)
 {
 	const char *a = report_str(task, "started_at", NULL);
 	const char *z = report_str(task, "finished_at", NULL);
@@ -255,7 +254,7 @@ static int add_task_row(json_t *rows, json_t *task, const char *name)
 		row_status = kind && strcmp(kind, "unschedulable") == 0 ? "skipped" : "cancelled";
 		msg = report_str(error, "message", NULL);
 	}
-	return add_row(rows, task, name, row_status, task_seconds(task, result), kind, msg);
+	return add_row(rows, task, name, row_status, report_task_seconds(task, result), kind, msg);
 }
 
 /* The rows of one task: one per JUnit test case it brought, else one for the task. A failed task

@@ -29,6 +29,8 @@ json_t *report_metrics(json_t *doc);
 
 /* A number member as a finite, non-negative double (0 otherwise). */
 double report_num(json_t *obj, const char *key);
+/* The time a task took: its result's duration_s, else finished_at - started_at, else 0. */
+double report_task_seconds(json_t *task, json_t *result);
 /* A string member or def. */
 const char *report_str(json_t *obj, const char *key, const char *def);
 /* part out of total in percent, 0 when total is 0. */
