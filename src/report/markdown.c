@@ -42,7 +42,8 @@ static const char *md_rep(uint32_t cp, char tmp[8])
 	}
 	if (cp < 0x20 || cp == 0x7f)
 		return "";
-	if (strchr("\\`*_[]#~!", (int)cp)) {
+	/* strchr() compares one byte: only ASCII can be Markdown markup. */
+	if (cp < 0x80 && strchr("\\`*_[]#~!", (int)cp)) {
 		tmp[0] = '\\';
 		tmp[1] = (char)cp;
 		tmp[2] = '\0';

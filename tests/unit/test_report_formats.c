@@ -558,6 +558,24 @@ static void test_markdown_escaping(void **state)
 	json_decref(doc);
 }
 
+/* Letters outside ASCII are text, even where the low byte of their code point is Markdown
+ * markup (U+015C ends in 0x5C, a backslash; U+0160 in 0x60, a backtick). */
+static void test_markdown_non_ascii(void **state)
+{
+	json_t *doc = json_pack("{s{ss ss} s[]}", "run", "id", "r-u", "name",
+				"\xc5\x9c \xc5\xa0 \xc4\xaa \xc5\x9f", "tasks");
+	struct dtf_buf out;
+
+	(void)state;
+	assert_non_null(doc);
+	dtf_buf_init(&out, OUT_CAP);
+	assert_int_equal(dtf_report_markdown(doc, &out), 0);
+	assert_non_null(strstr(dtf_buf_str(&out),
+			       "# Test Run Report: \xc5\x9c \xc5\xa0 \xc4\xaa \xc5\x9f\n"));
+	dtf_buf_release(&out);
+	json_decref(doc);
+}
+
 /* Parses one RFC 4180 record from *p into fields; returns how many. */
 static size_t csv_record(const char **p, char fields[][512], size_t max)
 {
@@ -680,6 +698,7 @@ int main(void)
 	    cmocka_unit_test(test_badges),
 	    cmocka_unit_test(test_html_escaping),
 	    cmocka_unit_test(test_markdown_escaping),
+	    cmocka_unit_test(test_markdown_non_ascii),
 	    cmocka_unit_test(test_csv_quoting),
 	    cmocka_unit_test(test_junit_metrics_valid),
 	};
