@@ -570,8 +570,8 @@ static void test_markdown_non_ascii(void **state)
 	assert_non_null(doc);
 	dtf_buf_init(&out, OUT_CAP);
 	assert_int_equal(dtf_report_markdown(doc, &out), 0);
-	assert_non_null(strstr(dtf_buf_str(&out),
-			       "# Test Run Report: \xc5\x9c \xc5\xa0 \xc4\xaa \xc5\x9f\n"));
+	assert_non_null(
+	    strstr(dtf_buf_str(&out), "# Test Run Report: \xc5\x9c \xc5\xa0 \xc4\xaa \xc5\x9f\n"));
 	dtf_buf_release(&out);
 	json_decref(doc);
 }
