@@ -116,6 +116,29 @@ int ci_send(struct ci_provider *p, const char *method, const char *path, json_t 
 	return 0;
 }
 
+int ci_upsert_comment(struct ci_provider *p, const struct ci_comment_api *api, json_t *body)
+{
+	json_t *list = NULL, *comments;
+	char path[1024], id[64];
+	int rc;
+
+	rc = ci_http_json(&p->http, "GET", api->list_path, NULL, &list);
+	if (rc) {
+		json_decref(list);
+		json_decref(body);
+		return ci_fail(p, rc, "%s: %s", api->listing, p->http.error);
+	}
+	comments = api->list_key ? json_object_get(list, api->list_key) : list;
+	if (ci_find_marked(comments, api->body_path, "id", id, sizeof(id))) {
+		snprintf(path, sizeof(path), "%s/%s", api->update_base, id);
+		rc = ci_send(p, api->update_method, path, body, NULL, api->writing);
+	} else {
+		rc = ci_send(p, "POST", api->create_path, body, NULL, api->writing);
+	}
+	json_decref(list);
+	return rc;
+}
+
 int ci_provider_http(struct ci_provider *p, const char *dflt)
 {
 	int rc;

@@ -105,6 +105,22 @@ int ci_fail(struct ci_provider *p, int rc, const char *fmt, ...)
  * "<what>: <the HTTP error>" as ci_fail() does and returns its code; 0 otherwise. */
 int ci_send(struct ci_provider *p, const char *method, const char *path, json_t *body, json_t **out,
 	    const char *what);
+/* Where a forge keeps a pull request's comments, for ci_upsert_comment(). Each path is complete
+ * (already holding the repository and the pull request). */
+struct ci_comment_api {
+	const char *list_path;	   /* GET: the comments, a page of 100 */
+	const char *list_key;	   /* the array in the reply; NULL when the reply is the array */
+	const char *body_path;	   /* where a comment's text is: "body", "content.raw" */
+	const char *update_base;   /* <update_method> <update_base>/<id> rewrites our comment */
+	const char *update_method; /* "PATCH" or "PUT" */
+	const char *create_path;   /* POST here adds it */
+	const char *listing;	   /* for errors: "github: listing PR comments" */
+	const char *writing;	   /* for errors: "github: writing the PR comment" */
+};
+/* Writes dtf's one comment on a pull request: rewrites the comment that carries the marker
+ * (see ci_comment_body), or adds it when there is none. body (taken) is the request body.
+ * 0, or a DTF_E* code recorded as ci_fail() does. */
+int ci_upsert_comment(struct ci_provider *p, const struct ci_comment_api *api, json_t *body);
 /* The PR comment body: marker + markdown (cut past CI_COMMENT_MAX). Caller frees. */
 char *ci_comment_body(const char *markdown);
 /* In a JSON array of comments, the id (as a string into out) of the first whose string at

@@ -188,37 +188,30 @@ static int bb_update(struct ci_provider *p, const json_t *u)
 
 static int bb_comment(struct ci_provider *p, const char *markdown)
 {
-	char path[768], id[64];
-	json_t *list = NULL, *body;
+	char list[768], comments[768];
+	struct ci_comment_api api = {
+	    .list_path = list,
+	    .list_key = "values",
+	    .body_path = "content.raw",
+	    .update_base = comments,
+	    .update_method = "PUT",
+	    .create_path = comments,
+	    .listing = "bitbucket: listing PR comments",
+	    .writing = "bitbucket: writing the PR comment",
+	};
 	char *text;
-	int rc;
+	json_t *body;
 
 	if (!p->ctx.pr[0])
 		return 0;
-	snprintf(path, sizeof(path), "/repositories/%s/pullrequests/%s/comments?pagelen=100",
+	snprintf(list, sizeof(list), "/repositories/%s/pullrequests/%s/comments?pagelen=100",
 		 p->ctx.repo, p->ctx.pr);
-	rc = ci_http_json(&p->http, "GET", path, NULL, &list);
-	if (rc) {
-		json_decref(list);
-		return ci_fail(p, rc, "bitbucket: listing PR comments: %s", p->http.error);
-	}
+	snprintf(comments, sizeof(comments), "/repositories/%s/pullrequests/%s/comments",
+		 p->ctx.repo, p->ctx.pr);
 	text = ci_comment_body(markdown);
 	body = json_pack("{s:{s:s}}", "content", "raw", text);
 	free(text);
-	if (ci_find_marked(json_object_get(list, "values"), "content.raw", "id", id, sizeof(id))) {
-		snprintf(path, sizeof(path), "/repositories/%s/pullrequests/%s/comments/%s",
-			 p->ctx.repo, p->ctx.pr, id);
-		rc = ci_http_json(&p->http, "PUT", path, body, NULL);
-	} else {
-		snprintf(path, sizeof(path), "/repositories/%s/pullrequests/%s/comments",
-			 p->ctx.repo, p->ctx.pr);
-		rc = ci_http_json(&p->http, "POST", path, body, NULL);
-	}
-	json_decref(body);
-	json_decref(list);
-	if (rc)
-		return ci_fail(p, rc, "bitbucket: writing the PR comment: %s", p->http.error);
-	return 0;
+	return ci_upsert_comment(p, &api, body);
 }
 
 static int bb_get_status(struct ci_provider *p, json_t **out)

@@ -258,36 +258,30 @@ static int gh_update(struct ci_provider *p, const json_t *u)
 
 static int gh_comment(struct ci_provider *p, const char *markdown)
 {
-	char path[512], id[64];
-	json_t *list = NULL, *body;
+	char list[512], update[512], create[512];
+	struct ci_comment_api api = {
+	    .list_path = list,
+	    .list_key = NULL,
+	    .body_path = "body",
+	    .update_base = update,
+	    .update_method = "PATCH",
+	    .create_path = create,
+	    .listing = "github: listing PR comments",
+	    .writing = "github: writing the PR comment",
+	};
 	char *text;
-	int rc;
+	json_t *body;
 
 	if (!p->ctx.pr[0])
 		return 0;
-	snprintf(path, sizeof(path), "/repos/%s/issues/%s/comments?per_page=100", p->ctx.repo,
+	snprintf(list, sizeof(list), "/repos/%s/issues/%s/comments?per_page=100", p->ctx.repo,
 		 p->ctx.pr);
-	rc = ci_http_json(&p->http, "GET", path, NULL, &list);
-	if (rc) {
-		json_decref(list);
-		return ci_fail(p, rc, "github: listing PR comments: %s", p->http.error);
-	}
+	snprintf(update, sizeof(update), "/repos/%s/issues/comments", p->ctx.repo);
+	snprintf(create, sizeof(create), "/repos/%s/issues/%s/comments", p->ctx.repo, p->ctx.pr);
 	text = ci_comment_body(markdown);
 	body = json_pack("{s:s}", "body", text);
 	free(text);
-	if (ci_find_marked(list, "body", "id", id, sizeof(id))) {
-		snprintf(path, sizeof(path), "/repos/%s/issues/comments/%s", p->ctx.repo, id);
-		rc = ci_http_json(&p->http, "PATCH", path, body, NULL);
-	} else {
-		snprintf(path, sizeof(path), "/repos/%s/issues/%s/comments", p->ctx.repo,
-			 p->ctx.pr);
-		rc = ci_http_json(&p->http, "POST", path, body, NULL);
-	}
-	json_decref(body);
-	json_decref(list);
-	if (rc)
-		return ci_fail(p, rc, "github: writing the PR comment: %s", p->http.error);
-	return 0;
+	return ci_upsert_comment(p, &api, body);
 }
 
 static int gh_status(struct ci_provider *p, const char *state, const char *desc)

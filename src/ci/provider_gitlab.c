@@ -103,38 +103,30 @@ static int gl_status(struct ci_provider *p, const char *state, const char *desc)
 
 static int gl_comment(struct ci_provider *p, const char *markdown)
 {
-	char path[768], proj[512], id[64];
-	json_t *list = NULL, *body;
+	char proj[512], list[768], notes[768];
+	struct ci_comment_api api = {
+	    .list_path = list,
+	    .list_key = NULL,
+	    .body_path = "body",
+	    .update_base = notes,
+	    .update_method = "PUT",
+	    .create_path = notes,
+	    .listing = "gitlab: listing MR notes",
+	    .writing = "gitlab: writing the MR note",
+	};
 	char *text;
-	int rc;
+	json_t *body;
 
 	if (!p->ctx.pr[0])
 		return 0;
 	project(p, proj, sizeof(proj));
-	snprintf(path, sizeof(path), "/projects/%s/merge_requests/%s/notes?per_page=100", proj,
+	snprintf(list, sizeof(list), "/projects/%s/merge_requests/%s/notes?per_page=100", proj,
 		 p->ctx.pr);
-	rc = ci_http_json(&p->http, "GET", path, NULL, &list);
-	if (rc) {
-		json_decref(list);
-		return ci_fail(p, rc, "gitlab: listing MR notes: %s", p->http.error);
-	}
+	snprintf(notes, sizeof(notes), "/projects/%s/merge_requests/%s/notes", proj, p->ctx.pr);
 	text = ci_comment_body(markdown);
 	body = json_pack("{s:s}", "body", text);
 	free(text);
-	if (ci_find_marked(list, "body", "id", id, sizeof(id))) {
-		snprintf(path, sizeof(path), "/projects/%s/merge_requests/%s/notes/%s", proj,
-			 p->ctx.pr, id);
-		rc = ci_http_json(&p->http, "PUT", path, body, NULL);
-	} else {
-		snprintf(path, sizeof(path), "/projects/%s/merge_requests/%s/notes", proj,
-			 p->ctx.pr);
-		rc = ci_http_json(&p->http, "POST", path, body, NULL);
-	}
-	json_decref(body);
-	json_decref(list);
-	if (rc)
-		return ci_fail(p, rc, "gitlab: writing the MR note: %s", p->http.error);
-	return 0;
+	return ci_upsert_comment(p, &api, body);
 }
 
 static int gl_get_status(struct ci_provider *p, json_t **out)
