@@ -283,25 +283,12 @@ static int metric_row(struct dtf_buf *b, const char *task, const char *label, do
 
 static int put_metrics(struct dtf_buf *b, json_t *doc)
 {
-	json_t *metrics = report_metrics(doc);
-	int rc;
-
-	if (!metrics)
-		return DTF_ENOMEM;
-	if (json_object_size(metrics) == 0) {
-		json_decref(metrics);
-		return 0;
-	}
-	rc = dtf_buf_adds(b,
-			  "<section id=\"metrics\"><h2>Performance Metrics</h2>\n"
-			  "<table class=\"sortable\" id=\"metrics-table\"><thead><tr><th>Task</th>"
-			  "<th>Metric</th><th>Value</th></tr></thead><tbody>\n");
-	if (!rc)
-		rc = report_metric_rows(b, metrics, metric_row);
-	if (!rc)
-		rc = dtf_buf_adds(b, "</tbody></table></section>\n");
-	json_decref(metrics);
-	return rc;
+	return report_metric_table(
+	    b, doc,
+	    "<section id=\"metrics\"><h2>Performance Metrics</h2>\n"
+	    "<table class=\"sortable\" id=\"metrics-table\"><thead><tr><th>Task</th>"
+	    "<th>Metric</th><th>Value</th></tr></thead><tbody>\n",
+	    "</tbody></table></section>\n", metric_row);
 }
 
 static int put_coverage(struct dtf_buf *b, json_t *doc)

@@ -174,21 +174,10 @@ static int metric_row(struct dtf_buf *b, const char *task, const char *label, do
 
 static int put_metrics(struct dtf_buf *b, json_t *doc)
 {
-	json_t *metrics = report_metrics(doc);
-	int rc;
-
-	if (!metrics)
-		return DTF_ENOMEM;
-	if (json_object_size(metrics) == 0) {
-		json_decref(metrics);
-		return 0;
-	}
-	rc = dtf_buf_adds(b, "\n## Performance Metrics\n\n| Task | Metric | Value |\n"
-			     "|------|--------|-------|\n");
-	if (!rc)
-		rc = report_metric_rows(b, metrics, metric_row);
-	json_decref(metrics);
-	return rc;
+	return report_metric_table(b, doc,
+				   "\n## Performance Metrics\n\n| Task | Metric | Value |\n"
+				   "|------|--------|-------|\n",
+				   "", metric_row);
 }
 
 static int put_coverage(struct dtf_buf *b, json_t *doc)

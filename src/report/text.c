@@ -48,14 +48,22 @@ int report_escape(struct dtf_buf *b, const char *s, size_t len, size_t cap, repo
 	return rc;
 }
 
-int report_metric_rows(struct dtf_buf *b, json_t *metrics, report_metric_fn row)
+int report_metric_table(struct dtf_buf *b, json_t *doc, const char *head, const char *tail,
+			report_metric_fn row)
 {
+	json_t *metrics = report_metrics(doc), *m, *v;
 	const char *task, *key;
 	struct dtf_buf name;
-	json_t *m, *v;
-	int rc = 0;
+	int rc;
 
+	if (!metrics)
+		return DTF_ENOMEM;
+	if (json_object_size(metrics) == 0) {
+		json_decref(metrics);
+		return 0;
+	}
 	dtf_buf_init(&name, 4096);
+	rc = dtf_buf_adds(b, head);
 	json_object_foreach(metrics, task, m)
 	{
 		json_object_foreach(m, key, v)
@@ -67,6 +75,9 @@ int report_metric_rows(struct dtf_buf *b, json_t *metrics, report_metric_fn row)
 				 json_number_value(v));
 		}
 	}
+	if (!rc)
+		rc = dtf_buf_adds(b, tail);
 	dtf_buf_release(&name);
+	json_decref(metrics);
 	return rc;
 }

@@ -54,9 +54,11 @@ int report_escape(struct dtf_buf *b, const char *s, size_t len, size_t cap,
  * value. 0 or a DTF_E* code, which stops the table. */
 typedef int (*report_metric_fn)(struct dtf_buf *b, const char *task, const char *label,
 				double value);
-/* Calls row for each numeric metric of metrics (report_metrics: {task: {key: number}}), in
- * order, until one fails. 0 or that failure's code. */
-int report_metric_rows(struct dtf_buf *b, json_t *metrics, report_metric_fn row);
+/* Writes doc's performance metrics table (report_metrics: {task: {key: number}}): nothing when
+ * there are no metrics, else head, row for each numeric metric in order, and tail. 0 or the
+ * first DTF_E* code. */
+int report_metric_table(struct dtf_buf *b, json_t *doc, const char *head, const char *tail,
+			report_metric_fn row);
 /* When the run finished (summary's finished_at, else the run's finished_at or created_at) as
  * "2026-01-02 03:04:05 UTC"; false when unknown. */
 bool report_finished_text(json_t *doc, json_t *summary, char out[40]);
