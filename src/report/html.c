@@ -238,14 +238,10 @@ static int put_ci(struct dtf_buf *b, json_t *doc)
 	json_object_foreach(ci, key, v)
 	{
 		char num[32];
-		const char *text = json_string_value(v);
+		const char *text = report_value_text(v, num);
 
 		if (rc)
 			break;
-		if (json_is_integer(v)) {
-			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-			text = num;
-		}
 		if (!text)
 			continue;
 		rc = dtf_buf_adds(b, "<tr>");

@@ -136,13 +136,8 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 		for (i = 0; i < 5 && !rc; i++) {
 			json_t *v = json_object_get(ci, keys[i]);
 			char num[32];
-			const char *text = json_string_value(v);
+			const char *text = report_value_text(v, num);
 
-			if (json_is_integer(v)) {
-				snprintf(num, sizeof(num), "%lld",
-					 (long long)json_integer_value(v));
-				text = num;
-			}
 			if (!text || !*text)
 				continue;
 			rc = dtf_buf_printf(b, "- %s: ", labels[i]);

@@ -39,6 +39,15 @@ const char *report_str(json_t *obj, const char *key, const char *def)
 	return s ? s : def;
 }
 
+const char *report_value_text(json_t *v, char num[32])
+{
+	if (json_is_integer(v)) {
+		snprintf(num, 32, "%lld", (long long)json_integer_value(v));
+		return num;
+	}
+	return json_string_value(v);
+}
+
 double report_pct(double part, double total)
 {
 	if (total <= 0)

@@ -33,6 +33,8 @@ double report_num(json_t *obj, const char *key);
 double report_task_seconds(json_t *task, json_t *result);
 /* A string member or def. */
 const char *report_str(json_t *obj, const char *key, const char *def);
+/* A string value, or an integer written into num; NULL for anything else. */
+const char *report_value_text(json_t *v, char num[32]);
 /* part out of total in percent, 0 when total is 0. */
 double report_pct(double part, double total);
 /* Writes a duration as seed 003 shows it: "0.50s", "2m 5.70s", "1h 2m 3.00s". */

@@ -576,6 +576,27 @@ static void test_markdown_non_ascii(void **state)
 	json_decref(doc);
 }
 
+/* The CI context shows strings and integers (a pull request number) and leaves other values out. */
+static void test_ci_context(void **state)
+{
+	json_t *doc = json_pack("{s{ss} s[] s{ss si sb}}", "run", "id", "r-ci", "tasks", "ci",
+				"provider", "github", "pr", 42, "branch", 1);
+	struct dtf_buf out;
+
+	(void)state;
+	assert_non_null(doc);
+	dtf_buf_init(&out, OUT_CAP);
+	assert_int_equal(dtf_report_markdown(doc, &out), 0);
+	assert_non_null(strstr(dtf_buf_str(&out), "- Provider: github\n- Pull Request: 42\n"));
+	assert_null(strstr(dtf_buf_str(&out), "- Branch:"));
+	dtf_buf_reset(&out);
+	assert_int_equal(dtf_report_html(doc, &out), 0);
+	assert_non_null(strstr(dtf_buf_str(&out), "<tr><td>pr</td><td>42</td></tr>"));
+	assert_null(strstr(dtf_buf_str(&out), "<td>branch</td>"));
+	dtf_buf_release(&out);
+	json_decref(doc);
+}
+
 /* Parses one RFC 4180 record from *p into fields; returns how many. */
 static size_t csv_record(const char **p, char fields[][512], size_t max)
 {
@@ -699,6 +720,7 @@ int main(void)
 	    cmocka_unit_test(test_html_escaping),
 	    cmocka_unit_test(test_markdown_escaping),
 	    cmocka_unit_test(test_markdown_non_ascii),
+	    cmocka_unit_test(test_ci_context),
 	    cmocka_unit_test(test_csv_quoting),
 	    cmocka_unit_test(test_junit_metrics_valid),
 	};
