@@ -104,18 +104,10 @@ static const char script[] =
 static const char *html_rep(uint32_t cp, char tmp[8])
 {
 	(void)tmp;
-	switch (cp) {
-	case '&':
-		return "&amp;";
-	case '<':
-		return "&lt;";
-	case '>':
-		return "&gt;";
-	case '"':
-		return "&quot;";
-	case '\'':
+	if (report_markup_ref(cp))
+		return report_markup_ref(cp);
+	if (cp == '\'')
 		return "&#39;";
-	}
 	return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f ? "" : NULL;
 }
 

@@ -44,15 +44,9 @@ static bool xml_char_ok(uint32_t cp)
 static const char *xml_text_rep(uint32_t cp, char tmp[8])
 {
 	(void)tmp;
+	if (report_markup_ref(cp))
+		return report_markup_ref(cp);
 	switch (cp) {
-	case '&':
-		return "&amp;";
-	case '<':
-		return "&lt;";
-	case '>':
-		return "&gt;";
-	case '"':
-		return "&quot;";
 	case '\'':
 		return "&apos;";
 	case '\r':

@@ -8,6 +8,21 @@
 
 #include "common/banned.h"
 
+const char *report_markup_ref(uint32_t cp)
+{
+	switch (cp) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	}
+	return NULL;
+}
+
 int report_escape(struct dtf_buf *b, const char *s, size_t len, size_t cap, report_escape_fn rep_of)
 {
 	const unsigned char *p = (const unsigned char *)s;

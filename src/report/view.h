@@ -45,6 +45,9 @@ int report_humanize(struct dtf_buf *b, const char *key);
 json_t *report_string(const char *s);
 /* True for failed and error rows. */
 bool report_row_failed(json_t *row);
+/* The reference for the markup characters HTML and XML share (& < > "), NULL for others. The
+ * apostrophe is left to each format (HTML writes &#39;, XML &apos;). */
+const char *report_markup_ref(uint32_t cp);
 /* What code point cp becomes in a format's text: a replacement (a static string, or tmp filled
  * in), or NULL to keep the character as it is. */
 typedef const char *(*report_escape_fn)(uint32_t cp, char tmp[8]);
