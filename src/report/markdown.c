@@ -5,6 +5,7 @@
  * inject markup (HTML included, which GitHub renders). */
 #include "report/report.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -56,6 +57,18 @@ static const char *md_rep(uint32_t cp, char tmp[8])
 static int md_text(struct dtf_buf *b, const char *s, size_t cap)
 {
 	return report_escape(b, s, strlen(s), cap, md_rep);
+}
+
+/* Appends fmt with each %s an argument written as md_text() does (see report_vescapef). */
+static int md_putf(struct dtf_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = report_vescapef(b, md_rep, CELL_CAP, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 /* Appends "(12.5%)"-style percentages as seed 003 shows them, with one decimal. */
@@ -140,11 +153,7 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 
 			if (!text || !*text)
 				continue;
-			rc = dtf_buf_printf(b, "- %s: ", labels[i]);
-			if (!rc)
-				rc = md_text(b, text, CELL_CAP);
-			if (!rc)
-				rc = dtf_buf_adds(b, "\n");
+			rc = md_putf(b, "- %s: %s\n", labels[i], text);
 		}
 	}
 	return rc;
@@ -154,14 +163,8 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
  * written. */
 static int metric_row(struct dtf_buf *b, const char *task, const char *label, double value)
 {
-	int rc = dtf_buf_adds(b, "| ");
+	int rc = md_putf(b, "| %s | %s", task, label ? label : "");
 
-	if (!rc)
-		rc = md_text(b, task, CELL_CAP);
-	if (!rc)
-		rc = dtf_buf_adds(b, " | ");
-	if (!rc && label)
-		rc = md_text(b, label, CELL_CAP);
 	if (!rc)
 		rc = dtf_buf_printf(b, " | %.2f |\n", value);
 	return rc;
@@ -198,9 +201,7 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 					    json_array_size(files) - i);
 			break;
 		}
-		rc = dtf_buf_adds(b, "| ");
-		if (!rc)
-			rc = md_text(b, report_str(f, "path", ""), CELL_CAP);
+		rc = md_putf(b, "| %s", report_str(f, "path", ""));
 		if (!rc)
 			rc = dtf_buf_printf(b, " | %lld | %.2f%% |\n",
 					    (long long)iget(f, "lines_total"),
@@ -210,15 +211,8 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 	{
 		if (rc || i == MAX_NAMES)
 			break;
-		rc = dtf_buf_adds(b, i ? "- " : "\nCoverage files not counted:\n- ");
-		if (!rc)
-			rc = md_text(b, report_str(f, "file", ""), CELL_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, ": ");
-		if (!rc)
-			rc = md_text(b, report_str(f, "error", ""), CELL_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, "\n");
+		rc = md_putf(b, i ? "- %s: %s\n" : "\nCoverage files not counted:\n- %s: %s\n",
+			     report_str(f, "file", ""), report_str(f, "error", ""));
 	}
 	return rc;
 }
@@ -241,11 +235,7 @@ static int put_names(struct dtf_buf *b, const char *title, json_t *names)
 			rc = dtf_buf_printf(b, "- … and %zu more\n", json_array_size(names) - i);
 			break;
 		}
-		rc = dtf_buf_adds(b, "- ");
-		if (!rc)
-			rc = md_text(b, json_string_value(n) ? json_string_value(n) : "", CELL_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, "\n");
+		rc = md_putf(b, "- %s\n", json_string_value(n) ? json_string_value(n) : "");
 	}
 	return rc;
 }
@@ -289,9 +279,7 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 			break;
 		report_duration(report_num(row, "before_s"), before);
 		report_duration(report_num(row, "after_s"), after);
-		rc = dtf_buf_adds(b, "| ");
-		if (!rc)
-			rc = md_text(b, report_str(row, "name", ""), CELL_CAP);
+		rc = md_putf(b, "| %s", report_str(row, "name", ""));
 		if (!rc)
 			rc = dtf_buf_printf(b, " | %s | %s |\n", before, after);
 	}
@@ -331,16 +319,9 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 			break;
 		}
 		report_duration(report_num(row, "duration_s"), dur);
-		rc = dtf_buf_adds(b, "| ");
-		if (!rc)
-			rc = md_text(b, report_str(row, "name", ""), CELL_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, " | ");
-		if (!rc)
-			rc = md_text(b,
-				     report_str(row, "error_message",
-						report_str(row, "error_kind", "failed")),
-				     CELL_CAP);
+		rc = md_putf(
+		    b, "| %s | %s", report_str(row, "name", ""),
+		    report_str(row, "error_message", report_str(row, "error_kind", "failed")));
 		if (!rc)
 			rc = dtf_buf_printf(b, " | %s |\n", dur);
 	}
@@ -357,15 +338,8 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 					    nskip - MAX_ROWS);
 			break;
 		}
-		rc = dtf_buf_adds(b, "| ");
-		if (!rc)
-			rc = md_text(b, report_str(row, "name", ""), CELL_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, " | ");
-		if (!rc)
-			rc = md_text(b, report_str(row, "error_message", "skipped"), CELL_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, " |\n");
+		rc = md_putf(b, "| %s | %s |\n", report_str(row, "name", ""),
+			     report_str(row, "error_message", "skipped"));
 	}
 	if (!rc)
 		rc = dtf_buf_printf(b, "\n### Passed Tests: %zu\n", npass);

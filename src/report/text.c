@@ -3,6 +3,8 @@
  * and cuts long texts; and the walk over the performance metrics table. */
 #include "report/view.h"
 
+#include <string.h>
+
 #include "common/err.h"
 #include "common/utf8.h"
 
@@ -94,5 +96,31 @@ int report_metric_table(struct dtf_buf *b, json_t *doc, const char *head, const 
 		rc = dtf_buf_adds(b, tail);
 	dtf_buf_release(&name);
 	json_decref(metrics);
+	return rc;
+}
+
+int report_vescapef(struct dtf_buf *b, report_escape_fn rep_of, size_t cap, const char *fmt,
+		    va_list ap)
+{
+	const char *p = fmt, *pct, *s;
+	int rc = 0;
+
+	while (!rc && *p) {
+		pct = strchr(p, '%');
+		if (!pct)
+			return dtf_buf_adds(b, p);
+		rc = dtf_buf_add(b, p, (size_t)(pct - p));
+		if (rc)
+			break;
+		if (pct[1] == 's') {
+			s = va_arg(ap, const char *);
+			rc = report_escape(b, s, strlen(s), cap, rep_of);
+		} else if (pct[1] == '%') {
+			rc = dtf_buf_adds(b, "%");
+		} else {
+			rc = DTF_EINVAL; /* a programming error: only %s and %% are known */
+		}
+		p = pct + 2;
+	}
 	return rc;
 }
