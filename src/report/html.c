@@ -7,6 +7,7 @@
  * the DOM, and once it has run it adds <div id="dtf-js-ok">, which tests look for. */
 #include "report/report.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -116,6 +117,19 @@ static const char *html_rep(uint32_t cp, char tmp[8])
 static int html_escape(struct dtf_buf *b, const char *s, size_t cap)
 {
 	return report_escape(b, s, strlen(s), cap, html_rep);
+}
+
+/* Appends fmt with each %s an argument escaped as html_escape() does, at most TEXT_CAP bytes of
+ * each (see report_vescapef). */
+static int html_putf(struct dtf_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = report_vescapef(b, html_rep, TEXT_CAP, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 static json_int_t iget(json_t *o, const char *k)
@@ -236,13 +250,7 @@ static int put_ci(struct dtf_buf *b, json_t *doc)
 			break;
 		if (!text)
 			continue;
-		rc = dtf_buf_adds(b, "<tr>");
-		if (!rc)
-			rc = td(b, NULL, key);
-		if (!rc)
-			rc = td(b, NULL, text);
-		if (!rc)
-			rc = dtf_buf_adds(b, "</tr>\n");
+		rc = html_putf(b, "<tr><td>%s</td><td>%s</td></tr>\n", key, text);
 	}
 	if (!rc)
 		rc = dtf_buf_adds(b, "</tbody></table></section>\n");
@@ -256,11 +264,7 @@ static int metric_row(struct dtf_buf *b, const char *task, const char *label, do
 
 	if (!label)
 		return 0;
-	rc = dtf_buf_adds(b, "<tr>");
-	if (!rc)
-		rc = td(b, NULL, task);
-	if (!rc)
-		rc = td(b, NULL, label);
+	rc = html_putf(b, "<tr><td>%s</td><td>%s</td>", task, label);
 	if (!rc)
 		rc = dtf_buf_printf(b,
 				    "<td class=\"num\" data-value=\"%.17g\">%.2f</td>"
@@ -331,15 +335,10 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 	{
 		if (rc || i == MAX_ROWS)
 			break;
-		rc = dtf_buf_adds(b, i ? "<li>" : "<p>Coverage files not counted:</p><ul><li>");
-		if (!rc)
-			rc = html_escape(b, report_str(f, "file", ""), TEXT_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, ": ");
-		if (!rc)
-			rc = html_escape(b, report_str(f, "error", ""), TEXT_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, "</li>\n");
+		rc = html_putf(b,
+			       i ? "<li>%s: %s</li>\n"
+				 : "<p>Coverage files not counted:</p><ul><li>%s: %s</li>\n",
+			       report_str(f, "file", ""), report_str(f, "error", ""));
 	}
 	if (!rc && json_array_size(json_object_get(cov, "errors")))
 		rc = dtf_buf_adds(b, "</ul>\n");
@@ -362,12 +361,8 @@ static int put_names(struct dtf_buf *b, const char *id, const char *title, json_
 	{
 		if (rc || i == MAX_ROWS)
 			break;
-		rc = dtf_buf_adds(b, "<li>");
-		if (!rc)
-			rc = html_escape(b, json_string_value(n) ? json_string_value(n) : "",
-					 TEXT_CAP);
-		if (!rc)
-			rc = dtf_buf_adds(b, "</li>\n");
+		rc =
+		    html_putf(b, "<li>%s</li>\n", json_string_value(n) ? json_string_value(n) : "");
 	}
 	if (!rc)
 		rc = dtf_buf_adds(b, "</ul>\n");
@@ -413,9 +408,7 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 	{
 		if (rc || i == MAX_ROWS)
 			break;
-		rc = dtf_buf_adds(b, "<tr>");
-		if (!rc)
-			rc = td(b, NULL, report_str(row, "name", ""));
+		rc = html_putf(b, "<tr><td>%s</td>", report_str(row, "name", ""));
 		if (!rc)
 			rc = td_seconds(b, report_num(row, "before_s"));
 		if (!rc)
@@ -462,14 +455,8 @@ static int put_tests(struct dtf_buf *b, json_t *tests)
 			continue;
 		if (shown++ == MAX_ROWS)
 			break;
-		rc = dtf_buf_adds(b, "<tr class=\"failed\">");
-		if (!rc)
-			rc = td(b, NULL, report_str(row, "name", ""));
-		if (!rc)
-			rc = td(b, NULL, report_str(row, "task_name", ""));
-		if (!rc)
-			rc =
-			    td(b, NULL,
+		rc = html_putf(b, "<tr class=\"failed\"><td>%s</td><td>%s</td><td>%s</td>",
+			       report_str(row, "name", ""), report_str(row, "task_name", ""),
 			       report_str(row, "error_message", report_str(row, "error_kind", "")));
 		if (!rc)
 			rc = td_seconds(b, report_num(row, "duration_s"));
@@ -492,11 +479,8 @@ static int put_tests(struct dtf_buf *b, json_t *tests)
 		if (rc || i == MAX_ROWS)
 			break;
 		snprintf(cls, sizeof(cls), "st-%s", status_class(report_str(row, "status", "")));
-		rc = dtf_buf_adds(b, "<tr>");
-		if (!rc)
-			rc = td(b, NULL, report_str(row, "name", ""));
-		if (!rc)
-			rc = td(b, NULL, report_str(row, "task_name", ""));
+		rc = html_putf(b, "<tr><td>%s</td><td>%s</td>", report_str(row, "name", ""),
+			       report_str(row, "task_name", ""));
 		if (!rc)
 			rc = td(b, cls, report_str(row, "status", ""));
 		if (!rc)
