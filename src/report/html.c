@@ -7,7 +7,6 @@
  * the DOM, and once it has run it adds <div id="dtf-js-ok">, which tests look for. */
 #include "report/report.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -120,17 +119,8 @@ static int html_escape(struct dtf_buf *b, const char *s, size_t cap)
 }
 
 /* Appends fmt with each %s an argument escaped as html_escape() does, at most TEXT_CAP bytes of
- * each (see report_vescapef). */
-static int html_putf(struct dtf_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = report_vescapef(b, html_rep, TEXT_CAP, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+ * each (see report_escapef). */
+#define html_putf(b, ...) report_escapef((b), html_rep, TEXT_CAP, __VA_ARGS__)
 
 static json_int_t iget(json_t *o, const char *k)
 {

@@ -5,7 +5,6 @@
  * inject markup (HTML included, which GitHub renders). */
 #include "report/report.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -59,17 +58,8 @@ static int md_text(struct dtf_buf *b, const char *s, size_t cap)
 	return report_escape(b, s, strlen(s), cap, md_rep);
 }
 
-/* Appends fmt with each %s an argument written as md_text() does (see report_vescapef). */
-static int md_putf(struct dtf_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = report_vescapef(b, md_rep, CELL_CAP, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+/* Appends fmt with each %s an argument written as md_text() does (see report_escapef). */
+#define md_putf(b, ...) report_escapef((b), md_rep, CELL_CAP, __VA_ARGS__)
 
 /* Appends "(12.5%)"-style percentages as seed 003 shows them, with one decimal. */
 static int line_count(struct dtf_buf *b, const char *label, json_int_t n, json_int_t total,

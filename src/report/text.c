@@ -3,6 +3,7 @@
  * and cuts long texts; and the walk over the performance metrics table. */
 #include "report/view.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -99,16 +100,19 @@ int report_metric_table(struct dtf_buf *b, json_t *doc, const char *head, const 
 	return rc;
 }
 
-int report_vescapef(struct dtf_buf *b, report_escape_fn rep_of, size_t cap, const char *fmt,
-		    va_list ap)
+int report_escapef(struct dtf_buf *b, report_escape_fn rep_of, size_t cap, const char *fmt, ...)
 {
+	va_list ap;
 	const char *p = fmt, *pct, *s;
 	int rc = 0;
 
+	va_start(ap, fmt);
 	while (!rc && *p) {
 		pct = strchr(p, '%');
-		if (!pct)
-			return dtf_buf_adds(b, p);
+		if (!pct) {
+			rc = dtf_buf_adds(b, p);
+			break;
+		}
 		rc = dtf_buf_add(b, p, (size_t)(pct - p));
 		if (rc)
 			break;
@@ -122,5 +126,6 @@ int report_vescapef(struct dtf_buf *b, report_escape_fn rep_of, size_t cap, cons
 		}
 		p = pct + 2;
 	}
+	va_end(ap);
 	return rc;
 }

@@ -4,7 +4,6 @@
 #define DTF_REPORT_VIEW_H
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,8 +67,7 @@ int report_metric_table(struct dtf_buf *b, json_t *doc, const char *head, const 
 /* Appends fmt with each %s replaced by the next argument (a NUL-terminated string) escaped as
  * report_escape() does with rep_of and cap; %% is a percent sign, and nothing else may follow a
  * percent sign (DTF_EINVAL). 0 or a DTF_E* code. */
-int report_vescapef(struct dtf_buf *b, report_escape_fn rep_of, size_t cap, const char *fmt,
-		    va_list ap);
+int report_escapef(struct dtf_buf *b, report_escape_fn rep_of, size_t cap, const char *fmt, ...);
 /* When the run finished (summary's finished_at, else the run's finished_at or created_at) as
  * "2026-01-02 03:04:05 UTC"; false when unknown. */
 bool report_finished_text(json_t *doc, json_t *summary, char out[40]);

@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "report/coverage.h"
 #include "report/report.h"
+#include "report/view.h"
 
 #include "common/banned.h"
 
@@ -597,6 +598,28 @@ static void test_ci_context(void **state)
 	json_decref(doc);
 }
 
+static const char *amp_only(uint32_t cp, char tmp[8])
+{
+	(void)tmp;
+	return cp == '&' ? "&amp;" : NULL;
+}
+
+/* The writers' template call: each %s escaped and cut at the cap, %% a percent sign, invalid
+ * UTF-8 replaced, anything else after a percent sign refused. */
+static void test_escapef(void **state)
+{
+	struct dtf_buf out;
+
+	(void)state;
+	dtf_buf_init(&out, OUT_CAP);
+	assert_int_equal(report_escapef(&out, amp_only, 4, "a%sb%%c%s", "x&yyyy", "\xff"), 0);
+	assert_string_equal(dtf_buf_str(&out), "ax&amp;yy\xe2\x80\xa6"
+					       "b%c\xef\xbf\xbd");
+	dtf_buf_reset(&out);
+	assert_int_equal(report_escapef(&out, amp_only, 4, "n=%d", 1), DTF_EINVAL);
+	dtf_buf_release(&out);
+}
+
 /* Parses one RFC 4180 record from *p into fields; returns how many. */
 static size_t csv_record(const char **p, char fields[][512], size_t max)
 {
@@ -721,6 +744,7 @@ int main(void)
 	    cmocka_unit_test(test_markdown_escaping),
 	    cmocka_unit_test(test_markdown_non_ascii),
 	    cmocka_unit_test(test_ci_context),
+	    cmocka_unit_test(test_escapef),
 	    cmocka_unit_test(test_csv_quoting),
 	    cmocka_unit_test(test_junit_metrics_valid),
 	};
