@@ -30,6 +30,14 @@ void dtf_buf_reset(struct dtf_buf *b)
 		b->data[0] = '\0';
 }
 
+void dtf_buf_truncate(struct dtf_buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	b->len = len;
+	b->data[len] = '\0';
+}
+
 static int buf_grow(struct dtf_buf *b, size_t extra)
 {
 	size_t need, n;

@@ -20,6 +20,9 @@ void dtf_buf_init(struct dtf_buf *b, size_t cap);
 void dtf_buf_release(struct dtf_buf *b);
 /* Empties the buffer, keeping its memory. */
 void dtf_buf_reset(struct dtf_buf *b);
+/* Cuts the buffer back to its first len bytes (a length it had before; longer is ignored), so a
+ * writer that fails half-way can leave the caller's buffer as it was. */
+void dtf_buf_truncate(struct dtf_buf *b, size_t len);
 /* Appends; 0, DTF_ETOOBIG past the cap (nothing added) or DTF_ENOMEM. */
 int dtf_buf_add(struct dtf_buf *b, const void *data, size_t len);
 int dtf_buf_adds(struct dtf_buf *b, const char *s);

@@ -126,10 +126,8 @@ int dtf_report_csv(json_t *doc, struct dtf_buf *out)
 			rc = dtf_buf_adds(out, "\r\n");
 	}
 out:
-	if (rc && out->data) {
-		out->len = start;
-		out->data[start] = '\0';
-	}
+	if (rc) /* leave the caller's buffer as it was */
+		dtf_buf_truncate(out, start);
 	dtf_hmap_release(&tasks);
 	dtf_buf_release(&m);
 	json_decref(tests);

@@ -495,7 +495,7 @@ int dtf_report_html(json_t *doc, struct dtf_buf *out)
 	json_t *summary = NULL, *tests = NULL, *run = json_object_get(doc, "run");
 	const char *title = report_str(run, "name", report_str(run, "id", "dtf"));
 	const char *status;
-	size_t start = out->len, i;
+	size_t start = out->len;
 	char up[16], when[40];
 	int rc = DTF_EINVAL;
 
@@ -507,9 +507,7 @@ int dtf_report_html(json_t *doc, struct dtf_buf *out)
 	if (!summary || !tests)
 		goto out;
 	status = report_status(summary);
-	for (i = 0; status[i] && i < sizeof(up) - 1; i++)
-		up[i] = (char)(status[i] - 32);
-	up[i] = '\0';
+	report_upper(status, up, sizeof(up));
 	rc = dtf_buf_adds(
 	    out, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -554,10 +552,8 @@ int dtf_report_html(json_t *doc, struct dtf_buf *out)
 	if (!rc)
 		rc = dtf_buf_adds(out, "</body>\n</html>\n");
 out:
-	if (rc && out->data) {
-		out->len = start;
-		out->data[start] = '\0';
-	}
+	if (rc) /* leave the caller's buffer as it was */
+		dtf_buf_truncate(out, start);
 	json_decref(summary);
 	json_decref(tests);
 	return rc;

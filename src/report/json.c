@@ -48,11 +48,8 @@ int dtf_report_json(json_t *doc, struct dtf_buf *out)
 	}
 	rc = dtf_buf_adds(out, "\n");
 out:
-	if (rc && out->data) {
-		/* Leave the caller's buffer as it was. */
-		out->len = start;
-		out->data[start] = '\0';
-	}
+	if (rc) /* leave the caller's buffer as it was */
+		dtf_buf_truncate(out, start);
 	json_decref(summary);
 	json_decref(copy);
 	return rc;

@@ -559,11 +559,8 @@ int dtf_report_junit(json_t *doc, struct dtf_buf *out)
 	if (!rc)
 		rc = dtf_buf_adds(out, "  </testsuite>\n</testsuites>\n");
 out:
-	if (rc && out->data) {
-		/* Leave the caller's buffer as it was. */
-		out->len = start;
-		out->data[start] = '\0';
-	}
+	if (rc) /* leave the caller's buffer as it was */
+		dtf_buf_truncate(out, start);
 	dtf_buf_release(&body);
 	return rc;
 }

@@ -85,9 +85,7 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 	size_t i;
 	int rc;
 
-	for (i = 0; status[i] && i < sizeof(up) - 1; i++)
-		up[i] = (char)(status[i] >= 'a' && status[i] <= 'z' ? status[i] - 32 : status[i]);
-	up[i] = '\0';
+	report_upper(status, up, sizeof(up));
 	rc = dtf_buf_adds(b, "# Test Run Report: ");
 	if (!rc)
 		rc = md_text(b, report_str(run, "name", report_str(run, "id", "dtf")), CELL_CAP);
@@ -372,10 +370,8 @@ int dtf_report_markdown(json_t *doc, struct dtf_buf *out)
 	if (!rc)
 		rc = put_footer(out, doc, summary);
 out:
-	if (rc && out->data) {
-		out->len = start;
-		out->data[start] = '\0';
-	}
+	if (rc) /* leave the caller's buffer as it was */
+		dtf_buf_truncate(out, start);
 	json_decref(summary);
 	json_decref(tests);
 	return rc;

@@ -105,6 +105,15 @@ bool report_row_failed(json_t *row)
 	return strcmp(st, "failed") == 0 || strcmp(st, "error") == 0;
 }
 
+void report_upper(const char *s, char *out, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < len - 1; i++)
+		out[i] = (char)(s[i] >= 'a' && s[i] <= 'z' ? s[i] - 'a' + 'A' : s[i]);
+	out[i] = '\0';
+}
+
 const char *report_status(json_t *summary)
 {
 	json_int_t total = json_integer_value(json_object_get(summary, "total"));

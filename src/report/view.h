@@ -71,6 +71,8 @@ int report_escapef(struct dtf_buf *b, report_escape_fn rep_of, size_t cap, const
 /* When the run finished (summary's finished_at, else the run's finished_at or created_at) as
  * "2026-01-02 03:04:05 UTC"; false when unknown. */
 bool report_finished_text(json_t *doc, json_t *summary, char out[40]);
+/* s in upper case (ASCII letters), cut to fit out's len (>= 1) bytes with its NUL. */
+void report_upper(const char *s, char *out, size_t len);
 /* The run's status for the headline: "success", "failure", "incomplete" or "empty". */
 const char *report_status(json_t *summary);
 

@@ -186,6 +186,13 @@ static void test_buf_cap(void **state)
 	assert_int_equal(b.len, 0);
 	assert_string_equal(dtf_buf_str(&b), "");
 	assert_int_equal(dtf_buf_adds(&b, "again"), 0);
+	/* Truncating cuts back to an earlier length and ignores a longer one. */
+	dtf_buf_truncate(&b, 2);
+	assert_int_equal(b.len, 2);
+	assert_string_equal(dtf_buf_str(&b), "ag");
+	dtf_buf_truncate(&b, 9);
+	assert_int_equal(b.len, 2);
+	assert_int_equal(dtf_buf_adds(&b, "ain"), 0);
 	p = dtf_buf_detach(&b, &len);
 	assert_string_equal(p, "again");
 	assert_int_equal(len, 5);
