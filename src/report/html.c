@@ -497,14 +497,10 @@ int dtf_report_html(json_t *doc, struct dtf_buf *out)
 	const char *status;
 	size_t start = out->len;
 	char up[16], when[40];
-	int rc = DTF_EINVAL;
+	int rc;
 
-	if (!json_is_object(doc))
-		goto out;
-	rc = DTF_ENOMEM;
-	summary = report_summary(doc);
-	tests = report_tests(doc);
-	if (!summary || !tests)
+	rc = report_view(doc, &summary, &tests);
+	if (rc)
 		goto out;
 	status = report_status(summary);
 	report_upper(status, up, sizeof(up));

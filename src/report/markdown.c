@@ -349,14 +349,10 @@ int dtf_report_markdown(json_t *doc, struct dtf_buf *out)
 {
 	json_t *summary = NULL, *tests = NULL;
 	size_t start = out->len;
-	int rc = DTF_EINVAL;
+	int rc;
 
-	if (!json_is_object(doc))
-		goto out;
-	rc = DTF_ENOMEM;
-	summary = report_summary(doc);
-	tests = report_tests(doc);
-	if (!summary || !tests)
+	rc = report_view(doc, &summary, &tests);
+	if (rc)
 		goto out;
 	rc = put_header(out, doc, summary);
 	if (!rc)

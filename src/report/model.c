@@ -105,6 +105,17 @@ bool report_row_failed(json_t *row)
 	return strcmp(st, "failed") == 0 || strcmp(st, "error") == 0;
 }
 
+int report_view(json_t *doc, json_t **summary, json_t **tests)
+{
+	*summary = NULL;
+	*tests = NULL;
+	if (!json_is_object(doc))
+		return DTF_EINVAL;
+	*summary = report_summary(doc);
+	*tests = report_tests(doc);
+	return *summary && *tests ? 0 : DTF_ENOMEM;
+}
+
 void report_upper(const char *s, char *out, size_t len)
 {
 	size_t i;

@@ -22,6 +22,9 @@ json_t *report_tests(json_t *doc);
 json_t *report_build_tests(json_t *doc);
 /* doc's prepared summary, or one computed now (a new reference). */
 json_t *report_summary(json_t *doc);
+/* What a page-like writer needs from doc: its summary and rows (new references the caller
+ * releases, even on failure). DTF_EINVAL when doc is not an object, DTF_ENOMEM. */
+int report_view(json_t *doc, json_t **summary, json_t **tests);
 
 /* doc's "metrics" object, or one computed now from its tasks (a new reference; NULL when out of
  * memory). */

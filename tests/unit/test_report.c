@@ -353,6 +353,8 @@ static void test_junit_edges(void **state)
 	dtf_buf_init(&out, OUT_CAP);
 	assert_int_equal(dtf_report_junit(arr, &out), DTF_EINVAL);
 	assert_int_equal(dtf_report_json(arr, &out), DTF_EINVAL);
+	assert_int_equal(dtf_report_markdown(arr, &out), DTF_EINVAL);
+	assert_int_equal(dtf_report_html(arr, &out), DTF_EINVAL);
 	assert_int_equal(out.len, 0);
 	dtf_buf_release(&out);
 
@@ -363,6 +365,9 @@ static void test_junit_edges(void **state)
 	assert_int_equal(dtf_buf_adds(&out, "keep"), 0);
 	assert_int_equal(dtf_report_junit(doc, &out), DTF_ETOOBIG);
 	assert_int_equal(dtf_report_json(doc, &out), DTF_ETOOBIG);
+	assert_int_equal(dtf_report_markdown(doc, &out), DTF_ETOOBIG);
+	assert_int_equal(dtf_report_html(doc, &out), DTF_ETOOBIG);
+	assert_int_equal(dtf_report_csv(doc, &out), DTF_ETOOBIG);
 	assert_string_equal(dtf_buf_str(&out), "keep");
 	dtf_buf_release(&out);
 	json_decref(doc);
