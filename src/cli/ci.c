@@ -10,19 +10,17 @@
 #include <getopt.h>
 #include <glob.h>
 #include <limits.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ci/analyze.h"
 #include "ci/provider.h"
 #include "cli/cli.h"
+#include "cli/local.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -33,13 +31,12 @@
 
 #include "common/banned.h"
 
-#define MAX_WORKERS	   256
+#define MAX_WORKERS	   DTF_LOCAL_MAX_WORKERS
 #define MAX_GLOBS	   64
 #define MAX_ARTIFACTS	   1000
 #define MAX_ARTIFACT_BYTES ((size_t)100 << 20)
 #define ALL_FORMATS	   "json,junit,markdown,html,csv"
 
-extern char **environ;
 
 struct ci_opts {
 	const char *provider, *coordinator, *api_key, *test_dir, *pattern, *output_dir;
@@ -108,125 +105,6 @@ static int add_formats(json_t *formats, const char *list)
 	}
 	json_decref(parts);
 	return 0;
-}
-
-/* ---- the embedded coordinator and local workers ---- */
-
-static pid_t spawn_worker(const char *url, int i, const char *state_dir)
-{
-	char id[32], workdir[4096], logpath[4096];
-	char *argv[16];
-	int n = 0, fd;
-	pid_t pid;
-	posix_spawn_file_actions_t fa;
-
-	snprintf(id, sizeof(id), "local-%d", i + 1);
-	snprintf(workdir, sizeof(workdir), "%s/work/%s", state_dir, id);
-	snprintf(logpath, sizeof(logpath), "%s/logs/%s.log", state_dir, id);
-	argv[n++] = (char *)"dtf";
-	argv[n++] = (char *)"worker";
-	argv[n++] = (char *)"--coordinator";
-	argv[n++] = (char *)url;
-	argv[n++] = (char *)"--worker-id";
-	argv[n++] = id;
-	argv[n++] = (char *)"--work-dir";
-	argv[n++] = workdir;
-	argv[n++] = (char *)"--lease-wait";
-	argv[n++] = (char *)"5";
-	/* Passed tasks' directories are kept so their artifacts can be collected. */
-	argv[n++] = (char *)"--keep-work-dirs";
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, fd, 1);
-		posix_spawn_file_actions_adddup2(&fa, fd, 2);
-	}
-	if (posix_spawn(&pid, dtf_self_exe(), &fa, NULL, argv, environ) != 0)
-		pid = -1;
-	posix_spawn_file_actions_destroy(&fa);
-	if (fd >= 0)
-		close(fd);
-	return pid;
-}
-
-struct local {
-	struct coord *coord;
-	pid_t pids[MAX_WORKERS];
-	int n;
-	char url[64];
-};
-
-static int local_start(struct local *l, const struct ci_opts *o, char *err, size_t errlen)
-{
-	struct coord_config cc = {0};
-	char path[4096];
-	int i;
-
-	memset(l, 0, sizeof(*l));
-	snprintf(path, sizeof(path), "%s/logs", o->state_dir);
-	if (dtf_mkdirs(path, 0755)) {
-		snprintf(err, errlen, "cannot create %s", path);
-		return DTF_EIO;
-	}
-	snprintf(path, sizeof(path), "%s/dtf.db", o->state_dir);
-	cc.host = "127.0.0.1";
-	cc.port = 0;
-	cc.db_path = path;
-	cc.auto_discovery = true;
-	cc.heartbeat_timeout_s = 15;
-	l->coord = coord_start(&cc, err, errlen);
-	if (!l->coord)
-		return DTF_EIO;
-	snprintf(l->url, sizeof(l->url), "http://127.0.0.1:%u", coord_port(l->coord));
-	for (i = 0; i < o->workers; i++) {
-		pid_t pid = spawn_worker(l->url, i, o->state_dir);
-		if (pid < 0) {
-			snprintf(err, errlen, "cannot start worker %d", i + 1);
-			return DTF_ESPAWN;
-		}
-		l->pids[l->n++] = pid;
-	}
-	return 0;
-}
-
-static void local_wait_workers(struct local *l, struct dtf_http_client *hc)
-{
-	int i;
-
-	for (i = 0; i < 200; i++) {
-		json_t *resp = NULL, *w;
-		size_t live = 0, j;
-		if (dtf_http_call(hc, "GET", "/api/v1/workers", NULL, 5000, &resp) == 0)
-			json_array_foreach(
-			    json_object_get(resp, "workers"), j,
-			    w) if (strncmp(dtf_json_str(w, "id", ""), "local-", 6) == 0 &&
-				   strcmp(dtf_json_str(w, "status", ""), "lost") != 0) live++;
-		json_decref(resp);
-		if ((int)live >= l->n)
-			return;
-		usleep(50 * 1000);
-	}
-}
-
-static void local_stop(struct local *l, bool hard)
-{
-	int i;
-
-	for (i = 0; i < l->n; i++)
-		kill(l->pids[i], SIGTERM);
-	if (hard) {
-		/* A second signal interrupts what still runs; sent apart from the first so the two
-		 * are not merged into one pending signal. */
-		usleep(200 * 1000);
-		for (i = 0; i < l->n; i++)
-			kill(l->pids[i], SIGTERM);
-	}
-	for (i = 0; i < l->n; i++)
-		waitpid(l->pids[i], NULL, 0);
-	l->n = 0;
-	coord_stop(l->coord);
-	l->coord = NULL;
 }
 
 /* ---- helpers ---- */
@@ -700,7 +578,7 @@ int cmd_ci(int argc, char **argv)
 	struct ci_ctx ctx = {0};
 	const struct ci_provider_ops *ops = NULL;
 	struct ci_provider *prov = NULL;
-	struct local loc = {0};
+	struct dtf_local loc = {0};
 	struct dtf_http_client hc;
 	bool hc_ready = false, timed_out = false, infra = false;
 	json_t *tasks = json_array(), *doc = NULL, *previous = NULL, *artifacts = NULL, *fv;
@@ -798,7 +676,11 @@ int cmd_ci(int argc, char **argv)
 	if (o.embedded) {
 		if (!o.verbose)
 			dtf_log_set_level(DTF_LOG_WARN);
-		if (local_start(&loc, &o, err, sizeof(err))) {
+		struct dtf_local_opts lo = {.state_dir = o.state_dir,
+					    .workers = o.workers,
+					    /* passed tasks' directories stay for artifacts */
+					    .keep_work_dirs = true};
+		if (dtf_local_start(&loc, &lo, err, sizeof(err))) {
 			fprintf(stderr, "dtf ci: %s\n", err);
 			rc = 2;
 			goto out;
@@ -812,7 +694,7 @@ int cmd_ci(int argc, char **argv)
 	}
 	hc_ready = true;
 	if (o.embedded)
-		local_wait_workers(&loc, &hc);
+		dtf_local_wait_workers(&loc, &hc);
 
 	/* 4. Submit the run with the CI's metadata. */
 	{
@@ -1046,7 +928,7 @@ int cmd_ci(int argc, char **argv)
 	}
 out:
 	if (loc.coord || loc.n)
-		local_stop(&loc, rc == 3);
+		dtf_local_stop(&loc, rc == 3);
 	if (hc_ready)
 		dtf_http_client_release(&hc);
 	ci_provider_free(prov);

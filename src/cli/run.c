@@ -3,18 +3,16 @@
  * CSV) and badges. Exit 0 only if every test passed (tests no local worker can run are reported
  * as skipped). */
 #include <getopt.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
 
 #include "ci/discover.h"
 #include "ci/pytest_group.h"
 #include "cli/cli.h"
+#include "cli/local.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -22,10 +20,9 @@
 #include "coordinator/coordinator.h"
 #include "net/http.h"
 
-#define MAX_WORKERS 256
+#define MAX_WORKERS DTF_LOCAL_MAX_WORKERS
 #define MAX_DIRS 32
 
-extern char **environ;
 
 static void usage(FILE *f)
 {
@@ -49,50 +46,6 @@ static void usage(FILE *f)
 		"  --pytest               run test_*.py files with pytest, several per process, grouped\n"
 		"                         by their recorded durations (automatic when the test\n"
 		"                         directory has conftest.py or pytest.ini)\n");
-}
-
-static pid_t spawn_worker(const char *url, int i, int slots, const char *state_dir,
-			  const char *hardware)
-{
-	char id[32], slots_s[16], workdir[4096], logpath[4096];
-	char *argv[16];
-	int n = 0, fd;
-	pid_t pid;
-	posix_spawn_file_actions_t fa;
-
-	snprintf(id, sizeof(id), "local-%d", i + 1);
-	snprintf(slots_s, sizeof(slots_s), "%d", slots);
-	snprintf(workdir, sizeof(workdir), "%s/work/%s", state_dir, id);
-	snprintf(logpath, sizeof(logpath), "%s/logs/%s.log", state_dir, id);
-	argv[n++] = (char *)"dtf";
-	argv[n++] = (char *)"worker";
-	argv[n++] = (char *)"--coordinator";
-	argv[n++] = (char *)url;
-	argv[n++] = (char *)"--worker-id";
-	argv[n++] = id;
-	argv[n++] = (char *)"--slots";
-	argv[n++] = slots_s;
-	argv[n++] = (char *)"--work-dir";
-	argv[n++] = workdir;
-	argv[n++] = (char *)"--lease-wait";
-	argv[n++] = (char *)"5";
-	if (hardware) {
-		argv[n++] = (char *)"--hardware";
-		argv[n++] = (char *)hardware;
-	}
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd >= 0) {
-		posix_spawn_file_actions_adddup2(&fa, fd, 1);
-		posix_spawn_file_actions_adddup2(&fa, fd, 2);
-	}
-	if (posix_spawn(&pid, dtf_self_exe(), &fa, NULL, argv, environ) != 0)
-		pid = -1;
-	posix_spawn_file_actions_destroy(&fa);
-	if (fd >= 0)
-		close(fd);
-	return pid;
 }
 
 /* Prints each failed test with its reason and the end of its output. */
@@ -150,11 +103,8 @@ int cmd_run(int argc, char **argv)
 	double timeout = 0;
 	bool quiet = false, pytest = false;
 	int pytest_chunks = 0;
-	char err[512], url[64], dbpath[4096], run_id[80], pyhist[4200];
-	struct coord_config cc = {0};
-	struct coord *c = NULL;
-	pid_t pids[MAX_WORKERS];
-	int nspawned = 0;
+	char err[512], run_id[80], pyhist[4200];
+	struct dtf_local loc = {0};
 	struct dtf_http_client hc;
 	bool hc_ready = false;
 	json_t *tasks = json_array(), *fmts = NULL, *fv, *report = NULL;
@@ -297,53 +247,28 @@ int cmd_run(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	snprintf(dbpath, sizeof(dbpath), "%s/logs", state_dir);
-	dtf_mkdirs(dbpath, 0755);
-	snprintf(dbpath, sizeof(dbpath), "%s/dtf.db", state_dir);
-	cc.host = "127.0.0.1";
-	cc.port = 0;
-	cc.db_path = dbpath;
-	cc.auto_discovery = true;
-	cc.heartbeat_timeout_s = 15;
 	dtf_log_set_level(DTF_LOG_WARN);
-	c = coord_start(&cc, err, sizeof(err));
-	if (!c) {
-		fprintf(stderr, "dtf run: %s\n", err);
-		rc = 2;
-		goto out;
-	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", coord_port(c));
-	for (i = 0; i < nworkers; i++) {
-		pid_t pid = spawn_worker(url, i, slots, state_dir, hardware);
-		if (pid < 0) {
-			fprintf(stderr, "dtf run: cannot start worker %d\n", i + 1);
+	{
+		struct dtf_local_opts lo = {.state_dir = state_dir,
+					    .workers = nworkers,
+					    .slots = slots,
+					    .hardware = hardware};
+		if (dtf_local_start(&loc, &lo, err, sizeof(err))) {
+			fprintf(stderr, "dtf run: %s\n", err);
 			rc = 2;
 			goto out;
 		}
-		pids[nspawned++] = pid;
 	}
-	if (dtf_http_client_init(&hc, url, NULL) != 0) {
+	if (dtf_http_client_init(&hc, loc.url, NULL) != 0) {
 		rc = 2;
 		goto out;
 	}
 	hc_ready = true;
 	/* Wait for the workers to register so placement reasons are meaningful. */
-	for (i = 0; i < 200; i++) {
-		json_t *resp = NULL;
-		size_t live = 0, j;
-		json_t *w;
-		if (dtf_http_call(&hc, "GET", "/api/v1/workers", NULL, 5000, &resp) == 0)
-			json_array_foreach(json_object_get(resp, "workers"), j, w) if (
-				strncmp(dtf_json_str(w, "id", ""), "local-", 6) == 0 &&
-				strcmp(dtf_json_str(w, "status", ""), "lost") != 0) live++;
-		json_decref(resp);
-		if ((int)live >= nworkers)
-			break;
-		usleep(50 * 1000);
-	}
+	dtf_local_wait_workers(&loc, &hc);
 	if (!quiet)
 		fprintf(stderr, "dtf run: %zu tests on %d local workers (coordinator %s)\n",
-			json_array_size(tasks), nworkers, url);
+			json_array_size(tasks), nworkers, loc.url);
 
 	/* 3. Submit, wait with progress, report. */
 	{
@@ -390,16 +315,9 @@ int cmd_run(int argc, char **argv)
 		rc = (k.failed == 0 && k.cancelled == k.unschedulable) ? 0 : 1;
 	}
 out:
-	for (i = 0; i < nspawned; i++)
-		kill(pids[i], SIGTERM);
-	if (rc == 3)
-		for (i = 0; i < nspawned; i++)
-			kill(pids[i], SIGTERM); /* a second signal interrupts what still runs */
-	for (i = 0; i < nspawned; i++)
-		waitpid(pids[i], NULL, 0);
+	dtf_local_stop(&loc, rc == 3);
 	if (hc_ready)
 		dtf_http_client_release(&hc);
-	coord_stop(c);
 	json_decref(tasks);
 	json_decref(fmts);
 	json_decref(coverage);

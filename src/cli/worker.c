@@ -221,6 +221,7 @@ int cmd_worker(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	rc = agent_run(&cfg);
 	dtf_plugins_free(plugins);

@@ -1014,16 +1014,19 @@ int agent_run(const struct agent_config *cfg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
 	for (;;) {
 		bool idle;
 		struct timespec ts = {0, 200 * 1000000L};
 		sig = sigtimedwait(&set, NULL, &ts);
-		if (sig == SIGTERM || sig == SIGINT) {
-			if (!a->draining) {
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+			/* The first SIGTERM/SIGINT drains; a second one, or SIGQUIT, interrupts. */
+			if (!a->draining && sig != SIGQUIT) {
 				log_info("draining: finishing running tasks, taking no new ones");
 				atomic_store(&a->draining, 1);
 			} else {
 				log_info("stopping: interrupting running tasks");
+				atomic_store(&a->draining, 1);
 				atomic_store(&a->stopping, 1);
 				pthread_mutex_lock(&a->lock);
 				for (i = 0; i < a->cfg.slots; i++) {
