@@ -38,6 +38,9 @@ static void usage(FILE *f)
 		"  --allow-worker ID         list a worker id that may join (repeatable)\n"
 		"  --batch-processing        lease tasks of the same batch_key together\n"
 		"  --batch-size-limit N      most tasks in one batch (default 8)\n"
+		"  --strategy NAME           scheduling strategy: priority (default), fair-share,\n"
+		"                            round-robin, resource-aware, deadline, duration, or a\n"
+		"                            scheduler plugin's\n"
 		"  --heartbeat-interval S    how often workers report (default 2)\n"
 		"  --heartbeat-timeout S     silence after which a worker is lost (default 15)\n"
 		"  --default-timeout S       task timeout when a task gives none (default 3600)\n"
@@ -191,6 +194,7 @@ int cmd_coordinator(int argc, char **argv)
 		{"check", no_argument, NULL, 'n'},
 		{"constraint", required_argument, NULL, 'X'},
 		{"no-group-commit", no_argument, NULL, 'G'},
+		{"strategy", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -322,6 +326,9 @@ int cmd_coordinator(int argc, char **argv)
 			/* One past the limit, so that the limit's error is reported. */
 			if (nconstraints <= DTF_MAX_CONSTRAINTS)
 				constraints[nconstraints++] = optarg;
+			break;
+		case 'S':
+			cc.strategy = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -248,6 +248,7 @@ static void h_metrics(struct dtf_http_req *r)
 		       "dtf_store_committed_changes_total %llu\n",
 		       (unsigned long long)c->m_commits, (unsigned long long)c->m_commit_changes);
 	recovery_metrics(c, &r->resp);
+	coord_sched_metrics(c, &r->resp);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -1294,6 +1295,7 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		state_record_attempt(c, t, "passed", NULL, NULL);
 		/* Settles a recovery in progress and counts strikes against workers where it failed. */
 		recovery_on_success(c, t);
+		coord_task_passed(c, t, w, result);
 		state_release(c, t);
 		json_object_del(t->doc, "error");
 		if (failed_before(t))
@@ -1640,6 +1642,8 @@ static void h_events(struct dtf_http_req *r)
 const struct dtf_http_route coord_routes[] = {
 	{"GET", "/api/v1/events", h_events, false},
 	{"GET", "/api/v1/plugins", h_plugins, false},
+	{"GET", "/api/v1/scheduler", coord_h_scheduler_get, false},
+	{"PUT", "/api/v1/scheduler", coord_h_scheduler_put, false},
 	{"GET", "/healthz", h_healthz, true},
 	{"GET", "/metrics", h_metrics, false},
 	{"GET", "/api/v1/tasks/summary", h_tasks_summary, false},

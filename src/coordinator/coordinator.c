@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -118,6 +119,46 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The configuration's scheduler section: top level, or under coordinator. */
+static const json_t *sched_section(const struct coord_config *cfg)
+{
+	const json_t *sec = json_object_get(cfg->config_doc, "scheduler");
+
+	return sec ? sec : json_object_get(json_object_get(cfg->config_doc, "coordinator"),
+					   "scheduler");
+}
+
+/* The strategy asked for (--strategy, else scheduler.strategy), or NULL. */
+static const char *sched_wanted(const struct coord_config *cfg)
+{
+	return cfg->strategy ? cfg->strategy
+			     : json_string_value(json_object_get(sched_section(cfg), "strategy"));
+}
+
+/* Sets up the scheduler before the state is loaded: a built-in strategy at once; one a plugin
+ * offers starts as priority and is chosen once plugins are loaded. */
+static int coord_sched_init(struct coord *c, char *err, size_t errlen)
+{
+	const char *want = sched_wanted(&c->cfg);
+
+	return sx_init(c, sched_section(&c->cfg), sx_builtin(want) ? want : "priority", err,
+		       errlen);
+}
+
+static int coord_sched_plugin(struct coord *c, char *err, size_t errlen)
+{
+	const char *want = sched_wanted(&c->cfg);
+	char why[256];
+
+	if (!want || sx_builtin(want))
+		return 0;
+	if (sx_set_strategy(c, want, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "scheduler.strategy: %s", why);
+		return DTF_EINVAL;
+	}
+	return 0;
+}
+
 struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errlen)
 {
 	struct coord *c = calloc(1, sizeof(*c));
@@ -152,6 +193,10 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 	if (c->cfg.quarantine_s <= 0)
 		c->cfg.quarantine_s = 600;
 	pthread_mutex_lock(&c->lock);
+	if (coord_sched_init(c, err, errlen) != 0) {
+		pthread_mutex_unlock(&c->lock);
+		goto fail;
+	}
 	if (recovery_load(c) != 0 || state_load(c) != 0) {
 		pthread_mutex_unlock(&c->lock);
 		snprintf(err, errlen, "cannot load the state from %s: %s", cfg->db_path,
@@ -174,6 +219,10 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 			goto fail;
 		pthread_mutex_lock(&c->lock);
 		c->plugins = ps;
+		if (coord_sched_plugin(c, err, errlen) != 0) {
+			pthread_mutex_unlock(&c->lock);
+			goto fail;
+		}
 		pthread_mutex_unlock(&c->lock);
 	}
 	memset(&hc, 0, sizeof(hc));
@@ -278,6 +327,7 @@ void coord_stop(struct coord *c)
 		json_decref(((struct crun *)v)->doc);
 		free(v);
 	}
+	sx_free(c);
 	dtf_hmap_release(&c->tasks);
 	dtf_hmap_release(&c->workers);
 	dtf_hmap_release(&c->runs);

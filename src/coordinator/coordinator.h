@@ -16,6 +16,7 @@
 #include "coordinator/recovery.h"
 #include "net/http.h"
 #include "plugin/plugin.h"
+#include "sched/sched.h"
 #include "store/store.h"
 
 #define DTF_PROTOCOL_VERSION 1
@@ -58,6 +59,16 @@ struct ctask {
 	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
 	json_t *rec;             /* borrowed doc.recovery while a recovery is in progress */
 	bool pinned;             /* rec.pin holds the next attempt for its worker (this process) */
+	/* The pending index (src/sched/): its lane and heap position (or position in the delayed
+	 * set), its key under the active strategy, its batch group, and the resource-seconds
+	 * charged to its user when it was leased. */
+	struct sx_lane *sx_lane;
+	size_t sx_pos;
+	double sx_k1, sx_k2;
+	struct sx_group *sx_group;
+	struct ctask *sx_bprev, *sx_bnext;
+	bool sx_delayed;
+	double sx_charged;
 };
 
 struct cworker {
@@ -112,6 +123,7 @@ struct coord_config {
 	bool no_group_commit;            /* commit every request on its own */
 	int quarantine_threshold;        /* strikes that quarantine a worker (0: never) */
 	double quarantine_s;             /* how long a quarantine lasts */
+	const char *strategy;            /* --strategy: overrides scheduler.strategy, or NULL */
 };
 
 struct coord {
@@ -146,6 +158,7 @@ struct coord {
 	struct rec_history *rhist;
 	json_t *blocked_hw;       /* hardware class -> {since, task_id, reason} */
 	uint64_t m_quarantines, m_recoveries_started, m_recoveries_completed, m_recoveries_failed;
+	struct sx *sx; /* the pending index and the scheduling strategy (src/sched/) */
 };
 
 /* Opens the store, loads the state, starts the HTTP server and the tick thread. Returns a new
@@ -247,5 +260,15 @@ void coord_on_done(struct dtf_http_req *r, bool ok);
 /* ---- commit.c: the HTTP server's group-commit hooks ---- */
 bool coord_hold(struct dtf_http_req *r);
 void coord_after_run(void *app);
+
+/* ---- sched_api.c ---- */
+struct dtf_buf;
+void coord_h_scheduler_get(struct dtf_http_req *r);
+void coord_h_scheduler_put(struct dtf_http_req *r);
+/* Appends the scheduler's lines to /metrics. */
+void coord_sched_metrics(struct coord *c, struct dtf_buf *out);
+/* A task passed on w: records its duration (result.duration_s, else the time since its lease)
+ * in the history. Called before its resources are released, inside the caller's transaction. */
+void coord_task_passed(struct coord *c, struct ctask *t, struct cworker *w, const json_t *result);
 
 #endif

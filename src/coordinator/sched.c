@@ -1,5 +1,6 @@
-/* sched.c: which worker may run which task, leases (priority then age, the default strategy),
- * long-poll wake-ups, and the reason a pending task is still pending. Runs with c->lock held. */
+/* sched.c: which worker may run which task, leases (the pending index and the strategies are in
+ * src/sched/), batches, long-poll wake-ups, and the reason a pending task is still pending. Runs
+ * with c->lock held. */
 #include <stdio.h>
 #include <string.h>
 
@@ -74,7 +75,7 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 {
 	char ts[32];
 
-	t->assigned_ms = dtf_mono_ms();
+	t->assigned_ms = sx_now_ms(c);
 	t->attempt++;
 	snprintf(t->worker_id, sizeof(t->worker_id), "%s", w->id);
 	state_set_status(c, t, TS_ASSIGNED);
@@ -83,6 +84,7 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	dtf_rfc3339(dtf_wall_ms(), ts);
 	json_object_set_new(t->doc, "assigned_at", json_string(ts));
 	json_object_del(t->doc, "pending_reason");
+	json_object_del(t->doc, "batch_id");
 	json_object_del(t->doc, "started_at");
 	json_object_del(t->doc, "finished_at");
 	w->used_slots++;
@@ -90,28 +92,101 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	w->used_memory += t->memory;
 	w->used_gpu_memory += t->gpu_memory;
 	w->active++;
+	if (json_object_get(t->doc, "deadline"))
+		sx_deadline_check(c, t);
+	sx_assigned(c, t, w);
 	state_save_task(c, t);
+}
+
+/* Leases t's batch mates (same signature and batch_key) to w after t, while they fit and the
+ * lease has room; marks the batch in every member's document. Returns how many it added. */
+static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, struct ctask **mates,
+		       size_t nmates, int room, json_t *out)
+{
+	char id[48];
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < nmates && n < room; i++) {
+		if (mates[i]->status != TS_PENDING || !sched_fits_now(mates[i], w) ||
+		    !recovery_allows(c, mates[i], w))
+			continue;
+		assign(c, mates[i], w);
+		json_array_append(out, mates[i]->doc);
+		n++;
+	}
+	if (n == 0)
+		return 0;
+	snprintf(id, sizeof(id), "b-%s", t->id);
+	json_object_set_new(t->doc, "batch_id", json_string(id));
+	state_save_task(c, t);
+	for (i = 0; i < nmates; i++)
+		if (mates[i]->status == TS_ASSIGNED && strcmp(mates[i]->worker_id, w->id) == 0 &&
+		    !json_object_get(mates[i]->doc, "batch_id") &&
+		    mates[i]->assigned_ms == t->assigned_ms) {
+			json_object_set_new(mates[i]->doc, "batch_id", json_string(id));
+			state_save_task(c, mates[i]);
+		}
+	sx_count_batch(c, (size_t)n + 1);
+	return n;
+}
+
+/* Leases in the order a scheduler plugin chooses among the best candidates. */
+static int lease_plugin(struct coord *c, struct cworker *w, int max, int64_t now, json_t *out)
+{
+	struct ctask *cands[SX_PLUGIN_CANDIDATES];
+	size_t order[SX_PLUGIN_CANDIDATES], n, i;
+	int k, got = 0;
+
+	n = sx_candidates(c, w, now, cands, SX_PLUGIN_CANDIDATES);
+	if (!n)
+		return 0;
+	k = sx_plugin_order(c, w, cands, n, order);
+	if (k < 0) {
+		/* The plugin failed: keep the candidates' priority order. */
+		for (i = 0; i < n; i++)
+			order[i] = i;
+		k = (int)n;
+	}
+	for (i = 0; i < (size_t)k && got < max; i++) {
+		struct ctask *t = cands[order[i]];
+		if (t->status != TS_PENDING || !sched_fits_now(t, w) || !recovery_allows(c, t, w))
+			continue;
+		assign(c, t, w);
+		json_array_append(out, t->doc);
+		got++;
+	}
+	return got;
 }
 
 json_t *sched_lease(struct coord *c, struct cworker *w, int max)
 {
 	json_t *out = json_array();
-	int64_t now = dtf_mono_ms();
-	int p, n = 0;
+	int64_t now = sx_now_ms(c);
+	int n = 0;
+	bool batching = c->cfg.batch_processing && c->cfg.batch_size_limit > 1;
 
 	if (max < 1 || w->status == WS_LOST || w->status == WS_DRAINING || w->quarantined)
 		return out;
-	for (p = 1; p <= DTF_PRIORITY_LEVELS && n < max; p++) {
-		struct ctask *t = c->qhead[p], *next;
-		for (; t && n < max && w->used_slots < w->slots; t = next) {
-			next = t->qnext;
-			if (t->not_before_ms > now || !sched_fits_now(t, w) ||
-			    !recovery_allows(c, t, w))
-				continue;
-			assign(c, t, w);
-			json_array_append(out, t->doc);
-			n++;
+	if (sx_is_plugin(c)) {
+		n = lease_plugin(c, w, max, now, out);
+		max = 0;
+	}
+	while (n < max && w->used_slots < w->slots) {
+		struct ctask *mates[SX_MAX_BATCH];
+		size_t nmates = 0;
+		struct ctask *t = sx_pick(c, w, now);
+		if (!t)
+			break;
+		if (batching) {
+			size_t lim = (size_t)c->cfg.batch_size_limit - 1;
+			nmates = sx_batch_mates(c, t, now, mates, lim < SX_MAX_BATCH ? lim : SX_MAX_BATCH);
 		}
+		assign(c, t, w);
+		json_array_append(out, t->doc);
+		n++;
+		if (nmates)
+			n += lease_batch(c, w, t, mates, nmates, max - n, out);
 	}
 	if (n) {
 		c->m_leases++;
@@ -202,7 +277,7 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 	const char *k;
 	void *v;
 	int p;
-	char hw[256] = "";
+	char hw[256] = "", extra[300];
 	size_t i;
 	json_t *e;
 
@@ -283,9 +358,19 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 		for (q = c->qhead[p]; q; q = q->qnext)
 			ahead++;
 	}
-	if (free_now == 0)
-		snprintf(why, len, "all %zu workers that can run it are busy%s", capable,
-			 ahead ? "; behind tasks of higher priority" : "");
+	if (json_object_get(t->doc, "deadline"))
+		sx_deadline_check(c, (struct ctask *)t);
+	sx_reason(c, t, extra, sizeof(extra));
+	if (free_now == 0) {
+		char behind[64] = "";
+		if (ahead)
+			snprintf(behind, sizeof(behind), "; behind %zu tasks of higher priority",
+				 ahead);
+		snprintf(why, len, "all workers that can run it are busy (%zu fitting, all full)%s%s%s",
+			 capable, behind, extra[0] ? "; " : "", extra);
+	}
+	else if (extra[0])
+		snprintf(why, len, "%s", extra);
 	else if (ahead)
 		snprintf(why, len, "behind %zu tasks of higher priority", ahead);
 	else

@@ -173,6 +173,7 @@ void state_queue(struct coord *c, struct ctask *t)
 		c->qhead[p] = t;
 	t->queued = true;
 	c->pending_count++;
+	sx_add(c, t);
 }
 
 void state_unqueue(struct coord *c, struct ctask *t)
@@ -192,6 +193,7 @@ void state_unqueue(struct coord *c, struct ctask *t)
 	t->qprev = t->qnext = NULL;
 	t->queued = false;
 	c->pending_count--;
+	sx_remove(c, t);
 }
 
 void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
@@ -336,6 +338,7 @@ void state_release(struct coord *c, struct ctask *t)
 	struct cworker *w = t->worker_id[0] ? dtf_hmap_get(&c->workers, t->worker_id) : NULL;
 
 	if (w && (t->status == TS_ASSIGNED || t->status == TS_RUNNING)) {
+		sx_released(c, t);
 		w->used_slots--;
 		w->used_cpu -= t->cpu;
 		w->used_memory -= t->memory;
@@ -456,25 +459,19 @@ void state_backoff(struct coord *c, struct ctask *t)
 	t->not_before_ms = dtf_mono_ms() + (int64_t)(delay * 1000);
 	if (!c->next_backoff_ms || t->not_before_ms < c->next_backoff_ms)
 		c->next_backoff_ms = t->not_before_ms;
+	sx_delay(c, t);
 	dtf_rfc3339(dtf_wall_ms() + (int64_t)(delay * 1000), ts);
 	json_object_set_new(t->doc, "retry_at", json_string(ts));
 }
 
 void state_backoff_tick(struct coord *c)
 {
-	int64_t now = dtf_mono_ms(), next = 0;
-	int p;
+	int64_t now = sx_now_ms(c);
 
 	if (!c->next_backoff_ms || now < c->next_backoff_ms)
 		return;
-	/* Find the next backoff still to expire; tasks whose backoff ended can be leased now. */
-	for (p = 1; p <= DTF_PRIORITY_LEVELS; p++) {
-		struct ctask *t;
-		for (t = c->qhead[p]; t; t = t->qnext)
-			if (t->not_before_ms > now && (!next || t->not_before_ms < next))
-				next = t->not_before_ms;
-	}
-	c->next_backoff_ms = next;
+	/* Tasks whose backoff ended go back into the index; the rest say when to look again. */
+	c->next_backoff_ms = sx_expire(c, now);
 	sched_wake(c);
 }
 

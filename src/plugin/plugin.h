@@ -98,6 +98,18 @@ void dtf_plugins_detect_resources(struct dtf_plugins *p, json_t *caps);
  * host_impl functions take. Accepts NULL. */
 void dtf_plugins_free(struct dtf_plugins *p);
 
+/* True if an enabled scheduler plugin offers the strategy name. Accepts NULL. */
+bool dtf_plugins_has_strategy(struct dtf_plugins *p, const char *name);
+/* A new list of the strategies enabled scheduler plugins offer:
+ * [{"name", "description", "source": "plugin", "plugin"}]. Accepts NULL. */
+json_t *dtf_plugins_strategies(struct dtf_plugins *p);
+/* Calls order() of the enabled scheduler plugin offering strategy, on this thread (see
+ * struct dtf_scheduler_ops). Returns how many indexes it wrote into order (each checked to be
+ * below n and used once), or a negative error: DTF_ENOTFOUND when no plugin offers it,
+ * DTF_EPROTO when it failed or answered nonsense. */
+int dtf_plugins_order(struct dtf_plugins *p, const char *strategy, const char *worker_json,
+		      const char *tasks_json, size_t n, size_t *order);
+
 /* "task_completed" etc., or "unknown". */
 const char *dtf_hook_name(enum dtf_hook hook);
 /* Parses a hook name; false if there is none by that name. */

@@ -33,6 +33,7 @@ struct sq {
 	int lockfd;               /* holds the flock that keeps other coordinators out */
 	sqlite3_stmt *put_run, *put_task, *put_attempt, *put_worker;
 	sqlite3_stmt *begin, *commit, *rollback;
+	sqlite3_stmt *put_duration;
 };
 
 static const char schema_sql[] =
@@ -43,7 +44,9 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS attempts (task_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
 	" doc TEXT NOT NULL, PRIMARY KEY (task_id, attempt));"
 	"CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS recovery (key TEXT PRIMARY KEY, doc TEXT NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS recovery (key TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS durations (name TEXT NOT NULL, hardware TEXT NOT NULL,"
+	" mean_s REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, hardware));";
 
 static int sq_err(struct dtf_store *st, struct sq *q, const char *what)
 {
@@ -152,6 +155,8 @@ static int sq_open(struct dtf_store *st, const char *path)
 	     "status = excluded.status, doc = excluded.doc");
 	PREP(put_attempt, "INSERT OR REPLACE INTO attempts (task_id, attempt, doc) VALUES (?1, ?2, ?3)");
 	PREP(put_worker, "INSERT OR REPLACE INTO workers (id, doc) VALUES (?1, ?2)");
+	PREP(put_duration, "INSERT OR REPLACE INTO durations (name, hardware, mean_s, n) "
+			   "VALUES (?1, ?2, ?3, ?4)");
 	PREP(begin, "BEGIN IMMEDIATE");
 	PREP(commit, "COMMIT");
 	PREP(rollback, "ROLLBACK");
@@ -179,6 +184,7 @@ static void sq_close(struct dtf_store *st)
 	sqlite3_finalize(q->begin);
 	sqlite3_finalize(q->commit);
 	sqlite3_finalize(q->rollback);
+	sqlite3_finalize(q->put_duration);
 	sqlite3_close(q->db);
 	if (q->lockfd >= 0)
 		close(q->lockfd);
@@ -447,6 +453,37 @@ static int sq_load_recovery(struct dtf_store *st, int (*cb)(void *arg, const cha
 	return rc;
 }
 
+static int sq_put_duration(struct dtf_store *st, const char *name, const char *hw, double mean_s,
+			   int64_t n)
+{
+	struct sq *q = st->impl;
+
+	sqlite3_bind_text(q->put_duration, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q->put_duration, 2, hw, -1, SQLITE_STATIC);
+	sqlite3_bind_double(q->put_duration, 3, mean_s);
+	sqlite3_bind_int64(q->put_duration, 4, n);
+	return step_reset(st, q, q->put_duration, "put duration");
+}
+
+static int sq_load_durations(struct dtf_store *st, dtf_store_duration_cb cb, void *arg)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc = 0, step;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT name, hardware, mean_s, n FROM durations", -1, &s,
+			       NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare load durations");
+	while ((step = sqlite3_step(s)) == SQLITE_ROW && !rc)
+		rc = cb(arg, (const char *)sqlite3_column_text(s, 0),
+			(const char *)sqlite3_column_text(s, 1), sqlite3_column_double(s, 2),
+			sqlite3_column_int64(s, 3));
+	if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = sq_err(st, q, "load durations");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 const struct dtf_store_ops dtf_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -461,4 +498,6 @@ const struct dtf_store_ops dtf_store_sqlite_ops = {
 	.load = sq_load,
 	.put_recovery = sq_put_recovery,
 	.load_recovery = sq_load_recovery,
+	.put_duration = sq_put_duration,
+	.load_durations = sq_load_durations,
 };

@@ -17,6 +17,10 @@ struct dtf_store;
 typedef int (*dtf_store_load_cb)(void *arg, enum dtf_store_kind kind, const char *id,
 				 json_t *doc);
 
+/* Called once per duration history entry by load_durations(); non-zero stops it. */
+typedef int (*dtf_store_duration_cb)(void *arg, const char *name, const char *hw, double mean_s,
+				     int64_t n);
+
 struct dtf_store_ops {
 	const char *name;
 	int (*open)(struct dtf_store *st, const char *target);
@@ -38,6 +42,12 @@ struct dtf_store_ops {
 	int (*put_recovery)(struct dtf_store *st, const char *key, const json_t *doc);
 	int (*load_recovery)(struct dtf_store *st,
 			     int (*cb)(void *arg, const char *key, json_t *doc), void *arg);
+	/* The scheduler's per-test duration history, keyed by test name and hardware class
+	 * (may be NULL in a backend without it). put_duration inserts or replaces one entry
+	 * inside the caller's transaction. */
+	int (*put_duration)(struct dtf_store *st, const char *name, const char *hw, double mean_s,
+			    int64_t n);
+	int (*load_durations)(struct dtf_store *st, dtf_store_duration_cb cb, void *arg);
 };
 
 struct dtf_store {

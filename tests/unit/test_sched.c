@@ -432,10 +432,10 @@ static void test_reason_busy_and_waiting(void **state)
 	assert_int_equal(lease(c, w, 1), 1);
 	assert_int_equal(a->status, TS_ASSIGNED);
 	assert_false(sched_pending_reason(c, b, why, sizeof(why)));
-	assert_string_equal(why, "all 1 workers that can run it are busy");
+	assert_string_equal(why, "all workers that can run it are busy (1 fitting, all full)");
 	assert_false(sched_pending_reason(c, low, why, sizeof(why)));
-	assert_string_equal(why, "all 1 workers that can run it are busy; behind tasks of higher "
-				 "priority");
+	assert_string_equal(why, "all workers that can run it are busy (1 fitting, all full); "
+				 "behind 1 tasks of higher priority");
 	/* A task in backoff says so first. */
 	b->not_before_ms = dtf_mono_ms() + 60000;
 	assert_false(sched_pending_reason(c, b, why, sizeof(why)));

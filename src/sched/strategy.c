@@ -1,0 +1,785 @@
+/* strategy.c: the built-in scheduling strategies (priority, fair-share, round-robin,
+ * resource-aware, deadline, duration) and the adapter for scheduler plugins; the scheduler
+ * section of the configuration; fair-share accounting; the per-test duration history; deadline
+ * flags; explanations and metrics. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "coordinator/coordinator.h"
+#include "sched/internal.h"
+
+#include "common/banned.h"
+
+#define NO_DEADLINE 1e300
+#define UNKNOWN_FIRST 1e12 /* tasks without history go first under duration: they may be long */
+
+static const struct {
+	const char *name;
+	const char *description;
+} kinds[SX__COUNT] = {
+    [SX_PRIORITY] = {"priority", "priority (1 first), then submission order"},
+    [SX_FAIR_SHARE] = {"fair-share",
+		       "the user and project furthest below their share of resource-seconds first "
+		       "(decayed), then priority"},
+    [SX_ROUND_ROBIN] = {"round-robin",
+			"users (or runs, for tasks without a user) take turns, then priority"},
+    [SX_RESOURCE_AWARE] = {"resource-aware",
+			   "best fit: the task that leaves the least of the worker unused, so "
+			   "big machines stay free for big tasks"},
+    [SX_DEADLINE] = {"deadline", "earliest deadline first; tasks that cannot make it are "
+				 "flagged deadline_at_risk"},
+    [SX_DURATION] = {"duration", "longest expected duration first (per-test history), so the "
+				 "suite's makespan approaches its lower bound"},
+    [SX_PLUGIN] = {"plugin", "a scheduler plugin orders the candidates"},
+};
+
+const char *sx_kind_name(enum sx_kind k)
+{
+	return k < SX__COUNT ? kinds[k].name : "unknown";
+}
+
+static bool kind_parse(const char *name, enum sx_kind *out)
+{
+	int k;
+
+	for (k = 0; k < SX_PLUGIN; k++)
+		if (strcmp(kinds[k].name, name) == 0) {
+			*out = (enum sx_kind)k;
+			return true;
+		}
+	return false;
+}
+
+bool sx_builtin(const char *name)
+{
+	enum sx_kind k;
+
+	return name && kind_parse(name, &k);
+}
+
+/* ---- clocks ---- */
+
+int64_t sx_now_ms(struct coord *c)
+{
+	return c->sx && c->sx->virt ? c->sx->virt_ms : dtf_mono_ms();
+}
+
+int64_t sx_wall_ms(struct coord *c)
+{
+	return c->sx && c->sx->virt ? c->sx->virt_wall0 + c->sx->virt_ms : dtf_wall_ms();
+}
+
+void sx_set_virtual(struct coord *c, int64_t now_ms)
+{
+	if (!c->sx)
+		return;
+	if (!c->sx->virt) {
+		c->sx->virt = true;
+		c->sx->virt_wall0 = dtf_wall_ms();
+	}
+	c->sx->virt_ms = now_ms;
+}
+
+/* ---- accounts (fair-share, round-robin) ---- */
+
+static struct sx_account *account(struct dtf_hmap *m, const char *name, double share, bool create)
+{
+	struct sx_account *a = dtf_hmap_get(m, name);
+
+	if (a || !create)
+		return a;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	a->share = share;
+	if (dtf_hmap_put(m, name, a) != 0) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static double share_of(struct sx *s, const char *group, const char *name)
+{
+	json_t *v = json_object_get(json_object_get(s->shares, group), name);
+
+	return json_is_number(v) ? json_number_value(v) : s->default_share;
+}
+
+static double decayed(struct coord *c, const struct sx_account *a)
+{
+	struct sx *s = c->sx;
+	int64_t now = sx_now_ms(c);
+
+	if (!a)
+		return 0;
+	if (s->half_life_s <= 0 || now <= a->at_ms)
+		return a->usage;
+	return a->usage * pow(0.5, (double)(now - a->at_ms) / 1000.0 / s->half_life_s);
+}
+
+static void charge(struct coord *c, struct dtf_hmap *m, const char *group, const char *name,
+		   double amount)
+{
+	struct sx_account *a;
+
+	if (!name || !*name)
+		return;
+	a = account(m, name, share_of(c->sx, group, name), true);
+	if (!a)
+		return;
+	a->usage = decayed(c, a) + amount;
+	if (a->usage < 0)
+		a->usage = 0;
+	a->at_ms = sx_now_ms(c);
+}
+
+static const char *user_of(const struct ctask *t)
+{
+	return dtf_json_str(t->doc, "user", "");
+}
+
+static const char *project_of(const struct ctask *t)
+{
+	return dtf_json_str(t->doc, "project", "");
+}
+
+static double weight(const struct ctask *t)
+{
+	return t->cpu > 1 ? t->cpu : 1;
+}
+
+/* usage / share of the task's user plus that of its project. */
+static double fair_score(struct coord *c, const struct ctask *t)
+{
+	struct sx *s = c->sx;
+	const char *u = user_of(t), *p = project_of(t);
+	double score = 0, sh;
+
+	sh = share_of(s, "users", u);
+	score += decayed(c, dtf_hmap_get(&s->users, u)) / (sh > 0 ? sh : 1e-9);
+	if (*p) {
+		sh = share_of(s, "projects", p);
+		score += decayed(c, dtf_hmap_get(&s->projects, p)) / (sh > 0 ? sh : 1e-9);
+	}
+	return score;
+}
+
+void sx_assigned(struct coord *c, struct ctask *t, struct cworker *w)
+{
+	struct sx *s = c->sx;
+	struct sx_account *a;
+	char lane[SX_LANE_MAX];
+	double est;
+
+	(void)w;
+	if (!s)
+		return;
+	s->clock++;
+	/* Charge what it is expected to use now, corrected when it ends: tasks leased in one
+	 * burst already count against their user. */
+	est = sx_expected(c, t);
+	t->sx_charged = (est > 0 ? est : 1.0) * weight(t);
+	charge(c, &s->users, "users", user_of(t), t->sx_charged);
+	charge(c, &s->projects, "projects", project_of(t), t->sx_charged);
+	snprintf(lane, sizeof(lane), "%s", *user_of(t) ? user_of(t) : t->run_id);
+	a = account(&s->rr, lane, 1, true);
+	if (a)
+		a->served = s->clock;
+}
+
+void sx_released(struct coord *c, struct ctask *t)
+{
+	double used;
+
+	if (!c->sx || t->assigned_ms <= 0)
+		return;
+	used = (double)(sx_now_ms(c) - t->assigned_ms) / 1000.0 * weight(t);
+	if (used < 0)
+		used = 0;
+	charge(c, &c->sx->users, "users", user_of(t), used - t->sx_charged);
+	charge(c, &c->sx->projects, "projects", project_of(t), used - t->sx_charged);
+	t->sx_charged = 0;
+}
+
+/* ---- history ---- */
+
+static void hist_key(char *out, size_t len, const char *name, const char *hw)
+{
+	snprintf(out, len, "%s\x1f%s", name, hw);
+}
+
+void sx_history_set(struct coord *c, const char *name, const char *hw, double mean_s, int64_t n)
+{
+	char key[600];
+	struct sx_hist *h;
+
+	if (!c->sx)
+		return;
+	hist_key(key, sizeof(key), name, hw);
+	h = dtf_hmap_get(&c->sx->hist, key);
+	if (!h) {
+		h = calloc(1, sizeof(*h));
+		if (!h || dtf_hmap_put(&c->sx->hist, key, h) != 0) {
+			free(h);
+			return;
+		}
+	}
+	h->mean_s = mean_s;
+	h->n = n;
+}
+
+static void hist_update(struct coord *c, const char *name, const char *hw, double s)
+{
+	char key[600];
+	struct sx_hist *h;
+	double mean;
+	int64_t n;
+
+	hist_key(key, sizeof(key), name, hw);
+	h = dtf_hmap_get(&c->sx->hist, key);
+	n = h ? h->n : 0;
+	/* A plain mean for the first runs, then an exponential one that follows change. */
+	mean = !h ? s : n < 5 ? (h->mean_s * (double)n + s) / (double)(n + 1)
+			      : 0.7 * h->mean_s + 0.3 * s;
+	sx_history_set(c, name, hw, mean, n + 1);
+	if (c->store && c->store->ops->put_duration)
+		c->store->ops->put_duration(c->store, name, hw, mean, n + 1);
+}
+
+void sx_record_duration(struct coord *c, struct ctask *t, struct cworker *w, double seconds)
+{
+	const char *name = dtf_json_str(t->doc, "name", NULL);
+	const char *hw = "any";
+
+	if (!c->sx || !name || !*name || seconds < 0 || !isfinite(seconds))
+		return;
+	if (w && json_array_size(w->hardware) && json_is_string(json_array_get(w->hardware, 0)))
+		hw = json_string_value(json_array_get(w->hardware, 0));
+	hist_update(c, name, hw, seconds);
+	if (strcmp(hw, "*") != 0)
+		hist_update(c, name, "*", seconds);
+}
+
+double sx_expected(struct coord *c, const struct ctask *t)
+{
+	const char *name = dtf_json_str(t->doc, "name", NULL);
+	char key[600];
+	struct sx_hist *h;
+	double sum = 0;
+	size_t i, n = 0;
+	json_t *e;
+
+	if (!c->sx || !name || !c->sx->hist.count)
+		return -1;
+	json_array_foreach(t->hw_any, i, e)
+	{
+		hist_key(key, sizeof(key), name, json_string_value(e));
+		if ((h = dtf_hmap_get(&c->sx->hist, key)) != NULL) {
+			sum += h->mean_s;
+			n++;
+		}
+	}
+	if (n)
+		return sum / (double)n;
+	hist_key(key, sizeof(key), name, "*");
+	h = dtf_hmap_get(&c->sx->hist, key);
+	return h ? h->mean_s : -1;
+}
+
+static int load_hist_cb(void *arg, const char *name, const char *hw, double mean_s, int64_t n)
+{
+	sx_history_set(arg, name, hw, mean_s, n);
+	return 0;
+}
+
+/* ---- deadlines ---- */
+
+static double deadline_ms(const struct ctask *t)
+{
+	const char *d = dtf_json_str(t->doc, "deadline", NULL);
+	int64_t ms;
+
+	if (!d || dtf_parse_rfc3339(d, &ms) != 0)
+		return NO_DEADLINE;
+	return (double)ms;
+}
+
+bool sx_deadline_check(struct coord *c, struct ctask *t)
+{
+	double dl = deadline_ms(t), exp_s;
+	bool risk, was;
+
+	if (dl >= NO_DEADLINE)
+		return false;
+	exp_s = sx_expected(c, t);
+	risk = (double)sx_wall_ms(c) + (exp_s > 0 ? exp_s * 1000.0 : 0) > dl;
+	was = json_is_true(json_object_get(t->doc, "deadline_at_risk"));
+	if (risk != was || !json_object_get(t->doc, "deadline_at_risk"))
+		json_object_set_new(t->doc, "deadline_at_risk", json_boolean(risk));
+	return risk;
+}
+
+/* ---- the strategies ---- */
+
+void sx_lane_name(struct coord *c, const struct ctask *t, char *out, size_t len)
+{
+	switch (c->sx->kind) {
+	case SX_FAIR_SHARE:
+		snprintf(out, len, "%s\x1f%s", user_of(t), project_of(t));
+		break;
+	case SX_ROUND_ROBIN:
+		snprintf(out, len, "%s", *user_of(t) ? user_of(t) : t->run_id);
+		break;
+	default:
+		out[0] = '\0';
+	}
+}
+
+void sx_task_key(struct coord *c, struct ctask *t)
+{
+	double e;
+
+	switch (c->sx->kind) {
+	case SX_DEADLINE:
+		t->sx_k1 = deadline_ms(t);
+		t->sx_k2 = t->priority;
+		break;
+	case SX_DURATION:
+		e = sx_expected(c, t);
+		t->sx_k1 = -(e >= 0 ? e : UNKNOWN_FIRST);
+		t->sx_k2 = t->priority;
+		break;
+	default:
+		t->sx_k1 = t->priority;
+		t->sx_k2 = 0;
+	}
+}
+
+/* What share of the worker's capacity stays unused if t runs there now (0 a perfect fit). */
+static double leftover(const struct ctask *t, const struct cworker *w)
+{
+	double waste = 0;
+	double slots_left = (double)(w->slots - w->used_slots - 1);
+
+	waste += slots_left / (double)w->slots;
+	if (w->cpu > 0)
+		waste += (w->cpu - w->used_cpu - t->cpu) / w->cpu;
+	if (w->memory > 0)
+		waste += (w->memory - w->used_memory - t->memory) / w->memory;
+	if (w->gpu_memory > 0)
+		/* Unused GPU memory counts double: a GPU machine is the scarcest. */
+		waste += 2 * (w->gpu_memory - w->used_gpu_memory - t->gpu_memory) /
+			 w->gpu_memory;
+	return waste;
+}
+
+double sx_score(struct coord *c, const struct sx_lane *ln, const struct ctask *t,
+		const struct cworker *w)
+{
+	struct sx *s = c->sx;
+	struct sx_account *a;
+
+	switch (s->kind) {
+	case SX_FAIR_SHARE:
+		return fair_score(c, t);
+	case SX_ROUND_ROBIN:
+		a = dtf_hmap_get(&s->rr, ln->name);
+		return a ? (double)a->served : 0;
+	case SX_RESOURCE_AWARE:
+		return leftover(t, w);
+	default:
+		return 0;
+	}
+}
+
+/* ---- configuration ---- */
+
+static int read_shares(struct sx *s, const json_t *sh, char *err, size_t errlen)
+{
+	const char *k, *name;
+	json_t *v, *share;
+
+	if (!json_is_object(sh)) {
+		snprintf(err, errlen, "scheduler.shares must be a mapping of users and projects");
+		return DTF_EINVAL;
+	}
+	json_object_foreach((json_t *)sh, k, v)
+	{
+		if (strcmp(k, "users") != 0 && strcmp(k, "projects") != 0) {
+			snprintf(err, errlen,
+				 "scheduler.shares.%s: unknown key (users and projects are known)", k);
+			return DTF_EINVAL;
+		}
+		if (!json_is_object(v)) {
+			snprintf(err, errlen, "scheduler.shares.%s must be a mapping of names to "
+					      "shares", k);
+			return DTF_EINVAL;
+		}
+		json_object_foreach(v, name, share)
+		{
+			if (!json_is_number(share) || json_number_value(share) <= 0 ||
+			    json_number_value(share) > SX_MAX_SHARE || strlen(name) > 128) {
+				snprintf(err, errlen,
+					 "scheduler.shares.%s.%s must be a number above 0 and at "
+					 "most %g",
+					 k, name, SX_MAX_SHARE);
+				return DTF_EINVAL;
+			}
+		}
+	}
+	json_decref(s->shares);
+	s->shares = json_deep_copy(sh);
+	return 0;
+}
+
+static int configure(struct sx *s, const json_t *sec, const char **strategy, char *err,
+		     size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	double d;
+
+	if (!sec)
+		return 0;
+	if (!json_is_object(sec)) {
+		snprintf(err, errlen, "scheduler must be a mapping");
+		return DTF_EINVAL;
+	}
+	json_object_foreach((json_t *)sec, k, v)
+	{
+		if (strcmp(k, "strategy") == 0) {
+			if (!json_is_string(v) || !json_string_length(v) ||
+			    json_string_length(v) >= sizeof(s->plugin)) {
+				snprintf(err, errlen, "scheduler.strategy must be a strategy name");
+				return DTF_EINVAL;
+			}
+			if (!*strategy)
+				*strategy = json_string_value(v);
+		} else if (strcmp(k, "shares") == 0) {
+			if (read_shares(s, v, err, errlen))
+				return DTF_EINVAL;
+		} else if (strcmp(k, "default_share") == 0) {
+			if (!json_is_number(v) || json_number_value(v) <= 0 ||
+			    json_number_value(v) > SX_MAX_SHARE) {
+				snprintf(err, errlen, "scheduler.default_share must be a number "
+						      "above 0");
+				return DTF_EINVAL;
+			}
+			s->default_share = json_number_value(v);
+		} else if (strcmp(k, "half_life") == 0) {
+			if (json_is_number(v))
+				d = json_number_value(v);
+			else if (!json_is_string(v) || dtf_parse_seconds(json_string_value(v), &d))
+				d = -1;
+			if (d < 0) {
+				snprintf(err, errlen,
+					 "scheduler.half_life must be a duration such as 1h (0: "
+					 "usage never decays)");
+				return DTF_EINVAL;
+			}
+			s->half_life_s = d;
+		} else {
+			snprintf(err, errlen,
+				 "scheduler.%s: unknown key (strategy, shares, default_share and "
+				 "half_life are known)",
+				 k);
+			return DTF_EINVAL;
+		}
+	}
+	return 0;
+}
+
+int sx_init(struct coord *c, const json_t *section, const char *strategy, char *err,
+	    size_t errlen)
+{
+	struct sx *s = c->sx;
+	char ebuf[256];
+	enum sx_kind k = SX_PRIORITY;
+
+	if (!err) {
+		err = ebuf;
+		errlen = sizeof(ebuf);
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			snprintf(err, errlen, "out of memory");
+			return DTF_ENOMEM;
+		}
+		dtf_hmap_init(&s->classes);
+		dtf_hmap_init(&s->users);
+		dtf_hmap_init(&s->projects);
+		dtf_hmap_init(&s->rr);
+		dtf_hmap_init(&s->hist);
+		s->default_share = 1;
+		s->half_life_s = 3600;
+		c->sx = s;
+		if (c->store && c->store->ops->load_durations &&
+		    c->store->ops->load_durations(c->store, load_hist_cb, c) != 0)
+			log_warn("scheduler: cannot load the duration history: %s",
+				 c->store->error);
+	}
+	if (configure(s, section, &strategy, err, errlen))
+		return DTF_EINVAL;
+	if (strategy && !kind_parse(strategy, &k)) {
+		snprintf(err, errlen,
+			 "scheduler.strategy: unknown strategy '%s' (priority, fair-share, "
+			 "round-robin, resource-aware, deadline, duration, or a scheduler plugin's)",
+			 strategy);
+		return DTF_ENOTFOUND;
+	}
+	if (k != s->kind) {
+		s->kind = k;
+		sx_rebuild(c);
+	}
+	return 0;
+}
+
+static void free_values(struct dtf_hmap *m)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	while ((pos = dtf_hmap_next(m, pos, &k, &v)) != 0)
+		free(v);
+	dtf_hmap_release(m);
+}
+
+void sx_free(struct coord *c)
+{
+	struct sx *s = c->sx;
+
+	if (!s)
+		return;
+	sx_index_release(s);
+	free_values(&s->users);
+	free_values(&s->projects);
+	free_values(&s->rr);
+	free_values(&s->hist);
+	json_decref(s->shares);
+	free(s);
+	c->sx = NULL;
+}
+
+int sx_set_strategy(struct coord *c, const char *name, char *err, size_t errlen)
+{
+	enum sx_kind k;
+
+	if (!c->sx && sx_init(c, NULL, NULL, err, errlen) != 0)
+		return DTF_ENOMEM;
+	if (kind_parse(name, &k)) {
+		c->sx->plugin[0] = '\0';
+	} else if (dtf_plugins_has_strategy(c->plugins, name) &&
+		   strlen(name) < sizeof(c->sx->plugin)) {
+		k = SX_PLUGIN;
+		snprintf(c->sx->plugin, sizeof(c->sx->plugin), "%s", name);
+	} else {
+		snprintf(err, errlen,
+			 "unknown strategy '%s' (priority, fair-share, round-robin, "
+			 "resource-aware, deadline, duration, or an enabled scheduler plugin's)",
+			 name);
+		return DTF_ENOTFOUND;
+	}
+	if (k != c->sx->kind) {
+		c->sx->kind = k;
+		sx_rebuild(c);
+	}
+	log_info("scheduler: strategy %s", sx_strategy(c));
+	return 0;
+}
+
+const char *sx_strategy(struct coord *c)
+{
+	if (!c->sx)
+		return "priority";
+	return c->sx->kind == SX_PLUGIN ? c->sx->plugin : sx_kind_name(c->sx->kind);
+}
+
+bool sx_is_plugin(struct coord *c)
+{
+	return c->sx && c->sx->kind == SX_PLUGIN;
+}
+
+json_t *sx_describe(struct coord *c)
+{
+	json_t *out = json_object(), *list = json_array(), *pl;
+	size_t sigs, lanes, delayed, i;
+	json_t *e;
+	int k;
+
+	for (k = 0; k < SX_PLUGIN; k++)
+		json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "name", kinds[k].name,
+						      "description", kinds[k].description,
+						      "source", "builtin"));
+	pl = dtf_plugins_strategies(c->plugins);
+	json_array_foreach(pl, i, e) json_array_append(list, e);
+	json_decref(pl);
+	sx_index_stats(c, &sigs, &lanes, &delayed);
+	json_object_set_new(out, "strategy", json_string(sx_strategy(c)));
+	json_object_set_new(out, "strategies", list);
+	json_object_set_new(out, "batch_processing", json_boolean(c->cfg.batch_processing));
+	json_object_set_new(out, "batch_size_limit", json_integer(c->cfg.batch_size_limit));
+	json_object_set_new(out, "pending", json_integer((json_int_t)c->pending_count));
+	json_object_set_new(out, "signatures", json_integer((json_int_t)sigs));
+	json_object_set_new(out, "lanes", json_integer((json_int_t)lanes));
+	json_object_set_new(out, "delayed", json_integer((json_int_t)delayed));
+	if (c->sx) {
+		json_t *use = json_object(), *u = json_object(), *p = json_object();
+		size_t pos = 0;
+		const char *name;
+		void *v;
+		while ((pos = dtf_hmap_next(&c->sx->users, pos, &name, &v)) != 0)
+			json_object_set_new(u, name,
+					    json_pack("{s:f,s:f}", "usage", decayed(c, v), "share",
+						      share_of(c->sx, "users", name)));
+		pos = 0;
+		while ((pos = dtf_hmap_next(&c->sx->projects, pos, &name, &v)) != 0)
+			json_object_set_new(p, name,
+					    json_pack("{s:f,s:f}", "usage", decayed(c, v), "share",
+						      share_of(c->sx, "projects", name)));
+		json_object_set_new(use, "users", u);
+		json_object_set_new(use, "projects", p);
+		json_object_set_new(out, "usage", use);
+		json_object_set_new(out, "half_life_s", json_real(c->sx->half_life_s));
+		json_object_set_new(out, "history_entries",
+				    json_integer((json_int_t)c->sx->hist.count));
+	}
+	return out;
+}
+
+/* ---- scheduler plugins ---- */
+
+int sx_plugin_order(struct coord *c, struct cworker *w, struct ctask **cands, size_t n,
+		    size_t *order)
+{
+	json_t *arr = json_array(), *wv;
+	char *tasks_json, *worker_json;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		json_array_append(arr, cands[i]->doc);
+	state_worker_sync(w);
+	wv = json_copy(w->doc);
+	json_object_del(wv, "token");
+	tasks_json = json_dumps(arr, JSON_COMPACT);
+	worker_json = json_dumps(wv, JSON_COMPACT);
+	json_decref(arr);
+	json_decref(wv);
+	rc = tasks_json && worker_json
+		 ? dtf_plugins_order(c->plugins, c->sx->plugin, worker_json, tasks_json, n, order)
+		 : DTF_ENOMEM;
+	free(tasks_json);
+	free(worker_json);
+	return rc;
+}
+
+/* ---- explanations and metrics ---- */
+
+void sx_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
+{
+	struct sx *s = c->sx;
+	struct sx_lane *ln = t->sx_lane;
+	size_t i;
+
+	why[0] = '\0';
+	if (!s || !ln)
+		return;
+	if (s->kind == SX_FAIR_SHARE) {
+		double mine = fair_score(c, t), least = mine;
+		const struct ctask *other = NULL;
+		for (i = 0; i < ln->cls->nlanes; i++) {
+			const struct sx_lane *o = ln->cls->lanes[i];
+			double sc;
+			if (o == ln || !o->n)
+				continue;
+			sc = fair_score(c, o->heap[0]);
+			if (sc < least) {
+				least = sc;
+				other = o->heap[0];
+			}
+		}
+		if (other) {
+			const char *u = *user_of(t) ? user_of(t) : "(no user)";
+			snprintf(why, len,
+				 "deferred by fair share: user %s is over its share (%.0f "
+				 "resource-seconds used for share %g; user %s has used less)",
+				 u, decayed(c, dtf_hmap_get(&s->users, user_of(t))),
+				 share_of(s, "users", user_of(t)),
+				 *user_of(other) ? user_of(other) : "(no user)");
+		}
+	} else if (s->kind == SX_DEADLINE &&
+		   json_is_true(json_object_get(t->doc, "deadline_at_risk"))) {
+		snprintf(why, len, "its deadline cannot be met at its expected duration");
+	} else if (s->kind == SX_DURATION && t->sx_pos > 0) {
+		snprintf(why, len, "longer tasks go first (strategy duration)");
+	}
+}
+
+void sx_count_batch(struct coord *c, size_t n)
+{
+	struct sx *s = c->sx;
+
+	if (!s || n < 2)
+		return;
+	s->batches++;
+	s->batched_tasks += n;
+	s->batch_hist[n == 2 ? 0 : n <= 4 ? 1 : n <= 8 ? 2 : n <= 16 ? 3 : 4]++;
+}
+
+char *sx_metrics(struct coord *c)
+{
+	struct sx *s = c->sx;
+	size_t sigs, lanes, delayed;
+	char *out = malloc(2048);
+	uint64_t le2, le4, le8, le16, all;
+
+	if (!out)
+		return NULL;
+	sx_index_stats(c, &sigs, &lanes, &delayed);
+	le2 = s ? s->batch_hist[0] : 0;
+	le4 = le2 + (s ? s->batch_hist[1] : 0);
+	le8 = le4 + (s ? s->batch_hist[2] : 0);
+	le16 = le8 + (s ? s->batch_hist[3] : 0);
+	all = le16 + (s ? s->batch_hist[4] : 0);
+	snprintf(out, 2048,
+		 "# HELP dtf_scheduler_info The active scheduling strategy.\n"
+		 "# TYPE dtf_scheduler_info gauge\n"
+		 "dtf_scheduler_info{strategy=\"%s\"} 1\n"
+		 "# HELP dtf_scheduler_signatures Distinct task signatures in the pending index.\n"
+		 "# TYPE dtf_scheduler_signatures gauge\n"
+		 "dtf_scheduler_signatures %zu\n"
+		 "# HELP dtf_scheduler_lanes Lanes (signature and user or run) in the pending "
+		 "index.\n"
+		 "# TYPE dtf_scheduler_lanes gauge\n"
+		 "dtf_scheduler_lanes %zu\n"
+		 "# HELP dtf_scheduler_delayed_tasks Pending tasks waiting out a retry backoff.\n"
+		 "# TYPE dtf_scheduler_delayed_tasks gauge\n"
+		 "dtf_scheduler_delayed_tasks %zu\n"
+		 "# HELP dtf_batches_total Leases that took a batch of tasks sharing a batch_key.\n"
+		 "# TYPE dtf_batches_total counter\n"
+		 "dtf_batches_total %llu\n"
+		 "# HELP dtf_batch_size Tasks per batch.\n"
+		 "# TYPE dtf_batch_size histogram\n"
+		 "dtf_batch_size_bucket{le=\"2\"} %llu\n"
+		 "dtf_batch_size_bucket{le=\"4\"} %llu\n"
+		 "dtf_batch_size_bucket{le=\"8\"} %llu\n"
+		 "dtf_batch_size_bucket{le=\"16\"} %llu\n"
+		 "dtf_batch_size_bucket{le=\"+Inf\"} %llu\n"
+		 "dtf_batch_size_sum %llu\n"
+		 "dtf_batch_size_count %llu\n",
+		 sx_strategy(c), sigs, lanes, delayed,
+		 (unsigned long long)(s ? s->batches : 0), (unsigned long long)le2,
+		 (unsigned long long)le4, (unsigned long long)le8, (unsigned long long)le16,
+		 (unsigned long long)all, (unsigned long long)(s ? s->batched_tasks : 0),
+		 (unsigned long long)all);
+	return out;
+}
