@@ -16,6 +16,7 @@ static const struct cli_command commands[] = {
 	{"ci", cmd_ci, "run the tests in a CI job and report to the CI provider"},
 	{"bench", cmd_bench, "measure a coordinator's throughput and lease latency"},
 	{"plugins", cmd_plugins, "list the plugins a configuration or a coordinator loads"},
+	{"simulate", cmd_simulate, "run the scheduler against simulated workers in virtual time"},
 	{NULL, NULL, NULL},
 };
 

@@ -552,6 +552,8 @@ static char **build_env(json_t *task, const char *workdir, const char *worker_id
 		snprintf(at, sizeof(at), "%lld", dtf_json_int(task, "attempt", 1));
 		SETENV("DTF_ATTEMPT", at);
 	}
+	if (json_is_string(json_object_get(task, "batch_id")))
+		SETENV("DTF_BATCH_ID", dtf_json_str(task, "batch_id", ""));
 #undef SETENV
 	env[i] = NULL;
 	return env;
