@@ -188,10 +188,17 @@ struct dtf_plugin_host {
 
 /* ---- type-specific operations (each table starts with its size and grows at the end) ---- */
 
-/* Scheduler: orders the tasks that fit a worker. Reserved for the scheduling strategies
- * (DESIGN.md §6), which call it on the lease path: tasks_json is an array of n task documents,
- * and the plugin writes into order[] the indexes of the tasks in the order it wants them leased
- * (fewer than n to hold some back), returning how many it wrote, or a negative error. */
+/* Scheduler: a scheduling strategy (docs/scheduling.md). Selecting `strategy` (config
+ * scheduler.strategy, `dtf coordinator --strategy`, PUT /api/v1/scheduler) makes the coordinator
+ * call order() on its lease path whenever a worker asks for work: worker_json is the worker's
+ * document (as GET /api/v1/workers/{id} shows it), tasks_json an array of the n best candidates
+ * that fit it now (at most 64, in priority-then-age order, each a task document as
+ * GET /api/v1/tasks/{id} shows it). The plugin writes into order[] the indexes of the tasks in the
+ * order it wants them leased (fewer than n holds the others back for this lease) and returns how
+ * many it wrote, or a negative error (the coordinator then keeps the given order). Unlike the
+ * other callbacks, order() runs on the coordinator's request thread with its state locked, never
+ * twice at once but possibly while the plugin's own thread runs another callback: it must be
+ * quick (microseconds, no I/O) and touch only state it guards itself. */
 struct dtf_scheduler_ops {
 	uint32_t struct_size;
 	const char *strategy; /* the name scheduler.strategy selects it by */
