@@ -197,6 +197,8 @@ int cmd_client(int argc, char **argv)
 					       dtf_json_str(err, "message", ""));
 				if (json_object_get(resp, "worker_id"))
 					printf(" on %s", dtf_json_str(resp, "worker_id", ""));
+				if (json_is_true(json_object_get(resp, "deadline_at_risk")))
+					printf(" (deadline at risk)");
 				printf("\n");
 			}
 		} else {
