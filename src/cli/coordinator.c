@@ -17,6 +17,7 @@
 #include "common/yaml.h"
 #include "coordinator/coordinator.h"
 #include "plugin/plugin.h"
+#include "sched/sched.h"
 
 #define MAX_KEYS 64
 
@@ -393,6 +394,17 @@ int cmd_coordinator(int argc, char **argv)
 			goto out;
 		}
 		constraints_free(dc);
+	}
+	if (check || cfgdoc || cc.strategy) {
+		const json_t *sec = json_object_get(cfgdoc, "scheduler");
+		if (!sec)
+			sec = json_object_get(json_object_get(cfgdoc, "coordinator"), "scheduler");
+		if (sx_config_check(sec, cc.strategy, err, sizeof(err)) != 0) {
+			fprintf(stderr, "dtf coordinator: %s%s%s\n", config ? config : "",
+				config ? ": " : "", err);
+			rc = 2;
+			goto out;
+		}
 	}
 	if (check) {
 		struct dtf_plugin_host_impl hi = {.role = "cli"};

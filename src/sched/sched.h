@@ -35,6 +35,9 @@ struct sx;
  * DTF_EINVAL with "scheduler.key: reason" in err. */
 int sx_init(struct coord *c, const json_t *section, const char *strategy, char *err,
 	    size_t errlen);
+/* Checks a scheduler section (and strategy name, NULL: the section's) without a coordinator:
+ * 0, or DTF_EINVAL with "scheduler.key: reason" in err. */
+int sx_config_check(const json_t *section, const char *strategy, char *err, size_t errlen);
 /* Frees c->sx. Accepts a coordinator without one. */
 void sx_free(struct coord *c);
 /* Switches the active strategy (re-keys the index). 0, or DTF_ENOTFOUND with a reason. */

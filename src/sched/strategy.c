@@ -783,3 +783,22 @@ char *sx_metrics(struct coord *c)
 		 (unsigned long long)all);
 	return out;
 }
+
+int sx_config_check(const json_t *section, const char *strategy, char *err, size_t errlen)
+{
+	struct coord *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return DTF_ENOMEM;
+	}
+	if (!strategy)
+		strategy = json_string_value(json_object_get(section, "strategy"));
+	/* A name no built-in has may be a plugin's: checked when plugins are loaded. */
+	rc = sx_init(c, section, strategy && sx_builtin(strategy) ? strategy : "priority", err,
+		     errlen);
+	sx_free(c);
+	free(c);
+	return rc;
+}
