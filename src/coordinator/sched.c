@@ -103,6 +103,7 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, struct ctask **mates,
 		       size_t nmates, int room, json_t *out)
 {
+	bool took[SX_MAX_BATCH] = {false};
 	char id[48];
 	size_t i;
 	int n = 0;
@@ -113,17 +114,17 @@ static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, stru
 			continue;
 		assign(c, mates[i], w);
 		json_array_append(out, mates[i]->doc);
+		took[i] = true;
 		n++;
 	}
 	if (n == 0)
 		return 0;
+	/* The documents in out are the tasks' own: the id shows in the reply too. */
 	snprintf(id, sizeof(id), "b-%s", t->id);
 	json_object_set_new(t->doc, "batch_id", json_string(id));
 	state_save_task(c, t);
 	for (i = 0; i < nmates; i++)
-		if (mates[i]->status == TS_ASSIGNED && strcmp(mates[i]->worker_id, w->id) == 0 &&
-		    !json_object_get(mates[i]->doc, "batch_id") &&
-		    mates[i]->assigned_ms == t->assigned_ms) {
+		if (took[i]) {
 			json_object_set_new(mates[i]->doc, "batch_id", json_string(id));
 			state_save_task(c, mates[i]);
 		}
