@@ -49,6 +49,21 @@ wait_for -t 20 -m "the three tasks to complete" all_done
 api GET /api/v1/tasks > tasks.json
 assert_eq "$(jq_py '[t["name"] for t in sorted(d["tasks"], key=lambda t: t["history"][0]["finished_at"])]' tasks.json)" \
 	'["missed", "soon", "late"]' "completion order under deadline"
+
+# Fair share: while alice's task holds the only slot, her next one is deferred for bob's, and
+# the task and `dtf client status` say why.
+api PUT /api/v1/scheduler '{"strategy": "fair-share"}' > /dev/null
+A1=$(api POST /api/v1/tasks '{"name": "alice_1", "shell": "sleep 2", "user": "alice"}' | jq_py 'd["id"]')
+wait_for -t 20 -m "alice_1 to run" task_status_is "$A1" running
+A2=$(api POST /api/v1/tasks '{"name": "alice_2", "command": ["true"], "user": "alice"}' | jq_py 'd["id"]')
+B1=$(api POST /api/v1/tasks '{"name": "bob_1", "command": ["true"], "user": "bob"}' | jq_py 'd["id"]')
+reason=$(task_field "$A2" 'd["pending_reason"]')
+assert_contains "$reason" "all workers that can run it are busy (1 fitting, all full)" "alice_2 reason"
+assert_contains "$reason" "deferred by fair share: user alice is over its share" "alice_2 reason"
+assert_contains "$(dtf client --coordinator "$URL" status --task "$A2")" "deferred by fair share" "client status"
+wait_for -t 20 -m "alice_2 to complete" task_status_is "$A2" completed
+task_status_is "$B1" completed || fail "bob_1 did not run before alice_2"
+assert_eq "$(python3 -c "import sys; print(sys.argv[1] < sys.argv[2])" "$(task_field "$B1" 'd["finished_at"]')" "$(task_field "$A2" 'd["finished_at"]')")" True "bob_1 ended before alice_2"
 stop_coordinator
 
 # A scheduler plugin replaces the built-ins: started with it, then back to a built-in.
