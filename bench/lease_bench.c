@@ -56,9 +56,9 @@ static int run(const char *strategy, size_t pending, int nworkers, int iters)
 		snprintf(id, sizeof(id), "t-%zu", i);
 		snprintf(user, sizeof(user), "u%d", (int)(s % 8));
 		snprintf(name, sizeof(name), "test-%zu", i % 5000);
-		in = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:i,s:{s:i}}", "id", id, "name", name, "user",
-			       user, "command", "true", "hardware", hw[(s >> 8) % 4], "priority",
-			       (int)(1 + (s >> 16) % 10), "requirements", "cpu",
+		in = json_pack("{s:s,s:s,s:s,s:[s],s:s,s:i,s:{s:i}}", "id", id, "name", name,
+			       "user", user, "command", "true", "hardware", hw[(s >> 8) % 4],
+			       "priority", (int)(1 + (s >> 16) % 10), "requirements", "cpu",
 			       (int)(1 + (s >> 24) % 4));
 		doc = task_normalize(in, 60, err, sizeof(err));
 		json_decref(in);
@@ -98,8 +98,8 @@ static int run(const char *strategy, size_t pending, int nworkers, int iters)
 
 int main(int argc, char **argv)
 {
-	static const char *const strategies[] = {"priority", "fair-share", "round-robin",
-						 "resource-aware", "deadline", "duration"};
+	static const char *const strategies[] = {"priority",	   "fair-share", "round-robin",
+						 "resource-aware", "deadline",	 "duration"};
 	static const size_t sizes[] = {1000, 10000, 100000};
 	int workers = argc > 1 ? atoi(argv[1]) : 1000, iters = argc > 2 ? atoi(argv[2]) : 2000;
 	size_t i, j;

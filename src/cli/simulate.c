@@ -17,33 +17,34 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: dtf simulate [options]\n"
-		"  --workload F|synthetic  a JSON file: a list of tasks (duration_s, user, project,\n"
-		"                       priority, hardware, requirements, name, batch_key,\n"
-		"                       deadline_s) or {\"tasks\": [...], \"workers\": [...]};\n"
-		"                       or synthetic (lognormal durations, a few users; default)\n"
-		"  --tasks N            synthetic tasks (default 1000)\n"
-		"  --workers W          workers (default 10), unless the workload lists them\n"
-		"  --slots K            slots per worker (default 1)\n"
-		"  --strategy S         priority, fair-share, round-robin, resource-aware,\n"
-		"                       deadline, duration (default priority); 'all' runs each\n"
-		"  --config F           a configuration whose scheduler section (shares…) applies\n"
-		"  --no-history         duration starts without a duration history (the default\n"
-		"                       seeds it with the true durations: a second run)\n"
-		"  --batch N            batch processing with batch_size_limit N\n"
-		"  --median S           synthetic median duration in seconds (default 30)\n"
-		"  --sigma X            synthetic lognormal sigma (default 1)\n"
-		"  --users N            synthetic users (default 4)\n"
-		"  --seed X             synthetic seed (default 1)\n"
-		"  --json               print the results as JSON\n");
+	fprintf(
+	    f,
+	    "usage: dtf simulate [options]\n"
+	    "  --workload F|synthetic  a JSON file: a list of tasks (duration_s, user, project,\n"
+	    "                       priority, hardware, requirements, name, batch_key,\n"
+	    "                       deadline_s) or {\"tasks\": [...], \"workers\": [...]};\n"
+	    "                       or synthetic (lognormal durations, a few users; default)\n"
+	    "  --tasks N            synthetic tasks (default 1000)\n"
+	    "  --workers W          workers (default 10), unless the workload lists them\n"
+	    "  --slots K            slots per worker (default 1)\n"
+	    "  --strategy S         priority, fair-share, round-robin, resource-aware,\n"
+	    "                       deadline, duration (default priority); 'all' runs each\n"
+	    "  --config F           a configuration whose scheduler section (shares…) applies\n"
+	    "  --no-history         duration starts without a duration history (the default\n"
+	    "                       seeds it with the true durations: a second run)\n"
+	    "  --batch N            batch processing with batch_size_limit N\n"
+	    "  --median S           synthetic median duration in seconds (default 30)\n"
+	    "  --sigma X            synthetic lognormal sigma (default 1)\n"
+	    "  --users N            synthetic users (default 4)\n"
+	    "  --seed X             synthetic seed (default 1)\n"
+	    "  --json               print the results as JSON\n");
 }
 
 static json_t *result_json(const char *strategy, const struct sim_result *r)
 {
-	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f}", "strategy",
-			 strategy, "tasks", (json_int_t)r->tasks, "workers", (json_int_t)r->workers,
-			 "slots", (json_int_t)r->slots, "completed",
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f}",
+			 "strategy", strategy, "tasks", (json_int_t)r->tasks, "workers",
+			 (json_int_t)r->workers, "slots", (json_int_t)r->slots, "completed",
 			 (json_int_t)r->completed, "unschedulable", (json_int_t)r->unschedulable,
 			 "makespan_s", r->makespan_s, "lower_bound_s", r->lower_bound_s, "ratio",
 			 r->ratio, "mean_wait_s", r->mean_wait_s, "jain", r->jain, "users",
@@ -98,18 +99,26 @@ static bool num_arg(const char *s, double lo, double hi, double *out)
 int cmd_simulate(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"workload", required_argument, NULL, 'l'}, {"tasks", required_argument, NULL, 'n'},
-		{"workers", required_argument, NULL, 'w'},  {"slots", required_argument, NULL, 'k'},
-		{"strategy", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
-		{"no-history", no_argument, NULL, 'H'},	    {"batch", required_argument, NULL, 'b'},
-		{"median", required_argument, NULL, 'm'},   {"sigma", required_argument, NULL, 'g'},
-		{"users", required_argument, NULL, 'u'},    {"seed", required_argument, NULL, 'x'},
-		{"json", no_argument, NULL, 'j'},	    {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"workload", required_argument, NULL, 'l'},
+	    {"tasks", required_argument, NULL, 'n'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"slots", required_argument, NULL, 'k'},
+	    {"strategy", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"no-history", no_argument, NULL, 'H'},
+	    {"batch", required_argument, NULL, 'b'},
+	    {"median", required_argument, NULL, 'm'},
+	    {"sigma", required_argument, NULL, 'g'},
+	    {"users", required_argument, NULL, 'u'},
+	    {"seed", required_argument, NULL, 'x'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char *const all[] = {"priority",	    "fair-share", "round-robin",
 					  "resource-aware", "deadline",	  "duration"};
-	struct sim_config cfg = {.workers = 10, .slots = 1, .strategy = "priority", .history = true};
+	struct sim_config cfg = {
+	    .workers = 10, .slots = 1, .strategy = "priority", .history = true};
 	const char *workload = "synthetic", *config = NULL;
 	double ntasks = 1000, median = 30, sigma = 1, users = 4, seed = 1, d;
 	bool as_json = false;
@@ -200,8 +209,8 @@ int cmd_simulate(int argc, char **argv)
 		free(text);
 		cfg.scheduler = json_object_get(cfgdoc, "scheduler");
 		if (!cfg.scheduler)
-			cfg.scheduler = json_object_get(json_object_get(cfgdoc, "coordinator"),
-							"scheduler");
+			cfg.scheduler =
+			    json_object_get(json_object_get(cfgdoc, "coordinator"), "scheduler");
 	}
 	if (strcmp(workload, "synthetic") == 0)
 		tasks = sim_synthetic((size_t)ntasks, median, sigma, (int)users, (uint64_t)seed);
@@ -226,14 +235,17 @@ int cmd_simulate(int argc, char **argv)
 			printf("strategy %s: %zu tasks, %zu workers, %zu slots\n", one.strategy,
 			       r.tasks, r.workers, r.slots);
 			printf("  makespan        %.1f s\n", r.makespan_s);
-			printf("  lower bound     %.1f s  (max(longest task, total work / capacity))\n",
+			printf("  lower bound     %.1f s  (max(longest task, total work / "
+			       "capacity))\n",
 			       r.lower_bound_s);
 			printf("  ratio           %.3f\n", r.ratio);
 			printf("  mean wait       %.1f s\n", r.mean_wait_s);
-			printf("  fairness        %.3f  (Jain's index over %zu users of service per "
-			       "share while all had work waiting)\n",
-			       r.jain, r.users);
-			printf("  deadline misses %zu of %zu\n", r.deadline_misses, r.deadline_tasks);
+			printf(
+			    "  fairness        %.3f  (Jain's index over %zu users of service per "
+			    "share while all had work waiting)\n",
+			    r.jain, r.users);
+			printf("  deadline misses %zu of %zu\n", r.deadline_misses,
+			       r.deadline_tasks);
 			if (r.unschedulable)
 				printf("  unschedulable   %zu (no worker can run them)\n",
 				       r.unschedulable);
@@ -243,9 +255,9 @@ int cmd_simulate(int argc, char **argv)
 		}
 	}
 	if (as_json) {
-		char *s = json_dumps(json_array_size(results) == 1 ? json_array_get(results, 0)
-								   : results,
-				     JSON_INDENT(2));
+		char *s =
+		    json_dumps(json_array_size(results) == 1 ? json_array_get(results, 0) : results,
+			       JSON_INDENT(2));
 		if (s)
 			printf("%s\n", s);
 		free(s);

@@ -457,8 +457,7 @@ static struct ctask *lane_allowed(struct coord *c, struct sx_lane *ln, struct cw
 }
 
 /* True if (score, task) ranks before (best_score, best). */
-static bool better(double score, const struct ctask *t, double best_score,
-		   const struct ctask *best)
+static bool better(double score, const struct ctask *t, double best_score, const struct ctask *best)
 {
 	if (!best)
 		return true;
@@ -555,7 +554,8 @@ static size_t lane_best(struct sx_lane *ln, struct ctask **out, size_t room)
 
 static int cand_cmp(const void *a, const void *b)
 {
-	const struct ctask *x = *(const struct ctask *const *)a, *y = *(const struct ctask *const *)b;
+	const struct ctask *x = *(const struct ctask *const *)a,
+			   *y = *(const struct ctask *const *)b;
 
 	return key_less(x, y) ? -1 : key_less(y, x) ? 1 : 0;
 }

@@ -33,8 +33,7 @@ struct sx;
 /* Creates the scheduler state of c (if it has none) from the configuration's scheduler section
  * (may be NULL) and strategy name (NULL: the section's, else "priority"). Returns 0, or
  * DTF_EINVAL with "scheduler.key: reason" in err. */
-int sx_init(struct coord *c, const json_t *section, const char *strategy, char *err,
-	    size_t errlen);
+int sx_init(struct coord *c, const json_t *section, const char *strategy, char *err, size_t errlen);
 /* Checks a scheduler section (and strategy name, NULL: the section's) without a coordinator:
  * 0, or DTF_EINVAL with "scheduler.key: reason" in err. */
 int sx_config_check(const json_t *section, const char *strategy, char *err, size_t errlen);

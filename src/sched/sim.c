@@ -68,17 +68,17 @@ static int null_load(struct dtf_store *st, dtf_store_load_cb cb, void *arg)
 }
 
 static const struct dtf_store_ops null_ops = {
-	.name = "none",
-	.open = null_open,
-	.close = null_close,
-	.begin = null_tx,
-	.commit = null_tx,
-	.rollback = null_tx,
-	.put_run = null_put_doc,
-	.put_task = null_put_task,
-	.put_attempt = null_put_attempt,
-	.put_worker = null_put_doc,
-	.load = null_load,
+    .name = "none",
+    .open = null_open,
+    .close = null_close,
+    .begin = null_tx,
+    .commit = null_tx,
+    .rollback = null_tx,
+    .put_run = null_put_doc,
+    .put_task = null_put_task,
+    .put_attempt = null_put_attempt,
+    .put_worker = null_put_doc,
+    .load = null_load,
 };
 
 struct coord *sim_coord_new(const json_t *sched_section, const char *strategy, bool batching,
@@ -336,7 +336,8 @@ static json_t *task_doc(struct coord *c, const json_t *in, size_t i, double *dur
 
 	if (!json_is_object(in) || !json_is_number(d) || json_number_value(d) < 0 ||
 	    json_number_value(d) > 1e9) {
-		snprintf(err, errlen, "tasks[%zu]: needs \"duration_s\", a number of seconds >= 0", i);
+		snprintf(err, errlen, "tasks[%zu]: needs \"duration_s\", a number of seconds >= 0",
+			 i);
 		return NULL;
 	}
 	*dur = json_number_value(d);
@@ -344,7 +345,8 @@ static json_t *task_doc(struct coord *c, const json_t *in, size_t i, double *dur
 	json_object_del(copy, "duration_s");
 	if (json_object_get(copy, "deadline_s")) {
 		json_t *dl = json_object_get(copy, "deadline_s");
-		if (!json_is_number(dl) || json_number_value(dl) < 0 || json_number_value(dl) > 1e9) {
+		if (!json_is_number(dl) || json_number_value(dl) < 0 ||
+		    json_number_value(dl) > 1e9) {
 			snprintf(err, errlen, "tasks[%zu]: \"deadline_s\" must be seconds >= 0", i);
 			json_decref(copy);
 			return NULL;
@@ -401,8 +403,8 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 		snprintf(err, errlen, "workers must be a list");
 		return DTF_EINVAL;
 	}
-	c = sim_coord_new(cfg->scheduler, cfg->strategy ? cfg->strategy : "priority",
-			  cfg->batching, cfg->batch_limit, err, errlen);
+	c = sim_coord_new(cfg->scheduler, cfg->strategy ? cfg->strategy : "priority", cfg->batching,
+			  cfg->batch_limit, err, errlen);
 	if (!c)
 		return DTF_EINVAL;
 	dur = calloc(n ? n : 1, sizeof(*dur));

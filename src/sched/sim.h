@@ -25,11 +25,11 @@ struct coord *sim_coord_new(const json_t *sched_section, const char *strategy, b
 void sim_coord_free(struct coord *c);
 
 struct sim_config {
-	int workers;	     /* homogeneous workers (when the workload lists none) */
-	int slots;	     /* slots per homogeneous worker */
+	int workers; /* homogeneous workers (when the workload lists none) */
+	int slots;   /* slots per homogeneous worker */
 	const char *strategy;
 	const json_t *scheduler; /* a scheduler section (shares…), or NULL */
-	bool history;	     /* seed the duration history with the true durations */
+	bool history;		 /* seed the duration history with the true durations */
 	bool batching;
 	int batch_limit;
 };

@@ -16,7 +16,7 @@
 
 #include "common/banned.h"
 
-#define NO_DEADLINE 1e300
+#define NO_DEADLINE   1e300
 #define UNKNOWN_FIRST 1e12 /* tasks without history go first under duration: they may be long */
 
 static const struct {
@@ -246,8 +246,9 @@ static void hist_update(struct coord *c, const char *name, const char *hw, doubl
 	h = dtf_hmap_get(&c->sx->hist, key);
 	n = h ? h->n : 0;
 	/* A plain mean for the first runs, then an exponential one that follows change. */
-	mean = !h ? s : n < 5 ? (h->mean_s * (double)n + s) / (double)(n + 1)
-			      : 0.7 * h->mean_s + 0.3 * s;
+	mean = !h      ? s
+	       : n < 5 ? (h->mean_s * (double)n + s) / (double)(n + 1)
+		       : 0.7 * h->mean_s + 0.3 * s;
 	sx_history_set(c, name, hw, mean, n + 1);
 	if (c->store && c->store->ops->put_duration)
 		c->store->ops->put_duration(c->store, name, hw, mean, n + 1);
@@ -375,8 +376,7 @@ static double leftover(const struct ctask *t, const struct cworker *w)
 		waste += (w->memory - w->used_memory - t->memory) / w->memory;
 	if (w->gpu_memory > 0)
 		/* Unused GPU memory counts double: a GPU machine is the scarcest. */
-		waste += 2 * (w->gpu_memory - w->used_gpu_memory - t->gpu_memory) /
-			 w->gpu_memory;
+		waste += 2 * (w->gpu_memory - w->used_gpu_memory - t->gpu_memory) / w->gpu_memory;
 	return waste;
 }
 
@@ -414,12 +414,15 @@ static int read_shares(struct sx *s, const json_t *sh, char *err, size_t errlen)
 	{
 		if (strcmp(k, "users") != 0 && strcmp(k, "projects") != 0) {
 			snprintf(err, errlen,
-				 "scheduler.shares.%s: unknown key (users and projects are known)", k);
+				 "scheduler.shares.%s: unknown key (users and projects are known)",
+				 k);
 			return DTF_EINVAL;
 		}
 		if (!json_is_object(v)) {
-			snprintf(err, errlen, "scheduler.shares.%s must be a mapping of names to "
-					      "shares", k);
+			snprintf(err, errlen,
+				 "scheduler.shares.%s must be a mapping of names to "
+				 "shares",
+				 k);
 			return DTF_EINVAL;
 		}
 		json_object_foreach(v, name, share)
@@ -468,8 +471,9 @@ static int configure(struct sx *s, const json_t *sec, const char **strategy, cha
 		} else if (strcmp(k, "default_share") == 0) {
 			if (!json_is_number(v) || json_number_value(v) <= 0 ||
 			    json_number_value(v) > SX_MAX_SHARE) {
-				snprintf(err, errlen, "scheduler.default_share must be a number "
-						      "above 0");
+				snprintf(err, errlen,
+					 "scheduler.default_share must be a number "
+					 "above 0");
 				return DTF_EINVAL;
 			}
 			s->default_share = json_number_value(v);
@@ -496,8 +500,7 @@ static int configure(struct sx *s, const json_t *sec, const char **strategy, cha
 	return 0;
 }
 
-int sx_init(struct coord *c, const json_t *section, const char *strategy, char *err,
-	    size_t errlen)
+int sx_init(struct coord *c, const json_t *section, const char *strategy, char *err, size_t errlen)
 {
 	struct sx *s = c->sx;
 	char ebuf[256];
@@ -529,10 +532,11 @@ int sx_init(struct coord *c, const json_t *section, const char *strategy, char *
 	if (configure(s, section, &strategy, err, errlen))
 		return DTF_EINVAL;
 	if (strategy && !kind_parse(strategy, &k)) {
-		snprintf(err, errlen,
-			 "scheduler.strategy: unknown strategy '%s' (priority, fair-share, "
-			 "round-robin, resource-aware, deadline, duration, or a scheduler plugin's)",
-			 strategy);
+		snprintf(
+		    err, errlen,
+		    "scheduler.strategy: unknown strategy '%s' (priority, fair-share, "
+		    "round-robin, resource-aware, deadline, duration, or a scheduler plugin's)",
+		    strategy);
 		return DTF_ENOTFOUND;
 	}
 	if (k != s->kind) {
@@ -617,8 +621,8 @@ json_t *sx_describe(struct coord *c)
 
 	for (k = 0; k < SX_PLUGIN; k++)
 		json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "name", kinds[k].name,
-						      "description", kinds[k].description,
-						      "source", "builtin"));
+						      "description", kinds[k].description, "source",
+						      "builtin"));
 	pl = dtf_plugins_strategies(c->plugins);
 	json_array_foreach(pl, i, e) json_array_append(list, e);
 	json_decref(pl);
@@ -776,11 +780,10 @@ char *sx_metrics(struct coord *c)
 		 "dtf_batch_size_bucket{le=\"+Inf\"} %llu\n"
 		 "dtf_batch_size_sum %llu\n"
 		 "dtf_batch_size_count %llu\n",
-		 sx_strategy(c), sigs, lanes, delayed,
-		 (unsigned long long)(s ? s->batches : 0), (unsigned long long)le2,
-		 (unsigned long long)le4, (unsigned long long)le8, (unsigned long long)le16,
-		 (unsigned long long)all, (unsigned long long)(s ? s->batched_tasks : 0),
-		 (unsigned long long)all);
+		 sx_strategy(c), sigs, lanes, delayed, (unsigned long long)(s ? s->batches : 0),
+		 (unsigned long long)le2, (unsigned long long)le4, (unsigned long long)le8,
+		 (unsigned long long)le16, (unsigned long long)all,
+		 (unsigned long long)(s ? s->batched_tasks : 0), (unsigned long long)all);
 	return out;
 }
 

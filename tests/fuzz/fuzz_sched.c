@@ -17,7 +17,7 @@
 
 #include "common/banned.h"
 
-#define MAX_INPUT (16u << 10)
+#define MAX_INPUT      (16u << 10)
 #define MAX_FUZZ_TASKS 64
 
 static void config_case(const json_t *sec)
@@ -36,8 +36,8 @@ static void config_case(const json_t *sec)
 static void workload_case(const json_t *tasks, const json_t *workers)
 {
 	struct sim_config cfg = {.workers = 2, .slots = 2, .strategy = "priority"};
-	static const char *const strategies[] = {"priority", "fair-share", "round-robin",
-						 "resource-aware", "deadline", "duration"};
+	static const char *const strategies[] = {"priority",	   "fair-share", "round-robin",
+						 "resource-aware", "deadline",	 "duration"};
 	struct sim_result r;
 	char err[512] = "";
 	size_t i;

@@ -122,8 +122,9 @@ static void test_priority_order(void **state)
 static void test_duration_longest_first(void **state)
 {
 	struct coord *c = new_coord("duration", NULL);
-	struct cworker *w = add_worker(c, "w", "{\"slots\": 8, \"capabilities\": {\"hardware\": "
-					       "[\"cpu\"]}}");
+	struct cworker *w = add_worker(c, "w",
+				       "{\"slots\": 8, \"capabilities\": {\"hardware\": "
+				       "[\"cpu\"]}}");
 	char ids[256];
 
 	(void)state;
@@ -300,10 +301,12 @@ static void test_round_robin_alternates(void **state)
 static void test_resource_aware_best_fit(void **state)
 {
 	struct coord *c = new_coord("resource-aware", NULL);
-	struct cworker *big = add_worker(c, "big", "{\"slots\": 4, \"capabilities\": {\"cpu\": "
-						   "{\"cores\": 16}, \"gpu_memory\": 16000}}");
-	struct cworker *small = add_worker(c, "small", "{\"slots\": 4, \"capabilities\": "
-						       "{\"cpu\": {\"cores\": 2}}}");
+	struct cworker *big = add_worker(c, "big",
+					 "{\"slots\": 4, \"capabilities\": {\"cpu\": "
+					 "{\"cores\": 16}, \"gpu_memory\": 16000}}");
+	struct cworker *small = add_worker(c, "small",
+					   "{\"slots\": 4, \"capabilities\": "
+					   "{\"cpu\": {\"cores\": 2}}}");
 	char ids[64];
 
 	(void)state;
@@ -378,8 +381,7 @@ static void test_batching_limits(void **state)
 		json_array_foreach(tasks, i, e)
 		{
 			const char *b = dtf_json_str(e, "batch_id", "none");
-			json_object_set_new(count, b,
-					    json_integer(dtf_json_int(count, b, 0) + 1));
+			json_object_set_new(count, b, json_integer(dtf_json_int(count, b, 0) + 1));
 		}
 		/* 3 + 3 + 3 + 1: the last one alone has no batch. */
 		json_object_foreach(count, k, v) assert_true(json_integer_value(v) <= 3);
@@ -495,12 +497,15 @@ static void random_state(struct coord *c, struct cworker **ws, int nw, int nt)
 	}
 	for (i = 0; i < nt; i++) {
 		snprintf(id, sizeof(id), "t%d", i);
-		snprintf(text, sizeof(text),
-			 "{\"priority\": %d, \"name\": \"n%d\", \"hardware\": %s, \"requirements\": "
-			 "{\"cpu\": %d, \"memory\": %d, \"gpu_memory\": %d}}",
-			 (int)(1 + rnd() % 10), (int)(rnd() % 20),
-			 rnd() % 3 ? "[]" : rnd() % 2 ? "[\"cuda\"]" : "[\"cpu\", \"rocm\"]",
-			 (int)(rnd() % 4), (int)(500 * (rnd() % 6)), (int)(1000 * (rnd() % 2)));
+		snprintf(
+		    text, sizeof(text),
+		    "{\"priority\": %d, \"name\": \"n%d\", \"hardware\": %s, \"requirements\": "
+		    "{\"cpu\": %d, \"memory\": %d, \"gpu_memory\": %d}}",
+		    (int)(1 + rnd() % 10), (int)(rnd() % 20),
+		    rnd() % 3	? "[]"
+		    : rnd() % 2 ? "[\"cuda\"]"
+				: "[\"cpu\", \"rocm\"]",
+		    (int)(rnd() % 4), (int)(500 * (rnd() % 6)), (int)(1000 * (rnd() % 2)));
 		add_task(c, id, text);
 	}
 }
@@ -550,7 +555,8 @@ static void check_accounting(struct coord *c, struct cworker **ws, int nw)
 		assert_int_equal(slots, w->used_slots);
 		assert_true(w->used_slots <= w->slots);
 		assert_true(fabs(cpu - w->used_cpu) < 1e-6 && w->used_cpu <= w->cpu + 1e-6);
-		assert_true(fabs(mem - w->used_memory) < 1e-6 && w->used_memory <= w->memory + 1e-6);
+		assert_true(fabs(mem - w->used_memory) < 1e-6 &&
+			    w->used_memory <= w->memory + 1e-6);
 		assert_true(fabs(gpu - w->used_gpu_memory) < 1e-6 &&
 			    w->used_gpu_memory <= w->gpu_memory + 1e-6);
 	}
@@ -644,8 +650,7 @@ static void test_simulator_known_optimum(void **state)
 				   "\"name\": \"b\"}, {\"duration_s\": 3, \"name\": \"c\"}, "
 				   "{\"duration_s\": 4, \"name\": \"d\"}]",
 				   0, NULL);
-	struct sim_config cfg = {.workers = 2, .slots = 1, .strategy = "duration",
-				 .history = true};
+	struct sim_config cfg = {.workers = 2, .slots = 1, .strategy = "duration", .history = true};
 	struct sim_result r;
 	char err[256];
 
@@ -671,13 +676,13 @@ static void test_simulator_deadlines_and_hardware(void **state)
 {
 	/* One cuda worker and one cpu worker; the cuda task can only go to one of them; a task
 	 * whose deadline (1 s) is shorter than its duration misses it. */
-	json_t *wl = json_loads(
-	    "{\"workers\": [{\"hardware\": [\"cuda\"]}, {\"hardware\": [\"cpu\"]}],"
-	    " \"tasks\": [{\"duration_s\": 5, \"hardware\": \"cuda\"},"
-	    "  {\"duration_s\": 5, \"hardware\": \"cuda\"},"
-	    "  {\"duration_s\": 2, \"deadline_s\": 1, \"hardware\": \"cpu\"},"
-	    "  {\"duration_s\": 1, \"hardware\": \"tpu\"}]}",
-	    0, NULL);
+	json_t *wl =
+	    json_loads("{\"workers\": [{\"hardware\": [\"cuda\"]}, {\"hardware\": [\"cpu\"]}],"
+		       " \"tasks\": [{\"duration_s\": 5, \"hardware\": \"cuda\"},"
+		       "  {\"duration_s\": 5, \"hardware\": \"cuda\"},"
+		       "  {\"duration_s\": 2, \"deadline_s\": 1, \"hardware\": \"cpu\"},"
+		       "  {\"duration_s\": 1, \"hardware\": \"tpu\"}]}",
+		       0, NULL);
 	struct sim_config cfg = {.workers = 1, .slots = 1, .strategy = "deadline"};
 	struct sim_result r;
 	char err[256];
@@ -685,7 +690,7 @@ static void test_simulator_deadlines_and_hardware(void **state)
 	(void)state;
 	assert_non_null(wl);
 	assert_int_equal(sim_run(&cfg, json_object_get(wl, "tasks"), json_object_get(wl, "workers"),
-			     &r, err, sizeof(err)),
+				 &r, err, sizeof(err)),
 			 0);
 	assert_int_equal(r.completed, 3);
 	assert_int_equal(r.unschedulable, 1);
