@@ -1532,6 +1532,7 @@ static void h_worker_lease(struct dtf_http_req *r)
 	if (json_array_size(tasks) == 0 && wait_s > 0 && json_array_size(acks) == 0 && max > 0) {
 		json_decref(tasks);
 		w->waiter = r;
+		sx_waiting_add(c, w);
 		w->waiter_max = max;
 		w->waiter_deadline_ms = dtf_mono_ms() + (int64_t)(wait_s * 1000);
 		dtf_http_suspend(r);

@@ -93,6 +93,7 @@ struct cworker {
 	char quarantine_reason[160];
 	int strikes;             /* tasks that failed here, then passed elsewhere, since a pass */
 	bool restart_executor;   /* told with the next reply: restart the executors */
+	bool sx_waiting;         /* listed among the scheduler's waiting workers (src/sched/) */
 };
 
 struct crun {

@@ -214,15 +214,16 @@ json_t *sched_lease_reply(struct cworker *w, json_t *tasks)
 
 void sched_wake(struct coord *c)
 {
-	size_t pos = 0;
-	const char *k;
-	void *v;
+	size_t i, nw;
+	struct cworker **ws;
 	bool began = false;
 
 	if (c->pending_count == 0)
 		return;
-	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
-		struct cworker *w = v;
+	/* Only workers with a suspended lease: the list the lease handler keeps, not all. */
+	ws = sx_waiting(c, &nw);
+	for (i = 0; i < nw; i++) {
+		struct cworker *w = ws[i];
 		struct dtf_http_req *r;
 		json_t *tasks;
 		if (!w->waiter)

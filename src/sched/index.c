@@ -635,5 +635,47 @@ void sx_index_release(struct sx *s)
 	}
 	free(s->cls);
 	free(s->delayed);
+	free(s->waiting);
 	dtf_hmap_release(&s->classes);
+}
+
+void sx_waiting_add(struct coord *c, struct cworker *w)
+{
+	struct sx *s = c->sx;
+
+	if (!s || w->sx_waiting)
+		return;
+	if (s->nwaiting == s->capwaiting) {
+		size_t cap = s->capwaiting ? s->capwaiting * 2 : 16;
+		struct cworker **v = realloc(s->waiting, cap * sizeof(*v));
+		if (!v) {
+			log_error("scheduler: out of memory listing worker %s as waiting", w->id);
+			return;
+		}
+		s->waiting = v;
+		s->capwaiting = cap;
+	}
+	s->waiting[s->nwaiting++] = w;
+	w->sx_waiting = true;
+}
+
+struct cworker **sx_waiting(struct coord *c, size_t *n)
+{
+	struct sx *s = c->sx;
+	size_t i = 0;
+
+	*n = 0;
+	if (!s)
+		return NULL;
+	/* Drop the workers whose lease was answered, given up or replaced since. */
+	while (i < s->nwaiting) {
+		if (s->waiting[i]->waiter) {
+			i++;
+			continue;
+		}
+		s->waiting[i]->sx_waiting = false;
+		s->waiting[i] = s->waiting[--s->nwaiting];
+	}
+	*n = s->nwaiting;
+	return s->waiting;
 }

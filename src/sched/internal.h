@@ -93,6 +93,9 @@ struct sx {
 	/* Batching metrics. */
 	uint64_t batches, batched_tasks;
 	uint64_t batch_hist[5]; /* sizes 2, 3-4, 5-8, 9-16, more */
+	/* Workers that may have a suspended lease (sched_wake walks these, not every worker). */
+	struct cworker **waiting;
+	size_t nwaiting, capwaiting;
 	/* Virtual time (the simulator). */
 	bool virt;
 	int64_t virt_ms, virt_wall0;

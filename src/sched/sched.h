@@ -72,6 +72,12 @@ bool sx_is_plugin(struct coord *c);
 int sx_plugin_order(struct coord *c, struct cworker *w, struct ctask **cands, size_t n,
 		    size_t *order);
 
+/* Lists w among the workers with a suspended lease (call when w->waiter is set). */
+void sx_waiting_add(struct coord *c, struct cworker *w);
+/* The workers that may have a suspended lease, after dropping those whose lease ended; *n gets
+ * how many. The array stays valid until the next sx_waiting_add or sx_waiting call. */
+struct cworker **sx_waiting(struct coord *c, size_t *n);
+
 /* Accounting: a task was leased to w / its attempt ended (resources released). */
 void sx_assigned(struct coord *c, struct ctask *t, struct cworker *w);
 void sx_released(struct coord *c, struct ctask *t);
