@@ -467,6 +467,41 @@ static void test_backoff_delays(void **state)
 	sim_coord_free(c);
 }
 
+static void test_waiting_list(void **state)
+{
+	struct coord *c = new_coord("priority", NULL);
+	struct cworker *a = add_worker(c, "a", "{}"), *b = add_worker(c, "b", "{}");
+	struct dtf_http_req *fake = (struct dtf_http_req *)&state; /* never dereferenced */
+	struct cworker **ws;
+	size_t n;
+
+	(void)state;
+	sx_waiting(c, &n);
+	assert_int_equal(n, 0);
+	a->waiter = fake;
+	sx_waiting_add(c, a);
+	sx_waiting_add(c, a); /* listed once */
+	b->waiter = fake;
+	sx_waiting_add(c, b);
+	ws = sx_waiting(c, &n);
+	assert_int_equal(n, 2);
+	assert_true((ws[0] == a && ws[1] == b) || (ws[0] == b && ws[1] == a));
+	/* A lease answered elsewhere drops out at the next look. */
+	a->waiter = NULL;
+	ws = sx_waiting(c, &n);
+	assert_int_equal(n, 1);
+	assert_ptr_equal(ws[0], b);
+	assert_false(a->sx_waiting);
+	a->waiter = fake;
+	sx_waiting_add(c, a);
+	sx_waiting(c, &n);
+	assert_int_equal(n, 2);
+	a->waiter = b->waiter = NULL;
+	sx_waiting(c, &n);
+	assert_int_equal(n, 0);
+	sim_coord_free(c);
+}
+
 /* ---- random states: accounting and the index against a brute-force scan ---- */
 
 static uint64_t rng = 0x1234567887654321ULL;
@@ -715,6 +750,7 @@ int main(void)
 	    cmocka_unit_test(test_switch_strategy),
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_backoff_delays),
+	    cmocka_unit_test(test_waiting_list),
 	    cmocka_unit_test(test_index_matches_scan_priority),
 	    cmocka_unit_test(test_index_matches_scan_duration),
 	    cmocka_unit_test(test_accounting_fuzz),
