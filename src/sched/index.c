@@ -33,9 +33,52 @@ static void sig_part(struct sx_sigbuf *b, const json_t *v)
 	free(s);
 }
 
-/* Writes the signature into b; tasks with equal signatures fit a worker, or not, together. */
-static void signature(const struct ctask *t, struct sx_sigbuf *b)
+/* The task fields a constraint may read that the signature already holds. */
+static const char *const sig_fields[] = {"cpu",	 "memory",	 "gpu_memory", "hardware",
+					 "type", "requirements", NULL};
+
+void sx_constraint_reads(const json_t *v, unsigned *reads)
 {
+	size_t i, n = json_is_array(v) ? json_array_size(v) : 1;
+
+	for (i = 0; i < n; i++) {
+		const char *src = json_string_value(json_is_array(v) ? json_array_get(v, i) : v);
+		const char *p = src;
+		while (p && (p = strstr(p, "task.")) != NULL) {
+			size_t len = 0, k;
+			bool known = false;
+			p += 5;
+			while (p[len] == '_' || (p[len] >= 'a' && p[len] <= 'z') ||
+			       (p[len] >= 'A' && p[len] <= 'Z') || (p[len] >= '0' && p[len] <= '9'))
+				len++;
+			for (k = 0; sig_fields[k]; k++)
+				if (strlen(sig_fields[k]) == len &&
+				    strncmp(p, sig_fields[k], len) == 0)
+					known = true;
+			if (len == 8 && strncmp(p, "priority", 8) == 0)
+				*reads |= SX_READS_PRIORITY;
+			else if (!known)
+				*reads |= SX_READS_DOC;
+		}
+	}
+}
+
+/* Writes the signature into b; tasks with equal signatures fit a worker, or not, together.
+ * Constraint expressions may read more of a task: its priority joins the signature then, and a
+ * task whose constraints read other parts of its document is a signature of its own. */
+static void signature(const struct sx *s, const struct ctask *t, struct sx_sigbuf *b)
+{
+	unsigned reads = s->defaults_read;
+	json_t *cons = json_object_get(t->doc, "constraints");
+
+	if (cons)
+		sx_constraint_reads(cons, &reads);
+	if (json_object_get(t->doc, "constraint"))
+		sx_constraint_reads(json_object_get(t->doc, "constraint"), &reads);
+	if (reads & SX_READS_DOC) {
+		snprintf(b->text, sizeof(b->text), "\x1e%s", t->id);
+		return;
+	}
 	b->len = 0;
 	b->overflow = false;
 	b->text[0] = '\0';
@@ -44,6 +87,11 @@ static void signature(const struct ctask *t, struct sx_sigbuf *b)
 	sig_part(b, json_object_get(t->doc, "requirements"));
 	sig_part(b, json_object_get(t->doc, "constraints"));
 	sig_part(b, json_object_get(t->doc, "constraint"));
+	if (reads & SX_READS_PRIORITY) {
+		json_t *p = json_integer(t->priority);
+		sig_part(b, p);
+		json_decref(p);
+	}
 	if (b->overflow) /* a task of its own kind: keyed by its id, so it is never merged */
 		snprintf(b->text, sizeof(b->text), "\x1e%s", t->id);
 }
@@ -319,7 +367,7 @@ static void index_put(struct coord *c, struct ctask *t)
 	struct sx_lane *ln;
 	char lane[SX_LANE_MAX];
 
-	signature(t, &b);
+	signature(s, t, &b);
 	cl = class_get(s, b.text, true);
 	if (!cl) {
 		log_error("scheduler: out of memory indexing task %s", t->id);

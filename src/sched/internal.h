@@ -93,6 +93,7 @@ struct sx {
 	/* Batching metrics. */
 	uint64_t batches, batched_tasks;
 	uint64_t batch_hist[5]; /* sizes 2, 3-4, 5-8, 9-16, more */
+	unsigned defaults_read; /* SX_READS_* of the coordinator's default constraints */
 	/* Workers that may have a suspended lease (sched_wake walks these, not every worker). */
 	struct cworker **waiting;
 	size_t nwaiting, capwaiting;
@@ -100,6 +101,14 @@ struct sx {
 	bool virt;
 	int64_t virt_ms, virt_wall0;
 };
+
+/* What constraint expressions read of the task beyond its signature: its priority, or other
+ * parts of its document (then a task is a signature of its own). */
+#define SX_READS_PRIORITY 1u
+#define SX_READS_DOC	  2u
+
+/* Adds to *reads what the expressions in v (a string or a list of strings) read of the task. */
+void sx_constraint_reads(const json_t *v, unsigned *reads);
 
 /* strategy.c */
 const char *sx_kind_name(enum sx_kind k);

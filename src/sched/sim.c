@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "coordinator/constraints.h"
 #include "coordinator/coordinator.h"
 #include "sched/internal.h"
 #include "sched/sim.h"
@@ -120,6 +121,7 @@ void sim_coord_free(struct coord *c)
 		return;
 	sx_free(c);
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+		constraints_free(((struct ctask *)v)->constraints);
 		json_decref(((struct ctask *)v)->doc);
 		free(v);
 	}

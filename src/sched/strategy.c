@@ -465,6 +465,10 @@ static int configure(struct sx *s, const json_t *sec, const char **strategy, cha
 			}
 			if (!*strategy)
 				*strategy = json_string_value(v);
+		} else if (strcmp(k, "default_constraints") == 0) {
+			/* Checked and applied by the constraints (coordinator/constraints.c); what
+			 * they read of a task shapes the signatures (see sx_constraint_reads). */
+			sx_constraint_reads(v, &s->defaults_read);
 		} else if (strcmp(k, "shares") == 0) {
 			if (read_shares(s, v, err, errlen))
 				return DTF_EINVAL;
@@ -491,8 +495,8 @@ static int configure(struct sx *s, const json_t *sec, const char **strategy, cha
 			s->half_life_s = d;
 		} else {
 			snprintf(err, errlen,
-				 "scheduler.%s: unknown key (strategy, shares, default_share and "
-				 "half_life are known)",
+				 "scheduler.%s: unknown key (strategy, shares, default_share, "
+				 "half_life and default_constraints are known)",
 				 k);
 			return DTF_EINVAL;
 		}
@@ -531,6 +535,11 @@ int sx_init(struct coord *c, const json_t *section, const char *strategy, char *
 	}
 	if (configure(s, section, &strategy, err, errlen))
 		return DTF_EINVAL;
+	for (const char *const *f = c->cfg.default_constraints; f && *f; f++) {
+		json_t *one = json_string(*f);
+		sx_constraint_reads(one, &s->defaults_read);
+		json_decref(one);
+	}
 	if (strategy && !kind_parse(strategy, &k)) {
 		snprintf(
 		    err, errlen,

@@ -467,6 +467,29 @@ static void test_backoff_delays(void **state)
 	sim_coord_free(c);
 }
 
+static void test_signature_follows_constraints(void **state)
+{
+	struct coord *c = new_coord("priority", NULL);
+	struct cworker *w = add_worker(c, "w", "{\"slots\": 4}");
+	char ids[64];
+
+	(void)state;
+	/* Same constraint text, but it reads the priority: the urgent task that fails it must not
+	 * hide the one that meets it. */
+	add_task(c, "p1", "{\"priority\": 1, \"constraints\": [\"task.priority >= 5\"]}");
+	add_task(c, "p7", "{\"priority\": 7, \"constraints\": [\"task.priority >= 5\"]}");
+	/* And one that reads the task's parameters. */
+	add_task(c, "no",
+		 "{\"priority\": 1, \"params\": {\"ok\": false}, \"constraints\": "
+		 "[\"task.params.ok == true\"]}");
+	add_task(c, "yes",
+		 "{\"priority\": 2, \"params\": {\"ok\": true}, \"constraints\": "
+		 "[\"task.params.ok == true\"]}");
+	assert_string_equal(lease_ids(c, w, 4, ids, sizeof(ids)), "yes,p7");
+	assert_int_equal(c->pending_count, 2);
+	sim_coord_free(c);
+}
+
 static void test_waiting_list(void **state)
 {
 	struct coord *c = new_coord("priority", NULL);
@@ -751,6 +774,7 @@ int main(void)
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_backoff_delays),
 	    cmocka_unit_test(test_waiting_list),
+	    cmocka_unit_test(test_signature_follows_constraints),
 	    cmocka_unit_test(test_index_matches_scan_priority),
 	    cmocka_unit_test(test_index_matches_scan_duration),
 	    cmocka_unit_test(test_accounting_fuzz),
