@@ -278,6 +278,9 @@ static json_t *worker_doc(const json_t *spec, int slots)
 		json_object_set(caps, "memory", json_object_get(spec, "memory"));
 	if (json_is_number(json_object_get(spec, "gpu_memory")))
 		json_object_set(caps, "gpu_memory", json_object_get(spec, "gpu_memory"));
+	if (json_is_object(json_object_get(spec, "labels")))
+		return json_pack("{s:i,s:o,s:O}", "slots", slots, "capabilities", caps, "labels",
+				 json_object_get(spec, "labels"));
 	return json_pack("{s:i,s:o}", "slots", slots, "capabilities", caps);
 }
 
@@ -309,6 +312,9 @@ static int add_workers(struct coord *c, const struct sim_config *cfg, const json
 	{
 		count = dtf_json_int(spec, "count", 1);
 		slots = (int)dtf_json_int(spec, "slots", cfg->slots);
+		if (json_object_get(spec, "labels") &&
+		    !constraints_labels_ok(json_object_get(spec, "labels"), err, errlen))
+			return DTF_EINVAL;
 		if (!json_is_object(spec) || count < 1 || count > SIM_MAX_WORKERS || slots < 1 ||
 		    slots > 4096 || n + (size_t)count > SIM_MAX_WORKERS) {
 			snprintf(err, errlen,

@@ -52,8 +52,8 @@ struct sim_result {
 /* Runs a workload: tasks is a list of task objects, each with "duration_s" (required, >= 0),
  * and optionally "user", "project", "priority", "hardware", "requirements", "name",
  * "batch_key", "deadline_s" (seconds after the start), as dtf tasks; workers (NULL: cfg->workers
- * alike) a list of {"count", "slots", "hardware", "cpu", "memory", "gpu_memory"}. Returns 0 and
- * fills out, or DTF_EINVAL with "tasks[i]: reason" in err. */
+ * alike) a list of {"count", "slots", "hardware", "cpu", "memory", "gpu_memory", "labels"}. Returns
+ * 0 and fills out, or DTF_EINVAL with "tasks[i]: reason" in err. */
 int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *workers,
 	    struct sim_result *out, char *err, size_t errlen);
 

@@ -758,6 +758,30 @@ static void test_simulator_deadlines_and_hardware(void **state)
 	json_decref(wl);
 }
 
+static void test_simulator_labels_and_constraints(void **state)
+{
+	/* Two tasks only the mac worker may run go one after the other there. */
+	json_t *wl = json_loads(
+	    "{\"workers\": [{\"labels\": {\"os\": \"linux\"}}, {\"labels\": {\"os\": \"mac\"}}],"
+	    " \"tasks\": [{\"duration_s\": 3, \"constraints\": [\"worker.labels.os == "
+	    "\\\"mac\\\"\"]},"
+	    "  {\"duration_s\": 3, \"constraints\": [\"worker.labels.os == \\\"mac\\\"\"]},"
+	    "  {\"duration_s\": 1}]}",
+	    0, NULL);
+	struct sim_config cfg = {.workers = 1, .slots = 1, .strategy = "priority"};
+	struct sim_result r;
+	char err[256];
+
+	(void)state;
+	assert_non_null(wl);
+	assert_int_equal(sim_run(&cfg, json_object_get(wl, "tasks"), json_object_get(wl, "workers"),
+				 &r, err, sizeof(err)),
+			 0);
+	assert_int_equal(r.completed, 3);
+	assert_true(fabs(r.makespan_s - 6) < 1e-9);
+	json_decref(wl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -780,6 +804,7 @@ int main(void)
 	    cmocka_unit_test(test_accounting_fuzz),
 	    cmocka_unit_test(test_simulator_known_optimum),
 	    cmocka_unit_test(test_simulator_deadlines_and_hardware),
+	    cmocka_unit_test(test_simulator_labels_and_constraints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
