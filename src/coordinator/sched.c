@@ -278,7 +278,6 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 	size_t pos = 0, live = 0, capable = 0, free_now = 0, ahead = 0;
 	const char *k;
 	void *v;
-	int p;
 	char hw[256] = "", extra[300];
 	size_t i;
 	json_t *e;
@@ -355,11 +354,7 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 				 t->cpu, max_cpu);
 		return true;
 	}
-	for (p = 1; p < t->priority; p++) {
-		const struct ctask *q;
-		for (q = c->qhead[p]; q; q = q->qnext)
-			ahead++;
-	}
+	ahead = sx_ahead(c, t->priority);
 	if (json_object_get(t->doc, "deadline"))
 		sx_deadline_check(c, (struct ctask *)t);
 	sx_reason(c, t, extra, sizeof(extra));

@@ -412,6 +412,8 @@ void sx_add(struct coord *c, struct ctask *t)
 		return;
 	if (t->sx_lane || t->sx_delayed)
 		return;
+	if (t->priority >= 1 && t->priority <= DTF_PRIORITY_LEVELS)
+		c->sx->by_priority[t->priority]++;
 	if (json_object_get(t->doc, "deadline"))
 		sx_deadline_check(c, t);
 	if (t->not_before_ms > sx_now_ms(c)) {
@@ -424,8 +426,10 @@ void sx_add(struct coord *c, struct ctask *t)
 
 void sx_remove(struct coord *c, struct ctask *t)
 {
-	if (!c->sx)
+	if (!c->sx || (!t->sx_lane && !t->sx_delayed))
 		return;
+	if (t->priority >= 1 && t->priority <= DTF_PRIORITY_LEVELS)
+		c->sx->by_priority[t->priority]--;
 	if (t->sx_delayed)
 		delayed_remove(c->sx, t);
 	else
@@ -726,4 +730,14 @@ struct cworker **sx_waiting(struct coord *c, size_t *n)
 	}
 	*n = s->nwaiting;
 	return s->waiting;
+}
+
+size_t sx_ahead(struct coord *c, int priority)
+{
+	size_t n = 0;
+	int p;
+
+	for (p = 1; c->sx && p < priority && p <= DTF_PRIORITY_LEVELS; p++)
+		n += c->sx->by_priority[p];
+	return n;
 }

@@ -51,6 +51,8 @@ json_t *sx_describe(struct coord *c);
 /* Indexes a pending task / takes it out (both idempotent). */
 void sx_add(struct coord *c, struct ctask *t);
 void sx_remove(struct coord *c, struct ctask *t);
+/* How many pending tasks have a priority more urgent than priority (1 most urgent). */
+size_t sx_ahead(struct coord *c, int priority);
 /* Moves a task whose retry backoff started into the delayed set. */
 void sx_delay(struct coord *c, struct ctask *t);
 /* Puts delayed tasks whose backoff ended back in the index; returns the next end still to come

@@ -591,7 +591,19 @@ static struct ctask *brute_pick(struct coord *c, struct cworker *w)
 
 static void check_accounting(struct coord *c, struct cworker **ws, int nw)
 {
-	int i;
+	size_t by_prio[DTF_PRIORITY_LEVELS + 2] = {0}, pos0 = 0, ahead = 0;
+	const char *k0;
+	void *v0;
+	int i, p;
+
+	/* The "behind N tasks of higher priority" count the index keeps. */
+	while ((pos0 = dtf_hmap_next(&c->tasks, pos0, &k0, &v0)) != 0)
+		if (((struct ctask *)v0)->status == TS_PENDING)
+			by_prio[((struct ctask *)v0)->priority]++;
+	for (p = 1; p <= DTF_PRIORITY_LEVELS + 1; p++) {
+		assert_int_equal(sx_ahead(c, p), ahead);
+		ahead += by_prio[p];
+	}
 
 	for (i = 0; i < nw; i++) {
 		struct cworker *w = ws[i];
