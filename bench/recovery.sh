@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# recovery.sh: how fast dtf recovers from faults (issue 5).
+# recovery.sh: how fast dtf recovers from faults.
 #  1. Worker loss: a worker running a task is SIGKILLed (coordinator: --heartbeat-interval 0.5
 #     --heartbeat-timeout 2); measured from the kill to the requeue (the attempt's finished_at in
 #     the task's history) and to the task running on a second, idle worker (the second attempt's
@@ -10,7 +10,7 @@
 #     them run to completion by 2 local workers, the rest left pending), the coordinator is
 #     SIGKILLed and started again on the same database and port; measured from the start command
 #     to the first 200 of /healthz and of GET /api/v1/tasks?limit=1. RESTARTS times.
-# Aim (issue 5): requeue within the heartbeat timeout + 1 s, restart in under 2 s.
+# Aim: requeue within the heartbeat timeout + 1 s, restart in under 2 s.
 # Usage: bench/recovery.sh [TASKS (100000)] [REPEATS (5)] [RESTARTS (3)]; DTF_BIN overrides the
 # binary (default build/dtf), LEASE_WAIT the victims' --lease-wait. Needs curl and python3;
 # installs nothing; stops everything it started and removes its files on exit.

@@ -74,7 +74,7 @@ log "case a: result.flaky of the task whose worker was killed: $(task_field "$XA
 requeue_ms=$(ms_since "$(task_field "$XA" 'd["history"][0]["finished_at"]')" "$KILL_MS")
 log "case a: requeued ${requeue_ms} ms after the SIGKILL (heartbeat timeout ${HB_TIMEOUT} s)"
 # Lost for silence, not for anything else: not before the timeout minus one heartbeat interval,
-# and within the timeout plus one second (the aim of issue 5).
+# and within the timeout plus one second (the recovery aim).
 [ "$requeue_ms" -ge $(( HB_TIMEOUT * 1000 - 1000 )) ] || fail "requeued only ${requeue_ms} ms after the kill"
 [ "$requeue_ms" -le $(( (HB_TIMEOUT + 1) * 1000 * SCALE )) ] ||
 	fail "requeued ${requeue_ms} ms after the kill; want <= $(( HB_TIMEOUT + 1 )) s"
