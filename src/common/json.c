@@ -66,8 +66,13 @@ long long dtf_json_int(const json_t *obj, const char *key, long long dflt)
 
 	if (json_is_integer(v))
 		return json_integer_value(v);
-	if (json_is_real(v))
-		return (long long)json_real_value(v);
+	if (json_is_real(v)) {
+		/* Outside input: a real that does not fit (or NaN) is not converted. */
+		double d = json_real_value(v);
+		if (!(d >= -9.2e18 && d <= 9.2e18))
+			return dflt;
+		return (long long)d;
+	}
 	return dflt;
 }
 
