@@ -67,18 +67,29 @@ static int sq_exec(struct dtf_store *st, struct sq *q, const char *sql)
 	return 0;
 }
 
+/* The WAL, in pages, past which the checkpointer waits for a pause in the writes to start it
+ * over (64 MiB with 4 KiB pages). */
+#define WAL_RESTART_FRAMES 16384
+
 /* The checkpointer: every 100 ms, a passive checkpoint (copies what the WAL holds into the
  * database without waiting for the writer; the writer starts the WAL over once all of it is
- * copied). */
+ * copied). Under continuous writes the writer always has appended more by then, so the WAL
+ * would only grow (and a restart after a crash would scan all of it): past WAL_RESTART_FRAMES
+ * a truncating checkpoint waits for the writer's current transaction, copies the rest and
+ * empties the file. */
 static void *ckpt_main(void *arg)
 {
 	struct sq *q = arg;
-	int n = 0;
+	int n = 0, log = 0, done = 0;
 
 	while (!q->stop) {
 		usleep(20000);
-		if (++n % 5 == 0)
-			sqlite3_wal_checkpoint_v2(q->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+		if (++n % 5 != 0)
+			continue;
+		if (sqlite3_wal_checkpoint_v2(q->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+					      &done) == SQLITE_OK &&
+		    log > WAL_RESTART_FRAMES)
+			sqlite3_wal_checkpoint_v2(q->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
 						  NULL);
 	}
 	return NULL;
@@ -131,7 +142,8 @@ static int sq_open(struct dtf_store *st, const char *path)
 	rc = sq_exec(st, q,
 		     "PRAGMA journal_mode=WAL; "
 		     "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
-		     "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384;");
+		     "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-16384; "
+		     "PRAGMA journal_size_limit=67108864;");
 	if (rc)
 		goto out;
 	rc = sq_exec(st, q, schema_sql);
