@@ -47,7 +47,7 @@ static void reply_store_error(struct dtf_http_req *r)
 /* The task as the API shows it (a new reference): its document plus, while it is pending, why. */
 static json_t *task_view(struct coord *c, struct ctask *t)
 {
-	json_t *v = json_copy(t->doc);
+	json_t *v = json_copy(task_doc(t));
 	char why[512];
 
 	if (t->status == TS_PENDING) {
@@ -136,7 +136,7 @@ static bool note_blocked(struct coord *c, struct ctask *t, json_t *blocked)
 		return false;
 	if (json_array_size(blocked) < 20)
 		json_array_append_new(blocked, json_pack("{s:s,s:s,s:s}", "id", t->id, "name",
-							 dtf_json_str(t->doc, "name", ""), "reason",
+							 dtf_json_str(task_doc(t), "name", ""), "reason",
 							 why));
 	return true;
 }
@@ -154,7 +154,7 @@ static json_t *summary_of(struct coord *c, struct ctask **ts, size_t n, bool wit
 		struct ctask *t = ts[i];
 		counts[t->status]++;
 		if (t->status == TS_CANCELLED &&
-		    strcmp(dtf_json_str(json_object_get(t->doc, "error"), "kind", ""),
+		    strcmp(dtf_json_str(json_object_get(task_doc(t), "error"), "kind", ""),
 			   "unschedulable") == 0)
 			unsched++;
 		if (with_blocked && t->status == TS_PENDING && note_blocked(c, t, blocked))
@@ -596,6 +596,8 @@ static void h_tasks_create(struct dtf_http_req *r)
 		goto unlock;
 	}
 	c->m_submitted += json_array_size(ids);
+	/* Stored now: a task that waits in the queue keeps its document as text (taskdoc.c). */
+	json_array_foreach(ids, i, v) task_compact(dtf_hmap_get(&c->tasks, json_string_value(v)));
 	if (single) {
 		struct ctask *t = dtf_hmap_get(&c->tasks, json_string_value(json_array_get(ids, 0)));
 		dtf_http_reply_json(r, 201, task_view(c, t));
@@ -727,8 +729,8 @@ static void h_task_log(struct dtf_http_req *r)
 	pthread_mutex_lock(&c->lock);
 	t = find_task(r);
 	if (t) {
-		json_t *res = json_object_get(t->doc, "result");
-		const char *live = dtf_json_str(t->doc, "live_output", "");
+		json_t *res = json_object_get(task_doc(t), "result");
+		const char *live = dtf_json_str(task_doc(t), "live_output", "");
 		r->status = 200;
 		r->content_type = "text/plain; charset=utf-8";
 		dtf_buf_reset(&r->resp);
@@ -782,21 +784,21 @@ static void h_task_put(struct dtf_http_req *r)
 		dtf_http_reply_error(r, 409, "not_pending", "task '%s' is %s; only pending tasks change",
 				     t->id, task_status_name(t->status));
 	} else if (t) {
-		json_t *old = json_deep_copy(t->doc);
+		json_t *old = json_deep_copy(task_doc(t));
 		bool queued = t->queued;
 		if (queued)
 			state_unqueue(c, t);
-		json_object_update(t->doc, body);
-		t->priority = (int)dtf_json_int(t->doc, "priority", 5);
-		t->max_retries = (int)dtf_json_int(t->doc, "max_retries", 0);
+		json_object_update(task_doc(t), body);
+		t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
+		t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 		if (queued)
 			state_queue(c, t);
 		if (state_begin(c) || state_save_task(c, t) || state_commit(c)) {
 			if (queued)
 				state_unqueue(c, t);
-			json_object_update(t->doc, old);
-			t->priority = (int)dtf_json_int(t->doc, "priority", 5);
-			t->max_retries = (int)dtf_json_int(t->doc, "max_retries", 0);
+			json_object_update(task_doc(t), old);
+			t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
+			t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 			if (queued)
 				state_queue(c, t);
 			reply_store_error(r);
@@ -843,7 +845,7 @@ static void h_task_delete(struct dtf_http_req *r)
 			state_record_attempt(c, t, "cancelled", "cancelled", why);
 			state_release(c, t);
 		}
-		json_object_set_new(t->doc, "error", json_pack("{s:s,s:s}", "kind", kind, "message",
+		json_object_set_new(task_doc(t), "error", json_pack("{s:s,s:s}", "kind", kind, "message",
 							       why));
 		state_set_status(c, t, TS_CANCELLED);
 		if (state_begin(c) || state_save_task(c, t) || state_commit(c)) {
@@ -1171,7 +1173,7 @@ static void h_worker_heartbeat(struct dtf_http_req *r)
  * went astray): a pass after that makes the task flaky. */
 static bool failed_before(const struct ctask *t)
 {
-	json_t *hist = json_object_get(t->doc, "history"), *a;
+	json_t *hist = json_object_get(task_doc((struct ctask *)t), "history"), *a;
 	size_t i;
 
 	json_array_foreach(hist, i, a)
@@ -1279,13 +1281,13 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 	/* Short tasks report their start with their result (the worker sends /started only for
 	 * tasks that run a while). */
 	if (json_is_string(json_object_get(res, "started_at")) &&
-	    !json_object_get(t->doc, "started_at"))
-		json_object_set(t->doc, "started_at", json_object_get(res, "started_at"));
+	    !json_object_get(task_doc(t), "started_at"))
+		json_object_set(task_doc(t), "started_at", json_object_get(res, "started_at"));
 	/* A start reported with the result is fired now, before the outcome. */
 	if (t->status == TS_ASSIGNED && json_is_string(json_object_get(res, "started_at")))
 		state_fire_task(c, t, DTF_HOOK_TASK_STARTED);
 	if (result)
-		json_object_set(t->doc, "result", result);
+		json_object_set(task_doc(t), "result", result);
 	if (strcmp(outcome, "interrupted") == 0) {
 		state_requeue(c, t, "interrupted", "the worker stopped the task while shutting down",
 			      false);
@@ -1297,9 +1299,9 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		recovery_on_success(c, t);
 		coord_task_passed(c, t, w, result);
 		state_release(c, t);
-		json_object_del(t->doc, "error");
+		json_object_del(task_doc(t), "error");
 		if (failed_before(t))
-			json_object_set_new(json_object_get(t->doc, "result"), "flaky",
+			json_object_set_new(json_object_get(task_doc(t), "result"), "flaky",
 					    json_true());
 		state_set_status(c, t, TS_COMPLETED);
 		c->m_results[TS_COMPLETED]++;
@@ -1313,12 +1315,12 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 				    true);
 		state_record_attempt(c, t, "failed", kind, dtf_json_str(error, "message", NULL));
 		state_release(c, t);
-		json_object_set_new(t->doc, "error",
+		json_object_set_new(task_doc(t), "error",
 				    error ? json_deep_copy(error)
 					  : json_pack("{s:s,s:s}", "kind", kind, "message",
 						      "the task failed"));
-		if (!json_object_get(json_object_get(t->doc, "error"), "kind"))
-			json_object_set_new(json_object_get(t->doc, "error"), "kind",
+		if (!json_object_get(json_object_get(task_doc(t), "error"), "kind"))
+			json_object_set_new(json_object_get(task_doc(t), "error"), "kind",
 					    json_string(kind));
 		state_set_status(c, t, TS_FAILED);
 		c->m_results[TS_FAILED]++;
@@ -1408,7 +1410,7 @@ static void h_task_started(struct dtf_http_req *r)
 	{
 		char ts[32];
 		dtf_rfc3339(dtf_wall_ms(), ts);
-		json_object_set_new(t->doc, "started_at", json_string(ts));
+		json_object_set_new(task_doc(t), "started_at", json_string(ts));
 	}
 	state_set_status(c, t, TS_RUNNING);
 	if (state_begin(c) || state_save_task(c, t) || state_commit(c))
@@ -1449,13 +1451,13 @@ static void h_task_log_append(struct dtf_http_req *r)
 		/* Live output is kept in memory only (the final result carries the durable copy),
 		 * bounded to its last 64 KiB. */
 		struct dtf_buf b;
-		const char *old = dtf_json_str(t->doc, "live_output", "");
+		const char *old = dtf_json_str(task_doc(t), "live_output", "");
 		size_t keep;
 		dtf_buf_init(&b, 1u << 20);
 		dtf_buf_adds(&b, old);
 		dtf_buf_adds(&b, dtf_json_str(body, "chunk", ""));
 		keep = b.len > 65536 ? b.len - 65536 : 0;
-		json_object_set_new(t->doc, "live_output", json_string(b.data ? b.data + keep : ""));
+		json_object_set_new(task_doc(t), "live_output", json_string(b.data ? b.data + keep : ""));
 		dtf_buf_release(&b);
 	}
 	dtf_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));

@@ -286,7 +286,7 @@ fail:
 
 void constraints_attach(struct coord *c, struct ctask *t)
 {
-	const json_t *list = json_object_get(t->doc, "constraints");
+	const json_t *list = json_object_get(task_doc(t), "constraints");
 	size_t n = json_is_array(list) ? json_array_size(list) : 0, i;
 	struct dtf_constraints *s;
 	char msg[256];
@@ -336,7 +336,7 @@ void constraints_attach(struct coord *c, struct ctask *t)
 static void fill_ctx(struct dtf_expr_ctx *x, const struct ctask *t, const struct cworker *w,
 		     bool now)
 {
-	x->task = t->doc;
+	x->task = task_doc((struct ctask *)t);
 	x->worker = w->doc;
 	x->task_hardware = t->hw_any;
 	x->worker_hardware = w->hardware;

@@ -74,7 +74,7 @@ static char *plugin_task_json(void *arg, const char *id)
 	pthread_mutex_lock(&c->lock);
 	t = dtf_hmap_get(&c->tasks, id);
 	if (t)
-		s = json_dumps(t->doc, JSON_COMPACT);
+		s = json_dumps(task_doc(t), JSON_COMPACT);
 	pthread_mutex_unlock(&c->lock);
 	return s;
 }
@@ -312,7 +312,7 @@ void coord_stop(struct coord *c)
 	dtf_events_free(c->events);
 	pos = 0;
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
-		json_decref(((struct ctask *)v)->doc);
+		task_doc_free((struct ctask *)v);
 		constraints_free(((struct ctask *)v)->constraints);
 		free(v);
 	}

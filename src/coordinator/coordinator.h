@@ -41,7 +41,8 @@ struct ctask {
 	char id[48];
 	char run_id[48];
 	int64_t seq;             /* submission order, also the age for FIFO within a priority */
-	json_t *doc;             /* the task as the API shows it (owned); status fields kept in sync */
+	json_t *jdoc;            /* the task as the API shows it (owned), NULL while kept as text:
+				  * read it through task_doc(); status fields kept in sync */
 	enum task_status status;
 	int priority;            /* 1 most urgent … 10 */
 	const char *type;        /* borrowed from doc */
@@ -69,6 +70,7 @@ struct ctask {
 	struct ctask *sx_bprev, *sx_bnext;
 	bool sx_delayed;
 	double sx_charged;
+	char *text;              /* a pending task's document as compact JSON (taskdoc.c), or NULL */
 };
 
 struct cworker {
@@ -175,6 +177,11 @@ void coord_stop(struct coord *c);
 /* Validates a submitted task object and returns a new normalized document (defaults filled,
  * hardware as a list, unknown members moved under params), or NULL with the reason in err
  * (naming the field). */
+/* taskdoc.c: a pending task's document is kept as compact JSON text until it is needed. */
+json_t *task_doc(struct ctask *t);
+void task_compact(struct ctask *t);
+void task_doc_free(struct ctask *t);
+
 json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, size_t errlen);
 /* The same, also accepting the task types of plugins (NULL-terminated; such tasks need no
  * command: their task processor runs them). */

@@ -236,7 +236,7 @@ static json_t *task_event(struct ctask *t, int level, const char *kind, const ch
 {
 	json_t *ev = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i}", "level", level, "strategy",
 			       level ? strategy_names[level] : "none", "task_id", t->id, "name",
-			       dtf_json_str(t->doc, "name", ""), "attempt", t->attempt,
+			       dtf_json_str(task_doc(t), "name", ""), "attempt", t->attempt,
 			       "retries_used", t->retries_used);
 
 	if (t->run_id[0])
@@ -555,8 +555,8 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 		break;
 	case 2:
 		exclude_worker(rec, t->worker_id);
-		if (recovery_adjust(t->doc, cls, REC_MAX_TIMEOUT_S, max_worker_memory(c))) {
-			json_t *req = json_object_get(t->doc, "requirements");
+		if (recovery_adjust(task_doc(t), cls, REC_MAX_TIMEOUT_S, max_worker_memory(c))) {
+			json_t *req = json_object_get(task_doc(t), "requirements");
 			t->memory = dtf_json_num(req, "memory", 0);
 			json_object_set_new(rec, "adjusted", json_true());
 		}
@@ -600,7 +600,7 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 void recovery_on_failure(struct coord *c, struct ctask *t, const char *kind, const char *why,
 			 bool final)
 {
-	json_t *rec = json_object_get(t->doc, "recovery"), *ev, *nrec, *ex;
+	json_t *rec = json_object_get(task_doc(t), "recovery"), *ev, *nrec, *ex;
 	enum rec_class cls, prev_cls;
 	int floor, level, prev_level = 0;
 
@@ -631,7 +631,7 @@ void recovery_on_failure(struct coord *c, struct ctask *t, const char *kind, con
 			json_decref(ev);
 			c->m_recoveries_failed++;
 		}
-		json_object_del(t->doc, "recovery");
+		json_object_del(task_doc(t), "recovery");
 		t->rec = NULL;
 		t->pinned = false;
 		return;
@@ -651,7 +651,7 @@ void recovery_on_failure(struct coord *c, struct ctask *t, const char *kind, con
 		json_object_set(nrec, "exclude", ex);
 	t->pinned = false;
 	apply_level(c, t, level, cls, nrec, why);
-	json_object_set_new(t->doc, "recovery", nrec);
+	json_object_set_new(task_doc(t), "recovery", nrec);
 	t->rec = nrec;
 	c->m_recoveries_started++;
 	ev = task_event(t, level, kind, why);
@@ -670,8 +670,8 @@ static bool worker_fault(const char *kind)
 
 void recovery_on_success(struct coord *c, struct ctask *t)
 {
-	json_t *rec = json_object_get(t->doc, "recovery");
-	json_t *hist = json_object_get(t->doc, "history"), *a;
+	json_t *rec = json_object_get(task_doc(t), "recovery");
+	json_t *hist = json_object_get(task_doc(t), "history"), *a;
 	struct cworker *me = t->worker_id[0] ? dtf_hmap_get(&c->workers, t->worker_id) : NULL;
 	size_t i, j;
 
@@ -698,7 +698,7 @@ void recovery_on_success(struct coord *c, struct ctask *t)
 		announce(c, DTF_HOOK_RECOVERY_COMPLETED, ev);
 		json_decref(ev);
 	}
-	json_object_del(t->doc, "recovery");
+	json_object_del(task_doc(t), "recovery");
 	t->rec = NULL;
 	t->pinned = false;
 

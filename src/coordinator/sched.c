@@ -79,20 +79,20 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	t->attempt++;
 	snprintf(t->worker_id, sizeof(t->worker_id), "%s", w->id);
 	state_set_status(c, t, TS_ASSIGNED);
-	json_object_set_new(t->doc, "attempt", json_integer(t->attempt));
-	json_object_set_new(t->doc, "worker_id", json_string(w->id));
+	json_object_set_new(task_doc(t), "attempt", json_integer(t->attempt));
+	json_object_set_new(task_doc(t), "worker_id", json_string(w->id));
 	dtf_rfc3339(dtf_wall_ms(), ts);
-	json_object_set_new(t->doc, "assigned_at", json_string(ts));
-	json_object_del(t->doc, "pending_reason");
-	json_object_del(t->doc, "batch_id");
-	json_object_del(t->doc, "started_at");
-	json_object_del(t->doc, "finished_at");
+	json_object_set_new(task_doc(t), "assigned_at", json_string(ts));
+	json_object_del(task_doc(t), "pending_reason");
+	json_object_del(task_doc(t), "batch_id");
+	json_object_del(task_doc(t), "started_at");
+	json_object_del(task_doc(t), "finished_at");
 	w->used_slots++;
 	w->used_cpu += t->cpu;
 	w->used_memory += t->memory;
 	w->used_gpu_memory += t->gpu_memory;
 	w->active++;
-	if (json_object_get(t->doc, "deadline"))
+	if (json_object_get(task_doc(t), "deadline"))
 		sx_deadline_check(c, t);
 	sx_assigned(c, t, w);
 	state_save_task(c, t);
@@ -113,7 +113,7 @@ static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, stru
 		    !recovery_allows(c, mates[i], w))
 			continue;
 		assign(c, mates[i], w);
-		json_array_append(out, mates[i]->doc);
+		json_array_append(out, task_doc(mates[i]));
 		took[i] = true;
 		n++;
 	}
@@ -121,11 +121,11 @@ static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, stru
 		return 0;
 	/* The documents in out are the tasks' own: the id shows in the reply too. */
 	snprintf(id, sizeof(id), "b-%s", t->id);
-	json_object_set_new(t->doc, "batch_id", json_string(id));
+	json_object_set_new(task_doc(t), "batch_id", json_string(id));
 	state_save_task(c, t);
 	for (i = 0; i < nmates; i++)
 		if (took[i]) {
-			json_object_set_new(mates[i]->doc, "batch_id", json_string(id));
+			json_object_set_new(task_doc(mates[i]), "batch_id", json_string(id));
 			state_save_task(c, mates[i]);
 		}
 	sx_count_batch(c, (size_t)n + 1);
@@ -154,7 +154,7 @@ static int lease_plugin(struct coord *c, struct cworker *w, int max, int64_t now
 		if (t->status != TS_PENDING || !sched_fits_now(t, w) || !recovery_allows(c, t, w))
 			continue;
 		assign(c, t, w);
-		json_array_append(out, t->doc);
+		json_array_append(out, task_doc(t));
 		got++;
 	}
 	return got;
@@ -184,7 +184,7 @@ json_t *sched_lease(struct coord *c, struct cworker *w, int max)
 			nmates = sx_batch_mates(c, t, now, mates, lim < SX_MAX_BATCH ? lim : SX_MAX_BATCH);
 		}
 		assign(c, t, w);
-		json_array_append(out, t->doc);
+		json_array_append(out, task_doc(t));
 		n++;
 		if (nmates)
 			n += lease_batch(c, w, t, mates, nmates, max - n, out);
@@ -257,7 +257,7 @@ void sched_wake(struct coord *c)
 				if (t && t->status == TS_ASSIGNED) {
 					state_release(c, t);
 					t->attempt--;
-					json_object_set_new(t->doc, "attempt", json_integer(t->attempt));
+					json_object_set_new(task_doc(t), "attempt", json_integer(t->attempt));
 					state_set_status(c, t, TS_PENDING);
 				}
 			}
@@ -355,7 +355,7 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 		return true;
 	}
 	ahead = sx_ahead(c, t->priority);
-	if (json_object_get(t->doc, "deadline"))
+	if (json_object_get(task_doc((struct ctask *)t), "deadline"))
 		sx_deadline_check(c, (struct ctask *)t);
 	sx_reason(c, t, extra, sizeof(extra));
 	if (free_now == 0) {

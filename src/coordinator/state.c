@@ -24,23 +24,23 @@ static void copy_id(char *dst, size_t n, const char *src)
 
 static void task_fields(struct ctask *t)
 {
-	json_t *req = json_object_get(t->doc, "requirements");
+	json_t *req = json_object_get(task_doc(t), "requirements");
 
-	t->type = dtf_json_str(t->doc, "type", "command");
-	t->priority = (int)dtf_json_int(t->doc, "priority", 5);
+	t->type = dtf_json_str(task_doc(t), "type", "command");
+	t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
 	if (t->priority < 1 || t->priority > DTF_PRIORITY_LEVELS)
 		t->priority = 5;
-	t->hw_any = json_object_get(t->doc, "hardware");
+	t->hw_any = json_object_get(task_doc(t), "hardware");
 	t->hw_all = json_object_get(req, "hardware");
 	t->cpu = dtf_json_num(req, "cpu", 0);
 	t->memory = dtf_json_num(req, "memory", 0);
 	t->gpu_memory = dtf_json_num(req, "gpu_memory", 0);
-	t->max_retries = (int)dtf_json_int(t->doc, "max_retries", 0);
-	t->retries_used = (int)dtf_json_int(t->doc, "retries_used", 0);
-	t->attempt = (int)dtf_json_int(t->doc, "attempt", 0);
-	copy_id(t->worker_id, sizeof(t->worker_id), dtf_json_str(t->doc, "worker_id", ""));
-	t->rec = json_is_object(json_object_get(t->doc, "recovery"))
-		     ? json_object_get(t->doc, "recovery")
+	t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
+	t->retries_used = (int)dtf_json_int(task_doc(t), "retries_used", 0);
+	t->attempt = (int)dtf_json_int(task_doc(t), "attempt", 0);
+	copy_id(t->worker_id, sizeof(t->worker_id), dtf_json_str(task_doc(t), "worker_id", ""));
+	t->rec = json_is_object(json_object_get(task_doc(t), "recovery"))
+		     ? json_object_get(task_doc(t), "recovery")
 		     : NULL;
 }
 
@@ -50,7 +50,7 @@ void state_fire_task(struct coord *c, struct ctask *t, enum dtf_hook hook)
 
 	if (!dtf_plugins_subscribed(c->plugins, hook))
 		return;
-	v = json_copy(t->doc);
+	v = json_copy(task_doc(t));
 	json_object_del(v, "live_output");
 	if (hook == DTF_HOOK_TASK_STARTED) {
 		/* Also fired for a start learned with the result: show the task as it was. */
@@ -70,12 +70,12 @@ static void publish_task(struct coord *c, struct ctask *t)
 	if (!c->events)
 		return;
 	e = json_pack("{s:s,s:s,s:s,s:s,s:i}", "id", t->id, "run_id", t->run_id, "name",
-		      dtf_json_str(t->doc, "name", ""), "status", task_status_name(t->status),
+		      dtf_json_str(task_doc(t), "name", ""), "status", task_status_name(t->status),
 		      "attempt", t->attempt);
 	if (t->worker_id[0])
 		json_object_set_new(e, "worker_id", json_string(t->worker_id));
-	if (json_object_get(t->doc, "error"))
-		json_object_set(e, "error", json_object_get(t->doc, "error"));
+	if (json_object_get(task_doc(t), "error"))
+		json_object_set(e, "error", json_object_get(task_doc(t), "error"));
 	dtf_events_publish(c->events, "task", t->run_id, e);
 	json_decref(e);
 }
@@ -101,7 +101,7 @@ static void count(struct coord *c, struct ctask *t, int delta)
 		r->counts[t->status] += delta;
 		r->total += delta;
 		if (t->status == TS_CANCELLED &&
-		    strcmp(dtf_json_str(json_object_get(t->doc, "error"), "kind", ""),
+		    strcmp(dtf_json_str(json_object_get(task_doc(t), "error"), "kind", ""),
 			   "unschedulable") == 0)
 			r->unschedulable += delta;
 	}
@@ -113,7 +113,7 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 
 	if (!t)
 		return NULL;
-	t->doc = doc;
+	t->jdoc = doc;
 	copy_id(t->id, sizeof(t->id), dtf_json_str(doc, "id", ""));
 	copy_id(t->run_id, sizeof(t->run_id), dtf_json_str(doc, "run_id", ""));
 	t->seq = dtf_json_int(doc, "seq", 0);
@@ -146,7 +146,7 @@ void state_remove_task(struct coord *c, struct ctask *t)
 	state_unqueue(c, t);
 	count(c, t, -1);
 	dtf_hmap_del(&c->tasks, t->id);
-	json_decref(t->doc);
+	task_doc_free(t);
 	constraints_free(t->constraints);
 	free(t);
 }
@@ -205,12 +205,12 @@ void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
 	count(c, t, -1);
 	t->status = s;
 	count(c, t, 1);
-	json_object_set_new(t->doc, "status", json_string(task_status_name(s)));
-	set_time(t->doc, "updated_at");
+	json_object_set_new(task_doc(t), "status", json_string(task_status_name(s)));
+	set_time(task_doc(t), "updated_at");
 	if (task_is_final(s))
-		set_time(t->doc, "finished_at");
+		set_time(task_doc(t), "finished_at");
 	if (s == TS_PENDING) {
-		json_object_del(t->doc, "worker_id");
+		json_object_del(task_doc(t), "worker_id");
 		state_queue(c, t);
 	}
 	publish_task(c, t);
@@ -319,7 +319,7 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 int state_save_task(struct coord *c, struct ctask *t)
 {
 	return c->store->ops->put_task(c->store, t->id, t->seq, t->run_id,
-				       task_status_name(t->status), t->doc);
+				       task_status_name(t->status), task_doc(t));
 }
 
 int state_save_worker(struct coord *c, struct cworker *w)
@@ -357,13 +357,13 @@ void state_release(struct coord *c, struct ctask *t)
 static void record_attempt(struct coord *c, struct ctask *t, const char *outcome, const char *kind,
 			   const char *why)
 {
-	json_t *hist = json_object_get(t->doc, "history");
+	json_t *hist = json_object_get(task_doc(t), "history");
 	json_t *a;
 	char ts[32];
 
 	if (!json_is_array(hist)) {
 		hist = json_array();
-		json_object_set_new(t->doc, "history", hist);
+		json_object_set_new(task_doc(t), "history", hist);
 	}
 	dtf_rfc3339(dtf_wall_ms(), ts);
 	a = json_pack("{s:i,s:s,s:s,s:s}", "attempt", t->attempt, "worker_id", t->worker_id,
@@ -396,7 +396,7 @@ void state_fire_recovery(struct coord *c, struct ctask *t, enum dtf_hook hook, c
 		return;
 	ev = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i}", "level", elsewhere ? 2 : 1, "strategy",
 		       elsewhere ? "retry_elsewhere" : "retry", "task_id", t->id, "name",
-		       dtf_json_str(t->doc, "name", ""), "attempt", t->attempt, "retries_used",
+		       dtf_json_str(task_doc(t), "name", ""), "attempt", t->attempt, "retries_used",
 		       t->retries_used);
 	if (t->worker_id[0])
 		json_object_set_new(ev, "worker_id", json_string(t->worker_id));
@@ -417,15 +417,15 @@ void state_requeue(struct coord *c, struct ctask *t, const char *kind, const cha
 		recovery_on_failure(c, t, kind, why, final);
 	state_release(c, t);
 	if (final) {
-		json_object_set_new(t->doc, "error", json_pack("{s:s,s:s}", "kind", kind, "message",
+		json_object_set_new(task_doc(t), "error", json_pack("{s:s,s:s}", "kind", kind, "message",
 							       why));
 		state_set_status(c, t, TS_FAILED);
 	} else {
 		if (count_retry) {
 			t->retries_used++;
-			json_object_set_new(t->doc, "retries_used", json_integer(t->retries_used));
+			json_object_set_new(task_doc(t), "retries_used", json_integer(t->retries_used));
 		}
-		json_object_set_new(t->doc, "last_error",
+		json_object_set_new(task_doc(t), "last_error",
 				    json_pack("{s:s,s:s}", "kind", kind, "message", why));
 		state_set_status(c, t, TS_PENDING);
 		c->m_requeued++;
@@ -461,7 +461,7 @@ void state_backoff(struct coord *c, struct ctask *t)
 		c->next_backoff_ms = t->not_before_ms;
 	sx_delay(c, t);
 	dtf_rfc3339(dtf_wall_ms() + (int64_t)(delay * 1000), ts);
-	json_object_set_new(t->doc, "retry_at", json_string(ts));
+	json_object_set_new(task_doc(t), "retry_at", json_string(ts));
 }
 
 void state_backoff_tick(struct coord *c)

@@ -69,12 +69,12 @@ void sx_constraint_reads(const json_t *v, unsigned *reads)
 static void signature(const struct sx *s, const struct ctask *t, struct sx_sigbuf *b)
 {
 	unsigned reads = s->defaults_read;
-	json_t *cons = json_object_get(t->doc, "constraints");
+	json_t *cons = json_object_get(task_doc((struct ctask *)t), "constraints");
 
 	if (cons)
 		sx_constraint_reads(cons, &reads);
-	if (json_object_get(t->doc, "constraint"))
-		sx_constraint_reads(json_object_get(t->doc, "constraint"), &reads);
+	if (json_object_get(task_doc((struct ctask *)t), "constraint"))
+		sx_constraint_reads(json_object_get(task_doc((struct ctask *)t), "constraint"), &reads);
 	if (reads & SX_READS_DOC) {
 		snprintf(b->text, sizeof(b->text), "\x1e%s", t->id);
 		return;
@@ -82,11 +82,11 @@ static void signature(const struct sx *s, const struct ctask *t, struct sx_sigbu
 	b->len = 0;
 	b->overflow = false;
 	b->text[0] = '\0';
-	sig_part(b, json_object_get(t->doc, "type"));
+	sig_part(b, json_object_get(task_doc((struct ctask *)t), "type"));
 	sig_part(b, t->hw_any);
-	sig_part(b, json_object_get(t->doc, "requirements"));
-	sig_part(b, json_object_get(t->doc, "constraints"));
-	sig_part(b, json_object_get(t->doc, "constraint"));
+	sig_part(b, json_object_get(task_doc((struct ctask *)t), "requirements"));
+	sig_part(b, json_object_get(task_doc((struct ctask *)t), "constraints"));
+	sig_part(b, json_object_get(task_doc((struct ctask *)t), "constraint"));
 	if (reads & SX_READS_PRIORITY) {
 		json_t *p = json_integer(t->priority);
 		sig_part(b, p);
@@ -274,7 +274,7 @@ static void lane_drop(struct sx_class *cl, struct sx_lane *ln)
 
 static void group_add(struct sx_class *cl, struct ctask *t)
 {
-	const char *key = dtf_json_str(t->doc, "batch_key", NULL);
+	const char *key = dtf_json_str(task_doc(t), "batch_key", NULL);
 	struct sx_group *g;
 
 	if (!key || !*key)
@@ -414,7 +414,7 @@ void sx_add(struct coord *c, struct ctask *t)
 		return;
 	if (t->priority >= 1 && t->priority <= DTF_PRIORITY_LEVELS)
 		c->sx->by_priority[t->priority]++;
-	if (json_object_get(t->doc, "deadline"))
+	if (json_object_get(task_doc(t), "deadline"))
 		sx_deadline_check(c, t);
 	if (t->not_before_ms > sx_now_ms(c)) {
 		if (delayed_push(c->sx, t) != 0)

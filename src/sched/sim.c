@@ -122,7 +122,7 @@ void sim_coord_free(struct coord *c)
 	sx_free(c);
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		constraints_free(((struct ctask *)v)->constraints);
-		json_decref(((struct ctask *)v)->doc);
+		task_doc_free((struct ctask *)v);
 		free(v);
 	}
 	pos = 0;
@@ -245,7 +245,7 @@ static int lease_more(struct coord *c, struct cworker *w, struct evq *q, const d
 		struct sim_user *su;
 		if (!t)
 			continue;
-		su = dtf_hmap_get(&tr->users, dtf_json_str(t->doc, "user", ""));
+		su = dtf_hmap_get(&tr->users, dtf_json_str(task_doc(t), "user", ""));
 		if (su && --su->pending == 0 && tr->window_end < 0)
 			tr->window_end = sx_now_ms(c);
 		tr->start[t->seq - 1] = sx_now_ms(c);
@@ -336,7 +336,7 @@ static int add_workers(struct coord *c, const struct sim_config *cfg, const json
 }
 
 /* Turns a workload entry into a dtf task document; its duration goes into *dur. */
-static json_t *task_doc(struct coord *c, const json_t *in, size_t i, double *dur, char *err,
+static json_t *sim_task_doc(struct coord *c, const json_t *in, size_t i, double *dur, char *err,
 			size_t errlen)
 {
 	json_t *d = json_object_get(in, "duration_s"), *copy, *doc;
@@ -427,7 +427,7 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 		goto out;
 	json_array_foreach(tasks, i, e)
 	{
-		json_t *doc = task_doc(c, e, i, &dur[i], err, errlen);
+		json_t *doc = sim_task_doc(c, e, i, &dur[i], err, errlen);
 		struct ctask *t;
 		struct sim_user *su;
 		if (!doc) {
@@ -467,7 +467,7 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 		last_end = ev.at_ms;
 		wait_sum += wait;
 		tr.end[t->seq - 1] = ev.at_ms;
-		if (dtf_parse_rfc3339(dtf_json_str(t->doc, "deadline", ""), &dl) == 0 &&
+		if (dtf_parse_rfc3339(dtf_json_str(task_doc(t), "deadline", ""), &dl) == 0 &&
 		    sx_wall_ms(c) > dl)
 			out->deadline_misses++;
 		sx_record_duration(c, t, ev.w, dur[t->seq - 1]);
@@ -489,7 +489,7 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 	pos = 0;
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		struct ctask *t = v;
-		struct sim_user *su = dtf_hmap_get(&tr.users, dtf_json_str(t->doc, "user", ""));
+		struct sim_user *su = dtf_hmap_get(&tr.users, dtf_json_str(task_doc(t), "user", ""));
 		int64_t a = tr.start[t->seq - 1], b = tr.end[t->seq - 1];
 		if (!su || t->status != TS_COMPLETED || a >= tr.window_end)
 			continue;

@@ -142,12 +142,12 @@ static void charge(struct coord *c, struct dtf_hmap *m, const char *group, const
 
 static const char *user_of(const struct ctask *t)
 {
-	return dtf_json_str(t->doc, "user", "");
+	return dtf_json_str(task_doc((struct ctask *)t), "user", "");
 }
 
 static const char *project_of(const struct ctask *t)
 {
-	return dtf_json_str(t->doc, "project", "");
+	return dtf_json_str(task_doc((struct ctask *)t), "project", "");
 }
 
 static double weight(const struct ctask *t)
@@ -256,7 +256,7 @@ static void hist_update(struct coord *c, const char *name, const char *hw, doubl
 
 void sx_record_duration(struct coord *c, struct ctask *t, struct cworker *w, double seconds)
 {
-	const char *name = dtf_json_str(t->doc, "name", NULL);
+	const char *name = dtf_json_str(task_doc(t), "name", NULL);
 	const char *hw = "any";
 
 	if (!c->sx || !name || !*name || seconds < 0 || !isfinite(seconds))
@@ -270,7 +270,7 @@ void sx_record_duration(struct coord *c, struct ctask *t, struct cworker *w, dou
 
 double sx_expected(struct coord *c, const struct ctask *t)
 {
-	const char *name = dtf_json_str(t->doc, "name", NULL);
+	const char *name = dtf_json_str(task_doc((struct ctask *)t), "name", NULL);
 	char key[600];
 	struct sx_hist *h;
 	double sum = 0;
@@ -304,7 +304,7 @@ static int load_hist_cb(void *arg, const char *name, const char *hw, double mean
 
 static double deadline_ms(const struct ctask *t)
 {
-	const char *d = dtf_json_str(t->doc, "deadline", NULL);
+	const char *d = dtf_json_str(task_doc((struct ctask *)t), "deadline", NULL);
 	int64_t ms;
 
 	if (!d || dtf_parse_rfc3339(d, &ms) != 0)
@@ -321,9 +321,9 @@ bool sx_deadline_check(struct coord *c, struct ctask *t)
 		return false;
 	exp_s = sx_expected(c, t);
 	risk = (double)sx_wall_ms(c) + (exp_s > 0 ? exp_s * 1000.0 : 0) > dl;
-	was = json_is_true(json_object_get(t->doc, "deadline_at_risk"));
-	if (risk != was || !json_object_get(t->doc, "deadline_at_risk"))
-		json_object_set_new(t->doc, "deadline_at_risk", json_boolean(risk));
+	was = json_is_true(json_object_get(task_doc(t), "deadline_at_risk"));
+	if (risk != was || !json_object_get(task_doc(t), "deadline_at_risk"))
+		json_object_set_new(task_doc(t), "deadline_at_risk", json_boolean(risk));
 	return risk;
 }
 
@@ -679,7 +679,7 @@ int sx_plugin_order(struct coord *c, struct cworker *w, struct ctask **cands, si
 	int rc;
 
 	for (i = 0; i < n; i++)
-		json_array_append(arr, cands[i]->doc);
+		json_array_append(arr, task_doc(cands[i]));
 	state_worker_sync(w);
 	wv = json_copy(w->doc);
 	json_object_del(wv, "token");
@@ -730,7 +730,7 @@ void sx_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
 				 *user_of(other) ? user_of(other) : "(no user)");
 		}
 	} else if (s->kind == SX_DEADLINE &&
-		   json_is_true(json_object_get(t->doc, "deadline_at_risk"))) {
+		   json_is_true(json_object_get(task_doc((struct ctask *)t), "deadline_at_risk"))) {
 		snprintf(why, len, "its deadline cannot be met at its expected duration");
 	} else if (s->kind == SX_DURATION && t->sx_pos > 0) {
 		snprintf(why, len, "longer tasks go first (strategy duration)");

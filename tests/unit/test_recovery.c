@@ -321,7 +321,7 @@ static void pass_attempt(struct coord *c, struct ctask *t)
 
 static const char *strategy_of(struct ctask *t)
 {
-	return dtf_json_str(json_object_get(t->doc, "recovery"), "strategy", "");
+	return dtf_json_str(json_object_get(task_doc(t), "recovery"), "strategy", "");
 }
 
 static void test_escalation_and_reset(void **state)
@@ -377,7 +377,7 @@ static void test_escalation_and_reset(void **state)
 	/* Success: the recovery ends (reset) and the history has one try of each level, only the
 	 * last one successful. */
 	pass_attempt(c, t);
-	assert_null(json_object_get(t->doc, "recovery"));
+	assert_null(json_object_get(task_doc(t), "recovery"));
 	assert_null(t->rec);
 	for (l = 1; l <= 4; l++) {
 		assert_int_equal(s[l].attempts, 1);
@@ -413,7 +413,7 @@ static void test_escalation_and_reset(void **state)
 	assert_string_equal(lease1(c, w1, id, sizeof(id)), "c");
 	fail_attempt(c, t, "exit_code");
 	assert_int_equal(t->status, TS_FAILED);
-	assert_null(json_object_get(t->doc, "recovery"));
+	assert_null(json_object_get(task_doc(t), "recovery"));
 	assert_int_equal(c->rhist->s[RC_WORKER_LOST][2].attempts, 1);
 	assert_int_equal(c->rhist->s[RC_WORKER_LOST][2].successes, 0);
 	assert_int_equal(c->m_recoveries_failed, 1);

@@ -213,9 +213,9 @@ static void test_add_pending(void **state)
 	assert_int_equal(c->pending_count, 3);
 	assert_int_equal(c->tasks.count, 3);
 	assert_int_equal(t->seq, 3);
-	assert_int_equal(dtf_json_int(t->doc, "seq", 0), 3);
+	assert_int_equal(dtf_json_int(task_doc(t), "seq", 0), 3);
 	assert_int_equal(c->next_seq, 4);
-	assert_string_equal(dtf_json_str(t->doc, "status", "?"), "pending");
+	assert_string_equal(dtf_json_str(task_doc(t), "status", "?"), "pending");
 	assert_int_equal(t->attempt, 0);
 	assert_string_equal(t->worker_id, "");
 	assert_string_equal(queue_of(c, 5, q, sizeof(q)), "a,b,c");
@@ -240,10 +240,10 @@ static void test_lease_assigns(void **state)
 	assert_int_equal(t->attempt, 1);
 	assert_string_equal(t->worker_id, "w1");
 	assert_false(t->queued);
-	assert_string_equal(dtf_json_str(t->doc, "status", "?"), "assigned");
-	assert_string_equal(dtf_json_str(t->doc, "worker_id", "?"), "w1");
-	assert_int_equal(dtf_json_int(t->doc, "attempt", 0), 1);
-	assert_non_null(dtf_json_str(t->doc, "assigned_at", NULL));
+	assert_string_equal(dtf_json_str(task_doc(t), "status", "?"), "assigned");
+	assert_string_equal(dtf_json_str(task_doc(t), "worker_id", "?"), "w1");
+	assert_int_equal(dtf_json_int(task_doc(t), "attempt", 0), 1);
+	assert_non_null(dtf_json_str(task_doc(t), "assigned_at", NULL));
 	assert_counts(c->counts, 2, 1, 0, 0, 0, 0);
 	assert_counts(r->counts, 2, 1, 0, 0, 0, 0);
 	assert_int_equal(r->total, 3);
@@ -272,10 +272,10 @@ static void test_lease_assigns(void **state)
 	assert_counts(c->counts, 1, 1, 0, 1, 0, 0);
 	assert_counts(r->counts, 1, 1, 0, 1, 0, 0);
 	assert_int_equal(r->total, 3);
-	assert_string_equal(dtf_json_str(t->doc, "status", "?"), "completed");
-	assert_non_null(dtf_json_str(t->doc, "finished_at", NULL));
+	assert_string_equal(dtf_json_str(task_doc(t), "status", "?"), "completed");
+	assert_non_null(dtf_json_str(task_doc(t), "finished_at", NULL));
 	/* A finished task keeps the worker it ran on, for reports. */
-	assert_string_equal(dtf_json_str(t->doc, "worker_id", ""), "w1");
+	assert_string_equal(dtf_json_str(task_doc(t), "worker_id", ""), "w1");
 	assert_int_equal(w->used_slots, 1);
 	assert_int_equal(w->active, 1);
 	assert_string_equal(lease(c, w, 5, ids, sizeof(ids)), "c");
@@ -301,8 +301,8 @@ static void test_requeue_spends_retries(void **state)
 	assert_int_equal(t->status, TS_PENDING);
 	assert_true(t->queued);
 	assert_int_equal(t->retries_used, 1);
-	assert_int_equal(dtf_json_int(t->doc, "retries_used", 0), 1);
-	assert_string_equal(dtf_json_str(json_object_get(t->doc, "last_error"), "kind", "?"),
+	assert_int_equal(dtf_json_int(task_doc(t), "retries_used", 0), 1);
+	assert_string_equal(dtf_json_str(json_object_get(task_doc(t), "last_error"), "kind", "?"),
 			    "exit_code");
 	assert_string_equal(t->worker_id, "");
 	assert_int_equal(w->used_slots, 0);
@@ -310,7 +310,7 @@ static void test_requeue_spends_retries(void **state)
 	assert_counts(c->counts, 1, 0, 0, 0, 0, 0);
 	assert_counts(r->counts, 1, 0, 0, 0, 0, 0);
 	assert_int_equal(c->m_requeued, 1);
-	hist = json_object_get(t->doc, "history");
+	hist = json_object_get(task_doc(t), "history");
 	assert_int_equal(json_array_size(hist), 1);
 	assert_string_equal(dtf_json_str(json_array_get(hist, 0), "outcome", "?"), "requeued");
 	assert_string_equal(dtf_json_str(json_array_get(hist, 0), "worker_id", "?"), "w1");
@@ -325,15 +325,15 @@ static void test_requeue_spends_retries(void **state)
 	assert_int_equal(t->status, TS_FAILED);
 	assert_false(t->queued);
 	assert_int_equal(t->retries_used, 1);
-	err = json_object_get(t->doc, "error");
+	err = json_object_get(task_doc(t), "error");
 	assert_string_equal(dtf_json_str(err, "kind", "?"), "exit_code");
 	assert_string_equal(dtf_json_str(err, "message", "?"), "exited with 2");
-	assert_string_equal(dtf_json_str(t->doc, "status", "?"), "failed");
+	assert_string_equal(dtf_json_str(task_doc(t), "status", "?"), "failed");
 	assert_counts(c->counts, 0, 0, 0, 0, 1, 0);
 	assert_counts(r->counts, 0, 0, 0, 0, 1, 0);
 	assert_int_equal(w->used_slots, 0);
 	assert_int_equal(c->m_requeued, 1);
-	assert_int_equal(json_array_size(json_object_get(t->doc, "history")), 2);
+	assert_int_equal(json_array_size(json_object_get(task_doc(t), "history")), 2);
 	assert_int_equal(c->pending_count, 0);
 }
 
@@ -457,13 +457,13 @@ static void test_set_status_same_is_noop(void **state)
 	state_set_status(c, t, TS_PENDING);
 	assert_counts(c->counts, 1, 0, 0, 0, 0, 0);
 	assert_int_equal(c->pending_count, 1);
-	assert_null(json_object_get(t->doc, "updated_at"));
+	assert_null(json_object_get(task_doc(t), "updated_at"));
 	/* A cancelled task leaves its queue. */
 	state_set_status(c, t, TS_CANCELLED);
 	assert_counts(c->counts, 0, 0, 0, 0, 0, 1);
 	assert_int_equal(c->pending_count, 0);
 	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "");
-	assert_non_null(dtf_json_str(t->doc, "finished_at", NULL));
+	assert_non_null(dtf_json_str(task_doc(t), "finished_at", NULL));
 }
 
 static void test_worker_lost_requeues(void **state)
@@ -487,7 +487,7 @@ static void test_worker_lost_requeues(void **state)
 	assert_int_equal(task_of(c, "a")->status, TS_PENDING);
 	assert_int_equal(task_of(c, "b")->status, TS_FAILED);
 	assert_string_equal(
-	    dtf_json_str(json_object_get(task_of(c, "b")->doc, "error"), "kind", "?"),
+	    dtf_json_str(json_object_get(task_doc(task_of(c, "b")), "error"), "kind", "?"),
 	    "worker_lost");
 	assert_counts(c->counts, 1, 0, 0, 0, 1, 0);
 	/* A lost worker is given nothing. */

@@ -204,10 +204,10 @@ static void test_deadline_order_and_flag(void **state)
 	tight = add_task(c, "tight", text);
 	snprintf(text, sizeof(text), "{\"deadline\": \"%s\"}", soon);
 	add_task(c, "soon", text);
-	assert_true(json_is_true(json_object_get(tight->doc, "deadline_at_risk")));
-	assert_true(json_is_false(json_object_get(task(c, "soon")->doc, "deadline_at_risk")));
-	assert_true(json_is_false(json_object_get(task(c, "late")->doc, "deadline_at_risk")));
-	assert_null(json_object_get(task(c, "none")->doc, "deadline_at_risk"));
+	assert_true(json_is_true(json_object_get(task_doc(tight), "deadline_at_risk")));
+	assert_true(json_is_false(json_object_get(task_doc(task(c, "soon")), "deadline_at_risk")));
+	assert_true(json_is_false(json_object_get(task_doc(task(c, "late")), "deadline_at_risk")));
+	assert_null(json_object_get(task_doc(task(c, "none")), "deadline_at_risk"));
 	/* Earliest deadline first; no deadline last whatever its priority. */
 	assert_string_equal(lease_ids(c, w, 8, ids, sizeof(ids)), "tight,soon,late,none");
 	sim_coord_free(c);
@@ -343,18 +343,18 @@ static void test_batching_limits(void **state)
 	add_task(c, "m5", "{\"params\": {\"model\": \"llama\"}}");
 	/* A worker with two free slots takes a batch of two, never more than fits. */
 	assert_string_equal(lease_ids(c, two, 8, ids, sizeof(ids)), "m1,m2");
-	assert_string_equal(json_string_value(json_object_get(task(c, "m2")->doc, "batch_id")),
+	assert_string_equal(json_string_value(json_object_get(task_doc(task(c, "m2")), "batch_id")),
 			    "b-m1");
 	assert_int_equal(two->used_slots, 2);
 	/* The rest in priority order; m3 brings m5 (same key and hardware) but not m4 (another
 	 * signature: w has no cuda, so it stays pending). */
 	assert_string_equal(lease_ids(c, w, 16, ids, sizeof(ids)), "x,n1,m3,m5");
-	assert_string_equal(json_string_value(json_object_get(task(c, "m5")->doc, "batch_id")),
+	assert_string_equal(json_string_value(json_object_get(task_doc(task(c, "m5")), "batch_id")),
 			    "b-m3");
-	assert_string_equal(json_string_value(json_object_get(task(c, "m3")->doc, "batch_id")),
+	assert_string_equal(json_string_value(json_object_get(task_doc(task(c, "m3")), "batch_id")),
 			    "b-m3");
-	assert_null(json_object_get(task(c, "x")->doc, "batch_id"));
-	assert_null(json_object_get(task(c, "n1")->doc, "batch_id"));
+	assert_null(json_object_get(task_doc(task(c, "x")), "batch_id"));
+	assert_null(json_object_get(task_doc(task(c, "n1")), "batch_id"));
 	assert_int_equal(task(c, "m4")->status, TS_PENDING);
 	{
 		char *m = sx_metrics(c);
