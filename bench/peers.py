@@ -135,11 +135,14 @@ def run_rusage(argv, cwd=None, env=None):
 
 # ---- dtf ----
 
-def dtf_run(cmds, label):
+def dtf_run(cmds, label, strategy=None, db=None):
+    """Runs cmds through a fresh coordinator (on the database db if given, else a new one) and
+    returns (wall, cpu, durations, strategy, db): strategy as the coordinator reports it."""
     d = tempfile.mkdtemp(dir=TMP, prefix="dtf.")
     portf = os.path.join(d, "port")
+    db = db or os.path.join(d, "db")
     coord = subprocess.Popen([DTF, "coordinator", "--port", "0", "--port-file", portf,
-                              "--db-path", os.path.join(d, "db")],
+                              "--db-path", db] + (["--strategy", strategy] if strategy else []),
                              stderr=open(os.path.join(d, "coordinator.log"), "w"), cwd=d)
     started.append(coord)
     for _ in range(200):
@@ -163,6 +166,8 @@ def dtf_run(cmds, label):
     with open(os.path.join(d, "tasks.json"), "w") as f:
         json.dump({"tasks": [{"name": "%s-%d" % (label, i), "command": c}
                              for i, c in enumerate(cmds)]}, f)
+    used = json.loads(subprocess.run(["curl", "-s", url + "/api/v1/scheduler"],
+                                     capture_output=True, text=True).stdout).get("strategy")
     procs = [coord] + workers
     cpu0 = sum(self_cpu(p.pid) or 0 for p in procs)
     t0 = time.monotonic()
@@ -186,7 +191,7 @@ def dtf_run(cmds, label):
     for p in procs:
         p.wait()
         started.remove(p)
-    return wall, cpu, durations
+    return wall, cpu, durations, used, db
 
 
 # ---- Slurm ----
@@ -371,7 +376,7 @@ def main():
             noop = [["true"]] * N_NOOP
             res = {"dtf": [], "xargs": [], "parallel": []}
             for _ in range(REPEAT_NOOP):  # interleaved: the machine is shared and noisy
-                w, c, _d = dtf_run(noop, "noop")
+                w, c, _d, _s, _db = dtf_run(noop, "noop")
                 res["dtf"].append((w, c))
                 res["xargs"].append(run_sampled(["xargs", "-P", str(P), "-I{}", "true"],
                                                 "x\n" * N_NOOP))
@@ -402,14 +407,15 @@ def main():
             cmds = [["sleep", "%.3f" % d] for d in durs]
             print("sleep workload: %d tasks, %.1f s of work, longest %.2f s, lower bound %.2f s"
                   % (len(durs), sum(durs), max(durs), lb))
-            w, c, hist = dtf_run(cmds, "sleep")
+            # The first run records every task's duration in its store; the second, a new
+            # coordinator on the same database with --strategy duration, schedules from them
+            # (longest expected first), the tasks submitted in the same order as before.
+            w, c, _h, used, db = dtf_run(cmds, "sleep")
             row("sleep", "dtf (%dx%d), first run" % (W, S), N_SLEEP, w, c, lb,
-                "submission order")
-            # Second run with the first run's recorded durations: longest first.
-            order = sorted(range(N_SLEEP), key=lambda i: -hist.get("sleep-%d" % i, 0))
-            w2, c2, _ = dtf_run([cmds[i] for i in order], "sleep")
-            row("sleep", "dtf (%dx%d), ordered by history" % (W, S), N_SLEEP, w2, c2, lb,
-                "longest recorded first")
+                "strategy %s, submission order" % used)
+            w2, c2, _h, used2, _db = dtf_run(cmds, "sleep", strategy="duration", db=db)
+            row("sleep", "dtf (%dx%d), second run (history)" % (W, S), N_SLEEP, w2, c2, lb,
+                "strategy %s, same database" % used2)
             lines = "".join(" ".join(c) + "\n" for c in cmds)
             w, c = run_sampled(["xargs", "-P", str(P), "-n", "1", "sleep"],
                                "".join(c[1] + "\n" for c in cmds))
