@@ -182,10 +182,14 @@ def dtf_run(cmds, label, strategy=None, db=None):
     out = subprocess.run(["curl", "-s", "%s/api/v1/tasks?run_id=%s&limit=100000" % (url, run_id)],
                          capture_output=True, text=True).stdout
     durations = {}
+    leased = []
     for t in json.loads(out)["tasks"]:
         if t.get("status") != "completed":
             raise RuntimeError("dtf: task %s is %s" % (t["id"], t.get("status")))
         durations[t["name"]] = (t.get("result") or {}).get("duration_s", 0)
+        leased.append((t.get("assigned_at") or "", t.get("seq", 0), t["name"]))
+    # Names in the order the coordinator leased them (the last lease of each task).
+    durations["_leased"] = [x[2] for x in sorted(leased)]
     for p in procs:
         p.terminate()
     for p in procs:
@@ -410,12 +414,19 @@ def main():
             # The first run records every task's duration in its store; the second, a new
             # coordinator on the same database with --strategy duration, schedules from them
             # (longest expected first), the tasks submitted in the same order as before.
-            w, c, _h, used, db = dtf_run(cmds, "sleep")
+            w, c, hist, used, db = dtf_run(cmds, "sleep")
             row("sleep", "dtf (%dx%d), first run" % (W, S), N_SLEEP, w, c, lb,
                 "strategy %s, submission order" % used)
-            w2, c2, _h, used2, _db = dtf_run(cmds, "sleep", strategy="duration", db=db)
+            w2, c2, h2, used2, _db = dtf_run(cmds, "sleep", strategy="duration", db=db)
+            # Evidence that the order came from the history: how many of the tenth of the
+            # tasks that took longest in the first run were among the first tenth leased.
+            tenth = N_SLEEP // 10
+            longest = set(sorted(range(N_SLEEP), key=lambda i: -hist.get("sleep-%d" % i, 0))[:tenth])
+            first = set(h2["_leased"][:tenth])
+            hits = sum(1 for i in longest if "sleep-%d" % i in first)
             row("sleep", "dtf (%dx%d), second run (history)" % (W, S), N_SLEEP, w2, c2, lb,
-                "strategy %s, same database" % used2)
+                "strategy %s, same database; %d of the %d longest leased first" % (
+                    used2, hits, tenth))
             lines = "".join(" ".join(c) + "\n" for c in cmds)
             w, c = run_sampled(["xargs", "-P", str(P), "-n", "1", "sleep"],
                                "".join(c[1] + "\n" for c in cmds))
