@@ -47,7 +47,7 @@ static void reply_store_error(struct dtf_http_req *r)
 /* The task as the API shows it (a new reference): its document plus, while it is pending, why. */
 static json_t *task_view(struct coord *c, struct ctask *t)
 {
-	json_t *v = json_copy(task_doc(t));
+	json_t *v = task_doc_copy(t);
 	char why[512];
 
 	if (t->status == TS_PENDING) {

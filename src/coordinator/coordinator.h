@@ -179,6 +179,7 @@ void coord_stop(struct coord *c);
  * (naming the field). */
 /* taskdoc.c: a pending task's document is kept as compact JSON text until it is needed. */
 json_t *task_doc(struct ctask *t);
+json_t *task_doc_copy(struct ctask *t);
 void task_compact(struct ctask *t);
 void task_doc_free(struct ctask *t);
 

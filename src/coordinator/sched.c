@@ -355,7 +355,8 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 		return true;
 	}
 	ahead = sx_ahead(c, t->priority);
-	if (json_object_get(task_doc((struct ctask *)t), "deadline"))
+	/* A task kept as text has no deadline (taskdoc.c): showing it need not parse it. */
+	if (!t->text && json_object_get(task_doc((struct ctask *)t), "deadline"))
 		sx_deadline_check(c, (struct ctask *)t);
 	sx_reason(c, t, extra, sizeof(extra));
 	if (free_now == 0) {

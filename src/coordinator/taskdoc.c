@@ -4,9 +4,9 @@
  * its own allocation in a hash table); its compact JSON text costs a tenth of that. A task that
  * waits in the queue is read only by the scheduler, through the fields copied into struct ctask,
  * so its document is written out as text once it is stored and parsed again the first time
- * anything asks for it (task_doc): when it is leased, shown, changed or saved. The text is the
- * same JSON the store holds, members in the same order, so the document the API shows does not
- * change. */
+ * anything asks for it (task_doc): when it is leased, changed or saved (shown, it is parsed into
+ * a copy: task_doc_copy). The text is the same JSON the store holds, members in the same order,
+ * so the document the API shows does not change. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +55,18 @@ json_t *task_doc(struct ctask *t)
 	t->hw_any = json_object_get(doc, "hardware");
 	t->hw_all = json_object_get(json_object_get(doc, "requirements"), "hardware");
 	return doc;
+}
+
+json_t *task_doc_copy(struct ctask *t)
+{
+	json_t *v;
+
+	if (t->jdoc || !t->text)
+		return json_copy(t->jdoc);
+	/* Shown, not changed: parse a copy and keep the text, so that listing the queue does not
+	 * bring every waiting task's parsed document back. */
+	v = json_loads(t->text, JSON_ALLOW_NUL, NULL);
+	return v ? v : json_copy(task_doc(t));
 }
 
 void task_compact(struct ctask *t)

@@ -71,6 +71,14 @@ static void test_round_trip(void **state)
 	assert_true(json_is_array(t->hw_any) && json_array_size(t->hw_any) == 0);
 	assert_true(json_is_array(t->hw_all) && json_array_size(t->hw_all) == 0);
 
+	/* Shown: a parsed copy, the task stays text. */
+	doc = task_doc_copy(t);
+	assert_non_null(doc);
+	assert_null(t->jdoc);
+	assert_non_null(t->text);
+	assert_true(json_equal(doc, copy));
+	json_decref(doc);
+
 	doc = task_doc(t);
 	assert_non_null(doc);
 	assert_ptr_equal(doc, t->jdoc);
