@@ -570,7 +570,8 @@ static void h_tasks_create(struct dtf_http_req *r)
 		json_object_set_new(v, "created_at", json_string(ts));
 		json_object_set_new(v, "attempt", json_integer(0));
 		t = state_add_task(c, json_incref(v), TS_PENDING);
-		if (!t || state_save_task(c, t)) {
+		/* Stored, and kept as text while it waits in the queue (taskdoc.c). */
+		if (!t || task_save_compact(c, t)) {
 			reply_store_error(r);
 			break;
 		}
@@ -596,8 +597,6 @@ static void h_tasks_create(struct dtf_http_req *r)
 		goto unlock;
 	}
 	c->m_submitted += json_array_size(ids);
-	/* Stored now: a task that waits in the queue keeps its document as text (taskdoc.c). */
-	json_array_foreach(ids, i, v) task_compact(dtf_hmap_get(&c->tasks, json_string_value(v)));
 	if (single) {
 		struct ctask *t = dtf_hmap_get(&c->tasks, json_string_value(json_array_get(ids, 0)));
 		dtf_http_reply_json(r, 201, task_view(c, t));

@@ -181,6 +181,7 @@ void coord_stop(struct coord *c);
 json_t *task_doc(struct ctask *t);
 json_t *task_doc_copy(struct ctask *t);
 void task_compact(struct ctask *t);
+int task_save_compact(struct coord *c, struct ctask *t);
 void task_doc_free(struct ctask *t);
 
 json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, size_t errlen);

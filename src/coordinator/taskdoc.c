@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "coordinator/coordinator.h"
 
@@ -69,31 +71,58 @@ json_t *task_doc_copy(struct ctask *t)
 	return v ? v : json_copy(task_doc(t));
 }
 
-void task_compact(struct ctask *t)
+/* Whether the task may be kept as text: pending, and its scheduler fields need nothing borrowed
+ * from its document (a built-in type, no hardware lists, requirements no more than
+ * {hardware: []}, no constraints, deadline or recovery). */
+static bool compactable(const struct ctask *t)
 {
 	json_t *req;
-	const char *type;
-	char *s;
 
-	if (!t->jdoc || t->status != TS_PENDING || t->rec)
-		return;
-	/* Only tasks whose scheduler fields need no borrowed part of the document. */
-	type = static_type(t->type);
+	if (!t->jdoc || t->status != TS_PENDING || t->rec || !static_type(t->type) ||
+	    json_array_size(t->hw_any) || json_array_size(t->hw_all) || !empty_list())
+		return false;
 	req = json_object_get(t->jdoc, "requirements");
-	if (!type || json_array_size(t->hw_any) || json_array_size(t->hw_all) ||
-	    json_object_get(t->jdoc, "constraints") || json_object_get(t->jdoc, "constraint") ||
-	    json_object_get(t->jdoc, "deadline") || (req && json_object_size(req) > 1) ||
-	    !empty_list())
-		return;
-	s = json_dumps(t->jdoc, JSON_COMPACT);
-	if (!s)
-		return;
-	t->type = type;
+	return !json_object_get(t->jdoc, "constraints") && !json_object_get(t->jdoc, "constraint") &&
+	       !json_object_get(t->jdoc, "deadline") && (!req || json_object_size(req) <= 1);
+}
+
+/* Replaces the parsed document by its text s (owned). */
+static void keep_text(struct ctask *t, char *s)
+{
+	t->type = static_type(t->type);
 	t->hw_any = empty_list();
 	t->hw_all = empty_list();
 	json_decref(t->jdoc);
 	t->jdoc = NULL;
 	t->text = s;
+}
+
+void task_compact(struct ctask *t)
+{
+	char *s;
+
+	if (compactable(t) && (s = dtf_json_dumps(t->jdoc)) != NULL)
+		keep_text(t, s);
+}
+
+int task_save_compact(struct coord *c, struct ctask *t)
+{
+	char *s;
+	int rc;
+
+	if (!c->store->ops->put_task_text || !compactable(t))
+		return state_save_task(c, t);
+	/* One serialization for both the store and the text kept. */
+	s = dtf_json_dumps(t->jdoc);
+	if (!s)
+		return DTF_ENOMEM;
+	rc = c->store->ops->put_task_text(c->store, t->id, t->seq, t->run_id,
+					  task_status_name(t->status), s);
+	if (rc == 0)
+		keep_text(t, s);
+	else
+		free(s);
+	return rc;
 }
 
 void task_doc_free(struct ctask *t)

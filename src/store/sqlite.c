@@ -272,6 +272,20 @@ static int sq_put_task(struct dtf_store *st, const char *id, int64_t seq, const 
 	return step_reset(st, q, q->put_task, "put task");
 }
 
+static int sq_put_task_text(struct dtf_store *st, const char *id, int64_t seq,
+			    const char *run_id, const char *status, const char *text)
+{
+	struct sq *q = st->impl;
+
+	sqlite3_bind_text(q->put_task, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q->put_task, 2, seq);
+	if (run_id && *run_id)
+		sqlite3_bind_text(q->put_task, 3, run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q->put_task, 4, status, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q->put_task, 5, text, -1, SQLITE_STATIC);
+	return step_reset(st, q, q->put_task, "put task");
+}
+
 static int sq_put_attempt(struct dtf_store *st, const char *task_id, int attempt, const json_t *doc)
 {
 	struct sq *q = st->impl;
@@ -512,4 +526,5 @@ const struct dtf_store_ops dtf_store_sqlite_ops = {
 	.load_recovery = sq_load_recovery,
 	.put_duration = sq_put_duration,
 	.load_durations = sq_load_durations,
+	.put_task_text = sq_put_task_text,
 };

@@ -48,6 +48,10 @@ struct dtf_store_ops {
 	int (*put_duration)(struct dtf_store *st, const char *name, const char *hw, double mean_s,
 			    int64_t n);
 	int (*load_durations)(struct dtf_store *st, dtf_store_duration_cb cb, void *arg);
+	/* put_task with the document already serialized (compact JSON), so that a caller that
+	 * keeps the text serializes it once (may be NULL: then put_task). */
+	int (*put_task_text)(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
+			     const char *status, const char *text);
 };
 
 struct dtf_store {
