@@ -12,10 +12,7 @@
 # A long first backoff: the retry waits while the test releases the second worker (held back in
 # quarantine, so that the first attempt goes to the worker with the full disk).
 start_coordinator --heartbeat-timeout 2 --retry-backoff 6
-RAN="$T/ran.log"
-NOTE='echo \"$DTF_TASK_ID $DTF_ATTEMPT $DTF_WORKER_ID\" >> '"$RAN"
-submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
-executions() { grep -c "^$1 " "$RAN" 2>/dev/null || true; }
+. "$(dirname "$0")/faults_lib.sh"
 # first_attempt_failed TASK: attempt 1 ended (requeued) and the task waits for its retry.
 first_attempt_failed() {
 	[ "$(task_field "$1" '"%s %d" % (d["status"], len(d.get("history", [])))')" = "pending 1" ]
