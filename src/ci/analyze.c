@@ -252,19 +252,6 @@ static bool suffix(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-/* Single-quotes s for /bin/sh. */
-static void sh_quote(const char *s, struct dtf_buf *b)
-{
-	dtf_buf_adds(b, "'");
-	for (; *s; s++) {
-		if (*s == '\'')
-			dtf_buf_adds(b, "'\\''");
-		else
-			dtf_buf_add(b, s, 1);
-	}
-	dtf_buf_adds(b, "'");
-}
-
 /* A Python test written for pytest runs under pytest when the worker has it. */
 static void pytest_task(json_t *task, const char *abspath)
 {
@@ -274,9 +261,9 @@ static void pytest_task(json_t *task, const char *abspath)
 	dtf_buf_adds(&b,
 		     "if python3 -c 'import pytest' 2>/dev/null; then exec python3 -m pytest -q "
 		     "-p no:cacheprovider --junitxml=\"$DTF_WORK_DIR/junit.xml\" ");
-	sh_quote(abspath, &b);
+	dtf_buf_add_shquote(&b, abspath);
 	dtf_buf_adds(&b, "; else exec python3 ");
-	sh_quote(abspath, &b);
+	dtf_buf_add_shquote(&b, abspath);
 	dtf_buf_adds(&b, "; fi");
 	json_object_del(task, "command");
 	json_object_set_new(task, "shell", json_string(dtf_buf_str(&b)));

@@ -126,18 +126,6 @@ static int bin_by_load_desc(const void *a, const void *b)
 	return x->idx - y->idx;
 }
 
-static void shell_quote(struct dtf_buf *b, const char *s)
-{
-	dtf_buf_adds(b, " '");
-	for (; *s; s++) {
-		if (*s == '\'')
-			dtf_buf_adds(b, "'\\''");
-		else
-			dtf_buf_add(b, s, 1);
-	}
-	dtf_buf_adds(b, "'");
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -256,7 +244,8 @@ int dtf_pytest_group(json_t *tasks, int slots, const char *history_path)
 			for (i = 0; i < n; i++) {
 				if (owner[i] != order[b].idx)
 					continue;
-				shell_quote(&sh, files[i].path);
+				dtf_buf_adds(&sh, " ");
+				dtf_buf_add_shquote(&sh, files[i].path);
 				json_array_append_new(list, json_string(files[i].path));
 				if (!cwd)
 					cwd = files[i].path;

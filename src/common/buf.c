@@ -124,3 +124,12 @@ const char *dtf_buf_str(const struct dtf_buf *b)
 {
 	return b->data ? b->data : "";
 }
+
+int dtf_buf_add_shquote(struct dtf_buf *b, const char *s)
+{
+	int rc = dtf_buf_adds(b, "'");
+
+	for (; *s && rc == 0; s++)
+		rc = *s == '\'' ? dtf_buf_adds(b, "'\\''") : dtf_buf_add(b, s, 1);
+	return rc ? rc : dtf_buf_adds(b, "'");
+}

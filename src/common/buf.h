@@ -26,6 +26,8 @@ void dtf_buf_truncate(struct dtf_buf *b, size_t len);
 /* Appends; 0, DTF_ETOOBIG past the cap (nothing added) or DTF_ENOMEM. */
 int dtf_buf_add(struct dtf_buf *b, const void *data, size_t len);
 int dtf_buf_adds(struct dtf_buf *b, const char *s);
+/* Appends s single-quoted for /bin/sh (each ' inside written as '\''). */
+int dtf_buf_add_shquote(struct dtf_buf *b, const char *s);
 int dtf_buf_printf(struct dtf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int dtf_buf_vprintf(struct dtf_buf *b, const char *fmt, va_list ap);
 /* Hands the contents to the caller (free() them) and empties the buffer. Never NULL. */

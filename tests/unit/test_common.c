@@ -208,6 +208,17 @@ static void test_buf_cap(void **state)
 	dtf_buf_release(&b);
 }
 
+static void test_buf_shquote(void **state)
+{
+	struct dtf_buf b;
+
+	(void)state;
+	dtf_buf_init(&b, 1024);
+	assert_int_equal(dtf_buf_add_shquote(&b, "it's a $file"), 0);
+	assert_string_equal(dtf_buf_str(&b), "'it'\\''s a $file'");
+	dtf_buf_release(&b);
+}
+
 static void test_buf_grows(void **state)
 {
 	struct dtf_buf b;
@@ -590,7 +601,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_split),
 	    cmocka_unit_test(test_hmap_many_keys), cmocka_unit_test(test_hmap_churn),
-	    cmocka_unit_test(test_buf_cap),	   cmocka_unit_test(test_buf_grows),
+	    cmocka_unit_test(test_buf_cap),	   cmocka_unit_test(test_buf_grows), cmocka_unit_test(test_buf_shquote),
 	    cmocka_unit_test(test_json_depth),	   cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_json_getters),   cmocka_unit_test(test_rfc3339),
 	    cmocka_unit_test(test_valid_id),	   cmocka_unit_test(test_parse_seconds),
