@@ -1041,8 +1041,7 @@ static void h_worker_register(struct dtf_http_req *r)
 	log_info("worker %s registered (%d slots)", id, w->slots);
 	state_publish_worker(c, w);
 	if (c->plugins) {
-		json_t *wv = json_copy(w->doc);
-		json_object_del(wv, "token");
+		json_t *wv = state_worker_view(w);
 		dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_REGISTERED, wv);
 		if (was_lost)
 			dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_RECOVERED, wv);
@@ -1137,8 +1136,7 @@ static void h_worker_heartbeat(struct dtf_http_req *r)
 			state_worker_sync(w);
 			state_publish_worker(c, w);
 			if (c->plugins) {
-				json_t *wv = json_copy(w->doc);
-				json_object_del(wv, "token");
+				json_t *wv = state_worker_view(w);
 				dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_DISCONNECTED, wv);
 				json_decref(wv);
 			}
@@ -1602,8 +1600,7 @@ static void h_workers_list(struct dtf_http_req *r)
 		struct cworker *w = v;
 		json_t *view;
 		state_worker_sync(w);
-		view = json_copy(w->doc);
-		json_object_del(view, "token");
+		view = state_worker_view(w);
 		json_array_append_new(list, view);
 	}
 	blocked = json_deep_copy(c->blocked_hw);
@@ -1624,8 +1621,7 @@ static void h_worker_get(struct dtf_http_req *r)
 	} else {
 		json_t *view;
 		state_worker_sync(w);
-		view = json_copy(w->doc);
-		json_object_del(view, "token");
+		view = state_worker_view(w);
 		dtf_http_reply_json(r, 200, view);
 	}
 	pthread_mutex_unlock(&c->lock);

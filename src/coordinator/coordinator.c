@@ -88,8 +88,7 @@ static char *plugin_worker_json(void *arg, const char *id)
 	pthread_mutex_lock(&c->lock);
 	w = dtf_hmap_get(&c->workers, id);
 	if (w) {
-		json_t *v = json_copy(w->doc);
-		json_object_del(v, "token");
+		json_t *v = state_worker_view(w);
 		s = json_dumps(v, JSON_COMPACT);
 		json_decref(v);
 	}

@@ -208,6 +208,8 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc);
 /* Writes a worker's live fields (status, free resources, last heartbeat) into its document.
  * Done when the document is shown or saved, not at every lease and release. */
 void state_worker_sync(struct cworker *w);
+/* A new copy of a worker's document as others may see it (without its token). */
+json_t *state_worker_view(const struct cworker *w);
 /* Tells event-stream clients about a worker's status. */
 void state_publish_worker(struct coord *c, struct cworker *w);
 /* Writes a task (or worker, run) to the store; the caller commits. */

@@ -288,8 +288,7 @@ static void fire_worker(struct coord *c, struct cworker *w, enum dtf_hook hook)
 
 	if (!dtf_plugins_subscribed(c->plugins, hook))
 		return;
-	wv = json_copy(w->doc);
-	json_object_del(wv, "token");
+	wv = state_worker_view(w);
 	dtf_plugins_fire(c->plugins, hook, wv);
 	json_decref(wv);
 }

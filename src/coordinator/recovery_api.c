@@ -126,8 +126,7 @@ void h_worker_quarantine(struct dtf_http_req *r)
 		} else {
 			json_t *view;
 			state_worker_sync(w);
-			view = json_copy(w->doc);
-			json_object_del(view, "token");
+			view = state_worker_view(w);
 			dtf_http_reply_json(r, 200, view);
 			sched_wake(c);
 		}

@@ -258,6 +258,14 @@ struct crun *state_add_run(struct coord *c, const char *id, json_t *doc)
 
 static const char *const worker_status_names[] = {"idle", "busy", "draining", "lost"};
 
+json_t *state_worker_view(const struct cworker *w)
+{
+	json_t *v = json_copy(w->doc);
+
+	json_object_del(v, "token");
+	return v;
+}
+
 void state_worker_sync(struct cworker *w)
 {
 	char ts[32];
@@ -502,8 +510,7 @@ void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
 	state_save_worker(c, w);
 	state_publish_worker(c, w);
 	if (c->plugins) {
-		json_t *wv = json_copy(w->doc);
-		json_object_del(wv, "token");
+		json_t *wv = state_worker_view(w);
 		json_object_set_new(wv, "reason", json_string(why));
 		dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_FAILED, wv);
 		json_decref(wv);
