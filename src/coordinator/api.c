@@ -376,16 +376,96 @@ static json_t *run_summary(struct coord *c, struct crun *run)
 	return out;
 }
 
+static bool run_done(const struct crun *run)
+{
+	return run->counts[TS_PENDING] + run->counts[TS_ASSIGNED] + run->counts[TS_RUNNING] == 0;
+}
+
+/* GET /api/v1/runs/{id}/summary[?wait_s=S]: with wait_s (at most MAX_SUMMARY_WAIT_S), a run
+ * that is not done yet is answered once it is, or after S seconds, whichever comes first. */
+#define MAX_SUMMARY_WAIT_S 60.0
+
 static void h_run_summary(struct dtf_http_req *r)
 {
 	struct coord *c = C(r);
 	struct crun *run;
+	const char *ws = dtf_http_query(r, "wait_s");
+	double wait_s = 0;
 
+	if (ws) {
+		char *end;
+		wait_s = strtod(ws, &end);
+		if (end == ws || *end || !(wait_s >= 0 && wait_s <= MAX_SUMMARY_WAIT_S)) {
+			dtf_http_reply_error(r, 400, "invalid_wait",
+					     "wait_s must be a number of seconds from 0 to %.0f",
+					     MAX_SUMMARY_WAIT_S);
+			return;
+		}
+	}
 	pthread_mutex_lock(&c->lock);
 	run = find_run(r);
+	if (run && wait_s > 0 && !run_done(run) && !c->stopping) {
+		struct run_waiter *rw = calloc(1, sizeof(*rw));
+		if (rw) {
+			rw->r = r;
+			snprintf(rw->run_id, sizeof(rw->run_id), "%s", run->id);
+			rw->deadline_ms = dtf_mono_ms() + (int64_t)(wait_s * 1000);
+			rw->next = c->run_waiters;
+			c->run_waiters = rw;
+			dtf_http_suspend(r);
+			run = NULL;
+		}
+	}
 	if (run)
 		dtf_http_reply_json(r, 200, run_summary(c, run));
 	pthread_mutex_unlock(&c->lock);
+}
+
+void coord_run_waiters_check(struct coord *c, bool expired_too)
+{
+	struct run_waiter **pp = &c->run_waiters, *rw;
+	int64_t now = expired_too ? dtf_mono_ms() : 0;
+
+	while ((rw = *pp) != NULL) {
+		struct crun *run = state_run(c, rw->run_id);
+		if (run && !run_done(run) && !(expired_too && now >= rw->deadline_ms)) {
+			pp = &rw->next;
+			continue;
+		}
+		*pp = rw->next;
+		if (run)
+			dtf_http_reply_json(rw->r, 200, run_summary(c, run));
+		else
+			dtf_http_reply_error(rw->r, 404, "run_not_found", "no run with id '%s'",
+					     rw->run_id);
+		dtf_http_resume(rw->r);
+		free(rw);
+	}
+}
+
+void coord_run_waiters_forget(struct coord *c, struct dtf_http_req *r)
+{
+	struct run_waiter **pp, *rw;
+
+	for (pp = &c->run_waiters; (rw = *pp) != NULL; pp = &rw->next) {
+		if (rw->r == r) {
+			*pp = rw->next;
+			free(rw);
+			return;
+		}
+	}
+}
+
+void coord_run_waiters_end(struct coord *c)
+{
+	struct run_waiter *rw;
+
+	while ((rw = c->run_waiters) != NULL) {
+		c->run_waiters = rw->next;
+		dtf_http_reply_error(rw->r, 503, "shutting_down", "the coordinator is shutting down");
+		dtf_http_resume(rw->r);
+		free(rw);
+	}
 }
 
 /* Renders doc in fmt (a name dtf_report_file_name() knows): JSON and JUnit as they always were,
@@ -1566,6 +1646,8 @@ void coord_on_done(struct dtf_http_req *r, bool ok)
 	while (r->suspend_requested && (pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
 		if (((struct cworker *)v)->waiter == r)
 			((struct cworker *)v)->waiter = NULL;
+	if (r->suspend_requested && c->run_waiters)
+		coord_run_waiters_forget(c, r);
 	if (tasks && !ok && json_array_size(tasks)) {
 		size_t i;
 		json_t *e;

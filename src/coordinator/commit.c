@@ -136,5 +136,7 @@ void coord_after_run(void *app)
 	pthread_mutex_lock(&c->lock);
 	if (c->gc_dirty || c->gc_nheld)
 		flush(c);
+	if (c->run_waiters)
+		coord_run_waiters_check(c, false);
 	pthread_mutex_unlock(&c->lock);
 }

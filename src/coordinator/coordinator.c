@@ -46,6 +46,8 @@ static void tick(struct coord *c)
 		sched_wake(c);
 	state_backoff_tick(c);
 	recovery_tick(c);
+	if (c->run_waiters)
+		coord_run_waiters_check(c, true);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -295,6 +297,7 @@ void coord_stop(struct coord *c)
 				dtf_http_resume(r);
 			}
 		}
+		coord_run_waiters_end(c);
 		pthread_mutex_unlock(&c->lock);
 		dtf_events_close(c->events);
 		dtf_http_server_stop(c->http);

@@ -106,6 +106,15 @@ struct crun {
 	int total;
 };
 
+/* A suspended GET /api/v1/runs/{id}/summary?wait_s=S, answered once the run is done or S has
+ * passed (a client waiting for a run learns the end at once instead of polling). */
+struct run_waiter {
+	struct dtf_http_req *r;
+	char run_id[48];
+	int64_t deadline_ms;
+	struct run_waiter *next;
+};
+
 struct coord_config {
 	const char *host;
 	unsigned port;
@@ -162,7 +171,16 @@ struct coord {
 	json_t *blocked_hw;       /* hardware class -> {since, task_id, reason} */
 	uint64_t m_quarantines, m_recoveries_started, m_recoveries_completed, m_recoveries_failed;
 	struct sx *sx; /* the pending index and the scheduling strategy (src/sched/) */
+	struct run_waiter *run_waiters; /* suspended run summaries */
 };
+
+/* Answers the suspended run summaries whose run is done (or, with expired_too, whose wait has
+ * passed). Called with c->lock held, after a commit and from the tick. */
+void coord_run_waiters_check(struct coord *c, bool expired_too);
+/* Forgets r if it is a suspended run summary (its connection is gone); called with c->lock. */
+void coord_run_waiters_forget(struct coord *c, struct dtf_http_req *r);
+/* Answers every suspended run summary with 503 (shutdown); called with c->lock held. */
+void coord_run_waiters_end(struct coord *c);
 
 /* Opens the store, loads the state, starts the HTTP server and the tick thread. Returns a new
  * coordinator the caller stops with coord_stop(), or NULL with a reason in err. */

@@ -62,7 +62,8 @@ struct slot {
 struct agent {
 	struct agent_config cfg;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	pthread_cond_t cond;       /* the dispatcher waits here for free slots or a registration */
+	pthread_cond_t work;       /* executors wait here for queued jobs */
 	struct job *head, *tail;   /* leased tasks waiting for a slot */
 	int queued, busy;          /* queued jobs, running executors */
 	char worker_id[72];
@@ -77,6 +78,14 @@ struct agent {
 	struct notice *notices;     /* tasks whose start is not reported yet (guarded by lock) */
 	atomic_int executor_restarts; /* executors restarted at the coordinator's request */
 };
+
+/* Wakes every thread waiting on the agent's state (registration, restart, drain, stop). Called
+ * with a->lock held. */
+static void wake_all(struct agent *a)
+{
+	pthread_cond_broadcast(&a->cond);
+	pthread_cond_broadcast(&a->work);
+}
 
 static void sleep_ms(long ms)
 {
@@ -210,7 +219,7 @@ static int do_register(struct agent *a, struct conn *cn)
 			a->hb_interval = dtf_json_num(resp, "heartbeat_interval_s", 2);
 			a->generation++;
 			a->need_register = false;
-			pthread_cond_broadcast(&a->cond);
+			wake_all(a);
 			pthread_mutex_unlock(&a->lock);
 			json_decref(resp);
 			log_info("registered as %s with %s (%d slots)", a->worker_id,
@@ -232,7 +241,7 @@ static void request_register(struct agent *a)
 {
 	pthread_mutex_lock(&a->lock);
 	a->need_register = true;
-	pthread_cond_broadcast(&a->cond);
+	wake_all(a);
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -284,7 +293,7 @@ static void apply_restart(struct agent *a, json_t *resp)
 	pthread_mutex_lock(&a->lock);
 	for (s = 0; s < a->cfg.slots; s++)
 		atomic_store(&a->slots[s].restart, 1);
-	pthread_cond_broadcast(&a->cond);
+	wake_all(a);
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -391,7 +400,11 @@ static void enqueue(struct agent *a, json_t *resp)
 		a->tail = j;
 		a->queued++;
 	}
-	pthread_cond_broadcast(&a->cond);
+	/* More queued jobs only keep the dispatcher waiting: just the executors are told. */
+	if (json_array_size(tasks) > 1)
+		pthread_cond_broadcast(&a->work);
+	else
+		pthread_cond_signal(&a->work);
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -879,7 +892,7 @@ static void *executor_thread(void *arg)
 		pthread_mutex_lock(&a->lock);
 		while (!a->head && !a->stopping && !(a->draining && a->queued == 0) &&
 		       !atomic_load(&sl->restart))
-			pthread_cond_wait(&a->cond, &a->lock);
+			pthread_cond_wait(&a->work, &a->lock);
 		if (atomic_load(&sl->restart)) {
 			/* A fresh executor: its connection, its spare directory and the work
 			 * directory itself are made again. */
@@ -957,7 +970,12 @@ static void *executor_thread(void *arg)
 		pthread_mutex_lock(&a->lock);
 		sl->task_id[0] = '\0';
 		a->busy--;
-		pthread_cond_broadcast(&a->cond);
+		/* The dispatcher is woken only when it has a slot to lease for (the result's reply
+		 * usually brought the next task already), the others only when stopping. */
+		if (a->draining || a->stopping)
+			wake_all(a);
+		else if (a->queued + a->busy < a->cfg.slots)
+			pthread_cond_signal(&a->cond);
 		pthread_mutex_unlock(&a->lock);
 		json_decref(j->task);
 		free(j);
@@ -986,6 +1004,7 @@ int agent_run(const struct agent_config *cfg)
 		a->cfg.output_cap = 1u << 20;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
+	pthread_cond_init(&a->work, NULL);
 	if (cfg->worker_id)
 		snprintf(a->worker_id, sizeof(a->worker_id), "%s", cfg->worker_id);
 	a->hb_interval = 2;
@@ -1038,7 +1057,7 @@ int agent_run(const struct agent_config *cfg)
 				pthread_mutex_unlock(&a->lock);
 			}
 			pthread_mutex_lock(&a->lock);
-			pthread_cond_broadcast(&a->cond);
+			wake_all(a);
 			pthread_mutex_unlock(&a->lock);
 		}
 		pthread_mutex_lock(&a->lock);
@@ -1050,7 +1069,7 @@ int agent_run(const struct agent_config *cfg)
 	/* The dispatcher may be inside a long-poll; the drain heartbeat ends it. */
 	pthread_join(disp, NULL);
 	pthread_mutex_lock(&a->lock);
-	pthread_cond_broadcast(&a->cond);
+	wake_all(a);
 	pthread_mutex_unlock(&a->lock);
 	for (i = 0; i < a->cfg.slots; i++)
 		pthread_join(a->slots[i].thread, NULL);
@@ -1084,6 +1103,7 @@ out:
 	free(eargs);
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->cond);
+	pthread_cond_destroy(&a->work);
 	free(a);
 	return rc;
 }

@@ -1,8 +1,10 @@
 /* classify.c: names a failed attempt's error.kind from what the executor saw (classify.h). */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "worker/classify.h"
@@ -46,28 +48,41 @@ const char *dtf_failure_kind(const struct dtf_failure_facts *f)
 	return f->signal ? "signal" : "exit_code";
 }
 
+/* The worker's memory.events path, found once: a process does not change cgroups under us in
+ * practice, and reading /proc/self/cgroup before and after every task cost four system calls. */
+static char events_path[512];
+static bool have_events;
+static pthread_once_t events_once = PTHREAD_ONCE_INIT;
+
+static void find_events_path(void)
+{
+	char *text = NULL, *p, *nl;
+	size_t len;
+
+	if (dtf_read_file("/proc/self/cgroup", 4096, &text, &len) != 0)
+		return;
+	/* cgroup v2: the line "0::/path". */
+	p = strstr(text, "0::");
+	if (p && (p == text || p[-1] == '\n')) {
+		p += 3;
+		nl = strchr(p, '\n');
+		if (nl)
+			*nl = '\0';
+		snprintf(events_path, sizeof(events_path), "/sys/fs/cgroup%s/memory.events",
+			 strcmp(p, "/") ? p : "");
+		have_events = access(events_path, R_OK) == 0;
+	}
+	free(text);
+}
+
 long dtf_cgroup_oom_kills(void)
 {
-	char *text = NULL, *p, *nl, path[512];
+	char *text = NULL, *p;
 	size_t len;
 	long n = -1;
 
-	if (dtf_read_file("/proc/self/cgroup", 4096, &text, &len) != 0)
-		return -1;
-	/* cgroup v2: the line "0::/path". */
-	p = strstr(text, "0::");
-	if (!p || (p != text && p[-1] != '\n')) {
-		free(text);
-		return -1;
-	}
-	p += 3;
-	nl = strchr(p, '\n');
-	if (nl)
-		*nl = '\0';
-	snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.events", strcmp(p, "/") ? p : "");
-	free(text);
-	text = NULL;
-	if (dtf_read_file(path, 4096, &text, &len) != 0)
+	pthread_once(&events_once, find_events_path);
+	if (!have_events || dtf_read_file(events_path, 4096, &text, &len) != 0)
 		return -1;
 	p = strstr(text, "oom_kill ");
 	if (p)

@@ -162,6 +162,35 @@ assert_eq "$(task_field "$TID" 'd["status"]')" pending "status of the cuda task"
 assert_contains "$(task_field "$TID" 'd.get("pending_reason","")')" cuda "pending_reason of the cuda task"
 assert_eq "$(task_field "$TID" 'd.get("schedulable")')" false "schedulable of the cuda task"
 
+# --- a held summary (?wait_s=S): answered once the run is done, or when S has passed ---
+code=$(http GET "/api/v1/runs/$RUN4/summary?wait_s=abc")
+assert_eq "$code" 400 "summary with wait_s=abc ($(body))"
+assert_contains "$(body)" invalid_wait "error for wait_s=abc"
+code=$(http GET "/api/v1/runs/$RUN4/summary?wait_s=61")
+assert_eq "$code" 400 "summary with wait_s=61 ($(body))"
+# The blocked run never gets done: the answer comes when the wait is over, not done.
+t0=$(date +%s%N)
+code=$(http GET "/api/v1/runs/$RUN4/summary?wait_s=0.5")
+held_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+assert_eq "$code" 200 "held summary of the blocked run ($(body))"
+assert_eq "$(jq_py 'd["done"]' "$T/body")" false "done of the blocked run"
+[ "$held_ms" -ge 400 ] || fail "a summary with wait_s=0.5 came back after $held_ms ms"
+[ "$held_ms" -le $((10000 * SCALE)) ] || fail "a summary with wait_s=0.5 took $held_ms ms"
+# A run whose task sleeps 1 s: one request, held until the run is done (long before 30 s).
+cat > tests/slow_suite.json <<'EOF'
+[{"name": "slow", "command": ["sleep", "1"]}]
+EOF
+dtf client submit-task --file tests/slow_suite.json > /dev/null || fail "submit-task (slow)"
+RUN5=$(cat .dtf/last-run)
+t0=$(date +%s%N)
+code=$(http GET "/api/v1/runs/$RUN5/summary?wait_s=30")
+held_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+assert_eq "$code" 200 "held summary of the slow run ($(body))"
+assert_eq "$(jq_py '[d["done"], d["completed"], d["total"]]' "$T/body")" "[true, 1, 1]" \
+	"held summary of the slow run"
+[ "$held_ms" -lt 20000 ] || fail "the held summary came back after $held_ms ms, not when the run was done"
+log "held summary answered after $held_ms ms"
+
 # --- stop: the workers drain and exit 0, then the daemon by its pid ---
 kill -TERM $W1 $W2
 wait_exit $W1 20
