@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "coordinator/coordinator.h"
+#include "sched/sched.h"
 
 #define GC_MAX_CHANGES 512
 
@@ -24,6 +25,7 @@ static int flush(struct coord *c)
 	size_t i;
 
 	if (c->gc_open) {
+		sx_history_persist(c, false);
 		rc = c->store->ops->commit(c->store);
 		if (rc)
 			c->store->ops->rollback(c->store);

@@ -329,6 +329,12 @@ void coord_stop(struct coord *c)
 		json_decref(((struct crun *)v)->doc);
 		free(v);
 	}
+	/* The duration history not written yet goes in with a last commit. */
+	if (c->store && c->sx && state_begin(c) == 0) {
+		sx_history_persist(c, true);
+		if (state_commit_now(c))
+			log_warn("store: the last duration history was not saved: %s", c->store->error);
+	}
 	sx_free(c);
 	dtf_hmap_release(&c->tasks);
 	dtf_hmap_release(&c->workers);

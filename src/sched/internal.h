@@ -62,6 +62,7 @@ struct sx_account {
 struct sx_hist {
 	double mean_s;
 	int64_t n;
+	bool dirty; /* changed since it was last written to the store */
 };
 
 enum sx_kind {
@@ -91,6 +92,9 @@ struct sx {
 	uint64_t clock; /* counts leases, for round-robin */
 	/* Duration history: "name\x1fhw" -> struct sx_hist. */
 	struct dtf_hmap hist;
+	char **hist_dirty; /* keys of the entries not written to the store yet */
+	size_t nhist_dirty, caphist_dirty;
+	int64_t hist_persisted_ms; /* monotonic: when they were last written */
 	/* Batching metrics. */
 	uint64_t batches, batched_tasks;
 	uint64_t batch_hist[5]; /* sizes 2, 3-4, 5-8, 9-16, more */

@@ -83,8 +83,15 @@ struct cworker **sx_waiting(struct coord *c, size_t *n);
 /* Accounting: a task was leased to w / its attempt ended (resources released). */
 void sx_assigned(struct coord *c, struct ctask *t, struct cworker *w);
 void sx_released(struct coord *c, struct ctask *t);
-/* Records a passed task's duration in the history (memory and store; the caller commits). */
+/* Records a passed task's duration in the history (in memory; sx_history_persist writes it). */
 void sx_record_duration(struct coord *c, struct ctask *t, struct cworker *w, double seconds);
+/* Writes the history entries changed since the last call into the open transaction: all of them
+ * with `all`, else only once SX_HIST_PERSIST_MS have passed since the last write (or many are
+ * waiting), so a stream of short tasks costs one batch a second instead of two row writes
+ * per task. A crash loses at most that last second of refinements to the history, which only
+ * guides ordering. */
+#define SX_HIST_PERSIST_MS 1000
+void sx_history_persist(struct coord *c, bool all);
 /* Seeds the in-memory history (the simulator and the loader). */
 void sx_history_set(struct coord *c, const char *name, const char *hw, double mean_s, int64_t n);
 /* The expected duration of a task in seconds from the history, or a negative number if unknown. */

@@ -250,8 +250,54 @@ static void hist_update(struct coord *c, const char *name, const char *hw, doubl
 	       : n < 5 ? (h->mean_s * (double)n + s) / (double)(n + 1)
 		       : 0.7 * h->mean_s + 0.3 * s;
 	sx_history_set(c, name, hw, mean, n + 1);
-	if (c->store && c->store->ops->put_duration)
-		c->store->ops->put_duration(c->store, name, hw, mean, n + 1);
+	h = dtf_hmap_get(&c->sx->hist, key);
+	if (h && !h->dirty && c->store && c->store->ops->put_duration) {
+		struct sx *sx = c->sx;
+		char *k = strdup(key);
+		if (k && sx->nhist_dirty == sx->caphist_dirty) {
+			size_t cap = sx->caphist_dirty ? sx->caphist_dirty * 2 : 256;
+			char **v = realloc(sx->hist_dirty, cap * sizeof(*v));
+			if (v) {
+				sx->hist_dirty = v;
+				sx->caphist_dirty = cap;
+			}
+		}
+		if (k && sx->nhist_dirty < sx->caphist_dirty) {
+			sx->hist_dirty[sx->nhist_dirty++] = k;
+			h->dirty = true;
+		} else {
+			free(k);
+		}
+	}
+}
+
+/* Past this many waiting entries they are written without waiting for the second. */
+#define HIST_DIRTY_MAX 65536
+
+void sx_history_persist(struct coord *c, bool all)
+{
+	struct sx *sx = c->sx;
+	int64_t now;
+	size_t i;
+
+	if (!sx || !sx->nhist_dirty || !c->store || !c->store->ops->put_duration)
+		return;
+	now = dtf_mono_ms();
+	if (!all && sx->nhist_dirty < HIST_DIRTY_MAX &&
+	    now - sx->hist_persisted_ms < SX_HIST_PERSIST_MS)
+		return;
+	for (i = 0; i < sx->nhist_dirty; i++) {
+		char *key = sx->hist_dirty[i], *sep = strchr(key, '\x1f');
+		struct sx_hist *h = dtf_hmap_get(&sx->hist, key);
+		if (h && sep) {
+			*sep = '\0';
+			c->store->ops->put_duration(c->store, key, sep + 1, h->mean_s, h->n);
+			h->dirty = false;
+		}
+		free(key);
+	}
+	sx->nhist_dirty = 0;
+	sx->hist_persisted_ms = now;
 }
 
 void sx_record_duration(struct coord *c, struct ctask *t, struct cworker *w, double seconds)
@@ -577,6 +623,9 @@ void sx_free(struct coord *c)
 	free_values(&s->projects);
 	free_values(&s->rr);
 	free_values(&s->hist);
+	while (s->nhist_dirty)
+		free(s->hist_dirty[--s->nhist_dirty]);
+	free(s->hist_dirty);
 	json_decref(s->shares);
 	free(s);
 	c->sx = NULL;
