@@ -1551,7 +1551,7 @@ static void h_worker_lease(struct dtf_http_req *r)
 	json_t *body = body_json(r), *results, *acks = NULL, *e, *tasks;
 	struct cworker *w;
 	double wait_s;
-	int max;
+	int max, ahead;
 	size_t i;
 
 	if (!body)
@@ -1563,11 +1563,12 @@ static void h_worker_lease(struct dtf_http_req *r)
 	}
 	max = (int)dtf_json_int(body, "max", 1);
 	wait_s = dtf_json_num(body, "wait_s", 0);
+	ahead = (int)dtf_json_int(body, "ahead", 0);
 	results = json_object_get(body, "results");
-	if (max < 0 || max > 4096 || wait_s < 0 || wait_s > MAX_LEASE_WAIT_S ||
-	    (results && !json_is_array(results))) {
+	if (max < 0 || max > 4096 || ahead < 0 || ahead > 64 || wait_s < 0 ||
+	    wait_s > MAX_LEASE_WAIT_S || (results && !json_is_array(results))) {
 		dtf_http_reply_error(r, 400, "invalid_lease",
-				     "max must be 0..4096, wait_s 0..%.0f, results a list",
+				     "max must be 0..4096, ahead 0..64, wait_s 0..%.0f, results a list",
 				     MAX_LEASE_WAIT_S);
 		json_decref(body);
 		return;
@@ -1593,14 +1594,16 @@ static void h_worker_lease(struct dtf_http_req *r)
 			json_array_append_new(acks,
 					      json_pack("{s:s,s:b}", "task_id", tid, "accepted", 1));
 	}
-	if (w->waiter) {
-		/* A new lease replaces one the worker gave up on. */
+	if (w->waiter && !json_array_size(results)) {
+		/* A new lease replaces one the worker gave up on (a worker's results come on
+		 * another connection than its long-poll, which stays). */
 		struct dtf_http_req *old = w->waiter;
 		w->waiter = NULL;
 		dtf_http_reply_json(old, 200, sched_lease_reply(w, json_array()));
 		dtf_http_resume(old);
 	}
 	tasks = sched_lease(c, w, max);
+	sched_lease_ahead(c, w, ahead, tasks);
 	if (state_commit(c)) {
 		json_decref(tasks);
 		reply_store_error(r);

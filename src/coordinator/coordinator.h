@@ -276,6 +276,12 @@ bool sched_fits_now(const struct ctask *t, const struct cworker *w);
 /* Leases up to max tasks to w (status assigned, resources taken, attempt started); returns a new
  * array of task documents (possibly empty). */
 json_t *sched_lease(struct coord *c, struct cworker *w, int max);
+/* Lease-ahead: up to `ahead` more tasks once w's slots are all taken (at most one per slot
+ * beyond them), appended to out, for a worker that runs short tasks and queues its next ones so
+ * that no slot waits for a round trip. Only while no other worker waits for work, only tasks
+ * whose other resources still fit, never for a draining, lost or quarantined worker. Returns
+ * how many. */
+int sched_lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out);
 /* Builds the reply to a lease (steals tasks): {"tasks": […], "cancel": [ids]}. */
 json_t *sched_lease_reply(struct cworker *w, json_t *tasks);
 /* Completes suspended leases that can now be served. */

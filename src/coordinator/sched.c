@@ -196,6 +196,40 @@ json_t *sched_lease(struct coord *c, struct cworker *w, int max)
 	return out;
 }
 
+int sched_lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out)
+{
+	size_t i, nw, waited = 0;
+	struct cworker **ws;
+	json_t *more, *e;
+	int n, slots;
+
+	if (ahead < 1 || c->pending_count == 0 || w->used_slots < w->slots)
+		return 0;
+	/* A task queued here must not keep an idle worker idle: what the waiting workers ask for
+	 * stays pending for them. */
+	ws = sx_waiting(c, &nw);
+	for (i = 0; i < nw; i++)
+		if (ws[i] != w && ws[i]->waiter)
+			waited += (size_t)ws[i]->waiter_max;
+	if (c->pending_count <= waited)
+		return 0;
+	if ((size_t)ahead > c->pending_count - waited)
+		ahead = (int)(c->pending_count - waited);
+	/* At most one queued task per slot, whatever the worker asks. */
+	if (ahead > 2 * w->slots - w->used_slots)
+		ahead = 2 * w->slots - w->used_slots;
+	if (ahead < 1)
+		return 0;
+	slots = w->slots;
+	w->slots = w->used_slots + ahead;
+	more = sched_lease(c, w, ahead);
+	w->slots = slots;
+	n = (int)json_array_size(more);
+	json_array_foreach(more, i, e) json_array_append(out, e);
+	json_decref(more);
+	return n;
+}
+
 /* Builds the reply to a lease: tasks, plus the ids the worker must cancel. */
 json_t *sched_lease_reply(struct cworker *w, json_t *tasks)
 {

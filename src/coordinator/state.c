@@ -274,7 +274,9 @@ void state_worker_sync(struct cworker *w)
 		w->status = w->active > 0 ? WS_BUSY : WS_IDLE;
 	json_object_set_new(w->doc, "status", json_string(worker_status_names[w->status]));
 	json_object_set_new(w->doc, "active_tasks", json_integer(w->active));
-	json_object_set_new(w->doc, "available_slots", json_integer(w->slots - w->used_slots));
+	/* Tasks leased ahead (queued on the worker) may hold more than its slots. */
+	json_object_set_new(w->doc, "available_slots",
+			    json_integer(w->used_slots < w->slots ? w->slots - w->used_slots : 0));
 	json_object_set_new(w->doc, "available_cpu", json_real(w->cpu - w->used_cpu));
 	json_object_set_new(w->doc, "available_memory", json_real(w->memory - w->used_memory));
 	json_object_set_new(w->doc, "available_gpu_memory",

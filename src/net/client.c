@@ -54,8 +54,24 @@ int dtf_http_client_header(struct dtf_http_client *c, const char *header)
 int dtf_http_call(struct dtf_http_client *c, const char *method, const char *path,
 		  const json_t *body, long timeout_ms, json_t **resp)
 {
-	char url[2048];
 	char *payload = NULL;
+	int rc;
+
+	if (body) {
+		payload = dtf_json_dumps(body);
+		if (!payload)
+			return DTF_ENOMEM;
+	}
+	rc = dtf_http_call_raw(c, method, path, payload, payload ? strlen(payload) : 0, timeout_ms,
+			       resp);
+	free(payload);
+	return rc;
+}
+
+int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char *path,
+		      const char *payload, size_t len, long timeout_ms, json_t **resp)
+{
+	char url[2048];
 	CURLcode cc;
 	int rc = 0;
 
@@ -76,12 +92,9 @@ int dtf_http_call(struct dtf_http_client *c, const char *method, const char *pat
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	if (body) {
-		payload = dtf_json_dumps(body);
-		if (!payload)
-			return DTF_ENOMEM;
+	if (payload) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
-		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, 0L);
@@ -90,7 +103,6 @@ int dtf_http_call(struct dtf_http_client *c, const char *method, const char *pat
 		curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
 	}
 	cc = curl_easy_perform(c->curl);
-	free(payload);
 	/* Reset the body options so the next call starts clean. */
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	if (cc != CURLE_OK) {

@@ -142,5 +142,8 @@ int dtf_http_client_header(struct dtf_http_client *c, const char *header);
  * 409, DTF_EPROTO for another 4xx/5xx; c->error says why. timeout_ms 0 means 30 s. */
 int dtf_http_call(struct dtf_http_client *c, const char *method, const char *path,
 		  const json_t *body, long timeout_ms, json_t **resp);
+/* The same with a body that is already JSON text (len bytes; NULL for none). */
+int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char *path,
+		      const char *payload, size_t len, long timeout_ms, json_t **resp);
 
 #endif

@@ -1,7 +1,10 @@
 /* agent.c: the worker agent. Threads: the main thread waits for signals; one heartbeat thread
  * (and re-registration after the coordinator declared us lost); one dispatcher that long-polls
- * for leases and queues the tasks; `slots` executor threads that run tasks and report results,
- * retrying with backoff while the coordinator is down. */
+ * for leases while a slot is idle and queues the tasks; `slots` executor threads that run tasks;
+ * one reporter that sends the executors' results (several in one request when they finish
+ * together, retrying with backoff while the coordinator is down) and asks for the next tasks in
+ * the same round trip. While tasks are short, it also leases ahead: up to one queued task per
+ * slot, so an executor starts its next task at once instead of waiting for the round trip. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -37,6 +40,22 @@ struct job {
 	struct job *next;
 };
 
+/* A finished task's result waiting for the reporter. */
+struct outmsg {
+	char task_id[64];
+	char *text; /* the result as JSON, with its task_id */
+	size_t len;
+	bool short_task; /* it ran for less than AHEAD_TASK_MS */
+	struct outmsg *next;
+};
+
+/* Results sent in one request: at most this many bytes of them (a larger one goes alone). */
+#define BATCH_MAX_BYTES (1u << 20)
+/* Tasks shorter than this make the reporter lease ahead (one queued task per slot): for them a
+ * round trip per task would be a large share of the time; longer ones are leased only for free
+ * slots, so no task waits behind another while a worker elsewhere could take it. */
+#define AHEAD_TASK_MS 50
+
 /* A task's start is reported only once it has run for STARTED_DELAY_MS: shorter tasks report it
  * with their result, which saves a round trip per task. */
 #define STARTED_DELAY_MS 200
@@ -64,6 +83,10 @@ struct agent {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;       /* the dispatcher waits here for free slots or a registration */
 	pthread_cond_t work;       /* executors wait here for queued jobs */
+	pthread_cond_t outbox_cond; /* the reporter waits here for results */
+	struct outmsg *out_head, **out_tail; /* results waiting for the reporter */
+	bool reporter_stop;
+	atomic_int reporter_reconnect; /* executors restarted: the reporter reconnects too */
 	struct job *head, *tail;   /* leased tasks waiting for a slot */
 	int queued, busy;          /* queued jobs, running executors */
 	char worker_id[72];
@@ -293,6 +316,7 @@ static void apply_restart(struct agent *a, json_t *resp)
 	pthread_mutex_lock(&a->lock);
 	for (s = 0; s < a->cfg.slots; s++)
 		atomic_store(&a->slots[s].restart, 1);
+	atomic_store(&a->reporter_reconnect, 1);
 	wake_all(a);
 	pthread_mutex_unlock(&a->lock);
 }
@@ -492,10 +516,10 @@ static void *dispatcher_main(void *arg)
 	return NULL;
 }
 
-/* Sends a message about a task until the coordinator answers (held while it is down). Returns 0,
+/* Sends a message (JSON text) until the coordinator answers (held while it is down). Returns 0,
  * or DTF_ESTALE/DTF_ENOTFOUND/DTF_EPROTO when the coordinator refused it. */
-static int send_reliably(struct agent *a, struct conn *cn, const char *path, json_t *body,
-			 bool give_up_on_stop, json_t **resp)
+static int send_until_answered(struct agent *a, struct conn *cn, const char *path,
+			       const char *text, size_t len, bool give_up_on_stop, json_t **resp)
 {
 	long backoff = 100;
 
@@ -503,7 +527,7 @@ static int send_reliably(struct agent *a, struct conn *cn, const char *path, jso
 		int rc;
 		if (conn_get(a, cn))
 			return DTF_EINVAL;
-		rc = dtf_http_call(&cn->http, "POST", path, body, 30000, resp);
+		rc = dtf_http_call_raw(&cn->http, "POST", path, text, len, 30000, resp);
 		if (rc == 0)
 			return 0;
 		if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO) {
@@ -524,6 +548,153 @@ static int send_reliably(struct agent *a, struct conn *cn, const char *path, jso
 		sleep_ms(backoff);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
+}
+
+static int send_reliably(struct agent *a, struct conn *cn, const char *path, json_t *body,
+			 bool give_up_on_stop, json_t **resp)
+{
+	char *text = dtf_json_dumps(body);
+	int rc;
+
+	if (!text)
+		return DTF_ENOMEM;
+	rc = send_until_answered(a, cn, path, text, strlen(text), give_up_on_stop, resp);
+	free(text);
+	return rc;
+}
+
+/* Queues a finished task's result for the reporter (msg is consumed). */
+static void report_result(struct agent *a, json_t *msg, double duration_s)
+{
+	struct outmsg *om = calloc(1, sizeof(*om));
+
+	if (om) {
+		snprintf(om->task_id, sizeof(om->task_id), "%s", dtf_json_str(msg, "task_id", ""));
+		om->text = dtf_json_dumps(msg);
+	}
+	json_decref(msg);
+	if (!om || !om->text) {
+		log_error("out of memory: a result could not be sent");
+		free(om);
+		return;
+	}
+	om->len = strlen(om->text);
+	om->short_task = duration_s * 1000 < AHEAD_TASK_MS;
+	pthread_mutex_lock(&a->lock);
+	*a->out_tail = om;
+	a->out_tail = &om->next;
+	pthread_cond_signal(&a->outbox_cond);
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* Logs the results the coordinator refused (a stale attempt, a task no longer ours). */
+static void log_refused(json_t *resp)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(resp, "results"), i, e)
+	{
+		if (!json_is_true(json_object_get(e, "accepted")))
+			log_warn("result of %s refused: %s", dtf_json_str(e, "task_id", "?"),
+				 dtf_json_str(e, "reason", "no reason given"));
+	}
+}
+
+/* Takes the results waiting in the outbox, up to BATCH_MAX_BYTES (at least one); says how many
+ * and whether they were all short. Called with a->lock held and the outbox not empty. */
+static struct outmsg *take_batch(struct agent *a, int *n, bool *all_short)
+{
+	struct outmsg *batch = a->out_head, *last = NULL, *o;
+	size_t bytes = 0;
+
+	*n = 0;
+	*all_short = true;
+	for (o = batch; o; o = o->next) {
+		if (*n && bytes + o->len > BATCH_MAX_BYTES)
+			break;
+		bytes += o->len;
+		*all_short = *all_short && o->short_task;
+		(*n)++;
+		last = o;
+	}
+	a->out_head = last->next;
+	last->next = NULL;
+	if (!a->out_head)
+		a->out_tail = &a->out_head;
+	return batch;
+}
+
+static void *reporter_main(void *arg)
+{
+	struct agent *a = arg;
+	struct conn cn = {0};
+	struct dtf_buf body;
+
+	dtf_buf_init(&body, DTF_HTTP_MAX_BODY);
+	for (;;) {
+		struct outmsg *batch, *o, *next;
+		char path[160], head[128];
+		int n, max, ahead, held, want, rc;
+		bool all_short;
+		json_t *resp = NULL;
+
+		pthread_mutex_lock(&a->lock);
+		while (!a->out_head && !a->reporter_stop)
+			pthread_cond_wait(&a->outbox_cond, &a->lock);
+		if (!a->out_head) {
+			pthread_mutex_unlock(&a->lock);
+			break;
+		}
+		batch = take_batch(a, &n, &all_short);
+		/* Ask for the free slots' next tasks; while tasks are short, for one more per slot
+		 * to queue (the coordinator gives those only when no other worker waits). */
+		held = a->busy + a->queued;
+		max = a->cfg.slots - held > 0 ? a->cfg.slots - held : 0;
+		want = (all_short ? 2 * a->cfg.slots : a->cfg.slots) - held;
+		ahead = want > max ? want - max : 0;
+		if (a->draining || a->stopping || a->need_register)
+			max = ahead = 0;
+		snprintf(path, sizeof(path), "/api/v1/workers/%s/lease", a->worker_id);
+		pthread_mutex_unlock(&a->lock);
+
+		dtf_buf_reset(&body);
+		snprintf(head, sizeof(head),
+			 "{\"protocol\":%d,\"max\":%d,\"ahead\":%d,\"wait_s\":0,\"results\":[",
+			 PROTOCOL, max, ahead);
+		rc = dtf_buf_add(&body, head, strlen(head));
+		for (o = batch; o && rc == 0; o = o->next) {
+			if (o != batch)
+				rc = dtf_buf_add(&body, ",", 1);
+			if (rc == 0)
+				rc = dtf_buf_add(&body, o->text, o->len);
+		}
+		if (rc == 0)
+			rc = dtf_buf_add(&body, "]}", 2);
+		if (atomic_exchange(&a->reporter_reconnect, 0))
+			conn_release(&cn);
+		if (rc)
+			log_error("out of memory: %d results could not be sent", n);
+		else
+			rc = send_until_answered(a, &cn, path, body.data, body.len, false, &resp);
+		if (rc == 0) {
+			log_refused(resp);
+			enqueue(a, resp);
+		} else if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO) {
+			/* Refused as a whole (e.g. this worker was declared lost meanwhile). */
+			for (o = batch; o; o = o->next)
+				log_warn("result of %s refused: %s", o->task_id, cn.http.error);
+		}
+		json_decref(resp);
+		for (o = batch; o; o = next) {
+			next = o->next;
+			free(o->text);
+			free(o);
+		}
+	}
+	dtf_buf_release(&body);
+	conn_release(&cn);
+	return NULL;
 }
 
 static char **build_env(json_t *task, const char *workdir, const char *worker_id)
@@ -880,12 +1051,11 @@ static void *executor_thread(void *arg)
 	struct exec_arg *ea = arg;
 	struct agent *a = ea->a;
 	struct slot *sl = ea->sl;
-	struct conn cn = {0};
 
 	for (;;) {
 		struct job *j;
 		json_t *msg;
-		char path[200], workdir[4096];
+		char workdir[4096];
 		const char *tid;
 		bool passed;
 
@@ -894,12 +1064,10 @@ static void *executor_thread(void *arg)
 		       !atomic_load(&sl->restart))
 			pthread_cond_wait(&a->work, &a->lock);
 		if (atomic_load(&sl->restart)) {
-			/* A fresh executor: its connection, its spare directory and the work
-			 * directory itself are made again. */
+			/* A fresh executor: its spare directory and the work directory itself
+			 * are made again (and the reporter's connection). */
 			atomic_store(&sl->restart, 0);
 			pthread_mutex_unlock(&a->lock);
-			conn_release(&cn);
-			memset(&cn, 0, sizeof(cn));
 			if (sl->spare[0])
 				dtf_rmtree(sl->spare);
 			sl->spare[0] = '\0';
@@ -927,8 +1095,7 @@ static void *executor_thread(void *arg)
 		{
 			struct notice *n = calloc(1, sizeof(*n)), **pp;
 			char ts[32];
-			json_t *resp = NULL;
-			int lease_max;
+			int64_t t0;
 
 			dtf_rfc3339(dtf_wall_ms(), ts);
 			if (n) {
@@ -941,6 +1108,7 @@ static void *executor_thread(void *arg)
 				pthread_mutex_unlock(&a->lock);
 			}
 			log_debug("running task %s", tid);
+			t0 = dtf_mono_ms();
 			msg = run_task(a, sl, j->task, workdir, sizeof(workdir));
 			pthread_mutex_lock(&a->lock);
 			for (pp = &a->notices; *pp; pp = &(*pp)->next)
@@ -948,23 +1116,15 @@ static void *executor_thread(void *arg)
 					*pp = n->next;
 					break;
 				}
-			/* Ask for the next tasks with the result while this slot is free. */
-			lease_max = a->cfg.slots - (a->busy - 1) - a->queued;
-			if (a->draining || a->stopping || a->need_register)
-				lease_max = 0;
 			pthread_mutex_unlock(&a->lock);
 			free(n);
 			json_object_set_new(msg, "started_at", json_string(ts));
-			if (lease_max > 0)
-				json_object_set_new(msg, "lease_max", json_integer(lease_max));
+			json_object_set_new(msg, "task_id", json_string(tid));
 			passed = strcmp(dtf_json_str(msg, "outcome", ""), "passed") == 0;
-			snprintf(path, sizeof(path), "/api/v1/tasks/%s/result", tid);
-			if (send_reliably(a, &cn, path, msg, false, &resp) == 0)
-				enqueue(a, resp);
-			json_decref(resp);
 			if (passed && !a->cfg.keep_work_dirs)
 				retire_workdir(a, sl, workdir);
-			json_decref(msg);
+			/* The reporter sends it; this slot goes on with its next task. */
+			report_result(a, msg, (double)(dtf_mono_ms() - t0) / 1000.0);
 		}
 
 		pthread_mutex_lock(&a->lock);
@@ -980,7 +1140,6 @@ static void *executor_thread(void *arg)
 		json_decref(j->task);
 		free(j);
 	}
-	conn_release(&cn);
 	return NULL;
 }
 
@@ -988,7 +1147,7 @@ int agent_run(const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	struct exec_arg *eargs = NULL;
-	pthread_t hb, disp, notifier;
+	pthread_t hb, disp, notifier, reporter;
 	struct conn cn = {0};
 	sigset_t set;
 	int rc = 0, i, sig;
@@ -1005,6 +1164,8 @@ int agent_run(const struct agent_config *cfg)
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cond, NULL);
 	pthread_cond_init(&a->work, NULL);
+	pthread_cond_init(&a->outbox_cond, NULL);
+	a->out_tail = &a->out_head;
 	if (cfg->worker_id)
 		snprintf(a->worker_id, sizeof(a->worker_id), "%s", cfg->worker_id);
 	a->hb_interval = 2;
@@ -1025,6 +1186,7 @@ int agent_run(const struct agent_config *cfg)
 		goto out;
 	pthread_create(&hb, NULL, heartbeat_main, a);
 	pthread_create(&notifier, NULL, notifier_main, a);
+	pthread_create(&reporter, NULL, reporter_main, a);
 	for (i = 0; i < a->cfg.slots; i++) {
 		eargs[i].a = a;
 		eargs[i].sl = &a->slots[i];
@@ -1073,6 +1235,12 @@ int agent_run(const struct agent_config *cfg)
 	pthread_mutex_unlock(&a->lock);
 	for (i = 0; i < a->cfg.slots; i++)
 		pthread_join(a->slots[i].thread, NULL);
+	/* The reporter sends what the executors left in the outbox, then ends. */
+	pthread_mutex_lock(&a->lock);
+	a->reporter_stop = true;
+	pthread_cond_signal(&a->outbox_cond);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(reporter, NULL);
 	/* Anything leased but never started is handed back as interrupted. */
 	while (a->head) {
 		struct job *j = a->head;
@@ -1104,6 +1272,7 @@ out:
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->cond);
 	pthread_cond_destroy(&a->work);
+	pthread_cond_destroy(&a->outbox_cond);
 	free(a);
 	return rc;
 }

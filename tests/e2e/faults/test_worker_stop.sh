@@ -33,7 +33,7 @@ wait_for -t 10 -m "attempt 1's process on kb-1 to end" no_task_procs_on "$XB" kb
 stale_before=$(metric dtf_stale_results_total)
 kill -CONT "${WORKER_PID[kb-1]}"
 wait_for -t 15 -m "kb-1 to log that its result for attempt 1 was refused" \
-	grep -q "tasks/$XB/result refused" "$T/worker-kb-1.log"
+	grep -q "result of $XB refused" "$T/worker-kb-1.log"
 # The stale result changed nothing: the task still runs on kb-2 in attempt 2.
 running_on "$XB" kb-2 2 || fail "the stale result from kb-1 changed the task: $(body)"
 wait_for -t 15 -m "kb-1 to register again" worker_registered kb-1
@@ -47,7 +47,7 @@ assert t["attempt"] == 2 and [x["outcome"] for x in h] == ["requeued", "passed"]
 assert [x["worker_id"] for x in h] == ["kb-1", "kb-2"], h
 assert t["result"]["worker_id"] == "kb-2" and "attempt 2 on kb-2" in t["result"]["stdout"], t["result"]
 EOF
-refusal=$(grep "tasks/$XB/result refused" "$T/worker-kb-1.log" | head -n1)
+refusal=$(grep "result of $XB refused" "$T/worker-kb-1.log" | head -n1)
 case "$refusal" in
 *"stale result"* | *"declared lost"*) ;;
 *) fail "kb-1's result was refused for another reason: $refusal" ;;
