@@ -192,15 +192,17 @@ static void h_metrics(struct dtf_http_req *r)
 {
 	struct coord *c = C(r);
 	static const char *const wnames[] = {"idle", "busy", "draining", "lost"};
-	int wcount[4] = {0};
+	int wcount[4] = {0}, waiters = 0;
 	size_t pos = 0;
 	const char *k;
 	void *v;
 	int s;
 
 	pthread_mutex_lock(&c->lock);
-	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
 		wcount[((struct cworker *)v)->status]++;
+		waiters += ((struct cworker *)v)->waiter != NULL;
+	}
 	r->status = 200;
 	r->content_type = "text/plain; version=0.0.4";
 	dtf_buf_reset(&r->resp);
@@ -229,10 +231,18 @@ static void h_metrics(struct dtf_http_req *r)
 		       "dtf_stale_results_total %llu\n"
 		       "# HELP dtf_pending_tasks Tasks in the pending queues.\n"
 		       "# TYPE dtf_pending_tasks gauge\n"
-		       "dtf_pending_tasks %zu\n",
+		       "dtf_pending_tasks %zu\n"
+		       "# HELP dtf_lease_waiters Workers with a long-poll lease parked, waiting for work.\n"
+		       "# TYPE dtf_lease_waiters gauge\n"
+		       "dtf_lease_waiters %d\n"
+		       "# HELP dtf_leased_ahead_total Tasks leased ahead (queued on a worker whose slots were "
+		       "all taken).\n"
+		       "# TYPE dtf_leased_ahead_total counter\n"
+		       "dtf_leased_ahead_total %llu\n",
 		       (unsigned long long)c->m_submitted, (unsigned long long)c->m_leases,
 		       (unsigned long long)c->m_leased_tasks, (unsigned long long)c->m_requeued,
-		       (unsigned long long)c->m_stale_results, c->pending_count);
+		       (unsigned long long)c->m_stale_results, c->pending_count, waiters,
+		       (unsigned long long)c->m_leased_ahead);
 	dtf_buf_adds(&r->resp, "# HELP dtf_task_results_total Final task outcomes.\n"
 			       "# TYPE dtf_task_results_total counter\n");
 	for (s = TS_COMPLETED; s < TS__COUNT; s++)

@@ -158,7 +158,7 @@ struct coord {
 	volatile bool stopping;
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
-	uint64_t m_requeued, m_http_errors;
+	uint64_t m_requeued, m_http_errors, m_leased_ahead;
 	struct dtf_constraint_registry *constraints; /* defaults and shared compiled constraints */
 	/* Group commit (commit.c): the open transaction and the responses held until it commits. */
 	bool gc_open, gc_dirty;

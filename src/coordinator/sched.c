@@ -225,6 +225,7 @@ int sched_lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out
 	more = sched_lease(c, w, ahead);
 	w->slots = slots;
 	n = (int)json_array_size(more);
+	c->m_leased_ahead += (uint64_t)n;
 	json_array_foreach(more, i, e) json_array_append(out, e);
 	json_decref(more);
 	return n;

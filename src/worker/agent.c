@@ -85,6 +85,7 @@ struct agent {
 	pthread_cond_t work;       /* executors wait here for queued jobs */
 	pthread_cond_t outbox_cond; /* the reporter waits here for results */
 	struct outmsg *out_head, **out_tail; /* results waiting for the reporter */
+	struct outmsg *in_flight;  /* the results the reporter is sending */
 	bool reporter_stop;
 	atomic_int reporter_reconnect; /* executors restarted: the reporter reconnects too */
 	struct job *head, *tail;   /* leased tasks waiting for a slot */
@@ -185,12 +186,18 @@ static json_t *running_ids(struct agent *a)
 	int i;
 
 	struct job *j;
+	struct outmsg *o;
 
 	for (i = 0; i < a->cfg.slots; i++)
 		if (a->slots[i].task_id[0])
 			json_array_append_new(ids, json_string(a->slots[i].task_id));
 	for (j = a->head; j; j = j->next)
 		json_array_append_new(ids, json_string(dtf_json_str(j->task, "id", "")));
+	/* Finished, with the result not delivered yet: still ours. */
+	for (o = a->out_head; o; o = o->next)
+		json_array_append_new(ids, json_string(o->task_id));
+	for (o = a->in_flight; o; o = o->next)
+		json_array_append_new(ids, json_string(o->task_id));
 	return ids;
 }
 
@@ -563,8 +570,9 @@ static int send_reliably(struct agent *a, struct conn *cn, const char *path, jso
 	return rc;
 }
 
-/* Queues a finished task's result for the reporter (msg is consumed). */
-static void report_result(struct agent *a, json_t *msg, double duration_s)
+/* Queues a finished task's result for the reporter (msg is consumed) and frees the slot, in one
+ * step, so the reporter counts the slot free when it asks for the next tasks. */
+static void report_result(struct agent *a, struct slot *sl, json_t *msg, double duration_s)
 {
 	struct outmsg *om = calloc(1, sizeof(*om));
 
@@ -576,6 +584,11 @@ static void report_result(struct agent *a, json_t *msg, double duration_s)
 	if (!om || !om->text) {
 		log_error("out of memory: a result could not be sent");
 		free(om);
+		pthread_mutex_lock(&a->lock);
+		sl->task_id[0] = '\0';
+		a->busy--;
+		wake_all(a);
+		pthread_mutex_unlock(&a->lock);
 		return;
 	}
 	om->len = strlen(om->text);
@@ -584,6 +597,10 @@ static void report_result(struct agent *a, json_t *msg, double duration_s)
 	*a->out_tail = om;
 	a->out_tail = &om->next;
 	pthread_cond_signal(&a->outbox_cond);
+	sl->task_id[0] = '\0';
+	a->busy--;
+	if (a->draining || a->stopping)
+		wake_all(a);
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -647,6 +664,7 @@ static void *reporter_main(void *arg)
 			break;
 		}
 		batch = take_batch(a, &n, &all_short);
+		a->in_flight = batch;
 		/* Ask for the free slots' next tasks; while tasks are short, for one more per slot
 		 * to queue (the coordinator gives those only when no other worker waits). */
 		held = a->busy + a->queued;
@@ -686,6 +704,13 @@ static void *reporter_main(void *arg)
 				log_warn("result of %s refused: %s", o->task_id, cn.http.error);
 		}
 		json_decref(resp);
+		pthread_mutex_lock(&a->lock);
+		a->in_flight = NULL;
+		/* A slot left with nothing to do: the dispatcher long-polls for it (the reporter
+		 * asks again only with the next result). */
+		if (!a->out_head && a->queued + a->busy < a->cfg.slots)
+			pthread_cond_signal(&a->cond);
+		pthread_mutex_unlock(&a->lock);
 		for (o = batch; o; o = next) {
 			next = o->next;
 			free(o->text);
@@ -1124,19 +1149,8 @@ static void *executor_thread(void *arg)
 			if (passed && !a->cfg.keep_work_dirs)
 				retire_workdir(a, sl, workdir);
 			/* The reporter sends it; this slot goes on with its next task. */
-			report_result(a, msg, (double)(dtf_mono_ms() - t0) / 1000.0);
+			report_result(a, sl, msg, (double)(dtf_mono_ms() - t0) / 1000.0);
 		}
-
-		pthread_mutex_lock(&a->lock);
-		sl->task_id[0] = '\0';
-		a->busy--;
-		/* The dispatcher is woken only when it has a slot to lease for (the result's reply
-		 * usually brought the next task already), the others only when stopping. */
-		if (a->draining || a->stopping)
-			wake_all(a);
-		else if (a->queued + a->busy < a->cfg.slots)
-			pthread_cond_signal(&a->cond);
-		pthread_mutex_unlock(&a->lock);
 		json_decref(j->task);
 		free(j);
 	}
