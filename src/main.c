@@ -1,4 +1,5 @@
 /* main.c: dtf's entry point: the subcommand table (one file per command under src/cli/). */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,11 @@ int main(int argc, char **argv)
 	const struct cli_command *c;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* The server threads' heaps grow and shrink by small steps as requests come and go (an
+	 * mprotect, and TLB shootdowns on every thread, each time): grow them in larger steps and
+	 * keep what was freed. */
+	mallopt(M_TOP_PAD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
