@@ -221,7 +221,7 @@ static void test_spawn_failures(void **state)
 	assert_non_null(r.err);
 	dtf_exec_result_release(&r);
 
-	/* With a '/', the failure comes back from posix_spawn itself. */
+	/* With a '/', the failure comes back from the child's exec. */
 	spec_init(&s, missing_abs);
 	assert_int_equal(dtf_exec_run(&s, &r), DTF_ESPAWN);
 	assert_true(r.spawn_failed);
@@ -527,9 +527,47 @@ static void test_concurrent(void **state)
 	}
 }
 
+/* The child starts clean: no ignored signal (SIGPIPE is ignored here, as in dtf), no blocked one
+ * (SIGUSR1 is blocked in this thread), a process group of its own, stdin on /dev/null. */
+static void test_child_state(void **state)
+{
+	char *const status[] = {"cat", "/proc/self/status", NULL};
+	char *const stat[] = {"cat", "/proc/self/stat", NULL};
+	char *const fd0[] = {"readlink", "/proc/self/fd/0", NULL};
+	struct dtf_exec_spec s;
+	struct dtf_exec_result r;
+	sigset_t usr1, old;
+	long pid, pgrp;
+
+	(void)state;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, &old);
+	spec_init(&s, status);
+	assert_int_equal(dtf_exec_run(&s, &r), 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "\nSigIgn:\t0000000000000000\n"));
+	assert_non_null(strstr(r.out, "\nSigBlk:\t0000000000000000\n"));
+	dtf_exec_result_release(&r);
+
+	spec_init(&s, stat);
+	assert_int_equal(dtf_exec_run(&s, &r), 0);
+	/* "pid (comm) state ppid pgrp …" */
+	assert_int_equal(sscanf(r.out, "%ld (cat) %*c %*d %ld", &pid, &pgrp), 2);
+	assert_int_equal(pgrp, pid);
+	dtf_exec_result_release(&r);
+
+	spec_init(&s, fd0);
+	assert_int_equal(dtf_exec_run(&s, &r), 0);
+	assert_string_equal(r.out, "/dev/null\n");
+	dtf_exec_result_release(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_child_state),
 	    cmocka_unit_test(test_exit_codes),	   cmocka_unit_test(test_separate_streams),
 	    cmocka_unit_test(test_env_and_cwd),	   cmocka_unit_test(test_path_lookup),
 	    cmocka_unit_test(test_spawn_failures), cmocka_unit_test(test_timeout),
@@ -538,5 +576,7 @@ int main(void)
 	    cmocka_unit_test(test_cancel),	   cmocka_unit_test(test_concurrent),
 	};
 
+	/* As dtf's main() does, before any task runs. */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
