@@ -178,11 +178,11 @@ static void ignored_signals(sigset_t *set)
 	*set = ignored_set;
 }
 
-/* On Linux with glibc the child is started with clone(CLONE_VM | CLONE_VFORK) on a stack in the
- * parent's frame: what posix_spawn does, without mapping and unmapping a stack for every task
- * (an munmap in a process with several threads costs a TLB shootdown on every CPU they ran on)
- * and without a system call per signal in the child. Sanitizer builds keep posix_spawn: their
- * run-time does not follow a child that shares the parent's memory on another stack. */
+/* On Linux with glibc (x86-64, arm64) the child is started with clone(CLONE_VM | CLONE_VFORK) on a
+ * stack in the parent's frame: what posix_spawn does, without mapping and unmapping a stack for
+ * every task (an munmap in a process with several threads costs a TLB shootdown on every CPU
+ * they ran on). Sanitizer builds keep posix_spawn: their run-time does not follow a child that
+ * shares the parent's memory on another stack. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define DTF_CLONE_SPAWN 0
 #elif defined(__has_feature)
@@ -192,7 +192,7 @@ static void ignored_signals(sigset_t *set)
 #endif
 #endif
 #if !defined(DTF_CLONE_SPAWN)
-#if defined(__linux__) && defined(__GLIBC__)
+#if defined(__linux__) && defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__))
 #define DTF_CLONE_SPAWN 1
 #else
 #define DTF_CLONE_SPAWN 0
@@ -207,26 +207,33 @@ struct child_ctx {
 	char *const *argv, *const *envp;
 	const char *cwd;
 	int out_w, err_w;
-	sigset_t reset;  /* signals to put back to SIG_DFL (the ignored ones) */
 	volatile int err; /* set by the child when it cannot exec */
 };
 
+/* The kernel's struct sigaction on x86-64 and arm64, for rt_sigaction. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+
 /* The child until exec: it shares the parent's memory (the parent waits, CLONE_VFORK), so it
- * makes system calls and touches nothing but its context. dtf installs no signal handlers in
- * a worker, only SIG_IGN dispositions, so those are the ones reset; every signal is blocked
- * until just before exec. */
+ * makes system calls and touches nothing but its context. Every signal is blocked until just
+ * before exec, and every disposition goes back to SIG_DFL with the raw system call (glibc's
+ * sigaction refuses the two signals it reserves, which a worker may have inherited ignored). */
 static int child_main(void *arg)
 {
 	struct child_ctx *x = arg;
-	struct sigaction dfl;
+	struct kernel_sigaction dfl;
 	sigset_t none;
 	int sig, fd;
 
 	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sigismember(&x->reset, sig) == 1)
-			sigaction(sig, &dfl, NULL);
+	dfl.handler = SIG_DFL;
+	for (sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
 	if (setpgid(0, 0) != 0 || dup2(x->out_w, STDOUT_FILENO) < 0 ||
 	    dup2(x->err_w, STDERR_FILENO) < 0)
 		goto fail;
@@ -267,7 +274,6 @@ static int clone_spawn(const struct dtf_exec_spec *spec, const char *prog, char 
 	x.cwd = spec->cwd;
 	x.out_w = out_w;
 	x.err_w = err_w;
-	ignored_signals(&x.reset);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	p = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &x);
