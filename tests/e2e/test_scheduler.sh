@@ -21,13 +21,15 @@ assert_eq "$(http PUT /api/v1/scheduler '{"strategy": "priority", "x": 1}')" 400
 assert_eq "$(http PUT /api/v1/scheduler 'nope')" 400 "malformed body"
 assert_eq "$(jq_py 'd["strategy"]' <(api GET /api/v1/scheduler))" priority "still priority"
 
-# Tasks queued before the switch: priority would run "late" (priority 1) first.
+# Tasks queued before the switch: priority would run "late" (priority 1) first. Each sleeps 60 ms
+# so that completion times are apart (results of tasks under 50 ms may share one request, and
+# so one finished_at millisecond).
 SOON=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc)+d.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
 LATE=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc)+d.timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
 api POST /api/v1/tasks "{\"tasks\": [
-  {\"name\": \"late\", \"command\": [\"true\"], \"priority\": 1, \"deadline\": \"$LATE\"},
-  {\"name\": \"soon\", \"command\": [\"true\"], \"priority\": 9, \"deadline\": \"$SOON\"},
-  {\"name\": \"missed\", \"command\": [\"true\"], \"priority\": 9, \"deadline\": \"2020-01-01T00:00:00Z\"}
+  {\"name\": \"late\", \"command\": [\"sleep\", \"0.06\"], \"priority\": 1, \"deadline\": \"$LATE\"},
+  {\"name\": \"soon\", \"command\": [\"sleep\", \"0.06\"], \"priority\": 9, \"deadline\": \"$SOON\"},
+  {\"name\": \"missed\", \"command\": [\"sleep\", \"0.06\"], \"priority\": 9, \"deadline\": \"2020-01-01T00:00:00Z\"}
 ]}" > sub.json
 MISSED=$(jq_py 'd["ids"][2]' sub.json)
 assert_eq "$(task_field "$MISSED" 'd["deadline_at_risk"]')" true "deadline_at_risk of a past deadline"
@@ -55,8 +57,8 @@ assert_eq "$(jq_py '[t["name"] for t in sorted(d["tasks"], key=lambda t: t["hist
 api PUT /api/v1/scheduler '{"strategy": "fair-share"}' > /dev/null
 A1=$(api POST /api/v1/tasks '{"name": "alice_1", "shell": "sleep 2", "user": "alice"}' | jq_py 'd["id"]')
 wait_for -t 20 -m "alice_1 to run" task_status_is "$A1" running
-A2=$(api POST /api/v1/tasks '{"name": "alice_2", "command": ["true"], "user": "alice"}' | jq_py 'd["id"]')
-B1=$(api POST /api/v1/tasks '{"name": "bob_1", "command": ["true"], "user": "bob"}' | jq_py 'd["id"]')
+A2=$(api POST /api/v1/tasks '{"name": "alice_2", "command": ["sleep", "0.06"], "user": "alice"}' | jq_py 'd["id"]')
+B1=$(api POST /api/v1/tasks '{"name": "bob_1", "command": ["sleep", "0.06"], "user": "bob"}' | jq_py 'd["id"]')
 reason=$(task_field "$A2" 'd["pending_reason"]')
 assert_contains "$reason" "all workers that can run it are busy (1 fitting, all full)" "alice_2 reason"
 assert_contains "$reason" "deferred by fair share: user alice is over its share" "alice_2 reason"
@@ -81,9 +83,9 @@ assert_eq "$(jq_py 'd["strategy"]' sched.json)" shortest-first "plugin strategy 
 assert_eq "$(jq_py '[s["plugin"] for s in d["strategies"] if s["source"] == "plugin"]' sched.json)" \
 	'["shortest_first"]' "plugin strategy listed"
 api POST /api/v1/tasks '{"tasks": [
-  {"name": "e30", "command": ["true"], "params": {"estimate_s": 30}},
-  {"name": "e10", "command": ["true"], "params": {"estimate_s": 10}},
-  {"name": "e20", "command": ["true"], "params": {"estimate_s": 20}}
+  {"name": "e30", "command": ["sleep", "0.06"], "params": {"estimate_s": 30}},
+  {"name": "e10", "command": ["sleep", "0.06"], "params": {"estimate_s": 10}},
+  {"name": "e20", "command": ["sleep", "0.06"], "params": {"estimate_s": 20}}
 ]}' > /dev/null
 start_worker w2 --slots 1
 wait_for -t 20 -m "the three tasks to complete" all_done
