@@ -312,23 +312,6 @@ void coord_stop(struct coord *c)
 		dtf_plugins_free(ps);
 	}
 	dtf_events_free(c->events);
-	pos = 0;
-	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
-		task_doc_free((struct ctask *)v);
-		constraints_free(((struct ctask *)v)->constraints);
-		free(v);
-	}
-	pos = 0;
-	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
-		json_decref(((struct cworker *)v)->doc);
-		json_decref(((struct cworker *)v)->cancel);
-		free(v);
-	}
-	pos = 0;
-	while ((pos = dtf_hmap_next(&c->runs, pos, &k, &v)) != 0) {
-		json_decref(((struct crun *)v)->doc);
-		free(v);
-	}
 	/* The duration history not written yet goes in with a last commit. */
 	if (c->store && c->sx && state_begin(c) == 0) {
 		sx_history_persist(c, true);
@@ -336,9 +319,7 @@ void coord_stop(struct coord *c)
 			log_warn("store: the last duration history was not saved: %s", c->store->error);
 	}
 	sx_free(c);
-	dtf_hmap_release(&c->tasks);
-	dtf_hmap_release(&c->workers);
-	dtf_hmap_release(&c->runs);
+	state_free_all(c);
 	free(c->gc_held);
 	dtf_store_close(c->store);
 	constraints_registry_free(c->constraints);

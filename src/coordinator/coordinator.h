@@ -232,6 +232,8 @@ json_t *state_worker_view(const struct cworker *w);
 void state_publish_worker(struct coord *c, struct cworker *w);
 /* Writes a task (or worker, run) to the store; the caller commits. */
 int state_save_task(struct coord *c, struct ctask *t);
+/* Frees every task, worker and run in memory and the maps that hold them (teardown). */
+void state_free_all(struct coord *c);
 int state_save_worker(struct coord *c, struct cworker *w);
 int state_save_run(struct coord *c, struct crun *r);
 /* Transactions (commit.c). state_begin joins the open transaction or opens one; on the HTTP

@@ -141,6 +141,33 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 	return t;
 }
 
+void state_free_all(struct coord *c)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+		task_doc_free((struct ctask *)v);
+		constraints_free(((struct ctask *)v)->constraints);
+		free(v);
+	}
+	pos = 0;
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+		json_decref(((struct cworker *)v)->doc);
+		json_decref(((struct cworker *)v)->cancel);
+		free(v);
+	}
+	pos = 0;
+	while ((pos = dtf_hmap_next(&c->runs, pos, &k, &v)) != 0) {
+		json_decref(((struct crun *)v)->doc);
+		free(v);
+	}
+	dtf_hmap_release(&c->tasks);
+	dtf_hmap_release(&c->workers);
+	dtf_hmap_release(&c->runs);
+}
+
 void state_remove_task(struct coord *c, struct ctask *t)
 {
 	state_unqueue(c, t);

@@ -113,27 +113,10 @@ struct coord *sim_coord_new(const json_t *sched_section, const char *strategy, b
 
 void sim_coord_free(struct coord *c)
 {
-	size_t pos = 0;
-	const char *k;
-	void *v;
-
 	if (!c)
 		return;
 	sx_free(c);
-	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
-		constraints_free(((struct ctask *)v)->constraints);
-		task_doc_free((struct ctask *)v);
-		free(v);
-	}
-	pos = 0;
-	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
-		json_decref(((struct cworker *)v)->doc);
-		json_decref(((struct cworker *)v)->cancel);
-		free(v);
-	}
-	dtf_hmap_release(&c->tasks);
-	dtf_hmap_release(&c->workers);
-	dtf_hmap_release(&c->runs);
+	state_free_all(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c->store);
 	free(c);

@@ -581,25 +581,25 @@ static void report_result(struct agent *a, struct slot *sl, json_t *msg, double 
 		om->text = dtf_json_dumps(msg);
 	}
 	json_decref(msg);
-	if (!om || !om->text) {
-		log_error("out of memory: a result could not be sent");
+	if (om && !om->text) {
 		free(om);
-		pthread_mutex_lock(&a->lock);
-		sl->task_id[0] = '\0';
-		a->busy--;
-		wake_all(a);
-		pthread_mutex_unlock(&a->lock);
-		return;
+		om = NULL;
 	}
-	om->len = strlen(om->text);
-	om->short_task = duration_s * 1000 < AHEAD_TASK_MS;
+	if (!om) {
+		log_error("out of memory: a result could not be sent");
+	} else {
+		om->len = strlen(om->text);
+		om->short_task = duration_s * 1000 < AHEAD_TASK_MS;
+	}
 	pthread_mutex_lock(&a->lock);
-	*a->out_tail = om;
-	a->out_tail = &om->next;
-	pthread_cond_signal(&a->outbox_cond);
+	if (om) {
+		*a->out_tail = om;
+		a->out_tail = &om->next;
+		pthread_cond_signal(&a->outbox_cond);
+	}
 	sl->task_id[0] = '\0';
 	a->busy--;
-	if (a->draining || a->stopping)
+	if (!om || a->draining || a->stopping)
 		wake_all(a);
 	pthread_mutex_unlock(&a->lock);
 }

@@ -202,6 +202,9 @@ http() {
 
 body() { cat "$T/body"; }
 
+# metric NAME: the value of an unlabelled series in the coordinator's /metrics.
+metric() { curl -s --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+
 # api METHOD PATH [BODY]: like http, but the call must succeed (2xx); prints the body.
 api() {
 	local code

@@ -11,7 +11,6 @@
 N=40
 BURST="$DTF_SOURCE_DIR/tests/fixtures/burst.py"
 
-metric() { curl -s --max-time 5 "$URL/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
 # Without group commit: every request is a transaction of its own.
 start_coordinator --no-group-commit

@@ -6,8 +6,6 @@
 # ones are not (each is assigned only once the previous one finished).
 . "$(dirname "$0")/lib.sh"
 
-metric() { curl -s --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
-
 start_coordinator
 
 # --- the API: two hand-registered one-slot workers ---

@@ -17,7 +17,6 @@ wait_for -t 10 -m "the event stream to open" grep -q "dtf events" "$T/events.txt
 
 submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
 worker_status() { api GET "/api/v1/workers/$1" | jq_py 'd["status"]'; }
-metric() { curl -s --max-time 5 "$URL/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 history_of() { # history_of TASK: "worker:outcome:kind …" of its attempts
 	task_field "$1" '" ".join("%s:%s:%s" % (a["worker_id"], a["outcome"], a.get("error_kind", "-")) for a in d["history"])'
 }
