@@ -38,9 +38,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* The server threads' heaps grow and shrink by small steps as requests come and go (an
 	 * mprotect, and TLB shootdowns on every thread, each time): grow them in larger steps and
-	 * keep what was freed. */
+	 * keep what was freed. Setting these turns off glibc's sliding mmap threshold, which would
+	 * otherwise have risen past the request bodies and replies of a few hundred KiB (a batch
+	 * of tasks): without a threshold of its own each of those would be mmapped, faulted in page
+	 * by page and unmapped again. */
 	mallopt(M_TOP_PAD, 4 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 16 << 20);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -38,7 +38,7 @@ void dtf_buf_truncate(struct dtf_buf *b, size_t len)
 	b->data[len] = '\0';
 }
 
-static int buf_grow(struct dtf_buf *b, size_t extra)
+int dtf_buf_reserve(struct dtf_buf *b, size_t extra)
 {
 	size_t need, n;
 	char *p;
@@ -61,7 +61,7 @@ static int buf_grow(struct dtf_buf *b, size_t extra)
 
 int dtf_buf_add(struct dtf_buf *b, const void *data, size_t len)
 {
-	int rc = buf_grow(b, len);
+	int rc = dtf_buf_reserve(b, len);
 
 	if (rc)
 		return rc;
@@ -87,7 +87,7 @@ int dtf_buf_vprintf(struct dtf_buf *b, const char *fmt, va_list ap)
 	va_end(aq);
 	if (n < 0)
 		return DTF_EINVAL;
-	rc = buf_grow(b, (size_t)n);
+	rc = dtf_buf_reserve(b, (size_t)n);
 	if (rc)
 		return rc;
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -23,6 +23,9 @@ void dtf_buf_reset(struct dtf_buf *b);
 /* Cuts the buffer back to its first len bytes (a length it had before; longer is ignored), so a
  * writer that fails half-way can leave the caller's buffer as it was. */
 void dtf_buf_truncate(struct dtf_buf *b, size_t len);
+/* Makes room for extra more bytes (and the terminator) without adding anything; 0,
+ * DTF_ETOOBIG past the cap or DTF_ENOMEM. */
+int dtf_buf_reserve(struct dtf_buf *b, size_t extra);
 /* Appends; 0, DTF_ETOOBIG past the cap (nothing added) or DTF_ENOMEM. */
 int dtf_buf_add(struct dtf_buf *b, const void *data, size_t len);
 int dtf_buf_adds(struct dtf_buf *b, const char *s);

@@ -2,7 +2,9 @@
  * parsed with dtf_json_parse, then each task in it is validated with task_normalize: the body
  * itself, each element of an array, or each element of {"tasks": […]}, the shapes the API takes.
  * Whatever the input, nothing may crash or leak; a rejected task must come with a reason, and an
- * accepted one must be a well-formed normalized document that normalizes again to itself. */
+ * accepted one must be a well-formed normalized document that normalizes again to itself. The
+ * compact writer (dtf_json_dump) must give jansson's bytes for the body and for every normalized
+ * task. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,17 @@ static void check_normalized(const json_t *t)
 		abort();
 }
 
+/* Aborts unless the compact writer gives the bytes jansson's writer gives. */
+static void same_text(const json_t *v)
+{
+	char *ours = dtf_json_dumps(v), *theirs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (!ours || !theirs || strcmp(ours, theirs) != 0)
+		abort();
+	free(ours);
+	free(theirs);
+}
+
 /* Parses a deadline from an exact-size heap copy, so that a read past its end shows under ASan
  * (jansson's own string buffers have slack after the terminator that hides it). */
 static void deadline(const json_t *in)
@@ -94,7 +107,6 @@ static void one_task(const json_t *in)
 {
 	char err[512], err2[512];
 	json_t *t, *again;
-	char *text;
 
 	if (STRICT)
 		deadline(in);
@@ -106,10 +118,7 @@ static void one_task(const json_t *in)
 		return;
 	}
 	check_normalized(t);
-	text = dtf_json_dumps(t);
-	if (!text)
-		abort();
-	free(text);
+	same_text(t);
 	if (STRICT || strcmp(dtf_json_str(t, "name", ""), "") != 0) {
 		again = task_normalize(t, 60, err2, sizeof(err2));
 		if (!again || !json_equal(again, t))
@@ -134,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
+	same_text(doc);
 	list = json_is_array(doc) ? doc : json_object_get(doc, "tasks");
 	one_task(doc);
 	if (json_is_array(list)) {

@@ -282,6 +282,84 @@ static void test_json_depth(void **state)
 	free(text);
 }
 
+/* The compact writer gives jansson's bytes for v, both ways (into a buffer with something
+ * already in it, and as a new string). */
+static void same_as_jansson(json_t *v)
+{
+	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), *got = dtf_json_dumps(v);
+	struct dtf_buf b;
+
+	assert_non_null(want);
+	assert_non_null(got);
+	if (strcmp(want, got) != 0)
+		print_error("jansson: %s\nours:    %s\n", want, got);
+	assert_string_equal(got, want);
+	dtf_buf_init(&b, 1 << 20);
+	assert_int_equal(dtf_buf_adds(&b, "x"), 0);
+	assert_int_equal(dtf_json_dump(v, &b), 0);
+	assert_string_equal(dtf_buf_str(&b) + 1, want);
+	assert_int_equal(b.len, strlen(want) + 1);
+	dtf_buf_release(&b);
+	free(want);
+	free(got);
+	json_decref(v);
+}
+
+static void test_json_writer(void **state)
+{
+	static const double reals[] = {0.0, -0.0, 1.0, -1.5, 0.1, 1e300, -2.5e-300, 1e21, 1e22,
+				       123456789012345678.0, 3.14159265358979, 5e-324, 1e-7, 100.0};
+	static const char tail[] = "\\/\x7f\xc3\xa9\xe2\x80\xa8\xf0\x9f\x98\x80";
+	char ctl[64], big[10000];
+	json_t *o, *a;
+	size_t i;
+	struct dtf_buf b;
+
+	(void)state;
+	for (i = 0; i < sizeof(reals) / sizeof(reals[0]); i++)
+		same_as_jansson(json_real(reals[i]));
+	same_as_jansson(json_integer(0));
+	same_as_jansson(json_integer(-1));
+	same_as_jansson(json_integer(INT64_MAX));
+	same_as_jansson(json_integer(INT64_MIN));
+	same_as_jansson(json_true());
+	same_as_jansson(json_false());
+	same_as_jansson(json_null());
+	same_as_jansson(json_object());
+	same_as_jansson(json_array());
+	/* Every control character, the two that are always escaped, DEL, '/' and UTF-8. */
+	for (i = 0; i < 32; i++)
+		ctl[i] = (char)(i + 1 < 32 ? i + 1 : '"');
+	memcpy(ctl + 31, tail, sizeof(tail) - 1);
+	same_as_jansson(json_stringn(ctl, 31 + sizeof(tail) - 1));
+	same_as_jansson(json_stringn("a\0b", 3));
+	same_as_jansson(json_string(""));
+	memset(big, 'x', sizeof(big));
+	big[5000] = '\n';
+	same_as_jansson(json_stringn(big, sizeof(big)));
+	/* Members in insertion order, keys escaped (one with a NUL), nesting, a replaced member
+	 * keeping its place. */
+	o = json_pack("{s:i,s:s,s:[i,f,{}],s:{s:n,s:b}}", "zeta", 1, "a\"b", "v\t", "list", 2, 0.5,
+		      "nested", "k", "t", 1);
+	json_object_setn_new(o, "nul\0key", 7, json_string("x"));
+	json_object_set_new(o, "zeta", json_integer(2));
+	same_as_jansson(o);
+	/* Deep nesting: 1,000 arrays, written as jansson writes them. */
+	a = json_array();
+	for (i = 0; i < 1000; i++)
+		a = json_pack("[o]", a);
+	same_as_jansson(a);
+	/* A cap that is too small fails without leaving half a document. */
+	dtf_buf_init(&b, 8);
+	assert_int_equal(dtf_buf_adds(&b, "ab"), 0);
+	o = json_pack("{s:s}", "key", "a long enough value");
+	assert_int_not_equal(dtf_json_dump(o, &b), 0);
+	assert_string_equal(dtf_buf_str(&b), "ab");
+	assert_int_equal(b.len, 2);
+	json_decref(o);
+	dtf_buf_release(&b);
+}
+
 static void test_json_errors(void **state)
 {
 	char err[160];
@@ -602,7 +680,7 @@ int main(void)
 	    cmocka_unit_test(test_json_split),
 	    cmocka_unit_test(test_hmap_many_keys), cmocka_unit_test(test_hmap_churn),
 	    cmocka_unit_test(test_buf_cap),	   cmocka_unit_test(test_buf_grows), cmocka_unit_test(test_buf_shquote),
-	    cmocka_unit_test(test_json_depth),	   cmocka_unit_test(test_json_errors),
+	    cmocka_unit_test(test_json_depth), cmocka_unit_test(test_json_writer),	   cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_json_getters),   cmocka_unit_test(test_rfc3339),
 	    cmocka_unit_test(test_valid_id),	   cmocka_unit_test(test_parse_seconds),
 	    cmocka_unit_test(test_yaml_types),	   cmocka_unit_test(test_yaml_errors),
