@@ -15,6 +15,11 @@
  * "line L column C: reason" to err. Rejects nesting deeper than DTF_JSON_MAX_DEPTH. */
 json_t *dtf_json_parse(const char *data, size_t len, char *err, size_t errlen);
 
+/* The parser alone: a new value for len bytes holding a JSON object or array nested at most
+ * max_depth deep, or NULL for anything else, without a reason (dtf_json_parse adds one). Accepts
+ * what jansson accepts with JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, and builds the same value. */
+json_t *dtf_json_load(const char *data, size_t len, int max_depth);
+
 /* Getters that return a default when the member is missing or null. */
 const char *dtf_json_str(const json_t *obj, const char *key, const char *dflt);
 double dtf_json_num(const json_t *obj, const char *key, double dflt);

@@ -15,6 +15,10 @@
 #include "common/log.h"
 #include "coordinator/coordinator.h"
 
+/* Deeper than any document the API accepts (those are parsed no deeper than 32 levels; params are
+ * kept as they came). */
+#define TEXT_MAX_DEPTH 64
+
 /* The empty hardware lists of compacted tasks point here; never changed. */
 static json_t *empty_list(void)
 {
@@ -44,7 +48,9 @@ json_t *task_doc(struct ctask *t)
 
 	if (t->jdoc || !t->text)
 		return t->jdoc;
-	doc = json_loads(t->text, JSON_ALLOW_NUL, &e);
+	doc = dtf_json_load(t->text, strlen(t->text), TEXT_MAX_DEPTH);
+	if (!doc)
+		doc = json_loads(t->text, JSON_ALLOW_NUL, &e);
 	if (!json_is_object(doc)) {
 		/* The text is jansson's own output: this cannot happen short of memory corruption. */
 		dtf_log(DTF_LOG_ERROR, "task %s: its stored document does not parse: %s", t->id,
@@ -67,7 +73,7 @@ json_t *task_doc_copy(struct ctask *t)
 		return json_copy(t->jdoc);
 	/* Shown, not changed: parse a copy and keep the text, so that listing the queue does not
 	 * bring every waiting task's parsed document back. */
-	v = json_loads(t->text, JSON_ALLOW_NUL, NULL);
+	v = dtf_json_load(t->text, strlen(t->text), TEXT_MAX_DEPTH);
 	return v ? v : json_copy(task_doc(t));
 }
 

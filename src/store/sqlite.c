@@ -328,9 +328,11 @@ static void parse_rows(struct load_row *rows, size_t from, size_t to)
 
 	for (i = from; i < to; i++) {
 		json_error_t je;
-		/* The store holds what the coordinator wrote (already bounded when it came in), so
-		 * the parse skips the depth pre-scan that outside input gets. */
-		rows[i].doc = json_loadb(rows[i].text, rows[i].len, JSON_ALLOW_NUL, &je);
+		/* The store holds what the coordinator wrote (already bounded when it came in): the
+		 * fast reader with a generous depth, and jansson (with its reason) if it refuses. */
+		rows[i].doc = dtf_json_load(rows[i].text, rows[i].len, 256);
+		if (!rows[i].doc)
+			rows[i].doc = json_loadb(rows[i].text, rows[i].len, JSON_ALLOW_NUL, &je);
 		if (!rows[i].doc)
 			log_error("store: record %s is not valid JSON (%s); skipped", rows[i].id,
 				  je.text);

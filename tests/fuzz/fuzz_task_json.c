@@ -4,7 +4,8 @@
  * Whatever the input, nothing may crash or leak; a rejected task must come with a reason, and an
  * accepted one must be a well-formed normalized document that normalizes again to itself. The
  * compact writer (dtf_json_dump) must give jansson's bytes for the body and for every normalized
- * task. */
+ * task, and the parser (dtf_json_load) must accept exactly what jansson accepts and build the same
+ * value. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,29 @@ static void same_text(const json_t *v)
 	free(theirs);
 }
 
+/* Aborts unless dtf_json_load and jansson agree on the input: both reject it, or both build
+ * values that the writer prints alike. */
+static void same_reading(const uint8_t *data, size_t size)
+{
+	json_t *ours = dtf_json_load((const char *)data, size, 2048);
+	json_t *theirs = json_loadb((const char *)data, size,
+				    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+	char *a, *b;
+
+	if (!ours != !theirs)
+		abort();
+	if (ours) {
+		a = dtf_json_dumps(ours);
+		b = dtf_json_dumps(theirs);
+		if (!a || !b || strcmp(a, b) != 0)
+			abort();
+		free(a);
+		free(b);
+	}
+	json_decref(ours);
+	json_decref(theirs);
+}
+
 /* Parses a deadline from an exact-size heap copy, so that a read past its end shows under ASan
  * (jansson's own string buffers have slack after the terminator that hides it). */
 static void deadline(const json_t *in)
@@ -136,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > MAX_INPUT)
 		return 0;
+	same_reading(data, size);
 	err[0] = '\0';
 	doc = dtf_json_parse((const char *)data, size, err, sizeof(err));
 	if (!doc) {

@@ -360,6 +360,79 @@ static void test_json_writer(void **state)
 	dtf_buf_release(&b);
 }
 
+/* dtf_json_load accepts what jansson accepts (with the flags dtf_json_parse uses) and builds the
+ * same value: compared through the writer, which shows types, order and every digit. */
+static void load_like_jansson(const char *text, size_t len)
+{
+	json_error_t e;
+	json_t *theirs = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+	json_t *ours = dtf_json_load(text, len, 2048);
+	char *a, *b;
+
+	if (!theirs != !ours)
+		print_error("%.*s: jansson %s, ours %s\n", (int)len, text,
+			    theirs ? "accepts" : e.text, ours ? "accepts" : "rejects");
+	assert_true(!theirs == !ours);
+	if (theirs) {
+		a = dtf_json_dumps(theirs);
+		b = dtf_json_dumps(ours);
+		assert_string_equal(b, a);
+		free(a);
+		free(b);
+	}
+	json_decref(theirs);
+	json_decref(ours);
+}
+
+static void test_json_reader(void **state)
+{
+	static const char *const texts[] = {
+	    "{}", "[]", " [ ] ", "[true,false,null]", "{\"a\":1,\"b\":[1,2,{\"c\":\"d\"}]}",
+	    "[0]", "[-0]", "[01]", "[-]", "[1.]", "[.5]", "[1e+5]", "[1E-5]", "[1e]", "[-1.5e3]",
+	    "[1E400]", "[-1e400]", "[1e-400]", "[9223372036854775807]", "[9223372036854775808]",
+	    "[-9223372036854775808]", "[-9223372036854775809]", "[99999999999999999999999]",
+	    "[0.1,0.2,3.14159265358979323846]", "[123456789012345678901234567890.5]",
+	    "[\"\\u00e9\\u00E9\\/\\b\\f\\n\\r\\t\\\\\\\"\"]", "[\"\\ud83d\\ude00\"]",
+	    "[\"\\ud800\"]", "[\"\\udc00\"]", "[\"\\ud800\\u0041\"]", "[\"\\ud800x\"]", "[\"\\u12\"]",
+	    "[\"\\x\"]", "[\"a\\u0000b\"]", "{\"a\\u0000b\":1}", "{\"a\":1,\"a\":2}",
+	    "{\"a\\u0062\":1,\"ab\":2}", "{\"k\\n\":\"v\\n\",\"k\":\"v\"}", "1", "\"s\"", "null",
+	    "[1]x", "[1] ", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{1:2}", "[tru]", "[nulll]", "[",
+	    "{", "{\"a\":", "[\"abc", "[\"\t\"]", "[\"\xc3\xa9\"]", "[\"\xc3\"]", "[\"\xc0\x80\"]",
+	    "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xf0\x9f\x98\x80\"]", "[\xc3\xa9]",
+	    "\xef\xbb\xbf[]", "[1 2]", "[-a]", "[+1]", "[0x10]", "[1.5.5]", "[\"\x7f\"]", "",
+	    "  ", "[]]", "{}{}",
+	};
+	char deep[80];
+	size_t i;
+	json_t *v;
+
+	(void)state;
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		load_like_jansson(texts[i], strlen(texts[i]));
+	/* A NUL byte in the text, in and out of a string; a length short of the text. */
+	load_like_jansson("[\"a\0b\"]", 7);
+	load_like_jansson("[1,\0]", 5);
+	load_like_jansson("[800\0,1]", 8);
+	load_like_jansson("[0\0]", 4);
+	load_like_jansson("[true\0]", 7);
+	load_like_jansson("{\"a\":null\0}", 11);
+	load_like_jansson("[1\0\0]", 5);
+	load_like_jansson("[\"a\"\0]", 6);
+	load_like_jansson("[1]\0", 4);
+	load_like_jansson("[-\0]", 4);
+	load_like_jansson("[12]", 3);
+	load_like_jansson("[12]xyz", 4);
+	/* The depth limit. */
+	for (i = 0; i < 32; i++)
+		deep[i] = '[';
+	for (i = 32; i < 64; i++)
+		deep[i] = ']';
+	v = dtf_json_load(deep, 64, 32);
+	assert_non_null(v);
+	json_decref(v);
+	assert_null(dtf_json_load(deep, 64, 31));
+}
+
 static void test_json_errors(void **state)
 {
 	char err[160];
@@ -680,7 +753,7 @@ int main(void)
 	    cmocka_unit_test(test_json_split),
 	    cmocka_unit_test(test_hmap_many_keys), cmocka_unit_test(test_hmap_churn),
 	    cmocka_unit_test(test_buf_cap),	   cmocka_unit_test(test_buf_grows), cmocka_unit_test(test_buf_shquote),
-	    cmocka_unit_test(test_json_depth), cmocka_unit_test(test_json_writer),	   cmocka_unit_test(test_json_errors),
+	    cmocka_unit_test(test_json_depth), cmocka_unit_test(test_json_writer), cmocka_unit_test(test_json_reader),	   cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_json_getters),   cmocka_unit_test(test_rfc3339),
 	    cmocka_unit_test(test_valid_id),	   cmocka_unit_test(test_parse_seconds),
 	    cmocka_unit_test(test_yaml_types),	   cmocka_unit_test(test_yaml_errors),
