@@ -195,7 +195,8 @@ void coord_stop(struct coord *c);
 /* Validates a submitted task object and returns a new normalized document (defaults filled,
  * hardware as a list, unknown members moved under params), or NULL with the reason in err
  * (naming the field). */
-/* taskdoc.c: a pending task's document is kept as compact JSON text until it is needed. */
+/* taskdoc.c: a pending or finished task's document is kept as compact JSON text until it is
+ * needed. */
 json_t *task_doc(struct ctask *t);
 json_t *task_doc_copy(struct ctask *t);
 void task_compact(struct ctask *t);

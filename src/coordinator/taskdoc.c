@@ -1,12 +1,13 @@
-/* taskdoc.c: a pending task's document kept as compact JSON text.
+/* taskdoc.c: a pending or finished task's document kept as compact JSON text.
  *
  * A parsed jansson document costs about 3 KiB for a small task (every member, default or not, is
  * its own allocation in a hash table); its compact JSON text costs a tenth of that. A task that
  * waits in the queue is read only by the scheduler, through the fields copied into struct ctask,
- * so its document is written out as text once it is stored and parsed again the first time
- * anything asks for it (task_doc): when it is leased, changed or saved (shown, it is parsed into
- * a copy: task_doc_copy). The text is the same JSON the store holds, members in the same order,
- * so the document the API shows does not change. */
+ * and a finished one only when it is shown or reported, so their documents are written out as
+ * text once they are stored and parsed again the first time anything asks for them (task_doc):
+ * when the task is leased, changed or saved (shown, it is parsed into a copy: task_doc_copy).
+ * The text is the same JSON the store holds, members in the same order, so the document the API
+ * shows does not change. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,14 +78,15 @@ json_t *task_doc_copy(struct ctask *t)
 	return v ? v : json_copy(task_doc(t));
 }
 
-/* Whether the task may be kept as text: pending, and its scheduler fields need nothing borrowed
- * from its document (a built-in type, no hardware lists, requirements no more than
- * {hardware: []}, no constraints, deadline or recovery). */
+/* Whether the task may be kept as text: pending or finished, and its fields in struct ctask need
+ * nothing borrowed from its document (a built-in type, no hardware lists, requirements no more
+ * than {hardware: []}, no constraints, deadline or recovery). */
 static bool compactable(const struct ctask *t)
 {
 	json_t *req;
 
-	if (!t->jdoc || t->status != TS_PENDING || t->rec || !static_type(t->type) ||
+	if (!t->jdoc || !(t->status == TS_PENDING || task_is_final(t->status)) || t->rec ||
+	    !static_type(t->type) ||
 	    json_array_size(t->hw_any) || json_array_size(t->hw_all) || !empty_list())
 		return false;
 	req = json_object_get(t->jdoc, "requirements");

@@ -114,12 +114,41 @@ static void test_kept_parsed(void **state)
 {
 	(void)state;
 	expect_kept("{\"command\":[\"true\"]}", TS_ASSIGNED);
-	expect_kept("{\"command\":[\"true\"]}", TS_COMPLETED);
+	expect_kept("{\"command\":[\"true\"]}", TS_RUNNING);
+	expect_kept("{\"command\":[\"true\"],\"hardware\":\"gpu\"}", TS_COMPLETED);
 	expect_kept("{\"command\":[\"true\"],\"hardware\":\"gpu\"}", TS_PENDING);
 	expect_kept("{\"command\":[\"true\"],\"requirements\":{\"hardware\":[\"gpu\"]}}", TS_PENDING);
 	expect_kept("{\"command\":[\"true\"],\"requirements\":{\"cpu\":2}}", TS_PENDING);
 	expect_kept("{\"type\":\"xplugin\"}", TS_PENDING);
 	expect_kept("{\"command\":[\"true\"],\"deadline\":\"2030-01-01T00:00:00Z\"}", TS_PENDING);
+}
+
+/* A finished task is kept as text too (its document, with its result, is read again only when it
+ * is shown or reported), and reads back the same. */
+static void test_finished_text(void **state)
+{
+	static const enum task_status final[] = {TS_COMPLETED, TS_FAILED, TS_CANCELLED};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(final) / sizeof(final[0]); i++) {
+		struct ctask *t = task_of("{\"command\":[\"true\"],\"name\":\"n\"}", final[i]);
+		char *before, *after;
+
+		json_object_set_new(t->jdoc, "result",
+				    json_pack("{s:i,s:s,s:f}", "exit_code", 0, "stdout", "ok\n",
+					      "duration_s", 0.25));
+		before = json_dumps(t->jdoc, JSON_COMPACT);
+		task_compact(t);
+		assert_null(t->jdoc);
+		assert_non_null(t->text);
+		assert_string_equal(t->text, before);
+		after = json_dumps(task_doc(t), JSON_COMPACT);
+		assert_string_equal(after, before);
+		free(before);
+		free(after);
+		free_task(t);
+	}
 }
 
 static void test_recovery_kept(void **state)
@@ -140,7 +169,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_kept_parsed),
+		cmocka_unit_test(test_kept_parsed), cmocka_unit_test(test_finished_text),
 		cmocka_unit_test(test_recovery_kept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
