@@ -582,8 +582,8 @@ static int w_string(struct dtf_buf *b, const char *s, size_t n)
 	static const char hex[] = "0123456789ABCDEF";
 	size_t i, run = 0;
 
-	/* The worst case, every byte as \u00XX, reserved at once for short strings. */
-	if (w_reserve(b, n <= 4096 ? n * 6 + 2 : n + 2))
+	/* Room for the string as it is; escapes reserve their own. */
+	if (w_reserve(b, n + 2))
 		return -1;
 	b->data[b->len++] = '"';
 	for (i = 0; i < n; i++) {
@@ -699,6 +699,19 @@ static int w_value(struct dtf_buf *b, const json_t *v, int depth)
 		return w_add(b, "null", 4);
 	}
 	return -1;
+}
+
+int dtf_json_write_string(struct dtf_buf *out, const char *s)
+{
+	size_t len0 = out->len;
+
+	if (w_string(out, s, strlen(s))) {
+		dtf_buf_truncate(out, len0);
+		return -1;
+	}
+	if (out->data)
+		out->data[out->len] = '\0';
+	return 0;
 }
 
 int dtf_json_dump(const json_t *v, struct dtf_buf *out)

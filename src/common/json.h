@@ -30,6 +30,8 @@ bool dtf_json_bool(const json_t *obj, const char *key, bool dflt);
  * ("cuda,rocm" -> ["cuda", "rocm"]). */
 json_t *dtf_json_split(const char *s, const char *seps);
 
+/* Appends s as a JSON string (quoted and escaped as dtf_json_dump writes strings). */
+int dtf_json_write_string(struct dtf_buf *out, const char *s);
 /* Appends the compact serialization of v to out. */
 int dtf_json_dump(const json_t *v, struct dtf_buf *out);
 /* Returns a malloc'd compact serialization (the caller frees), or NULL. */

@@ -15,6 +15,8 @@ struct event {
 	char run_id[48];
 	const char *type;  /* static string */
 	json_t *data;      /* owned; formatted only when a stream reads it */
+	char *payload;     /* owned: the payload as JSON text instead of data, or NULL */
+	size_t plen;
 	char *text;        /* the whole "id: …\nevent: …\ndata: …\n\n" record, once formatted */
 	size_t len;
 };
@@ -79,30 +81,59 @@ void dtf_events_free(struct dtf_events *ev)
 		return;
 	for (i = 0; i < DTF_EVENTS_RING; i++) {
 		free(ev->ring[i].text);
+		free(ev->ring[i].payload);
 		json_decref(ev->ring[i].data);
 	}
 	pthread_mutex_destroy(&ev->lock);
 	free(ev);
 }
 
-void dtf_events_publish(struct dtf_events *ev, const char *type, const char *run_id,
-			const json_t *data)
+/* Takes the next slot of the ring (the oldest event leaves it); called with ev->lock held. */
+static struct event *next_slot(struct dtf_events *ev, const char *type, const char *run_id)
 {
 	struct event *e;
 
-	if (!ev)
-		return;
-	pthread_mutex_lock(&ev->lock);
 	ev->seq++;
 	e = &ev->ring[ev->seq % DTF_EVENTS_RING];
 	free(e->text);
+	free(e->payload);
 	json_decref(e->data);
 	e->text = NULL;
 	e->len = 0;
+	e->payload = NULL;
+	e->plen = 0;
+	e->data = NULL;
 	e->seq = ev->seq;
 	e->type = type;
-	e->data = json_incref((json_t *)data);
 	snprintf(e->run_id, sizeof(e->run_id), "%s", run_id ? run_id : "");
+	return e;
+}
+
+void dtf_events_publish(struct dtf_events *ev, const char *type, const char *run_id,
+			const json_t *data)
+{
+	if (!ev)
+		return;
+	pthread_mutex_lock(&ev->lock);
+	next_slot(ev, type, run_id)->data = json_incref((json_t *)data);
+	if (ev->clients)
+		wake_all(ev);
+	pthread_mutex_unlock(&ev->lock);
+}
+
+void dtf_events_publish_text(struct dtf_events *ev, const char *type, const char *run_id,
+			     char *payload, size_t len)
+{
+	struct event *e;
+
+	if (!ev) {
+		free(payload);
+		return;
+	}
+	pthread_mutex_lock(&ev->lock);
+	e = next_slot(ev, type, run_id);
+	e->payload = payload;
+	e->plen = len;
 	if (ev->clients)
 		wake_all(ev);
 	pthread_mutex_unlock(&ev->lock);
@@ -116,6 +147,16 @@ static bool format_event(struct event *e)
 
 	if (e->text)
 		return true;
+	if (e->payload) {
+		n = asprintf(&e->text, "id: %llu\nevent: %s\ndata: %.*s\n\n",
+			     (unsigned long long)e->seq, e->type, (int)e->plen, e->payload);
+		if (n < 0) {
+			e->text = NULL;
+			return false;
+		}
+		e->len = (size_t)n;
+		return true;
+	}
 	if (!e->data)
 		return false;
 	payload = dtf_json_dumps(e->data);

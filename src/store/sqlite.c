@@ -75,8 +75,11 @@ static int sq_exec(struct dtf_store *st, struct sq *q, const char *sql)
  * database without waiting for the writer; the writer starts the WAL over once all of it is
  * copied). Under continuous writes the writer always has appended more by then, so the WAL
  * would only grow (and a restart after a crash would scan all of it): past WAL_RESTART_FRAMES
- * a truncating checkpoint waits for the writer's current transaction, copies the rest and
- * empties the file. */
+ * a restarting checkpoint waits for the writer's current transaction, copies the rest and
+ * makes the writer's next transaction start the WAL over (journal_size_limit then cuts the
+ * file back to 64 MiB). Not a truncating one: emptying a 64 MiB file while the writer is held
+ * out stalled every request for 40–60 ms, once a second at 10,000 leases/s (lease p99 75 ms
+ * instead of 13 ms in `dtf bench --phases longpoll`). */
 static void *ckpt_main(void *arg)
 {
 	struct sq *q = arg;
@@ -89,10 +92,22 @@ static void *ckpt_main(void *arg)
 		if (sqlite3_wal_checkpoint_v2(q->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
 					      &done) == SQLITE_OK &&
 		    log > WAL_RESTART_FRAMES)
-			sqlite3_wal_checkpoint_v2(q->ckpt_db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL,
+			sqlite3_wal_checkpoint_v2(q->ckpt_db, NULL, SQLITE_CHECKPOINT_RESTART, NULL,
 						  NULL);
 	}
 	return NULL;
+}
+
+/* The checkpointer's busy handler: 100 µs naps, for up to a second. SQLite's own (with
+ * sqlite3_busy_timeout) sleeps 1, 2, 5, 10, … 100 ms between tries, and a checkpoint that
+ * restarts the WAL holds the writer out all the while it waits. */
+static int ckpt_busy(void *arg, int tries)
+{
+	(void)arg;
+	if (tries >= 10000)
+		return 0;
+	usleep(100);
+	return 1;
 }
 
 static int start_checkpointer(struct dtf_store *st, struct sq *q, const char *path)
@@ -100,7 +115,7 @@ static int start_checkpointer(struct dtf_store *st, struct sq *q, const char *pa
 	if (sqlite3_open_v2(path, &q->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK)
 		return sq_err(st, q, "open the checkpointer");
-	sqlite3_busy_timeout(q->ckpt_db, 1000);
+	sqlite3_busy_handler(q->ckpt_db, ckpt_busy, NULL);
 	if (sqlite3_exec(q->ckpt_db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
 		return sq_err(st, q, "configure the checkpointer");
 	if (pthread_create(&q->ckpt, NULL, ckpt_main, q) != 0) {
