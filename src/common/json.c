@@ -46,8 +46,7 @@ static size_t depth_of(const char *data, size_t len)
 
 struct jp {
 	const unsigned char *p, *end;
-	char *tmp;               /* decoded strings with escapes */
-	size_t tmpcap;
+	struct dtf_buf tmp;      /* decoded strings with escapes (written at its start) */
 	int depth, max_depth;
 };
 
@@ -116,23 +115,6 @@ static int hex4(const unsigned char *p)
 	return v;
 }
 
-static bool jp_tmp_room(struct jp *j, size_t need)
-{
-	size_t n;
-	char *t;
-
-	if (need <= j->tmpcap)
-		return true;
-	n = j->tmpcap ? j->tmpcap : 256;
-	while (n < need)
-		n *= 2;
-	t = realloc(j->tmp, n);
-	if (!t)
-		return false;
-	j->tmp = t;
-	j->tmpcap = n;
-	return true;
-}
 
 /* A string whose opening quote is at j->p: its bytes (in the text itself when it has no
  * escapes, else decoded into j->tmp) in *out and *len. */
@@ -164,10 +146,10 @@ static bool jp_string(struct jp *j, const char **out, size_t *len)
 		break; /* a backslash: decode from here on */
 	}
 	/* Decoded text is never longer than the text. */
-	if (!jp_tmp_room(j, (size_t)(end - start)))
+	if (dtf_buf_reserve(&j->tmp, (size_t)(end - start)))
 		return false;
 	n = (size_t)(p - start);
-	memcpy(j->tmp, start, n);
+	memcpy(j->tmp.data, start, n);
 	for (;;) {
 		int32_t cp;
 
@@ -175,10 +157,10 @@ static bool jp_string(struct jp *j, const char **out, size_t *len)
 			return false;
 		switch (str_class[*p]) {
 		case 0:
-			j->tmp[n++] = (char)*p++;
+			j->tmp.data[n++] = (char)*p++;
 			continue;
 		case 1:
-			*out = j->tmp;
+			*out = j->tmp.data;
 			*len = n;
 			j->p = p + 1;
 			return true;
@@ -187,7 +169,7 @@ static bool jp_string(struct jp *j, const char **out, size_t *len)
 		case 4:
 			if (!(k = utf8_seq(p, end)))
 				return false;
-			memcpy(j->tmp + n, p, k);
+			memcpy(j->tmp.data + n, p, k);
 			n += k;
 			p += k;
 			continue;
@@ -196,14 +178,14 @@ static bool jp_string(struct jp *j, const char **out, size_t *len)
 			return false;
 		switch (p[1]) {
 		case '"': case '\\': case '/':
-			j->tmp[n++] = (char)p[1];
+			j->tmp.data[n++] = (char)p[1];
 			p += 2;
 			continue;
-		case 'b': j->tmp[n++] = '\b'; p += 2; continue;
-		case 'f': j->tmp[n++] = '\f'; p += 2; continue;
-		case 'n': j->tmp[n++] = '\n'; p += 2; continue;
-		case 'r': j->tmp[n++] = '\r'; p += 2; continue;
-		case 't': j->tmp[n++] = '\t'; p += 2; continue;
+		case 'b': j->tmp.data[n++] = '\b'; p += 2; continue;
+		case 'f': j->tmp.data[n++] = '\f'; p += 2; continue;
+		case 'n': j->tmp.data[n++] = '\n'; p += 2; continue;
+		case 'r': j->tmp.data[n++] = '\r'; p += 2; continue;
+		case 't': j->tmp.data[n++] = '\t'; p += 2; continue;
 		case 'u':
 			break;
 		default:
@@ -225,19 +207,19 @@ static bool jp_string(struct jp *j, const char **out, size_t *len)
 		}
 		/* At most 4 bytes for the 6 or 12 read. */
 		if (cp < 0x80) {
-			j->tmp[n++] = (char)cp;
+			j->tmp.data[n++] = (char)cp;
 		} else if (cp < 0x800) {
-			j->tmp[n++] = (char)(0xC0 | (cp >> 6));
-			j->tmp[n++] = (char)(0x80 | (cp & 0x3F));
+			j->tmp.data[n++] = (char)(0xC0 | (cp >> 6));
+			j->tmp.data[n++] = (char)(0x80 | (cp & 0x3F));
 		} else if (cp < 0x10000) {
-			j->tmp[n++] = (char)(0xE0 | (cp >> 12));
-			j->tmp[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-			j->tmp[n++] = (char)(0x80 | (cp & 0x3F));
+			j->tmp.data[n++] = (char)(0xE0 | (cp >> 12));
+			j->tmp.data[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			j->tmp.data[n++] = (char)(0x80 | (cp & 0x3F));
 		} else {
-			j->tmp[n++] = (char)(0xF0 | (cp >> 18));
-			j->tmp[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-			j->tmp[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-			j->tmp[n++] = (char)(0x80 | (cp & 0x3F));
+			j->tmp.data[n++] = (char)(0xF0 | (cp >> 18));
+			j->tmp.data[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+			j->tmp.data[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+			j->tmp.data[n++] = (char)(0x80 | (cp & 0x3F));
 		}
 	}
 }
@@ -320,6 +302,36 @@ static json_t *jp_number(struct jp *j)
 
 static json_t *jp_value(struct jp *j);
 
+/* Steps over an object's or array's opening byte and the whitespace after it: true (and past
+ * it) when the closing byte follows at once. */
+static bool jp_open(struct jp *j, unsigned char close)
+{
+	j->p++;
+	jp_ws(j);
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+		return true;
+	}
+	return false;
+}
+
+/* After a member or an element: 1 past a ',' (another follows), 0 past the closing byte, -1 for
+ * anything else. */
+static int jp_next(struct jp *j, unsigned char close)
+{
+	jp_ws(j);
+	if (j->p < j->end && *j->p == ',') {
+		j->p++;
+		jp_ws(j);
+		return 1;
+	}
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+		return 0;
+	}
+	return -1;
+}
+
 static json_t *jp_object(struct jp *j)
 {
 	json_t *obj = json_object(), *v;
@@ -327,15 +339,12 @@ static json_t *jp_object(struct jp *j)
 	char small[128], *copy;
 	size_t klen;
 	bool ok;
+	int more;
 
 	if (!obj)
 		return NULL;
-	j->p++;
-	jp_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
+	if (jp_open(j, '}'))
 		return obj;
-	}
 	for (;;) {
 		if (j->p >= j->end || *j->p != '"' || !jp_string(j, &key, &klen) ||
 		    memchr(key, '\0', klen) || json_object_getn(obj, key, klen))
@@ -347,7 +356,7 @@ static json_t *jp_object(struct jp *j)
 		jp_ws(j);
 		/* A key with escapes was decoded into j->tmp, which the value's strings reuse. */
 		copy = NULL;
-		if (key == j->tmp) {
+		if (key == j->tmp.data) {
 			copy = klen < sizeof(small) ? small : malloc(klen);
 			if (!copy)
 				break;
@@ -358,19 +367,10 @@ static json_t *jp_object(struct jp *j)
 		ok = v && json_object_setn_new_nocheck(obj, key, klen, v) == 0;
 		if (copy && copy != small)
 			free(copy);
-		if (!ok)
+		if (!ok || (more = jp_next(j, '}')) < 0)
 			break;
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			jp_ws(j);
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
+		if (!more)
 			return obj;
-		}
-		break;
 	}
 	json_decref(obj);
 	return NULL;
@@ -379,29 +379,17 @@ static json_t *jp_object(struct jp *j)
 static json_t *jp_array(struct jp *j)
 {
 	json_t *arr = json_array(), *v;
+	int more;
 
 	if (!arr)
 		return NULL;
-	j->p++;
-	jp_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
+	if (jp_open(j, ']'))
 		return arr;
-	}
 	for (;;) {
-		if (!(v = jp_value(j)) || json_array_append_new(arr, v))
+		if (!(v = jp_value(j)) || json_array_append_new(arr, v) || (more = jp_next(j, ']')) < 0)
 			break;
-		jp_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			jp_ws(j);
-			continue;
-		}
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
+		if (!more)
 			return arr;
-		}
-		break;
 	}
 	json_decref(arr);
 	return NULL;
@@ -456,8 +444,8 @@ static json_t *jp_value(struct jp *j)
 
 json_t *dtf_json_load(const char *data, size_t len, int max_depth)
 {
-	struct jp j = {(const unsigned char *)data, (const unsigned char *)data + len, NULL, 0, 0,
-		       max_depth};
+	struct jp j = {(const unsigned char *)data, (const unsigned char *)data + len,
+		       {NULL, 0, 0, (size_t)1 << 30}, 0, max_depth};
 	json_t *v = NULL;
 
 	jp_ws(&j);
@@ -469,7 +457,7 @@ json_t *dtf_json_load(const char *data, size_t len, int max_depth)
 			v = NULL;
 		}
 	}
-	free(j.tmp);
+	dtf_buf_release(&j.tmp);
 	return v;
 }
 
