@@ -230,8 +230,8 @@ static inline bool is_digit(const unsigned char *p, const unsigned char *end)
 }
 
 /* A number: jansson's grammar (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), an integer
- * unless it has a fraction or an exponent, out of int64 range an error; a real by strtod, an
- * overflow an error. */
+ * unless it has a fraction or an exponent, out of int64 range an error; a real by strtod (in
+ * the C locale: the program never calls setlocale), an overflow an error. */
 static json_t *jp_number(struct jp *j)
 {
 	const unsigned char *p = j->p, *start = p, *end = j->end;
