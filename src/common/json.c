@@ -145,15 +145,18 @@ static bool jp_string(struct jp *j, const char **out, size_t *len)
 		}
 		break; /* a backslash: decode from here on */
 	}
-	/* Decoded text is never longer than the text. */
-	if (dtf_buf_reserve(&j->tmp, (size_t)(end - start)))
-		return false;
+	/* The scratch space grows with the decoded string (at most 4 bytes a step), not with the
+	 * rest of the text. */
 	n = (size_t)(p - start);
+	if (dtf_buf_reserve(&j->tmp, n + 8))
+		return false;
 	memcpy(j->tmp.data, start, n);
 	for (;;) {
 		int32_t cp;
 
 		if (p >= end)
+			return false;
+		if (j->tmp.alloc < n + 8 && dtf_buf_reserve(&j->tmp, n + 8))
 			return false;
 		switch (str_class[*p]) {
 		case 0:

@@ -313,8 +313,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct dtf_http_server *s = cls;
 	struct dtf_http_req *r = *con_cls;
-	const char *cl;
-	unsigned long long n;
 
 	(void)version;
 	if (!r) {
@@ -330,13 +328,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->received_ms = dtf_mono_ms();
 		dtf_buf_init(&r->body_buf, DTF_HTTP_MAX_BODY);
 		dtf_buf_init(&r->resp, (size_t)1 << 30);
-		/* A body of announced size is received into one allocation, not a chain of
-		 * reallocs (a batch of tasks is hundreds of KiB); a wrong length costs nothing
-		 * more than that. */
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && (n = strtoull(cl, NULL, 10)) > 0 && n <= DTF_HTTP_MAX_BODY)
-			(void)dtf_buf_reserve(&r->body_buf, (size_t)n);
 		*con_cls = r;
 		return MHD_YES;
 	}

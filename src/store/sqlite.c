@@ -98,7 +98,8 @@ static void *ckpt_main(void *arg)
 	return NULL;
 }
 
-/* The checkpointer's busy handler: 100 µs naps, for up to a second. SQLite's own (with
+/* The checkpointer's busy handler: naps of 100 µs, 10,000 of them at most (one to two seconds
+ * with the time each call takes). SQLite's own (with
  * sqlite3_busy_timeout) sleeps 1, 2, 5, 10, … 100 ms between tries, and a checkpoint that
  * restarts the WAL holds the writer out all the while it waits. */
 static int ckpt_busy(void *arg, int tries)
