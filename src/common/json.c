@@ -693,11 +693,10 @@ static int w_value(struct dtf_buf *b, const json_t *v, int depth)
 	return -1;
 }
 
-int dtf_json_write_string(struct dtf_buf *out, const char *s)
+/* Ends a write into out begun at len0: on failure (rc) out is as it was, else terminated. */
+static int w_finish(struct dtf_buf *out, size_t len0, int rc)
 {
-	size_t len0 = out->len;
-
-	if (w_string(out, s, strlen(s))) {
+	if (rc) {
 		dtf_buf_truncate(out, len0);
 		return -1;
 	}
@@ -706,17 +705,18 @@ int dtf_json_write_string(struct dtf_buf *out, const char *s)
 	return 0;
 }
 
+int dtf_json_write_string(struct dtf_buf *out, const char *s)
+{
+	size_t len0 = out->len;
+
+	return w_finish(out, len0, w_string(out, s, strlen(s)));
+}
+
 int dtf_json_dump(const json_t *v, struct dtf_buf *out)
 {
 	size_t len0 = out->len;
 
-	if (!v || w_value(out, v, 0)) {
-		dtf_buf_truncate(out, len0);
-		return -1;
-	}
-	if (out->data)
-		out->data[out->len] = '\0';
-	return 0;
+	return w_finish(out, len0, !v || w_value(out, v, 0));
 }
 
 /* The buffer starts at 512 bytes (most task documents fit) instead of growing from 16 by
