@@ -745,7 +745,7 @@ int cmd_ci(int argc, char **argv)
 				slice = 1;
 			if (slice < 0.05)
 				slice = 0.05;
-			rc = o.embedded ? cli_wait_run(&hc, run_id, slice, true, o.quiet, &k)
+			rc = o.embedded ? cli_wait_run(&hc, run_id, slice, true, o.quiet, &k, NULL)
 					: remote_wait(&hc, run_id, slice, o.quiet, &k, &seen);
 			if (rc == 0)
 				break;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -40,12 +41,35 @@ int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run
 /* Waits until the run is done (or timeout_s passes, 0 = forever), showing progress on stderr
  * (a bar on a TTY). Stores the final summary's counts. Returns 0 when done, DTF_ETIMEOUT, or
  * another DTF_E* code. With cancel_unschedulable, tasks no registered worker can run are
- * cancelled once nothing else is left, so the run can end. */
+ * cancelled once nothing else is left, so the run can end. With unsched (may be NULL), tasks that
+ * stay unschedulable for its timeout are skipped as cli_unsched_check() does. */
 struct run_counts {
 	int total, completed, failed, cancelled, pending, running, unschedulable;
 };
+struct cli_unsched;
 int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s,
-		 bool cancel_unschedulable, bool quiet, struct run_counts *out);
+		 bool cancel_unschedulable, bool quiet, struct run_counts *out,
+		 struct cli_unsched *unsched);
+/* Waiting for tasks that no registered worker can run (cli/unsched.c). A task's clock starts
+ * when a run summary first lists it as blocked and restarts when it is no longer blocked; after
+ * timeout_s it is cancelled at the coordinator with reason=unschedulable (reported as skipped,
+ * with the reason). */
+struct cli_unsched {
+	double timeout_s; /* 0: wait for them as long as the run lasts */
+	json_t *seen;     /* task id -> when it was first seen blocked (dtf_mono_ms) */
+	json_t *skipped;  /* [{"id", "name", "reason"}] the tasks skipped so far */
+};
+void cli_unsched_init(struct cli_unsched *u, double timeout_s);
+void cli_unsched_release(struct cli_unsched *u);
+/* Looks at a run summary (GET /api/v1/runs/<id>/summary: "blocked", "blocked_count") and skips
+ * the tasks blocked for timeout_s, saying so on stderr unless quiet. Returns how many it
+ * skipped now. */
+int cli_unsched_check(struct cli_unsched *u, struct dtf_http_client *c, const char *run_id,
+		      const json_t *summary, bool quiet);
+/* Seconds until the next task would be skipped, or -1 when none is being timed. */
+double cli_unsched_next_s(const struct cli_unsched *u);
+/* Prints one line per skipped task ("skipped NAME (ID): REASON") to f. */
+void cli_unsched_print(const struct cli_unsched *u, FILE *f);
 /* Reads a run summary's counts (GET /api/v1/runs/<id>/summary) into out; running includes
  * assigned tasks. */
 void cli_read_counts(const json_t *summary, struct run_counts *out);

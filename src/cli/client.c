@@ -18,9 +18,14 @@ static void usage(FILE *f)
 		"usage: dtf client <action> [options]\n"
 		"actions:\n"
 		"  submit-task --file F [--name N]     submit a task file as a new run\n"
-		"  wait-completion [--run ID] [--timeout S] [--quiet]\n"
-		"                                      wait; exit 0 only if every task completed\n"
-		"  export-results --format json|junit|markdown|html|csv --output F [--run ID]\n"
+		"  wait-completion [--run ID] [--timeout S] [--unschedulable-timeout S] [--quiet]\n"
+		"                                      wait; exit 0 only if every task passed or was\n"
+		"                                      skipped because no registered worker can run it\n"
+		"                                      (after --unschedulable-timeout S, default 300,\n"
+		"                                      0 = wait for it); 1 failures, 2 error, 3 timeout\n"
+		"  export-results --format json|junit|markdown|html|csv|gitlab --output F [--run ID]\n"
+		"                                      gitlab: Code Quality JSON at F and JUnit XML\n"
+		"                                      next to it (F with .xml)\n"
 		"  status [--run ID | --task ID]       show a run's tasks, or one task\n"
 		"  cancel --task ID | --run ID         cancel a task or every unfinished task of a run\n"
 		"  workers                             list workers\n"
@@ -53,6 +58,7 @@ int cmd_client(int argc, char **argv)
 		{"run", required_argument, NULL, 'r'},
 		{"task", required_argument, NULL, 't'},
 		{"timeout", required_argument, NULL, 'T'},
+		{"unschedulable-timeout", required_argument, NULL, 'U'},
 		{"format", required_argument, NULL, 'F'},
 		{"output", required_argument, NULL, 'o'},
 		{"quiet", no_argument, NULL, 'q'},
@@ -61,7 +67,7 @@ int cmd_client(int argc, char **argv)
 	};
 	const char *coord = NULL, *key = NULL, *file = NULL, *name = NULL, *run = NULL,
 		   *task = NULL, *format = "json", *output = NULL, *action;
-	double timeout = 0;
+	double timeout = 0, unsched_timeout = 300;
 	bool quiet = false;
 	struct dtf_http_client c;
 	char run_id[80];
@@ -95,6 +101,13 @@ int cmd_client(int argc, char **argv)
 		case 'T':
 			if (dtf_parse_seconds(optarg, &timeout)) {
 				fprintf(stderr, "dtf client: bad --timeout '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'U':
+			if (dtf_parse_seconds(optarg, &unsched_timeout) || unsched_timeout < 0) {
+				fprintf(stderr, "dtf client: bad --unschedulable-timeout '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -140,11 +153,16 @@ int cmd_client(int argc, char **argv)
 		printf("submitted %d tasks as run %s\n", count, run_id);
 	} else if (strcmp(action, "wait-completion") == 0 || strcmp(action, "wait") == 0) {
 		struct run_counts k;
+		struct cli_unsched un;
 		if (run_or_last(run, run_id, sizeof(run_id))) {
 			rc = 2;
 			goto out;
 		}
-		rc = cli_wait_run(&c, run_id, timeout, false, quiet, &k);
+		cli_unsched_init(&un, unsched_timeout);
+		rc = cli_wait_run(&c, run_id, timeout, false, quiet, &k, &un);
+		/* The tasks skipped here, with why; the coordinator keeps the same for the reports. */
+		cli_unsched_print(&un, stdout);
+		cli_unsched_release(&un);
 		if (rc == DTF_ETIMEOUT) {
 			printf("run %s: timed out after %.0f s: %d/%d done, %d passed, %d failed, %d "
 			       "pending, %d running\n",
@@ -157,9 +175,10 @@ int cmd_client(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		printf("run %s: %d tasks: %d passed, %d failed, %d cancelled\n", run_id, k.total,
-		       k.completed, k.failed, k.cancelled);
-		rc = k.completed == k.total ? 0 : 1;
+		printf("run %s: %d tasks: %d passed, %d failed, %d skipped, %d cancelled\n", run_id,
+		       k.total, k.completed, k.failed, k.unschedulable, k.cancelled - k.unschedulable);
+		/* A task no worker could run is skipped, as in dtf run and dtf ci. */
+		rc = k.completed + k.unschedulable == k.total ? 0 : 1;
 	} else if (strcmp(action, "export-results") == 0 || strcmp(action, "export") == 0) {
 		char outbuf[256];
 		if (run_or_last(run, run_id, sizeof(run_id))) {

@@ -134,7 +134,8 @@ void cli_read_counts(const json_t *s, struct run_counts *out)
 }
 
 int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s,
-		 bool cancel_unschedulable, bool quiet, struct run_counts *out)
+		 bool cancel_unschedulable, bool quiet, struct run_counts *out,
+		 struct cli_unsched *unsched)
 {
 	char path[256];
 	int64_t start = dtf_mono_ms(), last_print = 0;
@@ -155,6 +156,9 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 		double wait = quiet && !cancel_unschedulable ? 5 : tty || cancel_unschedulable ? 0.5 : 2;
 		int done;
 
+		if (unsched && cli_unsched_next_s(unsched) >= 0 &&
+		    cli_unsched_next_s(unsched) + 0.05 < wait)
+			wait = cli_unsched_next_s(unsched) + 0.05;
 		if (timeout_s > 0 && timeout_s - elapsed < wait)
 			wait = timeout_s - elapsed > 0.05 ? timeout_s - elapsed : 0.05;
 		snprintf(path, sizeof(path), "/api/v1/runs/%s/summary?wait_s=%.2f", run_id, wait);
@@ -177,6 +181,10 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 			progress(tty, out, elapsed, false);
 			last_done = done;
 			last_print = now;
+		}
+		if (unsched && cli_unsched_check(unsched, c, run_id, s, quiet) > 0) {
+			json_decref(s);
+			continue;
 		}
 		{
 			json_t *blocked = json_object_get(s, "blocked");

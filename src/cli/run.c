@@ -285,7 +285,7 @@ int cmd_run(int argc, char **argv)
 		snprintf(run_id, sizeof(run_id), "%s", dtf_json_str(resp, "run_id", ""));
 		json_decref(resp);
 	}
-	rc = cli_wait_run(&hc, run_id, timeout, true, quiet, &k);
+	rc = cli_wait_run(&hc, run_id, timeout, true, quiet, &k, NULL);
 	if (pytest_chunks > 0 && dtf_pytest_history_update(&hc, run_id, pyhist) != 0)
 		fprintf(stderr, "dtf run: cannot record the pytest durations in %s\n", pyhist);
 	ro.formats = fmts;
