@@ -44,7 +44,7 @@ struct ci_opts {
 	json_t *test_files, *formats;
 	const char *artifacts[MAX_GLOBS];
 	int nartifacts;
-	double timeout, poll;
+	double timeout, poll, unsched_timeout;
 	int workers;
 	bool verbose, dry_run, embedded, quiet;
 };
@@ -73,6 +73,8 @@ static void usage(FILE *f)
 	    "  --timeout S            give up after S seconds (exit 3; default 3600)\n"
 	    "  --poll-interval S      ask for progress and tell the provider every S s (default "
 	    "5)\n"
+	    "  --unschedulable-timeout S  on a coordinator, skip a test no registered worker can\n"
+	    "                         run once it has been so for S s (default 300; 0 = wait)\n"
 	    "  --state-dir D          embedded coordinator state (default .dtf)\n"
 	    "  --dry-run              print the tasks and inferred requirements; submit nothing\n"
 	    "  --verbose              show inferred requirements and what the CI reports\n"
@@ -401,7 +403,7 @@ struct remote_seen {
  * a pause of slice seconds, so the coordinator is asked once per --poll-interval. Returns 0
  * when the run is done, DTF_ETIMEOUT when it is not yet, or another DTF_E* code. */
 static int remote_wait(struct dtf_http_client *hc, const char *run_id, double slice, bool quiet,
-		       struct run_counts *k, struct remote_seen *seen)
+		       struct run_counts *k, struct remote_seen *seen, struct cli_unsched *un)
 {
 	char path[256];
 	json_t *s = NULL, *e;
@@ -420,6 +422,11 @@ static int remote_wait(struct dtf_http_client *hc, const char *run_id, double sl
 		return rc;
 	}
 	cli_read_counts(s, k);
+	if (cli_unsched_check(un, hc, run_id, s, quiet) > 0) {
+		/* Skipped tasks may have ended the run: ask again at once. */
+		json_decref(s);
+		return DTF_ETIMEOUT;
+	}
 	done = k->completed + k->failed + k->cancelled;
 	if (!quiet && done != seen->done)
 		fprintf(stderr,
@@ -452,6 +459,7 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 	    {"report-formats", required_argument, NULL, 'r'},
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"poll-interval", required_argument, NULL, 'i'},
+	    {"unschedulable-timeout", required_argument, NULL, 'U'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"dry-run", no_argument, NULL, 'n'},
 	    {"embedded", no_argument, NULL, 'e'},
@@ -509,6 +517,12 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 		case 'i':
 			if (dtf_parse_seconds(optarg, &o->poll) || o->poll <= 0 || o->poll > 3600) {
 				fprintf(stderr, "dtf ci: bad --poll-interval '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'U':
+			if (dtf_parse_seconds(optarg, &o->unsched_timeout) || o->unsched_timeout < 0) {
+				fprintf(stderr, "dtf ci: bad --unschedulable-timeout '%s'\n", optarg);
 				return 2;
 			}
 			break;
@@ -585,6 +599,7 @@ int cmd_ci(int argc, char **argv)
 	char err[512], run_id[80] = "", line[256];
 	char *markdown = NULL;
 	struct run_counts k = {0};
+	struct cli_unsched un = {0};
 	int64_t start = dtf_mono_ms();
 	size_t i;
 	int rc;
@@ -595,6 +610,7 @@ int cmd_ci(int argc, char **argv)
 	o.test_dir = "tests";
 	o.timeout = 3600;
 	o.poll = 5;
+	o.unsched_timeout = 300;
 	o.workers = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (o.workers < 1)
 		o.workers = 1;
@@ -606,6 +622,7 @@ int cmd_ci(int argc, char **argv)
 	if (rc >= 0)
 		goto out;
 	rc = 0;
+	cli_unsched_init(&un, o.unsched_timeout);
 
 	/* 1. The provider. */
 	if (strcmp(o.provider, "auto") == 0) {
@@ -743,10 +760,14 @@ int cmd_ci(int argc, char **argv)
 			/* Providers that report each test as it happens hear at least every second. */
 			if (ops->wants_tasks && slice > 1)
 				slice = 1;
+			/* Wake up when a test no worker can run is due to be skipped. */
+			if (!o.embedded && cli_unsched_next_s(&un) >= 0 &&
+			    cli_unsched_next_s(&un) + 0.05 < slice)
+				slice = cli_unsched_next_s(&un) + 0.05;
 			if (slice < 0.05)
 				slice = 0.05;
 			rc = o.embedded ? cli_wait_run(&hc, run_id, slice, true, o.quiet, &k, NULL)
-					: remote_wait(&hc, run_id, slice, o.quiet, &k, &seen);
+					: remote_wait(&hc, run_id, slice, o.quiet, &k, &seen, &un);
 			if (rc == 0)
 				break;
 			if (rc != DTF_ETIMEOUT) {
@@ -917,6 +938,7 @@ int cmd_ci(int argc, char **argv)
 			fprintf(stderr, "dtf ci: cannot write %s\n", hp);
 	}
 
+	cli_unsched_print(&un, stdout);
 	printf("dtf ci: %s in %.1f s\n", line, (double)(dtf_mono_ms() - start) / 1000.0);
 	if (timed_out) {
 		fprintf(stderr, "dtf ci: timed out after %.0f s\n", o.timeout);
@@ -932,6 +954,7 @@ out:
 	if (hc_ready)
 		dtf_http_client_release(&hc);
 	ci_provider_free(prov);
+	cli_unsched_release(&un);
 	free(markdown);
 	json_decref(artifacts);
 	json_decref(previous);

@@ -143,6 +143,7 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 	int last_done = -1, rc = 0;
 	long long last_blocked = 0;
 	int64_t last_blocked_print = 0;
+	int polls = 0;
 
 	/* The coordinator holds the request until the run is done or wait_s has passed, so the
 	 * end is seen at once; wait_s also paces the progress display. Against a coordinator
@@ -156,14 +157,18 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 		double wait = quiet && !cancel_unschedulable ? 5 : tty || cancel_unschedulable ? 0.5 : 2;
 		int done;
 
-		if (unsched && cli_unsched_next_s(unsched) >= 0 &&
-		    cli_unsched_next_s(unsched) + 0.05 < wait)
+		/* The first look is not held, so an unschedulable task's clock starts at once. */
+		if (unsched && unsched->timeout_s > 0 && polls == 0)
+			wait = 0;
+		else if (unsched && cli_unsched_next_s(unsched) >= 0 &&
+			 cli_unsched_next_s(unsched) + 0.05 < wait)
 			wait = cli_unsched_next_s(unsched) + 0.05;
 		if (timeout_s > 0 && timeout_s - elapsed < wait)
 			wait = timeout_s - elapsed > 0.05 ? timeout_s - elapsed : 0.05;
 		snprintf(path, sizeof(path), "/api/v1/runs/%s/summary?wait_s=%.2f", run_id, wait);
 
 		rc = dtf_http_call(c, "GET", path, NULL, 20000, &s);
+		polls++;
 		if (rc == DTF_ENET || rc == DTF_ETIMEOUT) {
 			/* The coordinator may be restarting: keep waiting. */
 			if (timeout_s > 0 && elapsed > timeout_s)
