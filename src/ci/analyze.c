@@ -252,27 +252,6 @@ static bool suffix(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-/* A Python test written for pytest runs under pytest when the worker has it. */
-static void pytest_task(json_t *task, const char *abspath)
-{
-	struct dtf_buf b;
-
-	dtf_buf_init(&b, 16384);
-	dtf_buf_adds(&b,
-		     "if python3 -c 'import pytest' 2>/dev/null; then exec python3 -m pytest -q "
-		     "-p no:cacheprovider --junitxml=\"$DTF_WORK_DIR/junit.xml\" ");
-	dtf_buf_add_shquote(&b, abspath);
-	dtf_buf_adds(&b, "; else exec python3 ");
-	dtf_buf_add_shquote(&b, abspath);
-	dtf_buf_adds(&b, "; fi");
-	json_object_del(task, "command");
-	json_object_set_new(task, "shell", json_string(dtf_buf_str(&b)));
-	if (!json_object_get(task, "junit"))
-		json_object_set_new(task, "junit", json_string("junit.xml"));
-	json_object_set_new(json_object_get(task, "params"), "runner", json_string("pytest"));
-	dtf_buf_release(&b);
-}
-
 /* Reads at most max bytes from the start of a file (NUL-terminated). */
 static int read_head(const char *path, size_t max, char **out, size_t *len)
 {
@@ -295,10 +274,10 @@ static int read_head(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
-/* Finishes one discovered file task: params.file, the pytest runner, the analysis. */
+/* Finishes one discovered file task: params.file and the analysis. */
 static void finish(json_t *task, const char *path)
 {
-	char *text = NULL, abspath[PATH_MAX];
+	char *text = NULL;
 	size_t len = 0;
 	json_t *a;
 
@@ -308,10 +287,8 @@ static void finish(json_t *task, const char *path)
 	/* Only the head of a file is read: tests say what they need near the top. */
 	if (read_head(path, DTF_ANALYZE_MAX_BYTES, &text, &len) != 0)
 		return;
+	/* Discovery has chosen a Python file's runner already (ci/pyrun.h). */
 	a = dtf_analyze_text(text, len);
-	if (strlen(path) > 3 && strcmp(path + strlen(path) - 3, ".py") == 0 &&
-	    realpath(path, abspath) && (strstr(text, "import pytest") || strstr(text, "def test_")))
-		pytest_task(task, abspath);
 	free(text);
 	if (a)
 		dtf_analyze_apply(task, a);

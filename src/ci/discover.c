@@ -1,5 +1,6 @@
 /* discover.c: test discovery and `dtf:` headers. */
 #include "ci/discover.h"
+#include "ci/pyrun.h"
 
 #include <dirent.h>
 #include <fnmatch.h>
@@ -14,7 +15,8 @@
 #include "common/json.h"
 #include "common/util.h"
 
-#define HEADER_LINES 30
+#define HEADER_LINES	     30
+#define DTF_DISCOVER_MAX_READ (1 << 20) /* a test file's head that is read for headers and runner */
 #define MAX_DEPTH 8
 
 static json_t *req(json_t *task)
@@ -67,6 +69,15 @@ int dtf_discover_header(const char *line, json_t *task, char *err, size_t errlen
 			if (*end || !(d >= 0) || d > 1e12 || !(*v >= '0' && *v <= '9'))
 				goto bad;
 			json_object_set_new(req(task), k, json_real(d));
+		} else if (strcmp(k, "runner") == 0) {
+			json_t *params = json_object_get(task, "params");
+			if (!dtf_pyrun_valid(v))
+				goto bad;
+			if (!json_is_object(params)) {
+				params = json_object();
+				json_object_set_new(task, "params", params);
+			}
+			json_object_set_new(params, "runner", json_string(v));
 		} else if (strcmp(k, "artifacts") == 0) {
 			json_object_set_new(task, "artifacts", dtf_json_split(v, ","));
 		} else if (strcmp(k, "junit") == 0 || strcmp(k, "type") == 0 ||
@@ -100,13 +111,71 @@ static bool has_suffix(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
+/* Reads at most max bytes from the start of path into a new NUL-terminated *out; *cut tells
+ * whether the file was longer. */
+static int read_head(const char *path, size_t max, char **out, size_t *len, bool *cut)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+
+	*out = NULL;
+	*len = 0;
+	if (!f)
+		return DTF_ENOTFOUND;
+	buf = malloc(max + 2);
+	if (!buf) {
+		fclose(f);
+		return DTF_ENOMEM;
+	}
+	*len = fread(buf, 1, max + 1, f);
+	fclose(f);
+	*cut = *len > max;
+	if (*cut)
+		*len = max;
+	buf[*len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* Makes the discovered Python file task run with its runner: the header's runner= when it gave
+ * one, else what the file's text needs (pyrun.h). A plain script stays `python3 FILE`. */
+static int python_task(json_t *task, const char *detected, const char *abspath, char *err,
+		       size_t errlen)
+{
+	json_t *params = json_object_get(task, "params");
+	const char *runner = dtf_json_str(params, "runner", detected);
+	json_t *args;
+	int rc;
+
+	if (strcmp(runner, "python") == 0) {
+		if (!params) {
+			params = json_object();
+			json_object_set_new(task, "params", params);
+		}
+		json_object_set_new(params, "runner", json_string("python"));
+		return 0;
+	}
+	args = json_pack("[s]", abspath);
+	rc = args ? dtf_pyrun_task(task, runner, args) : DTF_ENOMEM;
+	if (!rc)
+		json_object_set_new(json_object_get(task, "params"), "test_file",
+				    json_string(abspath));
+	json_decref(args);
+	if (rc)
+		snprintf(err, errlen, "%s: cannot make its %s task: %s", abspath, runner,
+			 dtf_strerror(rc));
+	return rc;
+}
+
 static int add_test(const char *root, const char *path, json_t *tasks, char *err, size_t errlen)
 {
 	char *text = NULL, dir[PATH_MAX], abspath[PATH_MAX];
+	const char *runner = "python";
 	size_t len;
 	json_t *task = json_object();
 	const char *rel = path + strlen(root);
 	int line = 0, rc = 0;
+	bool python = false, cut = false;
 	char *p;
 	struct stat st;
 
@@ -128,7 +197,9 @@ static int add_test(const char *root, const char *path, json_t *tasks, char *err
 			 abspath);
 		json_object_set_new(task, "shell", json_string(sh));
 	} else if (has_suffix(path, ".py")) {
+		/* Its runner is chosen once the file's text and header are read, below. */
 		json_object_set_new(task, "command", json_pack("[s,s]", "python3", abspath));
+		python = true;
 	} else if (stat(path, &st) == 0 && (st.st_mode & S_IXUSR)) {
 		json_object_set_new(task, "command", json_pack("[s]", abspath));
 	} else {
@@ -138,7 +209,13 @@ static int add_test(const char *root, const char *path, json_t *tasks, char *err
 	json_object_set_new(task, "type", json_string("test"));
 	json_object_set_new(task, "name", json_string(rel));
 	json_object_set_new(task, "cwd", json_string(dir));
-	if (dtf_read_file(path, 1 << 20, &text, &len) == 0) {
+	if (read_head(path, DTF_DISCOVER_MAX_READ, &text, &len, &cut) == 0) {
+		/* Past the part read, a plain-looking file may still define tests: pytest runs
+		 * a plain script's code too (at collection), so it is the safe choice. */
+		if (python)
+			runner = dtf_pyrun_detect(text, len);
+		if (python && cut && strcmp(runner, "python") == 0)
+			runner = "pytest";
 		for (p = text; p && *p && line < HEADER_LINES; line++) {
 			char *nl = strchr(p, '\n');
 			char *m = strstr(p, "dtf:");
@@ -158,6 +235,8 @@ static int add_test(const char *root, const char *path, json_t *tasks, char *err
 		}
 	}
 	free(text);
+	if (rc == 0 && python)
+		rc = python_task(task, runner, abspath, err, errlen);
 	if (rc == 0)
 		json_array_append(tasks, task);
 	json_decref(task);

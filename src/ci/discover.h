@@ -11,12 +11,17 @@
 /* Walks dir (recursively, skipping hidden and build directories) for files whose name matches
  * pattern (fnmatch; NULL means test_* and *_test.*), and appends one task per test to tasks:
  *   *.sh → /bin/sh FILE;  *.c → compile with cc into the work directory and run;
- *   *.py → python3 FILE;  other executables → FILE.
+ *   *.py → with the runner it needs (ci/pyrun.h): pytest, or unittest when it only uses
+ *          unittest and the worker lacks pytest, through the launcher with a JUnit report
+ *          (junit "dtf-junit.xml", params.runner "pytest"/"unittest"); `python3 FILE` only for
+ *          a plain script (params.runner "python");
+ *   other executables → FILE.
  * The task's cwd is the file's directory; its name is the path relative to dir. A header line
  * `# dtf: key=value …` (or `// dtf:`) in the first 30 lines sets hardware=a,b (any of),
  * requires=a,b (all of), timeout=S, priority=N, junit=PATH (relative to $DTF_WORK_DIR),
  * cpu=N, memory=MiB, gpu_memory=MiB, retries=N, type=T, name=N, skip=reason,
- * artifacts=GLOB,GLOB (files the task leaves in $DTF_WORK_DIR to collect).
+ * artifacts=GLOB,GLOB (files the task leaves in $DTF_WORK_DIR to collect), runner=R (a Python
+ * file's runner: pytest, unittest or python, instead of the detected one).
  * Returns the number of tests found, or a negative DTF_E* code with err set. */
 int dtf_discover(const char *dir, const char *pattern, json_t *tasks, char *err, size_t errlen);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ci/pyrun.h"
 #include "ci/pytest_group.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -77,28 +78,36 @@ static json_t *history_load(const char *path)
 	return h ? h : json_object();
 }
 
-/* A task discovery made of a pytest file and left as it was: {command: [python3, FILE], type,
- * name, cwd} and nothing else. */
+/* A task discovery made of a Python test file for a test runner (pyrun.h) and left as it was:
+ * {shell, env: {DTF_PYRUN}, junit: dtf-junit.xml, params: {runner, test_file}, type: test, name,
+ * cwd} and nothing else (a dtf: header setting anything but runner= keeps the file on its own).
+ * A plain script (runner "python") is not a pytest file. */
 static const char *pytest_file_of(json_t *t)
 {
-	json_t *cmd = json_object_get(t, "command");
-	const char *k, *path, *base;
+	json_t *params = json_object_get(t, "params"), *env = json_object_get(t, "env");
+	const char *k, *path, *runner = dtf_json_str(params, "runner", "");
 	json_t *v;
 
-	if (!json_is_array(cmd) || json_array_size(cmd) != 2 ||
-	    strcmp(str_or_empty(json_array_get(cmd, 0)), "python3") != 0)
+	if (strcmp(runner, "pytest") != 0 && strcmp(runner, "unittest") != 0)
+		return NULL;
+	if (strcmp(dtf_json_str(t, "junit", ""), DTF_PYRUN_JUNIT) != 0 ||
+	    strcmp(dtf_json_str(t, "type", ""), "test") != 0 || json_object_size(env) != 1 ||
+	    !json_object_get(env, DTF_PYRUN_ENV))
 		return NULL;
 	json_object_foreach(t, k, v)
 	{
-		if (strcmp(k, "command") && strcmp(k, "type") && strcmp(k, "name") &&
+		if (strcmp(k, "shell") && strcmp(k, "env") && strcmp(k, "junit") &&
+		    strcmp(k, "params") && strcmp(k, "type") && strcmp(k, "name") &&
 		    strcmp(k, "cwd"))
 			return NULL;
 	}
-	path = json_string_value(json_array_get(cmd, 1));
+	json_object_foreach(params, k, v)
+	{
+		if (strcmp(k, "runner") && strcmp(k, "test_file"))
+			return NULL;
+	}
+	path = dtf_json_str(params, "test_file", NULL);
 	if (!path || path[0] != '/')
-		return NULL;
-	base = strrchr(path, '/') + 1;
-	if (fnmatch("test_*.py", base, 0) != 0 && fnmatch("*_test.py", base, 0) != 0)
 		return NULL;
 	return path;
 }
@@ -234,27 +243,29 @@ int dtf_pytest_group(json_t *tasks, int slots, const char *history_path)
 			qsort(order, nbins, sizeof(*order), bin_by_load_desc);
 		}
 		for (b = 0; order && b < nbins; b++) {
-			struct dtf_buf sh;
 			json_t *list = json_array(), *task;
 			char name[128];
 			const char *cwd = NULL;
-			dtf_buf_init(&sh, 64u << 20);
-			dtf_buf_adds(&sh, "exec \"${DTF_PYTHON:-python3}\" -m pytest -q -p no:cacheprovider "
-					  "--junitxml=\"$DTF_WORK_DIR/pytest-junit.xml\"");
 			for (i = 0; i < n; i++) {
 				if (owner[i] != order[b].idx)
 					continue;
-				dtf_buf_adds(&sh, " ");
-				dtf_buf_add_shquote(&sh, files[i].path);
 				json_array_append_new(list, json_string(files[i].path));
 				if (!cwd)
 					cwd = files[i].path;
 			}
 			snprintf(name, sizeof(name), "pytest chunk %zu of %zu (%d files, ~%.1f s)",
 				 b + 1, nbins, order[b].n, order[b].load);
-			task = json_pack("{s:s,s:s,s:s,s:s,s:{s:o}}", "name", name, "type", "test",
-					 "shell", dtf_buf_str(&sh), "junit", "pytest-junit.xml",
-					 "params", "pytest_files", list);
+			task = json_pack("{s:s,s:s,s:s,s:{s:O}}", "name", name, "type", "test",
+					 "junit", "pytest-junit.xml", "params", "pytest_files", list);
+			/* pytest runs the chunk, through the launcher: a worker without pytest
+			 * fails it as an infrastructure error. */
+			if (task && dtf_pyrun_task(task, "pytest", list) != 0) {
+				json_decref(task);
+				task = NULL;
+			}
+			json_decref(list);
+			if (!task)
+				continue;
 			{
 				/* Run from the first file's directory's project root: the common
 				 * directory of the chunk's tasks (their cwd when discovered). */
@@ -265,7 +276,6 @@ int dtf_pytest_group(json_t *tasks, int slots, const char *history_path)
 					json_object_set(task, "cwd", json_object_get(first, "cwd"));
 			}
 			json_array_append_new(keep, task);
-			dtf_buf_release(&sh);
 		}
 		free(order);
 	}

@@ -994,6 +994,11 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 		outcome = "failed";
 		snprintf(message, sizeof(message), "out of memory (%s)",
 			 res.signal ? "killed by the kernel's OOM killer" : "allocation failed");
+	} else if (strcmp(kind, "infrastructure") == 0 &&
+		   dtf_runner_missing(res.exit_code, res.err, res.err_len, message,
+				      sizeof(message))) {
+		outcome = "failed";
+		reason = "runner_missing";
 	} else if (strcmp(kind, "infrastructure") == 0) {
 		outcome = "failed";
 		reason = "disk_full";

@@ -28,6 +28,31 @@ static bool oom_message(const char *err, size_t len)
 	return false;
 }
 
+bool dtf_runner_missing(int exit_code, const char *err, size_t len, char *msg, size_t msglen)
+{
+	static const char mark[] = DTF_RUNNER_MISSING_MARK;
+	const size_t n = sizeof(mark) - 1;
+	size_t from = len > 4096 ? len - 4096 : 0, i, found = len;
+
+	if (exit_code != DTF_EXIT_RUNNER_MISSING || !err)
+		return false;
+	for (i = from; i + n <= len; i++)
+		if ((i == 0 || err[i - 1] == '\n') && memcmp(err + i, mark, n) == 0)
+			found = i;
+	if (found == len)
+		return false;
+	if (msg && msglen) {
+		const char *s = err + found + n;
+		const char *e = memchr(s, '\n', len - found - n);
+		size_t m = e ? (size_t)(e - s) : len - found - n;
+		if (m >= msglen)
+			m = msglen - 1;
+		memcpy(msg, s, m);
+		msg[m] = '\0';
+	}
+	return true;
+}
+
 const char *dtf_failure_kind(const struct dtf_failure_facts *f)
 {
 	bool failed = f->signal != 0 || f->exit_code != 0;
@@ -38,6 +63,8 @@ const char *dtf_failure_kind(const struct dtf_failure_facts *f)
 		return "timeout";
 	if (!failed)
 		return NULL;
+	if (!f->signal && dtf_runner_missing(f->exit_code, f->err, f->err_len, NULL, 0))
+		return "infrastructure";
 	if (f->signal == SIGKILL && f->oom_kills_before >= 0 &&
 	    f->oom_kills_after > f->oom_kills_before)
 		return "oom";

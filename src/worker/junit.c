@@ -168,11 +168,47 @@ static const char *status_from_attr(xmlNode *node)
 	return status;
 }
 
+/* The outcome a <properties> child names in a "dtf.outcome" property ("xfailed" or "xpassed", the
+ * results pytest's and unittest's JUnit writers cannot express; dtf's Python launcher adds it),
+ * or NULL. */
+static const char *property_outcome(xmlNode *props)
+{
+	const char *found = NULL;
+	xmlNode *p;
+
+	for (p = props->children; p; p = p->next) {
+		xmlChar *name, *value;
+		if (!dtf_xml_is_element(p, "property"))
+			continue;
+		name = xmlGetProp(p, BAD_CAST "name");
+		value = xmlGetProp(p, BAD_CAST "value");
+		if (name && value && xmlStrEqual(name, BAD_CAST "dtf.outcome")) {
+			if (xmlStrEqual(value, BAD_CAST "xfailed"))
+				found = "xfailed";
+			else if (xmlStrEqual(value, BAD_CAST "xpassed"))
+				found = "xpassed";
+		}
+		xmlFree(name);
+		xmlFree(value);
+	}
+	return found;
+}
+
+/* True when a <skipped> element is pytest's record of an expected failure. */
+static bool is_pytest_xfail(xmlNode *skipped)
+{
+	xmlChar *v = xmlGetProp(skipped, BAD_CAST "type");
+	bool yes = v && xmlStrEqual(v, BAD_CAST "pytest.xfail");
+
+	xmlFree(v);
+	return yes;
+}
+
 /* Adds one object for a <testcase> element to st->cases. */
 static int add_case(struct junit_state *st, xmlNode *tc, const xmlChar *suite)
 {
 	struct dtf_buf out, err, details;
-	const char *status = NULL;
+	const char *status = NULL, *marked = NULL;
 	xmlNode *outcome = NULL, *c;
 	json_t *obj = NULL;
 	int rc;
@@ -206,12 +242,21 @@ static int add_case(struct junit_state *st, xmlNode *tc, const xmlChar *suite)
 			rc = add_content(&out, c);
 		} else if (dtf_xml_is_element(c, "system-err")) {
 			rc = add_content(&err, c);
+		} else if (dtf_xml_is_element(c, "properties")) {
+			marked = property_outcome(c);
 		}
 		if (rc)
 			goto out;
 	}
 	if (!status)
 		status = status_from_attr(tc);
+	/* An expected failure is not a skip, and an unexpected pass not a plain pass: a
+	 * failure or error child always wins over a property. */
+	if (strcmp(status, "skipped") == 0 &&
+	    ((outcome && is_pytest_xfail(outcome)) || (marked && strcmp(marked, "xfailed") == 0)))
+		status = "xfailed";
+	else if (strcmp(status, "passed") == 0 && marked && strcmp(marked, "xpassed") == 0)
+		status = "xpassed";
 
 	rc = set_attr(obj, "name", tc, "name");
 	if (!rc && !json_object_get(obj, "name"))
