@@ -41,6 +41,7 @@
 struct ci_opts {
 	const char *provider, *coordinator, *api_key, *test_dir, *pattern, *output_dir;
 	const char *badges_dir, *history_dir, *state_dir, *api_url;
+	const char *write_tasks; /* --write-tasks: the discovered tasks as a task file */
 	json_t *test_files, *formats;
 	const char *artifacts[MAX_GLOBS];
 	int nartifacts;
@@ -76,7 +77,10 @@ static void usage(FILE *f)
 	    "  --unschedulable-timeout S  on a coordinator, skip a test no registered worker can\n"
 	    "                         run once it has been so for S s (default 300; 0 = wait)\n"
 	    "  --state-dir D          embedded coordinator state (default .dtf)\n"
-	    "  --dry-run              print the tasks and inferred requirements; submit nothing\n"
+	    "  --dry-run              print the tasks, their runners and inferred requirements;\n"
+	    "                         submit nothing\n"
+	    "  --write-tasks F        write the discovered tasks to F as a task file (for `dtf\n"
+	    "                         client submit-task --file F`)\n"
 	    "  --verbose              show inferred requirements and what the CI reports\n"
 	    "  --quiet                no progress display\n"
 	    "exit: 0 all passed, 1 test failures, 2 usage or infrastructure error, 3 timeout\n");
@@ -117,6 +121,18 @@ static void warn_provider(struct ci_provider *p, const char *what, int rc)
 		p->error[0] ? p->error : dtf_strerror(rc));
 }
 
+/* What a task's params.runner means, for --dry-run. */
+static const char *runner_text(const char *runner)
+{
+	if (strcmp(runner, "pytest") == 0)
+		return "pytest (an infrastructure error on a worker whose python3 cannot import it)";
+	if (strcmp(runner, "unittest") == 0)
+		return "unittest-only file: pytest, or python3 -m unittest where pytest is missing";
+	if (strcmp(runner, "python") == 0)
+		return "python3 FILE (a plain script: no test functions, classes or test framework)";
+	return runner;
+}
+
 static void print_task(const json_t *t, bool dry)
 {
 	const json_t *inf = json_object_get(json_object_get(t, "params"), "inferred");
@@ -132,6 +148,9 @@ static void print_task(const json_t *t, bool dry)
 		printf("    command:   %s\n", c ? c : "");
 		free(c);
 	}
+	if (json_is_string(json_object_get(json_object_get(t, "params"), "runner")))
+		printf("    runner:    %s\n",
+		       runner_text(dtf_json_str(json_object_get(t, "params"), "runner", "")));
 	printf("    hardware:  %s (%s)\n", hws ? hws : "any",
 	       dtf_json_str(json_object_get(t, "params"), "hardware_source", "dtf: header"));
 	if (json_object_get(json_object_get(t, "requirements"), "memory"))
@@ -462,6 +481,7 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 	    {"unschedulable-timeout", required_argument, NULL, 'U'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"dry-run", no_argument, NULL, 'n'},
+	    {"write-tasks", required_argument, NULL, 'W'},
 	    {"embedded", no_argument, NULL, 'e'},
 	    {"workers", required_argument, NULL, 'w'},
 	    {"badges-dir", required_argument, NULL, 'b'},
@@ -531,6 +551,9 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 			break;
 		case 'n':
 			o->dry_run = true;
+			break;
+		case 'W':
+			o->write_tasks = optarg;
 			break;
 		case 'e':
 			o->embedded = true;
@@ -664,6 +687,16 @@ int cmd_ci(int argc, char **argv)
 		printf("dtf ci: provider %s; %zu tests\n", ops->name, json_array_size(tasks));
 		json_array_foreach(tasks, i, t) print_task(t, o.dry_run);
 		fflush(stdout);
+	}
+	if (o.write_tasks) {
+		json_t *file = json_pack("{s:O}", "tasks", tasks);
+		if (!file || json_dump_file(file, o.write_tasks, JSON_INDENT(1)) != 0) {
+			fprintf(stderr, "dtf ci: cannot write %s\n", o.write_tasks);
+			json_decref(file);
+			rc = 2;
+			goto out;
+		}
+		json_decref(file);
 	}
 	if (o.dry_run)
 		goto out;

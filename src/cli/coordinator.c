@@ -47,6 +47,10 @@ static void usage(FILE *f)
 		"  --default-timeout S       task timeout when a task gives none (default 3600)\n"
 		"  --retry-backoff S         delay before a failed task's first retry (default 1;\n"
 		"                            doubles per retry up to 60, with jitter)\n"
+		"  --max-requeues N          times a task whose worker is lost (or restarted, or\n"
+		"                            stopped it) is requeued without spending a retry,\n"
+		"                            for tasks that give no max_requeues (default 3;\n"
+		"                            0: such a task fails)\n"
 		"  --quarantine-threshold N  tasks a worker fails that then pass elsewhere before it\n"
 		"                            is quarantined (default 3; 0 never)\n"
 		"  --quarantine-time S       how long a quarantine lasts (default 600)\n"
@@ -128,6 +132,12 @@ static int apply_config(const char *path, json_t **out, struct coord_config *cc,
 			     (cc->quarantine_threshold =
 				  json_integer_value(v) ? (int)json_integer_value(v) : -1,
 			      true);
+		else if (strcmp(k, "max_requeues") == 0)
+			ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
+			     json_integer_value(v) <= 100 &&
+			     (cc->max_requeues =
+				  json_integer_value(v) ? (int)json_integer_value(v) : -1,
+			      true);
 		else if (strcmp(k, "quarantine_time") == 0)
 			ok = json_is_number(v) && json_number_value(v) > 0 &&
 			     (cc->quarantine_s = json_number_value(v), true);
@@ -188,6 +198,7 @@ int cmd_coordinator(int argc, char **argv)
 		{"heartbeat-timeout", required_argument, NULL, 't'},
 		{"default-timeout", required_argument, NULL, 'T'},
 		{"retry-backoff", required_argument, NULL, 'R'},
+		{"max-requeues", required_argument, NULL, 'M'},
 		{"quarantine-threshold", required_argument, NULL, 'q'},
 		{"quarantine-time", required_argument, NULL, 'Q'},
 		{"tls-cert", required_argument, NULL, 'C'},
@@ -307,6 +318,18 @@ int cmd_coordinator(int argc, char **argv)
 			flags.quarantine_threshold = n ? (int)n : -1;
 			break;
 		}
+		case 'M': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || end == optarg || n < 0 || n > 100) {
+				fprintf(stderr,
+					"dtf coordinator: bad --max-requeues '%s' (0 to 100)\n",
+					optarg);
+				return 2;
+			}
+			flags.max_requeues = n ? (int)n : -1;
+			break;
+		}
 		case 'Q':
 			if (dtf_parse_seconds(optarg, &d) || d <= 0) {
 				fprintf(stderr, "dtf coordinator: bad duration '%s'\n", optarg);
@@ -365,6 +388,8 @@ int cmd_coordinator(int argc, char **argv)
 		cc.quarantine_threshold = flags.quarantine_threshold;
 	if (flags.quarantine_s)
 		cc.quarantine_s = flags.quarantine_s;
+	if (flags.max_requeues)
+		cc.max_requeues = flags.max_requeues;
 	if (flags.tls_cert)
 		cc.tls_cert = flags.tls_cert;
 	if (flags.tls_key)

@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "report/report.h"
@@ -193,10 +194,11 @@ static void h_metrics(struct dtf_http_req *r)
 	struct coord *c = C(r);
 	static const char *const wnames[] = {"idle", "busy", "draining", "lost"};
 	int wcount[4] = {0}, waiters = 0;
-	size_t pos = 0;
+	size_t pos = 0, i;
 	const char *k;
 	void *v;
 	int s;
+	struct dtf_prom pm;
 
 	pthread_mutex_lock(&c->lock);
 	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
@@ -206,60 +208,60 @@ static void h_metrics(struct dtf_http_req *r)
 	r->status = 200;
 	r->content_type = "text/plain; version=0.0.4";
 	dtf_buf_reset(&r->resp);
-	dtf_buf_adds(&r->resp, "# HELP dtf_tasks Tasks by status.\n# TYPE dtf_tasks gauge\n");
+	dtf_prom_init(&pm, &r->resp);
+	dtf_prom_family(&pm, "dtf_tasks", DTF_PROM_GAUGE, "Tasks by status.");
 	for (s = 0; s < TS__COUNT; s++)
-		dtf_buf_printf(&r->resp, "dtf_tasks{status=\"%s\"} %d\n",
-			       task_status_name((enum task_status)s), c->counts[s]);
-	dtf_buf_adds(&r->resp, "# HELP dtf_workers Workers by status.\n# TYPE dtf_workers gauge\n");
+		dtf_prom_sample(&pm, NULL,
+				DTF_PROM_LABELS("status", task_status_name((enum task_status)s)),
+				c->counts[s]);
+	dtf_prom_family(&pm, "dtf_workers", DTF_PROM_GAUGE, "Workers by status.");
 	for (s = 0; s < 4; s++)
-		dtf_buf_printf(&r->resp, "dtf_workers{status=\"%s\"} %d\n", wnames[s], wcount[s]);
-	dtf_buf_printf(&r->resp,
-		       "# HELP dtf_tasks_submitted_total Tasks accepted.\n"
-		       "# TYPE dtf_tasks_submitted_total counter\n"
-		       "dtf_tasks_submitted_total %llu\n"
-		       "# HELP dtf_leases_total Leases that handed out tasks.\n"
-		       "# TYPE dtf_leases_total counter\n"
-		       "dtf_leases_total %llu\n"
-		       "# HELP dtf_leased_tasks_total Tasks handed out by leases.\n"
-		       "# TYPE dtf_leased_tasks_total counter\n"
-		       "dtf_leased_tasks_total %llu\n"
-		       "# HELP dtf_tasks_requeued_total Tasks sent back to pending.\n"
-		       "# TYPE dtf_tasks_requeued_total counter\n"
-		       "dtf_tasks_requeued_total %llu\n"
-		       "# HELP dtf_stale_results_total Results rejected as stale.\n"
-		       "# TYPE dtf_stale_results_total counter\n"
-		       "dtf_stale_results_total %llu\n"
-		       "# HELP dtf_pending_tasks Tasks in the pending queues.\n"
-		       "# TYPE dtf_pending_tasks gauge\n"
-		       "dtf_pending_tasks %zu\n"
-		       "# HELP dtf_lease_waiters Workers with a long-poll lease parked, waiting for work.\n"
-		       "# TYPE dtf_lease_waiters gauge\n"
-		       "dtf_lease_waiters %d\n"
-		       "# HELP dtf_leased_ahead_total Tasks leased ahead (queued on a worker whose slots were "
-		       "all taken).\n"
-		       "# TYPE dtf_leased_ahead_total counter\n"
-		       "dtf_leased_ahead_total %llu\n",
-		       (unsigned long long)c->m_submitted, (unsigned long long)c->m_leases,
-		       (unsigned long long)c->m_leased_tasks, (unsigned long long)c->m_requeued,
-		       (unsigned long long)c->m_stale_results, c->pending_count, waiters,
-		       (unsigned long long)c->m_leased_ahead);
-	dtf_buf_adds(&r->resp, "# HELP dtf_task_results_total Final task outcomes.\n"
-			       "# TYPE dtf_task_results_total counter\n");
+		dtf_prom_sample(&pm, NULL, DTF_PROM_LABELS("status", wnames[s]), wcount[s]);
+	dtf_prom_single(&pm, "dtf_tasks_submitted_total", DTF_PROM_COUNTER, "Tasks accepted.",
+			(double)c->m_submitted);
+	dtf_prom_single(&pm, "dtf_leases_total", DTF_PROM_COUNTER, "Leases that handed out tasks.",
+			(double)c->m_leases);
+	dtf_prom_single(&pm, "dtf_leased_tasks_total", DTF_PROM_COUNTER,
+			"Tasks handed out by leases.", (double)c->m_leased_tasks);
+	dtf_prom_single(&pm, "dtf_tasks_requeued_total", DTF_PROM_COUNTER,
+			"Tasks sent back to pending.", (double)c->m_requeued);
+	dtf_prom_family(&pm, "dtf_task_requeues_total", DTF_PROM_COUNTER,
+			"Tasks requeued without spending a retry because their worker was lost, "
+			"restarted without them or stopped them (bounded by max_requeues).");
+	for (i = 0; i < 2; i++)
+		dtf_prom_sample(&pm, NULL, DTF_PROM_LABELS("kind", state_requeue_kind_names[i]),
+				(double)c->m_infra_requeues[i]);
+	dtf_prom_single(&pm, "dtf_task_requeue_limit_total", DTF_PROM_COUNTER,
+			"Tasks failed because their worker was lost more often than max_requeues "
+			"allows.",
+			(double)c->m_requeue_limit);
+	dtf_prom_single(&pm, "dtf_stale_results_total", DTF_PROM_COUNTER,
+			"Results rejected as stale.", (double)c->m_stale_results);
+	dtf_prom_single(&pm, "dtf_pending_tasks", DTF_PROM_GAUGE, "Tasks in the pending queues.",
+			(double)c->pending_count);
+	dtf_prom_single(&pm, "dtf_lease_waiters", DTF_PROM_GAUGE,
+			"Workers with a long-poll lease parked, waiting for work.", waiters);
+	dtf_prom_single(&pm, "dtf_leased_ahead_total", DTF_PROM_COUNTER,
+			"Tasks leased ahead (queued on a worker whose slots were all taken).",
+			(double)c->m_leased_ahead);
+	dtf_prom_family(&pm, "dtf_task_results_total", DTF_PROM_COUNTER, "Final task outcomes.");
 	for (s = TS_COMPLETED; s < TS__COUNT; s++)
-		dtf_buf_printf(&r->resp, "dtf_task_results_total{status=\"%s\"} %llu\n",
-			       task_status_name((enum task_status)s),
-			       (unsigned long long)c->m_results[s]);
-	dtf_buf_printf(&r->resp,
-		       "# HELP dtf_store_commits_total Store transactions committed.\n"
-		       "# TYPE dtf_store_commits_total counter\n"
-		       "dtf_store_commits_total %llu\n"
-		       "# HELP dtf_store_committed_changes_total Changes (requests) those commits held.\n"
-		       "# TYPE dtf_store_committed_changes_total counter\n"
-		       "dtf_store_committed_changes_total %llu\n",
-		       (unsigned long long)c->m_commits, (unsigned long long)c->m_commit_changes);
-	recovery_metrics(c, &r->resp);
-	coord_sched_metrics(c, &r->resp);
+		dtf_prom_sample(&pm, NULL,
+				DTF_PROM_LABELS("status", task_status_name((enum task_status)s)),
+				(double)c->m_results[s]);
+	dtf_prom_single(&pm, "dtf_store_commits_total", DTF_PROM_COUNTER,
+			"Store transactions committed.", (double)c->m_commits);
+	dtf_prom_single(&pm, "dtf_store_committed_changes_total", DTF_PROM_COUNTER,
+			"Changes (requests) those commits held.", (double)c->m_commit_changes);
+	recovery_metrics(c, &pm);
+	coord_sched_metrics(c, &pm);
 	pthread_mutex_unlock(&c->lock);
+	if (dtf_prom_end(&pm)) {
+		/* A bug in a family's definition (or no memory): say so rather than serve half. */
+		log_error("/metrics: %s", dtf_strerror(dtf_prom_end(&pm)));
+		dtf_http_reply_error(r, 500, "metrics_error", "the metrics could not be written: %s",
+				     dtf_strerror(dtf_prom_end(&pm)));
+	}
 }
 
 /* ---- runs ---- */
@@ -833,7 +835,8 @@ static void h_task_log(struct dtf_http_req *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* PUT: change a pending task's scheduling fields (priority, timeout_s, max_retries, params). */
+/* PUT: change a pending task's scheduling fields (priority, timeout_s, max_retries,
+ * max_requeues, params). */
 static void h_task_put(struct dtf_http_req *r)
 {
 	struct coord *c = C(r);
@@ -854,14 +857,16 @@ static void h_task_put(struct dtf_http_req *r)
 			   json_integer_value(v) >= 1 && json_integer_value(v) <= 10) ||
 			  (strcmp(key, "timeout_s") == 0 && json_is_number(v) &&
 			   json_number_value(v) > 0) ||
-			  (strcmp(key, "max_retries") == 0 && json_is_integer(v) &&
-			   json_integer_value(v) >= 0 && json_integer_value(v) <= 100) ||
+			  ((strcmp(key, "max_retries") == 0 || strcmp(key, "max_requeues") == 0) &&
+			   json_is_integer(v) && json_integer_value(v) >= 0 &&
+			   json_integer_value(v) <= 100) ||
 			  (strcmp(key, "params") == 0 && json_is_object(v)) ||
 			  (strcmp(key, "name") == 0 && json_is_string(v));
 		if (!ok) {
 			dtf_http_reply_error(r, 400, "invalid_update",
 					     "field '%s' cannot be set to that (priority 1-10, "
-					     "timeout_s > 0, max_retries 0-100, params, name)",
+					     "timeout_s > 0, max_retries and max_requeues 0-100, "
+					     "params, name)",
 					     key);
 			json_decref(body);
 			return;
@@ -880,6 +885,7 @@ static void h_task_put(struct dtf_http_req *r)
 		json_object_update(task_doc(t), body);
 		t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
 		t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
+		t->max_requeues = (int)dtf_json_int(task_doc(t), "max_requeues", t->max_requeues);
 		if (queued)
 			state_queue(c, t);
 		if (state_begin(c) || state_save_task(c, t) || state_commit(c)) {
@@ -888,6 +894,8 @@ static void h_task_put(struct dtf_http_req *r)
 			json_object_update(task_doc(t), old);
 			t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
 			t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
+			t->max_requeues =
+			    (int)dtf_json_int(task_doc(t), "max_requeues", t->max_requeues);
 			if (queued)
 				state_queue(c, t);
 			reply_store_error(r);
@@ -1102,7 +1110,7 @@ static void h_worker_register(struct dtf_http_req *r)
 								      0) still = true;
 			if (!still)
 				state_requeue(c, t, "worker_lost",
-					      "the worker restarted without this task", true);
+					      "the worker restarted without this task", RQ_INFRA);
 		}
 		if (w->waiter) {
 			struct dtf_http_req *old = w->waiter;
@@ -1196,7 +1204,7 @@ static void reconcile(struct coord *c, struct cworker *w, json_t *running)
 		began = true;
 		log_warn("task %s was leased to %s but the worker does not have it; requeued", t->id,
 			 w->id);
-		state_requeue(c, t, "lease_lost", "the worker never received the task", false);
+		state_requeue(c, t, "lease_lost", "the worker never received the task", RQ_FREE);
 	}
 	if (began) {
 		state_commit(c);
@@ -1376,8 +1384,13 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 	if (result)
 		json_object_set(task_doc(t), "result", result);
 	if (strcmp(outcome, "interrupted") == 0) {
+		/* Not the task's fault: no retry spent. A task that had started counts against
+		 * max_requeues; one leased but never started (handed back by a stopping worker)
+		 * spends nothing. */
+		bool started = t->status == TS_RUNNING ||
+			       json_is_string(json_object_get(res, "started_at"));
 		state_requeue(c, t, "interrupted", "the worker stopped the task while shutting down",
-			      false);
+			      started ? RQ_INFRA : RQ_FREE);
 		return 0;
 	}
 	if (strcmp(outcome, "passed") == 0) {
@@ -1393,7 +1406,8 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		state_set_status(c, t, TS_COMPLETED);
 		c->m_results[TS_COMPLETED]++;
 	} else if (t->retries_used < t->max_retries) {
-		state_requeue(c, t, kind, dtf_json_str(error, "message", "the task failed"), true);
+		state_requeue(c, t, kind, dtf_json_str(error, "message", "the task failed"),
+			      RQ_FAILURE);
 		state_backoff(c, t);
 		state_save_task(c, t);
 		return 0;
@@ -1674,7 +1688,7 @@ void coord_on_done(struct dtf_http_req *r, bool ok)
 				if (t && t->status == TS_ASSIGNED)
 					state_requeue(c, t, "lease_undelivered",
 						      "the lease reply did not reach the worker",
-						      false);
+						      RQ_FREE);
 			}
 			state_commit(c);
 			sched_wake(c);

@@ -22,6 +22,8 @@
 #define DTF_PROTOCOL_VERSION 1
 #define DTF_MAX_TASKS_PER_REQUEST 100000
 #define DTF_PRIORITY_LEVELS 10
+/* A task's max_requeues when neither it nor the coordinator's configuration gives one. */
+#define DTF_MAX_REQUEUES 3
 
 enum task_status {
 	TS_PENDING,
@@ -52,6 +54,8 @@ struct ctask {
 	int attempt;             /* the current attempt, 0 before the first lease */
 	int max_retries;
 	int retries_used;
+	int max_requeues;        /* requeues after its worker was lost or stopped it, at most */
+	int requeues;            /* such requeues so far (doc.requeues; they spend no retry) */
 	char worker_id[72];      /* while assigned or running */
 	int64_t not_before_ms;   /* monotonic: retry backoff */
 	int64_t assigned_ms;     /* monotonic: when the current attempt was leased (or loaded) */
@@ -135,6 +139,8 @@ struct coord_config {
 	bool no_group_commit;            /* commit every request on its own */
 	int quarantine_threshold;        /* strikes that quarantine a worker (0: never) */
 	double quarantine_s;             /* how long a quarantine lasts */
+	int max_requeues;                /* default of a task's max_requeues (0: DTF_MAX_REQUEUES;
+					  * negative: none, a lost worker's task fails) */
 	const char *strategy;            /* --strategy: overrides scheduler.strategy, or NULL */
 };
 
@@ -159,6 +165,9 @@ struct coord {
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
 	uint64_t m_requeued, m_http_errors, m_leased_ahead;
+	/* Requeues that spent no retry, by cause (enum requeue_cause, RQ_INFRA's kinds: see
+	 * state_requeue_kind_names), and tasks failed because they reached max_requeues. */
+	uint64_t m_infra_requeues[2], m_requeue_limit;
 	struct dtf_constraint_registry *constraints; /* defaults and shared compiled constraints */
 	/* Group commit (commit.c): the open transaction and the responses held until it commits. */
 	bool gc_open, gc_dirty;
@@ -249,9 +258,32 @@ int state_commit(struct coord *c);
 int state_commit_now(struct coord *c);
 void state_rollback(struct coord *c);
 int state_load(struct coord *c);
-/* Sends an assigned or running task back to pending (or fails it when no retries remain). */
+/* Why an assigned or running task goes back to pending, which decides what it spends. */
+enum requeue_cause {
+	/* Not the task's doing and it did not run (a lease that went astray, a quarantined
+	 * worker's work moved elsewhere): spends nothing. */
+	RQ_FREE = 0,
+	/* The attempt failed by itself (exit code, signal, timeout, ...): spends one of its
+	 * max_retries; with none left the task fails. */
+	RQ_FAILURE = 1,
+	/* The infrastructure's fault: its worker was lost (SIGKILL, silence), restarted without
+	 * it, or stopped it while shutting down. Spends no retry but one of its max_requeues
+	 * (so that a task that keeps killing its machine stops); with none left the task fails
+	 * with the kind given (worker_lost, interrupted). */
+	RQ_INFRA = 2,
+};
+/* The RQ_INFRA kinds counted apart in /metrics (the index into m_infra_requeues); any other
+ * kind counts under the first. */
+extern const char *const state_requeue_kind_names[2];
+/* Sends an assigned or running task back to pending, or fails it when what the cause spends is
+ * used up (see enum requeue_cause). Records the attempt in the history, settles or starts a
+ * recovery (RQ_FAILURE, and RQ_INFRA for a lost worker) and saves the task (the caller
+ * commits). */
 void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
-		   bool count_retry);
+		   enum requeue_cause cause);
+/* The max_requeues a task gets when it gives none (the configuration's, else
+ * DTF_MAX_REQUEUES). */
+int state_default_max_requeues(const struct coord *c);
 /* Fires a task hook with the task's document (task_started shows it running). */
 void state_fire_task(struct coord *c, struct ctask *t, enum dtf_hook hook);
 /* Fires a recovery hook about a task (level 1 retry, or 2 for a lost worker's task). */
@@ -301,11 +333,11 @@ bool coord_hold(struct dtf_http_req *r);
 void coord_after_run(void *app);
 
 /* ---- sched_api.c ---- */
-struct dtf_buf;
+struct dtf_prom;
 void coord_h_scheduler_get(struct dtf_http_req *r);
 void coord_h_scheduler_put(struct dtf_http_req *r);
-/* Appends the scheduler's lines to /metrics. */
-void coord_sched_metrics(struct coord *c, struct dtf_buf *out);
+/* Writes the scheduler's metric families for /metrics (the writer's error state). */
+int coord_sched_metrics(struct coord *c, struct dtf_prom *pm);
 /* A task passed on w: records its duration (result.duration_s, else the time since its lease)
  * in the history. Called before its resources are released, inside the caller's transaction. */
 void coord_task_passed(struct coord *c, struct ctask *t, struct cworker *w, const json_t *result);

@@ -8,6 +8,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/recovery.h"
@@ -322,7 +323,7 @@ static void quarantine(struct coord *c, struct cworker *w, const char *reason, d
 			    strcmp(t->worker_id, w->id) == 0) {
 				json_array_append_new(w->cancel, json_string(t->id));
 				state_requeue(c, t, "quarantined", "its worker was quarantined",
-					      false);
+					      RQ_FREE);
 			}
 		}
 	}
@@ -790,48 +791,48 @@ json_t *recovery_history_json(struct coord *c)
 			 "quarantined_workers", q);
 }
 
-void recovery_metrics(struct coord *c, struct dtf_buf *b)
+int recovery_metrics(struct coord *c, struct dtf_prom *pm)
 {
+	static const char *const phases[] = {"started", "completed", "failed"};
+	uint64_t by_phase[3] = {c->m_recoveries_started, c->m_recoveries_completed,
+				c->m_recoveries_failed};
 	size_t pos = 0, nq = 0;
 	const char *k;
 	void *v;
-	int cls, l;
+	int cls, l, i, which;
 
 	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
 		if (((struct cworker *)v)->quarantined)
 			nq++;
-	dtf_buf_printf(b,
-		       "# HELP dtf_workers_quarantined Workers in quarantine.\n"
-		       "# TYPE dtf_workers_quarantined gauge\n"
-		       "dtf_workers_quarantined %zu\n"
-		       "# HELP dtf_quarantines_total Quarantines started.\n"
-		       "# TYPE dtf_quarantines_total counter\n"
-		       "dtf_quarantines_total %llu\n"
-		       "# HELP dtf_hardware_blocked Hardware classes blocked system-wide.\n"
-		       "# TYPE dtf_hardware_blocked gauge\n"
-		       "dtf_hardware_blocked %zu\n"
-		       "# HELP dtf_recoveries_total Recoveries by phase.\n"
-		       "# TYPE dtf_recoveries_total counter\n"
-		       "dtf_recoveries_total{phase=\"started\"} %llu\n"
-		       "dtf_recoveries_total{phase=\"completed\"} %llu\n"
-		       "dtf_recoveries_total{phase=\"failed\"} %llu\n",
-		       nq, (unsigned long long)c->m_quarantines, json_object_size(c->blocked_hw),
-		       (unsigned long long)c->m_recoveries_started,
-		       (unsigned long long)c->m_recoveries_completed,
-		       (unsigned long long)c->m_recoveries_failed);
-	dtf_buf_adds(b, "# HELP dtf_recovery_attempts_total Recovery attempts by error class and "
-			"strategy.\n# TYPE dtf_recovery_attempts_total counter\n");
-	for (cls = 0; cls < RC__COUNT; cls++)
-		for (l = 1; l <= REC_LEVELS; l++)
-			if (c->rhist->s[cls][l].attempts)
-				dtf_buf_printf(
-				    b,
-				    "dtf_recovery_attempts_total{class=\"%s\",strategy=\"%s\"} "
-				    "%llu\n"
-				    "dtf_recovery_successes_total{class=\"%s\",strategy=\"%s\"} "
-				    "%llu\n",
-				    class_names[cls], strategy_names[l],
-				    (unsigned long long)c->rhist->s[cls][l].attempts,
-				    class_names[cls], strategy_names[l],
-				    (unsigned long long)c->rhist->s[cls][l].successes);
+	dtf_prom_single(pm, "dtf_workers_quarantined", DTF_PROM_GAUGE, "Workers in quarantine.",
+			(double)nq);
+	dtf_prom_single(pm, "dtf_quarantines_total", DTF_PROM_COUNTER, "Quarantines started.",
+			(double)c->m_quarantines);
+	dtf_prom_single(pm, "dtf_hardware_blocked", DTF_PROM_GAUGE,
+			"Hardware classes blocked system-wide.",
+			(double)json_object_size(c->blocked_hw));
+	dtf_prom_family(pm, "dtf_recoveries_total", DTF_PROM_COUNTER, "Recoveries by phase.");
+	for (i = 0; i < 3; i++)
+		dtf_prom_sample(pm, NULL, DTF_PROM_LABELS("phase", phases[i]), (double)by_phase[i]);
+	/* One family, then the other: each family's samples together. */
+	for (which = 0; which < 2; which++) {
+		if (which == 0)
+			dtf_prom_family(pm, "dtf_recovery_attempts_total", DTF_PROM_COUNTER,
+					"Recovery attempts by error class and strategy.");
+		else
+			dtf_prom_family(pm, "dtf_recovery_successes_total", DTF_PROM_COUNTER,
+					"Recovery attempts that succeeded, by error class and "
+					"strategy.");
+		for (cls = 0; cls < RC__COUNT; cls++)
+			for (l = 1; l <= REC_LEVELS; l++) {
+				const struct rec_stat *s = &c->rhist->s[cls][l];
+				if (!s->attempts)
+					continue;
+				dtf_prom_sample(pm, NULL,
+						DTF_PROM_LABELS("class", class_names[cls],
+								"strategy", strategy_names[l]),
+						(double)(which ? s->successes : s->attempts));
+			}
+	}
+	return dtf_prom_end(pm);
 }

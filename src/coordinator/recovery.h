@@ -82,7 +82,9 @@ struct cworker;
 /* Loads the history and the blocked hardware classes from the store. */
 int recovery_load(struct coord *c);
 /* Called when an attempt of t failed with kind and the task will be retried (final false) or has
- * no retries left (final true), before the task is released from its worker. Settles the
+ * no retries left (final true), before the task is released from its worker; also for a lost
+ * worker's task, which is requeued without spending a retry until max_requeues is reached
+ * (final then). Settles the
  * strategy in progress, chooses and applies the next one, fires the recovery hooks and writes
  * what changed (the caller commits). */
 void recovery_on_failure(struct coord *c, struct ctask *t, const char *kind, const char *why,
@@ -110,9 +112,9 @@ void recovery_worker_load(struct cworker *w);
 json_t *recovery_history_json(struct coord *c);
 /* Unblocks a hardware class; returns false if it was not blocked. */
 bool recovery_unblock(struct coord *c, const char *hw);
-/* Appends the recovery metrics to a /metrics body. */
-struct dtf_buf;
-void recovery_metrics(struct coord *c, struct dtf_buf *b);
+/* Writes the recovery metric families for /metrics (returns the writer's error state). */
+struct dtf_prom;
+int recovery_metrics(struct coord *c, struct dtf_prom *pm);
 
 /* recovery_api.c: route handlers. */
 struct dtf_http_req;

@@ -61,13 +61,9 @@ void coord_h_scheduler_put(struct dtf_http_req *r)
 	json_decref(body);
 }
 
-void coord_sched_metrics(struct coord *c, struct dtf_buf *out)
+int coord_sched_metrics(struct coord *c, struct dtf_prom *pm)
 {
-	char *m = sx_metrics(c);
-
-	if (m)
-		dtf_buf_adds(out, m);
-	free(m);
+	return sx_metrics(c, pm);
 }
 
 void coord_task_passed(struct coord *c, struct ctask *t, struct cworker *w, const json_t *result)

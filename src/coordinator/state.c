@@ -37,6 +37,8 @@ static void task_fields(struct ctask *t)
 	t->gpu_memory = dtf_json_num(req, "gpu_memory", 0);
 	t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 	t->retries_used = (int)dtf_json_int(task_doc(t), "retries_used", 0);
+	t->max_requeues = (int)dtf_json_int(task_doc(t), "max_requeues", -1);
+	t->requeues = (int)dtf_json_int(task_doc(t), "requeues", 0);
 	t->attempt = (int)dtf_json_int(task_doc(t), "attempt", 0);
 	copy_id(t->worker_id, sizeof(t->worker_id), dtf_json_str(task_doc(t), "worker_id", ""));
 	t->rec = json_is_object(json_object_get(task_doc(t), "recovery"))
@@ -64,7 +66,8 @@ void state_fire_task(struct coord *c, struct ctask *t, enum dtf_hook hook)
 }
 
 /* A task's status change as an event: {"id", "run_id", "name", "status", "attempt",
- * "worker_id" while it has one, "error" when it has one}, written as text directly (one per
+ * "requeues" once it was requeued for its worker's loss, "worker_id" while it has one, "error"
+ * when it has one}, written as text directly (one per
  * lease and per result: building and freeing a document for each cost a tenth of the
  * coordinator's time under load). */
 static void publish_task(struct coord *c, struct ctask *t)
@@ -85,6 +88,7 @@ static void publish_task(struct coord *c, struct ctask *t)
 	     dtf_json_write_string(&b, dtf_json_str(task_doc(t), "name", "")) ||
 	     dtf_buf_printf(&b, ",\"status\":\"%s\",\"attempt\":%d", task_status_name(t->status),
 			    t->attempt) ||
+	     (t->requeues > 0 && dtf_buf_printf(&b, ",\"requeues\":%d", t->requeues)) ||
 	     (t->worker_id[0] && (dtf_buf_adds(&b, ",\"worker_id\":") ||
 				  dtf_json_write_string(&b, t->worker_id))) ||
 	     (err && (dtf_buf_adds(&b, ",\"error\":") || dtf_json_dump(err, &b))) ||
@@ -143,6 +147,12 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 	t->status = status;
 	json_object_set_new(doc, "status", json_string(task_status_name(status)));
 	task_fields(t);
+	/* A task that gives no max_requeues (or one stored before there was such a field) gets the
+	 * coordinator's, shown in its document. */
+	if (t->max_requeues < 0) {
+		t->max_requeues = state_default_max_requeues(c);
+		json_object_set_new(doc, "max_requeues", json_integer(t->max_requeues));
+	}
 	constraints_attach(c, t);
 	if (dtf_hmap_put(&c->tasks, t->id, t) != 0) {
 		constraints_free(t->constraints);
@@ -461,23 +471,56 @@ void state_fire_recovery(struct coord *c, struct ctask *t, enum dtf_hook hook, c
 	json_decref(ev);
 }
 
-void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
-		   bool count_retry)
-{
-	bool final = count_retry && t->retries_used >= t->max_retries;
+const char *const state_requeue_kind_names[2] = {"worker_lost", "interrupted"};
 
+int state_default_max_requeues(const struct coord *c)
+{
+	if (c->cfg.max_requeues < 0)
+		return 0;
+	return c->cfg.max_requeues > 0 ? c->cfg.max_requeues : DTF_MAX_REQUEUES;
+}
+
+void state_requeue(struct coord *c, struct ctask *t, const char *kind, const char *why,
+		   enum requeue_cause cause)
+{
+	bool final = (cause == RQ_FAILURE && t->retries_used >= t->max_retries) ||
+		     (cause == RQ_INFRA && t->requeues >= t->max_requeues);
+	enum rec_class cls;
+	char msg[640];
+
+	if (cause == RQ_INFRA && final) {
+		/* Say why a task whose worker was at fault still failed. */
+		if (t->max_requeues > 0)
+			snprintf(msg, sizeof(msg),
+				 "%s; the task was requeued %d time%s after losing its worker and "
+				 "max_requeues is %d",
+				 why, t->requeues, t->requeues == 1 ? "" : "s", t->max_requeues);
+		else
+			snprintf(msg, sizeof(msg), "%s; not requeued: max_requeues is 0", why);
+		why = msg;
+	}
 	record_attempt(c, t, final ? "failed" : "requeued", kind, why);
-	if (count_retry)
+	/* A lost worker's task is recovered elsewhere (recovery.h) whether or not it spends a
+	 * retry; an interruption or a lease gone astray needs no recovery. */
+	if (cause == RQ_FAILURE ||
+	    (cause == RQ_INFRA && recovery_classify(kind, &cls) && cls == RC_WORKER_LOST))
 		recovery_on_failure(c, t, kind, why, final);
 	state_release(c, t);
 	if (final) {
 		json_object_set_new(task_doc(t), "error", json_pack("{s:s,s:s}", "kind", kind, "message",
 							       why));
 		state_set_status(c, t, TS_FAILED);
+		c->m_results[TS_FAILED]++;
+		if (cause == RQ_INFRA)
+			c->m_requeue_limit++;
 	} else {
-		if (count_retry) {
+		if (cause == RQ_FAILURE) {
 			t->retries_used++;
 			json_object_set_new(task_doc(t), "retries_used", json_integer(t->retries_used));
+		} else if (cause == RQ_INFRA) {
+			t->requeues++;
+			json_object_set_new(task_doc(t), "requeues", json_integer(t->requeues));
+			c->m_infra_requeues[strcmp(kind, state_requeue_kind_names[1]) == 0]++;
 		}
 		json_object_set_new(task_doc(t), "last_error",
 				    json_pack("{s:s,s:s}", "kind", kind, "message", why));
@@ -549,7 +592,7 @@ void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
 			struct ctask *t = v;
 			if ((t->status == TS_ASSIGNED || t->status == TS_RUNNING) &&
 			    strcmp(t->worker_id, w->id) == 0)
-				state_requeue(c, t, "worker_lost", why, true);
+				state_requeue(c, t, "worker_lost", why, RQ_INFRA);
 		}
 	}
 	state_worker_sync(w);
@@ -608,7 +651,7 @@ int state_load(struct coord *c)
 		w = dtf_hmap_get(&c->workers, t->worker_id);
 		if (!w || w->status == WS_LOST) {
 			rc = state_begin(c);
-			state_requeue(c, t, "worker_lost", "its worker is gone", true);
+			state_requeue(c, t, "worker_lost", "its worker is gone", RQ_INFRA);
 			if (!rc)
 				state_commit(c);
 			continue;

@@ -193,11 +193,11 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 					 "to 10");
 				goto fail;
 			}
-		} else if (strcmp(key, "max_retries") == 0) {
+		} else if (strcmp(key, "max_retries") == 0 || strcmp(key, "max_requeues") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > 100) {
-				snprintf(err, errlen,
-					 "field 'max_retries' must be an integer from 0 to 100");
+				snprintf(err, errlen, "field '%s' must be an integer from 0 to 100",
+					 key);
 				goto fail;
 			}
 		} else if (strcmp(key, "hardware") == 0) {

@@ -104,8 +104,9 @@ bool sx_deadline_check(struct coord *c, struct ctask *t);
 void sx_reason(struct coord *c, const struct ctask *t, char *why, size_t len);
 /* Counts a batch of n tasks (n >= 2). */
 void sx_count_batch(struct coord *c, size_t n);
-/* Prometheus lines for /metrics (a new string the caller frees). */
-char *sx_metrics(struct coord *c);
+/* Writes the scheduler's metric families for /metrics; returns the writer's error state. */
+struct dtf_prom;
+int sx_metrics(struct coord *c, struct dtf_prom *pm);
 
 /* The clock: virtual in the simulator, monotonic / wall otherwise. */
 int64_t sx_now_ms(struct coord *c);

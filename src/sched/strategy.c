@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/prom.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "sched/internal.h"
@@ -797,52 +798,33 @@ void sx_count_batch(struct coord *c, size_t n)
 	s->batch_hist[n == 2 ? 0 : n <= 4 ? 1 : n <= 8 ? 2 : n <= 16 ? 3 : 4]++;
 }
 
-char *sx_metrics(struct coord *c)
+int sx_metrics(struct coord *c, struct dtf_prom *pm)
 {
 	struct sx *s = c->sx;
 	size_t sigs, lanes, delayed;
-	char *out = malloc(2048);
-	uint64_t le2, le4, le8, le16, all;
+	static const char *const le[] = {"2", "4", "8", "16", "+Inf"};
+	uint64_t cum = 0;
+	int i;
 
-	if (!out)
-		return NULL;
 	sx_index_stats(c, &sigs, &lanes, &delayed);
-	le2 = s ? s->batch_hist[0] : 0;
-	le4 = le2 + (s ? s->batch_hist[1] : 0);
-	le8 = le4 + (s ? s->batch_hist[2] : 0);
-	le16 = le8 + (s ? s->batch_hist[3] : 0);
-	all = le16 + (s ? s->batch_hist[4] : 0);
-	snprintf(out, 2048,
-		 "# HELP dtf_scheduler_info The active scheduling strategy.\n"
-		 "# TYPE dtf_scheduler_info gauge\n"
-		 "dtf_scheduler_info{strategy=\"%s\"} 1\n"
-		 "# HELP dtf_scheduler_signatures Distinct task signatures in the pending index.\n"
-		 "# TYPE dtf_scheduler_signatures gauge\n"
-		 "dtf_scheduler_signatures %zu\n"
-		 "# HELP dtf_scheduler_lanes Lanes (signature and user or run) in the pending "
-		 "index.\n"
-		 "# TYPE dtf_scheduler_lanes gauge\n"
-		 "dtf_scheduler_lanes %zu\n"
-		 "# HELP dtf_scheduler_delayed_tasks Pending tasks waiting out a retry backoff.\n"
-		 "# TYPE dtf_scheduler_delayed_tasks gauge\n"
-		 "dtf_scheduler_delayed_tasks %zu\n"
-		 "# HELP dtf_batches_total Leases that took a batch of tasks sharing a batch_key.\n"
-		 "# TYPE dtf_batches_total counter\n"
-		 "dtf_batches_total %llu\n"
-		 "# HELP dtf_batch_size Tasks per batch.\n"
-		 "# TYPE dtf_batch_size histogram\n"
-		 "dtf_batch_size_bucket{le=\"2\"} %llu\n"
-		 "dtf_batch_size_bucket{le=\"4\"} %llu\n"
-		 "dtf_batch_size_bucket{le=\"8\"} %llu\n"
-		 "dtf_batch_size_bucket{le=\"16\"} %llu\n"
-		 "dtf_batch_size_bucket{le=\"+Inf\"} %llu\n"
-		 "dtf_batch_size_sum %llu\n"
-		 "dtf_batch_size_count %llu\n",
-		 sx_strategy(c), sigs, lanes, delayed, (unsigned long long)(s ? s->batches : 0),
-		 (unsigned long long)le2, (unsigned long long)le4, (unsigned long long)le8,
-		 (unsigned long long)le16, (unsigned long long)all,
-		 (unsigned long long)(s ? s->batched_tasks : 0), (unsigned long long)all);
-	return out;
+	dtf_prom_family(pm, "dtf_scheduler_info", DTF_PROM_GAUGE, "The active scheduling strategy.");
+	dtf_prom_sample(pm, NULL, DTF_PROM_LABELS("strategy", sx_strategy(c)), 1);
+	dtf_prom_single(pm, "dtf_scheduler_signatures", DTF_PROM_GAUGE,
+			"Distinct task signatures in the pending index.", (double)sigs);
+	dtf_prom_single(pm, "dtf_scheduler_lanes", DTF_PROM_GAUGE,
+			"Lanes (signature and user or run) in the pending index.", (double)lanes);
+	dtf_prom_single(pm, "dtf_scheduler_delayed_tasks", DTF_PROM_GAUGE,
+			"Pending tasks waiting out a retry backoff.", (double)delayed);
+	dtf_prom_single(pm, "dtf_batches_total", DTF_PROM_COUNTER,
+			"Leases that took a batch of tasks sharing a batch_key.",
+			(double)(s ? s->batches : 0));
+	dtf_prom_family(pm, "dtf_batch_size", DTF_PROM_HISTOGRAM, "Tasks per batch.");
+	for (i = 0; i < 5; i++) {
+		cum += s ? s->batch_hist[i] : 0;
+		dtf_prom_sample(pm, "_bucket", DTF_PROM_LABELS("le", le[i]), (double)cum);
+	}
+	dtf_prom_sample(pm, "_sum", NULL, (double)(s ? s->batched_tasks : 0));
+	return dtf_prom_sample(pm, "_count", NULL, (double)cum);
 }
 
 int sx_config_check(const json_t *section, const char *strategy, char *err, size_t errlen)

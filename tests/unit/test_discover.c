@@ -1,7 +1,8 @@
 /* test_discover.c: unit tests of test discovery (src/ci/discover.c) on a private directory tree:
  * which files are tests (hidden and build directories skipped), each task's name, command and
  * working directory, the `dtf:` header fields, and a bad header reported as file:line; then the
- * header parser on its own. */
+ * header parser on its own; the runner each Python test file gets (pytest, unittest, or python3
+ * for a plain script), the tasks that run them, and how a missing runner is classified. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +17,14 @@
 #include <jansson.h>
 
 #include "ci/discover.h"
+#include "ci/pyrun.h"
+#include "ci/pytest_group.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
+#include "worker/classify.h"
+#include "worker/junit.h"
 
 #include "common/banned.h"
 
@@ -351,6 +356,7 @@ static void test_header_errors(void **state)
 	    {"cpu=-1", "bad value for 'cpu': '-1'"},
 	    {"memory=lots", "bad value for 'memory': 'lots'"},
 	    {"priority=1 gpu_memory=1G", "bad value for 'gpu_memory': '1G'"},
+	    {"runner=nose", "bad value for 'runner': 'nose'"},
 	};
 	char err[256];
 	size_t i;
@@ -367,6 +373,295 @@ static void test_header_errors(void **state)
 	}
 }
 
+/* Which runner a Python file's text needs. */
+static void test_python_runner_detection(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+	    /* Test functions at module level need pytest: python3 FILE would only define them. */
+	    {"def test_add():\n    assert 1 + 1 == 3\n", "pytest"},
+	    {"async def test_io():\n    pass\n", "pytest"},
+	    {"import os\n\n\ndef test_x():\n    pass\n", "pytest"},
+	    {"import pytest\n", "pytest"},
+	    {"import os, pytest\n", "pytest"},
+	    {"import pytest as pt\n", "pytest"},
+	    {"from pytest import approx\n", "pytest"},
+	    {"from _pytest.monkeypatch import MonkeyPatch\n", "pytest"},
+	    {"import pytest.mark\n", "pytest"},
+	    /* A plain class of test methods is pytest's. */
+	    {"class TestMath:\n    def test_add(self):\n        assert 1\n", "pytest"},
+	    /* unittest files: pytest when the worker has it, unittest when not. */
+	    {"import unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n",
+	     "unittest"},
+	    {"from unittest import TestCase\nclass T(TestCase):\n    def test_a(self): pass\n",
+	     "unittest"},
+	    {"import unittest\nunittest.main()\n", "unittest"},
+	    {"from unittest import (TestCase, main)\n", "unittest"},
+	    /* unittest.TestCase with a module-level test function: only pytest runs both. */
+	    {"import unittest\nclass T(unittest.TestCase):\n    pass\ndef test_b():\n    pass\n",
+	     "pytest"},
+	    /* unittest and pytest: pytest. */
+	    {"import unittest\nimport pytest\n", "pytest"},
+	    /* unittest.mock is not a test runner. */
+	    {"from unittest import mock\nprint(mock)\n", "python"},
+	    {"from unittest.mock import patch\nassert patch\n", "python"},
+	    {"import unittest.mock\n", "python"},
+	    {"from unittest.mock import patch\ndef test_p():\n    pass\n", "pytest"},
+	    /* Plain scripts. */
+	    {"assert 2 + 2 == 4\nprint('ok')\n", "python"},
+	    {"# def test_commented_out():\n#     pass\nimport os\n", "python"},
+	    {"import pytesting\nimport unittesty\n", "python"},
+	    {"def testing_helper():\n    pass\n", "pytest"}, /* pytest collects test* names */
+	    {"def helper_test():\n    pass\n", "python"},
+	    {"", "python"},
+	    /* Windows line ends and tabs. */
+	    {"import os\r\ndef test_crlf():\r\n\tpass\r\n", "pytest"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = dtf_pyrun_detect(cases[i].text, strlen(cases[i].text));
+		if (strcmp(got, cases[i].want) != 0)
+			print_error("case %zu: \"%s\": %s, want %s\n", i, cases[i].text, got,
+				    cases[i].want);
+		assert_string_equal(got, cases[i].want);
+	}
+	/* Only the first len bytes count. */
+	assert_string_equal(dtf_pyrun_detect("x = 1\ndef test_a(): pass\n", 6), "python");
+	assert_string_equal(dtf_pyrun_detect(NULL, 0), "python");
+}
+
+/* Checks that t runs file with runner through the launcher, its report in junit. */
+static void assert_runner_task(json_t *t, const char *runner, const char *file, const char *junit)
+{
+	char want[PATH_MAX + 64];
+	const char *sh = dtf_json_str(t, "shell", "");
+
+	assert_null(json_object_get(t, "command"));
+	assert_string_equal(dtf_json_str(json_object_get(t, "params"), "runner", "?"), runner);
+	assert_string_equal(dtf_json_str(t, "junit", "?"), junit);
+	assert_string_equal(dtf_json_str(json_object_get(t, "env"), DTF_PYRUN_ENV, "?"),
+			    dtf_pyrun_source);
+	snprintf(want, sizeof(want), "-c \"$DTF_PYRUN\" %s '%s' '%s'", runner, junit, file);
+	assert_contains(sh, want);
+	assert_contains(sh, "${DTF_PYTHON:-python3}");
+	/* A missing interpreter is the runner-missing status too, not the shell's 127. */
+	assert_contains(sh, DTF_RUNNER_MISSING_MARK);
+	snprintf(want, sizeof(want), "exit %d;", DTF_EXIT_RUNNER_MISSING);
+	assert_contains(sh, want);
+}
+
+static void test_discover_python_runners(void **state)
+{
+	struct fixture *f = *state;
+	json_t *tasks = json_array(), *t, *n;
+	char err[512] = "", path[PATH_MAX], buf[1024];
+	size_t i;
+
+	put(f->root, "test_fn.py", "def test_add():\n    assert 1 + 1 == 3\n", 0644);
+	put(f->root, "test_ut.py",
+	    "import unittest\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n",
+	    0644);
+	put(f->root, "test_script.py", "assert 2 + 2 == 4\n", 0644);
+	put(f->root, "test_forced.py", "# dtf: runner=python\ndef test_a():\n    pass\n", 0644);
+	put(f->root, "test_own.py", "# dtf: junit=mine.xml timeout=9\nimport pytest\n", 0644);
+	put(f->root, "it's_test.py", "import unittest\n", 0644);
+	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), 6);
+	assert_string_equal(names_of(tasks, buf, sizeof(buf)),
+			    "it's_test.py test_fn.py test_forced.py test_own.py test_script.py "
+			    "test_ut.py");
+
+	t = task_named(tasks, "test_fn.py");
+	snprintf(path, sizeof(path), "%s/test_fn.py", f->real);
+	assert_runner_task(t, "pytest", path, DTF_PYRUN_JUNIT);
+	assert_string_equal(dtf_json_str(json_object_get(t, "params"), "test_file", "?"), path);
+	assert_string_equal(dtf_json_str(t, "cwd", "?"), f->real);
+
+	t = task_named(tasks, "test_ut.py");
+	snprintf(path, sizeof(path), "%s/test_ut.py", f->real);
+	assert_runner_task(t, "unittest", path, DTF_PYRUN_JUNIT);
+
+	/* A quote in the file name is quoted for the shell. */
+	t = task_named(tasks, "it's_test.py");
+	snprintf(path, sizeof(path), "%s/it'\\''s_test.py", f->real);
+	assert_runner_task(t, "unittest", path, DTF_PYRUN_JUNIT);
+
+	/* A plain script stays python3 FILE; so does a file whose header says runner=python. */
+	t = task_named(tasks, "test_script.py");
+	snprintf(path, sizeof(path), "%s/test_script.py", f->real);
+	assert_command(t, "python3", path);
+	assert_string_equal(dtf_json_str(json_object_get(t, "params"), "runner", "?"), "python");
+	assert_null(json_object_get(t, "junit"));
+	t = task_named(tasks, "test_forced.py");
+	snprintf(path, sizeof(path), "%s/test_forced.py", f->real);
+	assert_command(t, "python3", path);
+
+	/* The header's junit= is where the launcher writes. */
+	t = task_named(tasks, "test_own.py");
+	snprintf(path, sizeof(path), "%s/test_own.py", f->real);
+	assert_runner_task(t, "pytest", path, "mine.xml");
+	assert_true(dtf_json_num(t, "timeout_s", 0) == 9);
+
+	/* The coordinator takes them all. */
+	json_array_foreach(tasks, i, t)
+	{
+		n = task_normalize(t, 60, err, sizeof(err));
+		if (!n)
+			print_error("%s: %s\n", dtf_json_str(t, "name", "?"), err);
+		assert_non_null(n);
+		json_decref(n);
+	}
+
+	/* pytest chunks take the runner files without other header settings, not the plain
+	 * scripts: test_fn.py, test_ut.py and it's_test.py go into one chunk. */
+	assert_int_equal(dtf_pytest_group(tasks, 1, NULL), 3);
+	json_array_foreach(tasks, i, t)
+	{
+		if (strncmp(dtf_json_str(t, "name", ""), "pytest chunk", 12) != 0)
+			continue;
+		assert_string_equal(dtf_json_str(json_object_get(t, "params"), "runner", "?"),
+				    "pytest");
+		assert_string_equal(dtf_json_str(t, "junit", "?"), "pytest-junit.xml");
+		assert_contains(dtf_json_str(t, "shell", ""), "-c \"$DTF_PYRUN\" pytest");
+		assert_int_equal(
+		    json_array_size(json_object_get(json_object_get(t, "params"), "pytest_files")),
+		    1);
+	}
+	json_decref(tasks);
+}
+
+/* A file longer than what discovery reads, plain-looking in that part, runs under pytest: the
+ * safe choice, since pytest runs a script's code at collection too. */
+static void test_discover_python_long_file(void **state)
+{
+	struct fixture *f = *state;
+	json_t *tasks = json_array();
+	char err[512] = "";
+	size_t n = (1u << 20) + 100;
+	char *text = malloc(n + 1);
+
+	assert_non_null(text);
+	memset(text, '\n', n);
+	memcpy(text, "x = 1\n", 6);
+	memcpy(text + n - 20, "def test_late(): 1\n", 19);
+	text[n] = '\0';
+	put(f->root, "test_long.py", text, 0644);
+	free(text);
+	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), 1);
+	assert_string_equal(
+	    dtf_json_str(json_object_get(json_array_get(tasks, 0), "params"), "runner", "?"),
+	    "pytest");
+	json_decref(tasks);
+}
+
+static void test_pyrun_task_errors(void **state)
+{
+	json_t *t = json_object(), *args = json_array();
+
+	(void)state;
+	assert_int_equal(dtf_pyrun_task(t, "pytest", args), DTF_EINVAL);
+	json_array_append_new(args, json_string("/x/test_a.py"));
+	assert_int_equal(dtf_pyrun_task(t, "python", args), DTF_EINVAL);
+	assert_int_equal(dtf_pyrun_task(t, "nose", args), DTF_EINVAL);
+	assert_int_equal(dtf_pyrun_task(t, NULL, args), DTF_EINVAL);
+	assert_int_equal(json_object_size(t), 0);
+	json_array_append_new(args, json_integer(3));
+	assert_int_equal(dtf_pyrun_task(t, "pytest", args), DTF_EINVAL);
+	json_array_remove(args, 1);
+	/* A node id goes through as given; a command is replaced. */
+	json_array_append_new(args, json_string("/x/test_b.py::test_one"));
+	json_object_set_new(t, "command", json_pack("[s]", "true"));
+	assert_int_equal(dtf_pyrun_task(t, "pytest", args), 0);
+	assert_null(json_object_get(t, "command"));
+	assert_contains(dtf_json_str(t, "shell", ""),
+			"pytest 'dtf-junit.xml' '/x/test_a.py' '/x/test_b.py::test_one'");
+	json_decref(args);
+	json_decref(t);
+	assert_true(dtf_pyrun_valid("python") && dtf_pyrun_valid("unittest") &&
+		    !dtf_pyrun_valid("Pytest") && !dtf_pyrun_valid(NULL));
+}
+
+/* The worker's side: a missing runner is an infrastructure error with the launcher's message. */
+static void test_runner_missing_classified(void **state)
+{
+	static const char err1[] = "some warning\n"
+				   "dtf: runner missing: pytest is not importable by python3 "
+				   "(/usr/bin/python3): apt-get install python3-pytest\n";
+	struct dtf_failure_facts f = {.oom_kills_before = -1, .oom_kills_after = -1};
+	char msg[256];
+
+	(void)state;
+	f.exit_code = DTF_EXIT_RUNNER_MISSING;
+	f.err = err1;
+	f.err_len = strlen(err1);
+	assert_string_equal(dtf_failure_kind(&f), "infrastructure");
+	assert_true(dtf_runner_missing(f.exit_code, err1, strlen(err1), msg, sizeof(msg)));
+	assert_string_equal(msg, "pytest is not importable by python3 (/usr/bin/python3): "
+				 "apt-get install python3-pytest");
+	/* A short buffer gets what fits. */
+	assert_true(dtf_runner_missing(f.exit_code, err1, strlen(err1), msg, 7));
+	assert_string_equal(msg, "pytest");
+	/* The status without the line, the line without the status, the mark not at a line's
+	 * start, a timeout or a signal: not a missing runner. */
+	f.exit_code = 1;
+	assert_string_equal(dtf_failure_kind(&f), "exit_code");
+	assert_false(dtf_runner_missing(1, err1, strlen(err1), NULL, 0));
+	f.exit_code = DTF_EXIT_RUNNER_MISSING;
+	f.err = "no mark here\n";
+	f.err_len = strlen(f.err);
+	assert_string_equal(dtf_failure_kind(&f), "exit_code");
+	f.err = "x dtf: runner missing: pytest";
+	f.err_len = strlen(f.err);
+	assert_string_equal(dtf_failure_kind(&f), "exit_code");
+	f.err = err1;
+	f.err_len = strlen(err1);
+	f.timed_out = true;
+	assert_string_equal(dtf_failure_kind(&f), "timeout");
+	f.timed_out = false;
+	f.signal = 9;
+	assert_string_equal(dtf_failure_kind(&f), "signal");
+	assert_false(dtf_runner_missing(DTF_EXIT_RUNNER_MISSING, NULL, 0, msg, sizeof(msg)));
+}
+
+/* The launcher's JUnit marks: expected failures and unexpected passes are their own statuses. */
+static void test_junit_xfail_xpass(void **state)
+{
+	static const char xml[] =
+	    "<testsuites><testsuite name=\"s\">"
+	    "<testcase classname=\"m\" name=\"xf\"><skipped type=\"pytest.xfail\" message=\"bug\"/>"
+	    "</testcase>"
+	    "<testcase classname=\"m\" name=\"xp\"><properties><property name=\"dtf.outcome\" "
+	    "value=\"xpassed\"/></properties></testcase>"
+	    "<testcase classname=\"m\" name=\"uxf\"><properties><property name=\"dtf.outcome\" "
+	    "value=\"xfailed\"/></properties><skipped message=\"e\"/></testcase>"
+	    "<testcase classname=\"m\" name=\"strict\"><failure message=\"[XPASS(strict)]\"/>"
+	    "</testcase>"
+	    "<testcase classname=\"m\" name=\"bad\"><properties><property name=\"dtf.outcome\" "
+	    "value=\"xpassed\"/></properties><failure message=\"f\"/></testcase>"
+	    "<testcase classname=\"m\" name=\"sk\"><skipped type=\"pytest.skip\"/></testcase>"
+	    "<testcase classname=\"m\" name=\"odd\"><properties><property name=\"dtf.outcome\" "
+	    "value=\"passed\"/></properties></testcase>"
+	    "<testcase classname=\"m\" name=\"none\"><skipped type=\"dtf.no_tests\" "
+	    "message=\"no tests ran: x\"/></testcase>"
+	    "</testsuite></testsuites>";
+	static const char *const want[] = {"xfailed", "xpassed", "xfailed", "failed",
+					   "failed",  "skipped", "passed",  "skipped"};
+	json_t *cases = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(dtf_junit_parse(xml, strlen(xml), &cases), 0);
+	assert_int_equal(json_array_size(cases), sizeof(want) / sizeof(want[0]));
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_string_equal(dtf_json_str(json_array_get(cases, i), "status", "?"), want[i]);
+	assert_string_equal(dtf_json_str(json_array_get(cases, 0), "message", "?"), "bug");
+	assert_string_equal(dtf_json_str(json_array_get(cases, 7), "message", "?"),
+			    "no tests ran: x");
+	json_decref(cases);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -377,6 +672,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_discover_missing_dir, setup, teardown),
 	    cmocka_unit_test(test_header_fields),
 	    cmocka_unit_test(test_header_errors),
+	    cmocka_unit_test(test_python_runner_detection),
+	    cmocka_unit_test_setup_teardown(test_discover_python_runners, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_discover_python_long_file, setup, teardown),
+	    cmocka_unit_test(test_pyrun_task_errors),
+	    cmocka_unit_test(test_runner_missing_classified),
+	    cmocka_unit_test(test_junit_xfail_xpass),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -303,7 +303,7 @@ static const char *lease1(struct coord *c, struct cworker *w, char *out, size_t 
 static void fail_attempt(struct coord *c, struct ctask *t, const char *kind)
 {
 	assert_int_equal(state_begin(c), 0);
-	state_requeue(c, t, kind, "it failed", true);
+	state_requeue(c, t, kind, "it failed", RQ_FAILURE);
 	assert_int_equal(state_commit(c), 0);
 }
 
@@ -402,13 +402,17 @@ static void test_escalation_and_reset(void **state)
 	pass_attempt(c, t);
 	assert_int_equal(s[1].attempts, 2);
 	assert_int_equal(s[1].successes, 1);
-	/* Another class starts fresh; a lost worker's task starts at level 2. */
-	t = add_task(c, "c", "{\"max_retries\": 1}");
+	/* Another class starts fresh; a lost worker's task starts at level 2. Its requeue spends
+	 * no retry (it has none). */
+	t = add_task(c, "c", "{}");
 	assert_string_equal(lease1(c, w2, id, sizeof(id)), "c");
 	assert_int_equal(state_begin(c), 0);
 	state_worker_lost(c, w2, "test");
 	assert_int_equal(state_commit(c), 0);
 	assert_string_equal(strategy_of(t), "retry_elsewhere");
+	assert_int_equal(t->status, TS_PENDING);
+	assert_int_equal(t->requeues, 1);
+	assert_int_equal(t->retries_used, 0);
 	/* Out of retries: the recovery fails and is dropped. */
 	assert_string_equal(lease1(c, w1, id, sizeof(id)), "c");
 	fail_attempt(c, t, "exit_code");

@@ -1,6 +1,7 @@
 /* test_state.c: unit tests of the coordinator's in-memory model (src/coordinator/state.c) on a
  * coordinator built without HTTP around a private SQLite file: status transitions and the
- * counters per status and per run, leases, requeues that spend retries, the pending queues
+ * counters per status and per run, leases, requeues that spend retries and those that spend
+ * requeues instead (a lost worker, bounded by max_requeues), the pending queues
  * (priority first, then submission order, also for requeued tasks), removal, and a reload of the
  * state from the store. */
 #include <setjmp.h>
@@ -295,7 +296,7 @@ static void test_requeue_spends_retries(void **state)
 	assert_int_equal(t->max_retries, 1);
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
 	assert_int_equal(state_begin(c), 0);
-	state_requeue(c, t, "exit_code", "exited with 1", true);
+	state_requeue(c, t, "exit_code", "exited with 1", RQ_FAILURE);
 	assert_int_equal(state_commit(c), 0);
 	/* The first failure spends the retry: back to pending, off the worker. */
 	assert_int_equal(t->status, TS_PENDING);
@@ -320,7 +321,7 @@ static void test_requeue_spends_retries(void **state)
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
 	assert_int_equal(t->attempt, 2);
 	assert_int_equal(state_begin(c), 0);
-	state_requeue(c, t, "exit_code", "exited with 2", true);
+	state_requeue(c, t, "exit_code", "exited with 2", RQ_FAILURE);
 	assert_int_equal(state_commit(c), 0);
 	assert_int_equal(t->status, TS_FAILED);
 	assert_false(t->queued);
@@ -346,17 +347,20 @@ static void test_requeue_without_retry(void **state)
 	char ids[64];
 	int i;
 
-	/* A requeue that is not the task's fault (count_retry false) never fails it. */
-	for (i = 1; i <= 3; i++) {
+	/* A requeue that is nobody's fault (RQ_FREE: a lease gone astray) never fails it and
+	 * spends neither retries nor requeues. */
+	for (i = 1; i <= 5; i++) {
 		assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
 		assert_int_equal(t->attempt, i);
 		assert_int_equal(state_begin(c), 0);
-		state_requeue(c, t, "worker_draining", "drained", false);
+		state_requeue(c, t, "lease_lost", "never received", RQ_FREE);
 		assert_int_equal(state_commit(c), 0);
 		assert_int_equal(t->status, TS_PENDING);
 		assert_int_equal(t->retries_used, 0);
+		assert_int_equal(t->requeues, 0);
 	}
-	assert_int_equal(c->m_requeued, 3);
+	assert_null(json_object_get(task_doc(t), "requeues"));
+	assert_int_equal(c->m_requeued, 5);
 	assert_counts(c->counts, 1, 0, 0, 0, 0, 0);
 }
 
@@ -401,11 +405,11 @@ static void test_requeued_task_keeps_its_age(void **state)
 	/* Lease b too, so that a goes back between nothing and c. */
 	assert_string_equal(lease(c, w2, 1, ids, sizeof(ids)), "b");
 	assert_int_equal(state_begin(c), 0);
-	state_requeue(c, task_of(c, "a"), "worker_lost", "gone", true);
+	state_requeue(c, task_of(c, "a"), "exit_code", "failed", RQ_FAILURE);
 	assert_int_equal(state_commit(c), 0);
 	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "a,c,d");
 	assert_int_equal(state_begin(c), 0);
-	state_requeue(c, task_of(c, "b"), "worker_lost", "gone", false);
+	state_requeue(c, task_of(c, "b"), "worker_lost", "gone", RQ_INFRA);
 	assert_int_equal(state_commit(c), 0);
 	/* An older task returns before newer ones of its priority, in seq order. */
 	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "a,b,c,d");
@@ -470,12 +474,19 @@ static void test_worker_lost_requeues(void **state)
 {
 	struct fixture *f = *state;
 	struct coord *c = f->c;
-	struct cworker *w = add_worker(c, "w1", 2);
+	struct cworker *w = add_worker(c, "w1", 3);
+	struct ctask *a, *b, *d;
+	json_t *err;
 	char ids[64];
 
-	add_task(c, "a", NULL, 5, "{\"max_retries\": 1}");
-	add_task(c, "b", NULL, 5, NULL);
-	assert_string_equal(lease(c, w, 2, ids, sizeof(ids)), "a,b");
+	a = add_task(c, "a", NULL, 5, "{\"max_retries\": 1}");
+	b = add_task(c, "b", NULL, 5, NULL);
+	d = add_task(c, "d", NULL, 5, "{\"max_requeues\": 0}");
+	/* The coordinator's default, shown in the document, unless the task gives its own. */
+	assert_int_equal(b->max_requeues, DTF_MAX_REQUEUES);
+	assert_int_equal(dtf_json_int(task_doc(b), "max_requeues", -1), DTF_MAX_REQUEUES);
+	assert_int_equal(d->max_requeues, 0);
+	assert_string_equal(lease(c, w, 3, ids, sizeof(ids)), "a,b,d");
 	assert_int_equal(state_begin(c), 0);
 	state_worker_lost(c, w, "no heartbeat");
 	assert_int_equal(state_commit(c), 0);
@@ -483,15 +494,94 @@ static void test_worker_lost_requeues(void **state)
 	assert_string_equal(dtf_json_str(w->doc, "status", "?"), "lost");
 	assert_int_equal(w->used_slots, 0);
 	assert_int_equal(w->active, 0);
-	/* a had a retry left, b did not. */
-	assert_int_equal(task_of(c, "a")->status, TS_PENDING);
-	assert_int_equal(task_of(c, "b")->status, TS_FAILED);
-	assert_string_equal(
-	    dtf_json_str(json_object_get(task_doc(task_of(c, "b")), "error"), "kind", "?"),
-	    "worker_lost");
-	assert_counts(c->counts, 1, 0, 0, 0, 1, 0);
+	/* A lost worker is the infrastructure's fault: a and b go back without spending a retry
+	 * (b has none), d allows no requeue and fails with worker_lost, saying why. */
+	assert_int_equal(a->status, TS_PENDING);
+	assert_int_equal(b->status, TS_PENDING);
+	assert_int_equal(a->retries_used, 0);
+	assert_int_equal(b->retries_used, 0);
+	assert_int_equal(a->requeues, 1);
+	assert_int_equal(dtf_json_int(task_doc(b), "requeues", 0), 1);
+	assert_int_equal(d->status, TS_FAILED);
+	err = json_object_get(task_doc(d), "error");
+	assert_string_equal(dtf_json_str(err, "kind", "?"), "worker_lost");
+	assert_string_equal(dtf_json_str(err, "message", "?"),
+			    "no heartbeat; not requeued: max_requeues is 0");
+	assert_counts(c->counts, 2, 0, 0, 0, 1, 0);
+	assert_int_equal(c->m_infra_requeues[0], 2);
+	assert_int_equal(c->m_requeue_limit, 1);
+	assert_int_equal(c->m_results[TS_FAILED], 1);
 	/* A lost worker is given nothing. */
 	assert_string_equal(lease(c, w, 2, ids, sizeof(ids)), "");
+}
+
+/* A task that keeps losing its worker stops after max_requeues: the next loss fails it with
+ * worker_lost and a message that counts the requeues. Its retries are never spent;
+ * interruptions count too, under their own kind. */
+static void test_requeue_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w1", 1);
+	struct ctask *t = add_task(c, "a", NULL, 5, "{\"max_requeues\": 2, \"max_retries\": 1}");
+	const char *kinds[3] = {"worker_lost", "interrupted", "worker_lost"};
+	json_t *hist, *err;
+	char ids[64];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
+		assert_int_equal(state_begin(c), 0);
+		state_requeue(c, t, kinds[i], "gone", RQ_INFRA);
+		assert_int_equal(state_commit(c), 0);
+		assert_int_equal(t->retries_used, 0);
+		assert_int_equal(t->status, i < 2 ? TS_PENDING : TS_FAILED);
+		assert_int_equal(t->requeues, i < 2 ? i + 1 : 2);
+	}
+	err = json_object_get(task_doc(t), "error");
+	assert_string_equal(dtf_json_str(err, "kind", "?"), "worker_lost");
+	assert_string_equal(dtf_json_str(err, "message", "?"),
+			    "gone; the task was requeued 2 times after losing its worker and "
+			    "max_requeues is 2");
+	hist = json_object_get(task_doc(t), "history");
+	assert_int_equal(json_array_size(hist), 3);
+	assert_string_equal(dtf_json_str(json_array_get(hist, 0), "outcome", "?"), "requeued");
+	assert_string_equal(dtf_json_str(json_array_get(hist, 1), "error_kind", "?"), "interrupted");
+	assert_string_equal(dtf_json_str(json_array_get(hist, 2), "outcome", "?"), "failed");
+	assert_int_equal(c->m_infra_requeues[0], 1);
+	assert_int_equal(c->m_infra_requeues[1], 1);
+	assert_int_equal(c->m_requeue_limit, 1);
+	assert_int_equal(c->m_requeued, 2);
+
+	/* The requeue count is the task's own: a failure of the task still spends its retry. */
+	t = add_task(c, "b", NULL, 5, "{\"max_requeues\": 1, \"max_retries\": 1}");
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "b");
+	assert_int_equal(state_begin(c), 0);
+	state_requeue(c, t, "worker_lost", "gone", RQ_INFRA);
+	assert_int_equal(state_commit(c), 0);
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "b");
+	assert_int_equal(state_begin(c), 0);
+	state_requeue(c, t, "exit_code", "exit code 1", RQ_FAILURE);
+	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(t->status, TS_PENDING);
+	assert_int_equal(t->retries_used, 1);
+	assert_int_equal(t->requeues, 1);
+	assert_int_equal(t->attempt, 2);
+}
+
+/* The coordinator's max_requeues: 0 means the default, negative none, else the value. */
+static void test_default_max_requeues(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+
+	assert_int_equal(state_default_max_requeues(c), DTF_MAX_REQUEUES);
+	c->cfg.max_requeues = -1;
+	assert_int_equal(state_default_max_requeues(c), 0);
+	assert_int_equal(add_task(c, "a", NULL, 5, NULL)->max_requeues, 0);
+	c->cfg.max_requeues = 7;
+	assert_int_equal(add_task(c, "b", NULL, 5, NULL)->max_requeues, 7);
+	assert_int_equal(add_task(c, "c", NULL, 5, "{\"max_requeues\": 1}")->max_requeues, 1);
 }
 
 static void test_reload_from_store(void **state)
@@ -509,6 +599,11 @@ static void test_reload_from_store(void **state)
 	add_task(c, "c", "r1", 5, NULL);
 	add_task(c, "d", "r1", 5, NULL);
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "b");
+	/* a's worker was lost once before the restart: its requeue count survives it. */
+	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
+	assert_int_equal(state_begin(c), 0);
+	state_requeue(c, task_of(c, "a"), "worker_lost", "gone", RQ_INFRA);
+	assert_int_equal(state_commit(c), 0);
 	t = task_of(c, "d");
 	assert_int_equal(state_begin(c), 0);
 	state_set_status(c, t, TS_CANCELLED);
@@ -532,6 +627,9 @@ static void test_reload_from_store(void **state)
 	t = task_of(c, "b");
 	assert_int_equal(t->attempt, 1);
 	assert_string_equal(t->worker_id, "w1");
+	assert_int_equal(task_of(c, "a")->requeues, 1);
+	assert_int_equal(task_of(c, "a")->max_requeues, DTF_MAX_REQUEUES);
+	assert_int_equal(task_of(c, "a")->retries_used, 0);
 	/* The assigned task is charged to its worker again. */
 	w = dtf_hmap_get(&c->workers, "w1");
 	assert_non_null(w);
@@ -553,6 +651,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_remove_task, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_set_status_same_is_noop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_lost_requeues, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_requeue_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_default_max_requeues, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_from_store, setup, teardown),
 	};
 

@@ -17,6 +17,7 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "common/prom.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "sched/sim.h"
@@ -359,10 +360,14 @@ static void test_batching_limits(void **state)
 	assert_null(json_object_get(task_doc(task(c, "n1")), "batch_id"));
 	assert_int_equal(task(c, "m4")->status, TS_PENDING);
 	{
-		char *m = sx_metrics(c);
-		assert_non_null(strstr(m, "dtf_batches_total 2\n"));
-		assert_non_null(strstr(m, "dtf_batch_size_sum 4\n"));
-		free(m);
+		struct dtf_buf m;
+		struct dtf_prom pm;
+		dtf_buf_init(&m, 1 << 16);
+		dtf_prom_init(&pm, &m);
+		assert_int_equal(sx_metrics(c, &pm), 0);
+		assert_non_null(strstr(dtf_buf_str(&m), "dtf_batches_total 2\n"));
+		assert_non_null(strstr(dtf_buf_str(&m), "dtf_batch_size_sum 4\n"));
+		dtf_buf_release(&m);
 	}
 	sim_coord_free(c);
 	/* The limit: 10 tasks of one model, limit 3, a worker with room for all. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A worker SIGKILLed mid-task (DESIGN.md §7): past the heartbeat timeout (2 s) the worker is
 # lost, its task goes back to pending within timeout + 1 s and completes on another worker,
-# exactly once (the history shows the worker_lost attempt); with no retries left the task fails
-# with error.kind worker_lost.
+# exactly once (the history shows the worker_lost attempt), without spending a retry (a requeue
+# instead); with no requeue left (max_requeues 0) the task fails with error.kind worker_lost.
 . "$(dirname "$0")/../lib.sh"
 
 HB_TIMEOUT=2   # seconds; workers report every 0.5 s (lib.sh's --heartbeat-interval)
@@ -36,7 +36,9 @@ assert h[0]["attempt"] == 1 and h[0]["worker_id"] == "ka-1", h
 assert h[0]["outcome"] == "requeued" and h[0].get("error_kind") == "worker_lost", h
 assert h[1]["attempt"] == 2 and h[1]["worker_id"] == "ka-2" and h[1]["outcome"] == "passed", h
 assert t["result"]["worker_id"] == "ka-2" and "done on ka-2" in t["result"]["stdout"], t["result"]
-assert t["retries_used"] == 1, t.get("retries_used")
+# The worker's loss is not the task's fault: no retry spent, one requeue counted.
+assert t.get("retries_used", 0) == 0, t.get("retries_used")
+assert t["requeues"] == 1 and t["max_requeues"] == 3, (t.get("requeues"), t.get("max_requeues"))
 # A task whose worker was killed never failed by itself: it is not flaky.
 assert not t["result"].get("flaky"), t["result"]
 EOF
@@ -55,12 +57,13 @@ wait_for -t 15 -m "the killed worker's task process to end" no_task_procs_on "$X
 assert_eq "$(grep "^$XA " "$RAN" | sort | tr '\n' ' ')" "$XA 1 ka-1 $XA 2 ka-2 " "executions of killed_mid_task"
 assert_eq "$(task_field "$XA" 'd["status"]')" completed "killed_mid_task after its orphan ended"
 
-# a2. The same on a 2-slot worker whose task has no retry left: the task fails with
-# error.kind worker_lost (issue 5: "or fail when retries are spent").
-log "case a2: SIGKILL a 2-slot worker mid-task, no retries left"
+# a2. The same on a 2-slot worker whose task allows no requeue (max_requeues 0): the task fails
+# with error.kind worker_lost (issue 5: "or fail when retries are spent"; a lost worker spends
+# requeues, not retries).
+log "case a2: SIGKILL a 2-slot worker mid-task, no requeue allowed"
 start_worker ka-3 --slots 2 --hardware fa2
 wait_worker ka-3
-YA=$(submit '{"name": "no_retry_left", "hardware": "fa2", "shell": "'"$NOTE"'; sleep 5"}')
+YA=$(submit '{"name": "no_retry_left", "hardware": "fa2", "max_requeues": 0, "shell": "'"$NOTE"'; sleep 5"}')
 wait_for -t 20 -m "no_retry_left to run on ka-3" running_on "$YA" ka-3 1
 wait_for -t 10 -m "no_retry_left's process" has_task_procs_on "$YA" ka-3
 sleep 0.3 # the worker's dispatcher is back in its long-poll for the free slot
@@ -72,6 +75,7 @@ import json, sys
 t = json.load(open(sys.argv[1]))
 h = t["history"]
 assert t["error"]["kind"] == "worker_lost", t["error"]
+assert "max_requeues is 0" in t["error"]["message"], t["error"]
 assert t["attempt"] == 1 and len(h) == 1 and h[0]["worker_id"] == "ka-3", h
 assert h[0].get("error_kind") == "worker_lost", h
 assert "result" not in t, t.get("result")
