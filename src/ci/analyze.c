@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "ci/discover.h"
@@ -45,6 +46,179 @@ static bool has_word(const struct text *t, const char *w)
 		p += 1;
 	}
 	return false;
+}
+
+/* ---- comments ----
+ * Each stripper blanks a language's comments in place (newlines stay, so words on either side
+ * stay apart) and leaves string literals as they are: `device = "cuda"` is code. */
+
+/* Blanks s[from, to) except newlines. */
+static void blank(char *s, size_t from, size_t to)
+{
+	for (; from < to; from++)
+		if (s[from] != '\n')
+			s[from] = ' ';
+}
+
+/* The end of a one-line string literal opened by quote q at s[i] (backslash escapes). */
+static size_t skip_string(const char *s, size_t n, size_t i, char q)
+{
+	for (i++; i < n && s[i] != q && s[i] != '\n'; i++)
+		if (s[i] == '\\' && i + 1 < n)
+			i++;
+	return i < n ? i + 1 : n;
+}
+
+/* Python: `#` comments, and docstrings: a triple-quoted string that stands as a statement of
+ * its own (at the start of a logical line, outside brackets). */
+static void strip_python(char *s, size_t n)
+{
+	size_t i = 0, j;
+	int depth = 0;
+
+	while (i < n) {
+		char c = s[i];
+		if (c == '#') {
+			for (j = i; j < n && s[j] != '\n'; j++)
+				;
+			blank(s, i, j);
+			i = j;
+		} else if ((c == '"' || c == '\'') && i + 2 < n && s[i + 1] == c && s[i + 2] == c) {
+			bool statement;
+			size_t k = i, end;
+			for (j = i + 3; j + 2 < n; j++) {
+				if (s[j] == '\\') {
+					j++;
+					continue;
+				}
+				if (s[j] == c && s[j + 1] == c && s[j + 2] == c)
+					break;
+			}
+			end = j + 2 < n ? j + 3 : n;
+			/* What comes before it on its line: string prefixes (r, b, u, f), blanks. */
+			for (j = 0; j < 2 && k > 0 && s[k - 1] && strchr("rbuf", s[k - 1]); j++)
+				k--;
+			while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t'))
+				k--;
+			statement = depth == 0 && (k == 0 || s[k - 1] == ':' || s[k - 1] == ';' ||
+						   (s[k - 1] == '\n' && (k < 2 || s[k - 2] != '\\')));
+			if (statement)
+				blank(s, i, end);
+			i = end;
+		} else if (c == '"' || c == '\'') {
+			i = skip_string(s, n, i, c);
+		} else {
+			if (c == '(' || c == '[' || c == '{')
+				depth++;
+			else if ((c == ')' || c == ']' || c == '}') && depth > 0)
+				depth--;
+			i++;
+		}
+	}
+}
+
+/* Shell and the like: `#` at the start of a word, to the end of the line; quotes hide it. */
+static void strip_hash(char *s, size_t n)
+{
+	size_t i = 0, j;
+
+	while (i < n) {
+		char c = s[i];
+		if (c == '#' && (i == 0 || strchr(" \t\n;|&()", s[i - 1]))) {
+			for (j = i; j < n && s[j] != '\n'; j++)
+				;
+			blank(s, i, j);
+			i = j;
+		} else if (c == '\'') {
+			/* No escapes inside single quotes; they may span lines. */
+			for (j = i + 1; j < n && s[j] != '\''; j++)
+				;
+			i = j < n ? j + 1 : n;
+		} else if (c == '"') {
+			for (j = i + 1; j < n && s[j] != '"'; j++)
+				if (s[j] == '\\' && j + 1 < n)
+					j++;
+			i = j < n ? j + 1 : n;
+		} else {
+			i += c == '\\' ? 2 : 1;
+		}
+	}
+}
+
+/* C-like: line comments and block comments; "…", '…' and `…` literals hide them. */
+static void strip_c(char *s, size_t n)
+{
+	size_t i = 0, j;
+
+	while (i < n) {
+		char c = s[i];
+		if (c == '/' && i + 1 < n && s[i + 1] == '/') {
+			for (j = i; j < n && s[j] != '\n'; j++)
+				;
+			blank(s, i, j);
+			i = j;
+		} else if (c == '/' && i + 1 < n && s[i + 1] == '*') {
+			for (j = i + 2; j + 1 < n && !(s[j] == '*' && s[j + 1] == '/'); j++)
+				;
+			j = j + 1 < n ? j + 2 : n;
+			blank(s, i, j);
+			i = j;
+		} else if (c == '"' || c == '\'') {
+			i = skip_string(s, n, i, c);
+		} else if (c == '`') {
+			for (j = i + 1; j < n && s[j] != '`'; j++)
+				if (s[j] == '\\' && j + 1 < n)
+					j++;
+			i = j < n ? j + 1 : n;
+		} else {
+			i++;
+		}
+	}
+}
+
+static bool ext_in(const char *ext, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcasecmp(ext, *list) == 0)
+			return true;
+	return false;
+}
+
+enum dtf_lang dtf_analyze_lang(const char *path, const char *text, size_t len)
+{
+	static const char *const py[] = {"py", "pyw", NULL};
+	static const char *const hash[] = {"sh", "bash", "zsh", "ksh", "bats", "rb", "pl",
+					   "pm", "r", "tcl", NULL};
+	static const char *const cl[] = {"c",  "h",	"cc",	"cpp", "cxx", "hpp", "hh",
+					 "js", "mjs", "cjs", "jsx", "ts",  "tsx", "go",
+					 "rs", "java", "kt", "scala", "swift", "cs", NULL};
+	const char *base = path ? strrchr(path, '/') : NULL;
+	const char *dot;
+	char line[128];
+	size_t i;
+
+	base = base ? base + 1 : path;
+	dot = base ? strrchr(base, '.') : NULL;
+	if (dot && dot != base) {
+		if (ext_in(dot + 1, py))
+			return DTF_LANG_PYTHON;
+		if (ext_in(dot + 1, hash))
+			return DTF_LANG_HASH;
+		if (ext_in(dot + 1, cl))
+			return DTF_LANG_C;
+	}
+	if (!text || len < 3 || text[0] != '#' || text[1] != '!')
+		return DTF_LANG_OTHER;
+	for (i = 0; i < len && i + 1 < sizeof(line) && text[i] && text[i] != '\n'; i++)
+		line[i] = (char)tolower((unsigned char)text[i]);
+	line[i] = '\0';
+	if (strstr(line, "python"))
+		return DTF_LANG_PYTHON;
+	if (strstr(line, "node") || strstr(line, "deno") || strstr(line, "bun"))
+		return DTF_LANG_C;
+	if (strstr(line, "sh") || strstr(line, "ruby") || strstr(line, "perl"))
+		return DTF_LANG_HASH;
+	return DTF_LANG_OTHER;
 }
 
 static bool has(const struct text *t, const char *s)
@@ -109,7 +283,7 @@ static bool find_marker(const struct text *t, const char *const *markers, bool d
 	return false;
 }
 
-json_t *dtf_analyze_text(const char *text, size_t len)
+json_t *dtf_analyze_text(const char *text, size_t len, enum dtf_lang lang)
 {
 	static const char *const hw_markers[] = {"--hardware", "mark.hardware", "hardware(",
 						 "hardware=", NULL};
@@ -132,6 +306,13 @@ json_t *dtf_analyze_text(const char *text, size_t len)
 		t.s[i] = text[i] ? (char)tolower((unsigned char)text[i]) : ' ';
 	t.s[len] = '\0';
 	t.n = len;
+	/* What a comment mentions is not what the test uses. */
+	if (lang == DTF_LANG_PYTHON)
+		strip_python(t.s, len);
+	else if (lang == DTF_LANG_HASH)
+		strip_hash(t.s, len);
+	else if (lang == DTF_LANG_C)
+		strip_c(t.s, len);
 	out = json_object();
 	hw = json_array();
 	ev = json_array();
@@ -173,11 +354,11 @@ json_t *dtf_analyze_text(const char *text, size_t len)
 			add_hw(hw, "qualcomm");
 			json_array_append_new(ev, json_string("qnn/qualcomm"));
 		}
-		if (has_word(&t, "webgpu")) {
+		if (has_word(&t, "webgpu") || has(&t, "navigator.gpu")) {
 			add_hw(hw, "webgpu");
 			json_array_append_new(ev, json_string("webgpu"));
 		}
-		if (has_word(&t, "webnn")) {
+		if (has_word(&t, "webnn") || has(&t, "navigator.ml")) {
 			add_hw(hw, "webnn");
 			json_array_append_new(ev, json_string("webnn"));
 		}
@@ -288,7 +469,7 @@ static void finish(json_t *task, const char *path)
 	if (read_head(path, DTF_ANALYZE_MAX_BYTES, &text, &len) != 0)
 		return;
 	/* Discovery has chosen a Python file's runner already (ci/pyrun.h). */
-	a = dtf_analyze_text(text, len);
+	a = dtf_analyze_text(text, len, dtf_analyze_lang(path, text, len));
 	free(text);
 	if (a)
 		dtf_analyze_apply(task, a);

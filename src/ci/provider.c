@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "common/testcount.h"
 
 #include "common/banned.h"
 
@@ -254,18 +255,19 @@ void ci_task_message(const json_t *task, char *out, size_t len)
 
 const char *ci_summary_state(const json_t *summary)
 {
-	long long failed = dtf_json_int(summary, "failed", 0);
-	long long cancelled = dtf_json_int(summary, "cancelled", 0);
-	long long skipped = dtf_json_int(summary, "skipped", 0);
+	struct dtf_testcount c;
 
-	return failed > 0 || cancelled > skipped ? "failure" : "success";
+	/* The report's counts (common/testcount.h): anything failing, cancelled or unfinished
+	 * fails the build; a run of no tests does not. */
+	dtf_testcount_from_json(&c, summary);
+	return strcmp(dtf_testcount_state(&c, false), "success") == 0 || c.total == 0 ? "success"
+										       : "failure";
 }
 
 void ci_summary_line(const json_t *summary, char *out, size_t len)
 {
-	snprintf(out, len, "%lld tests: %lld passed, %lld failed, %lld skipped",
-		 dtf_json_int(summary, "total", 0), dtf_json_int(summary, "passed", 0),
-		 dtf_json_int(summary, "failed", 0) + dtf_json_int(summary, "cancelled", 0) -
-		     dtf_json_int(summary, "skipped", 0),
-		 dtf_json_int(summary, "skipped", 0));
+	struct dtf_testcount c;
+
+	dtf_testcount_from_json(&c, summary);
+	dtf_testcount_line(&c, out, len);
 }

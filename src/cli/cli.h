@@ -92,5 +92,12 @@ bool cli_report_format_ok(const char *name);
  * fetched). Prints errors itself; returns 0 or the last DTF_E* code. */
 int cli_write_reports(struct dtf_http_client *c, const char *run_id,
 		      const struct cli_report_opts *o, json_t **doc);
+/* Prints the run's one-line summary on stdout, "<prefix>: 12 tests: 9 passed, 1 failed, 2 skipped
+ * (4 tasks) in 3.2 s", from counts: a report's summary or the "tests" object of GET
+ * /api/v1/runs/{id}/summary (the same counts, common/testcount.h). k (the run's task counts)
+ * gives the number of tasks, and the line when counts is NULL. secs < 0 leaves the time out.
+ * Returns true when nothing failed, was cancelled or is unfinished. */
+bool cli_print_summary(const char *prefix, const json_t *counts, const struct run_counts *k,
+		       double secs);
 
 #endif

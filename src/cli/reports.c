@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "common/testcount.h"
 #include "net/http.h"
 #include "report/report.h"
 
@@ -23,6 +24,32 @@ bool cli_report_format_ok(const char *name)
 }
 
 /* Reads an earlier JSON report; NULL (and a warning) when it cannot be used. */
+bool cli_print_summary(const char *prefix, const json_t *counts, const struct run_counts *k,
+		       double secs)
+{
+	struct dtf_testcount c;
+	char line[512], tasks[48] = "", took[48] = "";
+
+	if (secs >= 0)
+		snprintf(took, sizeof(took), " in %.1f s", secs);
+	if (!json_is_object(counts)) {
+		/* No test counts (the report could not be fetched, or an older coordinator): say
+		 * what is known, in tasks. */
+		printf("%s: %d task%s: %d passed, %d failed, %d skipped, %d cancelled%s\n", prefix,
+		       k->total, k->total == 1 ? "" : "s", k->completed, k->failed,
+		       k->unschedulable, k->cancelled - k->unschedulable, took);
+		return k->failed == 0 && k->cancelled == k->unschedulable &&
+		       k->pending + k->running == 0;
+	}
+	dtf_testcount_from_json(&c, counts);
+	dtf_testcount_line(&c, line, sizeof(line));
+	if (k->total != c.total)
+		snprintf(tasks, sizeof(tasks), " (%d task%s)", k->total, k->total == 1 ? "" : "s");
+	printf("%s: %s%s%s\n", prefix, line, tasks, took);
+	return strcmp(dtf_testcount_state(&c, false), "success") == 0 ||
+	       strcmp(dtf_testcount_state(&c, false), "empty") == 0;
+}
+
 static json_t *load_previous(const char *path)
 {
 	char *text = NULL, err[256];

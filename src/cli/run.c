@@ -117,6 +117,7 @@ int cmd_run(int argc, char **argv)
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
+	bool tests_ok = false;
 		case 'w':
 			nworkers = atoi(optarg);
 			if (nworkers < 1 || nworkers > MAX_WORKERS) {
@@ -295,24 +296,17 @@ int cmd_run(int argc, char **argv)
 	cli_write_reports(&hc, run_id, &ro, &report);
 	if (k.failed && report)
 		print_failures(report);
-	{
-		/* Tasks that passed only on a retry are counted among the passed, and named. */
-		long long flaky = dtf_json_int(json_object_get(report, "summary"), "flaky", 0);
-		char fl[48] = "";
-		if (flaky > 0)
-			snprintf(fl, sizeof(fl), " (%lld flaky)", flaky);
-		printf("dtf run: %d tests: %d passed%s, %d failed, %d skipped, %d cancelled in "
-		       "%.1f s\n",
-		       k.total, k.completed, fl, k.failed, k.unschedulable,
-		       k.cancelled - k.unschedulable, (double)(dtf_mono_ms() - start) / 1000.0);
-	}
+	/* The counts of the report just written (test cases, not tasks), so that this line, the
+	 * files and the coordinator's /summary agree. */
+	tests_ok = cli_print_summary("dtf run", report ? json_object_get(report, "summary") : NULL,
+				     &k, (double)(dtf_mono_ms() - start) / 1000.0);
 	if (rc == DTF_ETIMEOUT) {
 		fprintf(stderr, "dtf run: timed out\n");
 		rc = 3;
 	} else if (rc) {
 		rc = 2;
 	} else {
-		rc = (k.failed == 0 && k.cancelled == k.unschedulable) ? 0 : 1;
+		rc = tests_ok && k.failed == 0 && k.cancelled == k.unschedulable ? 0 : 1;
 	}
 out:
 	dtf_local_stop(&loc, rc == 3);

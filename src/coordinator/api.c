@@ -287,6 +287,7 @@ static json_t *run_view(struct coord *c, struct crun *run, bool with_blocked)
 	json_t *v = json_copy(run->doc);
 
 	json_object_set_new(v, "summary", summary_of(c, ts, n, with_blocked));
+	json_object_set_new(json_object_get(v, "summary"), "tests", dtf_testcount_json(&run->tests));
 	free(ts);
 	return v;
 }
@@ -366,6 +367,8 @@ static json_t *run_summary(struct coord *c, struct crun *run)
 		json_object_set_new(out, task_status_name((enum task_status)s),
 				    json_integer(run->counts[s]));
 	json_object_set_new(out, "unschedulable", json_integer(run->unschedulable));
+	/* The counts users see in every report: test entries, not tasks. */
+	json_object_set_new(out, "tests", dtf_testcount_json(&run->tests));
 	json_object_set_new(out, "finished",
 			    json_integer(run->counts[TS_COMPLETED] + run->counts[TS_FAILED] +
 					 run->counts[TS_CANCELLED]));
@@ -745,6 +748,31 @@ static void h_tasks_list(struct dtf_http_req *r)
 	dtf_http_reply_json(r, 200, json_pack("{s:o,s:i}", "tasks", list, "total", (int)matched));
 }
 
+/* Adds "tests" to a summary of tasks ts: their test entries by status, as the reports count them
+ * (common/testcount.h). A finished task kept as text is read from a copy, so that its parsed
+ * document is not kept. Returns summary. */
+static json_t *tests_summary(json_t *summary, struct ctask **ts, size_t n)
+{
+	struct dtf_testcount tc;
+	size_t i;
+
+	memset(&tc, 0, sizeof(tc));
+	for (i = 0; i < n; i++) {
+		json_t *doc;
+
+		if (!task_is_final(ts[i]->status)) {
+			tc.n[ts[i]->status == TS_PENDING ? DTF_TEST_PENDING : DTF_TEST_RUNNING]++;
+			tc.total++;
+			continue;
+		}
+		doc = task_doc_copy(ts[i]);
+		dtf_testcount_add_task(&tc, doc);
+		json_decref(doc);
+	}
+	json_object_set_new(summary, "tests", dtf_testcount_json(&tc));
+	return summary;
+}
+
 static void h_tasks_summary(struct dtf_http_req *r)
 {
 	struct coord *c = C(r);
@@ -759,7 +787,7 @@ static void h_tasks_summary(struct dtf_http_req *r)
 	if (bad[0])
 		dtf_http_reply_error(r, 404, "task_not_found", "no task with id '%s'", bad);
 	else
-		dtf_http_reply_json(r, 200, summary_of(c, ts, n, true));
+		dtf_http_reply_json(r, 200, tests_summary(summary_of(c, ts, n, true), ts, n));
 	free(ts);
 	pthread_mutex_unlock(&c->lock);
 }

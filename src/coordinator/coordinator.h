@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/hmap.h"
+#include "common/testcount.h"
 #include "coordinator/constraints.h"
 #include "coordinator/events.h"
 #include "coordinator/recovery.h"
@@ -108,6 +109,7 @@ struct crun {
 	int counts[TS__COUNT];
 	int unschedulable;       /* cancelled because no worker could run them */
 	int total;
+	struct dtf_testcount tests; /* its test entries by status (common/testcount.h) */
 };
 
 /* A suspended GET /api/v1/runs/{id}/summary?wait_s=S, answered once the run is done or S has

@@ -113,6 +113,24 @@ void state_publish_worker(struct coord *c, struct cworker *w)
 	json_decref(e);
 }
 
+/* Adds (delta 1) or takes away (-1) the test entries of t to its run's counts, the ones every
+ * report gives (common/testcount.h): one pending or running entry until the task finishes, then
+ * what its document holds. A finished task's result, error and status no longer change, so what
+ * is taken away is what was added. */
+static void count_tests(struct crun *r, struct ctask *t, int delta)
+{
+	struct dtf_testcount one;
+
+	memset(&one, 0, sizeof(one));
+	if (task_is_final(t->status)) {
+		dtf_testcount_add_task(&one, task_doc(t));
+	} else {
+		one.n[t->status == TS_PENDING ? DTF_TEST_PENDING : DTF_TEST_RUNNING] = 1;
+		one.total = 1;
+	}
+	dtf_testcount_merge(&r->tests, &one, delta);
+}
+
 static void count(struct coord *c, struct ctask *t, int delta)
 {
 	struct crun *r = t->run_id[0] ? state_run(c, t->run_id) : NULL;
@@ -125,6 +143,7 @@ static void count(struct coord *c, struct ctask *t, int delta)
 		    strcmp(dtf_json_str(json_object_get(task_doc(t), "error"), "kind", ""),
 			   "unschedulable") == 0)
 			r->unschedulable += delta;
+		count_tests(r, t, delta);
 	}
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/testcount.h"
 #include "common/util.h"
 #include "report/view.h"
 
@@ -35,21 +36,15 @@ const char *dtf_report_coverage_color(double percent)
 /* Counts of one group of test rows. */
 struct tally {
 	char type[MAX_TYPE_LEN + 1]; /* file-name-safe test type ("" for the whole run) */
-	long long passed, failed, skipped, other;
+	struct dtf_testcount c;
 };
 
 static void tally_row(struct tally *t, json_t *row)
 {
-	const char *st = report_str(row, "status", "");
+	int st = dtf_test_status_parse(report_str(row, "status", ""));
 
-	if (strcmp(st, "passed") == 0)
-		t->passed++;
-	else if (report_row_failed(row))
-		t->failed++;
-	else if (strcmp(st, "skipped") == 0)
-		t->skipped++;
-	else
-		t->other++;
+	t->c.n[st < 0 ? DTF_TEST_ERROR : st]++;
+	t->c.total++;
 }
 
 /* A test type as a file-name part: lower-case letters, digits, '-' and '_'. */
@@ -67,25 +62,47 @@ static void safe_type(const char *type, char out[MAX_TYPE_LEN + 1])
 	out[i] = '\0';
 }
 
-/* The message and colour of a status badge. */
+/* Appends ", N word" (or "N word" at the start) to msg when n is not 0. */
+static void part(char *msg, size_t len, long long n, const char *one, const char *many)
+{
+	size_t used = strlen(msg);
+
+	if (n && used < len)
+		snprintf(msg + used, len - used, "%s%lld %s", used ? ", " : "", n,
+			 n == 1 ? one : many);
+}
+
+/* The message and colour of a status badge: the same counts, in the same words, as the
+ * terminal summary (dtf_testcount_line), the failing ones first. */
 static void status_badge(const struct tally *t, char *msg, size_t len, const char **color)
 {
-	if (t->failed) {
-		snprintf(msg, len, "%lld failed, %lld passed", t->failed, t->passed);
+	const long long *n = t->c.n;
+
+	msg[0] = '\0';
+	if (dtf_testcount_failing(&t->c, false)) {
+		part(msg, len, n[DTF_TEST_FAILED], "failed", "failed");
+		part(msg, len, n[DTF_TEST_ERROR], "error", "errors");
+		part(msg, len, n[DTF_TEST_ORDER_DEPENDENT], "order-dependent", "order-dependent");
+		part(msg, len, n[DTF_TEST_ISOLATION_FAILURE], "isolation failure",
+		     "isolation failures");
 		*color = "red";
-	} else if (t->other) {
-		snprintf(msg, len, "incomplete, %lld passed", t->passed);
+	} else if (dtf_testcount_unfinished(&t->c) || n[DTF_TEST_CANCELLED]) {
+		snprintf(msg, len, "incomplete");
 		*color = "yellow";
-	} else if (t->passed + t->skipped == 0) {
+	} else if (t->c.total == 0) {
 		snprintf(msg, len, "no tests");
 		*color = "lightgrey";
-	} else if (t->skipped) {
-		snprintf(msg, len, "%lld passed, %lld skipped", t->passed, t->skipped);
-		*color = "brightgreen";
+		return;
 	} else {
-		snprintf(msg, len, "%lld passed", t->passed);
 		*color = "brightgreen";
 	}
+	if (strlen(msg) + 2 < len)
+		snprintf(msg + strlen(msg), len - strlen(msg), "%s%lld passed", msg[0] ? ", " : "",
+			 n[DTF_TEST_PASSED]);
+	part(msg, len, n[DTF_TEST_FLAKY], "flaky", "flaky");
+	part(msg, len, n[DTF_TEST_SKIPPED], "skipped", "skipped");
+	part(msg, len, n[DTF_TEST_XFAILED], "xfailed", "xfailed");
+	part(msg, len, n[DTF_TEST_XPASSED], "xpassed", "xpassed");
 }
 
 static int write_badge(const char *dir, const char *file, const char *label, const char *message,

@@ -54,8 +54,9 @@ static const char style[] =
     "th[aria-sort=ascending]::after{content:' \\25B2'}"
     "th[aria-sort=descending]::after{content:' \\25BC'}\n"
     "td.num{text-align:right;white-space:nowrap}\n"
-    ".st-passed{color:var(--pass)}.st-failed,.st-error{color:var(--fail);font-weight:600}"
-    ".st-skipped,.st-cancelled{color:var(--skip)}\n"
+    ".st-passed,.st-xpassed,.st-flaky{color:var(--pass)}"
+    ".st-failed,.st-error,.st-order_dependent,.st-isolation_failure{color:var(--fail);"
+    "font-weight:600}.st-skipped,.st-xfailed,.st-cancelled{color:var(--skip)}\n"
     "ul{margin:4px 0 8px}footer{color:#757575;font-size:12px;padding:0 24px 24px}\n"
     "</style>\n";
 
@@ -172,34 +173,46 @@ static int card(struct dtf_buf *b, const char *cls, const char *num, const char 
 			      cls, num, label);
 }
 
+/* The card style of a status: one of a known set, so it needs no escaping. */
+static const char *card_class(enum dtf_test_status s)
+{
+	if (s == DTF_TEST_PASSED || s == DTF_TEST_XPASSED)
+		return "pass";
+	if (dtf_test_status_fails(s, false))
+		return "fail";
+	if (s == DTF_TEST_FLAKY)
+		return "flaky";
+	return "skip";
+}
+
 static int put_summary(struct dtf_buf *b, json_t *s)
 {
 	json_int_t total = iget(s, "total");
 	char num[64], label[160];
-	int rc;
+	json_t *t;
+	int rc, i;
 
 	rc = dtf_buf_adds(b, "<section id=\"summary\"><h2>Summary</h2>\n<div class=\"cards\">\n");
 	snprintf(num, sizeof(num), "%lld", (long long)total);
 	if (!rc)
 		rc = card(b, "total", num, "Total");
-	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "passed"));
-	snprintf(label, sizeof(label), "Passed (%.1f%%)",
-		 report_pct((double)iget(s, "passed"), (double)total));
-	if (!rc)
-		rc = card(b, "pass", num, label);
-	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "failed"));
-	snprintf(label, sizeof(label), "Failed (%.1f%%)",
-		 report_pct((double)iget(s, "failed"), (double)total));
-	if (!rc)
-		rc = card(b, "fail", num, label);
-	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "skipped"));
-	snprintf(label, sizeof(label), "Skipped (%.1f%%)",
-		 report_pct((double)iget(s, "skipped"), (double)total));
-	if (!rc)
-		rc = card(b, "skip", num, label);
-	snprintf(num, sizeof(num), "%lld", (long long)iget(s, "flaky"));
-	if (!rc && iget(s, "flaky"))
-		rc = card(b, "flaky", num, "Flaky");
+	/* Passed, failed and skipped always; the other statuses when there are any. */
+	for (i = 0; i < DTF_TEST__COUNT && !rc; i++) {
+		json_int_t n = iget(s, dtf_test_status_name((enum dtf_test_status)i));
+
+		if (!n && i != DTF_TEST_PASSED && i != DTF_TEST_FAILED && i != DTF_TEST_SKIPPED)
+			continue;
+		snprintf(num, sizeof(num), "%lld", (long long)n);
+		snprintf(label, sizeof(label), "%s (%.1f%%)",
+			 report_status_label((enum dtf_test_status)i),
+			 report_pct((double)n, (double)total));
+		rc = card(b, card_class((enum dtf_test_status)i), num, label);
+	}
+	t = json_object_get(s, "tasks");
+	if (!rc && json_is_object(t) && iget(t, "total") != total) {
+		snprintf(num, sizeof(num), "%lld", (long long)iget(t, "total"));
+		rc = card(b, "total", num, "Tasks");
+	}
 	if (json_is_number(json_object_get(s, "wall_s"))) {
 		report_duration(report_num(s, "wall_s"), num);
 		if (!rc)
@@ -210,13 +223,20 @@ static int put_summary(struct dtf_buf *b, json_t *s)
 		rc = card(b, "time", num, "Test time");
 	if (!rc)
 		rc = dtf_buf_adds(b, "</div>\n");
-	snprintf(label, sizeof(label), "%lld passed, %lld failed, %lld skipped of %lld",
-		 (long long)iget(s, "passed"), (long long)iget(s, "failed"),
-		 (long long)iget(s, "skipped"), (long long)total);
-	if (!rc)
-		rc = bar(b, label, report_pct((double)iget(s, "passed"), (double)total),
-			 report_pct((double)iget(s, "failed"), (double)total),
-			 report_pct((double)iget(s, "skipped"), (double)total));
+	{
+		/* The bar: passing, failing and the rest (skipped, cancelled, unfinished). */
+		struct dtf_testcount c;
+		long long ok, bad;
+
+		dtf_testcount_from_json(&c, s);
+		ok = c.n[DTF_TEST_PASSED] + c.n[DTF_TEST_FLAKY] + c.n[DTF_TEST_XPASSED];
+		bad = dtf_testcount_failing(&c, false);
+		dtf_testcount_line(&c, label, sizeof(label));
+		if (!rc)
+			rc = bar(b, label, report_pct((double)ok, (double)total),
+				 report_pct((double)bad, (double)total),
+				 report_pct((double)(total - ok - bad), (double)total));
+	}
 	if (!rc)
 		rc = dtf_buf_adds(b, "</section>\n");
 	return rc;
@@ -416,14 +436,9 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 /* The status as a CSS class suffix: one of a known set, so it needs no escaping. */
 static const char *status_class(const char *st)
 {
-	static const char *const known[] = {"passed",	 "failed",  "error",	"skipped",
-					    "cancelled", "pending", "assigned", "running"};
-	size_t i;
+	int s = dtf_test_status_parse(st);
 
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(st, known[i]) == 0)
-			return known[i];
-	return "unknown";
+	return s < 0 ? "unknown" : dtf_test_status_name((enum dtf_test_status)s);
 }
 
 static int put_tests(struct dtf_buf *b, json_t *tests)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/err.h"
+#include "common/testcount.h"
 #include "common/util.h"
 #include "report/view.h"
 
@@ -204,31 +205,48 @@ out:
 	return rc;
 }
 
-/* Writes one test case of a task's own JUnit report. */
-static int put_testcase(struct junit_ctx *ctx, json_t *tc, const char *task_name)
+/* The outcome element of a status: "failure", "error", "skipped", or NULL for a pass. */
+static const char *outcome_tag(enum dtf_test_status s)
 {
-	const char *classname = get_str(tc, "classname", NULL);
-	const char *name = get_str(tc, "name", NULL);
-	const char *status = get_str(tc, "status", NULL);
+	switch (s) {
+	case DTF_TEST_FAILED:
+	case DTF_TEST_ORDER_DEPENDENT:
+	case DTF_TEST_ISOLATION_FAILURE:
+		return "failure";
+	case DTF_TEST_ERROR:
+	case DTF_TEST_PENDING:
+	case DTF_TEST_RUNNING:
+		return "error";
+	case DTF_TEST_SKIPPED:
+	case DTF_TEST_XFAILED:
+	case DTF_TEST_CANCELLED:
+		return "skipped";
+	default:
+		return NULL;
+	}
+}
+
+/* Writes one test case of a task's own JUnit report. */
+static int put_testcase(struct junit_ctx *ctx, const struct dtf_test_entry *e,
+			const char *task_name)
+{
+	json_t *tc = (json_t *)e->tc;
+	const char *tag = outcome_tag(e->status), *type = get_str(tc, "type", NULL);
 	const char *details;
-	const char *tag = NULL;
 	size_t details_len = 0;
 	int rc;
 
-	rc = open_case(ctx, classname ? classname : task_name, name ? name : "(unnamed)",
-		       report_num(tc, "time"));
+	rc = open_case(ctx, e->classname ? e->classname : task_name, e->name, e->duration_s);
 	if (rc)
 		goto out;
-	if (status && strcmp(status, "failed") == 0)
-		tag = "failure";
-	else if (status && strcmp(status, "error") == 0)
-		tag = "error";
-	else if (status && strcmp(status, "skipped") == 0)
-		tag = "skipped";
 	if (tag) {
+		/* A status dtf gave the case (order dependence) is its type when it had none. */
+		if (!type && e->status != DTF_TEST_FAILED && e->status != DTF_TEST_ERROR &&
+		    e->status != DTF_TEST_SKIPPED)
+			type = dtf_test_status_name(e->status);
 		details = get_str(tc, "details", &details_len);
-		rc = put_outcome(ctx, tag, get_str(tc, "message", NULL), get_str(tc, "type", NULL),
-				 details, details_len, false);
+		rc = put_outcome(ctx, tag, get_str(tc, "message", NULL), type, details,
+				 details_len, false);
 	}
 	if (!rc)
 		rc = put_output(ctx->body, "system-out", tc, "stdout", NULL);
@@ -238,34 +256,6 @@ static int put_testcase(struct junit_ctx *ctx, json_t *tc, const char *task_name
 		rc = dtf_buf_adds(ctx->body, "    </testcase>\n");
 out:
 	return rc;
-}
-
-/* Appends the <failure> of a failed task: its error message (or what the exit status says) and
- * the tail of its stderr. */
-static int put_task_failure(struct junit_ctx *ctx, json_t *task, json_t *result)
-{
-	json_t *error = json_object_get(task, "error");
-	const char *message = get_str(error, "message", NULL);
-	const char *stderr_text;
-	json_t *code = json_object_get(result, "exit_code");
-	json_t *sig = json_object_get(result, "signal");
-	char text[64];
-	size_t len = 0;
-
-	if (!message) {
-		if (json_is_integer(sig) && json_integer_value(sig) > 0)
-			snprintf(text, sizeof(text), "killed by signal %lld",
-				 (long long)json_integer_value(sig));
-		else if (json_is_integer(code))
-			snprintf(text, sizeof(text), "exit code %lld",
-				 (long long)json_integer_value(code));
-		else
-			snprintf(text, sizeof(text), "task failed");
-		message = text;
-	}
-	stderr_text = get_str(result, "stderr", &len);
-	return put_outcome(ctx, "failure", message, get_str(error, "kind", NULL), stderr_text, len,
-			   json_is_true(json_object_get(result, "stderr_truncated")));
 }
 
 /* Marks a task that passed after failing (result.flaky) the way Maven Surefire writes reruns: one
@@ -295,47 +285,56 @@ static int put_flaky(struct junit_ctx *ctx, json_t *task)
 	return rc;
 }
 
-/* Writes a task as a single test case named after it, its status mapped to an outcome. */
-static int put_task_case(struct junit_ctx *ctx, json_t *task, json_t *result, const char *name,
-			 const char *suffix)
+/* Writes an entry of the task itself: the task that produced no test case (its status mapped to
+ * an outcome), the error of a task that failed outside its tests ("<task> (task)"), or a file it
+ * did not get to. */
+static int put_task_case(struct junit_ctx *ctx, const struct dtf_test_entry *e)
 {
+	json_t *task = (json_t *)e->task, *result = json_object_get(task, "result");
 	const char *type = get_str(task, "type", NULL);
-	const char *status = get_str(task, "status", NULL);
-	json_t *error = json_object_get(task, "error");
+	const char *tag = outcome_tag(e->status), *message = e->message;
 	struct dtf_buf classname, full_name;
-	const char *message;
+	const char *body = NULL;
+	size_t body_len = 0;
 	char text[96];
-	bool show_stderr = true;
+	bool show_stderr = e->kind != DTF_ENTRY_NOT_RUN;
 	int rc;
 
 	dtf_buf_init(&classname, 1u << 20);
 	dtf_buf_init(&full_name, 1u << 20);
-	rc = dtf_buf_printf(&classname, "dtf.%s", type ? type : "task");
+	if (e->kind == DTF_ENTRY_NOT_RUN)
+		rc = dtf_buf_adds(&classname, get_str(task, "name", NULL) ? get_str(task, "name", NULL)
+									    : "dtf.task");
+	else
+		rc = dtf_buf_printf(&classname, "dtf.%s", type ? type : "task");
 	if (!rc)
-		rc = dtf_buf_printf(&full_name, "%s%s", name, suffix);
+		rc = dtf_buf_printf(&full_name, "%s%s", e->name,
+				    e->kind == DTF_ENTRY_TASK_ERROR ? " (task)" : "");
 	if (!rc)
 		rc = open_case(ctx, dtf_buf_str(&classname), dtf_buf_str(&full_name),
-			       report_task_seconds(task, result));
+			       e->duration_s);
 	if (rc)
 		goto out;
-	if (!status)
-		status = "unknown";
-	if (strcmp(status, "completed") == 0) {
-		rc = json_is_true(json_object_get(result, "flaky")) ? put_flaky(ctx, task) : 0;
-	} else if (strcmp(status, "failed") == 0) {
-		rc = put_task_failure(ctx, task, result);
-		show_stderr = false;
-	} else if (strcmp(status, "cancelled") == 0) {
-		message = get_str(error, "message", NULL);
-		if (!message)
-			message = get_str(error, "kind", NULL);
-		rc = put_outcome(ctx, "skipped", message ? message : "cancelled", NULL, NULL, 0,
-				 false);
-	} else {
-		snprintf(text, sizeof(text), "task did not finish: status %.40s", status);
+	if (e->status == DTF_TEST_FLAKY) {
+		rc = put_flaky(ctx, task);
+	} else if (e->status == DTF_TEST_PENDING || e->status == DTF_TEST_RUNNING) {
+		snprintf(text, sizeof(text), "task did not finish: status %.40s",
+			 get_str(task, "status", NULL) ? get_str(task, "status", NULL) : "unknown");
 		rc = put_outcome(ctx, "error", text, "incomplete", NULL, 0, false);
+	} else if (tag && strcmp(tag, "skipped") == 0) {
+		if (!message)
+			message = get_str(json_object_get(task, "error"), "kind", NULL);
+		rc = put_outcome(ctx, tag, message ? message : dtf_test_status_name(e->status),
+				 NULL, NULL, 0, false);
+	} else if (tag) {
+		/* A failure of the task itself carries the tail of its stderr. */
+		if (show_stderr)
+			body = get_str(result, "stderr", &body_len);
+		rc = put_outcome(ctx, tag, message ? message : "task failed", e->error_kind, body,
+				 body_len, json_is_true(json_object_get(result, "stderr_truncated")));
+		show_stderr = false;
 	}
-	if (!rc)
+	if (!rc && e->kind != DTF_ENTRY_NOT_RUN)
 		rc = put_output(ctx->body, "system-out", result, "stdout", "stdout_truncated");
 	if (!rc && show_stderr)
 		rc = put_output(ctx->body, "system-err", result, "stderr", "stderr_truncated");
@@ -347,39 +346,20 @@ out:
 	return rc;
 }
 
-/* Writes the test cases of one task. A failed task whose own report shows no failure (it crashed
- * or timed out after its tests passed, say) gets one more case for the task itself, so that the
- * failure is not lost. */
-static int put_task(struct junit_ctx *ctx, json_t *task)
+/* Writes one test entry of a task (common/testcount.h), so that the cases here are the ones
+ * every other report counts. */
+static int put_entry(const struct dtf_test_entry *e, void *arg)
 {
-	const char *name = get_str(task, "name", NULL);
-	const char *status = get_str(task, "status", NULL);
-	json_t *result = json_object_get(task, "result");
-	json_t *cases = json_object_get(result, "testcases");
-	size_t i, bad_before;
-	int rc = 0;
+	struct junit_ctx *ctx = arg;
 
-	if (!name)
-		name = get_str(task, "id", NULL);
-	if (!name)
-		name = "(unnamed task)";
-	if (!json_is_array(cases) || json_array_size(cases) == 0)
-		return put_task_case(ctx, task, result, name, "");
+	if (e->kind == DTF_ENTRY_CASE) {
+		const char *name = get_str((json_t *)e->task, "name", NULL);
 
-	bad_before = ctx->failures + ctx->errors;
-	for (i = 0; i < json_array_size(cases); i++) {
-		json_t *tc = json_array_get(cases, i);
-
-		if (!json_is_object(tc))
-			continue;
-		rc = put_testcase(ctx, tc, name);
-		if (rc)
-			goto out;
+		if (!name)
+			name = get_str((json_t *)e->task, "id", NULL);
+		return put_testcase(ctx, e, name ? name : "(unnamed task)");
 	}
-	if (status && strcmp(status, "failed") == 0 && ctx->failures + ctx->errors == bad_before)
-		rc = put_task_case(ctx, task, result, name, " (task)");
-out:
-	return rc;
+	return put_task_case(ctx, e);
 }
 
 /* Formats an RFC 3339 timestamp the way Ant and Jenkins write them: UTC, no zone, no fraction. */
@@ -524,7 +504,7 @@ int dtf_report_junit(json_t *doc, struct dtf_buf *out)
 
 		if (!json_is_object(task))
 			continue;
-		rc = put_task(&ctx, task);
+		rc = dtf_test_entries(task, put_entry, &ctx);
 		if (rc)
 			goto out;
 	}

@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/utf8.h"
+#include "common/testcount.h"
 #include "common/util.h"
 #include "report/view.h"
 
@@ -93,27 +94,17 @@ static int put_header(struct dtf_buf *b, json_t *doc, json_t *s)
 		rc = dtf_buf_printf(b, "\n\n**Status:** %s\n\n**Summary:**\n", up);
 	if (!rc)
 		rc = line_count(b, "Total Tests", total, total, false);
-	if (!rc)
-		rc = line_count(b, "Passed", iget(s, "passed"), total, true);
-	if (!rc)
-		rc = line_count(b, "Failed", iget(s, "failed"), total, true);
-	if (!rc)
-		rc = line_count(b, "Skipped", iget(s, "skipped"), total, true);
-	if (!rc && iget(s, "flaky"))
-		rc = line_count(b, "Flaky (passed on retry)", iget(s, "flaky"), total, true);
-	if (!rc && iget(s, "cancelled") > iget(s, "skipped"))
-		rc = line_count(b, "Cancelled", iget(s, "cancelled") - iget(s, "skipped"), total,
-				true);
-	if (!rc && iget(s, "pending") + iget(s, "assigned") + iget(s, "running"))
-		rc = line_count(b, "Unfinished",
-				iget(s, "pending") + iget(s, "assigned") + iget(s, "running"),
-				total, true);
-	t = json_object_get(s, "tests");
+	/* Passed, failed and skipped always; the other statuses when there are any. */
+	for (i = 0; i < DTF_TEST__COUNT && !rc; i++) {
+		json_int_t n = iget(s, dtf_test_status_name((enum dtf_test_status)i));
+
+		if (n || i == DTF_TEST_PASSED || i == DTF_TEST_FAILED || i == DTF_TEST_SKIPPED)
+			rc = line_count(b, report_status_label((enum dtf_test_status)i), n, total,
+					true);
+	}
+	t = json_object_get(s, "tasks");
 	if (!rc && json_is_object(t) && iget(t, "total") != total)
-		rc = dtf_buf_printf(b,
-				    "- Test Cases: %lld (%lld passed, %lld failed, %lld skipped)\n",
-				    (long long)iget(t, "total"), (long long)iget(t, "passed"),
-				    (long long)iget(t, "failed"), (long long)iget(t, "skipped"));
+		rc = dtf_buf_printf(b, "- Tasks: %lld\n", (long long)iget(t, "total"));
 	/* The run's wall time when known; the summed time of its tests in any case. */
 	if (json_is_number(json_object_get(s, "wall_s"))) {
 		report_duration(report_num(s, "wall_s"), dur);
@@ -294,8 +285,8 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 	}
 	rc = dtf_buf_adds(b, "\n## Test Details\n");
 	if (!rc && nfail)
-		rc = dtf_buf_adds(b, "\n### Failed Tests\n\n| Test | Error | Duration |\n"
-				     "|------|-------|----------|\n");
+		rc = dtf_buf_adds(b, "\n### Failed Tests\n\n| Test | Status | Error | Duration |\n"
+				     "|------|--------|-------|----------|\n");
 	shown = 0;
 	json_array_foreach(tests, i, row)
 	{
@@ -308,7 +299,7 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 		}
 		report_duration(report_num(row, "duration_s"), dur);
 		rc = md_putf(
-		    b, "| %s | %s", report_str(row, "name", ""),
+		    b, "| %s | %s | %s", report_str(row, "name", ""), report_str(row, "status", ""),
 		    report_str(row, "error_message", report_str(row, "error_kind", "failed")));
 		if (!rc)
 			rc = dtf_buf_printf(b, " | %s |\n", dur);

@@ -11,6 +11,7 @@
 
 #include "common/err.h"
 #include "common/hmap.h"
+#include "common/testcount.h"
 #include "common/utf8.h"
 #include "common/util.h"
 #include "report/coverage.h"
@@ -100,9 +101,29 @@ int report_humanize(struct dtf_buf *b, const char *key)
 
 bool report_row_failed(json_t *row)
 {
-	const char *st = report_str(row, "status", "");
+	int st = dtf_test_status_parse(report_str(row, "status", ""));
 
-	return strcmp(st, "failed") == 0 || strcmp(st, "error") == 0;
+	return st >= 0 && dtf_test_status_fails((enum dtf_test_status)st, false);
+}
+
+const char *report_status_label(enum dtf_test_status s)
+{
+	static const char *const labels[DTF_TEST__COUNT] = {
+	    [DTF_TEST_PASSED] = "Passed",
+	    [DTF_TEST_FAILED] = "Failed",
+	    [DTF_TEST_ERROR] = "Errors",
+	    [DTF_TEST_SKIPPED] = "Skipped",
+	    [DTF_TEST_XFAILED] = "Expected failures (xfailed)",
+	    [DTF_TEST_XPASSED] = "Unexpected passes (xpassed)",
+	    [DTF_TEST_FLAKY] = "Flaky (passed on retry)",
+	    [DTF_TEST_ORDER_DEPENDENT] = "Order-dependent",
+	    [DTF_TEST_ISOLATION_FAILURE] = "Isolation failures",
+	    [DTF_TEST_CANCELLED] = "Cancelled",
+	    [DTF_TEST_PENDING] = "Pending",
+	    [DTF_TEST_RUNNING] = "Running",
+	};
+
+	return (unsigned)s < DTF_TEST__COUNT ? labels[s] : "Unknown";
 }
 
 int report_view(json_t *doc, json_t **summary, json_t **tests)
@@ -127,21 +148,10 @@ void report_upper(const char *s, char *out, size_t len)
 
 const char *report_status(json_t *summary)
 {
-	json_int_t total = json_integer_value(json_object_get(summary, "total"));
-	json_int_t failed = json_integer_value(json_object_get(summary, "failed"));
-	json_int_t cancelled = json_integer_value(json_object_get(summary, "cancelled"));
-	json_int_t skipped = json_integer_value(json_object_get(summary, "skipped"));
-	json_int_t unfinished = json_integer_value(json_object_get(summary, "pending")) +
-				json_integer_value(json_object_get(summary, "assigned")) +
-				json_integer_value(json_object_get(summary, "running"));
+	struct dtf_testcount c;
 
-	if (total == 0)
-		return "empty";
-	if (failed > 0)
-		return "failure";
-	if (unfinished > 0 || cancelled > skipped)
-		return "incomplete";
-	return "success";
+	dtf_testcount_from_json(&c, summary);
+	return dtf_testcount_state(&c, false);
 }
 
 bool report_finished_text(json_t *doc, json_t *summary, char out[40])
@@ -173,38 +183,6 @@ static const char *test_type(json_t *task)
 	if (!t)
 		t = report_str(task, "type", "task");
 	return t;
-}
-
-/* What a failed task's failure says: its error message, else what its exit status says. */
-static void task_message(json_t *task, json_t *result, char *buf, size_t len, const char **msg)
-{
-	json_t *error = json_object_get(task, "error");
-	json_t *code = json_object_get(result, "exit_code");
-	json_t *sig = json_object_get(result, "signal");
-
-	*msg = report_str(error, "message", NULL);
-	if (*msg && **msg)
-		return;
-	if (json_is_integer(sig) && json_integer_value(sig) > 0)
-		snprintf(buf, len, "killed by signal %lld", (long long)json_integer_value(sig));
-	else if (json_is_integer(code) && json_integer_value(code) != 0)
-		snprintf(buf, len, "exit code %lld", (long long)json_integer_value(code));
-	else
-		snprintf(buf, len, "%s", report_str(error, "kind", "task failed"));
-	*msg = buf;
-}
-
-double report_task_seconds(json_t *task, json_t *result)
-{
-	const char *a = report_str(task, "started_at", NULL);
-	const char *z = report_str(task, "finished_at", NULL);
-	int64_t ta, tz;
-
-	if (json_is_number(json_object_get(result, "duration_s")))
-		return report_num(result, "duration_s");
-	if (a && z && dtf_parse_rfc3339(a, &ta) == 0 && dtf_parse_rfc3339(z, &tz) == 0 && tz > ta)
-		return (double)(tz - ta) / 1000.0;
-	return 0;
 }
 
 json_t *report_string(const char *s)
@@ -241,97 +219,39 @@ static int set_str(json_t *obj, const char *key, const char *s)
 	return json_object_set_new(obj, key, report_string(s)) ? DTF_ENOMEM : 0;
 }
 
-/* Appends one row; kind and message may be NULL. */
-static int add_row(json_t *rows, json_t *task, const char *name, const char *status,
-		   double duration, const char *kind, const char *message)
+/* Appends the row of one test entry (see common/testcount.h). */
+static int add_entry_row(const struct dtf_test_entry *e, void *arg)
 {
-	json_t *row = json_object();
+	json_t *rows = arg, *row = json_object(), *task = (json_t *)e->task;
 	const char *worker = report_str(task, "worker_id", NULL);
+	struct dtf_buf full;
+	int rc;
 
-	if (!row || set_str(row, "name", name) ||
+	dtf_buf_init(&full, 1u << 16);
+	if (e->classname)
+		rc = dtf_buf_printf(&full, "%s::%s", e->classname, e->name);
+	else if (e->kind == DTF_ENTRY_TASK_ERROR)
+		rc = dtf_buf_printf(&full, "%s (task)", e->name);
+	else
+		rc = dtf_buf_adds(&full, e->name);
+	if (rc == DTF_ETOOBIG)
+		rc = 0; /* a name that long is shown cut */
+	if (rc || !row || set_str(row, "name", dtf_buf_str(&full)) ||
 	    set_str(row, "task_id", report_str(task, "id", "")) ||
 	    set_str(row, "task_name", report_str(task, "name", report_str(task, "id", ""))) ||
-	    set_str(row, "test_type", test_type(task)) || set_str(row, "status", status) ||
-	    json_object_set_new(row, "duration_s", json_real(duration)) ||
+	    set_str(row, "test_type", test_type(task)) ||
+	    set_str(row, "status", dtf_test_status_name(e->status)) ||
+	    json_object_set_new(row, "duration_s", json_real(e->duration_s)) ||
 	    (worker && set_str(row, "worker_id", worker)) ||
-	    (kind && *kind && set_str(row, "error_kind", kind)) ||
-	    (message && *message && set_str(row, "error_message", message))) {
+	    (e->error_kind && *e->error_kind && set_str(row, "error_kind", e->error_kind)) ||
+	    (e->message && *e->message && set_str(row, "error_message", e->message)) ||
+	    (e->status == DTF_TEST_FLAKY && json_object_set_new(row, "flaky", json_true()))) {
 		json_decref(row);
+		dtf_buf_release(&full);
 		return DTF_ENOMEM;
 	}
-	if (json_is_true(json_object_get(json_object_get(task, "result"), "flaky")))
-		json_object_set_new(row, "flaky", json_true());
-	return json_array_append_new(rows, row) ? DTF_ENOMEM : 0;
-}
-
-/* The row of a task reported as a whole. */
-static int add_task_row(json_t *rows, json_t *task, const char *name)
-{
-	json_t *result = json_object_get(task, "result");
-	json_t *error = json_object_get(task, "error");
-	const char *status = report_str(task, "status", "unknown");
-	const char *kind = report_str(error, "kind", NULL);
-	const char *msg = NULL, *row_status = status;
-	char buf[96];
-
-	if (strcmp(status, "completed") == 0) {
-		row_status = "passed";
-		kind = NULL;
-	} else if (strcmp(status, "failed") == 0) {
-		task_message(task, result, buf, sizeof(buf), &msg);
-	} else if (strcmp(status, "cancelled") == 0) {
-		row_status = kind && strcmp(kind, "unschedulable") == 0 ? "skipped" : "cancelled";
-		msg = report_str(error, "message", NULL);
-	}
-	return add_row(rows, task, name, row_status, report_task_seconds(task, result), kind, msg);
-}
-
-/* The rows of one task: one per JUnit test case it brought, else one for the task. A failed task
- * whose cases show no failure gets a row of its own too, so the failure is not lost. */
-static int add_task_rows(json_t *rows, json_t *task)
-{
-	const char *name = report_str(task, "name", report_str(task, "id", "(unnamed task)"));
-	json_t *cases = json_object_get(json_object_get(task, "result"), "testcases");
-	struct dtf_buf full;
-	size_t i, bad = 0;
-	json_t *tc;
-	int rc = 0;
-
-	if (!json_is_array(cases) || json_array_size(cases) == 0)
-		return add_task_row(rows, task, name);
-	dtf_buf_init(&full, 1u << 16);
-	json_array_foreach(cases, i, tc)
-	{
-		const char *cls = report_str(tc, "classname", NULL);
-		const char *st = report_str(tc, "status", "passed");
-
-		if (!json_is_object(tc))
-			continue;
-		dtf_buf_reset(&full);
-		if (cls && *cls)
-			rc = dtf_buf_printf(&full, "%s::", cls);
-		if (!rc)
-			rc = dtf_buf_adds(&full, report_str(tc, "name", "(unnamed)"));
-		if (rc == DTF_ETOOBIG)
-			rc = 0; /* a name that long is shown cut */
-		if (strcmp(st, "failed") == 0 || strcmp(st, "error") == 0)
-			bad++;
-		if (!rc)
-			rc = add_row(rows, task, dtf_buf_str(&full), st, report_num(tc, "time"),
-				     strcmp(st, "passed") ? report_str(tc, "type", NULL) : NULL,
-				     strcmp(st, "passed") ? report_str(tc, "message", NULL) : NULL);
-		if (rc)
-			goto out;
-	}
-	if (bad == 0 && strcmp(report_str(task, "status", ""), "failed") == 0) {
-		dtf_buf_reset(&full);
-		rc = dtf_buf_printf(&full, "%s (task)", name);
-		if (!rc)
-			rc = add_task_row(rows, task, dtf_buf_str(&full));
-	}
-out:
 	dtf_buf_release(&full);
-	return rc;
+	return json_array_append_new(rows, row) ? DTF_ENOMEM : 0;
 }
 
 json_t *report_build_tests(json_t *doc)
@@ -343,7 +263,7 @@ json_t *report_build_tests(json_t *doc)
 	{
 		if (!json_is_object(task))
 			continue;
-		if (add_task_rows(rows, task)) {
+		if (dtf_test_entries(task, add_entry_row, rows)) {
 			json_decref(rows);
 			return NULL;
 		}
@@ -391,12 +311,10 @@ static void set_wall_time(json_t *s, json_t *doc)
 		json_object_set_new(s, "wall_s", json_real((double)(fin - created) / 1000.0));
 }
 
-static json_t *build_summary(json_t *doc, json_t *tests)
+static json_t *build_summary(json_t *doc)
 {
-	json_t *s = dtf_report_summary(doc), *row;
+	json_t *s = dtf_report_summary(doc);
 	double total;
-	json_int_t n = 0, passed = 0, failed = 0, skipped = 0;
-	size_t i;
 
 	if (!s)
 		return NULL;
@@ -412,34 +330,16 @@ static json_t *build_summary(json_t *doc, json_t *tests)
 			    json_real(report_pct(
 				(double)json_integer_value(json_object_get(s, "skipped")), total)));
 	json_object_set_new(s, "status", json_string(report_status(s)));
-	json_array_foreach(tests, i, row)
-	{
-		const char *st = report_str(row, "status", "");
-
-		n++;
-		if (strcmp(st, "passed") == 0)
-			passed++;
-		else if (report_row_failed(row))
-			failed++;
-		else if (strcmp(st, "skipped") == 0)
-			skipped++;
-	}
-	json_object_set_new(s, "tests",
-			    json_pack("{sI sI sI sI}", "total", n, "passed", passed, "failed",
-				      failed, "skipped", skipped));
 	return s;
 }
 
 json_t *report_summary(json_t *doc)
 {
-	json_t *s = json_object_get(doc, "summary"), *tests;
+	json_t *s = json_object_get(doc, "summary");
 
 	if (json_is_object(s) && json_is_string(json_object_get(s, "status")))
 		return json_incref(s);
-	tests = report_tests(doc);
-	s = tests ? build_summary(doc, tests) : NULL;
-	json_decref(tests);
-	return s;
+	return build_summary(doc);
 }
 
 /* ---- metrics ---- */
@@ -547,6 +447,14 @@ out:
 
 /* ---- comparison ---- */
 
+/* True for a row that passed: passed, or passed on a retry (flaky). */
+static bool row_passing(json_t *row)
+{
+	const char *st = report_str(row, "status", "");
+
+	return strcmp(st, "passed") == 0 || strcmp(st, "flaky") == 0;
+}
+
 /* The key a row is matched on between runs: the task's name and the row's. */
 static void row_key(json_t *row, struct dtf_buf *b)
 {
@@ -584,18 +492,17 @@ static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, 
 	json_array_foreach(tests, i, row)
 	{
 		json_t *old, *name = json_object_get(row, "name");
-		const char *st = report_str(row, "status", "");
+		bool ok = row_passing(row);
 
 		row_key(row, &key);
 		old = dtf_hmap_get(&before, dtf_buf_str(&key));
 		if (report_row_failed(row) && !(old && report_row_failed(old)))
 			json_array_append(new_failures, name);
-		if (old && report_row_failed(old) && strcmp(st, "passed") == 0)
+		if (old && report_row_failed(old) && ok)
 			json_array_append(fixed, name);
 		if (json_is_true(json_object_get(row, "flaky")))
 			json_array_append(flaky, name);
-		if (old && strcmp(st, "passed") == 0 &&
-		    strcmp(report_str(old, "status", ""), "passed") == 0) {
+		if (old && ok && row_passing(old)) {
 			double a = report_num(old, "duration_s"), z = report_num(row, "duration_s");
 
 			if (z > a * REPORT_REGRESSION_RATIO && z - a >= REPORT_REGRESSION_MIN_S)
@@ -638,7 +545,7 @@ int dtf_report_prepare(json_t *doc, const json_t *previous, char *err, size_t er
 	rc = DTF_ENOMEM;
 	snprintf(err, errlen, "out of memory while preparing the report");
 	tests = report_build_tests(doc);
-	summary = tests ? build_summary(doc, tests) : NULL;
+	summary = tests ? build_summary(doc) : NULL;
 	metrics = build_metrics(doc);
 	if (!tests || !summary || !metrics)
 		goto out;

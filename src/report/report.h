@@ -14,30 +14,37 @@
 
 #include "common/buf.h"
 
-/* Appends a JUnit XML document (one <testsuite> per run, one <testcase> per task, or per test case
- * when the task produced a JUnit report of its own; failure messages; stdout/stderr excerpts in
- * system-out/system-err, at most 64 KiB each) to out. Returns 0 or a DTF_E* code. */
+/* Appends a JUnit XML document (one <testsuite> per run, one <testcase> per test entry of
+ * common/testcount.h: each JUnit test case a task brought, or the task itself when it brought
+ * none, plus "<task> (task)" for a task that failed outside its tests and its files not run;
+ * failure messages; stdout/stderr excerpts in system-out/system-err, at most 64 KiB each) to out.
+ * Its tests= is the summary's total. Returns 0 or a DTF_E* code. */
 int dtf_report_junit(json_t *doc, struct dtf_buf *out);
 
-/* Appends the JSON report: the document plus a "summary" object with counts by status, passed,
- * failed, skipped, pass_rate and total duration (a prepared document's summary is kept as it
- * is). Returns 0 or a DTF_E* code. */
+/* Appends the JSON report: the document plus a "summary" object (a prepared document's summary
+ * is kept as it is). Returns 0 or a DTF_E* code. */
 int dtf_report_json(json_t *doc, struct dtf_buf *out);
 
-/* Returns a new summary object {"total", "completed", "failed", "pending", "assigned", "running",
- * "cancelled", "skipped", "passed", "flaky", "duration_s"} computed from doc's tasks. */
+/* Returns a new summary object computed from doc's tasks: the test entries counted by status
+ * (dtf_testcount_json: "total", "passed", "failed", "error", "skipped", "xfailed", "xpassed",
+ * "flaky", "order_dependent", "isolation_failure", "cancelled", "pending", "running",
+ * "duration_s" — the summed time of the entries), "pass_rate" ((passed + flaky) / total) and
+ * "tasks" {"total", "pending", "assigned", "running", "completed", "failed", "cancelled",
+ * "unschedulable", "flaky", "duration_s"} counting the tasks themselves. NULL when out of
+ * memory. */
 json_t *dtf_report_summary(json_t *doc);
 
 /* ---- The TestRunResult model ----
  * The model is the run document above, enriched in place by dtf_report_prepare() with:
  *   "summary"    as dtf_report_summary() returns it, plus "passed_pct", "failed_pct",
- *                "skipped_pct" (percent of all tasks, two decimals), "status" ("success",
- *                "failure", "incomplete", "empty") and "tests" {"total", "passed", "failed",
- *                "skipped"} counted over the test rows;
- *   "tests"      the test rows: one per task, or one per JUnit test case of a task that brought
- *                its own report (plus "<task> (task)" for a failed task whose cases all passed):
- *                [{"name", "task_id", "task_name", "test_type", "status" (passed, failed, error,
- *                skipped, cancelled, pending, assigned, running), "duration_s", "worker_id"?,
+ *                "skipped_pct" (percent of all test entries, two decimals), "status" ("success",
+ *                "failure", "incomplete", "empty": dtf_testcount_state), and when known
+ *                "finished_at" and "wall_s";
+ *   "tests"      the test rows, one per test entry (common/testcount.h), so that their number is
+ *                the summary's total: [{"name" ("classname::name" for a JUnit case, the task's
+ *                name, "<task> (task)" for a task that failed outside its tests, the path of a
+ *                file not run), "task_id", "task_name", "test_type", "status" (a
+ *                dtf_test_status_name), "duration_s" (the case's own time), "worker_id"?,
  *                "error_kind"?, "error_message"?, "flaky"?}];
  *   "metrics"    {"<task name>": {"<metric>": number, …}} from tasks' result.metrics (benchmark
  *                tasks) — absent when there are none;
@@ -62,7 +69,7 @@ int dtf_report_prepare(json_t *doc, const json_t *previous, char *err, size_t er
 int dtf_report_markdown(json_t *doc, struct dtf_buf *out);
 /* One self-contained HTML file (inline CSS/JS, works offline). */
 int dtf_report_html(json_t *doc, struct dtf_buf *out);
-/* CSV: one row per test case (task or JUnit test case). */
+/* CSV: one row per test row (see "tests" above). */
 int dtf_report_csv(json_t *doc, struct dtf_buf *out);
 
 /* Renders doc in a named format: "json", "junit" (alias "xml"), "markdown" (alias "md"), "html",

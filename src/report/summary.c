@@ -1,34 +1,33 @@
 /* summary.c: the counts that head a run's JSON report and that the CLI prints at the end of a
- * run: tasks by status, passed, skipped (unschedulable), flaky, total duration and pass rate. */
+ * run. The unit is the test case (common/testcount.h): the counts by test status come from the
+ * same function the coordinator's /summary uses; the tasks the run was made of are counted apart
+ * under "tasks". */
 #include "report/report.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "common/err.h"
+#include "common/json.h"
+#include "common/testcount.h"
 
 #include "common/banned.h"
 
-/* Task counts by status, in the order they appear in the summary object. */
-struct summary_counts {
+/* Task counts by status. */
+struct task_counts {
 	json_int_t total, pending, assigned, running, completed, failed, cancelled;
-	json_int_t skipped, flaky;
+	json_int_t unschedulable, flaky;
 	double duration_s;
 };
 
 /* Adds one task to the counts. Tasks of an unknown status count in the total only. */
-static void count_task(struct summary_counts *c, json_t *task)
+static void count_task(struct task_counts *c, json_t *task)
 {
-	const char *status = json_string_value(json_object_get(task, "status"));
-	json_t *error = json_object_get(task, "error");
-	const char *kind = json_string_value(json_object_get(error, "kind"));
+	const char *status = dtf_json_str(task, "status", "");
+	const char *kind = dtf_json_str(json_object_get(task, "error"), "kind", "");
 	json_t *result = json_object_get(task, "result");
-	json_t *duration = json_object_get(result, "duration_s");
-	double d;
 
 	c->total++;
-	if (!status)
-		status = "";
 	if (strcmp(status, "pending") == 0) {
 		c->pending++;
 	} else if (strcmp(status, "assigned") == 0) {
@@ -41,36 +40,48 @@ static void count_task(struct summary_counts *c, json_t *task)
 		c->failed++;
 	} else if (strcmp(status, "cancelled") == 0) {
 		c->cancelled++;
-		if (kind && strcmp(kind, "unschedulable") == 0)
-			c->skipped++;
+		if (strcmp(kind, "unschedulable") == 0)
+			c->unschedulable++;
 	}
 	if (json_is_true(json_object_get(result, "flaky")))
 		c->flaky++;
-	if (json_is_number(duration)) {
-		d = json_number_value(duration);
-		if (isfinite(d) && d > 0)
-			c->duration_s += d;
-	}
+	c->duration_s += dtf_task_seconds(task);
 }
 
 json_t *dtf_report_summary(json_t *doc)
 {
-	struct summary_counts c = {0};
-	json_t *tasks = json_object_get(doc, "tasks");
-	json_t *summary;
+	struct task_counts k = {0};
+	struct dtf_testcount c;
+	json_t *tasks = json_object_get(doc, "tasks"), *task, *summary, *t;
 	size_t i;
 
-	for (i = 0; i < json_array_size(tasks); i++) {
-		json_t *task = json_array_get(tasks, i);
-
-		if (json_is_object(task))
-			count_task(&c, task);
+	memset(&c, 0, sizeof(c));
+	json_array_foreach(tasks, i, task)
+	{
+		if (!json_is_object(task))
+			continue;
+		count_task(&k, task);
+		dtf_testcount_add_task(&c, task);
 	}
-	summary = json_pack("{sI sI sI sI sI sI sI sI sI sI sf sf}", "total", c.total, "pending",
-			    c.pending, "assigned", c.assigned, "running", c.running, "completed",
-			    c.completed, "failed", c.failed, "cancelled", c.cancelled, "skipped",
-			    c.skipped, "passed", c.completed, "flaky", c.flaky, "duration_s",
-			    c.duration_s, "pass_rate",
-			    c.total ? (double)c.completed / (double)c.total : 0.0);
+	summary = dtf_testcount_json(&c);
+	t = json_pack("{sI sI sI sI sI sI sI sI sI sf}", "total", k.total, "pending", k.pending,
+		      "assigned", k.assigned, "running", k.running, "completed", k.completed,
+		      "failed", k.failed, "cancelled", k.cancelled, "unschedulable",
+		      k.unschedulable, "flaky", k.flaky, "duration_s",
+		      round(k.duration_s * 1e6) / 1e6);
+	if (!summary || !t) {
+		json_decref(summary);
+		json_decref(t);
+		return NULL;
+	}
+	if (json_object_set_new(summary, "pass_rate",
+				json_real(c.total ? (double)(c.n[DTF_TEST_PASSED] +
+							     c.n[DTF_TEST_FLAKY]) /
+							(double)c.total
+						  : 0.0)) ||
+	    json_object_set_new(summary, "tasks", t)) {
+		json_decref(summary);
+		return NULL;
+	}
 	return summary;
 }

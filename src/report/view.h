@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/testcount.h"
 
 /* Two runs' durations compared: a test is reported slower when it took more than
  * REGRESSION_RATIO times as long as before and at least REGRESSION_MIN_S seconds more. */
@@ -32,8 +33,6 @@ json_t *report_metrics(json_t *doc);
 
 /* A number member as a finite, non-negative double (0 otherwise). */
 double report_num(json_t *obj, const char *key);
-/* The time a task took: its result's duration_s, else finished_at - started_at, else 0. */
-double report_task_seconds(json_t *task, json_t *result);
 /* A string member or def. */
 const char *report_str(json_t *obj, const char *key, const char *def);
 /* A string value, or an integer written into num; NULL for anything else. */
@@ -46,7 +45,7 @@ void report_duration(double s, char out[64]);
 int report_humanize(struct dtf_buf *b, const char *key);
 /* s as a new JSON string; bytes that are not UTF-8 become U+FFFD. NULL when out of memory. */
 json_t *report_string(const char *s);
-/* True for failed and error rows. */
+/* True for the rows that fail a run: failed, error, order_dependent, isolation_failure. */
 bool report_row_failed(json_t *row);
 /* The reference for the markup characters HTML and XML share (& < > "), NULL for others. The
  * apostrophe is left to each format (HTML writes &#39;, XML &apos;). */
@@ -76,7 +75,10 @@ int report_escapef(struct dtf_buf *b, report_escape_fn rep_of, size_t cap, const
 bool report_finished_text(json_t *doc, json_t *summary, char out[40]);
 /* s in upper case (ASCII letters), cut to fit out's len (>= 1) bytes with its NUL. */
 void report_upper(const char *s, char *out, size_t len);
-/* The run's status for the headline: "success", "failure", "incomplete" or "empty". */
+/* A status as a summary writes it: "Passed", "Errors", "Flaky (passed on retry)", … */
+const char *report_status_label(enum dtf_test_status s);
+/* The run's status for the headline: "success", "failure", "incomplete" or "empty", from the
+ * summary's test counts (dtf_testcount_state). */
 const char *report_status(json_t *summary);
 
 #endif

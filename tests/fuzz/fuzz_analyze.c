@@ -1,7 +1,8 @@
 /* fuzz_analyze.c: libFuzzer target for the requirement analysis of test files
- * (src/ci/analyze.c): any bytes are analyzed as a file's contents. It must not crash or leak;
- * the analysis always names at least one hardware class (strings), its optional min_memory and
- * priority are in range, and applying it to a task leaves a task task_normalize accepts. */
+ * (src/ci/analyze.c): any bytes are analyzed as a file's contents, in each comment syntax. It
+ * must not crash or leak; the analysis always names at least one hardware class (strings), its
+ * optional min_memory and priority are in range, and applying it to a task leaves a task
+ * task_normalize accepts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > DTF_ANALYZE_MAX_BYTES + 16)
 		return 0;
-	a = dtf_analyze_text((const char *)data, size);
+	/* The first byte picks the comment syntax, so every stripper sees every input. */
+	a = dtf_analyze_text((const char *)data, size, (enum dtf_lang)(size ? data[0] % 4 : 0));
 	if (!a)
 		abort();
 	hw = json_object_get(a, "hardware");

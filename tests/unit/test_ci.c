@@ -20,23 +20,30 @@
 #include "common/banned.h"
 
 /* The analysis's hardware list as compact JSON (caller frees). */
-static char *hw_of(const char *text)
+static char *hw_of_lang(const char *text, enum dtf_lang lang)
 {
-	json_t *a = dtf_analyze_text(text, strlen(text));
+	json_t *a = dtf_analyze_text(text, strlen(text), lang);
 	char *s = dtf_json_dumps(json_object_get(a, "hardware"));
 
 	json_decref(a);
 	return s;
 }
 
-static void check_hw(const char *text, const char *want)
+static void check_hw_lang(const char *text, enum dtf_lang lang, const char *want)
 {
-	char *got = hw_of(text);
+	char *got = hw_of_lang(text, lang);
 
 	if (strcmp(got, want) != 0)
-		print_error("analysis of \"%s\": got %s, want %s\n", text, got, want);
+		print_error("analysis of \"%s\" (language %d): got %s, want %s\n", text, (int)lang,
+			    got, want);
 	assert_string_equal(got, want);
 	free(got);
+}
+
+/* With no language known, nothing is taken for a comment. */
+static void check_hw(const char *text, const char *want)
+{
+	check_hw_lang(text, DTF_LANG_OTHER, want);
 }
 
 static void test_analyze_content(void **state)
@@ -60,7 +67,7 @@ static void test_analyze_markers(void **state)
 	const char *t =
 	    "@pytest.mark.hardware(\"rocm\", \"cuda\")\n@pytest.mark.min_memory(2048)\n"
 	    "@pytest.mark.browser(\"firefox\")\n@pytest.mark.priority(3)\nimport openvino\n";
-	json_t *a = dtf_analyze_text(t, strlen(t));
+	json_t *a = dtf_analyze_text(t, strlen(t), DTF_LANG_PYTHON);
 
 	(void)state;
 	/* A marker replaces what the content suggests. */
@@ -73,7 +80,7 @@ static void test_analyze_markers(void **state)
 	check_hw("# run me with --hardware webgpu\n", "[\"webgpu\"]");
 	check_hw("detect_hardware(x)\n", "[\"cpu\"]"); /* not a marker */
 	/* Out-of-range values are ignored. */
-	a = dtf_analyze_text("priority=0 min_memory=0", 23);
+	a = dtf_analyze_text("priority=0 min_memory=0", 23, DTF_LANG_OTHER);
 	assert_null(json_object_get(a, "priority"));
 	assert_null(json_object_get(a, "min_memory"));
 	json_decref(a);
@@ -82,7 +89,7 @@ static void test_analyze_markers(void **state)
 static void test_analyze_apply(void **state)
 {
 	const char *t = "import torch\nx.cuda()\n@pytest.mark.priority(2)\nmin_memory=512\n";
-	json_t *a = dtf_analyze_text(t, strlen(t));
+	json_t *a = dtf_analyze_text(t, strlen(t), DTF_LANG_PYTHON);
 	json_t *task = json_pack("{s:s}", "name", "x");
 	json_t *hdr = json_pack("{s:[s],s:i}", "hardware", "cpu", "priority", 9);
 
@@ -114,16 +121,74 @@ static void test_analyze_limits(void **state)
 	memset(big, 'x', n);
 	/* Past the limit nothing is read: "cupy" at the very end is not seen. */
 	memcpy(big + n - 5, " cupy", 5);
-	a = dtf_analyze_text(big, n);
+	a = dtf_analyze_text(big, n, DTF_LANG_OTHER);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(a, "hardware"), 0)),
 			    "cpu");
 	json_decref(a);
 	/* NUL bytes do not end the text. */
-	a = dtf_analyze_text("\0\0 import cupy", 14);
+	a = dtf_analyze_text("\0\0 import cupy", 14, DTF_LANG_PYTHON);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(a, "hardware"), 0)),
 			    "cuda");
 	json_decref(a);
 	free(big);
+}
+
+/* What a comment or a docstring says is not evidence; code, strings and markers are. */
+static void test_analyze_comments(void **state)
+{
+	(void)state;
+	/* Python: # comments and docstrings. */
+	check_hw_lang("# TODO: port these to WebGPU\ndef test_add():\n    assert 1 + 1 == 2\n",
+		      DTF_LANG_PYTHON, "[\"cpu\"]");
+	check_hw_lang("\"\"\"Tests that will run on WebGPU one day.\"\"\"\nimport math\n",
+		      DTF_LANG_PYTHON, "[\"cpu\"]");
+	check_hw_lang("def test_x():\n    '''needs webnn later'''\n    pass\n", DTF_LANG_PYTHON,
+		      "[\"cpu\"]");
+	check_hw_lang("class T:  r\"\"\"rocm someday\"\"\"\n", DTF_LANG_PYTHON, "[\"cpu\"]");
+	check_hw_lang("backend = 'webgpu'  # the browser backend\n", DTF_LANG_PYTHON,
+		      "[\"webgpu\"]");
+	check_hw_lang("s = \"# not a comment: webgpu\"\n", DTF_LANG_PYTHON, "[\"webgpu\"]");
+	/* A triple-quoted string that is a value, not a statement, is code. */
+	check_hw_lang("SHADER = \"\"\"webgpu shader\"\"\"\n", DTF_LANG_PYTHON, "[\"webgpu\"]");
+	check_hw_lang("run(\n    \"\"\"webgpu\"\"\")\n", DTF_LANG_PYTHON, "[\"webgpu\"]");
+	check_hw_lang("import torch\n# uses cuda when present\nx = torch.ones(1)\n",
+		      DTF_LANG_PYTHON, "[\"cpu\"]");
+	check_hw_lang("import torch\nx = torch.ones(1).to('cuda')  # on the GPU\n",
+		      DTF_LANG_PYTHON, "[\"cuda\"]");
+	check_hw_lang("# @pytest.mark.hardware('rocm')\n@pytest.mark.hardware('cuda')\n",
+		      DTF_LANG_PYTHON, "[\"cuda\"]");
+	/* Shell: # at the start of a word; $# and quoted # are not comments. */
+	check_hw_lang("#!/bin/sh\n# run me with --hardware webgpu\necho $# ok\n", DTF_LANG_HASH,
+		      "[\"cpu\"]");
+	check_hw_lang("#!/bin/sh\nrunner --hardware webgpu\n", DTF_LANG_HASH, "[\"webgpu\"]");
+	check_hw_lang("echo '# quoted' webgpu\n", DTF_LANG_HASH, "[\"webgpu\"]");
+	check_hw_lang("echo x# webgpu\n", DTF_LANG_HASH, "[\"webgpu\"]");
+	check_hw_lang("echo ok; # webgpu\n", DTF_LANG_HASH, "[\"cpu\"]");
+	/* C and JavaScript: line and block comments; strings and template literals stay. */
+	check_hw_lang("/* WebGPU\n port */ int main(void) { return 0; } // webnn\n", DTF_LANG_C,
+		      "[\"cpu\"]");
+	check_hw_lang("const a = await navigator.gpu.requestAdapter(); // WebGPU\n", DTF_LANG_C,
+		      "[\"webgpu\"]");
+	check_hw_lang("const url = \"http://x/webgpu\";\n", DTF_LANG_C, "[\"webgpu\"]");
+	check_hw_lang("const s = `// not a comment: webnn`;\n", DTF_LANG_C, "[\"webnn\"]");
+	check_hw_lang("/* unterminated webgpu", DTF_LANG_C, "[\"cpu\"]");
+	check_hw_lang("'''unterminated webgpu", DTF_LANG_PYTHON, "[\"cpu\"]");
+}
+
+static void test_analyze_lang(void **state)
+{
+	(void)state;
+	assert_int_equal(dtf_analyze_lang("tests/test_a.py", NULL, 0), DTF_LANG_PYTHON);
+	assert_int_equal(dtf_analyze_lang("test_a.sh", NULL, 0), DTF_LANG_HASH);
+	assert_int_equal(dtf_analyze_lang("dir.x/test_a.c", NULL, 0), DTF_LANG_C);
+	assert_int_equal(dtf_analyze_lang("test_a.JS", NULL, 0), DTF_LANG_C);
+	assert_int_equal(dtf_analyze_lang("test_a", "#!/usr/bin/env python3\n", 23),
+			 DTF_LANG_PYTHON);
+	assert_int_equal(dtf_analyze_lang("test_a", "#!/bin/bash\n", 12), DTF_LANG_HASH);
+	assert_int_equal(dtf_analyze_lang("test_a", "#!/usr/bin/env node\n", 20), DTF_LANG_C);
+	assert_int_equal(dtf_analyze_lang("test_a", "\x7f" "ELF", 4), DTF_LANG_OTHER);
+	assert_int_equal(dtf_analyze_lang(".hidden", NULL, 0), DTF_LANG_OTHER);
+	assert_int_equal(dtf_analyze_lang(NULL, NULL, 0), DTF_LANG_OTHER);
 }
 
 static void test_mask(void **state)
@@ -243,6 +308,8 @@ int main(void)
 	    cmocka_unit_test(test_analyze_markers),
 	    cmocka_unit_test(test_analyze_apply),
 	    cmocka_unit_test(test_analyze_limits),
+	    cmocka_unit_test(test_analyze_comments),
+	    cmocka_unit_test(test_analyze_lang),
 	    cmocka_unit_test(test_mask),
 	    cmocka_unit_test(test_find_marked),
 	    cmocka_unit_test(test_outcomes),

@@ -297,11 +297,15 @@ static void test_junit_failed_task_passing_cases(void **state)
 	x = junit_doc(doc);
 	assert_int_equal(count_children(suite_of(x), "testcase"), 2);
 	assert_attr(suite_of(x), "name", "r-2");
-	assert_attr(suite_of(x), "failures", "1");
+	/* The task failed outside its tests: an error, not a failed test. */
+	assert_attr(suite_of(x), "tests", "2");
+	assert_attr(suite_of(x), "failures", "0");
+	assert_attr(suite_of(x), "errors", "1");
 	tc = find_case(x, "crashy (task)");
 	assert_attr(tc, "classname", "dtf.exec");
-	assert_attr(child(tc, "failure"), "message", "task failed");
-	assert_text(child(tc, "failure"), "Segmentation fault");
+	assert_attr(child(tc, "error"), "message", "signal");
+	assert_attr(child(tc, "error"), "type", "signal");
+	assert_text(child(tc, "error"), "Segmentation fault");
 	xmlFreeDoc(x);
 	json_decref(doc);
 }
@@ -426,18 +430,31 @@ static void test_json_report(void **state)
 	assert_null(json_object_get(doc, "summary"));
 	summary = json_object_get(back, "summary");
 	assert_true(json_is_object(summary));
-	assert_int_equal(json_integer_value(json_object_get(summary, "total")), 6);
-	assert_int_equal(json_integer_value(json_object_get(summary, "completed")), 1);
+	/* Test entries: pass (flaky), fail, slow, gpu (skipped), suite's three cases, busy. */
+	assert_int_equal(json_integer_value(json_object_get(summary, "total")), 8);
 	assert_int_equal(json_integer_value(json_object_get(summary, "passed")), 1);
+	assert_int_equal(json_integer_value(json_object_get(summary, "flaky")), 1);
 	assert_int_equal(json_integer_value(json_object_get(summary, "failed")), 3);
-	assert_int_equal(json_integer_value(json_object_get(summary, "cancelled")), 1);
-	assert_int_equal(json_integer_value(json_object_get(summary, "skipped")), 1);
+	assert_int_equal(json_integer_value(json_object_get(summary, "error")), 0);
+	assert_int_equal(json_integer_value(json_object_get(summary, "cancelled")), 0);
+	assert_int_equal(json_integer_value(json_object_get(summary, "skipped")), 2);
 	assert_int_equal(json_integer_value(json_object_get(summary, "running")), 1);
 	assert_int_equal(json_integer_value(json_object_get(summary, "pending")), 0);
-	assert_int_equal(json_integer_value(json_object_get(summary, "assigned")), 0);
-	assert_int_equal(json_integer_value(json_object_get(summary, "flaky")), 1);
-	assert_float_equal(json_number_value(json_object_get(summary, "duration_s")), 8.75, 1e-9);
-	assert_float_equal(json_number_value(json_object_get(summary, "pass_rate")), 1.0 / 6, 1e-9);
+	/* Each case's own time, not its task's 2 s. */
+	assert_float_equal(json_number_value(json_object_get(summary, "duration_s")), 7.5, 1e-9);
+	assert_float_equal(json_number_value(json_object_get(summary, "pass_rate")), 2.0 / 8, 1e-9);
+	{
+		json_t *t = json_object_get(summary, "tasks");
+
+		assert_int_equal(json_integer_value(json_object_get(t, "total")), 6);
+		assert_int_equal(json_integer_value(json_object_get(t, "completed")), 1);
+		assert_int_equal(json_integer_value(json_object_get(t, "failed")), 3);
+		assert_int_equal(json_integer_value(json_object_get(t, "cancelled")), 1);
+		assert_int_equal(json_integer_value(json_object_get(t, "unschedulable")), 1);
+		assert_int_equal(json_integer_value(json_object_get(t, "running")), 1);
+		assert_int_equal(json_integer_value(json_object_get(t, "flaky")), 1);
+		assert_float_equal(json_number_value(json_object_get(t, "duration_s")), 8.75, 1e-9);
+	}
 	json_object_del(back, "summary");
 	assert_true(json_equal(back, doc));
 	json_decref(back);

@@ -178,22 +178,27 @@ static void test_model(void **state)
 	json_t *cov = json_object_get(doc, "coverage"), *m, *slow, *t;
 
 	(void)state;
-	assert_int_equal(iget(s, "total"), 8);
+	/* Test entries: 7 tasks of their own and the 3 cases of test_report.sh. */
+	assert_int_equal(iget(s, "total"), 10);
 	assert_int_equal(iget(s, "passed"), 4);
 	assert_int_equal(iget(s, "failed"), 3);
-	assert_int_equal(iget(s, "skipped"), 1);
+	assert_int_equal(iget(s, "skipped"), 2);
 	assert_int_equal(iget(s, "flaky"), 1);
-	assert_float_equal(json_number_value(json_object_get(s, "passed_pct")), 50.0, 1e-9);
-	assert_float_equal(json_number_value(json_object_get(s, "failed_pct")), 37.5, 1e-9);
-	assert_float_equal(json_number_value(json_object_get(s, "skipped_pct")), 12.5, 1e-9);
+	assert_int_equal(iget(s, "error"), 0);
+	assert_int_equal(json_array_size(json_object_get(doc, "tests")), 10);
+	assert_float_equal(json_number_value(json_object_get(s, "passed_pct")), 40.0, 1e-9);
+	assert_float_equal(json_number_value(json_object_get(s, "failed_pct")), 30.0, 1e-9);
+	assert_float_equal(json_number_value(json_object_get(s, "skipped_pct")), 20.0, 1e-9);
 	assert_string_equal(json_string_value(json_object_get(s, "status")), "failure");
 	assert_float_equal(json_number_value(json_object_get(s, "wall_s")), 120.25, 1e-9);
-	assert_float_equal(json_number_value(json_object_get(s, "duration_s")), 12.575, 1e-9);
-	t = json_object_get(s, "tests");
-	assert_int_equal(iget(t, "total"), 10);
-	assert_int_equal(iget(t, "passed"), 5);
+	/* Each case's own time: test_report.sh's cases took 0.75 s of its 1 s. */
+	assert_float_equal(json_number_value(json_object_get(s, "duration_s")), 12.325, 1e-9);
+	t = json_object_get(s, "tasks");
+	assert_int_equal(iget(t, "total"), 8);
+	assert_int_equal(iget(t, "completed"), 4);
 	assert_int_equal(iget(t, "failed"), 3);
-	assert_int_equal(iget(t, "skipped"), 2);
+	assert_int_equal(iget(t, "unschedulable"), 1);
+	assert_float_equal(json_number_value(json_object_get(t, "duration_s")), 12.575, 1e-9);
 
 	m = json_object_get(json_object_get(doc, "metrics"), "bench_matmul");
 	assert_float_equal(json_number_value(json_object_get(m, "average_throughput")), 124.5, 0);
@@ -280,7 +285,7 @@ static void test_unprepared_doc(void **state)
 	dtf_buf_init(&out, OUT_CAP);
 	assert_int_equal(dtf_report_markdown(doc, &out), 0);
 	assert_non_null(strstr(dtf_buf_str(&out), "**Status:** FAILURE"));
-	assert_non_null(strstr(dtf_buf_str(&out), "- Passed: 4 (50.0%)"));
+	assert_non_null(strstr(dtf_buf_str(&out), "- Passed: 4 (40.0%)"));
 	assert_non_null(
 	    strstr(dtf_buf_str(&out), "| bench\\_matmul | Average Throughput | 124.50 |"));
 	assert_null(strstr(dtf_buf_str(&out), "## Coverage"));
@@ -468,15 +473,17 @@ static void test_badges(void **state)
 	snprintf(dir, sizeof(dir), "%s/dtf-badges-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
 		 (int)getpid());
 	assert_int_equal(dtf_report_write_badges(doc, dir, err, sizeof(err)), 0);
-	assert_badge(read_badge(dir, "combined-status.json"), "tests", "3 failed, 5 passed", "red");
+	/* The same counts, in the same words, as the summary: flaky and skipped tests are named. */
+	assert_badge(read_badge(dir, "combined-status.json"), "tests",
+		     "3 failed, 4 passed, 1 flaky, 2 skipped", "red");
 	assert_badge(read_badge(dir, "integration-status.json"), "integration tests",
 		     "1 failed, 1 passed", "red");
-	assert_badge(read_badge(dir, "fault-status.json"), "fault tests", "1 failed, 1 passed",
-		     "red");
+	assert_badge(read_badge(dir, "fault-status.json"), "fault tests",
+		     "1 failed, 0 passed, 1 flaky", "red");
 	assert_badge(read_badge(dir, "benchmark-status.json"), "benchmark tests", "1 passed",
 		     "brightgreen");
-	assert_badge(read_badge(dir, "test-status.json"), "test tests", "1 failed, 2 passed",
-		     "red");
+	assert_badge(read_badge(dir, "test-status.json"), "test tests",
+		     "1 failed, 2 passed, 2 skipped", "red");
 	assert_badge(read_badge(dir, "coverage.json"), "coverage", "62.5%", "yellow");
 	assert_int_equal(dtf_rmtree(dir), 0);
 	json_decref(doc);
@@ -542,7 +549,7 @@ static void test_markdown_escaping(void **state)
 	s = dtf_buf_str(&out);
 	assert_null(strstr(s, "<script"));
 	assert_null(strstr(s, "<img"));
-	/* The failure row stays one table row of three cells. */
+	/* The failure row stays one table row of four cells. */
 	row = strstr(s, "| &lt;script&gt;");
 	assert_non_null(row);
 	assert_non_null(strstr(row, "\\| \\`md\\` \\[l\\](u)"));
@@ -553,7 +560,7 @@ static void test_markdown_escaping(void **state)
 
 		for (p = row; p < end; p++)
 			cells += *p == '|' && p[-1] != '\\';
-		assert_int_equal(cells, 4);
+		assert_int_equal(cells, 5);
 	}
 	dtf_buf_release(&out);
 	json_decref(doc);
