@@ -164,8 +164,8 @@ int cmd_client(int argc, char **argv)
 		cli_unsched_print(&un, stdout);
 		cli_unsched_release(&un);
 		if (rc == DTF_ETIMEOUT) {
-			printf("run %s: timed out after %.0f s: %d/%d done, %d passed, %d failed, %d "
-			       "pending, %d running\n",
+			printf("run %s: timed out after %.0f s: %d/%d tasks done, %d passed, %d "
+			       "failed, %d pending, %d running\n",
 			       run_id, timeout, k.completed + k.failed + k.cancelled, k.total,
 			       k.completed, k.failed, k.pending, k.running);
 			rc = 3;
@@ -175,10 +175,23 @@ int cmd_client(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		printf("run %s: %d tasks: %d passed, %d failed, %d skipped, %d cancelled\n", run_id,
-		       k.total, k.completed, k.failed, k.unschedulable, k.cancelled - k.unschedulable);
-		/* A task no worker could run is skipped, as in dtf run and dtf ci. */
-		rc = k.completed + k.unschedulable == k.total ? 0 : 1;
+		{
+			/* The run's counts in test cases, as every report gives them. */
+			char path[256], prefix[128];
+			json_t *s = NULL;
+			bool ok;
+
+			snprintf(path, sizeof(path), "/api/v1/runs/%s/summary", run_id);
+			if (dtf_http_call(&c, "GET", path, NULL, 20000, &s) != 0) {
+				json_decref(s);
+				s = NULL;
+			}
+			snprintf(prefix, sizeof(prefix), "run %s", run_id);
+			ok = cli_print_summary(prefix, json_object_get(s, "tests"), &k, -1);
+			json_decref(s);
+			/* A task no worker could run is skipped, as in dtf run and dtf ci. */
+			rc = ok && k.completed + k.unschedulable == k.total ? 0 : 1;
+		}
 	} else if (strcmp(action, "export-results") == 0 || strcmp(action, "export") == 0) {
 		char outbuf[256];
 		if (run_or_last(run, run_id, sizeof(run_id))) {
