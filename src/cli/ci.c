@@ -115,6 +115,15 @@ static int add_formats(json_t *formats, const char *list)
 
 /* ---- helpers ---- */
 
+static bool has_format(const json_t *formats, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(formats, i, v) if (strcmp(json_string_value(v), name) == 0) return true;
+	return false;
+}
+
 static void warn_provider(struct ci_provider *p, const char *what, int rc)
 {
 	fprintf(stderr, "dtf ci: warning: %s: %s\n", what,
@@ -884,6 +893,30 @@ int cmd_ci(int argc, char **argv)
 		}
 		if (r == 0 && strcmp(f, "markdown") == 0)
 			markdown = dtf_buf_detach(&b, NULL);
+		dtf_buf_release(&b);
+	}
+	/* The JUnit report is written whatever --report-formats says, for the CI's test view: as
+	 * results.xml (like dtf run) and as test_report_junit.xml, the name the seeds' pipelines
+	 * glob (`junit 'test_reports/test_report_*.xml'`). */
+	{
+		static const char *const names[] = {"results.xml", "test_report_junit.xml"};
+		struct dtf_buf b;
+		size_t n;
+		int r;
+		dtf_buf_init(&b, (size_t)512 << 20);
+		r = dtf_report_render("junit", doc, &b);
+		/* results.xml is already there when junit was asked for. */
+		for (n = has_format(o.formats, "junit") ? 1 : 0; n < 2 && r == 0; n++) {
+			char path[PATH_MAX];
+			snprintf(path, sizeof(path), "%s/%s", o.output_dir, names[n]);
+			r = dtf_write_file(path, b.data ? b.data : "", b.len);
+			if (r == 0 && !o.quiet)
+				fprintf(stderr, "wrote %s\n", path);
+		}
+		if (r) {
+			fprintf(stderr, "dtf ci: cannot write the JUnit report: %s\n", dtf_strerror(r));
+			infra = true;
+		}
 		dtf_buf_release(&b);
 	}
 	if (!markdown) {

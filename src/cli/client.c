@@ -1,6 +1,7 @@
 /* client.c: `dtf client <action>`: submit-task, wait-completion, export-results, status, cancel,
  * workers. The last submitted run is remembered in .dtf/last-run. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "net/http.h"
+#include "report/codequality.h"
 #include "report/report.h"
 
 static void usage(FILE *f)
@@ -44,6 +46,51 @@ static int run_or_last(const char *flag, char *out, size_t len)
 		return DTF_ENOTFOUND;
 	}
 	return 0;
+}
+
+/* --format gitlab: GitLab's two report formats. The Code Quality report (JSON: the tests that did
+ * not pass, at their files) goes to output, unless output names an .xml file; the JUnit report
+ * (GitLab's unit test report: every test) always goes next to it, output with .xml for its
+ * extension, which is what a job's `reports: junit:` reads. */
+static int export_gitlab(struct dtf_http_client *c, const char *run_id, const char *output)
+{
+	char base[PATH_MAX], cq[PATH_MAX + 8], xml[PATH_MAX + 8], path[256];
+	const char *dot = strrchr(output, '.'), *slash = strrchr(output, '/');
+	json_t *doc = NULL;
+	struct dtf_buf b;
+	int rc;
+
+	if (dot && (!slash || dot > slash + 1))
+		snprintf(base, sizeof(base), "%.*s", (int)(dot - output), output);
+	else
+		snprintf(base, sizeof(base), "%s", output);
+	snprintf(xml, sizeof(xml), "%s.xml", base);
+	if (dot && strcmp(output + strlen(base), ".xml") == 0)
+		snprintf(cq, sizeof(cq), "%s.json", base);
+	else
+		snprintf(cq, sizeof(cq), "%s", output);
+	rc = cli_export_run(c, run_id, "junit", xml);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/api/v1/runs/%s/export?format=json", run_id);
+	rc = dtf_http_call(c, "GET", path, NULL, 120000, &doc);
+	if (rc || !json_is_object(doc)) {
+		fprintf(stderr, "dtf: export failed: %s\n", rc ? c->error : "not a JSON object");
+		json_decref(doc);
+		return rc ? rc : DTF_EPROTO;
+	}
+	dtf_buf_init(&b, (size_t)512 << 20);
+	rc = dtf_report_codequality(doc, &b);
+	if (rc == 0)
+		rc = dtf_write_file(cq, b.data ? b.data : "[]\n", b.len);
+	if (rc)
+		fprintf(stderr, "dtf: cannot write %s: %s\n", cq, dtf_strerror(rc));
+	else
+		printf("wrote the GitLab reports of run %s: Code Quality to %s, JUnit to %s\n",
+		       run_id, cq, xml);
+	dtf_buf_release(&b);
+	json_decref(doc);
+	return rc;
 }
 
 int cmd_client(int argc, char **argv)
@@ -198,9 +245,13 @@ int cmd_client(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
+		if (strcmp(format, "gitlab") == 0) {
+			rc = export_gitlab(&c, run_id, output ? output : "test-results.json") ? 1 : 0;
+			goto out;
+		}
 		if (!cli_report_format_ok(format)) {
 			fprintf(stderr, "dtf client: --format must be json, junit, markdown (md), "
-					"html or csv\n");
+					"html, csv or gitlab\n");
 			rc = 2;
 			goto out;
 		}
