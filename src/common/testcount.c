@@ -116,9 +116,8 @@ static enum dtf_test_status case_status(const json_t *tc)
 }
 
 /* The status of a task that is its own (only) test entry. */
-static enum dtf_test_status task_status(const json_t *task, const char **kind)
+static enum dtf_test_status task_status(const json_t *task, const char *st, const char **kind)
 {
-	const char *st = dtf_json_str(task, "status", "");
 	const json_t *error = json_object_get(task, "error");
 
 	*kind = dtf_json_str(error, "kind", NULL);
@@ -189,11 +188,17 @@ static bool file_has_case(const char *path, const json_t *cases)
 
 int dtf_test_entries(const json_t *task, dtf_test_entry_fn fn, void *arg)
 {
+	return dtf_test_entries_as(task, NULL, fn, arg);
+}
+
+int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_fn fn, void *arg)
+{
 	const json_t *result = json_object_get(task, "result");
 	const json_t *cases = json_object_get(result, "testcases");
 	const json_t *files = json_object_get(json_object_get(task, "params"), "pytest_files");
 	const char *name = dtf_json_str(task, "name", dtf_json_str(task, "id", "(unnamed task)"));
-	bool failed = strcmp(dtf_json_str(task, "status", ""), "failed") == 0;
+	const char *st = status ? status : dtf_json_str(task, "status", "");
+	bool failed = strcmp(st, "failed") == 0;
 	struct dtf_test_entry e = {.task = task};
 	size_t i, ncases = 0, bad = 0;
 	double case_time = 0;
@@ -228,7 +233,7 @@ int dtf_test_entries(const json_t *task, dtf_test_entry_fn fn, void *arg)
 	e.name = name;
 	if (ncases == 0 && !(failed && json_array_size(files))) {
 		e.kind = DTF_ENTRY_TASK;
-		e.status = task_status(task, &e.error_kind);
+		e.status = task_status(task, st, &e.error_kind);
 		e.duration_s = dtf_task_seconds(task);
 		e.message = NULL;
 		if (e.status == DTF_TEST_FAILED)
@@ -283,8 +288,13 @@ static int add_entry(const struct dtf_test_entry *e, void *arg)
 
 void dtf_testcount_add_task(struct dtf_testcount *c, const json_t *task)
 {
+	dtf_testcount_add_task_as(c, task, NULL);
+}
+
+void dtf_testcount_add_task_as(struct dtf_testcount *c, const json_t *task, const char *status)
+{
 	if (json_is_object(task))
-		dtf_test_entries(task, add_entry, c);
+		dtf_test_entries_as(task, status, add_entry, c);
 }
 
 void dtf_testcount_merge(struct dtf_testcount *c, const struct dtf_testcount *b, int sign)

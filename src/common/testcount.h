@@ -67,6 +67,9 @@ typedef int (*dtf_test_entry_fn)(const struct dtf_test_entry *e, void *arg);
  * per file of params.pytest_files that no case came from, when the task failed. Returns 0 or
  * what fn returned. */
 int dtf_test_entries(const json_t *task, dtf_test_entry_fn fn, void *arg);
+/* The same for a task whose status is status (a task status name) whatever its document says:
+ * the coordinator counts a task while its status changes, before the document says so. */
+int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_fn fn, void *arg);
 
 /* The time a task took: result.duration_s, else finished_at - started_at, else 0. */
 double dtf_task_seconds(const json_t *task);
@@ -85,8 +88,10 @@ struct dtf_testcount {
 
 /* Adds one entry. */
 void dtf_testcount_add(struct dtf_testcount *c, const struct dtf_test_entry *e);
-/* Adds every entry of a task. */
+/* Adds every entry of a task; with status (not NULL), of the task in that status (see
+ * dtf_test_entries_as). */
 void dtf_testcount_add_task(struct dtf_testcount *c, const json_t *task);
+void dtf_testcount_add_task_as(struct dtf_testcount *c, const json_t *task, const char *status);
 /* Adds (sign 1) or takes away (sign -1) the counts of b. */
 void dtf_testcount_merge(struct dtf_testcount *c, const struct dtf_testcount *b, int sign);
 /* Entries that fail the run (see dtf_test_status_fails). */

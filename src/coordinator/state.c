@@ -123,7 +123,7 @@ static void count_tests(struct crun *r, struct ctask *t, int delta)
 
 	memset(&one, 0, sizeof(one));
 	if (task_is_final(t->status)) {
-		dtf_testcount_add_task(&one, task_doc(t));
+		dtf_testcount_add_task_as(&one, task_doc(t), task_status_name(t->status));
 	} else {
 		one.n[t->status == TS_PENDING ? DTF_TEST_PENDING : DTF_TEST_RUNNING] = 1;
 		one.total = 1;

@@ -83,7 +83,7 @@ out=$(DTF_API_KEY=${K2} dtf client --coordinator "$URL" submit-task --file suite
 assert_contains "$out" "submitted 2 tasks" "submit-task output"
 out=$(DTF_API_KEY=${K2} dtf client --coordinator "$URL" wait-completion --timeout 30 2>/dev/null)
 assert_eq "$?" 0 "wait-completion with DTF_API_KEY=${K2} ($out)"
-assert_contains "$out" "2 tasks: 2 passed" "wait-completion summary"
+assert_contains "$out" "2 tests: 2 passed" "wait-completion summary"
 out=$(dtf client --coordinator "$URL" --api-key ${K1} workers 2>&1) || fail "client workers --api-key ${K1}: $out"
 assert_contains "$out" "worker-1" "client workers output"
 out=$(dtf client --coordinator "$URL" --api-key wrong workers 2>&1)
@@ -108,7 +108,7 @@ out=$(DTF_API_KEY=${E1} dtf client --coordinator "$URL" submit-task --file suite
 	fail "submit-task with DTF_API_KEY=${E1} failed: $out"
 out=$(DTF_API_KEY=${E1} dtf client --coordinator "$URL" wait-completion --timeout 30 2>/dev/null)
 assert_eq "$?" 0 "wait-completion with DTF_API_KEY=${E1} ($out)"
-assert_contains "$out" "2 tasks: 2 passed" "wait-completion summary (DTF_API_KEYS)"
+assert_contains "$out" "2 tests: 2 passed" "wait-completion summary (DTF_API_KEYS)"
 # No key ends up in a log.
 if grep -F -e "$K1" -e "$K2" -e "$E1" -e "$E2" "$COORD_LOG" worker-*.log; then
 	fail "an API key appears in a log"

@@ -88,29 +88,33 @@ assert sum(int(s.get("skipped", 0)) for s in suites) == n_skip, "skipped attribu
 if root.tag == "testsuites":
     assert int(root.get("tests")) == len(cases) and int(root.get("failures")) == n_fail
 
-# results.json: one task per test file, and its summary agrees with the tasks and the XML.
+# results.json: one task per test file; its summary counts test cases (the unit users count: a
+# JUnit test case, or the task when it produced none) and agrees with the XML.
 d = json.load(open(json_path))
 tasks = {t["name"]: t for t in d["tasks"]}
 s = d["summary"]
-assert len(tasks) == 10, sorted(tasks)
-assert s["total"] == len(tasks), s
+assert len(tasks) == 10 == s["tasks"]["total"], (sorted(tasks), s)
 status = lambda st: sum(1 for t in tasks.values() if t["status"] == st)
-assert s["completed"] == status("completed") and s["failed"] == status("failed"), s
+assert s["tasks"]["completed"] == status("completed") and s["tasks"]["failed"] == status("failed"), s
+assert s["total"] == len(cases) == len(d["tests"]) == 12, (s, len(cases))
 assert s["failed"] == 3 == n_fail, (s, n_fail)
+assert s["error"] == 0, s
 skipped_tasks = [n for n, t in tasks.items() if t["status"] == "cancelled"
                  and t.get("error", {}).get("kind") == "unschedulable"]
-assert s["skipped"] == len(skipped_tasks) == (1 if has_cuda else 2), (s, skipped_tasks)
-assert s["passed"] == s["completed"] == (6 if has_cuda else 5), s
+assert s["tasks"]["unschedulable"] == len(skipped_tasks) == (1 if has_cuda else 2), (s, skipped_tasks)
+# The skipped: the unschedulable tasks and test_report.sh's skipped case.
+assert s["skipped"] == n_skip == len(skipped_tasks) + 1, (s, n_skip)
+assert s["passed"] == (7 if has_cuda else 6), s
 assert s["total"] == s["passed"] + s["failed"] + s["skipped"], s
 assert tasks["test_hangs.sh"]["error"]["kind"] == "timeout", tasks["test_hangs.sh"]["error"]
 rep = tasks["test_report.sh"]["result"]["testcases"]
 assert [c["name"] for c in rep] == ["test_add_item", "test_add_duplicate", "test_remove_missing"], rep
 
-# The one-line summary on stdout agrees too.
+# The one-line summary on stdout agrees too: the same test cases, and the tasks they came from.
 line = open(out_path).read()
-m = re.search(r"(\d+) tests: (\d+) passed, (\d+) failed, (\d+) skipped", line)
+m = re.search(r"(\d+) tests: (\d+) passed, (\d+) failed, (\d+) skipped \((\d+) tasks\)", line)
 assert m, line
-assert tuple(map(int, m.groups())) == (s["total"], s["passed"], s["failed"], s["skipped"]), (line, s)
+assert tuple(map(int, m.groups())) == (s["total"], s["passed"], s["failed"], s["skipped"], 10), (line, s)
 EOF
 # Failures are listed on stderr with their reason.
 assert_contains "$(cat run.err)" "FAILED test_known_bug.sh" "dtf run stderr"
@@ -156,7 +160,7 @@ EOF
 dtf run --workers 1 --test-dir flaky --output-dir OUT5 --state-dir STATE5 > flaky.out 2> flaky.err
 rc=$?
 assert_eq "$rc" 0 "dtf run exit status on a flaky suite ($(cat flaky.out) $(tail -5 flaky.err))"
-assert_contains "$(cat flaky.out)" "1 tests: 1 passed (1 flaky), 0 failed" "dtf run summary (flaky suite)"
+assert_contains "$(cat flaky.out)" "1 test: 0 passed, 0 failed, 1 flaky" "dtf run summary (flaky suite)"
 python3 - OUT5/results.xml OUT5/results.json <<'EOF' || fail "the flaky suite's reports are not right"
 import json, sys, xml.etree.ElementTree as ET
 c = ET.parse(sys.argv[1]).getroot().find(".//testcase")

@@ -54,7 +54,7 @@ dtf client wait-completion > wait.out 2> wait.err
 rc=$?
 assert_eq "$rc" 0 "wait-completion exit status (stdout: $(cat wait.out); stderr: $(tail -3 wait.err))"
 assert_eq "$(wc -l < wait.out | tr -d ' ')" 1 "lines of the wait-completion summary"
-assert_contains "$(cat wait.out)" "5 tasks: 5 passed, 0 failed" "wait-completion summary"
+assert_contains "$(cat wait.out)" "5 tests: 5 passed, 0 failed" "wait-completion summary"
 assert_contains "$(cat wait.out)" "$RUN1" "wait-completion summary"
 
 # --- export: JUnit, one <testcase> per task, and JSON ---
@@ -102,7 +102,7 @@ RUN2=$(cat .dtf/last-run)
 out=$(dtf client wait-completion 2>/dev/null)
 rc=$?
 assert_eq "$rc" 0 "wait-completion exit status (object form): $out"
-assert_contains "$out" "3 tasks: 3 passed" "wait-completion summary (object form)"
+assert_contains "$out" "3 tests: 3 passed" "wait-completion summary (object form)"
 dtf client export-results --format junit --output obj.xml > /dev/null || fail "export (object form)"
 n=$(python3 -c 'import sys,xml.etree.ElementTree as E; print(len(E.parse(sys.argv[1]).getroot().findall(".//testcase")))' obj.xml)
 assert_eq "$n" 3 "testcases in the object-form export"
@@ -118,7 +118,7 @@ dtf client submit-task --file tests/failing_suite.json > /dev/null || fail "subm
 out=$(dtf client wait-completion 2>/dev/null)
 rc=$?
 assert_eq "$rc" 1 "wait-completion exit status with a failing task ($out)"
-assert_contains "$out" "2 tasks: 1 passed, 1 failed" "wait-completion summary (failing)"
+assert_contains "$out" "2 tests: 1 passed, 1 failed" "wait-completion summary (failing)"
 dtf client export-results --format junit --output failing.xml > /dev/null || fail "export (failing)"
 python3 - failing.xml <<'EOF' || fail "JUnit failure check failed"
 import sys, xml.etree.ElementTree as ET

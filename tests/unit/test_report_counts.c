@@ -148,6 +148,23 @@ static void test_tasks_without_cases(void **state)
 	assert_entries(t, "running busy", NULL);
 	json_decref(t);
 
+	/* Counted in the status it is changing to, before its document says so. */
+	t = task("moving", "running");
+	json_object_set_new(t, "result", json_pack("{si}", "exit_code", 0));
+	{
+		struct dtf_testcount c;
+
+		memset(&c, 0, sizeof(c));
+		dtf_testcount_add_task_as(&c, t, "completed");
+		assert_int_equal(c.n[DTF_TEST_PASSED], 1);
+		dtf_testcount_add_task_as(&c, t, "failed");
+		assert_int_equal(c.n[DTF_TEST_FAILED], 1);
+		dtf_testcount_add_task(&c, t);
+		assert_int_equal(c.n[DTF_TEST_RUNNING], 1);
+		assert_int_equal(c.total, 3);
+	}
+	json_decref(t);
+
 	/* A task that passed only on a retry is flaky, not passed. */
 	t = task("retry", "completed");
 	json_object_set_new(t, "result", json_pack("{sb}", "flaky", 1));
