@@ -17,7 +17,7 @@
 
 #define MAX_COMPS   256		/* dot-separated parts of a module path or classname */
 #define ID_CAP	    (64u << 10) /* longest node id or test id built */
-#define MESSAGE_CAP 400		/* the chunk's or the re-run's message quoted in a message */
+#define MESSAGE_CAP 200		/* the chunk's or the re-run's message quoted in a message */
 #define NAMES_SHOWN 6		/* files named in a message before "and N more" */
 #define DEFAULT_RUNNER                                                                             \
 	"exec \"${DTF_PYTHON:-python3}\" -m pytest -q -p no:cacheprovider "                        \
@@ -485,7 +485,8 @@ static void add_quoted(struct dtf_buf *b, const char *what, const char *msg)
 
 	if (!msg || !*msg)
 		return;
-	n = strlen(msg);
+	/* Its first line: the rest is in the case's details, or the isolation object. */
+	n = strcspn(msg, "\r\n");
 	dtf_buf_printf(b, " (%s: %.*s%s)", what, (int)(n > MESSAGE_CAP ? MESSAGE_CAP : n), msg,
 		       n > MESSAGE_CAP ? "…" : "");
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ci/analyze.h"
+#include "ci/isolate.h"
 #include "ci/provider.h"
 #include "cli/cli.h"
 #include "cli/local.h"
@@ -48,6 +49,7 @@ struct ci_opts {
 	double timeout, poll, unsched_timeout;
 	int workers;
 	bool verbose, dry_run, embedded, quiet;
+	struct dtf_isolate_opts iso; /* re-running a pytest chunk's failing tests alone */
 };
 
 static void usage(FILE *f)
@@ -82,7 +84,7 @@ static void usage(FILE *f)
 	    "  --write-tasks F        write the discovered tasks to F as a task file (for `dtf\n"
 	    "                         client submit-task --file F`)\n"
 	    "  --verbose              show inferred requirements and what the CI reports\n"
-	    "  --quiet                no progress display\n"
+	    "  --quiet                no progress display\n" DTF_ISOLATE_USAGE
 	    "exit: 0 all passed, 1 test failures, 2 usage or infrastructure error, 3 timeout\n");
 }
 
@@ -507,6 +509,7 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 	    {"state-dir", required_argument, NULL, 'S'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
+	    DTF_ISOLATE_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	bool formats_given = false;
@@ -607,6 +610,14 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 			usage(stdout);
 			return 0;
 		default:
+			if (dtf_isolate_is_opt(opt)) {
+				char err[128];
+				if (dtf_isolate_parse_opt(&o->iso, opt, optarg, err, sizeof(err))) {
+					fprintf(stderr, "dtf ci: %s\n", err);
+					return 2;
+				}
+				break;
+			}
 			usage(stderr);
 			return 2;
 		}
@@ -635,6 +646,7 @@ int cmd_ci(int argc, char **argv)
 	struct dtf_http_client hc;
 	bool hc_ready = false, timed_out = false, infra = false;
 	json_t *tasks = json_array(), *doc = NULL, *previous = NULL, *artifacts = NULL, *fv;
+	json_t *reruns = NULL;
 	char err[512], run_id[80] = "", line[256];
 	char *markdown = NULL;
 	struct run_counts k = {0};
@@ -656,6 +668,7 @@ int cmd_ci(int argc, char **argv)
 	if (o.workers > MAX_WORKERS)
 		o.workers = MAX_WORKERS;
 	o.test_files = json_array();
+	dtf_isolate_opts_init(&o.iso);
 	o.formats = json_array();
 	rc = parse_opts(argc, argv, &o);
 	if (rc >= 0)
@@ -843,6 +856,15 @@ int cmd_ci(int argc, char **argv)
 		rc = 0;
 	}
 
+	/* A pytest chunk's failing tests re-run alone: failed, order-dependent or isolation
+	 * failures (ci/isolate.h). */
+	o.iso.quiet = o.quiet;
+	if (!timed_out && !infra && k.failed > 0 &&
+	    dtf_isolate_run(&hc, run_id, &o.iso, &reruns) != 0) {
+		json_decref(reruns);
+		reruns = NULL;
+	}
+
 	/* 6. The results, as one prepared document. */
 	doc = fetch_doc(&hc, run_id);
 	if (!doc) {
@@ -850,6 +872,8 @@ int cmd_ci(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (reruns)
+		dtf_isolate_apply(doc, reruns, &o.iso);
 	if (timed_out && !o.embedded)
 		cancel_rest(&hc, doc);
 	artifacts = collect_artifacts(&o, doc);
@@ -1016,7 +1040,8 @@ int cmd_ci(int argc, char **argv)
 	if (timed_out) {
 		fprintf(stderr, "dtf ci: timed out after %.0f s\n", o.timeout);
 		rc = 3;
-	} else if (strcmp(ci_summary_state(json_object_get(doc, "summary")), "success") != 0) {
+	} else if (strcmp(ci_summary_state(json_object_get(doc, "summary")), "success") != 0 &&
+		   !(o.iso.allow && dtf_isolate_only_order(doc))) {
 		rc = 1;
 	} else {
 		rc = infra ? 2 : 0;
@@ -1032,6 +1057,7 @@ out:
 	json_decref(artifacts);
 	json_decref(previous);
 	json_decref(doc);
+	json_decref(reruns);
 	json_decref(tasks);
 	json_decref(o.test_files);
 	json_decref(o.formats);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 struct dtf_http_client;
+struct dtf_isolate_opts;
 
 struct cli_command {
 	const char *name;
@@ -84,6 +85,10 @@ struct cli_report_opts {
 	const char *compare_with; /* an earlier JSON report, or NULL */
 	const char *badges_dir;   /* or NULL */
 	bool quiet;
+	/* The isolation re-runs of the run's failing chunk tests (ci/isolate.h; borrowed), which
+	 * classify them before the reports are written; NULL for none. */
+	const json_t *isolation;
+	const struct dtf_isolate_opts *isolate_opts; /* with isolation */
 };
 /* True for a report format name dtf_report_render() knows. */
 bool cli_report_format_ok(const char *name);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ci/isolate.h"
 #include "cli/cli.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -95,6 +96,8 @@ int cli_write_reports(struct dtf_http_client *c, const char *run_id,
 		json_object_set(doc, "coverage_files", o->coverage_files);
 	if (o->compare_with)
 		prev = load_previous(o->compare_with);
+	if (o->isolation && o->isolate_opts)
+		dtf_isolate_apply(doc, o->isolation, o->isolate_opts);
 	rc = dtf_report_prepare(doc, prev, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "dtf: cannot prepare the reports: %s\n", err);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 
 #include "ci/discover.h"
+#include "ci/isolate.h"
 #include "ci/pytest_group.h"
 #include "cli/cli.h"
 #include "cli/local.h"
@@ -45,7 +46,9 @@ static void usage(FILE *f)
 		"  --quiet                no progress display\n"
 		"  --pytest               run test_*.py files with pytest, several per process, grouped\n"
 		"                         by their recorded durations (automatic when the test\n"
-		"                         directory has conftest.py or pytest.ini)\n");
+		"                         directory has conftest.py or pytest.ini); a chunk's\n"
+		"                         failing tests are re-run alone to tell order dependence:\n"
+		DTF_ISOLATE_USAGE);
 }
 
 /* Prints each failed test with its reason and the end of its output. */
@@ -94,6 +97,7 @@ int cmd_run(int argc, char **argv)
 		{"badges-dir", required_argument, NULL, 'B'},
 		{"coverage", required_argument, NULL, 'C'},
 		{"compare-with", required_argument, NULL, 'P'},
+		DTF_ISOLATE_LONG_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	const char *dirs[MAX_DIRS];
@@ -110,11 +114,14 @@ int cmd_run(int argc, char **argv)
 	json_t *tasks = json_array(), *fmts = NULL, *fv, *report = NULL;
 	json_t *coverage = json_array();
 	struct cli_report_opts ro = {0};
+	struct dtf_isolate_opts iso;
+	json_t *reruns = NULL;
 	size_t fi;
 	struct run_counts k = {0};
 	bool tests_ok = false;
 	int64_t start = dtf_mono_ms();
 
+	dtf_isolate_opts_init(&iso);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -179,6 +186,14 @@ int cmd_run(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (dtf_isolate_is_opt(opt)) {
+				if (dtf_isolate_parse_opt(&iso, opt, optarg, err, sizeof(err))) {
+					fprintf(stderr, "dtf run: %s\n", err);
+					rc = 2;
+					goto out;
+				}
+				break;
+			}
 			usage(stderr);
 			return 2;
 		}
@@ -289,6 +304,13 @@ int cmd_run(int argc, char **argv)
 	rc = cli_wait_run(&hc, run_id, timeout, true, quiet, &k, NULL);
 	if (pytest_chunks > 0 && dtf_pytest_history_update(&hc, run_id, pyhist) != 0)
 		fprintf(stderr, "dtf run: cannot record the pytest durations in %s\n", pyhist);
+	/* A chunk's failing tests re-run alone: failed, order-dependent or isolation failures. */
+	iso.quiet = quiet;
+	if (rc == 0 && pytest_chunks > 0 && k.failed > 0 &&
+	    dtf_isolate_run(&hc, run_id, &iso, &reruns) == 0) {
+		ro.isolation = reruns;
+		ro.isolate_opts = &iso;
+	}
 	ro.formats = fmts;
 	ro.output_dir = outdir;
 	ro.coverage_files = coverage;
@@ -308,6 +330,8 @@ int cmd_run(int argc, char **argv)
 	} else {
 		rc = tests_ok && k.failed == 0 && k.cancelled == k.unschedulable ? 0 : 1;
 	}
+	if (rc == 1 && iso.allow && k.cancelled == k.unschedulable && dtf_isolate_only_order(report))
+		rc = 0; /* --allow-order-dependent: reported, not failing */
 out:
 	dtf_local_stop(&loc, rc == 3);
 	if (hc_ready)
@@ -316,5 +340,6 @@ out:
 	json_decref(fmts);
 	json_decref(coverage);
 	json_decref(report);
+	json_decref(reruns);
 	return rc;
 }
