@@ -2,7 +2,8 @@
 # dtf ci's discovery and requirement analysis, shown by --dry-run (nothing is submitted):
 # hardware inferred from file contents and markers, min_memory/browser/priority markers, an
 # explicit dtf: header winning, pytest files, CTest directories, go packages, explicit lists;
-# and a pytest-style file running (under pytest, or python3 where pytest is missing).
+# and a pytest-style file running under pytest, one test case per test (never as a plain script,
+# which would only define its functions: tests/e2e/test_truth_table.sh has the rest).
 . "$(dirname "$0")/lib.sh"
 unset GITHUB_ACTIONS GITLAB_CI TF_BUILD CIRCLECI TRAVIS TEAMCITY_VERSION BITBUCKET_BUILD_NUMBER \
 	JENKINS_URL
@@ -58,14 +59,20 @@ assert_contains "$(block test_header.py)" 'hardware:  ["cpu"] (dtf: header)' "th
 assert_contains "$(block test_header.py)" "priority:  9" "the header's priority"
 assert_contains "$(block pkg/test_ov.py)" 'hardware:  ["openvino"] (content)' "openvino"
 assert_contains "$(block test_plain.py)" "hardware:  any (none found)" "a plain test"
-assert_contains "$(block test_plain.py)" "import pytest' 2>/dev/null; then exec python3 -m pytest" "the pytest runner"
+assert_contains "$(block test_plain.py)" "runner:    pytest (" "the pytest runner"
+assert_contains "$(block test_plain.py)" '-c "$DTF_PYRUN" pytest' "the pytest runner's launcher"
 assert_contains "$(block ctest:ctest)" "ctest --test-dir ." "CTest directory (once, not per subdirectory)"
 assert_contains "$(block go:gomod/calc)" '["go","test","."]' "go package"
 [ -e .dtf ] && fail "--dry-run started something"
 
-# An explicit list; a pytest-style file runs and passes with or without pytest installed.
-dtf ci --embedded --workers 1 --state-dir "$T/state" --test-files "$T/t/test_plain.py" \
-	--output-dir "$T/out" --report-formats json --provider local --quiet > "$T/run.out" 2>&1
+# An explicit list; a pytest-style file runs under pytest (the interpreter that has it).
+/usr/bin/python3 -c 'import pytest' 2>/dev/null ||
+	fail "pytest is not installed for /usr/bin/python3 (scripts/install-deps.sh installs python3-pytest)"
+DTF_PYTHON=/usr/bin/python3 "$DTF_BIN" ci --embedded --workers 1 --state-dir "$T/state" \
+	--test-files "$T/t/test_plain.py" --output-dir "$T/out" --report-formats json \
+	--provider local --quiet > "$T/run.out" 2>&1
 assert_eq "$?" 0 "exit code of the pytest-style file: $(cat "$T/run.out")"
+assert_eq "$(jq_py '[(c["name"], c["status"]) for c in d["tasks"][0]["result"]["testcases"]]' \
+	"$T/out/results.json")" '[["test_adds", "passed"]]' "the pytest-style file's test cases"
 assert_eq "$(jq_py '[t["name"] for t in d["tasks"]]' "$T/out/results.json")" \
 	"[\"$T/t/test_plain.py\"]" "the explicit list"
