@@ -269,12 +269,17 @@ int dtf_pyrun_task(json_t *task, const char *runner, const json_t *args)
 	if (!junit)
 		junit = DTF_PYRUN_JUNIT;
 	dtf_buf_init(&sh, 64u << 20);
-	/* The interpreter itself missing is an infrastructure error too, not exit status 127. */
+	/* The interpreter itself missing is an infrastructure error too, not exit status 127; and
+	 * a task derived from this one that lost its environment must not run `python3 -c ""`,
+	 * which passes. */
 	rc = dtf_buf_printf(&sh,
-			    "P=\"${DTF_PYTHON:-python3}\"; command -v \"$P\" >/dev/null 2>&1 || { "
-			    "echo \"%s$P is not installed on this worker: apt-get install python3\""
-			    " >&2; exit %d; }; exec \"$P\" -c \"$%s\" %s ",
-			    DTF_RUNNER_MISSING_MARK, DTF_EXIT_RUNNER_MISSING, DTF_PYRUN_ENV, runner);
+			    "P=\"${DTF_PYTHON:-python3}\"; [ -n \"$%s\" ] || { echo \"%sthe task "
+			    "lacks dtf's Python launcher (env %s)\" >&2; exit %d; }; command -v \"$P\" "
+			    ">/dev/null 2>&1 || { echo \"%s$P is not installed on this worker: "
+			    "apt-get install python3\" >&2; exit %d; }; exec \"$P\" -c \"$%s\" %s ",
+			    DTF_PYRUN_ENV, DTF_RUNNER_MISSING_MARK, DTF_PYRUN_ENV,
+			    DTF_EXIT_RUNNER_MISSING, DTF_RUNNER_MISSING_MARK, DTF_EXIT_RUNNER_MISSING,
+			    DTF_PYRUN_ENV, runner);
 	if (!rc)
 		rc = dtf_buf_add_shquote(&sh, junit);
 	json_array_foreach(args, i, a)
