@@ -106,7 +106,7 @@ CANCEL_ID=$(jq_py '[t["id"] for t in d["tasks"] if t["name"] == "cancel-me"][0]'
 api DELETE "/api/v1/tasks/$CANCEL_ID" > /dev/null
 
 out=$(dtf client wait-completion --coordinator "$URL" --timeout 60 2>/dev/null)
-assert_contains "$out" "7 tasks: 4 passed, 2 failed, 1 cancelled" "wait-completion summary"
+assert_contains "$out" "7 tests: 3 passed, 2 failed, 1 flaky, 1 cancelled" "wait-completion summary"
 
 api GET "/api/v1/tasks?run_id=$RUN" > tasks.json
 python3 - tasks.json <<'EOF' || fail "task check failed"

@@ -29,7 +29,7 @@ assert_contains "$md" "**Status:** FAILURE" "report.md"
 assert_contains "$md" "- Passed: 2 (66.7%)" "report.md"
 assert_contains "$md" "- Failed: 1 (33.3%)" "report.md"
 assert_contains "$md" "| bench\\_speed | Ops Per S | 4200.25 |" "report.md"
-assert_contains "$md" "| test\\_bad \\| pipe | exit code 4 |" "report.md"
+assert_contains "$md" "| test\\_bad \\| pipe | failed | exit code 4 |" "report.md"
 
 dtf client export-results --format html --output report.html > /dev/null || fail "export html failed"
 html=$(cat report.html)
