@@ -138,7 +138,7 @@ static const char *runner_text(const char *runner)
 	if (strcmp(runner, "pytest") == 0)
 		return "pytest (an infrastructure error on a worker whose python3 cannot import it)";
 	if (strcmp(runner, "unittest") == 0)
-		return "unittest-only file: pytest, or python3 -m unittest where pytest is missing";
+		return "unittest-only file: pytest, or unittest where pytest is missing";
 	if (strcmp(runner, "python") == 0)
 		return "python3 FILE (a plain script: no test functions, classes or test framework)";
 	return runner;

@@ -49,7 +49,7 @@ dtf ci --dry-run --provider local --test-dir truth/main --test-pattern 'test_*' 
 assert_eq "$?" 0 "dtf ci --dry-run ($(tail -3 dry.txt))"
 block() { awk -v n="$1" '$0 == n {p=1; print; next} /^[^ ]/ {p=0} p' dry.txt; }
 assert_contains "$(block test_py_fail.py)" "runner:    pytest (" "the runner of a pytest file"
-assert_contains "$(block test_unittest_fail.py)" "runner:    unittest-only file: pytest, or python3 -m unittest" \
+assert_contains "$(block test_unittest_fail.py)" "runner:    unittest-only file: pytest, or unittest where" \
 	"the runner of a unittest file"
 assert_contains "$(block test_script.py)" "runner:    python3 FILE (a plain script" \
 	"the runner of a plain script"
