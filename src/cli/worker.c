@@ -31,6 +31,9 @@ static void usage(FILE *f)
 		"  --output-cap BYTES     stdout/stderr kept per stream (default 1048576)\n"
 		"  --keep-work-dirs       keep the directories of tasks that passed\n"
 		"  --lease-wait S         long-poll length (default 20)\n"
+		"  --drain-timeout S      after the first SIGTERM/SIGINT, stop running tasks and\n"
+		"                         give up delivery after S s (default 30; 0 = no bound);\n"
+		"                         undelivered results wait in the work directory's spool\n"
 		"  --api-key K            API key (default $DTF_API_KEY)\n"
 		"  --auto-register        register with detected hardware (always on)\n"
 		"  --detect               print the detected capabilities as JSON and exit\n");
@@ -75,6 +78,7 @@ int cmd_worker(int argc, char **argv)
 		{"output-cap", required_argument, NULL, 'o'},
 		{"keep-work-dirs", no_argument, NULL, 'K'},
 		{"lease-wait", required_argument, NULL, 'W'},
+		{"drain-timeout", required_argument, NULL, 'D'},
 		{"api-key", required_argument, NULL, 'k'},
 		{"auto-register", no_argument, NULL, 'a'},
 		{"detect", no_argument, NULL, 'd'},
@@ -94,6 +98,7 @@ int cmd_worker(int argc, char **argv)
 	sigset_t set;
 
 	cfg.slots = 1;
+	cfg.drain_timeout_s = 30;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -152,6 +157,16 @@ int cmd_worker(int argc, char **argv)
 		case 'W':
 			cfg.lease_wait_s = atof(optarg);
 			break;
+		case 'D': {
+			char *end;
+			cfg.drain_timeout_s = strtod(optarg, &end);
+			if (end == optarg || *end || !(cfg.drain_timeout_s >= 0) ||
+			    cfg.drain_timeout_s > 1e6) {
+				fprintf(stderr, "dtf worker: --drain-timeout wants seconds, 0 or more\n");
+				return 2;
+			}
+			break;
+		}
 		case 'k':
 			key = optarg;
 			break;

@@ -68,6 +68,19 @@ int dtf_http_call(struct dtf_http_client *c, const char *method, const char *pat
 	return rc;
 }
 
+/* CURLOPT_XFERINFOFUNCTION: a non-zero return makes libcurl end the transfer. */
+static int xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		    curl_off_t ulnow)
+{
+	struct dtf_http_client *c = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return c->abandon && c->abandon(c->abandon_arg) ? 1 : 0;
+}
+
 int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char *path,
 		      const char *payload, size_t len, long timeout_ms, json_t **resp)
 {
@@ -83,6 +96,10 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 	dtf_buf_reset(&c->body);
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url))
 		return DTF_EINVAL;
+	if (c->abandon && c->abandon(c->abandon_arg)) {
+		snprintf(c->error, sizeof(c->error), "%s: request abandoned (stopping)", c->base);
+		return DTF_ENET;
+	}
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, dtf_curl_write_buf);
@@ -92,6 +109,13 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
+	if (c->abandon) {
+		curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, xferinfo);
+		curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+		curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	} else {
+		curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 1L);
+	}
 	if (payload) {
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, payload);
 		curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -106,7 +130,12 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 	/* Reset the body options so the next call starts clean. */
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	if (cc != CURLE_OK) {
-		snprintf(c->error, sizeof(c->error), "%s: %s", c->base, curl_easy_strerror(cc));
+		if (cc == CURLE_ABORTED_BY_CALLBACK)
+			snprintf(c->error, sizeof(c->error), "%s: request abandoned (stopping)",
+				 c->base);
+		else
+			snprintf(c->error, sizeof(c->error), "%s: %s", c->base,
+				 curl_easy_strerror(cc));
 		return cc == CURLE_OPERATION_TIMEDOUT ? DTF_ETIMEOUT : DTF_ENET;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);

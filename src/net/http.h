@@ -129,6 +129,11 @@ struct dtf_http_client {
 	char error_code[64];       /* the server's error code, when it sent one */
 	struct dtf_buf body;       /* the last response body (capped at 64 MiB) */
 	void *headers;             /* struct curl_slist * */
+	/* Optional: asked while a request is under way (at least about once a second, more often
+	 * while bytes move); when it returns true the request ends at once with DTF_ENET and an
+	 * error that says it was abandoned. NULL (after init) never abandons. */
+	bool (*abandon)(void *arg);
+	void *abandon_arg;
 };
 
 /* Initializes a client for base_url ("http://host:port"); api_key may be NULL. */

@@ -1,10 +1,18 @@
-/* agent.c: the worker agent. Threads: the main thread waits for signals; one heartbeat thread
- * (and re-registration after the coordinator declared us lost); one dispatcher that long-polls
- * for leases while a slot is idle and queues the tasks; `slots` executor threads that run tasks;
- * one reporter that sends the executors' results (several in one request when they finish
- * together, retrying with backoff while the coordinator is down) and asks for the next tasks in
- * the same round trip. While tasks are short, it also leases ahead: up to one queued task per
- * slot, so an executor starts its next task at once instead of waiting for the round trip. */
+/* agent.c: the worker agent. Threads: the main thread registers, then waits for the drain to
+ * end; one signal thread turns SIGTERM/SIGINT/SIGQUIT and the drain timeout into drain and stop;
+ * one heartbeat thread (and re-registration after the coordinator declared us lost); one
+ * dispatcher that long-polls for leases while a slot is idle and queues the tasks; `slots`
+ * executor threads that run tasks; one reporter that sends the executors' results (several in
+ * one request when they finish together, retrying with backoff while the coordinator is down)
+ * and asks for the next tasks in the same round trip. While tasks are short, it also leases
+ * ahead: up to one queued task per slot, so an executor starts its next task at once instead of
+ * waiting for the round trip.
+ *
+ * Every wait is bounded by the stop: HTTP calls are abandoned (net/client.c's abandon hook) and
+ * retry sleeps cut short when the thread's reason to go on ends, so a worker whose coordinator
+ * is down, wrong or silent still stops. What it could not deliver goes to a spool file that its
+ * next start delivers; what it ran is recorded so that its next start (or its guard process, at
+ * once) kills what is left of it (worker/state.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -30,6 +38,7 @@
 #include "worker/exec.h"
 #include "worker/hw.h"
 #include "worker/junit.h"
+#include "worker/state.h"
 
 #define PROTOCOL 1
 
@@ -42,12 +51,19 @@ struct job {
 
 /* A finished task's result waiting for the reporter. */
 struct outmsg {
-	char task_id[64];
+	char task_id[72];
 	char *text; /* the result as JSON, with its task_id */
 	size_t len;
 	bool short_task; /* it ran for less than AHEAD_TASK_MS */
+	bool from_spool; /* read from the spool file at start */
 	struct outmsg *next;
 };
+
+/* From the stop (a second SIGTERM/SIGINT, SIGQUIT, or the drain timeout), results are delivered
+ * for at most this long; what is left then goes to the spool. */
+#define STOP_DELIVERY_MS 500
+/* The spool is read up to this size. */
+#define SPOOL_MAX ((size_t)512 << 20)
 
 /* Results sent in one request: at most this many bytes of them (a larger one goes alone). */
 #define BATCH_MAX_BYTES (1u << 20)
@@ -101,6 +117,12 @@ struct agent {
 	char work_dir_abs[4096];
 	struct notice *notices;     /* tasks whose start is not reported yet (guarded by lock) */
 	atomic_int executor_restarts; /* executors restarted at the coordinator's request */
+	struct dtf_wstate st;      /* lock, task records, guard, spool path (worker/state.h) */
+	bool named;                /* started with a worker id: results can wait in the spool */
+	int64_t drain_deadline_ms; /* first signal + drain timeout; 0 when none (guarded by lock) */
+	atomic_llong stop_ms;      /* when the stop began; 0 before */
+	atomic_llong give_up_ms;   /* when delivery is given up; 0 while it is not bounded */
+	int spooled_left;          /* results read from the spool and not answered yet (lock) */
 };
 
 /* Wakes every thread waiting on the agent's state (registration, restart, drain, stop). Called
@@ -119,12 +141,72 @@ static void sleep_ms(long ms)
 		;
 }
 
+/* When a thread's calls and retry sleeps are cut short: QUIT_DRAIN at the first signal (the
+ * dispatcher, the first registration), QUIT_STOP at the stop (heartbeats, start notices),
+ * QUIT_GIVE_UP when delivery is given up, and at the stop for a call begun before it (the
+ * reporter: it then retries with what is left of STOP_DELIVERY_MS as its timeout). */
+enum quit_when { QUIT_DRAIN, QUIT_STOP, QUIT_GIVE_UP };
+
 /* A client for this thread, rebuilt when the worker's token changes. */
 struct conn {
 	struct dtf_http_client http;
 	int generation;
 	bool ready;
+	struct agent *a;
+	enum quit_when quit;
+	int64_t call_ms; /* when the current call or sleep began */
 };
+
+/* True once delivery is given up (the stop plus STOP_DELIVERY_MS, or the drain's bound). */
+static bool giving_up(struct agent *a)
+{
+	int64_t g = atomic_load(&a->give_up_ms);
+
+	return g > 0 && dtf_mono_ms() >= g;
+}
+
+static bool conn_quit(struct conn *cn)
+{
+	struct agent *a = cn->a;
+	int64_t stop;
+
+	switch (cn->quit) {
+	case QUIT_DRAIN:
+		return atomic_load(&a->draining) || atomic_load(&a->stopping);
+	case QUIT_STOP:
+		return atomic_load(&a->stopping) || atomic_load(&a->done);
+	case QUIT_GIVE_UP:
+		stop = atomic_load(&a->stop_ms);
+		return giving_up(a) || (stop > 0 && cn->call_ms < stop);
+	}
+	return false;
+}
+
+static bool abandon_call(void *arg)
+{
+	return conn_quit(arg);
+}
+
+/* Sleeps up to ms, less when the thread's reason to go on ends. */
+static void nap(struct conn *cn, long ms)
+{
+	cn->call_ms = dtf_mono_ms();
+	for (long t = 0; t < ms && !conn_quit(cn); t += 20)
+		sleep_ms(ms - t < 20 ? ms - t : 20);
+}
+
+/* A call's timeout: ms, or less when delivery is to be given up sooner (at least 50 ms). */
+static long call_timeout(struct agent *a, long ms)
+{
+	int64_t g = atomic_load(&a->give_up_ms), left;
+
+	if (g <= 0)
+		return ms;
+	left = g - dtf_mono_ms();
+	if (left < 50)
+		left = 50;
+	return left < ms ? (long)left : ms;
+}
 
 static int conn_get(struct agent *a, struct conn *cn)
 {
@@ -144,6 +226,8 @@ static int conn_get(struct agent *a, struct conn *cn)
 		return DTF_EINVAL;
 	dtf_http_client_header(&cn->http, "X-DTF-Protocol: 1");
 	dtf_http_client_header(&cn->http, hdr);
+	cn->http.abandon = abandon_call;
+	cn->http.abandon_arg = cn;
 	cn->generation = gen;
 	cn->ready = true;
 	return 0;
@@ -201,14 +285,15 @@ static json_t *running_ids(struct agent *a)
 	return ids;
 }
 
-/* Registers (again); retries with backoff until it works or the agent stops. */
+/* Registers (again); retries with backoff until it works or the thread's reason to go on ends
+ * (cn->quit): then DTF_ENET. */
 static int do_register(struct agent *a, struct conn *cn)
 {
 	long backoff = 100;
 	char host[256] = "";
 
 	gethostname(host, sizeof(host) - 1);
-	while (!a->stopping) {
+	while (!conn_quit(cn)) {
 		json_t *body, *resp = NULL;
 		int rc;
 		if (conn_get(a, cn)) {
@@ -238,6 +323,7 @@ static int do_register(struct agent *a, struct conn *cn)
 		}
 		if (a->cfg.labels)
 			json_object_set(body, "labels", a->cfg.labels);
+		cn->call_ms = dtf_mono_ms();
 		rc = dtf_http_call(&cn->http, "POST", "/api/v1/workers/register", body, 10000,
 				   &resp);
 		json_decref(body);
@@ -260,11 +346,13 @@ static int do_register(struct agent *a, struct conn *cn)
 			log_error("registration refused: %s", cn->http.error);
 			return rc ? rc : DTF_EAUTH;
 		}
+		if (conn_quit(cn))
+			break;
 		log_warn("cannot register yet (%s); retrying", cn->http.error);
-		sleep_ms(backoff);
+		nap(cn, backoff);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
-	return DTF_EINVAL;
+	return DTF_ENET;
 }
 
 static void request_register(struct agent *a)
@@ -351,7 +439,7 @@ static json_t *live_resources(void)
 static void *heartbeat_main(void *arg)
 {
 	struct agent *a = arg;
-	struct conn cn = {0};
+	struct conn cn = {.a = a, .quit = QUIT_STOP};
 	bool sent_drain = false;
 
 	while (!a->done) {
@@ -360,11 +448,16 @@ static void *heartbeat_main(void *arg)
 		char path[160];
 		long wait_ms;
 
+		if (atomic_load(&a->stopping)) {
+			/* Nothing more to announce: the worker is about to end. */
+			sleep_ms(20);
+			continue;
+		}
 		pthread_mutex_lock(&a->lock);
 		if (a->need_register) {
 			pthread_mutex_unlock(&a->lock);
-			if (do_register(a, &cn) != 0 && !a->stopping)
-				sleep_ms(1000);
+			if (do_register(a, &cn) != 0)
+				nap(&cn, 1000);
 			continue;
 		}
 		body = json_pack("{s:i,s:b,s:o,s:o,s:i}", "protocol", PROTOCOL, "draining",
@@ -375,6 +468,7 @@ static void *heartbeat_main(void *arg)
 		wait_ms = (long)(a->hb_interval * 1000);
 		pthread_mutex_unlock(&a->lock);
 		if (conn_get(a, &cn) == 0) {
+			cn.call_ms = dtf_mono_ms();
 			rc = dtf_http_call(&cn.http, "POST", path, body, 5000, &resp);
 			if (rc == 0) {
 				apply_cancel(a, json_object_get(resp, "cancel"));
@@ -391,7 +485,7 @@ static void *heartbeat_main(void *arg)
 		}
 		json_decref(body);
 		/* Sleep in small steps so a drain is announced at once. */
-		for (long t = 0; t < wait_ms && !a->done; t += 50) {
+		for (long t = 0; t < wait_ms && !a->done && !a->stopping; t += 50) {
 			if (atomic_load(&a->draining) && !sent_drain)
 				break;
 			pthread_mutex_lock(&a->lock);
@@ -442,7 +536,7 @@ static void enqueue(struct agent *a, json_t *resp)
 static void *notifier_main(void *arg)
 {
 	struct agent *a = arg;
-	struct conn cn = {0};
+	struct conn cn = {.a = a, .quit = QUIT_STOP};
 
 	while (!a->done) {
 		struct notice *n;
@@ -460,7 +554,7 @@ static void *notifier_main(void *arg)
 			}
 		}
 		pthread_mutex_unlock(&a->lock);
-		if (!task_id[0]) {
+		if (!task_id[0] || atomic_load(&a->stopping)) {
 			sleep_ms(20);
 			continue;
 		}
@@ -468,6 +562,7 @@ static void *notifier_main(void *arg)
 			json_t *body = json_pack("{s:i,s:s,s:I}", "protocol", PROTOCOL, "worker_id",
 						 a->worker_id, "attempt", (json_int_t)attempt);
 			snprintf(path, sizeof(path), "/api/v1/tasks/%s/started", task_id);
+			cn.call_ms = dtf_mono_ms();
 			if (dtf_http_call(&cn.http, "POST", path, body, 10000, NULL) != 0)
 				log_debug("start of %s not reported: %s", task_id, cn.http.error);
 			json_decref(body);
@@ -480,7 +575,7 @@ static void *notifier_main(void *arg)
 static void *dispatcher_main(void *arg)
 {
 	struct agent *a = arg;
-	struct conn cn = {0};
+	struct conn cn = {.a = a, .quit = QUIT_DRAIN};
 	long backoff = 100;
 
 	while (!a->stopping && !a->draining) {
@@ -501,6 +596,7 @@ static void *dispatcher_main(void *arg)
 			break;
 		body = json_pack("{s:i,s:i,s:f}", "protocol", PROTOCOL, "max", free_slots, "wait_s",
 				 a->cfg.lease_wait_s);
+		cn.call_ms = dtf_mono_ms();
 		rc = dtf_http_call(&cn.http, "POST", path, body,
 				   (long)(a->cfg.lease_wait_s * 1000) + 15000, &resp);
 		json_decref(body);
@@ -511,7 +607,7 @@ static void *dispatcher_main(void *arg)
 		}
 		if (rc) {
 			log_debug("lease failed: %s", cn.http.error);
-			sleep_ms(backoff);
+			nap(&cn, backoff);
 			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 			continue;
 		}
@@ -523,18 +619,26 @@ static void *dispatcher_main(void *arg)
 	return NULL;
 }
 
-/* Sends a message (JSON text) until the coordinator answers (held while it is down). Returns 0,
- * or DTF_ESTALE/DTF_ENOTFOUND/DTF_EPROTO when the coordinator refused it. */
+/* Sends a message (JSON text) until the coordinator answers (held while it is down) or delivery
+ * is given up (*gave_up set). Returns 0, or DTF_ESTALE/DTF_ENOTFOUND/DTF_EPROTO when the
+ * coordinator refused it. */
 static int send_until_answered(struct agent *a, struct conn *cn, const char *path,
-			       const char *text, size_t len, bool give_up_on_stop, json_t **resp)
+			       const char *text, size_t len, json_t **resp, bool *gave_up)
 {
 	long backoff = 100;
 
+	*gave_up = false;
 	for (;;) {
 		int rc;
+		if (giving_up(a)) {
+			*gave_up = true;
+			return DTF_ENET;
+		}
 		if (conn_get(a, cn))
 			return DTF_EINVAL;
-		rc = dtf_http_call_raw(&cn->http, "POST", path, text, len, 30000, resp);
+		cn->call_ms = dtf_mono_ms();
+		rc = dtf_http_call_raw(&cn->http, "POST", path, text, len, call_timeout(a, 30000),
+				       resp);
 		if (rc == 0)
 			return 0;
 		if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO) {
@@ -545,56 +649,66 @@ static int send_until_answered(struct agent *a, struct conn *cn, const char *pat
 		}
 		if (rc == DTF_EAUTH && strcmp(cn->http.error_code, "bad_worker_token") == 0) {
 			/* We registered again meanwhile: resend with the new token. */
-			sleep_ms(100);
+			nap(cn, 100);
 			continue;
 		}
-		if (give_up_on_stop && a->stopping)
-			return rc;
+		if (giving_up(a))
+			continue;
 		log_warn("cannot reach the coordinator (%s); holding the message, retrying",
 			 cn->http.error);
-		sleep_ms(backoff);
+		nap(cn, backoff);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
 }
 
-static int send_reliably(struct agent *a, struct conn *cn, const char *path, json_t *body,
-			 bool give_up_on_stop, json_t **resp)
-{
-	char *text = dtf_json_dumps(body);
-	int rc;
-
-	if (!text)
-		return DTF_ENOMEM;
-	rc = send_until_answered(a, cn, path, text, strlen(text), give_up_on_stop, resp);
-	free(text);
-	return rc;
-}
-
-/* Queues a finished task's result for the reporter (msg is consumed) and frees the slot, in one
- * step, so the reporter counts the slot free when it asks for the next tasks. */
-static void report_result(struct agent *a, struct slot *sl, json_t *msg, double duration_s)
+/* A new outbox entry for msg (a result with its task_id), or NULL without memory (logged). */
+static struct outmsg *outmsg_new(json_t *msg)
 {
 	struct outmsg *om = calloc(1, sizeof(*om));
 
 	if (om) {
 		snprintf(om->task_id, sizeof(om->task_id), "%s", dtf_json_str(msg, "task_id", ""));
 		om->text = dtf_json_dumps(msg);
+		if (om->text)
+			om->len = strlen(om->text);
 	}
-	json_decref(msg);
 	if (om && !om->text) {
 		free(om);
 		om = NULL;
 	}
-	if (!om) {
-		log_error("out of memory: a result could not be sent");
-	} else {
-		om->len = strlen(om->text);
+	if (!om)
+		log_error("out of memory: a result could not be kept");
+	return om;
+}
+
+/* Appends om to the outbox. Called with a->lock held. */
+static void outbox_push(struct agent *a, struct outmsg *om)
+{
+	*a->out_tail = om;
+	a->out_tail = &om->next;
+}
+
+/* True when the outbox holds a result for task_id. Called with a->lock held. */
+static bool outbox_has(struct agent *a, const char *task_id)
+{
+	for (struct outmsg *o = a->out_head; o; o = o->next)
+		if (strcmp(o->task_id, task_id) == 0)
+			return true;
+	return false;
+}
+
+/* Queues a finished task's result for the reporter (msg is consumed) and frees the slot, in one
+ * step, so the reporter counts the slot free when it asks for the next tasks. */
+static void report_result(struct agent *a, struct slot *sl, json_t *msg, double duration_s)
+{
+	struct outmsg *om = outmsg_new(msg);
+
+	json_decref(msg);
+	if (om)
 		om->short_task = duration_s * 1000 < AHEAD_TASK_MS;
-	}
 	pthread_mutex_lock(&a->lock);
 	if (om) {
-		*a->out_tail = om;
-		a->out_tail = &om->next;
+		outbox_push(a, om);
 		pthread_cond_signal(&a->outbox_cond);
 	}
 	sl->task_id[0] = '\0';
@@ -642,10 +756,25 @@ static struct outmsg *take_batch(struct agent *a, int *n, bool *all_short)
 	return batch;
 }
 
+/* Counts the answered results that came from the spool; once all are, the file goes. Called
+ * with a->lock held. */
+static void spool_answered(struct agent *a, struct outmsg *batch)
+{
+	int n = 0;
+
+	for (struct outmsg *o = batch; o; o = o->next)
+		n += o->from_spool;
+	if (!n || a->spooled_left <= 0)
+		return;
+	a->spooled_left -= n;
+	if (a->spooled_left <= 0 && unlink(a->st.spool_path) == 0)
+		log_info("the results of the spool are delivered; %s removed", a->st.spool_path);
+}
+
 static void *reporter_main(void *arg)
 {
 	struct agent *a = arg;
-	struct conn cn = {0};
+	struct conn cn = {.a = a, .quit = QUIT_GIVE_UP};
 	struct dtf_buf body;
 
 	dtf_buf_init(&body, DTF_HTTP_MAX_BODY);
@@ -653,13 +782,14 @@ static void *reporter_main(void *arg)
 		struct outmsg *batch, *o, *next;
 		char path[160], head[128];
 		int n, max, ahead, held, want, rc;
-		bool all_short;
+		bool all_short, gave_up = false;
 		json_t *resp = NULL;
 
 		pthread_mutex_lock(&a->lock);
 		while (!a->out_head && !a->reporter_stop)
 			pthread_cond_wait(&a->outbox_cond, &a->lock);
-		if (!a->out_head) {
+		if (!a->out_head || giving_up(a)) {
+			/* What is left stays in the outbox for the spool. */
 			pthread_mutex_unlock(&a->lock);
 			break;
 		}
@@ -694,7 +824,20 @@ static void *reporter_main(void *arg)
 		if (rc)
 			log_error("out of memory: %d results could not be sent", n);
 		else
-			rc = send_until_answered(a, &cn, path, body.data, body.len, false, &resp);
+			rc = send_until_answered(a, &cn, path, body.data, body.len, &resp, &gave_up);
+		if (gave_up) {
+			/* Back to the head of the outbox, in order, for the spool. */
+			pthread_mutex_lock(&a->lock);
+			for (o = batch; o->next; o = o->next)
+				;
+			o->next = a->out_head;
+			if (!a->out_head)
+				a->out_tail = &o->next;
+			a->out_head = batch;
+			a->in_flight = NULL;
+			pthread_mutex_unlock(&a->lock);
+			break;
+		}
 		if (rc == 0) {
 			log_refused(resp);
 			enqueue(a, resp);
@@ -706,6 +849,8 @@ static void *reporter_main(void *arg)
 		json_decref(resp);
 		pthread_mutex_lock(&a->lock);
 		a->in_flight = NULL;
+		if (rc == 0 || rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO)
+			spool_answered(a, batch);
 		/* A slot left with nothing to do: the dispatcher long-polls for it (the reporter
 		 * asks again only with the next result). */
 		if (!a->out_head && a->queued + a->busy < a->cfg.slots)
@@ -888,6 +1033,24 @@ static json_t *infrastructure_result(struct agent *a, json_t *task, const char *
 	return msg;
 }
 
+/* What the executor's spawn callback records. */
+struct started_ctx {
+	struct agent *a;
+	int slot;
+	const char *task_id;
+	long long attempt;
+	bool recorded;
+};
+
+/* exec.c's callback once a task's process runs: its group is recorded in the state file. */
+static void task_started(void *arg, pid_t pid)
+{
+	struct started_ctx *x = arg;
+
+	dtf_wstate_task_started(&x->a->st, x->slot, x->task_id, x->attempt, pid);
+	x->recorded = true;
+}
+
 /* Runs one task and builds the result message. */
 static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *workdir, size_t wlen)
 {
@@ -904,6 +1067,10 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 	char **argv = NULL, **envp = NULL;
 	size_t i, n;
 	int rc;
+	struct started_ctx started = {.a = a,
+				      .slot = (int)(sl - a->slots),
+				      .task_id = dtf_json_str(task, "id", ""),
+				      .attempt = dtf_json_int(task, "attempt", 1)};
 
 	snprintf(workdir, wlen, "%s/%s-%lld", a->cfg.work_dir, dtf_json_str(task, "id", "task"),
 		 dtf_json_int(task, "attempt", 1));
@@ -952,8 +1119,12 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 	spec.timeout_s = dtf_json_num(task, "timeout_s", 0);
 	spec.output_cap = a->cfg.output_cap;
 	spec.cancel = &sl->cancel;
+	spec.started = task_started;
+	spec.started_arg = &started;
 	facts.oom_kills_before = dtf_cgroup_oom_kills();
 	rc = dtf_exec_run(&spec, &res);
+	if (started.recorded)
+		dtf_wstate_task_ended(&a->st, started.slot);
 	result = json_pack("{s:i,s:i,s:f,s:s,s:s,s:I,s:I}", "exit_code", res.exit_code, "signal",
 			   res.signal, "duration_s", res.duration_s, "stdout",
 			   res.out ? res.out : "", "stderr", res.err ? res.err : "",
@@ -1118,7 +1289,7 @@ static void *executor_thread(void *arg)
 		a->busy++;
 		tid = dtf_json_str(j->task, "id", "");
 		snprintf(sl->task_id, sizeof(sl->task_id), "%s", tid);
-		atomic_store(&sl->cancel, a->stopping ? 1 : 0);
+		atomic_store(&sl->cancel, a->stopping ? DTF_EXEC_CANCEL_NOW : 0);
 		atomic_store(&sl->interrupted, a->stopping ? 1 : 0);
 		pthread_mutex_unlock(&a->lock);
 
@@ -1162,18 +1333,237 @@ static void *executor_thread(void *arg)
 	return NULL;
 }
 
+/* The first SIGTERM/SIGINT: no new tasks; running ones finish; the drain timeout starts. */
+static void begin_drain(struct agent *a)
+{
+	int64_t now = dtf_mono_ms();
+
+	pthread_mutex_lock(&a->lock);
+	if (a->cfg.drain_timeout_s > 0) {
+		a->drain_deadline_ms = now + (int64_t)(a->cfg.drain_timeout_s * 1000);
+		atomic_store(&a->give_up_ms, a->drain_deadline_ms + STOP_DELIVERY_MS);
+	}
+	atomic_store(&a->draining, 1);
+	wake_all(a);
+	pthread_cond_broadcast(&a->outbox_cond);
+	pthread_mutex_unlock(&a->lock);
+	if (a->cfg.drain_timeout_s > 0)
+		log_info("draining: finishing running tasks, taking no new ones (for at most %g s; "
+			 "a second signal stops at once)",
+			 a->cfg.drain_timeout_s);
+	else
+		log_info("draining: finishing running tasks, taking no new ones (a second signal "
+			 "stops at once)");
+}
+
+/* The stop: running tasks are stopped and reported interrupted; delivery ends STOP_DELIVERY_MS
+ * later at most. */
+static void begin_stop(struct agent *a, const char *why)
+{
+	int64_t now = dtf_mono_ms(), g;
+	int i;
+
+	pthread_mutex_lock(&a->lock);
+	atomic_store(&a->stop_ms, now);
+	g = atomic_load(&a->give_up_ms);
+	if (g <= 0 || g > now + STOP_DELIVERY_MS)
+		atomic_store(&a->give_up_ms, now + STOP_DELIVERY_MS);
+	atomic_store(&a->draining, 1);
+	atomic_store(&a->stopping, 1);
+	for (i = 0; i < a->cfg.slots; i++) {
+		atomic_store(&a->slots[i].interrupted, 1);
+		atomic_store(&a->slots[i].cancel, DTF_EXEC_CANCEL_NOW);
+	}
+	wake_all(a);
+	pthread_cond_broadcast(&a->outbox_cond);
+	pthread_mutex_unlock(&a->lock);
+	log_info("stopping (%s): interrupting running tasks", why);
+}
+
+/* The signal thread: the first SIGTERM/SIGINT drains, a second one or SIGQUIT stops, and so does
+ * the end of the drain timeout; one more after the stop gives delivery up at once. */
+static void *signal_main(void *arg)
+{
+	struct agent *a = arg;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGQUIT);
+	while (!atomic_load(&a->done)) {
+		struct timespec ts = {0, 50 * 1000000L};
+		int sig = sigtimedwait(&set, NULL, &ts);
+		int64_t deadline;
+
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+			if (atomic_load(&a->stopping)) {
+				log_info("giving up delivery now");
+				atomic_store(&a->give_up_ms, dtf_mono_ms());
+			} else if (sig == SIGQUIT) {
+				begin_stop(a, "SIGQUIT");
+			} else if (atomic_load(&a->draining)) {
+				begin_stop(a, "a second signal");
+			} else {
+				begin_drain(a);
+			}
+		}
+		pthread_mutex_lock(&a->lock);
+		deadline = a->drain_deadline_ms;
+		pthread_mutex_unlock(&a->lock);
+		if (deadline > 0 && !atomic_load(&a->stopping) && dtf_mono_ms() >= deadline)
+			begin_stop(a, "the drain timeout passed");
+	}
+	return NULL;
+}
+
+/* Reads the spool the last run of this worker left into the outbox. */
+static void load_spool(struct agent *a)
+{
+	char *text = NULL, *line, *end;
+	size_t len = 0, n = 0, bad = 0;
+	int rc;
+
+	if (!a->named || a->st.lock_fd < 0)
+		return;
+	rc = dtf_read_file(a->st.spool_path, SPOOL_MAX, &text, &len);
+	if (rc) {
+		if (access(a->st.spool_path, F_OK) == 0)
+			log_warn("cannot read the spool %s: %s", a->st.spool_path, dtf_strerror(rc));
+		return;
+	}
+	pthread_mutex_lock(&a->lock);
+	for (line = text; line < text + len; line = end + 1) {
+		char err[128];
+		json_t *msg;
+		struct outmsg *om;
+
+		end = memchr(line, '\n', (size_t)(text + len - line));
+		if (!end)
+			end = text + len;
+		if (end == line)
+			continue;
+		msg = dtf_json_parse(line, (size_t)(end - line), err, sizeof(err));
+		if (!json_is_object(msg) || !json_is_string(json_object_get(msg, "task_id")) ||
+		    !json_is_integer(json_object_get(msg, "attempt"))) {
+			json_decref(msg);
+			bad++;
+			continue;
+		}
+		om = outmsg_new(msg);
+		json_decref(msg);
+		if (!om)
+			continue;
+		om->from_spool = true;
+		outbox_push(a, om);
+		n++;
+	}
+	a->spooled_left = (int)n;
+	pthread_mutex_unlock(&a->lock);
+	free(text);
+	if (bad)
+		log_warn("skipped %zu line%s of the spool %s that %s not results", bad,
+			 bad == 1 ? "" : "s", a->st.spool_path, bad == 1 ? "is" : "are");
+	if (n)
+		log_info("read %zu result%s the last run could not deliver from %s", n,
+			 n == 1 ? "" : "s", a->st.spool_path);
+}
+
+/* Kills what is left of the tasks the last run was running when it ended, and reports them
+ * interrupted (so the coordinator requeues them without spending a retry). */
+static void sweep_previous(struct agent *a)
+{
+	struct dtf_wstate_task *t = NULL;
+	size_t n = 0, i;
+
+	if (dtf_wstate_sweep(&a->st, &t, &n) != 0)
+		log_warn("cannot read the task records %s", a->st.tasks_path);
+	for (i = 0; i < n; i++) {
+		json_t *msg;
+		struct outmsg *om;
+
+		if (t[i].killed)
+			log_warn("task %s (attempt %lld) was running when this worker last ended: "
+				 "killed %d leftover process%s of its process group %d",
+				 t[i].task_id, t[i].attempt, t[i].killed,
+				 t[i].killed == 1 ? "" : "es", t[i].pgid);
+		else
+			log_warn("task %s (attempt %lld) was running when this worker last ended; "
+				 "none of its processes is left%s",
+				 t[i].task_id, t[i].attempt,
+				 t[i].other_boot ? " (the machine restarted since)" : "");
+		if (!a->named)
+			continue;
+		msg = json_pack("{s:i,s:s,s:s,s:I,s:s,s:{s:s,s:s}}", "protocol", PROTOCOL,
+				"task_id", t[i].task_id, "worker_id", a->worker_id, "attempt",
+				(json_int_t)t[i].attempt, "outcome", "interrupted", "error", "kind",
+				"interrupted", "message",
+				"the worker ended while the task ran; its next start stopped what "
+				"was left of it");
+		pthread_mutex_lock(&a->lock);
+		if (msg && !outbox_has(a, t[i].task_id) && (om = outmsg_new(msg)))
+			outbox_push(a, om);
+		pthread_mutex_unlock(&a->lock);
+		json_decref(msg);
+	}
+	free(t);
+}
+
+/* At the end: what is still in the outbox goes to the spool (or the spool goes when empty). */
+static void write_spool(struct agent *a)
+{
+	struct dtf_buf b;
+	size_t n = 0;
+	struct outmsg *o;
+	int rc = 0;
+
+	if (!a->out_head) {
+		if (a->named && a->st.lock_fd >= 0 && unlink(a->st.spool_path) == 0)
+			log_info("%s removed: nothing is left to deliver", a->st.spool_path);
+		return;
+	}
+	for (o = a->out_head; o; o = o->next)
+		n++;
+	if (!a->named || a->st.lock_fd < 0) {
+		log_warn("lost %zu undelivered result%s: %s", n, n == 1 ? "" : "s",
+			 a->named ? "the worker keeps no state file"
+				  : "a worker without --worker-id cannot deliver them later");
+		return;
+	}
+	dtf_buf_init(&b, SIZE_MAX);
+	for (o = a->out_head; o && rc == 0; o = o->next) {
+		rc = dtf_buf_add(&b, o->text, o->len);
+		if (rc == 0)
+			rc = dtf_buf_add(&b, "\n", 1);
+	}
+	if (rc == 0)
+		rc = dtf_write_file(a->st.spool_path, b.data, b.len);
+	dtf_buf_release(&b);
+	if (rc)
+		log_error("cannot write the spool %s: %s; lost %zu undelivered result%s",
+			  a->st.spool_path, dtf_strerror(rc), n, n == 1 ? "" : "s");
+	else
+		log_warn("kept %zu undelivered result%s in %s; the next start of worker %s "
+			 "delivers %s",
+			 n, n == 1 ? "" : "s", a->st.spool_path, a->worker_id,
+			 n == 1 ? "it" : "them");
+}
+
 int agent_run(const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	struct exec_arg *eargs = NULL;
-	pthread_t hb, disp, notifier, reporter;
-	struct conn cn = {0};
-	sigset_t set;
-	int rc = 0, i, sig;
+	pthread_t hb, disp, notifier, reporter, sigt;
+	struct conn cn = {.quit = QUIT_DRAIN};
+	bool sig_started = false, threads_started = false;
+	char err[512];
+	int rc = 0, i;
 
 	if (!a)
 		return DTF_ENOMEM;
 	a->cfg = *cfg;
+	cn.a = a;
+	a->st.lock_fd = a->st.tasks_fd = a->st.guard_fd = -1;
 	if (a->cfg.slots < 1)
 		a->cfg.slots = 1;
 	if (a->cfg.lease_wait_s <= 0)
@@ -1185,11 +1575,16 @@ int agent_run(const struct agent_config *cfg)
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->outbox_cond, NULL);
 	a->out_tail = &a->out_head;
+	a->named = cfg->worker_id != NULL;
 	if (cfg->worker_id)
 		snprintf(a->worker_id, sizeof(a->worker_id), "%s", cfg->worker_id);
 	a->hb_interval = 2;
 	a->slots = calloc((size_t)a->cfg.slots, sizeof(*a->slots));
 	eargs = calloc((size_t)a->cfg.slots, sizeof(*eargs));
+	if (!a->slots || !eargs) {
+		rc = DTF_ENOMEM;
+		goto out;
+	}
 	if (dtf_mkdirs(a->cfg.work_dir, 0755) != 0) {
 		log_error("cannot create the work directory %s", a->cfg.work_dir);
 		rc = DTF_EIO;
@@ -1198,11 +1593,33 @@ int agent_run(const struct agent_config *cfg)
 	/* Tasks run in other directories: give them an absolute DTF_WORK_DIR. */
 	if (realpath(a->cfg.work_dir, a->work_dir_abs))
 		a->cfg.work_dir = a->work_dir_abs;
+	rc = dtf_wstate_open(&a->st, a->cfg.work_dir, a->named ? a->worker_id : "anonymous",
+			     a->cfg.slots, err, sizeof(err));
+	if (rc == DTF_EEXISTS && a->named) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (rc)
+		log_warn("%s; running without a state file (no spool, no clean-up after a crash)",
+			 err);
+	rc = 0;
+	/* Forked before any other thread of the agent starts. */
+	if (dtf_wstate_guard(&a->st) != 0)
+		log_warn("cannot start the guard process: the tasks of a worker that dies are "
+			 "only stopped at its next start");
+	pthread_create(&sigt, NULL, signal_main, a);
+	sig_started = true;
+	load_spool(a);
+	sweep_previous(a);
 	a->caps = agent_capabilities(&a->cfg);
 	rc = do_register(a, &cn);
 	conn_release(&cn);
-	if (rc)
-		goto out;
+	if (rc) {
+		/* Stopped before it could register: a clean end; else registration was refused. */
+		if (atomic_load(&a->draining))
+			rc = 0;
+		goto finish;
+	}
 	pthread_create(&hb, NULL, heartbeat_main, a);
 	pthread_create(&notifier, NULL, notifier_main, a);
 	pthread_create(&reporter, NULL, reporter_main, a);
@@ -1212,79 +1629,78 @@ int agent_run(const struct agent_config *cfg)
 		pthread_create(&a->slots[i].thread, NULL, executor_thread, &eargs[i]);
 	}
 	pthread_create(&disp, NULL, dispatcher_main, a);
+	threads_started = true;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGQUIT);
+	/* Until the drain has ended: no task runs (or they were stopped) and none waits. */
 	for (;;) {
 		bool idle;
-		struct timespec ts = {0, 200 * 1000000L};
-		sig = sigtimedwait(&set, NULL, &ts);
-		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
-			/* The first SIGTERM/SIGINT drains; a second one, or SIGQUIT, interrupts. */
-			if (!a->draining && sig != SIGQUIT) {
-				log_info("draining: finishing running tasks, taking no new ones");
-				atomic_store(&a->draining, 1);
-			} else {
-				log_info("stopping: interrupting running tasks");
-				atomic_store(&a->draining, 1);
-				atomic_store(&a->stopping, 1);
-				pthread_mutex_lock(&a->lock);
-				for (i = 0; i < a->cfg.slots; i++) {
-					atomic_store(&a->slots[i].interrupted, 1);
-					atomic_store(&a->slots[i].cancel, 1);
-				}
-				pthread_mutex_unlock(&a->lock);
-			}
-			pthread_mutex_lock(&a->lock);
-			wake_all(a);
-			pthread_mutex_unlock(&a->lock);
-		}
 		pthread_mutex_lock(&a->lock);
 		idle = a->draining && a->busy == 0 && (a->queued == 0 || a->stopping);
 		pthread_mutex_unlock(&a->lock);
 		if (idle)
 			break;
+		sleep_ms(20);
 	}
-	/* The dispatcher may be inside a long-poll; the drain heartbeat ends it. */
+	/* The dispatcher's long-poll is abandoned at the drain. */
 	pthread_join(disp, NULL);
 	pthread_mutex_lock(&a->lock);
 	wake_all(a);
 	pthread_mutex_unlock(&a->lock);
 	for (i = 0; i < a->cfg.slots; i++)
 		pthread_join(a->slots[i].thread, NULL);
-	/* The reporter sends what the executors left in the outbox, then ends. */
+	/* Anything leased but never started is handed back as interrupted, with the results. */
 	pthread_mutex_lock(&a->lock);
+	while (a->head) {
+		struct job *j = a->head;
+		json_t *msg = json_pack("{s:i,s:s,s:s,s:I,s:s}", "protocol", PROTOCOL, "task_id",
+					dtf_json_str(j->task, "id", ""), "worker_id",
+					a->worker_id, "attempt",
+					(json_int_t)dtf_json_int(j->task, "attempt", 1), "outcome",
+					"interrupted");
+		struct outmsg *om = msg ? outmsg_new(msg) : NULL;
+		if (om)
+			outbox_push(a, om);
+		json_decref(msg);
+		a->head = j->next;
+		a->queued--;
+		json_decref(j->task);
+		free(j);
+	}
+	a->tail = NULL;
+	/* The reporter sends what is in the outbox, then ends (or gives up: see STOP_DELIVERY_MS). */
 	a->reporter_stop = true;
 	pthread_cond_signal(&a->outbox_cond);
 	pthread_mutex_unlock(&a->lock);
 	pthread_join(reporter, NULL);
-	/* Anything leased but never started is handed back as interrupted. */
-	while (a->head) {
-		struct job *j = a->head;
-		char path[200];
-		json_t *msg = json_pack("{s:i,s:s,s:I,s:s}", "protocol", PROTOCOL, "worker_id",
-					a->worker_id, "attempt",
-					(json_int_t)dtf_json_int(j->task, "attempt", 1), "outcome",
-					"interrupted");
-		snprintf(path, sizeof(path), "/api/v1/tasks/%s/result",
-			 dtf_json_str(j->task, "id", ""));
-		send_reliably(a, &cn, path, msg, true, NULL);
-		json_decref(msg);
-		a->head = j->next;
-		json_decref(j->task);
-		free(j);
-	}
-	conn_release(&cn);
 	for (i = 0; i < a->cfg.slots; i++)
 		if (a->slots[i].spare[0])
 			rmdir(a->slots[i].spare);
+finish:
+	pthread_mutex_lock(&a->lock);
+	write_spool(a);
+	pthread_mutex_unlock(&a->lock);
 	atomic_store(&a->done, 1);
-	pthread_join(hb, NULL);
-	pthread_join(notifier, NULL);
-	log_info("worker %s stopped", a->worker_id);
+	if (threads_started) {
+		pthread_join(hb, NULL);
+		pthread_join(notifier, NULL);
+	}
+	if (sig_started)
+		pthread_join(sigt, NULL);
+	while (a->out_head) {
+		struct outmsg *o = a->out_head;
+		a->out_head = o->next;
+		free(o->text);
+		free(o);
+	}
+	while (a->notices) {
+		struct notice *nt = a->notices;
+		a->notices = nt->next;
+		free(nt);
+	}
+	if (rc == 0)
+		log_info("worker %s stopped", a->worker_id[0] ? a->worker_id : "(unregistered)");
 out:
+	dtf_wstate_close(&a->st);
 	json_decref(a->caps);
 	free(a->slots);
 	free(eargs);

@@ -22,13 +22,20 @@ struct agent_config {
 	size_t output_cap;         /* bytes of stdout/stderr kept per stream */
 	bool keep_work_dirs;       /* keep the directories of tasks that passed */
 	double lease_wait_s;       /* long-poll length (default 20 s) */
+	double drain_timeout_s;    /* bound of the drain from the first signal; 0: none */
 	struct dtf_plugins *plugins; /* task processors and resource managers, or NULL */
 };
 
 /* Runs the agent until it is told to stop: the first SIGTERM/SIGINT drains (finishes running
- * tasks, takes no new ones, reports, returns 0); the second stops running tasks and reports them
- * interrupted so the coordinator requeues them. Returns 0, or a DTF_E* code when it could not
- * start. The caller must have blocked SIGTERM, SIGINT and SIGPIPE in every thread. */
+ * tasks, takes no new ones, reports, returns 0); a second one, SIGQUIT, or the end of
+ * drain_timeout_s stops running tasks (their process groups are killed) and reports them
+ * interrupted so the coordinator requeues them. Delivery is given up half a second after that
+ * stop: undelivered results go to the spool in the work directory, which the next start under
+ * the same worker id delivers. At start it kills what is left of the tasks its last run was
+ * running (and reports them interrupted) before it leases. Returns 0 (also when stopped before
+ * it could register), DTF_EEXISTS when another worker with this id uses this work directory,
+ * or another DTF_E* code when it could not start. The caller must have blocked SIGTERM, SIGINT
+ * and SIGQUIT in every thread. */
 int agent_run(const struct agent_config *cfg);
 
 /* Builds the capabilities this worker registers with (detection plus overrides). */

@@ -1,8 +1,10 @@
-/* exec.c: runs one task's process. It is started with posix_spawn in a process group of its own,
- * its stdout and stderr are read through pipes with poll() into captures that keep a head and a
- * tail, and the whole group is stopped on timeout, on cancel, and when the leader exits. There is
- * no SIGCHLD handler: the end of the child is seen through a pidfd polled with the pipes (or a
- * short waitid() poll where pidfds are missing), so any number of threads may run tasks at once. */
+/* exec.c: runs one task's process. It is started in a process group of its own (clone with
+ * CLONE_VFORK, or fork in sanitizer builds, and posix_spawn off Linux) with PR_SET_PDEATHSIG
+ * SIGKILL, its stdout and stderr are read through pipes with poll() into captures that keep a
+ * head and a tail, and the whole group is stopped on timeout, on cancel, and when the leader
+ * exits. There is no SIGCHLD handler: the end of the child is seen through a pidfd polled with
+ * the pipes (or a short waitid() poll where pidfds are missing), so any number of threads may run
+ * tasks at once. */
 #include "worker/exec.h"
 
 #include <errno.h>
@@ -18,6 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +40,7 @@ extern char **environ;
 #define DEFAULT_GRACE_S 2.0
 #define MAX_SECONDS	1e9  /* longer timeouts are treated as this (about 31 years) */
 #define DRAIN_MS	1000 /* how long the pipes are read after the leader ended */
+#define NOW_DRAIN_MS	100  /* the same after a DTF_EXEC_CANCEL_NOW */
 #define CANCEL_POLL_MS	100  /* how often *cancel is looked at */
 #define WAIT_POLL_MS	20   /* how often waitid() is tried when there is no pidfd */
 #define READ_CHUNK	65536
@@ -153,6 +159,29 @@ static int capture_finish(struct capture *c, char **text, size_t *len, size_t *d
 	return 0;
 }
 
+/* On Linux with glibc (x86-64, arm64) the child is started with clone(CLONE_VM | CLONE_VFORK) on a
+ * stack in the parent's frame: what posix_spawn does, without mapping and unmapping a stack for
+ * every task (an munmap in a process with several threads costs a TLB shootdown on every CPU
+ * they ran on). Sanitizer builds fork instead: their run-time does not follow a child that
+ * shares the parent's memory on another stack (and posix_spawn cannot set a parent-death
+ * signal). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DTF_CLONE_SPAWN 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define DTF_CLONE_SPAWN 0
+#endif
+#endif
+#if !defined(DTF_CLONE_SPAWN)
+#if defined(__linux__) && defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__))
+#define DTF_CLONE_SPAWN 1
+#else
+#define DTF_CLONE_SPAWN 0
+#endif
+#endif
+
+#if !DTF_CLONE_SPAWN
 /* The signals this process ignores (SIG_IGN), which a child would inherit across exec. Read
  * once: dtf sets its dispositions at start-up and never changes them afterwards. */
 static sigset_t ignored_set;
@@ -177,63 +206,35 @@ static void ignored_signals(sigset_t *set)
 	pthread_once(&ignored_once, read_ignored);
 	*set = ignored_set;
 }
-
-/* On Linux with glibc (x86-64, arm64) the child is started with clone(CLONE_VM | CLONE_VFORK) on a
- * stack in the parent's frame: what posix_spawn does, without mapping and unmapping a stack for
- * every task (an munmap in a process with several threads costs a TLB shootdown on every CPU
- * they ran on). Sanitizer builds keep posix_spawn: their run-time does not follow a child that
- * shares the parent's memory on another stack. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define DTF_CLONE_SPAWN 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
-    __has_feature(memory_sanitizer)
-#define DTF_CLONE_SPAWN 0
-#endif
-#endif
-#if !defined(DTF_CLONE_SPAWN)
-#if defined(__linux__) && defined(__GLIBC__) && (defined(__x86_64__) || defined(__aarch64__))
-#define DTF_CLONE_SPAWN 1
-#else
-#define DTF_CLONE_SPAWN 0
-#endif
 #endif
 
-#if DTF_CLONE_SPAWN
-#define CHILD_STACK 32768
-
+#if defined(__linux__)
+/* What the child needs until exec (clone and fork alike). */
 struct child_ctx {
 	const char *prog;
 	char *const *argv, *const *envp;
 	const char *cwd;
 	int out_w, err_w;
-	volatile int err; /* set by the child when it cannot exec */
+	pid_t parent;     /* the caller's pid: a child whose parent is another one was orphaned */
+	int report_fd;    /* fork: the pipe the child writes its errno to when it cannot exec */
+	volatile int err; /* clone: set by the child when it cannot exec */
 };
 
-/* The kernel's struct sigaction on x86-64 and arm64, for rt_sigaction. */
-struct kernel_sigaction {
-	void (*handler)(int);
-	unsigned long flags;
-	void (*restorer)(void);
-	unsigned long mask;
-};
-
-/* The child until exec: it shares the parent's memory (the parent waits, CLONE_VFORK), so it
- * makes system calls and touches nothing but its context. Every signal is blocked until just
- * before exec, and every disposition goes back to SIG_DFL with the raw system call (glibc's
- * sigaction refuses the two signals it reserves, which a worker may have inherited ignored). */
-static int child_main(void *arg)
+/* The child after its signal dispositions are back to SIG_DFL (all signals still blocked): asks
+ * to be killed when the thread that started it ends, checks that its parent has not ended
+ * already (the window between clone and prctl), then sets up its group, descriptors and
+ * directory and execs. Only system calls: it may share the parent's memory. */
+static __attribute__((noreturn)) void child_exec(struct child_ctx *x)
 {
-	struct child_ctx *x = arg;
-	struct kernel_sigaction dfl;
 	sigset_t none;
-	int sig, fd;
+	int fd, e;
 
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.handler = SIG_DFL;
-	for (sig = 1; sig <= 64; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+		goto fail;
+	if (getppid() != x->parent) {
+		errno = ESRCH;
+		goto fail;
+	}
 	if (setpgid(0, 0) != 0 || dup2(x->out_w, STDOUT_FILENO) < 0 ||
 	    dup2(x->err_w, STDERR_FILENO) < 0)
 		goto fail;
@@ -252,8 +253,45 @@ static int child_main(void *arg)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(x->prog, x->argv, x->envp);
 fail:
-	x->err = errno ? errno : EINVAL;
+	e = errno ? errno : EINVAL;
+	x->err = e;
+	if (x->report_fd >= 0) {
+		ssize_t n;
+		do
+			n = write(x->report_fd, &e, sizeof(e));
+		while (n < 0 && errno == EINTR);
+	}
 	_exit(127);
+}
+#endif
+
+#if DTF_CLONE_SPAWN
+#define CHILD_STACK 32768
+
+/* The kernel's struct sigaction on x86-64 and arm64, for rt_sigaction. */
+struct kernel_sigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+
+/* The child until exec: it shares the parent's memory (the parent waits, CLONE_VFORK), so it
+ * makes system calls and touches nothing but its context. Every signal is blocked until just
+ * before exec, and every disposition goes back to SIG_DFL with the raw system call (glibc's
+ * sigaction refuses the two signals it reserves, which a worker may have inherited ignored). */
+static int child_main(void *arg)
+{
+	struct child_ctx *x = arg;
+	struct kernel_sigaction dfl;
+	int sig;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.handler = SIG_DFL;
+	for (sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	child_exec(x);
 }
 
 /* Starts prog as spawn_child describes. Returns 0 or the errno of the failure (the child, if
@@ -274,6 +312,8 @@ static int clone_spawn(const struct dtf_exec_spec *spec, const char *prog, char 
 	x.cwd = spec->cwd;
 	x.out_w = out_w;
 	x.err_w = err_w;
+	x.parent = getpid();
+	x.report_fd = -1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	p = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &x);
@@ -287,6 +327,65 @@ static int clone_spawn(const struct dtf_exec_spec *spec, const char *prog, char 
 		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
 			;
 		return x.err;
+	}
+	*pid = p;
+	return 0;
+}
+#elif defined(__linux__)
+/* Sanitizer builds (and Linux elsewhere than glibc on x86-64 and arm64): fork, then the same
+ * child as above, which reports a failed exec through a close-on-exec pipe. The signals this
+ * process ignores go back to SIG_DFL (the only dispositions that survive exec). */
+static int fork_spawn(const struct dtf_exec_spec *spec, const char *prog, char *const *envp,
+		      int out_w, int err_w, pid_t *pid)
+{
+	struct child_ctx x;
+	sigset_t all, old, ign;
+	int rep[2], e = 0, sig;
+	ssize_t n;
+	pid_t p;
+
+	memset(&x, 0, sizeof(x));
+	x.prog = prog;
+	x.argv = spec->argv;
+	x.envp = envp;
+	x.cwd = spec->cwd;
+	x.out_w = out_w;
+	x.err_w = err_w;
+	x.parent = getpid();
+	ignored_signals(&ign);
+	if (pipe2(rep, O_CLOEXEC) != 0)
+		return errno;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	p = fork();
+	if (p == 0) {
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			if (sigismember(&ign, sig) == 1)
+				sigaction(sig, &dfl, NULL);
+		close(rep[0]);
+		x.report_fd = rep[1];
+		child_exec(&x);
+	}
+	if (p < 0)
+		e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(rep[1]);
+	if (p < 0) {
+		close(rep[0]);
+		return e;
+	}
+	do
+		n = read(rep[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(rep[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		while (waitpid(p, NULL, 0) < 0 && errno == EINTR)
+			;
+		return e ? e : EINVAL;
 	}
 	*pid = p;
 	return 0;
@@ -422,59 +521,22 @@ static int check_spec(const struct dtf_exec_spec *spec, struct dtf_exec_result *
 	return 0;
 }
 
-/* Starts the child with its stdout and stderr on the write ends of the pipes. On failure fills
- * res->error and returns DTF_ESPAWN. */
-static int spawn_child(const struct dtf_exec_spec *spec, char *const *envp, int out_w, int err_w,
-		       pid_t *pid, struct dtf_exec_result *res)
+#if !defined(__linux__)
+/* Elsewhere than Linux: posix_spawn (no parent-death signal there). Returns 0 or the errno of
+ * the failure; *setup tells a failure to set the spawn up from one to start the program. */
+static int posix_start(const struct dtf_exec_spec *spec, const char *prog, char *const *envp,
+		       int out_w, int err_w, pid_t *pid, bool *setup)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	bool fa_ok = false, attr_ok = false;
-	char path[PATH_BUF], ebuf[128];
-	const char *prog = spec->argv[0];
 	sigset_t sigs;
-	struct stat st;
-	int e = 0, rc = 0;
+	int e;
 
-	if (spec->cwd) {
-		/* Checked here because a failed chdir in the child reads like a missing program. */
-		if (stat(spec->cwd, &st) != 0)
-			e = errno;
-		else
-			e = S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-	}
-	if (spec->cwd && e) {
-		snprintf(res->error, sizeof(res->error), "cannot change directory to '%s': %s",
-			 spec->cwd, errstr(e, ebuf, sizeof(ebuf)));
-		rc = DTF_ESPAWN;
-		goto out;
-	}
-	if (!strchr(prog, '/')) {
-		const char *search = env_path(envp);
-
-		e = path_lookup(prog, spec->cwd, search ? search : DEFAULT_PATH, path,
-				sizeof(path));
-		if (e) {
-			snprintf(res->error, sizeof(res->error), "cannot execute '%s': %s", prog,
-				 errstr(e, ebuf, sizeof(ebuf)));
-			rc = DTF_ESPAWN;
-			goto out;
-		}
-		prog = path;
-	}
-
-#if DTF_CLONE_SPAWN
-	e = clone_spawn(spec, prog, envp, out_w, err_w, pid);
-	if (e) {
-		snprintf(res->error, sizeof(res->error), "cannot execute '%s': %s", spec->argv[0],
-			 errstr(e, ebuf, sizeof(ebuf)));
-		rc = DTF_ESPAWN;
-	}
-	goto out;
-#endif
+	*setup = true;
 	e = posix_spawn_file_actions_init(&fa);
 	if (e)
-		goto fail;
+		goto out;
 	fa_ok = true;
 	/* The dup2s come first: the pipe ends are above 2, so nothing they need is overwritten. */
 	e = posix_spawn_file_actions_adddup2(&fa, out_w, STDOUT_FILENO);
@@ -485,11 +547,10 @@ static int spawn_child(const struct dtf_exec_spec *spec, char *const *envp, int 
 	if (!e && spec->cwd)
 		e = posix_spawn_file_actions_addchdir_np(&fa, spec->cwd);
 	if (e)
-		goto fail;
-
+		goto out;
 	e = posix_spawnattr_init(&attr);
 	if (e)
-		goto fail;
+		goto out;
 	attr_ok = true;
 	sigemptyset(&sigs);
 	e = posix_spawnattr_setsigmask(&attr, &sigs);
@@ -504,26 +565,70 @@ static int spawn_child(const struct dtf_exec_spec *spec, char *const *envp, int 
 		e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 							POSIX_SPAWN_SETSIGDEF);
 	if (e)
-		goto fail;
-
+		goto out;
 	/* glibc reports a failed chdir or exec in the child as the return value. */
+	*setup = false;
 	e = posix_spawn(pid, prog, &fa, &attr, spec->argv, envp);
-	if (e) {
-		snprintf(res->error, sizeof(res->error), "cannot execute '%s': %s", spec->argv[0],
-			 errstr(e, ebuf, sizeof(ebuf)));
-		rc = DTF_ESPAWN;
-	}
-	goto out;
-fail:
-	snprintf(res->error, sizeof(res->error), "cannot set up process for '%s': %s",
-		 spec->argv[0], errstr(e, ebuf, sizeof(ebuf)));
-	rc = DTF_ESPAWN;
 out:
 	if (attr_ok)
 		posix_spawnattr_destroy(&attr);
 	if (fa_ok)
 		posix_spawn_file_actions_destroy(&fa);
-	return rc;
+	return e;
+}
+#endif
+
+/* Starts the child with its stdout and stderr on the write ends of the pipes. On failure fills
+ * res->error and returns DTF_ESPAWN. */
+static int spawn_child(const struct dtf_exec_spec *spec, char *const *envp, int out_w, int err_w,
+		       pid_t *pid, struct dtf_exec_result *res)
+{
+	char path[PATH_BUF], ebuf[128];
+	const char *prog = spec->argv[0];
+	struct stat st;
+	bool setup = false;
+	int e = 0;
+
+	if (spec->cwd) {
+		/* Checked here because a failed chdir in the child reads like a missing program. */
+		if (stat(spec->cwd, &st) != 0)
+			e = errno;
+		else
+			e = S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	}
+	if (spec->cwd && e) {
+		snprintf(res->error, sizeof(res->error), "cannot change directory to '%s': %s",
+			 spec->cwd, errstr(e, ebuf, sizeof(ebuf)));
+		return DTF_ESPAWN;
+	}
+	if (!strchr(prog, '/')) {
+		const char *search = env_path(envp);
+
+		e = path_lookup(prog, spec->cwd, search ? search : DEFAULT_PATH, path,
+				sizeof(path));
+		if (e) {
+			snprintf(res->error, sizeof(res->error), "cannot execute '%s': %s", prog,
+				 errstr(e, ebuf, sizeof(ebuf)));
+			return DTF_ESPAWN;
+		}
+		prog = path;
+	}
+#if DTF_CLONE_SPAWN
+	e = clone_spawn(spec, prog, envp, out_w, err_w, pid);
+#elif defined(__linux__)
+	e = fork_spawn(spec, prog, envp, out_w, err_w, pid);
+#else
+	e = posix_start(spec, prog, envp, out_w, err_w, pid, &setup);
+#endif
+	if (!e)
+		return 0;
+	if (setup)
+		snprintf(res->error, sizeof(res->error), "cannot set up process for '%s': %s",
+			 spec->argv[0], errstr(e, ebuf, sizeof(ebuf)));
+	else
+		snprintf(res->error, sizeof(res->error), "cannot execute '%s': %s", spec->argv[0],
+			 errstr(e, ebuf, sizeof(ebuf)));
+	return DTF_ESPAWN;
 }
 
 /* True once pid has ended. The child is left a zombie, so its pid, which is also its process
@@ -585,7 +690,7 @@ static void supervise(const struct dtf_exec_spec *spec, pid_t pid, int pidfd, st
 	int64_t start = dtf_mono_ms(), deadline = -1, kill_at = -1, drain_until = -1;
 	int64_t grace =
 	    seconds_to_ms(spec->kill_grace_s > 0 ? spec->kill_grace_s : DEFAULT_GRACE_S);
-	bool ended = false, killed = false;
+	bool ended = false, killed = false, now_mode = false;
 	char *chunk = malloc(READ_CHUNK);
 	size_t chunk_len = READ_CHUNK;
 	char small[4096];
@@ -602,10 +707,21 @@ static void supervise(const struct dtf_exec_spec *spec, pid_t pid, int pidfd, st
 		struct pollfd pfd[3];
 		int idx[3], nfds = 0, i, r;
 		int64_t now = dtf_mono_ms(), wait_ms = -1;
+		int cancel = spec->cancel ? atomic_load(spec->cancel) : 0;
 
+		if (cancel >= DTF_EXEC_CANCEL_NOW && !now_mode) {
+			/* Stop now: a short grace, and a short read of what strays still write. */
+			now_mode = true;
+			if (kill_at >= 0 && kill_at > now + DTF_EXEC_NOW_GRACE_MS)
+				kill_at = now + DTF_EXEC_NOW_GRACE_MS;
+			if (grace > DTF_EXEC_NOW_GRACE_MS)
+				grace = DTF_EXEC_NOW_GRACE_MS;
+			if (ended && drain_until > now + NOW_DRAIN_MS)
+				drain_until = now + NOW_DRAIN_MS;
+		}
 		if (!ended) {
 			if (kill_at < 0) {
-				if (spec->cancel && atomic_load(spec->cancel))
+				if (cancel)
 					res->cancelled = true;
 				else if (deadline >= 0 && now >= deadline)
 					res->timed_out = true;
@@ -625,7 +741,7 @@ static void supervise(const struct dtf_exec_spec *spec, pid_t pid, int pidfd, st
 		if (!ended) {
 			if (kill_at < 0 && deadline >= 0)
 				wake_by(&wait_ms, deadline, now);
-			if (kill_at < 0 && spec->cancel)
+			if (spec->cancel && !now_mode)
 				wake_by(&wait_ms, now + CANCEL_POLL_MS, now);
 			if (kill_at >= 0 && !killed)
 				wake_by(&wait_ms, kill_at, now);
@@ -633,6 +749,8 @@ static void supervise(const struct dtf_exec_spec *spec, pid_t pid, int pidfd, st
 				wake_by(&wait_ms, now + WAIT_POLL_MS, now);
 		} else {
 			wake_by(&wait_ms, drain_until, now);
+			if (spec->cancel && !now_mode)
+				wake_by(&wait_ms, now + CANCEL_POLL_MS, now);
 		}
 
 		for (i = 0; i < 2; i++) {
@@ -660,7 +778,7 @@ static void supervise(const struct dtf_exec_spec *spec, pid_t pid, int pidfd, st
 			/* Strays left in the group may hold the pipes open; they go too. */
 			kill(-pid, SIGKILL);
 			reap(pid, res);
-			drain_until = dtf_mono_ms() + DRAIN_MS;
+			drain_until = dtf_mono_ms() + (now_mode ? NOW_DRAIN_MS : DRAIN_MS);
 		}
 	}
 	if (!ended) {
@@ -707,6 +825,8 @@ int dtf_exec_run(const struct dtf_exec_spec *spec, struct dtf_exec_result *res)
 	out_p[1] = err_p[1] = -1;
 	if (rc)
 		goto out;
+	if (spec->started)
+		spec->started(spec->started_arg, pid);
 	cap[0].fd = out_p[0];
 	cap[1].fd = err_p[0];
 	out_p[0] = err_p[0] = -1;
