@@ -15,9 +15,9 @@
 #include "common/json.h"
 #include "common/util.h"
 
-#define HEADER_LINES	     30
-#define DTF_DISCOVER_MAX_READ (1 << 20) /* a test file's head that is read for headers and runner */
-#define MAX_DEPTH 8
+#define HEADER_LINES	      30
+#define DTF_DISCOVER_MAX_READ (1 << 20) /* the head of a file read for its header and runner */
+#define MAX_DEPTH	      8
 
 static json_t *req(json_t *task)
 {

@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DTF_PYRUN_ENV	"DTF_PYRUN"	  /* the environment variable that carries the launcher */
+#define DTF_PYRUN_ENV	"DTF_PYRUN"	/* the environment variable that carries the launcher */
 #define DTF_PYRUN_JUNIT "dtf-junit.xml" /* its report, in $DTF_WORK_DIR, unless told otherwise */
 
 /* The launcher's Python source. Its arguments: MODE JUNIT ARG…, where MODE is "pytest" or

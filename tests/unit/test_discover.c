@@ -392,7 +392,8 @@ static void test_python_runner_detection(void **state)
 	    /* A plain class of test methods is pytest's. */
 	    {"class TestMath:\n    def test_add(self):\n        assert 1\n", "pytest"},
 	    /* unittest files: pytest when the worker has it, unittest when not. */
-	    {"import unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n",
+	    {"import unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        "
+	     "pass\n",
 	     "unittest"},
 	    {"from unittest import TestCase\nclass T(TestCase):\n    def test_a(self): pass\n",
 	     "unittest"},
