@@ -15,9 +15,10 @@ struct dtf_http_client;
 /* True when dir looks like a pytest project (conftest.py or pytest.ini at its top). */
 bool dtf_pytest_detect(const char *dir);
 
-/* Replaces the plain pytest files among tasks (tasks that discovery made of test_*.py or
- * *_test.py files and that carry no dtf header settings) by chunk tasks, each running several
- * files in one `python3 -m pytest` with a JUnit report. With durations in history_path (written
+/* Replaces the Python test files among tasks (tasks that discovery gave the pytest or unittest
+ * runner, ci/pyrun.h, and that carry no other dtf header settings; not plain scripts) by chunk
+ * tasks, each running several files in one pytest process (through pyrun's launcher: a worker
+ * without pytest fails the chunk as an infrastructure error) with a JUnit report. With durations in history_path (written
  * by dtf_pytest_history_update), files are packed longest first into about slots × 2 chunks of
  * equal expected time, submitted longest first; without, into slots × 4 chunks of equal file
  * counts. Returns the number of chunk tasks made (0 when there were no pytest files). */
