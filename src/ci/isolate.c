@@ -861,9 +861,10 @@ int dtf_isolate_run(struct dtf_http_client *hc, const char *run_id,
 	bool done = false;
 	const json_t *t;
 
-	*reruns = json_array();
+	*reruns = NULL;
 	if (o->off || o->max_tests == 0)
 		return 0;
+	*reruns = json_array();
 	failed = list_tasks(hc, run_id, "failed", &rc);
 	if (!failed)
 		goto out;

@@ -103,9 +103,11 @@ bool dtf_isolate_only_order(const json_t *doc);
 /* For run_id on the coordinator behind hc: fetches its failed tasks, plans the re-runs, submits
  * them as a run of their own (named "isolation re-runs of <run_id>"), waits for them at most
  * o->max_seconds (progress on stderr unless o->quiet), cancels what is left, and stores the
- * finished re-run tasks in *reruns (a new array, empty when there was nothing to re-run). Prints
- * what it found (each order-dependent test with the files before it). Returns 0 or a DTF_E* code
- * (*reruns is then an empty array: the run is reported as the chunks gave it). */
+ * finished re-run tasks in *reruns (a new array, empty when there was nothing to re-run; NULL
+ * with --no-isolate or a bound of 0 tests, when nothing is to be classified). Prints what it
+ * found (each order-dependent test with the files before it). Returns 0 or a DTF_E* code
+ * (*reruns is then an empty array: the failing tests are reported as the chunks gave them, each
+ * with the reason "not re-run alone"). */
 int dtf_isolate_run(struct dtf_http_client *hc, const char *run_id,
 		    const struct dtf_isolate_opts *o, json_t **reruns);
 

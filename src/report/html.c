@@ -410,6 +410,12 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 		rc = put_names(b, "fixed", "Fixed Tests", json_object_get(cmp, "fixed"));
 	if (!rc)
 		rc = put_names(b, "flaky", "Flaky Tests", json_object_get(cmp, "flaky"));
+	if (!rc)
+		rc = put_names(b, "order-dependent", "Order-Dependent Tests",
+			       json_object_get(cmp, "order_dependent"));
+	if (!rc)
+		rc = put_names(b, "isolation-failures", "Isolation Failures",
+			       json_object_get(cmp, "isolation_failures"));
 	if (!rc && json_array_size(slower))
 		rc = dtf_buf_adds(b, "<h3>Slower Tests</h3>\n<table class=\"sortable\" id=\"slower-"
 				     "table\"><thead><tr><th>Test</th><th>Before</th><th>After</th>"

@@ -249,6 +249,10 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 		rc = put_names(b, "Fixed Tests", json_object_get(cmp, "fixed"));
 	if (!rc)
 		rc = put_names(b, "Flaky Tests", json_object_get(cmp, "flaky"));
+	if (!rc)
+		rc = put_names(b, "Order-Dependent Tests", json_object_get(cmp, "order_dependent"));
+	if (!rc)
+		rc = put_names(b, "Isolation Failures", json_object_get(cmp, "isolation_failures"));
 	if (!rc && json_array_size(slower))
 		rc = dtf_buf_adds(b, "\n### Slower Tests\n\n| Test | Before | After |\n"
 				     "|------|--------|-------|\n");

@@ -467,6 +467,7 @@ static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, 
 {
 	json_t *prev_tests = report_tests((json_t *)previous), *row, *cmp = NULL;
 	json_t *new_failures = NULL, *fixed = NULL, *flaky = NULL, *slower = NULL;
+	json_t *order = NULL, *isolation = NULL;
 	struct dtf_hmap before;
 	struct dtf_buf key;
 	size_t i;
@@ -487,16 +488,24 @@ static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, 
 	fixed = json_array();
 	flaky = json_array();
 	slower = json_array();
-	if (!new_failures || !fixed || !flaky || !slower)
+	order = json_array();
+	isolation = json_array();
+	if (!new_failures || !fixed || !flaky || !slower || !order || !isolation)
 		goto out;
 	json_array_foreach(tests, i, row)
 	{
 		json_t *old, *name = json_object_get(row, "name");
 		bool ok = row_passing(row);
+		/* Order dependence (ci/isolate.h) is listed apart, not as a new failure. */
+		const char *st = report_str(row, "status", "");
+		bool od = strcmp(st, "order_dependent") == 0;
+		bool iso = strcmp(st, "isolation_failure") == 0;
 
 		row_key(row, &key);
 		old = dtf_hmap_get(&before, dtf_buf_str(&key));
-		if (report_row_failed(row) && !(old && report_row_failed(old)))
+		if (od || iso)
+			json_array_append(od ? order : isolation, name);
+		else if (report_row_failed(row) && !(old && report_row_failed(old)))
 			json_array_append(new_failures, name);
 		if (old && report_row_failed(old) && ok)
 			json_array_append(fixed, name);
@@ -511,11 +520,11 @@ static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, 
 								"before_s", a, "after_s", z));
 		}
 	}
-	cmp = json_pack("{ss so so so so}", "previous_run_id",
+	cmp = json_pack("{ss so so so so so so}", "previous_run_id",
 			report_str(json_object_get((json_t *)previous, "run"), "id", ""),
 			"new_failures", new_failures, "fixed", fixed, "flaky", flaky, "slower",
-			slower);
-	new_failures = fixed = flaky = slower = NULL;
+			slower, "order_dependent", order, "isolation_failures", isolation);
+	new_failures = fixed = flaky = slower = order = isolation = NULL;
 	if (!cmp)
 		goto out;
 	*out = cmp;
@@ -525,6 +534,8 @@ out:
 	json_decref(fixed);
 	json_decref(flaky);
 	json_decref(slower);
+	json_decref(order);
+	json_decref(isolation);
 	json_decref(prev_tests);
 	dtf_hmap_release(&before);
 	dtf_buf_release(&key);

@@ -53,7 +53,10 @@ json_t *dtf_report_summary(json_t *doc);
  *                 lcov / Cobertura files listed in doc["coverage_files"] (paths) — absent when
  *                 there are none; a file that cannot be read is listed in errors, not fatal;
  *   "comparison" {"previous_run_id", "new_failures": [names], "fixed": [names], "flaky": [names],
- *                 "slower": [{"name", "before_s", "after_s"}]} against previous (may be NULL):
+ *                 "slower": [{"name", "before_s", "after_s"}], "order_dependent": [names],
+ *                 "isolation_failures": [names]} against previous (may be NULL); the tests
+ *                 found order-dependent or isolation failures (ci/isolate.h) are listed apart,
+ *                 not among the new failures;
  *                 rows are matched by task name and row name; slower means more than 20 % and
  *                 at least 1 s slower, both runs passing;
  *   "ci"         {"provider", "branch", "commit", "pr", "build_url", …} is set by `dtf ci`
