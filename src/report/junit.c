@@ -240,9 +240,12 @@ static int put_testcase(struct junit_ctx *ctx, const struct dtf_test_entry *e,
 	if (rc)
 		goto out;
 	if (tag) {
-		/* A status dtf gave the case (order dependence) is its type when it had none. */
-		if (!type && e->status != DTF_TEST_FAILED && e->status != DTF_TEST_ERROR &&
-		    e->status != DTF_TEST_SKIPPED)
+		/* An expected failure is written the way pytest writes it, so that it reads back as
+		 * one; a status dtf gave the case (order dependence) is its type when it had none. */
+		if (e->status == DTF_TEST_XFAILED)
+			type = "pytest.xfail";
+		else if (!type && e->status != DTF_TEST_FAILED && e->status != DTF_TEST_ERROR &&
+			 e->status != DTF_TEST_SKIPPED)
 			type = dtf_test_status_name(e->status);
 		details = get_str(tc, "details", &details_len);
 		rc = put_outcome(ctx, tag, get_str(tc, "message", NULL), type, details,
