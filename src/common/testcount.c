@@ -99,9 +99,66 @@ const char *dtf_task_failure_text(const json_t *task, char *buf, size_t len)
 	return buf;
 }
 
+
+/* Writes a case's full name, "classname::name" or its name, into buf. */
+static const char *case_name(const json_t *tc, char *buf, size_t len)
+{
+	const char *cls = dtf_json_str(tc, "classname", NULL);
+	const char *name = dtf_json_str(tc, "name", "(unnamed)");
+
+	if (!cls || !*cls)
+		return name;
+	snprintf(buf, len, "%s::%s", cls, name);
+	return buf;
+}
+
+/* True when an attempt of task before the last one names the case among its failed_tests. */
+static bool failed_before(const json_t *task, const json_t *tc)
+{
+	const json_t *hist = json_object_get(task, "history"), *a, *n;
+	char buf[1024];
+	const char *name = NULL;
+	size_t i, j;
+
+	json_array_foreach(hist, i, a)
+	{
+		json_array_foreach(json_object_get(a, "failed_tests"), j, n)
+		{
+			if (!name)
+				name = case_name(tc, buf, sizeof(buf));
+			if (json_is_string(n) && strcmp(json_string_value(n), name) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+json_t *dtf_test_failing_names(const json_t *task, size_t max)
+{
+	const json_t *cases = json_object_get(json_object_get(task, "result"), "testcases"), *tc;
+	json_t *names = NULL;
+	char buf[1024];
+	size_t i;
+	int s;
+
+	json_array_foreach(cases, i, tc)
+	{
+		s = dtf_test_status_parse(dtf_json_str(tc, "status", "passed"));
+		if (s >= 0 && !dtf_test_status_fails((enum dtf_test_status)s, false))
+			continue;
+		if (!names && !(names = json_array()))
+			return NULL;
+		if (json_array_size(names) >= max ||
+		    json_array_append_new(names, json_string(case_name(tc, buf, sizeof(buf)))))
+			break;
+	}
+	return names;
+}
+
 /* The status of one JUnit test case. A runner (or dtf's own re-run of a failing test) may write
- * any status name; pytest writes an expected failure as skipped with type "pytest.xfail". */
-static enum dtf_test_status case_status(const json_t *tc)
+ * any status name; pytest writes an expected failure as skipped with type "pytest.xfail". A case
+ * of a task that passed only on a retry is flaky when an earlier attempt failed it. */
+static enum dtf_test_status case_status(const json_t *task, const json_t *tc)
 {
 	const char *st = dtf_json_str(tc, "status", "passed");
 	int s = dtf_test_status_parse(st);
@@ -110,7 +167,10 @@ static enum dtf_test_status case_status(const json_t *tc)
 		return DTF_TEST_ERROR; /* not a status a finished test case can have */
 	if (s == DTF_TEST_SKIPPED && strcmp(dtf_json_str(tc, "type", ""), "pytest.xfail") == 0)
 		return DTF_TEST_XFAILED;
-	if (s == DTF_TEST_PASSED && dtf_json_bool(tc, "flaky", false))
+	if (s == DTF_TEST_PASSED &&
+	    (dtf_json_bool(tc, "flaky", false) ||
+	     (dtf_json_bool(json_object_get(task, "result"), "flaky", false) &&
+	      failed_before(task, tc))))
 		return DTF_TEST_FLAKY;
 	return (enum dtf_test_status)s;
 }
@@ -213,7 +273,7 @@ int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_f
 		ncases++;
 		e.kind = DTF_ENTRY_CASE;
 		e.tc = tc;
-		e.status = case_status(tc);
+		e.status = case_status(task, tc);
 		e.classname = dtf_json_str(tc, "classname", NULL);
 		if (e.classname && !*e.classname)
 			e.classname = NULL;

@@ -19,7 +19,9 @@ enum dtf_test_status {
 	DTF_TEST_SKIPPED,           /* skipped by the runner, or no worker could run the task */
 	DTF_TEST_XFAILED,           /* expected to fail and failed (pytest's xfail) */
 	DTF_TEST_XPASSED,           /* expected to fail but passed (non-strict) */
-	DTF_TEST_FLAKY,             /* passed only on a retry */
+	DTF_TEST_FLAKY,             /* passed only on a retry: a task without cases, or a case
+				     * an earlier attempt's history names among its
+				     * failed_tests */
 	DTF_TEST_ORDER_DEPENDENT,   /* failed in its group, passes alone */
 	DTF_TEST_ISOLATION_FAILURE, /* passed in its group, fails alone */
 	DTF_TEST_CANCELLED,         /* its task was cancelled (not for want of a worker) */
@@ -70,6 +72,12 @@ int dtf_test_entries(const json_t *task, dtf_test_entry_fn fn, void *arg);
 /* The same for a task whose status is status (a task status name) whatever its document says:
  * the coordinator counts a task while its status changes, before the document says so. */
 int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_fn fn, void *arg);
+
+/* A new array of the names ("classname::name", or the name) of task's test cases that fail
+ * (dtf_test_status_fails), at most max of them; NULL when there are none or out of memory. The
+ * coordinator keeps them with an attempt that is retried, so that a case that passes on the
+ * retry is counted flaky. */
+json_t *dtf_test_failing_names(const json_t *task, size_t max);
 
 /* The time a task took: result.duration_s, else finished_at - started_at, else 0. */
 double dtf_task_seconds(const json_t *task);

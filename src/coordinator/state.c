@@ -455,6 +455,14 @@ static void record_attempt(struct coord *c, struct ctask *t, const char *outcome
 		json_object_set_new(a, "error_kind", json_string(kind));
 	if (why)
 		json_object_set_new(a, "message", json_string(why));
+	/* The test cases a retried attempt failed: one that passes on the retry is flaky
+	 * (common/testcount.h). */
+	if (strcmp(outcome, "requeued") == 0) {
+		json_t *failed = dtf_test_failing_names(task_doc(t), 100);
+
+		if (failed)
+			json_object_set_new(a, "failed_tests", failed);
+	}
 	if (json_array_size(hist) < HISTORY_MAX)
 		json_array_append(hist, a);
 	else

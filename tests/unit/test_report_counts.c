@@ -257,6 +257,44 @@ static void test_case_statuses(void **state)
 	json_decref(t);
 }
 
+/* A chunk that passed on its retry: the cases its failed attempt names are flaky, the others
+ * passed; the names kept with an attempt are the failing cases'. */
+static void test_flaky_chunk(void **state)
+{
+	json_t *t = task("chunk", "completed"), *cases = json_array(), *names;
+
+	(void)state;
+	json_array_append_new(cases, tcase("m.T", "test_1", "failed", 0));
+	json_array_append_new(cases, tcase("", "test_2", "error", 0));
+	json_array_append_new(cases, tcase("m.T", "test_3", "passed", 0));
+	json_object_set_new(t, "result", json_pack("{so}", "testcases", cases));
+	names = dtf_test_failing_names(t, 100);
+	assert_int_equal(json_array_size(names), 2);
+	assert_string_equal(json_string_value(json_array_get(names, 0)), "m.T::test_1");
+	assert_string_equal(json_string_value(json_array_get(names, 1)), "test_2");
+	json_decref(names);
+	names = dtf_test_failing_names(t, 1);
+	assert_int_equal(json_array_size(names), 1);
+	json_decref(names);
+
+	/* The retry passed everything. */
+	cases = json_array();
+	json_array_append_new(cases, tcase("m.T", "test_1", "passed", 0));
+	json_array_append_new(cases, tcase("", "test_2", "passed", 0));
+	json_array_append_new(cases, tcase("m.T", "test_3", "passed", 0));
+	json_object_set_new(t, "result", json_pack("{so sb}", "testcases", cases, "flaky", 1));
+	assert_null(dtf_test_failing_names(t, 100));
+	json_object_set_new(t, "history",
+			    json_pack("[{ss ss s[ss]} {ss}]", "outcome", "requeued", "error_kind",
+				      "test_failures", "failed_tests", "m.T::test_1", "test_2",
+				      "outcome", "passed"));
+	assert_entries(t, "flaky m.T::test_1", "flaky test_2", "passed m.T::test_3", NULL);
+	/* Without result.flaky (the coordinator did not call it a pass after a failure), no. */
+	json_object_del(json_object_get(t, "result"), "flaky");
+	assert_entries(t, "passed m.T::test_1", "passed test_2", "passed m.T::test_3", NULL);
+	json_decref(t);
+}
+
 static void assert_line(const struct dtf_testcount *c, const char *want)
 {
 	char line[256];
@@ -460,6 +498,7 @@ int main(void)
 	    cmocka_unit_test(test_tasks_without_cases),
 	    cmocka_unit_test(test_crashed_chunk),
 	    cmocka_unit_test(test_case_statuses),
+	    cmocka_unit_test(test_flaky_chunk),
 	    cmocka_unit_test(test_line_singular_plural),
 	    cmocka_unit_test(test_json_round_trip),
 	    cmocka_unit_test(test_formats_agree),
