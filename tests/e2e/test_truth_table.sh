@@ -2,8 +2,8 @@
 # No false greens: a suite of known outcomes (tests/fixtures/truth: pytest pass, fail and
 # collection error, unittest fail, xfail, xpass and strict xpass, skip, a module with no tests,
 # plain Python scripts, shell fail, a C test that segfaults, a test that exits 0 but wrote a
-# JUnit report with a failure, a test killed by its timeout) run through `dtf run`,
-# `dtf ci --embedded` and the seed pipeline (coordinator, worker, `dtf client submit-task`,
+# JUnit report with a failure, a test killed by its timeout) run through `dtf run` (file by file
+# and in pytest chunks), `dtf ci --embedded` and the seed pipeline (coordinator, worker, `dtf client submit-task`,
 # `wait-completion`, `export-results`). Each outcome is checked exactly, per test case, in the
 # JSON and the JUnit report (check_truth.py). Then the same with a worker whose python3 cannot
 # import pytest: a pytest file fails with error.kind infrastructure naming what is missing, and a
@@ -41,6 +41,17 @@ $CHECK norunner run-nopy/results.json run-nopy/results.xml ||
 	fail "dtf run without pytest reported an outcome wrongly"
 assert_contains "$(cat run-nopy.txt)" "pytest is not importable by python3" \
 	"dtf run names the missing runner"
+# pytest chunks (--pytest): the Python files run several to a process, with the same outcomes.
+dtf run --pytest --workers 2 --test-dir truth/main --output-dir run-chunks --state-dir st-run3 \
+	--quiet > run-chunks.txt 2>&1
+assert_eq "$?" 1 "dtf run --pytest's exit status with failing tests ($(tail -5 run-chunks.txt))"
+$CHECK main run-chunks/results.json run-chunks/results.xml --chunked ||
+	fail "dtf run --pytest reported an outcome wrongly"
+no_pytest "$DTF_BIN" run --pytest --workers 1 --test-dir truth/norunner --output-dir run-chunks2 \
+	--state-dir st-run4 --quiet > run-chunks2.txt 2>&1
+assert_eq "$?" 1 "dtf run --pytest's exit status without pytest ($(tail -5 run-chunks2.txt))"
+$CHECK norunner run-chunks2/results.json run-chunks2/results.xml --chunked ||
+	fail "dtf run --pytest without pytest reported an outcome wrongly"
 log "dtf run: every outcome right"
 
 # --- 2. dtf ci --embedded; --dry-run shows each file's runner ---
