@@ -519,8 +519,8 @@ void state_requeue(struct coord *c, struct ctask *t, const char *kind, const cha
 		/* Say why a task whose worker was at fault still failed. */
 		if (t->max_requeues > 0)
 			snprintf(msg, sizeof(msg),
-				 "%s; the task was requeued %d time%s after losing its worker and "
-				 "max_requeues is %d",
+				 "%s; the task was requeued %d time%s for its worker's failures "
+				 "and max_requeues is %d",
 				 why, t->requeues, t->requeues == 1 ? "" : "s", t->max_requeues);
 		else
 			snprintf(msg, sizeof(msg), "%s; not requeued: max_requeues is 0", why);

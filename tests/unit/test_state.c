@@ -541,7 +541,7 @@ static void test_requeue_limit(void **state)
 	err = json_object_get(task_doc(t), "error");
 	assert_string_equal(dtf_json_str(err, "kind", "?"), "worker_lost");
 	assert_string_equal(dtf_json_str(err, "message", "?"),
-			    "gone; the task was requeued 2 times after losing its worker and "
+			    "gone; the task was requeued 2 times for its worker's failures and "
 			    "max_requeues is 2");
 	hist = json_object_get(task_doc(t), "history");
 	assert_int_equal(json_array_size(hist), 3);
