@@ -283,6 +283,23 @@ static bool find_marker(const struct text *t, const char *const *markers, bool d
 	return false;
 }
 
+/* A marker in the code; else, in a comment, a command-line one: a comment may say how to run the
+ * file ("# run with --hardware webgpu"), the way a `dtf:` header does, but a commented-out
+ * decorator or a word in a comment is not evidence. */
+static bool marker(const struct text *code, const struct text *all, const char *const *markers,
+		   bool digits, char *out, size_t len)
+{
+	const char *cli[2] = {NULL, NULL};
+	int i;
+
+	if (find_marker(code, markers, digits, out, len))
+		return true;
+	for (i = 0; markers[i]; i++)
+		if (strncmp(markers[i], "--", 2) == 0)
+			cli[0] = markers[i];
+	return cli[0] && find_marker(all, cli, digits, out, len);
+}
+
 json_t *dtf_analyze_text(const char *text, size_t len, enum dtf_lang lang)
 {
 	static const char *const hw_markers[] = {"--hardware", "mark.hardware", "hardware(",
@@ -292,7 +309,7 @@ json_t *dtf_analyze_text(const char *text, size_t len, enum dtf_lang lang)
 						      "browser=", "--browser", NULL};
 	static const char *const prio_markers[] = {"mark.priority", "priority(",
 						   "priority=", "--priority", NULL};
-	struct text t;
+	struct text t, all;
 	json_t *out, *hw, *ev;
 	char v[256];
 	size_t i;
@@ -300,13 +317,19 @@ json_t *dtf_analyze_text(const char *text, size_t len, enum dtf_lang lang)
 	if (len > DTF_ANALYZE_MAX_BYTES)
 		len = DTF_ANALYZE_MAX_BYTES;
 	t.s = malloc(len + 1);
-	if (!t.s)
+	all.s = malloc(len + 1);
+	if (!t.s || !all.s) {
+		free(t.s);
+		free(all.s);
 		return NULL;
+	}
 	for (i = 0; i < len; i++)
 		t.s[i] = text[i] ? (char)tolower((unsigned char)text[i]) : ' ';
 	t.s[len] = '\0';
 	t.n = len;
-	/* What a comment mentions is not what the test uses. */
+	memcpy(all.s, t.s, len + 1);
+	all.n = len;
+	/* What a comment mentions is not what the test uses: t is the code, all the whole text. */
 	if (lang == DTF_LANG_PYTHON)
 		strip_python(t.s, len);
 	else if (lang == DTF_LANG_HASH)
@@ -317,7 +340,7 @@ json_t *dtf_analyze_text(const char *text, size_t len, enum dtf_lang lang)
 	hw = json_array();
 	ev = json_array();
 
-	if (find_marker(&t, hw_markers, false, v, sizeof(v))) {
+	if (marker(&t, &all, hw_markers, false, v, sizeof(v))) {
 		json_t *parts = dtf_json_split(v, ",");
 		json_t *p;
 		json_array_foreach(parts, i, p)
@@ -368,18 +391,18 @@ json_t *dtf_analyze_text(const char *text, size_t len, enum dtf_lang lang)
 		add_hw(hw, "cpu");
 	json_object_set_new(out, "hardware", hw);
 
-	if (find_marker(&t, mem_markers, true, v, sizeof(v))) {
+	if (marker(&t, &all, mem_markers, true, v, sizeof(v))) {
 		double mib = strtod(v, NULL);
 		if (mib > 0 && mib <= 1e9) {
 			json_object_set_new(out, "min_memory", json_integer((json_int_t)mib));
 			json_array_append_new(ev, json_sprintf("min_memory %s", v));
 		}
 	}
-	if (find_marker(&t, browser_markers, false, v, sizeof(v))) {
+	if (marker(&t, &all, browser_markers, false, v, sizeof(v))) {
 		json_object_set_new(out, "browser", json_string(v));
 		json_array_append_new(ev, json_sprintf("browser %s", v));
 	}
-	if (find_marker(&t, prio_markers, true, v, sizeof(v))) {
+	if (marker(&t, &all, prio_markers, true, v, sizeof(v))) {
 		long pr = strtol(v, NULL, 10);
 		if (pr >= 1 && pr <= 10) {
 			json_object_set_new(out, "priority", json_integer(pr));
@@ -388,6 +411,7 @@ json_t *dtf_analyze_text(const char *text, size_t len, enum dtf_lang lang)
 	}
 	json_object_set_new(out, "evidence", ev);
 	free(t.s);
+	free(all.s);
 	return out;
 }
 

@@ -157,8 +157,15 @@ static void test_analyze_comments(void **state)
 		      DTF_LANG_PYTHON, "[\"cuda\"]");
 	check_hw_lang("# @pytest.mark.hardware('rocm')\n@pytest.mark.hardware('cuda')\n",
 		      DTF_LANG_PYTHON, "[\"cuda\"]");
+	/* A comment may say how to run the file with a command-line marker, but a commented-out
+	 * decorator is not one. */
+	check_hw_lang("# run me with --hardware webgpu\nimport os\n", DTF_LANG_PYTHON,
+		      "[\"webgpu\"]");
+	check_hw_lang("# @pytest.mark.hardware('rocm')\ndef test_x(): pass\n", DTF_LANG_PYTHON,
+		      "[\"cpu\"]");
+	check_hw_lang("# hardware=rocm when we have one\n", DTF_LANG_PYTHON, "[\"cpu\"]");
 	/* Shell: # at the start of a word; $# and quoted # are not comments. */
-	check_hw_lang("#!/bin/sh\n# run me with --hardware webgpu\necho $# ok\n", DTF_LANG_HASH,
+	check_hw_lang("#!/bin/sh\n# needs webgpu, someday\necho $# ok\n", DTF_LANG_HASH,
 		      "[\"cpu\"]");
 	check_hw_lang("#!/bin/sh\nrunner --hardware webgpu\n", DTF_LANG_HASH, "[\"webgpu\"]");
 	check_hw_lang("echo '# quoted' webgpu\n", DTF_LANG_HASH, "[\"webgpu\"]");
