@@ -24,6 +24,7 @@ const char dtf_pyrun_source[] =
     "mode,junit,args=sys.argv[1],sys.argv[2],sys.argv[3:]\n"
     "os.environ.pop(\"DTF_PYRUN\",None)\n"
     "junit=os.path.join(os.environ.get(\"DTF_WORK_DIR\",\".\"),junit)\n"
+    "os.makedirs(os.path.dirname(junit) or \".\",exist_ok=True)\n"
     "import xml.etree.ElementTree as ET,re\n"
     "def clean(s):\n"
     " return re.sub(\"[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]\",\"?\",str(s))\n"
