@@ -141,6 +141,13 @@ static bool word(const char *p, const char *end, const char *w)
 			     (*p >= '0' && *p <= '9'));
 }
 
+static const char *skip_blanks(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
 struct py_facts {
 	bool uses_pytest, uses_unittest, module_tests, method_tests, test_class, testcase_class;
 };
@@ -225,13 +232,18 @@ const char *dtf_pyrun_detect(const char *text, size_t len)
 			while (s < eol && (*s == ' ' || *s == '\t'))
 				s++;
 		}
-		if (eol - s > 8 && memcmp(s, "def test", 8) == 0) {
-			if (indent == 0)
-				f.module_tests = true;
-			else
-				f.method_tests = true;
-		} else if (eol - s > 10 && memcmp(s, "class Test", 10) == 0) {
-			f.test_class = true;
+		if (word(s, eol, "def")) {
+			const char *name = skip_blanks(s + 3, eol);
+			if (eol - name > 4 && memcmp(name, "test", 4) == 0) {
+				if (indent == 0)
+					f.module_tests = true;
+				else
+					f.method_tests = true;
+			}
+		} else if (word(s, eol, "class")) {
+			const char *name = skip_blanks(s + 5, eol);
+			if (eol - name > 4 && memcmp(name, "Test", 4) == 0)
+				f.test_class = true;
 		}
 		if (word(s, eol, "class")) {
 			const char *open = memchr(s, '(', (size_t)(eol - s));

@@ -416,6 +416,11 @@ static void test_python_runner_detection(void **state)
 	    {"def testing_helper():\n    pass\n", "pytest"}, /* pytest collects test* names */
 	    {"def helper_test():\n    pass\n", "python"},
 	    {"", "python"},
+	    /* More blanks than usual. */
+	    {"def  test_spaced():\n    pass\n", "pytest"},
+	    {"async   def\ttest_io():\n    pass\n", "pytest"},
+	    {"class\tTestX:\n    def  test_a(self):\n        pass\n", "pytest"},
+	    {"define = 1\nclassic = 2\ndefault_test = 3\n", "python"},
 	    /* Windows line ends and tabs. */
 	    {"import os\r\ndef test_crlf():\r\n\tpass\r\n", "pytest"},
 	};
