@@ -95,13 +95,15 @@ static void strip_python(char *s, size_t n)
 					break;
 			}
 			end = j + 2 < n ? j + 3 : n;
-			/* What comes before it on its line: string prefixes (r, b, u, f), blanks. */
+			/* What comes before it on its line: string prefixes (r, b, u, f), blanks.
+			 */
 			for (j = 0; j < 2 && k > 0 && s[k - 1] && strchr("rbuf", s[k - 1]); j++)
 				k--;
 			while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t'))
 				k--;
-			statement = depth == 0 && (k == 0 || s[k - 1] == ':' || s[k - 1] == ';' ||
-						   (s[k - 1] == '\n' && (k < 2 || s[k - 2] != '\\')));
+			statement =
+			    depth == 0 && (k == 0 || s[k - 1] == ':' || s[k - 1] == ';' ||
+					   (s[k - 1] == '\n' && (k < 2 || s[k - 2] != '\\')));
 			if (statement)
 				blank(s, i, end);
 			i = end;
@@ -187,11 +189,11 @@ static bool ext_in(const char *ext, const char *const *list)
 enum dtf_lang dtf_analyze_lang(const char *path, const char *text, size_t len)
 {
 	static const char *const py[] = {"py", "pyw", NULL};
-	static const char *const hash[] = {"sh", "bash", "zsh", "ksh", "bats", "rb", "pl",
-					   "pm", "r", "tcl", NULL};
-	static const char *const cl[] = {"c",  "h",	"cc",	"cpp", "cxx", "hpp", "hh",
-					 "js", "mjs", "cjs", "jsx", "ts",  "tsx", "go",
-					 "rs", "java", "kt", "scala", "swift", "cs", NULL};
+	static const char *const hash[] = {"sh", "bash", "zsh", "ksh", "bats", "rb",
+					   "pl", "pm",	 "r",	"tcl", NULL};
+	static const char *const cl[] = {"c",  "h",    "cc",  "cpp",   "cxx",	"hpp", "hh",
+					 "js", "mjs",  "cjs", "jsx",   "ts",	"tsx", "go",
+					 "rs", "java", "kt",  "scala", "swift", "cs",  NULL};
 	const char *base = path ? strrchr(path, '/') : NULL;
 	const char *dot;
 	char line[128];

@@ -13,10 +13,10 @@
 
 /* The comment syntax of a test file, so that what a comment says is not taken as evidence. */
 enum dtf_lang {
-	DTF_LANG_OTHER,  /* unknown (or a binary): nothing is taken for a comment */
+	DTF_LANG_OTHER,	 /* unknown (or a binary): nothing is taken for a comment */
 	DTF_LANG_PYTHON, /* `#` comments and docstrings */
-	DTF_LANG_HASH,   /* shell, Ruby, Perl, …: `#` comments (the #! line too) */
-	DTF_LANG_C,      /* C, C++, JS, TS, Go, Rust, Java, …: `//` and block comments */
+	DTF_LANG_HASH,	 /* shell, Ruby, Perl, …: `#` comments (the #! line too) */
+	DTF_LANG_C,	 /* C, C++, JS, TS, Go, Rust, Java, …: `//` and block comments */
 };
 
 /* The language of a file, from its name's extension, else its #! line (text: its first len

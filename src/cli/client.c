@@ -20,14 +20,16 @@ static void usage(FILE *f)
 		"usage: dtf client <action> [options]\n"
 		"actions:\n"
 		"  submit-task --file F [--name N]     submit a task file as a new run\n"
-		"  wait-completion [--run ID] [--timeout S] [--unschedulable-timeout S] [--quiet]\n"
-		"                                      wait; exit 0 only if every task passed or was\n"
-		"                                      skipped because no registered worker can run it\n"
-		"                                      (after --unschedulable-timeout S, default 300,\n"
-		"                                      0 = wait for it); 1 failures, 2 error, 3 timeout\n"
-		"  export-results --format json|junit|markdown|html|csv|gitlab --output F [--run ID]\n"
-		"                                      gitlab: Code Quality JSON at F and JUnit XML\n"
-		"                                      next to it (F with .xml)\n"
+		"  wait-completion [--run ID] [--timeout S] [--quiet]\n"
+		"      [--unschedulable-timeout S]     wait; a task no registered worker can\n"
+		"                                      run is skipped after S s (default 300;\n"
+		"                                      0 = wait); exit 0 when every task passed\n"
+		"                                      or was skipped, 1 failures, 2 error,\n"
+		"                                      3 --timeout\n"
+		"  export-results --format F --output FILE [--run ID]\n"
+		"                                      F: json, junit, markdown, html, csv or\n"
+		"                                      gitlab (Code Quality JSON at FILE and\n"
+		"                                      JUnit next to it, FILE with .xml)\n"
 		"  status [--run ID | --task ID]       show a run's tasks, or one task\n"
 		"  cancel --task ID | --run ID         cancel a task or every unfinished task of a run\n"
 		"  workers                             list workers\n"
@@ -207,7 +209,7 @@ int cmd_client(int argc, char **argv)
 		}
 		cli_unsched_init(&un, unsched_timeout);
 		rc = cli_wait_run(&c, run_id, timeout, false, quiet, &k, &un);
-		/* The tasks skipped here, with why; the coordinator keeps the same for the reports. */
+		/* The tasks skipped here, with why (the coordinator keeps the same). */
 		cli_unsched_print(&un, stdout);
 		cli_unsched_release(&un);
 		if (rc == DTF_ETIMEOUT) {

@@ -41,8 +41,8 @@ static void add_listed(json_t *out, const json_t *list)
 
 	json_array_foreach(list, i, e)
 	    json_object_set_new(out, dtf_json_str(e, "id", ""),
-				json_pack("{s:s,s:s}", "name", dtf_json_str(e, "name", ""), "reason",
-					  dtf_json_str(e, "reason", "")));
+				json_pack("{s:s,s:s}", "name", dtf_json_str(e, "name", ""),
+					  "reason", dtf_json_str(e, "reason", "")));
 }
 
 /* The unschedulable tasks of the run as {id: {"name", "reason"}} (a new object), from the
@@ -124,10 +124,9 @@ int cli_unsched_check(struct cli_unsched *u, struct dtf_http_client *c, const ch
 			fprintf(stderr, "dtf: cannot skip task %s: %s\n", id, c->error);
 			continue;
 		}
-		json_array_append_new(u->skipped,
-				      json_pack("{s:s,s:O,s:O}", "id", id, "name",
-						json_object_get(info, "name"), "reason",
-						json_object_get(info, "reason")));
+		json_array_append_new(u->skipped, json_pack("{s:s,s:O,s:O}", "id", id, "name",
+							    json_object_get(info, "name"), "reason",
+							    json_object_get(info, "reason")));
 		if (!quiet)
 			fprintf(stderr, "skipping %s: %s (no worker could run it for %.0f s)\n",
 				dtf_json_str(info, "name", id), dtf_json_str(info, "reason", ""),

@@ -153,8 +153,8 @@ static void test_analyze_comments(void **state)
 	check_hw_lang("run(\n    \"\"\"webgpu\"\"\")\n", DTF_LANG_PYTHON, "[\"webgpu\"]");
 	check_hw_lang("import torch\n# uses cuda when present\nx = torch.ones(1)\n",
 		      DTF_LANG_PYTHON, "[\"cpu\"]");
-	check_hw_lang("import torch\nx = torch.ones(1).to('cuda')  # on the GPU\n",
-		      DTF_LANG_PYTHON, "[\"cuda\"]");
+	check_hw_lang("import torch\nx = torch.ones(1).to('cuda')  # on the GPU\n", DTF_LANG_PYTHON,
+		      "[\"cuda\"]");
 	check_hw_lang("# @pytest.mark.hardware('rocm')\n@pytest.mark.hardware('cuda')\n",
 		      DTF_LANG_PYTHON, "[\"cuda\"]");
 	/* A comment may say how to run the file with a command-line marker, but a commented-out
@@ -193,7 +193,11 @@ static void test_analyze_lang(void **state)
 			 DTF_LANG_PYTHON);
 	assert_int_equal(dtf_analyze_lang("test_a", "#!/bin/bash\n", 12), DTF_LANG_HASH);
 	assert_int_equal(dtf_analyze_lang("test_a", "#!/usr/bin/env node\n", 20), DTF_LANG_C);
-	assert_int_equal(dtf_analyze_lang("test_a", "\x7f" "ELF", 4), DTF_LANG_OTHER);
+	assert_int_equal(dtf_analyze_lang("test_a",
+					  "\x7f"
+					  "ELF",
+					  4),
+			 DTF_LANG_OTHER);
 	assert_int_equal(dtf_analyze_lang(".hidden", NULL, 0), DTF_LANG_OTHER);
 	assert_int_equal(dtf_analyze_lang(NULL, NULL, 0), DTF_LANG_OTHER);
 }
