@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -437,6 +438,16 @@ static void *cancel_later(void *arg)
 	return NULL;
 }
 
+/* Sets *flag to DTF_EXEC_CANCEL_NOW after delay_ms. */
+static void *raise_later(void *arg)
+{
+	struct canceller *c = arg;
+
+	sleep_ms(c->delay_ms);
+	atomic_store(c->flag, DTF_EXEC_CANCEL_NOW);
+	return NULL;
+}
+
 static void test_cancel(void **state)
 {
 	char *const argv[] = {"sleep", "30", NULL};
@@ -464,6 +475,99 @@ static void test_cancel(void **state)
 	assert_true(r.cancelled);
 	assert_in_range((long)(r.duration_s * 1000), 0, 1000);
 	dtf_exec_result_release(&r);
+}
+
+/* A cancel that rises to DTF_EXEC_CANCEL_NOW cuts the kill grace short: a process that ignores
+ * SIGTERM gets SIGKILL after DTF_EXEC_NOW_GRACE_MS, not after kill_grace_s (5 s here). */
+static void test_cancel_now(void **state)
+{
+	char *const argv[] = {"sh", "-c", "trap '' TERM; sleep 30", NULL};
+	atomic_int flag = 0;
+	struct canceller first = {&flag, 200}, now = {&flag, 500};
+	struct dtf_exec_spec s;
+	struct dtf_exec_result r;
+	pthread_t t1, t2;
+
+	(void)state;
+	spec_init(&s, argv);
+	s.cancel = &flag;
+	s.kill_grace_s = 5;
+	s.timeout_s = 20;
+	/* Stopped now at 200 ms (once the shell ignores SIGTERM). */
+	first.delay_ms = 200;
+	assert_int_equal(pthread_create(&t1, NULL, raise_later, &first), 0);
+	assert_int_equal(dtf_exec_run(&s, &r), 0);
+	pthread_join(t1, NULL);
+	assert_true(r.cancelled);
+	assert_int_equal(r.signal, SIGKILL);
+	assert_in_range((long)(r.duration_s * 1000), 200 + DTF_EXEC_NOW_GRACE_MS - 50, 1800);
+	dtf_exec_result_release(&r);
+
+	/* Cancelled at 200 ms (SIGTERM, ignored), told to stop now at 500 ms, in the grace. */
+	atomic_store(&flag, 0);
+	assert_int_equal(pthread_create(&t1, NULL, cancel_later, &first), 0);
+	assert_int_equal(pthread_create(&t2, NULL, raise_later, &now), 0);
+	assert_int_equal(dtf_exec_run(&s, &r), 0);
+	pthread_join(t1, NULL);
+	pthread_join(t2, NULL);
+	assert_true(r.cancelled);
+	assert_int_equal(r.signal, SIGKILL);
+	/* 500 ms, then at most the short grace: far from the 5 s grace. */
+	assert_in_range((long)(r.duration_s * 1000), 450, 2000);
+	dtf_exec_result_release(&r);
+}
+
+/* started() reports the child's pid, which leads its own process group; and the child dies with
+ * the process that runs dtf_exec_run (PR_SET_PDEATHSIG), even by SIGKILL. */
+static void started_cb(void *arg, pid_t pid)
+{
+	int fd = *(int *)arg;
+	long v = (long)pid;
+
+	if (write(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
+		_exit(3);
+}
+
+static void test_dies_with_parent(void **state)
+{
+	char *const argv[] = {"sleep", "60", NULL};
+	int p[2], status;
+	long child = 0, pgrp = 0;
+	pid_t runner;
+	char path[64], *text = NULL, *q;
+
+	(void)state;
+	assert_int_equal(pipe(p), 0);
+	runner = fork();
+	assert_true(runner >= 0);
+	if (runner == 0) {
+		struct dtf_exec_spec s;
+		struct dtf_exec_result r;
+
+		close(p[0]);
+		spec_init(&s, argv);
+		s.started = started_cb;
+		s.started_arg = &p[1];
+		dtf_exec_run(&s, &r);
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &child, sizeof(child)), (ssize_t)sizeof(child));
+	close(p[0]);
+	assert_true(child > 0);
+	snprintf(path, sizeof(path), "/proc/%ld/stat", child);
+	assert_int_equal(dtf_read_file(path, 4096, &text, NULL), 0);
+	q = strrchr(text, ')');
+	assert_non_null(q);
+	assert_int_equal(sscanf(q + 2, "%*c %*d %ld", &pgrp), 1);
+	free(text);
+	assert_int_equal(pgrp, child);
+	kill(runner, SIGKILL);
+	assert_int_equal(waitpid(runner, &status, 0), runner);
+	if (!pid_gone(child)) {
+		kill((pid_t)child, SIGKILL);
+		fail_msg("the task (pid %ld) outlived the process that ran it", child);
+	}
 }
 
 #define THREADS 4
@@ -585,6 +689,7 @@ int main(void)
 	    cmocka_unit_test(test_group_kill),	   cmocka_unit_test(test_orphan_outside_group),
 	    cmocka_unit_test(test_output_cap),	   cmocka_unit_test(test_output_cap_edges),
 	    cmocka_unit_test(test_cancel),	   cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_cancel_now),	   cmocka_unit_test(test_dies_with_parent),
 	};
 
 	/* As dtf's main() does, before any task runs. */
