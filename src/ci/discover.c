@@ -235,6 +235,10 @@ static int add_test(const char *root, const char *path, json_t *tasks, char *err
 		}
 	}
 	free(text);
+	if (rc == 0 && !python && json_object_get(json_object_get(task, "params"), "runner")) {
+		snprintf(err, errlen, "%s: dtf header: runner= is for Python files only", path);
+		rc = DTF_EPARSE;
+	}
 	if (rc == 0 && python)
 		rc = python_task(task, runner, abspath, err, errlen);
 	if (rc == 0)

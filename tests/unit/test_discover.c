@@ -274,6 +274,13 @@ static void test_discover_bad_header(void **state)
 	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), DTF_EPARSE);
 	assert_contains(err, "test_bad.sh:1: dtf header: unknown key 'colour'");
 	json_decref(tasks);
+
+	/* A runner is for Python files. */
+	put(f->root, "test_bad.sh", "# dtf: runner=pytest\n", 0644);
+	tasks = json_array();
+	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), DTF_EPARSE);
+	assert_contains(err, "test_bad.sh: dtf header: runner= is for Python files only");
+	json_decref(tasks);
 }
 
 static void test_discover_missing_dir(void **state)
