@@ -323,8 +323,9 @@ int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_f
 		if (!path || file_has_case(path, cases))
 			continue;
 		e.name = path;
-		snprintf(nr, sizeof(nr), "not run: %.200s failed before this file's tests (%.200s)",
-			 name, dtf_task_failure_text(task, buf, sizeof(buf)));
+		snprintf(nr, sizeof(nr),
+			 "not run: %.200s failed before this file's tests reported (%.200s)", name,
+			 dtf_task_failure_text(task, buf, sizeof(buf)));
 		e.message = nr;
 		rc = fn(&e, arg);
 		if (rc)

@@ -467,6 +467,12 @@ static void test_formats_agree(void **state)
 	assert_int_equal(dtf_report_csv(doc, &out), 0);
 	assert_int_equal(occurrences(dtf_buf_str(&out), "\r\n"), 10);
 	assert_int_equal(occurrences(dtf_buf_str(&out), ",error,"), 3);
+	/* The task's error says what happened; its files name the task and it. */
+	assert_non_null(strstr(dtf_buf_str(&out), "crash (task),crash,error,0.000,,signal,"
+						  "killed by signal 9,\r\n"));
+	assert_non_null(strstr(dtf_buf_str(&out),
+			       "t/test_q.py,crash,error,0.000,,not_run,not run: crash failed "
+			       "before this file's tests reported (killed by signal 9),\r\n"));
 
 	/* Markdown. */
 	dtf_buf_reset(&out);
