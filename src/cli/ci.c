@@ -473,7 +473,8 @@ static int remote_wait(struct dtf_http_client *hc, const char *run_id, double sl
 	done = k->completed + k->failed + k->cancelled;
 	if (!quiet && done != seen->done)
 		fprintf(stderr,
-			"progress: %d/%d done, %d passed, %d failed, %d running, %d pending\n",
+			"progress: %d/%d tasks done, %d passed, %d failed, %d running, "
+			"%d pending\n",
 			done, k->total, k->completed, k->failed, k->running, k->pending);
 	seen->done = done;
 	if (!quiet && dtf_json_int(s, "blocked_count", 0) != seen->blocked) {

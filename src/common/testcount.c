@@ -99,7 +99,6 @@ const char *dtf_task_failure_text(const json_t *task, char *buf, size_t len)
 	return buf;
 }
 
-
 /* Writes a case's full name, "classname::name" or its name, into buf. */
 static const char *case_name(const json_t *tc, char *buf, size_t len)
 {
@@ -191,7 +190,7 @@ static enum dtf_test_status task_status(const json_t *task, const char *st, cons
 		return DTF_TEST_FAILED;
 	if (strcmp(st, "cancelled") == 0)
 		return *kind && strcmp(*kind, "unschedulable") == 0 ? DTF_TEST_SKIPPED
-								   : DTF_TEST_CANCELLED;
+								    : DTF_TEST_CANCELLED;
 	if (strcmp(st, "pending") == 0)
 		return DTF_TEST_PENDING;
 	if (strcmp(st, "assigned") == 0 || strcmp(st, "running") == 0)
@@ -462,5 +461,6 @@ void dtf_testcount_line(const struct dtf_testcount *c, char *out, size_t len)
 		used += n < 0 ? 0 : (size_t)n;
 	}
 	if (used < len && dtf_testcount_unfinished(c))
-		snprintf(out + used, len - used, ", %lld not finished", dtf_testcount_unfinished(c));
+		snprintf(out + used, len - used, ", %lld not finished",
+			 dtf_testcount_unfinished(c));
 }

@@ -14,19 +14,19 @@
 enum dtf_test_status {
 	DTF_TEST_PASSED,
 	DTF_TEST_FAILED,
-	DTF_TEST_ERROR,             /* an error outside the assertion, or a task that failed
+	DTF_TEST_ERROR,		    /* an error outside the assertion, or a task that failed
 				     * outside its tests, or a test it did not get to */
-	DTF_TEST_SKIPPED,           /* skipped by the runner, or no worker could run the task */
-	DTF_TEST_XFAILED,           /* expected to fail and failed (pytest's xfail) */
-	DTF_TEST_XPASSED,           /* expected to fail but passed (non-strict) */
-	DTF_TEST_FLAKY,             /* passed only on a retry: a task without cases, or a case
+	DTF_TEST_SKIPPED,	    /* skipped by the runner, or no worker could run the task */
+	DTF_TEST_XFAILED,	    /* expected to fail and failed (pytest's xfail) */
+	DTF_TEST_XPASSED,	    /* expected to fail but passed (non-strict) */
+	DTF_TEST_FLAKY,		    /* passed only on a retry: a task without cases, or a case
 				     * an earlier attempt's history names among its
 				     * failed_tests */
 	DTF_TEST_ORDER_DEPENDENT,   /* failed in its group, passes alone */
 	DTF_TEST_ISOLATION_FAILURE, /* passed in its group, fails alone */
-	DTF_TEST_CANCELLED,         /* its task was cancelled (not for want of a worker) */
-	DTF_TEST_PENDING,           /* its task has not started */
-	DTF_TEST_RUNNING,           /* its task is assigned or running */
+	DTF_TEST_CANCELLED,	    /* its task was cancelled (not for want of a worker) */
+	DTF_TEST_PENDING,	    /* its task has not started */
+	DTF_TEST_RUNNING,	    /* its task is assigned or running */
 	DTF_TEST__COUNT
 };
 
@@ -40,8 +40,8 @@ bool dtf_test_status_fails(enum dtf_test_status s, bool order_ok);
 
 /* Where an entry comes from. */
 enum dtf_test_entry_kind {
-	DTF_ENTRY_CASE,       /* a JUnit test case of the task */
-	DTF_ENTRY_TASK,       /* the task itself, which produced no test case */
+	DTF_ENTRY_CASE,	      /* a JUnit test case of the task */
+	DTF_ENTRY_TASK,	      /* the task itself, which produced no test case */
 	DTF_ENTRY_TASK_ERROR, /* the task failed outside its tests (crash, timeout, exit status) */
 	DTF_ENTRY_NOT_RUN     /* a file of the task (params.pytest_files) with no test case, in a
 			       * task that failed: the tests it did not get to */
@@ -53,12 +53,12 @@ struct dtf_test_entry {
 	const json_t *tc; /* the JUnit test case (DTF_ENTRY_CASE), else NULL */
 	enum dtf_test_entry_kind kind;
 	enum dtf_test_status status;
-	const char *classname;  /* the case's classname, or NULL */
-	const char *name;       /* the case's name, the task's name, or the file not run */
-	double duration_s;      /* the case's own time; a task's time, less its cases' for an
+	const char *classname;	/* the case's classname, or NULL */
+	const char *name;	/* the case's name, the task's name, or the file not run */
+	double duration_s;	/* the case's own time; a task's time, less its cases' for an
 				 * error entry beside them; 0 for a file not run */
 	const char *error_kind; /* or NULL */
-	const char *message;    /* or NULL */
+	const char *message;	/* or NULL */
 };
 
 /* Called for each entry; a non-zero return stops the walk and is returned. */

@@ -241,15 +241,16 @@ static int put_testcase(struct junit_ctx *ctx, const struct dtf_test_entry *e,
 		goto out;
 	if (tag) {
 		/* An expected failure is written the way pytest writes it, so that it reads back as
-		 * one; a status dtf gave the case (order dependence) is its type when it had none. */
+		 * one; a status dtf gave the case (order dependence) is its type when it had none.
+		 */
 		if (e->status == DTF_TEST_XFAILED)
 			type = "pytest.xfail";
 		else if (!type && e->status != DTF_TEST_FAILED && e->status != DTF_TEST_ERROR &&
 			 e->status != DTF_TEST_SKIPPED)
 			type = dtf_test_status_name(e->status);
 		details = get_str(tc, "details", &details_len);
-		rc = put_outcome(ctx, tag, get_str(tc, "message", NULL), type, details,
-				 details_len, false);
+		rc = put_outcome(ctx, tag, get_str(tc, "message", NULL), type, details, details_len,
+				 false);
 	}
 	if (!rc)
 		rc = put_output(ctx->body, "system-out", tc, "stdout", NULL);
@@ -306,16 +307,17 @@ static int put_task_case(struct junit_ctx *ctx, const struct dtf_test_entry *e)
 	dtf_buf_init(&classname, 1u << 20);
 	dtf_buf_init(&full_name, 1u << 20);
 	if (e->kind == DTF_ENTRY_NOT_RUN)
-		rc = dtf_buf_adds(&classname, get_str(task, "name", NULL) ? get_str(task, "name", NULL)
-									    : "dtf.task");
+		rc = dtf_buf_adds(&classname, get_str(task, "name", NULL)
+						  ? get_str(task, "name", NULL)
+						  : "dtf.task");
 	else
 		rc = dtf_buf_printf(&classname, "dtf.%s", type ? type : "task");
 	if (!rc)
 		rc = dtf_buf_printf(&full_name, "%s%s", e->name,
 				    e->kind == DTF_ENTRY_TASK_ERROR ? " (task)" : "");
 	if (!rc)
-		rc = open_case(ctx, dtf_buf_str(&classname), dtf_buf_str(&full_name),
-			       e->duration_s);
+		rc =
+		    open_case(ctx, dtf_buf_str(&classname), dtf_buf_str(&full_name), e->duration_s);
 	if (rc)
 		goto out;
 	if (e->status == DTF_TEST_FLAKY) {
@@ -334,7 +336,8 @@ static int put_task_case(struct junit_ctx *ctx, const struct dtf_test_entry *e)
 		if (show_stderr)
 			body = get_str(result, "stderr", &body_len);
 		rc = put_outcome(ctx, tag, message ? message : "task failed", e->error_kind, body,
-				 body_len, json_is_true(json_object_get(result, "stderr_truncated")));
+				 body_len,
+				 json_is_true(json_object_get(result, "stderr_truncated")));
 		show_stderr = false;
 	}
 	if (!rc && e->kind != DTF_ENTRY_NOT_RUN)

@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "common/err.h"
-#include "common/utf8.h"
 #include "common/testcount.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "report/view.h"
 

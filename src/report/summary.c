@@ -74,11 +74,11 @@ json_t *dtf_report_summary(json_t *doc)
 		json_decref(t);
 		return NULL;
 	}
-	if (json_object_set_new(summary, "pass_rate",
-				json_real(c.total ? (double)(c.n[DTF_TEST_PASSED] +
-							     c.n[DTF_TEST_FLAKY]) /
-							(double)c.total
-						  : 0.0)) ||
+	if (json_object_set_new(
+		summary, "pass_rate",
+		json_real(c.total ? (double)(c.n[DTF_TEST_PASSED] + c.n[DTF_TEST_FLAKY]) /
+					(double)c.total
+				  : 0.0)) ||
 	    json_object_set_new(summary, "tasks", t)) {
 		json_decref(summary);
 		return NULL;

@@ -27,8 +27,8 @@
 
 static json_t *task(const char *id, const char *status)
 {
-	json_t *t = json_pack("{ss ss ss ss}", "id", id, "name", id, "type", "test", "status",
-			      status);
+	json_t *t =
+	    json_pack("{ss ss ss ss}", "id", id, "name", id, "type", "test", "status", status);
 
 	assert_non_null(t);
 	return t;
@@ -102,7 +102,8 @@ static void test_chunk_of_many_cases(void **state)
 		json_array_append_new(cases, tcase("pkg.test_mod.TestX", name,
 						   i % 100 == 0 ? "skipped" : "passed", 0.001));
 	}
-	json_object_set_new(t, "result", json_pack("{sf so}", "duration_s", 30.0, "testcases", cases));
+	json_object_set_new(t, "result",
+			    json_pack("{sf so}", "duration_s", 30.0, "testcases", cases));
 	c = count_of(t);
 	assert_int_equal(c.total, 6462);
 	assert_int_equal(c.n[DTF_TEST_SKIPPED], 65);
@@ -128,8 +129,9 @@ static void test_tasks_without_cases(void **state)
 	json_decref(t);
 
 	t = task("gpu", "cancelled");
-	json_object_set_new(t, "error", json_pack("{ss ss}", "kind", "unschedulable", "message",
-						  "no worker offers cuda"));
+	json_object_set_new(
+	    t, "error",
+	    json_pack("{ss ss}", "kind", "unschedulable", "message", "no worker offers cuda"));
 	assert_entries(t, "skipped gpu", NULL);
 	json_decref(t);
 
@@ -186,8 +188,9 @@ static void test_crashed_chunk(void **state)
 	/* pytest writes a collection error under the module's dotted path. */
 	json_array_append_new(cases, tcase("", "tests.sub.test_c", "error", 0));
 	json_object_set_new(t, "error", json_pack("{ss}", "kind", "signal"));
-	json_object_set_new(t, "result", json_pack("{si sf so}", "signal", 11, "duration_s", 2.0,
-						   "testcases", cases));
+	json_object_set_new(
+	    t, "result",
+	    json_pack("{si sf so}", "signal", 11, "duration_s", 2.0, "testcases", cases));
 	files = json_pack("[ssss]", "tests/test_x.py", "tests/test_x2.py", "tests/sub/test_c.py",
 			  "tests/mytest_x.py");
 	json_object_set_new(t, "params", json_pack("{so}", "pytest_files", files));
@@ -220,8 +223,8 @@ static void test_crashed_chunk(void **state)
 	t = task("suite", "failed");
 	cases = json_array();
 	json_array_append_new(cases, tcase("m", "t", "passed", 0.1));
-	json_object_set_new(t, "error", json_pack("{ss ss}", "kind", "timeout", "message",
-						  "timed out after 60 s"));
+	json_object_set_new(
+	    t, "error", json_pack("{ss ss}", "kind", "timeout", "message", "timed out after 60 s"));
 	json_object_set_new(t, "result", json_pack("{so}", "testcases", cases));
 	assert_entries(t, "passed m::t", "error suite", NULL);
 	json_decref(t);
@@ -358,8 +361,8 @@ static void test_json_round_trip(void **state)
 	for (i = 0; i < DTF_TEST__COUNT; i++) {
 		c.n[i] = i + 1;
 		c.total += i + 1;
-		assert_int_equal(dtf_test_status_parse(dtf_test_status_name((enum dtf_test_status)i)),
-				 i);
+		assert_int_equal(
+		    dtf_test_status_parse(dtf_test_status_name((enum dtf_test_status)i)), i);
 	}
 	assert_int_equal(dtf_test_status_parse("assigned"), -1);
 	c.duration_s = 1.5;
@@ -413,7 +416,8 @@ static void test_formats_agree(void **state)
 	json_object_set_new(x, "type", json_string("pytest.xfail"));
 	json_array_append_new(cases, x);
 	json_array_append_new(cases, tcase("t.test_a", "od", "order_dependent", 0.2));
-	json_object_set_new(t, "result", json_pack("{sf so}", "duration_s", 4.0, "testcases", cases));
+	json_object_set_new(t, "result",
+			    json_pack("{sf so}", "duration_s", 4.0, "testcases", cases));
 	json_array_append_new(tasks, t);
 	t = task("crash", "failed");
 	json_object_set_new(t, "error", json_pack("{ss}", "kind", "signal"));
@@ -500,14 +504,10 @@ static void test_formats_agree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_chunk_of_many_cases),
-	    cmocka_unit_test(test_tasks_without_cases),
-	    cmocka_unit_test(test_crashed_chunk),
-	    cmocka_unit_test(test_case_statuses),
-	    cmocka_unit_test(test_flaky_chunk),
-	    cmocka_unit_test(test_line_singular_plural),
-	    cmocka_unit_test(test_json_round_trip),
-	    cmocka_unit_test(test_formats_agree),
+	    cmocka_unit_test(test_chunk_of_many_cases), cmocka_unit_test(test_tasks_without_cases),
+	    cmocka_unit_test(test_crashed_chunk),	cmocka_unit_test(test_case_statuses),
+	    cmocka_unit_test(test_flaky_chunk),		cmocka_unit_test(test_line_singular_plural),
+	    cmocka_unit_test(test_json_round_trip),	cmocka_unit_test(test_formats_agree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
