@@ -385,7 +385,7 @@ static void test_junit_schema(void **state)
 	xmlSchemaValidCtxtPtr vctx;
 	xmlSchemaPtr schema;
 	char path[4096];
-	json_t *docs[2];
+	json_t *docs[3];
 	xmlDocPtr x;
 	size_t i;
 
@@ -402,9 +402,24 @@ static void test_junit_schema(void **state)
 
 	docs[0] = sample_doc(false);
 	docs[1] = json_pack("{s{} s[]}", "run", "tasks");
-	for (i = 0; i < 2; i++) {
+	/* A chunk that crashed after some cases (an error entry, a file not run), with dtf's own
+	 * statuses among its cases. */
+	docs[2] = json_pack(
+	    "{s{ss} s[{ss ss ss ss s{s[{ss ss ss} {ss ss ss} {ss ss ss} {ss ss ss}]}} "
+	    "{ss ss ss ss s{ss} s{si s[{ss ss ss}]} s{s[ss]}}]}",
+	    "run", "id", "r-3", "tasks", "id", "t1", "name", "py", "type", "test", "status",
+	    "completed", "result", "testcases", "classname", "m", "name", "x", "status", "xfailed",
+	    "classname", "m", "name", "o", "status", "order_dependent", "classname", "m", "name",
+	    "i", "status", "isolation_failure", "classname", "m", "name", "p", "status", "xpassed",
+	    "id", "t2", "name", "chunk", "type", "test", "status", "failed", "error", "kind",
+	    "signal", "result", "signal", 11, "testcases", "classname", "t.test_a", "name", "a",
+	    "status", "passed", "params", "pytest_files", "t/test_a.py", "t/test_b.py");
+	assert_non_null(docs[2]);
+	for (i = 0; i < 3; i++) {
 		x = junit_doc(docs[i]);
 		assert_int_equal(xmlSchemaValidateDoc(vctx, x), 0);
+		if (i == 2) /* 4 cases; 1 case, the chunk's error and t/test_b.py not run */
+			assert_int_equal(count_children(suite_of(x), "testcase"), 7);
 		xmlFreeDoc(x);
 		json_decref(docs[i]);
 	}
