@@ -79,11 +79,13 @@ static void utf8_cut(const char *s, size_t max, char *out, size_t outlen)
 static const char *severity(const json_t *row)
 {
 	const char *st = dtf_json_str(row, "status", "");
-	static const char *const fine[] = {"passed",   "skipped", "xfailed", "pending",
-					   "assigned", "running", NULL};
+	static const char *const fine[] = {"passed",  "skipped",  "xfailed", "xpassed",
+					   "pending", "assigned", "running", NULL};
 	int i;
 
-	if (strcmp(st, "passed") == 0 && json_is_true(json_object_get(row, "flaky")))
+	/* A test that passed only on a retry (status "flaky", see common/testcount.h). */
+	if (strcmp(st, "flaky") == 0 ||
+	    (strcmp(st, "passed") == 0 && json_is_true(json_object_get(row, "flaky"))))
 		return "info";
 	for (i = 0; fine[i]; i++)
 		if (strcmp(st, fine[i]) == 0)

@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "common/testcount.h"
 #include "common/util.h"
+#include "report/codequality.h"
 #include "report/report.h"
 
 #include "common/banned.h"
@@ -484,6 +485,30 @@ static void test_formats_agree(void **state)
 	assert_non_null(strstr(dtf_buf_str(&out), "- Total Tests: 9\n- Passed: 2 (22.2%)\n"
 						  "- Failed: 1 (11.1%)\n- Errors: 3 (33.3%)\n"));
 	assert_non_null(strstr(dtf_buf_str(&out), "- Tasks: 5\n"));
+
+	/* GitLab's Code Quality report: an issue per failing entry, the flaky one as info. */
+	dtf_buf_reset(&out);
+	assert_int_equal(dtf_report_codequality(doc, &out), 0);
+	{
+		json_t *issues = json_loads(dtf_buf_str(&out), 0, NULL), *is;
+		size_t nmajor = 0, ninfo = 0, ncrit = 0;
+
+		assert_true(json_is_array(issues));
+		json_array_foreach(issues, i, is)
+		{
+			const char *sev = dtf_json_str(is, "severity", "");
+
+			nmajor += strcmp(sev, "major") == 0;
+			ninfo += strcmp(sev, "info") == 0;
+			ncrit += strcmp(sev, "critical") == 0;
+		}
+		/* failed and order-dependent; the flaky retry; the three errors. */
+		assert_int_equal(nmajor, 2);
+		assert_int_equal(ninfo, 1);
+		assert_int_equal(ncrit, 3);
+		assert_int_equal(json_array_size(issues), 6);
+		json_decref(issues);
+	}
 
 	/* The badge. */
 	snprintf(dir, sizeof(dir), "%s/dtf-counts-%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
