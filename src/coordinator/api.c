@@ -1413,11 +1413,17 @@ static int apply_result(struct coord *c, struct cworker *w, const char *task_id,
 		json_object_set(task_doc(t), "result", result);
 	if (strcmp(outcome, "interrupted") == 0) {
 		/* Not the task's fault: no retry spent. A task that had started counts against
-		 * max_requeues; one leased but never started (handed back by a stopping worker)
+		 * max_requeues: one the worker stopped (it sends what it has of the result and
+		 * error), and one whose processes a restarted worker found and stopped (an error
+		 * only), so that a task that keeps taking its worker down stops. A task leased but
+		 * never started, which a stopping worker hands back with nothing but the outcome,
 		 * spends nothing. */
-		bool started = t->status == TS_RUNNING ||
+		bool started = t->status == TS_RUNNING || result || error ||
 			       json_is_string(json_object_get(res, "started_at"));
-		state_requeue(c, t, "interrupted", "the worker stopped the task while shutting down",
+		state_requeue(c, t, "interrupted",
+			      strcmp(dtf_json_str(error, "kind", ""), "interrupted") == 0
+				  ? dtf_json_str(error, "message", "interrupted")
+				  : "the worker stopped the task while shutting down",
 			      started ? RQ_INFRA : RQ_FREE);
 		return 0;
 	}

@@ -2,13 +2,15 @@
 # A lost worker never fails a task by default (docs/recovery.md, "Requeues"): its loss is the
 # infrastructure's fault, so the task is requeued without spending a retry, up to max_requeues.
 #  1. A task (max_retries 0) whose worker is SIGKILLed mid-run passes on a second worker:
-#     attempt 2, no retry spent, requeues 1.
+#     attempt 2, no retry spent, requeues 1 (in the task, its events and /metrics).
 #  2. A task that kills its worker every time stops after max_requeues (2): the third loss fails
 #     it with error.kind worker_lost and a message that counts the requeues; /metrics counts them.
 #  3. A worker restarted under the same id without its task (the task killed it) gets it
-#     requeued at once; with max_requeues 1 the second such restart fails it.
-#  4. An interrupted task (a stopping worker's report) counts as a requeue once it had started;
-#     one handed back unstarted spends nothing. max_requeues is validated and settable.
+#     requeued at once (the registration lists what it runs, or the restarted worker reports what
+#     it found of the task); with max_requeues 1 the second such restart fails it.
+#  4. An interrupted task (a stopping worker's report, or what a restarted worker found) counts
+#     as a requeue once it had started; one handed back unstarted spends nothing. max_requeues
+#     is validated and settable.
 . "$(dirname "$0")/lib.sh"
 
 HB_TIMEOUT=2 # seconds; workers report every 0.5 s
@@ -66,6 +68,15 @@ assert not t["result"].get("flaky"), t["result"]
 assert "error" not in t, t["error"]
 EOF
 assert_eq "$(requeue_metric worker_lost)" 1 "dtf_task_requeues_total{kind=\"worker_lost\"} after case 1"
+# The event stream says so: the task went back to pending with requeues 1 (replayed from the
+# start of the ring; curl ends at its time limit).
+curl -sN --max-time 2 -H "Last-Event-ID: 0" "$URL/api/v1/events" > events.txt
+python3 - events.txt "$A" <<'EOF' || fail "no pending event with requeues for $A: $(grep -F "$A" events.txt)"
+import json, sys
+evs = [json.loads(l[6:]) for l in open(sys.argv[1]) if l.startswith("data: ")]
+mine = [(e["status"], e["attempt"], e.get("requeues", 0)) for e in evs if e.get("id") == sys.argv[2]]
+assert ("pending", 1, 1) in mine and mine[-1] == ("completed", 2, 1), mine
+EOF
 
 # ---------------------------------------------------------------------------------------------
 log "case 2: a task that kills its worker every time stops after max_requeues (2)"
@@ -106,7 +117,7 @@ wait_worker rs-1
 C=$(submit '{"name": "restarts_its_worker", "hardware": "rqs", "max_requeues": 1, "command": ["'"$T"'/killworker.sh"]}')
 for i in 1 2; do
 	wait_for -t 20 -m "rs-1 to be killed by its task ($i)" eval '! pid_alive '"${WORKER_PID[rs-1]}"
-	# Back at once, well inside the heartbeat timeout: the registration says what it runs.
+	# Back at once, well inside the heartbeat timeout: it says what became of the task.
 	start_worker rs-1 --hardware rqs
 	wait_worker rs-1
 done
@@ -116,12 +127,15 @@ python3 - "$T/c.json" <<'EOF' || fail "restarts_its_worker: $(cat "$T/c.json")"
 import json, sys
 t = json.load(open(sys.argv[1]))
 h = t["history"]
-assert t["error"]["kind"] == "worker_lost", t["error"]
-assert t["error"]["message"].startswith("the worker restarted without this task; the task was requeued 1 time "), t["error"]
+# Either the registration finds the task missing (worker_lost) or the restarted worker reports
+# what it found of it (interrupted); both at once, both a requeue, neither a retry.
+why = {"worker_lost": "the worker restarted without this task",
+       "interrupted": "the worker ended while the task ran"}
+assert t["error"]["kind"] in why, t["error"]
+assert "; the task was requeued 1 time for its worker's failures" in t["error"]["message"], t["error"]
 assert t["requeues"] == 1 and t.get("retries_used", 0) == 0 and t["attempt"] == 2, t
-assert [(a["worker_id"], a["outcome"], a["message"].split(";")[0]) for a in h] == [
-    ("rs-1", "requeued", "the worker restarted without this task"),
-    ("rs-1", "failed", "the worker restarted without this task")], h
+assert [(a["worker_id"], a["outcome"]) for a in h] == [("rs-1", "requeued"), ("rs-1", "failed")], h
+assert all(a["message"].startswith(why[a["error_kind"]]) for a in h), h
 EOF
 
 # ---------------------------------------------------------------------------------------------
@@ -129,28 +143,33 @@ log "case 4: interrupted tasks, and max_requeues on submission and update"
 api POST /api/v1/workers/register '{"worker_id": "fw", "protocol": 1, "capabilities": {"hardware": ["fw-hw"]}}' > fw.json
 FW_TOKEN=$(jq_py 'd["token"]' fw.json)
 fw() { http POST "/api/v1/workers/fw/$1" "$2" -H "X-DTF-Worker-Token: $FW_TOKEN"; }
+# (Case 3 counted one interruption when the restarted worker reported what it found.)
+INTERRUPTED_BEFORE=$(requeue_metric interrupted)
 D=$(submit '{"name": "interrupted", "hardware": "fw-hw", "command": ["true"], "max_requeues": 5}')
 # max_requeues can be changed while pending, within 0..100; other values are refused.
 assert_eq "$(http PUT "/api/v1/tasks/$D" '{"max_requeues": 101}')" 400 "PUT max_requeues 101"
 assert_eq "$(http POST /api/v1/tasks '{"command": ["true"], "max_requeues": -1}')" 400 "POST max_requeues -1"
 assert_contains "$(body)" "max_requeues" "the error for max_requeues -1"
-api PUT "/api/v1/tasks/$D" '{"max_requeues": 1}' > /dev/null
-interrupt() { # interrupt ATTEMPT [STARTED_AT]: lease D and report it interrupted
-	local started=""
+api PUT "/api/v1/tasks/$D" '{"max_requeues": 2}' > /dev/null
+interrupt() { # interrupt ATTEMPT [EXTRA]: lease D and report it interrupted, EXTRA in the body
 	assert_eq "$(fw lease '{"protocol": 1, "max": 1}')" 200 "lease by fw"
 	assert_eq "$(jq_py '[x["id"] for x in d["tasks"]]' "$T/body")" "[\"$D\"]" "fw's lease"
-	[ -n "${2:-}" ] && started=", \"started_at\": \"$2\""
-	assert_eq "$(http POST "/api/v1/tasks/$D/result" '{"protocol": 1, "worker_id": "fw", "attempt": '"$1"', "outcome": "interrupted"'"$started"'}' -H "X-DTF-Worker-Token: $FW_TOKEN")" 200 "interrupted result"
+	assert_eq "$(http POST "/api/v1/tasks/$D/result" '{"protocol": 1, "worker_id": "fw", "attempt": '"$1"', "outcome": "interrupted"'"${2:-}"'}' -H "X-DTF-Worker-Token: $FW_TOKEN")" 200 "interrupted result"
 }
-# Handed back before it started: nothing spent.
+state_of_d() { task_field "$D" '"%s %s %s" % (d["status"], d.get("requeues", 0), d.get("retries_used", 0))'; }
+# Handed back before it started (nothing but the outcome): nothing spent.
 interrupt 1
-assert_eq "$(task_field "$D" '"%s %s" % (d["status"], d.get("requeues", 0))')" "pending 0" "after an unstarted interruption"
-# Stopped while it ran: one requeue (no retry).
-interrupt 2 "2026-01-01T00:00:00.000Z"
-assert_eq "$(task_field "$D" '"%s %s %s" % (d["status"], d.get("requeues", 0), d.get("retries_used", 0))')" "pending 1 0" "after a started interruption"
-assert_eq "$(requeue_metric interrupted)" 1 "dtf_task_requeues_total{kind=\"interrupted\"}"
-# The next one is past max_requeues 1: failed, error.kind interrupted.
-interrupt 3 "2026-01-01T00:00:01.000Z"
-assert_eq "$(task_field "$D" '"%s %s" % (d["status"], d["error"]["kind"])')" "failed interrupted" "after a second started interruption"
-assert_contains "$(task_field "$D" 'd["error"]["message"]')" "requeued 1 time for its worker's failures and max_requeues is 1" "the interrupted task's error"
+assert_eq "$(state_of_d)" "pending 0 0" "after an unstarted interruption"
+# Stopped while it ran (its start time): one requeue, no retry.
+interrupt 2 ', "started_at": "2026-01-01T00:00:00.000Z"'
+assert_eq "$(state_of_d)" "pending 1 0" "after a started interruption"
+# Found and stopped by its worker's next start (an error, no result): one more, and its message.
+interrupt 3 ', "error": {"kind": "interrupted", "message": "the worker ended while the task ran"}'
+assert_eq "$(state_of_d)" "pending 2 0" "after an interruption found at the worker's restart"
+assert_eq "$(task_field "$D" 'd["history"][-1]["message"]')" "the worker ended while the task ran" "the message of that attempt"
+assert_eq "$(requeue_metric interrupted)" $((INTERRUPTED_BEFORE + 2)) "dtf_task_requeues_total{kind=\"interrupted\"}"
+# The next one is past max_requeues 2: failed, error.kind interrupted.
+interrupt 4 ', "started_at": "2026-01-01T00:00:01.000Z"'
+assert_eq "$(task_field "$D" '"%s %s" % (d["status"], d["error"]["kind"])')" "failed interrupted" "after a third started interruption"
+assert_contains "$(task_field "$D" 'd["error"]["message"]')" "requeued 2 times for its worker's failures and max_requeues is 2" "the interrupted task's error"
 exit 0
