@@ -16,6 +16,7 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "common/testcount.h"
 #include "common/util.h"
 
 #include "common/banned.h"
@@ -98,19 +99,6 @@ static int az_create(struct ci_provider *p, const json_t *info)
 	return 0;
 }
 
-static const char *outcome(const json_t *t)
-{
-	const char *o = ci_task_outcome(t);
-
-	if (strcmp(o, "passed") == 0)
-		return "Passed";
-	if (strcmp(o, "failed") == 0)
-		return "Failed";
-	if (strcmp(o, "skipped") == 0)
-		return "NotExecuted";
-	return "Aborted";
-}
-
 /* Sends the results gathered so far (one request holds at most MAX_RESULTS). */
 static int flush_results(struct ci_provider *p, json_t *results)
 {
@@ -125,67 +113,77 @@ static int flush_results(struct ci_provider *p, json_t *results)
 	return rc;
 }
 
-static const char *case_outcome(const json_t *c)
+/* Azure's outcome of a test entry (common/testcount.h). */
+static const char *entry_outcome(enum dtf_test_status st)
 {
-	const char *st = dtf_json_str(c, "status", "");
-
-	if (strcmp(st, "passed") == 0)
+	switch (st) {
+	case DTF_TEST_PASSED:
+	case DTF_TEST_XPASSED:
+	case DTF_TEST_FLAKY:
 		return "Passed";
-	if (strcmp(st, "skipped") == 0)
+	case DTF_TEST_SKIPPED:
+	case DTF_TEST_XFAILED:
+	case DTF_TEST_CANCELLED:
 		return "NotExecuted";
-	return "Failed";
+	case DTF_TEST_PENDING:
+	case DTF_TEST_RUNNING:
+		return "Aborted";
+	default:
+		return "Failed";
+	}
+}
+
+/* Gathers the results while the tasks' test entries are walked. */
+struct az_results {
+	struct ci_provider *p;
+	json_t *results;
+};
+
+/* One result per test entry: the same tests the reports count. */
+static int add_result(const struct dtf_test_entry *e, void *arg)
+{
+	struct az_results *a = arg;
+	const char *o = entry_outcome(e->status);
+	char title[600];
+	json_t *r;
+
+	if (e->classname)
+		snprintf(title, sizeof(title), "%s.%s", e->classname, e->name);
+	else
+		snprintf(title, sizeof(title), "%s%s", e->name,
+			 e->kind == DTF_ENTRY_TASK_ERROR ? " (task)" : "");
+	r = json_pack("{s:s,s:s,s:s,s:s,s:I}", "testCaseTitle",
+		      e->kind == DTF_ENTRY_CASE ? e->name : title, "automatedTestName", title,
+		      "outcome", o, "state", "Completed", "durationInMs",
+		      (json_int_t)(e->duration_s * 1000));
+	if (!r)
+		return DTF_ENOMEM;
+	if (strcmp(o, "Passed") != 0 && e->message)
+		json_object_set_new(r, "errorMessage", json_string(e->message));
+	json_array_append_new(a->results, r);
+	if (json_array_size(a->results) == MAX_RESULTS)
+		return flush_results(a->p, a->results);
+	return 0;
 }
 
 static int az_update(struct ci_provider *p, const json_t *u)
 {
-	char path[768], title[600];
-	json_t *results, *t, *body, *c;
-	size_t i, j;
+	char path[768];
+	json_t *results, *t, *body;
+	size_t i;
 	int rc = 0;
 
 	if (strcmp(dtf_json_str(u, "status", ""), "completed") != 0 || !p->run_ref[0])
 		return 0;
 	results = json_array();
-	json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
 	{
-		char msg[1024];
-		const json_t *res = json_object_get(t, "result");
-		const json_t *cases = json_object_get(res, "testcases");
-		json_t *r;
-		/* One result per test case when the runner reported them, else per test. */
-		json_array_foreach(cases, j, c)
+		struct az_results a = {p, results};
+
+		json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
 		{
-			snprintf(title, sizeof(title), "%s%s%s", dtf_json_str(c, "classname", ""),
-				 *dtf_json_str(c, "classname", "") ? "." : "",
-				 dtf_json_str(c, "name", "?"));
-			r = json_pack("{s:s,s:s,s:s,s:s,s:I}", "testCaseTitle",
-				      dtf_json_str(c, "name", "?"), "automatedTestName", title,
-				      "outcome", case_outcome(c), "state", "Completed",
-				      "durationInMs",
-				      (json_int_t)(dtf_json_num(c, "time", 0) * 1000));
-			if (strcmp(case_outcome(c), "Passed") != 0 &&
-			    dtf_json_str(c, "message", NULL))
-				json_object_set_new(r, "errorMessage",
-						    json_string(dtf_json_str(c, "message", "")));
-			json_array_append_new(results, r);
-			if (json_array_size(results) == MAX_RESULTS &&
-			    (rc = flush_results(p, results)))
+			if (json_is_object(t) && (rc = dtf_test_entries(t, add_result, &a)))
 				goto out;
 		}
-		if (json_array_size(cases))
-			continue;
-		r = json_pack("{s:s,s:s,s:s,s:s,s:I}", "testCaseTitle",
-			      dtf_json_str(t, "name", "?"), "automatedTestName",
-			      dtf_json_str(t, "name", "?"), "outcome", outcome(t), "state",
-			      "Completed", "durationInMs",
-			      (json_int_t)(dtf_json_num(res, "duration_s", 0) * 1000));
-		if (strcmp(outcome(t), "Passed") != 0) {
-			ci_task_message(t, msg, sizeof(msg));
-			json_object_set_new(r, "errorMessage", json_string(msg));
-		}
-		json_array_append_new(results, r);
-		if (json_array_size(results) == MAX_RESULTS && (rc = flush_results(p, results)))
-			goto out;
 	}
 	rc = flush_results(p, results);
 out:
