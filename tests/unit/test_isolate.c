@@ -418,6 +418,47 @@ static void test_collection_error(void **state)
 	json_decref(doc);
 }
 
+static void test_many_files_before(void **state)
+{
+	struct dtf_isolate_opts o = opts(20);
+	json_t *doc = parse("{\"tasks\": [{\"id\": \"t-8\", \"status\": \"failed\", \"params\": "
+			    "{\"pytest_files\": []}, \"result\": {\"exit_code\": 1, \"testcases\": "
+			    "[]}}]}");
+	json_t *task = json_array_get(json_object_get(doc, "tasks"), 0), *plan, *tc;
+	json_t *files = json_object_get(json_object_get(task, "params"), "pytest_files");
+	json_t *cases = json_object_get(json_object_get(task, "result"), "testcases");
+	char path[64], cls[32];
+	int i;
+
+	(void)state;
+	/* Eight files, one passing test each, then a ninth whose test fails in the chunk. */
+	for (i = 0; i < 9; i++) {
+		snprintf(path, sizeof(path), "/m/test_%d.py", i);
+		snprintf(cls, sizeof(cls), "test_%d", i);
+		json_array_append_new(files, json_string(path));
+		json_array_append_new(cases,
+				      json_pack("{s:s,s:s,s:s}", "classname", cls, "name",
+						"test_it", "status", i == 8 ? "failed" : "passed"));
+	}
+	plan = dtf_isolate_plan(json_object_get(doc, "tasks"), &o);
+	assert_int_equal(json_array_size(plan), 1);
+	check_str(json_array_get(plan, 0), "shell", RUNNER " '/m/test_8.py::test_it'");
+	finish(plan, 0, "completed",
+	       "[{\"classname\": \"test_8\", \"name\": \"test_it\", \"status\": \"passed\"}]");
+	assert_int_equal(dtf_isolate_apply(doc, plan, &o), 1);
+	tc = case_of(doc, 0, 8);
+	check_str(tc, "message",
+		  "passes alone; failed in its chunk after test_0.py, test_1.py, "
+		  "test_2.py, test_3.py, test_4.py, test_5.py and 2 more");
+	assert_int_equal(
+	    json_array_size(json_object_get(json_object_get(tc, "isolation"), "files_before")), 8);
+	/* Applying again to a classified document changes nothing more. */
+	assert_int_equal(dtf_isolate_apply(doc, plan, &o), 0);
+	check_str(case_of(doc, 0, 8), "status", "order_dependent");
+	json_decref(plan);
+	json_decref(doc);
+}
+
 static void test_options(void **state)
 {
 	struct dtf_isolate_opts o;
@@ -452,9 +493,13 @@ static void test_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_plan),	   cmocka_unit_test(test_plan_shapes),
-	    cmocka_unit_test(test_classify),	   cmocka_unit_test(test_allow_rule),
-	    cmocka_unit_test(test_not_told_apart), cmocka_unit_test(test_collection_error),
+	    cmocka_unit_test(test_plan),
+	    cmocka_unit_test(test_plan_shapes),
+	    cmocka_unit_test(test_classify),
+	    cmocka_unit_test(test_allow_rule),
+	    cmocka_unit_test(test_not_told_apart),
+	    cmocka_unit_test(test_collection_error),
+	    cmocka_unit_test(test_many_files_before),
 	    cmocka_unit_test(test_options),
 	};
 
