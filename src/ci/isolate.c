@@ -233,7 +233,7 @@ static int set_runner(json_t *out, const json_t *chunk, const json_t *files, con
 	size_t i, nf = json_array_size(files);
 	int rc = 0;
 
-	dtf_buf_init(&b, ID_CAP * 2);
+	dtf_buf_init(&b, (size_t)64 << 20);
 	dtf_buf_init(&tail, (size_t)64 << 20);
 	if (shell) {
 		const char *at;
@@ -318,9 +318,17 @@ static json_t *rerun_task(const json_t *chunk, const json_t *files, const char *
 		if (v && !json_is_null(v) && json_object_set(t, copied[i], v))
 			goto fail;
 	}
-	/* "alone: test_x.py::TestA::test_y" */
+	/* "alone: test_x.py::TestA::test_y", cut (whole characters) to fit. */
 	snprintf(name, sizeof(name), "alone: %s%s", base,
 		 strncmp(target, file, flen) == 0 ? target + flen : "");
+	if (strlen(name) == sizeof(name) - 1) {
+		i = sizeof(name) - 1;
+		while (i > 0 && ((unsigned char)name[i - 1] & 0xC0) == 0x80)
+			i--;
+		if (i > 0 && ((unsigned char)name[i - 1] & 0x80))
+			i--; /* the lead byte of the character that was cut */
+		name[i] = '\0';
+	}
 	if (json_object_set_new(t, "name", json_string(name)) ||
 	    json_object_set_new(t, "timeout_s", json_real(o->max_seconds)) ||
 	    json_object_set_new(t, "max_retries", json_integer(0)) ||

@@ -193,6 +193,31 @@ static void test_plan_shapes(void **state)
 	json_decref(plan);
 	json_decref(tasks);
 
+	/* A test name longer than a task name may be: cut on a character boundary. */
+	{
+		char name[1300] = "test_long[";
+		size_t n = strlen(name);
+		while (n + 3 < sizeof(name)) {
+			memcpy(name + n, "\xc3\xa9", 2); /* é */
+			n += 2;
+		}
+		name[n] = '\0';
+		tasks = parse("[{\"id\": \"t-6\", \"status\": \"failed\", \"params\": "
+			      "{\"pytest_files\": [\"/r/test_a.py\"]}, \"result\": {\"testcases\": "
+			      "[]}}]");
+		json_array_append_new(
+		    json_object_get(json_object_get(json_array_get(tasks, 0), "result"),
+				    "testcases"),
+		    json_pack("{s:s,s:s,s:s}", "classname", "test_a", "name", name, "status",
+			      "failed"));
+		plan = dtf_isolate_plan(tasks, &o);
+		assert_int_equal(json_array_size(plan), 1);
+		assert_true(strlen(dtf_json_str(json_array_get(plan, 0), "name", "")) < 512);
+		assert_non_null(strstr(dtf_json_str(json_array_get(plan, 0), "shell", ""), name));
+		json_decref(plan);
+		json_decref(tasks);
+	}
+
 	/* Not chunks: a failed task without pytest_files, a case from no file of the chunk. */
 	tasks = parse("[{\"id\": \"t-4\", \"status\": \"failed\", \"result\": {\"testcases\": "
 		      "[{\"classname\": \"x\", \"name\": \"y\", \"status\": \"failed\"}]}}, "
