@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "common/testcount.h"
 #include "common/utf8.h"
 
 #include "common/banned.h"
@@ -103,37 +104,79 @@ static int tc_create(struct ci_provider *p, const json_t *info)
 	return 0;
 }
 
-/* Reports what changed for one task since the last update. */
+/* What entry_update needs: the provider, and whether the task's own test was started while it
+ * ran (its entry is then not started again). */
+struct tc_entries {
+	struct ci_provider *p;
+	bool task_started;
+	bool task_finished; /* the task's own entry came */
+};
+
+/* Reports one test entry of a finished task (common/testcount.h): the tests TeamCity counts are
+ * the ones the reports count. */
+static int entry_update(const struct dtf_test_entry *e, void *arg)
+{
+	struct tc_entries *a = arg;
+	struct ci_provider *p = a->p;
+	const json_t *r = json_object_get(e->task, "result");
+	char name[1024], dur[32];
+	const char *details = "";
+
+	if (e->classname)
+		snprintf(name, sizeof(name), "%s.%s", e->classname, e->name);
+	else
+		snprintf(name, sizeof(name), "%s%s", e->name,
+			 e->kind == DTF_ENTRY_TASK_ERROR ? " (task)" : "");
+	if (e->kind == DTF_ENTRY_TASK)
+		a->task_finished = true;
+	if (!(e->kind == DTF_ENTRY_TASK && a->task_started))
+		msg(p, "testStarted", "name", name, "captureStandardOutput", "false", NULL);
+	if (dtf_test_status_fails(e->status, false) || e->status == DTF_TEST_CANCELLED) {
+		if (e->tc)
+			details = dtf_json_str(e->tc, "details", dtf_json_str(e->tc, "stderr", ""));
+		else if (e->kind != DTF_ENTRY_NOT_RUN)
+			details = *dtf_json_str(r, "stderr", "") ? dtf_json_str(r, "stderr", "")
+								 : dtf_json_str(r, "stdout", "");
+		msg(p, "testFailed", "name", name, "message",
+		    e->message ? e->message : dtf_test_status_name(e->status), "details", details,
+		    NULL);
+	} else if (e->status == DTF_TEST_SKIPPED || e->status == DTF_TEST_XFAILED) {
+		msg(p, "testIgnored", "name", name, "message",
+		    e->message ? e->message : dtf_test_status_name(e->status), NULL);
+	}
+	snprintf(dur, sizeof(dur), "%lld", (long long)(e->duration_s * 1000));
+	msg(p, "testFinished", "name", name, "duration", dur, NULL);
+	return 0;
+}
+
+/* Reports what changed for one task since the last update. A task that writes a JUnit report
+ * is a suite of its test cases, started while it runs; any other task is one test, started while
+ * it runs. Once it has finished, its test entries (common/testcount.h) are reported. */
 static void task_update(struct ci_provider *p, const json_t *t)
 {
 	const char *id = dtf_json_str(t, "id", ""), *name = dtf_json_str(t, "name", id);
 	const char *o = ci_task_outcome(t);
 	const char *seen = json_string_value(json_object_get(p->state, id));
-	char dur[32], m[1024];
+	bool suite = json_is_string(json_object_get(t, "junit"));
+	struct tc_entries a = {p, false, false};
 
-	if (seen && strcmp(seen, "done") == 0)
-		return;
-	if (strcmp(o, "pending") == 0)
+	if ((seen && strcmp(seen, "done") == 0) || strcmp(o, "pending") == 0)
 		return;
 	if (!seen) {
-		msg(p, "testStarted", "name", name, "captureStandardOutput", "false", NULL);
+		if (suite)
+			msg(p, "testSuiteStarted", "name", name, NULL);
+		else
+			msg(p, "testStarted", "name", name, "captureStandardOutput", "false", NULL);
 		json_object_set_new(p->state, id, json_string("started"));
 	}
 	if (strcmp(o, "running") == 0)
 		return;
-	if (strcmp(o, "failed") == 0 || strcmp(o, "cancelled") == 0) {
-		const json_t *r = json_object_get(t, "result");
-		const char *err = dtf_json_str(r, "stderr", "");
-		ci_task_message(t, m, sizeof(m));
-		msg(p, "testFailed", "name", name, "message", m, "details",
-		    *err ? err : dtf_json_str(r, "stdout", ""), NULL);
-	} else if (strcmp(o, "skipped") == 0) {
-		ci_task_message(t, m, sizeof(m));
-		msg(p, "testIgnored", "name", name, "message", m, NULL);
-	}
-	snprintf(dur, sizeof(dur), "%lld",
-		 (long long)(dtf_json_num(json_object_get(t, "result"), "duration_s", 0) * 1000));
-	msg(p, "testFinished", "name", name, "duration", dur, NULL);
+	a.task_started = !suite;
+	dtf_test_entries(t, entry_update, &a);
+	if (a.task_started && !a.task_finished) /* its entries have names of their own */
+		msg(p, "testFinished", "name", name, NULL);
+	if (suite)
+		msg(p, "testSuiteFinished", "name", name, NULL);
 	json_object_set_new(p->state, id, json_string("done"));
 }
 
