@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Workers always stop, and what they run never outlives them (docs/internals/worker.md):
-#  a. a worker whose coordinator cannot be reached (a closed port, or a port that accepts but
-#     never answers) exits within --drain-timeout + 1 s of SIGTERM, and within 2 s of SIGQUIT;
+#  a. a worker whose coordinator cannot be reached (a closed port, a port that accepts but never
+#     answers, a TLS handshake that fails) exits within --drain-timeout + 1 s of SIGTERM, and
+#     within 2 s of SIGQUIT;
 #  b. a worker holding an undelivered result (its coordinator was killed while the task ran)
 #     exits within --drain-timeout + 1 s of SIGTERM with the result in its spool; a worker
 #     draining a long task with its coordinator gone exits within 2 s of a second SIGTERM, its
@@ -102,6 +103,12 @@ assert_eq "$WAIT_RC" 0 "a3's exit status"
 # ---------------------------------------------------------------------------------------------
 # b. The coordinator goes away while tasks run.
 start_coordinator --heartbeat-timeout 60
+log "case a4: https:// to a plain-HTTP coordinator (the TLS handshake fails), SIGTERM"
+URL="https://127.0.0.1:$COORD_PORT" start_worker a4 --drain-timeout 2
+wait_for -t 10 -m "a4 to fail to register" grep -q "cannot register yet" "$T/worker-a4.log"
+signal_worker TERM a4
+gone_within "${WORKER_PID[a4]}" 3000 "a4 (TLS failure, SIGTERM)"
+assert_eq "$WAIT_RC" 0 "a4's exit status"
 start_worker b1 --hardware hb --drain-timeout 2
 start_worker b2 --hardware hb2 --drain-timeout 30
 wait_worker b1
