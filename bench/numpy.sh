@@ -5,7 +5,9 @@
 #   1. serial pytest (one process, every file in order): the reference;
 #   2. pytest-xdist with -n WORKERS (python3-pytest-xdist);
 #   3. dtf run --pytest --workers WORKERS (files in chunks, several per pytest process; a chunk's
-#      failing tests re-run alone to tell order dependence).
+#      failing tests re-run alone to tell order dependence): first without a duration history
+#      (chunks of equal file counts), then again with the durations the first run recorded
+#      (chunks packed by time, as every later run in CI).
 # For each it prints the wall time and the counts by status, then compares the three test by
 # test: every test must have the same status in all three, except the ones dtf names
 # order-dependent or isolation failures (it prints each difference). Exit 0 when they agree.
@@ -30,10 +32,12 @@ NP=$("$PY" -c 'import numpy, os; print(os.path.dirname(numpy.__file__))')
 # The comparison of the three runs' results in the current directory (their logs, JUnit reports
 # and dtf's results.json): counts, times, and every test whose status differs.
 compare() {
-	"$PY" - "$NP" files.txt serial.xml xdist.xml dtf-out/results.json serial.log xdist.log dtf.log <<'EOF'
+	"$PY" - "$NP" files.txt serial.xml xdist.xml dtf-out/results.json serial.log xdist.log dtf.log \
+		dtf2-out/results.json dtf2.log <<'EOF'
 import json, os, re, sys, xml.etree.ElementTree as ET
 np_dir, files_txt, serial_xml, xdist_xml, dtf_json = sys.argv[1:6]
 logs = sys.argv[6:9]
+dtf2_json, dtf2_log = sys.argv[9:11]
 files = [os.path.relpath(l.strip(), np_dir) for l in open(files_txt) if l.strip()]
 by_base = {}
 for f in files:
@@ -107,6 +111,12 @@ serial, xdist = junit(serial_xml), junit(xdist_xml)
 dtf, iso, summary, no_tests = dtf_cases(dtf_json)
 runs = [("serial pytest", serial, logs[0]), ("pytest-xdist", xdist, logs[1]),
         ("dtf run", dtf, logs[2])]
+others = [("pytest-xdist", xdist), ("dtf run", dtf)]
+if os.path.exists(dtf2_json):
+    dtf2, iso2, _, _ = dtf_cases(dtf2_json)
+    runs.append(("dtf run again", dtf2, dtf2_log))
+    others.append(("dtf run again", dtf2))
+    iso.update(iso2)
 statuses = ["passed", "failed", "error", "skipped", "xfailed", "xpassed", "order_dependent",
             "isolation_failure"]
 print()
@@ -132,7 +142,7 @@ def same(a, b):
     return a == b or {a, b} == {"passed", "xpassed"}
 bad = 0
 print()
-for other_name, other in (("pytest-xdist", xdist), ("dtf run", dtf)):
+for other_name, other in others:
     diffs = []
     for k in sorted(set(serial) | set(other)):
         a, b = serial.get(k, "(absent)"), other.get(k, "(absent)")
@@ -150,8 +160,8 @@ for other_name, other in (("pytest-xdist", xdist), ("dtf run", dtf)):
               v.get("files_before", [])) or "none") if v else ""))
     if len(diffs) > 40:
         print("  … and %d more" % (len(diffs) - 40))
-    if other_name == "dtf run":
-        bad = len(unnamed)
+    if other_name.startswith("dtf run"):
+        bad += len(unnamed)
 print()
 for k, v in sorted(iso.items()):
     print("dtf isolation: %s: %s (chunk %s, alone %s)%s" % (k, v.get("outcome"),
@@ -221,6 +231,12 @@ echo "dtf run --pytest --workers $WORKERS:"
 timed dtf "$DTF" run --pytest --workers "$WORKERS" $dirs --output-dir ../dtf-out \
 	--state-dir ../dtf-state --report-formats json,junit
 grep -E '^dtf run:|^dtf: isolation|^order-dependent|^isolation failure' dtf.log || true
+# dtf keeps each file's duration: run again, as the next CI run would, with chunks packed by time.
+echo "dtf run --pytest --workers $WORKERS again (with the durations the first run recorded):"
+# shellcheck disable=SC2086
+timed dtf2 "$DTF" run --pytest --workers "$WORKERS" $dirs --output-dir ../dtf2-out \
+	--state-dir ../dtf-state --report-formats json,junit
+grep -E '^dtf run:|^dtf: isolation|^order-dependent|^isolation failure' dtf2.log || true
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 compare
