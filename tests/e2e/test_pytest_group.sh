@@ -22,7 +22,7 @@ want_cases=$(cat suite/test_*.py | grep -c '^def test_')
 dtf run --workers 2 --test-dir suite --output-dir out1 --quiet > run1.txt 2>&1
 rc=$?
 assert_eq "$rc" 1 "exit status with one failing test"
-assert_contains "$(cat run1.txt)" "8 tests:" "first run's chunk count"
+assert_contains "$(cat run1.txt)" "(8 tasks)" "first run's chunk count"
 python3 - out1/results.xml "$want_cases" <<'PYEOF' || fail "JUnit report: $(head -c 1500 out1/results.xml)"
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
@@ -40,7 +40,7 @@ assert_eq "$nfiles" 13 "files with a recorded duration"
 
 # Second run: with history, 2 x 2 = 4 chunks, longest first, balanced by recorded time.
 dtf run --workers 2 --test-dir suite --output-dir out2 --quiet > run2.txt 2>&1
-assert_contains "$(cat run2.txt)" "4 tests:" "second run's chunk count"
+assert_contains "$(cat run2.txt)" "(4 tasks)" "second run's chunk count"
 python3 - out2/results.json <<'PYEOF' || fail "second run's chunks: $(cat run2.txt)"
 import json, sys
 d = json.load(open(sys.argv[1]))
