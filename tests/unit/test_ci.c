@@ -263,8 +263,8 @@ static void test_outcomes(void **state)
 	    json_pack("{s:s,s:{s:s}}", "status", "cancelled", "error", "kind", "unschedulable");
 	/* The counts are disjoint, as every summary gives them (common/testcount.h): a test no
 	 * worker could run is skipped, not also cancelled. */
-	json_t *s = json_pack("{s:i,s:i,s:i,s:i}", "total", 3, "passed", 1, "failed", 1, "skipped",
-			      1);
+	json_t *s =
+	    json_pack("{s:i,s:i,s:i,s:i}", "total", 3, "passed", 1, "failed", 1, "skipped", 1);
 	char line[128];
 
 	(void)state;
