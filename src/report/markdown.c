@@ -176,8 +176,9 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 		if (rc)
 			break;
 		if (i == MAX_FILES) {
-			rc = dtf_buf_printf(b, "\n*… and %zu more files*\n",
-					    json_array_size(files) - i);
+			rc = dtf_buf_printf(b, "\n*… and %zu more file%s*\n",
+					    json_array_size(files) - i,
+					    json_array_size(files) - i == 1 ? "" : "s");
 			break;
 		}
 		rc = md_putf(b, "| %s", report_str(f, "path", ""));
@@ -297,8 +298,8 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 		if (rc || !report_row_failed(row))
 			continue;
 		if (shown++ == MAX_ROWS) {
-			rc = dtf_buf_printf(b, "\n*… and %zu more failed tests*\n",
-					    nfail - MAX_ROWS);
+			rc = dtf_buf_printf(b, "\n*… and %zu more failed test%s*\n",
+					    nfail - MAX_ROWS, nfail - MAX_ROWS == 1 ? "" : "s");
 			break;
 		}
 		report_duration(report_num(row, "duration_s"), dur);
@@ -317,8 +318,8 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 		if (rc || strcmp(report_str(row, "status", ""), "skipped") != 0)
 			continue;
 		if (shown++ == MAX_ROWS) {
-			rc = dtf_buf_printf(b, "\n*… and %zu more skipped tests*\n",
-					    nskip - MAX_ROWS);
+			rc = dtf_buf_printf(b, "\n*… and %zu more skipped test%s*\n",
+					    nskip - MAX_ROWS, nskip - MAX_ROWS == 1 ? "" : "s");
 			break;
 		}
 		rc = md_putf(b, "| %s | %s |\n", report_str(row, "name", ""),

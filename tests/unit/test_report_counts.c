@@ -299,6 +299,33 @@ static void test_flaky_chunk(void **state)
 	json_decref(t);
 }
 
+/* Long tables are cut with a count that is singular or plural as it should be. */
+static void test_markdown_more_rows(void **state)
+{
+	json_t *t = task("many", "failed"), *cases = json_array(), *doc;
+	struct dtf_buf out;
+	char name[32];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 101; i++) {
+		snprintf(name, sizeof(name), "t%d", i);
+		json_array_append_new(cases, tcase("m", name, "failed", 0));
+	}
+	json_object_set_new(t, "result", json_pack("{so}", "testcases", cases));
+	doc = json_pack("{s{ss} s[o]}", "run", "id", "r-many", "tasks", t);
+	assert_non_null(doc);
+	dtf_buf_init(&out, OUT_CAP);
+	assert_int_equal(dtf_report_markdown(doc, &out), 0);
+	assert_non_null(strstr(dtf_buf_str(&out), "*… and 1 more failed test*\n"));
+	json_array_append_new(cases, tcase("m", "t101", "failed", 0));
+	dtf_buf_reset(&out);
+	assert_int_equal(dtf_report_markdown(doc, &out), 0);
+	assert_non_null(strstr(dtf_buf_str(&out), "*… and 2 more failed tests*\n"));
+	dtf_buf_release(&out);
+	json_decref(doc);
+}
+
 static void assert_line(const struct dtf_testcount *c, const char *want)
 {
 	char line[256];
@@ -529,10 +556,11 @@ static void test_formats_agree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_chunk_of_many_cases), cmocka_unit_test(test_tasks_without_cases),
-	    cmocka_unit_test(test_crashed_chunk),	cmocka_unit_test(test_case_statuses),
-	    cmocka_unit_test(test_flaky_chunk),		cmocka_unit_test(test_line_singular_plural),
-	    cmocka_unit_test(test_json_round_trip),	cmocka_unit_test(test_formats_agree),
+	    cmocka_unit_test(test_chunk_of_many_cases),	 cmocka_unit_test(test_tasks_without_cases),
+	    cmocka_unit_test(test_crashed_chunk),	 cmocka_unit_test(test_case_statuses),
+	    cmocka_unit_test(test_flaky_chunk),		 cmocka_unit_test(test_markdown_more_rows),
+	    cmocka_unit_test(test_line_singular_plural), cmocka_unit_test(test_json_round_trip),
+	    cmocka_unit_test(test_formats_agree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
