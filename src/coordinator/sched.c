@@ -365,9 +365,9 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 				json_string_value(e));
 		if (hw_ok == 0)
 			snprintf(why, len,
-				 "no registered worker can run it: none has hardware %s (%zu workers "
+				 "no registered worker can run it: none has hardware %s (%zu worker%s "
 				 "registered)",
-				 hw, live);
+				 hw, live, live == 1 ? "" : "s");
 		else if (type_ok == 0)
 			snprintf(why, len,
 				 "no registered worker can run it: none runs tasks of type '%s'",

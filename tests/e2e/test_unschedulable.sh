@@ -43,7 +43,7 @@ assert_eq "$rc" 0 "wait-completion exit status ($(cat wait.out wait.err))"
 [ "$took_ms" -le $((8000 * SCALE)) ] || fail "wait-completion took $took_ms ms"
 out=$(cat wait.out)
 assert_contains "$out" "skipped needs_cuda" "wait-completion output"
-assert_contains "$out" "cuda (1 workers registered)" "the reason in the wait-completion output"
+assert_contains "$out" "none has hardware cuda (1 worker registered)" "the reason in the wait-completion output"
 summary_says "$(tail -n1 wait.out)" 1 1 "the wait-completion summary"
 assert_contains "$(cat wait.err)" "skipping needs_cuda" "the progress output"
 # The coordinator recorded it: cancelled as unschedulable, with the reason.
