@@ -802,8 +802,9 @@ int cmd_ci(int argc, char **argv)
 		snprintf(run_id, sizeof(run_id), "%s", dtf_json_str(resp, "run_id", ""));
 		json_decref(resp);
 		if (!o.quiet)
-			fprintf(stderr, "dtf ci: run %s: %zu tests on %s\n", run_id,
-				json_array_size(tasks), o.embedded ? "local workers" : hc.base);
+			fprintf(stderr, "dtf ci: run %s: %zu task%s on %s\n", run_id,
+				json_array_size(tasks), json_array_size(tasks) == 1 ? "" : "s",
+				o.embedded ? "local workers" : hc.base);
 	}
 	if (ops->create_test_run) {
 		json_t *info = json_pack("{s:s,s:I}", "name", prov->ctx.run_name, "total",

@@ -199,7 +199,7 @@ int cmd_client(int argc, char **argv)
 			goto out;
 		}
 		cli_save_last_run(run_id);
-		printf("submitted %d tasks as run %s\n", count, run_id);
+		printf("submitted %d task%s as run %s\n", count, count == 1 ? "" : "s", run_id);
 	} else if (strcmp(action, "wait-completion") == 0 || strcmp(action, "wait") == 0) {
 		struct run_counts k;
 		struct cli_unsched un;
@@ -451,7 +451,7 @@ int cmd_submit_task(int argc, char **argv)
 	rc = cli_submit_file(&c, file, name, run_id, sizeof(run_id), &count);
 	if (!rc) {
 		cli_save_last_run(run_id);
-		printf("submitted %d tasks as run %s\n", count, run_id);
+		printf("submitted %d task%s as run %s\n", count, count == 1 ? "" : "s", run_id);
 	}
 	dtf_http_client_release(&c);
 	return rc ? 1 : 0;

@@ -283,8 +283,9 @@ int cmd_run(int argc, char **argv)
 	/* Wait for the workers to register so placement reasons are meaningful. */
 	dtf_local_wait_workers(&loc, &hc);
 	if (!quiet)
-		fprintf(stderr, "dtf run: %zu tests on %d local workers (coordinator %s)\n",
-			json_array_size(tasks), nworkers, loc.url);
+		fprintf(stderr, "dtf run: %zu task%s on %d local worker%s (coordinator %s)\n",
+			json_array_size(tasks), json_array_size(tasks) == 1 ? "" : "s", nworkers,
+			nworkers == 1 ? "" : "s", loc.url);
 
 	/* 3. Submit, wait with progress, report. */
 	{

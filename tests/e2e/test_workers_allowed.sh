@@ -109,7 +109,7 @@ EOF
 # A single task object in the file works too.
 echo '{"name": "single_object", "command": ["true"]}' > one.json
 out=$(dtf submit-task --coordinator-url "$URL" --task-file one.json 2>&1) || fail "dtf submit-task (one task): $out"
-assert_contains "$out" "submitted 1 tasks" "dtf submit-task output (one task)"
+assert_contains "$out" "submitted 1 task as run" "dtf submit-task output (one task)"
 out=$(dtf client --coordinator-url "$URL" wait-completion --timeout 30 2>/dev/null)
 assert_eq "$?" 0 "wait-completion of the single task ($out)"
 kill -TERM $AUTO
