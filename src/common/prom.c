@@ -36,9 +36,10 @@ static int escape(struct dtf_buf *b, const char *s, bool quote)
 	int rc = 0;
 
 	for (; *s && !rc; s++) {
-		const char *rep = *s == '\\' ? "\\\\" : *s == '\n' ? "\\n"
-						   : quote && *s == '"' ? "\\\""
-									: NULL;
+		const char *rep = *s == '\\'	       ? "\\\\"
+				  : *s == '\n'	       ? "\\n"
+				  : quote && *s == '"' ? "\\\""
+						       : NULL;
 		if (!rep)
 			continue;
 		rc = dtf_buf_add(b, run, (size_t)(s - run)) || dtf_buf_adds(b, rep);
@@ -81,8 +82,7 @@ static int fail(struct dtf_prom *p, int rc)
 	return p->rc;
 }
 
-int dtf_prom_family(struct dtf_prom *p, const char *name, enum dtf_prom_type type,
-		    const char *help)
+int dtf_prom_family(struct dtf_prom *p, const char *name, enum dtf_prom_type type, const char *help)
 {
 	uint64_t h;
 	size_t i, start = p->out->len;
@@ -136,8 +136,7 @@ static bool suffix_ok(enum dtf_prom_type type, const char *suffix, const char *c
 	return false;
 }
 
-int dtf_prom_sample(struct dtf_prom *p, const char *suffix, const char *const *labels,
-		    double v)
+int dtf_prom_sample(struct dtf_prom *p, const char *suffix, const char *const *labels, double v)
 {
 	size_t i, start;
 	int rc;
@@ -168,8 +167,8 @@ int dtf_prom_sample(struct dtf_prom *p, const char *suffix, const char *const *l
 	return 0;
 }
 
-int dtf_prom_single(struct dtf_prom *p, const char *name, enum dtf_prom_type type,
-		    const char *help, double v)
+int dtf_prom_single(struct dtf_prom *p, const char *name, enum dtf_prom_type type, const char *help,
+		    double v)
 {
 	int rc = dtf_prom_family(p, name, type, help);
 

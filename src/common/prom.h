@@ -27,12 +27,12 @@ enum dtf_prom_type { DTF_PROM_COUNTER, DTF_PROM_GAUGE, DTF_PROM_HISTOGRAM, DTF_P
 #define DTF_PROM_NAME_MAX     128
 
 struct dtf_prom {
-	struct dtf_buf *out;                   /* borrowed: where the text goes */
-	enum dtf_prom_type type;               /* of the open family */
-	char family[DTF_PROM_NAME_MAX];        /* the open family's name; "" before the first */
-	uint64_t seen[DTF_PROM_MAX_FAMILIES];  /* hashes of the families begun, to refuse repeats */
+	struct dtf_buf *out;		      /* borrowed: where the text goes */
+	enum dtf_prom_type type;	      /* of the open family */
+	char family[DTF_PROM_NAME_MAX];	      /* the open family's name; "" before the first */
+	uint64_t seen[DTF_PROM_MAX_FAMILIES]; /* hashes of the families begun, to refuse repeats */
 	size_t nseen;
-	int rc;                                /* the first error, 0 while none */
+	int rc; /* the first error, 0 while none */
 };
 
 /* A label list for dtf_prom_sample: name, value, name, value, ... (a compound literal). */
@@ -51,8 +51,8 @@ int dtf_prom_family(struct dtf_prom *p, const char *name, enum dtf_prom_type typ
 int dtf_prom_sample(struct dtf_prom *p, const char *suffix, const char *const *labels,
 		    double value);
 /* A family of one unlabelled sample. */
-int dtf_prom_single(struct dtf_prom *p, const char *name, enum dtf_prom_type type,
-		    const char *help, double value);
+int dtf_prom_single(struct dtf_prom *p, const char *name, enum dtf_prom_type type, const char *help,
+		    double value);
 /* Returns the first error (0 when everything was written). */
 int dtf_prom_end(const struct dtf_prom *p);
 /* Appends s escaped as a label value (backslash, double quote and newline as \\, \" and \n). */

@@ -259,7 +259,8 @@ static void h_metrics(struct dtf_http_req *r)
 	if (dtf_prom_end(&pm)) {
 		/* A bug in a family's definition (or no memory): say so rather than serve half. */
 		log_error("/metrics: %s", dtf_strerror(dtf_prom_end(&pm)));
-		dtf_http_reply_error(r, 500, "metrics_error", "the metrics could not be written: %s",
+		dtf_http_reply_error(r, 500, "metrics_error",
+				     "the metrics could not be written: %s",
 				     dtf_strerror(dtf_prom_end(&pm)));
 	}
 }

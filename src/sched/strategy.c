@@ -807,7 +807,8 @@ int sx_metrics(struct coord *c, struct dtf_prom *pm)
 	int i;
 
 	sx_index_stats(c, &sigs, &lanes, &delayed);
-	dtf_prom_family(pm, "dtf_scheduler_info", DTF_PROM_GAUGE, "The active scheduling strategy.");
+	dtf_prom_family(pm, "dtf_scheduler_info", DTF_PROM_GAUGE,
+			"The active scheduling strategy.");
 	dtf_prom_sample(pm, NULL, DTF_PROM_LABELS("strategy", sx_strategy(c)), 1);
 	dtf_prom_single(pm, "dtf_scheduler_signatures", DTF_PROM_GAUGE,
 			"Distinct task signatures in the pending index.", (double)sigs);

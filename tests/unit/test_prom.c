@@ -43,7 +43,8 @@ static void test_families_and_samples(void **state)
 
 	(void)state;
 	open_out(&o, 1 << 16);
-	assert_int_equal(dtf_prom_family(&o.pm, "dtf_tasks", DTF_PROM_GAUGE, "Tasks by status."), 0);
+	assert_int_equal(dtf_prom_family(&o.pm, "dtf_tasks", DTF_PROM_GAUGE, "Tasks by status."),
+			 0);
 	assert_int_equal(dtf_prom_sample(&o.pm, NULL, DTF_PROM_LABELS("status", "pending"), 3), 0);
 	assert_int_equal(dtf_prom_sample(&o.pm, "", DTF_PROM_LABELS("status", "running"), 0), 0);
 	assert_int_equal(dtf_prom_single(&o.pm, "dtf_leases_total", DTF_PROM_COUNTER, "Leases.",
@@ -51,10 +52,10 @@ static void test_families_and_samples(void **state)
 			 0);
 	assert_int_equal(dtf_prom_family(&o.pm, "dtf_attempts_total", DTF_PROM_COUNTER, "By two."),
 			 0);
-	assert_int_equal(dtf_prom_sample(&o.pm, NULL, DTF_PROM_LABELS("class", "oom", "strategy",
-								       "retry_in_place"),
-					 2),
-			 0);
+	assert_int_equal(
+	    dtf_prom_sample(&o.pm, NULL,
+			    DTF_PROM_LABELS("class", "oom", "strategy", "retry_in_place"), 2),
+	    0);
 	assert_int_equal(dtf_prom_family(&o.pm, "dtf_size", DTF_PROM_HISTOGRAM, "Sizes."), 0);
 	assert_int_equal(dtf_prom_sample(&o.pm, "_bucket", DTF_PROM_LABELS("le", "2"), 1), 0);
 	assert_int_equal(dtf_prom_sample(&o.pm, "_bucket", DTF_PROM_LABELS("le", "+Inf"), 2), 0);

@@ -546,7 +546,8 @@ static void test_requeue_limit(void **state)
 	hist = json_object_get(task_doc(t), "history");
 	assert_int_equal(json_array_size(hist), 3);
 	assert_string_equal(dtf_json_str(json_array_get(hist, 0), "outcome", "?"), "requeued");
-	assert_string_equal(dtf_json_str(json_array_get(hist, 1), "error_kind", "?"), "interrupted");
+	assert_string_equal(dtf_json_str(json_array_get(hist, 1), "error_kind", "?"),
+			    "interrupted");
 	assert_string_equal(dtf_json_str(json_array_get(hist, 2), "outcome", "?"), "failed");
 	assert_int_equal(c->m_infra_requeues[0], 1);
 	assert_int_equal(c->m_infra_requeues[1], 1);
