@@ -640,6 +640,46 @@ static void test_reload_from_store(void **state)
 	assert_int_equal(add_task(c, "e", "r1", 5, NULL)->seq, 5);
 }
 
+/* A coordinator that restarts finds tasks charged to a worker that was lost: they are requeued
+ * as the loss would have requeued them (a requeue, not a retry), or fail at max_requeues. */
+static void test_reload_lost_worker(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w1", 2);
+	struct ctask *t;
+	char ids[64];
+
+	add_task(c, "a", NULL, 5, NULL);
+	add_task(c, "b", NULL, 5, "{\"max_requeues\": 0}");
+	assert_string_equal(lease(c, w, 2, ids, sizeof(ids)), "a,b");
+	w->status = WS_LOST;
+	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(state_save_worker(c, w), 0);
+	assert_int_equal(state_commit(c), 0);
+
+	f->c = NULL;
+	coord_stop(c);
+	f->c = c = coord_open(f->db);
+	assert_int_equal(state_load(c), 0);
+	t = task_of(c, "a");
+	assert_int_equal(t->status, TS_PENDING);
+	assert_int_equal(t->requeues, 1);
+	assert_int_equal(t->retries_used, 0);
+	t = task_of(c, "b");
+	assert_int_equal(t->status, TS_FAILED);
+	assert_string_equal(dtf_json_str(json_object_get(task_doc(t), "error"), "message", "?"),
+			    "its worker is gone; not requeued: max_requeues is 0");
+	/* What the reload decided is in the store: a second reload sees the same. */
+	f->c = NULL;
+	coord_stop(c);
+	f->c = c = coord_open(f->db);
+	assert_int_equal(state_load(c), 0);
+	assert_int_equal(task_of(c, "a")->requeues, 1);
+	assert_int_equal(task_of(c, "a")->status, TS_PENDING);
+	assert_int_equal(task_of(c, "b")->status, TS_FAILED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -655,6 +695,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_requeue_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_default_max_requeues, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_from_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_lost_worker, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
