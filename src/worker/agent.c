@@ -59,9 +59,12 @@ struct outmsg {
 	struct outmsg *next;
 };
 
-/* From the stop (a second SIGTERM/SIGINT, SIGQUIT, or the drain timeout), results are delivered
- * for at most this long; what is left then goes to the spool. */
-#define STOP_DELIVERY_MS 500
+/* From the stop (a second SIGTERM/SIGINT or SIGQUIT), results (those of the interrupted tasks
+ * too) are delivered for at most this long; what is left then goes to the spool. At the end of
+ * the drain timeout, delivery has been going on for the whole drain: it gets DRAIN_DELIVERY_MS
+ * more, so the worker exits within the drain timeout plus a second. */
+#define STOP_DELIVERY_MS 1000
+#define DRAIN_DELIVERY_MS 500
 /* The spool is read up to this size. */
 #define SPOOL_MAX ((size_t)512 << 20)
 
@@ -144,7 +147,7 @@ static void sleep_ms(long ms)
 /* When a thread's calls and retry sleeps are cut short: QUIT_DRAIN at the first signal (the
  * dispatcher, the first registration), QUIT_STOP at the stop (heartbeats, start notices),
  * QUIT_GIVE_UP when delivery is given up, and at the stop for a call begun before it (the
- * reporter: it then retries with what is left of STOP_DELIVERY_MS as its timeout). */
+ * reporter: it then retries with what is left before it gives up as its timeout). */
 enum quit_when { QUIT_DRAIN, QUIT_STOP, QUIT_GIVE_UP };
 
 /* A client for this thread, rebuilt when the worker's token changes. */
@@ -654,6 +657,16 @@ static int send_until_answered(struct agent *a, struct conn *cn, const char *pat
 		}
 		if (giving_up(a))
 			continue;
+		if (rc == DTF_ENET && atomic_load(&a->stop_ms) > 0 &&
+		    cn->call_ms >= atomic_load(&a->stop_ms)) {
+			/* Stopping, and the coordinator cannot be reached (not merely slow): no
+			 * point in waiting for the rest of STOP_DELIVERY_MS. */
+			log_warn("cannot reach the coordinator (%s) while stopping; giving up "
+				 "delivery",
+				 cn->http.error);
+			*gave_up = true;
+			return DTF_ENET;
+		}
 		log_warn("cannot reach the coordinator (%s); holding the message, retrying",
 			 cn->http.error);
 		nap(cn, backoff);
@@ -1277,7 +1290,8 @@ static void *executor_thread(void *arg)
 			log_info("executor %d restarted", (int)(sl - a->slots));
 			continue;
 		}
-		if (!a->head) {
+		if (!a->head || a->stopping) {
+			/* Stopping: what is queued is handed back unstarted (see agent_run). */
 			pthread_mutex_unlock(&a->lock);
 			break;
 		}
@@ -1341,7 +1355,7 @@ static void begin_drain(struct agent *a)
 	pthread_mutex_lock(&a->lock);
 	if (a->cfg.drain_timeout_s > 0) {
 		a->drain_deadline_ms = now + (int64_t)(a->cfg.drain_timeout_s * 1000);
-		atomic_store(&a->give_up_ms, a->drain_deadline_ms + STOP_DELIVERY_MS);
+		atomic_store(&a->give_up_ms, a->drain_deadline_ms + DRAIN_DELIVERY_MS);
 	}
 	atomic_store(&a->draining, 1);
 	wake_all(a);
@@ -1357,7 +1371,7 @@ static void begin_drain(struct agent *a)
 }
 
 /* The stop: running tasks are stopped and reported interrupted; delivery ends STOP_DELIVERY_MS
- * later at most. */
+ * later at most (or at the drain's bound, if that comes first). */
 static void begin_stop(struct agent *a, const char *why)
 {
 	int64_t now = dtf_mono_ms(), g;

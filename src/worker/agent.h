@@ -29,9 +29,10 @@ struct agent_config {
 /* Runs the agent until it is told to stop: the first SIGTERM/SIGINT drains (finishes running
  * tasks, takes no new ones, reports, returns 0); a second one, SIGQUIT, or the end of
  * drain_timeout_s stops running tasks (their process groups are killed) and reports them
- * interrupted so the coordinator requeues them. Delivery is given up half a second after that
- * stop: undelivered results go to the spool in the work directory, which the next start under
- * the same worker id delivers. At start it kills what is left of the tasks its last run was
+ * interrupted so the coordinator requeues them. Delivery is given up a second after that stop
+ * (half a second after the end of the drain timeout; at once when the coordinator refuses
+ * connections): undelivered results go to the spool in the work directory, which the next start
+ * under the same worker id delivers. At start it kills what is left of the tasks its last run was
  * running (and reports them interrupted) before it leases. Returns 0 (also when stopped before
  * it could register), DTF_EEXISTS when another worker with this id uses this work directory,
  * or another DTF_E* code when it could not start. The caller must have blocked SIGTERM, SIGINT
