@@ -11,6 +11,7 @@
 #  4. An interrupted task (a stopping worker's report, or what a restarted worker found) counts
 #     as a requeue once it had started; one handed back unstarted spends nothing. max_requeues
 #     is validated and settable.
+#  5. The coordinator's --max-requeues is the default; requeue counts survive a restart.
 . "$(dirname "$0")/lib.sh"
 
 HB_TIMEOUT=2 # seconds; workers report every 0.5 s
@@ -172,4 +173,14 @@ assert_eq "$(requeue_metric interrupted)" $((INTERRUPTED_BEFORE + 2)) "dtf_task_
 interrupt 4 ', "started_at": "2026-01-01T00:00:01.000Z"'
 assert_eq "$(task_field "$D" '"%s %s" % (d["status"], d["error"]["kind"])')" "failed interrupted" "after a third started interruption"
 assert_contains "$(task_field "$D" 'd["error"]["message"]')" "requeued 2 times for its worker's failures and max_requeues is 2" "the interrupted task's error"
+
+# ---------------------------------------------------------------------------------------------
+log "case 5: the coordinator's --max-requeues, and the counts across a restart"
+stop_coordinator
+start_coordinator --heartbeat-timeout "$HB_TIMEOUT" --max-requeues 7
+E=$(submit '{"name": "default_from_flag", "hardware": "nowhere", "command": ["true"]}')
+assert_eq "$(task_field "$E" 'd["max_requeues"]')" 7 "max_requeues from --max-requeues"
+# Stored tasks keep their own bound and count.
+assert_eq "$(task_field "$A" '"%s %s %s" % (d["status"], d["requeues"], d["max_requeues"])')" "completed 1 3" "survives after the restart"
+assert_eq "$(task_field "$B" '"%s %s %s" % (d["status"], d["requeues"], d["max_requeues"])')" "failed 2 2" "kills_its_worker after the restart"
 exit 0
