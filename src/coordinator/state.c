@@ -527,10 +527,13 @@ void state_requeue(struct coord *c, struct ctask *t, const char *kind, const cha
 		why = msg;
 	}
 	record_attempt(c, t, final ? "failed" : "requeued", kind, why);
-	/* A lost worker's task is recovered elsewhere (recovery.h) whether or not it spends a
-	 * retry; an interruption or a lease gone astray needs no recovery. */
-	if (cause == RQ_FAILURE ||
-	    (cause == RQ_INFRA && recovery_classify(kind, &cls) && cls == RC_WORKER_LOST))
+	/* Recovery (recovery.h) is for tasks with retries: a lost worker's task that has them is
+	 * recovered elsewhere even though the requeue spends none. Without retries it is only
+	 * requeued (the lost worker leases nothing until it registers again), so a task that
+	 * keeps losing its workers escalates nothing (no quarantine, no blocked hardware). An
+	 * interruption or a lease gone astray needs no recovery. */
+	if (cause == RQ_FAILURE || (cause == RQ_INFRA && t->max_retries > 0 &&
+				    recovery_classify(kind, &cls) && cls == RC_WORKER_LOST))
 		recovery_on_failure(c, t, kind, why, final);
 	state_release(c, t);
 	if (final) {

@@ -402,9 +402,9 @@ static void test_escalation_and_reset(void **state)
 	pass_attempt(c, t);
 	assert_int_equal(s[1].attempts, 2);
 	assert_int_equal(s[1].successes, 1);
-	/* Another class starts fresh; a lost worker's task starts at level 2. Its requeue spends
-	 * no retry (it has none). */
-	t = add_task(c, "c", "{}");
+	/* Another class starts fresh; a lost worker's task (with retries) starts at level 2. Its
+	 * requeue spends no retry. */
+	t = add_task(c, "c", "{\"max_retries\": 1}");
 	assert_string_equal(lease1(c, w2, id, sizeof(id)), "c");
 	assert_int_equal(state_begin(c), 0);
 	state_worker_lost(c, w2, "test");
@@ -413,6 +413,12 @@ static void test_escalation_and_reset(void **state)
 	assert_int_equal(t->status, TS_PENDING);
 	assert_int_equal(t->requeues, 1);
 	assert_int_equal(t->retries_used, 0);
+	/* Its own failure spends the retry (the lost-worker strategy failed: next level). */
+	assert_string_equal(lease1(c, w1, id, sizeof(id)), "c");
+	fail_attempt(c, t, "exit_code");
+	assert_int_equal(t->status, TS_PENDING);
+	assert_int_equal(t->retries_used, 1);
+	assert_string_equal(strategy_of(t), "restart_executor");
 	/* Out of retries: the recovery fails and is dropped. */
 	assert_string_equal(lease1(c, w1, id, sizeof(id)), "c");
 	fail_attempt(c, t, "exit_code");
@@ -493,6 +499,44 @@ static void test_strikes_quarantine(void **state)
 	assert_true(w2->quarantine_until_ms > dtf_wall_ms() + 20000);
 }
 
+/* A task without retries whose workers keep getting lost is requeued each time and never
+ * escalates: no recovery in its document, no quarantine, no blocked hardware class. */
+static void test_lost_workers_without_retries(void **state)
+{
+	struct fixture *f = *state;
+	struct coord *c = f->c;
+	struct ctask *t = add_task(c, "k", "{\"max_requeues\": 5, \"hardware\": \"cpu\"}");
+	char id[64], wid[16];
+	int i;
+
+	for (i = 1; i <= 5; i++) {
+		struct cworker *w;
+		snprintf(wid, sizeof(wid), "w%d", i);
+		w = add_worker(c, wid);
+		assert_string_equal(lease1(c, w, id, sizeof(id)), "k");
+		assert_int_equal(state_begin(c), 0);
+		state_worker_lost(c, w, "test");
+		assert_int_equal(state_commit(c), 0);
+		assert_int_equal(t->status, TS_PENDING);
+		assert_int_equal(t->requeues, i);
+		assert_null(json_object_get(task_doc(t), "recovery"));
+		assert_false(w->quarantined);
+	}
+	assert_int_equal(c->m_recoveries_started, 0);
+	assert_int_equal(c->m_quarantines, 0);
+	assert_int_equal(json_object_size(c->blocked_hw), 0);
+	/* The sixth loss is past max_requeues 5: failed, still without a recovery. */
+	{
+		struct cworker *w = add_worker(c, "w6");
+		assert_string_equal(lease1(c, w, id, sizeof(id)), "k");
+		assert_int_equal(state_begin(c), 0);
+		state_worker_lost(c, w, "test");
+		assert_int_equal(state_commit(c), 0);
+	}
+	assert_int_equal(t->status, TS_FAILED);
+	assert_int_equal(c->m_recoveries_failed, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +547,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_failure_kind),
 	    cmocka_unit_test_setup_teardown(test_escalation_and_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_strikes_quarantine, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lost_workers_without_retries, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
