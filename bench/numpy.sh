@@ -199,6 +199,7 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 timed() {
 	name=$1
 	shift
+	echo "  (load average at the start: $(cut -d' ' -f1-3 /proc/loadavg))"
 	mkdir -p "$name" && (cd "$name" && "$PY" - "$@" > "../$name.log" 2>&1 <<'EOF'
 import subprocess, sys, time
 t0 = time.monotonic()
