@@ -44,6 +44,8 @@
 #define REC_MAGIC      0x4b534154u	 /* "TASK" */
 #define MAX_RECS       4096		 /* the most slots a worker has */
 #define ENV_CAP	       ((size_t)1 << 20) /* bytes of /proc/PID/environ read */
+#define LOCK_TRIES     20
+#define LOCK_TRY_MS    50
 #define SWEEP_ROUNDS   50
 #define SWEEP_ROUND_MS 20
 
@@ -309,7 +311,7 @@ static struct rec *read_recs(int fd, size_t *n)
 int dtf_wstate_open(struct dtf_wstate *s, const char *work_dir, const char *name, int slots,
 		    char *err, size_t errlen)
 {
-	int rc = 0;
+	int rc = 0, i;
 
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = s->tasks_fd = s->guard_fd = -1;
@@ -330,8 +332,14 @@ int dtf_wstate_open(struct dtf_wstate *s, const char *work_dir, const char *name
 		rc = DTF_EIO;
 		goto fail;
 	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+	/* A process forked by the last holder and not yet exec'd (or exited) holds a copy of its
+	 * descriptor for a moment: a worker started again at once waits that out. */
+	for (i = 0; flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0; i++) {
 		int e = errno;
+		if ((e == EINTR || e == EWOULDBLOCK) && i < LOCK_TRIES) {
+			sleep_ms(LOCK_TRY_MS);
+			continue;
+		}
 		snprintf(err, errlen, "%s is locked: %s", s->lock_path,
 			 e == EWOULDBLOCK ? "another worker with this id uses this work directory"
 					  : strerror(e));

@@ -37,9 +37,9 @@ struct dtf_wstate_task {
 };
 
 /* Opens the state of worker `name` in work_dir (which must exist) for `slots` slots and takes
- * its lock. Returns 0, DTF_EXISTS when another live process holds the lock (err says which
- * file), or DTF_EIO. On failure s is left closed (every descriptor -1); release it with
- * dtf_wstate_close() in every case. */
+ * its lock. Returns 0, DTF_EEXISTS when another process still holds the lock after a second
+ * (err says which file), or DTF_EIO. On failure s is left closed (every descriptor -1); release it
+ * with dtf_wstate_close() in every case. */
 int dtf_wstate_open(struct dtf_wstate *s, const char *work_dir, const char *name, int slots,
 		    char *err, size_t errlen);
 
