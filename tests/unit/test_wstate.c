@@ -232,8 +232,9 @@ static void test_sweep_identity(void **state)
 	assert_int_equal(waitpid(reused, NULL, WNOHANG), 0);
 	assert_int_equal(waitpid(oldboot, NULL, WNOHANG), 0);
 	kill((pid_t)stranger, SIGKILL);
-	kill(reused, SIGKILL);
-	kill(oldboot, SIGKILL);
+	/* Their groups: sh -c does not exec its last command, its sleep is a child. */
+	kill(-reused, SIGKILL);
+	kill(-oldboot, SIGKILL);
 	waitpid(reused, NULL, 0);
 	waitpid(oldboot, NULL, 0);
 	dtf_rmtree(dir);
