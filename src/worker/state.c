@@ -340,9 +340,13 @@ int dtf_wstate_open(struct dtf_wstate *s, const char *work_dir, const char *name
 			sleep_ms(LOCK_TRY_MS);
 			continue;
 		}
-		snprintf(err, errlen, "%s is locked: %s", s->lock_path,
-			 e == EWOULDBLOCK ? "another worker with this id uses this work directory"
-					  : strerror(e));
+		if (e == EWOULDBLOCK)
+			snprintf(
+			    err, errlen, "%s is locked: another worker %s uses this work directory",
+			    s->lock_path,
+			    strcmp(name, "anonymous") ? "with this id" : "without --worker-id");
+		else
+			snprintf(err, errlen, "%s is locked: %s", s->lock_path, strerror(e));
 		rc = e == EWOULDBLOCK ? DTF_EEXISTS : DTF_EIO;
 		goto fail;
 	}
