@@ -17,8 +17,8 @@ extern char **environ;
 
 static pid_t spawn_worker(const char *url, int i, const struct dtf_local_opts *o)
 {
-	char id[32], slots_s[16], workdir[4096], logpath[4096];
-	char *argv[20];
+	char id[32], slots_s[16], workdir[4096], logpath[4096], parent[24];
+	char *argv[24];
 	int n = 0, fd;
 	pid_t pid;
 	posix_spawn_file_actions_t fa;
@@ -47,6 +47,10 @@ static pid_t spawn_worker(const char *url, int i, const struct dtf_local_opts *o
 	}
 	if (o->keep_work_dirs)
 		argv[n++] = (char *)"--keep-work-dirs";
+	/* The worker stops when this process dies (see --exit-with-parent in cli/worker.c). */
+	snprintf(parent, sizeof(parent), "%ld", (long)getpid());
+	argv[n++] = (char *)"--exit-with-parent";
+	argv[n++] = parent;
 	argv[n] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/json.h"
@@ -36,7 +38,9 @@ static void usage(FILE *f)
 		"                         undelivered results wait in the work directory's spool\n"
 		"  --api-key K            API key (default $DTF_API_KEY)\n"
 		"  --auto-register        register with detected hardware (always on)\n"
-		"  --detect               print the detected capabilities as JSON and exit\n");
+		"  --detect               print the detected capabilities as JSON and exit\n"
+		"  --exit-with-parent PID stop at once (as on SIGQUIT) when process PID, this\n"
+		"                         worker's parent, dies (dtf run's local workers)\n");
 }
 
 /* Adds the labels of "k=v,k=v" (or, with one, a single "k=v" whose value may hold commas) to o.
@@ -83,6 +87,7 @@ int cmd_worker(int argc, char **argv)
 		{"auto-register", no_argument, NULL, 'a'},
 		{"detect", no_argument, NULL, 'd'},
 		{"config", required_argument, NULL, 'F'},
+		{"exit-with-parent", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -178,6 +183,19 @@ int cmd_worker(int argc, char **argv)
 		case 'F':
 			config = optarg;
 			break;
+		case 'P': {
+			/* The local workers of `dtf run` and `dtf ci --embedded`: when the process
+			 * that started them dies (even by SIGKILL), they get SIGQUIT and stop at
+			 * once, killing their tasks, instead of retrying a coordinator that is gone.
+			 * The check after prctl closes the race with a parent that died first. */
+			long ppid = strtol(optarg, NULL, 10);
+			if (ppid <= 1 || prctl(PR_SET_PDEATHSIG, SIGQUIT) != 0 ||
+			    getppid() != (pid_t)ppid) {
+				fprintf(stderr, "dtf worker: parent %s is gone\n", optarg);
+				return 1;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

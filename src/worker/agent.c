@@ -1231,6 +1231,17 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 			json_object_set_new(result, "junit_error",
 					    json_sprintf("cannot read JUnit report %s: %s", junit,
 							 dtf_strerror(jr)));
+			/* The task promised a report of its tests: without one, an exit status
+			 * of 0 says nothing about them, so it is not a pass. */
+			if (strcmp(outcome, "passed") == 0) {
+				outcome = "failed";
+				kind = "test_failures";
+				reason = "junit_missing";
+				snprintf(message, sizeof(message),
+					 "the task exited 0 but its JUnit report %s could not be "
+					 "read: %s",
+					 junit, dtf_strerror(jr));
+			}
 		}
 	}
 	if (strcmp(dtf_json_str(task, "type", ""), "benchmark") == 0 && res.out) {

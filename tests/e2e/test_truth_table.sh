@@ -84,7 +84,7 @@ export DTF_COORDINATOR="$URL"
 start_worker w-py
 wait_worker w-py
 out=$(dtf client submit-task --file main-tasks.json 2>&1) || fail "submit-task: $out"
-assert_contains "$out" "submitted 14 tasks" "submit-task output"
+assert_contains "$out" "submitted 15 tasks" "submit-task output"
 dtf client wait-completion --timeout 60 > wait-main.txt 2>&1
 assert_eq "$?" 1 "wait-completion's exit status with failing tests ($(tail -3 wait-main.txt))"
 dtf client export-results --format json --output pipe-main.json > /dev/null || fail "export json"
