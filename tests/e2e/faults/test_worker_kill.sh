@@ -51,11 +51,12 @@ log "case a: requeued ${requeue_ms} ms after the SIGKILL (heartbeat timeout ${HB
 [ "$requeue_ms" -le $(( (HB_TIMEOUT + 1) * 1000 * SCALE )) ] ||
 	fail "requeued ${requeue_ms} ms after the kill; want <= $(( HB_TIMEOUT + 1 )) s"
 assert_eq "$(worker_status ka-1)" lost "status of the killed worker"
-# The killed worker's task process was orphaned, not killed: it finishes (sleep 5) and is gone.
+# The killed worker's task process dies with it (its parent-death signal and the worker's guard,
+# docs/internals/worker.md): it is gone.
 wait_for -t 15 -m "the killed worker's task process to end" no_task_procs_on "$XA" ka-1
 # It ran once per attempt: the sleep on ka-1, the rest on ka-2.
 assert_eq "$(grep "^$XA " "$RAN" | sort | tr '\n' ' ')" "$XA 1 ka-1 $XA 2 ka-2 " "executions of killed_mid_task"
-assert_eq "$(task_field "$XA" 'd["status"]')" completed "killed_mid_task after its orphan ended"
+assert_eq "$(task_field "$XA" 'd["status"]')" completed "killed_mid_task after its first attempt's process ended"
 
 # a2. The same on a 2-slot worker whose task allows no requeue (max_requeues 0): the task fails
 # with error.kind worker_lost (issue 5: "or fail when retries are spent"; a lost worker spends
@@ -88,5 +89,5 @@ log "case a2: failed ${lost_ms} ms after the SIGKILL"
 [ "$lost_ms" -le $(( (HB_TIMEOUT + 1) * 1000 * SCALE )) ] ||
 	fail "lost ${lost_ms} ms after the kill; want <= $(( HB_TIMEOUT + 1 )) s"
 assert_eq "$(executions "$YA")" 1 "executions of no_retry_left"
-wait_for -t 15 -m "no_retry_left's orphan to end" no_task_procs "$YA"
+wait_for -t 15 -m "no_retry_left's process to end with its worker" no_task_procs "$YA"
 exit 0
