@@ -47,7 +47,7 @@ static void usage(FILE *f)
 		"  --pytest               run test_*.py files with pytest, several per process, grouped\n"
 		"                         by their recorded durations (automatic when the test\n"
 		"                         directory has conftest.py or pytest.ini); a chunk's\n"
-		"                         failing tests are re-run alone to tell order dependence:\n"
+		"                         failing tests are re-run alone (order dependence):\n"
 		DTF_ISOLATE_USAGE);
 }
 
@@ -331,8 +331,10 @@ int cmd_run(int argc, char **argv)
 	} else {
 		rc = tests_ok && k.failed == 0 && k.cancelled == k.unschedulable ? 0 : 1;
 	}
-	if (rc == 1 && iso.allow && k.cancelled == k.unschedulable && dtf_isolate_only_order(report))
-		rc = 0; /* --allow-order-dependent: reported, not failing */
+	/* --allow-order-dependent: order dependence is reported, and does not fail the run. */
+	if (rc == 1 && iso.allow && k.cancelled == k.unschedulable &&
+	    dtf_isolate_only_order(report))
+		rc = 0;
 out:
 	dtf_local_stop(&loc, rc == 3);
 	if (hc_ready)

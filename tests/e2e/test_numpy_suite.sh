@@ -16,8 +16,10 @@ PY=/usr/bin/python3
 export DTF_PYTHON=$PY
 NP=$("$PY" -c 'import numpy, os; print(os.path.dirname(numpy.__file__))')
 PATTERN='test_[rs][eh]*.py'
-find "$NP/core/tests" "$NP/lib/tests" "$NP/linalg/tests" -maxdepth 1 -name "$PATTERN" | sort > files.txt
-[ "$(wc -l < files.txt)" = 7 ] || fail "expected 7 numpy test files matching $PATTERN: $(cat files.txt)"
+find "$NP/core/tests" "$NP/lib/tests" "$NP/linalg/tests" -maxdepth 1 -name "$PATTERN" |
+	sort > files.txt
+[ "$(wc -l < files.txt)" = 7 ] ||
+	fail "expected 7 numpy test files matching $PATTERN: $(cat files.txt)"
 
 # Every file is "1 s" on record: 2 workers -> 4 chunks, packed longest first (2, 2, 2, 1 files).
 mkdir serial dtf dtf/.dtf

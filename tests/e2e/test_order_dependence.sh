@@ -149,11 +149,11 @@ test_c_isolation::test_no_state=order_dependent:order_dependent:test_a_sets.py,t
 test_c_isolation::test_unaffected=passed
 test_d_fails::test_always_fails=failed:failed:test_a_sets.py,test_b_order.py,test_c_isolation.py
 EOF
-assert_contains "$(cat out1.txt)" \
-	"order-dependent: test_b_order::test_clean_environment: passes alone; failed in its chunk after test_a_sets.py and 1 earlier test of its own file" \
-	"the order-dependent test named on the terminal"
-assert_contains "$(cat out1.txt)" "dtf: isolation: 2 order-dependent, 1 isolation failure, 1 fails alone too" \
-	"the findings' counts"
+want="order-dependent: test_b_order::test_clean_environment: passes alone; failed in its chunk"
+want="$want after test_a_sets.py and 1 earlier test of its own file"
+assert_contains "$(cat out1.txt)" "$want" "the order-dependent test named on the terminal"
+want="dtf: isolation: 2 order-dependent, 1 isolation failure, 1 fails alone too"
+assert_contains "$(cat out1.txt)" "$want" "the findings' counts"
 
 # 2. Without test_d_fails.py, only order dependence is left: it fails the run by default, not when allowed.
 rm suite/test_d_fails.py
@@ -195,8 +195,9 @@ test_c_isolation.TestNeeds::test_needs_state=passed
 test_c_isolation::test_no_state=failed:not_rerun
 test_c_isolation::test_unaffected=passed
 EOF
-assert_eq "$(jq_py 'next(tc["isolation"]["reason"] for t in d["tasks"] for tc in t["result"]["testcases"] if tc["name"] == "test_no_state")' out5/results.json)" \
-	"over the bound of 1 tests re-run alone" "why a failing test was not re-run"
+reason=$(jq_py 'next(tc["isolation"]["reason"] for t in d["tasks"]
+                 for tc in t["result"]["testcases"] if tc["name"] == "test_no_state")' out5/results.json)
+assert_eq "$reason" "over the bound of 1 tests re-run alone" "why a failing test was not re-run"
 
 # 4. --no-isolate: the chunk's statuses as they were, nothing re-run.
 history test_a_sets.py test_b_order.py test_c_isolation.py
