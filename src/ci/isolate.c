@@ -495,8 +495,14 @@ static void add_quoted(struct dtf_buf *b, const char *what, const char *msg)
 		return;
 	/* Its first line: the rest is in the case's details, or the isolation object. */
 	n = strcspn(msg, "\r\n");
-	dtf_buf_printf(b, " (%s: %.*s%s)", what, (int)(n > MESSAGE_CAP ? MESSAGE_CAP : n), msg,
-		       n > MESSAGE_CAP ? "…" : "");
+	if (n > MESSAGE_CAP) {
+		size_t m = MESSAGE_CAP;
+		while (m > 0 && ((unsigned char)msg[m] & 0xC0) == 0x80)
+			m--; /* whole characters only */
+		dtf_buf_printf(b, " (%s: %.*s…)", what, (int)m, msg);
+		return;
+	}
+	dtf_buf_printf(b, " (%s: %.*s)", what, (int)n, msg);
 }
 
 /* What a re-run says about the case it was made for: the case's status when run alone (a

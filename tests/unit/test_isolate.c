@@ -477,6 +477,24 @@ static void test_many_files_before(void **state)
 		  "test_2.py, test_3.py, test_4.py, test_5.py and 2 more");
 	assert_int_equal(
 	    json_array_size(json_object_get(json_object_get(tc, "isolation"), "files_before")), 8);
+	/* A long message from the chunk is quoted cut, on a character boundary. */
+	{
+		char m[700] = "x"; /* then 2-byte characters: byte 200 is inside one */
+		size_t n = 1;
+		while (n + 3 < sizeof(m)) {
+			memcpy(m + n, "\xc3\xa9", 2);
+			n += 2;
+		}
+		m[n] = '\0';
+		json_object_set_new(case_of(doc, 0, 8), "message", json_string(m));
+		json_object_set_new(case_of(doc, 0, 8), "status", json_string("failed"));
+		assert_int_equal(dtf_isolate_apply(doc, plan, &o), 1);
+		tc = case_of(doc, 0, 8);
+		check_str(tc, "status", "order_dependent");
+		assert_non_null(
+		    strstr(dtf_json_str(tc, "message", ""), "2 more (in the chunk: x\xc3\xa9"));
+		assert_non_null(strstr(dtf_json_str(tc, "message", ""), "\xc3\xa9…)"));
+	}
 	/* Applying again to a classified document changes nothing more. */
 	assert_int_equal(dtf_isolate_apply(doc, plan, &o), 0);
 	check_str(case_of(doc, 0, 8), "status", "order_dependent");
