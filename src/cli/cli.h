@@ -92,11 +92,6 @@ struct cli_report_opts {
 };
 /* True for a report format name dtf_report_render() knows. */
 bool cli_report_format_ok(const char *name);
-/* Fetches run_id's results, prepares the report model and writes each format into output_dir
- * (and badges). *doc stores the prepared model (a new reference, or NULL when it could not be
- * fetched). Prints errors itself; returns 0 or the last DTF_E* code. */
-int cli_write_reports(struct dtf_http_client *c, const char *run_id,
-		      const struct cli_report_opts *o, json_t **doc);
 /* Prints the run's one-line summary on stdout, "<prefix>: 12 tests: 9 passed, 1 failed, 2 skipped
  * (4 tasks) in 3.2 s", from counts: a report's summary or the "tests" object of GET
  * /api/v1/runs/{id}/summary (the same counts, common/testcount.h). k (the run's task counts)
@@ -104,5 +99,10 @@ int cli_write_reports(struct dtf_http_client *c, const char *run_id,
  * Returns true when nothing failed, was cancelled or is unfinished. */
 bool cli_print_summary(const char *prefix, const json_t *counts, const struct run_counts *k,
 		       double secs);
+/* Fetches run_id's results, prepares the report model and writes each format into output_dir
+ * (and badges). *doc stores the prepared model (a new reference, or NULL when it could not be
+ * fetched). Prints errors itself; returns 0 or the last DTF_E* code. */
+int cli_write_reports(struct dtf_http_client *c, const char *run_id,
+		      const struct cli_report_opts *o, json_t **doc);
 
 #endif

@@ -9,8 +9,8 @@
 #include "cli/cli.h"
 #include "common/err.h"
 #include "common/json.h"
-#include "common/util.h"
 #include "common/testcount.h"
+#include "common/util.h"
 #include "net/http.h"
 #include "report/report.h"
 
@@ -24,7 +24,6 @@ bool cli_report_format_ok(const char *name)
 	return dtf_report_file_name(name) != NULL;
 }
 
-/* Reads an earlier JSON report; NULL (and a warning) when it cannot be used. */
 bool cli_print_summary(const char *prefix, const json_t *counts, const struct run_counts *k,
 		       double secs)
 {
@@ -51,6 +50,7 @@ bool cli_print_summary(const char *prefix, const json_t *counts, const struct ru
 	       strcmp(dtf_testcount_state(&c, false), "empty") == 0;
 }
 
+/* Reads an earlier JSON report; NULL (and a warning) when it cannot be used. */
 static json_t *load_previous(const char *path)
 {
 	char *text = NULL, err[256];
