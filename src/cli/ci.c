@@ -473,9 +473,10 @@ static int remote_wait(struct dtf_http_client *hc, const char *run_id, double sl
 	done = k->completed + k->failed + k->cancelled;
 	if (!quiet && done != seen->done)
 		fprintf(stderr,
-			"progress: %d/%d tasks done, %d passed, %d failed, %d running, "
-			"%d pending\n",
-			done, k->total, k->completed, k->failed, k->running, k->pending);
+			"progress: %d/%d tasks done, %d passed, %d failed, %d cancelled, %d "
+			"running, %d pending\n",
+			done, k->total, k->completed, k->failed, k->cancelled, k->running,
+			k->pending);
 	seen->done = done;
 	if (!quiet && dtf_json_int(s, "blocked_count", 0) != seen->blocked) {
 		seen->blocked = dtf_json_int(s, "blocked_count", 0);
@@ -721,7 +722,8 @@ int cmd_ci(int argc, char **argv)
 	}
 	if (o.dry_run || o.verbose) {
 		json_t *t;
-		printf("dtf ci: provider %s; %zu tests\n", ops->name, json_array_size(tasks));
+		printf("dtf ci: provider %s; %zu test file%s\n", ops->name, json_array_size(tasks),
+		       json_array_size(tasks) == 1 ? "" : "s");
 		json_array_foreach(tasks, i, t) print_task(t, o.dry_run);
 		fflush(stdout);
 	}
@@ -1045,7 +1047,13 @@ int cmd_ci(int argc, char **argv)
 	}
 
 	cli_unsched_print(&un, stdout);
-	printf("dtf ci: %s in %.1f s\n", line, (double)(dtf_mono_ms() - start) / 1000.0);
+	{
+		/* The tests' counts, and the tasks they came from, as dtf run prints them. */
+		json_int_t ntasks = dtf_json_int(
+		    json_object_get(json_object_get(doc, "summary"), "tasks"), "total", 0);
+		printf("dtf ci: %s (%lld task%s) in %.1f s\n", line, (long long)ntasks,
+		       ntasks == 1 ? "" : "s", (double)(dtf_mono_ms() - start) / 1000.0);
+	}
 	if (timed_out) {
 		fprintf(stderr, "dtf ci: timed out after %.0f s\n", o.timeout);
 		rc = 3;

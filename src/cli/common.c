@@ -113,14 +113,16 @@ static void progress(bool tty, const struct run_counts *k, double elapsed, bool 
 			bar[i] = i < fill ? '#' : '-';
 		bar[width] = '\0';
 		fprintf(stderr,
-			"\r[%s] %d/%d tasks  passed %d  failed %d  running %d  pending %d  %.0fs%s",
-			bar,
-			done, k->total, k->completed, k->failed, k->running, k->pending, elapsed,
-			final ? "\n" : "  ");
+			"\r[%s] %d/%d tasks  passed %d  failed %d  cancelled %d  running %d  pending "
+			"%d  %.0fs%s",
+			bar, done, k->total, k->completed, k->failed, k->cancelled, k->running,
+			k->pending, elapsed, final ? "\n" : "  ");
 	} else {
 		fprintf(stderr,
-			"progress: %d/%d tasks done, %d passed, %d failed, %d running, %d pending\n",
-			done, k->total, k->completed, k->failed, k->running, k->pending);
+			"progress: %d/%d tasks done, %d passed, %d failed, %d cancelled, %d running, "
+			"%d pending\n",
+			done, k->total, k->completed, k->failed, k->cancelled, k->running,
+			k->pending);
 	}
 }
 

@@ -47,7 +47,7 @@ printf 'package calc\n' > "$T/t/gomod/calc/calc_test.go"
 dtf ci --dry-run --test-dir "$T/t" --coordinator http://127.0.0.1:9 > "$T/dry.out" 2>&1
 assert_eq "$?" 0 "dry-run exit code: $(cat "$T/dry.out")"
 OUT=$(cat "$T/dry.out")
-assert_contains "$OUT" "provider local; 8 tests" "the count"
+assert_contains "$OUT" "provider local; 8 test files" "the count"
 block() { awk -v n="$1" '$0 == n {p=1; print; next} /^[^ ]/ {p=0} p' "$T/dry.out"; }
 assert_contains "$(block test_torch.py)" 'hardware:  ["cuda"] (content)' "torch + cuda"
 assert_contains "$(block test_marked.py)" 'hardware:  ["rocm","cuda"] (marker)' "the hardware marker"

@@ -16,7 +16,7 @@ for f in results.json results.xml report.md report.html results.csv; do
 done
 assert_eq "$(jq_py '[d["summary"][k] for k in ("total", "passed", "failed", "skipped")]' "$T/out/results.json")" \
 	"[12, 6, 3, 3]" "summary of examples/suite (test cases: test_report.sh brings 3)"
-assert_contains "$(cat "$T/ci.out")" "dtf ci: 12 tests: 6 passed, 3 failed, 3 skipped in " \
+assert_contains "$(cat "$T/ci.out")" "dtf ci: 12 tests: 6 passed, 3 failed, 3 skipped (10 tasks) in " \
 	"the terminal line agrees with results.json"
 python3 -c "import xml.dom.minidom,sys; xml.dom.minidom.parse(sys.argv[1])" "$T/out/results.xml" ||
 	fail "results.xml is not XML"
