@@ -220,6 +220,22 @@ struct child_ctx {
 	volatile int err; /* clone: set by the child when it cannot exec */
 };
 
+/* What every spawn path gives its child: the program, its argv and environment, its directory
+ * and the write ends of its output pipes. */
+static void child_ctx_init(struct child_ctx *x, const struct dtf_exec_spec *spec,
+			   const char *prog, char *const *envp, int out_w, int err_w)
+{
+	memset(x, 0, sizeof(*x));
+	x->prog = prog;
+	x->argv = spec->argv;
+	x->envp = envp;
+	x->cwd = spec->cwd;
+	x->out_w = out_w;
+	x->err_w = err_w;
+	x->parent = getpid();
+	x->report_fd = -1;
+}
+
 /* The child after its signal dispositions are back to SIG_DFL (all signals still blocked): asks
  * to be killed when the thread that started it ends, checks that its parent has not ended
  * already (the window between clone and prctl), then sets up its group, descriptors and
@@ -305,15 +321,7 @@ static int clone_spawn(const struct dtf_exec_spec *spec, const char *prog, char 
 	sigset_t all, old;
 	pid_t p;
 
-	memset(&x, 0, sizeof(x));
-	x.prog = prog;
-	x.argv = spec->argv;
-	x.envp = envp;
-	x.cwd = spec->cwd;
-	x.out_w = out_w;
-	x.err_w = err_w;
-	x.parent = getpid();
-	x.report_fd = -1;
+	child_ctx_init(&x, spec, prog, envp, out_w, err_w);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	p = clone(child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &x);
@@ -344,14 +352,7 @@ static int fork_spawn(const struct dtf_exec_spec *spec, const char *prog, char *
 	ssize_t n;
 	pid_t p;
 
-	memset(&x, 0, sizeof(x));
-	x.prog = prog;
-	x.argv = spec->argv;
-	x.envp = envp;
-	x.cwd = spec->cwd;
-	x.out_w = out_w;
-	x.err_w = err_w;
-	x.parent = getpid();
+	child_ctx_init(&x, spec, prog, envp, out_w, err_w);
 	ignored_signals(&ign);
 	if (pipe2(rep, O_CLOEXEC) != 0)
 		return errno;
