@@ -14,6 +14,10 @@
 #include "common/util.h"
 #include "net/http.h"
 
+/* With a duration history, chunks expected to take at least this long each (at slots × 4 of
+ * them) are made that fine; shorter suites get slots × 2 (see dtf_pytest_group). */
+#define CHUNK_FINE_S 15.0
+
 struct pyfile {
 	const char *path; /* absolute, borrowed from its task */
 	double est;
@@ -199,7 +203,20 @@ int dtf_pytest_group(json_t *tasks, int slots, const char *history_path)
 			files[i].est = fill;
 	if (slots < 1)
 		slots = 1;
-	nbins = (size_t)slots * (nknown ? 2 : 4);
+	/* Without history: slots × 4 chunks of equal file counts. With it: slots × 2 chunks of
+	 * equal expected time, few pytest starts, where the suite is short; slots × 4 where even
+	 * then each chunk is expected to take CHUNK_FINE_S or more, so that a start-up is a small
+	 * share of it. Recorded times are only estimates (a loaded machine, a file that builds a
+	 * C extension): finer chunks let the workers that finish early take more, where a coarse
+	 * packing left one worker with three chunks back to back while the other ran one. */
+	nbins = (size_t)slots * 4;
+	if (nknown) {
+		double total = 0;
+		for (i = 0; i < n; i++)
+			total += files[i].est;
+		if (total / (double)nbins < CHUNK_FINE_S)
+			nbins = (size_t)slots * 2;
+	}
 	if (nbins > n)
 		nbins = n;
 	bins = calloc(nbins, sizeof(*bins));

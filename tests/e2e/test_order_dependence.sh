@@ -10,7 +10,7 @@
 # test that wants it unset (fails after a, passes alone); test_c_isolation.py has a test that
 # needs it set (passes after a, fails alone) and one that wants it unset; test_d_fails.py fails
 # whatever the order. A recorded duration history puts a, b, c and d in one chunk, in that order
-# (test_0_filler.py, "100 s", gets the other chunk).
+# (test_0_filler.py, "20 s", gets the other chunk).
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -63,7 +63,7 @@ history() {
 	"$PY" - "$S" "$@" > .dtf/pytest-durations.json <<'EOF'
 import json, sys
 d = sys.argv[1]
-files = {d + "/test_0_filler.py": 100}
+files = {d + "/test_0_filler.py": 20}
 for f in sys.argv[2:]:
     files[d + "/" + f] = 1
 print(json.dumps({"version": 1, "files": files}))

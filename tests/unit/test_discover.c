@@ -545,6 +545,45 @@ static void test_discover_python_runners(void **state)
 	json_decref(tasks);
 }
 
+/* How many chunks pytest files go into: slots × 4 without history; with recorded durations,
+ * slots × 2 for a short suite and slots × 4 when each of those chunks is still expected to take
+ * 15 s or more (estimates vary, and finer chunks let early workers take more). */
+static int chunks_for(struct fixture *f, double secs_each)
+{
+	json_t *tasks = json_array();
+	char err[512] = "", hist[PATH_MAX + 32], name[64];
+	int i, n;
+	FILE *h;
+
+	snprintf(hist, sizeof(hist), "%s/history.json", f->root);
+	h = fopen(hist, "w");
+	assert_non_null(h);
+	fprintf(h, "{\"version\": 1, \"files\": {");
+	for (i = 0; i < 16; i++)
+		fprintf(h, "%s\"%s/py/test_f%02d.py\": %g", i ? ", " : "", f->real, i, secs_each);
+	fprintf(h, "}}\n");
+	fclose(h);
+	for (i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "py/test_f%02d.py", i);
+		put(f->root, name, "def test_one():\n    assert True\n", 0644);
+	}
+	snprintf(name, sizeof(name), "%s/py", f->root);
+	assert_int_equal(dtf_discover(name, NULL, tasks, err, sizeof(err)), 16);
+	n = dtf_pytest_group(tasks, 2, secs_each > 0 ? hist : NULL);
+	assert_int_equal((int)json_array_size(tasks), n);
+	json_decref(tasks);
+	return n;
+}
+
+static void test_pytest_group_chunk_count(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(chunks_for(f, 0), 8);  /* no history */
+	assert_int_equal(chunks_for(f, 1), 4);  /* 16 s in all: 2 s a chunk at 8 */
+	assert_int_equal(chunks_for(f, 10), 8); /* 160 s in all: 20 s a chunk at 8 */
+}
+
 /* A file longer than what discovery reads, plain-looking in that part, runs under pytest: the
  * safe choice, since pytest runs a script's code at collection too. */
 static void test_discover_python_long_file(void **state)
@@ -688,6 +727,7 @@ int main(void)
 	    cmocka_unit_test(test_python_runner_detection),
 	    cmocka_unit_test_setup_teardown(test_discover_python_runners, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_discover_python_long_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pytest_group_chunk_count, setup, teardown),
 	    cmocka_unit_test(test_pyrun_task_errors),
 	    cmocka_unit_test(test_runner_missing_classified),
 	    cmocka_unit_test(test_junit_xfail_xpass),
