@@ -25,6 +25,8 @@
 #include "common/util.h"
 #include "worker/exec.h"
 
+#include "proc_helpers.h"
+
 #include "common/banned.h"
 
 static char *const base_env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
@@ -34,42 +36,6 @@ static void spec_init(struct dtf_exec_spec *s, char *const *argv)
 	memset(s, 0, sizeof(*s));
 	s->argv = argv;
 	s->envp = base_env;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* True when pid is gone or a zombie (its new parent may be slow to reap it) within 2 s. */
-static bool pid_gone(long pid)
-{
-	char path[64], *text = NULL, *p;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	for (i = 0; i < 200; i++) {
-		if (dtf_read_file(path, 4096, &text, NULL) != 0)
-			return true;
-		p = strrchr(text, ')');
-		if (p && (p[2] == 'Z' || p[2] == 'X')) {
-			free(text);
-			return true;
-		}
-		free(text);
-		text = NULL;
-		sleep_ms(10);
-	}
-	return false;
-}
-
-static void make_tmpdir(char *dir, size_t len)
-{
-	snprintf(dir, len, "%s/dtf-exec-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(dir));
 }
 
 static void write_script(const char *path, const char *text, unsigned mode)
@@ -148,7 +114,7 @@ static void test_env_and_cwd(void **state)
 	struct dtf_exec_result r;
 
 	(void)state;
-	make_tmpdir(dir, sizeof(dir));
+	make_tmpdir(dir, sizeof(dir), "dtf-exec");
 	assert_non_null(realpath(dir, real));
 	snprintf(want, sizeof(want), "hello world\nunset\n%s\n", real);
 
@@ -173,7 +139,7 @@ static void test_path_lookup(void **state)
 	struct dtf_exec_result r;
 
 	(void)state;
-	make_tmpdir(dir, sizeof(dir));
+	make_tmpdir(dir, sizeof(dir), "dtf-exec");
 	snprintf(tool, sizeof(tool), "%s/dtf-test-tool", dir);
 	write_script(tool, "#!/bin/sh\necho \"tool:$1\"\n", 0755);
 
@@ -230,7 +196,7 @@ static void test_spawn_failures(void **state)
 			    "cannot execute '/nonexistent/dtf-prog': No such file or directory");
 	dtf_exec_result_release(&r);
 
-	make_tmpdir(dir, sizeof(dir));
+	make_tmpdir(dir, sizeof(dir), "dtf-exec");
 	snprintf(file, sizeof(file), "%s/plain", dir);
 	write_script(file, "#!/bin/sh\necho no\n", 0644);
 	spec_init(&s, not_exec);
@@ -307,7 +273,7 @@ static void test_group_kill(void **state)
 	pid = strtol(r.out, NULL, 10);
 	assert_in_range(pid, 2, LONG_MAX);
 	assert_in_range((long)(r.duration_s * 1000), 280, 3000);
-	assert_true(pid_gone(pid));
+	assert_true(pid_gone_within(pid, 2000));
 	dtf_exec_result_release(&r);
 
 	/* A leader that exits at once takes its background children with it. */
@@ -318,7 +284,7 @@ static void test_group_kill(void **state)
 	pid = strtol(r.out, NULL, 10);
 	assert_in_range(pid, 2, LONG_MAX);
 	assert_in_range((long)(r.duration_s * 1000), 0, 1500);
-	assert_true(pid_gone(pid));
+	assert_true(pid_gone_within(pid, 2000));
 	dtf_exec_result_release(&r);
 }
 
@@ -564,7 +530,7 @@ static void test_dies_with_parent(void **state)
 	assert_int_equal(pgrp, child);
 	kill(runner, SIGKILL);
 	assert_int_equal(waitpid(runner, &status, 0), runner);
-	if (!pid_gone(child)) {
+	if (!pid_gone_within(child, 2000)) {
 		kill((pid_t)child, SIGKILL);
 		fail_msg("the task (pid %ld) outlived the process that ran it", child);
 	}

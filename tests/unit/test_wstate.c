@@ -24,43 +24,9 @@
 #include "common/util.h"
 #include "worker/state.h"
 
+#include "proc_helpers.h"
+
 #include "common/banned.h"
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-/* True when pid is gone or a zombie within ms. */
-static bool gone_within(long pid, int ms)
-{
-	char path[64], *text = NULL, *p;
-	int i;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	for (i = 0; i <= ms / 10; i++) {
-		if (dtf_read_file(path, 4096, &text, NULL) != 0)
-			return true;
-		p = strrchr(text, ')');
-		if (p && (p[2] == 'Z' || p[2] == 'X')) {
-			free(text);
-			return true;
-		}
-		free(text);
-		text = NULL;
-		sleep_ms(10);
-	}
-	return false;
-}
-
-static void make_tmpdir(char *dir, size_t len)
-{
-	snprintf(dir, len, "%s/dtf-wstate-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(dir));
-}
 
 /* Starts `sh -c script` as the leader of a new process group with the given environment. */
 static pid_t start_leader(const char *script, char *const *envp)
@@ -104,7 +70,7 @@ static void test_lock(void **state)
 	struct dtf_wstate a, b, c;
 
 	(void)state;
-	make_tmpdir(dir, sizeof(dir));
+	make_tmpdir(dir, sizeof(dir), "dtf-wstate");
 	assert_int_equal(dtf_wstate_open(&a, dir, "w1", 2, err, sizeof(err)), 0);
 	/* A second open of the same id is refused while the first holds the lock... */
 	assert_int_equal(dtf_wstate_open(&b, dir, "w1", 2, err, sizeof(err)), DTF_EEXISTS);
@@ -134,7 +100,7 @@ static void test_sweep_live_group(void **state)
 	long member;
 
 	(void)state;
-	make_tmpdir(dir, sizeof(dir));
+	make_tmpdir(dir, sizeof(dir), "dtf-wstate");
 	snprintf(pidfile, sizeof(pidfile), "%s/member", dir);
 	snprintf(script, sizeof(script), "sleep 60 & echo $! > %s; wait", pidfile);
 	assert_int_equal(dtf_wstate_open(&s, dir, "w", 2, err, sizeof(err)), 0);
@@ -157,7 +123,7 @@ static void test_sweep_live_group(void **state)
 	assert_false(tasks[0].other_boot);
 	free(tasks);
 	assert_int_equal(waitpid(leader, NULL, 0), leader);
-	assert_true(gone_within(member, 2000));
+	assert_true(pid_gone_within(member, 2000));
 	/* The records are cleared: a second sweep finds nothing. */
 	assert_int_equal(dtf_wstate_sweep(&s, &tasks, &n), 0);
 	assert_int_equal(n, 0);
@@ -183,7 +149,7 @@ static void test_sweep_identity(void **state)
 	int fd;
 
 	(void)state;
-	make_tmpdir(dir, sizeof(dir));
+	make_tmpdir(dir, sizeof(dir), "dtf-wstate");
 	snprintf(pidfile, sizeof(pidfile), "%s/member", dir);
 	snprintf(strangerfile, sizeof(strangerfile), "%s/stranger", dir);
 	/* The leader starts a task process and a stranger (no dtf variables) in its group, then
@@ -227,8 +193,8 @@ static void test_sweep_identity(void **state)
 	}
 	free(tasks);
 	dtf_wstate_close(&s);
-	assert_true(gone_within(member, 2000));
-	assert_false(gone_within(stranger, 200));
+	assert_true(pid_gone_within(member, 2000));
+	assert_false(pid_gone_within(stranger, 200));
 	assert_int_equal(waitpid(reused, NULL, WNOHANG), 0);
 	assert_int_equal(waitpid(oldboot, NULL, WNOHANG), 0);
 	kill((pid_t)stranger, SIGKILL);
@@ -250,7 +216,7 @@ static void test_guard(void **state)
 	long leader = 0, member;
 
 	(void)state;
-	make_tmpdir(dir, sizeof(dir));
+	make_tmpdir(dir, sizeof(dir), "dtf-wstate");
 	snprintf(pidfile, sizeof(pidfile), "%s/member", dir);
 	snprintf(script, sizeof(script), "sleep 60 & echo $! > %s; wait", pidfile);
 	assert_int_equal(pipe(p), 0);
@@ -277,7 +243,7 @@ static void test_guard(void **state)
 	member = read_pid(pidfile);
 	kill(worker, SIGKILL);
 	assert_int_equal(waitpid(worker, NULL, 0), worker);
-	if (!gone_within(member, 3000) || !gone_within(leader, 3000)) {
+	if (!pid_gone_within(member, 3000) || !pid_gone_within(leader, 3000)) {
 		kill((pid_t)member, SIGKILL);
 		kill((pid_t)leader, SIGKILL);
 		fail_msg("the guard did not kill the task's group after the worker's SIGKILL");
