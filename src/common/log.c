@@ -11,6 +11,24 @@
 static char log_role[64] = "dtf";
 static enum dtf_log_level log_level = DTF_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void lock_log(void)
+{
+	pthread_mutex_lock(&log_lock);
+}
+
+static void unlock_log(void)
+{
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* A child forked while another thread held the lock (the worker's guard process, forked when
+ * plugins may already run threads) would find it held forever: fork takes it first. */
+static void log_atfork(void)
+{
+	pthread_atfork(lock_log, unlock_log, unlock_log);
+}
 
 void dtf_log_setup(const char *role, enum dtf_log_level level)
 {
@@ -44,6 +62,7 @@ void dtf_log(enum dtf_log_level level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+	pthread_once(&log_once, log_atfork);
 	pthread_mutex_lock(&log_lock);
 	fprintf(stderr, "%s.%03ld %s %s: ", stamp, ts.tv_nsec / 1000000, log_role, names[level]);
 	va_start(ap, fmt);

@@ -260,7 +260,8 @@ int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_f
 	bool failed = strcmp(st, "failed") == 0;
 	struct dtf_test_entry e = {.task = task};
 	size_t i, ncases = 0, bad = 0;
-	double case_time = 0;
+	double case_time = 0, secs;
+	const char *why;
 	char buf[128], nr[512];
 	const json_t *tc, *f;
 	int rc;
@@ -306,9 +307,12 @@ int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_f
 	/* Failed outside its tests: say so, with what happened, and name what it did not get to. */
 	e.kind = DTF_ENTRY_TASK_ERROR;
 	e.status = DTF_TEST_ERROR;
-	e.duration_s = dtf_task_seconds(task) > case_time ? dtf_task_seconds(task) - case_time : 0;
+	secs = dtf_task_seconds(task);
+	e.duration_s = secs > case_time ? secs - case_time : 0;
 	e.error_kind = dtf_json_str(json_object_get(task, "error"), "kind", NULL);
-	e.message = dtf_task_failure_text(task, buf, sizeof(buf));
+	/* The failure's text, also for the files it did not get to, below. */
+	why = dtf_task_failure_text(task, buf, sizeof(buf));
+	e.message = why;
 	rc = fn(&e, arg);
 	if (rc)
 		return rc;
@@ -324,7 +328,7 @@ int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_f
 		e.name = path;
 		snprintf(nr, sizeof(nr),
 			 "not run: %.200s failed before this file's tests reported (%.200s)", name,
-			 dtf_task_failure_text(task, buf, sizeof(buf)));
+			 why);
 		e.message = nr;
 		rc = fn(&e, arg);
 		if (rc)

@@ -256,12 +256,16 @@ static void h_metrics(struct dtf_http_req *r)
 	recovery_metrics(c, &pm);
 	coord_sched_metrics(c, &pm);
 	pthread_mutex_unlock(&c->lock);
-	if (dtf_prom_end(&pm)) {
-		/* A bug in a family's definition (or no memory): say so rather than serve half. */
-		log_error("/metrics: %s", dtf_strerror(dtf_prom_end(&pm)));
-		dtf_http_reply_error(r, 500, "metrics_error",
-				     "the metrics could not be written: %s",
-				     dtf_strerror(dtf_prom_end(&pm)));
+	{
+		int prc = dtf_prom_end(&pm);
+
+		if (prc) {
+			/* A bug in a family's definition (or no memory): say so rather than
+			 * serve half. */
+			log_error("/metrics: %s", dtf_strerror(prc));
+			dtf_http_reply_error(r, 500, "metrics_error",
+					     "the metrics could not be written: %s", dtf_strerror(prc));
+		}
 	}
 }
 

@@ -277,11 +277,12 @@ void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
 		state_unqueue(c, t);
 	count(c, t, -1);
 	t->status = s;
-	count(c, t, 1);
 	json_object_set_new(task_doc(t), "status", json_string(task_status_name(s)));
 	set_time(task_doc(t), "updated_at");
 	if (task_is_final(s))
 		set_time(task_doc(t), "finished_at");
+	/* Counted once finished_at is set: a finished task's test time may come from it. */
+	count(c, t, 1);
 	if (s == TS_PENDING) {
 		json_object_del(task_doc(t), "worker_id");
 		state_queue(c, t);

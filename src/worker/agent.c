@@ -1628,11 +1628,16 @@ int agent_run(const struct agent_config *cfg)
 		log_warn("%s; running without a state file (no spool, no clean-up after a crash)",
 			 err);
 	rc = 0;
-	/* Forked before any other thread of the agent starts. */
+	/* Forked before the agent's own threads start (plugins may already run some: the log's
+	 * lock is taken across fork, common/log.c). */
 	if (dtf_wstate_guard(&a->st) != 0)
 		log_warn("cannot start the guard process: the tasks of a worker that dies are "
 			 "only stopped at its next start");
-	pthread_create(&sigt, NULL, signal_main, a);
+	if (pthread_create(&sigt, NULL, signal_main, a) != 0) {
+		log_error("cannot start the signal thread");
+		rc = DTF_ENOMEM;
+		goto finish;
+	}
 	sig_started = true;
 	load_spool(a);
 	sweep_previous(a);

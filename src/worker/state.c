@@ -278,22 +278,27 @@ static void kill_recorded(struct rec *recs, size_t nrec, int *killed)
 	}
 }
 
-/* Reads the valid records of the file behind fd into a malloc'ed array. */
-static struct rec *read_recs(int fd, size_t *n)
+/* Reads the valid records of the file behind fd into a malloc'ed array (*out, NULL when there
+ * are none). Returns 0, or DTF_EIO / DTF_ENOMEM when the records could not be read: the caller
+ * must then leave them in place for a later start. */
+static int read_recs(int fd, struct rec **out, size_t *n)
 {
 	struct stat sb;
 	struct rec *v;
 	size_t count, i, k = 0;
 
+	*out = NULL;
 	*n = 0;
-	if (fstat(fd, &sb) != 0 || sb.st_size <= 0)
-		return NULL;
+	if (fstat(fd, &sb) != 0)
+		return DTF_EIO;
+	if (sb.st_size <= 0)
+		return 0;
 	count = (size_t)sb.st_size / REC_SIZE;
 	if (count > MAX_RECS)
 		count = MAX_RECS;
 	v = calloc(count ? count : 1, sizeof(*v));
 	if (!v)
-		return NULL;
+		return DTF_ENOMEM;
 	for (i = 0; i < count; i++) {
 		struct rec r;
 		if (pread(fd, &r, sizeof(r), (off_t)(i * REC_SIZE)) != (ssize_t)sizeof(r))
@@ -305,7 +310,11 @@ static struct rec *read_recs(int fd, size_t *n)
 		v[k++] = r;
 	}
 	*n = k;
-	return v;
+	if (k)
+		*out = v;
+	else
+		free(v);
+	return 0;
 }
 
 int dtf_wstate_open(struct dtf_wstate *s, const char *work_dir, const char *name, int slots,
@@ -366,14 +375,16 @@ int dtf_wstate_sweep(struct dtf_wstate *s, struct dtf_wstate_task **tasks, size_
 {
 	struct rec *recs;
 	size_t nrec = 0, i;
-	int *killed;
+	int *killed, rc;
 	struct dtf_wstate_task *out;
 
 	*tasks = NULL;
 	*n = 0;
 	if (s->tasks_fd < 0)
 		return 0;
-	recs = read_recs(s->tasks_fd, &nrec);
+	rc = read_recs(s->tasks_fd, &recs, &nrec);
+	if (rc)
+		return rc; /* the records stay for the next start */
 	killed = calloc(nrec ? nrec : 1, sizeof(*killed));
 	out = calloc(nrec ? nrec : 1, sizeof(*out));
 	if (!killed || !out) {
@@ -420,7 +431,8 @@ static __attribute__((noreturn)) void guard_main(const char *tasks_path, int rfd
 	fd = open(tasks_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		_exit(0);
-	recs = read_recs(fd, &n);
+	if (read_recs(fd, &recs, &n) != 0)
+		_exit(0);
 	close(fd);
 	killed = calloc(n ? n : 1, sizeof(*killed));
 	if (recs && killed && n) {

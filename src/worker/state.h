@@ -46,7 +46,8 @@ int dtf_wstate_open(struct dtf_wstate *s, const char *work_dir, const char *name
 /* Reads the records the previous run left, kills whatever is still alive of those tasks'
  * process groups (identity checked: see state.c), waits up to a second for them to be gone, and
  * clears the records. *tasks (malloc'ed, the caller frees it) gets one entry per task that was
- * running, *n their count. Returns 0 or DTF_ENOMEM/DTF_EIO. */
+ * running, *n their count. Returns 0 or DTF_ENOMEM/DTF_EIO (records that could not be read
+ * are kept for a later start). */
 int dtf_wstate_sweep(struct dtf_wstate *s, struct dtf_wstate_task **tasks, size_t *n);
 
 /* Starts the guard: a small process (a fork of this one, so call it before starting threads if
