@@ -459,28 +459,6 @@ static bool suffix(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-/* Reads at most max bytes from the start of a file (NUL-terminated). */
-static int read_head(const char *path, size_t max, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-
-	*out = NULL;
-	*len = 0;
-	if (!f)
-		return DTF_ENOTFOUND;
-	buf = malloc(max + 1);
-	if (!buf) {
-		fclose(f);
-		return DTF_ENOMEM;
-	}
-	*len = fread(buf, 1, max, f);
-	buf[*len] = '\0';
-	fclose(f);
-	*out = buf;
-	return 0;
-}
-
 /* Finishes one discovered file task: params.file and the analysis. */
 static void finish(json_t *task, const char *path)
 {
@@ -492,7 +470,7 @@ static void finish(json_t *task, const char *path)
 		json_object_set_new(task, "params", json_object());
 	json_object_set_new(json_object_get(task, "params"), "file", json_string(path));
 	/* Only the head of a file is read: tests say what they need near the top. */
-	if (read_head(path, DTF_ANALYZE_MAX_BYTES, &text, &len) != 0)
+	if (dtf_read_head(path, DTF_ANALYZE_MAX_BYTES, &text, &len, NULL) != 0)
 		return;
 	/* Discovery has chosen a Python file's runner already (ci/pyrun.h). */
 	a = dtf_analyze_text(text, len, dtf_analyze_lang(path, text, len));

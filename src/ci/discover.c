@@ -111,32 +111,6 @@ static bool has_suffix(const char *s, const char *suf)
 	return n >= m && strcmp(s + n - m, suf) == 0;
 }
 
-/* Reads at most max bytes from the start of path into a new NUL-terminated *out; *cut tells
- * whether the file was longer. */
-static int read_head(const char *path, size_t max, char **out, size_t *len, bool *cut)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-
-	*out = NULL;
-	*len = 0;
-	if (!f)
-		return DTF_ENOTFOUND;
-	buf = malloc(max + 2);
-	if (!buf) {
-		fclose(f);
-		return DTF_ENOMEM;
-	}
-	*len = fread(buf, 1, max + 1, f);
-	fclose(f);
-	*cut = *len > max;
-	if (*cut)
-		*len = max;
-	buf[*len] = '\0';
-	*out = buf;
-	return 0;
-}
-
 /* Makes the discovered Python file task run with its runner: the header's runner= when it gave
  * one, else what the file's text needs (pyrun.h). A plain script stays `python3 FILE`. */
 static int python_task(json_t *task, const char *detected, const char *abspath, char *err,
@@ -209,7 +183,7 @@ static int add_test(const char *root, const char *path, json_t *tasks, char *err
 	json_object_set_new(task, "type", json_string("test"));
 	json_object_set_new(task, "name", json_string(rel));
 	json_object_set_new(task, "cwd", json_string(dir));
-	if (read_head(path, DTF_DISCOVER_MAX_READ, &text, &len, &cut) == 0) {
+	if (dtf_read_head(path, DTF_DISCOVER_MAX_READ, &text, &len, &cut) == 0) {
 		/* Past the part read, a plain-looking file may still define tests: pytest runs
 		 * a plain script's code too (at collection), so it is the safe choice. */
 		if (python)

@@ -108,6 +108,34 @@ void dtf_id_new(const char *prefix, char *out, size_t outlen)
 		snprintf(out + n, outlen - n, "%02x", r[i]);
 }
 
+int dtf_read_head(const char *path, size_t max, char **out, size_t *len, bool *cut)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+
+	*out = NULL;
+	*len = 0;
+	if (cut)
+		*cut = false;
+	if (!f)
+		return DTF_ENOTFOUND;
+	buf = malloc(max + 2);
+	if (!buf) {
+		fclose(f);
+		return DTF_ENOMEM;
+	}
+	*len = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (*len > max) {
+		*len = max;
+		if (cut)
+			*cut = true;
+	}
+	buf[*len] = '\0';
+	*out = buf;
+	return 0;
+}
+
 int dtf_read_file(const char *path, size_t cap, char **out, size_t *len)
 {
 	int fd, rc = 0;

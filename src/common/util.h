@@ -21,6 +21,10 @@ void dtf_id_new(const char *prefix, char *out, size_t outlen);
 /* Reads a whole file of at most cap bytes into a NUL-terminated heap buffer the caller frees.
  * DTF_ENOTFOUND, DTF_EIO or DTF_ETOOBIG. */
 int dtf_read_file(const char *path, size_t cap, char **out, size_t *len);
+/* Reads the first max bytes of a file (all of a shorter one) into a NUL-terminated heap buffer
+ * the caller frees; *cut (may be NULL) tells whether the file was longer. DTF_ENOTFOUND or
+ * DTF_ENOMEM. */
+int dtf_read_head(const char *path, size_t max, char **out, size_t *len, bool *cut);
 /* Writes data to path atomically (temp file + fsync + rename). */
 int dtf_write_file(const char *path, const void *data, size_t len);
 /* Creates a directory and its parents (like mkdir -p). */
