@@ -118,15 +118,6 @@ static int add_formats(json_t *formats, const char *list)
 
 /* ---- helpers ---- */
 
-static bool has_format(const json_t *formats, const char *name)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(formats, i, v) if (strcmp(json_string_value(v), name) == 0) return true;
-	return false;
-}
-
 static void warn_provider(struct ci_provider *p, const char *what, int rc)
 {
 	fprintf(stderr, "dtf ci: warning: %s: %s\n", what,
@@ -669,7 +660,8 @@ int cmd_ci(int argc, char **argv)
 	json_t *tasks = json_array(), *doc = NULL, *previous = NULL, *artifacts = NULL, *fv;
 	json_t *reruns = NULL;
 	char err[512], run_id[80] = "", line[256];
-	char *markdown = NULL;
+	char *markdown = NULL, *junit = NULL;
+	size_t junit_len = 0;
 	struct run_counts k = {0};
 	struct cli_unsched un = {0};
 	int64_t start = dtf_mono_ms();
@@ -940,6 +932,8 @@ int cmd_ci(int argc, char **argv)
 		}
 		if (r == 0 && strcmp(f, "markdown") == 0)
 			markdown = dtf_buf_detach(&b, NULL);
+		else if (r == 0 && strcmp(f, "junit") == 0 && !junit)
+			junit = dtf_buf_detach(&b, &junit_len);
 		dtf_buf_release(&b);
 	}
 	/* The JUnit report is written whatever --report-formats says, for the CI's test view: as
@@ -947,16 +941,23 @@ int cmd_ci(int argc, char **argv)
 	 * glob (`junit 'test_reports/test_report_*.xml'`). */
 	{
 		static const char *const names[] = {"results.xml", "test_report_junit.xml"};
-		struct dtf_buf b;
 		size_t n;
-		int r;
-		dtf_buf_init(&b, (size_t)512 << 20);
-		r = dtf_report_render("junit", doc, &b);
-		/* results.xml is already there when junit was asked for. */
-		for (n = has_format(o.formats, "junit") ? 1 : 0; n < 2 && r == 0; n++) {
+		int r = 0;
+		/* Rendered once: the loop above kept it when junit was asked for (results.xml is
+		 * then there already). */
+		bool asked = junit != NULL;
+		if (!junit) {
+			struct dtf_buf b;
+			dtf_buf_init(&b, (size_t)512 << 20);
+			r = dtf_report_render("junit", doc, &b);
+			if (r == 0)
+				junit = dtf_buf_detach(&b, &junit_len);
+			dtf_buf_release(&b);
+		}
+		for (n = asked ? 1 : 0; n < 2 && r == 0; n++) {
 			char path[PATH_MAX];
 			snprintf(path, sizeof(path), "%s/%s", o.output_dir, names[n]);
-			r = dtf_write_file(path, b.data ? b.data : "", b.len);
+			r = dtf_write_file(path, junit, junit_len);
 			if (r == 0 && !o.quiet)
 				fprintf(stderr, "wrote %s\n", path);
 		}
@@ -964,7 +965,8 @@ int cmd_ci(int argc, char **argv)
 			fprintf(stderr, "dtf ci: cannot write the JUnit report: %s\n", dtf_strerror(r));
 			infra = true;
 		}
-		dtf_buf_release(&b);
+		free(junit);
+		junit = NULL;
 	}
 	if (!markdown) {
 		struct dtf_buf b;
