@@ -103,6 +103,7 @@ struct agent {
 	pthread_cond_t cond;       /* the dispatcher waits here for free slots or a registration */
 	pthread_cond_t work;       /* executors wait here for queued jobs */
 	pthread_cond_t outbox_cond; /* the reporter waits here for results */
+	pthread_cond_t idle;       /* the main thread waits here for the drain to end */
 	struct outmsg *out_head, **out_tail; /* results waiting for the reporter */
 	struct outmsg *in_flight;  /* the results the reporter is sending */
 	bool reporter_stop;
@@ -134,6 +135,7 @@ static void wake_all(struct agent *a)
 {
 	pthread_cond_broadcast(&a->cond);
 	pthread_cond_broadcast(&a->work);
+	pthread_cond_broadcast(&a->idle);
 }
 
 static void sleep_ms(long ms)
@@ -1599,6 +1601,7 @@ int agent_run(const struct agent_config *cfg)
 	pthread_cond_init(&a->cond, NULL);
 	pthread_cond_init(&a->work, NULL);
 	pthread_cond_init(&a->outbox_cond, NULL);
+	pthread_cond_init(&a->idle, NULL);
 	a->out_tail = &a->out_head;
 	a->named = cfg->worker_id != NULL;
 	if (cfg->worker_id)
@@ -1661,16 +1664,21 @@ int agent_run(const struct agent_config *cfg)
 	pthread_create(&disp, NULL, dispatcher_main, a);
 	threads_started = true;
 
-	/* Until the drain has ended: no task runs (or they were stopped) and none waits. */
-	for (;;) {
-		bool idle;
-		pthread_mutex_lock(&a->lock);
-		idle = a->draining && a->busy == 0 && (a->queued == 0 || a->stopping);
-		pthread_mutex_unlock(&a->lock);
-		if (idle)
-			break;
-		sleep_ms(20);
+	/* Until the drain has ended: no task runs (or they were stopped) and none waits. What can
+	 * end it (the drain, the stop, a finished task while draining) calls wake_all; the timeout
+	 * is only a backstop, so an idle worker does not wake 50 times a second. */
+	pthread_mutex_lock(&a->lock);
+	while (!(a->draining && a->busy == 0 && (a->queued == 0 || a->stopping))) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&a->idle, &a->lock, &ts);
 	}
+	pthread_mutex_unlock(&a->lock);
 	/* The dispatcher's long-poll is abandoned at the drain. */
 	pthread_join(disp, NULL);
 	pthread_mutex_lock(&a->lock);
@@ -1738,6 +1746,7 @@ out:
 	pthread_cond_destroy(&a->cond);
 	pthread_cond_destroy(&a->work);
 	pthread_cond_destroy(&a->outbox_cond);
+	pthread_cond_destroy(&a->idle);
 	free(a);
 	return rc;
 }
