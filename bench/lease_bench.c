@@ -1,7 +1,7 @@
 /* lease_bench.c: how long one lease decision takes with 1,000 workers and 1k, 10k and 100k
  * pending tasks, per strategy. Builds the coordinator's state without HTTP or store (the
  * simulator's coordinator), fills it with tasks of a few hardware classes and users, then times
- * sched_lease() for one task on a random worker; each leased task goes back to pending, so the
+ * lease_tasks() for one task on a random worker; each leased task goes back to pending, so the
  * queue length stays put. Run by bench/lease.sh. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "common/json.h"
-#include "coordinator/coordinator.h"
-#include "sched/sim.h"
+#include "core/model.h"
+#include "core/sim.h"
 
 static double now_us(void)
 {
@@ -74,7 +74,7 @@ static int run(const char *strategy, size_t pending, int nworkers, int iters)
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
 		w = ws[s % (uint64_t)nworkers];
 		t0 = now_us();
-		tasks = sched_lease(c, w, 1);
+		tasks = lease_tasks(c, w, 1);
 		lat[k] = now_us() - t0;
 		sum += lat[k];
 		if (json_array_size(tasks)) {

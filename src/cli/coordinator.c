@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "common/yaml.h"
 #include "coordinator/coordinator.h"
+#include "core/constraints.h"
 #include "plugin/plugin.h"
 #include "sched/sched.h"
 
@@ -219,7 +220,7 @@ int cmd_coordinator(int argc, char **argv)
 	const char *config = NULL, *log_file = NULL, *port_file = NULL, *env_keys;
 	char *env_copy = NULL, err[512], logbuf[4096];
 	json_t *cfgdoc = NULL;
-	struct coord *c = NULL;
+	struct coordinator *c = NULL;
 	int ready[2] = {-1, -1};
 	double d;
 	/* Flags override the config file: remember them and apply after it. */

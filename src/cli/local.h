@@ -20,7 +20,7 @@ struct dtf_local_opts {
 };
 
 struct dtf_local {
-	struct coord *coord;
+	struct coordinator *coord;
 	pid_t pids[DTF_LOCAL_MAX_WORKERS];
 	int n;
 	char url[64];           /* the coordinator's base URL */

@@ -11,7 +11,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "common/yaml.h"
-#include "sched/sim.h"
+#include "core/sim.h"
 
 #include "common/banned.h"
 

@@ -18,7 +18,9 @@
 	X(AUTH, "unauthorized")                                                                    \
 	X(PROTO, "protocol mismatch")                                                              \
 	X(SPAWN, "cannot start process")                                                           \
-	X(STALE, "stale request")
+	X(STALE, "stale request")                                                                  \
+	X(SHUTDOWN, "shutting down")                                                               \
+	X(DENIED, "not allowed")
 
 enum {
 	DTF_OK = 0,

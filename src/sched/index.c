@@ -10,7 +10,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 #include "sched/internal.h"
 
 #include "common/banned.h"
@@ -546,7 +546,7 @@ again:
 			}
 			if (!probed) {
 				/* One task answers for its whole signature. */
-				if (!sched_fits_now(t, w))
+				if (!lease_fits_now(t, w))
 					break;
 				probed = true;
 			}
@@ -627,7 +627,7 @@ size_t sx_candidates(struct coord *c, struct cworker *w, int64_t now_ms, struct 
 		struct sx_class *cl = s->cls[i];
 		for (j = 0; j < cl->nlanes; j++) {
 			size_t got = lane_best(cl->lanes[j], buf, max);
-			if (got && !sched_fits_now(buf[0], w))
+			if (got && !lease_fits_now(buf[0], w))
 				break;
 			for (k = 0; k < got; k++) {
 				if (buf[k]->not_before_ms > now_ms)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "common/hmap.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 #include "sched/sched.h"
 
 #define SX_LANE_MAX 160 /* a lane's name: a user, project or run id */
@@ -100,7 +100,7 @@ struct sx {
 	uint64_t batch_hist[5]; /* sizes 2, 3-4, 5-8, 9-16, more */
 	unsigned defaults_read; /* SX_READS_* of the coordinator's default constraints */
 	size_t by_priority[DTF_PRIORITY_LEVELS + 1]; /* pending tasks (indexed or delayed) */
-	/* Workers that may have a suspended lease (sched_wake walks these, not every worker). */
+	/* Workers that may have a suspended lease (lease_wake walks these, not every worker). */
 	struct cworker **waiting;
 	size_t nwaiting, capwaiting;
 	/* Virtual time (the simulator). */

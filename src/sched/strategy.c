@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "common/prom.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 #include "sched/internal.h"
 
 #include "common/banned.h"

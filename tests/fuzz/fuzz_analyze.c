@@ -11,7 +11,7 @@
 
 #include "ci/analyze.h"
 #include "common/json.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 

@@ -11,7 +11,7 @@
 #include "ci/discover.h"
 #include "common/err.h"
 #include "common/json.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 

@@ -10,7 +10,7 @@
 
 #include "ci/pyrun.h"
 #include "common/buf.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 

@@ -12,8 +12,8 @@
 
 #include "common/err.h"
 #include "common/json.h"
-#include "coordinator/coordinator.h"
-#include "sched/sim.h"
+#include "core/model.h"
+#include "core/sim.h"
 
 #include "common/banned.h"
 

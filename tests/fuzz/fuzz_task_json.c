@@ -15,7 +15,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 

@@ -16,7 +16,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 
@@ -66,7 +66,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	coord_stop(f->c);
+	core_free(f->c);
 	dtf_rmtree(f->dir);
 	free(f);
 	return 0;
@@ -90,11 +90,11 @@ static struct ctask *add_task(struct coord *c, const char *id, const char *text)
 		print_error("task_normalize %s: %s\n", text, err);
 	assert_non_null(doc);
 	json_decref(in);
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	t = state_add_task(c, doc, TS_PENDING);
 	assert_non_null(t);
 	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	return t;
 }
 
@@ -119,9 +119,9 @@ static size_t lease(struct coord *c, struct cworker *w, int max)
 	json_t *tasks;
 	size_t n;
 
-	assert_int_equal(state_begin(c), 0);
-	tasks = sched_lease(c, w, max);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_begin(c), 0);
+	tasks = lease_tasks(c, w, max);
+	assert_int_equal(txn_commit(c), 0);
 	assert_true(json_is_array(tasks));
 	n = json_array_size(tasks);
 	json_decref(tasks);
@@ -168,12 +168,12 @@ static void test_labels_place_tasks(void **state)
 
 	(void)state;
 	assert_non_null(t->constraints);
-	assert_true(sched_could_run(t, lin));
-	assert_false(sched_could_run(t, win));
-	assert_false(sched_fits_now(t, win));
-	assert_true(sched_could_run(z, win));
-	assert_false(sched_could_run(z, lin));
-	assert_false(sched_pending_reason(c, t, why, sizeof(why)));
+	assert_true(lease_could_run(t, lin));
+	assert_false(lease_could_run(t, win));
+	assert_false(lease_fits_now(t, win));
+	assert_true(lease_could_run(z, win));
+	assert_false(lease_could_run(z, lin));
+	assert_false(lease_pending_reason(c, t, why, sizeof(why)));
 	/* Each worker gets only what it may run. */
 	assert_int_equal(lease(c, win, 10), 1);
 	assert_int_equal(z->status, TS_ASSIGNED);
@@ -203,13 +203,13 @@ static void test_available_at_lease(void **state)
 				"\"task.memory <= worker.available_memory\"]}");
 	}
 	(void)t;
-	assert_true(sched_could_run(t[0], w));
+	assert_true(lease_could_run(t[0], w));
 	/* Three slots free, then two: the third lease finds one. */
 	assert_int_equal(lease(c, w, 10), 2);
 	assert_int_equal(w->used_slots, 2);
-	assert_false(sched_fits_now(t[2], w));
-	assert_true(sched_could_run(t[2], w));
-	assert_false(sched_pending_reason(c, t[2], why, sizeof(why)));
+	assert_false(lease_fits_now(t[2], w));
+	assert_true(lease_could_run(t[2], w));
+	assert_false(lease_pending_reason(c, t[2], why, sizeof(why)));
 	assert_contains(why, "busy");
 }
 
@@ -234,13 +234,13 @@ static void test_reason_names_constraint(void **state)
 	rocm = add_task(c, "rocm",
 			"{\"hardware\": \"rocm\", \"constraints\": "
 			"\"worker.labels.os == 'macos'\"}");
-	assert_true(sched_pending_reason(c, mac, why, sizeof(why)));
+	assert_true(lease_pending_reason(c, mac, why, sizeof(why)));
 	assert_string_equal(why, "no registered worker can run it: none of the 2 workers with its "
 				 "hardware and capacity satisfies constraint "
 				 "'worker.labels.os == 'macos''");
-	assert_true(sched_pending_reason(c, both, why, sizeof(why)));
+	assert_true(lease_pending_reason(c, both, why, sizeof(why)));
 	assert_contains(why, "satisfies all its constraints together");
-	assert_true(sched_pending_reason(c, rocm, why, sizeof(why)));
+	assert_true(lease_pending_reason(c, rocm, why, sizeof(why)));
 	assert_contains(why, "none has hardware rocm");
 }
 
@@ -261,19 +261,19 @@ static void test_default_constraints(void **state)
 	t = add_task(c, "t", "{}");
 	own = add_task(c, "own", "{\"constraints\": \"worker.labels.zone == 'b'\"}");
 	assert_non_null(t->constraints);
-	assert_true(sched_could_run(t, a));
-	assert_false(sched_could_run(t, b));
+	assert_true(lease_could_run(t, a));
+	assert_false(lease_could_run(t, b));
 	/* Defaults apply on top of a task's own constraints. */
-	assert_false(sched_could_run(own, a));
-	assert_false(sched_could_run(own, b));
-	assert_true(sched_pending_reason(c, own, why, sizeof(why)));
+	assert_false(lease_could_run(own, a));
+	assert_false(lease_could_run(own, b));
+	assert_true(lease_pending_reason(c, own, why, sizeof(why)));
 	assert_contains(why, "satisfies all its constraints together");
 	/* The only cuda worker is in zone c: the default constraint is named. */
 	add_worker(c, "g",
 		   "{\"labels\": {\"os\": \"linux\", \"zone\": \"c\"}, "
 		   "\"capabilities\": {\"hardware\": [\"cuda\"]}}");
 	gpu = add_task(c, "gpu", "{\"hardware\": \"cuda\"}");
-	assert_true(sched_pending_reason(c, gpu, why, sizeof(why)));
+	assert_true(lease_pending_reason(c, gpu, why, sizeof(why)));
 	assert_string_equal(why, "no registered worker can run it: none of the 1 worker with its "
 				 "hardware and capacity satisfies the coordinator's default "
 				 "constraint 'worker.labels.zone == 'a''");
@@ -296,8 +296,8 @@ static void test_broken_stored_constraint(void **state)
 	(void)state;
 	t = state_add_task(c, doc, TS_PENDING);
 	assert_non_null(t);
-	assert_false(sched_could_run(t, w));
-	assert_true(sched_pending_reason(c, t, why, sizeof(why)));
+	assert_false(lease_could_run(t, w));
+	assert_true(lease_pending_reason(c, t, why, sizeof(why)));
 	assert_contains(why, "constraint 'os == linux' does not compile: position 1: unknown name");
 	assert_int_equal(lease(c, w, 10), 0);
 }
@@ -323,12 +323,12 @@ static void test_shared_expressions(void **state)
 			 "{\"constraints\": [\"worker.labels.os == 'linux'\", "
 			 "\"worker.labels.os != 'windows'\"]}");
 	assert_int_equal(constraints_registry_size(c->constraints), 3);
-	assert_true(sched_could_run(ts[49], w));
-	assert_true(sched_could_run(other, w));
+	assert_true(lease_could_run(ts[49], w));
+	assert_true(lease_could_run(other, w));
 	for (i = 0; i < 50; i++)
 		state_remove_task(c, ts[i]);
 	assert_int_equal(constraints_registry_size(c->constraints), 2);
-	assert_true(sched_could_run(other, w));
+	assert_true(lease_could_run(other, w));
 	state_remove_task(c, other);
 	assert_int_equal(constraints_registry_size(c->constraints), 0);
 }

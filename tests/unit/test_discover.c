@@ -22,7 +22,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 #include "worker/classify.h"
 #include "worker/junit.h"
 

@@ -17,8 +17,8 @@
 
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
-#include "coordinator/recovery.h"
+#include "core/model.h"
+#include "core/recovery.h"
 #include "worker/classify.h"
 
 #include "common/banned.h"
@@ -245,7 +245,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	coord_stop(f->c);
+	core_free(f->c);
 	dtf_rmtree(f->dir);
 	free(f);
 	return 0;
@@ -265,11 +265,11 @@ static struct ctask *add_task(struct coord *c, const char *id, const char *extra
 		print_error("task_normalize: %s\n", err);
 	assert_non_null(doc);
 	json_decref(in);
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	t = state_add_task(c, doc, TS_PENDING);
 	assert_non_null(t);
 	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	return t;
 }
 
@@ -280,9 +280,9 @@ static struct cworker *add_worker(struct coord *c, const char *id)
 	struct cworker *w = state_add_worker(c, id, doc);
 
 	assert_non_null(w);
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	assert_int_equal(state_save_worker(c, w), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	return w;
 }
 
@@ -291,9 +291,9 @@ static const char *lease1(struct coord *c, struct cworker *w, char *out, size_t 
 {
 	json_t *tasks;
 
-	assert_int_equal(state_begin(c), 0);
-	tasks = sched_lease(c, w, 1);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_begin(c), 0);
+	tasks = lease_tasks(c, w, 1);
+	assert_int_equal(txn_commit(c), 0);
 	snprintf(out, len, "%s", dtf_json_str(json_array_get(tasks, 0), "id", ""));
 	json_decref(tasks);
 	return out;
@@ -302,21 +302,21 @@ static const char *lease1(struct coord *c, struct cworker *w, char *out, size_t 
 /* The attempt failed with kind (the way apply_result records a failure with retries left). */
 static void fail_attempt(struct coord *c, struct ctask *t, const char *kind)
 {
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_requeue(c, t, kind, "it failed", RQ_FAILURE);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 }
 
 /* The attempt passed (as apply_result records it). */
 static void pass_attempt(struct coord *c, struct ctask *t)
 {
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_record_attempt(c, t, "passed", NULL, NULL);
 	recovery_on_success(c, t);
 	state_release(c, t);
 	state_set_status(c, t, TS_COMPLETED);
 	state_save_task(c, t);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 }
 
 static const char *strategy_of(struct ctask *t)
@@ -352,7 +352,7 @@ static void test_escalation_and_reset(void **state)
 	assert_string_equal(lease1(c, w1, id, sizeof(id)), "");
 	assert_string_equal(lease1(c, w2, id, sizeof(id)), "a");
 	{
-		json_t *reply = sched_lease_reply(w2, json_array());
+		json_t *reply = lease_reply(w2, json_array());
 		assert_true(json_is_true(json_object_get(reply, "restart_executor")));
 		json_decref(reply);
 		assert_false(w2->restart_executor);
@@ -369,10 +369,10 @@ static void test_escalation_and_reset(void **state)
 	assert_string_equal(strategy_of(t), "system_intervention");
 	assert_non_null(json_object_get(c->blocked_hw, "cpu"));
 	assert_string_equal(lease1(c, w1, id, sizeof(id)), "");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	assert_true(recovery_unblock(c, "cpu"));
 	assert_false(recovery_unblock(c, "cpu"));
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	assert_string_equal(lease1(c, w1, id, sizeof(id)), "a");
 	/* Success: the recovery ends (reset) and the history has one try of each level, only the
 	 * last one successful. */
@@ -391,9 +391,9 @@ static void test_escalation_and_reset(void **state)
 
 	/* The history drives the next choice: level 1 (0 of 1) and level 2 (0 of 1) tie at 1/3,
 	 * so level 1; after a success at level 1, still level 1. */
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	recovery_unquarantine(c, w2, "test");
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	t = add_task(c, "b", "{\"max_retries\": 2}");
 	assert_string_equal(lease1(c, w1, id, sizeof(id)), "b");
 	fail_attempt(c, t, "exit_code");
@@ -406,9 +406,9 @@ static void test_escalation_and_reset(void **state)
 	 * requeue spends no retry. */
 	t = add_task(c, "c", "{\"max_retries\": 1}");
 	assert_string_equal(lease1(c, w2, id, sizeof(id)), "c");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_worker_lost(c, w2, "test");
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	assert_string_equal(strategy_of(t), "retry_elsewhere");
 	assert_int_equal(t->status, TS_PENDING);
 	assert_int_equal(t->requeues, 1);
@@ -431,7 +431,7 @@ static void test_escalation_and_reset(void **state)
 	/* Everything is in the store: a reload sees the same history and no blocked class. */
 	{
 		struct coord *c2;
-		coord_stop(f->c);
+		core_free(f->c);
 		f->c = c2 = coord_open(f->db);
 		assert_int_equal(c2->rhist->s[RC_EXIT][1].attempts, 2);
 		assert_int_equal(c2->rhist->s[RC_EXIT][1].successes, 1);
@@ -486,10 +486,10 @@ static void test_strikes_quarantine(void **state)
 	assert_null(json_object_get(w1->doc, "quarantined"));
 	assert_string_equal(lease1(c, w1, id, sizeof(id)), "z");
 	/* A quarantine is kept in the store. */
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	recovery_quarantine(c, w2, "by hand", 30);
-	assert_int_equal(state_commit(c), 0);
-	coord_stop(f->c);
+	assert_int_equal(txn_commit(c), 0);
+	core_free(f->c);
 	f->c = c = coord_open(f->db);
 	assert_int_equal(state_load(c), 0);
 	w2 = dtf_hmap_get(&c->workers, "w2");
@@ -514,9 +514,9 @@ static void test_lost_workers_without_retries(void **state)
 		snprintf(wid, sizeof(wid), "w%d", i);
 		w = add_worker(c, wid);
 		assert_string_equal(lease1(c, w, id, sizeof(id)), "k");
-		assert_int_equal(state_begin(c), 0);
+		assert_int_equal(txn_begin(c), 0);
 		state_worker_lost(c, w, "test");
-		assert_int_equal(state_commit(c), 0);
+		assert_int_equal(txn_commit(c), 0);
 		assert_int_equal(t->status, TS_PENDING);
 		assert_int_equal(t->requeues, i);
 		assert_null(json_object_get(task_doc(t), "recovery"));
@@ -529,9 +529,9 @@ static void test_lost_workers_without_retries(void **state)
 	{
 		struct cworker *w = add_worker(c, "w6");
 		assert_string_equal(lease1(c, w, id, sizeof(id)), "k");
-		assert_int_equal(state_begin(c), 0);
+		assert_int_equal(txn_begin(c), 0);
 		state_worker_lost(c, w, "test");
-		assert_int_equal(state_commit(c), 0);
+		assert_int_equal(txn_commit(c), 0);
 	}
 	assert_int_equal(t->status, TS_FAILED);
 	assert_int_equal(c->m_recoveries_failed, 0);

@@ -15,7 +15,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 
@@ -63,7 +63,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	coord_stop(f->c);
+	core_free(f->c);
 	dtf_rmtree(f->dir);
 	free(f);
 	return 0;
@@ -87,11 +87,11 @@ static struct ctask *add_task(struct coord *c, const char *id, const char *text)
 		print_error("task_normalize %s: %s\n", text, err);
 	assert_non_null(doc);
 	json_decref(in);
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	t = state_add_task(c, doc, TS_PENDING);
 	assert_non_null(t);
 	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	return t;
 }
 
@@ -116,9 +116,9 @@ static size_t lease(struct coord *c, struct cworker *w, int max)
 	json_t *tasks;
 	size_t n;
 
-	assert_int_equal(state_begin(c), 0);
-	tasks = sched_lease(c, w, max);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_begin(c), 0);
+	tasks = lease_tasks(c, w, max);
+	assert_int_equal(txn_commit(c), 0);
 	assert_true(json_is_array(tasks));
 	n = json_array_size(tasks);
 	json_decref(tasks);
@@ -144,15 +144,15 @@ static void test_hardware_any_of(void **state)
 	struct cworker *cpu = add_worker(c, "cpu", "{\"capabilities\": {\"hardware\": [\"cpu\"]}}");
 	struct cworker *bare = add_worker(c, "bare", "{}");
 
-	assert_true(sched_could_run(t, rocm));
-	assert_true(sched_fits_now(t, rocm));
-	assert_false(sched_could_run(t, cpu));
-	assert_false(sched_fits_now(t, cpu));
-	assert_false(sched_could_run(t, bare));
+	assert_true(lease_could_run(t, rocm));
+	assert_true(lease_fits_now(t, rocm));
+	assert_false(lease_could_run(t, cpu));
+	assert_false(lease_fits_now(t, cpu));
+	assert_false(lease_could_run(t, bare));
 	/* A task that names no hardware runs anywhere. */
-	assert_true(sched_could_run(plain, rocm));
-	assert_true(sched_could_run(plain, cpu));
-	assert_true(sched_could_run(plain, bare));
+	assert_true(lease_could_run(plain, rocm));
+	assert_true(lease_could_run(plain, cpu));
+	assert_true(lease_could_run(plain, bare));
 }
 
 static void test_hardware_all_of(void **state)
@@ -175,13 +175,13 @@ static void test_hardware_all_of(void **state)
 					"{\"capabilities\": {\"hardware\": "
 					"[\"nvlink\", \"cpu\"]}}");
 
-	assert_false(sched_could_run(all, cuda));
-	assert_true(sched_could_run(all, full));
-	assert_false(sched_could_run(all, nv));
+	assert_false(lease_could_run(all, cuda));
+	assert_true(lease_could_run(all, full));
+	assert_false(lease_could_run(all, nv));
 	/* Any of a100/h100 and all of nvlink. */
-	assert_false(sched_could_run(both, cuda));
-	assert_true(sched_could_run(both, full));
-	assert_false(sched_could_run(both, nv));
+	assert_false(lease_could_run(both, cuda));
+	assert_true(lease_could_run(both, full));
+	assert_false(lease_could_run(both, nv));
 }
 
 static void test_total_resources(void **state)
@@ -201,17 +201,17 @@ static void test_total_resources(void **state)
 	/* Without a core count a worker has as many cores as slots. */
 	assert_true(nogpu->cpu == 1);
 	assert_true(
-	    sched_could_run(add_task(c, "m-eq", "{\"requirements\": {\"memory\": 1000}}"), w));
+	    lease_could_run(add_task(c, "m-eq", "{\"requirements\": {\"memory\": 1000}}"), w));
 	assert_false(
-	    sched_could_run(add_task(c, "m-big", "{\"requirements\": {\"memory\": 1001}}"), w));
-	assert_true(sched_could_run(add_task(c, "c-eq", "{\"requirements\": {\"cpu\": 4}}"), w));
+	    lease_could_run(add_task(c, "m-big", "{\"requirements\": {\"memory\": 1001}}"), w));
+	assert_true(lease_could_run(add_task(c, "c-eq", "{\"requirements\": {\"cpu\": 4}}"), w));
 	assert_false(
-	    sched_could_run(add_task(c, "c-big", "{\"requirements\": {\"cpu\": 4.5}}"), w));
+	    lease_could_run(add_task(c, "c-big", "{\"requirements\": {\"cpu\": 4.5}}"), w));
 	assert_true(
-	    sched_could_run(add_task(c, "g-eq", "{\"requirements\": {\"gpu_memory\": 8000}}"), w));
+	    lease_could_run(add_task(c, "g-eq", "{\"requirements\": {\"gpu_memory\": 8000}}"), w));
 	assert_false(
-	    sched_could_run(add_task(c, "g-big", "{\"requirements\": {\"gpu_memory\": 8001}}"), w));
-	assert_false(sched_could_run(add_task(c, "g-any",
+	    lease_could_run(add_task(c, "g-big", "{\"requirements\": {\"gpu_memory\": 8001}}"), w));
+	assert_false(lease_could_run(add_task(c, "g-any",
 					      "{\"requirements\": "
 					      "{\"gpu_memory\": 1}}"),
 				     nogpu));
@@ -228,19 +228,19 @@ static void test_task_types(void **state)
 	struct cworker *any = add_worker(c, "any", "{}");
 	char why[512];
 
-	assert_true(sched_could_run(cmd, only));
-	assert_false(sched_could_run(test, only));
-	assert_false(sched_could_run(bench, only));
-	assert_true(sched_could_run(cmd, any));
-	assert_true(sched_could_run(test, any));
-	assert_true(sched_could_run(bench, any));
+	assert_true(lease_could_run(cmd, only));
+	assert_false(lease_could_run(test, only));
+	assert_false(lease_could_run(bench, only));
+	assert_true(lease_could_run(cmd, any));
+	assert_true(lease_could_run(test, any));
+	assert_true(lease_could_run(bench, any));
 	/* The worker that runs only commands is given only the command. */
 	assert_int_equal(lease(c, only, 10), 1);
 	assert_int_equal(cmd->status, TS_ASSIGNED);
 	assert_int_equal(test->status, TS_PENDING);
 	assert_int_equal(bench->status, TS_PENDING);
 	/* any could run them, so nothing is unschedulable. */
-	assert_false(sched_pending_reason(c, test, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, test, why, sizeof(why)));
 }
 
 static void test_no_over_commit(void **state)
@@ -359,15 +359,15 @@ static void test_draining_and_lost(void **state)
 	assert_int_equal(drain->status, WS_DRAINING);
 	assert_int_equal(lost->status, WS_LOST);
 	/* A draining worker could run it (it may come back), but gets nothing now. */
-	assert_true(sched_could_run(t, drain));
-	assert_false(sched_fits_now(t, drain));
-	assert_false(sched_could_run(t, lost));
-	assert_false(sched_fits_now(t, lost));
+	assert_true(lease_could_run(t, drain));
+	assert_false(lease_fits_now(t, drain));
+	assert_false(lease_could_run(t, lost));
+	assert_false(lease_fits_now(t, lost));
 	assert_int_equal(lease(c, drain, 10), 0);
 	assert_int_equal(lease(c, lost, 10), 0);
 	assert_int_equal(t->status, TS_PENDING);
 	assert_int_equal(c->m_leases, 0);
-	assert_false(sched_pending_reason(c, t, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, t, why, sizeof(why)));
 	assert_contains(why, "busy");
 }
 
@@ -378,13 +378,13 @@ static void test_reason_no_worker(void **state)
 	struct ctask *t = add_task(c, "t", "{\"hardware\": \"cuda\"}");
 	char why[512];
 
-	assert_false(sched_pending_reason(c, t, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, t, why, sizeof(why)));
 	assert_string_equal(why, "no worker is registered yet");
 	/* Lost workers do not count as registered. */
 	add_worker(c, "lost",
 		   "{\"status\": \"lost\", \"capabilities\": {\"hardware\": "
 		   "[\"cuda\"]}}");
-	assert_false(sched_pending_reason(c, t, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, t, why, sizeof(why)));
 	assert_string_equal(why, "no worker is registered yet");
 }
 
@@ -401,15 +401,15 @@ static void test_reason_unschedulable(void **state)
 
 	add_worker(c, "cpu", "{\"capabilities\": {\"hardware\": [\"cpu\"], \"memory\": 1024}}");
 	add_worker(c, "cpu2", "{\"capabilities\": {\"hardware\": [\"cpu\"], \"memory\": 1024}}");
-	assert_true(sched_pending_reason(c, any, why, sizeof(why)));
+	assert_true(lease_pending_reason(c, any, why, sizeof(why)));
 	assert_contains(why, "cuda or rocm");
 	assert_contains(why, "2 workers registered");
-	assert_true(sched_pending_reason(c, all, why, sizeof(why)));
+	assert_true(lease_pending_reason(c, all, why, sizeof(why)));
 	assert_contains(why, "cuda and nvlink");
-	assert_true(sched_pending_reason(c, mem, why, sizeof(why)));
+	assert_true(lease_pending_reason(c, mem, why, sizeof(why)));
 	assert_contains(why, "memory 2048 MiB");
 	/* A small buffer still gets a terminated (truncated) reason. */
-	assert_true(sched_pending_reason(c, any, why, 10));
+	assert_true(lease_pending_reason(c, any, why, 10));
 	assert_int_equal(strlen(why), 9);
 }
 
@@ -425,20 +425,20 @@ static void test_reason_busy_and_waiting(void **state)
 	struct ctask *low = add_task(c, "low", "{\"priority\": 7}");
 	char why[512];
 
-	assert_false(sched_pending_reason(c, a, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, a, why, sizeof(why)));
 	assert_string_equal(why, "waiting for a worker to ask for work");
-	assert_false(sched_pending_reason(c, low, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, low, why, sizeof(why)));
 	assert_string_equal(why, "behind 2 tasks of higher priority");
 	assert_int_equal(lease(c, w, 1), 1);
 	assert_int_equal(a->status, TS_ASSIGNED);
-	assert_false(sched_pending_reason(c, b, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, b, why, sizeof(why)));
 	assert_string_equal(why, "all workers that can run it are busy (1 fitting, all full)");
-	assert_false(sched_pending_reason(c, low, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, low, why, sizeof(why)));
 	assert_string_equal(why, "all workers that can run it are busy (1 fitting, all full); "
 				 "behind 1 tasks of higher priority");
 	/* A task in backoff says so first. */
 	b->not_before_ms = dtf_mono_ms() + 60000;
-	assert_false(sched_pending_reason(c, b, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, b, why, sizeof(why)));
 	assert_contains(why, "backoff");
 	/* And it is not leased before its time, even with room. */
 	state_release(c, a);

@@ -11,8 +11,8 @@
 
 #include "../fixtures/plugins/unit_helpers.h"
 #include "common/err.h"
-#include "coordinator/coordinator.h"
-#include "sched/sim.h"
+#include "core/model.h"
+#include "core/sim.h"
 
 static struct ctask *add_task(struct coord *c, const char *id, const char *text)
 {
@@ -33,7 +33,7 @@ static struct ctask *add_task(struct coord *c, const char *id, const char *text)
 
 static const char *lease_ids(struct coord *c, struct cworker *w, int max, char *out, size_t len)
 {
-	json_t *tasks = sched_lease(c, w, max), *e;
+	json_t *tasks = lease_tasks(c, w, max), *e;
 	size_t i, n = 0;
 
 	out[0] = '\0';

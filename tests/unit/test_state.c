@@ -17,7 +17,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 
@@ -72,8 +72,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	/* With no server and no tick thread, coord_stop() only frees the state and the store. */
-	coord_stop(f->c);
+	/* With no server and no tick thread, core_free() only frees the state and the store. */
+	core_free(f->c);
 	dtf_rmtree(f->dir);
 	free(f);
 	return 0;
@@ -101,11 +101,11 @@ static struct ctask *add_task(struct coord *c, const char *id, const char *run_i
 		print_error("task_normalize: %s\n", err);
 	assert_non_null(doc);
 	json_decref(in);
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	t = state_add_task(c, doc, TS_PENDING);
 	assert_non_null(t);
 	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	return t;
 }
 
@@ -114,9 +114,9 @@ static struct crun *add_run(struct coord *c, const char *id)
 	struct crun *r = state_add_run(c, id, json_pack("{ss}", "name", id));
 
 	assert_non_null(r);
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	assert_int_equal(state_save_run(c, r), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	return r;
 }
 
@@ -129,9 +129,9 @@ static struct cworker *add_worker(struct coord *c, const char *id, int slots)
 	assert_non_null(doc);
 	w = state_add_worker(c, id, doc);
 	assert_non_null(w);
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	assert_int_equal(state_save_worker(c, w), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	return w;
 }
 
@@ -151,9 +151,9 @@ static const char *lease(struct coord *c, struct cworker *w, int max, char *out,
 	json_t *tasks, *e;
 	size_t i, n = 0;
 
-	assert_int_equal(state_begin(c), 0);
-	tasks = sched_lease(c, w, max);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_begin(c), 0);
+	tasks = lease_tasks(c, w, max);
+	assert_int_equal(txn_commit(c), 0);
 	assert_true(json_is_array(tasks));
 	out[0] = '\0';
 	json_array_foreach(tasks, i, e)
@@ -295,9 +295,9 @@ static void test_requeue_spends_retries(void **state)
 
 	assert_int_equal(t->max_retries, 1);
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_requeue(c, t, "exit_code", "exited with 1", RQ_FAILURE);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	/* The first failure spends the retry: back to pending, off the worker. */
 	assert_int_equal(t->status, TS_PENDING);
 	assert_true(t->queued);
@@ -320,9 +320,9 @@ static void test_requeue_spends_retries(void **state)
 	/* The second failure has no retry left: failed, with the error's kind. */
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
 	assert_int_equal(t->attempt, 2);
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_requeue(c, t, "exit_code", "exited with 2", RQ_FAILURE);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	assert_int_equal(t->status, TS_FAILED);
 	assert_false(t->queued);
 	assert_int_equal(t->retries_used, 1);
@@ -352,9 +352,9 @@ static void test_requeue_without_retry(void **state)
 	for (i = 1; i <= 5; i++) {
 		assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
 		assert_int_equal(t->attempt, i);
-		assert_int_equal(state_begin(c), 0);
+		assert_int_equal(txn_begin(c), 0);
 		state_requeue(c, t, "lease_lost", "never received", RQ_FREE);
-		assert_int_equal(state_commit(c), 0);
+		assert_int_equal(txn_commit(c), 0);
 		assert_int_equal(t->status, TS_PENDING);
 		assert_int_equal(t->retries_used, 0);
 		assert_int_equal(t->requeues, 0);
@@ -404,13 +404,13 @@ static void test_requeued_task_keeps_its_age(void **state)
 	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "b,c,d");
 	/* Lease b too, so that a goes back between nothing and c. */
 	assert_string_equal(lease(c, w2, 1, ids, sizeof(ids)), "b");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_requeue(c, task_of(c, "a"), "exit_code", "failed", RQ_FAILURE);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "a,c,d");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_requeue(c, task_of(c, "b"), "worker_lost", "gone", RQ_INFRA);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	/* An older task returns before newer ones of its priority, in seq order. */
 	assert_string_equal(queue_of(c, 5, ids, sizeof(ids)), "a,b,c,d");
 	assert_string_equal(lease(c, w2, 10, ids, sizeof(ids)), "a,b,c,d");
@@ -487,9 +487,9 @@ static void test_worker_lost_requeues(void **state)
 	assert_int_equal(dtf_json_int(task_doc(b), "max_requeues", -1), DTF_MAX_REQUEUES);
 	assert_int_equal(d->max_requeues, 0);
 	assert_string_equal(lease(c, w, 3, ids, sizeof(ids)), "a,b,d");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_worker_lost(c, w, "no heartbeat");
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	assert_int_equal(w->status, WS_LOST);
 	assert_string_equal(dtf_json_str(w->doc, "status", "?"), "lost");
 	assert_int_equal(w->used_slots, 0);
@@ -531,9 +531,9 @@ static void test_requeue_limit(void **state)
 
 	for (i = 0; i < 3; i++) {
 		assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
-		assert_int_equal(state_begin(c), 0);
+		assert_int_equal(txn_begin(c), 0);
 		state_requeue(c, t, kinds[i], "gone", RQ_INFRA);
-		assert_int_equal(state_commit(c), 0);
+		assert_int_equal(txn_commit(c), 0);
 		assert_int_equal(t->retries_used, 0);
 		assert_int_equal(t->status, i < 2 ? TS_PENDING : TS_FAILED);
 		assert_int_equal(t->requeues, i < 2 ? i + 1 : 2);
@@ -557,13 +557,13 @@ static void test_requeue_limit(void **state)
 	/* The requeue count is the task's own: a failure of the task still spends its retry. */
 	t = add_task(c, "b", NULL, 5, "{\"max_requeues\": 1, \"max_retries\": 1}");
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "b");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_requeue(c, t, "worker_lost", "gone", RQ_INFRA);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "b");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_requeue(c, t, "exit_code", "exit code 1", RQ_FAILURE);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	assert_int_equal(t->status, TS_PENDING);
 	assert_int_equal(t->retries_used, 1);
 	assert_int_equal(t->requeues, 1);
@@ -602,17 +602,17 @@ static void test_reload_from_store(void **state)
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "b");
 	/* a's worker was lost once before the restart: its requeue count survives it. */
 	assert_string_equal(lease(c, w, 1, ids, sizeof(ids)), "a");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_requeue(c, task_of(c, "a"), "worker_lost", "gone", RQ_INFRA);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	t = task_of(c, "d");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	state_set_status(c, t, TS_CANCELLED);
 	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 
 	f->c = NULL;
-	coord_stop(c);
+	core_free(c);
 	f->c = c = coord_open(f->db);
 	assert_int_equal(state_load(c), 0);
 	assert_int_equal(c->tasks.count, 4);
@@ -654,12 +654,12 @@ static void test_reload_lost_worker(void **state)
 	add_task(c, "b", NULL, 5, "{\"max_requeues\": 0}");
 	assert_string_equal(lease(c, w, 2, ids, sizeof(ids)), "a,b");
 	w->status = WS_LOST;
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	assert_int_equal(state_save_worker(c, w), 0);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 
 	f->c = NULL;
-	coord_stop(c);
+	core_free(c);
 	f->c = c = coord_open(f->db);
 	assert_int_equal(state_load(c), 0);
 	t = task_of(c, "a");
@@ -672,7 +672,7 @@ static void test_reload_lost_worker(void **state)
 			    "its worker is gone; not requeued: max_requeues is 0");
 	/* What the reload decided is in the store: a second reload sees the same. */
 	f->c = NULL;
-	coord_stop(c);
+	core_free(c);
 	f->c = c = coord_open(f->db);
 	assert_int_equal(state_load(c), 0);
 	assert_int_equal(task_of(c, "a")->requeues, 1);

@@ -19,8 +19,8 @@
 #include "common/json.h"
 #include "common/prom.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
-#include "sched/sim.h"
+#include "core/model.h"
+#include "core/sim.h"
 
 #include "common/banned.h"
 
@@ -73,7 +73,7 @@ static struct cworker *add_worker(struct coord *c, const char *id, const char *t
 /* Leases up to max tasks to w; writes their ids joined with commas into out. */
 static const char *lease_ids(struct coord *c, struct cworker *w, int max, char *out, size_t len)
 {
-	json_t *tasks = sched_lease(c, w, max), *e;
+	json_t *tasks = lease_tasks(c, w, max), *e;
 	size_t i, n = 0;
 
 	out[0] = '\0';
@@ -165,12 +165,12 @@ static void test_duration_history_recorded(void **state)
 	assert_non_null(c->store);
 	w = add_worker(c, "w", "{\"slots\": 1, \"capabilities\": {\"hardware\": [\"cuda\"]}}");
 	t = add_task(c, "t", "{\"name\": \"suite::test_a\"}");
-	assert_int_equal(state_begin(c), 0);
+	assert_int_equal(txn_begin(c), 0);
 	sx_record_duration(c, t, w, 10);
 	sx_record_duration(c, t, w, 20);
 	/* Entries wait in memory for the next batch (a second apart); `all` writes them now. */
 	sx_history_persist(c, true);
-	assert_int_equal(state_commit(c), 0);
+	assert_int_equal(txn_commit(c), 0);
 	assert_true(fabs(sx_expected(c, t) - 15) < 1e-9);
 	dtf_store_close(c->store);
 	c->store = NULL;
@@ -267,7 +267,7 @@ static void test_fair_share_explained(void **state)
 	assert_string_equal(lease_ids(c, w, 1, ids, sizeof(ids)), "b1");
 	finish(c, task(c, "b1"), 500);
 	/* Bob used more: his next task waits for Alice's. */
-	assert_false(sched_pending_reason(c, b2, why, sizeof(why)));
+	assert_false(lease_pending_reason(c, b2, why, sizeof(why)));
 	assert_non_null(strstr(why, "deferred by fair share: user bob is over its share"));
 	assert_string_equal(lease_ids(c, w, 1, ids, sizeof(ids)), "a2");
 	sim_coord_free(c);
@@ -379,7 +379,7 @@ static void test_batching_limits(void **state)
 		snprintf(id, sizeof(id), "t%zu", i);
 		add_task(c, id, "{\"batch_key\": \"k\"}");
 	}
-	tasks = sched_lease(c, w, 16);
+	tasks = lease_tasks(c, w, 16);
 	assert_int_equal(json_array_size(tasks), 10);
 	{
 		json_t *count = json_object();
@@ -586,7 +586,7 @@ static struct ctask *brute_pick(struct coord *c, struct cworker *w)
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		struct ctask *t = v;
 		if (t->status != TS_PENDING || t->not_before_ms > sx_now_ms(c) ||
-		    !sched_fits_now(t, w))
+		    !lease_fits_now(t, w))
 			continue;
 		if (!best || t->sx_k1 < best->sx_k1 ||
 		    (t->sx_k1 == best->sx_k1 &&
@@ -653,7 +653,7 @@ static void random_rounds(const char *strategy, bool brute)
 		uint64_t op = rnd() % 10;
 		if (op < 6) {
 			struct ctask *want = brute ? brute_pick(c, w) : NULL;
-			json_t *got = sched_lease(c, w, 1);
+			json_t *got = lease_tasks(c, w, 1);
 			if (brute) {
 				if (!want)
 					assert_int_equal(json_array_size(got), 0);

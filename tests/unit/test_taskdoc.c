@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "common/json.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 

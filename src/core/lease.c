@@ -1,12 +1,17 @@
-/* sched.c: which worker may run which task, leases (the pending index and the strategies are in
- * src/sched/), batches, long-poll wake-ups, and the reason a pending task is still pending. Runs
- * with c->lock held. */
+/* lease.c: which worker may run which task, leases (the pending index and the strategies are in
+ * src/sched/), batches, suspended (long-poll) leases and their wake-ups, and the reason a pending
+ * task is still pending. Runs with c->lock held. A suspended lease is the front-end's token; the
+ * core answers it through c->fe.lease_done and never sees the request behind it. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
+
+#include "common/banned.h"
 
 static const char *const builtin_types[] = {"command", "test", "shell", "benchmark", NULL};
 
@@ -45,7 +50,7 @@ static bool hardware_ok(const struct ctask *t, const struct cworker *w)
 	return true;
 }
 
-bool sched_could_run(const struct ctask *t, const struct cworker *w)
+bool lease_could_run(const struct ctask *t, const struct cworker *w)
 {
 	if (w->status == WS_LOST)
 		return false;
@@ -56,7 +61,7 @@ bool sched_could_run(const struct ctask *t, const struct cworker *w)
 	return constraints_hold(t, w, false);
 }
 
-bool sched_fits_now(const struct ctask *t, const struct cworker *w)
+bool lease_fits_now(const struct ctask *t, const struct cworker *w)
 {
 	if (w->status == WS_LOST || w->status == WS_DRAINING)
 		return false;
@@ -68,7 +73,7 @@ bool sched_fits_now(const struct ctask *t, const struct cworker *w)
 		return false;
 	if (t->gpu_memory > 0 && w->used_gpu_memory + t->gpu_memory > w->gpu_memory + 1e-9)
 		return false;
-	return sched_could_run(t, w) && constraints_hold_now(t, w);
+	return lease_could_run(t, w) && constraints_hold_now(t, w);
 }
 
 static void assign(struct coord *c, struct ctask *t, struct cworker *w)
@@ -109,7 +114,7 @@ static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, stru
 	int n = 0;
 
 	for (i = 0; i < nmates && n < room; i++) {
-		if (mates[i]->status != TS_PENDING || !sched_fits_now(mates[i], w) ||
+		if (mates[i]->status != TS_PENDING || !lease_fits_now(mates[i], w) ||
 		    !recovery_allows(c, mates[i], w))
 			continue;
 		assign(c, mates[i], w);
@@ -151,7 +156,7 @@ static int lease_plugin(struct coord *c, struct cworker *w, int max, int64_t now
 	}
 	for (i = 0; i < (size_t)k && got < max; i++) {
 		struct ctask *t = cands[order[i]];
-		if (t->status != TS_PENDING || !sched_fits_now(t, w) || !recovery_allows(c, t, w))
+		if (t->status != TS_PENDING || !lease_fits_now(t, w) || !recovery_allows(c, t, w))
 			continue;
 		assign(c, t, w);
 		json_array_append(out, task_doc(t));
@@ -160,7 +165,7 @@ static int lease_plugin(struct coord *c, struct cworker *w, int max, int64_t now
 	return got;
 }
 
-json_t *sched_lease(struct coord *c, struct cworker *w, int max)
+json_t *lease_tasks(struct coord *c, struct cworker *w, int max)
 {
 	json_t *out = json_array();
 	int64_t now = sx_now_ms(c);
@@ -196,7 +201,7 @@ json_t *sched_lease(struct coord *c, struct cworker *w, int max)
 	return out;
 }
 
-int sched_lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out)
+int lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out)
 {
 	size_t i, nw, waited = 0;
 	struct cworker **ws;
@@ -222,7 +227,7 @@ int sched_lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out
 		return 0;
 	slots = w->slots;
 	w->slots = w->used_slots + ahead;
-	more = sched_lease(c, w, ahead);
+	more = lease_tasks(c, w, ahead);
 	w->slots = slots;
 	n = (int)json_array_size(more);
 	c->m_leased_ahead += (uint64_t)n;
@@ -232,7 +237,7 @@ int sched_lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out
 }
 
 /* Builds the reply to a lease: tasks, plus the ids the worker must cancel. */
-json_t *sched_lease_reply(struct cworker *w, json_t *tasks)
+json_t *lease_reply(struct cworker *w, json_t *tasks)
 {
 	json_t *reply = json_pack("{s:o}", "tasks", tasks);
 
@@ -247,7 +252,20 @@ json_t *sched_lease_reply(struct cworker *w, json_t *tasks)
 	return reply;
 }
 
-void sched_wake(struct coord *c)
+/* Answers w's suspended lease with reply (owned) or an error; the front-end keeps tasks. */
+static void answer(struct coord *c, struct cworker *w, json_t *reply, json_t *tasks, int err,
+		   const char *kind, const char *msg)
+{
+	void *token = w->waiter;
+
+	w->waiter = NULL;
+	if (c->fe.lease_done)
+		c->fe.lease_done(c->fe.ctx, token, reply, tasks, err, kind, msg);
+	else
+		json_decref(reply);
+}
+
+void lease_wake(struct coord *c)
 {
 	size_t i, nw;
 	struct cworker **ws;
@@ -259,28 +277,24 @@ void sched_wake(struct coord *c)
 	ws = sx_waiting(c, &nw);
 	for (i = 0; i < nw; i++) {
 		struct cworker *w = ws[i];
-		struct dtf_http_req *r;
 		json_t *tasks;
 		if (!w->waiter)
 			continue;
 		if (!began) {
-			if (state_begin(c) != 0)
+			if (txn_begin(c) != 0)
 				return;
 			began = true;
 		}
-		tasks = sched_lease(c, w, w->waiter_max);
+		tasks = lease_tasks(c, w, w->waiter_max);
 		if (json_array_size(tasks) == 0) {
 			json_decref(tasks);
 			continue;
 		}
-		r = w->waiter;
-		w->waiter = NULL;
-		r->app_state = json_incref(tasks);
-		dtf_http_reply_json(r, 200, sched_lease_reply(w, tasks));
-		/* The reply goes out once the assignment is durable: commit before resuming. */
-		if (state_commit(c) == 0) {
+		/* The reply goes out once the assignment is durable: commit before answering. */
+		if (txn_commit(c) == 0) {
 			began = false;
-			dtf_http_resume(r);
+			answer(c, w, lease_reply(w, json_incref(tasks)), tasks, 0, NULL, NULL);
+			json_decref(tasks);
 		} else {
 			size_t j;
 			json_t *e;
@@ -296,19 +310,88 @@ void sched_wake(struct coord *c)
 					state_set_status(c, t, TS_PENDING);
 				}
 			}
-			json_decref(r->app_state);
-			r->app_state = NULL;
-			dtf_http_reply_error(r, 503, "store_error", "could not record the lease");
-			dtf_http_resume(r);
+			json_decref(tasks);
+			answer(c, w, NULL, NULL, DTF_ESTORE, "store_error",
+			       "could not record the lease");
 		}
 		if (c->pending_count == 0)
 			break;
 	}
 	if (began)
-		state_commit(c);
+		txn_commit(c);
 }
 
-bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
+void lease_suspend(struct coord *c, struct cworker *w, void *token, int max, double wait_s)
+{
+	w->waiter = token;
+	sx_waiting_add(c, w);
+	w->waiter_max = max;
+	w->waiter_deadline_ms = dtf_mono_ms() + (int64_t)(wait_s * 1000);
+}
+
+void lease_end(struct coord *c, struct cworker *w, int err, const char *kind, const char *msg)
+{
+	if (!w->waiter)
+		return;
+	if (err)
+		answer(c, w, NULL, NULL, err, kind, msg);
+	else
+		answer(c, w, lease_reply(w, json_array()), NULL, 0, NULL, NULL);
+}
+
+void lease_expire(struct coord *c, int64_t now_ms)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
+		struct cworker *w = v;
+		if (w->waiter && now_ms >= w->waiter_deadline_ms)
+			lease_end(c, w, 0, NULL, NULL);
+	}
+}
+
+void lease_forget(struct coord *c, void *token)
+{
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
+		if (((struct cworker *)v)->waiter == token)
+			((struct cworker *)v)->waiter = NULL;
+}
+
+void lease_undelivered(struct coord *c, const json_t *tasks)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_array_size(tasks) || txn_begin(c) != 0)
+		return;
+	json_array_foreach(tasks, i, e)
+	{
+		struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(e, "id", ""));
+		if (t && t->status == TS_ASSIGNED)
+			state_requeue(c, t, "lease_undelivered",
+				      "the lease reply did not reach the worker", RQ_FREE);
+	}
+	txn_commit(c);
+	lease_wake(c);
+}
+
+void lease_task_passed(struct coord *c, struct ctask *t, struct cworker *w, const json_t *result)
+{
+	json_t *d = json_object_get(result, "duration_s");
+	double s = json_is_number(d) ? json_number_value(d)
+				     : (double)(sx_now_ms(c) - t->assigned_ms) / 1000.0;
+
+	if (isfinite(s) && s >= 0)
+		sx_record_duration(c, t, w, s);
+}
+
+bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
 {
 	size_t pos = 0, live = 0, capable = 0, free_now = 0, ahead = 0;
 	const char *k;
@@ -328,9 +411,9 @@ bool sched_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 		if (w->status == WS_LOST)
 			continue;
 		live++;
-		if (sched_could_run(t, w)) {
+		if (lease_could_run(t, w)) {
 			capable++;
-			if (sched_fits_now(t, w))
+			if (lease_fits_now(t, w))
 				free_now++;
 		}
 	}

@@ -64,7 +64,7 @@ void constraints_free(struct dtf_constraints *s);
 bool constraints_hold(const struct ctask *t, const struct cworker *w, bool now);
 
 /* True unless a constraint of t that reads worker.available_* fails with w's free resources
- * now. The others do not change as tasks come and go: sched_could_run checks them. */
+ * now. The others do not change as tasks come and go: lease_could_run checks them. */
 bool constraints_hold_now(const struct ctask *t, const struct cworker *w);
 
 /* When t's constraints are why no registered worker could run it (some worker has its hardware,

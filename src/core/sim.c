@@ -1,6 +1,6 @@
 /* sim.c: the scheduling simulator (see sim.h). Every task is submitted at time 0; a worker asks
  * for work at the start and whenever one of its tasks ends, exactly as a real worker's lease
- * does, and the real sched_lease() answers it. Time only moves from one task end to the next. */
+ * does, and the real lease_tasks() answers it. Time only moves from one task end to the next. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +9,10 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/constraints.h"
-#include "coordinator/coordinator.h"
+#include "core/constraints.h"
+#include "core/model.h"
 #include "sched/internal.h"
-#include "sched/sim.h"
+#include "core/sim.h"
 
 #include "common/banned.h"
 
@@ -220,7 +220,7 @@ static int lease_more(struct coord *c, struct cworker *w, struct evq *q, const d
 
 	if (w->used_slots >= w->slots)
 		return 0;
-	got = sched_lease(c, w, w->slots - w->used_slots);
+	got = lease_tasks(c, w, w->slots - w->used_slots);
 	json_array_foreach(got, i, e)
 	{
 		struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(e, "id", ""));

@@ -14,7 +14,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 /* Deeper than any document the API accepts (those are parsed no deeper than 32 levels; params are
  * kept as they came). */

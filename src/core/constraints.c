@@ -7,8 +7,8 @@
 
 #include "common/err.h"
 #include "common/log.h"
-#include "coordinator/constraints.h"
-#include "coordinator/coordinator.h"
+#include "core/constraints.h"
+#include "core/model.h"
 #include "sched/expr.h"
 
 #include "common/banned.h"
@@ -396,7 +396,7 @@ static bool anyone_satisfies(struct coord *c, const struct ctask *bare, const st
 
 	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
 		const struct cworker *w = v;
-		if (w->status == WS_LOST || !sched_could_run(bare, w))
+		if (w->status == WS_LOST || !lease_could_run(bare, w))
 			continue;
 		fill_ctx(&x, bare, w, false);
 		if (dtf_expr_eval(e, &x))
@@ -424,7 +424,7 @@ bool constraints_explain(struct coord *c, const struct ctask *t, char *why, size
 	bare.constraints = NULL;
 	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
 		const struct cworker *w = v;
-		if (w->status == WS_LOST || !sched_could_run(&bare, w))
+		if (w->status == WS_LOST || !lease_could_run(&bare, w))
 			continue;
 		candidates++;
 		if (constraints_hold(t, w, false))

@@ -116,10 +116,5 @@ bool recovery_unblock(struct coord *c, const char *hw);
 struct dtf_prom;
 int recovery_metrics(struct coord *c, struct dtf_prom *pm);
 
-/* recovery_api.c: route handlers. */
-struct dtf_http_req;
-void h_recovery_history(struct dtf_http_req *r);
-void h_recovery_unblock(struct dtf_http_req *r);
-void h_worker_quarantine(struct dtf_http_req *r);
 
 #endif

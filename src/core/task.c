@@ -6,7 +6,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 #define MAX_STR 4096
 #define MAX_ARGV 4096

@@ -1,6 +1,8 @@
-/* events.c: server-sent events. Publishers append to a ring under the events lock; each stream
- * reader copies what it has not sent yet, or pauses its connection until the next publish. */
-#include "coordinator/events.h"
+/* events.c: the event stream. Publishers append to a ring under the events lock; each
+ * subscriber (a front-end's stream: the REST API's server-sent events) reads what it has not
+ * read yet as server-sent-event records, or is paused through its own callback until the next
+ * publish wakes it. */
+#include "core/events.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -8,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/json.h"
+
+#include "common/banned.h"
 
 struct event {
 	uint64_t seq;
@@ -23,7 +28,9 @@ struct event {
 
 struct client {
 	struct dtf_events *ev;
-	struct MHD_Connection *conn;
+	void (*pause)(void *arg);  /* the front-end's: stop reading until wake */
+	void (*wake)(void *arg);
+	void *arg;
 	uint64_t next;      /* the next sequence number to send */
 	char run_id[48];    /* filter, "" for all */
 	bool paused;
@@ -58,7 +65,7 @@ static void wake_all(struct dtf_events *ev)
 	for (c = ev->clients; c; c = c->nextc) {
 		if (c->paused) {
 			c->paused = false;
-			dtf_http_conn_resume(c->conn);
+			c->wake(c->arg);
 		}
 	}
 }
@@ -186,9 +193,9 @@ void dtf_events_keepalive(struct dtf_events *ev)
 	pthread_mutex_unlock(&ev->lock);
 }
 
-static long reader(void *cls, char *buf, size_t max)
+long dtf_events_read(struct dtf_events_sub *sub, char *buf, size_t max)
 {
-	struct client *c = cls;
+	struct client *c = (struct client *)sub;
 	struct dtf_events *ev = c->ev;
 	size_t used = 0;
 
@@ -231,17 +238,20 @@ static long reader(void *cls, char *buf, size_t max)
 	}
 	if (used == 0) {
 		c->paused = true;
-		dtf_http_conn_pause(c->conn);
+		c->pause(c->arg);
 	}
 	pthread_mutex_unlock(&ev->lock);
 	return (long)used;
 }
 
-static void client_free(void *cls)
+void dtf_events_unsubscribe(struct dtf_events_sub *sub)
 {
-	struct client *c = cls;
-	struct dtf_events *ev = c->ev;
+	struct client *c = (struct client *)sub;
+	struct dtf_events *ev;
 
+	if (!c)
+		return;
+	ev = c->ev;
 	pthread_mutex_lock(&ev->lock);
 	if (c->prev)
 		c->prev->nextc = c->nextc;
@@ -254,35 +264,36 @@ static void client_free(void *cls)
 	free(c);
 }
 
-void dtf_events_serve(struct dtf_events *ev, struct dtf_http_req *r)
+struct dtf_events_sub *dtf_events_subscribe(struct dtf_events *ev, const char *run_id,
+					   const char *last_id, void (*pause)(void *),
+					   void (*wake)(void *), void *arg, int *err)
 {
-	const char *run_id = dtf_http_query(r, "run_id");
-	const char *last = dtf_http_header(r, "Last-Event-ID");
 	struct client *c;
 
 	if (run_id && strlen(run_id) >= sizeof(c->run_id)) {
-		dtf_http_reply_error(r, 400, "invalid_run", "run_id is too long");
-		return;
+		*err = DTF_EINVAL;
+		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
-		dtf_http_reply_error(r, 503, "unavailable", "out of memory");
-		return;
+		*err = DTF_ENOMEM;
+		return NULL;
 	}
 	pthread_mutex_lock(&ev->lock);
 	if (ev->nclients >= DTF_EVENTS_MAX_CLIENTS || ev->closed) {
 		pthread_mutex_unlock(&ev->lock);
 		free(c);
-		dtf_http_reply_error(r, 503, "too_many_streams", "at most %d event streams",
-				     DTF_EVENTS_MAX_CLIENTS);
-		return;
+		*err = DTF_ETOOBIG;
+		return NULL;
 	}
 	c->ev = ev;
-	c->conn = r->conn;
+	c->pause = pause;
+	c->wake = wake;
+	c->arg = arg;
 	c->hello = true;
 	c->next = ev->seq + 1;
-	if (last) {
-		unsigned long long l = strtoull(last, NULL, 10);
+	if (last_id) {
+		unsigned long long l = strtoull(last_id, NULL, 10);
 		if (l < ev->seq)
 			c->next = l + 1;
 	}
@@ -293,9 +304,5 @@ void dtf_events_serve(struct dtf_events *ev, struct dtf_http_req *r)
 	ev->clients = c;
 	ev->nclients++;
 	pthread_mutex_unlock(&ev->lock);
-	r->status = 200;
-	r->content_type = "text/event-stream";
-	r->stream = reader;
-	r->stream_free = client_free;
-	r->stream_cls = c;
+	return (struct dtf_events_sub *)c;
 }

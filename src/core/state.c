@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "core/model.h"
 
 static void set_time(json_t *doc, const char *key)
 {
@@ -600,7 +601,7 @@ void state_backoff_tick(struct coord *c)
 		return;
 	/* Tasks whose backoff ended go back into the index; the rest say when to look again. */
 	c->next_backoff_ms = sx_expire(c, now);
-	sched_wake(c);
+	lease_wake(c);
 }
 
 void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
@@ -612,11 +613,9 @@ void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
 	log_warn("worker %s lost: %s", w->id, why);
 	w->status = WS_LOST;
 	if (w->waiter) {
-		struct dtf_http_req *r = w->waiter;
-		w->waiter = NULL;
-		dtf_http_reply_error(r, 409, "worker_lost", "worker %s was declared lost: %s", w->id,
-				     why);
-		dtf_http_resume(r);
+		char msg[256];
+		snprintf(msg, sizeof(msg), "worker %s was declared lost: %s", w->id, why);
+		lease_end(c, w, DTF_ESTATE, "worker_lost", msg);
 	}
 	if (w->active > 0) {
 		while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
@@ -681,10 +680,10 @@ int state_load(struct coord *c)
 			continue;
 		w = dtf_hmap_get(&c->workers, t->worker_id);
 		if (!w || w->status == WS_LOST) {
-			rc = state_begin(c);
+			rc = txn_begin(c);
 			state_requeue(c, t, "worker_lost", "its worker is gone", RQ_INFRA);
 			if (!rc)
-				state_commit(c);
+				txn_commit(c);
 			continue;
 		}
 		w->used_slots++;

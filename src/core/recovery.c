@@ -10,8 +10,8 @@
 #include "common/log.h"
 #include "common/prom.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
-#include "coordinator/recovery.h"
+#include "core/model.h"
+#include "core/recovery.h"
 
 /* How long a retry in place (or after an executor restart) waits for its worker once its backoff
  * has ended, before any worker may take it. */
@@ -310,12 +310,7 @@ static void quarantine(struct coord *c, struct cworker *w, const char *reason, d
 	snprintf(w->quarantine_reason, sizeof(w->quarantine_reason), "%s", reason);
 	c->m_quarantines++;
 	log_warn("worker %s quarantined for %.0f s: %s", w->id, duration_s, reason);
-	if (w->waiter) {
-		struct dtf_http_req *r = w->waiter;
-		w->waiter = NULL;
-		dtf_http_reply_json(r, 200, sched_lease_reply(w, json_array()));
-		dtf_http_resume(r);
-	}
+	lease_end(c, w, 0, NULL, NULL);
 	if (w->active > 0) {
 		while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 			struct ctask *t = v;
@@ -362,14 +357,14 @@ void recovery_tick(struct coord *c)
 		struct cworker *w = v;
 		if (!w->quarantined || now < w->quarantine_until_ms)
 			continue;
-		if (!began && state_begin(c) != 0)
+		if (!began && txn_begin(c) != 0)
 			return;
 		began = true;
 		recovery_unquarantine(c, w, "its quarantine time is over");
 	}
 	if (began) {
-		state_commit(c);
-		sched_wake(c);
+		txn_commit(c);
+		lease_wake(c);
 	}
 }
 
@@ -407,7 +402,7 @@ static bool other_worker(struct coord *c, const struct ctask *t, const json_t *e
 	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
 		struct cworker *w = v;
 		if (w->status != WS_LOST && !w->quarantined && !has_id(exclude, w->id) &&
-		    sched_could_run(t, w))
+		    lease_could_run(t, w))
 			return true;
 	}
 	return false;
@@ -467,7 +462,7 @@ bool recovery_pending_reason(struct coord *c, const struct ctask *t, char *why, 
 		void *v;
 		while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
 			struct cworker *w = v;
-			if (w->status == WS_LOST || !sched_could_run(t, w))
+			if (w->status == WS_LOST || !lease_could_run(t, w))
 				continue;
 			capable++;
 			quarantined += w->quarantined;

@@ -1,11 +1,12 @@
-/* recovery_api.c: the admin calls of error recovery: GET /api/v1/recovery/history, POST
+/* api_recovery.c: the admin calls of error recovery: GET /api/v1/recovery/history, POST
  * /api/v1/recovery/unblock, and POST/DELETE /api/v1/workers/{id}/quarantine. */
 #include <stdio.h>
 #include <string.h>
 
 #include "common/json.h"
-#include "coordinator/coordinator.h"
-#include "coordinator/recovery.h"
+#include "api/api.h"
+#include "core/model.h"
+#include "core/recovery.h"
 
 /* The optional JSON object body (an empty body is {}); on failure replies 400, returns NULL. */
 static json_t *body_object(struct dtf_http_req *r)
@@ -32,9 +33,9 @@ static json_t *body_object(struct dtf_http_req *r)
 	return v;
 }
 
-void h_recovery_history(struct dtf_http_req *r)
+void api_h_recovery_history(struct dtf_http_req *r)
 {
-	struct coord *c = r->app;
+	struct coord *c = api_core(r);
 	json_t *v;
 
 	pthread_mutex_lock(&c->lock);
@@ -43,9 +44,9 @@ void h_recovery_history(struct dtf_http_req *r)
 	dtf_http_reply_json(r, 200, v);
 }
 
-void h_recovery_unblock(struct dtf_http_req *r)
+void api_h_recovery_unblock(struct dtf_http_req *r)
 {
-	struct coord *c = r->app;
+	struct coord *c = api_core(r);
 	json_t *body = body_object(r);
 	const char *hw;
 
@@ -62,18 +63,18 @@ void h_recovery_unblock(struct dtf_http_req *r)
 	if (!json_object_get(c->blocked_hw, hw)) {
 		dtf_http_reply_error(r, 404, "not_blocked", "hardware class '%s' is not blocked",
 				     hw);
-	} else if (state_begin(c) != 0) {
+	} else if (txn_begin(c) != 0) {
 		dtf_http_reply_error(r, 503, "store_error", "the change could not be committed");
 	} else {
 		recovery_unblock(c, hw);
-		if (state_commit(c) != 0) {
+		if (txn_commit(c) != 0) {
 			dtf_http_reply_error(r, 503, "store_error",
 					     "the change could not be committed");
 		} else {
 			dtf_http_reply_json(r, 200,
 					    json_pack("{s:s,s:O}", "unblocked", hw,
 						      "blocked_hardware", c->blocked_hw));
-			sched_wake(c);
+			lease_wake(c);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -81,9 +82,9 @@ void h_recovery_unblock(struct dtf_http_req *r)
 }
 
 /* POST quarantines (body: {"reason"?, "duration_s"?}); DELETE lifts the quarantine. */
-void h_worker_quarantine(struct dtf_http_req *r)
+void api_h_worker_quarantine(struct dtf_http_req *r)
 {
-	struct coord *c = r->app;
+	struct coord *c = api_core(r);
 	bool lift = strcmp(r->method, "DELETE") == 0;
 	json_t *body = lift ? json_object() : body_object(r);
 	struct cworker *w;
@@ -111,7 +112,7 @@ void h_worker_quarantine(struct dtf_http_req *r)
 	w = dtf_hmap_get(&c->workers, r->param[0]);
 	if (!w) {
 		dtf_http_reply_error(r, 404, "worker_not_found", "no worker '%s'", r->param[0]);
-	} else if (state_begin(c) != 0) {
+	} else if (txn_begin(c) != 0) {
 		dtf_http_reply_error(r, 503, "store_error", "the change could not be committed");
 	} else {
 		if (lift)
@@ -120,7 +121,7 @@ void h_worker_quarantine(struct dtf_http_req *r)
 			recovery_quarantine(
 			    c, w, dtf_json_str(body, "reason", "quarantined by an admin call"),
 			    dur);
-		if (state_commit(c) != 0) {
+		if (txn_commit(c) != 0) {
 			dtf_http_reply_error(r, 503, "store_error",
 					     "the change could not be committed");
 		} else {
@@ -128,7 +129,7 @@ void h_worker_quarantine(struct dtf_http_req *r)
 			state_worker_sync(w);
 			view = state_worker_view(w);
 			dtf_http_reply_json(r, 200, view);
-			sched_wake(c);
+			lease_wake(c);
 		}
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -1,5 +1,4 @@
-/* sched_api.c: the scheduler's part of the REST API (GET and PUT /api/v1/scheduler), its
- * /metrics lines, and what a passed task teaches it (the duration history). */
+/* api_scheduler.c: the scheduler's part of the REST API (GET and PUT /api/v1/scheduler). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,24 +8,25 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "coordinator/coordinator.h"
+#include "api/api.h"
+#include "core/model.h"
 
 #include "common/banned.h"
 
 #define MAX_SCHEDULER_BODY 4096
 
-void coord_h_scheduler_get(struct dtf_http_req *r)
+void api_h_scheduler_get(struct dtf_http_req *r)
 {
-	struct coord *c = r->app;
+	struct coord *c = api_core(r);
 
 	pthread_mutex_lock(&c->lock);
 	dtf_http_reply_json(r, 200, sx_describe(c));
 	pthread_mutex_unlock(&c->lock);
 }
 
-void coord_h_scheduler_put(struct dtf_http_req *r)
+void api_h_scheduler_put(struct dtf_http_req *r)
 {
-	struct coord *c = r->app;
+	struct coord *c = api_core(r);
 	char err[300];
 	json_t *body;
 	const char *name;
@@ -55,23 +55,9 @@ void coord_h_scheduler_put(struct dtf_http_req *r)
 		dtf_http_reply_error(r, 400, "unknown_strategy", "%s", err);
 	} else {
 		dtf_http_reply_json(r, 200, sx_describe(c));
-		sched_wake(c); /* the new order may hand work to a waiting worker */
+		lease_wake(c); /* the new order may hand work to a waiting worker */
 	}
 	pthread_mutex_unlock(&c->lock);
 	json_decref(body);
 }
 
-int coord_sched_metrics(struct coord *c, struct dtf_prom *pm)
-{
-	return sx_metrics(c, pm);
-}
-
-void coord_task_passed(struct coord *c, struct ctask *t, struct cworker *w, const json_t *result)
-{
-	json_t *d = json_object_get(result, "duration_s");
-	double s = json_is_number(d) ? json_number_value(d)
-				     : (double)(sx_now_ms(c) - t->assigned_ms) / 1000.0;
-
-	if (isfinite(s) && s >= 0)
-		sx_record_duration(c, t, w, s);
-}

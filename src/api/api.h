@@ -1,0 +1,82 @@
+/* api.h: the REST front-end (DESIGN.md §5) on the coordinator core: the files of src/api/ share
+ * this. A handler parses its request, takes the core's lock, makes one core call (core/ops.h)
+ * and turns the outcome into a reply; it decides nothing about tasks or workers itself. The
+ * handlers are split by resource: api_tasks.c, api_runs.c, api_workers.c, api_admin.c (health,
+ * plugins, the scheduler, recovery, the event stream) and metrics.c (/metrics). */
+#ifndef DTF_API_API_H
+#define DTF_API_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/http.h"
+
+struct coord;
+struct core_err;
+
+/* The front-end: the server and the replies it holds for the group commit. */
+struct dtf_api {
+	struct coord *c;
+	struct dtf_http_server *http;
+	struct dtf_http_req **held; /* replies waiting for the group commit */
+	size_t nheld, cap;
+};
+
+/* Starts serving c's configuration (host, port, keys, TLS) and registers the front-end's hooks
+ * with the core (c->fe). NULL with a reason in err. */
+struct dtf_api *dtf_api_start(struct coord *c, char *err, size_t errlen);
+unsigned dtf_api_port(const struct dtf_api *a);
+/* Answers every suspended request (503, shutting down), stops the server and frees. Accepts
+ * NULL. Not under the core's lock. */
+void dtf_api_stop(struct dtf_api *a);
+
+/* ---- for the handlers (api.c) ---- */
+
+/* The core a request is for. */
+struct coord *api_core(struct dtf_http_req *r);
+/* Parses the request body as JSON; on failure replies 400 and returns NULL. */
+json_t *api_body_json(struct dtf_http_req *r);
+/* Replies with a core error: its kind and message, the HTTP status its code means. */
+void api_reply_err(struct dtf_http_req *r, const struct core_err *e);
+/* The HTTP status a DTF_E* code means to a client. */
+unsigned api_status(int code);
+
+/* The handlers, by resource. */
+void api_h_tasks_create(struct dtf_http_req *r);
+void api_h_tasks_list(struct dtf_http_req *r);
+void api_h_tasks_summary(struct dtf_http_req *r);
+void api_h_tasks_export(struct dtf_http_req *r);
+void api_h_task_get(struct dtf_http_req *r);
+void api_h_task_log(struct dtf_http_req *r);
+void api_h_task_put(struct dtf_http_req *r);
+void api_h_task_delete(struct dtf_http_req *r);
+void api_h_task_started(struct dtf_http_req *r);
+void api_h_task_result(struct dtf_http_req *r);
+void api_h_task_log_append(struct dtf_http_req *r);
+void api_h_runs_create(struct dtf_http_req *r);
+void api_h_runs_list(struct dtf_http_req *r);
+void api_h_run_get(struct dtf_http_req *r);
+void api_h_run_summary(struct dtf_http_req *r);
+void api_h_run_export(struct dtf_http_req *r);
+void api_h_worker_register(struct dtf_http_req *r);
+void api_h_worker_heartbeat(struct dtf_http_req *r);
+void api_h_worker_lease(struct dtf_http_req *r);
+void api_h_workers_list(struct dtf_http_req *r);
+void api_h_worker_get(struct dtf_http_req *r);
+void api_h_worker_quarantine(struct dtf_http_req *r);
+void api_h_healthz(struct dtf_http_req *r);
+void api_h_plugins(struct dtf_http_req *r);
+void api_h_events(struct dtf_http_req *r);
+void api_h_scheduler_get(struct dtf_http_req *r);
+void api_h_scheduler_put(struct dtf_http_req *r);
+void api_h_recovery_history(struct dtf_http_req *r);
+void api_h_recovery_unblock(struct dtf_http_req *r);
+void api_h_metrics(struct dtf_http_req *r);
+
+/* Writes the report of tasks ts (run borrowed) in the ?format= the request asks for. */
+struct ctask;
+void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run,
+		      struct ctask **ts, size_t n);
+
+#endif

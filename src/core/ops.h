@@ -1,0 +1,144 @@
+/* ops.h: what front-ends call: the core's operations on tasks, runs and workers, each the whole
+ * of one request's meaning (validation, the change, its commit, the wake-ups it causes) with no
+ * transport in it. The REST handlers in src/api/ parse a request, take c->lock, call one of these
+ * and turn the outcome into a reply; a GraphQL resolver or a dashboard does the same with the same
+ * calls. Included by core/model.h; every call is made with c->lock held.
+ *
+ * An operation that fails returns a negative DTF_E* code and fills a struct core_err: the code,
+ * a kind (the short machine-readable name clients see, such as "task_not_found") and a message.
+ * What a code means to a client: DTF_EINVAL, DTF_EPROTO a bad request; DTF_ENOTFOUND unknown;
+ * DTF_EEXISTS, DTF_ESTATE, DTF_ESTALE a conflict with the current state; DTF_ETOOBIG too much at
+ * once; DTF_EAUTH a wrong credential; DTF_EDENIED not allowed; DTF_ESTORE, DTF_ENOMEM,
+ * DTF_ESHUTDOWN unavailable for now (nothing was changed). */
+#ifndef DTF_CORE_OPS_H
+#define DTF_CORE_OPS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct coord;
+struct ctask;
+struct crun;
+struct cworker;
+struct dtf_buf;
+
+struct core_err {
+	int code;
+	char kind[40];
+	char msg[512];
+};
+
+/* Fills e and returns code (a negative DTF_E*). */
+int core_fail(struct core_err *e, int code, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- reading (query.c) ---- */
+
+/* The task as clients see it (a new reference): its document plus, while it is pending, why. */
+json_t *core_task_view(struct coord *c, struct ctask *t);
+/* Tasks (of a run, or of a comma-separated id list, or all) sorted by submission: a new array
+ * (the caller frees it; NULL when empty) and *n. An unknown id in ids fails with
+ * DTF_ENOTFOUND (task_not_found). */
+int core_tasks_collect(struct coord *c, const char *run_id, const char *ids, struct ctask ***out,
+		       size_t *n, struct core_err *e);
+/* The counts of tasks ts by status (a new object), with the pending ones no worker could run
+ * when with_blocked; with_tests adds "tests", their test entries by status. */
+json_t *core_tasks_summary(struct coord *c, struct ctask **ts, size_t n, bool with_blocked,
+			   bool with_tests);
+/* True if no registered worker could ever run pending task t; lists it (the first 20) in
+ * blocked with the reason. */
+bool core_note_blocked(struct coord *c, struct ctask *t, json_t *blocked);
+/* A task's output so far: its result's stdout and stderr, else its live output. */
+void core_task_output(struct ctask *t, struct dtf_buf *out);
+/* The report document {"run", "tasks"} of tasks ts (a new reference; run borrowed). */
+json_t *core_report_doc(struct coord *c, const json_t *run, struct ctask **ts, size_t n);
+
+/* ---- runs (runs.c) ---- */
+
+/* A run by id, or NULL with DTF_ENOTFOUND (run_not_found) in e. */
+struct crun *core_run_find(struct coord *c, const char *id, struct core_err *e);
+/* A new run in memory (not stored yet; name NULL: its id; meta an object or NULL). */
+struct crun *core_run_new(struct coord *c, const char *name, json_t *meta);
+/* Creates and stores a run (name NULL: its id; meta an object or NULL). */
+int core_run_create(struct coord *c, const char *name, json_t *meta, struct crun **out,
+		    struct core_err *e);
+/* The run as clients see it, with a summary (a new reference). */
+json_t *core_run_view(struct coord *c, struct crun *run, bool with_blocked);
+/* The run's summary from its counters (a new reference), bounded however large the run. */
+json_t *core_run_summary(struct coord *c, struct crun *run);
+bool core_run_done(const struct crun *run);
+/* Suspends a summary of run until it is done or wait_s has passed: token is answered through
+ * c->fe.summary_done. */
+int core_summary_wait(struct coord *c, struct crun *run, void *token, double wait_s,
+		      struct core_err *e);
+/* Answers the suspended summaries whose run is done (or, with expired_too, whose wait has
+ * passed). */
+void core_summary_check(struct coord *c, bool expired_too);
+/* Forgets token if it is a suspended summary (its connection is gone). */
+void core_summary_forget(struct coord *c, void *token);
+/* Answers every suspended summary with DTF_ESHUTDOWN. */
+void core_summary_end(struct coord *c);
+
+/* ---- submission and changes by clients (submit.c) ---- */
+
+/* Accepts one task object, a list, or {"tasks": [...], "run_id"?, "run": {"name"}?}: validates
+ * them all before anything is stored, then stores them in one commit. *reply gets the created
+ * task's view (one object) or {"run_id", "ids", "count"} (a new reference). */
+int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core_err *e);
+/* Changes a pending task's scheduling fields (priority, timeout_s, max_retries, max_requeues,
+ * params, name); *reply gets its view. */
+int core_task_update(struct coord *c, const char *id, json_t *changes, json_t **reply,
+		     struct core_err *e);
+/* Cancels a task (kind "cancelled", or "unschedulable" when no worker could ever run it); a
+ * running one is stopped on its worker. *reply gets its view. */
+int core_task_cancel(struct coord *c, const char *id, const char *kind, json_t **reply,
+		     struct core_err *e);
+
+/* ---- workers (workers.c) ---- */
+
+/* The worker id whose credentials match (protocol is the version it sent in its header, or
+ * NULL; body may carry "protocol"), marked seen; NULL with e filled. */
+struct cworker *core_worker_auth(struct coord *c, const char *id, const char *protocol,
+				 const char *token, const json_t *body, struct core_err *e);
+/* Registers a worker (again, after a restart: what it no longer runs goes back); *reply gets
+ * {"worker_id", "token", "heartbeat_interval_s", ...}. */
+int core_worker_register(struct coord *c, const char *protocol, json_t *body, json_t **reply,
+			 struct core_err *e);
+/* A heartbeat of w (resources, draining, what it runs); *reply gets what the worker must do. */
+json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *body);
+/* Checks a lease request's fields (max, ahead, wait_s, results) before anything is done. */
+int core_lease_valid(const json_t *body, struct core_err *e);
+/* A lease: the results in body first, then up to max tasks (and ahead more). When nothing is
+ * leased and the worker may wait, the lease is suspended with token and *reply stays NULL;
+ * else *reply gets {"tasks", "cancel", "results"} and *leased the leased documents (a new
+ * reference, NULL if none: what lease_undelivered() takes should the reply be lost). */
+int core_worker_lease(struct coord *c, struct cworker *w, const json_t *body, void *token,
+		      json_t **reply, json_t **leased, struct core_err *e);
+/* All workers' views and the blocked hardware, {"workers", "blocked_hardware"}. */
+json_t *core_workers_list(struct coord *c);
+/* One worker's view, or NULL with DTF_ENOTFOUND. */
+json_t *core_worker_get(struct coord *c, const char *id, struct core_err *e);
+
+/* ---- what workers report (results.c) ---- */
+
+/* Applies a worker's result for a task. Returns 0 when recorded, DTF_ESTALE when the task is no
+ * longer this worker's attempt, DTF_ENOTFOUND, DTF_EINVAL for a malformed result; why says
+ * which. */
+int core_result_apply(struct coord *c, struct cworker *w, const char *task_id, json_t *res,
+		      char *why, size_t len);
+/* A result posted on its own, with an optional lease of lease_max tasks in the same round trip
+ * (*leased as for core_worker_lease); *reply gets {"accepted", "tasks"?, "cancel"?}. */
+int core_task_result(struct coord *c, struct cworker *w, const char *task_id, json_t *body,
+		     json_t **reply, json_t **leased, struct core_err *e);
+/* The worker started a task's attempt. */
+int core_task_started(struct coord *c, struct cworker *w, const char *task_id,
+		      const json_t *body, struct core_err *e);
+/* A chunk of a running task's output (kept in memory, its last 64 KiB). */
+int core_task_log_append(struct coord *c, struct cworker *w, const char *task_id,
+			 const json_t *body, struct core_err *e);
+/* Tasks charged to w that it does not list among those it runs were lost on the way: after a
+ * grace period they go back to pending. */
+void core_worker_reconcile(struct coord *c, struct cworker *w, const json_t *running);
+
+#endif
