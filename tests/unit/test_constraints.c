@@ -18,8 +18,6 @@
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 
-#include "common/banned.h"
-
 struct fixture {
 	char dir[64];
 	struct coord *c;

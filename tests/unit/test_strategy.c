@@ -22,8 +22,6 @@
 #include "coordinator/coordinator.h"
 #include "sched/sim.h"
 
-#include "common/banned.h"
-
 static struct coord *new_coord(const char *strategy, const char *section_json)
 {
 	char err[256];
