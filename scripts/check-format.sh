@@ -44,6 +44,7 @@ for d in src tests bench include examples; do
 done
 [ -n "$dirs" ] || exit 0
 
+# shellcheck disable=SC2086 # $dirs is a list; dtf's paths have no spaces
 files=$(find $dirs -type f \( -name '*.c' -o -name '*.h' \) | LC_ALL=C sort)
 
 if [ "$fix" = 1 ]; then
