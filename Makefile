@@ -7,7 +7,7 @@ FUZZ_BUILD ?= build-fuzz
 JOBS      ?= $(shell nproc)
 FUZZ_SECONDS ?= 15
 
-.PHONY: all deps build run test test-dev test-san test-fuzz bench clean
+.PHONY: all deps build run test test-dev test-san test-fuzz bench format clean
 
 all: build
 
@@ -53,6 +53,10 @@ test: test-fuzz test-dev test-san
 
 bench: build
 	@sh bench/throughput.sh
+
+# Rewrites the C files the lint.format test checks as .clang-format says.
+format:
+	@sh scripts/check-format.sh --fix
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD) $(FUZZ_BUILD) .dtf test-results

@@ -4,11 +4,12 @@
 set -e
 # prometheus: promtool and a Prometheus server for tests/e2e/test_prometheus.sh, which runs its own
 # on a private port and data directory (a system service the package may start is not used).
+# clang-format: scripts/check-format.sh (the lint.format test, `make format`).
 # python3-numpy: numpy's own tests, run by tests/e2e/test_numpy_suite.sh (and bench/numpy.sh, which
 # also compares with pytest -n from python3-pytest-xdist).
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
-libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev python3 python3-requests
-python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
+libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
+python3-requests python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
 prometheus"
 missing=""
 for p in $PKGS; do

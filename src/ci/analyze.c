@@ -17,8 +17,6 @@
 #include "common/json.h"
 #include "common/util.h"
 
-#include "common/banned.h"
-
 #define MAX_DEPTH 8
 
 /* The text lower-cased, NULs turned to spaces, NUL-terminated. */

@@ -15,8 +15,6 @@
 #include "common/util.h"
 #include "net/curl_setup.h"
 
-#include "common/banned.h"
-
 void ci_mask(const char *secret, char *s, size_t size)
 {
 	size_t n = secret ? strlen(secret) : 0;

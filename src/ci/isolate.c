@@ -13,8 +13,6 @@
 #include "common/util.h"
 #include "net/http.h"
 
-#include "common/banned.h"
-
 #define MAX_COMPS   256		/* dot-separated parts of a module path or classname */
 #define ID_CAP	    (64u << 10) /* longest node id or test id built */
 #define MESSAGE_CAP 200		/* the chunk's or the re-run's message quoted in a message */

@@ -11,8 +11,6 @@
 #include "common/json.h"
 #include "common/testcount.h"
 
-#include "common/banned.h"
-
 /* Detection order: the specific CIs first; local never detects. */
 static const struct ci_provider_ops *const providers[] = {
     &ci_provider_github,    &ci_provider_gitlab,

@@ -19,8 +19,6 @@
 #include "common/testcount.h"
 #include "common/util.h"
 
-#include "common/banned.h"
-
 #define API	       "api-version=7.1"
 #define MAX_ATTACHMENT (16u << 20)
 #define MAX_RESULTS    1000 /* results per request */

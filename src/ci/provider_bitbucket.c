@@ -15,8 +15,6 @@
 #include "common/err.h"
 #include "common/json.h"
 
-#include "common/banned.h"
-
 #define REPORT_ID	"dtf-tests"
 #define MAX_ANNOTATIONS 100 /* the reports API takes at most 100 per request */
 

@@ -14,8 +14,6 @@
 #include "common/err.h"
 #include "common/json.h"
 
-#include "common/banned.h"
-
 static bool cc_detect(void)
 {
 	return ci_env_is("CIRCLECI", "true");

@@ -16,8 +16,6 @@
 #include "common/json.h"
 #include "common/util.h"
 
-#include "common/banned.h"
-
 #define MAX_ANNOTATIONS 50    /* the checks API takes at most 50 per request */
 #define MAX_SUMMARY	65000 /* output.summary is limited to 65535 characters */
 

@@ -13,8 +13,6 @@
 #include "common/err.h"
 #include "common/json.h"
 
-#include "common/banned.h"
-
 static bool jk_detect(void)
 {
 	return ci_env_is("JENKINS_URL", NULL) && ci_env_is("BUILD_NUMBER", NULL);

@@ -4,8 +4,6 @@
 
 #include <stdio.h>
 
-#include "common/banned.h"
-
 static int local_init(struct ci_provider *p)
 {
 	(void)p;

@@ -16,8 +16,6 @@
 #include "common/testcount.h"
 #include "common/utf8.h"
 
-#include "common/banned.h"
-
 static bool tc_detect(void)
 {
 	return ci_env_is("TEAMCITY_VERSION", NULL);

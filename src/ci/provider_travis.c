@@ -12,8 +12,6 @@
 
 #include "common/err.h"
 
-#include "common/banned.h"
-
 static bool tr_detect(void)
 {
 	return ci_env_is("TRAVIS", "true");

@@ -9,8 +9,6 @@
 #include "common/err.h"
 #include "worker/classify.h"
 
-#include "common/banned.h"
-
 /* The launcher, dtf_pyrun_source: src/ci/pyrun.py (what it does is said there), embedded
  * at build time by scripts/embed_text.py. */
 #include "pyrun_source.inc"

@@ -31,8 +31,6 @@
 #include "net/http.h"
 #include "report/report.h"
 
-#include "common/banned.h"
-
 #define MAX_WORKERS	   DTF_LOCAL_MAX_WORKERS
 #define MAX_GLOBS	   64
 #define MAX_ARTIFACTS	   1000

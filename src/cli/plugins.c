@@ -15,8 +15,6 @@
 #include "plugin/cli.h"
 #include "plugin/plugin.h"
 
-#include "common/banned.h"
-
 static void usage(FILE *f)
 {
 	fprintf(

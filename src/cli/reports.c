@@ -14,8 +14,6 @@
 #include "net/http.h"
 #include "report/report.h"
 
-#include "common/banned.h"
-
 #define PREVIOUS_CAP (256u << 20) /* largest earlier results.json read for the comparison */
 #define REPORT_CAP   (512u << 20) /* largest report written */
 

@@ -13,8 +13,6 @@
 #include "common/yaml.h"
 #include "core/sim.h"
 
-#include "common/banned.h"
-
 static void usage(FILE *f)
 {
 	fprintf(

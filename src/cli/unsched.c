@@ -14,8 +14,6 @@
 #include "common/util.h"
 #include "net/http.h"
 
-#include "common/banned.h"
-
 /* When the summary lists fewer blocked tasks than it counts, the run's pending tasks are read. */
 #define PENDING_LIST_MAX 100000
 

@@ -7,8 +7,6 @@
 
 #include "common/err.h"
 
-#include "common/banned.h"
-
 static const char *const type_names[] = {"counter", "gauge", "histogram", "untyped"};
 
 bool dtf_prom_valid_name(const char *s, bool label)

@@ -12,8 +12,6 @@
 #include "common/json.h"
 #include "common/util.h"
 
-#include "common/banned.h"
-
 static const char *const status_names[DTF_TEST__COUNT] = {
     [DTF_TEST_PASSED] = "passed",
     [DTF_TEST_FAILED] = "failed",

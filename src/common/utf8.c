@@ -1,8 +1,6 @@
 /* utf8.c: UTF-8 decoding (see utf8.h). */
 #include "common/utf8.h"
 
-#include "common/banned.h"
-
 size_t dtf_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 {
 	size_t n, i;

@@ -8,8 +8,6 @@
 
 #include "common/err.h"
 
-#include "common/banned.h"
-
 #define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;

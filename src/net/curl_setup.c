@@ -8,8 +8,6 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#include "common/banned.h"
-
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_setup(void)

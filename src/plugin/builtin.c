@@ -8,8 +8,6 @@
 #include "common/json.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 /* ---- log: a notification plugin that writes every event to dtf's log ---- */
 
 struct log_plugin {

@@ -19,8 +19,6 @@
 #include "common/util.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 static _Thread_local int tls_depth;
 
 int plugin_current_depth(void)

@@ -7,8 +7,6 @@
 #include "common/json.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 static const char *const hook_names[DTF_HOOK__COUNT] = {
     [DTF_HOOK_COORDINATOR_STARTUP] = "coordinator_startup",
     [DTF_HOOK_COORDINATOR_SHUTDOWN] = "coordinator_shutdown",

@@ -17,8 +17,6 @@
 #include "common/util.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 extern char **environ;
 
 #define DEFAULT_MAX_RESTARTS   5

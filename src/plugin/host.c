@@ -16,8 +16,6 @@
 #include "common/util.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 #define MAX_EVENT_NAME 64
 
 static void h_log(dtf_plugin_ctx *pl, int level, const char *fmt, ...)

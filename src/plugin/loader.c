@@ -31,8 +31,6 @@
 #include "common/yaml.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 #define MAX_DIRS	   64
 #define MAX_CANDIDATES	   512
 #define MAX_HOOK_TIMEOUT_S 3600.0

@@ -22,8 +22,6 @@
 #include "common/util.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 extern char **environ;
 
 #define DEFAULT_CAP  ((size_t)1 << 20)

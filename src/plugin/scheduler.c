@@ -8,8 +8,6 @@
 #include "common/log.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 /* The enabled plugin offering strategy, or NULL. Called with p->lock held. */
 static struct dtf_plugin_ctx *scheduler_for(struct dtf_plugins *p, const char *strategy)
 {

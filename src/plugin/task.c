@@ -11,8 +11,6 @@
 #include "common/util.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 #define MAX_RESULT_BYTES (8u << 20)
 
 /* A JSON string of len bytes with every byte that is not part of valid UTF-8 made '?'. */

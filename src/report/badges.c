@@ -13,8 +13,6 @@
 #include "common/util.h"
 #include "report/view.h"
 
-#include "common/banned.h"
-
 #define MAX_TYPES    64 /* per-type badges written at most */
 #define MAX_TYPE_LEN 40 /* a longer test type name is cut in the file name */
 

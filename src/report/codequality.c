@@ -12,8 +12,6 @@
 #include "common/utf8.h"
 #include "report/report.h"
 
-#include "common/banned.h"
-
 #define DESCRIPTION_MAX 1000 /* bytes of a description (the test, its status, the message) */
 
 /* FNV-1a, 64 bits, over the parts (each followed by a NUL), from a seed. */

@@ -20,8 +20,6 @@
 #include "common/xml.h"
 #include "report/view.h"
 
-#include "common/banned.h"
-
 #define MAX_XML_DEPTH 64
 
 struct cov_line {

@@ -13,8 +13,6 @@
 #include "common/hmap.h"
 #include "report/view.h"
 
-#include "common/banned.h"
-
 #define FIELD_CAP 4096 /* bytes of an error message kept */
 
 /* Appends one field, quoted when it must be. */

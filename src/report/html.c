@@ -16,8 +16,6 @@
 #include "common/util.h"
 #include "report/view.h"
 
-#include "common/banned.h"
-
 #define TEXT_CAP 2000  /* bytes of one cell's text */
 #define MAX_ROWS 10000 /* rows of one table */
 

@@ -4,8 +4,6 @@
 
 #include "common/err.h"
 
-#include "common/banned.h"
-
 /* Where json_dump_callback() sends its output, and the first error it met. */
 struct dump_ctx {
 	struct dtf_buf *out;

@@ -20,8 +20,6 @@
 #include "common/util.h"
 #include "report/view.h"
 
-#include "common/banned.h"
-
 #define EXCERPT_CAP (64u << 10) /* bytes of stdout, stderr or details kept (the tail) */
 #define ATTR_CAP    4096	/* bytes of a message attribute kept (the head) */
 #define TRUNC_NOTE  "[dtf: output truncated, showing the end]\n"

@@ -15,8 +15,6 @@
 #include "common/util.h"
 #include "report/view.h"
 
-#include "common/banned.h"
-
 #define CELL_CAP  300 /* bytes of one table cell's text */
 #define MAX_ROWS  100 /* rows of a failure or skip table */
 #define MAX_FILES 50  /* rows of the coverage table */

@@ -17,8 +17,6 @@
 #include "report/coverage.h"
 #include "report/view.h"
 
-#include "common/banned.h"
-
 #define MAX_METRICS_PER_TASK 256
 #define MAX_COVERAGE_FILES   1000
 

@@ -11,8 +11,6 @@
 #include "common/json.h"
 #include "common/testcount.h"
 
-#include "common/banned.h"
-
 /* Task counts by status. */
 struct task_counts {
 	json_int_t total, pending, assigned, running, completed, failed, cancelled;

@@ -9,8 +9,6 @@
 #include "common/err.h"
 #include "common/utf8.h"
 
-#include "common/banned.h"
-
 const char *report_markup_ref(uint32_t cp)
 {
 	switch (cp) {

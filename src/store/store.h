@@ -28,7 +28,8 @@ struct dtf_store_ops {
 	int (*begin)(struct dtf_store *st);
 	int (*commit)(struct dtf_store *st);
 	int (*rollback)(struct dtf_store *st);
-	/* Insert or replace one record. For tasks, seq orders them and status is indexed. */
+	/* Insert or replace one record. For tasks, seq orders them at load; status is stored in
+	 * its own column but not indexed (everything is read whole at start-up). */
 	int (*put_run)(struct dtf_store *st, const char *id, const json_t *doc);
 	int (*put_task)(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
 			const char *status, const json_t *doc);

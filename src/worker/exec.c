@@ -32,8 +32,6 @@
 #include "common/err.h"
 #include "common/util.h"
 
-#include "common/banned.h"
-
 extern char **environ;
 
 #define DEFAULT_CAP	((size_t)1 << 20)

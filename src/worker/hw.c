@@ -16,8 +16,6 @@
 #include "common/err.h"
 #include "common/util.h"
 
-#include "common/banned.h"
-
 #define NVML_DEFAULT_LIBRARY "libnvidia-ml.so.1"
 #define CPUINFO_CAP	     (16u << 20) /* /proc/cpuinfo of a very large machine fits */
 #define MEMINFO_CAP	     (1u << 20)

@@ -21,8 +21,6 @@
 #include "common/utf8.h"
 #include "common/xml.h"
 
-#include "common/banned.h"
-
 #define TEXT_CAP	(64u << 10) /* system-out, system-err and details keep their last 64 KiB */
 #define ATTR_CAP	4096	    /* message and type keep their first 4 KiB */
 #define MAX_SUITE_DEPTH 64	    /* deeper <testsuite> nesting is refused */

@@ -38,8 +38,6 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#include "common/banned.h"
-
 #define REC_SIZE       128
 #define REC_MAGIC      0x4b534154u	 /* "TASK" */
 #define MAX_RECS       4096		 /* the most slots a worker has */

@@ -13,8 +13,6 @@
 #include "common/json.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *a, *hw, *v, *task, *norm;

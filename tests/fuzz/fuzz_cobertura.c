@@ -4,8 +4,6 @@
 
 #include "coverage_fuzz.h"
 
-#include "common/banned.h"
-
 static const char base[] = "<coverage><class filename=\"base.c\"><lines>"
 			   "<line number=\"1\" hits=\"1\"/><line number=\"2\" hits=\"0\"/>"
 			   "</lines></class></coverage>";

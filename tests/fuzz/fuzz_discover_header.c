@@ -13,8 +13,6 @@
 #include "common/json.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 #define MAX_INPUT (64u << 10)
 
 static bool strlist(const json_t *v)

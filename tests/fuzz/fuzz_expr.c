@@ -12,8 +12,6 @@
 #include "common/json.h"
 #include "sched/expr.h"
 
-#include "common/banned.h"
-
 #define MAX_INPUT (DTF_EXPR_MAX_LEN + 64)
 
 static json_t *task_doc, *worker_doc;

@@ -11,8 +11,6 @@
 
 #include "worker/classify.h"
 
-#include "common/banned.h"
-
 #define MAX_INPUT (64u << 10)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -13,8 +13,6 @@
 #include "report/report.h"
 #include "worker/junit.h"
 
-#include "common/banned.h"
-
 /* Wraps the parsed cases in a run document of one task, as the coordinator would store it. */
 static json_t *synthetic_doc(json_t *cases)
 {

@@ -4,8 +4,6 @@
 
 #include "coverage_fuzz.h"
 
-#include "common/banned.h"
-
 static const char base[] = "SF:base.c\nDA:1,1\nDA:2,0\nend_of_record\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -11,8 +11,6 @@
 #include "common/yaml.h"
 #include "plugin/plugin.h"
 
-#include "common/banned.h"
-
 #define NAME "fuzz.yaml"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

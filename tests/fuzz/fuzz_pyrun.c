@@ -12,8 +12,6 @@
 #include "common/buf.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 #define MAX_INPUT (256u << 10)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -9,8 +9,6 @@
 
 #include "ci/pytest_group.h"
 
-#include "common/banned.h"
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *h = dtf_pytest_history_parse((const char *)data, size);

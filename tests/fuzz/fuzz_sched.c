@@ -15,8 +15,6 @@
 #include "core/model.h"
 #include "core/sim.h"
 
-#include "common/banned.h"
-
 #define MAX_INPUT      (16u << 10)
 #define MAX_FUZZ_TASKS 64
 

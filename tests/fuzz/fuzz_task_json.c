@@ -17,8 +17,6 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 #define MAX_INPUT (1u << 20)
 #define MAX_TASKS 256
 

@@ -10,8 +10,6 @@
 #include "common/json.h"
 #include "common/yaml.h"
 
-#include "common/banned.h"
-
 /* Checks that a failed parse always says why (a plain `nan` once failed silently). */
 #define STRICT 1
 

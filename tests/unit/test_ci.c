@@ -17,8 +17,6 @@
 #include "ci/provider.h"
 #include "common/json.h"
 
-#include "common/banned.h"
-
 /* The analysis's hardware list as compact JSON (caller frees). */
 static char *hw_of_lang(const char *text, enum dtf_lang lang)
 {

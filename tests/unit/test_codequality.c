@@ -16,8 +16,6 @@
 #include "common/json.h"
 #include "report/codequality.h"
 
-#include "common/banned.h"
-
 /* A run: a pytest file with a passing and a failing case, a crashed shell test, a task no
  * worker could run (skipped) and a passing task. */
 static json_t *make_run(const char *long_message)

@@ -20,8 +20,6 @@
 #include "common/util.h"
 #include "common/yaml.h"
 
-#include "common/banned.h"
-
 static void assert_contains(const char *hay, const char *needle)
 {
 	if (!strstr(hay, needle))

@@ -26,8 +26,6 @@
 #include "worker/classify.h"
 #include "worker/junit.h"
 
-#include "common/banned.h"
-
 struct fixture {
 	char root[64];
 	char real[PATH_MAX]; /* the root with symbolic links resolved, as commands show it */

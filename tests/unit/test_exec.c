@@ -27,8 +27,6 @@
 
 #include "proc_helpers.h"
 
-#include "common/banned.h"
-
 static char *const base_env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
 
 static void spec_init(struct dtf_exec_spec *s, char *const *argv)

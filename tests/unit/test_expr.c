@@ -75,8 +75,6 @@ static void *json_counting_malloc(size_t n)
 	return malloc(n);
 }
 
-#include "common/banned.h"
-
 /* ---- helpers ---- */
 
 static json_t *task_doc, *worker_doc;

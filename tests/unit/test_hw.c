@@ -17,8 +17,6 @@
 
 #include "worker/hw.h"
 
-#include "common/banned.h"
-
 static bool array_has(json_t *a, const char *s)
 {
 	size_t i;

@@ -18,8 +18,6 @@
 #include "common/err.h"
 #include "common/json.h"
 
-#include "common/banned.h"
-
 #define RUNNER                                                                                     \
 	"exec \"${DTF_PYTHON:-python3}\" -m pytest -q -p no:cacheprovider "                        \
 	"--junitxml=\"$DTF_WORK_DIR/pytest-junit.xml\""

@@ -15,8 +15,6 @@
 #include "common/util.h"
 #include "worker/junit.h"
 
-#include "common/banned.h"
-
 /* Reads tests/fixtures/junit/<name>, from DTF_SOURCE_DIR or else next to this file. */
 static char *read_fixture(const char *name, size_t *len)
 {

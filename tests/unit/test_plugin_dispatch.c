@@ -15,8 +15,6 @@
 #include "../fixtures/plugins/unit_helpers.h"
 #include "common/err.h"
 
-#include "common/banned.h"
-
 #define DIR DTF_TEST_PLUGIN_DIR
 
 static void fire_task(struct dtf_plugins *p, enum dtf_hook hook, int i)

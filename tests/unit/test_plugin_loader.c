@@ -18,8 +18,6 @@
 #include "common/err.h"
 #include "plugin/internal.h"
 
-#include "common/banned.h"
-
 #define DIR DTF_TEST_PLUGIN_DIR
 
 static void test_good_plugin(void **state)

@@ -17,8 +17,6 @@
 #include "common/err.h"
 #include "common/prom.h"
 
-#include "common/banned.h"
-
 struct out {
 	struct dtf_buf b;
 	struct dtf_prom pm;

@@ -21,8 +21,6 @@
 #include "core/recovery.h"
 #include "worker/classify.h"
 
-#include "common/banned.h"
-
 /* ---- pure helpers ---- */
 
 static void test_classify(void **state)

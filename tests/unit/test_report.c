@@ -19,8 +19,6 @@
 #include "common/err.h"
 #include "report/report.h"
 
-#include "common/banned.h"
-
 #define OUT_CAP (64u << 20)
 
 /* The stderr of the failed task, with markup, a control character and invalid UTF-8, and what

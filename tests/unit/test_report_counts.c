@@ -22,8 +22,6 @@
 #include "report/codequality.h"
 #include "report/report.h"
 
-#include "common/banned.h"
-
 #define OUT_CAP (64u << 20)
 
 static json_t *task(const char *id, const char *status)

@@ -31,8 +31,6 @@
 #include "report/report.h"
 #include "report/view.h"
 
-#include "common/banned.h"
-
 #define OUT_CAP (64u << 20)
 
 extern char **environ;

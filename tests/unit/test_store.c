@@ -19,8 +19,6 @@
 #include "common/util.h"
 #include "store/store.h"
 
-#include "common/banned.h"
-
 struct fixture {
 	char dir[64];
 	char db[128];

@@ -22,8 +22,6 @@
 #include "core/model.h"
 #include "core/sim.h"
 
-#include "common/banned.h"
-
 static struct coord *new_coord(const char *strategy, const char *section_json)
 {
 	char err[256];

@@ -15,8 +15,6 @@
 #include "common/json.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 #define DEFAULT_TIMEOUT 120.0
 
 /* Fails the test, showing both strings, unless needle occurs in hay. */

@@ -17,8 +17,6 @@
 #include "common/json.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 /* A task as state_add_task() sets it up, from a submitted JSON text. */
 static struct ctask *task_of(const char *submitted, enum task_status st)
 {

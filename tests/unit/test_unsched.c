@@ -17,8 +17,6 @@
 #include "cli/cli.h"
 #include "net/http.h"
 
-#include "common/banned.h"
-
 /* A summary listing the tasks ids (NULL-terminated) as blocked. */
 static json_t *summary(const char *const *ids)
 {

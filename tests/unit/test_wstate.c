@@ -26,8 +26,6 @@
 
 #include "proc_helpers.h"
 
-#include "common/banned.h"
-
 /* Starts `sh -c script` as the leader of a new process group with the given environment. */
 static pid_t start_leader(const char *script, char *const *envp)
 {
