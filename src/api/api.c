@@ -13,8 +13,6 @@
 #include "common/log.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 struct coord *api_core(struct dtf_http_req *r)
 {
 	return ((struct dtf_api *)r->app)->c;

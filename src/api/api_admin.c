@@ -9,8 +9,6 @@
 #include "common/err.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 void api_h_healthz(struct dtf_http_req *r)
 {
 	dtf_http_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ok", "protocol",

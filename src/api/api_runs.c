@@ -9,8 +9,6 @@
 #include "common/json.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 /* How long GET /api/v1/runs/{id}/summary?wait_s= may wait, at most. */
 #define MAX_SUMMARY_WAIT_S 60.0
 

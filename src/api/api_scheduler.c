@@ -11,8 +11,6 @@
 #include "api/api.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 #define MAX_SCHEDULER_BODY 4096
 
 void api_h_scheduler_get(struct dtf_http_req *r)

@@ -11,8 +11,6 @@
 #include "core/model.h"
 #include "report/report.h"
 
-#include "common/banned.h"
-
 /* Renders doc in fmt (a name dtf_report_file_name() knows): JSON and JUnit as they always were,
  * the other formats from the prepared model. */
 static int report_export(json_t *doc, const char *fmt, struct dtf_buf *out,

@@ -9,8 +9,6 @@
 #include "common/json.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 /* The worker the path names, authenticated, or NULL after the reply. */
 static struct cworker *path_worker(struct dtf_http_req *r, const json_t *body)
 {

@@ -10,8 +10,6 @@
 #include "common/prom.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 void api_h_metrics(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);

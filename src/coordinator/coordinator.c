@@ -11,8 +11,6 @@
 #include "coordinator/coordinator.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 struct coordinator {
 	struct coord *core;
 	struct dtf_api *api;

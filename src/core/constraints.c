@@ -11,8 +11,6 @@
 #include "core/model.h"
 #include "sched/expr.h"
 
-#include "common/banned.h"
-
 /* A compiled expression shared by every task whose constraint has the same text. */
 struct shared_expr {
 	struct dtf_expr *e;

@@ -14,8 +14,6 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 void core_tick(struct coord *c)
 {
 	int64_t now = dtf_mono_ms();

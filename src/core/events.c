@@ -13,8 +13,6 @@
 #include "common/err.h"
 #include "common/json.h"
 
-#include "common/banned.h"
-
 struct event {
 	uint64_t seq;
 	char run_id[48];

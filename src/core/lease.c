@@ -11,8 +11,6 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 static const char *const builtin_types[] = {"command", "test", "shell", "benchmark", NULL};
 
 static bool has_str(const json_t *list, const char *s)

@@ -265,9 +265,6 @@ void state_requeue(struct coord *c, struct ctask *t, const char *kind, const cha
 int state_default_max_requeues(const struct coord *c);
 /* Fires a task hook with the task's document (task_started shows it running). */
 void state_fire_task(struct coord *c, struct ctask *t, enum dtf_hook hook);
-/* Fires a recovery hook about a task (level 1 retry, or 2 for a lost worker's task). */
-void state_fire_recovery(struct coord *c, struct ctask *t, enum dtf_hook hook, const char *kind,
-			 const char *why);
 /* Appends an attempt's outcome to the task's history and writes the attempt record. */
 void state_record_attempt(struct coord *c, struct ctask *t, const char *outcome, const char *kind,
 			  const char *why);

@@ -13,8 +13,6 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 int core_fail(struct core_err *e, int code, const char *kind, const char *fmt, ...)
 {
 	va_list ap;

@@ -13,8 +13,6 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 #define MAX_OUTPUT_FIELD (2u << 20)
 
 static int store_error(struct core_err *e)

@@ -12,8 +12,6 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 /* A run's summary from its counters, without a scan of its tasks. The blocked list (pending
  * tasks no worker can run) looks at the run's pending tasks in queue order, at most
  * BLOCKED_SCAN of them, so the cost stays bounded however large the run. */

@@ -14,8 +14,6 @@
 #include "sched/internal.h"
 #include "core/sim.h"
 
-#include "common/banned.h"
-
 /* ---- a store that keeps nothing ---- */
 
 static int null_open(struct dtf_store *st, const char *target)

@@ -478,28 +478,6 @@ void state_record_attempt(struct coord *c, struct ctask *t, const char *outcome,
 	record_attempt(c, t, outcome, kind, why);
 }
 
-void state_fire_recovery(struct coord *c, struct ctask *t, enum dtf_hook hook, const char *kind,
-			 const char *why)
-{
-	/* Level 1 retries in place; a lost worker's task is retried elsewhere (level 2). */
-	bool elsewhere = kind && strcmp(kind, "worker_lost") == 0;
-	json_t *ev;
-
-	if (!dtf_plugins_subscribed(c->plugins, hook))
-		return;
-	ev = json_pack("{s:i,s:s,s:s,s:s,s:i,s:i}", "level", elsewhere ? 2 : 1, "strategy",
-		       elsewhere ? "retry_elsewhere" : "retry", "task_id", t->id, "name",
-		       dtf_json_str(task_doc(t), "name", ""), "attempt", t->attempt, "retries_used",
-		       t->retries_used);
-	if (t->worker_id[0])
-		json_object_set_new(ev, "worker_id", json_string(t->worker_id));
-	if (kind || why)
-		json_object_set_new(ev, "error", json_pack("{s:s,s:s}", "kind", kind ? kind : "",
-							   "message", why ? why : ""));
-	dtf_plugins_fire(c->plugins, hook, ev);
-	json_decref(ev);
-}
-
 const char *const state_requeue_kind_names[2] = {"worker_lost", "interrupted"};
 
 int state_default_max_requeues(const struct coord *c)

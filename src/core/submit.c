@@ -12,8 +12,6 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 static int store_error(struct core_err *e)
 {
 	return core_fail(e, DTF_ESTORE, "store_error",

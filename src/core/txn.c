@@ -12,8 +12,6 @@
 #include "core/model.h"
 #include "sched/sched.h"
 
-#include "common/banned.h"
-
 #define GC_MAX_CHANGES 512
 
 static bool deferrable(struct coord *c)

@@ -13,8 +13,6 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#include "common/banned.h"
-
 #define MAX_LEASE_WAIT_S 60.0
 
 static int store_error(struct core_err *e)
