@@ -189,8 +189,6 @@ struct coord *coord_start(const struct coord_config *cfg, char *err, size_t errl
 	c->store = dtf_store_open(cfg->db_path, err, errlen);
 	if (!c->store)
 		goto fail;
-	if (c->cfg.quarantine_threshold == 0)
-		c->cfg.quarantine_threshold = 3;
 	if (c->cfg.quarantine_s <= 0)
 		c->cfg.quarantine_s = 600;
 	pthread_mutex_lock(&c->lock);
