@@ -24,8 +24,10 @@
 
 #define OFF(f) offsetof(struct coord_options, f)
 
-/* The strategies built in; a scheduler plugin may add more, so --strategy is checked by the
- * scheduler (sx_config_check), not by the table. */
+/* The options of `dtf coordinator`, in --help's order. --strategy is a plain string: scheduler
+ * plugins add strategies, so the scheduler (sx_config_check) checks it, not the table. Keys that
+ * another part reads (DTF_OPTF_YAML_ELSEWHERE) are listed for the doc and --help only. */
+/* clang-format off: one option per paragraph reads better than one field per line. */
 static const struct dtf_opt coord_opts[] = {
     {.flag = "host",
      .yaml = "coordinator.host",
@@ -220,6 +222,7 @@ static const struct dtf_opt coord_opts[] = {
      .flags = DTF_OPTF_HIDDEN,
      .help = "print docs/configuration.md's table of these options"},
 };
+/* clang-format on */
 
 #define NOPTS (sizeof(coord_opts) / sizeof(coord_opts[0]))
 

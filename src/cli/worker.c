@@ -96,6 +96,7 @@ static int parse_worker_id(void *field, const char *text, char *err, size_t errl
 
 #define OFF(f) offsetof(struct worker_options, f)
 
+/* clang-format off: one option per paragraph reads better than one field per line. */
 static const struct dtf_opt worker_opts[] = {
     {.flag = "coordinator",
      .alias = "coordinator-url",
@@ -213,6 +214,7 @@ static const struct dtf_opt worker_opts[] = {
      .flags = DTF_OPTF_HIDDEN,
      .help = "print docs/configuration.md's table of these options"},
 };
+/* clang-format on */
 
 #define NOPTS (sizeof(worker_opts) / sizeof(worker_opts[0]))
 
