@@ -27,7 +27,8 @@
 /* The options of `dtf coordinator`, in --help's order. --strategy is a plain string: scheduler
  * plugins add strategies, so the scheduler (sx_config_check) checks it, not the table. Keys that
  * another part reads (DTF_OPTF_YAML_ELSEWHERE) are listed for the doc and --help only. */
-/* clang-format off: one option per paragraph reads better than one field per line. */
+/* One option per paragraph reads better than clang-format's one field per line. */
+/* clang-format off */
 static const struct dtf_opt coord_opts[] = {
 	{.flag = "host", .yaml = "coordinator.host", .type = DTF_OPT_STRING, .offset = OFF(cc.host),
 	 .def = "127.0.0.1", .arg = "H", .help = "address to listen on"},

@@ -96,7 +96,8 @@ static int parse_worker_id(void *field, const char *text, char *err, size_t errl
 
 #define OFF(f) offsetof(struct worker_options, f)
 
-/* clang-format off: one option per paragraph reads better than one field per line. */
+/* One option per paragraph reads better than clang-format's one field per line. */
+/* clang-format off */
 static const struct dtf_opt worker_opts[] = {
 	{.flag = "coordinator", .alias = "coordinator-url", .env = "DTF_COORDINATOR",
 	 .type = DTF_OPT_STRING, .offset = OFF(a.coordinator), .def = "http://localhost:8080",

@@ -167,9 +167,11 @@ static bool is_integer_type(enum dtf_opt_type t)
 	return t == DTF_OPT_INT || t == DTF_OPT_UINT || t == DTF_OPT_SIZE;
 }
 
+/* Numbers always have a lower end (0 unless the table says otherwise); the upper one is optional
+ * (max <= min: none). */
 static bool has_range(const struct dtf_opt *o)
 {
-	return o->min != 0 || o->max != 0 || (o->flags & DTF_OPTF_MIN_EXCLUSIVE);
+	return is_integer_type(o->type) || o->type == DTF_OPT_SECONDS;
 }
 
 /* Writes the range of a numeric entry as the doc and the messages show it. */
@@ -708,13 +710,18 @@ void dtf_config_usage(const struct dtf_opt *opts, size_t n, const char *cmd, FIL
 	}
 }
 
-/* Writes s for a markdown table cell: '|' escaped, nothing else touched. */
+/* Writes s for a markdown table cell: '|' escaped, '<' and '>' as entities (not HTML tags). */
 static void cell(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
-		if (*s == '|')
-			fputc('\\', f);
-		fputc(*s, f);
+		if (*s == '<')
+			fputs("&lt;", f);
+		else if (*s == '>')
+			fputs("&gt;", f);
+		else if (*s == '|')
+			fputs("\\|", f);
+		else
+			fputc(*s, f);
 	}
 }
 
