@@ -1,16 +1,19 @@
-/* coordinator.c: `dtf coordinator`: the server. Flags, a YAML config (--config) and the
- * environment (DTF_API_KEYS) set it up; --daemon returns once it is serving. */
+/* coordinator.c: `dtf coordinator`: the server. Its options are declared once, in coord_opts[]
+ * below, from which flags, the YAML config (--config), the environment (DTF_API_KEYS), --help
+ * and docs/configuration.md's table are derived; --daemon returns once it is serving. */
 #include <errno.h>
-#include <getopt.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
+#include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -20,46 +23,197 @@
 #include "plugin/plugin.h"
 #include "sched/sched.h"
 
-#define MAX_KEYS 64
+#define OFF(f) offsetof(struct coord_options, f)
 
-static void usage(FILE *f)
+/* The options of `dtf coordinator`, in --help's order. --strategy is a plain string: scheduler
+ * plugins add strategies, so the scheduler (sx_config_check) checks it, not the table. Keys that
+ * another part reads (DTF_OPTF_YAML_ELSEWHERE) are listed for the doc and --help only. */
+/* One option per paragraph reads better than clang-format's one field per line. */
+/* clang-format off */
+static const struct dtf_opt coord_opts[] = {
+	{.flag = "host", .yaml = "coordinator.host", .type = DTF_OPT_STRING, .offset = OFF(cc.host),
+	 .def = "127.0.0.1", .arg = "H", .help = "address to listen on"},
+	{.flag = "port", .yaml = "coordinator.port", .type = DTF_OPT_UINT, .offset = OFF(cc.port),
+	 .min = 0, .max = 65535, .def = "8080", .arg = "N", .help = "port (0 picks a free one)"},
+	{.flag = "db-path", .alias = "db-url", .yaml = "coordinator.db_path",
+	 .type = DTF_OPT_STRING, .offset = OFF(cc.db_path), .def = "./coordinator.db", .arg = "F",
+	 .help = "SQLite state file, or a postgresql://… URL when built with PostgreSQL"},
+	{.flag = "config", .type = DTF_OPT_STRING, .offset = OFF(config), .arg = "F",
+	 .help = "YAML configuration (see docs/configuration.md)"},
+	{.flag = "daemon", .type = DTF_OPT_BOOL, .offset = OFF(daemon),
+	 .help = "run in the background; return once serving"},
+	{.flag = "log-file", .type = DTF_OPT_STRING, .offset = OFF(log_file), .arg = "F",
+	 .help = "where a daemon logs (default <db-path>.log)"},
+	{.flag = "port-file", .type = DTF_OPT_STRING, .offset = OFF(port_file), .arg = "F",
+	 .help = "write the bound port to F once serving"},
+	{.flag = "api-key", .yaml = "coordinator.api_keys", .env = "DTF_API_KEYS",
+	 .env_alt = "DTF_API_KEY", .type = DTF_OPT_LIST, .offset = OFF(cc.api_keys), .max = 64,
+	 .arg = "K", .flags = DTF_OPTF_ENV_SPLIT,
+	 .help = "require key K from clients and workers (repeatable; every source adds keys; the "
+		 "variables hold k1,k2)"},
+	{.flag = "worker-auto-discovery", .yaml = "coordinator.worker_auto_discovery",
+	 .type = DTF_OPT_BOOL, .offset = OFF(cc.auto_discovery), .def = "false",
+	 .help = "accept workers not listed in the config"},
+	{.flag = "allow-worker", .yaml = "coordinator.workers", .type = DTF_OPT_LIST,
+	 .offset = OFF(cc.workers), .max = 1024, .arg = "ID",
+	 .help = "list a worker id that may join (repeatable; without any, every worker may)"},
+	{.flag = "batch-processing", .yaml = "coordinator.batch_processing", .type = DTF_OPT_BOOL,
+	 .offset = OFF(cc.batch_processing), .def = "false",
+	 .help = "lease tasks of the same batch_key together"},
+	{.flag = "batch-size-limit", .yaml = "coordinator.batch_size_limit", .type = DTF_OPT_INT,
+	 .offset = OFF(cc.batch_size_limit), .min = 1, .max = 100000, .def = "8", .arg = "N",
+	 .help = "most tasks in one batch"},
+	{.flag = "strategy", .yaml = "scheduler.strategy", .type = DTF_OPT_STRING,
+	 .offset = OFF(cc.strategy), .arg = "NAME", .flags = DTF_OPTF_YAML_ELSEWHERE,
+	 .help = "scheduling strategy: priority (the default), fair-share, round-robin, "
+		 "resource-aware, deadline, duration, or a scheduler plugin's"},
+	{.flag = "heartbeat-interval", .yaml = "coordinator.heartbeat_interval",
+	 .type = DTF_OPT_SECONDS, .offset = OFF(cc.heartbeat_interval_s), .min = 0, .max = 86400,
+	 .flags = DTF_OPTF_MIN_EXCLUSIVE, .def = "2", .arg = "S",
+	 .help = "how often workers report"},
+	{.flag = "heartbeat-timeout", .yaml = "coordinator.heartbeat_timeout",
+	 .type = DTF_OPT_SECONDS, .offset = OFF(cc.heartbeat_timeout_s), .min = 0,
+	 .flags = DTF_OPTF_MIN_EXCLUSIVE, .def = "15", .arg = "S",
+	 .help = "silence after which a worker is lost (its tasks are requeued)"},
+	{.flag = "default-timeout", .yaml = "coordinator.default_timeout", .type = DTF_OPT_SECONDS,
+	 .offset = OFF(cc.default_timeout_s), .min = 0, .flags = DTF_OPTF_MIN_EXCLUSIVE,
+	 .def = "3600", .arg = "S", .help = "task timeout when a task gives no timeout_s"},
+	{.flag = "retry-backoff", .yaml = "coordinator.retry_backoff", .type = DTF_OPT_SECONDS,
+	 .offset = OFF(cc.retry_backoff_s), .min = 0, .def = "1", .arg = "S",
+	 .help = "delay before a failed task's first retry; doubles per retry up to 60, with "
+		 "jitter; 0 retries at once"},
+	{.flag = "max-requeues", .yaml = "coordinator.max_requeues", .type = DTF_OPT_INT,
+	 .offset = OFF(cc.max_requeues), .min = 0, .max = 100, .def = "3", .arg = "N",
+	 .help = "times a task whose worker is lost (or restarted, or stopped it) is requeued "
+		 "without spending a retry, for tasks that give no max_requeues; 0: such a task "
+		 "fails"},
+	{.flag = "quarantine-threshold", .yaml = "coordinator.quarantine_threshold",
+	 .type = DTF_OPT_INT, .offset = OFF(cc.quarantine_threshold), .min = 0, .max = 1000000,
+	 .def = "3", .arg = "N",
+	 .help = "tasks a worker fails that then pass elsewhere before it is quarantined; 0: "
+		 "never"},
+	{.flag = "quarantine-time", .yaml = "coordinator.quarantine_time", .type = DTF_OPT_SECONDS,
+	 .offset = OFF(cc.quarantine_s), .min = 0, .flags = DTF_OPTF_MIN_EXCLUSIVE, .def = "600",
+	 .arg = "S", .help = "how long a quarantine lasts"},
+	{.flag = "tls-cert", .type = DTF_OPT_STRING, .offset = OFF(cc.tls_cert), .arg = "F",
+	 .help = "certificate to serve HTTPS with (with --tls-key)"},
+	{.flag = "tls-key", .type = DTF_OPT_STRING, .offset = OFF(cc.tls_key), .arg = "F",
+	 .help = "private key of --tls-cert"},
+	{.flag = "constraint", .yaml = "scheduler.default_constraints", .type = DTF_OPT_LIST,
+	 .offset = OFF(cc.default_constraints), .arg = "EXPR", .flags = DTF_OPTF_YAML_ELSEWHERE,
+	 .help = "a constraint every task must meet (repeatable; the YAML list adds more)"},
+	{.flag = "no-group-commit", .type = DTF_OPT_BOOL, .offset = OFF(cc.no_group_commit),
+	 .help = "commit each request on its own (for comparison)"},
+	{.flag = "check", .type = DTF_OPT_BOOL, .offset = OFF(check),
+	 .help = "check the configuration (types, ranges, plugins, constraints) and exit"},
+	{.flag = "help", .short_flag = 'h', .type = DTF_OPT_BOOL, .offset = OFF(help),
+	 .help = "show this help"},
+	{.flag = "print-config-doc", .type = DTF_OPT_BOOL, .offset = OFF(print_doc),
+	 .flags = DTF_OPTF_HIDDEN, .help = "print docs/configuration.md's table of these options"},
+};
+/* clang-format on */
+
+#define NOPTS (sizeof(coord_opts) / sizeof(coord_opts[0]))
+
+/* The config file's sections that other parts read (plugins/loader.c, sched/). */
+static const char *const yaml_others[] = {"plugins", "scheduler", NULL};
+
+void coord_options_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: dtf coordinator [options]\n"
-		"  --host H                  address to listen on (default 127.0.0.1)\n"
-		"  --port N                  port (default 8080; 0 picks a free one)\n"
-		"  --db-path F               SQLite state file (default ./coordinator.db)\n"
-		"  --db-url URL              postgresql://… (when built with PostgreSQL)\n"
-		"  --config F                YAML configuration (see docs/configuration.md)\n"
-		"  --daemon                  run in the background; return once serving\n"
-		"  --log-file F              where a daemon logs (default <db-path>.log)\n"
-		"  --port-file F             write the bound port to F once serving\n"
-		"  --api-key K               require key K from clients and workers (repeatable;\n"
-		"                            also DTF_API_KEYS=k1,k2 or api_keys in the config)\n"
-		"  --worker-auto-discovery   accept workers not listed in the config\n"
-		"  --allow-worker ID         list a worker id that may join (repeatable)\n"
-		"  --batch-processing        lease tasks of the same batch_key together\n"
-		"  --batch-size-limit N      most tasks in one batch (default 8)\n"
-		"  --strategy NAME           scheduling strategy: priority (default), fair-share,\n"
-		"                            round-robin, resource-aware, deadline, duration, or a\n"
-		"                            scheduler plugin's\n"
-		"  --heartbeat-interval S    how often workers report (default 2)\n"
-		"  --heartbeat-timeout S     silence after which a worker is lost (default 15)\n"
-		"  --default-timeout S       task timeout when a task gives none (default 3600)\n"
-		"  --retry-backoff S         delay before a failed task's first retry (default 1;\n"
-		"                            doubles per retry up to 60, with jitter)\n"
-		"  --max-requeues N          times a task whose worker is lost (or restarted, or\n"
-		"                            stopped it) is requeued without spending a retry,\n"
-		"                            for tasks that give no max_requeues (default 3;\n"
-		"                            0: such a task fails)\n"
-		"  --quarantine-threshold N  tasks a worker fails that then pass elsewhere before it\n"
-		"                            is quarantined (default 3; 0 never)\n"
-		"  --quarantine-time S       how long a quarantine lasts (default 600)\n"
-		"  --tls-cert F --tls-key F  serve HTTPS\n"
-		"  --constraint EXPR         a constraint every task must meet (repeatable; also\n"
-		"                            scheduler.default_constraints in the config)\n"
-		"  --no-group-commit         commit each request on its own (for comparison)\n"
-		"  --check                   check the configuration and exit\n");
+	dtf_config_usage(coord_opts, NOPTS, "dtf coordinator", f);
+}
+
+void coord_options_doc(FILE *f)
+{
+	dtf_config_doc(coord_opts, NOPTS, f);
+}
+
+/* Reads and applies the --config file; its document stays in o->doc. */
+static int load_file(struct coord_options *o)
+{
+	char err[512];
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (dtf_read_file(o->config, DTF_YAML_MAX_BYTES, &text, &len) != 0) {
+		snprintf(o->table.err, sizeof(o->table.err),
+			 "dtf coordinator: cannot read config %s\n", o->config);
+		return DTF_EINVAL;
+	}
+	o->doc = dtf_yaml_parse(text, len, o->config, err, sizeof(err));
+	if (!o->doc) {
+		snprintf(o->table.err, sizeof(o->table.err), "dtf coordinator: %s\n", err);
+		free(text);
+		return DTF_EINVAL;
+	}
+	rc = dtf_config_load_yaml(&o->table, o->doc, "coordinator", yaml_others, o->config, text,
+				  len);
+	free(text);
+	return rc;
+}
+
+int coord_options_load(struct coord_options *o, int argc, char **argv)
+{
+	int first, rc;
+
+	memset(o, 0, sizeof(*o));
+	rc = dtf_config_init(&o->table, "dtf coordinator", coord_opts, NOPTS, o);
+	if (rc)
+		return rc;
+	rc = dtf_config_parse_args(&o->table, argc, argv, &first);
+	if (rc)
+		return rc;
+	if (o->help || o->print_doc)
+		return 0;
+	if (first < argc) {
+		snprintf(o->table.err, sizeof(o->table.err),
+			 "dtf coordinator: unexpected argument '%s'\n", argv[first]);
+		return DTF_EINVAL;
+	}
+	if (o->config && (rc = load_file(o)) != 0)
+		return rc;
+	if ((rc = dtf_config_load_env(&o->table)) != 0)
+		return rc;
+	if ((rc = dtf_config_finish(&o->table)) != 0)
+		return rc;
+	/* The coordinator core still reads max_requeues 0 as "the default" and a negative value as
+	 * none (state_default_max_requeues); the table has filled the default, so a 0 here is the
+	 * user's and means none. */
+	if (o->cc.max_requeues == 0)
+		o->cc.max_requeues = -1;
+	o->cc.config_doc = o->doc;
+	o->cc.config_path = o->config;
+	return 0;
+}
+
+void coord_options_release(struct coord_options *o)
+{
+	dtf_config_release(&o->table);
+	json_decref(o->doc);
+	o->doc = NULL;
+}
+
+void coord_options_defaults(struct coord_config *cc)
+{
+	struct coord_options o;
+
+	memset(&o, 0, sizeof(o));
+	/* The defaults are all numbers and literal strings: nothing here outlives o's table. */
+	if (dtf_config_init(&o.table, "dtf coordinator", coord_opts, NOPTS, &o) == 0 &&
+	    dtf_config_finish(&o.table) == 0)
+		*cc = o.cc;
+	dtf_config_release(&o.table);
+	cc->api_keys = cc->workers = cc->default_constraints = NULL;
+}
+
+static size_t count(const char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
 }
 
 static volatile sig_atomic_t got_signal;
@@ -69,387 +223,77 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
-static const char *cfg_str(json_t *cfg, const char *key)
-{
-	return dtf_json_str(cfg, key, NULL);
-}
-
-/* Reads the config file into the coordinator config; names file, line and key on errors. */
-static int apply_config(const char *path, json_t **out, struct coord_config *cc,
-			const char **keys, int *nkeys, const char **workers, int *nworkers)
-{
-	char err[512];
-	char *text = NULL;
-	size_t len;
-	json_t *doc, *sec, *v;
-	const char *k;
-	int rc = 0;
-
-	if (dtf_read_file(path, DTF_YAML_MAX_BYTES, &text, &len) != 0) {
-		fprintf(stderr, "dtf coordinator: cannot read config %s\n", path);
-		return 2;
-	}
-	doc = dtf_yaml_parse(text, len, path, err, sizeof(err));
-	if (!doc || !json_is_object(doc)) {
-		fprintf(stderr, "dtf coordinator: %s\n", doc ? "the config must be a mapping" : err);
-		free(text);
-		json_decref(doc);
-		return 2;
-	}
-	*out = doc;
-	sec = json_object_get(doc, "coordinator");
-	if (!sec)
-		sec = doc;
-	json_object_foreach(sec, k, v)
-	{
-		bool ok = true;
-		if (strcmp(k, "host") == 0)
-			ok = (cc->host = cfg_str(sec, k)) != NULL;
-		else if (strcmp(k, "port") == 0)
-			ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
-			     json_integer_value(v) < 65536 &&
-			     (cc->port = (unsigned)json_integer_value(v), true);
-		else if (strcmp(k, "db_path") == 0)
-			ok = (cc->db_path = cfg_str(sec, k)) != NULL;
-		else if (strcmp(k, "worker_auto_discovery") == 0)
-			ok = json_is_boolean(v) && (cc->auto_discovery = json_is_true(v), true);
-		else if (strcmp(k, "batch_processing") == 0)
-			ok = json_is_boolean(v) && (cc->batch_processing = json_is_true(v), true);
-		else if (strcmp(k, "batch_size_limit") == 0)
-			ok = json_is_integer(v) && json_integer_value(v) > 0 &&
-			     (cc->batch_size_limit = (int)json_integer_value(v), true);
-		else if (strcmp(k, "heartbeat_interval") == 0)
-			ok = json_is_number(v) && json_number_value(v) > 0 &&
-			     (cc->heartbeat_interval_s = json_number_value(v), true);
-		else if (strcmp(k, "heartbeat_timeout") == 0)
-			ok = json_is_number(v) && json_number_value(v) > 0 &&
-			     (cc->heartbeat_timeout_s = json_number_value(v), true);
-		else if (strcmp(k, "retry_backoff") == 0)
-			ok = json_is_number(v) && json_number_value(v) >= 0 &&
-			     (cc->retry_backoff_s = json_number_value(v), true);
-		else if (strcmp(k, "quarantine_threshold") == 0)
-			ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
-			     json_integer_value(v) <= 1000000 &&
-			     (cc->quarantine_threshold =
-				  json_integer_value(v) ? (int)json_integer_value(v) : -1,
-			      true);
-		else if (strcmp(k, "max_requeues") == 0)
-			ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
-			     json_integer_value(v) <= 100 &&
-			     (cc->max_requeues =
-				  json_integer_value(v) ? (int)json_integer_value(v) : -1,
-			      true);
-		else if (strcmp(k, "quarantine_time") == 0)
-			ok = json_is_number(v) && json_number_value(v) > 0 &&
-			     (cc->quarantine_s = json_number_value(v), true);
-		else if (strcmp(k, "default_timeout") == 0)
-			ok = json_is_number(v) && json_number_value(v) > 0 &&
-			     (cc->default_timeout_s = json_number_value(v), true);
-		else if (strcmp(k, "api_keys") == 0 || strcmp(k, "workers") == 0) {
-			size_t i;
-			json_t *e;
-			bool is_keys = strcmp(k, "api_keys") == 0;
-			ok = json_is_array(v);
-			json_array_foreach(v, i, e)
-			{
-				if (!json_is_string(e)) {
-					ok = false;
-					break;
-				}
-				if (is_keys && *nkeys < MAX_KEYS)
-					keys[(*nkeys)++] = json_string_value(e);
-				else if (!is_keys && *nworkers < 1024)
-					workers[(*nworkers)++] = json_string_value(e);
-			}
-		} else if (strcmp(k, "plugins") == 0 || strcmp(k, "scheduler") == 0) {
-			/* Read by the plugin and scheduler parts. */
-		} else {
-			fprintf(stderr, "dtf coordinator: %s:%d: unknown key '%s'\n", path,
-				dtf_yaml_key_line(text, len, k), k);
-			rc = 2;
-			continue;
-		}
-		if (!ok) {
-			fprintf(stderr, "dtf coordinator: %s:%d: key '%s' has a value of the wrong type\n",
-				path, dtf_yaml_key_line(text, len, k), k);
-			rc = 2;
-		}
-	}
-	free(text);
-	return rc;
-}
-
 int cmd_coordinator(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"host", required_argument, NULL, 'H'},
-		{"port", required_argument, NULL, 'p'},
-		{"db-path", required_argument, NULL, 'd'},
-		{"db-url", required_argument, NULL, 'u'},
-		{"config", required_argument, NULL, 'c'},
-		{"daemon", no_argument, NULL, 'D'},
-		{"log-file", required_argument, NULL, 'l'},
-		{"port-file", required_argument, NULL, 'P'},
-		{"api-key", required_argument, NULL, 'k'},
-		{"worker-auto-discovery", no_argument, NULL, 'a'},
-		{"allow-worker", required_argument, NULL, 'w'},
-		{"batch-processing", no_argument, NULL, 'b'},
-		{"batch-size-limit", required_argument, NULL, 'B'},
-		{"heartbeat-interval", required_argument, NULL, 'i'},
-		{"heartbeat-timeout", required_argument, NULL, 't'},
-		{"default-timeout", required_argument, NULL, 'T'},
-		{"retry-backoff", required_argument, NULL, 'R'},
-		{"max-requeues", required_argument, NULL, 'M'},
-		{"quarantine-threshold", required_argument, NULL, 'q'},
-		{"quarantine-time", required_argument, NULL, 'Q'},
-		{"tls-cert", required_argument, NULL, 'C'},
-		{"tls-key", required_argument, NULL, 'K'},
-		{"check", no_argument, NULL, 'n'},
-		{"constraint", required_argument, NULL, 'X'},
-		{"no-group-commit", no_argument, NULL, 'G'},
-		{"strategy", required_argument, NULL, 'S'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct coord_config cc = {0};
-	const char *keys[MAX_KEYS + 1] = {0}, *workers[1025] = {0};
-	const char *constraints[DTF_MAX_CONSTRAINTS + 2] = {0};
-	int nconstraints = 0;
-	int nkeys = 0, nworkers = 0, opt, rc = 0;
-	bool daemon_mode = false, check = false, port_set = false;
-	const char *config = NULL, *log_file = NULL, *port_file = NULL, *env_keys;
-	char *env_copy = NULL, err[512], logbuf[4096];
-	json_t *cfgdoc = NULL;
+	struct coord_options o;
+	struct coord_config *cc = &o.cc;
+	int rc = 0;
+	bool daemon_mode;
+	const char *log_file, *port_file;
+	char err[512], logbuf[4096];
 	struct coordinator *c = NULL;
 	int ready[2] = {-1, -1};
-	double d;
-	/* Flags override the config file: remember them and apply after it. */
-	struct coord_config flags = {0};
-	bool f_auto = false, f_batch = false;
+	size_t nkeys, nworkers;
 
-	cc.port = 8080;
-	cc.db_path = "./coordinator.db";
-	cc.batch_size_limit = 8;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'H':
-			flags.host = optarg;
-			break;
-		case 'p': {
-			char *end;
-			long p = strtol(optarg, &end, 10);
-			if (*end || p < 0 || p > 65535) {
-				fprintf(stderr, "dtf coordinator: --port must be 0..65535\n");
-				return 2;
-			}
-			flags.port = (unsigned)p;
-			port_set = true;
-			break;
-		}
-		case 'd':
-		case 'u':
-			flags.db_path = optarg;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case 'D':
-			daemon_mode = true;
-			break;
-		case 'l':
-			log_file = optarg;
-			break;
-		case 'P':
-			port_file = optarg;
-			break;
-		case 'k':
-			if (nkeys < MAX_KEYS)
-				keys[nkeys++] = optarg;
-			break;
-		case 'a':
-			f_auto = true;
-			break;
-		case 'w':
-			if (nworkers < 1024)
-				workers[nworkers++] = optarg;
-			break;
-		case 'b':
-			f_batch = true;
-			break;
-		case 'G':
-			cc.no_group_commit = true;
-			break;
-		case 'B':
-			flags.batch_size_limit = atoi(optarg);
-			if (flags.batch_size_limit < 1) {
-				fprintf(stderr, "dtf coordinator: --batch-size-limit must be >= 1\n");
-				return 2;
-			}
-			break;
-		case 'R':
-			if (dtf_parse_seconds(optarg, &d)) {
-				fprintf(stderr, "dtf coordinator: bad duration '%s'\n", optarg);
-				return 2;
-			}
-			flags.retry_backoff_s = d > 0 ? d : 0.001;
-			break;
-		case 'i':
-		case 't':
-		case 'T':
-			if (dtf_parse_seconds(optarg, &d) || d <= 0) {
-				fprintf(stderr, "dtf coordinator: bad duration '%s'\n", optarg);
-				return 2;
-			}
-			if (opt == 'i')
-				flags.heartbeat_interval_s = d;
-			else if (opt == 't')
-				flags.heartbeat_timeout_s = d;
-			else
-				flags.default_timeout_s = d;
-			break;
-		case 'q': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || end == optarg || n < 0 || n > 1000000) {
-				fprintf(stderr, "dtf coordinator: bad --quarantine-threshold '%s'\n",
-					optarg);
-				return 2;
-			}
-			flags.quarantine_threshold = n ? (int)n : -1;
-			break;
-		}
-		case 'M': {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || end == optarg || n < 0 || n > 100) {
-				fprintf(stderr,
-					"dtf coordinator: bad --max-requeues '%s' (0 to 100)\n",
-					optarg);
-				return 2;
-			}
-			flags.max_requeues = n ? (int)n : -1;
-			break;
-		}
-		case 'Q':
-			if (dtf_parse_seconds(optarg, &d) || d <= 0) {
-				fprintf(stderr, "dtf coordinator: bad duration '%s'\n", optarg);
-				return 2;
-			}
-			flags.quarantine_s = d;
-			break;
-		case 'C':
-			flags.tls_cert = optarg;
-			break;
-		case 'K':
-			flags.tls_key = optarg;
-			break;
-		case 'n':
-			check = true;
-			break;
-		case 'X':
-			/* One past the limit, so that the limit's error is reported. */
-			if (nconstraints <= DTF_MAX_CONSTRAINTS)
-				constraints[nconstraints++] = optarg;
-			break;
-		case 'S':
-			cc.strategy = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "dtf coordinator: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (config && (rc = apply_config(config, &cfgdoc, &cc, keys, &nkeys, workers, &nworkers)))
+	if (coord_options_load(&o, argc, argv) != 0) {
+		fputs(o.table.err, stderr);
+		/* An unknown flag (getopt said which) gets the usage, as before. */
+		if (!o.table.err[0])
+			coord_options_usage(stderr);
+		rc = 2;
 		goto out;
-	if (flags.host)
-		cc.host = flags.host;
-	if (port_set)
-		cc.port = flags.port;
-	if (flags.db_path)
-		cc.db_path = flags.db_path;
-	if (flags.batch_size_limit)
-		cc.batch_size_limit = flags.batch_size_limit;
-	if (flags.heartbeat_interval_s)
-		cc.heartbeat_interval_s = flags.heartbeat_interval_s;
-	if (flags.heartbeat_timeout_s)
-		cc.heartbeat_timeout_s = flags.heartbeat_timeout_s;
-	if (flags.default_timeout_s)
-		cc.default_timeout_s = flags.default_timeout_s;
-	if (flags.retry_backoff_s)
-		cc.retry_backoff_s = flags.retry_backoff_s;
-	if (flags.quarantine_threshold)
-		cc.quarantine_threshold = flags.quarantine_threshold;
-	if (flags.quarantine_s)
-		cc.quarantine_s = flags.quarantine_s;
-	if (flags.max_requeues)
-		cc.max_requeues = flags.max_requeues;
-	if (flags.tls_cert)
-		cc.tls_cert = flags.tls_cert;
-	if (flags.tls_key)
-		cc.tls_key = flags.tls_key;
-	cc.auto_discovery = cc.auto_discovery || f_auto;
-	cc.batch_processing = cc.batch_processing || f_batch;
-	env_keys = getenv("DTF_API_KEYS");
-	if (!env_keys)
-		env_keys = getenv("DTF_API_KEY");
-	if (env_keys && *env_keys) {
-		char *save = NULL, *tok;
-		env_copy = strdup(env_keys);
-		for (tok = strtok_r(env_copy, ",", &save); tok && nkeys < MAX_KEYS;
-		     tok = strtok_r(NULL, ",", &save))
-			keys[nkeys++] = tok;
 	}
-	cc.api_keys = nkeys ? keys : NULL;
-	cc.workers = nworkers ? workers : NULL;
-	cc.config_doc = cfgdoc;
-	cc.config_path = config;
-	cc.default_constraints = nconstraints ? constraints : NULL;
+	if (o.help) {
+		coord_options_usage(stdout);
+		goto out;
+	}
+	if (o.print_doc) {
+		coord_options_doc(stdout);
+		goto out;
+	}
+	daemon_mode = o.daemon;
+	log_file = o.log_file;
+	port_file = o.port_file;
+	nkeys = count(cc->api_keys);
+	nworkers = count(cc->workers);
 	{
 		struct dtf_constraints *dc = NULL;
-		if (constraints_defaults(cfgdoc, cc.default_constraints, &dc, err, sizeof(err))) {
+		if (constraints_defaults(o.doc, cc->default_constraints, &dc, err, sizeof(err))) {
 			fprintf(stderr, "dtf coordinator: %s\n", err);
 			rc = 2;
 			goto out;
 		}
 		constraints_free(dc);
 	}
-	if (check || cfgdoc || cc.strategy) {
-		const json_t *sec = json_object_get(cfgdoc, "scheduler");
+	if (o.check || o.doc || cc->strategy) {
+		const json_t *sec = json_object_get(o.doc, "scheduler");
 		if (!sec)
-			sec = json_object_get(json_object_get(cfgdoc, "coordinator"), "scheduler");
-		if (sx_config_check(sec, cc.strategy, err, sizeof(err)) != 0) {
-			fprintf(stderr, "dtf coordinator: %s%s%s\n", config ? config : "",
-				config ? ": " : "", err);
+			sec = json_object_get(json_object_get(o.doc, "coordinator"), "scheduler");
+		if (sx_config_check(sec, cc->strategy, err, sizeof(err)) != 0) {
+			fprintf(stderr, "dtf coordinator: %s%s%s\n", o.config ? o.config : "",
+				o.config ? ": " : "", err);
 			rc = 2;
 			goto out;
 		}
 	}
-	if (check) {
+	if (o.check) {
 		struct dtf_plugin_host_impl hi = {.role = "cli"};
-		struct dtf_plugins *ps = dtf_plugins_load(cfgdoc, config, &hi, err, sizeof(err));
+		struct dtf_plugins *ps = dtf_plugins_load(o.doc, o.config, &hi, err, sizeof(err));
 		if (!ps) {
 			fprintf(stderr, "dtf coordinator: %s\n", err);
 			rc = 2;
 			goto out;
 		}
 		dtf_plugins_free(ps);
-		printf("configuration ok: port %u, db %s, %d api keys, %d listed workers\n", cc.port,
-		       cc.db_path, nkeys, nworkers);
+		printf("configuration ok: port %u, db %s, %zu api keys, %zu listed workers\n",
+		       cc->port, cc->db_path, nkeys, nworkers);
 		goto out;
 	}
 	if (daemon_mode) {
 		pid_t pid;
 		char ok = 0;
 		if (!log_file) {
-			snprintf(logbuf, sizeof(logbuf), "%s.log", cc.db_path);
+			snprintf(logbuf, sizeof(logbuf), "%s.log", cc->db_path);
 			log_file = logbuf;
 		}
 		if (pipe(ready) != 0) {
@@ -465,7 +309,8 @@ int cmd_coordinator(int argc, char **argv)
 		if (pid > 0) {
 			close(ready[1]);
 			if (read(ready[0], &ok, 1) != 1 || ok != '1') {
-				fprintf(stderr, "dtf coordinator: the daemon did not start; see %s\n",
+				fprintf(stderr,
+					"dtf coordinator: the daemon did not start; see %s\n",
 					log_file);
 				rc = 1;
 			} else {
@@ -492,7 +337,7 @@ int cmd_coordinator(int argc, char **argv)
 			}
 		}
 	}
-	c = coord_start(&cc, err, sizeof(err));
+	c = coord_start(cc, err, sizeof(err));
 	if (!c) {
 		log_error("%s", err);
 		if (!daemon_mode)
@@ -500,8 +345,8 @@ int cmd_coordinator(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	log_info("listening on %s:%u (store %s%s)", cc.host ? cc.host : "127.0.0.1", coord_port(c),
-		 cc.db_path, nkeys ? ", API keys required" : "");
+	log_info("listening on %s:%u (store %s%s)", cc->host ? cc->host : "127.0.0.1",
+		 coord_port(c), cc->db_path, nkeys ? ", API keys required" : "");
 	if (port_file) {
 		char num[16];
 		int n = snprintf(num, sizeof(num), "%u\n", coord_port(c));
@@ -522,7 +367,6 @@ int cmd_coordinator(int argc, char **argv)
 out:
 	if (ready[1] >= 0)
 		close(ready[1]);
-	json_decref(cfgdoc);
-	free(env_copy);
+	coord_options_release(&o);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/local.h"
+#include "cli/options.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
@@ -69,7 +70,7 @@ static pid_t spawn_worker(const char *url, int i, const struct dtf_local_opts *o
 int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *err,
 		    size_t errlen)
 {
-	struct coord_config cc = {0};
+	struct coord_config cc;
 	char path[4096];
 	int i;
 
@@ -80,6 +81,8 @@ int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *e
 		return DTF_EIO;
 	}
 	snprintf(path, sizeof(path), "%s/dtf.db", o->state_dir);
+	/* The table's defaults (cli/coordinator.c), as `dtf coordinator` with no flags has them. */
+	coord_options_defaults(&cc);
 	cc.host = "127.0.0.1";
 	cc.port = 0;
 	cc.db_path = path;

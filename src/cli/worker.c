@@ -1,7 +1,9 @@
-/* worker.c: `dtf worker`: runs the worker agent (worker/agent.c). */
-#include <getopt.h>
+/* worker.c: `dtf worker`: runs the worker agent (worker/agent.c). Its options are declared once,
+ * in worker_opts[], from which flags, the environment, --help and docs/configuration.md's table
+ * are derived. */
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +11,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
+#include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -16,32 +20,6 @@
 #include "plugin/plugin.h"
 #include "worker/agent.h"
 #include "worker/hw.h"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: dtf worker [options]\n"
-		"  --coordinator URL      coordinator (also --coordinator-url; default\n"
-		"                         $DTF_COORDINATOR or http://localhost:8080)\n"
-		"  --worker-id ID         this worker's id (default: assigned by the coordinator)\n"
-		"  --slots N              tasks run at once (default 1)\n"
-		"  --labels k=v,…         labels for constraints (worker.labels.k)\n"
-		"  --label k=v            one label (repeatable)\n"
-		"  --hardware X,…         hardware classes to offer beyond the detected ones\n"
-		"  --capabilities JSON    capabilities merged over detection (testing)\n"
-		"  --work-dir D           per-task directories (default ./.dtf/work/<worker-id>)\n"
-		"  --output-cap BYTES     stdout/stderr kept per stream (default 1048576)\n"
-		"  --keep-work-dirs       keep the directories of tasks that passed\n"
-		"  --lease-wait S         long-poll length (default 20)\n"
-		"  --drain-timeout S      after the first SIGTERM/SIGINT, stop running tasks and\n"
-		"                         give up delivery after S s (default 30; 0 = no bound);\n"
-		"                         undelivered results wait in the work directory's spool\n"
-		"  --api-key K            API key (default $DTF_API_KEY)\n"
-		"  --auto-register        register with detected hardware (always on)\n"
-		"  --detect               print the detected capabilities as JSON and exit\n"
-		"  --exit-with-parent PID stop at once (as on SIGQUIT) when process PID, this\n"
-		"                         worker's parent, dies (dtf run's local workers)\n");
-}
 
 /* Adds the labels of "k=v,k=v" (or, with one, a single "k=v" whose value may hold commas) to o.
  * Returns false on a malformed label. */
@@ -67,188 +45,232 @@ static bool add_labels(json_t *o, const char *s, bool one)
 	return ok;
 }
 
+static int parse_labels(void *field, const char *text, bool one, char *err, size_t errlen)
+{
+	json_t **labels = field;
+
+	if (!*labels)
+		*labels = json_object();
+	if (!*labels || !add_labels(*labels, text, one)) {
+		snprintf(err, errlen, "wants %s", one ? "k=v" : "k=v,k=v");
+		return DTF_EINVAL;
+	}
+	return 0;
+}
+
+static int parse_label_list(void *field, const char *text, char *err, size_t errlen)
+{
+	return parse_labels(field, text, false, err, errlen);
+}
+
+static int parse_one_label(void *field, const char *text, char *err, size_t errlen)
+{
+	return parse_labels(field, text, true, err, errlen);
+}
+
+static int parse_caps(void *field, const char *text, char *err, size_t errlen)
+{
+	json_t **caps = field;
+	char why[256];
+
+	json_decref(*caps);
+	*caps = dtf_json_parse(text, strlen(text), why, sizeof(why));
+	if (!json_is_object(*caps)) {
+		json_decref(*caps);
+		*caps = NULL;
+		snprintf(err, errlen, "must be a JSON object");
+		return DTF_EINVAL;
+	}
+	return 0;
+}
+
+static int parse_worker_id(void *field, const char *text, char *err, size_t errlen)
+{
+	if (!dtf_valid_id(text)) {
+		snprintf(err, errlen, "must be 1-64 of [A-Za-z0-9._-]");
+		return DTF_EINVAL;
+	}
+	*(const char **)field = text;
+	return 0;
+}
+
+#define OFF(f) offsetof(struct worker_options, f)
+
+/* One option per paragraph reads better than clang-format's one field per line. */
+/* clang-format off */
+static const struct dtf_opt worker_opts[] = {
+	{.flag = "coordinator", .alias = "coordinator-url", .env = "DTF_COORDINATOR",
+	 .type = DTF_OPT_STRING, .offset = OFF(a.coordinator), .def = "http://localhost:8080",
+	 .arg = "URL", .help = "the coordinator's URL"},
+	{.flag = "worker-id", .type = DTF_OPT_CUSTOM, .offset = OFF(a.worker_id),
+	 .parse = parse_worker_id, .arg = "ID",
+	 .help = "this worker's id, 1-64 of [A-Za-z0-9._-] (default: assigned by the coordinator)"},
+	{.flag = "slots", .type = DTF_OPT_INT, .offset = OFF(a.slots), .min = 1, .max = 4096,
+	 .def = "1", .arg = "N", .help = "tasks run at once"},
+	{.flag = "labels", .type = DTF_OPT_CUSTOM, .offset = OFF(labels), .parse = parse_label_list,
+	 .arg = "k=v,…", .help = "labels for constraints (worker.labels.k)"},
+	{.flag = "label", .type = DTF_OPT_CUSTOM, .offset = OFF(labels), .parse = parse_one_label,
+	 .arg = "k=v", .help = "one label, whose value may hold commas (repeatable)"},
+	{.flag = "hardware", .type = DTF_OPT_LIST, .offset = OFF(hardware), .arg = "X,…",
+	 .help = "hardware classes to offer beyond the detected ones (repeatable)"},
+	{.flag = "capabilities", .type = DTF_OPT_CUSTOM, .offset = OFF(caps), .parse = parse_caps,
+	 .arg = "JSON", .help = "capabilities merged over detection (testing)"},
+	{.flag = "work-dir", .type = DTF_OPT_STRING, .offset = OFF(a.work_dir), .arg = "D",
+	 .help = "per-task directories (default ./.dtf/work/<worker-id>)"},
+	{.flag = "output-cap", .type = DTF_OPT_SIZE, .offset = OFF(a.output_cap), .min = 1,
+	 .max = 1073741824, .def = "1048576", .arg = "BYTES",
+	 .help = "stdout/stderr kept per stream"},
+	{.flag = "keep-work-dirs", .type = DTF_OPT_BOOL, .offset = OFF(a.keep_work_dirs),
+	 .help = "keep the directories of tasks that passed"},
+	{.flag = "lease-wait", .type = DTF_OPT_SECONDS, .offset = OFF(a.lease_wait_s), .min = 0,
+	 .max = 3600, .flags = DTF_OPTF_MIN_EXCLUSIVE, .def = "20", .arg = "S",
+	 .help = "long-poll length"},
+	{.flag = "drain-timeout", .type = DTF_OPT_SECONDS, .offset = OFF(a.drain_timeout_s),
+	 .min = 0, .max = 1e6, .def = "30", .arg = "S",
+	 .help = "after the first SIGTERM/SIGINT, stop running tasks and give up delivery after S "
+		 "s (0 = no bound); undelivered results wait in the work directory's spool"},
+	{.flag = "api-key", .env = "DTF_API_KEY", .type = DTF_OPT_STRING, .offset = OFF(a.api_key),
+	 .arg = "K", .help = "API key"},
+	{.flag = "auto-register", .type = DTF_OPT_BOOL, .offset = OFF(auto_register),
+	 .help = "register with detected hardware (always on)"},
+	{.flag = "detect", .type = DTF_OPT_BOOL, .offset = OFF(detect),
+	 .help = "print the detected capabilities as JSON and exit"},
+	{.flag = "config", .type = DTF_OPT_STRING, .offset = OFF(config), .arg = "F",
+	 .help = "YAML file whose plugins: section the worker loads"},
+	{.flag = "exit-with-parent", .type = DTF_OPT_INT, .offset = OFF(exit_with_parent),
+	 .arg = "PID",
+	 .help = "stop at once (as on SIGQUIT) when process PID, this worker's parent, dies "
+		 "(dtf run's local workers)"},
+	{.flag = "help", .short_flag = 'h', .type = DTF_OPT_BOOL, .offset = OFF(help),
+	 .help = "show this help"},
+	{.flag = "print-config-doc", .type = DTF_OPT_BOOL, .offset = OFF(print_doc),
+	 .flags = DTF_OPTF_HIDDEN, .help = "print docs/configuration.md's table of these options"},
+};
+/* clang-format on */
+
+#define NOPTS (sizeof(worker_opts) / sizeof(worker_opts[0]))
+
+void worker_options_usage(FILE *f)
+{
+	dtf_config_usage(worker_opts, NOPTS, "dtf worker", f);
+}
+
+void worker_options_doc(FILE *f)
+{
+	dtf_config_doc(worker_opts, NOPTS, f);
+}
+
+int worker_options_load(struct worker_options *o, int argc, char **argv)
+{
+	int first, rc;
+
+	memset(o, 0, sizeof(*o));
+	rc = dtf_config_init(&o->table, "dtf worker", worker_opts, NOPTS, o);
+	if (rc)
+		return rc;
+	rc = dtf_config_parse_args(&o->table, argc, argv, &first);
+	if (rc)
+		return rc;
+	if (o->help || o->print_doc)
+		return 0;
+	if (first < argc) {
+		snprintf(o->table.err, sizeof(o->table.err),
+			 "dtf worker: unexpected argument '%s'\n", argv[first]);
+		return DTF_EINVAL;
+	}
+	if ((rc = dtf_config_load_env(&o->table)) != 0)
+		return rc;
+	return dtf_config_finish(&o->table);
+}
+
+void worker_options_release(struct worker_options *o)
+{
+	dtf_config_release(&o->table);
+	json_decref(o->labels);
+	json_decref(o->caps);
+	o->labels = o->caps = NULL;
+}
+
 int cmd_worker(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"coordinator", required_argument, NULL, 'c'},
-		{"coordinator-url", required_argument, NULL, 'c'},
-		{"worker-id", required_argument, NULL, 'i'},
-		{"slots", required_argument, NULL, 's'},
-		{"labels", required_argument, NULL, 'l'},
-		{"label", required_argument, NULL, 'L'},
-		{"hardware", required_argument, NULL, 'H'},
-		{"capabilities", required_argument, NULL, 'C'},
-		{"work-dir", required_argument, NULL, 'w'},
-		{"output-cap", required_argument, NULL, 'o'},
-		{"keep-work-dirs", no_argument, NULL, 'K'},
-		{"lease-wait", required_argument, NULL, 'W'},
-		{"drain-timeout", required_argument, NULL, 'D'},
-		{"api-key", required_argument, NULL, 'k'},
-		{"auto-register", no_argument, NULL, 'a'},
-		{"detect", no_argument, NULL, 'd'},
-		{"config", required_argument, NULL, 'F'},
-		{"exit-with-parent", required_argument, NULL, 'P'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct agent_config cfg = {0};
-	const char *coord = NULL, *key = NULL;
-	char workdir[4096], err[256];
-	json_t *labels = NULL, *hw = json_array(), *caps = NULL;
-	bool detect = false;
-	int opt, rc;
-	const char *config = NULL;
+	struct worker_options o;
+	struct agent_config *cfg = &o.a;
+	char workdir[4096];
+	json_t *hw = json_array();
+	int rc = 0;
 	json_t *cfgdoc = NULL;
 	struct dtf_plugins *plugins = NULL;
 	sigset_t set;
 
-	cfg.slots = 1;
-	cfg.drain_timeout_s = 30;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'c':
-			coord = optarg;
-			break;
-		case 'i':
-			if (!dtf_valid_id(optarg)) {
-				fprintf(stderr, "dtf worker: --worker-id must be 1-64 of [A-Za-z0-9._-]\n");
-				return 2;
-			}
-			cfg.worker_id = optarg;
-			break;
-		case 's':
-			cfg.slots = atoi(optarg);
-			if (cfg.slots < 1 || cfg.slots > 4096) {
-				fprintf(stderr, "dtf worker: --slots must be 1..4096\n");
-				return 2;
-			}
-			break;
-		case 'l':
-		case 'L':
-			if (!labels)
-				labels = json_object();
-			if (!add_labels(labels, optarg, opt == 'L')) {
-				fprintf(stderr, "dtf worker: --%s wants %s\n",
-					opt == 'L' ? "label" : "labels",
-					opt == 'L' ? "k=v" : "k=v,k=v");
-				json_decref(labels);
-				return 2;
-			}
-			break;
-		case 'H': {
-			json_t *parts = dtf_json_split(optarg, ",");
-			json_array_extend(hw, parts);
-			json_decref(parts);
-			break;
-		}
-		case 'C':
-			json_decref(caps);
-			caps = dtf_json_parse(optarg, strlen(optarg), err, sizeof(err));
-			if (!json_is_object(caps)) {
-				fprintf(stderr, "dtf worker: --capabilities must be a JSON object\n");
-				return 2;
-			}
-			break;
-		case 'w':
-			cfg.work_dir = optarg;
-			break;
-		case 'o':
-			cfg.output_cap = (size_t)strtoull(optarg, NULL, 10);
-			break;
-		case 'K':
-			cfg.keep_work_dirs = true;
-			break;
-		case 'W':
-			cfg.lease_wait_s = atof(optarg);
-			break;
-		case 'D': {
-			char *end;
-			cfg.drain_timeout_s = strtod(optarg, &end);
-			if (end == optarg || *end || !(cfg.drain_timeout_s >= 0) ||
-			    cfg.drain_timeout_s > 1e6) {
-				fprintf(stderr, "dtf worker: --drain-timeout wants seconds, 0 or more\n");
-				return 2;
-			}
-			break;
-		}
-		case 'k':
-			key = optarg;
-			break;
-		case 'a':
-			break;
-		case 'd':
-			detect = true;
-			break;
-		case 'F':
-			config = optarg;
-			break;
-		case 'P': {
-			/* The local workers of `dtf run` and `dtf ci --embedded`: when the process
-			 * that started them dies (even by SIGKILL), they get SIGQUIT and stop at
-			 * once, killing their tasks, instead of retrying a coordinator that is gone.
-			 * The check after prctl closes the race with a parent that died first. */
-			long ppid = strtol(optarg, NULL, 10);
-			if (ppid <= 1 || prctl(PR_SET_PDEATHSIG, SIGQUIT) != 0 ||
-			    getppid() != (pid_t)ppid) {
-				fprintf(stderr, "dtf worker: parent %s is gone\n", optarg);
-				return 1;
-			}
-			break;
-		}
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+	if (worker_options_load(&o, argc, argv) != 0) {
+		fputs(o.table.err, stderr);
+		if (!o.table.err[0])
+			worker_options_usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	if (o.help) {
+		worker_options_usage(stdout);
+		goto out;
+	}
+	if (o.print_doc) {
+		worker_options_doc(stdout);
+		goto out;
+	}
+	if (o.exit_with_parent) {
+		/* The local workers of `dtf run` and `dtf ci --embedded`: when the process that
+		 * started them dies (even by SIGKILL), they get SIGQUIT and stop at once, killing
+		 * their tasks, instead of retrying a coordinator that is gone. The check after
+		 * prctl closes the race with a parent that died first. */
+		if (o.exit_with_parent <= 1 || prctl(PR_SET_PDEATHSIG, SIGQUIT) != 0 ||
+		    getppid() != (pid_t)o.exit_with_parent) {
+			fprintf(stderr, "dtf worker: parent %d is gone\n", o.exit_with_parent);
+			rc = 1;
+			goto out;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "dtf worker: unexpected argument '%s'\n", argv[optind]);
-		return 2;
+	for (const char *const *h = o.hardware; h && *h; h++) {
+		json_t *parts = dtf_json_split(*h, ",");
+		json_array_extend(hw, parts);
+		json_decref(parts);
 	}
-	if (config) {
+	if (o.config) {
 		char perr[1024];
 		struct dtf_plugin_host_impl hi = {.role = "worker"};
-		cfgdoc = dtf_yaml_load(config, perr, sizeof(perr));
+		cfgdoc = dtf_yaml_load(o.config, perr, sizeof(perr));
 		if (!cfgdoc) {
 			fprintf(stderr, "dtf worker: %s\n", perr);
-			return 2;
+			rc = 2;
+			goto out;
 		}
-		plugins = dtf_plugins_load(cfgdoc, config, &hi, perr, sizeof(perr));
+		plugins = dtf_plugins_load(cfgdoc, o.config, &hi, perr, sizeof(perr));
 		json_decref(cfgdoc);
 		if (!plugins) {
 			fprintf(stderr, "dtf worker: %s\n", perr);
-			return 2;
+			rc = 2;
+			goto out;
 		}
-		cfg.plugins = plugins;
+		cfg->plugins = plugins;
 	}
-	cfg.coordinator = cli_coordinator_url(coord);
-	cfg.api_key = cli_api_key(key);
-	cfg.labels = labels;
-	cfg.extra_hardware = hw;
-	cfg.capabilities = caps;
-	if (detect) {
-		json_t *c = agent_capabilities(&cfg);
+	cfg->labels = o.labels;
+	cfg->extra_hardware = hw;
+	cfg->capabilities = o.caps;
+	if (o.detect) {
+		json_t *c = agent_capabilities(cfg);
 		char *s = json_dumps(c, JSON_INDENT(2) | JSON_SORT_KEYS);
 		printf("%s\n", s);
 		free(s);
 		json_decref(c);
-		json_decref(labels);
-		json_decref(hw);
-		json_decref(caps);
-		dtf_plugins_free(plugins);
-		return 0;
+		goto out;
 	}
-	if (!cfg.work_dir) {
+	if (!cfg->work_dir) {
 		snprintf(workdir, sizeof(workdir), ".dtf/work/%s",
-			 cfg.worker_id ? cfg.worker_id : "worker");
-		cfg.work_dir = workdir;
+			 cfg->worker_id ? cfg->worker_id : "worker");
+		cfg->work_dir = workdir;
 	}
-	if (cfg.worker_id) {
+	if (cfg->worker_id) {
 		char role[96];
-		snprintf(role, sizeof(role), "worker %s", cfg.worker_id);
+		snprintf(role, sizeof(role), "worker %s", cfg->worker_id);
 		dtf_log_setup(role, DTF_LOG_INFO);
 	}
 	sigemptyset(&set);
@@ -256,10 +278,10 @@ int cmd_worker(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	rc = agent_run(&cfg);
+	rc = agent_run(cfg) ? 1 : 0;
+out:
 	dtf_plugins_free(plugins);
-	json_decref(labels);
 	json_decref(hw);
-	json_decref(caps);
-	return rc ? 1 : 0;
+	worker_options_release(&o);
+	return rc;
 }

@@ -18,7 +18,8 @@ struct coord_config {
 	double heartbeat_interval_s;
 	double heartbeat_timeout_s;
 	double default_timeout_s;
-	double retry_backoff_s;          /* first retry delay after a failure; doubles, jittered */
+	double retry_backoff_s;          /* first retry delay after a failure; doubles, jittered;
+					  * 0: at once */
 	const char *tls_cert, *tls_key;
 	const json_t *config_doc;        /* the parsed --config (plugins section), or NULL */
 	const char *config_path;

@@ -171,8 +171,6 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 	c->store = dtf_store_open(cfg->db_path, err, errlen);
 	if (!c->store)
 		goto fail;
-	if (c->cfg.quarantine_threshold == 0)
-		c->cfg.quarantine_threshold = 3;
 	if (c->cfg.quarantine_s <= 0)
 		c->cfg.quarantine_s = 600;
 	pthread_mutex_lock(&c->lock);

@@ -553,7 +553,7 @@ static uint64_t next_random(struct coord *c)
 
 void state_backoff(struct coord *c, struct ctask *t)
 {
-	double base = c->cfg.retry_backoff_s > 0 ? c->cfg.retry_backoff_s : 1.0;
+	double base = c->cfg.retry_backoff_s > 0 ? c->cfg.retry_backoff_s : 0;
 	double delay = base;
 	int i;
 	char ts[32];
