@@ -16,6 +16,7 @@
 #include "ci/http.h"
 #include "ci/provider.h"
 #include "common/json.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -329,5 +330,5 @@ int main(void)
 	    cmocka_unit_test(test_providers),
 	    cmocka_unit_test(test_comment_body),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "report/codequality.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -159,5 +160,5 @@ int main(void)
 	    cmocka_unit_test(test_all_passed),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 #include "coordinator/coordinator.h"
 #include "worker/classify.h"
 #include "worker/junit.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -733,5 +734,5 @@ int main(void)
 	    cmocka_unit_test(test_junit_xfail_xpass),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

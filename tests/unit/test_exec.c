@@ -26,6 +26,7 @@
 #include "worker/exec.h"
 
 #include "proc_helpers.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -660,5 +661,5 @@ int main(void)
 
 	/* As dtf's main() does, before any task runs. */
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

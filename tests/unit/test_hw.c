@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unit_main.h"
 #include "worker/hw.h"
 
 #include "common/banned.h"
@@ -166,5 +167,5 @@ int main(void)
 	    cmocka_unit_test(test_fake_nvml),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "report/report.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -505,5 +506,5 @@ int main(void)
 	    cmocka_unit_test(test_summary_empty),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

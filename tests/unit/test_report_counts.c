@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "report/codequality.h"
 #include "report/report.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -563,5 +564,5 @@ int main(void)
 	    cmocka_unit_test(test_formats_agree),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "sched/sim.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -826,5 +827,5 @@ int main(void)
 	    cmocka_unit_test(test_simulator_labels_and_constraints),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

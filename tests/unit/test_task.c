@@ -14,6 +14,7 @@
 
 #include "common/json.h"
 #include "coordinator/coordinator.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -459,5 +460,5 @@ int main(void)
 	    cmocka_unit_test(test_status_names),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include "common/json.h"
 #include "coordinator/coordinator.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -172,5 +173,5 @@ int main(void)
 		cmocka_unit_test(test_kept_parsed), cmocka_unit_test(test_finished_text),
 		cmocka_unit_test(test_recovery_kept),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

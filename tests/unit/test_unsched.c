@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "net/http.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -124,5 +125,5 @@ int main(void)
 	    cmocka_unit_test(test_skip_refused),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 #include "worker/state.h"
 
 #include "proc_helpers.h"
+#include "unit_main.h"
 
 #include "common/banned.h"
 
@@ -260,5 +261,5 @@ int main(void)
 	    cmocka_unit_test(test_guard),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }
