@@ -792,19 +792,13 @@ int cmd_ci(int argc, char **argv)
 		json_t *meta = json_pack("{s:s,s:s,s:s,s:s,s:s}", "provider", ops->name, "commit",
 					 prov->ctx.sha, "branch", prov->ctx.branch, "pr",
 					 prov->ctx.pr, "build_url", prov->ctx.build_url);
-		json_t *body = json_pack("{s:O,s:{s:s,s:o}}", "tasks", tasks, "run", "name",
-					 "dtf ci", "metadata", meta);
-		json_t *resp = NULL;
-		rc = dtf_http_call(&hc, "POST", "/api/v1/tasks", body, 120000, &resp);
-		json_decref(body);
+		rc = cli_submit_tasks(&hc, tasks, "dtf ci", meta, run_id, sizeof(run_id), NULL);
+		json_decref(meta);
 		if (rc) {
 			fprintf(stderr, "dtf ci: submitting the tests: %s\n", hc.error);
-			json_decref(resp);
 			rc = 2;
 			goto out;
 		}
-		snprintf(run_id, sizeof(run_id), "%s", dtf_json_str(resp, "run_id", ""));
-		json_decref(resp);
 		if (!o.quiet)
 			fprintf(stderr, "dtf ci: run %s: %zu task%s on %s\n", run_id,
 				json_array_size(tasks), json_array_size(tasks) == 1 ? "" : "s",

@@ -35,8 +35,25 @@ const char *cli_api_key(const char *flag);
 int cli_save_last_run(const char *run_id);
 /* Reads it back into out; returns 0 or DTF_ENOTFOUND. */
 int cli_load_last_run(char *out, size_t len);
-/* Submits the tasks of a task file (a list or {"tasks": [...]}) as one run; writes the run id.
- * Prints errors itself. Returns 0 or a DTF_E* code. */
+/* Posts tasks (a JSON array of task objects; borrowed) to POST /api/v1/tasks as one new run
+ * named run_name (may be NULL: the coordinator names it), with metadata (a JSON object for the
+ * run's "metadata"; borrowed; NULL for none). This is the one way the CLI submits a task list
+ * (dtf client submit-task, dtf submit-task, dtf run, dtf ci).
+ *
+ * The list goes in one request and is not split: the coordinator validates and stores a
+ * request's tasks and its run in one transaction, all or nothing, and refuses a list of more
+ * than DTF_MAX_TASKS_PER_REQUEST tasks (413). So there is no partial failure: on an error no
+ * task and no run was created.
+ *
+ * On success returns 0, writes the new run's id into run_id (run_id_len bytes) and the number
+ * of tasks accepted into *count (count may be NULL). On failure returns a DTF_E* code (as
+ * dtf_http_call(): DTF_ENET, DTF_EPROTO for a refusal, ...) with the reason in c->error, and
+ * leaves run_id and *count alone. Prints nothing: the caller words the message. */
+int cli_submit_tasks(struct dtf_http_client *c, const json_t *tasks, const char *run_name,
+		     const json_t *metadata, char *run_id, size_t run_id_len, int *count);
+/* Submits the tasks of a task file (a list, {"tasks": [...]} or one task object) as one run
+ * named run_name (default: the path) through cli_submit_tasks(); writes the run id and the
+ * count. Prints errors itself. Returns 0 or a DTF_E* code. */
 int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run_name,
 		    char *run_id, size_t run_id_len, int *count);
 /* Waits until the run is done (or timeout_s passes, 0 = forever), showing progress on stderr

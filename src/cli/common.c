@@ -1,5 +1,5 @@
 /* common.c: what the client-side commands share: coordinator URL and key, the remembered run,
- * submitting a task file, waiting for a run with progress, exporting a report. */
+ * submitting a task list or file, waiting for a run with progress, exporting a report. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +54,42 @@ int cli_load_last_run(char *out, size_t len)
 	return dtf_valid_id(out) ? 0 : DTF_ENOTFOUND;
 }
 
+int cli_submit_tasks(struct dtf_http_client *c, const json_t *tasks, const char *run_name,
+		     const json_t *metadata, char *run_id, size_t run_id_len, int *count)
+{
+	json_t *body = NULL, *run = NULL, *resp = NULL;
+	int rc;
+
+	/* {"tasks": [...], "run": {"name": ..., "metadata": {...}}}: a new run for the list. */
+	run = json_object();
+	body = json_object();
+	if (!run || !body ||
+	    (run_name && json_object_set_new(run, "name", json_string(run_name))) ||
+	    (metadata && json_object_set(run, "metadata", (json_t *)metadata)) ||
+	    json_object_set(body, "tasks", (json_t *)tasks) || json_object_set(body, "run", run)) {
+		snprintf(c->error, sizeof(c->error), "%s", dtf_strerror(DTF_ENOMEM));
+		rc = DTF_ENOMEM;
+		goto out;
+	}
+	rc = dtf_http_call(c, "POST", "/api/v1/tasks", body, 120000, &resp);
+	if (rc)
+		goto out;
+	snprintf(run_id, run_id_len, "%s", dtf_json_str(resp, "run_id", ""));
+	if (count)
+		*count = (int)dtf_json_int(resp, "count", 0);
+out:
+	json_decref(resp);
+	json_decref(run);
+	json_decref(body);
+	return rc;
+}
+
 int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run_name,
 		    char *run_id, size_t run_id_len, int *count)
 {
 	char *text = NULL, err[256];
 	size_t len;
-	json_t *doc = NULL, *body = NULL, *resp = NULL, *tasks;
+	json_t *doc = NULL, *tasks;
 	int rc;
 
 	rc = dtf_read_file(path, TASK_FILE_MAX, &text, &len);
@@ -87,17 +117,10 @@ int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run
 			return DTF_EPARSE;
 		}
 	}
-	body = json_pack("{s:O,s:{s:s}}", "tasks", tasks, "run", "name",
-			 run_name ? run_name : path);
-	rc = dtf_http_call(c, "POST", "/api/v1/tasks", body, 120000, &resp);
-	if (rc) {
+	rc = cli_submit_tasks(c, tasks, run_name ? run_name : path, NULL, run_id, run_id_len,
+			      count);
+	if (rc)
 		fprintf(stderr, "dtf: submitting %s failed: %s\n", path, c->error);
-	} else {
-		snprintf(run_id, run_id_len, "%s", dtf_json_str(resp, "run_id", ""));
-		*count = (int)dtf_json_int(resp, "count", 0);
-	}
-	json_decref(resp);
-	json_decref(body);
 	json_decref(doc);
 	return rc;
 }

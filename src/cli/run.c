@@ -288,19 +288,11 @@ int cmd_run(int argc, char **argv)
 			nworkers == 1 ? "" : "s", loc.url);
 
 	/* 3. Submit, wait with progress, report. */
-	{
-		json_t *body = json_pack("{s:O,s:{s:s}}", "tasks", tasks, "run", "name", "dtf run");
-		json_t *resp = NULL;
-		rc = dtf_http_call(&hc, "POST", "/api/v1/tasks", body, 120000, &resp);
-		json_decref(body);
-		if (rc) {
-			fprintf(stderr, "dtf run: %s\n", hc.error);
-			json_decref(resp);
-			rc = 2;
-			goto out;
-		}
-		snprintf(run_id, sizeof(run_id), "%s", dtf_json_str(resp, "run_id", ""));
-		json_decref(resp);
+	rc = cli_submit_tasks(&hc, tasks, "dtf run", NULL, run_id, sizeof(run_id), NULL);
+	if (rc) {
+		fprintf(stderr, "dtf run: %s\n", hc.error);
+		rc = 2;
+		goto out;
 	}
 	rc = cli_wait_run(&hc, run_id, timeout, true, quiet, &k, NULL);
 	if (pytest_chunks > 0 && dtf_pytest_history_update(&hc, run_id, pyhist) != 0)

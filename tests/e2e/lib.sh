@@ -26,6 +26,12 @@
 #                               use "$DTF_BIN" itself, so that $! is the dtf process)
 #   track_pid PID               stop this pid at exit as well
 #   procs_with_env NAME=VALUE   pids whose environment holds NAME=VALUE (e.g. DTF_TASK_ID=…)
+#   now_ms                      the wall clock in epoch milliseconds
+#   submit TASK_JSON            POST /api/v1/tasks with one task; prints its id
+#   task_field ID EXPR / task_status_is ID STATUS   a task's document, its status
+#   task_procs ID / has_task_procs ID / no_task_procs ID   live processes of a task
+#
+# The fault-injection scripts (tests/e2e/faults/) source faults_lib.sh, which sources this file.
 
 set -u
 set -o pipefail
@@ -59,6 +65,8 @@ API_KEY=""          # when set, http/api send it as X-API-Key
 TEST_START=$(date +%s.%N)
 
 log() { printf '[%s +%ss] %s\n' "$TEST_NAME" "$(elapsed)" "$*" >&2; }
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 elapsed() { awk -v s="$TEST_START" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
 
@@ -290,6 +298,9 @@ wait_worker() { wait_for -t 20 -m "worker $1 to register" worker_registered "$1"
 
 # --- tasks ---
 
+# submit TASK_JSON: submits one task; prints its id.
+submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
+
 task_field() {
 	# task_field ID EXPR: EXPR over the task document d of GET /api/v1/tasks/ID.
 	local code
@@ -299,3 +310,8 @@ task_field() {
 }
 
 task_status_is() { [ "$(task_field "$1" 'd["status"]')" = "$2" ]; }
+
+# task_procs ID: live processes of that task (whichever worker started them).
+task_procs() { procs_with_env "DTF_TASK_ID=$1"; }
+has_task_procs() { [ -n "$(task_procs "$1")" ]; }
+no_task_procs() { [ -z "$(task_procs "$1")" ]; }

@@ -15,7 +15,6 @@ for tool in prometheus promtool; do
 done
 
 start_coordinator --batch-processing --retry-backoff 0.2 --quarantine-threshold 1
-submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
 status_of() { task_field "$1" 'd["status"]'; }
 all_final() {
 	local id st

@@ -38,7 +38,6 @@ exit 1
 EOF
 chmod +x "$T/killworker.sh"
 
-submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
 running_on() { [ "$(task_field "$1" '"%s %s" % (d["status"], d.get("worker_id", ""))')" = "running $2" ]; }
 requeue_metric() {
 	curl -s --max-time 5 "$URL/metrics" | awk -v k="dtf_task_requeues_total{kind=\"$1\"}" '$1 == k { print $2 }'

@@ -10,11 +10,6 @@
 
 start_coordinator
 
-submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
-# task_procs ID: processes of that task still alive.
-task_procs() { procs_with_env "DTF_TASK_ID=$1"; }
-no_task_procs() { [ -z "$(task_procs "$1")" ]; }
-
 # --- 1. SIGTERM while a 3 s task runs ---
 start_worker sig-1
 wait_worker sig-1

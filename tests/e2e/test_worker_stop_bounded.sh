@@ -15,8 +15,6 @@
 #     before it leases, and reports the task interrupted.
 . "$(dirname "$0")/lib.sh"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # gone_within PID BOUND_MS WHAT: waits for PID (a child of this shell) to exit, polling every
 # 20 ms; fails unless it exited within BOUND_MS (times SCALE) of $SIG_AT. Sets ELAPSED, WAIT_RC.
 gone_within() {
@@ -39,10 +37,6 @@ signal_worker() { # signal_worker SIG ID: sends it and notes the time in SIG_AT
 	kill -"$1" "${WORKER_PID[$2]}"
 }
 
-submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
-task_procs() { procs_with_env "DTF_TASK_ID=$1"; }
-no_task_procs() { [ -z "$(task_procs "$1")" ]; }
-has_task_procs() { [ -n "$(task_procs "$1")" ]; }
 spool() { echo "$T/work/$1/.worker-$1.spool"; }
 # The comm names of a task's processes, sorted, on one line.
 task_comms() {

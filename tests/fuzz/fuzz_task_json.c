@@ -1,4 +1,4 @@
-/* fuzz_task_json.c: libFuzzer target for task submission (src/coordinator/task.c): the body is
+/* fuzz_task_json.c: libFuzzer target for task submission (src/core/task.c): the body is
  * parsed with dtf_json_parse, then each task in it is validated with task_normalize: the body
  * itself, each element of an array, or each element of {"tasks": […]}, the shapes the API takes.
  * Whatever the input, nothing may crash or leak; a rejected task must come with a reason, and an

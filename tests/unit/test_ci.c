@@ -16,6 +16,7 @@
 #include "ci/http.h"
 #include "ci/provider.h"
 #include "common/json.h"
+#include "unit_main.h"
 
 /* The analysis's hardware list as compact JSON (caller frees). */
 static char *hw_of_lang(const char *text, enum dtf_lang lang)
@@ -327,5 +328,5 @@ int main(void)
 	    cmocka_unit_test(test_providers),
 	    cmocka_unit_test(test_comment_body),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/json.h"
 #include "report/codequality.h"
+#include "unit_main.h"
 
 /* A run: a pytest file with a passing and a failing case, a crashed shell test, a task no
  * worker could run (skipped) and a passing task. */
@@ -157,5 +158,5 @@ int main(void)
 	    cmocka_unit_test(test_all_passed),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

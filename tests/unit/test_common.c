@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "common/yaml.h"
+#include "unit_main.h"
 
 static void assert_contains(const char *hay, const char *needle)
 {
@@ -758,5 +759,5 @@ int main(void)
 	    cmocka_unit_test(test_yaml_load),	   cmocka_unit_test(test_yaml_key_line),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "common/yaml.h"
 #include "core/model.h"
 #include "core/recovery.h"
+#include "unit_main.h"
 
 /* ---- a small table of every type ---- */
 
@@ -577,5 +578,5 @@ int main(void)
 	    cmocka_unit_test(test_worker),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

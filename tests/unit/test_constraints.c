@@ -1,5 +1,5 @@
 /* test_constraints.c: unit tests of constraint expressions in the coordinator
- * (src/coordinator/constraints.c with sched.c) on a coordinator built without HTTP around a
+ * (src/core/constraints.c with lease.c) on a coordinator built without HTTP around a
  * private SQLite file: placement by labels, constraints on free resources checked at each lease,
  * the coordinator's default constraints, pending reasons that name the constraint, stored
  * expressions that no longer compile, and the checks of configuration and worker labels. */
@@ -16,112 +16,44 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "coord_fixture.h"
 #include "core/model.h"
+#include "unit_main.h"
 
-struct fixture {
-	char dir[64];
-	struct coord *c;
-};
+/* The fixture with the built-in constraint registry and no defaults. */
+static void prepare(struct coord *c)
+{
+	char err[256];
+	int rc = constraints_registry_new(NULL, NULL, &c->constraints, err, sizeof(err));
+
+	if (rc)
+		print_error("constraints_registry_new: %s\n", err);
+	assert_int_equal(rc, 0);
+}
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct coord *c;
-	char db[128], err[256];
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dtf-test-constraints-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(db, sizeof(db), "%s/dtf.db", f->dir);
-	/* A coordinator as coord_start() builds it, minus the HTTP server and the tick thread. */
-	c = f->c = calloc(1, sizeof(*c));
-	if (!c)
-		return -1;
-	c->cfg.heartbeat_interval_s = 2;
-	c->cfg.heartbeat_timeout_s = 15;
-	c->cfg.default_timeout_s = 3600;
-	pthread_mutex_init(&c->lock, NULL);
-	dtf_hmap_init(&c->tasks);
-	dtf_hmap_init(&c->workers);
-	dtf_hmap_init(&c->runs);
-	c->next_seq = 1;
-	c->store = dtf_store_open(db, err, sizeof(err));
-	if (!c->store) {
-		print_error("dtf_store_open: %s\n", err);
-		return -1;
-	}
-	if (constraints_registry_new(NULL, NULL, &c->constraints, err, sizeof(err)) != 0)
-		return -1;
-	*state = f;
-	return 0;
+	*state = coord_fixture_new(prepare);
+	return *state ? 0 : -1;
 }
 
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	core_free(f->c);
-	dtf_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
-/* Adds a pending task from a JSON object text (a command is added when it has none). */
+/* The fixture's (a command is added to a task that has none). */
 static struct ctask *add_task(struct coord *c, const char *id, const char *text)
 {
-	char err[256];
-	json_t *in = dtf_json_parse(text, strlen(text), err, sizeof(err)), *doc;
-	struct ctask *t;
-
-	if (!in)
-		print_error("bad test input %s: %s\n", text, err);
-	assert_non_null(in);
-	json_object_set_new(in, "id", json_string(id));
-	if (!json_object_get(in, "command") && !json_object_get(in, "shell"))
-		json_object_set_new(in, "command", json_pack("[s]", "true"));
-	doc = task_normalize(in, 60, err, sizeof(err));
-	if (!doc)
-		print_error("task_normalize %s: %s\n", text, err);
-	assert_non_null(doc);
-	json_decref(in);
-	assert_int_equal(txn_begin(c), 0);
-	t = state_add_task(c, doc, TS_PENDING);
-	assert_non_null(t);
-	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(txn_commit(c), 0);
-	return t;
+	return coord_fixture_add_task(c, id, text);
 }
 
-/* Registers a worker from a JSON registration document text. */
 static struct cworker *add_worker(struct coord *c, const char *id, const char *text)
 {
-	char err[256];
-	json_t *doc = dtf_json_parse(text, strlen(text), err, sizeof(err));
-	struct cworker *w;
-
-	if (!doc)
-		print_error("bad test input %s: %s\n", text, err);
-	assert_non_null(doc);
-	w = state_add_worker(c, id, doc);
-	assert_non_null(w);
-	return w;
+	return coord_fixture_add_worker(c, id, text);
 }
 
 /* Leases up to max tasks to w in one transaction; returns how many it got. */
 static size_t lease(struct coord *c, struct cworker *w, int max)
 {
-	json_t *tasks;
-	size_t n;
+	json_t *tasks = coord_fixture_lease(c, w, max);
+	size_t n = json_array_size(tasks);
 
-	assert_int_equal(txn_begin(c), 0);
-	tasks = lease_tasks(c, w, max);
-	assert_int_equal(txn_commit(c), 0);
-	assert_true(json_is_array(tasks));
-	n = json_array_size(tasks);
 	json_decref(tasks);
 	return n;
 }
@@ -150,7 +82,7 @@ static void set_defaults(struct coord *c, const char *config, const char *const 
 
 static void test_labels_place_tasks(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *lin = add_worker(c, "lin",
 					 "{\"slots\": 2, \"labels\": {\"os\": \"linux\", "
@@ -184,7 +116,7 @@ static void test_labels_place_tasks(void **state)
 /* worker.available_* is the free capacity at the lease, not the total. */
 static void test_available_at_lease(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w",
 				       "{\"slots\": 3, \"capabilities\": {\"memory\": "
@@ -215,7 +147,7 @@ static void test_available_at_lease(void **state)
  * hardware or capacity as before. */
 static void test_reason_names_constraint(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *mac, *both, *rocm;
 	char why[512];
@@ -244,7 +176,7 @@ static void test_reason_names_constraint(void **state)
 
 static void test_default_constraints(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	static const char *const flags[] = {"worker.labels.zone == 'a'", NULL};
 	struct cworker *a, *b;
@@ -283,7 +215,7 @@ static void test_default_constraints(void **state)
 /* A stored expression that does not compile (another version wrote it) blocks only its task. */
 static void test_broken_stored_constraint(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w", "{}");
 	json_t *doc = json_pack("{s:s,s:[s],s:[s],s:s}", "id", "old", "command", "true",
@@ -303,7 +235,7 @@ static void test_broken_stored_constraint(void **state)
 /* Tasks with the same constraint text share one compiled copy, given back with the last task. */
 static void test_shared_expressions(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w", "{\"labels\": {\"os\": \"linux\"}}");
 	struct ctask *ts[50], *other;
@@ -385,15 +317,18 @@ static void test_labels_checked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_labels_place_tasks, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_available_at_lease, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reason_names_constraint, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_default_constraints, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_broken_stored_constraint, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_shared_expressions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_labels_place_tasks, setup, coord_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_available_at_lease, setup, coord_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_reason_names_constraint, setup,
+					    coord_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_default_constraints, setup,
+					    coord_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_stored_constraint, setup,
+					    coord_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_shared_expressions, setup, coord_fixture_teardown),
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_labels_checked),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

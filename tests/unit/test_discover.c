@@ -25,6 +25,7 @@
 #include "core/model.h"
 #include "worker/classify.h"
 #include "worker/junit.h"
+#include "unit_main.h"
 
 struct fixture {
 	char root[64];
@@ -731,5 +732,5 @@ int main(void)
 	    cmocka_unit_test(test_junit_xfail_xpass),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "worker/exec.h"
 
 #include "proc_helpers.h"
+#include "unit_main.h"
 
 static char *const base_env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
 
@@ -658,5 +659,5 @@ int main(void)
 
 	/* As dtf's main() does, before any task runs. */
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include "common/json.h"
 #include "sched/expr.h"
+#include "unit_main.h"
 
 /* ---- counting allocations: every malloc of the process, while counting is on ---- */
 
@@ -539,5 +540,5 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_uses_available, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

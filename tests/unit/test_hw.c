@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unit_main.h"
 #include "worker/hw.h"
 
 static bool array_has(json_t *a, const char *s)
@@ -164,5 +165,5 @@ int main(void)
 	    cmocka_unit_test(test_fake_nvml),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

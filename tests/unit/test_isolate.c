@@ -17,6 +17,7 @@
 #include "ci/isolate.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "unit_main.h"
 
 #define RUNNER                                                                                     \
 	"exec \"${DTF_PYTHON:-python3}\" -m pytest -q -p no:cacheprovider "                        \
@@ -544,5 +545,5 @@ int main(void)
 	    cmocka_unit_test(test_options),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "unit_main.h"
 #include "worker/junit.h"
 
 /* Reads tests/fixtures/junit/<name>, from DTF_SOURCE_DIR or else next to this file. */
@@ -364,5 +365,5 @@ int main(void)
 	    cmocka_unit_test(test_too_big),	  cmocka_unit_test(test_output_capped),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

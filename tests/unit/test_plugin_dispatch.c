@@ -14,6 +14,7 @@
 
 #include "../fixtures/plugins/unit_helpers.h"
 #include "common/err.h"
+#include "unit_main.h"
 
 #define DIR DTF_TEST_PLUGIN_DIR
 
@@ -451,5 +452,5 @@ int main(void)
 	    cmocka_unit_test(test_exec_not_reading),
 	};
 
-	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+	return dtf_unit_run(tests, make_tmpdir, remove_tmpdir);
 }

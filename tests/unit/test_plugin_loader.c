@@ -17,6 +17,7 @@
 #include "../fixtures/plugins/unit_helpers.h"
 #include "common/err.h"
 #include "plugin/internal.h"
+#include "unit_main.h"
 
 #define DIR DTF_TEST_PLUGIN_DIR
 
@@ -512,5 +513,5 @@ int main(void)
 	    cmocka_unit_test(test_so_task_processor), cmocka_unit_test(test_null_safe),
 	};
 
-	return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+	return dtf_unit_run(tests, make_tmpdir, remove_tmpdir);
 }

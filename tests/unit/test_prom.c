@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/prom.h"
+#include "unit_main.h"
 
 struct out {
 	struct dtf_buf b;
@@ -241,5 +242,5 @@ int main(void)
 	    cmocka_unit_test(test_many_families),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

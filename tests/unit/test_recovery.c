@@ -1,4 +1,4 @@
-/* test_recovery.c: unit tests of error recovery (src/coordinator/recovery.c and the worker's
+/* test_recovery.c: unit tests of error recovery (src/core/recovery.c and the worker's
  * src/worker/classify.c): the classifier, the strategy choice from the history (exploration and
  * ties included), parameter adjustment, quarantine thresholds, and, on a coordinator built without
  * HTTP around a private SQLite file, the escalation through the five levels, the reset on
@@ -17,8 +17,10 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "coord_fixture.h"
 #include "core/model.h"
 #include "core/recovery.h"
+#include "unit_main.h"
 #include "worker/classify.h"
 
 /* ---- pure helpers ---- */
@@ -192,68 +194,25 @@ static void test_worker_failure_kind(void **state)
 
 /* ---- on a coordinator ---- */
 
-struct fixture {
-	char dir[64];
-	char db[128];
-	struct coord *c;
-};
-
-static struct coord *coord_open(const char *db)
+/* The fixture with a quarantine after 2 strikes for 600 s, and the recovery history loaded (as
+ * a start does). */
+static void prepare(struct coord *c)
 {
-	struct coord *c = calloc(1, sizeof(*c));
-	char err[256];
-
-	assert_non_null(c);
-	c->cfg.db_path = db;
-	c->cfg.heartbeat_interval_s = 2;
-	c->cfg.heartbeat_timeout_s = 15;
-	c->cfg.default_timeout_s = 3600;
 	c->cfg.quarantine_threshold = 2;
 	c->cfg.quarantine_s = 600;
-	pthread_mutex_init(&c->lock, NULL);
-	dtf_hmap_init(&c->tasks);
-	dtf_hmap_init(&c->workers);
-	dtf_hmap_init(&c->runs);
-	c->next_seq = 1;
-	c->started_wall_ms = dtf_wall_ms();
-	c->store = dtf_store_open(db, err, sizeof(err));
-	assert_non_null(c->store);
 	assert_int_equal(recovery_load(c), 0);
-	return c;
 }
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dtf-test-recovery-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->db, sizeof(f->db), "%s/dtf.db", f->dir);
-	f->c = coord_open(f->db);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	core_free(f->c);
-	dtf_rmtree(f->dir);
-	free(f);
-	return 0;
+	*state = coord_fixture_new(prepare);
+	return *state ? 0 : -1;
 }
 
 static struct ctask *add_task(struct coord *c, const char *id, const char *extra)
 {
 	char err[256];
 	json_t *in = dtf_json_parse(extra, strlen(extra), err, sizeof(err)), *doc;
-	struct ctask *t;
 
 	assert_non_null(in);
 	json_object_set_new(in, "id", json_string(id));
@@ -263,12 +222,7 @@ static struct ctask *add_task(struct coord *c, const char *id, const char *extra
 		print_error("task_normalize: %s\n", err);
 	assert_non_null(doc);
 	json_decref(in);
-	assert_int_equal(txn_begin(c), 0);
-	t = state_add_task(c, doc, TS_PENDING);
-	assert_non_null(t);
-	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(txn_commit(c), 0);
-	return t;
+	return coord_fixture_submit(c, doc);
 }
 
 static struct cworker *add_worker(struct coord *c, const char *id)
@@ -287,11 +241,8 @@ static struct cworker *add_worker(struct coord *c, const char *id)
 /* Leases at most one task to w; returns its id or "". */
 static const char *lease1(struct coord *c, struct cworker *w, char *out, size_t len)
 {
-	json_t *tasks;
+	json_t *tasks = coord_fixture_lease(c, w, 1);
 
-	assert_int_equal(txn_begin(c), 0);
-	tasks = lease_tasks(c, w, 1);
-	assert_int_equal(txn_commit(c), 0);
 	snprintf(out, len, "%s", dtf_json_str(json_array_get(tasks, 0), "id", ""));
 	json_decref(tasks);
 	return out;
@@ -324,7 +275,7 @@ static const char *strategy_of(struct ctask *t)
 
 static void test_escalation_and_reset(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w1 = add_worker(c, "w1"), *w2 = add_worker(c, "w2");
 	struct ctask *t = add_task(c, "a", "{\"max_retries\": 6, \"hardware\": \"cpu\"}");
@@ -429,8 +380,7 @@ static void test_escalation_and_reset(void **state)
 	/* Everything is in the store: a reload sees the same history and no blocked class. */
 	{
 		struct coord *c2;
-		core_free(f->c);
-		f->c = c2 = coord_open(f->db);
+		c2 = coord_fixture_reopen(f);
 		assert_int_equal(c2->rhist->s[RC_EXIT][1].attempts, 2);
 		assert_int_equal(c2->rhist->s[RC_EXIT][1].successes, 1);
 		assert_int_equal(c2->rhist->s[RC_EXIT][5].successes, 1);
@@ -441,7 +391,7 @@ static void test_escalation_and_reset(void **state)
 
 static void test_strikes_quarantine(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w1 = add_worker(c, "w1"), *w2 = add_worker(c, "w2");
 	const char *names[] = {"x", "y"};
@@ -487,8 +437,7 @@ static void test_strikes_quarantine(void **state)
 	assert_int_equal(txn_begin(c), 0);
 	recovery_quarantine(c, w2, "by hand", 30);
 	assert_int_equal(txn_commit(c), 0);
-	core_free(f->c);
-	f->c = c = coord_open(f->db);
+	c = coord_fixture_reopen(f);
 	assert_int_equal(state_load(c), 0);
 	w2 = dtf_hmap_get(&c->workers, "w2");
 	assert_non_null(w2);
@@ -501,7 +450,7 @@ static void test_strikes_quarantine(void **state)
  * escalates: no recovery in its document, no quarantine, no blocked hardware class. */
 static void test_lost_workers_without_retries(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *t = add_task(c, "k", "{\"max_requeues\": 5, \"hardware\": \"cpu\"}");
 	char id[64], wid[16];
@@ -543,10 +492,12 @@ int main(void)
 	    cmocka_unit_test(test_adjust),
 	    cmocka_unit_test(test_quarantine_threshold),
 	    cmocka_unit_test(test_worker_failure_kind),
-	    cmocka_unit_test_setup_teardown(test_escalation_and_reset, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_strikes_quarantine, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_lost_workers_without_retries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_escalation_and_reset, setup,
+					    coord_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_strikes_quarantine, setup, coord_fixture_teardown),
+	    cmocka_unit_test_setup_teardown(test_lost_workers_without_retries, setup,
+					    coord_fixture_teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "report/report.h"
+#include "unit_main.h"
 
 #define OUT_CAP (64u << 20)
 
@@ -503,5 +504,5 @@ int main(void)
 	    cmocka_unit_test(test_summary_empty),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

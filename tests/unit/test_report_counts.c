@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "report/codequality.h"
 #include "report/report.h"
+#include "unit_main.h"
 
 #define OUT_CAP (64u << 20)
 
@@ -561,5 +562,5 @@ int main(void)
 	    cmocka_unit_test(test_formats_agree),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

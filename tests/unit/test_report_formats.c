@@ -30,6 +30,7 @@
 #include "report/coverage.h"
 #include "report/report.h"
 #include "report/view.h"
+#include "unit_main.h"
 
 #define OUT_CAP (64u << 20)
 
@@ -754,5 +755,5 @@ int main(void)
 	    cmocka_unit_test(test_junit_metrics_valid),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

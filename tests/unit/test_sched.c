@@ -1,4 +1,4 @@
-/* test_sched.c: unit tests of matching and leases (src/coordinator/sched.c) on a coordinator
+/* test_sched.c: unit tests of matching and leases (src/core/lease.c) on a coordinator
  * built without HTTP around a private SQLite file: hardware (any of `hardware`, all of
  * `requirements.hardware`), total resources, task types, resource accounting that never
  * over-commits a worker, draining and lost workers, and the reasons given for pending tasks. */
@@ -15,110 +15,27 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "coord_fixture.h"
 #include "core/model.h"
+#include "unit_main.h"
 
-struct fixture {
-	char dir[64];
-	struct coord *c;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	struct coord *c;
-	char db[128], err[256];
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dtf-test-sched-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(db, sizeof(db), "%s/dtf.db", f->dir);
-	/* A coordinator as coord_start() builds it, minus the HTTP server and the tick thread. */
-	c = f->c = calloc(1, sizeof(*c));
-	if (!c)
-		return -1;
-	c->cfg.heartbeat_interval_s = 2;
-	c->cfg.heartbeat_timeout_s = 15;
-	c->cfg.default_timeout_s = 3600;
-	pthread_mutex_init(&c->lock, NULL);
-	dtf_hmap_init(&c->tasks);
-	dtf_hmap_init(&c->workers);
-	dtf_hmap_init(&c->runs);
-	c->next_seq = 1;
-	c->store = dtf_store_open(db, err, sizeof(err));
-	if (!c->store) {
-		print_error("dtf_store_open: %s\n", err);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	core_free(f->c);
-	dtf_rmtree(f->dir);
-	free(f);
-	return 0;
-}
-
-/* Adds a pending task from a JSON object text (a command is added when it has none). */
+/* The fixture's (a command is added to a task that has none). */
 static struct ctask *add_task(struct coord *c, const char *id, const char *text)
 {
-	char err[256];
-	json_t *in = dtf_json_parse(text, strlen(text), err, sizeof(err)), *doc;
-	struct ctask *t;
-
-	if (!in)
-		print_error("bad test input %s: %s\n", text, err);
-	assert_non_null(in);
-	json_object_set_new(in, "id", json_string(id));
-	if (!json_object_get(in, "command") && !json_object_get(in, "shell"))
-		json_object_set_new(in, "command", json_pack("[s]", "true"));
-	doc = task_normalize(in, 60, err, sizeof(err));
-	if (!doc)
-		print_error("task_normalize %s: %s\n", text, err);
-	assert_non_null(doc);
-	json_decref(in);
-	assert_int_equal(txn_begin(c), 0);
-	t = state_add_task(c, doc, TS_PENDING);
-	assert_non_null(t);
-	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(txn_commit(c), 0);
-	return t;
+	return coord_fixture_add_task(c, id, text);
 }
 
-/* Registers a worker from a JSON registration document text. */
 static struct cworker *add_worker(struct coord *c, const char *id, const char *text)
 {
-	char err[256];
-	json_t *doc = dtf_json_parse(text, strlen(text), err, sizeof(err));
-	struct cworker *w;
-
-	if (!doc)
-		print_error("bad test input %s: %s\n", text, err);
-	assert_non_null(doc);
-	w = state_add_worker(c, id, doc);
-	assert_non_null(w);
-	return w;
+	return coord_fixture_add_worker(c, id, text);
 }
 
 /* Leases up to max tasks to w in one transaction; returns how many it got. */
 static size_t lease(struct coord *c, struct cworker *w, int max)
 {
-	json_t *tasks;
-	size_t n;
+	json_t *tasks = coord_fixture_lease(c, w, max);
+	size_t n = json_array_size(tasks);
 
-	assert_int_equal(txn_begin(c), 0);
-	tasks = lease_tasks(c, w, max);
-	assert_int_equal(txn_commit(c), 0);
-	assert_true(json_is_array(tasks));
-	n = json_array_size(tasks);
 	json_decref(tasks);
 	return n;
 }
@@ -132,7 +49,7 @@ static void assert_contains(const char *hay, const char *needle)
 
 static void test_hardware_any_of(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *t = add_task(c, "t", "{\"hardware\": [\"cuda\", \"rocm\"]}");
 	struct ctask *plain = add_task(c, "p", "{}");
@@ -155,7 +72,7 @@ static void test_hardware_any_of(void **state)
 
 static void test_hardware_all_of(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *all = add_task(c, "all",
 				     "{\"requirements\": {\"hardware\": "
@@ -184,7 +101,7 @@ static void test_hardware_all_of(void **state)
 
 static void test_total_resources(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w",
 				       "{\"slots\": 2, \"capabilities\": {\"cpu\": "
@@ -217,7 +134,7 @@ static void test_total_resources(void **state)
 
 static void test_task_types(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *cmd = add_task(c, "cmd", "{\"type\": \"command\"}");
 	struct ctask *test = add_task(c, "test", "{\"type\": \"test\"}");
@@ -243,7 +160,7 @@ static void test_task_types(void **state)
 
 static void test_no_over_commit(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w",
 				       "{\"slots\": 4, \"capabilities\": {\"cpu\": "
@@ -282,7 +199,7 @@ static void test_no_over_commit(void **state)
 
 static void test_slots_and_cores(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w",
 				       "{\"slots\": 4, \"capabilities\": {\"cpu\": "
@@ -325,7 +242,7 @@ static void test_slots_and_cores(void **state)
 
 static void test_skips_what_does_not_fit(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *gpu = add_task(c, "gpu", "{\"priority\": 1, \"hardware\": \"cuda\"}");
 	struct ctask *big = add_task(c, "big",
@@ -347,7 +264,7 @@ static void test_skips_what_does_not_fit(void **state)
 
 static void test_draining_and_lost(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *t = add_task(c, "t", "{}");
 	struct cworker *drain = add_worker(c, "drain", "{\"status\": \"draining\", \"slots\": 4}");
@@ -371,7 +288,7 @@ static void test_draining_and_lost(void **state)
 
 static void test_reason_no_worker(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *t = add_task(c, "t", "{\"hardware\": \"cuda\"}");
 	char why[512];
@@ -388,7 +305,7 @@ static void test_reason_no_worker(void **state)
 
 static void test_reason_unschedulable(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *any = add_task(c, "any", "{\"hardware\": [\"cuda\", \"rocm\"]}");
 	struct ctask *all = add_task(c, "all",
@@ -413,7 +330,7 @@ static void test_reason_unschedulable(void **state)
 
 static void test_reason_busy_and_waiting(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "gpu",
 				       "{\"slots\": 1, \"capabilities\": {\"hardware\": "
@@ -449,18 +366,18 @@ static void test_reason_busy_and_waiting(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_hardware_any_of, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_hardware_all_of, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_total_resources, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_task_types, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_no_over_commit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_slots_and_cores, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_skips_what_does_not_fit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_draining_and_lost, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reason_no_worker, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reason_unschedulable, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reason_busy_and_waiting, setup, teardown),
+	    coord_fixture_test(test_hardware_any_of),
+	    coord_fixture_test(test_hardware_all_of),
+	    coord_fixture_test(test_total_resources),
+	    coord_fixture_test(test_task_types),
+	    coord_fixture_test(test_no_over_commit),
+	    coord_fixture_test(test_slots_and_cores),
+	    coord_fixture_test(test_skips_what_does_not_fit),
+	    coord_fixture_test(test_draining_and_lost),
+	    coord_fixture_test(test_reason_no_worker),
+	    coord_fixture_test(test_reason_unschedulable),
+	    coord_fixture_test(test_reason_busy_and_waiting),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "core/model.h"
 #include "core/sim.h"
+#include "unit_main.h"
 
 static struct ctask *add_task(struct coord *c, const char *id, const char *text)
 {
@@ -101,5 +102,5 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_plugin_orders_leases, make_tmpdir, remove_tmpdir),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

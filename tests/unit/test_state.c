@@ -1,4 +1,4 @@
-/* test_state.c: unit tests of the coordinator's in-memory model (src/coordinator/state.c) on a
+/* test_state.c: unit tests of the coordinator's in-memory model (src/core/state.c) on a
  * coordinator built without HTTP around a private SQLite file: status transitions and the
  * counters per status and per run, leases, requeues that spend retries and those that spend
  * requeues instead (a lost worker, bounded by max_requeues), the pending queues
@@ -17,65 +17,9 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "coord_fixture.h"
 #include "core/model.h"
-
-struct fixture {
-	char dir[64];
-	char db[128];
-	struct coord *c;
-};
-
-/* Builds a coordinator as coord_start() does, minus the HTTP server and the tick thread. */
-static struct coord *coord_open(const char *db)
-{
-	struct coord *c = calloc(1, sizeof(*c));
-	char err[256];
-
-	assert_non_null(c);
-	c->cfg.db_path = db;
-	c->cfg.heartbeat_interval_s = 2;
-	c->cfg.heartbeat_timeout_s = 15;
-	c->cfg.default_timeout_s = 3600;
-	pthread_mutex_init(&c->lock, NULL);
-	dtf_hmap_init(&c->tasks);
-	dtf_hmap_init(&c->workers);
-	dtf_hmap_init(&c->runs);
-	c->next_seq = 1;
-	c->started_wall_ms = dtf_wall_ms();
-	c->store = dtf_store_open(db, err, sizeof(err));
-	if (!c->store)
-		print_error("dtf_store_open: %s\n", err);
-	assert_non_null(c->store);
-	return c;
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dtf-test-state-XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->db, sizeof(f->db), "%s/dtf.db", f->dir);
-	f->c = coord_open(f->db);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	/* With no server and no tick thread, core_free() only frees the state and the store. */
-	core_free(f->c);
-	dtf_rmtree(f->dir);
-	free(f);
-	return 0;
-}
+#include "unit_main.h"
 
 /* Submits a task the way the API does: normalize, index, write, commit. extra is a JSON object
  * text merged into the task (NULL for none). */
@@ -84,7 +28,6 @@ static struct ctask *add_task(struct coord *c, const char *id, const char *run_i
 {
 	char err[256];
 	json_t *in, *doc;
-	struct ctask *t;
 
 	in = extra ? dtf_json_parse(extra, strlen(extra), err, sizeof(err)) : json_object();
 	assert_non_null(in);
@@ -99,12 +42,7 @@ static struct ctask *add_task(struct coord *c, const char *id, const char *run_i
 		print_error("task_normalize: %s\n", err);
 	assert_non_null(doc);
 	json_decref(in);
-	assert_int_equal(txn_begin(c), 0);
-	t = state_add_task(c, doc, TS_PENDING);
-	assert_non_null(t);
-	assert_int_equal(state_save_task(c, t), 0);
-	assert_int_equal(txn_commit(c), 0);
-	return t;
+	return coord_fixture_submit(c, doc);
 }
 
 static struct crun *add_run(struct coord *c, const char *id)
@@ -146,13 +84,9 @@ static struct ctask *task_of(struct coord *c, const char *id)
 /* Leases up to max tasks to w in one transaction and returns their ids joined with commas. */
 static const char *lease(struct coord *c, struct cworker *w, int max, char *out, size_t len)
 {
-	json_t *tasks, *e;
+	json_t *tasks = coord_fixture_lease(c, w, max), *e;
 	size_t i, n = 0;
 
-	assert_int_equal(txn_begin(c), 0);
-	tasks = lease_tasks(c, w, max);
-	assert_int_equal(txn_commit(c), 0);
-	assert_true(json_is_array(tasks));
 	out[0] = '\0';
 	json_array_foreach(tasks, i, e)
 	{
@@ -197,7 +131,7 @@ static void assert_counts(const int *counts, int pending, int assigned, int runn
 
 static void test_add_pending(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct crun *r = add_run(c, "r1");
 	struct ctask *t;
@@ -222,7 +156,7 @@ static void test_add_pending(void **state)
 
 static void test_lease_assigns(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct crun *r = add_run(c, "r1");
 	struct cworker *w = add_worker(c, "w1", 2);
@@ -283,7 +217,7 @@ static void test_lease_assigns(void **state)
 
 static void test_requeue_spends_retries(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct crun *r = add_run(c, "r1");
 	struct cworker *w = add_worker(c, "w1", 1);
@@ -338,7 +272,7 @@ static void test_requeue_spends_retries(void **state)
 
 static void test_requeue_without_retry(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w1", 1);
 	struct ctask *t = add_task(c, "a", NULL, 5, NULL);
@@ -364,7 +298,7 @@ static void test_requeue_without_retry(void **state)
 
 static void test_priority_then_fifo(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w1", 100);
 	char ids[256];
@@ -388,7 +322,7 @@ static void test_priority_then_fifo(void **state)
 
 static void test_requeued_task_keeps_its_age(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w1", 1);
 	struct cworker *w2 = add_worker(c, "w2", 10);
@@ -416,7 +350,7 @@ static void test_requeued_task_keeps_its_age(void **state)
 
 static void test_remove_task(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct crun *r = add_run(c, "r1");
 	struct cworker *w = add_worker(c, "w1", 1);
@@ -451,7 +385,7 @@ static void test_remove_task(void **state)
 
 static void test_set_status_same_is_noop(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct ctask *t = add_task(c, "a", NULL, 5, NULL);
 	char ids[64];
@@ -470,7 +404,7 @@ static void test_set_status_same_is_noop(void **state)
 
 static void test_worker_lost_requeues(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w1", 3);
 	struct ctask *a, *b, *d;
@@ -518,7 +452,7 @@ static void test_worker_lost_requeues(void **state)
  * interruptions count too, under their own kind. */
 static void test_requeue_limit(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w1", 1);
 	struct ctask *t = add_task(c, "a", NULL, 5, "{\"max_requeues\": 2, \"max_retries\": 1}");
@@ -571,7 +505,7 @@ static void test_requeue_limit(void **state)
 /* The coordinator's max_requeues: 0 means the default, negative none, else the value. */
 static void test_default_max_requeues(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 
 	assert_int_equal(state_default_max_requeues(c), DTF_MAX_REQUEUES);
@@ -585,7 +519,7 @@ static void test_default_max_requeues(void **state)
 
 static void test_reload_from_store(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w1", 2);
 	struct crun *r;
@@ -609,9 +543,7 @@ static void test_reload_from_store(void **state)
 	assert_int_equal(state_save_task(c, t), 0);
 	assert_int_equal(txn_commit(c), 0);
 
-	f->c = NULL;
-	core_free(c);
-	f->c = c = coord_open(f->db);
+	c = coord_fixture_reopen(f);
 	assert_int_equal(state_load(c), 0);
 	assert_int_equal(c->tasks.count, 4);
 	assert_int_equal(c->runs.count, 1);
@@ -642,7 +574,7 @@ static void test_reload_from_store(void **state)
  * as the loss would have requeued them (a requeue, not a retry), or fail at max_requeues. */
 static void test_reload_lost_worker(void **state)
 {
-	struct fixture *f = *state;
+	struct coord_fixture *f = *state;
 	struct coord *c = f->c;
 	struct cworker *w = add_worker(c, "w1", 2);
 	struct ctask *t;
@@ -656,9 +588,7 @@ static void test_reload_lost_worker(void **state)
 	assert_int_equal(state_save_worker(c, w), 0);
 	assert_int_equal(txn_commit(c), 0);
 
-	f->c = NULL;
-	core_free(c);
-	f->c = c = coord_open(f->db);
+	c = coord_fixture_reopen(f);
 	assert_int_equal(state_load(c), 0);
 	t = task_of(c, "a");
 	assert_int_equal(t->status, TS_PENDING);
@@ -669,9 +599,7 @@ static void test_reload_lost_worker(void **state)
 	assert_string_equal(dtf_json_str(json_object_get(task_doc(t), "error"), "message", "?"),
 			    "its worker is gone; not requeued: max_requeues is 0");
 	/* What the reload decided is in the store: a second reload sees the same. */
-	f->c = NULL;
-	core_free(c);
-	f->c = c = coord_open(f->db);
+	c = coord_fixture_reopen(f);
 	assert_int_equal(state_load(c), 0);
 	assert_int_equal(task_of(c, "a")->requeues, 1);
 	assert_int_equal(task_of(c, "a")->status, TS_PENDING);
@@ -681,20 +609,20 @@ static void test_reload_lost_worker(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_add_pending, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_lease_assigns, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_requeue_spends_retries, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_requeue_without_retry, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_priority_then_fifo, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_requeued_task_keeps_its_age, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_remove_task, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_set_status_same_is_noop, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_worker_lost_requeues, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_requeue_limit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_default_max_requeues, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reload_from_store, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_reload_lost_worker, setup, teardown),
+	    coord_fixture_test(test_add_pending),
+	    coord_fixture_test(test_lease_assigns),
+	    coord_fixture_test(test_requeue_spends_retries),
+	    coord_fixture_test(test_requeue_without_retry),
+	    coord_fixture_test(test_priority_then_fifo),
+	    coord_fixture_test(test_requeued_task_keeps_its_age),
+	    coord_fixture_test(test_remove_task),
+	    coord_fixture_test(test_set_status_same_is_noop),
+	    coord_fixture_test(test_worker_lost_requeues),
+	    coord_fixture_test(test_requeue_limit),
+	    coord_fixture_test(test_default_max_requeues),
+	    coord_fixture_test(test_reload_from_store),
+	    coord_fixture_test(test_reload_lost_worker),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "store/store.h"
+#include "unit_main.h"
 
 struct fixture {
 	char dir[64];
@@ -438,5 +439,5 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_open_failures, setup, teardown),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

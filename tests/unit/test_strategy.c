@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "core/model.h"
 #include "core/sim.h"
+#include "unit_main.h"
 
 static struct coord *new_coord(const char *strategy, const char *section_json)
 {
@@ -824,5 +825,5 @@ int main(void)
 	    cmocka_unit_test(test_simulator_labels_and_constraints),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* test_task.c: unit tests of task validation (src/coordinator/task.c): the defaults a minimal
+/* test_task.c: unit tests of task validation (src/core/task.c): the defaults a minimal
  * task gets, hardware given as a string, unknown members kept under params (the seed's benchmark
  * tasks), and one error per kind of bad input, each of which must name the field at fault. */
 #include <setjmp.h>
@@ -14,6 +14,7 @@
 
 #include "common/json.h"
 #include "core/model.h"
+#include "unit_main.h"
 
 #define DEFAULT_TIMEOUT 120.0
 
@@ -457,5 +458,5 @@ int main(void)
 	    cmocka_unit_test(test_status_names),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

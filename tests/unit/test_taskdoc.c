@@ -1,5 +1,5 @@
 /* test_taskdoc.c: unit tests of a pending task's document kept as compact JSON text
- * (src/coordinator/taskdoc.c): the document read back is the one written, member order and
+ * (src/core/taskdoc.c): the document read back is the one written, member order and
  * number types included; the scheduler's fields stay valid while it is text; tasks whose fields
  * borrow from their document (hardware lists, plugin types, deadlines, recoveries) and tasks that
  * are not pending keep their parsed document. */
@@ -16,6 +16,7 @@
 
 #include "common/json.h"
 #include "core/model.h"
+#include "unit_main.h"
 
 /* A task as state_add_task() sets it up, from a submitted JSON text. */
 static struct ctask *task_of(const char *submitted, enum task_status st)
@@ -170,5 +171,5 @@ int main(void)
 		cmocka_unit_test(test_kept_parsed), cmocka_unit_test(test_finished_text),
 		cmocka_unit_test(test_recovery_kept),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

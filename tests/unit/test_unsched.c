@@ -16,6 +16,7 @@
 
 #include "cli/cli.h"
 #include "net/http.h"
+#include "unit_main.h"
 
 /* A summary listing the tasks ids (NULL-terminated) as blocked. */
 static json_t *summary(const char *const *ids)
@@ -122,5 +123,5 @@ int main(void)
 	    cmocka_unit_test(test_skip_refused),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

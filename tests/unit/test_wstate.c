@@ -25,6 +25,7 @@
 #include "worker/state.h"
 
 #include "proc_helpers.h"
+#include "unit_main.h"
 
 /* Starts `sh -c script` as the leader of a new process group with the given environment. */
 static pid_t start_leader(const char *script, char *const *envp)
@@ -258,5 +259,5 @@ int main(void)
 	    cmocka_unit_test(test_guard),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@
 #    shows why (an attempt requeued after a crash); the count of such re-executions is reported;
 #  - /metrics says dtf_tasks{status="completed"} 500.
 # FAULTS_SEED=N repeats a run's kill schedule (it is printed).
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/faults_lib.sh"
 
 N=500
 FIRST=260          # tasks in the first batch; the rest come in batches of BATCH between kills
@@ -26,11 +26,11 @@ for w in 1 2; do start_worker "crash-$w" --slots 2; done
 for w in 1 2; do wait_worker "crash-$w"; done
 RUN=$(api POST /api/v1/runs '{"name": "coordinator-crashes"}' | jq_py 'd["id"]')
 
-# Every execution appends "task attempt worker" to ran.log (appends of a line are atomic). One
+# Every execution appends "task attempt worker" to $RAN (appends of a line are atomic). One
 # task in ten returns at once, the others sleep 0.1-0.2 s: about 20 s of work for the 4 slots,
 # long enough for 10 kills (one every second or so, restart included) to land while tasks run.
 # In a sanitizer build (SCALE 3), where a restart takes longer, the sleeps are 1.5 times longer.
-python3 - "$N" "$FIRST" "$BATCH" "$RUN" "$T/ran.log" "$SCALE" <<'EOF'
+python3 - "$N" "$FIRST" "$BATCH" "$RUN" "$RAN" "$SCALE" <<'EOF'
 import json, sys
 n, first, batch, run, log = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 slow = 1 + (int(sys.argv[6]) - 1) / 4
@@ -98,13 +98,13 @@ wait_for -t 60 -m "the run to finish after $kills coordinator kills" run_done
 
 api GET "/api/v1/tasks?run_id=$RUN&limit=1000" > final.json
 api GET "/api/v1/runs/$RUN/summary" > summary.json
-python3 - "$N" <<'EOF' || fail "the run after $kills coordinator kills is not what it should be"
+python3 - "$N" "$RAN" <<'EOF' || fail "the run after $kills coordinator kills is not what it should be"
 import json, sys, collections
 n = int(sys.argv[1])
 tasks = json.load(open("final.json"))
 summary = json.load(open("summary.json"))
 acked = open("acked_ids.txt").read().split()
-runs = [tuple(line.split()) for line in open("ran.log") if line.strip()]
+runs = [tuple(line.split()) for line in open(sys.argv[2]) if line.strip()]
 by_id = {t["id"]: t for t in tasks["tasks"]}
 
 assert len(acked) == n and len(set(acked)) == n, f"{len(acked)} acknowledged ids, {len(set(acked))} distinct"

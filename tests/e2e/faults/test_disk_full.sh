@@ -7,16 +7,11 @@
 #      (skipped, with a message, where tmpfs cannot be mounted);
 #  e2. an injected one, everywhere: DTF_WORKER_FAULT_WORKDIR=enospc makes the worker fail to
 #      create the task's work directory with ENOSPC; the task never starts.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/faults_lib.sh"
 
 # A long first backoff: the retry waits while the test releases the second worker (held back in
 # quarantine, so that the first attempt goes to the worker with the full disk).
-start_coordinator --heartbeat-timeout 2 --retry-backoff 6
-. "$(dirname "$0")/faults_lib.sh"
-# first_attempt_failed TASK: attempt 1 ended (requeued) and the task waits for its retry.
-first_attempt_failed() {
-	[ "$(task_field "$1" '"%s %d" % (d["status"], len(d.get("history", [])))')" = "pending 1" ]
-}
+start_faults_coordinator --retry-backoff 6
 # check_retried_elsewhere TASK BAD GOOD: two attempts, the first infrastructure on BAD, the
 # second passed on GOOD, recovered by retry_elsewhere (and not reported as flaky).
 check_retried_elsewhere() {
@@ -63,7 +58,7 @@ else
 	assert_eq "$(http POST /api/v1/workers/ke2/quarantine '{"reason": "not yet"}')" 200 "holding ke2 back"
 	E2=$(submit '{"name": "writes_on_full_disk", "hardware": "fe", "max_retries": 1,
 		"shell": "'"$NOTE"'; echo data > \"$DTF_WORK_DIR/small\" && echo wrote on $DTF_WORKER_ID"}')
-	wait_for -t 20 -m "writes_on_full_disk's first attempt to fail" first_attempt_failed "$E2"
+	wait_for -t 20 -m "writes_on_full_disk's first attempt to fail" first_attempts_failed "$E2" 1
 	assert_eq "$(task_field "$E2" 'd["recovery"]["strategy"] + " " + d["recovery"]["class"] + " " + ",".join(d["recovery"]["exclude"])')" \
 		"retry_elsewhere infrastructure ke" "recovery of writes_on_full_disk"
 	assert_eq "$(http DELETE /api/v1/workers/ke2/quarantine)" 200 "releasing ke2"
@@ -88,7 +83,7 @@ start_worker kf2 --hardware ff
 wait_worker kf2
 assert_eq "$(http POST /api/v1/workers/kf2/quarantine '{"reason": "not yet"}')" 200 "holding kf2 back"
 F2=$(submit '{"name": "retried", "hardware": "ff", "max_retries": 1, "shell": "'"$NOTE"'; echo ok"}')
-wait_for -t 20 -m "retried's first attempt to fail" first_attempt_failed "$F2"
+wait_for -t 20 -m "retried's first attempt to fail" first_attempts_failed "$F2" 1
 assert_eq "$(http DELETE /api/v1/workers/kf2/quarantine)" 200 "releasing kf2"
 wait_for -t 30 -m "retried to complete" task_status_is "$F2" completed
 check_retried_elsewhere "$F2" kf kf2

@@ -2,13 +2,9 @@
 # Malformed result uploads from a hand-driven worker: each is answered 4xx with a JSON error,
 # the task is unchanged, the coordinator stays healthy, and the real result is then recorded
 # exactly once (a duplicate delivery is stale).
-. "$(dirname "$0")/../lib.sh"
-
-HB_TIMEOUT=2   # seconds; workers report every 0.5 s (lib.sh's --heartbeat-interval)
-start_coordinator --heartbeat-timeout "$HB_TIMEOUT"
-
 . "$(dirname "$0")/faults_lib.sh"
 
+start_faults_coordinator
 
 # ---------------------------------------------------------------------------------------------
 # f. Malformed result uploads, from a hand-driven worker.

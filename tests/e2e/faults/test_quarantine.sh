@@ -7,26 +7,9 @@
 #     through the levels (quarantine included) to a system-wide block of that class, visible in
 #     /api/v1/workers, /api/v1/recovery/history and /metrics, and lifted by the admin call, after
 #     which it passes.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/faults_lib.sh"
 
-COORD_ARGS=(--heartbeat-timeout 3 --retry-backoff 0.1 --quarantine-threshold 2 --quarantine-time 3)
-start_coordinator "${COORD_ARGS[@]}"
-curl -sN --max-time 120 "$URL/api/v1/events" > "$T/events.txt" 2>/dev/null &
-track_pid "$!"
-wait_for -t 10 -m "the event stream to open" grep -q "dtf events" "$T/events.txt"
-
-submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
-worker_status() { api GET "/api/v1/workers/$1" | jq_py 'd["status"]'; }
-history_of() { # history_of TASK: "worker:outcome:kind …" of its attempts
-	task_field "$1" '" ".join("%s:%s:%s" % (a["worker_id"], a["outcome"], a.get("error_kind", "-")) for a in d["history"])'
-}
-# stat CLASS STRATEGY: "attempts successes" from GET /api/v1/recovery/history.
-stat() {
-	api GET /api/v1/recovery/history | jq_py "next(('%d %d' % (e['attempts'], e['successes']) for e in d['history'] if e['class'] == '$1' and e['strategy'] == '$2'), '0 0')"
-}
-first_attempts_failed() { # first_attempts_failed TASK N: N attempts failed, waiting for the next
-	[ "$(task_field "$1" '"%s %d" % (d["status"], len(d.get("history", [])))')" = "pending $2" ]
-}
+start_recovery_coordinator
 
 # ---------------------------------------------------------------------------------------------
 log "3: quarantine after two tasks that failed on r1 and passed on r2"
@@ -94,7 +77,7 @@ assert_eq "$(http POST /api/v1/recovery/unblock '{}')" 400 "unblocking without a
 code=$(http POST /api/v1/recovery/unblock '{"hardware": "gpu-x"}')
 assert_eq "$code" 200 "unblocking gpu-x"
 wait_for -t 20 -m "crashes to complete" task_status_is "$X4" completed
-assert_eq "$(stat signal system_intervention)" "1 1" "signal/system_intervention"
-assert_eq "$(stat signal quarantine_worker)" "1 0" "signal/quarantine_worker"
+assert_eq "$(recovery_stat signal system_intervention)" "1 1" "signal/system_intervention"
+assert_eq "$(recovery_stat signal quarantine_worker)" "1 0" "signal/quarantine_worker"
 assert_eq "$(metric 'dtf_recoveries_total{phase="completed"}')" 3 "recoveries completed"
 exit 0

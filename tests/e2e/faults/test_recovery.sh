@@ -9,26 +9,9 @@
 #  2b. a task that reports running out of memory is retried with more memory (level 2);
 #  5. the history survives a coordinator restart.
 # Quarantine and level 5 are in test_quarantine.sh.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/faults_lib.sh"
 
-COORD_ARGS=(--heartbeat-timeout 3 --retry-backoff 0.1 --quarantine-threshold 2 --quarantine-time 3)
-start_coordinator "${COORD_ARGS[@]}"
-curl -sN --max-time 120 "$URL/api/v1/events" > "$T/events.txt" 2>/dev/null &
-track_pid "$!"
-wait_for -t 10 -m "the event stream to open" grep -q "dtf events" "$T/events.txt"
-
-submit() { api POST /api/v1/tasks "$1" | jq_py 'd["id"]'; }
-worker_status() { api GET "/api/v1/workers/$1" | jq_py 'd["status"]'; }
-history_of() { # history_of TASK: "worker:outcome:kind …" of its attempts
-	task_field "$1" '" ".join("%s:%s:%s" % (a["worker_id"], a["outcome"], a.get("error_kind", "-")) for a in d["history"])'
-}
-# stat CLASS STRATEGY: "attempts successes" from GET /api/v1/recovery/history.
-stat() {
-	api GET /api/v1/recovery/history | jq_py "next(('%d %d' % (e['attempts'], e['successes']) for e in d['history'] if e['class'] == '$1' and e['strategy'] == '$2'), '0 0')"
-}
-first_attempts_failed() { # first_attempts_failed TASK N: N attempts failed, waiting for the next
-	[ "$(task_field "$1" '"%s %d" % (d["status"], len(d.get("history", [])))')" = "pending $2" ]
-}
+start_recovery_coordinator
 
 # ---------------------------------------------------------------------------------------------
 log "1: fails on r1 only: retry in place, then elsewhere"
@@ -44,8 +27,8 @@ touch "$T/r2-up"
 wait_for -t 20 -m "fails_on_r1 to complete" task_status_is "$X1" completed
 assert_eq "$(history_of "$X1")" "r1:requeued:exit_code r1:requeued:exit_code r2:passed:-" "attempts of fails_on_r1"
 assert_eq "$(task_field "$X1" 'd["result"].get("flaky")')" true "fails_on_r1 is flaky"
-assert_eq "$(stat exit retry_in_place)" "1 0" "exit/retry_in_place"
-assert_eq "$(stat exit retry_elsewhere)" "1 1" "exit/retry_elsewhere"
+assert_eq "$(recovery_stat exit retry_in_place)" "1 0" "exit/retry_in_place"
+assert_eq "$(recovery_stat exit retry_elsewhere)" "1 1" "exit/retry_elsewhere"
 assert_eq "$(task_field "$X1" '"recovery" in d')" false "no recovery left on fails_on_r1"
 assert_eq "$(api GET /api/v1/workers/r1 | jq_py 'd.get("strikes")')" 1 "strikes of r1"
 
@@ -58,7 +41,7 @@ X2=$(submit '{"name": "slow_start", "hardware": "r3only", "max_retries": 4, "tim
 wait_for -t 40 -m "slow_start to complete" task_status_is "$X2" completed
 assert_eq "$(history_of "$X2")" "r3:requeued:timeout r3:requeued:timeout r3:requeued:timeout r3:passed:-" "attempts of slow_start"
 assert_eq "$(task_field "$X2" 'd["timeout_s"]')" 2.0 "timeout of slow_start after retry_elsewhere"
-assert_eq "$(stat timeout retry_in_place) $(stat timeout retry_elsewhere) $(stat timeout restart_executor)" \
+assert_eq "$(recovery_stat timeout retry_in_place) $(recovery_stat timeout retry_elsewhere) $(recovery_stat timeout restart_executor)" \
 	"1 0 1 0 1 1" "timeout history"
 wait_for -t 10 -m "r3 to log its executor restart" grep -q "executor 0 restarted" "$T/worker-r3.log"
 wait_for -t 10 -m "r3 to report the restart" eval '[ "$(api GET /api/v1/workers/r3 | jq_py "d.get(\"executor_restarts\", 0)")" -ge 1 ]'
@@ -70,7 +53,7 @@ X2B=$(submit '{"name": "needs_more_memory", "hardware": "r3only", "max_retries":
 wait_for -t 30 -m "needs_more_memory to complete" task_status_is "$X2B" completed
 assert_eq "$(history_of "$X2B")" "r3:requeued:oom r3:requeued:oom r3:passed:-" "attempts of needs_more_memory"
 assert_eq "$(task_field "$X2B" 'd["requirements"]["memory"]')" 96.0 "memory of needs_more_memory after retry_elsewhere"
-assert_eq "$(stat oom retry_in_place) $(stat oom retry_elsewhere)" "1 0 1 1" "oom history"
+assert_eq "$(recovery_stat oom retry_in_place) $(recovery_stat oom retry_elsewhere)" "1 0 1 1" "oom history"
 
 # ---------------------------------------------------------------------------------------------
 log "5: the history survives a restart"
@@ -80,7 +63,7 @@ grep -q '"phase":"completed".*"strategy":"restart_executor"\|"strategy":"restart
 	fail "no recovery event for the executor restart: $(grep -A1 '^event: recovery' "$T/events.txt" | tail -4)"
 api GET /api/v1/recovery/history | jq_py 'd["history"]' > before.json
 stop_coordinator KILL
-COORD_PORT_WANT=$COORD_PORT start_coordinator "${COORD_ARGS[@]}"
+COORD_PORT_WANT=$COORD_PORT start_coordinator "${RECOVERY_ARGS[@]}"
 api GET /api/v1/recovery/history | jq_py 'd["history"]' > after.json
 cmp -s before.json after.json || fail "history changed across a restart: $(cat before.json) / $(cat after.json)"
 exit 0

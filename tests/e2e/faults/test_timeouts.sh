@@ -2,13 +2,9 @@
 # A task that hangs fails with error.kind timeout; a task whose processes (a forked child
 # included) ignore SIGTERM fails with error.kind timeout and none of its processes remain (the
 # whole process group is killed after the grace period).
-. "$(dirname "$0")/../lib.sh"
-
-HB_TIMEOUT=2   # seconds; workers report every 0.5 s (lib.sh's --heartbeat-interval)
-start_coordinator --heartbeat-timeout "$HB_TIMEOUT"
-
 . "$(dirname "$0")/faults_lib.sh"
 
+start_faults_coordinator
 
 # ---------------------------------------------------------------------------------------------
 # c and d, side by side on one 2-slot worker.

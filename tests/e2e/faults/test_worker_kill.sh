@@ -3,13 +3,9 @@
 # lost, its task goes back to pending within timeout + 1 s and completes on another worker,
 # exactly once (the history shows the worker_lost attempt), without spending a retry (a requeue
 # instead); with no requeue left (max_requeues 0) the task fails with error.kind worker_lost.
-. "$(dirname "$0")/../lib.sh"
-
-HB_TIMEOUT=2   # seconds; workers report every 0.5 s (lib.sh's --heartbeat-interval)
-start_coordinator --heartbeat-timeout "$HB_TIMEOUT"
-
 . "$(dirname "$0")/faults_lib.sh"
 
+start_faults_coordinator
 
 # ---------------------------------------------------------------------------------------------
 # a. SIGKILL a worker in the middle of a 5 s task.

@@ -3,13 +3,9 @@
 # elsewhere; the result it sends for the old attempt on waking is refused (409), the task keeps
 # the other worker's result (completed exactly once), and the woken worker registers again and
 # runs new work.
-. "$(dirname "$0")/../lib.sh"
-
-HB_TIMEOUT=2   # seconds; workers report every 0.5 s (lib.sh's --heartbeat-interval)
-start_coordinator --heartbeat-timeout "$HB_TIMEOUT"
-
 . "$(dirname "$0")/faults_lib.sh"
 
+start_faults_coordinator
 
 # ---------------------------------------------------------------------------------------------
 # b. SIGSTOP a worker past the heartbeat timeout, SIGCONT it once its task runs elsewhere.
