@@ -1,5 +1,5 @@
 /* simulate.c: `dtf simulate`: runs the real scheduler against simulated workers in virtual time
- * (src/sched/sim.c) and reports makespan, its ratio to the lower bound, mean wait, fairness
+ * (src/core/sim.c) and reports makespan, its ratio to the lower bound, mean wait, fairness
  * across users and deadline misses. */
 #include <getopt.h>
 #include <stdio.h>
