@@ -919,6 +919,7 @@ static void h_task_put(struct dtf_http_req *r)
 		t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
 		t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 		t->max_requeues = (int)dtf_json_int(task_doc(t), "max_requeues", t->max_requeues);
+		sched_task_set(c, t); /* its priority or name may have changed */
 		if (queued)
 			state_queue(c, t);
 		if (state_begin(c) || state_save_task(c, t) || state_commit(c)) {
@@ -929,6 +930,7 @@ static void h_task_put(struct dtf_http_req *r)
 			t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 			t->max_requeues =
 			    (int)dtf_json_int(task_doc(t), "max_requeues", t->max_requeues);
+			sched_task_set(c, t);
 			if (queued)
 				state_queue(c, t);
 			reply_store_error(r);
@@ -1680,7 +1682,7 @@ static void h_worker_lease(struct dtf_http_req *r)
 	if (json_array_size(tasks) == 0 && wait_s > 0 && json_array_size(acks) == 0 && max > 0) {
 		json_decref(tasks);
 		w->waiter = r;
-		sx_waiting_add(c, w);
+		sx_waiting_add(c->sx, &w->sx);
 		w->waiter_max = max;
 		w->waiter_deadline_ms = dtf_mono_ms() + (int64_t)(wait_s * 1000);
 		dtf_http_suspend(r);

@@ -25,7 +25,7 @@ static int flush(struct coord *c)
 	size_t i;
 
 	if (c->gc_open) {
-		sx_history_persist(c, false);
+		sx_history_persist(c->sx, false);
 		rc = c->store->ops->commit(c->store);
 		if (rc)
 			c->store->ops->rollback(c->store);

@@ -142,8 +142,8 @@ static int coord_sched_init(struct coord *c, char *err, size_t errlen)
 {
 	const char *want = sched_wanted(&c->cfg);
 
-	return sx_init(c, sched_section(&c->cfg), sx_builtin(want) ? want : "priority", err,
-		       errlen);
+	return sched_init(c, sched_section(&c->cfg), sx_builtin(want) ? want : "priority", err,
+			  errlen);
 }
 
 static int coord_sched_plugin(struct coord *c, char *err, size_t errlen)
@@ -153,7 +153,7 @@ static int coord_sched_plugin(struct coord *c, char *err, size_t errlen)
 
 	if (!want || sx_builtin(want))
 		return 0;
-	if (sx_set_strategy(c, want, why, sizeof(why)) != 0) {
+	if (sx_set_strategy(c->sx, c->plugins, want, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "scheduler.strategy: %s", why);
 		return DTF_EINVAL;
 	}
@@ -314,11 +314,12 @@ void coord_stop(struct coord *c)
 	dtf_events_free(c->events);
 	/* The duration history not written yet goes in with a last commit. */
 	if (c->store && c->sx && state_begin(c) == 0) {
-		sx_history_persist(c, true);
+		sx_history_persist(c->sx, true);
 		if (state_commit_now(c))
 			log_warn("store: the last duration history was not saved: %s", c->store->error);
 	}
-	sx_free(c);
+	sx_free(c->sx);
+	c->sx = NULL;
 	state_free_all(c);
 	free(c->gc_held);
 	dtf_store_close(c->store);

@@ -15,12 +15,18 @@
 
 #define MAX_SCHEDULER_BODY 4096
 
+static json_t *describe(struct coord *c)
+{
+	return sx_describe(c->sx, c->plugins, c->cfg.batch_processing, c->cfg.batch_size_limit,
+			   c->pending_count);
+}
+
 void coord_h_scheduler_get(struct dtf_http_req *r)
 {
 	struct coord *c = r->app;
 
 	pthread_mutex_lock(&c->lock);
-	dtf_http_reply_json(r, 200, sx_describe(c));
+	dtf_http_reply_json(r, 200, describe(c));
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -51,10 +57,12 @@ void coord_h_scheduler_put(struct dtf_http_req *r)
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (sx_set_strategy(c, name, err, sizeof(err)) != 0) {
+	if (!sched_sx(c) || sx_set_strategy(c->sx, c->plugins, name, err, sizeof(err)) != 0) {
+		if (!c->sx)
+			snprintf(err, sizeof(err), "out of memory");
 		dtf_http_reply_error(r, 400, "unknown_strategy", "%s", err);
 	} else {
-		dtf_http_reply_json(r, 200, sx_describe(c));
+		dtf_http_reply_json(r, 200, describe(c));
 		sched_wake(c); /* the new order may hand work to a waiting worker */
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -63,15 +71,15 @@ void coord_h_scheduler_put(struct dtf_http_req *r)
 
 int coord_sched_metrics(struct coord *c, struct dtf_prom *pm)
 {
-	return sx_metrics(c, pm);
+	return sx_metrics(c->sx, pm);
 }
 
 void coord_task_passed(struct coord *c, struct ctask *t, struct cworker *w, const json_t *result)
 {
 	json_t *d = json_object_get(result, "duration_s");
 	double s = json_is_number(d) ? json_number_value(d)
-				     : (double)(sx_now_ms(c) - t->assigned_ms) / 1000.0;
+				     : (double)(sx_now_ms(c->sx) - t->assigned_ms) / 1000.0;
 
 	if (isfinite(s) && s >= 0)
-		sx_record_duration(c, t, w, s);
+		sx_record_duration(c->sx, &t->sx, sched_worker_hw(w), s);
 }

@@ -27,9 +27,9 @@ static void config_case(const json_t *sec)
 
 	if (!c)
 		return;
-	if (sx_init(c, sec, NULL, err, sizeof(err)) != 0 && !err[0])
+	if (sched_init(c, sec, NULL, err, sizeof(err)) != 0 && !err[0])
 		abort();
-	sx_free(c);
+	sx_free(c->sx);
 	free(c);
 }
 
