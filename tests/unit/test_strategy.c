@@ -430,6 +430,45 @@ static void test_switch_strategy(void **state)
 	sim_coord_free(c);
 }
 
+/* Pending tasks kept as text (taskdoc.c) stay text through strategy switches and the leases of
+ * other tasks: the index reads the fields copied at submission, never the documents. */
+static void test_switch_keeps_text(void **state)
+{
+	static const char *const strategies[] = {"fair-share", "round-robin", "duration",
+						  "deadline", "resource-aware", "priority"};
+	struct coord *c = new_coord("priority", NULL);
+	struct cworker *w = add_worker(c, "w", "{\"slots\": 1}");
+	struct ctask *a, *b, *x;
+	char ids[64], err[256];
+	size_t i;
+
+	(void)state;
+	sx_history_set(c->sx, "long", "*", 100, 1);
+	sx_history_set(c->sx, "short", "*", 1, 1);
+	sx_history_set(c->sx, "other", "*", 10, 1);
+	a = add_task(c, "a", "{\"name\": \"long\", \"user\": \"alice\", \"priority\": 9}");
+	b = add_task(c, "b", "{\"name\": \"short\", \"user\": \"bob\", \"priority\": 1}");
+	x = add_task(c, "x", "{\"name\": \"other\", \"user\": \"carol\", \"priority\": 5}");
+	task_compact(a);
+	task_compact(b);
+	task_compact(x);
+	assert_non_null(a->text);
+	for (i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++) {
+		assert_int_equal(sx_set_strategy(c->sx, c->plugins, strategies[i], err, sizeof(err)),
+				 0);
+		assert_non_null(a->text);
+		assert_non_null(b->text);
+		assert_non_null(x->text);
+	}
+	/* Under duration the long one goes first; the others are not read to decide it. */
+	assert_int_equal(sx_set_strategy(c->sx, c->plugins, "duration", err, sizeof(err)), 0);
+	assert_string_equal(lease_ids(c, w, 1, ids, sizeof(ids)), "a");
+	assert_non_null(b->text);
+	assert_non_null(x->text);
+	assert_true(fabs(sx_expected(c->sx, &a->sx) - 100) < 1e-9);
+	sim_coord_free(c);
+}
+
 static void test_config_errors(void **state)
 {
 	char err[256];
@@ -819,6 +858,7 @@ int main(void)
 	    cmocka_unit_test(test_resource_aware_best_fit),
 	    cmocka_unit_test(test_batching_limits),
 	    cmocka_unit_test(test_switch_strategy),
+	    cmocka_unit_test(test_switch_keeps_text),
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_backoff_delays),
 	    cmocka_unit_test(test_waiting_list),
