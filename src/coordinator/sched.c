@@ -151,7 +151,6 @@ struct sx *sched_sx(struct coord *c)
 
 void sched_task_set(struct coord *c, struct ctask *t)
 {
-	t->sx.id = t->id;
 	t->sx.run_id = t->run_id;
 	t->sx.seq = t->seq;
 	t->sx.priority = t->priority;

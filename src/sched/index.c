@@ -68,6 +68,8 @@ void sx_constraint_reads(const json_t *v, unsigned *reads)
 static void signature(const struct sx *s, const struct sx_task *t, const json_t *doc,
 		      struct sx_sigbuf *b)
 {
+	const char *id = dtf_json_str(doc, "id", "");
+
 	unsigned reads = s->defaults_read;
 	json_t *cons = json_object_get(doc, "constraints"),
 	       *con = json_object_get(doc, "constraint");
@@ -77,7 +79,7 @@ static void signature(const struct sx *s, const struct sx_task *t, const json_t 
 	if (con)
 		sx_constraint_reads(con, &reads);
 	if (reads & SX_READS_DOC) {
-		snprintf(b->text, sizeof(b->text), "\x1e%s", t->id);
+		snprintf(b->text, sizeof(b->text), "\x1e%s", id);
 		return;
 	}
 	b->len = 0;
@@ -94,7 +96,7 @@ static void signature(const struct sx *s, const struct sx_task *t, const json_t 
 		json_decref(p);
 	}
 	if (b->overflow) /* a task of its own kind: keyed by its id, so it is never merged */
-		snprintf(b->text, sizeof(b->text), "\x1e%s", t->id);
+		snprintf(b->text, sizeof(b->text), "\x1e%s", id);
 }
 
 /* ---- heaps ---- */
@@ -111,7 +113,7 @@ static bool key_less(const struct sx_task *a, const struct sx_task *b)
 static void heap_set(struct sx_lane *ln, size_t i, struct sx_task *t)
 {
 	ln->heap[i] = t;
-	t->pos = i;
+	t->pos = (uint32_t)i;
 }
 
 static void sift_up(struct sx_lane *ln, size_t i)
@@ -284,9 +286,11 @@ static void lane_drop(struct sx_class *cl, struct sx_lane *ln)
 	free(ln);
 }
 
+static const char *batch_key(const struct sx_task *t);
+
 static void group_add(struct sx_class *cl, struct sx_task *t)
 {
-	const char *key = t->batch_key;
+	const char *key = batch_key(t);
 	struct sx_group *g;
 
 	if (!key || !*key)
@@ -349,7 +353,7 @@ static int delayed_push(struct sx *s, struct sx_task *t)
 		s->delayed = v;
 		s->capdelayed = cap;
 	}
-	t->pos = s->ndelayed;
+	t->pos = (uint32_t)s->ndelayed;
 	s->delayed[s->ndelayed++] = t;
 	t->delayed = true;
 	return 0;
@@ -365,7 +369,7 @@ static void delayed_remove(struct sx *s, struct sx_task *t)
 	if (i >= s->ndelayed || s->delayed[i] != t)
 		return;
 	s->delayed[i] = s->delayed[--s->ndelayed];
-	s->delayed[i]->pos = i;
+	s->delayed[i]->pos = (uint32_t)i;
 }
 
 /* ---- the task record ---- */
@@ -395,8 +399,8 @@ void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc)
 	const char *key = dtf_json_str(doc, "batch_key", NULL);
 	const char *dl = dtf_json_str(doc, "deadline", NULL);
 	json_t *hw = json_object_get(doc, "hardware"), *e;
-	size_t len = 0, i, nlen = name ? strlen(name) + 1 : 0,
-	       klen = key && *key ? strlen(key) + 1 : 0;
+	size_t len = 0, i, nlen = name ? strlen(name) + 1 : 0;
+	size_t klen = key && *key ? strlen(key) + 1 : 0;
 	struct sx_sigbuf b;
 	char *p;
 
@@ -407,33 +411,38 @@ void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc)
 	if (dl && dtf_parse_rfc3339(dl, &t->deadline_ms) != 0)
 		t->deadline_ms = 0;
 	/* The strings one task needs, in one allocation. */
-	json_array_foreach(hw, i, e) if (json_is_string(e)) len += json_string_length(e) + 1;
+	json_array_foreach(hw, i, e)
+	{
+		if (json_is_string(e) && i < UINT16_MAX)
+			len += json_string_length(e) + 1;
+	}
 	len += nlen + klen;
 	if (len && (p = t->strs = malloc(len)) != NULL) {
-		if (name) {
-			t->name = memcpy(p, name, nlen);
-			p += nlen;
-		}
-		if (klen) {
-			t->batch_key = memcpy(p, key, klen);
-			p += klen;
-		}
-		t->hw = p;
-		json_array_foreach(hw, i, e) if (json_is_string(e))
+		if (nlen)
+			memcpy(p, name, nlen);
+		p += nlen;
+		if (klen)
+			memcpy(p, key, klen);
+		p += klen;
+		t->has_name = name != NULL;
+		t->has_key = klen > 0;
+		json_array_foreach(hw, i, e)
 		{
+			if (!json_is_string(e) || i >= UINT16_MAX)
+				continue;
 			memcpy(p, json_string_value(e), json_string_length(e) + 1);
 			p += json_string_length(e) + 1;
 			t->nhw++;
 		}
 	} else if (len) {
-		log_error("scheduler: out of memory recording task %s", t->id);
+		log_error("scheduler: out of memory recording a task's name and hardware");
 	}
 	t->cls = NULL;
 	if (s) {
 		signature(s, t, doc, &b);
 		t->cls = class_intern(s, b.text);
 		if (!t->cls)
-			log_error("scheduler: out of memory indexing task %s", t->id);
+			log_error("scheduler: out of memory indexing a task");
 	}
 }
 
@@ -441,8 +450,32 @@ void sx_task_release(struct sx_task *t)
 {
 	free(t->strs);
 	t->strs = NULL;
-	t->name = t->batch_key = t->hw = NULL;
+	t->has_name = t->has_key = false;
 	t->nhw = 0;
+}
+
+const char *sx_task_name(const struct sx_task *t)
+{
+	return t->has_name ? t->strs : NULL;
+}
+
+const char *sx_task_hw(const struct sx_task *t)
+{
+	const char *p = t->strs;
+
+	if (t->has_name)
+		p += strlen(p) + 1;
+	if (t->has_key)
+		p += strlen(p) + 1;
+	return p;
+}
+
+/* The batch_key, or NULL. */
+static const char *batch_key(const struct sx_task *t)
+{
+	if (!t->has_key)
+		return NULL;
+	return t->has_name ? t->strs + strlen(t->strs) + 1 : t->strs;
 }
 
 /* ---- adding and removing ---- */
@@ -455,13 +488,13 @@ static void index_put(struct sx *s, struct sx_task *t)
 	char lane[SX_LANE_MAX];
 
 	if (!cl || class_list(s, cl) != 0) {
-		log_error("scheduler: out of memory indexing task %s", t->id);
+		log_error("scheduler: out of memory indexing a task of run %s", t->run_id);
 		return;
 	}
 	sx_lane_name(s, t, lane, sizeof(lane));
 	ln = lane_get(cl, lane);
 	if (!ln || (sx_task_key(s, t), heap_push(ln, t)) != 0) {
-		log_error("scheduler: out of memory indexing task %s", t->id);
+		log_error("scheduler: out of memory indexing a task of run %s", t->run_id);
 		if (ln && ln->n == 0)
 			lane_drop(cl, ln);
 		if (cl->count == 0 && cl->nlanes == 0)
@@ -499,7 +532,7 @@ void sx_add(struct sx *s, struct sx_task *t)
 		s->by_priority[t->priority]++;
 	if (t->not_before_ms > sx_now_ms(s)) {
 		if (delayed_push(s, t) != 0)
-			log_error("scheduler: out of memory delaying task %s", t->id);
+			log_error("scheduler: out of memory delaying a task of run %s", t->run_id);
 		return;
 	}
 	index_put(s, t);

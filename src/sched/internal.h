@@ -123,6 +123,9 @@ struct sx {
 /* Adds to *reads what the expressions in v (a string or a list of strings) read of the task. */
 void sx_constraint_reads(const json_t *v, unsigned *reads);
 
+/* index.c: the task's hardware classes (nhw of them, one after the other). */
+const char *sx_task_hw(const struct sx_task *t);
+
 /* strategy.c */
 const char *sx_kind_name(enum sx_kind k);
 /* The lane a task goes in under the active strategy. */

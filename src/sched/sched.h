@@ -42,37 +42,36 @@ struct sx_lane;
 /* Priorities run from 1 (most urgent) to this. */
 #define SX_PRIORITY_LEVELS 10
 
-/* A task as the index sees it, embedded in the core's task record. */
+/* A task as the index sees it, embedded in the core's task record. The small members are last,
+ * so that the record costs what it must (there is one per task the coordinator holds). */
 struct sx_task {
 	/* Set by the core before sx_task_set (and again, with it, when a pending task's priority
 	 * or name changes while it is out of the index). */
-	const char *id, *run_id;	/* borrowed from the record it is embedded in */
+	const char *run_id;		/* borrowed from the record it is embedded in */
 	int64_t seq;			/* submission order */
-	int priority;			/* 1 … SX_PRIORITY_LEVELS */
 	double cpu, memory, gpu_memory; /* requirements */
 	/* Monotonic ms before which it is not leased (retry backoff); the core sets it. */
 	int64_t not_before_ms;
 	/* Set by sx_task_set from the task's document. */
 	const char *user, *project; /* "" when none; interned in the sx (never freed before it) */
-	const char *name;	    /* the test name the duration history is kept by, or NULL */
-	const char *batch_key;	    /* NULL when none */
-	const char *hw;		    /* nhw hardware classes, any of which will do, one after the
-				     * other, each ending in '\0' */
-	unsigned nhw;
-	char *strs;	      /* owned: name, batch_key and hw point into it */
+	/* Owned: the name (when has_name; the history is kept by it), then the batch_key (when
+	 * has_key), then nhw hardware classes any of which will do, each ending in '\0'. */
+	char *strs;
 	int64_t deadline_ms;  /* wall; 0 when none */
 	struct sx_class *cls; /* its signature, interned in the sx */
-	bool at_risk;	      /* sx_deadline_check's last answer */
-	/* The index's own: its lane and heap position (or position in the delayed set), its key
-	 * under the active strategy, its batch group, and the resource-seconds charged to its
-	 * user when it was leased. */
-	bool delayed;
+	/* The index's own: its lane, its batch group, its key under the active strategy, and the
+	 * resource-seconds charged to its user when it was leased. */
 	struct sx_lane *lane;
-	size_t pos;
-	double k1, k2;
 	struct sx_group *group;
 	struct sx_task *bprev, *bnext;
+	double k1, k2;
 	double charged;
+	uint32_t pos; /* in its lane's heap, or in the delayed set */
+	int priority; /* 1 … SX_PRIORITY_LEVELS (set by the core) */
+	uint16_t nhw;
+	bool has_name : 1, has_key : 1;
+	bool at_risk : 1; /* sx_deadline_check's last answer */
+	bool delayed : 1; /* in the delayed set */
 };
 
 /* A worker as the index sees it, embedded in the core's worker record. */
@@ -135,6 +134,8 @@ json_t *sx_describe(struct sx *s, struct dtf_plugins *ps, bool batch_processing,
 void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc);
 /* Frees what sx_task_set allocated (not the record itself); s may already be freed. */
 void sx_task_release(struct sx_task *t);
+/* The task's name (the duration history's key), or NULL. */
+const char *sx_task_name(const struct sx_task *t);
 /* Indexes a pending task / takes it out (both idempotent). */
 void sx_add(struct sx *s, struct sx_task *t);
 void sx_remove(struct sx *s, struct sx_task *t);

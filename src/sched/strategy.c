@@ -292,13 +292,15 @@ void sx_history_persist(struct sx *sx, bool all)
 
 void sx_record_duration(struct sx *s, const struct sx_task *t, const char *hw, double seconds)
 {
-	if (!s || !t->name || !*t->name || seconds < 0 || !isfinite(seconds))
+	const char *name = sx_task_name(t);
+
+	if (!s || !name || !*name || seconds < 0 || !isfinite(seconds))
 		return;
 	if (!hw)
 		hw = "any";
-	hist_update(s, t->name, hw, seconds);
+	hist_update(s, name, hw, seconds);
 	if (strcmp(hw, "*") != 0)
-		hist_update(s, t->name, "*", seconds);
+		hist_update(s, name, "*", seconds);
 }
 
 double sx_expected(const struct sx *s, const struct sx_task *t)
@@ -307,13 +309,13 @@ double sx_expected(const struct sx *s, const struct sx_task *t)
 	struct sx_hist *h;
 	double sum = 0;
 	size_t n = 0;
-	const char *hw = t->hw;
+	const char *name = sx_task_name(t), *hw;
 	unsigned i;
 
-	if (!s || !t->name || !s->hist.count)
+	if (!s || !name || !s->hist.count)
 		return -1;
-	for (i = 0; i < t->nhw; i++, hw += strlen(hw) + 1) {
-		hist_key(key, sizeof(key), t->name, hw);
+	for (i = 0, hw = sx_task_hw(t); i < t->nhw; i++, hw += strlen(hw) + 1) {
+		hist_key(key, sizeof(key), name, hw);
 		if ((h = dtf_hmap_get(&s->hist, key)) != NULL) {
 			sum += h->mean_s;
 			n++;
@@ -321,7 +323,7 @@ double sx_expected(const struct sx *s, const struct sx_task *t)
 	}
 	if (n)
 		return sum / (double)n;
-	hist_key(key, sizeof(key), t->name, "*");
+	hist_key(key, sizeof(key), name, "*");
 	h = dtf_hmap_get(&s->hist, key);
 	return h ? h->mean_s : -1;
 }
@@ -337,8 +339,10 @@ bool sx_deadline_check(const struct sx *s, struct sx_task *t)
 {
 	double dl = deadline_ms(t), exp_s;
 
-	if (dl >= NO_DEADLINE)
-		return t->at_risk = false;
+	if (dl >= NO_DEADLINE) {
+		t->at_risk = false;
+		return false;
+	}
 	exp_s = sx_expected(s, t);
 	t->at_risk = (double)sx_wall_ms(s) + (exp_s > 0 ? exp_s * 1000.0 : 0) > dl;
 	return t->at_risk;
