@@ -486,7 +486,7 @@ static int configure(struct sx *s, const json_t *sec, const char **strategy, cha
 			if (!*strategy)
 				*strategy = json_string_value(v);
 		} else if (strcmp(k, "default_constraints") == 0) {
-			/* Checked and applied by the constraints (coordinator/constraints.c); what
+			/* Checked and applied by the constraints (the core's constraints.c); what
 			 * they read of a task shapes the signatures (see sx_constraint_reads). */
 			sx_constraint_reads(v, &s->defaults_read);
 		} else if (strcmp(k, "shares") == 0) {
