@@ -13,12 +13,18 @@
 
 #define MAX_SCHEDULER_BODY 4096
 
+static json_t *describe(struct coord *c)
+{
+	return sx_describe(c->sx, c->plugins, c->cfg.batch_processing, c->cfg.batch_size_limit,
+			   c->pending_count);
+}
+
 void api_h_scheduler_get(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
 
 	pthread_mutex_lock(&c->lock);
-	dtf_http_reply_json(r, 200, sx_describe(c));
+	dtf_http_reply_json(r, 200, describe(c));
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -49,10 +55,12 @@ void api_h_scheduler_put(struct dtf_http_req *r)
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (sx_set_strategy(c, name, err, sizeof(err)) != 0) {
+	if (!lease_index(c) || sx_set_strategy(c->sx, c->plugins, name, err, sizeof(err)) != 0) {
+		if (!c->sx)
+			snprintf(err, sizeof(err), "out of memory");
 		dtf_http_reply_error(r, 400, "unknown_strategy", "%s", err);
 	} else {
-		dtf_http_reply_json(r, 200, sx_describe(c));
+		dtf_http_reply_json(r, 200, describe(c));
 		lease_wake(c); /* the new order may hand work to a waiting worker */
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -75,7 +75,7 @@ void api_h_metrics(struct dtf_http_req *r)
 	dtf_prom_single(&pm, "dtf_store_committed_changes_total", DTF_PROM_COUNTER,
 			"Changes (requests) those commits held.", (double)c->m_commit_changes);
 	recovery_metrics(c, &pm);
-	sx_metrics(c, &pm);
+	sx_metrics(c->sx, &pm);
 	pthread_mutex_unlock(&c->lock);
 	{
 		int prc = dtf_prom_end(&pm);

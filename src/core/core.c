@@ -125,8 +125,8 @@ static int coord_sched_init(struct coord *c, char *err, size_t errlen)
 {
 	const char *want = sched_wanted(&c->cfg);
 
-	return sx_init(c, sched_section(&c->cfg), sx_builtin(want) ? want : "priority", err,
-		       errlen);
+	return lease_index_init(c, sched_section(&c->cfg), sx_builtin(want) ? want : "priority",
+				err, errlen);
 }
 
 static int coord_sched_plugin(struct coord *c, char *err, size_t errlen)
@@ -136,7 +136,7 @@ static int coord_sched_plugin(struct coord *c, char *err, size_t errlen)
 
 	if (!want || sx_builtin(want))
 		return 0;
-	if (sx_set_strategy(c, want, why, sizeof(why)) != 0) {
+	if (sx_set_strategy(c->sx, c->plugins, want, why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "scheduler.strategy: %s", why);
 		return DTF_EINVAL;
 	}
@@ -239,11 +239,12 @@ void core_free(struct coord *c)
 	dtf_events_free(c->events);
 	/* The duration history not written yet goes in with a last commit. */
 	if (c->store && c->sx && txn_begin(c) == 0) {
-		sx_history_persist(c, true);
+		sx_history_persist(c->sx, true);
 		if (txn_commit_now(c))
 			log_warn("store: the last duration history was not saved: %s", c->store->error);
 	}
-	sx_free(c);
+	sx_free(c->sx);
+	c->sx = NULL;
 	state_free_all(c);
 	dtf_store_close(c->store);
 	constraints_registry_free(c->constraints);

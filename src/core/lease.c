@@ -4,12 +4,16 @@
  * core answers it through c->fe.lease_done and never sees the request behind it. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "core/model.h"
+
+_Static_assert(SX_PRIORITY_LEVELS == DTF_PRIORITY_LEVELS, "the index counts every priority");
 
 static const char *const builtin_types[] = {"command", "test", "shell", "benchmark", NULL};
 
@@ -74,11 +78,133 @@ bool lease_fits_now(const struct ctask *t, const struct cworker *w)
 	return lease_could_run(t, w) && constraints_hold_now(t, w);
 }
 
+/* ---- the index's view of the core (src/sched/ sees tasks and workers only through
+ * struct sx_task and struct sx_worker, and asks these) ---- */
+
+static bool op_fits(void *ctx, const struct sx_task *t, const struct sx_worker *w)
+{
+	(void)ctx;
+	return lease_fits_now(ctask_of(t), cworker_of(w));
+}
+
+static bool op_allows(void *ctx, const struct sx_task *t, const struct sx_worker *w)
+{
+	return recovery_allows(ctx, ctask_of(t), cworker_of(w));
+}
+
+static bool op_waiting(void *ctx, const struct sx_worker *w)
+{
+	(void)ctx;
+	return cworker_of(w)->waiter != NULL;
+}
+
+static bool op_persistent(void *ctx)
+{
+	struct coord *c = ctx;
+
+	return c->store && c->store->ops->put_duration;
+}
+
+static int op_put_duration(void *ctx, const char *name, const char *hw, double mean_s, int64_t n)
+{
+	struct coord *c = ctx;
+
+	return c->store->ops->put_duration(c->store, name, hw, mean_s, n);
+}
+
+static const struct sx_ops coord_sx_ops = {
+    .fits = op_fits,
+    .allows = op_allows,
+    .waiting = op_waiting,
+    .persistent = op_persistent,
+    .put_duration = op_put_duration,
+};
+
+static int load_hist_cb(void *arg, const char *name, const char *hw, double mean_s, int64_t n)
+{
+	sx_history_set(arg, name, hw, mean_s, n);
+	return 0;
+}
+
+int lease_index_init(struct coord *c, const json_t *section, const char *strategy, char *err,
+	       size_t errlen)
+{
+	if (!c->sx) {
+		c->sx = sx_new(&coord_sx_ops, c);
+		if (!c->sx) {
+			if (err)
+				snprintf(err, errlen, "out of memory");
+			return DTF_ENOMEM;
+		}
+		if (c->store && c->store->ops->load_durations &&
+		    c->store->ops->load_durations(c->store, load_hist_cb, c->sx) != 0)
+			log_warn("scheduler: cannot load the duration history: %s",
+				 c->store->error);
+	}
+	return sx_configure(c->sx, section, c->cfg.default_constraints, strategy, err, errlen);
+}
+
+struct sx *lease_index(struct coord *c)
+{
+	if (!c->sx)
+		lease_index_init(c, NULL, NULL, NULL, 0);
+	return c->sx;
+}
+
+void lease_index_task(struct coord *c, struct ctask *t)
+{
+	t->sx.run_id = t->run_id;
+	t->sx.seq = t->seq;
+	t->sx.priority = t->priority;
+	t->sx.cpu = t->cpu;
+	t->sx.memory = t->memory;
+	t->sx.gpu_memory = t->gpu_memory;
+	sx_task_set(lease_index(c), &t->sx, task_doc(t));
+}
+
+void lease_deadline_check(struct coord *c, struct ctask *t)
+{
+	json_t *doc, *was;
+	bool risk;
+
+	if (!t->sx.deadline_ms)
+		return;
+	risk = sx_deadline_check(c->sx, &t->sx);
+	doc = task_doc(t);
+	was = json_object_get(doc, "deadline_at_risk");
+	if (!was || json_is_true(was) != risk)
+		json_object_set_new(doc, "deadline_at_risk", json_boolean(risk));
+}
+
+const char *lease_worker_hw(const struct cworker *w)
+{
+	json_t *first = json_array_get(w->hardware, 0);
+
+	return json_is_string(first) ? json_string_value(first) : NULL;
+}
+
+/* What resource-aware's best fit reads of the worker, as it is now. */
+static struct sx_worker *worker_view(struct cworker *w)
+{
+	w->sx.id = w->id;
+	w->sx.slots = w->slots;
+	w->sx.used_slots = w->used_slots;
+	w->sx.cpu = w->cpu;
+	w->sx.used_cpu = w->used_cpu;
+	w->sx.memory = w->memory;
+	w->sx.used_memory = w->used_memory;
+	w->sx.gpu_memory = w->gpu_memory;
+	w->sx.used_gpu_memory = w->used_gpu_memory;
+	return &w->sx;
+}
+
+/* ---- leases ---- */
+
 static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 {
 	char ts[32];
 
-	t->assigned_ms = sx_now_ms(c);
+	t->assigned_ms = sx_now_ms(c->sx);
 	t->attempt++;
 	snprintf(t->worker_id, sizeof(t->worker_id), "%s", w->id);
 	state_set_status(c, t, TS_ASSIGNED);
@@ -95,16 +221,15 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	w->used_memory += t->memory;
 	w->used_gpu_memory += t->gpu_memory;
 	w->active++;
-	if (json_object_get(task_doc(t), "deadline"))
-		sx_deadline_check(c, t);
-	sx_assigned(c, t, w);
+	lease_deadline_check(c, t);
+	sx_assigned(c->sx, &t->sx);
 	state_save_task(c, t);
 }
 
 /* Leases t's batch mates (same signature and batch_key) to w after t, while they fit and the
  * lease has room; marks the batch in every member's document. Returns how many it added. */
-static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, struct ctask **mates,
-		       size_t nmates, int room, json_t *out)
+static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t,
+		       struct sx_task **mates, size_t nmates, int room, json_t *out)
 {
 	bool took[SX_MAX_BATCH] = {false};
 	char id[48];
@@ -112,11 +237,11 @@ static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, stru
 	int n = 0;
 
 	for (i = 0; i < nmates && n < room; i++) {
-		if (mates[i]->status != TS_PENDING || !lease_fits_now(mates[i], w) ||
-		    !recovery_allows(c, mates[i], w))
+		struct ctask *m = ctask_of(mates[i]);
+		if (m->status != TS_PENDING || !lease_fits_now(m, w) || !recovery_allows(c, m, w))
 			continue;
-		assign(c, mates[i], w);
-		json_array_append(out, task_doc(mates[i]));
+		assign(c, m, w);
+		json_array_append(out, task_doc(m));
 		took[i] = true;
 		n++;
 	}
@@ -128,24 +253,42 @@ static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, stru
 	state_save_task(c, t);
 	for (i = 0; i < nmates; i++)
 		if (took[i]) {
-			json_object_set_new(task_doc(mates[i]), "batch_id", json_string(id));
-			state_save_task(c, mates[i]);
+			struct ctask *m = ctask_of(mates[i]);
+			json_object_set_new(task_doc(m), "batch_id", json_string(id));
+			state_save_task(c, m);
 		}
-	sx_count_batch(c, (size_t)n + 1);
+	sx_count_batch(c->sx, (size_t)n + 1);
 	return n;
 }
 
 /* Leases in the order a scheduler plugin chooses among the best candidates. */
 static int lease_plugin(struct coord *c, struct cworker *w, int max, int64_t now, json_t *out)
 {
-	struct ctask *cands[SX_PLUGIN_CANDIDATES];
+	struct sx_task *cands[SX_PLUGIN_CANDIDATES];
 	size_t order[SX_PLUGIN_CANDIDATES], n, i;
+	json_t *arr, *wv;
+	char *tasks_json, *worker_json;
 	int k, got = 0;
 
-	n = sx_candidates(c, w, now, cands, SX_PLUGIN_CANDIDATES);
+	n = sx_candidates(c->sx, worker_view(w), now, cands, SX_PLUGIN_CANDIDATES);
 	if (!n)
 		return 0;
-	k = sx_plugin_order(c, w, cands, n, order);
+	/* The plugin sees the candidates' documents and the worker's (without its token). */
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append(arr, task_doc(ctask_of(cands[i])));
+	state_worker_sync(w);
+	wv = json_copy(w->doc);
+	json_object_del(wv, "token");
+	tasks_json = json_dumps(arr, JSON_COMPACT);
+	worker_json = json_dumps(wv, JSON_COMPACT);
+	json_decref(arr);
+	json_decref(wv);
+	k = tasks_json && worker_json
+		? sx_plugin_order(c->sx, c->plugins, worker_json, tasks_json, n, order)
+		: DTF_ENOMEM;
+	free(tasks_json);
+	free(worker_json);
 	if (k < 0) {
 		/* The plugin failed: keep the candidates' priority order. */
 		for (i = 0; i < n; i++)
@@ -153,7 +296,7 @@ static int lease_plugin(struct coord *c, struct cworker *w, int max, int64_t now
 		k = (int)n;
 	}
 	for (i = 0; i < (size_t)k && got < max; i++) {
-		struct ctask *t = cands[order[i]];
+		struct ctask *t = ctask_of(cands[order[i]]);
 		if (t->status != TS_PENDING || !lease_fits_now(t, w) || !recovery_allows(c, t, w))
 			continue;
 		assign(c, t, w);
@@ -166,25 +309,28 @@ static int lease_plugin(struct coord *c, struct cworker *w, int max, int64_t now
 json_t *lease_tasks(struct coord *c, struct cworker *w, int max)
 {
 	json_t *out = json_array();
-	int64_t now = sx_now_ms(c);
+	int64_t now = sx_now_ms(c->sx);
 	int n = 0;
 	bool batching = c->cfg.batch_processing && c->cfg.batch_size_limit > 1;
 
 	if (max < 1 || w->status == WS_LOST || w->status == WS_DRAINING || w->quarantined)
 		return out;
-	if (sx_is_plugin(c)) {
+	if (sx_is_plugin(c->sx)) {
 		n = lease_plugin(c, w, max, now, out);
 		max = 0;
 	}
 	while (n < max && w->used_slots < w->slots) {
-		struct ctask *mates[SX_MAX_BATCH];
+		struct sx_task *mates[SX_MAX_BATCH];
 		size_t nmates = 0;
-		struct ctask *t = sx_pick(c, w, now);
-		if (!t)
+		struct sx_task *picked = sx_pick(c->sx, worker_view(w), now);
+		struct ctask *t;
+		if (!picked)
 			break;
+		t = ctask_of(picked);
 		if (batching) {
 			size_t lim = (size_t)c->cfg.batch_size_limit - 1;
-			nmates = sx_batch_mates(c, t, now, mates, lim < SX_MAX_BATCH ? lim : SX_MAX_BATCH);
+			nmates = sx_batch_mates(c->sx, picked, now, mates,
+						lim < SX_MAX_BATCH ? lim : SX_MAX_BATCH);
 		}
 		assign(c, t, w);
 		json_array_append(out, task_doc(t));
@@ -202,7 +348,7 @@ json_t *lease_tasks(struct coord *c, struct cworker *w, int max)
 int lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out)
 {
 	size_t i, nw, waited = 0;
-	struct cworker **ws;
+	struct sx_worker **ws;
 	json_t *more, *e;
 	int n, slots;
 
@@ -210,10 +356,10 @@ int lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out)
 		return 0;
 	/* A task queued here must not keep an idle worker idle: what the waiting workers ask for
 	 * stays pending for them. */
-	ws = sx_waiting(c, &nw);
+	ws = sx_waiting(c->sx, &nw);
 	for (i = 0; i < nw; i++)
-		if (ws[i] != w && ws[i]->waiter)
-			waited += (size_t)ws[i]->waiter_max;
+		if (ws[i] != &w->sx && cworker_of(ws[i])->waiter)
+			waited += (size_t)cworker_of(ws[i])->waiter_max;
 	if (c->pending_count <= waited)
 		return 0;
 	if ((size_t)ahead > c->pending_count - waited)
@@ -266,15 +412,15 @@ static void answer(struct coord *c, struct cworker *w, json_t *reply, json_t *ta
 void lease_wake(struct coord *c)
 {
 	size_t i, nw;
-	struct cworker **ws;
+	struct sx_worker **ws;
 	bool began = false;
 
 	if (c->pending_count == 0)
 		return;
 	/* Only workers with a suspended lease: the list the lease handler keeps, not all. */
-	ws = sx_waiting(c, &nw);
+	ws = sx_waiting(c->sx, &nw);
 	for (i = 0; i < nw; i++) {
-		struct cworker *w = ws[i];
+		struct cworker *w = cworker_of(ws[i]);
 		json_t *tasks;
 		if (!w->waiter)
 			continue;
@@ -322,7 +468,7 @@ void lease_wake(struct coord *c)
 void lease_suspend(struct coord *c, struct cworker *w, void *token, int max, double wait_s)
 {
 	w->waiter = token;
-	sx_waiting_add(c, w);
+	sx_waiting_add(c->sx, &w->sx);
 	w->waiter_max = max;
 	w->waiter_deadline_ms = dtf_mono_ms() + (int64_t)(wait_s * 1000);
 }
@@ -383,11 +529,12 @@ void lease_task_passed(struct coord *c, struct ctask *t, struct cworker *w, cons
 {
 	json_t *d = json_object_get(result, "duration_s");
 	double s = json_is_number(d) ? json_number_value(d)
-				     : (double)(sx_now_ms(c) - t->assigned_ms) / 1000.0;
+				     : (double)(sx_now_ms(c->sx) - t->assigned_ms) / 1000.0;
 
 	if (isfinite(s) && s >= 0)
-		sx_record_duration(c, t, w, s);
+		sx_record_duration(c->sx, &t->sx, lease_worker_hw(w), s);
 }
+
 
 bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
 {
@@ -398,7 +545,7 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 	size_t i;
 	json_t *e;
 
-	if (t->not_before_ms > dtf_mono_ms()) {
+	if (t->sx.not_before_ms > dtf_mono_ms()) {
 		snprintf(why, len, "waiting to be retried (backoff)");
 		return false;
 	}
@@ -470,11 +617,10 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 				 t->cpu, max_cpu);
 		return true;
 	}
-	ahead = sx_ahead(c, t->priority);
-	/* A task kept as text has no deadline (taskdoc.c): showing it need not parse it. */
-	if (!t->text && json_object_get(task_doc((struct ctask *)t), "deadline"))
-		sx_deadline_check(c, (struct ctask *)t);
-	sx_reason(c, t, extra, sizeof(extra));
+	ahead = sx_ahead(c->sx, t->priority);
+	/* Only a task with a deadline is looked at (never one kept as text: taskdoc.c). */
+	lease_deadline_check(c, (struct ctask *)t);
+	sx_reason(c->sx, &t->sx, extra, sizeof(extra));
 	if (free_now == 0) {
 		char behind[64] = "";
 		if (ahead)

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/hmap.h"
@@ -86,23 +87,15 @@ struct ctask {
 	int max_requeues;        /* requeues after its worker was lost or stopped it, at most */
 	int requeues;            /* such requeues so far (doc.requeues; they spend no retry) */
 	char worker_id[72];      /* while assigned or running */
-	int64_t not_before_ms;   /* monotonic: retry backoff */
 	int64_t assigned_ms;     /* monotonic: when the current attempt was leased (or loaded) */
 	struct ctask *qprev, *qnext; /* the pending queue of its priority */
 	bool queued;
 	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
 	json_t *rec;             /* borrowed doc.recovery while a recovery is in progress */
 	bool pinned;             /* rec.pin holds the next attempt for its worker (this process) */
-	/* The pending index (src/sched/): its lane and heap position (or position in the delayed
-	 * set), its key under the active strategy, its batch group, and the resource-seconds
-	 * charged to its user when it was leased. */
-	struct sx_lane *sx_lane;
-	size_t sx_pos;
-	double sx_k1, sx_k2;
-	struct sx_group *sx_group;
-	struct ctask *sx_bprev, *sx_bnext;
-	bool sx_delayed;
-	double sx_charged;
+	/* What the pending index and the strategies see of it (src/sched/sched.h), filled in by
+	 * lease_index_task; also its retry backoff (sx.not_before_ms, monotonic). */
+	struct sx_task sx;
 	char *text;              /* a pending task's document as compact JSON (taskdoc.c), or NULL */
 };
 
@@ -128,8 +121,19 @@ struct cworker {
 	char quarantine_reason[160];
 	int strikes;             /* tasks that failed here, then passed elsewhere, since a pass */
 	bool restart_executor;   /* told with the next reply: restart the executors */
-	bool sx_waiting;         /* listed among the scheduler's waiting workers (src/sched/) */
+	struct sx_worker sx;     /* what the strategies see of it (src/sched/sched.h) */
 };
+
+/* The task and worker a scheduler record is embedded in. */
+static inline struct ctask *ctask_of(const struct sx_task *st)
+{
+	return (struct ctask *)((char *)(uintptr_t)st - offsetof(struct ctask, sx));
+}
+
+static inline struct cworker *cworker_of(const struct sx_worker *sw)
+{
+	return (struct cworker *)((char *)(uintptr_t)sw - offsetof(struct cworker, sx));
+}
 
 struct crun {
 	char id[48];
@@ -294,6 +298,22 @@ void core_end_waiting(struct coord *c);
 void core_free(struct coord *c);
 
 /* ---- lease.c: matching and leases ---- */
+
+/* Creates the index c->sx if it has none (with the core's checks as its sx_ops and the duration
+ * history loaded from the store) and applies a scheduler section (may be NULL) and strategy name
+ * as sx_configure does. 0, or an error with the reason in err (may be NULL). */
+int lease_index_init(struct coord *c, const json_t *section, const char *strategy, char *err,
+		     size_t errlen);
+/* c->sx, created with the defaults if the core has none yet (tests build cores by hand); NULL
+ * only when out of memory. */
+struct sx *lease_index(struct coord *c);
+/* Fills t->sx from the task's fields and document: at submission, and when a pending task's
+ * priority or name changes while it is out of the queue. */
+void lease_index_task(struct coord *c, struct ctask *t);
+/* Recomputes deadline_at_risk for a task with a deadline and shows it in its document. */
+void lease_deadline_check(struct coord *c, struct ctask *t);
+/* A worker's first hardware class (the key of the duration history), or NULL. */
+const char *lease_worker_hw(const struct cworker *w);
 
 /* True if the worker could ever run the task (hardware, task type, total capacity). */
 bool lease_could_run(const struct ctask *t, const struct cworker *w);

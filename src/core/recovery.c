@@ -420,7 +420,7 @@ bool recovery_allows(struct coord *c, const struct ctask *t, const struct cworke
 	if (!t->rec)
 		return true;
 	pin = dtf_json_str(t->rec, "pin", NULL);
-	if (pin && t->pinned && dtf_mono_ms() < t->not_before_ms + REC_PIN_MS &&
+	if (pin && t->pinned && dtf_mono_ms() < t->sx.not_before_ms + REC_PIN_MS &&
 	    strcmp(pin, w->id) != 0)
 		return false;
 	exclude = json_object_get(t->rec, "exclude");
@@ -452,7 +452,7 @@ bool recovery_pending_reason(struct coord *c, const struct ctask *t, char *why, 
 		return true;
 	}
 	pin = t->rec ? dtf_json_str(t->rec, "pin", NULL) : NULL;
-	if (pin && t->pinned && dtf_mono_ms() < t->not_before_ms + REC_PIN_MS) {
+	if (pin && t->pinned && dtf_mono_ms() < t->sx.not_before_ms + REC_PIN_MS) {
 		snprintf(why, len, "held for worker '%s' for a retry in place", pin);
 		return true;
 	}
@@ -541,8 +541,8 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 	char reason[160];
 
 	/* The pin window runs from the end of the backoff (set later), at the earliest from now. */
-	if (t->not_before_ms < dtf_mono_ms())
-		t->not_before_ms = dtf_mono_ms();
+	if (t->sx.not_before_ms < dtf_mono_ms())
+		t->sx.not_before_ms = dtf_mono_ms();
 	switch (level) {
 	case 1:
 		json_object_set_new(rec, "pin", json_string(t->worker_id));

@@ -11,7 +11,6 @@
 #include "common/util.h"
 #include "core/constraints.h"
 #include "core/model.h"
-#include "sched/internal.h"
 #include "core/sim.h"
 
 /* ---- a store that keeps nothing ---- */
@@ -101,11 +100,11 @@ struct coord *sim_coord_new(const json_t *sched_section, const char *strategy, b
 	dtf_hmap_init(&c->workers);
 	dtf_hmap_init(&c->runs);
 	c->next_seq = 1;
-	if (sx_init(c, sched_section, strategy, err, errlen) != 0) {
+	if (lease_index_init(c, sched_section, strategy, err, errlen) != 0) {
 		sim_coord_free(c);
 		return NULL;
 	}
-	sx_set_virtual(c, 0);
+	sx_set_virtual(c->sx, 0);
 	return c;
 }
 
@@ -113,7 +112,8 @@ void sim_coord_free(struct coord *c)
 {
 	if (!c)
 		return;
-	sx_free(c);
+	sx_free(c->sx);
+	c->sx = NULL;
 	state_free_all(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c->store);
@@ -228,10 +228,10 @@ static int lease_more(struct coord *c, struct cworker *w, struct evq *q, const d
 			continue;
 		su = dtf_hmap_get(&tr->users, dtf_json_str(task_doc(t), "user", ""));
 		if (su && --su->pending == 0 && tr->window_end < 0)
-			tr->window_end = sx_now_ms(c);
-		tr->start[t->seq - 1] = sx_now_ms(c);
+			tr->window_end = sx_now_ms(c->sx);
+		tr->start[t->seq - 1] = sx_now_ms(c->sx);
 		state_set_status(c, t, TS_RUNNING);
-		ev.at_ms = sx_now_ms(c) + (int64_t)llround(dur[t->seq - 1] * 1000.0);
+		ev.at_ms = sx_now_ms(c->sx) + (int64_t)llround(dur[t->seq - 1] * 1000.0);
 		ev.order = (*order)++;
 		ev.t = t;
 		ev.w = w;
@@ -340,7 +340,7 @@ static json_t *sim_task_doc(struct coord *c, const json_t *in, size_t i, double 
 			json_decref(copy);
 			return NULL;
 		}
-		dtf_rfc3339(sx_wall_ms(c) + (int64_t)llround(json_number_value(dl) * 1000.0), ts);
+		dtf_rfc3339(sx_wall_ms(c->sx) + (int64_t)llround(json_number_value(dl) * 1000.0), ts);
 		json_object_set_new(copy, "deadline", json_string(ts));
 		json_object_del(copy, "deadline_s");
 	}
@@ -418,7 +418,7 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 		if ((su = user_get(&tr, dtf_json_str(doc, "user", ""))) != NULL)
 			su->pending++;
 		if (cfg->history)
-			sx_history_set(c, dtf_json_str(doc, "name", ""), "*", dur[i], 1);
+			sx_history_set(c->sx, dtf_json_str(doc, "name", ""), "*", dur[i], 1);
 		if (json_object_get(doc, "deadline"))
 			out->deadline_tasks++;
 		total += dur[i];
@@ -444,14 +444,14 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 		double wait = (double)t->assigned_ms / 1000.0;
 		int64_t dl;
 
-		sx_set_virtual(c, ev.at_ms);
+		sx_set_virtual(c->sx, ev.at_ms);
 		last_end = ev.at_ms;
 		wait_sum += wait;
 		tr.end[t->seq - 1] = ev.at_ms;
 		if (dtf_parse_rfc3339(dtf_json_str(task_doc(t), "deadline", ""), &dl) == 0 &&
-		    sx_wall_ms(c) > dl)
+		    sx_wall_ms(c->sx) > dl)
 			out->deadline_misses++;
-		sx_record_duration(c, t, ev.w, dur[t->seq - 1]);
+		sx_record_duration(c->sx, &t->sx, lease_worker_hw(ev.w), dur[t->seq - 1]);
 		state_release(c, t);
 		state_set_status(c, t, TS_COMPLETED);
 		out->completed++;
@@ -487,7 +487,7 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 		out->users++;
 	}
 	out->jain = den > 0 ? num * num / ((double)out->users * den) : 1;
-	out->batches = c->sx ? (size_t)c->sx->batches : 0;
+	out->batches = (size_t)sx_batches(c->sx);
 out:
 	pos = 0;
 	while ((pos = dtf_hmap_next(&tr.users, pos, &k, &v)) != 0)

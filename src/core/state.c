@@ -167,6 +167,7 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 	t->status = status;
 	json_object_set_new(doc, "status", json_string(task_status_name(status)));
 	task_fields(t);
+	lease_index_task(c, t);
 	/* A task that gives no max_requeues (or one stored before there was such a field) gets the
 	 * coordinator's, shown in its document. */
 	if (t->max_requeues < 0) {
@@ -176,6 +177,7 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 	constraints_attach(c, t);
 	if (dtf_hmap_put(&c->tasks, t->id, t) != 0) {
 		constraints_free(t->constraints);
+		sx_task_release(&t->sx);
 		free(t);
 		return NULL;
 	}
@@ -197,6 +199,7 @@ void state_free_all(struct coord *c)
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		task_doc_free((struct ctask *)v);
 		constraints_free(((struct ctask *)v)->constraints);
+		sx_task_release(&((struct ctask *)v)->sx);
 		free(v);
 	}
 	pos = 0;
@@ -222,6 +225,7 @@ void state_remove_task(struct coord *c, struct ctask *t)
 	dtf_hmap_del(&c->tasks, t->id);
 	task_doc_free(t);
 	constraints_free(t->constraints);
+	sx_task_release(&t->sx);
 	free(t);
 }
 
@@ -247,7 +251,8 @@ void state_queue(struct coord *c, struct ctask *t)
 		c->qhead[p] = t;
 	t->queued = true;
 	c->pending_count++;
-	sx_add(c, t);
+	lease_deadline_check(c, t);
+	sx_add(lease_index(c), &t->sx);
 }
 
 void state_unqueue(struct coord *c, struct ctask *t)
@@ -267,7 +272,7 @@ void state_unqueue(struct coord *c, struct ctask *t)
 	t->qprev = t->qnext = NULL;
 	t->queued = false;
 	c->pending_count--;
-	sx_remove(c, t);
+	sx_remove(c->sx, &t->sx);
 }
 
 void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
@@ -382,6 +387,7 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 		w->cancel = json_array();
 	}
 	w->doc = doc;
+	w->sx.id = w->id;
 	json_object_set_new(doc, "id", json_string(w->id));
 	w->hardware = json_object_get(caps, "hardware");
 	w->task_types = json_object_get(doc, "task_types");
@@ -423,7 +429,7 @@ void state_release(struct coord *c, struct ctask *t)
 	struct cworker *w = t->worker_id[0] ? dtf_hmap_get(&c->workers, t->worker_id) : NULL;
 
 	if (w && (t->status == TS_ASSIGNED || t->status == TS_RUNNING)) {
-		sx_released(c, t);
+		sx_released(c->sx, &t->sx, t->assigned_ms);
 		w->used_slots--;
 		w->used_cpu -= t->cpu;
 		w->used_memory -= t->memory;
@@ -563,22 +569,22 @@ void state_backoff(struct coord *c, struct ctask *t)
 	if (delay > 60)
 		delay = 60;
 	delay *= 0.5 + 0.5 * (double)(next_random(c) % 1000) / 1000.0;
-	t->not_before_ms = dtf_mono_ms() + (int64_t)(delay * 1000);
-	if (!c->next_backoff_ms || t->not_before_ms < c->next_backoff_ms)
-		c->next_backoff_ms = t->not_before_ms;
-	sx_delay(c, t);
+	t->sx.not_before_ms = dtf_mono_ms() + (int64_t)(delay * 1000);
+	if (!c->next_backoff_ms || t->sx.not_before_ms < c->next_backoff_ms)
+		c->next_backoff_ms = t->sx.not_before_ms;
+	sx_delay(c->sx, &t->sx);
 	dtf_rfc3339(dtf_wall_ms() + (int64_t)(delay * 1000), ts);
 	json_object_set_new(task_doc(t), "retry_at", json_string(ts));
 }
 
 void state_backoff_tick(struct coord *c)
 {
-	int64_t now = sx_now_ms(c);
+	int64_t now = sx_now_ms(c->sx);
 
 	if (!c->next_backoff_ms || now < c->next_backoff_ms)
 		return;
 	/* Tasks whose backoff ended go back into the index; the rest say when to look again. */
-	c->next_backoff_ms = sx_expire(c, now);
+	c->next_backoff_ms = sx_expire(c->sx, now);
 	lease_wake(c);
 }
 

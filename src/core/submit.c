@@ -208,6 +208,7 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 		t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
 		t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 		t->max_requeues = (int)dtf_json_int(task_doc(t), "max_requeues", t->max_requeues);
+		lease_index_task(c, t); /* its priority or name may have changed */
 		if (queued)
 			state_queue(c, t);
 		if (txn_begin(c) || state_save_task(c, t) || txn_commit(c)) {
@@ -218,6 +219,7 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 			t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 			t->max_requeues =
 			    (int)dtf_json_int(task_doc(t), "max_requeues", t->max_requeues);
+			lease_index_task(c, t);
 			if (queued)
 				state_queue(c, t);
 			rc = store_error(e);

@@ -27,7 +27,7 @@ static int flush(struct coord *c)
 	bool held = c->gc_dirty;
 
 	if (c->gc_open) {
-		sx_history_persist(c, false);
+		sx_history_persist(c->sx, false);
 		rc = c->store->ops->commit(c->store);
 		if (rc)
 			c->store->ops->rollback(c->store);

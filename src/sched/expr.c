@@ -11,8 +11,6 @@
 #include "common/err.h"
 #include "sched/expr.h"
 
-#include "common/banned.h"
-
 /* ---- the compiled form ---- */
 
 enum node_kind {

@@ -10,10 +10,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "core/model.h"
 #include "sched/internal.h"
-
-#include "common/banned.h"
 
 /* ---- the signature of a task: everything a match depends on ---- */
 
@@ -66,56 +63,60 @@ void sx_constraint_reads(const json_t *v, unsigned *reads)
 /* Writes the signature into b; tasks with equal signatures fit a worker, or not, together.
  * Constraint expressions may read more of a task: its priority joins the signature then, and a
  * task whose constraints read other parts of its document is a signature of its own. */
-static void signature(const struct sx *s, const struct ctask *t, struct sx_sigbuf *b)
+static void signature(const struct sx *s, const struct sx_task *t, const json_t *doc,
+		      struct sx_sigbuf *b)
 {
+	const char *id = dtf_json_str(doc, "id", "");
+
 	unsigned reads = s->defaults_read;
-	json_t *cons = json_object_get(task_doc((struct ctask *)t), "constraints");
+	json_t *cons = json_object_get(doc, "constraints"),
+	       *con = json_object_get(doc, "constraint");
 
 	if (cons)
 		sx_constraint_reads(cons, &reads);
-	if (json_object_get(task_doc((struct ctask *)t), "constraint"))
-		sx_constraint_reads(json_object_get(task_doc((struct ctask *)t), "constraint"), &reads);
+	if (con)
+		sx_constraint_reads(con, &reads);
 	if (reads & SX_READS_DOC) {
-		snprintf(b->text, sizeof(b->text), "\x1e%s", t->id);
+		snprintf(b->text, sizeof(b->text), "\x1e%s", id);
 		return;
 	}
 	b->len = 0;
 	b->overflow = false;
 	b->text[0] = '\0';
-	sig_part(b, json_object_get(task_doc((struct ctask *)t), "type"));
-	sig_part(b, t->hw_any);
-	sig_part(b, json_object_get(task_doc((struct ctask *)t), "requirements"));
-	sig_part(b, json_object_get(task_doc((struct ctask *)t), "constraints"));
-	sig_part(b, json_object_get(task_doc((struct ctask *)t), "constraint"));
+	sig_part(b, json_object_get(doc, "type"));
+	sig_part(b, json_object_get(doc, "hardware"));
+	sig_part(b, json_object_get(doc, "requirements"));
+	sig_part(b, cons);
+	sig_part(b, con);
 	if (reads & SX_READS_PRIORITY) {
 		json_t *p = json_integer(t->priority);
 		sig_part(b, p);
 		json_decref(p);
 	}
 	if (b->overflow) /* a task of its own kind: keyed by its id, so it is never merged */
-		snprintf(b->text, sizeof(b->text), "\x1e%s", t->id);
+		snprintf(b->text, sizeof(b->text), "\x1e%s", id);
 }
 
 /* ---- heaps ---- */
 
-static bool key_less(const struct ctask *a, const struct ctask *b)
+static bool key_less(const struct sx_task *a, const struct sx_task *b)
 {
-	if (a->sx_k1 != b->sx_k1)
-		return a->sx_k1 < b->sx_k1;
-	if (a->sx_k2 != b->sx_k2)
-		return a->sx_k2 < b->sx_k2;
+	if (a->k1 != b->k1)
+		return a->k1 < b->k1;
+	if (a->k2 != b->k2)
+		return a->k2 < b->k2;
 	return a->seq < b->seq;
 }
 
-static void heap_set(struct sx_lane *ln, size_t i, struct ctask *t)
+static void heap_set(struct sx_lane *ln, size_t i, struct sx_task *t)
 {
 	ln->heap[i] = t;
-	t->sx_pos = i;
+	t->pos = (uint32_t)i;
 }
 
 static void sift_up(struct sx_lane *ln, size_t i)
 {
-	struct ctask *t = ln->heap[i];
+	struct sx_task *t = ln->heap[i];
 
 	while (i > 0) {
 		size_t p = (i - 1) / 2;
@@ -129,11 +130,11 @@ static void sift_up(struct sx_lane *ln, size_t i)
 
 static void sift_down(struct sx_lane *ln, size_t i)
 {
-	struct ctask *t = ln->heap[i];
+	struct sx_task *t = ln->heap[i];
 
 	for (;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
-		const struct ctask *best = t;
+		const struct sx_task *best = t;
 		if (l < ln->n && key_less(ln->heap[l], best)) {
 			m = l;
 			best = ln->heap[l];
@@ -148,11 +149,11 @@ static void sift_down(struct sx_lane *ln, size_t i)
 	heap_set(ln, i, t);
 }
 
-static int heap_push(struct sx_lane *ln, struct ctask *t)
+static int heap_push(struct sx_lane *ln, struct sx_task *t)
 {
 	if (ln->n == ln->cap) {
 		size_t cap = ln->cap ? ln->cap * 2 : 8;
-		struct ctask **h = realloc(ln->heap, cap * sizeof(*h));
+		struct sx_task **h = realloc(ln->heap, cap * sizeof(*h));
 		if (!h)
 			return DTF_ENOMEM;
 		ln->heap = h;
@@ -163,15 +164,15 @@ static int heap_push(struct sx_lane *ln, struct ctask *t)
 	return 0;
 }
 
-static void heap_remove(struct sx_lane *ln, struct ctask *t)
+static void heap_remove(struct sx_lane *ln, struct sx_task *t)
 {
-	size_t i = t->sx_pos;
+	size_t i = t->pos;
 
 	if (i >= ln->n || ln->heap[i] != t)
 		return;
 	ln->n--;
 	if (i < ln->n) {
-		struct ctask *m = ln->heap[ln->n];
+		struct sx_task *m = ln->heap[ln->n];
 		heap_set(ln, i, m);
 		sift_down(ln, i);
 		if (ln->heap[i] == m)
@@ -181,51 +182,62 @@ static void heap_remove(struct sx_lane *ln, struct ctask *t)
 
 /* ---- classes, lanes and batch groups ---- */
 
-static struct sx_class *class_get(struct sx *s, const char *sig, bool create)
+/* The class of a signature, created (unlisted) the first time it is seen. */
+static struct sx_class *class_intern(struct sx *s, const char *sig)
 {
 	struct sx_class *cl = dtf_hmap_get(&s->classes, sig);
 
-	if (cl || !create)
+	if (cl)
 		return cl;
-	if (s->ncls == s->capcls) {
-		size_t cap = s->capcls ? s->capcls * 2 : 8;
-		struct sx_class **v = realloc(s->cls, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		s->cls = v;
-		s->capcls = cap;
-	}
 	cl = calloc(1, sizeof(*cl));
 	if (!cl)
 		return NULL;
 	cl->sig = strdup(sig);
-	dtf_hmap_init(&cl->lane_by_name);
-	dtf_hmap_init(&cl->groups);
+	cl->idx = SX_UNLISTED;
 	if (!cl->sig || dtf_hmap_put(&s->classes, sig, cl) != 0) {
 		free(cl->sig);
 		free(cl);
 		return NULL;
 	}
-	cl->idx = s->ncls;
-	s->cls[s->ncls++] = cl;
 	return cl;
 }
 
-static void class_drop(struct sx *s, struct sx_class *cl)
+/* Lists a class among those with indexed tasks (a lease looks at those only). */
+static int class_list(struct sx *s, struct sx_class *cl)
+{
+	if (cl->idx != SX_UNLISTED)
+		return 0;
+	if (s->ncls == s->capcls) {
+		size_t cap = s->capcls ? s->capcls * 2 : 8;
+		struct sx_class **v = realloc(s->cls, cap * sizeof(*v));
+		if (!v)
+			return DTF_ENOMEM;
+		s->cls = v;
+		s->capcls = cap;
+	}
+	cl->idx = s->ncls;
+	s->cls[s->ncls++] = cl;
+	return 0;
+}
+
+/* Takes a class without indexed tasks (nor lanes) off the list; its tables go with it. */
+static void class_unlist(struct sx *s, struct sx_class *cl)
 {
 	size_t last = s->ncls - 1;
 
-	dtf_hmap_del(&s->classes, cl->sig);
+	if (cl->idx == SX_UNLISTED)
+		return;
 	if (cl->idx != last) {
 		s->cls[cl->idx] = s->cls[last];
 		s->cls[cl->idx]->idx = cl->idx;
 	}
 	s->ncls--;
+	cl->idx = SX_UNLISTED;
 	dtf_hmap_release(&cl->lane_by_name);
 	dtf_hmap_release(&cl->groups);
 	free(cl->lanes);
-	free(cl->sig);
-	free(cl);
+	cl->lanes = NULL;
+	cl->nlanes = cl->caplanes = 0;
 }
 
 static struct sx_lane *lane_get(struct sx_class *cl, const char *name)
@@ -272,9 +284,11 @@ static void lane_drop(struct sx_class *cl, struct sx_lane *ln)
 	free(ln);
 }
 
-static void group_add(struct sx_class *cl, struct ctask *t)
+static const char *batch_key(const struct sx_task *t);
+
+static void group_add(struct sx_class *cl, struct sx_task *t)
 {
-	const char *key = dtf_json_str(task_doc(t), "batch_key", NULL);
+	const char *key = batch_key(t);
 	struct sx_group *g;
 
 	if (!key || !*key)
@@ -291,33 +305,33 @@ static void group_add(struct sx_class *cl, struct ctask *t)
 			return;
 		}
 	}
-	t->sx_bprev = g->tail;
-	t->sx_bnext = NULL;
+	t->bprev = g->tail;
+	t->bnext = NULL;
 	if (g->tail)
-		g->tail->sx_bnext = t;
+		g->tail->bnext = t;
 	else
 		g->head = t;
 	g->tail = t;
 	g->n++;
-	t->sx_group = g;
+	t->group = g;
 }
 
-static void group_remove(struct sx_class *cl, struct ctask *t)
+static void group_remove(struct sx_class *cl, struct sx_task *t)
 {
-	struct sx_group *g = t->sx_group;
+	struct sx_group *g = t->group;
 
 	if (!g)
 		return;
-	if (t->sx_bprev)
-		t->sx_bprev->sx_bnext = t->sx_bnext;
+	if (t->bprev)
+		t->bprev->bnext = t->bnext;
 	else
-		g->head = t->sx_bnext;
-	if (t->sx_bnext)
-		t->sx_bnext->sx_bprev = t->sx_bprev;
+		g->head = t->bnext;
+	if (t->bnext)
+		t->bnext->bprev = t->bprev;
 	else
-		g->tail = t->sx_bprev;
-	t->sx_bprev = t->sx_bnext = NULL;
-	t->sx_group = NULL;
+		g->tail = t->bprev;
+	t->bprev = t->bnext = NULL;
+	t->group = NULL;
 	if (--g->n == 0) {
 		dtf_hmap_del(&cl->groups, g->key);
 		free(g->key);
@@ -327,70 +341,172 @@ static void group_remove(struct sx_class *cl, struct ctask *t)
 
 /* ---- the delayed set ---- */
 
-static int delayed_push(struct sx *s, struct ctask *t)
+static int delayed_push(struct sx *s, struct sx_task *t)
 {
 	if (s->ndelayed == s->capdelayed) {
 		size_t cap = s->capdelayed ? s->capdelayed * 2 : 16;
-		struct ctask **v = realloc(s->delayed, cap * sizeof(*v));
+		struct sx_task **v = realloc(s->delayed, cap * sizeof(*v));
 		if (!v)
 			return DTF_ENOMEM;
 		s->delayed = v;
 		s->capdelayed = cap;
 	}
-	t->sx_pos = s->ndelayed;
+	t->pos = (uint32_t)s->ndelayed;
 	s->delayed[s->ndelayed++] = t;
-	t->sx_delayed = true;
+	t->delayed = true;
 	return 0;
 }
 
-static void delayed_remove(struct sx *s, struct ctask *t)
+static void delayed_remove(struct sx *s, struct sx_task *t)
 {
-	size_t i = t->sx_pos;
+	size_t i = t->pos;
 
-	if (!t->sx_delayed)
+	if (!t->delayed)
 		return;
-	t->sx_delayed = false;
+	t->delayed = false;
 	if (i >= s->ndelayed || s->delayed[i] != t)
 		return;
 	s->delayed[i] = s->delayed[--s->ndelayed];
-	s->delayed[i]->sx_pos = i;
+	s->delayed[i]->pos = (uint32_t)i;
+}
+
+/* ---- the task record ---- */
+
+/* A user's or project's name, interned: "" for none (or when out of memory). */
+static const char *intern(struct sx *s, const char *v)
+{
+	char *p;
+
+	if (!s || !v || !*v)
+		return "";
+	p = dtf_hmap_get(&s->names, v);
+	if (p)
+		return p;
+	p = strdup(v);
+	if (!p || dtf_hmap_put(&s->names, v, p) != 0) {
+		free(p);
+		log_error("scheduler: out of memory keeping the name %s", v);
+		return "";
+	}
+	return p;
+}
+
+void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc)
+{
+	const char *name = dtf_json_str(doc, "name", NULL);
+	const char *key = dtf_json_str(doc, "batch_key", NULL);
+	const char *dl = dtf_json_str(doc, "deadline", NULL);
+	json_t *hw = json_object_get(doc, "hardware"), *e;
+	size_t len = 0, i, nlen = name ? strlen(name) + 1 : 0;
+	size_t klen = key && *key ? strlen(key) + 1 : 0;
+	struct sx_sigbuf b;
+	char *p;
+
+	sx_task_release(t);
+	t->user = intern(s, dtf_json_str(doc, "user", ""));
+	t->project = intern(s, dtf_json_str(doc, "project", ""));
+	t->deadline_ms = 0;
+	if (dl && dtf_parse_rfc3339(dl, &t->deadline_ms) != 0)
+		t->deadline_ms = 0;
+	/* The strings one task needs, in one allocation. */
+	json_array_foreach(hw, i, e)
+	{
+		if (json_is_string(e) && i < UINT16_MAX)
+			len += json_string_length(e) + 1;
+	}
+	len += nlen + klen;
+	if (len && (p = t->strs = malloc(len)) != NULL) {
+		if (nlen)
+			memcpy(p, name, nlen);
+		p += nlen;
+		if (klen)
+			memcpy(p, key, klen);
+		p += klen;
+		t->has_name = name != NULL;
+		t->has_key = klen > 0;
+		json_array_foreach(hw, i, e)
+		{
+			if (!json_is_string(e) || i >= UINT16_MAX)
+				continue;
+			memcpy(p, json_string_value(e), json_string_length(e) + 1);
+			p += json_string_length(e) + 1;
+			t->nhw++;
+		}
+	} else if (len) {
+		log_error("scheduler: out of memory recording a task's name and hardware");
+	}
+	t->cls = NULL;
+	if (s) {
+		signature(s, t, doc, &b);
+		t->cls = class_intern(s, b.text);
+		if (!t->cls)
+			log_error("scheduler: out of memory indexing a task");
+	}
+}
+
+void sx_task_release(struct sx_task *t)
+{
+	free(t->strs);
+	t->strs = NULL;
+	t->has_name = t->has_key = false;
+	t->nhw = 0;
+}
+
+const char *sx_task_name(const struct sx_task *t)
+{
+	return t->has_name ? t->strs : NULL;
+}
+
+const char *sx_task_hw(const struct sx_task *t)
+{
+	const char *p = t->strs;
+
+	if (t->has_name)
+		p += strlen(p) + 1;
+	if (t->has_key)
+		p += strlen(p) + 1;
+	return p;
+}
+
+/* The batch_key, or NULL. */
+static const char *batch_key(const struct sx_task *t)
+{
+	if (!t->has_key)
+		return NULL;
+	return t->has_name ? t->strs + strlen(t->strs) + 1 : t->strs;
 }
 
 /* ---- adding and removing ---- */
 
 /* Puts a ready task into its signature's lane. */
-static void index_put(struct coord *c, struct ctask *t)
+static void index_put(struct sx *s, struct sx_task *t)
 {
-	struct sx *s = c->sx;
-	struct sx_sigbuf b;
-	struct sx_class *cl;
+	struct sx_class *cl = t->cls;
 	struct sx_lane *ln;
 	char lane[SX_LANE_MAX];
 
-	signature(s, t, &b);
-	cl = class_get(s, b.text, true);
-	if (!cl) {
-		log_error("scheduler: out of memory indexing task %s", t->id);
+	if (!cl || class_list(s, cl) != 0) {
+		log_error("scheduler: out of memory indexing a task of run %s", t->run_id);
 		return;
 	}
-	sx_lane_name(c, t, lane, sizeof(lane));
+	sx_lane_name(s, t, lane, sizeof(lane));
 	ln = lane_get(cl, lane);
-	if (!ln || (sx_task_key(c, t), heap_push(ln, t)) != 0) {
-		log_error("scheduler: out of memory indexing task %s", t->id);
+	if (!ln || (sx_task_key(s, t), heap_push(ln, t)) != 0) {
+		log_error("scheduler: out of memory indexing a task of run %s", t->run_id);
 		if (ln && ln->n == 0)
 			lane_drop(cl, ln);
 		if (cl->count == 0 && cl->nlanes == 0)
-			class_drop(s, cl);
+			class_unlist(s, cl);
 		return;
 	}
-	t->sx_lane = ln;
+	t->lane = ln;
 	cl->count++;
 	group_add(cl, t);
 }
 
-static void index_take(struct coord *c, struct ctask *t)
+static void index_take(struct sx *s, struct sx_task *t)
 {
-	struct sx_lane *ln = t->sx_lane;
+	struct sx_lane *ln = t->lane;
 	struct sx_class *cl;
 
 	if (!ln)
@@ -398,66 +514,61 @@ static void index_take(struct coord *c, struct ctask *t)
 	cl = ln->cls;
 	heap_remove(ln, t);
 	group_remove(cl, t);
-	t->sx_lane = NULL;
+	t->lane = NULL;
 	cl->count--;
 	if (ln->n == 0)
 		lane_drop(cl, ln);
 	if (cl->count == 0)
-		class_drop(c->sx, cl);
+		class_unlist(s, cl);
 }
 
-void sx_add(struct coord *c, struct ctask *t)
+void sx_add(struct sx *s, struct sx_task *t)
 {
-	if (!c->sx && sx_init(c, NULL, NULL, NULL, 0) != 0)
+	if (!s || t->lane || t->delayed)
 		return;
-	if (t->sx_lane || t->sx_delayed)
-		return;
-	if (t->priority >= 1 && t->priority <= DTF_PRIORITY_LEVELS)
-		c->sx->by_priority[t->priority]++;
-	if (json_object_get(task_doc(t), "deadline"))
-		sx_deadline_check(c, t);
-	if (t->not_before_ms > sx_now_ms(c)) {
-		if (delayed_push(c->sx, t) != 0)
-			log_error("scheduler: out of memory delaying task %s", t->id);
+	if (t->priority >= 1 && t->priority <= SX_PRIORITY_LEVELS)
+		s->by_priority[t->priority]++;
+	if (t->not_before_ms > sx_now_ms(s)) {
+		if (delayed_push(s, t) != 0)
+			log_error("scheduler: out of memory delaying a task of run %s", t->run_id);
 		return;
 	}
-	index_put(c, t);
+	index_put(s, t);
 }
 
-void sx_remove(struct coord *c, struct ctask *t)
+void sx_remove(struct sx *s, struct sx_task *t)
 {
-	if (!c->sx || (!t->sx_lane && !t->sx_delayed))
+	if (!s || (!t->lane && !t->delayed))
 		return;
-	if (t->priority >= 1 && t->priority <= DTF_PRIORITY_LEVELS)
-		c->sx->by_priority[t->priority]--;
-	if (t->sx_delayed)
-		delayed_remove(c->sx, t);
+	if (t->priority >= 1 && t->priority <= SX_PRIORITY_LEVELS)
+		s->by_priority[t->priority]--;
+	if (t->delayed)
+		delayed_remove(s, t);
 	else
-		index_take(c, t);
+		index_take(s, t);
 }
 
-void sx_delay(struct coord *c, struct ctask *t)
+void sx_delay(struct sx *s, struct sx_task *t)
 {
-	if (!c->sx || !t->sx_lane)
+	if (!s || !t->lane)
 		return;
-	index_take(c, t);
-	if (delayed_push(c->sx, t) != 0)
-		index_put(c, t);
+	index_take(s, t);
+	if (delayed_push(s, t) != 0)
+		index_put(s, t);
 }
 
-int64_t sx_expire(struct coord *c, int64_t now_ms)
+int64_t sx_expire(struct sx *s, int64_t now_ms)
 {
-	struct sx *s = c->sx;
 	int64_t next = 0;
 	size_t i = 0;
 
 	if (!s)
 		return 0;
 	while (i < s->ndelayed) {
-		struct ctask *t = s->delayed[i];
+		struct sx_task *t = s->delayed[i];
 		if (t->not_before_ms <= now_ms) {
 			delayed_remove(s, t);
-			index_put(c, t);
+			index_put(s, t);
 			continue; /* the last one moved into slot i */
 		}
 		if (!next || t->not_before_ms < next)
@@ -467,11 +578,10 @@ int64_t sx_expire(struct coord *c, int64_t now_ms)
 	return next;
 }
 
-/* Re-keys every indexed task (the strategy changed). */
-void sx_rebuild(struct coord *c)
+/* Re-keys every indexed task (the strategy changed). The records hold all it reads. */
+void sx_rebuild(struct sx *s)
 {
-	struct sx *s = c->sx;
-	struct ctask **all = NULL;
+	struct sx_task **all = NULL;
 	size_t n = 0, cap = 0, i, j, k;
 
 	for (i = 0; i < s->ncls; i++)
@@ -486,30 +596,41 @@ void sx_rebuild(struct coord *c)
 			for (k = 0; k < s->cls[i]->lanes[j]->n; k++)
 				all[n++] = s->cls[i]->lanes[j]->heap[k];
 	for (i = 0; i < n; i++)
-		index_take(c, all[i]);
+		index_take(s, all[i]);
 	for (i = 0; i < n; i++)
-		index_put(c, all[i]);
+		index_put(s, all[i]);
 	free(all);
 }
 
-static size_t lane_best(struct sx_lane *ln, struct ctask **out, size_t room);
+static size_t lane_best(struct sx_lane *ln, struct sx_task **out, size_t room);
+
+static bool allows(const struct sx *s, const struct sx_task *t, const struct sx_worker *w)
+{
+	return !s->ops || !s->ops->allows || s->ops->allows(s->ctx, t, w);
+}
+
+static bool fits(const struct sx *s, const struct sx_task *t, const struct sx_worker *w)
+{
+	return !s->ops || !s->ops->fits || s->ops->fits(s->ctx, t, w);
+}
 
 /* The best task of a lane, after its head, that recovery lets w run and that is ready; among
  * the first SX_PLUGIN_CANDIDATES only (recovery holds back few tasks). */
-static struct ctask *lane_allowed(struct coord *c, struct sx_lane *ln, struct cworker *w,
-				  int64_t now_ms)
+static struct sx_task *lane_allowed(struct sx *s, struct sx_lane *ln, struct sx_worker *w,
+				    int64_t now_ms)
 {
-	struct ctask *buf[SX_PLUGIN_CANDIDATES];
+	struct sx_task *buf[SX_PLUGIN_CANDIDATES];
 	size_t n = lane_best(ln, buf, SX_PLUGIN_CANDIDATES), i;
 
 	for (i = 1; i < n; i++)
-		if (buf[i]->not_before_ms <= now_ms && recovery_allows(c, buf[i], w))
+		if (buf[i]->not_before_ms <= now_ms && allows(s, buf[i], w))
 			return buf[i];
 	return NULL;
 }
 
 /* True if (score, task) ranks before (best_score, best). */
-static bool better(double score, const struct ctask *t, double best_score, const struct ctask *best)
+static bool better(double score, const struct sx_task *t, double best_score,
+		   const struct sx_task *best)
 {
 	if (!best)
 		return true;
@@ -518,10 +639,9 @@ static bool better(double score, const struct ctask *t, double best_score, const
 	return key_less(t, best);
 }
 
-struct ctask *sx_pick(struct coord *c, struct cworker *w, int64_t now_ms)
+struct sx_task *sx_pick(struct sx *s, struct sx_worker *w, int64_t now_ms)
 {
-	struct sx *s = c->sx;
-	struct ctask *best = NULL;
+	struct sx_task *best = NULL;
 	double best_score = 0;
 	size_t i, j;
 
@@ -533,28 +653,28 @@ again:
 		bool probed = false;
 		for (j = 0; j < cl->nlanes; j++) {
 			struct sx_lane *ln = cl->lanes[j];
-			struct ctask *t = ln->n ? ln->heap[0] : NULL;
+			struct sx_task *t = ln->n ? ln->heap[0] : NULL;
 			double score;
 			if (!t)
 				continue;
 			if (t->not_before_ms > now_ms) {
 				/* In backoff but still indexed: move it aside and look again (the
 				 * index changed under the loop). */
-				sx_delay(c, t);
+				sx_delay(s, t);
 				best = NULL;
 				goto again;
 			}
 			if (!probed) {
 				/* One task answers for its whole signature. */
-				if (!lease_fits_now(t, w))
+				if (!fits(s, t, w))
 					break;
 				probed = true;
 			}
 			/* Recovery may hold single tasks back from this worker (a retry pinned
 			 * to another, an excluded worker): then the lane's next allowed task. */
-			if (!recovery_allows(c, t, w) && !(t = lane_allowed(c, ln, w, now_ms)))
+			if (!allows(s, t, w) && !(t = lane_allowed(s, ln, w, now_ms)))
 				continue;
-			score = sx_score(c, ln, t, w);
+			score = sx_score(s, ln, t, w);
 			if (better(score, t, best_score, best)) {
 				best = t;
 				best_score = score;
@@ -564,23 +684,23 @@ again:
 	return best;
 }
 
-size_t sx_batch_mates(struct coord *c, struct ctask *t, int64_t now_ms, struct ctask **out,
+size_t sx_batch_mates(struct sx *s, struct sx_task *t, int64_t now_ms, struct sx_task **out,
 		      size_t max)
 {
-	struct ctask *u;
+	struct sx_task *u;
 	size_t n = 0;
 
-	(void)c;
-	if (!t->sx_group)
+	(void)s;
+	if (!t->group)
 		return 0;
-	for (u = t->sx_group->head; u && n < max; u = u->sx_bnext)
+	for (u = t->group->head; u && n < max; u = u->bnext)
 		if (u != t && u->not_before_ms <= now_ms)
 			out[n++] = u;
 	return n;
 }
 
 /* Appends the lane's best tasks (up to room) to out by walking its heap in order. */
-static size_t lane_best(struct sx_lane *ln, struct ctask **out, size_t room)
+static size_t lane_best(struct sx_lane *ln, struct sx_task **out, size_t room)
 {
 	/* A small frontier search over the heap: the k smallest of a heap in O(k log k). */
 	size_t front[SX_PLUGIN_CANDIDATES * 2 + 2], nf = 0, n = 0;
@@ -606,17 +726,16 @@ static size_t lane_best(struct sx_lane *ln, struct ctask **out, size_t room)
 
 static int cand_cmp(const void *a, const void *b)
 {
-	const struct ctask *x = *(const struct ctask *const *)a,
-			   *y = *(const struct ctask *const *)b;
+	const struct sx_task *x = *(const struct sx_task *const *)a,
+			     *y = *(const struct sx_task *const *)b;
 
 	return key_less(x, y) ? -1 : key_less(y, x) ? 1 : 0;
 }
 
-size_t sx_candidates(struct coord *c, struct cworker *w, int64_t now_ms, struct ctask **out,
+size_t sx_candidates(struct sx *s, struct sx_worker *w, int64_t now_ms, struct sx_task **out,
 		     size_t max)
 {
-	struct sx *s = c->sx;
-	struct ctask *buf[SX_PLUGIN_CANDIDATES];
+	struct sx_task *buf[SX_PLUGIN_CANDIDATES];
 	size_t i, j, k, n = 0;
 
 	if (!s)
@@ -627,7 +746,7 @@ size_t sx_candidates(struct coord *c, struct cworker *w, int64_t now_ms, struct 
 		struct sx_class *cl = s->cls[i];
 		for (j = 0; j < cl->nlanes; j++) {
 			size_t got = lane_best(cl->lanes[j], buf, max);
-			if (got && !lease_fits_now(buf[0], w))
+			if (got && !fits(s, buf[0], w))
 				break;
 			for (k = 0; k < got; k++) {
 				if (buf[k]->not_before_ms > now_ms)
@@ -650,9 +769,8 @@ size_t sx_candidates(struct coord *c, struct cworker *w, int64_t now_ms, struct 
 	return n;
 }
 
-void sx_index_stats(struct coord *c, size_t *sigs, size_t *lanes, size_t *delayed)
+void sx_index_stats(const struct sx *s, size_t *sigs, size_t *lanes, size_t *delayed)
 {
-	struct sx *s = c->sx;
 	size_t i;
 
 	*sigs = *lanes = *delayed = 0;
@@ -666,40 +784,45 @@ void sx_index_stats(struct coord *c, size_t *sigs, size_t *lanes, size_t *delaye
 
 void sx_index_release(struct sx *s)
 {
-	size_t pos, i;
-	const char *k;
-	void *v;
+	size_t pos = 0, gpos, i;
+	const char *k, *gk;
+	void *v, *g;
 
-	while (s->ncls) {
-		struct sx_class *cl = s->cls[s->ncls - 1];
+	while ((pos = dtf_hmap_next(&s->classes, pos, &k, &v)) != 0) {
+		struct sx_class *cl = v;
 		for (i = 0; i < cl->nlanes; i++) {
 			free(cl->lanes[i]->heap);
 			free(cl->lanes[i]->name);
 			free(cl->lanes[i]);
 		}
-		cl->nlanes = 0;
-		pos = 0;
-		while ((pos = dtf_hmap_next(&cl->groups, pos, &k, &v)) != 0) {
-			free(((struct sx_group *)v)->key);
-			free(v);
+		gpos = 0;
+		while ((gpos = dtf_hmap_next(&cl->groups, gpos, &gk, &g)) != 0) {
+			free(((struct sx_group *)g)->key);
+			free(g);
 		}
-		class_drop(s, cl);
+		dtf_hmap_release(&cl->lane_by_name);
+		dtf_hmap_release(&cl->groups);
+		free(cl->lanes);
+		free(cl->sig);
+		free(cl);
 	}
+	dtf_hmap_release(&s->classes);
+	pos = 0;
+	while ((pos = dtf_hmap_next(&s->names, pos, &k, &v)) != 0)
+		free(v);
+	dtf_hmap_release(&s->names);
 	free(s->cls);
 	free(s->delayed);
 	free(s->waiting);
-	dtf_hmap_release(&s->classes);
 }
 
-void sx_waiting_add(struct coord *c, struct cworker *w)
+void sx_waiting_add(struct sx *s, struct sx_worker *w)
 {
-	struct sx *s = c->sx;
-
-	if (!s || w->sx_waiting)
+	if (!s || w->waiting)
 		return;
 	if (s->nwaiting == s->capwaiting) {
 		size_t cap = s->capwaiting ? s->capwaiting * 2 : 16;
-		struct cworker **v = realloc(s->waiting, cap * sizeof(*v));
+		struct sx_worker **v = realloc(s->waiting, cap * sizeof(*v));
 		if (!v) {
 			log_error("scheduler: out of memory listing worker %s as waiting", w->id);
 			return;
@@ -708,12 +831,11 @@ void sx_waiting_add(struct coord *c, struct cworker *w)
 		s->capwaiting = cap;
 	}
 	s->waiting[s->nwaiting++] = w;
-	w->sx_waiting = true;
+	w->waiting = true;
 }
 
-struct cworker **sx_waiting(struct coord *c, size_t *n)
+struct sx_worker **sx_waiting(struct sx *s, size_t *n)
 {
-	struct sx *s = c->sx;
 	size_t i = 0;
 
 	*n = 0;
@@ -721,23 +843,23 @@ struct cworker **sx_waiting(struct coord *c, size_t *n)
 		return NULL;
 	/* Drop the workers whose lease was answered, given up or replaced since. */
 	while (i < s->nwaiting) {
-		if (s->waiting[i]->waiter) {
+		if (s->ops && s->ops->waiting && s->ops->waiting(s->ctx, s->waiting[i])) {
 			i++;
 			continue;
 		}
-		s->waiting[i]->sx_waiting = false;
+		s->waiting[i]->waiting = false;
 		s->waiting[i] = s->waiting[--s->nwaiting];
 	}
 	*n = s->nwaiting;
 	return s->waiting;
 }
 
-size_t sx_ahead(struct coord *c, int priority)
+size_t sx_ahead(const struct sx *s, int priority)
 {
 	size_t n = 0;
 	int p;
 
-	for (p = 1; c->sx && p < priority && p <= DTF_PRIORITY_LEVELS; p++)
-		n += c->sx->by_priority[p];
+	for (p = 1; s && p < priority && p <= SX_PRIORITY_LEVELS; p++)
+		n += s->by_priority[p];
 	return n;
 }

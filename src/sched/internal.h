@@ -8,7 +8,6 @@
 #include <stdint.h>
 
 #include "common/hmap.h"
-#include "core/model.h"
 #include "sched/sched.h"
 
 #define SX_LANE_MAX 160 /* a lane's name: a user, project or run id */
@@ -23,11 +22,11 @@ struct sx_sigbuf {
 struct sx_class;
 
 /* A lane: the pending tasks of one signature and one user (or run), as a heap by the strategy's
- * key (ctask.sx_k1, sx_k2, seq). */
+ * key (sx_task.k1, k2, seq). */
 struct sx_lane {
 	struct sx_class *cls;
 	char *name;
-	struct ctask **heap;
+	struct sx_task **heap;
 	size_t n, cap;
 	size_t idx; /* position in cls->lanes */
 };
@@ -35,17 +34,19 @@ struct sx_lane {
 /* Pending tasks of one signature and one batch_key, in the order they were queued. */
 struct sx_group {
 	char *key;
-	struct ctask *head, *tail;
+	struct sx_task *head, *tail;
 	size_t n;
 };
 
-/* A signature: tasks that fit a worker, or not, together. */
+/* A signature: tasks that fit a worker, or not, together. Interned: the task records point to
+ * theirs from submission on, so a class lives until sx_free; it is listed in sx.cls (and has
+ * lanes) only while it holds indexed tasks. */
 struct sx_class {
 	char *sig;
 	struct sx_lane **lanes;
 	size_t nlanes, caplanes;
 	size_t count; /* tasks indexed */
-	size_t idx;   /* position in sx.cls */
+	size_t idx;   /* position in sx.cls, or SX_UNLISTED */
 	struct dtf_hmap lane_by_name;
 	struct dtf_hmap groups; /* batch_key -> struct sx_group */
 };
@@ -76,13 +77,18 @@ enum sx_kind {
 	SX__COUNT
 };
 
+#define SX_UNLISTED ((size_t)-1)
+
 struct sx {
+	const struct sx_ops *ops;
+	void *ctx;
 	enum sx_kind kind;
-	char plugin[128]; /* the strategy name of the active plugin (kind SX_PLUGIN) */
-	struct dtf_hmap classes;
-	struct sx_class **cls;
+	char plugin[128];	 /* the strategy name of the active plugin (kind SX_PLUGIN) */
+	struct dtf_hmap classes; /* signature -> struct sx_class, every one seen */
+	struct sx_class **cls;	 /* those with indexed tasks */
 	size_t ncls, capcls;
-	struct ctask **delayed; /* tasks in retry backoff, not indexed */
+	struct dtf_hmap names;	  /* users and projects: name -> its interned copy */
+	struct sx_task **delayed; /* tasks in retry backoff, not indexed */
 	size_t ndelayed, capdelayed;
 	/* Fair-share and round-robin. */
 	struct dtf_hmap users, projects, rr; /* name -> struct sx_account */
@@ -99,9 +105,10 @@ struct sx {
 	uint64_t batches, batched_tasks;
 	uint64_t batch_hist[5]; /* sizes 2, 3-4, 5-8, 9-16, more */
 	unsigned defaults_read; /* SX_READS_* of the coordinator's default constraints */
-	size_t by_priority[DTF_PRIORITY_LEVELS + 1]; /* pending tasks (indexed or delayed) */
-	/* Workers that may have a suspended lease (lease_wake walks these, not every worker). */
-	struct cworker **waiting;
+	size_t by_priority[SX_PRIORITY_LEVELS + 1]; /* pending tasks (indexed or delayed) */
+	/* Workers that may have a suspended lease (the core's wake-up walks these, not every
+	 * worker). */
+	struct sx_worker **waiting;
 	size_t nwaiting, capwaiting;
 	/* Virtual time (the simulator). */
 	bool virt;
@@ -116,19 +123,22 @@ struct sx {
 /* Adds to *reads what the expressions in v (a string or a list of strings) read of the task. */
 void sx_constraint_reads(const json_t *v, unsigned *reads);
 
+/* index.c: the task's hardware classes (nhw of them, one after the other). */
+const char *sx_task_hw(const struct sx_task *t);
+
 /* strategy.c */
 const char *sx_kind_name(enum sx_kind k);
 /* The lane a task goes in under the active strategy. */
-void sx_lane_name(struct coord *c, const struct ctask *t, char *out, size_t len);
-/* Sets t->sx_k1 and sx_k2 for the active strategy. */
-void sx_task_key(struct coord *c, struct ctask *t);
+void sx_lane_name(const struct sx *s, const struct sx_task *t, char *out, size_t len);
+/* Sets t->k1 and k2 for the active strategy. */
+void sx_task_key(const struct sx *s, struct sx_task *t);
 /* The dynamic part of the order of a lane head for worker w: lower first. */
-double sx_score(struct coord *c, const struct sx_lane *ln, const struct ctask *t,
-		const struct cworker *w);
+double sx_score(const struct sx *s, const struct sx_lane *ln, const struct sx_task *t,
+		const struct sx_worker *w);
 
 /* index.c */
-void sx_rebuild(struct coord *c);
-void sx_index_stats(struct coord *c, size_t *sigs, size_t *lanes, size_t *delayed);
+void sx_rebuild(struct sx *s);
+void sx_index_stats(const struct sx *s, size_t *sigs, size_t *lanes, size_t *delayed);
 void sx_index_release(struct sx *s);
 
 #endif

@@ -12,10 +12,8 @@
 #include "common/log.h"
 #include "common/prom.h"
 #include "common/util.h"
-#include "core/model.h"
+#include "plugin/plugin.h"
 #include "sched/internal.h"
-
-#include "common/banned.h"
 
 #define NO_DEADLINE   1e300
 #define UNKNOWN_FIRST 1e12 /* tasks without history go first under duration: they may be long */
@@ -66,25 +64,25 @@ bool sx_builtin(const char *name)
 
 /* ---- clocks ---- */
 
-int64_t sx_now_ms(struct coord *c)
+int64_t sx_now_ms(const struct sx *s)
 {
-	return c->sx && c->sx->virt ? c->sx->virt_ms : dtf_mono_ms();
+	return s && s->virt ? s->virt_ms : dtf_mono_ms();
 }
 
-int64_t sx_wall_ms(struct coord *c)
+int64_t sx_wall_ms(const struct sx *s)
 {
-	return c->sx && c->sx->virt ? c->sx->virt_wall0 + c->sx->virt_ms : dtf_wall_ms();
+	return s && s->virt ? s->virt_wall0 + s->virt_ms : dtf_wall_ms();
 }
 
-void sx_set_virtual(struct coord *c, int64_t now_ms)
+void sx_set_virtual(struct sx *s, int64_t now_ms)
 {
-	if (!c->sx)
+	if (!s)
 		return;
-	if (!c->sx->virt) {
-		c->sx->virt = true;
-		c->sx->virt_wall0 = dtf_wall_ms();
+	if (!s->virt) {
+		s->virt = true;
+		s->virt_wall0 = dtf_wall_ms();
 	}
-	c->sx->virt_ms = now_ms;
+	s->virt_ms = now_ms;
 }
 
 /* ---- accounts (fair-share, round-robin) ---- */
@@ -106,17 +104,16 @@ static struct sx_account *account(struct dtf_hmap *m, const char *name, double s
 	return a;
 }
 
-static double share_of(struct sx *s, const char *group, const char *name)
+static double share_of(const struct sx *s, const char *group, const char *name)
 {
 	json_t *v = json_object_get(json_object_get(s->shares, group), name);
 
 	return json_is_number(v) ? json_number_value(v) : s->default_share;
 }
 
-static double decayed(struct coord *c, const struct sx_account *a)
+static double decayed(const struct sx *s, const struct sx_account *a)
 {
-	struct sx *s = c->sx;
-	int64_t now = sx_now_ms(c);
+	int64_t now = sx_now_ms(s);
 
 	if (!a)
 		return 0;
@@ -125,88 +122,75 @@ static double decayed(struct coord *c, const struct sx_account *a)
 	return a->usage * pow(0.5, (double)(now - a->at_ms) / 1000.0 / s->half_life_s);
 }
 
-static void charge(struct coord *c, struct dtf_hmap *m, const char *group, const char *name,
+static void charge(struct sx *s, struct dtf_hmap *m, const char *group, const char *name,
 		   double amount)
 {
 	struct sx_account *a;
 
 	if (!name || !*name)
 		return;
-	a = account(m, name, share_of(c->sx, group, name), true);
+	a = account(m, name, share_of(s, group, name), true);
 	if (!a)
 		return;
-	a->usage = decayed(c, a) + amount;
+	a->usage = decayed(s, a) + amount;
 	if (a->usage < 0)
 		a->usage = 0;
-	a->at_ms = sx_now_ms(c);
+	a->at_ms = sx_now_ms(s);
 }
 
-static const char *user_of(const struct ctask *t)
-{
-	return dtf_json_str(task_doc((struct ctask *)t), "user", "");
-}
-
-static const char *project_of(const struct ctask *t)
-{
-	return dtf_json_str(task_doc((struct ctask *)t), "project", "");
-}
-
-static double weight(const struct ctask *t)
+static double weight(const struct sx_task *t)
 {
 	return t->cpu > 1 ? t->cpu : 1;
 }
 
 /* usage / share of the task's user plus that of its project. */
-static double fair_score(struct coord *c, const struct ctask *t)
+static double fair_score(const struct sx *s, const struct sx_task *t)
 {
-	struct sx *s = c->sx;
-	const char *u = user_of(t), *p = project_of(t);
+	const char *u = t->user, *p = t->project;
 	double score = 0, sh;
 
 	sh = share_of(s, "users", u);
-	score += decayed(c, dtf_hmap_get(&s->users, u)) / (sh > 0 ? sh : 1e-9);
+	score += decayed(s, dtf_hmap_get(&s->users, u)) / (sh > 0 ? sh : 1e-9);
 	if (*p) {
 		sh = share_of(s, "projects", p);
-		score += decayed(c, dtf_hmap_get(&s->projects, p)) / (sh > 0 ? sh : 1e-9);
+		score += decayed(s, dtf_hmap_get(&s->projects, p)) / (sh > 0 ? sh : 1e-9);
 	}
 	return score;
 }
 
-void sx_assigned(struct coord *c, struct ctask *t, struct cworker *w)
+void sx_assigned(struct sx *s, struct sx_task *t)
 {
-	struct sx *s = c->sx;
 	struct sx_account *a;
 	char lane[SX_LANE_MAX];
 	double est;
 
-	(void)w;
 	if (!s)
 		return;
 	s->clock++;
 	/* Charge what it is expected to use now, corrected when it ends: tasks leased in one
 	 * burst already count against their user. */
-	est = sx_expected(c, t);
-	t->sx_charged = (est > 0 ? est : 1.0) * weight(t);
-	charge(c, &s->users, "users", user_of(t), t->sx_charged);
-	charge(c, &s->projects, "projects", project_of(t), t->sx_charged);
-	snprintf(lane, sizeof(lane), "%s", *user_of(t) ? user_of(t) : t->run_id);
+	est = sx_expected(s, t);
+	t->charged = (est > 0 ? est : 1.0) * weight(t);
+	charge(s, &s->users, "users", t->user, t->charged);
+	charge(s, &s->projects, "projects", t->project, t->charged);
+	snprintf(lane, sizeof(lane), "%s", *t->user ? t->user : t->run_id);
 	a = account(&s->rr, lane, 1, true);
 	if (a)
 		a->served = s->clock;
 }
 
-void sx_released(struct coord *c, struct ctask *t)
+void sx_released(struct sx *s, struct sx_task *t, int64_t assigned_ms)
 {
 	double used;
 
-	if (!c->sx || t->assigned_ms <= 0)
+	if (!s || assigned_ms <= 0)
 		return;
-	used = (double)(sx_now_ms(c) - t->assigned_ms) / 1000.0 * weight(t);
+	used = (double)(sx_now_ms(s) - assigned_ms) / 1000.0 * weight(t);
 	if (used < 0)
 		used = 0;
-	charge(c, &c->sx->users, "users", user_of(t), used - t->sx_charged);
-	charge(c, &c->sx->projects, "projects", project_of(t), used - t->sx_charged);
-	t->sx_charged = 0;
+	charge(s, &s->users, "users", t->user, used - t->charged);
+	charge(s, &s->projects, "projects", t->project, used - t->charged);
+	t->charged = 0;
 }
 
 /* ---- history ---- */
@@ -216,18 +200,18 @@ static void hist_key(char *out, size_t len, const char *name, const char *hw)
 	snprintf(out, len, "%s\x1f%s", name, hw);
 }
 
-void sx_history_set(struct coord *c, const char *name, const char *hw, double mean_s, int64_t n)
+void sx_history_set(struct sx *s, const char *name, const char *hw, double mean_s, int64_t n)
 {
 	char key[600];
 	struct sx_hist *h;
 
-	if (!c->sx)
+	if (!s)
 		return;
 	hist_key(key, sizeof(key), name, hw);
-	h = dtf_hmap_get(&c->sx->hist, key);
+	h = dtf_hmap_get(&s->hist, key);
 	if (!h) {
 		h = calloc(1, sizeof(*h));
-		if (!h || dtf_hmap_put(&c->sx->hist, key, h) != 0) {
+		if (!h || dtf_hmap_put(&s->hist, key, h) != 0) {
 			free(h);
 			return;
 		}
@@ -236,7 +220,12 @@ void sx_history_set(struct coord *c, const char *name, const char *hw, double me
 	h->n = n;
 }
 
-static void hist_update(struct coord *c, const char *name, const char *hw, double s)
+static bool persistent(const struct sx *s)
+{
+	return s->ops && s->ops->persistent && s->ops->put_duration && s->ops->persistent(s->ctx);
+}
+
+static void hist_update(struct sx *sx, const char *name, const char *hw, double s)
 {
 	char key[600];
 	struct sx_hist *h;
@@ -244,16 +233,15 @@ static void hist_update(struct coord *c, const char *name, const char *hw, doubl
 	int64_t n;
 
 	hist_key(key, sizeof(key), name, hw);
-	h = dtf_hmap_get(&c->sx->hist, key);
+	h = dtf_hmap_get(&sx->hist, key);
 	n = h ? h->n : 0;
 	/* A plain mean for the first runs, then an exponential one that follows change. */
 	mean = !h      ? s
 	       : n < 5 ? (h->mean_s * (double)n + s) / (double)(n + 1)
 		       : 0.7 * h->mean_s + 0.3 * s;
-	sx_history_set(c, name, hw, mean, n + 1);
-	h = dtf_hmap_get(&c->sx->hist, key);
-	if (h && !h->dirty && c->store && c->store->ops->put_duration) {
-		struct sx *sx = c->sx;
+	sx_history_set(sx, name, hw, mean, n + 1);
+	h = dtf_hmap_get(&sx->hist, key);
+	if (h && !h->dirty && persistent(sx)) {
 		char *k = strdup(key);
 		if (k && sx->nhist_dirty == sx->caphist_dirty) {
 			size_t cap = sx->caphist_dirty ? sx->caphist_dirty * 2 : 256;
@@ -275,13 +263,12 @@ static void hist_update(struct coord *c, const char *name, const char *hw, doubl
 /* Past this many waiting entries they are written without waiting for the second. */
 #define HIST_DIRTY_MAX 65536
 
-void sx_history_persist(struct coord *c, bool all)
+void sx_history_persist(struct sx *sx, bool all)
 {
-	struct sx *sx = c->sx;
 	int64_t now;
 	size_t i;
 
-	if (!sx || !sx->nhist_dirty || !c->store || !c->store->ops->put_duration)
+	if (!sx || !sx->nhist_dirty || !persistent(sx))
 		return;
 	now = dtf_mono_ms();
 	if (!all && sx->nhist_dirty < HIST_DIRTY_MAX &&
@@ -292,7 +279,7 @@ void sx_history_persist(struct coord *c, bool all)
 		struct sx_hist *h = dtf_hmap_get(&sx->hist, key);
 		if (h && sep) {
 			*sep = '\0';
-			c->store->ops->put_duration(c->store, key, sep + 1, h->mean_s, h->n);
+			sx->ops->put_duration(sx->ctx, key, sep + 1, h->mean_s, h->n);
 			h->dirty = false;
 		}
 		free(key);
@@ -301,35 +288,33 @@ void sx_history_persist(struct coord *c, bool all)
 	sx->hist_persisted_ms = now;
 }
 
-void sx_record_duration(struct coord *c, struct ctask *t, struct cworker *w, double seconds)
+void sx_record_duration(struct sx *s, const struct sx_task *t, const char *hw, double seconds)
 {
-	const char *name = dtf_json_str(task_doc(t), "name", NULL);
-	const char *hw = "any";
+	const char *name = sx_task_name(t);
 
-	if (!c->sx || !name || !*name || seconds < 0 || !isfinite(seconds))
+	if (!s || !name || !*name || seconds < 0 || !isfinite(seconds))
 		return;
-	if (w && json_array_size(w->hardware) && json_is_string(json_array_get(w->hardware, 0)))
-		hw = json_string_value(json_array_get(w->hardware, 0));
-	hist_update(c, name, hw, seconds);
+	if (!hw)
+		hw = "any";
+	hist_update(s, name, hw, seconds);
 	if (strcmp(hw, "*") != 0)
-		hist_update(c, name, "*", seconds);
+		hist_update(s, name, "*", seconds);
 }
 
-double sx_expected(struct coord *c, const struct ctask *t)
+double sx_expected(const struct sx *s, const struct sx_task *t)
 {
-	const char *name = dtf_json_str(task_doc((struct ctask *)t), "name", NULL);
 	char key[600];
 	struct sx_hist *h;
 	double sum = 0;
-	size_t i, n = 0;
-	json_t *e;
+	size_t n = 0;
+	const char *name = sx_task_name(t), *hw;
+	unsigned i;
 
-	if (!c->sx || !name || !c->sx->hist.count)
+	if (!s || !name || !s->hist.count)
 		return -1;
-	json_array_foreach(t->hw_any, i, e)
-	{
-		hist_key(key, sizeof(key), name, json_string_value(e));
-		if ((h = dtf_hmap_get(&c->sx->hist, key)) != NULL) {
+	for (i = 0, hw = sx_task_hw(t); i < t->nhw; i++, hw += strlen(hw) + 1) {
+		hist_key(key, sizeof(key), name, hw);
+		if ((h = dtf_hmap_get(&s->hist, key)) != NULL) {
 			sum += h->mean_s;
 			n++;
 		}
@@ -337,81 +322,68 @@ double sx_expected(struct coord *c, const struct ctask *t)
 	if (n)
 		return sum / (double)n;
 	hist_key(key, sizeof(key), name, "*");
-	h = dtf_hmap_get(&c->sx->hist, key);
+	h = dtf_hmap_get(&s->hist, key);
 	return h ? h->mean_s : -1;
-}
-
-static int load_hist_cb(void *arg, const char *name, const char *hw, double mean_s, int64_t n)
-{
-	sx_history_set(arg, name, hw, mean_s, n);
-	return 0;
 }
 
 /* ---- deadlines ---- */
 
-static double deadline_ms(const struct ctask *t)
+static double deadline_ms(const struct sx_task *t)
 {
-	const char *d = dtf_json_str(task_doc((struct ctask *)t), "deadline", NULL);
-	int64_t ms;
-
-	if (!d || dtf_parse_rfc3339(d, &ms) != 0)
-		return NO_DEADLINE;
-	return (double)ms;
+	return t->deadline_ms ? (double)t->deadline_ms : NO_DEADLINE;
 }
 
-bool sx_deadline_check(struct coord *c, struct ctask *t)
+bool sx_deadline_check(const struct sx *s, struct sx_task *t)
 {
 	double dl = deadline_ms(t), exp_s;
-	bool risk, was;
 
-	if (dl >= NO_DEADLINE)
+	if (dl >= NO_DEADLINE) {
+		t->at_risk = false;
 		return false;
-	exp_s = sx_expected(c, t);
-	risk = (double)sx_wall_ms(c) + (exp_s > 0 ? exp_s * 1000.0 : 0) > dl;
-	was = json_is_true(json_object_get(task_doc(t), "deadline_at_risk"));
-	if (risk != was || !json_object_get(task_doc(t), "deadline_at_risk"))
-		json_object_set_new(task_doc(t), "deadline_at_risk", json_boolean(risk));
-	return risk;
+	}
+	exp_s = sx_expected(s, t);
+	t->at_risk = (double)sx_wall_ms(s) + (exp_s > 0 ? exp_s * 1000.0 : 0) > dl;
+	return t->at_risk;
 }
 
 /* ---- the strategies ---- */
 
-void sx_lane_name(struct coord *c, const struct ctask *t, char *out, size_t len)
+void sx_lane_name(const struct sx *s, const struct sx_task *t, char *out, size_t len)
 {
-	switch (c->sx->kind) {
+	switch (s->kind) {
 	case SX_FAIR_SHARE:
-		snprintf(out, len, "%s\x1f%s", user_of(t), project_of(t));
+		snprintf(out, len, "%s\x1f%s", t->user, t->project);
 		break;
 	case SX_ROUND_ROBIN:
-		snprintf(out, len, "%s", *user_of(t) ? user_of(t) : t->run_id);
+		snprintf(out, len, "%s", *t->user ? t->user : t->run_id);
 		break;
 	default:
 		out[0] = '\0';
 	}
 }
 
-void sx_task_key(struct coord *c, struct ctask *t)
+void sx_task_key(const struct sx *s, struct sx_task *t)
 {
 	double e;
 
-	switch (c->sx->kind) {
+	switch (s->kind) {
 	case SX_DEADLINE:
-		t->sx_k1 = deadline_ms(t);
-		t->sx_k2 = t->priority;
+		t->k1 = deadline_ms(t);
+		t->k2 = t->priority;
 		break;
 	case SX_DURATION:
-		e = sx_expected(c, t);
-		t->sx_k1 = -(e >= 0 ? e : UNKNOWN_FIRST);
-		t->sx_k2 = t->priority;
+		e = sx_expected(s, t);
+		t->k1 = -(e >= 0 ? e : UNKNOWN_FIRST);
+		t->k2 = t->priority;
 		break;
 	default:
-		t->sx_k1 = t->priority;
-		t->sx_k2 = 0;
+		t->k1 = t->priority;
+		t->k2 = 0;
 	}
 }
 
 /* What share of the worker's capacity stays unused if t runs there now (0 a perfect fit). */
-static double leftover(const struct ctask *t, const struct cworker *w)
+static double leftover(const struct sx_task *t, const struct sx_worker *w)
 {
 	double waste = 0;
 	double slots_left = (double)(w->slots - w->used_slots - 1);
@@ -427,15 +399,14 @@ static double leftover(const struct ctask *t, const struct cworker *w)
 	return waste;
 }
 
-double sx_score(struct coord *c, const struct sx_lane *ln, const struct ctask *t,
-		const struct cworker *w)
+double sx_score(const struct sx *s, const struct sx_lane *ln, const struct sx_task *t,
+		const struct sx_worker *w)
 {
-	struct sx *s = c->sx;
 	struct sx_account *a;
 
 	switch (s->kind) {
 	case SX_FAIR_SHARE:
-		return fair_score(c, t);
+		return fair_score(s, t);
 	case SX_ROUND_ROBIN:
 		a = dtf_hmap_get(&s->rr, ln->name);
 		return a ? (double)a->served : 0;
@@ -513,7 +484,7 @@ static int configure(struct sx *s, const json_t *sec, const char **strategy, cha
 			if (!*strategy)
 				*strategy = json_string_value(v);
 		} else if (strcmp(k, "default_constraints") == 0) {
-			/* Checked and applied by the constraints (coordinator/constraints.c); what
+			/* Checked and applied by the constraints (the core's constraints.c); what
 			 * they read of a task shapes the signatures (see sx_constraint_reads). */
 			sx_constraint_reads(v, &s->defaults_read);
 		} else if (strcmp(k, "shares") == 0) {
@@ -551,9 +522,28 @@ static int configure(struct sx *s, const json_t *sec, const char **strategy, cha
 	return 0;
 }
 
-int sx_init(struct coord *c, const json_t *section, const char *strategy, char *err, size_t errlen)
+struct sx *sx_new(const struct sx_ops *ops, void *ctx)
 {
-	struct sx *s = c->sx;
+	struct sx *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ops = ops;
+	s->ctx = ctx;
+	dtf_hmap_init(&s->classes);
+	dtf_hmap_init(&s->names);
+	dtf_hmap_init(&s->users);
+	dtf_hmap_init(&s->projects);
+	dtf_hmap_init(&s->rr);
+	dtf_hmap_init(&s->hist);
+	s->default_share = 1;
+	s->half_life_s = 3600;
+	return s;
+}
+
+int sx_configure(struct sx *s, const json_t *section, const char *const *default_constraints,
+		 const char *strategy, char *err, size_t errlen)
+{
 	char ebuf[256];
 	enum sx_kind k = SX_PRIORITY;
 
@@ -561,28 +551,9 @@ int sx_init(struct coord *c, const json_t *section, const char *strategy, char *
 		err = ebuf;
 		errlen = sizeof(ebuf);
 	}
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s) {
-			snprintf(err, errlen, "out of memory");
-			return DTF_ENOMEM;
-		}
-		dtf_hmap_init(&s->classes);
-		dtf_hmap_init(&s->users);
-		dtf_hmap_init(&s->projects);
-		dtf_hmap_init(&s->rr);
-		dtf_hmap_init(&s->hist);
-		s->default_share = 1;
-		s->half_life_s = 3600;
-		c->sx = s;
-		if (c->store && c->store->ops->load_durations &&
-		    c->store->ops->load_durations(c->store, load_hist_cb, c) != 0)
-			log_warn("scheduler: cannot load the duration history: %s",
-				 c->store->error);
-	}
 	if (configure(s, section, &strategy, err, errlen))
 		return DTF_EINVAL;
-	for (const char *const *f = c->cfg.default_constraints; f && *f; f++) {
+	for (const char *const *f = default_constraints; f && *f; f++) {
 		json_t *one = json_string(*f);
 		sx_constraint_reads(one, &s->defaults_read);
 		json_decref(one);
@@ -597,7 +568,7 @@ int sx_init(struct coord *c, const json_t *section, const char *strategy, char *
 	}
 	if (k != s->kind) {
 		s->kind = k;
-		sx_rebuild(c);
+		sx_rebuild(s);
 	}
 	return 0;
 }
@@ -613,10 +584,8 @@ static void free_values(struct dtf_hmap *m)
 	dtf_hmap_release(m);
 }
 
-void sx_free(struct coord *c)
+void sx_free(struct sx *s)
 {
-	struct sx *s = c->sx;
-
 	if (!s)
 		return;
 	sx_index_release(s);
@@ -629,21 +598,18 @@ void sx_free(struct coord *c)
 	free(s->hist_dirty);
 	json_decref(s->shares);
 	free(s);
-	c->sx = NULL;
 }
 
-int sx_set_strategy(struct coord *c, const char *name, char *err, size_t errlen)
+int sx_set_strategy(struct sx *s, struct dtf_plugins *ps, const char *name, char *err,
+		    size_t errlen)
 {
 	enum sx_kind k;
 
-	if (!c->sx && sx_init(c, NULL, NULL, err, errlen) != 0)
-		return DTF_ENOMEM;
 	if (kind_parse(name, &k)) {
-		c->sx->plugin[0] = '\0';
-	} else if (dtf_plugins_has_strategy(c->plugins, name) &&
-		   strlen(name) < sizeof(c->sx->plugin)) {
+		s->plugin[0] = '\0';
+	} else if (dtf_plugins_has_strategy(ps, name) && strlen(name) < sizeof(s->plugin)) {
 		k = SX_PLUGIN;
-		snprintf(c->sx->plugin, sizeof(c->sx->plugin), "%s", name);
+		snprintf(s->plugin, sizeof(s->plugin), "%s", name);
 	} else {
 		snprintf(err, errlen,
 			 "unknown strategy '%s' (priority, fair-share, round-robin, "
@@ -651,27 +617,28 @@ int sx_set_strategy(struct coord *c, const char *name, char *err, size_t errlen)
 			 name);
 		return DTF_ENOTFOUND;
 	}
-	if (k != c->sx->kind) {
-		c->sx->kind = k;
-		sx_rebuild(c);
+	if (k != s->kind) {
+		s->kind = k;
+		sx_rebuild(s);
 	}
-	log_info("scheduler: strategy %s", sx_strategy(c));
+	log_info("scheduler: strategy %s", sx_strategy(s));
 	return 0;
 }
 
-const char *sx_strategy(struct coord *c)
+const char *sx_strategy(const struct sx *s)
 {
-	if (!c->sx)
+	if (!s)
 		return "priority";
-	return c->sx->kind == SX_PLUGIN ? c->sx->plugin : sx_kind_name(c->sx->kind);
+	return s->kind == SX_PLUGIN ? s->plugin : sx_kind_name(s->kind);
 }
 
-bool sx_is_plugin(struct coord *c)
+bool sx_is_plugin(const struct sx *s)
 {
-	return c->sx && c->sx->kind == SX_PLUGIN;
+	return s && s->kind == SX_PLUGIN;
 }
 
-json_t *sx_describe(struct coord *c)
+json_t *sx_describe(struct sx *s, struct dtf_plugins *ps, bool batch_processing,
+		    int batch_size_limit, size_t pending)
 {
 	json_t *out = json_object(), *list = json_array(), *pl;
 	size_t sigs, lanes, delayed, i;
@@ -682,115 +649,94 @@ json_t *sx_describe(struct coord *c)
 		json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "name", kinds[k].name,
 						      "description", kinds[k].description, "source",
 						      "builtin"));
-	pl = dtf_plugins_strategies(c->plugins);
+	pl = dtf_plugins_strategies(ps);
 	json_array_foreach(pl, i, e) json_array_append(list, e);
 	json_decref(pl);
-	sx_index_stats(c, &sigs, &lanes, &delayed);
-	json_object_set_new(out, "strategy", json_string(sx_strategy(c)));
+	sx_index_stats(s, &sigs, &lanes, &delayed);
+	json_object_set_new(out, "strategy", json_string(sx_strategy(s)));
 	json_object_set_new(out, "strategies", list);
-	json_object_set_new(out, "batch_processing", json_boolean(c->cfg.batch_processing));
-	json_object_set_new(out, "batch_size_limit", json_integer(c->cfg.batch_size_limit));
-	json_object_set_new(out, "pending", json_integer((json_int_t)c->pending_count));
+	json_object_set_new(out, "batch_processing", json_boolean(batch_processing));
+	json_object_set_new(out, "batch_size_limit", json_integer(batch_size_limit));
+	json_object_set_new(out, "pending", json_integer((json_int_t)pending));
 	json_object_set_new(out, "signatures", json_integer((json_int_t)sigs));
 	json_object_set_new(out, "lanes", json_integer((json_int_t)lanes));
 	json_object_set_new(out, "delayed", json_integer((json_int_t)delayed));
-	if (c->sx) {
+	if (s) {
 		json_t *use = json_object(), *u = json_object(), *p = json_object();
 		size_t pos = 0;
 		const char *name;
 		void *v;
-		while ((pos = dtf_hmap_next(&c->sx->users, pos, &name, &v)) != 0)
+		while ((pos = dtf_hmap_next(&s->users, pos, &name, &v)) != 0)
 			json_object_set_new(u, name,
-					    json_pack("{s:f,s:f}", "usage", decayed(c, v), "share",
-						      share_of(c->sx, "users", name)));
+					    json_pack("{s:f,s:f}", "usage", decayed(s, v), "share",
+						      share_of(s, "users", name)));
 		pos = 0;
-		while ((pos = dtf_hmap_next(&c->sx->projects, pos, &name, &v)) != 0)
+		while ((pos = dtf_hmap_next(&s->projects, pos, &name, &v)) != 0)
 			json_object_set_new(p, name,
-					    json_pack("{s:f,s:f}", "usage", decayed(c, v), "share",
-						      share_of(c->sx, "projects", name)));
+					    json_pack("{s:f,s:f}", "usage", decayed(s, v), "share",
+						      share_of(s, "projects", name)));
 		json_object_set_new(use, "users", u);
 		json_object_set_new(use, "projects", p);
 		json_object_set_new(out, "usage", use);
-		json_object_set_new(out, "half_life_s", json_real(c->sx->half_life_s));
+		json_object_set_new(out, "half_life_s", json_real(s->half_life_s));
 		json_object_set_new(out, "history_entries",
-				    json_integer((json_int_t)c->sx->hist.count));
+				    json_integer((json_int_t)s->hist.count));
 	}
 	return out;
 }
 
 /* ---- scheduler plugins ---- */
 
-int sx_plugin_order(struct coord *c, struct cworker *w, struct ctask **cands, size_t n,
-		    size_t *order)
+int sx_plugin_order(struct sx *s, struct dtf_plugins *ps, const char *worker_json,
+		    const char *tasks_json, size_t n, size_t *order)
 {
-	json_t *arr = json_array(), *wv;
-	char *tasks_json, *worker_json;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < n; i++)
-		json_array_append(arr, task_doc(cands[i]));
-	state_worker_sync(w);
-	wv = json_copy(w->doc);
-	json_object_del(wv, "token");
-	tasks_json = json_dumps(arr, JSON_COMPACT);
-	worker_json = json_dumps(wv, JSON_COMPACT);
-	json_decref(arr);
-	json_decref(wv);
-	rc = tasks_json && worker_json
-		 ? dtf_plugins_order(c->plugins, c->sx->plugin, worker_json, tasks_json, n, order)
-		 : DTF_ENOMEM;
-	free(tasks_json);
-	free(worker_json);
-	return rc;
+	if (!s || s->kind != SX_PLUGIN)
+		return DTF_EINVAL;
+	return dtf_plugins_order(ps, s->plugin, worker_json, tasks_json, n, order);
 }
 
 /* ---- explanations and metrics ---- */
 
-void sx_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
+void sx_reason(const struct sx *s, const struct sx_task *t, char *why, size_t len)
 {
-	struct sx *s = c->sx;
-	struct sx_lane *ln = t->sx_lane;
+	struct sx_lane *ln = t->lane;
 	size_t i;
 
 	why[0] = '\0';
 	if (!s || !ln)
 		return;
 	if (s->kind == SX_FAIR_SHARE) {
-		double mine = fair_score(c, t), least = mine;
-		const struct ctask *other = NULL;
+		double mine = fair_score(s, t), least = mine;
+		const struct sx_task *other = NULL;
 		for (i = 0; i < ln->cls->nlanes; i++) {
 			const struct sx_lane *o = ln->cls->lanes[i];
 			double sc;
 			if (o == ln || !o->n)
 				continue;
-			sc = fair_score(c, o->heap[0]);
+			sc = fair_score(s, o->heap[0]);
 			if (sc < least) {
 				least = sc;
 				other = o->heap[0];
 			}
 		}
 		if (other) {
-			const char *u = *user_of(t) ? user_of(t) : "(no user)";
+			const char *u = *t->user ? t->user : "(no user)";
 			snprintf(why, len,
 				 "deferred by fair share: user %s is over its share (%.0f "
 				 "resource-seconds used for share %g; user %s has used less)",
-				 u, decayed(c, dtf_hmap_get(&s->users, user_of(t))),
-				 share_of(s, "users", user_of(t)),
-				 *user_of(other) ? user_of(other) : "(no user)");
+				 u, decayed(s, dtf_hmap_get(&s->users, t->user)),
+				 share_of(s, "users", t->user),
+				 *other->user ? other->user : "(no user)");
 		}
-	} else if (s->kind == SX_DEADLINE &&
-		   json_is_true(json_object_get(task_doc((struct ctask *)t), "deadline_at_risk"))) {
+	} else if (s->kind == SX_DEADLINE && t->at_risk) {
 		snprintf(why, len, "its deadline cannot be met at its expected duration");
-	} else if (s->kind == SX_DURATION && t->sx_pos > 0) {
+	} else if (s->kind == SX_DURATION && t->pos > 0) {
 		snprintf(why, len, "longer tasks go first (strategy duration)");
 	}
 }
 
-void sx_count_batch(struct coord *c, size_t n)
+void sx_count_batch(struct sx *s, size_t n)
 {
-	struct sx *s = c->sx;
-
 	if (!s || n < 2)
 		return;
 	s->batches++;
@@ -798,18 +744,22 @@ void sx_count_batch(struct coord *c, size_t n)
 	s->batch_hist[n == 2 ? 0 : n <= 4 ? 1 : n <= 8 ? 2 : n <= 16 ? 3 : 4]++;
 }
 
-int sx_metrics(struct coord *c, struct dtf_prom *pm)
+uint64_t sx_batches(const struct sx *s)
 {
-	struct sx *s = c->sx;
+	return s ? s->batches : 0;
+}
+
+int sx_metrics(const struct sx *s, struct dtf_prom *pm)
+{
 	size_t sigs, lanes, delayed;
 	static const char *const le[] = {"2", "4", "8", "16", "+Inf"};
 	uint64_t cum = 0;
 	int i;
 
-	sx_index_stats(c, &sigs, &lanes, &delayed);
+	sx_index_stats(s, &sigs, &lanes, &delayed);
 	dtf_prom_family(pm, "dtf_scheduler_info", DTF_PROM_GAUGE,
 			"The active scheduling strategy.");
-	dtf_prom_sample(pm, NULL, DTF_PROM_LABELS("strategy", sx_strategy(c)), 1);
+	dtf_prom_sample(pm, NULL, DTF_PROM_LABELS("strategy", sx_strategy(s)), 1);
 	dtf_prom_single(pm, "dtf_scheduler_signatures", DTF_PROM_GAUGE,
 			"Distinct task signatures in the pending index.", (double)sigs);
 	dtf_prom_single(pm, "dtf_scheduler_lanes", DTF_PROM_GAUGE,
@@ -830,19 +780,18 @@ int sx_metrics(struct coord *c, struct dtf_prom *pm)
 
 int sx_config_check(const json_t *section, const char *strategy, char *err, size_t errlen)
 {
-	struct coord *c = calloc(1, sizeof(*c));
+	struct sx *s = sx_new(NULL, NULL);
 	int rc;
 
-	if (!c) {
+	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return DTF_ENOMEM;
 	}
 	if (!strategy)
 		strategy = json_string_value(json_object_get(section, "strategy"));
 	/* A name no built-in has may be a plugin's: checked when plugins are loaded. */
-	rc = sx_init(c, section, strategy && sx_builtin(strategy) ? strategy : "priority", err,
-		     errlen);
-	sx_free(c);
-	free(c);
+	rc = sx_configure(s, section, NULL,
+			  strategy && sx_builtin(strategy) ? strategy : "priority", err, errlen);
+	sx_free(s);
 	return rc;
 }

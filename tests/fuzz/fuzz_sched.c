@@ -25,9 +25,9 @@ static void config_case(const json_t *sec)
 
 	if (!c)
 		return;
-	if (sx_init(c, sec, NULL, err, sizeof(err)) != 0 && !err[0])
+	if (lease_index_init(c, sec, NULL, err, sizeof(err)) != 0 && !err[0])
 		abort();
-	sx_free(c);
+	sx_free(c->sx);
 	free(c);
 }
 

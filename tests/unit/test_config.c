@@ -497,7 +497,7 @@ static void test_coordinator_zero_means_zero(void **state)
 	state_backoff(c, &task);
 	c->next_backoff_ms = 0;
 	pthread_mutex_unlock(&c->lock);
-	assert_true(task.not_before_ms <= before + 1);
+	assert_true(task.sx.not_before_ms <= before + 1);
 	json_decref(task.jdoc);
 	core_free(c);
 	coord_options_release(&o);

@@ -352,7 +352,7 @@ static void test_reason_busy_and_waiting(void **state)
 	assert_string_equal(why, "all workers that can run it are busy (1 fitting, all full); "
 				 "behind 1 tasks of higher priority");
 	/* A task in backoff says so first. */
-	b->not_before_ms = dtf_mono_ms() + 60000;
+	b->sx.not_before_ms = dtf_mono_ms() + 60000;
 	assert_false(lease_pending_reason(c, b, why, sizeof(why)));
 	assert_contains(why, "backoff");
 	/* And it is not leased before its time, even with room. */

@@ -74,10 +74,12 @@ static void test_plugin_orders_leases(void **state)
 	add_task(c, "none", "{\"priority\": 1}");
 	add_task(c, "huge", "{\"params\": {\"estimate_s\": 5000}}");
 	add_task(c, "c", "{\"params\": {\"estimate_s\": 20}}");
-	assert_int_equal(sx_set_strategy(c, "longest-first", err, sizeof(err)), DTF_ENOTFOUND);
-	assert_int_equal(sx_set_strategy(c, "shortest-first", err, sizeof(err)), 0);
-	assert_string_equal(sx_strategy(c), "shortest-first");
-	d = sx_describe(c);
+	assert_int_equal(sx_set_strategy(c->sx, c->plugins, "longest-first", err, sizeof(err)),
+			 DTF_ENOTFOUND);
+	assert_int_equal(sx_set_strategy(c->sx, c->plugins, "shortest-first", err, sizeof(err)), 0);
+	assert_string_equal(sx_strategy(c->sx), "shortest-first");
+	d = sx_describe(c->sx, c->plugins, c->cfg.batch_processing, c->cfg.batch_size_limit,
+			 c->pending_count);
 	json_array_foreach(json_object_get(d, "strategies"), i,
 			   e) if (strcmp(dtf_json_str(e, "name", ""), "shortest-first") == 0)
 	    listed = strcmp(dtf_json_str(e, "plugin", ""), "shortest_first") == 0;
@@ -89,7 +91,7 @@ static void test_plugin_orders_leases(void **state)
 	assert_string_equal(lease_ids(c, w, 8, ids, sizeof(ids)), "");
 	assert_int_equal(c->pending_count, 1);
 	/* Back to a built-in: the held task goes. */
-	assert_int_equal(sx_set_strategy(c, "priority", err, sizeof(err)), 0);
+	assert_int_equal(sx_set_strategy(c->sx, c->plugins, "priority", err, sizeof(err)), 0);
 	assert_string_equal(lease_ids(c, w, 8, ids, sizeof(ids)), "huge");
 	c->plugins = NULL;
 	sim_coord_free(c);

@@ -89,7 +89,7 @@ static const char *lease_ids(struct coord *c, struct cworker *w, int max, char *
 /* Ends a leased task (completed) after it ran for secs of virtual time. */
 static void finish(struct coord *c, struct ctask *t, double secs)
 {
-	sx_set_virtual(c, sx_now_ms(c) + (int64_t)(secs * 1000));
+	sx_set_virtual(c->sx, sx_now_ms(c->sx) + (int64_t)(secs * 1000));
 	state_release(c, t);
 	state_set_status(c, t, TS_COMPLETED);
 }
@@ -128,19 +128,19 @@ static void test_duration_longest_first(void **state)
 	char ids[256];
 
 	(void)state;
-	sx_history_set(c, "short", "*", 5, 3);
-	sx_history_set(c, "long", "*", 120, 3);
-	sx_history_set(c, "mid", "*", 30, 3);
-	sx_history_set(c, "gpu-only", "cuda", 200, 1);
+	sx_history_set(c->sx, "short", "*", 5, 3);
+	sx_history_set(c->sx, "long", "*", 120, 3);
+	sx_history_set(c->sx, "mid", "*", 30, 3);
+	sx_history_set(c->sx, "gpu-only", "cuda", 200, 1);
 	add_task(c, "s", "{\"name\": \"short\"}");
 	add_task(c, "m", "{\"name\": \"mid\"}");
 	add_task(c, "l", "{\"name\": \"long\"}");
 	add_task(c, "new", "{\"name\": \"never-ran\"}");
 	/* Without history for its hardware, the any-hardware entry answers; with, its own. */
-	assert_true(sx_expected(c, task(c, "l")) == 120);
-	assert_true(sx_expected(c, task(c, "new")) < 0);
+	assert_true(sx_expected(c->sx, &task(c, "l")->sx) == 120);
+	assert_true(sx_expected(c->sx, &task(c, "new")->sx) < 0);
 	add_task(c, "g", "{\"name\": \"gpu-only\", \"hardware\": \"cpu\"}");
-	assert_true(sx_expected(c, task(c, "g")) < 0);
+	assert_true(sx_expected(c->sx, &task(c, "g")->sx) < 0);
 	/* Unknown durations go first (they may be long), then longest first. */
 	assert_string_equal(lease_ids(c, w, 8, ids, sizeof(ids)), "new,g,l,m,s");
 	sim_coord_free(c);
@@ -165,22 +165,23 @@ static void test_duration_history_recorded(void **state)
 	w = add_worker(c, "w", "{\"slots\": 1, \"capabilities\": {\"hardware\": [\"cuda\"]}}");
 	t = add_task(c, "t", "{\"name\": \"suite::test_a\"}");
 	assert_int_equal(txn_begin(c), 0);
-	sx_record_duration(c, t, w, 10);
-	sx_record_duration(c, t, w, 20);
+	sx_record_duration(c->sx, &t->sx, lease_worker_hw(w), 10);
+	sx_record_duration(c->sx, &t->sx, lease_worker_hw(w), 20);
 	/* Entries wait in memory for the next batch (a second apart); `all` writes them now. */
-	sx_history_persist(c, true);
+	sx_history_persist(c->sx, true);
 	assert_int_equal(txn_commit(c), 0);
-	assert_true(fabs(sx_expected(c, t) - 15) < 1e-9);
+	assert_true(fabs(sx_expected(c->sx, &t->sx) - 15) < 1e-9);
 	dtf_store_close(c->store);
 	c->store = NULL;
-	sx_free(c);
+	sx_free(c->sx);
+	c->sx = NULL;
 	c->store = dtf_store_open(db, err, sizeof(err));
 	assert_non_null(c->store);
-	assert_int_equal(sx_init(c, NULL, "duration", err, sizeof(err)), 0);
-	assert_true(fabs(sx_expected(c, t) - 15) < 1e-9);
+	assert_int_equal(lease_index_init(c, NULL, "duration", err, sizeof(err)), 0);
+	assert_true(fabs(sx_expected(c->sx, &t->sx) - 15) < 1e-9);
 	/* Keyed by hardware class too: a task for cuda finds the cuda entry. */
 	t = add_task(c, "t2", "{\"name\": \"suite::test_a\", \"hardware\": \"cuda\"}");
-	assert_true(fabs(sx_expected(c, t) - 15) < 1e-9);
+	assert_true(fabs(sx_expected(c->sx, &t->sx) - 15) < 1e-9);
 	dtf_store_close(c->store);
 	c->store = calloc(1, sizeof(*c->store)); /* sim_coord_free frees a plain one */
 	assert_non_null(c->store);
@@ -196,9 +197,10 @@ static void test_deadline_order_and_flag(void **state)
 	struct ctask *tight;
 
 	(void)state;
-	dtf_rfc3339(sx_wall_ms(c) + 3600 * 1000, late);
-	dtf_rfc3339(sx_wall_ms(c) + 60 * 1000, soon);
-	sx_history_set(c, "slow", "*", 600, 2); /* ten minutes: cannot make a one-minute deadline */
+	dtf_rfc3339(sx_wall_ms(c->sx) + 3600 * 1000, late);
+	dtf_rfc3339(sx_wall_ms(c->sx) + 60 * 1000, soon);
+	/* Ten minutes: cannot make a one-minute deadline. */
+	sx_history_set(c->sx, "slow", "*", 600, 2);
 	snprintf(text, sizeof(text), "{\"deadline\": \"%s\"}", late);
 	add_task(c, "late", text);
 	add_task(c, "none", "{\"priority\": 1}");
@@ -363,7 +365,7 @@ static void test_batching_limits(void **state)
 		struct dtf_prom pm;
 		dtf_buf_init(&m, 1 << 16);
 		dtf_prom_init(&pm, &m);
-		assert_int_equal(sx_metrics(c, &pm), 0);
+		assert_int_equal(sx_metrics(c->sx, &pm), 0);
 		assert_non_null(strstr(dtf_buf_str(&m), "dtf_batches_total 2\n"));
 		assert_non_null(strstr(dtf_buf_str(&m), "dtf_batch_size_sum 4\n"));
 		dtf_buf_release(&m);
@@ -407,21 +409,62 @@ static void test_switch_strategy(void **state)
 	json_t *d;
 
 	(void)state;
-	sx_history_set(c, "long", "*", 100, 1);
-	sx_history_set(c, "short", "*", 1, 1);
+	sx_history_set(c->sx, "long", "*", 100, 1);
+	sx_history_set(c->sx, "short", "*", 1, 1);
 	add_task(c, "s", "{\"name\": \"short\", \"priority\": 1}");
 	add_task(c, "l", "{\"name\": \"long\", \"priority\": 9}");
-	assert_int_equal(sx_set_strategy(c, "no-such", err, sizeof(err)), DTF_ENOTFOUND);
+	assert_int_equal(sx_set_strategy(c->sx, c->plugins, "no-such", err, sizeof(err)),
+			 DTF_ENOTFOUND);
 	assert_non_null(strstr(err, "unknown strategy 'no-such'"));
-	assert_string_equal(sx_strategy(c), "priority");
-	assert_int_equal(sx_set_strategy(c, "duration", err, sizeof(err)), 0);
-	d = sx_describe(c);
+	assert_string_equal(sx_strategy(c->sx), "priority");
+	assert_int_equal(sx_set_strategy(c->sx, c->plugins, "duration", err, sizeof(err)), 0);
+	d = sx_describe(c->sx, c->plugins, c->cfg.batch_processing, c->cfg.batch_size_limit,
+			c->pending_count);
 	assert_string_equal(dtf_json_str(d, "strategy", ""), "duration");
 	assert_int_equal(json_array_size(json_object_get(d, "strategies")), 6);
 	assert_int_equal(dtf_json_int(d, "pending", -1), 2);
 	json_decref(d);
 	/* The pending tasks were re-keyed. */
 	assert_string_equal(lease_ids(c, w, 8, ids, sizeof(ids)), "l,s");
+	sim_coord_free(c);
+}
+
+/* Pending tasks kept as text (taskdoc.c) stay text through strategy switches and the leases of
+ * other tasks: the index reads the fields copied at submission, never the documents. */
+static void test_switch_keeps_text(void **state)
+{
+	static const char *const strategies[] = {"fair-share", "round-robin", "duration",
+						  "deadline", "resource-aware", "priority"};
+	struct coord *c = new_coord("priority", NULL);
+	struct cworker *w = add_worker(c, "w", "{\"slots\": 1}");
+	struct ctask *a, *b, *x;
+	char ids[64], err[256];
+	size_t i;
+
+	(void)state;
+	sx_history_set(c->sx, "long", "*", 100, 1);
+	sx_history_set(c->sx, "short", "*", 1, 1);
+	sx_history_set(c->sx, "other", "*", 10, 1);
+	a = add_task(c, "a", "{\"name\": \"long\", \"user\": \"alice\", \"priority\": 9}");
+	b = add_task(c, "b", "{\"name\": \"short\", \"user\": \"bob\", \"priority\": 1}");
+	x = add_task(c, "x", "{\"name\": \"other\", \"user\": \"carol\", \"priority\": 5}");
+	task_compact(a);
+	task_compact(b);
+	task_compact(x);
+	assert_non_null(a->text);
+	for (i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++) {
+		assert_int_equal(sx_set_strategy(c->sx, c->plugins, strategies[i], err, sizeof(err)),
+				 0);
+		assert_non_null(a->text);
+		assert_non_null(b->text);
+		assert_non_null(x->text);
+	}
+	/* Under duration the long one goes first; the others are not read to decide it. */
+	assert_int_equal(sx_set_strategy(c->sx, c->plugins, "duration", err, sizeof(err)), 0);
+	assert_string_equal(lease_ids(c, w, 1, ids, sizeof(ids)), "a");
+	assert_non_null(b->text);
+	assert_non_null(x->text);
+	assert_true(fabs(sx_expected(c->sx, &a->sx) - 100) < 1e-9);
 	sim_coord_free(c);
 }
 
@@ -444,13 +487,13 @@ static void test_config_errors(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *sec = json_loads(bad[i], 0, NULL);
 		err[0] = '\0';
-		assert_int_not_equal(sx_init(c, sec, NULL, err, sizeof(err)), 0);
+		assert_int_not_equal(lease_index_init(c, sec, NULL, err, sizeof(err)), 0);
 		assert_non_null(strstr(err, "scheduler."));
 		json_decref(sec);
 	}
-	assert_int_not_equal(sx_init(c, NULL, "nonsense", err, sizeof(err)), 0);
+	assert_int_not_equal(lease_index_init(c, NULL, "nonsense", err, sizeof(err)), 0);
 	assert_non_null(strstr(err, "unknown strategy"));
-	sx_free(c);
+	sx_free(c->sx);
 	free(c);
 }
 
@@ -463,12 +506,12 @@ static void test_backoff_delays(void **state)
 
 	(void)state;
 	add_task(c, "b", "{\"priority\": 5}");
-	a->not_before_ms = sx_now_ms(c) + 5000;
-	sx_delay(c, a);
+	a->sx.not_before_ms = sx_now_ms(c->sx) + 5000;
+	sx_delay(c->sx, &a->sx);
 	assert_string_equal(lease_ids(c, w, 4, ids, sizeof(ids)), "b");
-	assert_int_equal(sx_expire(c, sx_now_ms(c)), a->not_before_ms);
-	sx_set_virtual(c, sx_now_ms(c) + 5000);
-	assert_int_equal(sx_expire(c, sx_now_ms(c)), 0);
+	assert_int_equal(sx_expire(c->sx, sx_now_ms(c->sx)), a->sx.not_before_ms);
+	sx_set_virtual(c->sx, sx_now_ms(c->sx) + 5000);
+	assert_int_equal(sx_expire(c->sx, sx_now_ms(c->sx)), 0);
 	assert_string_equal(lease_ids(c, w, 4, ids, sizeof(ids)), "a");
 	sim_coord_free(c);
 }
@@ -501,32 +544,32 @@ static void test_waiting_list(void **state)
 	struct coord *c = new_coord("priority", NULL);
 	struct cworker *a = add_worker(c, "a", "{}"), *b = add_worker(c, "b", "{}");
 	struct dtf_http_req *fake = (struct dtf_http_req *)&state; /* never dereferenced */
-	struct cworker **ws;
+	struct sx_worker **ws;
 	size_t n;
 
 	(void)state;
-	sx_waiting(c, &n);
+	sx_waiting(c->sx, &n);
 	assert_int_equal(n, 0);
 	a->waiter = fake;
-	sx_waiting_add(c, a);
-	sx_waiting_add(c, a); /* listed once */
+	sx_waiting_add(c->sx, &a->sx);
+	sx_waiting_add(c->sx, &a->sx); /* listed once */
 	b->waiter = fake;
-	sx_waiting_add(c, b);
-	ws = sx_waiting(c, &n);
+	sx_waiting_add(c->sx, &b->sx);
+	ws = sx_waiting(c->sx, &n);
 	assert_int_equal(n, 2);
-	assert_true((ws[0] == a && ws[1] == b) || (ws[0] == b && ws[1] == a));
+	assert_true((ws[0] == &a->sx && ws[1] == &b->sx) || (ws[0] == &b->sx && ws[1] == &a->sx));
 	/* A lease answered elsewhere drops out at the next look. */
 	a->waiter = NULL;
-	ws = sx_waiting(c, &n);
+	ws = sx_waiting(c->sx, &n);
 	assert_int_equal(n, 1);
-	assert_ptr_equal(ws[0], b);
-	assert_false(a->sx_waiting);
+	assert_ptr_equal(ws[0], &b->sx);
+	assert_false(a->sx.waiting);
 	a->waiter = fake;
-	sx_waiting_add(c, a);
-	sx_waiting(c, &n);
+	sx_waiting_add(c->sx, &a->sx);
+	sx_waiting(c->sx, &n);
 	assert_int_equal(n, 2);
 	a->waiter = b->waiter = NULL;
-	sx_waiting(c, &n);
+	sx_waiting(c->sx, &n);
 	assert_int_equal(n, 0);
 	sim_coord_free(c);
 }
@@ -584,12 +627,12 @@ static struct ctask *brute_pick(struct coord *c, struct cworker *w)
 
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		struct ctask *t = v;
-		if (t->status != TS_PENDING || t->not_before_ms > sx_now_ms(c) ||
+		if (t->status != TS_PENDING || t->sx.not_before_ms > sx_now_ms(c->sx) ||
 		    !lease_fits_now(t, w))
 			continue;
-		if (!best || t->sx_k1 < best->sx_k1 ||
-		    (t->sx_k1 == best->sx_k1 &&
-		     (t->sx_k2 < best->sx_k2 || (t->sx_k2 == best->sx_k2 && t->seq < best->seq))))
+		if (!best || t->sx.k1 < best->sx.k1 ||
+		    (t->sx.k1 == best->sx.k1 &&
+		     (t->sx.k2 < best->sx.k2 || (t->sx.k2 == best->sx.k2 && t->seq < best->seq))))
 			best = t;
 	}
 	return best;
@@ -607,7 +650,7 @@ static void check_accounting(struct coord *c, struct cworker **ws, int nw)
 		if (((struct ctask *)v0)->status == TS_PENDING)
 			by_prio[((struct ctask *)v0)->priority]++;
 	for (p = 1; p <= DTF_PRIORITY_LEVELS + 1; p++) {
-		assert_int_equal(sx_ahead(c, p), ahead);
+		assert_int_equal(sx_ahead(c->sx, p), ahead);
 		ahead += by_prio[p];
 	}
 
@@ -644,8 +687,8 @@ static void random_rounds(const char *strategy, bool brute)
 	struct cworker *ws[12];
 	int round, checked = 0;
 
-	sx_history_set(c, "n3", "*", 30, 1);
-	sx_history_set(c, "n7", "*", 3, 1);
+	sx_history_set(c->sx, "n3", "*", 30, 1);
+	sx_history_set(c->sx, "n7", "*", 3, 1);
 	random_state(c, ws, 12, 400);
 	for (round = 0; round < 3000; round++) {
 		struct cworker *w = ws[rnd() % 12];
@@ -674,9 +717,10 @@ static void random_rounds(const char *strategy, bool brute)
 					continue;
 				state_release(c, t);
 				if (op == 9) {
-					t->not_before_ms = sx_now_ms(c) + (int64_t)(rnd() % 3000);
+					t->sx.not_before_ms =
+					    sx_now_ms(c->sx) + (int64_t)(rnd() % 3000);
 					state_set_status(c, t, TS_PENDING);
-					sx_delay(c, t);
+					sx_delay(c->sx, &t->sx);
 				} else if (op == 8) {
 					state_set_status(c, t, TS_PENDING);
 				} else {
@@ -685,8 +729,8 @@ static void random_rounds(const char *strategy, bool brute)
 				break;
 			}
 		}
-		sx_set_virtual(c, sx_now_ms(c) + 100);
-		sx_expire(c, sx_now_ms(c));
+		sx_set_virtual(c->sx, sx_now_ms(c->sx) + 100);
+		sx_expire(c->sx, sx_now_ms(c->sx));
 		if (round % 50 == 0)
 			check_accounting(c, ws, 12);
 	}
@@ -813,6 +857,7 @@ int main(void)
 	    cmocka_unit_test(test_resource_aware_best_fit),
 	    cmocka_unit_test(test_batching_limits),
 	    cmocka_unit_test(test_switch_strategy),
+	    cmocka_unit_test(test_switch_keeps_text),
 	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_backoff_delays),
 	    cmocka_unit_test(test_waiting_list),
