@@ -12,15 +12,15 @@
 #include "common/json.h"
 
 static const char doc[] =
-	"{\"id\":\"t-1a2ce9a22cf21d76\",\"run_id\":\"r-2663f2307cb3b6bc\",\"seq\":1234,"
-	"\"name\":\"tests/test_x.py::test_y[3]\",\"type\":\"command\","
-	"\"command\":[\"pytest\",\"-q\",\"tests/test_x.py\"],\"priority\":5,\"max_retries\":0,"
-	"\"timeout_s\":3600.0,\"hardware\":[],\"requirements\":{\"hardware\":[]},\"params\":{},"
-	"\"status\":\"completed\",\"attempt\":1,\"created_at\":\"2026-11-24T10:00:00.123Z\","
-	"\"worker_id\":\"w1\",\"assigned_at\":\"2026-11-24T10:00:01.000Z\","
-	"\"result\":{\"exit_code\":0,\"stdout\":\"1 passed in 0.01s\\n\",\"stderr\":\"\","
-	"\"duration_s\":0.0123},\"history\":[{\"attempt\":1,\"worker_id\":\"w1\","
-	"\"outcome\":\"passed\",\"finished_at\":\"2026-11-24T10:00:01.500Z\"}]}";
+    "{\"id\":\"t-1a2ce9a22cf21d76\",\"run_id\":\"r-2663f2307cb3b6bc\",\"seq\":1234,"
+    "\"name\":\"tests/test_x.py::test_y[3]\",\"type\":\"command\","
+    "\"command\":[\"pytest\",\"-q\",\"tests/test_x.py\"],\"priority\":5,\"max_retries\":0,"
+    "\"timeout_s\":3600.0,\"hardware\":[],\"requirements\":{\"hardware\":[]},\"params\":{},"
+    "\"status\":\"completed\",\"attempt\":1,\"created_at\":\"2026-11-24T10:00:00.123Z\","
+    "\"worker_id\":\"w1\",\"assigned_at\":\"2026-11-24T10:00:01.000Z\","
+    "\"result\":{\"exit_code\":0,\"stdout\":\"1 passed in 0.01s\\n\",\"stderr\":\"\","
+    "\"duration_s\":0.0123},\"history\":[{\"attempt\":1,\"worker_id\":\"w1\","
+    "\"outcome\":\"passed\",\"finished_at\":\"2026-11-24T10:00:01.500Z\"}]}";
 
 static double now_s(void)
 {

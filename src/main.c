@@ -9,16 +9,16 @@
 #include "plugin/cli.h"
 
 static const struct cli_command commands[] = {
-	{"coordinator", cmd_coordinator, "run the coordinator (the server)"},
-	{"worker", cmd_worker, "run a worker that executes tasks"},
-	{"client", cmd_client, "submit tasks, wait, export results, inspect"},
-	{"submit-task", cmd_submit_task, "submit a task file (same as client submit-task)"},
-	{"run", cmd_run, "run a test suite on this machine (coordinator + local workers)"},
-	{"ci", cmd_ci, "run the tests in a CI job and report to the CI provider"},
-	{"bench", cmd_bench, "measure a coordinator's throughput and lease latency"},
-	{"plugins", cmd_plugins, "list the plugins a configuration or a coordinator loads"},
-	{"simulate", cmd_simulate, "run the scheduler against simulated workers in virtual time"},
-	{NULL, NULL, NULL},
+    {"coordinator", cmd_coordinator, "run the coordinator (the server)"},
+    {"worker", cmd_worker, "run a worker that executes tasks"},
+    {"client", cmd_client, "submit tasks, wait, export results, inspect"},
+    {"submit-task", cmd_submit_task, "submit a task file (same as client submit-task)"},
+    {"run", cmd_run, "run a test suite on this machine (coordinator + local workers)"},
+    {"ci", cmd_ci, "run the tests in a CI job and report to the CI provider"},
+    {"bench", cmd_bench, "measure a coordinator's throughput and lease latency"},
+    {"plugins", cmd_plugins, "list the plugins a configuration or a coordinator loads"},
+    {"simulate", cmd_simulate, "run the scheduler against simulated workers in virtual time"},
+    {NULL, NULL, NULL},
 };
 
 static void usage(FILE *f)

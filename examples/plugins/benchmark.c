@@ -61,11 +61,11 @@ static int bench_configure(void *state, const char *config_json, char *err, size
 			 "arguments");
 		goto out;
 	}
-	json_array_foreach(cmd, i, e) if (!json_is_string(e))
-	{
-		snprintf(err, errlen, "command[%zu] must be a string", i);
-		goto out;
-	}
+	json_array_foreach(cmd, i, e)
+		if (!json_is_string(e)) {
+			snprintf(err, errlen, "command[%zu] must be a string", i);
+			goto out;
+		}
 	if (json_is_integer(json_object_get(cfg, "max_batch_sizes")))
 		b->max_sizes = (size_t)json_integer_value(json_object_get(cfg, "max_batch_sizes"));
 	json_decref(b->command);
@@ -198,8 +198,7 @@ static int bench_run(void *state, dtf_task_run *run, const char *task_json, char
 	}
 	if (!sizes)
 		json_array_append_new(list, json_integer(1));
-	json_array_foreach(sizes, i, e)
-	{
+	json_array_foreach(sizes, i, e) {
 		if (!json_is_integer(e) || json_integer_value(e) < 1) {
 			snprintf(message, sizeof(message),
 				 "batch_sizes[%zu] is not a positive integer", i);
@@ -208,14 +207,12 @@ static int bench_run(void *state, dtf_task_run *run, const char *task_json, char
 		}
 		json_array_append(list, e);
 	}
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach(list, i, e) {
 		size_t len = strlen(all);
 		snprintf(all + len, sizeof(all) - len, "%s%lld", i ? "," : "",
 			 (long long)json_integer_value(e));
 	}
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach(list, i, e) {
 		char batch[32], **argv, **envp;
 		struct dtf_process_result pr = {.struct_size = sizeof(pr)};
 		size_t n = 0, k;

@@ -76,7 +76,7 @@ void api_h_metrics(struct dtf_http_req *r);
 
 /* Writes the report of tasks ts (run borrowed) in the ?format= the request asks for. */
 struct ctask;
-void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run,
-		      struct ctask **ts, size_t n);
+void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run, struct ctask **ts,
+		      size_t n);
 
 #endif

@@ -11,8 +11,8 @@
 
 void api_h_healthz(struct dtf_http_req *r)
 {
-	dtf_http_reply_json(r, 200, json_pack("{s:s,s:i}", "status", "ok", "protocol",
-					      DTF_PROTOCOL_VERSION));
+	dtf_http_reply_json(
+	    r, 200, json_pack("{s:s,s:i}", "status", "ok", "protocol", DTF_PROTOCOL_VERSION));
 }
 
 void api_h_plugins(struct dtf_http_req *r)
@@ -48,10 +48,9 @@ void api_h_events(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
 	int err = 0;
-	struct dtf_events_sub *sub =
-	    dtf_events_subscribe(c->events, dtf_http_query(r, "run_id"),
-				 dtf_http_header(r, "Last-Event-ID"), stream_pause, stream_wake,
-				 r->conn, &err);
+	struct dtf_events_sub *sub = dtf_events_subscribe(c->events, dtf_http_query(r, "run_id"),
+							  dtf_http_header(r, "Last-Event-ID"),
+							  stream_pause, stream_wake, r->conn, &err);
 
 	if (!sub) {
 		if (err == DTF_EINVAL)

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/json.h"
 #include "api/api.h"
+#include "common/json.h"
 #include "core/model.h"
 #include "core/recovery.h"
 

@@ -23,7 +23,8 @@ void api_h_runs_create(struct dtf_http_req *r)
 		return;
 	if (!json_is_object(body) ||
 	    (json_object_get(body, "name") && !json_is_string(json_object_get(body, "name")))) {
-		dtf_http_reply_error(r, 400, "invalid_run", "a run is an object with a string 'name'");
+		dtf_http_reply_error(r, 400, "invalid_run",
+				     "a run is an object with a string 'name'");
 		goto out;
 	}
 	pthread_mutex_lock(&c->lock);

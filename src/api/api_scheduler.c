@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
-#include "api/api.h"
 #include "core/model.h"
 
 #define MAX_SCHEDULER_BODY 4096
@@ -66,4 +66,3 @@ void api_h_scheduler_put(struct dtf_http_req *r)
 	pthread_mutex_unlock(&c->lock);
 	json_decref(body);
 }
-

@@ -34,8 +34,8 @@ static int report_export(json_t *doc, const char *fmt, struct dtf_buf *out,
 	return rc ? rc : dtf_report_render(fmt, doc, out);
 }
 
-void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run,
-		      struct ctask **ts, size_t n)
+void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run, struct ctask **ts,
+		      size_t n)
 {
 	const char *fmt = dtf_http_query(r, "format");
 	json_t *doc;
@@ -44,9 +44,9 @@ void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run
 	if (!fmt)
 		fmt = "json";
 	if (!dtf_report_file_name(fmt)) {
-		dtf_http_reply_error(r, 400, "unsupported_format",
-				     "format '%s' is not supported (json, junit, markdown, html, csv)",
-				     fmt);
+		dtf_http_reply_error(
+		    r, 400, "unsupported_format",
+		    "format '%s' is not supported (json, junit, markdown, html, csv)", fmt);
 		return;
 	}
 	doc = core_report_doc(c, run, ts, n);

@@ -13,9 +13,9 @@
 static struct cworker *path_worker(struct dtf_http_req *r, const json_t *body)
 {
 	struct core_err e;
-	struct cworker *w = core_worker_auth(api_core(r), r->param[0],
-					     dtf_http_header(r, "X-DTF-Protocol"),
-					     dtf_http_header(r, "X-DTF-Worker-Token"), body, &e);
+	struct cworker *w =
+	    core_worker_auth(api_core(r), r->param[0], dtf_http_header(r, "X-DTF-Protocol"),
+			     dtf_http_header(r, "X-DTF-Worker-Token"), body, &e);
 
 	if (!w)
 		api_reply_err(r, &e);

@@ -85,7 +85,8 @@ void api_h_metrics(struct dtf_http_req *r)
 			 * serve half. */
 			log_error("/metrics: %s", dtf_strerror(prc));
 			dtf_http_reply_error(r, 500, "metrics_error",
-					     "the metrics could not be written: %s", dtf_strerror(prc));
+					     "the metrics could not be written: %s",
+					     dtf_strerror(prc));
 		}
 	}
 }

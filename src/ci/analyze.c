@@ -231,7 +231,9 @@ static void add_hw(json_t *hw, const char *name)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(hw, i, v) if (strcmp(json_string_value(v), name) == 0) return;
+	json_array_foreach(hw, i, v)
+		if (strcmp(json_string_value(v), name) == 0)
+			return;
 	json_array_append_new(hw, json_string(name));
 }
 
@@ -343,8 +345,7 @@ json_t *dtf_analyze_text(const char *text, size_t len, enum dtf_lang lang)
 	if (marker(&t, &all, hw_markers, false, v, sizeof(v))) {
 		json_t *parts = dtf_json_split(v, ",");
 		json_t *p;
-		json_array_foreach(parts, i, p)
-		{
+		json_array_foreach(parts, i, p) {
 			const char *s = json_string_value(p);
 			add_hw(hw, strcmp(s, "qnn") == 0 ? "qualcomm" : s);
 		}
@@ -545,8 +546,7 @@ static int walk_dirs(const char *root, const char *dir, json_t *tasks, int depth
 		dir_task(tasks, root, dir, "go");
 		found++;
 	}
-	json_array_foreach(subs, i, s)
-	{
+	json_array_foreach(subs, i, s) {
 		char p[PATH_MAX];
 		if (strcmp(json_string_value(s), "vendor") == 0 ||
 		    strcmp(json_string_value(s), "testdata") == 0)
@@ -573,8 +573,7 @@ int dtf_ci_discover(const char *dir, const char *pattern, const json_t *files, j
 	int rc;
 
 	if (files) {
-		json_array_foreach(files, i, f)
-		{
+		json_array_foreach(files, i, f) {
 			const char *path = json_string_value(f);
 			struct stat st;
 			if (!path || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {

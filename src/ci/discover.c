@@ -88,7 +88,7 @@ int dtf_discover_header(const char *line, json_t *task, char *err, size_t errlen
 			return DTF_EPARSE;
 		}
 		continue;
-bad:
+	bad:
 		snprintf(err, errlen, "bad value for '%s': '%s'", k, v);
 		return DTF_EPARSE;
 	}
@@ -195,12 +195,12 @@ static int add_test(const char *root, const char *path, json_t *tasks, char *err
 			char *m = strstr(p, "dtf:");
 			if (nl)
 				*nl = '\0';
-			if (m && m - p < 8 && (strstr(p, "#") == p || strstr(p, "//") == p ||
-					       strstr(p, "/*") == p)) {
+			if (m && m - p < 8 &&
+			    (strstr(p, "#") == p || strstr(p, "//") == p || strstr(p, "/*") == p)) {
 				char why[256];
 				if (dtf_discover_header(m + 4, task, why, sizeof(why)) != 0) {
-					snprintf(err, errlen, "%s:%d: dtf header: %s", path, line + 1,
-						 why);
+					snprintf(err, errlen, "%s:%d: dtf header: %s", path,
+						 line + 1, why);
 					rc = DTF_EPARSE;
 					break;
 				}

@@ -27,8 +27,7 @@ int dtf_discover(const char *dir, const char *pattern, json_t *tasks, char *err,
 
 /* Adds the one test file at path (named relative to root) as dtf_discover() would. Returns 1
  * when it was added, 0 when the file is not a runnable test, or a negative DTF_E* code. */
-int dtf_discover_file(const char *root, const char *path, json_t *tasks, char *err,
-		      size_t errlen);
+int dtf_discover_file(const char *root, const char *path, json_t *tasks, char *err, size_t errlen);
 
 /* Parses one `dtf:` header line's key=value pairs into task (exposed for tests and fuzzing).
  * Returns 0 or DTF_EPARSE with err naming the bad pair. */

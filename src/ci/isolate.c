@@ -161,8 +161,7 @@ static struct origin case_origin(const json_t *files, const json_t *tc)
 	size_t i;
 	const json_t *f;
 
-	json_array_foreach(files, i, f)
-	{
+	json_array_foreach(files, i, f) {
 		const char *path = json_string_value(f);
 		if (!path)
 			continue;
@@ -235,8 +234,7 @@ static int set_runner(json_t *out, const json_t *chunk, const json_t *files, con
 	dtf_buf_init(&tail, (size_t)64 << 20);
 	if (shell) {
 		const char *at;
-		json_array_foreach(files, i, f)
-		{
+		json_array_foreach(files, i, f) {
 			rc = dtf_buf_adds(&tail, " ");
 			if (!json_is_string(f))
 				rc = DTF_EINVAL;
@@ -368,8 +366,7 @@ json_t *dtf_isolate_plan(const json_t *tasks, const struct dtf_isolate_opts *o)
 	dtf_buf_init(&id, ID_CAP);
 	if (!out || !files_out)
 		goto fail;
-	json_array_foreach(tasks, i, task)
-	{
+	json_array_foreach(tasks, i, task) {
 		struct origin *org;
 		bool *wanted;
 		size_t nf, nc;
@@ -386,9 +383,9 @@ json_t *dtf_isolate_plan(const json_t *tasks, const struct dtf_isolate_opts *o)
 			free(wanted);
 			goto fail;
 		}
-		json_array_foreach(cases, j, tc) org[j] = case_origin(files, tc);
 		json_array_foreach(cases, j, tc)
-		{
+			org[j] = case_origin(files, tc);
+		json_array_foreach(cases, j, tc) {
 			const char *file;
 			json_t *t;
 			if (planned >= o->max_tests)
@@ -415,8 +412,7 @@ json_t *dtf_isolate_plan(const json_t *tasks, const struct dtf_isolate_opts *o)
 			const char *file = json_string_value(json_array_get(files, k));
 			if (!wanted[k])
 				continue;
-			json_array_foreach(cases, j, tc)
-			{
+			json_array_foreach(cases, j, tc) {
 				if (org[j].file == (int)k &&
 				    strcmp(str_or(tc, "status", ""), "passed") == 0)
 					passed = true;
@@ -460,8 +456,7 @@ static void add_names(struct dtf_buf *b, const json_t *paths)
 	size_t i, n = json_array_size(paths);
 	const json_t *p;
 
-	json_array_foreach(paths, i, p)
-	{
+	json_array_foreach(paths, i, p) {
 		const char *s = json_is_string(p) ? json_string_value(p) : "";
 		const char *base = strrchr(s, '/') ? strrchr(s, '/') + 1 : s;
 		if (i == NAMES_SHOWN) {
@@ -528,8 +523,7 @@ static const char *alone_status(const json_t *r, const char *file, const char *l
 		return NULL;
 	}
 	if (whole_file) {
-		json_array_foreach(cases, i, c)
-		{
+		json_array_foreach(cases, i, c) {
 			if (status_failing(str_or(c, "status", ""))) {
 				nfail++;
 				if (!*found)
@@ -547,8 +541,7 @@ static const char *alone_status(const json_t *r, const char *file, const char *l
 		return NULL;
 	}
 	dtf_buf_init(&b, ID_CAP);
-	json_array_foreach(cases, i, c)
-	{
+	json_array_foreach(cases, i, c) {
 		long e = module_end(file, str_or(c, "classname", ""));
 		const char *cls = str_or(c, "classname", "");
 		dtf_buf_reset(&b);
@@ -598,9 +591,9 @@ static int classify_chunk(json_t *task, const json_t *files, json_t *cases,
 		rc = DTF_ENOMEM;
 		goto out;
 	}
-	json_array_foreach(cases, i, tc) org[i] = case_origin(files, tc);
 	json_array_foreach(cases, i, tc)
-	{
+		org[i] = case_origin(files, tc);
+	json_array_foreach(cases, i, tc) {
 		const char *st = str_or(tc, "status", "");
 		bool failing = status_failing(st);
 		const char *file, *alone;
@@ -728,8 +721,7 @@ int dtf_isolate_apply(json_t *doc, const json_t *reruns, const struct dtf_isolat
 
 	dtf_hmap_init(&idx);
 	dtf_buf_init(&key, ID_CAP + 1024);
-	json_array_foreach(reruns, i, r)
-	{
+	json_array_foreach(reruns, i, r) {
 		const json_t *iso = json_object_get(json_object_get(r, "params"), "isolate");
 		const char *kind = str_or(iso, "kind", "");
 		char what[32];
@@ -747,8 +739,7 @@ int dtf_isolate_apply(json_t *doc, const json_t *reruns, const struct dtf_isolat
 			goto out;
 		}
 	}
-	json_array_foreach(json_object_get(doc, "tasks"), i, task)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, task) {
 		int n;
 		if (!failed_chunk(task, &files, &cases))
 			continue;
@@ -772,8 +763,7 @@ bool dtf_isolate_only_order(const json_t *doc)
 	const json_t *task, *files, *cases, *tc;
 	size_t i, j, nfailed = 0;
 
-	json_array_foreach(json_object_get(doc, "tasks"), i, task)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, task) {
 		const json_t *result = json_object_get(task, "result");
 		size_t order = 0;
 		if (strcmp(str_or(task, "status", ""), "failed") != 0)
@@ -783,8 +773,7 @@ bool dtf_isolate_only_order(const json_t *doc)
 		    dtf_json_int(result, "exit_code", -1) != 1 ||
 		    dtf_json_int(result, "signal", 0) != 0)
 			return false;
-		json_array_foreach(cases, j, tc)
-		{
+		json_array_foreach(cases, j, tc) {
 			const char *st = str_or(tc, "status", "");
 			if (status_failing(st))
 				return false;
@@ -835,11 +824,9 @@ static void print_findings(json_t *failed, const json_t *reruns, const struct dt
 		json_decref(doc);
 		return;
 	}
-	json_array_foreach(json_object_get(doc, "tasks"), i, task)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, task) {
 		json_array_foreach(json_object_get(json_object_get(task, "result"), "testcases"), j,
-				   tc)
-		{
+				   tc) {
 			const char *out = str_or(json_object_get(tc, "isolation"), "outcome", "");
 			const char *cls = str_or(tc, "classname", "");
 			int which = strcmp(out, "order_dependent") == 0	    ? 0
@@ -887,8 +874,7 @@ int dtf_isolate_run(struct dtf_http_client *hc, const char *run_id,
 	}
 	if (json_array_size(plan) == 0)
 		goto out;
-	json_array_foreach(plan, i, t)
-	{
+	json_array_foreach(plan, i, t) {
 		const json_t *iso = json_object_get(json_object_get(t, "params"), "isolate");
 		if (strcmp(str_or(iso, "kind", ""), "test") == 0)
 			ntests++;
@@ -939,8 +925,7 @@ int dtf_isolate_run(struct dtf_http_client *hc, const char *run_id,
 	if (!done) {
 		/* The bound: what has not finished is cancelled (a running task is stopped). */
 		left = list_tasks(hc, iso_run, NULL, &rc);
-		json_array_foreach(left, i, t)
-		{
+		json_array_foreach(left, i, t) {
 			const char *st = str_or(t, "status", "");
 			if (strcmp(st, "pending") && strcmp(st, "assigned") &&
 			    strcmp(st, "running"))

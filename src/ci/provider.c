@@ -202,8 +202,7 @@ bool ci_find_marked(const json_t *comments, const char *body_path, const char *i
 	size_t i;
 	json_t *c;
 
-	json_array_foreach(comments, i, c)
-	{
+	json_array_foreach(comments, i, c) {
 		const char *b = str_at(c, body_path);
 		json_t *id = json_object_get(c, id_key);
 		if (!b || !strstr(b, CI_COMMENT_MARKER))
@@ -259,7 +258,7 @@ const char *ci_summary_state(const json_t *summary)
 	 * fails the build; a run of no tests does not. */
 	dtf_testcount_from_json(&c, summary);
 	return strcmp(dtf_testcount_state(&c, false), "success") == 0 || c.total == 0 ? "success"
-										       : "failure";
+										      : "failure";
 }
 
 void ci_summary_line(const json_t *summary, char *out, size_t len)

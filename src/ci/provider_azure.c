@@ -177,8 +177,7 @@ static int az_update(struct ci_provider *p, const json_t *u)
 	{
 		struct az_results a = {p, results};
 
-		json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
-		{
+		json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t) {
 			if (json_is_object(t) && (rc = dtf_test_entries(t, add_result, &a)))
 				goto out;
 		}
@@ -287,8 +286,7 @@ static int az_comment(struct ci_provider *p, const char *markdown)
 		return ci_fail(p, rc, "azure: listing PR threads: %s", p->http.error);
 	}
 	text = ci_comment_body(markdown);
-	json_array_foreach(json_object_get(list, "value"), i, th)
-	{
+	json_array_foreach(json_object_get(list, "value"), i, th) {
 		char cid[64];
 		if (ci_find_marked(json_object_get(th, "comments"), "content", "id", cid,
 				   sizeof(cid))) {

@@ -147,8 +147,7 @@ static int bb_update(struct ci_provider *p, const json_t *u)
 	if (rc)
 		return ci_fail(p, rc, "bitbucket: writing the report: %s", p->http.error);
 	ann = json_array();
-	json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
-	{
+	json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t) {
 		const json_t *c;
 		char m[1024], title[600];
 		size_t j, nfail = 0;
@@ -156,8 +155,8 @@ static int bb_update(struct ci_provider *p, const json_t *u)
 		if (strcmp(o, "failed") != 0 && strcmp(o, "cancelled") != 0)
 			continue;
 		/* One annotation per failed test case when the runner reported them. */
-		json_array_foreach(json_object_get(json_object_get(t, "result"), "testcases"), j, c)
-		{
+		json_array_foreach(json_object_get(json_object_get(t, "result"), "testcases"), j,
+				   c) {
 			const char *st = dtf_json_str(c, "status", "");
 			if (strcmp(st, "failed") != 0 && strcmp(st, "error") != 0)
 				continue;

@@ -84,8 +84,7 @@ static int cc_artifact_url(struct ci_provider *p, const char *name, char *url, s
 	/* Stored paths start at the store_artifacts path: match from "artifacts/" on. */
 	if (strstr(name, "artifacts/"))
 		name = strstr(name, "artifacts/");
-	json_array_foreach(items, i, it)
-	{
+	json_array_foreach(items, i, it) {
 		const char *ap = dtf_json_str(it, "path", "");
 		size_t n = strlen(ap), m = strlen(name);
 		if (n >= m && strcmp(ap + n - m, name) == 0) {

@@ -188,8 +188,7 @@ static int gh_update(struct ci_provider *p, const json_t *u)
 	output = json_pack("{s:s,s:s}", "title", line, "summary", line);
 	if (strcmp(status, "completed") == 0) {
 		const char *sf = getenv("GITHUB_STEP_SUMMARY");
-		json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t)
-		{
+		json_array_foreach(json_object_get(json_object_get(u, "doc"), "tasks"), i, t) {
 			const json_t *cases =
 					 json_object_get(json_object_get(t, "result"), "testcases"),
 				     *c;
@@ -199,8 +198,7 @@ static int gh_update(struct ci_provider *p, const json_t *u)
 			    strcmp(ci_task_outcome(t), "cancelled") != 0)
 				continue;
 			/* One annotation per failed test case when the runner reported them. */
-			json_array_foreach(cases, j, c)
-			{
+			json_array_foreach(cases, j, c) {
 				const char *st = dtf_json_str(c, "status", "");
 				if (strcmp(st, "failed") != 0 && strcmp(st, "error") != 0)
 					continue;

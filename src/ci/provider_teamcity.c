@@ -186,7 +186,8 @@ static int tc_update(struct ci_provider *p, const json_t *u)
 
 	if (doc)
 		tasks = json_object_get(doc, "tasks");
-	json_array_foreach(tasks, i, t) task_update(p, t);
+	json_array_foreach(tasks, i, t)
+		task_update(p, t);
 	if (strcmp(dtf_json_str(u, "status", ""), "completed") == 0) {
 		const json_t *s = json_object_get(u, "summary");
 		char v[32];

@@ -181,8 +181,7 @@ int dtf_pyrun_task(json_t *task, const char *runner, const json_t *args)
 	    DTF_RUNNER_MISSING_MARK, DTF_EXIT_RUNNER_MISSING, DTF_PYRUN_ENV, runner);
 	if (!rc)
 		rc = dtf_buf_add_shquote(&sh, junit);
-	json_array_foreach(args, i, a)
-	{
+	json_array_foreach(args, i, a) {
 		if (rc)
 			break;
 		if (!json_is_string(a)) {

@@ -61,8 +61,7 @@ json_t *dtf_pytest_history_parse(const char *text, size_t len)
 		return NULL;
 	}
 	out = json_object();
-	json_object_foreach(files, k, v)
-	{
+	json_object_foreach(files, k, v) {
 		if (json_is_number(v) && json_number_value(v) >= 0 && json_number_value(v) < 1e7)
 			json_object_set_new(out, k, json_real(json_number_value(v)));
 	}
@@ -98,15 +97,13 @@ static const char *pytest_file_of(json_t *t)
 	    strcmp(dtf_json_str(t, "type", ""), "test") != 0 || json_object_size(env) != 1 ||
 	    !json_object_get(env, DTF_PYRUN_ENV))
 		return NULL;
-	json_object_foreach(t, k, v)
-	{
+	json_object_foreach(t, k, v) {
 		if (strcmp(k, "shell") && strcmp(k, "env") && strcmp(k, "junit") &&
 		    strcmp(k, "params") && strcmp(k, "type") && strcmp(k, "name") &&
 		    strcmp(k, "cwd"))
 			return NULL;
 	}
-	json_object_foreach(params, k, v)
-	{
+	json_object_foreach(params, k, v) {
 		if (strcmp(k, "runner") && strcmp(k, "test_file"))
 			return NULL;
 	}
@@ -162,8 +159,7 @@ int dtf_pytest_group(json_t *tasks, int slots, const char *history_path)
 		return DTF_ENOMEM;
 	}
 	hist = history_load(history_path);
-	json_array_foreach(tasks, i, t)
-	{
+	json_array_foreach(tasks, i, t) {
 		const char *p = pytest_file_of(t);
 		json_t *h;
 		if (!p) {
@@ -272,8 +268,9 @@ int dtf_pytest_group(json_t *tasks, int slots, const char *history_path)
 			}
 			snprintf(name, sizeof(name), "pytest chunk %zu of %zu (%d files, ~%.1f s)",
 				 b + 1, nbins, order[b].n, order[b].load);
-			task = json_pack("{s:s,s:s,s:s,s:{s:O}}", "name", name, "type", "test",
-					 "junit", "pytest-junit.xml", "params", "pytest_files", list);
+			task =
+			    json_pack("{s:s,s:s,s:s,s:{s:O}}", "name", name, "type", "test",
+				      "junit", "pytest-junit.xml", "params", "pytest_files", list);
 			/* pytest runs the chunk, through the launcher: a worker without pytest
 			 * fails it as an infrastructure error. */
 			if (task && dtf_pyrun_task(task, "pytest", list) != 0) {
@@ -288,7 +285,9 @@ int dtf_pytest_group(json_t *tasks, int slots, const char *history_path)
 				 * directory of the chunk's tasks (their cwd when discovered). */
 				json_t *first = NULL, *e;
 				size_t j;
-				json_array_foreach(tasks, j, e) if (pytest_file_of(e) == cwd) first = e;
+				json_array_foreach(tasks, j, e)
+					if (pytest_file_of(e) == cwd)
+						first = e;
 				if (first && json_object_get(first, "cwd"))
 					json_object_set(task, "cwd", json_object_get(first, "cwd"));
 			}
@@ -321,13 +320,13 @@ static double file_time(const char *path, json_t *cases, bool *found)
 	if (p)
 		*p = '\0';
 	mlen = strlen(mod);
-	json_array_foreach(cases, i, c)
-	{
+	json_array_foreach(cases, i, c) {
 		const char *cl = dtf_json_str(c, "classname", "");
 		const char *hit = strstr(cl, mod);
 		/* "pkg.test_x", "test_x", "test_x.TestClass": the module name as a whole
 		 * component. */
-		while (hit && !((hit == cl || hit[-1] == '.') && (hit[mlen] == '\0' || hit[mlen] == '.')))
+		while (hit &&
+		       !((hit == cl || hit[-1] == '.') && (hit[mlen] == '\0' || hit[mlen] == '.')))
 			hit = strstr(hit + 1, mod);
 		if (hit) {
 			sum += dtf_json_num(c, "time", 0);
@@ -353,8 +352,7 @@ int dtf_pytest_history_update(struct dtf_http_client *hc, const char *run_id,
 		json_decref(hist);
 		return rc;
 	}
-	json_array_foreach(json_object_get(resp, "tasks"), i, t)
-	{
+	json_array_foreach(json_object_get(resp, "tasks"), i, t) {
 		json_t *list = json_object_get(json_object_get(t, "params"), "pytest_files");
 		json_t *result = json_object_get(t, "result");
 		json_t *cases = json_object_get(result, "testcases");
@@ -367,15 +365,16 @@ int dtf_pytest_history_update(struct dtf_http_client *hc, const char *run_id,
 		each = calloc(nf, sizeof(*each));
 		if (!each)
 			continue;
-		json_array_foreach(list, j, e)
-		{
+		json_array_foreach(list, j, e) {
 			bool found = false;
 			each[j] = file_time(str_or_empty(e), cases, &found);
 			sum += each[j];
 		}
 		share = total > sum ? (total - sum) / (double)nf : 0;
-		json_array_foreach(list, j, e) if (json_is_string(e))
-			json_object_set_new(hist, json_string_value(e), json_real(each[j] + share));
+		json_array_foreach(list, j, e)
+			if (json_is_string(e))
+				json_object_set_new(hist, json_string_value(e),
+						    json_real(each[j] + share));
 		free(each);
 	}
 	json_decref(resp);

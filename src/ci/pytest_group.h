@@ -18,10 +18,11 @@ bool dtf_pytest_detect(const char *dir);
 /* Replaces the Python test files among tasks (tasks that discovery gave the pytest or unittest
  * runner, ci/pyrun.h, and that carry no other dtf header settings; not plain scripts) by chunk
  * tasks, each running several files in one pytest process (through pyrun's launcher: a worker
- * without pytest fails the chunk as an infrastructure error) with a JUnit report. With durations in history_path (written
- * by dtf_pytest_history_update), files are packed longest first into chunks of equal expected
- * time, submitted longest first: slots × 4 of them when each is then expected to take 15 s or
- * more, slots × 2 for shorter suites; without, into slots × 4 chunks of equal file counts. Returns the number of chunk tasks made (0 when there were no pytest files). */
+ * without pytest fails the chunk as an infrastructure error) with a JUnit report. With durations in
+ * history_path (written by dtf_pytest_history_update), files are packed longest first into chunks
+ * of equal expected time, submitted longest first: slots × 4 of them when each is then expected to
+ * take 15 s or more, slots × 2 for shorter suites; without, into slots × 4 chunks of equal file
+ * counts. Returns the number of chunk tasks made (0 when there were no pytest files). */
 int dtf_pytest_group(json_t *tasks, int slots, const char *history_path);
 
 /* Records each pytest file's duration from the finished chunk tasks of run_id (the sum of its

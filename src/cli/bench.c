@@ -53,14 +53,14 @@ static int64_t now_us(void)
 struct bconn {
 	int fd;
 	int idx;
-	bool busy;               /* a request is in flight */
+	bool busy; /* a request is in flight */
 	struct dtf_buf out, in;
 	size_t out_off;
 	int64_t sent_us, next_us; /* when the request went out; when to send the next (0: now) */
 	char worker_id[64], token[64];
-	json_t *results;         /* results to report with the next lease */
+	json_t *results; /* results to report with the next lease */
 	bool done;
-	bool parked;             /* the request in flight only asks for work (reports nothing) */
+	bool parked; /* the request in flight only asks for work (reports nothing) */
 };
 
 struct bench {
@@ -202,8 +202,8 @@ static int read_reply(struct bconn *cn, int *status, const char **body, size_t *
 
 /* One event-loop step: waits for replies (or until the earliest next_us), calls on_reply for
  * each complete one, and on_timer for idle connections whose next_us has come. */
-typedef int (*reply_fn)(struct bench *b, struct bconn *cn, int status, const char *body,
-			size_t len, void *arg);
+typedef int (*reply_fn)(struct bench *b, struct bconn *cn, int status, const char *body, size_t len,
+			void *arg);
 typedef int (*timer_fn)(struct bench *b, struct bconn *cn, void *arg);
 
 static int bench_step(struct bench *b, reply_fn on_reply, timer_fn on_timer, void *arg)
@@ -342,7 +342,8 @@ static double cpu_s(pid_t pid)
 	}
 	fclose(f);
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
 		return 0;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -378,13 +379,13 @@ struct opts {
 struct submit_st {
 	char *body;
 	size_t len;
-	int left;      /* batches not yet sent */
+	int left; /* batches not yet sent */
 	int inflight;
 	int accepted;
 };
 
-static int submit_reply(struct bench *b, struct bconn *cn, int status, const char *body,
-			size_t len, void *arg)
+static int submit_reply(struct bench *b, struct bconn *cn, int status, const char *body, size_t len,
+			void *arg)
 {
 	struct submit_st *s = arg;
 	json_t *v;
@@ -487,13 +488,13 @@ static int register_workers(struct bench *b, int slots, const char *prefix)
 }
 
 struct work_st {
-	int target;        /* tasks to complete (complete phase) */
+	int target; /* tasks to complete (complete phase) */
 	int completed;
 	int lease_max;
 	double wait_s;
-	double task_ms;    /* mean think time (longpoll phase); 0: report at once */
-	int64_t end_us;    /* longpoll: stop leasing after this */
-	int64_t *lat;      /* longpoll: lease latencies, µs */
+	double task_ms; /* mean think time (longpoll phase); 0: report at once */
+	int64_t end_us; /* longpoll: stop leasing after this */
+	int64_t *lat;	/* longpoll: lease latencies, µs */
 	size_t nlat, caplat;
 	uint64_t rng;
 };
@@ -539,8 +540,8 @@ static double exp_ms(struct work_st *w)
 	return -log(1.0 - u) * w->task_ms;
 }
 
-static int work_reply(struct bench *b, struct bconn *cn, int status, const char *body,
-		      size_t len, void *arg)
+static int work_reply(struct bench *b, struct bconn *cn, int status, const char *body, size_t len,
+		      void *arg)
 {
 	struct work_st *w = arg;
 	json_t *v, *tasks, *acks, *e;
@@ -555,8 +556,9 @@ static int work_reply(struct bench *b, struct bconn *cn, int status, const char 
 	v = json_loadb(body, len, 0, NULL);
 	tasks = json_object_get(v, "tasks");
 	acks = json_object_get(v, "results");
-	json_array_foreach(acks, i, e) if (json_is_true(json_object_get(e, "accepted")))
-		w->completed++;
+	json_array_foreach(acks, i, e)
+		if (json_is_true(json_object_get(e, "accepted")))
+			w->completed++;
 	if (w->lat && json_array_size(tasks)) {
 		if (w->nlat == w->caplat) {
 			size_t cap = w->caplat ? w->caplat * 2 : 65536;
@@ -570,19 +572,18 @@ static int work_reply(struct bench *b, struct bconn *cn, int status, const char 
 		}
 		w->lat[w->nlat++] = now_us() - cn->sent_us;
 	}
-	json_array_foreach(tasks, i, e)
-	{
+	json_array_foreach(tasks, i, e) {
 		json_array_append_new(
-			cn->results,
-			json_pack("{s:s,s:I,s:s,s:{s:i,s:f}}", "task_id",
-				  json_string_value(json_object_get(e, "id")), "attempt",
-				  json_integer_value(json_object_get(e, "attempt")), "outcome",
-				  "passed", "result", "exit_code", 0, "duration_s", 0.0));
+		    cn->results,
+		    json_pack("{s:s,s:I,s:s,s:{s:i,s:f}}", "task_id",
+			      json_string_value(json_object_get(e, "id")), "attempt",
+			      json_integer_value(json_object_get(e, "attempt")), "outcome",
+			      "passed", "result", "exit_code", 0, "duration_s", 0.0));
 	}
 	json_decref(v);
 	cn->next_us = w->task_ms > 0 && json_array_size(cn->results)
-			      ? now_us() + (int64_t)(exp_ms(w) * 1000)
-			      : 0;
+			  ? now_us() + (int64_t)(exp_ms(w) * 1000)
+			  : 0;
 	if (w->target && w->completed >= w->target)
 		cn->done = true;
 	return 0;
@@ -646,7 +647,8 @@ static int phase_complete(const struct opts *o, struct child *ch)
 static int phase_longpoll(const struct opts *o, struct child *ch)
 {
 	struct bench b = {.port = ch->port};
-	struct work_st w = {.lease_max = 1, .wait_s = 30, .task_ms = o->task_ms, .rng = 88172645463325252ull};
+	struct work_st w = {
+	    .lease_max = 1, .wait_s = 30, .task_ms = o->task_ms, .rng = 88172645463325252ull};
 	double s;
 	int64_t t0, end;
 	int rc = 0, done, i;
@@ -724,48 +726,80 @@ static void usage(FILE *f)
 int cmd_bench(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"phases", required_argument, NULL, 'P'},
-		{"tasks", required_argument, NULL, 'n'},
-		{"batch", required_argument, NULL, 'b'},
-		{"submitters", required_argument, NULL, 's'},
-		{"workers", required_argument, NULL, 'w'},
-		{"lease-max", required_argument, NULL, 'm'},
-		{"poll-workers", required_argument, NULL, 'W'},
-		{"pending", required_argument, NULL, 'p'},
-		{"task-ms", required_argument, NULL, 't'},
-		{"duration", required_argument, NULL, 'd'},
-		{"no-group-commit", no_argument, NULL, 'G'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"phases", required_argument, NULL, 'P'},
+	    {"tasks", required_argument, NULL, 'n'},
+	    {"batch", required_argument, NULL, 'b'},
+	    {"submitters", required_argument, NULL, 's'},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"lease-max", required_argument, NULL, 'm'},
+	    {"poll-workers", required_argument, NULL, 'W'},
+	    {"pending", required_argument, NULL, 'p'},
+	    {"task-ms", required_argument, NULL, 't'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"no-group-commit", no_argument, NULL, 'G'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct opts o = {.tasks = 20000, .batch = 1000, .submitters = 2, .workers = 8,
-			 .lease_max = 64, .poll_workers = 1000, .pending = 100000,
-			 .task_ms = 100, .duration_s = 5, .phases = "submit,complete,longpoll"};
+	struct opts o = {.tasks = 20000,
+			 .batch = 1000,
+			 .submitters = 2,
+			 .workers = 8,
+			 .lease_max = 64,
+			 .poll_workers = 1000,
+			 .pending = 100000,
+			 .task_ms = 100,
+			 .duration_s = 5,
+			 .phases = "submit,complete,longpoll"};
 	struct child ch = {0};
 	int opt, rc = 0;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'P': o.phases = optarg; break;
-		case 'n': o.tasks = atoi(optarg); break;
-		case 'b': o.batch = atoi(optarg); break;
-		case 's': o.submitters = atoi(optarg); break;
-		case 'w': o.workers = atoi(optarg); break;
-		case 'm': o.lease_max = atoi(optarg); break;
-		case 'W': o.poll_workers = atoi(optarg); break;
-		case 'p': o.pending = atoi(optarg); break;
-		case 't': o.task_ms = atof(optarg); break;
-		case 'd': o.duration_s = atof(optarg); break;
-		case 'G': o.no_group = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'P':
+			o.phases = optarg;
+			break;
+		case 'n':
+			o.tasks = atoi(optarg);
+			break;
+		case 'b':
+			o.batch = atoi(optarg);
+			break;
+		case 's':
+			o.submitters = atoi(optarg);
+			break;
+		case 'w':
+			o.workers = atoi(optarg);
+			break;
+		case 'm':
+			o.lease_max = atoi(optarg);
+			break;
+		case 'W':
+			o.poll_workers = atoi(optarg);
+			break;
+		case 'p':
+			o.pending = atoi(optarg);
+			break;
+		case 't':
+			o.task_ms = atof(optarg);
+			break;
+		case 'd':
+			o.duration_s = atof(optarg);
+			break;
+		case 'G':
+			o.no_group = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
-	if (o.tasks < 1 || o.batch < 1 || o.batch > 100000 || o.submitters < 1 ||
-	    o.workers < 1 || o.lease_max < 1 || o.lease_max > 4096 || o.poll_workers < 1 ||
-	    o.pending < 1 || o.task_ms < 0 || o.duration_s <= 0 ||
-	    o.workers + o.poll_workers > 60000) {
+	if (o.tasks < 1 || o.batch < 1 || o.batch > 100000 || o.submitters < 1 || o.workers < 1 ||
+	    o.lease_max < 1 || o.lease_max > 4096 || o.poll_workers < 1 || o.pending < 1 ||
+	    o.task_ms < 0 || o.duration_s <= 0 || o.workers + o.poll_workers > 60000) {
 		fprintf(stderr, "dtf bench: bad option value\n");
 		return 2;
 	}
@@ -796,7 +830,8 @@ int cmd_bench(int argc, char **argv)
 		memset(&ch, 0, sizeof(ch));
 		if (start_coordinator(&ch, o.no_group) == 0) {
 			rc |= phase_longpoll(&o, &ch);
-			printf("longpoll: coordinator peak RSS (VmHWM) %.1f MiB, %d connections open\n",
+			printf("longpoll: coordinator peak RSS (VmHWM) %.1f MiB, %d connections "
+			       "open\n",
 			       vm_kib(ch.pid, "VmHWM:") / 1024.0, o.poll_workers);
 		} else {
 			rc = 1;

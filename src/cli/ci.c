@@ -24,8 +24,8 @@
 #include "cli/local.h"
 #include "common/err.h"
 #include "common/json.h"
-#include "common/testcount.h"
 #include "common/log.h"
+#include "common/testcount.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "net/http.h"
@@ -36,7 +36,6 @@
 #define MAX_ARTIFACTS	   1000
 #define MAX_ARTIFACT_BYTES ((size_t)100 << 20)
 #define ALL_FORMATS	   "json,junit,markdown,html,csv"
-
 
 struct ci_opts {
 	const char *provider, *coordinator, *api_key, *test_dir, *pattern, *output_dir;
@@ -97,8 +96,7 @@ static int add_formats(json_t *formats, const char *list)
 	json_t *parts = dtf_json_split(list, ", "), *v;
 	size_t i;
 
-	json_array_foreach(parts, i, v)
-	{
+	json_array_foreach(parts, i, v) {
 		const char *f = json_string_value(v);
 		if (!known_format(f)) {
 			fprintf(stderr, "dtf ci: unknown report format '%s' (%s)\n", f,
@@ -126,11 +124,13 @@ static void warn_provider(struct ci_provider *p, const char *what, int rc)
 static const char *runner_text(const char *runner)
 {
 	if (strcmp(runner, "pytest") == 0)
-		return "pytest (an infrastructure error on a worker whose python3 cannot import it)";
+		return "pytest (an infrastructure error on a worker whose python3 cannot import "
+		       "it)";
 	if (strcmp(runner, "unittest") == 0)
 		return "unittest-only file: pytest, or unittest where pytest is missing";
 	if (strcmp(runner, "python") == 0)
-		return "python3 FILE (a plain script: no test functions, classes or test framework)";
+		return "python3 FILE (a plain script: no test functions, classes or test "
+		       "framework)";
 	return runner;
 }
 
@@ -240,8 +240,7 @@ static json_t *collect_artifacts(const struct ci_opts *o, const json_t *doc)
 	size_t i, j;
 
 	if (o->embedded) {
-		json_array_foreach(json_object_get(doc, "tasks"), i, t)
-		{
+		json_array_foreach(json_object_get(doc, "tasks"), i, t) {
 			char pat[PATH_MAX], tname[128];
 			glob_t wd;
 			size_t k;
@@ -257,8 +256,7 @@ static json_t *collect_artifacts(const struct ci_opts *o, const json_t *doc)
 				continue;
 			for (k = wd.gl_pathc; k-- > 0;) {
 				size_t before = json_array_size(list);
-				json_array_foreach(globs, j, g)
-				{
+				json_array_foreach(globs, j, g) {
 					const char *pat_s = json_string_value(g);
 					/* A task's artifacts are inside its own work directory. */
 					if (!pat_s || pat_s[0] == '/' || strstr(pat_s, ".."))
@@ -284,8 +282,7 @@ static json_t *coverage_files(const json_t *artifacts)
 	json_t *files = json_array(), *a;
 	size_t i;
 
-	json_array_foreach(artifacts, i, a)
-	{
+	json_array_foreach(artifacts, i, a) {
 		const char *p = dtf_json_str(a, "path", "");
 		const char *b = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
 		size_t n = strlen(b);
@@ -320,8 +317,7 @@ static char *fallback_markdown(const json_t *doc)
 	dtf_buf_printf(&b, "# Test Run Report: %s\n\n**Status:** %s\n\n%s\n",
 		       dtf_json_str(json_object_get(doc, "run"), "id", "?"),
 		       strcmp(ci_summary_state(s), "success") == 0 ? "SUCCESS" : "FAILURE", line);
-	json_array_foreach(json_object_get(doc, "tasks"), i, t)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, t) {
 		char m[256];
 		const char *o = ci_task_outcome(t);
 		if (strcmp(o, "failed") != 0 && strcmp(o, "cancelled") != 0)
@@ -411,8 +407,7 @@ static void cancel_rest(struct dtf_http_client *hc, const json_t *doc)
 	const json_t *t;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "tasks"), i, t)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, t) {
 		const char *st = dtf_json_str(t, "status", "");
 		char path[256];
 		if (strcmp(st, "pending") && strcmp(st, "assigned") && strcmp(st, "running"))
@@ -482,8 +477,8 @@ static int remote_wait(struct dtf_http_client *hc, const char *run_id, double sl
 	if (!quiet && dtf_json_int(s, "blocked_count", 0) != seen->blocked) {
 		seen->blocked = dtf_json_int(s, "blocked_count", 0);
 		json_array_foreach(json_object_get(s, "blocked"), i, e)
-		    fprintf(stderr, "waiting: %s: %s\n", dtf_json_str(e, "name", ""),
-			    dtf_json_str(e, "reason", ""));
+			fprintf(stderr, "waiting: %s: %s\n", dtf_json_str(e, "name", ""),
+				dtf_json_str(e, "reason", ""));
 	}
 	rc = dtf_json_bool(s, "done", false) ? 0 : DTF_ETIMEOUT;
 	json_decref(s);
@@ -570,8 +565,10 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 			}
 			break;
 		case 'U':
-			if (dtf_parse_seconds(optarg, &o->unsched_timeout) || o->unsched_timeout < 0) {
-				fprintf(stderr, "dtf ci: bad --unschedulable-timeout '%s'\n", optarg);
+			if (dtf_parse_seconds(optarg, &o->unsched_timeout) ||
+			    o->unsched_timeout < 0) {
+				fprintf(stderr, "dtf ci: bad --unschedulable-timeout '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -726,7 +723,8 @@ int cmd_ci(int argc, char **argv)
 		json_t *t;
 		printf("dtf ci: provider %s; %zu test file%s\n", ops->name, json_array_size(tasks),
 		       json_array_size(tasks) == 1 ? "" : "s");
-		json_array_foreach(tasks, i, t) print_task(t, o.dry_run);
+		json_array_foreach(tasks, i, t)
+			print_task(t, o.dry_run);
 		fflush(stdout);
 	}
 	if (o.write_tasks) {
@@ -826,7 +824,8 @@ int cmd_ci(int argc, char **argv)
 				timed_out = true;
 				break;
 			}
-			/* Providers that report each test as it happens hear at least every second. */
+			/* Providers that report each test as it happens hear at least every second.
+			 */
 			if (ops->wants_tasks && slice > 1)
 				slice = 1;
 			/* Wake up when a test no worker can run is due to be skipped. */
@@ -904,8 +903,7 @@ int cmd_ci(int argc, char **argv)
 	}
 
 	/* 7. The report files and badges. */
-	json_array_foreach(o.formats, i, fv)
-	{
+	json_array_foreach(o.formats, i, fv) {
 		const char *f = json_string_value(fv);
 		char path[PATH_MAX];
 		struct dtf_buf b;
@@ -954,7 +952,8 @@ int cmd_ci(int argc, char **argv)
 				fprintf(stderr, "wrote %s\n", path);
 		}
 		if (r) {
-			fprintf(stderr, "dtf ci: cannot write the JUnit report: %s\n", dtf_strerror(r));
+			fprintf(stderr, "dtf ci: cannot write the JUnit report: %s\n",
+				dtf_strerror(r));
 			infra = true;
 		}
 		free(junit);
@@ -997,8 +996,7 @@ int cmd_ci(int argc, char **argv)
 		char cwd[PATH_MAX] = "";
 		if (!getcwd(cwd, sizeof(cwd)))
 			cwd[0] = '\0';
-		json_array_foreach(artifacts, i, a)
-		{
+		json_array_foreach(artifacts, i, a) {
 			const char *path = dtf_json_str(a, "path", "");
 			/* Its name: the path relative to the workspace, as the CI stores it. */
 			const char *name = path;

@@ -54,8 +54,8 @@ int cli_submit_tasks(struct dtf_http_client *c, const json_t *tasks, const char 
 /* Submits the tasks of a task file (a list, {"tasks": [...]} or one task object) as one run
  * named run_name (default: the path) through cli_submit_tasks(); writes the run id and the
  * count. Prints errors itself. Returns 0 or a DTF_E* code. */
-int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run_name,
-		    char *run_id, size_t run_id_len, int *count);
+int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run_name, char *run_id,
+		    size_t run_id_len, int *count);
 /* Waits until the run is done (or timeout_s passes, 0 = forever), showing progress on stderr
  * (a bar on a TTY). Stores the final summary's counts. Returns 0 when done, DTF_ETIMEOUT, or
  * another DTF_E* code. With cancel_unschedulable, tasks no registered worker can run are
@@ -74,7 +74,7 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
  * with the reason). */
 struct cli_unsched {
 	double timeout_s; /* 0: wait for them as long as the run lasts */
-	json_t *seen;     /* task id -> when it was first seen blocked (dtf_mono_ms) */
+	json_t *seen;	  /* task id -> when it was first seen blocked (dtf_mono_ms) */
 	json_t *skipped;  /* [{"id", "name", "reason"}] the tasks skipped so far */
 };
 void cli_unsched_init(struct cli_unsched *u, double timeout_s);
@@ -96,11 +96,11 @@ int cli_export_run(struct dtf_http_client *c, const char *run_id, const char *fo
 		   const char *path);
 /* What cli_write_reports() writes (cli/reports.c). */
 struct cli_report_opts {
-	json_t *formats;          /* names dtf_report_render() knows (borrowed) */
-	const char *output_dir;   /* exists */
-	json_t *coverage_files;   /* lcov / Cobertura paths, may be NULL (borrowed) */
+	json_t *formats;	  /* names dtf_report_render() knows (borrowed) */
+	const char *output_dir;	  /* exists */
+	json_t *coverage_files;	  /* lcov / Cobertura paths, may be NULL (borrowed) */
 	const char *compare_with; /* an earlier JSON report, or NULL */
-	const char *badges_dir;   /* or NULL */
+	const char *badges_dir;	  /* or NULL */
 	bool quiet;
 	/* The isolation re-runs of the run's failing chunk tests (ci/isolate.h; borrowed), which
 	 * classify them before the reports are written; NULL for none. */

@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		"                                      gitlab (Code Quality JSON at FILE and\n"
 		"                                      JUnit next to it, FILE with .xml)\n"
 		"  status [--run ID | --task ID]       show a run's tasks, or one task\n"
-		"  cancel --task ID | --run ID         cancel a task or every unfinished task of a run\n"
+		"  cancel --task ID | --run ID         cancel a task or every unfinished task of a "
+		"run\n"
 		"  workers                             list workers\n"
 		"common options: --coordinator URL (default $DTF_COORDINATOR or\n"
 		"  http://localhost:8080), --api-key K (default $DTF_API_KEY)\n");
@@ -98,21 +99,21 @@ static int export_gitlab(struct dtf_http_client *c, const char *run_id, const ch
 int cmd_client(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"coordinator", required_argument, NULL, 'c'},
-		{"coordinator-url", required_argument, NULL, 'c'},
-		{"api-key", required_argument, NULL, 'k'},
-		{"file", required_argument, NULL, 'f'},
-		{"task-file", required_argument, NULL, 'f'},
-		{"name", required_argument, NULL, 'n'},
-		{"run", required_argument, NULL, 'r'},
-		{"task", required_argument, NULL, 't'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"unschedulable-timeout", required_argument, NULL, 'U'},
-		{"format", required_argument, NULL, 'F'},
-		{"output", required_argument, NULL, 'o'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"coordinator", required_argument, NULL, 'c'},
+	    {"coordinator-url", required_argument, NULL, 'c'},
+	    {"api-key", required_argument, NULL, 'k'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"task-file", required_argument, NULL, 'f'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"run", required_argument, NULL, 'r'},
+	    {"task", required_argument, NULL, 't'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"unschedulable-timeout", required_argument, NULL, 'U'},
+	    {"format", required_argument, NULL, 'F'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *coord = NULL, *key = NULL, *file = NULL, *name = NULL, *run = NULL,
 		   *task = NULL, *format = "json", *output = NULL, *action;
@@ -184,7 +185,8 @@ int cmd_client(int argc, char **argv)
 	}
 	action = argv[optind];
 	if (dtf_http_client_init(&c, cli_coordinator_url(coord), cli_api_key(key)) != 0) {
-		fprintf(stderr, "dtf client: bad coordinator URL '%s'\n", cli_coordinator_url(coord));
+		fprintf(stderr, "dtf client: bad coordinator URL '%s'\n",
+			cli_coordinator_url(coord));
 		return 2;
 	}
 	if (strcmp(action, "submit-task") == 0 || strcmp(action, "submit") == 0) {
@@ -248,7 +250,8 @@ int cmd_client(int argc, char **argv)
 			goto out;
 		}
 		if (strcmp(format, "gitlab") == 0) {
-			rc = export_gitlab(&c, run_id, output ? output : "test-results.json") ? 1 : 0;
+			rc = export_gitlab(&c, run_id, output ? output : "test-results.json") ? 1
+											      : 0;
 			goto out;
 		}
 		if (!cli_report_format_ok(format)) {
@@ -297,11 +300,11 @@ int cmd_client(int argc, char **argv)
 			rc = dtf_http_call(&c, "GET", path, NULL, 30000, &resp);
 			if (!rc) {
 				printf("%-20s %-30s %-10s %s\n", "ID", "NAME", "STATUS", "DETAIL");
-				json_array_foreach(json_object_get(resp, "tasks"), i, t)
-				{
+				json_array_foreach(json_object_get(resp, "tasks"), i, t) {
 					json_t *err = json_object_get(t, "error");
 					printf("%-20s %-30.30s %-10s %s%s%s\n",
-					       dtf_json_str(t, "id", ""), dtf_json_str(t, "name", ""),
+					       dtf_json_str(t, "id", ""),
+					       dtf_json_str(t, "name", ""),
 					       dtf_json_str(t, "status", ""),
 					       dtf_json_str(t, "pending_reason",
 							    dtf_json_str(err, "message", "")),
@@ -336,8 +339,7 @@ int cmd_client(int argc, char **argv)
 			}
 			snprintf(path, sizeof(path), "/api/v1/tasks?run_id=%s", run_id);
 			rc = dtf_http_call(&c, "GET", path, NULL, 30000, &resp);
-			json_array_foreach(json_object_get(resp, "tasks"), i, t)
-			{
+			json_array_foreach(json_object_get(resp, "tasks"), i, t) {
 				const char *st = dtf_json_str(t, "status", "");
 				if (!strcmp(st, "completed") || !strcmp(st, "failed") ||
 				    !strcmp(st, "cancelled"))
@@ -361,32 +363,29 @@ int cmd_client(int argc, char **argv)
 		} else {
 			printf("%-20s %-9s %-6s %-24s %-20s %s\n", "ID", "STATUS", "SLOTS",
 			       "HARDWARE", "HOST", "LABELS");
-			json_array_foreach(json_object_get(resp, "workers"), i, w)
-			{
+			json_array_foreach(json_object_get(resp, "workers"), i, w) {
 				char *hw = json_dumps(
-					json_object_get(json_object_get(w, "capabilities"),
-							"hardware"),
-					JSON_COMPACT);
+				    json_object_get(json_object_get(w, "capabilities"), "hardware"),
+				    JSON_COMPACT);
 				char labels[512] = "";
 				size_t n = 0;
 				const char *lk;
 				json_t *lv;
-				json_object_foreach(json_object_get(w, "labels"), lk, lv)
-				{
+				json_object_foreach(json_object_get(w, "labels"), lk, lv) {
 					char *val = json_is_string(lv)
-							    ? NULL
-							    : json_dumps(lv, JSON_ENCODE_ANY);
+							? NULL
+							: json_dumps(lv, JSON_ENCODE_ANY);
 					if (n < sizeof(labels))
 						n += (size_t)snprintf(
-							labels + n, sizeof(labels) - n, "%s%s=%s",
-							n ? "," : "", lk,
-							val ? val : json_string_value(lv));
+						    labels + n, sizeof(labels) - n, "%s%s=%s",
+						    n ? "," : "", lk,
+						    val ? val : json_string_value(lv));
 					free(val);
 				}
-				printf("%-20s %-9s %-6lld %-24s %-20s %s\n", dtf_json_str(w, "id", ""),
-				       dtf_json_str(w, "status", ""), dtf_json_int(w, "slots", 0),
-				       hw ? hw : "[]", dtf_json_str(w, "hostname", ""),
-				       labels[0] ? labels : "-");
+				printf("%-20s %-9s %-6lld %-24s %-20s %s\n",
+				       dtf_json_str(w, "id", ""), dtf_json_str(w, "status", ""),
+				       dtf_json_int(w, "slots", 0), hw ? hw : "[]",
+				       dtf_json_str(w, "hostname", ""), labels[0] ? labels : "-");
 				free(hw);
 			}
 		}
@@ -404,14 +403,14 @@ out:
 int cmd_submit_task(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"coordinator", required_argument, NULL, 'c'},
-		{"coordinator-url", required_argument, NULL, 'c'},
-		{"api-key", required_argument, NULL, 'k'},
-		{"task-file", required_argument, NULL, 'f'},
-		{"file", required_argument, NULL, 'f'},
-		{"name", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"coordinator", required_argument, NULL, 'c'},
+	    {"coordinator-url", required_argument, NULL, 'c'},
+	    {"api-key", required_argument, NULL, 'k'},
+	    {"task-file", required_argument, NULL, 'f'},
+	    {"file", required_argument, NULL, 'f'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *coord = NULL, *key = NULL, *file = NULL, *name = NULL;
 	struct dtf_http_client c;

@@ -84,8 +84,8 @@ out:
 	return rc;
 }
 
-int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run_name,
-		    char *run_id, size_t run_id_len, int *count)
+int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run_name, char *run_id,
+		    size_t run_id_len, int *count)
 {
 	char *text = NULL, err[256];
 	size_t len;
@@ -105,8 +105,8 @@ int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run
 	}
 	tasks = json_is_array(doc) ? doc : json_object_get(doc, "tasks");
 	if (!json_is_array(tasks)) {
-		if (json_is_object(doc) && (json_object_get(doc, "command") ||
-					    json_object_get(doc, "shell"))) {
+		if (json_is_object(doc) &&
+		    (json_object_get(doc, "command") || json_object_get(doc, "shell"))) {
 			tasks = json_pack("[O]", doc);
 			json_decref(doc);
 			doc = tasks;
@@ -117,8 +117,8 @@ int cli_submit_file(struct dtf_http_client *c, const char *path, const char *run
 			return DTF_EPARSE;
 		}
 	}
-	rc = cli_submit_tasks(c, tasks, run_name ? run_name : path, NULL, run_id, run_id_len,
-			      count);
+	rc =
+	    cli_submit_tasks(c, tasks, run_name ? run_name : path, NULL, run_id, run_id_len, count);
 	if (rc)
 		fprintf(stderr, "dtf: submitting %s failed: %s\n", path, c->error);
 	json_decref(doc);
@@ -135,17 +135,18 @@ static void progress(bool tty, const struct run_counts *k, double elapsed, bool 
 		for (i = 0; i < width; i++)
 			bar[i] = i < fill ? '#' : '-';
 		bar[width] = '\0';
-		fprintf(stderr,
-			"\r[%s] %d/%d tasks  passed %d  failed %d  cancelled %d  running %d  pending "
-			"%d  %.0fs%s",
-			bar, done, k->total, k->completed, k->failed, k->cancelled, k->running,
-			k->pending, elapsed, final ? "\n" : "  ");
+		fprintf(
+		    stderr,
+		    "\r[%s] %d/%d tasks  passed %d  failed %d  cancelled %d  running %d  pending "
+		    "%d  %.0fs%s",
+		    bar, done, k->total, k->completed, k->failed, k->cancelled, k->running,
+		    k->pending, elapsed, final ? "\n" : "  ");
 	} else {
-		fprintf(stderr,
-			"progress: %d/%d tasks done, %d passed, %d failed, %d cancelled, %d running, "
-			"%d pending\n",
-			done, k->total, k->completed, k->failed, k->cancelled, k->running,
-			k->pending);
+		fprintf(
+		    stderr,
+		    "progress: %d/%d tasks done, %d passed, %d failed, %d cancelled, %d running, "
+		    "%d pending\n",
+		    done, k->total, k->completed, k->failed, k->cancelled, k->running, k->pending);
 	}
 }
 
@@ -181,7 +182,9 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 		int64_t now = dtf_mono_ms();
 		double elapsed = (double)(now - start) / 1000.0;
 		/* Blocked tasks are looked at every half second when they are to be skipped. */
-		double wait = quiet && !cancel_unschedulable ? 5 : tty || cancel_unschedulable ? 0.5 : 2;
+		double wait = quiet && !cancel_unschedulable ? 5
+			      : tty || cancel_unschedulable  ? 0.5
+							     : 2;
 		int done;
 
 		/* The first look is not held, so an unschedulable task's clock starts at once. */
@@ -225,10 +228,10 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 			json_t *e;
 			if (cancel_unschedulable && nblocked > 0 && nblocked == out->pending &&
 			    out->running == 0) {
-				json_array_foreach(blocked, i, e)
-				{
+				json_array_foreach(blocked, i, e) {
 					char p2[256];
-					snprintf(p2, sizeof(p2), "/api/v1/tasks/%s?reason=unschedulable",
+					snprintf(p2, sizeof(p2),
+						 "/api/v1/tasks/%s?reason=unschedulable",
 						 dtf_json_str(e, "id", ""));
 					/* On a terminal, end the progress line first, once. */
 					if (!quiet)
@@ -246,9 +249,11 @@ int cli_wait_run(struct dtf_http_client *c, const char *run_id, double timeout_s
 				last_blocked = nblocked;
 				last_blocked_print = now;
 				json_array_foreach(blocked, i, e)
-				fprintf(stderr, "%sblocked: %s (%s): %s\n", tty && i == 0 ? "\n" : "",
-					dtf_json_str(e, "name", ""), dtf_json_str(e, "id", ""),
-					dtf_json_str(e, "reason", ""));
+					fprintf(stderr, "%sblocked: %s (%s): %s\n",
+						tty && i == 0 ? "\n" : "",
+						dtf_json_str(e, "name", ""),
+						dtf_json_str(e, "id", ""),
+						dtf_json_str(e, "reason", ""));
 			}
 		}
 		if (dtf_json_bool(s, "done", false)) {

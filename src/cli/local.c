@@ -67,8 +67,7 @@ static pid_t spawn_worker(const char *url, int i, const struct dtf_local_opts *o
 	return pid;
 }
 
-int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *err,
-		    size_t errlen)
+int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *err, size_t errlen)
 {
 	struct coord_config cc;
 	char path[4096];
@@ -111,8 +110,7 @@ void dtf_local_wait_workers(struct dtf_local *l, struct dtf_http_client *hc)
 		json_t *resp = NULL, *w;
 		size_t live = 0, j;
 		if (dtf_http_call(hc, "GET", "/api/v1/workers", NULL, 5000, &resp) == 0) {
-			json_array_foreach(json_object_get(resp, "workers"), j, w)
-			{
+			json_array_foreach(json_object_get(resp, "workers"), j, w) {
 				if (strncmp(dtf_json_str(w, "id", ""), "local-", 6) == 0 &&
 				    strcmp(dtf_json_str(w, "status", ""), "lost") != 0)
 					live++;

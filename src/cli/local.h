@@ -12,25 +12,24 @@
 #define DTF_LOCAL_MAX_WORKERS 256
 
 struct dtf_local_opts {
-	const char *state_dir;  /* dtf.db, logs/ and work/ go here */
-	int workers;            /* 1..DTF_LOCAL_MAX_WORKERS */
-	int slots;              /* tasks per worker at once (0: the worker's default) */
-	const char *hardware;   /* --hardware for the workers, or NULL */
-	bool keep_work_dirs;    /* keep passed tasks' directories (artifact collection) */
+	const char *state_dir; /* dtf.db, logs/ and work/ go here */
+	int workers;	       /* 1..DTF_LOCAL_MAX_WORKERS */
+	int slots;	       /* tasks per worker at once (0: the worker's default) */
+	const char *hardware;  /* --hardware for the workers, or NULL */
+	bool keep_work_dirs;   /* keep passed tasks' directories (artifact collection) */
 };
 
 struct dtf_local {
 	struct coordinator *coord;
 	pid_t pids[DTF_LOCAL_MAX_WORKERS];
 	int n;
-	char url[64];           /* the coordinator's base URL */
+	char url[64]; /* the coordinator's base URL */
 };
 
 /* Starts the coordinator on a loopback port chosen by the system and the workers (named local-1
  * … local-N, output in state_dir/logs/). On failure what was started stays in l for
  * dtf_local_stop(); returns a DTF_E* code with err set. */
-int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *err,
-		    size_t errlen);
+int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *err, size_t errlen);
 /* Waits (at most 10 s) until every local worker has registered, so placement reasons are
  * meaningful from the first task. */
 void dtf_local_wait_workers(struct dtf_local *l, struct dtf_http_client *hc);

@@ -34,8 +34,7 @@ static void print_table(const json_t *doc)
 	json_t *list = json_object_get(doc, "plugins"), *p, *q = json_object_get(doc, "queue");
 	size_t i, wn = 4, wv = 7, wt = 4, ws = 5;
 
-	json_array_foreach(list, i, p)
-	{
+	json_array_foreach(list, i, p) {
 		size_t n;
 		if ((n = strlen(dtf_json_str(p, "name", ""))) > wn)
 			wn = n;
@@ -48,8 +47,7 @@ static void print_table(const json_t *doc)
 	}
 	printf("%-*s  %-*s  %-*s  %-*s  %s\n", (int)wn, "NAME", (int)wv, "VERSION", (int)wt, "TYPE",
 	       (int)ws, "STATE", "SOURCE");
-	json_array_foreach(list, i, p)
-	{
+	json_array_foreach(list, i, p) {
 		json_t *caps = json_object_get(p, "capabilities"),
 		       *tt = json_object_get(p, "task_types");
 		json_t *hooks = json_object_get(p, "hooks");
@@ -140,8 +138,9 @@ static int list_plugins(const char *config, const char *coordinator, const char 
 		json_decref(cfg);
 	}
 	rc = 0;
-	json_array_foreach(json_object_get(doc, "plugins"), i,
-			   p) if (strcmp(dtf_json_str(p, "state", ""), "disabled") == 0) rc = 1;
+	json_array_foreach(json_object_get(doc, "plugins"), i, p)
+		if (strcmp(dtf_json_str(p, "state", ""), "disabled") == 0)
+			rc = 1;
 	if (as_json) {
 		char *s = json_dumps(doc, JSON_INDENT(2));
 		printf("%s\n", s ? s : "{}");

@@ -102,10 +102,9 @@ int cli_write_reports(struct dtf_http_client *c, const char *run_id,
 		goto out;
 	}
 	json_array_foreach(json_object_get(json_object_get(doc, "coverage"), "errors"), i, fv)
-	    fprintf(stderr, "dtf: coverage file %s not counted: %s\n", dtf_json_str(fv, "file", ""),
-		    dtf_json_str(fv, "error", ""));
-	json_array_foreach(o->formats, i, fv)
-	{
+		fprintf(stderr, "dtf: coverage file %s not counted: %s\n",
+			dtf_json_str(fv, "file", ""), dtf_json_str(fv, "error", ""));
+	json_array_foreach(o->formats, i, fv) {
 		const char *f = json_string_value(fv);
 
 		dtf_buf_reset(&out);

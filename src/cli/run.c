@@ -2,12 +2,12 @@
  * N local worker processes, test discovery, live progress, reports (JSON, JUnit, Markdown, HTML,
  * CSV) and badges. Exit 0 only if every test passed (tests no local worker can run are reported
  * as skipped). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "ci/discover.h"
 #include "ci/isolate.h"
@@ -22,8 +22,7 @@
 #include "net/http.h"
 
 #define MAX_WORKERS DTF_LOCAL_MAX_WORKERS
-#define MAX_DIRS 32
-
+#define MAX_DIRS    32
 
 static void usage(FILE *f)
 {
@@ -44,11 +43,12 @@ static void usage(FILE *f)
 		"  --hardware X,…         hardware the local workers offer beyond detection\n"
 		"  --state-dir D          coordinator state and work directories (default .dtf)\n"
 		"  --quiet                no progress display\n"
-		"  --pytest               run test_*.py files with pytest, several per process, grouped\n"
+		"  --pytest               run test_*.py files with pytest, several per process, "
+		"grouped\n"
 		"                         by their recorded durations (automatic when the test\n"
 		"                         directory has conftest.py or pytest.ini); a chunk's\n"
-		"                         failing tests are re-run alone (order dependence):\n"
-		DTF_ISOLATE_USAGE);
+		"                         failing tests are re-run alone (order "
+		"dependence):\n" DTF_ISOLATE_USAGE);
 }
 
 /* Prints each failed test with its reason and the end of its output. */
@@ -57,8 +57,7 @@ static void print_failures(json_t *doc)
 	size_t i;
 	json_t *t;
 
-	json_array_foreach(json_object_get(doc, "tasks"), i, t)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, t) {
 		json_t *e = json_object_get(t, "error"), *res = json_object_get(t, "result");
 		const char *st = dtf_json_str(t, "status", "");
 		const char *out;
@@ -81,24 +80,24 @@ static void print_failures(json_t *doc)
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"workers", required_argument, NULL, 'w'},
-		{"slots", required_argument, NULL, 's'},
-		{"test-dir", required_argument, NULL, 'd'},
-		{"test-pattern", required_argument, NULL, 'p'},
-		{"task-file", required_argument, NULL, 'f'},
-		{"output-dir", required_argument, NULL, 'o'},
-		{"report-formats", required_argument, NULL, 'r'},
-		{"timeout", required_argument, NULL, 'T'},
-		{"hardware", required_argument, NULL, 'H'},
-		{"state-dir", required_argument, NULL, 'S'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"pytest", no_argument, NULL, 'y'},
-		{"help", no_argument, NULL, 'h'},
-		{"badges-dir", required_argument, NULL, 'B'},
-		{"coverage", required_argument, NULL, 'C'},
-		{"compare-with", required_argument, NULL, 'P'},
-		DTF_ISOLATE_LONG_OPTIONS,
-		{NULL, 0, NULL, 0},
+	    {"workers", required_argument, NULL, 'w'},
+	    {"slots", required_argument, NULL, 's'},
+	    {"test-dir", required_argument, NULL, 'd'},
+	    {"test-pattern", required_argument, NULL, 'p'},
+	    {"task-file", required_argument, NULL, 'f'},
+	    {"output-dir", required_argument, NULL, 'o'},
+	    {"report-formats", required_argument, NULL, 'r'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"hardware", required_argument, NULL, 'H'},
+	    {"state-dir", required_argument, NULL, 'S'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"pytest", no_argument, NULL, 'y'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"badges-dir", required_argument, NULL, 'B'},
+	    {"coverage", required_argument, NULL, 'C'},
+	    {"compare-with", required_argument, NULL, 'P'},
+	    DTF_ISOLATE_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dirs[MAX_DIRS];
 	int ndirs = 0, nworkers = (int)sysconf(_SC_NPROCESSORS_ONLN), slots = 1, opt, rc = 0, i;
@@ -207,8 +206,7 @@ int cmd_run(int argc, char **argv)
 	if (nworkers < 1)
 		nworkers = 1;
 	fmts = dtf_json_split(formats, ",");
-	json_array_foreach(fmts, fi, fv)
-	{
+	json_array_foreach(fmts, fi, fv) {
 		if (!cli_report_format_ok(json_string_value(fv))) {
 			fprintf(stderr,
 				"dtf run: unknown report format '%s' (json, junit, markdown, html, "

@@ -38,9 +38,9 @@ static void add_listed(json_t *out, const json_t *list)
 	json_t *e;
 
 	json_array_foreach(list, i, e)
-	    json_object_set_new(out, dtf_json_str(e, "id", ""),
-				json_pack("{s:s,s:s}", "name", dtf_json_str(e, "name", ""),
-					  "reason", dtf_json_str(e, "reason", "")));
+		json_object_set_new(out, dtf_json_str(e, "id", ""),
+				    json_pack("{s:s,s:s}", "name", dtf_json_str(e, "name", ""),
+					      "reason", dtf_json_str(e, "reason", "")));
 }
 
 /* The unschedulable tasks of the run as {id: {"name", "reason"}} (a new object), from the
@@ -63,8 +63,7 @@ static json_t *blocked_now(struct dtf_http_client *c, const char *run_id, const 
 		add_listed(out, list);
 		return out;
 	}
-	json_array_foreach(json_object_get(resp, "tasks"), i, e)
-	{
+	json_array_foreach(json_object_get(resp, "tasks"), i, e) {
 		if (!json_is_false(json_object_get(e, "schedulable")))
 			continue;
 		json_object_set_new(out, dtf_json_str(e, "id", ""),
@@ -93,13 +92,11 @@ int cli_unsched_check(struct cli_unsched *u, struct dtf_http_client *c, const ch
 	}
 	now_blocked = blocked_now(c, run_id, summary);
 	/* A task that can run again starts from zero the next time it is blocked. */
-	json_object_foreach_safe(u->seen, tmp, id, v)
-	{
+	json_object_foreach_safe(u->seen, tmp, id, v) {
 		if (!json_object_get(now_blocked, id))
 			json_object_del(u->seen, id);
 	}
-	json_object_foreach(now_blocked, id, info)
-	{
+	json_object_foreach(now_blocked, id, info) {
 		json_t *first = json_object_get(u->seen, id);
 		char path[256];
 		int rc;
@@ -144,8 +141,7 @@ double cli_unsched_next_s(const struct cli_unsched *u)
 
 	if (u->timeout_s <= 0 || !u->seen)
 		return -1;
-	json_object_foreach(u->seen, id, v)
-	{
+	json_object_foreach(u->seen, id, v) {
 		double left = u->timeout_s - (double)(now - json_integer_value(v)) / 1000.0;
 		if (left < 0)
 			left = 0;
@@ -161,6 +157,6 @@ void cli_unsched_print(const struct cli_unsched *u, FILE *f)
 	json_t *e;
 
 	json_array_foreach(u->skipped, i, e)
-	    fprintf(f, "skipped %s (%s): %s\n", dtf_json_str(e, "name", ""),
-		    dtf_json_str(e, "id", ""), dtf_json_str(e, "reason", ""));
+		fprintf(f, "skipped %s (%s): %s\n", dtf_json_str(e, "name", ""),
+			dtf_json_str(e, "id", ""), dtf_json_str(e, "reason", ""));
 }

@@ -8,10 +8,10 @@
 #include <stddef.h>
 
 struct dtf_buf {
-	char *data;  /* owned; NULL until something is added */
+	char *data; /* owned; NULL until something is added */
 	size_t len;
 	size_t alloc;
-	size_t cap;  /* most bytes the buffer may hold; adding past it fails with DTF_ETOOBIG */
+	size_t cap; /* most bytes the buffer may hold; adding past it fails with DTF_ETOOBIG */
 };
 
 /* Initializes an empty buffer that may grow up to cap bytes. */

@@ -454,13 +454,11 @@ static int set_json(struct dtf_config *cfg, size_t i, const json_t *v, const cha
 		want = "a list of strings";
 		if (!json_is_array(v))
 			goto wrong;
-		json_array_foreach(v, k, e)
-		{
+		json_array_foreach(v, k, e) {
 			if (!json_is_string(e))
 				goto wrong;
 		}
-		json_array_foreach(v, k, e)
-		{
+		json_array_foreach(v, k, e) {
 			if (set_text(cfg, i, DTF_SRC_YAML, json_string_value(e), label) != 0)
 				return DTF_EINVAL;
 		}
@@ -497,8 +495,7 @@ int dtf_config_load_yaml(struct dtf_config *cfg, const json_t *doc, const char *
 		     dtf_yaml_key_line(text, len, section), section);
 		return DTF_EINVAL;
 	}
-	json_object_foreach((json_t *)sec, k, v)
-	{
+	json_object_foreach((json_t *)sec, k, v) {
 		char label[512];
 		size_t i, j;
 		bool other = false;

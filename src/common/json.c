@@ -46,13 +46,16 @@ static size_t depth_of(const char *data, size_t len)
 
 struct jp {
 	const unsigned char *p, *end;
-	struct dtf_buf tmp;      /* decoded strings with escapes (written at its start) */
+	struct dtf_buf tmp; /* decoded strings with escapes (written at its start) */
 	int depth, max_depth;
 };
 
 /* Byte classes inside a string: 0 plain, 1 '"', 2 '\\', 3 control (an error), 4 0x80 and up. */
 static const unsigned char str_class[256] = {
-	[0 ... 0x1F] = 3, ['"'] = 1, ['\\'] = 2, [0x80 ... 0xFF] = 4,
+    [0 ... 0x1F] = 3,
+    ['"'] = 1,
+    ['\\'] = 2,
+    [0x80 ... 0xFF] = 4,
 };
 
 static inline void jp_ws(struct jp *j)
@@ -114,7 +117,6 @@ static int hex4(const unsigned char *p)
 	}
 	return v;
 }
-
 
 /* A string whose opening quote is at j->p: its bytes (in the text itself when it has no
  * escapes, else decoded into j->tmp) in *out and *len. */
@@ -180,15 +182,32 @@ static bool jp_string(struct jp *j, const char **out, size_t *len)
 		if (end - p < 2)
 			return false;
 		switch (p[1]) {
-		case '"': case '\\': case '/':
+		case '"':
+		case '\\':
+		case '/':
 			j->tmp.data[n++] = (char)p[1];
 			p += 2;
 			continue;
-		case 'b': j->tmp.data[n++] = '\b'; p += 2; continue;
-		case 'f': j->tmp.data[n++] = '\f'; p += 2; continue;
-		case 'n': j->tmp.data[n++] = '\n'; p += 2; continue;
-		case 'r': j->tmp.data[n++] = '\r'; p += 2; continue;
-		case 't': j->tmp.data[n++] = '\t'; p += 2; continue;
+		case 'b':
+			j->tmp.data[n++] = '\b';
+			p += 2;
+			continue;
+		case 'f':
+			j->tmp.data[n++] = '\f';
+			p += 2;
+			continue;
+		case 'n':
+			j->tmp.data[n++] = '\n';
+			p += 2;
+			continue;
+		case 'r':
+			j->tmp.data[n++] = '\r';
+			p += 2;
+			continue;
+		case 't':
+			j->tmp.data[n++] = '\t';
+			p += 2;
+			continue;
 		case 'u':
 			break;
 		default:
@@ -389,7 +408,8 @@ static json_t *jp_array(struct jp *j)
 	if (jp_open(j, ']'))
 		return arr;
 	for (;;) {
-		if (!(v = jp_value(j)) || json_array_append_new(arr, v) || (more = jp_next(j, ']')) < 0)
+		if (!(v = jp_value(j)) || json_array_append_new(arr, v) ||
+		    (more = jp_next(j, ']')) < 0)
 			break;
 		if (!more)
 			return arr;
@@ -447,8 +467,11 @@ static json_t *jp_value(struct jp *j)
 
 json_t *dtf_json_load(const char *data, size_t len, int max_depth)
 {
-	struct jp j = {(const unsigned char *)data, (const unsigned char *)data + len,
-		       {NULL, 0, 0, (size_t)1 << 30}, 0, max_depth};
+	struct jp j = {(const unsigned char *)data,
+		       (const unsigned char *)data + len,
+		       {NULL, 0, 0, (size_t)1 << 30},
+		       0,
+		       max_depth};
 	json_t *v = NULL;
 
 	jp_ws(&j);
@@ -561,12 +584,11 @@ static inline int w_char(struct dtf_buf *b, char c)
 
 /* Which bytes need an escape: 0 none, else the letter of its short form, or 'u'. */
 static const char esc_of[256] = {
-	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
-	[0] = 'u',    [1] = 'u',    [2] = 'u',    [3] = 'u',    [4] = 'u',    [5] = 'u',
-	[6] = 'u',    [7] = 'u',    [11] = 'u',   [14] = 'u',   [15] = 'u',   [16] = 'u',
-	[17] = 'u',   [18] = 'u',   [19] = 'u',   [20] = 'u',   [21] = 'u',   [22] = 'u',
-	[23] = 'u',   [24] = 'u',   [25] = 'u',   [26] = 'u',   [27] = 'u',   [28] = 'u',
-	[29] = 'u',   [30] = 'u',   [31] = 'u',   ['"'] = '"',  ['\\'] = '\\',
+    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't', [0] = 'u',	 [1] = 'u',
+    [2] = 'u',	  [3] = 'u',	[4] = 'u',    [5] = 'u',    [6] = 'u',	  [7] = 'u',	 [11] = 'u',
+    [14] = 'u',	  [15] = 'u',	[16] = 'u',   [17] = 'u',   [18] = 'u',	  [19] = 'u',	 [20] = 'u',
+    [21] = 'u',	  [22] = 'u',	[23] = 'u',   [24] = 'u',   [25] = 'u',	  [26] = 'u',	 [27] = 'u',
+    [28] = 'u',	  [29] = 'u',	[30] = 'u',   [31] = 'u',   ['"'] = '"',  ['\\'] = '\\',
 };
 
 static int w_string(struct dtf_buf *b, const char *s, size_t n)

@@ -11,8 +11,8 @@ void dtf_log_set_level(enum dtf_log_level level);
 void dtf_log(enum dtf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) dtf_log(DTF_LOG_DEBUG, __VA_ARGS__)
-#define log_info(...) dtf_log(DTF_LOG_INFO, __VA_ARGS__)
-#define log_warn(...) dtf_log(DTF_LOG_WARN, __VA_ARGS__)
+#define log_info(...)  dtf_log(DTF_LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  dtf_log(DTF_LOG_WARN, __VA_ARGS__)
 #define log_error(...) dtf_log(DTF_LOG_ERROR, __VA_ARGS__)
 
 #endif

@@ -117,10 +117,8 @@ static bool failed_before(const json_t *task, const json_t *tc)
 	const char *name = NULL;
 	size_t i, j;
 
-	json_array_foreach(hist, i, a)
-	{
-		json_array_foreach(json_object_get(a, "failed_tests"), j, n)
-		{
+	json_array_foreach(hist, i, a) {
+		json_array_foreach(json_object_get(a, "failed_tests"), j, n) {
 			if (!name)
 				name = case_name(tc, buf, sizeof(buf));
 			if (json_is_string(n) && strcmp(json_string_value(n), name) == 0)
@@ -138,8 +136,7 @@ json_t *dtf_test_failing_names(const json_t *task, size_t max)
 	size_t i;
 	int s;
 
-	json_array_foreach(cases, i, tc)
-	{
+	json_array_foreach(cases, i, tc) {
 		s = dtf_test_status_parse(dtf_json_str(tc, "status", "passed"));
 		if (s >= 0 && !dtf_test_status_fails((enum dtf_test_status)s, false))
 			continue;
@@ -229,8 +226,7 @@ static bool file_has_case(const char *path, const json_t *cases)
 
 		memcpy(b, base, blen);
 		b[blen] = '\0';
-		json_array_foreach(cases, i, tc)
-		{
+		json_array_foreach(cases, i, tc) {
 			const char *file = dtf_json_str(tc, "file", NULL);
 
 			if (file && strcmp(file, path) == 0)
@@ -264,8 +260,7 @@ int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_f
 	const json_t *tc, *f;
 	int rc;
 
-	json_array_foreach(cases, i, tc)
-	{
+	json_array_foreach(cases, i, tc) {
 		if (!json_is_object(tc))
 			continue;
 		ncases++;
@@ -317,8 +312,7 @@ int dtf_test_entries_as(const json_t *task, const char *status, dtf_test_entry_f
 	e.kind = DTF_ENTRY_NOT_RUN;
 	e.duration_s = 0;
 	e.error_kind = "not_run";
-	json_array_foreach(files, i, f)
-	{
+	json_array_foreach(files, i, f) {
 		const char *path = json_string_value(f);
 
 		if (!path || file_has_case(path, cases))

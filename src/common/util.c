@@ -100,7 +100,8 @@ void dtf_id_new(const char *prefix, char *out, size_t outlen)
 	size_t i, n;
 
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		uint64_t x = (uint64_t)dtf_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
+		uint64_t x =
+		    (uint64_t)dtf_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
 		memcpy(r, &x, sizeof(r));
 	}
 	n = (size_t)snprintf(out, outlen, "%s", prefix);

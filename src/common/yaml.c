@@ -116,7 +116,8 @@ static json_t *parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth, const c
 			json_object_set_new(out, key, v);
 		}
 	default:
-		snprintf(err, errlen, "%s:%zu: unexpected YAML event", name, ev->start_mark.line + 1);
+		snprintf(err, errlen, "%s:%zu: unexpected YAML event", name,
+			 ev->start_mark.line + 1);
 		return NULL;
 	}
 fail:

@@ -10,26 +10,26 @@ struct coord_config {
 	const char *host;
 	unsigned port;
 	const char *db_path;
-	const char *const *api_keys;     /* NULL-terminated or NULL */
-	const char *const *workers;      /* ids allowed without auto-discovery (NULL: any) */
+	const char *const *api_keys; /* NULL-terminated or NULL */
+	const char *const *workers;  /* ids allowed without auto-discovery (NULL: any) */
 	bool auto_discovery;
 	bool batch_processing;
 	int batch_size_limit;
 	double heartbeat_interval_s;
 	double heartbeat_timeout_s;
 	double default_timeout_s;
-	double retry_backoff_s;          /* first retry delay after a failure; doubles, jittered;
-					  * 0: at once */
+	double retry_backoff_s; /* first retry delay after a failure; doubles, jittered;
+				 * 0: at once */
 	const char *tls_cert, *tls_key;
-	const json_t *config_doc;        /* the parsed --config (plugins section), or NULL */
+	const json_t *config_doc; /* the parsed --config (plugins section), or NULL */
 	const char *config_path;
 	const char *const *default_constraints; /* --constraint flags, NULL-terminated, or NULL */
-	bool no_group_commit;            /* commit every request on its own */
-	int quarantine_threshold;        /* strikes that quarantine a worker (0: never) */
-	double quarantine_s;             /* how long a quarantine lasts */
-	int max_requeues;                /* default of a task's max_requeues (0: DTF_MAX_REQUEUES;
-					  * negative: none, a lost worker's task fails) */
-	const char *strategy;            /* --strategy: overrides scheduler.strategy, or NULL */
+	bool no_group_commit;			/* commit every request on its own */
+	int quarantine_threshold;		/* strikes that quarantine a worker (0: never) */
+	double quarantine_s;			/* how long a quarantine lasts */
+	int max_requeues;     /* default of a task's max_requeues (0: DTF_MAX_REQUEUES;
+			       * negative: none, a lost worker's task fails) */
+	const char *strategy; /* --strategy: overrides scheduler.strategy, or NULL */
 };
 
 #endif

@@ -164,8 +164,7 @@ json_t *constraints_normalize(const json_t *v, char *err, size_t errlen)
 		json_decref(out);
 		return NULL;
 	}
-	json_array_foreach(out, i, e)
-	{
+	json_array_foreach(out, i, e) {
 		struct dtf_expr *x = NULL;
 		if (!expr_str_ok(e)) {
 			snprintf(err, errlen, DTF_CONSTRAINTS_ERR_PREFIX "%zu]: must be a string",
@@ -196,8 +195,7 @@ bool constraints_labels_ok(const json_t *labels, char *err, size_t errlen)
 		snprintf(err, errlen, "at most 64 labels");
 		return false;
 	}
-	json_object_foreach((json_t *)labels, k, v)
-	{
+	json_object_foreach((json_t *)labels, k, v) {
 		if (!*k || strlen(k) > 128) {
 			snprintf(err, errlen, "label names are 1-128 bytes");
 			return false;

@@ -108,8 +108,8 @@ static const json_t *sched_section(const struct coord_config *cfg)
 {
 	const json_t *sec = json_object_get(cfg->config_doc, "scheduler");
 
-	return sec ? sec : json_object_get(json_object_get(cfg->config_doc, "coordinator"),
-					   "scheduler");
+	return sec ? sec
+		   : json_object_get(json_object_get(cfg->config_doc, "coordinator"), "scheduler");
 }
 
 /* The strategy asked for (--strategy, else scheduler.strategy), or NULL. */
@@ -165,8 +165,8 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 	c->next_seq = 1;
 	c->started_wall_ms = dtf_wall_ms();
 	raise_fd_limit();
-	if (constraints_registry_new(cfg->config_doc, cfg->default_constraints, &c->constraints, err,
-				     errlen) != 0)
+	if (constraints_registry_new(cfg->config_doc, cfg->default_constraints, &c->constraints,
+				     err, errlen) != 0)
 		goto fail;
 	c->store = dtf_store_open(cfg->db_path, err, errlen);
 	if (!c->store)
@@ -188,14 +188,14 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 	pthread_mutex_unlock(&c->lock);
 	{
 		struct dtf_plugin_host_impl hi = {
-			.arg = c,
-			.role = "coordinator",
-			.get_task_json = plugin_task_json,
-			.get_worker_json = plugin_worker_json,
-			.emit_event = plugin_emit,
+		    .arg = c,
+		    .role = "coordinator",
+		    .get_task_json = plugin_task_json,
+		    .get_worker_json = plugin_worker_json,
+		    .emit_event = plugin_emit,
 		};
-		struct dtf_plugins *ps = dtf_plugins_load(cfg->config_doc, cfg->config_path, &hi,
-							  err, errlen);
+		struct dtf_plugins *ps =
+		    dtf_plugins_load(cfg->config_doc, cfg->config_path, &hi, err, errlen);
 		if (!ps)
 			goto fail;
 		pthread_mutex_lock(&c->lock);
@@ -241,7 +241,8 @@ void core_free(struct coord *c)
 	if (c->store && c->sx && txn_begin(c) == 0) {
 		sx_history_persist(c->sx, true);
 		if (txn_commit_now(c))
-			log_warn("store: the last duration history was not saved: %s", c->store->error);
+			log_warn("store: the last duration history was not saved: %s",
+				 c->store->error);
 	}
 	sx_free(c->sx);
 	c->sx = NULL;

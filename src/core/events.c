@@ -16,32 +16,32 @@
 struct event {
 	uint64_t seq;
 	char run_id[48];
-	const char *type;  /* static string */
-	json_t *data;      /* owned; formatted only when a stream reads it */
-	char *payload;     /* owned: the payload as JSON text instead of data, or NULL */
+	const char *type; /* static string */
+	json_t *data;	  /* owned; formatted only when a stream reads it */
+	char *payload;	  /* owned: the payload as JSON text instead of data, or NULL */
 	size_t plen;
-	char *text;        /* the whole "id: …\nevent: …\ndata: …\n\n" record, once formatted */
+	char *text; /* the whole "id: …\nevent: …\ndata: …\n\n" record, once formatted */
 	size_t len;
 };
 
 struct client {
 	struct dtf_events *ev;
-	void (*pause)(void *arg);  /* the front-end's: stop reading until wake */
+	void (*pause)(void *arg); /* the front-end's: stop reading until wake */
 	void (*wake)(void *arg);
 	void *arg;
-	uint64_t next;      /* the next sequence number to send */
-	char run_id[48];    /* filter, "" for all */
+	uint64_t next;	 /* the next sequence number to send */
+	char run_id[48]; /* filter, "" for all */
 	bool paused;
-	bool keepalive;     /* send a comment line at the next read */
-	bool hello;         /* the opening comment is not sent yet */
-	size_t partial;     /* bytes of event `next` already sent */
+	bool keepalive; /* send a comment line at the next read */
+	bool hello;	/* the opening comment is not sent yet */
+	size_t partial; /* bytes of event `next` already sent */
 	struct client *prev, *nextc;
 };
 
 struct dtf_events {
 	pthread_mutex_t lock;
 	struct event ring[DTF_EVENTS_RING];
-	uint64_t seq;       /* the last sequence number used */
+	uint64_t seq; /* the last sequence number used */
 	struct client *clients;
 	int nclients;
 	bool closed;
@@ -263,8 +263,8 @@ void dtf_events_unsubscribe(struct dtf_events_sub *sub)
 }
 
 struct dtf_events_sub *dtf_events_subscribe(struct dtf_events *ev, const char *run_id,
-					   const char *last_id, void (*pause)(void *),
-					   void (*wake)(void *), void *arg, int *err)
+					    const char *last_id, void (*pause)(void *),
+					    void (*wake)(void *), void *arg, int *err)
 {
 	struct client *c;
 

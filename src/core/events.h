@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DTF_EVENTS_RING 4096
+#define DTF_EVENTS_RING	       4096
 #define DTF_EVENTS_MAX_CLIENTS 256
 
 struct dtf_events;
@@ -38,8 +38,8 @@ struct dtf_events_sub;
  * NULL with *err: DTF_EINVAL (run_id too long), DTF_ETOOBIG (DTF_EVENTS_MAX_CLIENTS
  * subscribers, or the stream is closed) or DTF_ENOMEM. */
 struct dtf_events_sub *dtf_events_subscribe(struct dtf_events *ev, const char *run_id,
-					   const char *last_id, void (*pause)(void *arg),
-					   void (*wake)(void *arg), void *arg, int *err);
+					    const char *last_id, void (*pause)(void *arg),
+					    void (*wake)(void *arg), void *arg, int *err);
 /* Copies up to max bytes of the records not read yet into buf: returns how many, 0 when nothing
  * is left (the subscriber is paused until wake), or -1 once the stream is closed. */
 long dtf_events_read(struct dtf_events_sub *sub, char *buf, size_t max);

@@ -22,8 +22,9 @@ static bool has_str(const json_t *list, const char *s)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(list, i, e) if (json_is_string(e) && strcmp(json_string_value(e), s) == 0)
-		return true;
+	json_array_foreach(list, i, e)
+		if (json_is_string(e) && strcmp(json_string_value(e), s) == 0)
+			return true;
 	return false;
 }
 
@@ -45,10 +46,14 @@ static bool hardware_ok(const struct ctask *t, const struct cworker *w)
 	json_t *e;
 	bool any = json_array_size(t->hw_any) == 0;
 
-	json_array_foreach(t->hw_any, i, e) if (has_str(w->hardware, json_string_value(e))) any = true;
+	json_array_foreach(t->hw_any, i, e)
+		if (has_str(w->hardware, json_string_value(e)))
+			any = true;
 	if (!any)
 		return false;
-	json_array_foreach(t->hw_all, i, e) if (!has_str(w->hardware, json_string_value(e))) return false;
+	json_array_foreach(t->hw_all, i, e)
+		if (!has_str(w->hardware, json_string_value(e)))
+			return false;
 	return true;
 }
 
@@ -127,7 +132,7 @@ static int load_hist_cb(void *arg, const char *name, const char *hw, double mean
 }
 
 int lease_index_init(struct coord *c, const json_t *section, const char *strategy, char *err,
-	       size_t errlen)
+		     size_t errlen)
 {
 	if (!c->sx) {
 		c->sx = sx_new(&coord_sx_ops, c);
@@ -228,8 +233,8 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 
 /* Leases t's batch mates (same signature and batch_key) to w after t, while they fit and the
  * lease has room; marks the batch in every member's document. Returns how many it added. */
-static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t,
-		       struct sx_task **mates, size_t nmates, int room, json_t *out)
+static int lease_batch(struct coord *c, struct cworker *w, struct ctask *t, struct sx_task **mates,
+		       size_t nmates, int room, json_t *out)
 {
 	bool took[SX_MAX_BATCH] = {false};
 	char id[48];
@@ -375,7 +380,8 @@ int lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out)
 	w->slots = slots;
 	n = (int)json_array_size(more);
 	c->m_leased_ahead += (uint64_t)n;
-	json_array_foreach(more, i, e) json_array_append(out, e);
+	json_array_foreach(more, i, e)
+		json_array_append(out, e);
 	json_decref(more);
 	return n;
 }
@@ -444,13 +450,14 @@ void lease_wake(struct coord *c)
 			json_t *e;
 			began = false;
 			/* The store kept them pending: undo the assignment in memory too. */
-			json_array_foreach(tasks, j, e)
-			{
-				struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(e, "id", ""));
+			json_array_foreach(tasks, j, e) {
+				struct ctask *t =
+				    dtf_hmap_get(&c->tasks, dtf_json_str(e, "id", ""));
 				if (t && t->status == TS_ASSIGNED) {
 					state_release(c, t);
 					t->attempt--;
-					json_object_set_new(task_doc(t), "attempt", json_integer(t->attempt));
+					json_object_set_new(task_doc(t), "attempt",
+							    json_integer(t->attempt));
 					state_set_status(c, t, TS_PENDING);
 				}
 			}
@@ -514,8 +521,7 @@ void lease_undelivered(struct coord *c, const json_t *tasks)
 
 	if (!json_array_size(tasks) || txn_begin(c) != 0)
 		return;
-	json_array_foreach(tasks, i, e)
-	{
+	json_array_foreach(tasks, i, e) {
 		struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(e, "id", ""));
 		if (t && t->status == TS_ASSIGNED)
 			state_requeue(c, t, "lease_undelivered",
@@ -534,7 +540,6 @@ void lease_task_passed(struct coord *c, struct ctask *t, struct cworker *w, cons
 	if (isfinite(s) && s >= 0)
 		sx_record_duration(c->sx, &t->sx, lease_worker_hw(w), s);
 }
-
 
 bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len)
 {
@@ -584,37 +589,42 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 			max_mem = w->memory > max_mem ? w->memory : max_mem;
 			max_gpu = w->gpu_memory > max_gpu ? w->gpu_memory : max_gpu;
 		}
-		json_array_foreach(t->hw_any, i, e) n += (size_t)snprintf(
-			hw + n, n < sizeof(hw) ? sizeof(hw) - n : 0, "%s%s", i ? " or " : "",
-			json_string_value(e));
+		json_array_foreach(t->hw_any, i, e)
+			n += (size_t)snprintf(hw + n, n < sizeof(hw) ? sizeof(hw) - n : 0, "%s%s",
+					      i ? " or " : "", json_string_value(e));
 		if (n < sizeof(hw))
-			json_array_foreach(t->hw_all, i, e) n += (size_t)snprintf(
-				hw + n, n < sizeof(hw) ? sizeof(hw) - n : 0, "%s%s", n ? " and " : "",
-				json_string_value(e));
+			json_array_foreach(t->hw_all, i, e)
+				n += (size_t)snprintf(hw + n, n < sizeof(hw) ? sizeof(hw) - n : 0,
+						      "%s%s", n ? " and " : "",
+						      json_string_value(e));
 		if (hw_ok == 0)
-			snprintf(why, len,
-				 "no registered worker can run it: none has hardware %s (%zu worker%s "
-				 "registered)",
-				 hw, live, live == 1 ? "" : "s");
+			snprintf(
+			    why, len,
+			    "no registered worker can run it: none has hardware %s (%zu worker%s "
+			    "registered)",
+			    hw, live, live == 1 ? "" : "s");
 		else if (type_ok == 0)
 			snprintf(why, len,
 				 "no registered worker can run it: none runs tasks of type '%s'",
 				 t->type);
 		else if (t->gpu_memory > max_gpu)
-			snprintf(why, len,
-				 "no registered worker can run it: it needs gpu_memory %.0f MiB, the "
-				 "most any fitting worker has is %.0f MiB",
-				 t->gpu_memory, max_gpu);
+			snprintf(
+			    why, len,
+			    "no registered worker can run it: it needs gpu_memory %.0f MiB, the "
+			    "most any fitting worker has is %.0f MiB",
+			    t->gpu_memory, max_gpu);
 		else if (t->memory > max_mem)
-			snprintf(why, len,
-				 "no registered worker can run it: it needs memory %.0f MiB, the most "
-				 "any fitting worker has is %.0f MiB",
-				 t->memory, max_mem);
+			snprintf(
+			    why, len,
+			    "no registered worker can run it: it needs memory %.0f MiB, the most "
+			    "any fitting worker has is %.0f MiB",
+			    t->memory, max_mem);
 		else
-			snprintf(why, len,
-				 "no registered worker can run it: it needs %.0f cpu cores, the most "
-				 "any fitting worker has is %.0f",
-				 t->cpu, max_cpu);
+			snprintf(
+			    why, len,
+			    "no registered worker can run it: it needs %.0f cpu cores, the most "
+			    "any fitting worker has is %.0f",
+			    t->cpu, max_cpu);
 		return true;
 	}
 	ahead = sx_ahead(c->sx, t->priority);
@@ -626,10 +636,10 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 		if (ahead)
 			snprintf(behind, sizeof(behind), "; behind %zu tasks of higher priority",
 				 ahead);
-		snprintf(why, len, "all workers that can run it are busy (%zu fitting, all full)%s%s%s",
+		snprintf(why, len,
+			 "all workers that can run it are busy (%zu fitting, all full)%s%s%s",
 			 capable, behind, extra[0] ? "; " : "", extra);
-	}
-	else if (extra[0])
+	} else if (extra[0])
 		snprintf(why, len, "%s", extra);
 	else if (ahead)
 		snprintf(why, len, "behind %zu tasks of higher priority", ahead);

@@ -25,9 +25,9 @@
 #include "sched/sched.h"
 #include "store/store.h"
 
-#define DTF_PROTOCOL_VERSION 1
+#define DTF_PROTOCOL_VERSION	  1
 #define DTF_MAX_TASKS_PER_REQUEST 100000
-#define DTF_PRIORITY_LEVELS 10
+#define DTF_PRIORITY_LEVELS	  10
 /* A task's max_requeues when neither it nor the coordinator's configuration gives one. */
 #define DTF_MAX_REQUEUES 3
 
@@ -72,56 +72,56 @@ struct core_frontend {
 struct ctask {
 	char id[48];
 	char run_id[48];
-	int64_t seq;             /* submission order, also the age for FIFO within a priority */
-	json_t *jdoc;            /* the task as the API shows it (owned), NULL while kept as text:
-				  * read it through task_doc(); status fields kept in sync */
+	int64_t seq;  /* submission order, also the age for FIFO within a priority */
+	json_t *jdoc; /* the task as the API shows it (owned), NULL while kept as text:
+		       * read it through task_doc(); status fields kept in sync */
 	enum task_status status;
-	int priority;            /* 1 most urgent … 10 */
-	const char *type;        /* borrowed from doc */
-	json_t *hw_any;          /* borrowed: array of hardware classes, any of which will do */
-	json_t *hw_all;          /* borrowed: requirements.hardware, all of which are needed */
+	int priority;	  /* 1 most urgent … 10 */
+	const char *type; /* borrowed from doc */
+	json_t *hw_any;	  /* borrowed: array of hardware classes, any of which will do */
+	json_t *hw_all;	  /* borrowed: requirements.hardware, all of which are needed */
 	double cpu, memory, gpu_memory; /* requirements; cpu 0 means "one slot, no core count" */
-	int attempt;             /* the current attempt, 0 before the first lease */
+	int attempt;			/* the current attempt, 0 before the first lease */
 	int max_retries;
 	int retries_used;
-	int max_requeues;        /* requeues after its worker was lost or stopped it, at most */
-	int requeues;            /* such requeues so far (doc.requeues; they spend no retry) */
-	char worker_id[72];      /* while assigned or running */
-	int64_t assigned_ms;     /* monotonic: when the current attempt was leased (or loaded) */
+	int max_requeues;    /* requeues after its worker was lost or stopped it, at most */
+	int requeues;	     /* such requeues so far (doc.requeues; they spend no retry) */
+	char worker_id[72];  /* while assigned or running */
+	int64_t assigned_ms; /* monotonic: when the current attempt was leased (or loaded) */
 	struct ctask *qprev, *qnext; /* the pending queue of its priority */
 	bool queued;
 	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
-	json_t *rec;             /* borrowed doc.recovery while a recovery is in progress */
-	bool pinned;             /* rec.pin holds the next attempt for its worker (this process) */
+	json_t *rec; /* borrowed doc.recovery while a recovery is in progress */
+	bool pinned; /* rec.pin holds the next attempt for its worker (this process) */
 	/* What the pending index and the strategies see of it (src/sched/sched.h), filled in by
 	 * lease_index_task; also its retry backoff (sx.not_before_ms, monotonic). */
 	struct sx_task sx;
-	char *text;              /* a pending task's document as compact JSON (taskdoc.c), or NULL */
+	char *text; /* a pending task's document as compact JSON (taskdoc.c), or NULL */
 };
 
 struct cworker {
 	char id[72];
-	json_t *doc;             /* registration plus live fields, as the API shows it (owned) */
-	json_t *hardware;        /* borrowed from doc.capabilities.hardware */
-	json_t *task_types;      /* borrowed; NULL means the built-in types */
+	json_t *doc;	    /* registration plus live fields, as the API shows it (owned) */
+	json_t *hardware;   /* borrowed from doc.capabilities.hardware */
+	json_t *task_types; /* borrowed; NULL means the built-in types */
 	int slots;
 	double cpu, memory, gpu_memory; /* totals */
 	int used_slots;
 	double used_cpu, used_memory, used_gpu_memory;
 	enum worker_status status;
-	int64_t last_seen_ms;    /* monotonic */
+	int64_t last_seen_ms; /* monotonic */
 	char token[48];
-	void *waiter;            /* a suspended lease (its front-end's token), or NULL */
+	void *waiter; /* a suspended lease (its front-end's token), or NULL */
 	int waiter_max;
 	int64_t waiter_deadline_ms;
-	json_t *cancel;          /* task ids the worker must stop (sent with the next reply) */
-	int active;              /* tasks assigned or running here */
-	bool quarantined;        /* no new leases until quarantine_until_ms (wall) */
+	json_t *cancel;	  /* task ids the worker must stop (sent with the next reply) */
+	int active;	  /* tasks assigned or running here */
+	bool quarantined; /* no new leases until quarantine_until_ms (wall) */
 	int64_t quarantine_until_ms;
 	char quarantine_reason[160];
-	int strikes;             /* tasks that failed here, then passed elsewhere, since a pass */
-	bool restart_executor;   /* told with the next reply: restart the executors */
-	struct sx_worker sx;     /* what the strategies see of it (src/sched/sched.h) */
+	int strikes;	       /* tasks that failed here, then passed elsewhere, since a pass */
+	bool restart_executor; /* told with the next reply: restart the executors */
+	struct sx_worker sx;   /* what the strategies see of it (src/sched/sched.h) */
 };
 
 /* The task and worker a scheduler record is embedded in. */
@@ -139,7 +139,7 @@ struct crun {
 	char id[48];
 	json_t *doc;
 	int counts[TS__COUNT];
-	int unschedulable;       /* cancelled because no worker could run them */
+	int unschedulable; /* cancelled because no worker could run them */
 	int total;
 	struct dtf_testcount tests; /* its test entries by status (common/testcount.h) */
 };
@@ -147,26 +147,25 @@ struct crun {
 /* A suspended run summary (GET /api/v1/runs/{id}/summary?wait_s=S), answered once the run is
  * done or S has passed (a client waiting for a run learns the end at once instead of polling). */
 struct run_waiter {
-	void *token;             /* the front-end's */
+	void *token; /* the front-end's */
 	char run_id[48];
 	int64_t deadline_ms;
 	struct run_waiter *next;
 };
 
-
 struct coord {
 	pthread_mutex_t lock;
 	struct coord_config cfg;
 	struct dtf_store *store;
-	struct core_frontend fe;  /* the front-end's hooks (coordinator.c sets them) */
+	struct core_frontend fe; /* the front-end's hooks (coordinator.c sets them) */
 	struct dtf_hmap tasks, workers, runs;
 	struct ctask *qhead[DTF_PRIORITY_LEVELS + 1], *qtail[DTF_PRIORITY_LEVELS + 1];
 	size_t pending_count;
 	int counts[TS__COUNT];
 	int64_t next_seq;
 	int64_t started_wall_ms;
-	int64_t next_backoff_ms;  /* monotonic: the earliest retry backoff to expire, 0 if none */
-	uint64_t rng;             /* xorshift state for backoff jitter */
+	int64_t next_backoff_ms;   /* monotonic: the earliest retry backoff to expire, 0 if none */
+	uint64_t rng;		   /* xorshift state for backoff jitter */
 	struct dtf_events *events; /* GET /api/v1/events; NULL while the state is loading */
 	struct dtf_plugins *plugins; /* hooks are fired into it; NULL while loading */
 	volatile bool stopping;
@@ -184,13 +183,11 @@ struct coord {
 	uint64_t m_commits, m_commit_changes;
 	/* Recovery (recovery.c). */
 	struct rec_history *rhist;
-	json_t *blocked_hw;       /* hardware class -> {since, task_id, reason} */
+	json_t *blocked_hw; /* hardware class -> {since, task_id, reason} */
 	uint64_t m_quarantines, m_recoveries_started, m_recoveries_completed, m_recoveries_failed;
 	struct sx *sx; /* the pending index and the scheduling strategy (src/sched/) */
 	struct run_waiter *run_waiters; /* suspended run summaries */
 };
-
-
 
 /* ---- task.c: validation and documents ---- */
 

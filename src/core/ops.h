@@ -31,7 +31,7 @@ struct core_err {
 
 /* Fills e and returns code (a negative DTF_E*). */
 int core_fail(struct core_err *e, int code, const char *kind, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* ---- reading (query.c) ---- */
 
@@ -132,8 +132,8 @@ int core_result_apply(struct coord *c, struct cworker *w, const char *task_id, j
 int core_task_result(struct coord *c, struct cworker *w, const char *task_id, json_t *body,
 		     json_t **reply, json_t **leased, struct core_err *e);
 /* The worker started a task's attempt. */
-int core_task_started(struct coord *c, struct cworker *w, const char *task_id,
-		      const json_t *body, struct core_err *e);
+int core_task_started(struct coord *c, struct cworker *w, const char *task_id, const json_t *body,
+		      struct core_err *e);
 /* A chunk of a running task's output (kept in memory, its last 64 KiB). */
 int core_task_log_append(struct coord *c, struct cworker *w, const char *task_id,
 			 const json_t *body, struct core_err *e);

@@ -129,8 +129,8 @@ bool core_note_blocked(struct coord *c, struct ctask *t, json_t *blocked)
 		return false;
 	if (json_array_size(blocked) < 20)
 		json_array_append_new(blocked, json_pack("{s:s,s:s,s:s}", "id", t->id, "name",
-							 dtf_json_str(task_doc(t), "name", ""), "reason",
-							 why));
+							 dtf_json_str(task_doc(t), "name", ""),
+							 "reason", why));
 	return true;
 }
 
@@ -158,12 +158,12 @@ static json_t *summary_of(struct coord *c, struct ctask **ts, size_t n, bool wit
 		json_object_set_new(out, task_status_name((enum task_status)s),
 				    json_integer(counts[s]));
 	json_object_set_new(out, "unschedulable", json_integer(unsched));
-	json_object_set_new(out, "finished", json_integer(counts[TS_COMPLETED] + counts[TS_FAILED] +
-							  counts[TS_CANCELLED]));
-	json_object_set_new(out, "done",
-			    json_boolean(counts[TS_PENDING] + counts[TS_ASSIGNED] +
-						 counts[TS_RUNNING] ==
-					 0));
+	json_object_set_new(
+	    out, "finished",
+	    json_integer(counts[TS_COMPLETED] + counts[TS_FAILED] + counts[TS_CANCELLED]));
+	json_object_set_new(
+	    out, "done",
+	    json_boolean(counts[TS_PENDING] + counts[TS_ASSIGNED] + counts[TS_RUNNING] == 0));
 	if (with_blocked) {
 		json_object_set_new(out, "blocked_count", json_integer(blocked_n));
 		json_object_set_new(out, "blocked", blocked);

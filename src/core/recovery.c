@@ -375,8 +375,9 @@ static bool has_id(const json_t *list, const char *id)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(list, i, e) if (json_is_string(e) &&
-					   strcmp(json_string_value(e), id) == 0) return true;
+	json_array_foreach(list, i, e)
+		if (json_is_string(e) && strcmp(json_string_value(e), id) == 0)
+			return true;
 	return false;
 }
 
@@ -385,10 +386,12 @@ static bool task_blocked(struct coord *c, const struct ctask *t)
 	size_t i, blocked = 0;
 	json_t *e;
 
-	json_array_foreach(t->hw_all, i,
-			   e) if (json_object_get(c->blocked_hw, json_string_value(e))) return true;
-	json_array_foreach(t->hw_any, i,
-			   e) if (json_object_get(c->blocked_hw, json_string_value(e))) blocked++;
+	json_array_foreach(t->hw_all, i, e)
+		if (json_object_get(c->blocked_hw, json_string_value(e)))
+			return true;
+	json_array_foreach(t->hw_any, i, e)
+		if (json_object_get(c->blocked_hw, json_string_value(e)))
+			blocked++;
 	return blocked > 0 && blocked == json_array_size(t->hw_any);
 }
 
@@ -440,10 +443,9 @@ bool recovery_pending_reason(struct coord *c, const struct ctask *t, char *why, 
 
 	if (json_object_size(c->blocked_hw) && task_blocked(c, t)) {
 		for (l = 1; l >= 0; l--)
-			json_array_foreach(
-			    lists[l], i,
-			    e) if (json_object_get(c->blocked_hw, json_string_value(e))) hw =
-			    json_string_value(e);
+			json_array_foreach(lists[l], i, e)
+				if (json_object_get(c->blocked_hw, json_string_value(e)))
+					hw = json_string_value(e);
 		snprintf(
 		    why, len,
 		    "its hardware class '%s' is blocked system-wide by error recovery (lift it "
@@ -518,8 +520,7 @@ static void block_hardware(struct coord *c, struct ctask *t, const char *why, js
 
 	dtf_rfc3339(dtf_wall_ms(), ts);
 	for (l = 0; l < 2; l++)
-		json_array_foreach(lists[l], i, e)
-		{
+		json_array_foreach(lists[l], i, e) {
 			const char *hw = json_string_value(e);
 			if (!hw || json_object_get(c->blocked_hw, hw))
 				continue;
@@ -700,8 +701,7 @@ void recovery_on_success(struct coord *c, struct ctask *t)
 	/* Strikes: each other worker where this task failed by itself (once per worker). */
 	if (me)
 		me->strikes = 0;
-	json_array_foreach(hist, i, a)
-	{
+	json_array_foreach(hist, i, a) {
 		const char *wid = dtf_json_str(a, "worker_id", "");
 		struct cworker *w;
 		bool seen = false;
@@ -710,8 +710,7 @@ void recovery_on_success(struct coord *c, struct ctask *t)
 		    !worker_fault(dtf_json_str(a, "error_kind", NULL)) ||
 		    strcmp(wid, t->worker_id) == 0)
 			continue;
-		json_array_foreach(hist, j, b)
-		{
+		json_array_foreach(hist, j, b) {
 			if (j >= i)
 				break;
 			if (strcmp(dtf_json_str(b, "worker_id", ""), wid) == 0 &&

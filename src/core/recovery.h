@@ -116,5 +116,4 @@ bool recovery_unblock(struct coord *c, const char *hw);
 struct dtf_prom;
 int recovery_metrics(struct coord *c, struct dtf_prom *pm);
 
-
 #endif

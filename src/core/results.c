@@ -38,10 +38,9 @@ void core_worker_reconcile(struct coord *c, struct cworker *w, const json_t *run
 		return;
 	/* The common case costs a lookup per listed task: when every task charged to this worker
 	 * is among those it lists, nothing was lost and no scan of all tasks is needed. */
-	json_array_foreach(running, i, e)
-	{
-		struct ctask *t = json_is_string(e) ? dtf_hmap_get(&c->tasks, json_string_value(e))
-						    : NULL;
+	json_array_foreach(running, i, e) {
+		struct ctask *t =
+		    json_is_string(e) ? dtf_hmap_get(&c->tasks, json_string_value(e)) : NULL;
 		if (t && (t->status == TS_ASSIGNED || t->status == TS_RUNNING) &&
 		    strcmp(t->worker_id, w->id) == 0)
 			listed++;
@@ -54,16 +53,16 @@ void core_worker_reconcile(struct coord *c, struct cworker *w, const json_t *run
 		if ((t->status != TS_ASSIGNED && t->status != TS_RUNNING) ||
 		    strcmp(t->worker_id, w->id) != 0 || now - t->assigned_ms < grace_ms)
 			continue;
-		json_array_foreach(running, i, e) if (json_is_string(e) &&
-						      strcmp(json_string_value(e), t->id) == 0) held =
-			true;
+		json_array_foreach(running, i, e)
+			if (json_is_string(e) && strcmp(json_string_value(e), t->id) == 0)
+				held = true;
 		if (held)
 			continue;
 		if (!began && txn_begin(c) != 0)
 			return;
 		began = true;
-		log_warn("task %s was leased to %s but the worker does not have it; requeued", t->id,
-			 w->id);
+		log_warn("task %s was leased to %s but the worker does not have it; requeued",
+			 t->id, w->id);
 		state_requeue(c, t, "lease_lost", "the worker never received the task", RQ_FREE);
 	}
 	if (began) {
@@ -79,8 +78,7 @@ static bool failed_before(const struct ctask *t)
 	json_t *hist = json_object_get(task_doc((struct ctask *)t), "history"), *a;
 	size_t i;
 
-	json_array_foreach(hist, i, a)
-	{
+	json_array_foreach(hist, i, a) {
 		const char *k = dtf_json_str(a, "error_kind", "");
 		if (strcmp(dtf_json_str(a, "outcome", ""), "requeued") == 0 &&
 		    (!strcmp(k, "exit_code") || !strcmp(k, "signal") || !strcmp(k, "timeout") ||
@@ -139,7 +137,7 @@ static bool result_fields_ok(const json_t *res, char *why, size_t len)
 /* Applies a worker's result for a task. Returns 0 when recorded, DTF_ESTALE when the task is no
  * longer this worker's attempt, DTF_ENOTFOUND, DTF_EINVAL for a malformed result. */
 int core_result_apply(struct coord *c, struct cworker *w, const char *task_id, json_t *res,
-			char *why, size_t len)
+		      char *why, size_t len)
 {
 	struct ctask *t = dtf_hmap_get(&c->tasks, task_id);
 	const char *outcome = dtf_json_str(res, "outcome", NULL);
@@ -209,7 +207,8 @@ int core_result_apply(struct coord *c, struct cworker *w, const char *task_id, j
 	}
 	if (strcmp(outcome, "passed") == 0) {
 		state_record_attempt(c, t, "passed", NULL, NULL);
-		/* Settles a recovery in progress and counts strikes against workers where it failed. */
+		/* Settles a recovery in progress and counts strikes against workers where it
+		 * failed. */
 		recovery_on_success(c, t);
 		lease_task_passed(c, t, w, result);
 		state_release(c, t);
@@ -230,10 +229,10 @@ int core_result_apply(struct coord *c, struct cworker *w, const char *task_id, j
 				    true);
 		state_record_attempt(c, t, "failed", kind, dtf_json_str(error, "message", NULL));
 		state_release(c, t);
-		json_object_set_new(task_doc(t), "error",
-				    error ? json_deep_copy(error)
-					  : json_pack("{s:s,s:s}", "kind", kind, "message",
-						      "the task failed"));
+		json_object_set_new(
+		    task_doc(t), "error",
+		    error ? json_deep_copy(error)
+			  : json_pack("{s:s,s:s}", "kind", kind, "message", "the task failed"));
 		if (!json_object_get(json_object_get(task_doc(t), "error"), "kind"))
 			json_object_set_new(json_object_get(task_doc(t), "error"), "kind",
 					    json_string(kind));
@@ -282,13 +281,14 @@ int core_task_result(struct coord *c, struct cworker *w, const char *task_id, js
 	return 0;
 }
 
-int core_task_started(struct coord *c, struct cworker *w, const char *task_id,
-		      const json_t *body, struct core_err *e)
+int core_task_started(struct coord *c, struct cworker *w, const char *task_id, const json_t *body,
+		      struct core_err *e)
 {
 	struct ctask *t = dtf_hmap_get(&c->tasks, task_id);
 
 	if (!t)
-		return core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'", task_id);
+		return core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'",
+				 task_id);
 	if (t->status != TS_ASSIGNED || strcmp(t->worker_id, w->id) != 0 ||
 	    dtf_json_int(body, "attempt", -1) != t->attempt) {
 		c->m_stale_results++;
@@ -313,12 +313,14 @@ int core_task_log_append(struct coord *c, struct cworker *w, const char *task_id
 	struct ctask *t = dtf_hmap_get(&c->tasks, task_id);
 
 	if (!t)
-		return core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'", task_id);
+		return core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'",
+				 task_id);
 	if (!json_is_string(json_object_get(body, "chunk")))
-		return core_fail(e, DTF_EINVAL, "invalid_log", "a log chunk needs a string 'chunk'");
+		return core_fail(e, DTF_EINVAL, "invalid_log",
+				 "a log chunk needs a string 'chunk'");
 	if (strcmp(t->worker_id, w->id) != 0)
-		return core_fail(e, DTF_ESTALE, "stale_log", "task '%s' is not on worker '%s'", t->id,
-				 w->id);
+		return core_fail(e, DTF_ESTALE, "stale_log", "task '%s' is not on worker '%s'",
+				 t->id, w->id);
 	{
 		/* Live output is kept in memory only (the final result carries the durable copy),
 		 * bounded to its last 64 KiB. */
@@ -329,7 +331,8 @@ int core_task_log_append(struct coord *c, struct cworker *w, const char *task_id
 		dtf_buf_adds(&b, old);
 		dtf_buf_adds(&b, dtf_json_str(body, "chunk", ""));
 		keep = b.len > 65536 ? b.len - 65536 : 0;
-		json_object_set_new(task_doc(t), "live_output", json_string(b.data ? b.data + keep : ""));
+		json_object_set_new(task_doc(t), "live_output",
+				    json_string(b.data ? b.data + keep : ""));
 		dtf_buf_release(&b);
 	}
 	return 0;

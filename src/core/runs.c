@@ -62,7 +62,8 @@ json_t *core_run_view(struct coord *c, struct crun *run, bool with_blocked)
 	core_tasks_collect(c, run->id, NULL, &ts, &n, &e);
 
 	json_object_set_new(v, "summary", core_tasks_summary(c, ts, n, with_blocked, false));
-	json_object_set_new(json_object_get(v, "summary"), "tests", dtf_testcount_json(&run->tests));
+	json_object_set_new(json_object_get(v, "summary"), "tests",
+			    dtf_testcount_json(&run->tests));
 	free(ts);
 	return v;
 }
@@ -82,10 +83,10 @@ json_t *core_run_summary(struct coord *c, struct crun *run)
 	json_object_set_new(out, "finished",
 			    json_integer(run->counts[TS_COMPLETED] + run->counts[TS_FAILED] +
 					 run->counts[TS_CANCELLED]));
-	json_object_set_new(out, "done", json_boolean(run->counts[TS_PENDING] +
-							      run->counts[TS_ASSIGNED] +
-							      run->counts[TS_RUNNING] ==
-						      0));
+	json_object_set_new(
+	    out, "done",
+	    json_boolean(
+		run->counts[TS_PENDING] + run->counts[TS_ASSIGNED] + run->counts[TS_RUNNING] == 0));
 	for (p = 1; p <= DTF_PRIORITY_LEVELS && run->counts[TS_PENDING] > 0; p++) {
 		struct ctask *t;
 		for (t = c->qhead[p]; t && scanned < BLOCKED_SCAN; t = t->qnext) {
@@ -174,8 +175,8 @@ void core_summary_end(struct coord *c)
 	while ((rw = c->run_waiters) != NULL) {
 		c->run_waiters = rw->next;
 		if (c->fe.summary_done)
-			c->fe.summary_done(c->fe.ctx, rw->token, NULL, DTF_ESHUTDOWN, "shutting_down",
-					   "the coordinator is shutting down");
+			c->fe.summary_done(c->fe.ctx, rw->token, NULL, DTF_ESHUTDOWN,
+					   "shutting_down", "the coordinator is shutting down");
 		free(rw);
 	}
 }

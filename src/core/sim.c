@@ -219,8 +219,7 @@ static int lease_more(struct coord *c, struct cworker *w, struct evq *q, const d
 	if (w->used_slots >= w->slots)
 		return 0;
 	got = lease_tasks(c, w, w->slots - w->used_slots);
-	json_array_foreach(got, i, e)
-	{
+	json_array_foreach(got, i, e) {
 		struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(e, "id", ""));
 		struct ev ev;
 		struct sim_user *su;
@@ -289,8 +288,7 @@ static int add_workers(struct coord *c, const struct sim_config *cfg, const json
 		json_decref(none);
 		return 0;
 	}
-	json_array_foreach(workers, i, spec)
-	{
+	json_array_foreach(workers, i, spec) {
 		count = dtf_json_int(spec, "count", 1);
 		slots = (int)dtf_json_int(spec, "slots", cfg->slots);
 		if (json_object_get(spec, "labels") &&
@@ -318,7 +316,7 @@ static int add_workers(struct coord *c, const struct sim_config *cfg, const json
 
 /* Turns a workload entry into a dtf task document; its duration goes into *dur. */
 static json_t *sim_task_doc(struct coord *c, const json_t *in, size_t i, double *dur, char *err,
-			size_t errlen)
+			    size_t errlen)
 {
 	json_t *d = json_object_get(in, "duration_s"), *copy, *doc;
 	char why[256], ts[32], name[32];
@@ -340,7 +338,8 @@ static json_t *sim_task_doc(struct coord *c, const json_t *in, size_t i, double 
 			json_decref(copy);
 			return NULL;
 		}
-		dtf_rfc3339(sx_wall_ms(c->sx) + (int64_t)llround(json_number_value(dl) * 1000.0), ts);
+		dtf_rfc3339(sx_wall_ms(c->sx) + (int64_t)llround(json_number_value(dl) * 1000.0),
+			    ts);
 		json_object_set_new(copy, "deadline", json_string(ts));
 		json_object_del(copy, "deadline_s");
 	}
@@ -406,8 +405,7 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 	}
 	if ((rc = add_workers(c, cfg, workers, &slots, err, errlen)) != 0)
 		goto out;
-	json_array_foreach(tasks, i, e)
-	{
+	json_array_foreach(tasks, i, e) {
 		json_t *doc = sim_task_doc(c, e, i, &dur[i], err, errlen);
 		struct ctask *t;
 		struct sim_user *su;
@@ -470,7 +468,8 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 	pos = 0;
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		struct ctask *t = v;
-		struct sim_user *su = dtf_hmap_get(&tr.users, dtf_json_str(task_doc(t), "user", ""));
+		struct sim_user *su =
+		    dtf_hmap_get(&tr.users, dtf_json_str(task_doc(t), "user", ""));
 		int64_t a = tr.start[t->seq - 1], b = tr.end[t->seq - 1];
 		if (!su || t->status != TS_COMPLETED || a >= tr.window_end)
 			continue;

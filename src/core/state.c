@@ -90,8 +90,8 @@ static void publish_task(struct coord *c, struct ctask *t)
 	     dtf_buf_printf(&b, ",\"status\":\"%s\",\"attempt\":%d", task_status_name(t->status),
 			    t->attempt) ||
 	     (t->requeues > 0 && dtf_buf_printf(&b, ",\"requeues\":%d", t->requeues)) ||
-	     (t->worker_id[0] && (dtf_buf_adds(&b, ",\"worker_id\":") ||
-				  dtf_json_write_string(&b, t->worker_id))) ||
+	     (t->worker_id[0] &&
+	      (dtf_buf_adds(&b, ",\"worker_id\":") || dtf_json_write_string(&b, t->worker_id))) ||
 	     (err && (dtf_buf_adds(&b, ",\"error\":") || dtf_json_dump(err, &b))) ||
 	     dtf_buf_adds(&b, "}");
 	if (rc) {
@@ -398,8 +398,9 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 	w->memory = dtf_json_num(caps, "memory", 0);
 	w->gpu_memory = dtf_json_num(caps, "gpu_memory", 0);
 	copy_id(w->token, sizeof(w->token), dtf_json_str(doc, "token", ""));
-	w->status = strcmp(st, "lost") == 0 ? WS_LOST : strcmp(st, "draining") == 0 ? WS_DRAINING
-										    : WS_IDLE;
+	w->status = strcmp(st, "lost") == 0	  ? WS_LOST
+		    : strcmp(st, "draining") == 0 ? WS_DRAINING
+						  : WS_IDLE;
 	w->last_seen_ms = dtf_mono_ms();
 	if (fresh)
 		recovery_worker_load(w);
@@ -523,8 +524,8 @@ void state_requeue(struct coord *c, struct ctask *t, const char *kind, const cha
 		recovery_on_failure(c, t, kind, why, final);
 	state_release(c, t);
 	if (final) {
-		json_object_set_new(task_doc(t), "error", json_pack("{s:s,s:s}", "kind", kind, "message",
-							       why));
+		json_object_set_new(task_doc(t), "error",
+				    json_pack("{s:s,s:s}", "kind", kind, "message", why));
 		state_set_status(c, t, TS_FAILED);
 		c->m_results[TS_FAILED]++;
 		if (cause == RQ_INFRA)
@@ -532,7 +533,8 @@ void state_requeue(struct coord *c, struct ctask *t, const char *kind, const cha
 	} else {
 		if (cause == RQ_FAILURE) {
 			t->retries_used++;
-			json_object_set_new(task_doc(t), "retries_used", json_integer(t->retries_used));
+			json_object_set_new(task_doc(t), "retries_used",
+					    json_integer(t->retries_used));
 		} else if (cause == RQ_INFRA) {
 			t->requeues++;
 			json_object_set_new(task_doc(t), "requeues", json_integer(t->requeues));

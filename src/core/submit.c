@@ -40,25 +40,26 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 		run_id = dtf_json_str(body, "run_id", NULL);
 	} else {
 		rc = core_fail(e, DTF_EINVAL, "invalid_task",
-				     "expected a task object, a list of tasks or {\"tasks\": [...]}");
+			       "expected a task object, a list of tasks or {\"tasks\": [...]}");
 		goto out;
 	}
 	if (list && json_array_size(list) > DTF_MAX_TASKS_PER_REQUEST) {
 		rc = core_fail(e, DTF_ETOOBIG, "too_many_tasks", "at most %d tasks per request",
-				     DTF_MAX_TASKS_PER_REQUEST);
+			       DTF_MAX_TASKS_PER_REQUEST);
 		goto out;
 	}
 	/* Validate everything before anything is stored. */
 	docs = json_array();
 	for (i = 0; i < (single ? 1 : json_array_size(list)); i++) {
 		json_t *in = single ? body : json_array_get(list, i);
-		json_t *doc = task_normalize_ex(in, c->cfg.default_timeout_s,
-						dtf_plugins_task_types(c->plugins), err, sizeof(err));
+		json_t *doc =
+		    task_normalize_ex(in, c->cfg.default_timeout_s,
+				      dtf_plugins_task_types(c->plugins), err, sizeof(err));
 		if (!doc) {
 			const char *code = strncmp(err, DTF_CONSTRAINTS_ERR_PREFIX,
 						   strlen(DTF_CONSTRAINTS_ERR_PREFIX)) == 0
-						   ? "invalid_constraint"
-						   : "invalid_task";
+					       ? "invalid_constraint"
+					       : "invalid_task";
 			if (single)
 				rc = core_fail(e, DTF_EINVAL, code, "%s", err);
 			else
@@ -71,24 +72,24 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 		rc = core_fail(e, DTF_EINVAL, "invalid_task", "the task list is empty");
 		goto out;
 	}
-	json_array_foreach(docs, i, v)
-	{
+	json_array_foreach(docs, i, v) {
 		const char *id = dtf_json_str(v, "id", NULL);
 		const char *rid = dtf_json_str(v, "run_id", run_id);
 		if (id && dtf_hmap_get(&c->tasks, id)) {
-			rc = core_fail(e, DTF_EEXISTS, "task_exists", "a task with id '%s' exists", id);
+			rc = core_fail(e, DTF_EEXISTS, "task_exists", "a task with id '%s' exists",
+				       id);
 			goto out;
 		}
 		for (j = 0; id && j < i; j++) {
 			if (strcmp(dtf_json_str(json_array_get(docs, j), "id", ""), id) == 0) {
 				rc = core_fail(e, DTF_EINVAL, "duplicate_id",
-						     "tasks %zu and %zu have the same id '%s'", j, i,
-						     id);
+					       "tasks %zu and %zu have the same id '%s'", j, i, id);
 				goto out;
 			}
 		}
 		if (rid && !state_run(c, rid)) {
-			rc = core_fail(e, DTF_ENOTFOUND, "run_not_found", "no run with id '%s'", rid);
+			rc = core_fail(e, DTF_ENOTFOUND, "run_not_found", "no run with id '%s'",
+				       rid);
 			goto out;
 		}
 	}
@@ -98,7 +99,8 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 	}
 	if (!single && !run_id) {
 		json_t *rn = json_object_get(body, "run");
-		run = core_run_new(c, dtf_json_str(rn, "name", NULL), json_object_get(rn, "metadata"));
+		run = core_run_new(c, dtf_json_str(rn, "name", NULL),
+				   json_object_get(rn, "metadata"));
 		if (!run || state_save_run(c, run)) {
 			txn_rollback(c);
 			rc = store_error(e);
@@ -108,8 +110,7 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 		run_id = run->id;
 	}
 	ids = json_array();
-	json_array_foreach(docs, i, v)
-	{
+	json_array_foreach(docs, i, v) {
 		char id[48], ts[32];
 		struct ctask *t;
 		const char *rid = dtf_json_str(v, "run_id", run_id);
@@ -133,8 +134,7 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 	if (json_array_size(ids) != json_array_size(docs) || txn_commit_now(c)) {
 		/* Undo the in-memory part too: nothing of this request is kept. */
 		txn_rollback(c);
-		json_array_foreach(ids, i, v)
-		{
+		json_array_foreach(ids, i, v) {
 			struct ctask *t = dtf_hmap_get(&c->tasks, json_string_value(v));
 			if (t)
 				state_remove_task(c, t);
@@ -151,7 +151,8 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 	}
 	c->m_submitted += json_array_size(ids);
 	if (single) {
-		struct ctask *t = dtf_hmap_get(&c->tasks, json_string_value(json_array_get(ids, 0)));
+		struct ctask *t =
+		    dtf_hmap_get(&c->tasks, json_string_value(json_array_get(ids, 0)));
 		*reply = core_task_view(c, t);
 	} else {
 		*reply = json_pack("{s:s,s:O,s:i}", "run_id", run_id, "ids", ids, "count",
@@ -175,8 +176,7 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 	*reply = NULL;
 	if (!json_is_object(body))
 		return core_fail(e, DTF_EINVAL, "invalid_update", "the update must be an object");
-	json_object_foreach(body, key, v)
-	{
+	json_object_foreach(body, key, v) {
 		bool ok = (strcmp(key, "priority") == 0 && json_is_integer(v) &&
 			   json_integer_value(v) >= 1 && json_integer_value(v) <= 10) ||
 			  (strcmp(key, "timeout_s") == 0 && json_is_number(v) &&
@@ -197,8 +197,9 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 	if (!t) {
 		rc = core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'", id);
 	} else if (t->status != TS_PENDING) {
-		rc = core_fail(e, DTF_ESTATE, "not_pending", "task '%s' is %s; only pending tasks change",
-			       t->id, task_status_name(t->status));
+		rc = core_fail(e, DTF_ESTATE, "not_pending",
+			       "task '%s' is %s; only pending tasks change", t->id,
+			       task_status_name(t->status));
 	} else {
 		json_t *old = json_deep_copy(task_doc(t));
 		bool queued = t->queued;
@@ -251,8 +252,8 @@ int core_task_cancel(struct coord *c, const char *id, const char *kind, json_t *
 		struct cworker *holder = NULL;
 		if (strcmp(kind, "unschedulable") == 0 &&
 		    !(t->status == TS_PENDING && lease_pending_reason(c, t, why, sizeof(why)))) {
-			rc = core_fail(e, DTF_ESTATE, "schedulable", "task '%s' can still run somewhere",
-				       t->id);
+			rc = core_fail(e, DTF_ESTATE, "schedulable",
+				       "task '%s' can still run somewhere", t->id);
 			goto out;
 		}
 		if (strcmp(kind, "unschedulable") != 0)
@@ -265,8 +266,8 @@ int core_task_cancel(struct coord *c, const char *id, const char *kind, json_t *
 			state_record_attempt(c, t, "cancelled", "cancelled", why);
 			state_release(c, t);
 		}
-		json_object_set_new(task_doc(t), "error", json_pack("{s:s,s:s}", "kind", kind, "message",
-							       why));
+		json_object_set_new(task_doc(t), "error",
+				    json_pack("{s:s,s:s}", "kind", kind, "message", why));
 		state_set_status(c, t, TS_CANCELLED);
 		if (txn_begin(c) || state_save_task(c, t) || txn_commit(c)) {
 			rc = store_error(e);

@@ -8,12 +8,12 @@
 #include "common/util.h"
 #include "core/model.h"
 
-#define MAX_STR 4096
+#define MAX_STR	 4096
 #define MAX_ARGV 4096
-#define MAX_ARG (256u << 10)
+#define MAX_ARG	 (256u << 10)
 #define MAX_LIST 256
 
-static const char *const status_names[TS__COUNT] = {"pending",   "assigned", "running",
+static const char *const status_names[TS__COUNT] = {"pending",	 "assigned", "running",
 						    "completed", "failed",   "cancelled"};
 
 const char *task_status_name(enum task_status s)
@@ -65,7 +65,9 @@ static bool strlist_ok(const json_t *v, size_t max_items, size_t max_len)
 
 	if (!json_is_array(v) || json_array_size(v) > max_items)
 		return false;
-	json_array_foreach(v, i, e) if (!str_ok(e, max_len)) return false;
+	json_array_foreach(v, i, e)
+		if (!str_ok(e, max_len))
+			return false;
 	return true;
 }
 
@@ -121,8 +123,7 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 	params = v ? json_deep_copy(v) : json_object();
 	json_object_set_new(out, "params", params);
 
-	json_object_foreach((json_t *)in, key, v)
-	{
+	json_object_foreach((json_t *)in, key, v) {
 		if (json_is_null(v))
 			continue;
 		if (strcmp(key, "params") == 0) {
@@ -131,7 +132,8 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 			if (!json_is_string(v) || !dtf_valid_id(json_string_value(v)) ||
 			    strlen(json_string_value(v)) != json_string_length(v)) {
 				snprintf(err, errlen,
-					 "field '%s' must be 1-64 characters of [A-Za-z0-9._-]", key);
+					 "field '%s' must be 1-64 characters of [A-Za-z0-9._-]",
+					 key);
 				goto fail;
 			}
 		} else if (strcmp(key, "name") == 0 || strcmp(key, "cwd") == 0 ||
@@ -166,8 +168,7 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 				snprintf(err, errlen, "field 'env' must be an object of strings");
 				goto fail;
 			}
-			json_object_foreach(v, ek, ev)
-			{
+			json_object_foreach(v, ek, ev) {
 				if (!str_ok(ev, MAX_ARG) || !*ek || strchr(ek, '=')) {
 					snprintf(err, errlen,
 						 "field 'env.%s' must be a string (names without "
@@ -178,9 +179,10 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 			}
 		} else if (strcmp(key, "timeout_s") == 0 || strcmp(key, "timeout") == 0) {
 			if (!num_in(v, 0.001, 30 * 86400.0)) {
-				snprintf(err, errlen,
-					 "field '%s' must be a number of seconds (0 < s <= 2592000)",
-					 key);
+				snprintf(
+				    err, errlen,
+				    "field '%s' must be a number of seconds (0 < s <= 2592000)",
+				    key);
 				goto fail;
 			}
 			json_object_set(out, "timeout_s", v);
@@ -203,8 +205,9 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 		} else if (strcmp(key, "hardware") == 0) {
 			json_t *l = hw_list(v);
 			if (!l) {
-				snprintf(err, errlen,
-					 "field 'hardware' must be a hardware class or a list of them");
+				snprintf(
+				    err, errlen,
+				    "field 'hardware' must be a hardware class or a list of them");
 				goto fail;
 			}
 			json_object_set_new(out, "hardware", l);
@@ -217,8 +220,7 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 				snprintf(err, errlen, "field 'requirements' must be an object");
 				goto fail;
 			}
-			json_object_foreach(v, rk, rv)
-			{
+			json_object_foreach(v, rk, rv) {
 				if (strcmp(rk, "hardware") == 0) {
 					json_t *l = hw_list(rv);
 					if (!l) {
@@ -288,8 +290,9 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 	/* A plugin's task type is run by its task processor: no command needed. */
 	if (!json_object_get(out, "command") && !json_object_get(out, "shell") &&
 	    !(type && is_plugin_type(plugin_types, type))) {
-		snprintf(err, errlen,
-			 "the task needs 'command' (a list of strings) or 'shell' (a string) to run");
+		snprintf(
+		    err, errlen,
+		    "the task needs 'command' (a list of strings) or 'shell' (a string) to run");
 		goto fail;
 	}
 	if (json_object_get(out, "command") && json_object_get(out, "shell")) {
@@ -320,8 +323,9 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 		json_object_set(out, "batch_key", json_object_get(params, "model"));
 	if (!json_object_get(out, "name")) {
 		json_t *cmd = json_object_get(out, "command");
-		const char *nm = cmd ? json_string_value(json_array_get(cmd, json_array_size(cmd) > 1 ? 1 : 0))
-				     : dtf_json_str(out, "shell", "task");
+		const char *nm =
+		    cmd ? json_string_value(json_array_get(cmd, json_array_size(cmd) > 1 ? 1 : 0))
+			: dtf_json_str(out, "shell", "task");
 		char shortname[121];
 		snprintf(shortname, sizeof(shortname), "%s", nm && *nm ? nm : "task");
 		v = json_string(shortname);

@@ -53,7 +53,8 @@ json_t *task_doc(struct ctask *t)
 	if (!doc)
 		doc = json_loads(t->text, JSON_ALLOW_NUL, &e);
 	if (!json_is_object(doc)) {
-		/* The text is jansson's own output: this cannot happen short of memory corruption. */
+		/* The text is jansson's own output: this cannot happen short of memory corruption.
+		 */
 		dtf_log(DTF_LOG_ERROR, "task %s: its stored document does not parse: %s", t->id,
 			e.text);
 		abort();
@@ -86,12 +87,13 @@ static bool compactable(const struct ctask *t)
 	json_t *req;
 
 	if (!t->jdoc || !(t->status == TS_PENDING || task_is_final(t->status)) || t->rec ||
-	    !static_type(t->type) ||
-	    json_array_size(t->hw_any) || json_array_size(t->hw_all) || !empty_list())
+	    !static_type(t->type) || json_array_size(t->hw_any) || json_array_size(t->hw_all) ||
+	    !empty_list())
 		return false;
 	req = json_object_get(t->jdoc, "requirements");
-	return !json_object_get(t->jdoc, "constraints") && !json_object_get(t->jdoc, "constraint") &&
-	       !json_object_get(t->jdoc, "deadline") && (!req || json_object_size(req) <= 1);
+	return !json_object_get(t->jdoc, "constraints") &&
+	       !json_object_get(t->jdoc, "constraint") && !json_object_get(t->jdoc, "deadline") &&
+	       (!req || json_object_size(req) <= 1);
 }
 
 /* Replaces the parsed document by its text s (owned). */

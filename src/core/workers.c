@@ -30,25 +30,25 @@ struct cworker *core_worker_auth(struct coord *c, const char *id, const char *pr
 	if ((proto && atoi(proto) != DTF_PROTOCOL_VERSION) || bp != DTF_PROTOCOL_VERSION) {
 		core_fail(e, DTF_EPROTO, "protocol_mismatch",
 			  "this coordinator speaks protocol %d; the worker sent %s",
-				     DTF_PROTOCOL_VERSION, proto ? proto : "another version");
+			  DTF_PROTOCOL_VERSION, proto ? proto : "another version");
 		return NULL;
 	}
 	w = dtf_hmap_get(&c->workers, id);
 	if (!w) {
 		core_fail(e, DTF_ENOTFOUND, "worker_not_found",
-				     "no worker '%s' is registered; register first", id);
+			  "no worker '%s' is registered; register first", id);
 		return NULL;
 	}
 	if (w->token[0] && (!token || strcmp(token, w->token) != 0)) {
 		core_fail(e, DTF_EAUTH, "bad_worker_token",
-				     "the worker token does not match worker '%s'", id);
+			  "the worker token does not match worker '%s'", id);
 		return NULL;
 	}
 	if (w->status == WS_LOST) {
 		core_fail(e, DTF_ESTATE, "worker_lost",
-				     "worker '%s' was declared lost and its tasks were requeued; "
-				     "register again",
-				     id);
+			  "worker '%s' was declared lost and its tasks were requeued; "
+			  "register again",
+			  id);
 		return NULL;
 	}
 	w->last_seen_ms = dtf_mono_ms();
@@ -110,7 +110,7 @@ int core_worker_register(struct coord *c, const char *proto, json_t *body, json_
 	wid = dtf_json_str(body, "worker_id", NULL);
 	if (wid && !dtf_valid_id(wid)) {
 		rc = core_fail(e, DTF_EINVAL, "invalid_worker",
-				     "'worker_id' must be 1-64 characters of [A-Za-z0-9._-]");
+			       "'worker_id' must be 1-64 characters of [A-Za-z0-9._-]");
 		goto out;
 	}
 	if (wid)
@@ -119,9 +119,9 @@ int core_worker_register(struct coord *c, const char *proto, json_t *body, json_
 		dtf_id_new("w-", id, sizeof(id));
 	if (!allowed_worker(c, id)) {
 		rc = core_fail(e, DTF_EDENIED, "worker_not_allowed",
-				     "worker '%s' is not listed in the configuration (start the "
-				     "coordinator with --worker-auto-discovery to accept any)",
-				     id);
+			       "worker '%s' is not listed in the configuration (start the "
+			       "coordinator with --worker-auto-discovery to accept any)",
+			       id);
 		goto out;
 	}
 	dtf_id_new("", token, sizeof(token));
@@ -130,10 +130,10 @@ int core_worker_register(struct coord *c, const char *proto, json_t *body, json_
 			dtf_json_str(body, "hostname", ""), "capabilities",
 			caps ? json_deep_copy(caps) : json_object(), "labels",
 			json_is_object(json_object_get(body, "labels"))
-				? json_deep_copy(json_object_get(body, "labels"))
-				: json_object(),
-			"slots", (int)dtf_json_int(body, "slots", 1), "token", token, "registered_at",
-			ts);
+			    ? json_deep_copy(json_object_get(body, "labels"))
+			    : json_object(),
+			"slots", (int)dtf_json_int(body, "slots", 1), "token", token,
+			"registered_at", ts);
 	if (json_is_array(json_object_get(body, "task_types")))
 		json_object_set(doc, "task_types", json_object_get(body, "task_types"));
 	if (txn_begin(c)) {
@@ -154,9 +154,9 @@ int core_worker_register(struct coord *c, const char *proto, json_t *body, json_
 			if ((t->status != TS_ASSIGNED && t->status != TS_RUNNING) ||
 			    strcmp(t->worker_id, id) != 0)
 				continue;
-			json_array_foreach(running, i, re) if (json_is_string(re) &&
-							      strcmp(json_string_value(re), t->id) ==
-								      0) still = true;
+			json_array_foreach(running, i, re)
+				if (json_is_string(re) && strcmp(json_string_value(re), t->id) == 0)
+					still = true;
 			if (!still)
 				state_requeue(c, t, "worker_lost",
 					      "the worker restarted without this task", RQ_INFRA);
@@ -189,9 +189,10 @@ int core_worker_register(struct coord *c, const char *proto, json_t *body, json_
 			dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_RECOVERED, wv);
 		json_decref(wv);
 	}
-	*reply = json_pack("{s:s,s:s,s:f,s:f,s:i}", "worker_id", id, "token", token,
-			   "heartbeat_interval_s", c->cfg.heartbeat_interval_s, "heartbeat_timeout_s",
-			   c->cfg.heartbeat_timeout_s, "protocol", DTF_PROTOCOL_VERSION);
+	*reply =
+	    json_pack("{s:s,s:s,s:f,s:f,s:i}", "worker_id", id, "token", token,
+		      "heartbeat_interval_s", c->cfg.heartbeat_interval_s, "heartbeat_timeout_s",
+		      c->cfg.heartbeat_timeout_s, "protocol", DTF_PROTOCOL_VERSION);
 	lease_wake(c);
 out:
 	return rc;
@@ -272,16 +273,15 @@ int core_worker_lease(struct coord *c, struct cworker *w, const json_t *body, vo
 	if (txn_begin(c))
 		return store_error(err);
 	acks = json_array();
-	json_array_foreach(results, i, e)
-	{
+	json_array_foreach(results, i, e) {
 		char why[512];
 		const char *tid = dtf_json_str(e, "task_id", "");
 		if (core_result_apply(c, w, tid, e, why, sizeof(why)))
 			json_array_append_new(acks, json_pack("{s:s,s:b,s:s}", "task_id", tid,
 							      "accepted", 0, "reason", why));
 		else
-			json_array_append_new(acks,
-					      json_pack("{s:s,s:b}", "task_id", tid, "accepted", 1));
+			json_array_append_new(
+			    acks, json_pack("{s:s,s:b}", "task_id", tid, "accepted", 1));
 	}
 	if (w->waiter && !json_array_size(results)) {
 		/* A new lease replaces one the worker gave up on (a worker's results come on

@@ -144,7 +144,8 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 			char err[160];
 			*resp = dtf_json_parse(c->body.data, c->body.len, err, sizeof(err));
 			if (!*resp) {
-				snprintf(c->error, sizeof(c->error), "bad JSON from server: %s", err);
+				snprintf(c->error, sizeof(c->error), "bad JSON from server: %s",
+					 err);
 				rc = DTF_EPROTO;
 			}
 		}
@@ -152,8 +153,9 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 	}
 	{
 		char err[160];
-		json_t *e = c->body.len ? dtf_json_parse(c->body.data, c->body.len, err, sizeof(err))
-					: NULL;
+		json_t *e = c->body.len
+				? dtf_json_parse(c->body.data, c->body.len, err, sizeof(err))
+				: NULL;
 		json_t *eo = json_object_get(e, "error");
 		const char *msg = dtf_json_str(eo, "message", NULL);
 		const char *code = dtf_json_str(eo, "code", NULL);

@@ -13,7 +13,7 @@
 
 #include "common/buf.h"
 
-#define DTF_HTTP_MAX_BODY (8u << 20) /* request bodies past 8 MiB get 413 */
+#define DTF_HTTP_MAX_BODY   (8u << 20) /* request bodies past 8 MiB get 413 */
 #define DTF_HTTP_MAX_PARAMS 4
 
 struct MHD_Connection;
@@ -22,25 +22,25 @@ struct dtf_http_server;
 struct dtf_http_req {
 	/* The request, valid until the response is sent. */
 	const char *method;
-	const char *path;             /* the URL path without the query */
+	const char *path; /* the URL path without the query */
 	struct MHD_Connection *conn;
-	const char *body;             /* NUL-terminated; "" when there is none */
+	const char *body; /* NUL-terminated; "" when there is none */
 	size_t body_len;
 	const char *param[DTF_HTTP_MAX_PARAMS]; /* the {…} segments of the matched route */
-	void *app;                    /* the server's user pointer */
-	int64_t received_ms;          /* monotonic time the request arrived */
+	void *app;				/* the server's user pointer */
+	int64_t received_ms;			/* monotonic time the request arrived */
 
 	/* The response, set by the handler (or, for a suspended request, before resuming). */
-	unsigned status;              /* 200 unless set */
+	unsigned status; /* 200 unless set */
 	struct dtf_buf resp;
-	const char *content_type;     /* "application/json" unless set; static string */
-	const char *extra_header[2];  /* optional name, value (static strings) */
+	const char *content_type;    /* "application/json" unless set; static string */
+	const char *extra_header[2]; /* optional name, value (static strings) */
 
 	/* Long-poll: a handler calls dtf_http_suspend(); the app keeps the pointer and calls
 	 * dtf_http_resume() once the response is filled. */
 	bool suspend_requested;
 	bool resumed;
-	void *app_state;              /* free for the app: e.g. what this response leased */
+	void *app_state; /* free for the app: e.g. what this response leased */
 
 	/* Streaming (server-sent events): a handler that sets stream answers with the bytes the
 	 * reader produces. The reader returns the bytes it wrote, 0 when it has nothing now (after
@@ -55,7 +55,7 @@ struct dtf_http_req {
 	bool too_big;
 	bool handled;
 	struct dtf_http_server *server;
-	bool held, released;          /* held by the app's hold() until dtf_http_release() */
+	bool held, released; /* held by the app's hold() until dtf_http_release() */
 };
 
 typedef void (*dtf_http_handler)(struct dtf_http_req *r);
@@ -64,19 +64,19 @@ struct dtf_http_route {
 	const char *method;  /* "GET", "POST", … */
 	const char *pattern; /* "/api/v1/tasks/{id}"; each {x} matches one non-empty segment */
 	dtf_http_handler fn;
-	bool open;           /* served without an API key (health checks) */
+	bool open; /* served without an API key (health checks) */
 };
 
 struct dtf_http_config {
-	const char *host;                   /* address to bind; NULL or "" means 127.0.0.1 */
-	unsigned port;                      /* 0 picks a free port (see dtf_http_server_port) */
+	const char *host;		     /* address to bind; NULL or "" means 127.0.0.1 */
+	unsigned port;			     /* 0 picks a free port (see dtf_http_server_port) */
 	const struct dtf_http_route *routes; /* terminated by a zeroed entry */
 	void *app;
-	const char *const *api_keys;        /* NULL-terminated; NULL or empty: no key needed */
+	const char *const *api_keys; /* NULL-terminated; NULL or empty: no key needed */
 	/* Called when a request's connection is done: ok is false when the response could not be
 	 * delivered. The app must forget r (e.g. a suspended long-poll) here. May be NULL. */
 	void (*on_done)(struct dtf_http_req *r, bool ok);
-	const char *tls_cert, *tls_key;     /* PEM file paths; both or neither */
+	const char *tls_cert, *tls_key; /* PEM file paths; both or neither */
 	/* Group commit. hold is asked before each response is sent: it returns true after calling
 	 * dtf_http_hold(r) when the response must wait (what the request changed is not committed
 	 * yet), and later calls dtf_http_release(r). after_run runs on the server's thread after
@@ -121,14 +121,14 @@ void dtf_http_conn_resume(struct MHD_Connection *conn);
 /* ---- client ---- */
 
 struct dtf_http_client {
-	void *curl;                /* CURL *, reused for keep-alive */
-	char base[512];            /* "http://127.0.0.1:8080", no trailing slash */
-	char auth[320];            /* "Authorization: Bearer …" or "" */
-	long status;               /* the last HTTP status, 0 on transport failure */
-	char error[512];           /* the last error: transport, or the server's error message */
-	char error_code[64];       /* the server's error code, when it sent one */
-	struct dtf_buf body;       /* the last response body (capped at 64 MiB) */
-	void *headers;             /* struct curl_slist * */
+	void *curl;	     /* CURL *, reused for keep-alive */
+	char base[512];	     /* "http://127.0.0.1:8080", no trailing slash */
+	char auth[320];	     /* "Authorization: Bearer …" or "" */
+	long status;	     /* the last HTTP status, 0 on transport failure */
+	char error[512];     /* the last error: transport, or the server's error message */
+	char error_code[64]; /* the server's error code, when it sent one */
+	struct dtf_buf body; /* the last response body (capped at 64 MiB) */
+	void *headers;	     /* struct curl_slist * */
 	/* Optional: asked while a request is under way (at least about once a second, more often
 	 * while bytes move); when it returns true the request ends at once with DTF_ENET and an
 	 * error that says it was abandoned. NULL (after init) never abandons. */

@@ -32,7 +32,7 @@ struct dtf_http_server {
 	pthread_mutex_t lock; /* guards the suspended list and each request's resumed flag */
 	struct suspended *suspended;
 	char *tls_cert, *tls_key;
-	pthread_t loop;           /* the event loop: every handler runs on it */
+	pthread_t loop; /* the event loop: every handler runs on it */
 	bool loop_running;
 	volatile bool stop;
 };
@@ -55,8 +55,9 @@ void dtf_http_reply_json(struct dtf_http_req *r, unsigned status, json_t *body)
 	if (body && dtf_json_dump(body, &r->resp) != 0) {
 		dtf_buf_reset(&r->resp);
 		r->status = 500;
-		dtf_buf_adds(&r->resp,
-			     "{\"error\":{\"code\":\"internal\",\"message\":\"response too large\"}}");
+		dtf_buf_adds(
+		    &r->resp,
+		    "{\"error\":{\"code\":\"internal\",\"message\":\"response too large\"}}");
 	}
 	json_decref(body);
 }
@@ -125,7 +126,8 @@ static bool route_match(const char *pattern, const char *path, char *scratch, si
 		if (*pattern == '{') {
 			const char *pend = strchr(pattern, '}');
 			size_t n = strcspn(path, "/");
-			if (!pend || n == 0 || np >= DTF_HTTP_MAX_PARAMS || used + n + 1 > scratch_len)
+			if (!pend || n == 0 || np >= DTF_HTTP_MAX_PARAMS ||
+			    used + n + 1 > scratch_len)
 				return false;
 			memcpy(scratch + used, path, n);
 			scratch[used + n] = '\0';
@@ -179,7 +181,8 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 	r->content_type = "application/json";
 	if (r->too_big) {
 		dtf_http_reply_error(r, 413, "body_too_large",
-				     "request body exceeds the limit of %u bytes", DTF_HTTP_MAX_BODY);
+				     "request body exceeds the limit of %u bytes",
+				     DTF_HTTP_MAX_BODY);
 		return;
 	}
 	for (rt = s->cfg.routes; rt && rt->method; rt++) {
@@ -436,21 +439,19 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 	}
 	if (s->tls_cert) {
 		s->d = MHD_start_daemon(
-			flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-			addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL, MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)120, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-			MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
-			MHD_OPTION_END);
+		    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+		    addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)8192, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_EXTERNAL_LOGGER,
+		    log_mhd, NULL, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+		    s->tls_key, MHD_OPTION_END);
 	} else {
-		s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
-					MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED,
-					on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-					(unsigned)8192, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-					(size_t)CONN_POOL, MHD_OPTION_CONNECTION_TIMEOUT,
-					(unsigned)120, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
-					MHD_OPTION_END);
+		s->d = MHD_start_daemon(
+		    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+		    addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)8192, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL,
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_EXTERNAL_LOGGER,
+		    log_mhd, NULL, MHD_OPTION_END);
 	}
 	if (!s->d) {
 		snprintf(err, errlen, "cannot listen on %s port %u (in use, or TLS unsupported)",

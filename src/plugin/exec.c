@@ -87,8 +87,7 @@ static char **merge_env(const json_t *env, const json_t *extra)
 		out[i++] = strdup(environ[j]);
 	}
 	for (int s = 0; s < 2; s++) {
-		json_object_foreach((json_t *)sets[s], k, v)
-		{
+		json_object_foreach((json_t *)sets[s], k, v) {
 			char *e = NULL;
 			if (s == 0 && json_object_get(extra, k))
 				continue;
@@ -123,7 +122,8 @@ struct exec_plugin *exec_plugin_new(const char *name, const json_t *block, const
 	if (json_is_string(prog)) {
 		ex->argv[0] = strdup(json_string_value(prog));
 	} else {
-		json_array_foreach(prog, i, e) ex->argv[i] = strdup(json_string_value(e));
+		json_array_foreach(prog, i, e)
+			ex->argv[i] = strdup(json_string_value(e));
 	}
 	if (!ex->argv[0] || !ex->argv[0][0]) {
 		snprintf(err, errlen, "exec: no program given");
@@ -303,7 +303,8 @@ int exec_plugin_deliver(struct exec_plugin *ex, const char *line, size_t len, do
 	}
 	/* However its death was seen (at the write or at the next start), say the same thing. */
 	if (rc && ex->pid <= 0 && !ex->stopped && ex->failures >= ex->max_restarts)
-		snprintf(err, errlen, "the program died %d times in a row (last: %s); not restarted",
+		snprintf(err, errlen,
+			 "the program died %d times in a row (last: %s); not restarted",
 			 ex->failures, ex->last_death);
 	pthread_mutex_unlock(&ex->mu);
 	return rc;

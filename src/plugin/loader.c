@@ -178,7 +178,9 @@ static bool string_list(const json_t *v, bool allow_empty)
 
 	if (!json_is_array(v) || (!allow_empty && json_array_size(v) == 0))
 		return false;
-	json_array_foreach(v, i, e) if (!json_is_string(e) || !*json_string_value(e)) return false;
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e) || !*json_string_value(e))
+			return false;
 	return true;
 }
 
@@ -204,8 +206,7 @@ static int check_block(const struct cfgtext *t, const char *name, const json_t *
 		if (!string_list(v, true))
 			return BAD("hooks", "plugins.config.%s.hooks must be a list of hook names",
 				   name);
-		json_array_foreach(v, i, e)
-		{
+		json_array_foreach(v, i, e) {
 			enum dtf_hook h;
 			const char *hn = json_string_value(e);
 			if (strcmp(hn, "all") != 0 && !dtf_hook_parse(hn, &h))
@@ -259,9 +260,12 @@ static int check_block(const struct cfgtext *t, const char *name, const json_t *
 			return BAD("task_types",
 				   "plugins.config.%s.task_types must be a list of task type names",
 				   name);
-		json_array_foreach(v, i, e) if (!dtf_valid_id(json_string_value(e))) return BAD(
-		    "task_types", "plugins.config.%s.task_types: '%s' is not a valid type name",
-		    name, json_string_value(e));
+		json_array_foreach(v, i, e)
+			if (!dtf_valid_id(json_string_value(e)))
+				return BAD(
+				    "task_types",
+				    "plugins.config.%s.task_types: '%s' is not a valid type name",
+				    name, json_string_value(e));
 	}
 	if ((v = json_object_get(block, "timeout")) && (!duration(v, &d) || !(d > 0) || d > 1e7))
 		return BAD("timeout",
@@ -283,12 +287,12 @@ static int check_block(const struct cfgtext *t, const char *name, const json_t *
 		if (!json_is_object(v))
 			return BAD("env", "plugins.config.%s.env must be a mapping of strings",
 				   name);
-		json_object_foreach(
-		    v, k, e) if (!json_is_string(e) || !*k ||
-				 strchr(k, '=')) return BAD("env",
-							    "plugins.config.%s.env.%s must be a "
-							    "string (and the name have no '=')",
-							    name, k);
+		json_object_foreach(v, k, e)
+			if (!json_is_string(e) || !*k || strchr(k, '='))
+				return BAD("env",
+					   "plugins.config.%s.env.%s must be a "
+					   "string (and the name have no '=')",
+					   name, k);
 	}
 #undef BAD
 	return 0;
@@ -311,8 +315,7 @@ static int parse_section(const json_t *doc, const struct cfgtext *t, struct pcon
 	if (!json_is_object(sec))
 		return cfg_error(t, line_of(t, find_key(t, 0, "plugins")), err, errlen,
 				 "plugins must be a mapping (directories, enabled, config, …)");
-	json_object_foreach((json_t *)sec, k, v)
-	{
+	json_object_foreach((json_t *)sec, k, v) {
 		int line = path_line(t, k, NULL, NULL, NULL);
 		double d;
 
@@ -335,8 +338,7 @@ static int parse_section(const json_t *doc, const struct cfgtext *t, struct pcon
 				return cfg_error(t, line, err, errlen,
 						 "plugins.enabled: at most %d plugins",
 						 DTF_PLUGIN_MAX_PLUGINS);
-			json_array_foreach(v, i, e)
-			{
+			json_array_foreach(v, i, e) {
 				const char *name = json_string_value(e);
 				if (!is_path_name(name) && !dtf_valid_id(name))
 					return cfg_error(
@@ -362,8 +364,7 @@ static int parse_section(const json_t *doc, const struct cfgtext *t, struct pcon
 				    t, line, err, errlen,
 				    "plugins.config must be a mapping of plugin name to "
 				    "its settings");
-			json_object_foreach(v, name, block)
-			{
+			json_object_foreach(v, name, block) {
 				int rc;
 				if (!json_is_object(block) && !json_is_null(block))
 					return cfg_error(
@@ -720,8 +721,7 @@ static uint64_t mask_from(const json_t *hooks, uint64_t dflt)
 
 	if (!json_is_array(hooks))
 		return dflt ? dflt : DTF_HOOK_BIT(DTF_HOOK__COUNT) - 1;
-	json_array_foreach(hooks, i, e)
-	{
+	json_array_foreach(hooks, i, e) {
 		enum dtf_hook h;
 		if (strcmp(json_string_value(e), "all") == 0)
 			m |= DTF_HOOK_BIT(DTF_HOOK__COUNT) - 1;
@@ -845,8 +845,7 @@ static struct dtf_plugin_ctx *resolve_plugin(struct dtf_plugins *p, struct cands
 			char searched[1024] = "";
 			size_t used = 0;
 			json_t *e;
-			json_array_foreach(pc->dirs, i, e)
-			{
+			json_array_foreach(pc->dirs, i, e) {
 				int k = snprintf(searched + used, sizeof(searched) - used, "%s%s",
 						 used ? ", " : "", json_string_value(e));
 				if (k > 0 && (size_t)k < sizeof(searched) - used)
@@ -1197,8 +1196,7 @@ struct dtf_plugins *dtf_plugins_load(const json_t *config_doc, const char *confi
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	json_array_foreach(pc.enabled, i, e)
-	{
+	json_array_foreach(pc.enabled, i, e) {
 		struct dtf_plugin_ctx *pl =
 		    resolve_plugin(p, &cs, &t, &pc, i, json_string_value(e), err, errlen);
 		if (!pl)
@@ -1218,8 +1216,7 @@ struct dtf_plugins *dtf_plugins_load(const json_t *config_doc, const char *confi
 	{
 		const char *name;
 		json_t *block;
-		json_object_foreach((json_t *)pc.config, name, block)
-		{
+		json_object_foreach((json_t *)pc.config, name, block) {
 			bool found = false;
 			for (i = 0; i < p->n; i++)
 				found = found || strcmp(p->v[i]->name, name) == 0;

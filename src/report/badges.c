@@ -148,8 +148,7 @@ int dtf_report_write_badges(json_t *doc, const char *dir, char *err, size_t errl
 		snprintf(err, errlen, "out of memory");
 		return DTF_ENOMEM;
 	}
-	json_array_foreach(tests, i, row)
-	{
+	json_array_foreach(tests, i, row) {
 		char t[MAX_TYPE_LEN + 1];
 
 		tally_row(&all, row);

@@ -106,10 +106,9 @@ int dtf_report_codequality(json_t *doc, struct dtf_buf *out)
 	    (rc = dtf_report_prepare(doc, NULL, err, sizeof(err))) != 0)
 		goto out;
 	json_array_foreach(json_object_get(doc, "tasks"), i, t)
-	    json_object_set(tasks, dtf_json_str(t, "id", ""), t);
+		json_object_set(tasks, dtf_json_str(t, "id", ""), t);
 	rows = json_object_get(doc, "tests");
-	json_array_foreach(rows, i, row)
-	{
+	json_array_foreach(rows, i, row) {
 		const char *sev = severity(row), *name, *task_name, *path, *base, *msg, *st;
 		const json_t *task;
 		const char *parts[2];

@@ -62,8 +62,7 @@ static int metrics_text(struct dtf_buf *m, json_t *task)
 	int rc = 0;
 
 	dtf_buf_reset(m);
-	json_object_foreach(metrics, key, v)
-	{
+	json_object_foreach(metrics, key, v) {
 		if (rc || !json_is_number(v) || !isfinite(json_number_value(v)))
 			continue;
 		rc = dtf_buf_printf(m, "%s%s=%.10g", m->len ? ";" : "", key, json_number_value(v));
@@ -88,8 +87,7 @@ int dtf_report_csv(json_t *doc, struct dtf_buf *out)
 	tests = report_tests(doc);
 	if (!tests)
 		goto out;
-	json_array_foreach(json_object_get(doc, "tasks"), i, task)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, task) {
 		const char *id = report_str(task, "id", NULL);
 
 		if (id && dtf_hmap_put(&tasks, id, task))
@@ -97,8 +95,7 @@ int dtf_report_csv(json_t *doc, struct dtf_buf *out)
 	}
 	rc = dtf_buf_adds(out, "name,task_id,status,duration_s,worker,error_kind,error_message,"
 			       "metrics\r\n");
-	json_array_foreach(tests, i, row)
-	{
+	json_array_foreach(tests, i, row) {
 		if (rc)
 			break;
 		task = dtf_hmap_get(&tasks, report_str(row, "task_id", ""));

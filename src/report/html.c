@@ -249,8 +249,7 @@ static int put_ci(struct dtf_buf *b, json_t *doc)
 	if (!json_is_object(ci) || json_object_size(ci) == 0)
 		return 0;
 	rc = dtf_buf_adds(b, "<section id=\"ci\"><h2>CI</h2>\n<table><tbody>\n");
-	json_object_foreach(ci, key, v)
-	{
+	json_object_foreach(ci, key, v) {
 		char num[32];
 		const char *text = report_value_text(v, num);
 
@@ -313,8 +312,7 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 		rc = dtf_buf_adds(b, "<table class=\"sortable\" id=\"coverage-table\"><thead><tr>"
 				     "<th>File</th><th>Lines</th><th>Covered</th><th>Percent</th>"
 				     "<th></th></tr></thead><tbody>\n");
-	json_array_foreach(json_object_get(cov, "files"), i, f)
-	{
+	json_array_foreach(json_object_get(cov, "files"), i, f) {
 		double pct = report_num(f, "percent");
 
 		if (rc || i == MAX_ROWS)
@@ -339,8 +337,7 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 	}
 	if (!rc && json_array_size(json_object_get(cov, "files")))
 		rc = dtf_buf_adds(b, "</tbody></table>\n");
-	json_array_foreach(json_object_get(cov, "errors"), i, f)
-	{
+	json_array_foreach(json_object_get(cov, "errors"), i, f) {
 		if (rc || i == MAX_ROWS)
 			break;
 		rc = html_putf(b,
@@ -365,8 +362,7 @@ static int put_names(struct dtf_buf *b, const char *id, const char *title, json_
 		return 0;
 	rc = dtf_buf_printf(b, "<h3>%s (%zu)</h3>\n<ul id=\"%s\">\n", title, json_array_size(names),
 			    id);
-	json_array_foreach(names, i, n)
-	{
+	json_array_foreach(names, i, n) {
 		if (rc || i == MAX_ROWS)
 			break;
 		rc =
@@ -418,8 +414,7 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 		rc = dtf_buf_adds(b, "<h3>Slower Tests</h3>\n<table class=\"sortable\" id=\"slower-"
 				     "table\"><thead><tr><th>Test</th><th>Before</th><th>After</th>"
 				     "</tr></thead><tbody>\n");
-	json_array_foreach(slower, i, row)
-	{
+	json_array_foreach(slower, i, row) {
 		if (rc || i == MAX_ROWS)
 			break;
 		rc = html_putf(b, "<tr><td>%s</td>", report_str(row, "name", ""));
@@ -452,14 +447,14 @@ static int put_tests(struct dtf_buf *b, json_t *tests)
 	char cls[32];
 	int rc = 0;
 
-	json_array_foreach(tests, i, row) nfail += report_row_failed(row);
+	json_array_foreach(tests, i, row)
+		nfail += report_row_failed(row);
 	rc = dtf_buf_printf(b, "<section id=\"failures\"><h2>Failed Tests (%zu)</h2>\n", nfail);
 	if (!rc && nfail)
 		rc = dtf_buf_adds(b, "<table class=\"sortable\" id=\"failures-table\"><thead><tr>"
 				     "<th>Test</th><th>Task</th><th>Error</th><th>Duration</th>"
 				     "</tr></thead><tbody>\n");
-	json_array_foreach(tests, i, row)
-	{
+	json_array_foreach(tests, i, row) {
 		if (rc || !report_row_failed(row))
 			continue;
 		if (shown++ == MAX_ROWS)
@@ -483,8 +478,7 @@ static int put_tests(struct dtf_buf *b, json_t *tests)
 				    "<th>Test</th><th>Task</th><th>Status</th><th>Duration</th>"
 				    "<th>Worker</th></tr></thead><tbody>\n",
 				    json_array_size(tests));
-	json_array_foreach(tests, i, row)
-	{
+	json_array_foreach(tests, i, row) {
 		if (rc || i == MAX_ROWS)
 			break;
 		snprintf(cls, sizeof(cls), "st-%s", status_class(report_str(row, "status", "")));

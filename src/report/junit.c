@@ -268,8 +268,7 @@ static int put_flaky(struct junit_ctx *ctx, json_t *task)
 	size_t i;
 	int rc = 0;
 
-	json_array_foreach(hist, i, a)
-	{
+	json_array_foreach(hist, i, a) {
 		const char *kind = get_str(a, "error_kind", NULL);
 		const char *outcome = get_str(a, "outcome", NULL), *msg;
 		if (rc || !kind || !outcome || strcmp(outcome, "requeued") != 0 ||
@@ -444,8 +443,7 @@ static int put_properties(struct dtf_buf *b, json_t *doc)
 		if (s)
 			rc = put_property(b, &open, "dtf.run.", keys[i], s);
 	}
-	json_array_foreach(json_object_get(doc, "tasks"), i, task)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, task) {
 		json_t *m = json_object_get(json_object_get(task, "result"), "metrics");
 
 		if (rc || !json_is_object(m))
@@ -455,8 +453,7 @@ static int put_properties(struct dtf_buf *b, json_t *doc)
 		if (!s)
 			s = get_str(task, "id", NULL);
 		rc = dtf_buf_printf(&prefix, "dtf.metric.%s.", s ? s : "task");
-		json_object_foreach(m, key, v)
-		{
+		json_object_foreach(m, key, v) {
 			if (rc || !json_is_number(v) || !isfinite(json_number_value(v)))
 				continue;
 			snprintf(num, sizeof(num), "%.10g", json_number_value(v));

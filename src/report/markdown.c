@@ -169,8 +169,7 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 			    (long long)iget(cov, "lines_total"));
 	if (!rc && json_array_size(files))
 		rc = dtf_buf_adds(b, "\n| File | Lines | Covered |\n|------|-------|---------|\n");
-	json_array_foreach(files, i, f)
-	{
+	json_array_foreach(files, i, f) {
 		if (rc)
 			break;
 		if (i == MAX_FILES) {
@@ -185,8 +184,7 @@ static int put_coverage(struct dtf_buf *b, json_t *doc)
 					    (long long)iget(f, "lines_total"),
 					    report_num(f, "percent"));
 	}
-	json_array_foreach(errors, i, f)
-	{
+	json_array_foreach(errors, i, f) {
 		if (rc || i == MAX_NAMES)
 			break;
 		rc = md_putf(b, i ? "- %s: %s\n" : "\nCoverage files not counted:\n- %s: %s\n",
@@ -205,8 +203,7 @@ static int put_names(struct dtf_buf *b, const char *title, json_t *names)
 	if (json_array_size(names) == 0)
 		return 0;
 	rc = dtf_buf_printf(b, "\n### %s\n\n", title);
-	json_array_foreach(names, i, n)
-	{
+	json_array_foreach(names, i, n) {
 		if (rc)
 			break;
 		if (i == MAX_NAMES) {
@@ -255,8 +252,7 @@ static int put_comparison(struct dtf_buf *b, json_t *doc)
 	if (!rc && json_array_size(slower))
 		rc = dtf_buf_adds(b, "\n### Slower Tests\n\n| Test | Before | After |\n"
 				     "|------|--------|-------|\n");
-	json_array_foreach(slower, i, row)
-	{
+	json_array_foreach(slower, i, row) {
 		if (rc || i == MAX_ROWS)
 			break;
 		report_duration(report_num(row, "before_s"), before);
@@ -275,8 +271,7 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 	char dur[64];
 	int rc = 0;
 
-	json_array_foreach(tests, i, row)
-	{
+	json_array_foreach(tests, i, row) {
 		const char *st = report_str(row, "status", "");
 
 		if (report_row_failed(row))
@@ -291,8 +286,7 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 		rc = dtf_buf_adds(b, "\n### Failed Tests\n\n| Test | Status | Error | Duration |\n"
 				     "|------|--------|-------|----------|\n");
 	shown = 0;
-	json_array_foreach(tests, i, row)
-	{
+	json_array_foreach(tests, i, row) {
 		if (rc || !report_row_failed(row))
 			continue;
 		if (shown++ == MAX_ROWS) {
@@ -311,8 +305,7 @@ static int put_details(struct dtf_buf *b, json_t *tests)
 		rc = dtf_buf_adds(b,
 				  "\n### Skipped Tests\n\n| Test | Reason |\n|------|--------|\n");
 	shown = 0;
-	json_array_foreach(tests, i, row)
-	{
+	json_array_foreach(tests, i, row) {
 		if (rc || strcmp(report_str(row, "status", ""), "skipped") != 0)
 			continue;
 		if (shown++ == MAX_ROWS) {

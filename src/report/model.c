@@ -257,8 +257,7 @@ json_t *report_build_tests(json_t *doc)
 	json_t *rows = json_array(), *task;
 	size_t i;
 
-	json_array_foreach(json_object_get(doc, "tasks"), i, task)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, task) {
 		if (!json_is_object(task))
 			continue;
 		if (dtf_test_entries(task, add_entry_row, rows)) {
@@ -292,8 +291,7 @@ static void set_wall_time(json_t *s, json_t *doc)
 	if (end && dtf_parse_rfc3339(end, &fin) != 0)
 		end = NULL;
 	if (!end) {
-		json_array_foreach(json_object_get(doc, "tasks"), i, task)
-		{
+		json_array_foreach(json_object_get(doc, "tasks"), i, task) {
 			t = report_str(task, "finished_at", NULL);
 			if (t && dtf_parse_rfc3339(t, &ms) == 0 && (!end || ms > fin)) {
 				end = t;
@@ -349,8 +347,7 @@ static json_t *build_metrics(json_t *doc)
 	size_t i;
 	char name[512];
 
-	json_array_foreach(json_object_get(doc, "tasks"), i, task)
-	{
+	json_array_foreach(json_object_get(doc, "tasks"), i, task) {
 		json_t *mine;
 		size_t n = 0;
 
@@ -358,8 +355,7 @@ static json_t *build_metrics(json_t *doc)
 		if (!json_is_object(m) || json_object_size(m) == 0)
 			continue;
 		mine = json_object();
-		json_object_foreach(m, key, v)
-		{
+		json_object_foreach(m, key, v) {
 			if (!json_is_number(v) || !isfinite(json_number_value(v)))
 				continue;
 			if (n++ >= MAX_METRICS_PER_TASK)
@@ -413,8 +409,7 @@ static int build_coverage(json_t *doc, json_t **out, char *err, size_t errlen)
 	}
 	/* A file that cannot be read is noted in the coverage and the others still count: the
 	 * reports of a run are not lost to one bad coverage file. */
-	json_array_foreach(files, i, f)
-	{
+	json_array_foreach(files, i, f) {
 		const char *path = json_string_value(f);
 
 		if (!path)
@@ -476,8 +471,7 @@ static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, 
 	dtf_buf_init(&key, 1u << 20);
 	if (!prev_tests)
 		goto out;
-	json_array_foreach(prev_tests, i, row)
-	{
+	json_array_foreach(prev_tests, i, row) {
 		row_key(row, &key);
 		if (dtf_hmap_put(&before, dtf_buf_str(&key), row))
 			goto out;
@@ -490,8 +484,7 @@ static int build_comparison(json_t *doc, json_t *tests, const json_t *previous, 
 	isolation = json_array();
 	if (!new_failures || !fixed || !flaky || !slower || !order || !isolation)
 		goto out;
-	json_array_foreach(tests, i, row)
-	{
+	json_array_foreach(tests, i, row) {
 		json_t *old, *name = json_object_get(row, "name");
 		bool ok = row_passing(row);
 		/* Order dependence (ci/isolate.h) is listed apart, not as a new failure. */

@@ -54,8 +54,7 @@ json_t *dtf_report_summary(json_t *doc)
 	size_t i;
 
 	memset(&c, 0, sizeof(c));
-	json_array_foreach(tasks, i, task)
-	{
+	json_array_foreach(tasks, i, task) {
 		if (!json_is_object(task))
 			continue;
 		count_task(&k, task);

@@ -80,10 +80,8 @@ int report_metric_table(struct dtf_buf *b, json_t *doc, const char *head, const 
 	}
 	dtf_buf_init(&name, 4096);
 	rc = dtf_buf_adds(b, head);
-	json_object_foreach(metrics, task, m)
-	{
-		json_object_foreach(m, key, v)
-		{
+	json_object_foreach(metrics, task, m) {
+		json_object_foreach(m, key, v) {
 			if (rc || !json_is_number(v))
 				continue;
 			dtf_buf_reset(&name);

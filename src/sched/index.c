@@ -409,8 +409,7 @@ void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc)
 	if (dl && dtf_parse_rfc3339(dl, &t->deadline_ms) != 0)
 		t->deadline_ms = 0;
 	/* The strings one task needs, in one allocation. */
-	json_array_foreach(hw, i, e)
-	{
+	json_array_foreach(hw, i, e) {
 		if (json_is_string(e) && i < UINT16_MAX)
 			len += json_string_length(e) + 1;
 	}
@@ -424,8 +423,7 @@ void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc)
 		p += klen;
 		t->has_name = name != NULL;
 		t->has_key = klen > 0;
-		json_array_foreach(hw, i, e)
-		{
+		json_array_foreach(hw, i, e) {
 			if (!json_is_string(e) || i >= UINT16_MAX)
 				continue;
 			memcpy(p, json_string_value(e), json_string_length(e) + 1);

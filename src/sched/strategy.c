@@ -428,8 +428,7 @@ static int read_shares(struct sx *s, const json_t *sh, char *err, size_t errlen)
 		snprintf(err, errlen, "scheduler.shares must be a mapping of users and projects");
 		return DTF_EINVAL;
 	}
-	json_object_foreach((json_t *)sh, k, v)
-	{
+	json_object_foreach((json_t *)sh, k, v) {
 		if (strcmp(k, "users") != 0 && strcmp(k, "projects") != 0) {
 			snprintf(err, errlen,
 				 "scheduler.shares.%s: unknown key (users and projects are known)",
@@ -443,8 +442,7 @@ static int read_shares(struct sx *s, const json_t *sh, char *err, size_t errlen)
 				 k);
 			return DTF_EINVAL;
 		}
-		json_object_foreach(v, name, share)
-		{
+		json_object_foreach(v, name, share) {
 			if (!json_is_number(share) || json_number_value(share) <= 0 ||
 			    json_number_value(share) > SX_MAX_SHARE || strlen(name) > 128) {
 				snprintf(err, errlen,
@@ -473,8 +471,7 @@ static int configure(struct sx *s, const json_t *sec, const char **strategy, cha
 		snprintf(err, errlen, "scheduler must be a mapping");
 		return DTF_EINVAL;
 	}
-	json_object_foreach((json_t *)sec, k, v)
-	{
+	json_object_foreach((json_t *)sec, k, v) {
 		if (strcmp(k, "strategy") == 0) {
 			if (!json_is_string(v) || !json_string_length(v) ||
 			    json_string_length(v) >= sizeof(s->plugin)) {
@@ -650,7 +647,8 @@ json_t *sx_describe(struct sx *s, struct dtf_plugins *ps, bool batch_processing,
 						      "description", kinds[k].description, "source",
 						      "builtin"));
 	pl = dtf_plugins_strategies(ps);
-	json_array_foreach(pl, i, e) json_array_append(list, e);
+	json_array_foreach(pl, i, e)
+		json_array_append(list, e);
 	json_decref(pl);
 	sx_index_stats(s, &sigs, &lanes, &delayed);
 	json_object_set_new(out, "strategy", json_string(sx_strategy(s)));

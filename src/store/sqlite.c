@@ -26,27 +26,27 @@
 
 struct sq {
 	sqlite3 *db;
-	sqlite3 *ckpt_db;         /* the checkpointer's connection */
+	sqlite3 *ckpt_db; /* the checkpointer's connection */
 	pthread_t ckpt;
 	bool ckpt_running;
 	volatile bool stop;
-	int lockfd;               /* holds the flock that keeps other coordinators out */
+	int lockfd; /* holds the flock that keeps other coordinators out */
 	sqlite3_stmt *put_run, *put_task, *put_attempt, *put_worker;
 	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *put_duration;
 };
 
 static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
-	" run_id TEXT, status TEXT NOT NULL, doc TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS attempts (task_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
-	" doc TEXT NOT NULL, PRIMARY KEY (task_id, attempt));"
-	"CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS recovery (key TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS durations (name TEXT NOT NULL, hardware TEXT NOT NULL,"
-	" mean_s REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, hardware));";
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+    " run_id TEXT, status TEXT NOT NULL, doc TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS attempts (task_id TEXT NOT NULL, attempt INTEGER NOT NULL,"
+    " doc TEXT NOT NULL, PRIMARY KEY (task_id, attempt));"
+    "CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS recovery (key TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS durations (name TEXT NOT NULL, hardware TEXT NOT NULL,"
+    " mean_s REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, hardware));";
 
 static int sq_err(struct dtf_store *st, struct sq *q, const char *what)
 {
@@ -113,8 +113,8 @@ static int ckpt_busy(void *arg, int tries)
 
 static int start_checkpointer(struct dtf_store *st, struct sq *q, const char *path)
 {
-	if (sqlite3_open_v2(path, &q->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(path, &q->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
 		return sq_err(st, q, "open the checkpointer");
 	sqlite3_busy_handler(q->ckpt_db, ckpt_busy, NULL);
 	if (sqlite3_exec(q->ckpt_db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
@@ -139,7 +139,8 @@ static int sq_open(struct dtf_store *st, const char *path)
 	if (strcmp(path, ":memory:") != 0) {
 		q->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 		if (q->lockfd < 0) {
-			snprintf(st->error, sizeof(st->error), "open %s: %s", path, strerror(errno));
+			snprintf(st->error, sizeof(st->error), "open %s: %s", path,
+				 strerror(errno));
 			rc = DTF_ESTORE;
 			goto out;
 		}
@@ -149,7 +150,8 @@ static int sq_open(struct dtf_store *st, const char *path)
 			goto out;
 		}
 	}
-	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	if (sqlite3_open_v2(path, &q->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		rc = sq_err(st, q, "open");
 		goto out;
@@ -181,7 +183,8 @@ static int sq_open(struct dtf_store *st, const char *path)
 	     "INSERT INTO tasks (id, seq, run_id, status, doc) VALUES (?1, ?2, ?3, ?4, ?5) "
 	     "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, run_id = excluded.run_id, "
 	     "status = excluded.status, doc = excluded.doc");
-	PREP(put_attempt, "INSERT OR REPLACE INTO attempts (task_id, attempt, doc) VALUES (?1, ?2, ?3)");
+	PREP(put_attempt,
+	     "INSERT OR REPLACE INTO attempts (task_id, attempt, doc) VALUES (?1, ?2, ?3)");
 	PREP(put_worker, "INSERT OR REPLACE INTO workers (id, doc) VALUES (?1, ?2)");
 	PREP(put_duration, "INSERT OR REPLACE INTO durations (name, hardware, mean_s, n) "
 			   "VALUES (?1, ?2, ?3, ?4)");
@@ -288,8 +291,8 @@ static int sq_put_task(struct dtf_store *st, const char *id, int64_t seq, const 
 	return step_reset(st, q, q->put_task, "put task");
 }
 
-static int sq_put_task_text(struct dtf_store *st, const char *id, int64_t seq,
-			    const char *run_id, const char *status, const char *text)
+static int sq_put_task_text(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
+			    const char *status, const char *text)
 {
 	struct sq *q = st->impl;
 
@@ -345,7 +348,8 @@ static void parse_rows(struct load_row *rows, size_t from, size_t to)
 	for (i = from; i < to; i++) {
 		json_error_t je;
 		/* The store holds what the coordinator wrote (already bounded when it came in): the
-		 * fast reader with a generous depth, and jansson (with its reason) if it refuses. */
+		 * fast reader with a generous depth, and jansson (with its reason) if it refuses.
+		 */
 		rows[i].doc = dtf_json_load(rows[i].text, rows[i].len, 256);
 		if (!rows[i].doc)
 			rows[i].doc = json_loadb(rows[i].text, rows[i].len, JSON_ALLOW_NUL, &je);
@@ -443,9 +447,9 @@ static int sq_load(struct dtf_store *st, dtf_store_load_cb cb, void *arg)
 		rc = load_table(st, q, "SELECT id, doc FROM tasks ORDER BY seq", DTF_STORE_TASK, cb,
 				arg);
 	if (!rc)
-		rc = load_table(st, q,
-				"SELECT task_id, doc FROM attempts ORDER BY task_id, attempt",
-				DTF_STORE_ATTEMPT, cb, arg);
+		rc =
+		    load_table(st, q, "SELECT task_id, doc FROM attempts ORDER BY task_id, attempt",
+			       DTF_STORE_ATTEMPT, cb, arg);
 	if (!rc)
 		rc = load_table(st, q, "SELECT id, doc FROM workers", DTF_STORE_WORKER, cb, arg);
 	return rc;
@@ -472,8 +476,8 @@ static int sq_put_recovery(struct dtf_store *st, const char *key, const json_t *
 	return rc;
 }
 
-static int sq_load_recovery(struct dtf_store *st, int (*cb)(void *arg, const char *key, json_t *doc),
-			    void *arg)
+static int sq_load_recovery(struct dtf_store *st,
+			    int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
 {
 	struct sq *q = st->impl;
 	sqlite3_stmt *s = NULL;
@@ -485,7 +489,8 @@ static int sq_load_recovery(struct dtf_store *st, int (*cb)(void *arg, const cha
 		const char *key = (const char *)sqlite3_column_text(s, 0);
 		const char *text = (const char *)sqlite3_column_text(s, 1);
 		json_error_t je;
-		json_t *doc = json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 1), 0, &je);
+		json_t *doc =
+		    json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 1), 0, &je);
 		if (!doc) {
 			log_error("store: recovery record %s is not valid JSON; skipped", key);
 			continue;
@@ -529,20 +534,20 @@ static int sq_load_durations(struct dtf_store *st, dtf_store_duration_cb cb, voi
 }
 
 const struct dtf_store_ops dtf_store_sqlite_ops = {
-	.name = "sqlite",
-	.open = sq_open,
-	.close = sq_close,
-	.begin = sq_begin,
-	.commit = sq_commit,
-	.rollback = sq_rollback,
-	.put_run = sq_put_run,
-	.put_task = sq_put_task,
-	.put_attempt = sq_put_attempt,
-	.put_worker = sq_put_worker,
-	.load = sq_load,
-	.put_recovery = sq_put_recovery,
-	.load_recovery = sq_load_recovery,
-	.put_duration = sq_put_duration,
-	.load_durations = sq_load_durations,
-	.put_task_text = sq_put_task_text,
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .put_run = sq_put_run,
+    .put_task = sq_put_task,
+    .put_attempt = sq_put_attempt,
+    .put_worker = sq_put_worker,
+    .load = sq_load,
+    .put_recovery = sq_put_recovery,
+    .load_recovery = sq_load_recovery,
+    .put_duration = sq_put_duration,
+    .load_durations = sq_load_durations,
+    .put_task_text = sq_put_task_text,
 };

@@ -16,7 +16,8 @@ struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen)
 		return NULL;
 	}
 	if (strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0) {
-		snprintf(err, errlen, "PostgreSQL store is not built into this dtf yet; use --db-path");
+		snprintf(err, errlen,
+			 "PostgreSQL store is not built into this dtf yet; use --db-path");
 		return NULL;
 	}
 	st = calloc(1, sizeof(*st));

@@ -14,8 +14,7 @@ struct dtf_store;
 
 /* Called once per stored record by load(), runs first, then tasks in submission order, attempts,
  * workers. doc is borrowed for the call. Returning non-zero stops the load with that code. */
-typedef int (*dtf_store_load_cb)(void *arg, enum dtf_store_kind kind, const char *id,
-				 json_t *doc);
+typedef int (*dtf_store_load_cb)(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc);
 
 /* Called once per duration history entry by load_durations(); non-zero stops it. */
 typedef int (*dtf_store_duration_cb)(void *arg, const char *name, const char *hw, double mean_s,
@@ -57,8 +56,8 @@ struct dtf_store_ops {
 
 struct dtf_store {
 	const struct dtf_store_ops *ops;
-	void *impl;       /* the backend's own state */
-	char error[256];  /* the last backend error, for logs */
+	void *impl;	 /* the backend's own state */
+	char error[256]; /* the last backend error, for logs */
 };
 
 /* Opens a store: "postgresql://…" or "postgres://…" selects PostgreSQL (when built in), anything

@@ -63,7 +63,7 @@ struct outmsg {
  * too) are delivered for at most this long; what is left then goes to the spool. At the end of
  * the drain timeout, delivery has been going on for the whole drain: it gets DRAIN_DELIVERY_MS
  * more, so the worker exits within the drain timeout plus a second. */
-#define STOP_DELIVERY_MS 1000
+#define STOP_DELIVERY_MS  1000
 #define DRAIN_DELIVERY_MS 500
 /* The spool is read up to this size. */
 #define SPOOL_MAX ((size_t)512 << 20)
@@ -89,44 +89,44 @@ struct notice {
 
 struct slot {
 	pthread_t thread;
-	atomic_int cancel;         /* set to stop the running task */
-	atomic_int interrupted;    /* the stop was the second signal */
-	char task_id[64];          /* the running task, "" when idle (guarded by a->lock) */
-	char spare[4200];          /* an empty directory left by a passed task, renamed into the
-				    * next task's (no block freed and allocated per task), or "" */
-	atomic_int restart;        /* the coordinator asked to restart the executors */
+	atomic_int cancel;	/* set to stop the running task */
+	atomic_int interrupted; /* the stop was the second signal */
+	char task_id[64];	/* the running task, "" when idle (guarded by a->lock) */
+	char spare[4200];	/* an empty directory left by a passed task, renamed into the
+				 * next task's (no block freed and allocated per task), or "" */
+	atomic_int restart;	/* the coordinator asked to restart the executors */
 };
 
 struct agent {
 	struct agent_config cfg;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;       /* the dispatcher waits here for free slots or a registration */
-	pthread_cond_t work;       /* executors wait here for queued jobs */
+	pthread_cond_t cond;	    /* the dispatcher waits here for free slots or a registration */
+	pthread_cond_t work;	    /* executors wait here for queued jobs */
 	pthread_cond_t outbox_cond; /* the reporter waits here for results */
-	pthread_cond_t idle;       /* the main thread waits here for the drain to end */
+	pthread_cond_t idle;	    /* the main thread waits here for the drain to end */
 	struct outmsg *out_head, **out_tail; /* results waiting for the reporter */
-	struct outmsg *in_flight;  /* the results the reporter is sending */
+	struct outmsg *in_flight;	     /* the results the reporter is sending */
 	bool reporter_stop;
 	atomic_int reporter_reconnect; /* executors restarted: the reporter reconnects too */
-	struct job *head, *tail;   /* leased tasks waiting for a slot */
-	int queued, busy;          /* queued jobs, running executors */
+	struct job *head, *tail;       /* leased tasks waiting for a slot */
+	int queued, busy;	       /* queued jobs, running executors */
 	char worker_id[72];
 	char token[64];
-	int generation;            /* bumps at each (re)registration */
+	int generation; /* bumps at each (re)registration */
 	bool need_register;
 	atomic_int draining, stopping, done;
 	double hb_interval;
 	json_t *caps;
 	struct slot *slots;
 	char work_dir_abs[4096];
-	struct notice *notices;     /* tasks whose start is not reported yet (guarded by lock) */
+	struct notice *notices;	      /* tasks whose start is not reported yet (guarded by lock) */
 	atomic_int executor_restarts; /* executors restarted at the coordinator's request */
-	struct dtf_wstate st;      /* lock, task records, guard, spool path (worker/state.h) */
-	bool named;                /* started with a worker id: results can wait in the spool */
+	struct dtf_wstate st;	      /* lock, task records, guard, spool path (worker/state.h) */
+	bool named;		      /* started with a worker id: results can wait in the spool */
 	int64_t drain_deadline_ms; /* first signal + drain timeout; 0 when none (guarded by lock) */
-	atomic_llong stop_ms;      /* when the stop began; 0 before */
+	atomic_llong stop_ms;	   /* when the stop began; 0 before */
 	atomic_llong give_up_ms;   /* when delivery is given up; 0 while it is not bounded */
-	int spooled_left;          /* results read from the spool and not answered yet (lock) */
+	int spooled_left;	   /* results read from the spool and not answered yet (lock) */
 };
 
 /* Wakes every thread waiting on the agent's state (registration, restart, drain, stop). Called
@@ -253,7 +253,8 @@ json_t *agent_capabilities(const struct agent_config *cfg)
 	json_t *e;
 	const char *env = getenv("DTF_CAPABILITIES");
 
-	json_array_foreach(cfg->extra_hardware, i, e) json_array_append(hw, e);
+	json_array_foreach(cfg->extra_hardware, i, e)
+		json_array_append(hw, e);
 	dtf_plugins_detect_resources(cfg->plugins, caps);
 	if (json_is_object(cfg->capabilities))
 		json_object_update(caps, cfg->capabilities);
@@ -314,13 +315,16 @@ static int do_register(struct agent *a, struct conn *cn)
 		pthread_mutex_unlock(&a->lock);
 		if (dtf_plugins_task_types(a->cfg.plugins)[0]) {
 			/* The built-in types plus the plugins' own. */
-			json_t *types = json_pack("[s,s,s,s]", "command", "test", "shell", "benchmark");
-			for (const char *const *t = dtf_plugins_task_types(a->cfg.plugins); *t; t++) {
+			json_t *types =
+			    json_pack("[s,s,s,s]", "command", "test", "shell", "benchmark");
+			for (const char *const *t = dtf_plugins_task_types(a->cfg.plugins); *t;
+			     t++) {
 				size_t k;
 				json_t *x;
 				bool dup = false;
-				json_array_foreach(types, k, x) if (strcmp(json_string_value(x), *t) == 0)
-					dup = true;
+				json_array_foreach(types, k, x)
+					if (strcmp(json_string_value(x), *t) == 0)
+						dup = true;
 				if (!dup)
 					json_array_append_new(types, json_string(*t));
 			}
@@ -375,8 +379,7 @@ static void apply_cancel(struct agent *a, json_t *cancel)
 	int s;
 
 	pthread_mutex_lock(&a->lock);
-	json_array_foreach(cancel, i, e)
-	{
+	json_array_foreach(cancel, i, e) {
 		const char *id = json_string_value(e);
 		struct job **pp;
 		if (!id)
@@ -517,8 +520,7 @@ static void enqueue(struct agent *a, json_t *resp)
 	if (!json_array_size(tasks))
 		return;
 	pthread_mutex_lock(&a->lock);
-	json_array_foreach(tasks, i, e)
-	{
+	json_array_foreach(tasks, i, e) {
 		struct job *j = calloc(1, sizeof(*j));
 		if (!j)
 			continue;
@@ -627,8 +629,8 @@ static void *dispatcher_main(void *arg)
 /* Sends a message (JSON text) until the coordinator answers (held while it is down) or delivery
  * is given up (*gave_up set). Returns 0, or DTF_ESTALE/DTF_ENOTFOUND/DTF_EPROTO when the
  * coordinator refused it. */
-static int send_until_answered(struct agent *a, struct conn *cn, const char *path,
-			       const char *text, size_t len, json_t **resp, bool *gave_up)
+static int send_until_answered(struct agent *a, struct conn *cn, const char *path, const char *text,
+			       size_t len, json_t **resp, bool *gave_up)
 {
 	long backoff = 100;
 
@@ -739,8 +741,7 @@ static void log_refused(json_t *resp)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(json_object_get(resp, "results"), i, e)
-	{
+	json_array_foreach(json_object_get(resp, "results"), i, e) {
 		if (!json_is_true(json_object_get(e, "accepted")))
 			log_warn("result of %s refused: %s", dtf_json_str(e, "task_id", "?"),
 				 dtf_json_str(e, "reason", "no reason given"));
@@ -839,7 +840,8 @@ static void *reporter_main(void *arg)
 		if (rc)
 			log_error("out of memory: %d results could not be sent", n);
 		else
-			rc = send_until_answered(a, &cn, path, body.data, body.len, &resp, &gave_up);
+			rc =
+			    send_until_answered(a, &cn, path, body.data, body.len, &resp, &gave_up);
 		if (gave_up) {
 			/* Back to the head of the outbox, in order, for the spool. */
 			pthread_mutex_lock(&a->lock);
@@ -900,8 +902,7 @@ static char **build_env(json_t *task, const char *workdir, const char *worker_id
 			continue;
 		env[i++] = strdup(environ[j]);
 	}
-	json_object_foreach(tenv, k, v)
-	{
+	json_object_foreach(tenv, k, v) {
 		char *s = NULL;
 		if (asprintf(&s, "%s=%s", k, json_string_value(v)) > 0)
 			env[i++] = s;
@@ -1105,7 +1106,7 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 		json_decref(t);
 		if (!pres)
 			pres = json_pack("{s:s,s:{},s:{s:s,s:s}}", "outcome", "failed", "result",
-					"error", "kind", "plugin", "message", "no task processor");
+					 "error", "kind", "plugin", "message", "no task processor");
 		if (atomic_load(&sl->cancel) && atomic_load(&sl->interrupted))
 			json_object_set_new(pres, "outcome", json_string("interrupted"));
 		json_object_set_new(json_object_get(pres, "result"), "worker_id",
@@ -1140,11 +1141,11 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 	rc = dtf_exec_run(&spec, &res);
 	if (started.recorded)
 		dtf_wstate_task_ended(&a->st, started.slot);
-	result = json_pack("{s:i,s:i,s:f,s:s,s:s,s:I,s:I}", "exit_code", res.exit_code, "signal",
-			   res.signal, "duration_s", res.duration_s, "stdout",
-			   res.out ? res.out : "", "stderr", res.err ? res.err : "",
-			   "stdout_truncated", (json_int_t)res.out_dropped, "stderr_truncated",
-			   (json_int_t)res.err_dropped);
+	result =
+	    json_pack("{s:i,s:i,s:f,s:s,s:s,s:I,s:I}", "exit_code", res.exit_code, "signal",
+		      res.signal, "duration_s", res.duration_s, "stdout", res.out ? res.out : "",
+		      "stderr", res.err ? res.err : "", "stdout_truncated",
+		      (json_int_t)res.out_dropped, "stderr_truncated", (json_int_t)res.err_dropped);
 	if (!json_object_get(result, "stdout")) /* output that is not UTF-8 */
 		json_object_set_new(result, "stdout", json_stringn_nocheck("", 0));
 	json_object_set_new(result, "worker_id", json_string(a->worker_id));
@@ -1158,8 +1159,9 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 		facts.cancelled = res.cancelled;
 		facts.signal = res.signal;
 		facts.exit_code = res.exit_code;
-		facts.oom_kills_after =
-		    facts.oom_kills_before >= 0 && res.signal == SIGKILL ? dtf_cgroup_oom_kills() : -1;
+		facts.oom_kills_after = facts.oom_kills_before >= 0 && res.signal == SIGKILL
+					    ? dtf_cgroup_oom_kills()
+					    : -1;
 		facts.memory_limited =
 		    dtf_json_num(json_object_get(task, "requirements"), "memory", 0) > 0;
 		facts.err = res.err;
@@ -1189,9 +1191,9 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 		outcome = "failed";
 		reason = "disk_full";
 		err_no = ENOSPC;
-		snprintf(message, sizeof(message),
-			 "the work directory's file system is full (%s %d)",
-			 res.signal ? "signal" : "exit code", res.signal ? res.signal : res.exit_code);
+		snprintf(
+		    message, sizeof(message), "the work directory's file system is full (%s %d)",
+		    res.signal ? "signal" : "exit code", res.signal ? res.signal : res.exit_code);
 	} else if (res.signal) {
 		outcome = "failed";
 		snprintf(message, sizeof(message), "killed by signal %d (%s)", res.signal,
@@ -1216,8 +1218,7 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 		if (jr == 0) {
 			size_t nfail = 0;
 			json_t *e;
-			json_array_foreach(cases, i, e)
-			{
+			json_array_foreach(cases, i, e) {
 				const char *st = dtf_json_str(e, "status", "");
 				if (strcmp(st, "failed") == 0 || strcmp(st, "error") == 0)
 					nfail++;
@@ -1456,7 +1457,8 @@ static void load_spool(struct agent *a)
 	rc = dtf_read_file(a->st.spool_path, SPOOL_MAX, &text, &len);
 	if (rc) {
 		if (access(a->st.spool_path, F_OK) == 0)
-			log_warn("cannot read the spool %s: %s", a->st.spool_path, dtf_strerror(rc));
+			log_warn("cannot read the spool %s: %s", a->st.spool_path,
+				 dtf_strerror(rc));
 		return;
 	}
 	pthread_mutex_lock(&a->lock);
@@ -1691,10 +1693,9 @@ int agent_run(const struct agent_config *cfg)
 	while (a->head) {
 		struct job *j = a->head;
 		json_t *msg = json_pack("{s:i,s:s,s:s,s:I,s:s}", "protocol", PROTOCOL, "task_id",
-					dtf_json_str(j->task, "id", ""), "worker_id",
-					a->worker_id, "attempt",
-					(json_int_t)dtf_json_int(j->task, "attempt", 1), "outcome",
-					"interrupted");
+					dtf_json_str(j->task, "id", ""), "worker_id", a->worker_id,
+					"attempt", (json_int_t)dtf_json_int(j->task, "attempt", 1),
+					"outcome", "interrupted");
 		struct outmsg *om = msg ? outmsg_new(msg) : NULL;
 		if (om)
 			outbox_push(a, om);
@@ -1705,7 +1706,8 @@ int agent_run(const struct agent_config *cfg)
 		free(j);
 	}
 	a->tail = NULL;
-	/* The reporter sends what is in the outbox, then ends (or gives up: see STOP_DELIVERY_MS). */
+	/* The reporter sends what is in the outbox, then ends (or gives up: see STOP_DELIVERY_MS).
+	 */
 	a->reporter_stop = true;
 	pthread_cond_signal(&a->outbox_cond);
 	pthread_mutex_unlock(&a->lock);

@@ -11,18 +11,18 @@
 struct dtf_plugins;
 
 struct agent_config {
-	const char *coordinator;   /* base URL */
-	const char *api_key;       /* may be NULL */
-	const char *worker_id;     /* NULL: the coordinator assigns one */
-	int slots;                 /* tasks at once (default 1) */
-	const char *work_dir;      /* per-task directories go under it */
-	json_t *labels;            /* borrowed object, may be NULL */
-	json_t *extra_hardware;    /* borrowed array of hardware classes added to detection */
-	json_t *capabilities;      /* borrowed object merged over detection (tests, overrides) */
-	size_t output_cap;         /* bytes of stdout/stderr kept per stream */
-	bool keep_work_dirs;       /* keep the directories of tasks that passed */
-	double lease_wait_s;       /* long-poll length (default 20 s) */
-	double drain_timeout_s;    /* bound of the drain from the first signal; 0: none */
+	const char *coordinator;     /* base URL */
+	const char *api_key;	     /* may be NULL */
+	const char *worker_id;	     /* NULL: the coordinator assigns one */
+	int slots;		     /* tasks at once (default 1) */
+	const char *work_dir;	     /* per-task directories go under it */
+	json_t *labels;		     /* borrowed object, may be NULL */
+	json_t *extra_hardware;	     /* borrowed array of hardware classes added to detection */
+	json_t *capabilities;	     /* borrowed object merged over detection (tests, overrides) */
+	size_t output_cap;	     /* bytes of stdout/stderr kept per stream */
+	bool keep_work_dirs;	     /* keep the directories of tasks that passed */
+	double lease_wait_s;	     /* long-poll length (default 20 s) */
+	double drain_timeout_s;	     /* bound of the drain from the first signal; 0: none */
 	struct dtf_plugins *plugins; /* task processors and resource managers, or NULL */
 };
 

@@ -14,16 +14,17 @@
 #define DTF_RUNNER_MISSING_MARK "dtf: runner missing: "
 
 struct dtf_failure_facts {
-	bool timed_out;        /* dtf stopped it at its timeout */
-	bool cancelled;        /* dtf stopped it because it was cancelled */
-	int signal;            /* the signal that ended it (0: none) */
+	bool timed_out; /* dtf stopped it at its timeout */
+	bool cancelled; /* dtf stopped it because it was cancelled */
+	int signal;	/* the signal that ended it (0: none) */
 	int exit_code;
-	long oom_kills_before; /* the cgroup's memory.events oom_kill around the task (-1: unknown) */
+	long oom_kills_before; /* the cgroup's memory.events oom_kill around the task (-1: unknown)
+				*/
 	long oom_kills_after;
-	bool memory_limited;   /* the task has requirements.memory */
-	const char *err;       /* its captured stderr (may be NULL) */
+	bool memory_limited; /* the task has requirements.memory */
+	const char *err;     /* its captured stderr (may be NULL) */
 	size_t err_len;
-	bool disk_full;        /* the work directory's file system had no space left afterwards */
+	bool disk_full; /* the work directory's file system had no space left afterwards */
 };
 
 /* The error.kind of a failed attempt, NULL if it did not fail:

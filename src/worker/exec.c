@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -166,7 +166,7 @@ static int capture_finish(struct capture *c, char **text, size_t *len, size_t *d
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define DTF_CLONE_SPAWN 0
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
     __has_feature(memory_sanitizer)
 #define DTF_CLONE_SPAWN 0
 #endif
@@ -213,15 +213,15 @@ struct child_ctx {
 	char *const *argv, *const *envp;
 	const char *cwd;
 	int out_w, err_w;
-	pid_t parent;     /* the caller's pid: a child whose parent is another one was orphaned */
-	int report_fd;    /* fork: the pipe the child writes its errno to when it cannot exec */
+	pid_t parent;	  /* the caller's pid: a child whose parent is another one was orphaned */
+	int report_fd;	  /* fork: the pipe the child writes its errno to when it cannot exec */
 	volatile int err; /* clone: set by the child when it cannot exec */
 };
 
 /* What every spawn path gives its child: the program, its argv and environment, its directory
  * and the write ends of its output pipes. */
-static void child_ctx_init(struct child_ctx *x, const struct dtf_exec_spec *spec,
-			   const char *prog, char *const *envp, int out_w, int err_w)
+static void child_ctx_init(struct child_ctx *x, const struct dtf_exec_spec *spec, const char *prog,
+			   char *const *envp, int out_w, int err_w)
 {
 	memset(x, 0, sizeof(*x));
 	x->prog = prog;

@@ -28,8 +28,7 @@ static void coverage_check_sane(json_t *j)
 	if (json_integer_value(json_object_get(j, "lines_covered")) >
 	    json_integer_value(json_object_get(j, "lines_total")))
 		abort();
-	json_array_foreach(json_object_get(j, "files"), i, f)
-	{
+	json_array_foreach(json_object_get(j, "files"), i, f) {
 		double p = json_number_value(json_object_get(f, "percent"));
 
 		if (json_integer_value(json_object_get(f, "lines_covered")) >

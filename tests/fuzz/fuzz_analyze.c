@@ -28,7 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hw = json_object_get(a, "hardware");
 	if (!json_is_array(hw) || json_array_size(hw) == 0)
 		abort();
-	json_array_foreach(hw, i, v) if (!json_is_string(v) || !*json_string_value(v)) abort();
+	json_array_foreach(hw, i, v)
+		if (!json_is_string(v) || !*json_string_value(v))
+			abort();
 	if ((v = json_object_get(a, "min_memory")) &&
 	    (!json_is_integer(v) || json_integer_value(v) <= 0))
 		abort();

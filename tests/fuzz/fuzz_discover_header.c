@@ -22,7 +22,9 @@ static bool strlist(const json_t *v)
 
 	if (!json_is_array(v))
 		return false;
-	json_array_foreach(v, i, e) if (!json_is_string(e)) return false;
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e))
+			return false;
 	return true;
 }
 

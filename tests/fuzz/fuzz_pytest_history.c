@@ -19,8 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (!json_is_object(h))
 		abort();
-	json_object_foreach(h, k, v)
-	{
+	json_object_foreach(h, k, v) {
 		double s = json_real_value(v);
 		if (!json_is_real(v) || !isfinite(s) || s < 0)
 			abort();

@@ -31,7 +31,9 @@ static bool strlist(const json_t *v)
 
 	if (!json_is_array(v))
 		return false;
-	json_array_foreach(v, i, e) if (!json_is_string(e)) return false;
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e))
+			return false;
 	return true;
 }
 
@@ -87,8 +89,8 @@ static void same_text(const json_t *v)
 static void same_reading(const uint8_t *data, size_t size)
 {
 	json_t *ours = dtf_json_load((const char *)data, size, 2048);
-	json_t *theirs = json_loadb((const char *)data, size,
-				    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+	json_t *theirs =
+	    json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
 	char *a, *b;
 
 	if (!ours != !theirs)
@@ -170,8 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	list = json_is_array(doc) ? doc : json_object_get(doc, "tasks");
 	one_task(doc);
 	if (json_is_array(list)) {
-		json_array_foreach(list, i, e)
-		{
+		json_array_foreach(list, i, e) {
 			if (i >= MAX_TASKS)
 				break;
 			one_task(e);

@@ -24,11 +24,15 @@ static int depth(const json_t *v)
 	int d = 0, sub;
 
 	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, k, e) if ((sub = depth(e)) > d) d = sub;
+		json_object_foreach((json_t *)v, k, e)
+			if ((sub = depth(e)) > d)
+				d = sub;
 		return d + 1;
 	}
 	if (json_is_array(v)) {
-		json_array_foreach(v, i, e) if ((sub = depth(e)) > d) d = sub;
+		json_array_foreach(v, i, e)
+			if ((sub = depth(e)) > d)
+				d = sub;
 		return d + 1;
 	}
 	return 0;
@@ -58,8 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	free(dump);
 	if (json_is_object(v)) {
-		json_object_foreach(v, k, e)
-		{
+		json_object_foreach(v, k, e) {
 			line = dtf_yaml_key_line(text, size, k);
 			if (line < 0)
 				abort();

@@ -62,8 +62,7 @@ static const json_t *issue_at(const json_t *issues, const char *path)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(issues, i, e)
-	{
+	json_array_foreach(issues, i, e) {
 		const char *p = dtf_json_str(json_object_get(e, "location"), "path", "");
 		if (strcmp(p, path) == 0)
 			return e;

@@ -23,9 +23,9 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "core/model.h"
+#include "unit_main.h"
 #include "worker/classify.h"
 #include "worker/junit.h"
-#include "unit_main.h"
 
 struct fixture {
 	char root[64];
@@ -112,8 +112,7 @@ static json_t *task_named(json_t *tasks, const char *name)
 	json_t *t;
 	size_t i;
 
-	json_array_foreach(tasks, i, t)
-	{
+	json_array_foreach(tasks, i, t) {
 		if (strcmp(dtf_json_str(t, "name", ""), name) == 0)
 			return t;
 	}
@@ -129,8 +128,7 @@ static const char *names_of(const json_t *tasks, char *buf, size_t len)
 	size_t i, n = 0;
 
 	buf[0] = '\0';
-	json_array_foreach(tasks, i, t)
-	{
+	json_array_foreach(tasks, i, t) {
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "",
 				      dtf_json_str(t, "name", "?"));
 		assert_true(n < len);
@@ -223,8 +221,7 @@ static void test_discovered_tasks_are_valid(void **state)
 	make_tree(f->root);
 	assert_int_equal(dtf_discover(f->root, NULL, tasks, err, sizeof(err)), 7);
 	/* What discovery makes, the coordinator takes. */
-	json_array_foreach(tasks, i, t)
-	{
+	json_array_foreach(tasks, i, t) {
 		n = task_normalize(t, 60, err, sizeof(err));
 		if (!n)
 			print_error("%s: %s\n", dtf_json_str(t, "name", "?"), err);
@@ -517,8 +514,7 @@ static void test_discover_python_runners(void **state)
 	assert_true(dtf_json_num(t, "timeout_s", 0) == 9);
 
 	/* The coordinator takes them all. */
-	json_array_foreach(tasks, i, t)
-	{
+	json_array_foreach(tasks, i, t) {
 		n = task_normalize(t, 60, err, sizeof(err));
 		if (!n)
 			print_error("%s: %s\n", dtf_json_str(t, "name", "?"), err);
@@ -529,8 +525,7 @@ static void test_discover_python_runners(void **state)
 	/* pytest chunks take the runner files without other header settings, not the plain
 	 * scripts: test_fn.py, test_ut.py and it's_test.py go into one chunk. */
 	assert_int_equal(dtf_pytest_group(tasks, 1, NULL), 3);
-	json_array_foreach(tasks, i, t)
-	{
+	json_array_foreach(tasks, i, t) {
 		if (strncmp(dtf_json_str(t, "name", ""), "pytest chunk", 12) != 0)
 			continue;
 		assert_string_equal(dtf_json_str(json_object_get(t, "params"), "runner", "?"),
@@ -578,8 +573,8 @@ static void test_pytest_group_chunk_count(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(chunks_for(f, 0), 8);  /* no history */
-	assert_int_equal(chunks_for(f, 1), 4);  /* 16 s in all: 2 s a chunk at 8 */
+	assert_int_equal(chunks_for(f, 0), 8);	/* no history */
+	assert_int_equal(chunks_for(f, 1), 4);	/* 16 s in all: 2 s a chunk at 8 */
 	assert_int_equal(chunks_for(f, 10), 8); /* 160 s in all: 20 s a chunk at 8 */
 }
 

@@ -648,13 +648,20 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_child_state),
-	    cmocka_unit_test(test_exit_codes),	   cmocka_unit_test(test_separate_streams),
-	    cmocka_unit_test(test_env_and_cwd),	   cmocka_unit_test(test_path_lookup),
-	    cmocka_unit_test(test_spawn_failures), cmocka_unit_test(test_timeout),
-	    cmocka_unit_test(test_group_kill),	   cmocka_unit_test(test_orphan_outside_group),
-	    cmocka_unit_test(test_output_cap),	   cmocka_unit_test(test_output_cap_edges),
-	    cmocka_unit_test(test_cancel),	   cmocka_unit_test(test_concurrent),
-	    cmocka_unit_test(test_cancel_now),	   cmocka_unit_test(test_dies_with_parent),
+	    cmocka_unit_test(test_exit_codes),
+	    cmocka_unit_test(test_separate_streams),
+	    cmocka_unit_test(test_env_and_cwd),
+	    cmocka_unit_test(test_path_lookup),
+	    cmocka_unit_test(test_spawn_failures),
+	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_group_kill),
+	    cmocka_unit_test(test_orphan_outside_group),
+	    cmocka_unit_test(test_output_cap),
+	    cmocka_unit_test(test_output_cap_edges),
+	    cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_cancel_now),
+	    cmocka_unit_test(test_dies_with_parent),
 	};
 
 	/* As dtf's main() does, before any task runs. */

@@ -476,8 +476,7 @@ static void test_formats_agree(void **state)
 
 	/* The rows, status by status. */
 	assert_int_equal(json_array_size(json_object_get(doc, "tests")), (size_t)c.total);
-	json_array_foreach(json_object_get(doc, "tests"), i, row)
-	{
+	json_array_foreach(json_object_get(doc, "tests"), i, row) {
 		int st = dtf_test_status_parse(dtf_json_str(row, "status", ""));
 
 		assert_true(st >= 0);
@@ -520,8 +519,7 @@ static void test_formats_agree(void **state)
 		size_t nmajor = 0, ninfo = 0, ncrit = 0;
 
 		assert_true(json_is_array(issues));
-		json_array_foreach(issues, i, is)
-		{
+		json_array_foreach(issues, i, is) {
 			const char *sev = dtf_json_str(is, "severity", "");
 
 			nmajor += strcmp(sev, "major") == 0;

@@ -38,8 +38,9 @@ static const char *lease_ids(struct coord *c, struct cworker *w, int max, char *
 	size_t i, n = 0;
 
 	out[0] = '\0';
-	json_array_foreach(tasks, i, e) n +=
-	    (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "", dtf_json_str(e, "id", "?"));
+	json_array_foreach(tasks, i, e)
+		n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "",
+				      dtf_json_str(e, "id", "?"));
 	json_decref(tasks);
 	return out;
 }
@@ -79,10 +80,10 @@ static void test_plugin_orders_leases(void **state)
 	assert_int_equal(sx_set_strategy(c->sx, c->plugins, "shortest-first", err, sizeof(err)), 0);
 	assert_string_equal(sx_strategy(c->sx), "shortest-first");
 	d = sx_describe(c->sx, c->plugins, c->cfg.batch_processing, c->cfg.batch_size_limit,
-			 c->pending_count);
-	json_array_foreach(json_object_get(d, "strategies"), i,
-			   e) if (strcmp(dtf_json_str(e, "name", ""), "shortest-first") == 0)
-	    listed = strcmp(dtf_json_str(e, "plugin", ""), "shortest_first") == 0;
+			c->pending_count);
+	json_array_foreach(json_object_get(d, "strategies"), i, e)
+		if (strcmp(dtf_json_str(e, "name", ""), "shortest-first") == 0)
+			listed = strcmp(dtf_json_str(e, "plugin", ""), "shortest_first") == 0;
 	assert_true(listed);
 	json_decref(d);
 	/* Smallest estimate first whatever the priority; no estimate last; over the limit: held. */

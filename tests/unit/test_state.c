@@ -88,8 +88,7 @@ static const char *lease(struct coord *c, struct cworker *w, int max, char *out,
 	size_t i, n = 0;
 
 	out[0] = '\0';
-	json_array_foreach(tasks, i, e)
-	{
+	json_array_foreach(tasks, i, e) {
 		n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "",
 				      dtf_json_str(e, "id", "?"));
 		assert_true(n < len);

@@ -87,8 +87,7 @@ static const char *record_list(const json_t *recs, char *buf, size_t len)
 	json_t *r;
 
 	buf[0] = '\0';
-	json_array_foreach(recs, i, r)
-	{
+	json_array_foreach(recs, i, r) {
 		n += (size_t)snprintf(buf + n, len - n, "%s%s:%s", i ? " " : "",
 				      json_string_value(json_object_get(r, "kind")),
 				      json_string_value(json_object_get(r, "id")));
@@ -122,8 +121,7 @@ static json_t *find_doc(const json_t *recs, const char *kind, const char *id)
 	size_t i;
 	int n = 0;
 
-	json_array_foreach(recs, i, r)
-	{
+	json_array_foreach(recs, i, r) {
 		if (strcmp(dtf_json_str(r, "kind", ""), kind) == 0 &&
 		    strcmp(dtf_json_str(r, "id", ""), id) == 0) {
 			found = json_object_get(r, "doc");

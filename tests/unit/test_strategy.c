@@ -76,8 +76,7 @@ static const char *lease_ids(struct coord *c, struct cworker *w, int max, char *
 	size_t i, n = 0;
 
 	out[0] = '\0';
-	json_array_foreach(tasks, i, e)
-	{
+	json_array_foreach(tasks, i, e) {
 		n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "",
 				      dtf_json_str(e, "id", "?"));
 		assert_true(n < len);
@@ -386,13 +385,13 @@ static void test_batching_limits(void **state)
 		json_t *count = json_object();
 		const char *k;
 		json_t *v;
-		json_array_foreach(tasks, i, e)
-		{
+		json_array_foreach(tasks, i, e) {
 			const char *b = dtf_json_str(e, "batch_id", "none");
 			json_object_set_new(count, b, json_integer(dtf_json_int(count, b, 0) + 1));
 		}
 		/* 3 + 3 + 3 + 1: the last one alone has no batch. */
-		json_object_foreach(count, k, v) assert_true(json_integer_value(v) <= 3);
+		json_object_foreach(count, k, v)
+			assert_true(json_integer_value(v) <= 3);
 		assert_int_equal(dtf_json_int(count, "none", 0), 1);
 		assert_int_equal(json_object_size(count), 4);
 		json_decref(count);
@@ -433,8 +432,8 @@ static void test_switch_strategy(void **state)
  * other tasks: the index reads the fields copied at submission, never the documents. */
 static void test_switch_keeps_text(void **state)
 {
-	static const char *const strategies[] = {"fair-share", "round-robin", "duration",
-						  "deadline", "resource-aware", "priority"};
+	static const char *const strategies[] = {"fair-share", "round-robin",	 "duration",
+						 "deadline",   "resource-aware", "priority"};
 	struct coord *c = new_coord("priority", NULL);
 	struct cworker *w = add_worker(c, "w", "{\"slots\": 1}");
 	struct ctask *a, *b, *x;
@@ -453,8 +452,8 @@ static void test_switch_keeps_text(void **state)
 	task_compact(x);
 	assert_non_null(a->text);
 	for (i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++) {
-		assert_int_equal(sx_set_strategy(c->sx, c->plugins, strategies[i], err, sizeof(err)),
-				 0);
+		assert_int_equal(
+		    sx_set_strategy(c->sx, c->plugins, strategies[i], err, sizeof(err)), 0);
 		assert_non_null(a->text);
 		assert_non_null(b->text);
 		assert_non_null(x->text);

@@ -77,8 +77,7 @@ static const char *joined(const json_t *arr, char *out, size_t len)
 
 	assert_true(json_is_array(arr));
 	out[0] = '\0';
-	json_array_foreach(arr, i, e)
-	{
+	json_array_foreach(arr, i, e) {
 		assert_true(json_is_string(e));
 		n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "," : "", json_string_value(e));
 		assert_true(n < len);
@@ -113,12 +112,13 @@ static void test_minimal_defaults(void **state)
 
 static void test_explicit_fields_kept(void **state)
 {
-	json_t *t = accept("{\"id\": \"t-1\", \"run_id\": \"run.2\", \"type\": \"test\", "
-			   "\"shell\": \"make check\", \"priority\": 10, \"max_retries\": 3, "
-			   "\"timeout\": 30, \"env\": {\"A\": \"1\"}, \"cwd\": \"/tmp\", "
-			   "\"deadline\": \"2026-01-31T12:00:00Z\", \"labels\": {\"k\": 1}, "
-			   "\"constraints\": [\"worker.labels.os == 'linux'\"], \"params\": {\"p\": true}, "
-			   "\"status\": \"completed\", \"attempt\": 7, \"worker_id\": \"w\"}");
+	json_t *t =
+	    accept("{\"id\": \"t-1\", \"run_id\": \"run.2\", \"type\": \"test\", "
+		   "\"shell\": \"make check\", \"priority\": 10, \"max_retries\": 3, "
+		   "\"timeout\": 30, \"env\": {\"A\": \"1\"}, \"cwd\": \"/tmp\", "
+		   "\"deadline\": \"2026-01-31T12:00:00Z\", \"labels\": {\"k\": 1}, "
+		   "\"constraints\": [\"worker.labels.os == 'linux'\"], \"params\": {\"p\": true}, "
+		   "\"status\": \"completed\", \"attempt\": 7, \"worker_id\": \"w\"}");
 
 	(void)state;
 	assert_string_equal(dtf_json_str(t, "id", "?"), "t-1");
@@ -400,11 +400,12 @@ static void test_constraints(void **state)
 	       "constraints[1]: position 13: expected an operand", NULL);
 	reject("{\"command\": [\"x\"], \"constraints\": \"os == linux\"}",
 	       "constraints[0]: position 1: unknown name 'os'", NULL);
-	reject("{\"command\": [\"x\"], \"constraints\": [true]}", "constraints[0]: must be a string",
-	       NULL);
+	reject("{\"command\": [\"x\"], \"constraints\": [true]}",
+	       "constraints[0]: must be a string", NULL);
 	{
 		char big[80 * 70];
-		size_t n = (size_t)snprintf(big, sizeof(big), "{\"command\": [\"x\"], \"constraints\": [");
+		size_t n =
+		    (size_t)snprintf(big, sizeof(big), "{\"command\": [\"x\"], \"constraints\": [");
 		int i;
 		for (i = 0; i < 65; i++)
 			n += (size_t)snprintf(big + n, sizeof(big) - n, "%s\"true\"", i ? "," : "");

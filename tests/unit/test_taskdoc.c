@@ -53,11 +53,12 @@ static void free_task(struct ctask *t)
 
 static void test_round_trip(void **state)
 {
-	struct ctask *t = task_of("{\"name\":\"a b\",\"command\":[\"sh\",\"-c\",\"echo \\u00e9\"],"
-				  "\"timeout_s\":2.5,\"priority\":3,\"env\":{\"K\":\"v\"},"
-				  "\"params\":{\"n\":9007199254740993,\"r\":1.0,\"z\":\"a\\u0000b\"},"
-				  "\"model\":\"m\",\"labels\":{\"x\":[1,2]}}",
-				  TS_PENDING);
+	struct ctask *t =
+	    task_of("{\"name\":\"a b\",\"command\":[\"sh\",\"-c\",\"echo \\u00e9\"],"
+		    "\"timeout_s\":2.5,\"priority\":3,\"env\":{\"K\":\"v\"},"
+		    "\"params\":{\"n\":9007199254740993,\"r\":1.0,\"z\":\"a\\u0000b\"},"
+		    "\"model\":\"m\",\"labels\":{\"x\":[1,2]}}",
+		    TS_PENDING);
 	char *before = json_dumps(t->jdoc, JSON_COMPACT), *after;
 	json_t *copy = json_deep_copy(t->jdoc), *doc;
 
@@ -88,7 +89,8 @@ static void test_round_trip(void **state)
 	assert_true(json_is_real(json_object_get(json_object_get(doc, "params"), "r")));
 	assert_true(json_is_integer(json_object_get(doc, "seq")));
 	assert_ptr_equal(t->hw_any, json_object_get(doc, "hardware"));
-	assert_ptr_equal(t->hw_all, json_object_get(json_object_get(doc, "requirements"), "hardware"));
+	assert_ptr_equal(t->hw_all,
+			 json_object_get(json_object_get(doc, "requirements"), "hardware"));
 	/* A second read is the same document. */
 	assert_ptr_equal(task_doc(t), doc);
 	free(before);
@@ -116,7 +118,8 @@ static void test_kept_parsed(void **state)
 	expect_kept("{\"command\":[\"true\"]}", TS_RUNNING);
 	expect_kept("{\"command\":[\"true\"],\"hardware\":\"gpu\"}", TS_COMPLETED);
 	expect_kept("{\"command\":[\"true\"],\"hardware\":\"gpu\"}", TS_PENDING);
-	expect_kept("{\"command\":[\"true\"],\"requirements\":{\"hardware\":[\"gpu\"]}}", TS_PENDING);
+	expect_kept("{\"command\":[\"true\"],\"requirements\":{\"hardware\":[\"gpu\"]}}",
+		    TS_PENDING);
 	expect_kept("{\"command\":[\"true\"],\"requirements\":{\"cpu\":2}}", TS_PENDING);
 	expect_kept("{\"type\":\"xplugin\"}", TS_PENDING);
 	expect_kept("{\"command\":[\"true\"],\"deadline\":\"2030-01-01T00:00:00Z\"}", TS_PENDING);
@@ -167,9 +170,10 @@ static void test_recovery_kept(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_kept_parsed), cmocka_unit_test(test_finished_text),
-		cmocka_unit_test(test_recovery_kept),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_kept_parsed),
+	    cmocka_unit_test(test_finished_text),
+	    cmocka_unit_test(test_recovery_kept),
 	};
 	return dtf_unit_run(tests, NULL, NULL);
 }

@@ -153,9 +153,8 @@ static void test_sweep_identity(void **state)
 	snprintf(strangerfile, sizeof(strangerfile), "%s/stranger", dir);
 	/* The leader starts a task process and a stranger (no dtf variables) in its group, then
 	 * ends, as PR_SET_PDEATHSIG would end it. */
-	snprintf(script, sizeof(script),
-		 "sleep 60 & echo $! > %s; env -i sleep 61 & echo $! > %s", pidfile,
-		 strangerfile);
+	snprintf(script, sizeof(script), "sleep 60 & echo $! > %s; env -i sleep 61 & echo $! > %s",
+		 pidfile, strangerfile);
 	assert_int_equal(dtf_wstate_open(&s, dir, "w", 3, err, sizeof(err)), 0);
 	leader = start_leader(script, envp);
 	dtf_wstate_task_started(&s, 0, "t-id", 2, leader);
