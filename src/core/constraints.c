@@ -336,10 +336,10 @@ static void fill_ctx(struct dtf_expr_ctx *x, const struct ctask *t, const struct
 	x->worker = w->doc;
 	x->task_hardware = t->hw_any;
 	x->worker_hardware = w->hardware;
-	x->num[DTF_EXPR_TASK_CPU] = t->cpu;
-	x->num[DTF_EXPR_TASK_MEMORY] = t->memory;
-	x->num[DTF_EXPR_TASK_GPU_MEMORY] = t->gpu_memory;
-	x->num[DTF_EXPR_TASK_PRIORITY] = t->priority;
+	x->num[DTF_EXPR_TASK_CPU] = t->sx.cpu;
+	x->num[DTF_EXPR_TASK_MEMORY] = t->sx.memory;
+	x->num[DTF_EXPR_TASK_GPU_MEMORY] = t->sx.gpu_memory;
+	x->num[DTF_EXPR_TASK_PRIORITY] = t->sx.priority;
 	x->num[DTF_EXPR_WORKER_CPU] = w->cpu;
 	x->num[DTF_EXPR_WORKER_MEMORY] = w->memory;
 	x->num[DTF_EXPR_WORKER_GPU_MEMORY] = w->gpu_memory;

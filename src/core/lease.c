@@ -63,7 +63,7 @@ bool lease_could_run(const struct ctask *t, const struct cworker *w)
 		return false;
 	if (!runs_type(w, t->type) || !hardware_ok(t, w))
 		return false;
-	if (t->cpu > w->cpu || t->memory > w->memory || t->gpu_memory > w->gpu_memory)
+	if (t->sx.cpu > w->cpu || t->sx.memory > w->memory || t->sx.gpu_memory > w->gpu_memory)
 		return false;
 	return constraints_hold(t, w, false);
 }
@@ -74,11 +74,11 @@ bool lease_fits_now(const struct ctask *t, const struct cworker *w)
 		return false;
 	if (w->used_slots >= w->slots)
 		return false;
-	if (t->cpu > 0 && w->used_cpu + t->cpu > w->cpu + 1e-9)
+	if (t->sx.cpu > 0 && w->used_cpu + t->sx.cpu > w->cpu + 1e-9)
 		return false;
-	if (t->memory > 0 && w->used_memory + t->memory > w->memory + 1e-9)
+	if (t->sx.memory > 0 && w->used_memory + t->sx.memory > w->memory + 1e-9)
 		return false;
-	if (t->gpu_memory > 0 && w->used_gpu_memory + t->gpu_memory > w->gpu_memory + 1e-9)
+	if (t->sx.gpu_memory > 0 && w->used_gpu_memory + t->sx.gpu_memory > w->gpu_memory + 1e-9)
 		return false;
 	return lease_could_run(t, w) && constraints_hold_now(t, w);
 }
@@ -159,11 +159,6 @@ struct sx *lease_index(struct coord *c)
 void lease_index_task(struct coord *c, struct ctask *t)
 {
 	t->sx.run_id = t->run_id;
-	t->sx.seq = t->seq;
-	t->sx.priority = t->priority;
-	t->sx.cpu = t->cpu;
-	t->sx.memory = t->memory;
-	t->sx.gpu_memory = t->gpu_memory;
 	sx_task_set(lease_index(c), &t->sx, task_doc(t));
 }
 
@@ -222,9 +217,9 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	json_object_del(task_doc(t), "started_at");
 	json_object_del(task_doc(t), "finished_at");
 	w->used_slots++;
-	w->used_cpu += t->cpu;
-	w->used_memory += t->memory;
-	w->used_gpu_memory += t->gpu_memory;
+	w->used_cpu += t->sx.cpu;
+	w->used_memory += t->sx.memory;
+	w->used_gpu_memory += t->sx.gpu_memory;
 	w->active++;
 	lease_deadline_check(c, t);
 	sx_assigned(c->sx, &t->sx);
@@ -607,27 +602,27 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 			snprintf(why, len,
 				 "no registered worker can run it: none runs tasks of type '%s'",
 				 t->type);
-		else if (t->gpu_memory > max_gpu)
+		else if (t->sx.gpu_memory > max_gpu)
 			snprintf(
 			    why, len,
 			    "no registered worker can run it: it needs gpu_memory %.0f MiB, the "
 			    "most any fitting worker has is %.0f MiB",
-			    t->gpu_memory, max_gpu);
-		else if (t->memory > max_mem)
+			    t->sx.gpu_memory, max_gpu);
+		else if (t->sx.memory > max_mem)
 			snprintf(
 			    why, len,
 			    "no registered worker can run it: it needs memory %.0f MiB, the most "
 			    "any fitting worker has is %.0f MiB",
-			    t->memory, max_mem);
+			    t->sx.memory, max_mem);
 		else
 			snprintf(
 			    why, len,
 			    "no registered worker can run it: it needs %.0f cpu cores, the most "
 			    "any fitting worker has is %.0f",
-			    t->cpu, max_cpu);
+			    t->sx.cpu, max_cpu);
 		return true;
 	}
-	ahead = sx_ahead(c->sx, t->priority);
+	ahead = sx_ahead(c->sx, t->sx.priority);
 	/* Only a task with a deadline is looked at (never one kept as text: taskdoc.c). */
 	lease_deadline_check(c, (struct ctask *)t);
 	sx_reason(c->sx, &t->sx, extra, sizeof(extra));

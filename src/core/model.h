@@ -72,16 +72,13 @@ struct core_frontend {
 struct ctask {
 	char id[48];
 	char run_id[48];
-	int64_t seq;  /* submission order, also the age for FIFO within a priority */
 	json_t *jdoc; /* the task as the API shows it (owned), NULL while kept as text:
 		       * read it through task_doc(); status fields kept in sync */
 	enum task_status status;
-	int priority;	  /* 1 most urgent … 10 */
 	const char *type; /* borrowed from doc */
 	json_t *hw_any;	  /* borrowed: array of hardware classes, any of which will do */
 	json_t *hw_all;	  /* borrowed: requirements.hardware, all of which are needed */
-	double cpu, memory, gpu_memory; /* requirements; cpu 0 means "one slot, no core count" */
-	int attempt;			/* the current attempt, 0 before the first lease */
+	int attempt;	  /* the current attempt, 0 before the first lease */
 	int max_retries;
 	int retries_used;
 	int max_requeues;    /* requeues after its worker was lost or stopped it, at most */
@@ -94,7 +91,10 @@ struct ctask {
 	json_t *rec; /* borrowed doc.recovery while a recovery is in progress */
 	bool pinned; /* rec.pin holds the next attempt for its worker (this process) */
 	/* What the pending index and the strategies see of it (src/sched/sched.h), filled in by
-	 * lease_index_task; also its retry backoff (sx.not_before_ms, monotonic). */
+	 * lease_index_task. Also the task's own fields that the index reads, kept only here:
+	 * sx.seq (submission order, the age for FIFO within a priority), sx.priority (1 most
+	 * urgent … 10), sx.cpu, sx.memory, sx.gpu_memory (requirements; cpu 0 means "one slot, no
+	 * core count") and sx.not_before_ms (retry backoff, monotonic). */
 	struct sx_task sx;
 	char *text; /* a pending task's document as compact JSON (taskdoc.c), or NULL */
 };

@@ -43,7 +43,7 @@ static int by_seq(const void *a, const void *b)
 {
 	const struct ctask *x = *(struct ctask *const *)a, *y = *(struct ctask *const *)b;
 
-	return (x->seq > y->seq) - (x->seq < y->seq);
+	return (x->sx.seq > y->sx.seq) - (x->sx.seq < y->sx.seq);
 }
 
 /* Collects tasks (of a run, or of a comma-separated id list, or all) sorted by submission; an

@@ -553,7 +553,7 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 		exclude_worker(rec, t->worker_id);
 		if (recovery_adjust(task_doc(t), cls, REC_MAX_TIMEOUT_S, max_worker_memory(c))) {
 			json_t *req = json_object_get(task_doc(t), "requirements");
-			t->memory = dtf_json_num(req, "memory", 0);
+			t->sx.memory = dtf_json_num(req, "memory", 0);
 			json_object_set_new(rec, "adjusted", json_true());
 		}
 		break;

@@ -228,9 +228,9 @@ static int lease_more(struct coord *c, struct cworker *w, struct evq *q, const d
 		su = dtf_hmap_get(&tr->users, dtf_json_str(task_doc(t), "user", ""));
 		if (su && --su->pending == 0 && tr->window_end < 0)
 			tr->window_end = sx_now_ms(c->sx);
-		tr->start[t->seq - 1] = sx_now_ms(c->sx);
+		tr->start[t->sx.seq - 1] = sx_now_ms(c->sx);
 		state_set_status(c, t, TS_RUNNING);
-		ev.at_ms = sx_now_ms(c->sx) + (int64_t)llround(dur[t->seq - 1] * 1000.0);
+		ev.at_ms = sx_now_ms(c->sx) + (int64_t)llround(dur[t->sx.seq - 1] * 1000.0);
 		ev.order = (*order)++;
 		ev.t = t;
 		ev.w = w;
@@ -445,11 +445,11 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 		sx_set_virtual(c->sx, ev.at_ms);
 		last_end = ev.at_ms;
 		wait_sum += wait;
-		tr.end[t->seq - 1] = ev.at_ms;
+		tr.end[t->sx.seq - 1] = ev.at_ms;
 		if (dtf_parse_rfc3339(dtf_json_str(task_doc(t), "deadline", ""), &dl) == 0 &&
 		    sx_wall_ms(c->sx) > dl)
 			out->deadline_misses++;
-		sx_record_duration(c->sx, &t->sx, lease_worker_hw(ev.w), dur[t->seq - 1]);
+		sx_record_duration(c->sx, &t->sx, lease_worker_hw(ev.w), dur[t->sx.seq - 1]);
 		state_release(c, t);
 		state_set_status(c, t, TS_COMPLETED);
 		out->completed++;
@@ -470,7 +470,7 @@ int sim_run(const struct sim_config *cfg, const json_t *tasks, const json_t *wor
 		struct ctask *t = v;
 		struct sim_user *su =
 		    dtf_hmap_get(&tr.users, dtf_json_str(task_doc(t), "user", ""));
-		int64_t a = tr.start[t->seq - 1], b = tr.end[t->seq - 1];
+		int64_t a = tr.start[t->sx.seq - 1], b = tr.end[t->sx.seq - 1];
 		if (!su || t->status != TS_COMPLETED || a >= tr.window_end)
 			continue;
 		su->service += (double)((b < tr.window_end ? b : tr.window_end) - a) / 1000.0;

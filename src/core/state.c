@@ -28,14 +28,14 @@ static void task_fields(struct ctask *t)
 	json_t *req = json_object_get(task_doc(t), "requirements");
 
 	t->type = dtf_json_str(task_doc(t), "type", "command");
-	t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
-	if (t->priority < 1 || t->priority > DTF_PRIORITY_LEVELS)
-		t->priority = 5;
+	t->sx.priority = (int)dtf_json_int(task_doc(t), "priority", 5);
+	if (t->sx.priority < 1 || t->sx.priority > DTF_PRIORITY_LEVELS)
+		t->sx.priority = 5;
 	t->hw_any = json_object_get(task_doc(t), "hardware");
 	t->hw_all = json_object_get(req, "hardware");
-	t->cpu = dtf_json_num(req, "cpu", 0);
-	t->memory = dtf_json_num(req, "memory", 0);
-	t->gpu_memory = dtf_json_num(req, "gpu_memory", 0);
+	t->sx.cpu = dtf_json_num(req, "cpu", 0);
+	t->sx.memory = dtf_json_num(req, "memory", 0);
+	t->sx.gpu_memory = dtf_json_num(req, "gpu_memory", 0);
 	t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 	t->retries_used = (int)dtf_json_int(task_doc(t), "retries_used", 0);
 	t->max_requeues = (int)dtf_json_int(task_doc(t), "max_requeues", -1);
@@ -157,12 +157,12 @@ struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status stat
 	t->jdoc = doc;
 	copy_id(t->id, sizeof(t->id), dtf_json_str(doc, "id", ""));
 	copy_id(t->run_id, sizeof(t->run_id), dtf_json_str(doc, "run_id", ""));
-	t->seq = dtf_json_int(doc, "seq", 0);
-	if (t->seq <= 0) {
-		t->seq = c->next_seq++;
-		json_object_set_new(doc, "seq", json_integer(t->seq));
-	} else if (t->seq >= c->next_seq) {
-		c->next_seq = t->seq + 1;
+	t->sx.seq = dtf_json_int(doc, "seq", 0);
+	if (t->sx.seq <= 0) {
+		t->sx.seq = c->next_seq++;
+		json_object_set_new(doc, "seq", json_integer(t->sx.seq));
+	} else if (t->sx.seq >= c->next_seq) {
+		c->next_seq = t->sx.seq + 1;
 	}
 	t->status = status;
 	json_object_set_new(doc, "status", json_string(task_status_name(status)));
@@ -231,13 +231,13 @@ void state_remove_task(struct coord *c, struct ctask *t)
 
 void state_queue(struct coord *c, struct ctask *t)
 {
-	int p = t->priority;
+	int p = t->sx.priority;
 	struct ctask *after;
 
 	if (t->queued)
 		return;
 	/* Keep each queue in submission order: walk back from the tail (new tasks land at once). */
-	for (after = c->qtail[p]; after && after->seq > t->seq; after = after->qprev)
+	for (after = c->qtail[p]; after && after->sx.seq > t->sx.seq; after = after->qprev)
 		;
 	t->qprev = after;
 	t->qnext = after ? after->qnext : c->qhead[p];
@@ -257,7 +257,7 @@ void state_queue(struct coord *c, struct ctask *t)
 
 void state_unqueue(struct coord *c, struct ctask *t)
 {
-	int p = t->priority;
+	int p = t->sx.priority;
 
 	if (!t->queued)
 		return;
@@ -410,7 +410,7 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 
 int state_save_task(struct coord *c, struct ctask *t)
 {
-	return c->store->ops->put_task(c->store, t->id, t->seq, t->run_id,
+	return c->store->ops->put_task(c->store, t->id, t->sx.seq, t->run_id,
 				       task_status_name(t->status), task_doc(t));
 }
 
@@ -432,9 +432,9 @@ void state_release(struct coord *c, struct ctask *t)
 	if (w && (t->status == TS_ASSIGNED || t->status == TS_RUNNING)) {
 		sx_released(c->sx, &t->sx, t->assigned_ms);
 		w->used_slots--;
-		w->used_cpu -= t->cpu;
-		w->used_memory -= t->memory;
-		w->used_gpu_memory -= t->gpu_memory;
+		w->used_cpu -= t->sx.cpu;
+		w->used_memory -= t->sx.memory;
+		w->used_gpu_memory -= t->sx.gpu_memory;
 		w->active--;
 	}
 	t->worker_id[0] = '\0';
@@ -673,9 +673,9 @@ int state_load(struct coord *c)
 			continue;
 		}
 		w->used_slots++;
-		w->used_cpu += t->cpu;
-		w->used_memory += t->memory;
-		w->used_gpu_memory += t->gpu_memory;
+		w->used_cpu += t->sx.cpu;
+		w->used_memory += t->sx.memory;
+		w->used_gpu_memory += t->sx.gpu_memory;
 		w->active++;
 		t->assigned_ms = dtf_mono_ms();
 		state_worker_sync(w);

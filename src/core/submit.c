@@ -206,7 +206,7 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 		if (queued)
 			state_unqueue(c, t);
 		json_object_update(task_doc(t), body);
-		t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
+		t->sx.priority = (int)dtf_json_int(task_doc(t), "priority", 5);
 		t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 		t->max_requeues = (int)dtf_json_int(task_doc(t), "max_requeues", t->max_requeues);
 		lease_index_task(c, t); /* its priority or name may have changed */
@@ -216,7 +216,7 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 			if (queued)
 				state_unqueue(c, t);
 			json_object_update(task_doc(t), old);
-			t->priority = (int)dtf_json_int(task_doc(t), "priority", 5);
+			t->sx.priority = (int)dtf_json_int(task_doc(t), "priority", 5);
 			t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 			t->max_requeues =
 			    (int)dtf_json_int(task_doc(t), "max_requeues", t->max_requeues);

@@ -126,7 +126,7 @@ int task_save_compact(struct coord *c, struct ctask *t)
 	s = dtf_json_dumps(t->jdoc);
 	if (!s)
 		return DTF_ENOMEM;
-	rc = c->store->ops->put_task_text(c->store, t->id, t->seq, t->run_id,
+	rc = c->store->ops->put_task_text(c->store, t->id, t->sx.seq, t->run_id,
 					  task_status_name(t->status), s);
 	if (rc == 0)
 		keep_text(t, s);

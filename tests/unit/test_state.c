@@ -108,7 +108,7 @@ static const char *queue_of(struct coord *c, int p, char *out, size_t len)
 		n += (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "", t->id);
 		assert_true(n < len);
 		assert_true(t->queued);
-		assert_int_equal(t->priority, p);
+		assert_int_equal(t->sx.priority, p);
 		if (t->qnext)
 			assert_ptr_equal(t->qnext->qprev, t);
 		else
@@ -144,7 +144,7 @@ static void test_add_pending(void **state)
 	assert_int_equal(r->total, 2);
 	assert_int_equal(c->pending_count, 3);
 	assert_int_equal(c->tasks.count, 3);
-	assert_int_equal(t->seq, 3);
+	assert_int_equal(t->sx.seq, 3);
 	assert_int_equal(dtf_json_int(task_doc(t), "seq", 0), 3);
 	assert_int_equal(c->next_seq, 4);
 	assert_string_equal(dtf_json_str(task_doc(t), "status", "?"), "pending");
@@ -566,7 +566,7 @@ static void test_reload_from_store(void **state)
 	assert_int_equal(w->used_slots, 1);
 	assert_int_equal(w->active, 1);
 	/* New tasks continue the sequence. */
-	assert_int_equal(add_task(c, "e", "r1", 5, NULL)->seq, 5);
+	assert_int_equal(add_task(c, "e", "r1", 5, NULL)->sx.seq, 5);
 }
 
 /* A coordinator that restarts finds tasks charged to a worker that was lost: they are requeued

@@ -631,7 +631,8 @@ static struct ctask *brute_pick(struct coord *c, struct cworker *w)
 			continue;
 		if (!best || t->sx.k1 < best->sx.k1 ||
 		    (t->sx.k1 == best->sx.k1 &&
-		     (t->sx.k2 < best->sx.k2 || (t->sx.k2 == best->sx.k2 && t->seq < best->seq))))
+		     (t->sx.k2 < best->sx.k2 ||
+		      (t->sx.k2 == best->sx.k2 && t->sx.seq < best->sx.seq))))
 			best = t;
 	}
 	return best;
@@ -647,7 +648,7 @@ static void check_accounting(struct coord *c, struct cworker **ws, int nw)
 	/* The "behind N tasks of higher priority" count the index keeps. */
 	while ((pos0 = dtf_hmap_next(&c->tasks, pos0, &k0, &v0)) != 0)
 		if (((struct ctask *)v0)->status == TS_PENDING)
-			by_prio[((struct ctask *)v0)->priority]++;
+			by_prio[((struct ctask *)v0)->sx.priority]++;
 	for (p = 1; p <= DTF_PRIORITY_LEVELS + 1; p++) {
 		assert_int_equal(sx_ahead(c->sx, p), ahead);
 		ahead += by_prio[p];
@@ -665,9 +666,9 @@ static void check_accounting(struct coord *c, struct cworker **ws, int nw)
 			if ((t->status == TS_ASSIGNED || t->status == TS_RUNNING) &&
 			    strcmp(t->worker_id, w->id) == 0) {
 				slots++;
-				cpu += t->cpu;
-				mem += t->memory;
-				gpu += t->gpu_memory;
+				cpu += t->sx.cpu;
+				mem += t->sx.memory;
+				gpu += t->sx.gpu_memory;
 			}
 		}
 		assert_int_equal(slots, w->used_slots);
