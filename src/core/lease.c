@@ -159,7 +159,7 @@ struct sx *lease_index(struct coord *c)
 void lease_index_task(struct coord *c, struct ctask *t)
 {
 	t->sx.run_id = t->run_id;
-	sx_task_set(lease_index(c), &t->sx, task_doc(t));
+	sx_task_set(lease_index(c), &t->sx, task_doc(t), t->strs, t->room);
 }
 
 void lease_deadline_check(struct coord *c, struct ctask *t)

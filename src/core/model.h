@@ -87,9 +87,10 @@ struct ctask {
 	int64_t assigned_ms; /* monotonic: when the current attempt was leased (or loaded) */
 	struct ctask *qprev, *qnext; /* the pending queue of its priority */
 	bool queued;
+	bool pinned;   /* rec.pin holds the next attempt for its worker (this process) */
+	uint32_t room; /* bytes of strs[] allocated with the task */
 	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
 	json_t *rec; /* borrowed doc.recovery while a recovery is in progress */
-	bool pinned; /* rec.pin holds the next attempt for its worker (this process) */
 	/* What the pending index and the strategies see of it (src/sched/sched.h), filled in by
 	 * lease_index_task. Also the task's own fields that the index reads, kept only here:
 	 * sx.seq (submission order, the age for FIFO within a priority), sx.priority (1 most
@@ -97,6 +98,9 @@ struct ctask {
 	 * core count") and sx.not_before_ms (retry backoff, monotonic). */
 	struct sx_task sx;
 	char *text; /* a pending task's document as compact JSON (taskdoc.c), or NULL */
+	/* Room for the index's strings (sx.strs: name, batch_key, hardware), allocated with the
+	 * task so that a task costs one allocation. */
+	char strs[];
 };
 
 struct cworker {

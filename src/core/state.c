@@ -150,10 +150,15 @@ static void count(struct coord *c, struct ctask *t, int delta)
 
 struct ctask *state_add_task(struct coord *c, json_t *doc, enum task_status status)
 {
-	struct ctask *t = calloc(1, sizeof(*t));
+	size_t room = sx_task_strs_size(doc);
+	struct ctask *t;
 
+	if (room > UINT16_MAX)
+		room = 0; /* an outsized name or hardware list gets a block of its own */
+	t = calloc(1, sizeof(*t) + room);
 	if (!t)
 		return NULL;
+	t->room = (uint32_t)room;
 	t->jdoc = doc;
 	copy_id(t->id, sizeof(t->id), dtf_json_str(doc, "id", ""));
 	copy_id(t->run_id, sizeof(t->run_id), dtf_json_str(doc, "run_id", ""));

@@ -391,16 +391,30 @@ static const char *intern(struct sx *s, const char *v)
 	return p;
 }
 
-void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc)
+size_t sx_task_strs_size(const json_t *doc)
+{
+	const char *name = dtf_json_str(doc, "name", NULL);
+	const char *key = dtf_json_str(doc, "batch_key", NULL);
+	json_t *hw = json_object_get(doc, "hardware"), *e;
+	size_t len = 0, i;
+
+	json_array_foreach(hw, i, e) {
+		if (json_is_string(e) && i < UINT16_MAX)
+			len += json_string_length(e) + 1;
+	}
+	return len + (name ? strlen(name) + 1 : 0) + (key && *key ? strlen(key) + 1 : 0);
+}
+
+void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc, char *room, size_t cap)
 {
 	const char *name = dtf_json_str(doc, "name", NULL);
 	const char *key = dtf_json_str(doc, "batch_key", NULL);
 	const char *dl = dtf_json_str(doc, "deadline", NULL);
 	json_t *hw = json_object_get(doc, "hardware"), *e;
-	size_t len = 0, i, nlen = name ? strlen(name) + 1 : 0;
+	size_t len = sx_task_strs_size(doc), i, nlen = name ? strlen(name) + 1 : 0;
 	size_t klen = key && *key ? strlen(key) + 1 : 0;
 	struct sx_sigbuf b;
-	char *p;
+	char *p = NULL;
 
 	sx_task_release(t);
 	t->user = intern(s, dtf_json_str(doc, "user", ""));
@@ -408,13 +422,14 @@ void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc)
 	t->deadline_ms = 0;
 	if (dl && dtf_parse_rfc3339(dl, &t->deadline_ms) != 0)
 		t->deadline_ms = 0;
-	/* The strings one task needs, in one allocation. */
-	json_array_foreach(hw, i, e) {
-		if (json_is_string(e) && i < UINT16_MAX)
-			len += json_string_length(e) + 1;
+	/* The strings one task needs, in one block: the room the caller allocated with the record
+	 * when they fit (no allocation of their own per task), else one of their own. */
+	if (len && len <= cap) {
+		p = t->strs = room;
+	} else if (len && (p = t->strs = malloc(len)) != NULL) {
+		t->strs_owned = true;
 	}
-	len += nlen + klen;
-	if (len && (p = t->strs = malloc(len)) != NULL) {
+	if (p) {
 		if (nlen)
 			memcpy(p, name, nlen);
 		p += nlen;
@@ -444,8 +459,10 @@ void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc)
 
 void sx_task_release(struct sx_task *t)
 {
-	free(t->strs);
+	if (t->strs_owned)
+		free(t->strs);
 	t->strs = NULL;
+	t->strs_owned = false;
 	t->has_name = t->has_key = false;
 	t->nhw = 0;
 }

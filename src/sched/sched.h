@@ -54,8 +54,9 @@ struct sx_task {
 	int64_t not_before_ms;
 	/* Set by sx_task_set from the task's document. */
 	const char *user, *project; /* "" when none; interned in the sx (never freed before it) */
-	/* Owned: the name (when has_name; the history is kept by it), then the batch_key (when
-	 * has_key), then nhw hardware classes any of which will do, each ending in '\0'. */
+	/* The name (when has_name; the history is kept by it), then the batch_key (when has_key),
+	 * then nhw hardware classes any of which will do, each ending in '\0': in the room the
+	 * caller gave sx_task_set, or owned (strs_owned). */
 	char *strs;
 	int64_t deadline_ms;  /* wall; 0 when none */
 	struct sx_class *cls; /* its signature, interned in the sx */
@@ -69,7 +70,7 @@ struct sx_task {
 	uint32_t pos; /* in its lane's heap, or in the delayed set */
 	int priority; /* 1 … SX_PRIORITY_LEVELS (set by the core) */
 	uint16_t nhw;
-	bool has_name : 1, has_key : 1;
+	bool has_name : 1, has_key : 1, strs_owned : 1;
 	bool at_risk : 1; /* sx_deadline_check's last answer */
 	bool delayed : 1; /* in the delayed set */
 };
@@ -130,8 +131,12 @@ json_t *sx_describe(struct sx *s, struct dtf_plugins *ps, bool batch_processing,
 /* Fills the parts of t read from the task's document doc: user, project, name, batch_key,
  * hardware, deadline and the signature (which may read t->priority: set it first). Called at
  * submission and when a pending task's priority or name changes, while t is not indexed.
- * Replaces what an earlier call filled. */
-void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc);
+ * Replaces what an earlier call filled. The name, batch_key and hardware classes
+ * (sx_task_strs_size(doc) bytes) go in room (cap bytes the caller allocated with the record,
+ * kept as long as t) when they fit, else in a block of t's own: a task's record and its strings
+ * then cost one allocation, not two (a small block per task slows every later malloc). */
+size_t sx_task_strs_size(const json_t *doc);
+void sx_task_set(struct sx *s, struct sx_task *t, const json_t *doc, char *room, size_t cap);
 /* Frees what sx_task_set allocated (not the record itself); s may already be freed. */
 void sx_task_release(struct sx_task *t);
 /* The task's name (the duration history's key), or NULL. */
