@@ -5,12 +5,16 @@ set -e
 # prometheus: promtool and a Prometheus server for tests/e2e/test_prometheus.sh, which runs its own
 # on a private port and data directory (a system service the package may start is not used).
 # clang-format: scripts/check-format.sh (the lint.format test, `make format`).
+# python3-jsonschema: tests/e2e/test_openapi_replies.sh validates real replies against docs/openapi.json.
+# nodejs, npm: tests/e2e/test_openapi_valid.sh installs an OpenAPI validator with npm; only asked
+# for when npm is missing (NodeSource's nodejs package carries npm and conflicts with Debian's).
 # python3-numpy: numpy's own tests, run by tests/e2e/test_numpy_suite.sh (and bench/numpy.sh, which
 # also compares with pytest -n from python3-pytest-xdist).
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
 python3-requests python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
-prometheus"
+prometheus python3-jsonschema"
+command -v npm > /dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -73,6 +73,7 @@ const struct dtf_http_route api_routes[] = {
     {"PUT", "/api/v1/scheduler", api_h_scheduler_put, false},
     {"GET", "/healthz", api_h_healthz, true},
     {"GET", "/metrics", api_h_metrics, false},
+    {"GET", "/api/v1/openapi.json", api_h_openapi, false},
     {"GET", "/api/v1/tasks/summary", api_h_tasks_summary, false},
     {"GET", "/api/v1/tasks/export", api_h_tasks_export, false},
     {"GET", "/api/v1/tasks", api_h_tasks_list, false},

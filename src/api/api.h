@@ -73,6 +73,14 @@ void api_h_scheduler_put(struct dtf_http_req *r);
 void api_h_recovery_history(struct dtf_http_req *r);
 void api_h_recovery_unblock(struct dtf_http_req *r);
 void api_h_metrics(struct dtf_http_req *r);
+void api_h_openapi(struct dtf_http_req *r);
+
+/* The route table the server is started with, ended by a NULL method. Every route is described
+ * in docs/openapi.json; tests/unit/test_openapi.c checks the two agree both ways. */
+extern const struct dtf_http_route api_routes[];
+/* docs/openapi.json, embedded at build time (scripts/embed_text.py): what GET /api/v1/openapi.json
+ * serves. */
+extern const char dtf_openapi_json[];
 
 /* Writes the report of tasks ts (run borrowed) in the ?format= the request asks for. */
 struct ctask;
