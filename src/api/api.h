@@ -2,7 +2,8 @@
  * this. A handler parses its request, takes the core's lock, makes one core call (core/ops.h)
  * and turns the outcome into a reply; it decides nothing about tasks or workers itself. The
  * handlers are split by resource: api_tasks.c, api_runs.c, api_workers.c, api_admin.c (health,
- * plugins, the scheduler, recovery, the event stream) and metrics.c (/metrics). */
+ * plugins, the scheduler, recovery, the event stream), metrics.c (/metrics) and api_openapi.c
+ * (/api/v1/openapi.json, docs/openapi.json embedded). */
 #ifndef DTF_API_API_H
 #define DTF_API_API_H
 
