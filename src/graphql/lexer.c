@@ -375,21 +375,54 @@ bad:
 			 (const char *)lx->src + start);
 }
 
+/* How many bytes from pos (just past the opening quotes) to the closing ones, or to where
+ * the string must end unterminated: a bound on the room its value needs. */
+static size_t string_extent(const struct gql_lexer *lx, size_t pos, bool block)
+{
+	size_t p = pos;
+	int c;
+
+	while ((c = at(lx, p)) >= 0) {
+		if (block) {
+			if (c == '"' && at(lx, p + 1) == '"' && at(lx, p + 2) == '"')
+				break;
+			if (c == '\\' && at(lx, p + 1) == '"' && at(lx, p + 2) == '"' &&
+			    at(lx, p + 3) == '"')
+				p += 3;
+		} else {
+			if (c == '"' || c == '\n' || c == '\r')
+				break;
+			if (c == '\\' && at(lx, p + 1) >= 0)
+				p++;
+		}
+		p++;
+	}
+	return p - pos;
+}
+
 /* Reads "..." at lx->pos into tok->value. */
 static int read_string(struct gql_lexer *lx, struct gql_token *tok)
 {
-	size_t pos = lx->pos + 1, n, end = 0;
+	size_t pos = lx->pos + 1, n, end = 0, cap;
 	char *out, *w;
 	uint32_t cp;
 	int c;
 
-	/* The decoded value is never longer than the source (an escape shrinks or stays). */
-	out = gql_arena_alloc(lx->arena, lx->len - lx->pos + 1);
+	/* The decoded value is never longer than the source (an escape shrinks or stays), so room
+	 * for the string's own bytes is enough: not for the rest of the document, which would
+	 * make many short strings cost the document's size each. */
+	/* Each step below writes no more than it reads, so the value's length is at most
+	 * pos - (lx->pos + 1); the check at the top of the loop and the slack of 16 (a step reads
+	 * 12 bytes at most) keep the writes inside even if the extent were wrong. */
+	cap = string_extent(lx, pos, false);
+	out = gql_arena_alloc(lx->arena, cap + 16);
 	if (!out)
 		return nomem(lx);
 	w = out;
 	for (;;) {
 		c = at(lx, pos);
+		if (pos - (lx->pos + 1) > cap)
+			return lex_error(lx, pos, "Unterminated string."); /* not reached */
 		if (c < 0 || c == '\n' || c == '\r')
 			return lex_error(lx, pos, "Unterminated string.");
 		if (c == '"')
@@ -526,17 +559,22 @@ static size_t block_string_value(const char *raw, size_t n, char *out)
 /* Reads """...""" at lx->pos into tok->value. */
 static int read_block_string(struct gql_lexer *lx, struct gql_token *tok)
 {
-	size_t pos = lx->pos + 3, n, rawlen = 0;
+	size_t pos = lx->pos + 3, n, rawlen = 0, cap;
 	char *raw, *out;
 	uint32_t cp;
 	int c;
 
-	raw = gql_arena_alloc(lx->arena, lx->len - lx->pos + 1);
-	out = raw ? gql_arena_alloc(lx->arena, lx->len - lx->pos + 1) : NULL;
+	/* The raw value is never longer than the source between the quotes, nor the value
+	 * longer than the raw one. */
+	cap = string_extent(lx, pos, true);
+	raw = gql_arena_alloc(lx->arena, cap + 16);
+	out = raw ? gql_arena_alloc(lx->arena, cap + 16) : NULL;
 	if (!out)
 		return nomem(lx);
 	for (;;) {
 		c = at(lx, pos);
+		if (rawlen > cap)
+			return lex_error(lx, pos, "Unterminated string."); /* not reached */
 		if (c < 0) {
 			return lex_error(lx, pos, "Unterminated string.");
 		} else if (c == '"' && at(lx, pos + 1) == '"' && at(lx, pos + 2) == '"') {

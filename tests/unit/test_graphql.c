@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <cmocka.h>
 
@@ -674,6 +675,37 @@ static void test_limits(void **state)
 	free(src);
 }
 
+/* Memory follows the document's size: many short strings must not cost the rest of the
+ * document each (as room sized to the remaining input once did: about 1 GB here). */
+static void test_memory_bounded(void **state)
+{
+	char *src = malloc(GQL_MAX_DOCUMENT);
+	struct gql_document *doc;
+	struct gql_error err;
+	struct rusage before, after;
+	size_t n;
+	int i;
+
+	(void)state;
+	assert_non_null(src);
+	n = (size_t)snprintf(src, 32, "{ a(x: [");
+	for (i = 0; i < 7000; i++) {
+		memcpy(src + n, i % 2 ? "\"\" " : "\"\"\"\"\"\" ", i % 2 ? 3 : 7);
+		n += i % 2 ? 3 : 7;
+	}
+	memcpy(src + n, "]) }", 4);
+	n += 4;
+	assert_true(n <= GQL_MAX_DOCUMENT);
+	getrusage(RUSAGE_SELF, &before);
+	assert_int_equal(gql_parse(src, n, &doc, &err), 0);
+	assert_int_equal(doc->definitions->selections->arguments->value->count, 7000);
+	getrusage(RUSAGE_SELF, &after);
+	gql_document_free(doc);
+	/* ru_maxrss is in KiB: the peak may grow by 64 MiB at most. */
+	assert_true(after.ru_maxrss - before.ru_maxrss < 64 * 1024);
+	free(src);
+}
+
 static void test_arguments_checked(void **state)
 {
 	struct gql_document *doc = NULL;
@@ -705,6 +737,7 @@ int main(void)
 	    cmocka_unit_test(test_type_system_rejected),
 	    cmocka_unit_test(test_lexical_errors),
 	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_memory_bounded),
 	    cmocka_unit_test(test_arguments_checked),
 	};
 
