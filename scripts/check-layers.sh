@@ -1,6 +1,7 @@
 #!/bin/sh
 # Checks that the source folders only include downwards (STYLE.md rule 1, DESIGN.md section 3):
 #
+#   src/common <- src/graphql (the GraphQL parser, used by a front-end)
 #   src/common <- src/store, src/net <- src/sched <- src/core <- src/api <- src/coordinator <- src/cli
 #
 # scripts/check-layers.sh [ROOT]   (ROOT: the source tree, by default the one this script is in)
@@ -50,6 +51,8 @@ check()
 
 check src/common only '^"common/' \
 	'src/common includes only common/'
+check src/graphql only '^"(common|graphql)/' \
+	'src/graphql includes only common/ and graphql/'
 check src/store only '^"(common|store)/' \
 	'src/store includes only common/ and store/'
 check src/sched deny '^"(core|coordinator|api|cli)/|^"net/http\.h"$|^<microhttpd\.h>$' \
