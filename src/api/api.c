@@ -33,6 +33,17 @@ json_t *api_body_json(struct dtf_http_req *r)
 	return v;
 }
 
+struct cworker *api_worker(struct dtf_http_req *r, const char *id, const json_t *body)
+{
+	struct core_err e;
+	struct cworker *w = core_worker_auth(api_core(r), id, dtf_http_header(r, "X-DTF-Protocol"),
+					     dtf_http_header(r, "X-DTF-Worker-Token"), body, &e);
+
+	if (!w)
+		api_reply_err(r, &e);
+	return w;
+}
+
 unsigned api_status(int code)
 {
 	switch (code) {

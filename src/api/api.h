@@ -40,6 +40,10 @@ struct coord *api_core(struct dtf_http_req *r);
 json_t *api_body_json(struct dtf_http_req *r);
 /* Replies with a core error: its kind and message, the HTTP status its code means. */
 void api_reply_err(struct dtf_http_req *r, const struct core_err *e);
+/* The worker id that sends the request, authenticated by its headers (protocol, token) and
+ * marked seen, or NULL after the error reply. Called with the core's lock held. */
+struct cworker;
+struct cworker *api_worker(struct dtf_http_req *r, const char *id, const json_t *body);
 /* The HTTP status a DTF_E* code means to a client. */
 unsigned api_status(int code);
 
@@ -83,9 +87,7 @@ extern const struct dtf_http_route api_routes[];
  * serves. */
 extern const char dtf_openapi_json[];
 
-/* Writes the report of tasks ts (run borrowed) in the ?format= the request asks for. */
-struct ctask;
-void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run, struct ctask **ts,
-		      size_t n);
+/* Replies with report document doc (taken) in the ?format= the request asks for. */
+void api_reply_report(struct dtf_http_req *r, json_t *doc);
 
 #endif

@@ -41,16 +41,12 @@ out:
 void api_h_runs_list(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
-	json_t *list = json_array();
-	size_t pos = 0;
-	const char *k;
-	void *v;
+	json_t *list;
 
 	pthread_mutex_lock(&c->lock);
-	while ((pos = dtf_hmap_next(&c->runs, pos, &k, &v)) != 0)
-		json_array_append_new(list, core_run_view(c, v, false));
+	list = core_runs_list(c);
 	pthread_mutex_unlock(&c->lock);
-	dtf_http_reply_json(r, 200, json_pack("{s:o}", "runs", list));
+	dtf_http_reply_json(r, 200, list);
 }
 
 /* The run the path names, or NULL after a 404. */
@@ -111,17 +107,15 @@ void api_h_run_summary(struct dtf_http_req *r)
 void api_h_run_export(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
-	struct crun *run;
-	struct ctask **ts;
-	size_t n;
 	struct core_err e;
+	json_t *doc = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	run = find_run(r);
-	if (run) {
-		core_tasks_collect(c, run->id, NULL, &ts, &n, &e);
-		api_export_tasks(r, c, run->doc, ts, n);
-		free(ts);
-	}
+	if (core_run_find(c, r->param[0], &e))
+		core_export_doc(c, r->param[0], NULL, &doc, &e);
 	pthread_mutex_unlock(&c->lock);
+	if (doc)
+		api_reply_report(r, doc);
+	else
+		api_reply_err(r, &e);
 }

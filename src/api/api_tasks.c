@@ -34,11 +34,9 @@ static int report_export(json_t *doc, const char *fmt, struct dtf_buf *out,
 	return rc ? rc : dtf_report_render(fmt, doc, out);
 }
 
-void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run, struct ctask **ts,
-		      size_t n)
+void api_reply_report(struct dtf_http_req *r, json_t *doc)
 {
 	const char *fmt = dtf_http_query(r, "format");
-	json_t *doc;
 	int rc;
 
 	if (!fmt)
@@ -47,9 +45,9 @@ void api_export_tasks(struct dtf_http_req *r, struct coord *c, const json_t *run
 		dtf_http_reply_error(
 		    r, 400, "unsupported_format",
 		    "format '%s' is not supported (json, junit, markdown, html, csv)", fmt);
+		json_decref(doc);
 		return;
 	}
-	doc = core_report_doc(c, run, ts, n);
 	dtf_buf_reset(&r->resp);
 	rc = report_export(doc, fmt, &r->resp, &r->content_type);
 	json_decref(doc);
@@ -82,15 +80,11 @@ void api_h_tasks_list(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
 	const char *status = dtf_http_query(r, "status");
-	const char *run_id = dtf_http_query(r, "run_id");
 	const char *lim = dtf_http_query(r, "limit");
 	const char *off = dtf_http_query(r, "offset");
 	long limit = lim ? strtol(lim, NULL, 10) : 1000, offset = off ? strtol(off, NULL, 10) : 0;
 	enum task_status want = TS_PENDING;
-	struct ctask **ts;
-	size_t n, i, matched = 0;
 	json_t *list;
-	struct core_err e;
 
 	if (status && !task_status_parse(status, &want)) {
 		dtf_http_reply_error(r, 400, "invalid_status", "unknown status '%s'", status);
@@ -101,19 +95,11 @@ void api_h_tasks_list(struct dtf_http_req *r)
 				     "limit must be 0..100000 and offset >= 0");
 		return;
 	}
-	list = json_array();
 	pthread_mutex_lock(&c->lock);
-	core_tasks_collect(c, run_id, NULL, &ts, &n, &e);
-	for (i = 0; i < n; i++) {
-		if (status && ts[i]->status != want)
-			continue;
-		if ((long)matched >= offset && (long)json_array_size(list) < limit)
-			json_array_append_new(list, core_task_view(c, ts[i]));
-		matched++;
-	}
-	free(ts);
+	list =
+	    core_tasks_list(c, dtf_http_query(r, "run_id"), status ? (int)want : -1, limit, offset);
 	pthread_mutex_unlock(&c->lock);
-	dtf_http_reply_json(r, 200, json_pack("{s:o,s:i}", "tasks", list, "total", (int)matched));
+	dtf_http_reply_json(r, 200, list);
 }
 
 void api_h_tasks_summary(struct dtf_http_req *r)
@@ -136,27 +122,17 @@ void api_h_tasks_summary(struct dtf_http_req *r)
 void api_h_tasks_export(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
-	const char *run_id = dtf_http_query(r, "run_id");
-	struct ctask **ts;
-	size_t n;
-	char now[32];
 	struct core_err e;
+	json_t *doc;
+	int rc;
 
 	pthread_mutex_lock(&c->lock);
-	if (core_tasks_collect(c, run_id, dtf_http_query(r, "ids"), &ts, &n, &e)) {
-		api_reply_err(r, &e);
-	} else {
-		struct crun *cr = run_id ? state_run(c, run_id) : NULL;
-		json_t *run;
-		dtf_rfc3339(dtf_wall_ms(), now);
-		run = cr ? json_incref(cr->doc)
-			 : json_pack("{s:s,s:s,s:s}", "id", "export", "name", "dtf", "created_at",
-				     now);
-		api_export_tasks(r, c, run, ts, n);
-		json_decref(run);
-	}
-	free(ts);
+	rc = core_export_doc(c, dtf_http_query(r, "run_id"), dtf_http_query(r, "ids"), &doc, &e);
 	pthread_mutex_unlock(&c->lock);
+	if (rc)
+		api_reply_err(r, &e);
+	else
+		api_reply_report(r, doc);
 }
 
 /* The task the path names, or NULL after a 404. */
@@ -232,19 +208,6 @@ void api_h_task_delete(struct dtf_http_req *r)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The worker a worker's request comes from (its id in the body), or NULL after the reply. */
-static struct cworker *body_worker(struct dtf_http_req *r, const json_t *body)
-{
-	struct core_err e;
-	struct cworker *w = core_worker_auth(api_core(r), dtf_json_str(body, "worker_id", ""),
-					     dtf_http_header(r, "X-DTF-Protocol"),
-					     dtf_http_header(r, "X-DTF-Worker-Token"), body, &e);
-
-	if (!w)
-		api_reply_err(r, &e);
-	return w;
-}
-
 void api_h_task_result(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
@@ -260,7 +223,7 @@ void api_h_task_result(struct dtf_http_req *r)
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
-	w = body_worker(r, body);
+	w = api_worker(r, dtf_json_str(body, "worker_id", ""), body);
 	if (w) {
 		if (core_task_result(c, w, r->param[0], body, &reply, &leased, &e)) {
 			api_reply_err(r, &e);
@@ -273,7 +236,11 @@ void api_h_task_result(struct dtf_http_req *r)
 	json_decref(body);
 }
 
-void api_h_task_started(struct dtf_http_req *r)
+/* A worker's report about one of its tasks (the worker's id in the body): op's outcome, or
+ * {"ok": true}. */
+static void worker_report(struct dtf_http_req *r,
+			  int (*op)(struct coord *c, struct cworker *w, const char *task_id,
+				    const json_t *body, struct core_err *e))
 {
 	struct coord *c = api_core(r);
 	json_t *body = api_body_json(r);
@@ -283,9 +250,9 @@ void api_h_task_started(struct dtf_http_req *r)
 	if (!body)
 		return;
 	pthread_mutex_lock(&c->lock);
-	w = body_worker(r, body);
+	w = api_worker(r, dtf_json_str(body, "worker_id", ""), body);
 	if (w) {
-		if (core_task_started(c, w, r->param[0], body, &e))
+		if (op(c, w, r->param[0], body, &e))
 			api_reply_err(r, &e);
 		else
 			dtf_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
@@ -294,23 +261,12 @@ void api_h_task_started(struct dtf_http_req *r)
 	json_decref(body);
 }
 
+void api_h_task_started(struct dtf_http_req *r)
+{
+	worker_report(r, core_task_started);
+}
+
 void api_h_task_log_append(struct dtf_http_req *r)
 {
-	struct coord *c = api_core(r);
-	json_t *body = api_body_json(r);
-	struct cworker *w;
-	struct core_err e;
-
-	if (!body)
-		return;
-	pthread_mutex_lock(&c->lock);
-	w = body_worker(r, body);
-	if (w) {
-		if (core_task_log_append(c, w, r->param[0], body, &e))
-			api_reply_err(r, &e);
-		else
-			dtf_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
-	}
-	pthread_mutex_unlock(&c->lock);
-	json_decref(body);
+	worker_report(r, core_task_log_append);
 }

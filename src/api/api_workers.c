@@ -9,19 +9,6 @@
 #include "common/json.h"
 #include "core/model.h"
 
-/* The worker the path names, authenticated, or NULL after the reply. */
-static struct cworker *path_worker(struct dtf_http_req *r, const json_t *body)
-{
-	struct core_err e;
-	struct cworker *w =
-	    core_worker_auth(api_core(r), r->param[0], dtf_http_header(r, "X-DTF-Protocol"),
-			     dtf_http_header(r, "X-DTF-Worker-Token"), body, &e);
-
-	if (!w)
-		api_reply_err(r, &e);
-	return w;
-}
-
 void api_h_worker_register(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
@@ -48,7 +35,7 @@ void api_h_worker_heartbeat(struct dtf_http_req *r)
 	if (!body)
 		return;
 	pthread_mutex_lock(&c->lock);
-	w = path_worker(r, body);
+	w = api_worker(r, r->param[0], body);
 	if (w)
 		dtf_http_reply_json(r, 200, core_worker_heartbeat(c, w, body));
 	pthread_mutex_unlock(&c->lock);
@@ -61,27 +48,20 @@ void api_h_worker_lease(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
 	json_t *body = api_body_json(r), *reply, *leased;
-	struct cworker *w;
 	struct core_err e;
 
 	if (!body)
 		return;
-	if (core_lease_valid(body, &e)) {
-		api_reply_err(r, &e);
-		json_decref(body);
-		return;
-	}
 	pthread_mutex_lock(&c->lock);
-	w = path_worker(r, body);
-	if (w) {
-		if (core_worker_lease(c, w, body, r, &reply, &leased, &e)) {
-			api_reply_err(r, &e);
-		} else if (!reply) {
-			dtf_http_suspend(r);
-		} else {
-			r->app_state = leased;
-			dtf_http_reply_json(r, 200, reply);
-		}
+	if (core_worker_lease(c, r->param[0], dtf_http_header(r, "X-DTF-Protocol"),
+			      dtf_http_header(r, "X-DTF-Worker-Token"), body, r, &reply, &leased,
+			      &e)) {
+		api_reply_err(r, &e);
+	} else if (!reply) {
+		dtf_http_suspend(r);
+	} else {
+		r->app_state = leased;
+		dtf_http_reply_json(r, 200, reply);
 	}
 	pthread_mutex_unlock(&c->lock);
 	json_decref(body);

@@ -53,6 +53,14 @@ bool core_note_blocked(struct coord *c, struct ctask *t, json_t *blocked);
 void core_task_output(struct ctask *t, struct dtf_buf *out);
 /* The report document {"run", "tasks"} of tasks ts (a new reference; run borrowed). */
 json_t *core_report_doc(struct coord *c, const json_t *run, struct ctask **ts, size_t n);
+/* The report document of a run's tasks or of the tasks ids names (or of all), with the run's
+ * document, or one named "export" when no run is given. */
+int core_export_doc(struct coord *c, const char *run_id, const char *ids, json_t **doc,
+		    struct core_err *e);
+/* {"tasks": [views], "total"}: a run's tasks (or all) with status (an enum task_status, or -1
+ * for any), in submission order, offset of them skipped and at most limit listed; total counts
+ * every match. */
+json_t *core_tasks_list(struct coord *c, const char *run_id, int status, long limit, long offset);
 
 /* ---- runs (runs.c) ---- */
 
@@ -63,6 +71,8 @@ struct crun *core_run_new(struct coord *c, const char *name, json_t *meta);
 /* Creates and stores a run (name NULL: its id; meta an object or NULL). */
 int core_run_create(struct coord *c, const char *name, json_t *meta, struct crun **out,
 		    struct core_err *e);
+/* {"runs": [views]}: every run as clients see it. */
+json_t *core_runs_list(struct coord *c);
 /* The run as clients see it, with a summary (a new reference). */
 json_t *core_run_view(struct coord *c, struct crun *run, bool with_blocked);
 /* The run's summary from its counters (a new reference), bounded however large the run. */
@@ -107,14 +117,14 @@ int core_worker_register(struct coord *c, const char *protocol, json_t *body, js
 			 struct core_err *e);
 /* A heartbeat of w (resources, draining, what it runs); *reply gets what the worker must do. */
 json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *body);
-/* Checks a lease request's fields (max, ahead, wait_s, results) before anything is done. */
-int core_lease_valid(const json_t *body, struct core_err *e);
-/* A lease: the results in body first, then up to max tasks (and ahead more). When nothing is
- * leased and the worker may wait, the lease is suspended with token and *reply stays NULL;
- * else *reply gets {"tasks", "cancel", "results"} and *leased the leased documents (a new
- * reference, NULL if none: what lease_undelivered() takes should the reply be lost). */
-int core_worker_lease(struct coord *c, struct cworker *w, const json_t *body, void *token,
-		      json_t **reply, json_t **leased, struct core_err *e);
+/* A lease by worker worker_id (its credentials as for core_worker_auth, checked after the
+ * request's fields): the results in body first, then up to max tasks (and ahead more). When nothing
+ * is leased and the worker may wait, the lease is suspended with token and *reply stays NULL; else
+ * *reply gets {"tasks", "cancel", "results"} and *leased the leased documents (a new reference,
+ * NULL if none: what lease_undelivered() takes should the reply be lost). */
+int core_worker_lease(struct coord *c, const char *worker_id, const char *protocol,
+		      const char *credential, const json_t *body, void *token, json_t **reply,
+		      json_t **leased, struct core_err *e);
 /* All workers' views and the blocked hardware, {"workers", "blocked_hardware"}. */
 json_t *core_workers_list(struct coord *c);
 /* One worker's view, or NULL with DTF_ENOTFOUND. */

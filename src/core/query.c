@@ -227,3 +227,45 @@ json_t *core_report_doc(struct coord *c, const json_t *run, struct ctask **ts, s
 		json_array_append_new(tasks, core_task_view(c, ts[i]));
 	return json_pack("{s:O,s:o}", "run", run, "tasks", tasks);
 }
+
+json_t *core_tasks_list(struct coord *c, const char *run_id, int status, long limit, long offset)
+{
+	struct ctask **ts;
+	size_t n, i, matched = 0;
+	json_t *list = json_array();
+	struct core_err e;
+
+	core_tasks_collect(c, run_id, NULL, &ts, &n, &e);
+	for (i = 0; i < n; i++) {
+		if (status >= 0 && (int)ts[i]->status != status)
+			continue;
+		if ((long)matched >= offset && (long)json_array_size(list) < limit)
+			json_array_append_new(list, core_task_view(c, ts[i]));
+		matched++;
+	}
+	free(ts);
+	return json_pack("{s:o,s:i}", "tasks", list, "total", (int)matched);
+}
+
+int core_export_doc(struct coord *c, const char *run_id, const char *ids, json_t **doc,
+		    struct core_err *e)
+{
+	struct ctask **ts;
+	size_t n;
+	struct crun *cr;
+	json_t *run;
+	char now[32];
+	int rc = core_tasks_collect(c, run_id, ids, &ts, &n, e);
+
+	*doc = NULL;
+	if (rc)
+		return rc;
+	cr = run_id ? state_run(c, run_id) : NULL;
+	dtf_rfc3339(dtf_wall_ms(), now);
+	run = cr ? json_incref(cr->doc)
+		 : json_pack("{s:s,s:s,s:s}", "id", "export", "name", "dtf", "created_at", now);
+	*doc = core_report_doc(c, run, ts, n);
+	json_decref(run);
+	free(ts);
+	return 0;
+}

@@ -52,6 +52,18 @@ int core_run_create(struct coord *c, const char *name, json_t *meta, struct crun
 	return 0;
 }
 
+json_t *core_runs_list(struct coord *c)
+{
+	json_t *list = json_array();
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	while ((pos = dtf_hmap_next(&c->runs, pos, &k, &v)) != 0)
+		json_array_append_new(list, core_run_view(c, v, false));
+	return json_pack("{s:o}", "runs", list);
+}
+
 json_t *core_run_view(struct coord *c, struct crun *run, bool with_blocked)
 {
 	size_t n;

@@ -235,7 +235,8 @@ json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *
 	}
 }
 
-int core_lease_valid(const json_t *body, struct core_err *e)
+/* Checks a lease request's fields (max, ahead, wait_s, results) before anything is done. */
+static int lease_valid(const json_t *body, struct core_err *e)
 {
 	long long max = dtf_json_int(body, "max", 1), ahead = dtf_json_int(body, "ahead", 0);
 	double wait_s = dtf_json_num(body, "wait_s", 0);
@@ -253,23 +254,27 @@ int core_lease_valid(const json_t *body, struct core_err *e)
 
 /* The body may carry finished results first ("results": [...]), so a busy worker reports and
  * asks for more in one round trip. */
-int core_worker_lease(struct coord *c, struct cworker *w, const json_t *body, void *token,
-		      json_t **reply, json_t **leased, struct core_err *err)
+int core_worker_lease(struct coord *c, const char *worker_id, const char *protocol,
+		      const char *credential, const json_t *body, void *token, json_t **reply,
+		      json_t **leased, struct core_err *err)
 {
 	json_t *results, *acks = NULL, *e, *tasks;
+	struct cworker *w;
 	double wait_s;
 	int max, ahead, rc = 0;
 	size_t i;
 
 	*reply = *leased = NULL;
-	if (!json_is_object(body))
-		return core_fail(err, DTF_EINVAL, "invalid_lease", "a lease request is an object");
+	/* The request's fields first, then who sends it (a bad request is 400 whoever sent it). */
+	if (lease_valid(body, err))
+		return err->code;
+	w = core_worker_auth(c, worker_id, protocol, credential, body, err);
+	if (!w)
+		return err->code;
 	max = (int)dtf_json_int(body, "max", 1);
 	wait_s = dtf_json_num(body, "wait_s", 0);
 	ahead = (int)dtf_json_int(body, "ahead", 0);
 	results = json_object_get(body, "results");
-	if (core_lease_valid(body, err))
-		return err->code;
 	if (txn_begin(c))
 		return store_error(err);
 	acks = json_array();
