@@ -485,19 +485,6 @@ void lease_end(struct coord *c, struct cworker *w, int err, const char *kind, co
 		answer(c, w, lease_reply(w, json_array()), NULL, 0, NULL, NULL);
 }
 
-void lease_expire(struct coord *c, int64_t now_ms)
-{
-	size_t pos = 0;
-	const char *k;
-	void *v;
-
-	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
-		struct cworker *w = v;
-		if (w->waiter && now_ms >= w->waiter_deadline_ms)
-			lease_end(c, w, 0, NULL, NULL);
-	}
-}
-
 void lease_forget(struct coord *c, void *token)
 {
 	size_t pos = 0;

@@ -341,8 +341,6 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 void lease_suspend(struct coord *c, struct cworker *w, void *token, int max, double wait_s);
 /* Ends w's suspended lease, if any: with no tasks when err is 0, else with the error. */
 void lease_end(struct coord *c, struct cworker *w, int err, const char *kind, const char *msg);
-/* Ends the suspended leases whose wait has passed (the tick). */
-void lease_expire(struct coord *c, int64_t now_ms);
 /* Forgets token if it is a suspended lease (its connection is gone, nothing is sent). */
 void lease_forget(struct coord *c, void *token);
 /* A lease reply that did not reach its worker: its tasks (documents with "id") still assigned
