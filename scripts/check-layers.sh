@@ -3,6 +3,10 @@
 #
 #   src/common <- src/graphql (the GraphQL parser, used by a front-end)
 #   src/common <- src/store, src/net <- src/sched <- src/core <- src/api <- src/coordinator <- src/cli
+#   src/api <- src/gqlapi (GraphQL), src/dashboard (the web pages) <- src/coordinator
+#
+# The front-ends beside REST (src/gqlapi, src/dashboard) share the server through api/api.h (the
+# request helpers) but never include REST's handlers or each other.
 #
 # scripts/check-layers.sh [ROOT]   (ROOT: the source tree, by default the one this script is in)
 #
@@ -59,6 +63,12 @@ check src/sched deny '^"(core|coordinator|api|cli)/|^"net/http\.h"$|^<microhttpd
 	'src/sched (the pending index, strategies) must not include core/, coordinator/, api/, cli/, net/http.h or <microhttpd.h>'
 check src/core deny '^"(api|coordinator|cli)/|^"net/(http\.h|[^"]*server[^"]*)"$|^<microhttpd\.h>$' \
 	'src/core (the coordinator core) must not include api/, coordinator/, cli/, net/http.h, net/ server headers or <microhttpd.h>'
+check src/api deny '^"(gqlapi|dashboard|coordinator|cli)/' \
+	'src/api must not include the other front-ends (gqlapi/, dashboard/), coordinator/ or cli/'
+check src/gqlapi only '^"(common|net|graphql|sched|core|gqlapi)/|^"api/api\.h"$' \
+	'src/gqlapi includes common/, net/, graphql/, sched/, core/, api/api.h and gqlapi/ only'
+check src/dashboard only '^"(common|net|sched|core|report|dashboard)/|^"api/api\.h"$' \
+	'src/dashboard includes common/, net/, sched/, core/, report/, api/api.h and dashboard/ only'
 
 if [ "$bad" != 0 ]; then
 	echo "check-layers: includes that go up a layer (see scripts/check-layers.sh)" >&2

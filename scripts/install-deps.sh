@@ -8,12 +8,15 @@ set -e
 # python3-jsonschema: tests/e2e/test_openapi_replies.sh validates real replies against docs/openapi.json.
 # nodejs, npm: tests/e2e/test_openapi_valid.sh installs an OpenAPI validator with npm; only asked
 # for when npm is missing (NodeSource's nodejs package carries npm and conflicts with Debian's).
+# chromium-driver, python3-selenium: tests/e2e/test_dashboard_browser.py drives headless Chromium
+# over WebDriver against the dashboard. node-graphql: graphql-js, the GraphQL client that
+# tests/e2e/test_graphql_client.sh runs (with node) against the coordinator's /graphql.
 # python3-numpy: numpy's own tests, run by tests/e2e/test_numpy_suite.sh (and bench/numpy.sh, which
 # also compares with pytest -n from python3-pytest-xdist).
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
 python3-requests python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
-prometheus python3-jsonschema"
+prometheus python3-jsonschema chromium-driver python3-selenium node-graphql"
 command -v npm > /dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do

@@ -234,12 +234,40 @@ static void on_done(struct dtf_http_req *r, bool ok)
 	r->app_state = NULL;
 }
 
-struct dtf_api *dtf_api_start(struct coord *c, char *err, size_t errlen)
+/* api_routes and then every table of extra in one zero-terminated table, or NULL. */
+static struct dtf_http_route *join_routes(const struct dtf_http_route *const *extra)
+{
+	const struct dtf_http_route *const *t;
+	struct dtf_http_route *all;
+	size_t n = 0, i;
+
+	for (i = 0; api_routes[i].method; i++)
+		n++;
+	for (t = extra; t && *t; t++)
+		for (i = 0; (*t)[i].method; i++)
+			n++;
+	all = calloc(n + 1, sizeof(*all));
+	if (!all)
+		return NULL;
+	n = 0;
+	for (i = 0; api_routes[i].method; i++)
+		all[n++] = api_routes[i];
+	for (t = extra; t && *t; t++)
+		for (i = 0; (*t)[i].method; i++)
+			all[n++] = (*t)[i];
+	return all;
+}
+
+struct dtf_api *dtf_api_start(struct coord *c, const struct dtf_http_route *const *extra, char *err,
+			      size_t errlen)
 {
 	struct dtf_api *a = calloc(1, sizeof(*a));
 	struct dtf_http_config hc;
 
-	if (!a) {
+	if (a)
+		a->routes = join_routes(extra);
+	if (!a || !a->routes) {
+		free(a);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -254,7 +282,7 @@ struct dtf_api *dtf_api_start(struct coord *c, char *err, size_t errlen)
 	memset(&hc, 0, sizeof(hc));
 	hc.host = c->cfg.host;
 	hc.port = c->cfg.port;
-	hc.routes = api_routes;
+	hc.routes = a->routes;
 	hc.app = a;
 	hc.api_keys = c->cfg.api_keys;
 	hc.on_done = on_done;
@@ -293,5 +321,6 @@ void dtf_api_stop(struct dtf_api *a)
 	memset(&c->fe, 0, sizeof(c->fe));
 	pthread_mutex_unlock(&c->lock);
 	free(a->held);
+	free(a->routes);
 	free(a);
 }

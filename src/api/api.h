@@ -22,11 +22,16 @@ struct dtf_api {
 	struct dtf_http_server *http;
 	struct dtf_http_req **held; /* replies waiting for the group commit */
 	size_t nheld, cap;
+	struct dtf_http_route *routes; /* api_routes and the other front-ends' tables, joined */
 };
 
 /* Starts serving c's configuration (host, port, keys, TLS) and registers the front-end's hooks
- * with the core (c->fe). NULL with a reason in err. */
-struct dtf_api *dtf_api_start(struct coord *c, char *err, size_t errlen);
+ * with the core (c->fe). The server answers api_routes and, after them, the routes of the
+ * tables in extra (NULL-terminated; NULL for none): the other front-ends (GraphQL, the
+ * dashboard) share the port, the keys and the group commit, and their handlers use the helpers
+ * below, never REST's handlers. NULL with a reason in err. */
+struct dtf_api *dtf_api_start(struct coord *c, const struct dtf_http_route *const *extra, char *err,
+			      size_t errlen);
 unsigned dtf_api_port(const struct dtf_api *a);
 /* Answers every suspended request (503, shutting down), stops the server and frees. Accepts
  * NULL. Not under the core's lock. */

@@ -33,6 +33,11 @@ static void *tick_main(void *arg)
 	return NULL;
 }
 
+/* The front-ends that share the REST API's port, after its own routes. */
+static const struct dtf_http_route *const frontends[] = {
+    NULL,
+};
+
 struct coordinator *coord_start(const struct coord_config *cfg, char *err, size_t errlen)
 {
 	struct coordinator *co = calloc(1, sizeof(*co));
@@ -44,7 +49,7 @@ struct coordinator *coord_start(const struct coord_config *cfg, char *err, size_
 	co->core = core_new(cfg, err, errlen);
 	if (!co->core)
 		goto fail;
-	co->api = dtf_api_start(co->core, err, errlen);
+	co->api = dtf_api_start(co->core, frontends, err, errlen);
 	if (!co->api)
 		goto fail;
 	if (pthread_create(&co->tick, NULL, tick_main, co) != 0) {
