@@ -4,6 +4,8 @@
 set -e
 # prometheus: promtool and a Prometheus server for tests/e2e/test_prometheus.sh, which runs its own
 # on a private port and data directory (a system service the package may start is not used).
+# prometheus-pushgateway: tests/e2e/test_pushgateway.sh, where `dtf run --pushgateway` pushes to
+# a private one that the private Prometheus scrapes.
 # clang-format: scripts/check-format.sh (the lint.format test, `make format`).
 # python3-jsonschema: tests/e2e/test_openapi_replies.sh validates real replies against docs/openapi.json.
 # nodejs, npm: tests/e2e/test_openapi_valid.sh installs an OpenAPI validator with npm; only asked
@@ -16,7 +18,7 @@ set -e
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
 python3-requests python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
-prometheus python3-jsonschema chromium-driver python3-selenium node-graphql"
+prometheus prometheus-pushgateway python3-jsonschema chromium-driver python3-selenium node-graphql"
 command -v npm > /dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do

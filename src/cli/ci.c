@@ -40,6 +40,7 @@
 struct ci_opts {
 	const char *provider, *coordinator, *api_key, *test_dir, *pattern, *output_dir;
 	const char *badges_dir, *history_dir, *state_dir, *api_url;
+	const char *pushgateway; /* --pushgateway: where the run's metrics go at the end */
 	const char *write_tasks; /* --write-tasks: the discovered tasks as a task file */
 	json_t *test_files, *formats;
 	const char *artifacts[MAX_GLOBS];
@@ -71,6 +72,8 @@ static void usage(FILE *f)
 	    "  --history-dir D        keep each branch's last run there and compare with it\n"
 	    "  --artifacts GLOB       also collect these files (repeatable)\n"
 	    "  --api-url URL          the CI provider's API base URL (default: the real one)\n"
+	    "  --pushgateway URL      push the run's metrics to a Prometheus Pushgateway at the\n"
+	    "                         end (default $DTF_PUSHGATEWAY_URL; docs/integrations.md)\n"
 	    "  --timeout S            give up after S seconds (exit 3; default 3600)\n"
 	    "  --poll-interval S      ask for progress and tell the provider every S s (default "
 	    "5)\n"
@@ -511,6 +514,7 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 	    {"history-dir", required_argument, NULL, 'H'},
 	    {"artifacts", required_argument, NULL, 'a'},
 	    {"api-url", required_argument, NULL, 'u'},
+	    {"pushgateway", required_argument, NULL, 'G'},
 	    {"state-dir", required_argument, NULL, 'S'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -596,6 +600,9 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 			break;
 		case 'H':
 			o->history_dir = optarg;
+			break;
+		case 'G':
+			o->pushgateway = optarg;
 			break;
 		case 'a':
 			if (o->nartifacts >= MAX_GLOBS) {
@@ -1067,6 +1074,10 @@ int cmd_ci(int argc, char **argv)
 	} else {
 		rc = infra ? 2 : 0;
 	}
+	cli_push_run(
+	    "dtf ci", o.pushgateway, run_id, json_object_get(doc, "summary"),
+	    dtf_json_int(json_object_get(json_object_get(doc, "summary"), "tasks"), "total", 0),
+	    (double)(dtf_mono_ms() - start) / 1000.0, rc);
 out:
 	if (loc.coord || loc.n)
 		dtf_local_stop(&loc, rc == 3);

@@ -116,6 +116,12 @@ bool cli_report_format_ok(const char *name);
  * Returns true when nothing failed, was cancelled or is unfinished. */
 bool cli_print_summary(const char *prefix, const json_t *counts, const struct run_counts *k,
 		       double secs);
+/* Pushes a finished run's metrics to the Pushgateway at url (or $DTF_PUSHGATEWAY_URL when url
+ * is NULL; nothing when neither is set) under job "dtf" and run run_id, and says on stderr
+ * whether it worked. summary is the report's test counts. A push that fails is reported, and
+ * does not change the exit status: the tests' outcome is not the metrics' delivery. */
+void cli_push_run(const char *prefix, const char *url, const char *run_id, const json_t *summary,
+		  long long tasks, double secs, int exit_status);
 /* Fetches run_id's results, prepares the report model and writes each format into output_dir
  * (and badges). *doc stores the prepared model (a new reference, or NULL when it could not be
  * fetched). Prints errors itself; returns 0 or the last DTF_E* code. */

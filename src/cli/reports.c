@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ci/isolate.h"
+#include "ci/pushgateway.h"
 #include "cli/cli.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -138,4 +139,35 @@ out:
 	json_decref(prev);
 	json_decref(doc);
 	return rc;
+}
+
+void cli_push_run(const char *prefix, const char *url, const char *run_id, const json_t *summary,
+		  long long tasks, double secs, int exit_status)
+{
+	struct ci_push_run run = {.summary = summary,
+				  .tasks = tasks,
+				  .duration_s = secs,
+				  .exit_status = exit_status,
+				  .end_time_s = (double)dtf_wall_ms() / 1000.0};
+	const char *grouping[] = {"run", run_id, NULL};
+	struct dtf_buf text;
+	char err[1024];
+	int rc;
+
+	if (!url || !*url)
+		url = getenv("DTF_PUSHGATEWAY_URL");
+	if (!url || !*url)
+		return;
+	dtf_buf_init(&text, (size_t)1 << 20);
+	rc = ci_push_metrics(&text, &run);
+	if (rc)
+		snprintf(err, sizeof(err), "cannot write the metrics: %s", dtf_strerror(rc));
+	else
+		rc = ci_push(url, "dtf", grouping, dtf_buf_str(&text), text.len, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "%s: the run's metrics were not pushed: %s\n", prefix, err);
+	else
+		fprintf(stderr, "%s: pushed the run's metrics to %s (job dtf, run %s)\n", prefix,
+			url, run_id);
+	dtf_buf_release(&text);
 }

@@ -26,29 +26,32 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: dtf run [options]\n"
-		"  --workers N            local workers (default: number of cores)\n"
-		"  --slots N              tasks per worker at once (default 1)\n"
-		"  --test-dir D           directory of tests (repeatable; default ./tests)\n"
-		"  --test-pattern G       file name pattern (default test_* and *_test.*)\n"
-		"  --task-file F          run the tasks of a task file instead of discovering\n"
-		"  --output-dir D         where reports go (default ./test-results)\n"
-		"  --report-formats L     comma-separated: json,junit,markdown,html,csv\n"
-		"                         (default json,junit)\n"
-		"  --badges-dir D         write shields.io endpoint badges into D\n"
-		"  --coverage F           an lcov or Cobertura file to report (repeatable)\n"
-		"  --compare-with F       an earlier results.json to compare this run with\n"
-		"  --timeout S            give up after S seconds (exit 3)\n"
-		"  --hardware X,…         hardware the local workers offer beyond detection\n"
-		"  --state-dir D          coordinator state and work directories (default .dtf)\n"
-		"  --quiet                no progress display\n"
-		"  --pytest               run test_*.py files with pytest, several per process, "
-		"grouped\n"
-		"                         by their recorded durations (automatic when the test\n"
-		"                         directory has conftest.py or pytest.ini); a chunk's\n"
-		"                         failing tests are re-run alone (order "
-		"dependence):\n" DTF_ISOLATE_USAGE);
+	fprintf(
+	    f,
+	    "usage: dtf run [options]\n"
+	    "  --workers N            local workers (default: number of cores)\n"
+	    "  --slots N              tasks per worker at once (default 1)\n"
+	    "  --test-dir D           directory of tests (repeatable; default ./tests)\n"
+	    "  --test-pattern G       file name pattern (default test_* and *_test.*)\n"
+	    "  --task-file F          run the tasks of a task file instead of discovering\n"
+	    "  --output-dir D         where reports go (default ./test-results)\n"
+	    "  --report-formats L     comma-separated: json,junit,markdown,html,csv\n"
+	    "                         (default json,junit)\n"
+	    "  --badges-dir D         write shields.io endpoint badges into D\n"
+	    "  --coverage F           an lcov or Cobertura file to report (repeatable)\n"
+	    "  --compare-with F       an earlier results.json to compare this run with\n"
+	    "  --pushgateway URL      push the run's metrics to a Prometheus Pushgateway at the\n"
+	    "                         end (default $DTF_PUSHGATEWAY_URL; docs/integrations.md)\n"
+	    "  --timeout S            give up after S seconds (exit 3)\n"
+	    "  --hardware X,…         hardware the local workers offer beyond detection\n"
+	    "  --state-dir D          coordinator state and work directories (default .dtf)\n"
+	    "  --quiet                no progress display\n"
+	    "  --pytest               run test_*.py files with pytest, several per process, "
+	    "grouped\n"
+	    "                         by their recorded durations (automatic when the test\n"
+	    "                         directory has conftest.py or pytest.ini); a chunk's\n"
+	    "                         failing tests are re-run alone (order "
+	    "dependence):\n" DTF_ISOLATE_USAGE);
 }
 
 /* Prints each failed test with its reason and the end of its output. */
@@ -96,13 +99,15 @@ int cmd_run(int argc, char **argv)
 	    {"badges-dir", required_argument, NULL, 'B'},
 	    {"coverage", required_argument, NULL, 'C'},
 	    {"compare-with", required_argument, NULL, 'P'},
+	    {"pushgateway", required_argument, NULL, 'G'},
 	    DTF_ISOLATE_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	const char *dirs[MAX_DIRS];
 	int ndirs = 0, nworkers = (int)sysconf(_SC_NPROCESSORS_ONLN), slots = 1, opt, rc = 0, i;
 	const char *pattern = NULL, *task_file = NULL, *outdir = "test-results",
-		   *formats = "json,junit", *hardware = NULL, *state_dir = ".dtf";
+		   *formats = "json,junit", *hardware = NULL, *state_dir = ".dtf",
+		   *pushgateway = NULL;
 	double timeout = 0;
 	bool quiet = false, pytest = false;
 	int pytest_chunks = 0;
@@ -177,6 +182,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'P':
 			ro.compare_with = optarg;
+			break;
+		case 'G':
+			pushgateway = optarg;
 			break;
 		case 'y':
 			pytest = true;
@@ -325,6 +333,9 @@ int cmd_run(int argc, char **argv)
 	if (rc == 1 && iso.allow && k.cancelled == k.unschedulable &&
 	    dtf_isolate_only_order(report))
 		rc = 0;
+	cli_push_run("dtf run", pushgateway, run_id,
+		     report ? json_object_get(report, "summary") : NULL, k.total,
+		     (double)(dtf_mono_ms() - start) / 1000.0, rc);
 out:
 	dtf_local_stop(&loc, rc == 3);
 	if (hc_ready)
