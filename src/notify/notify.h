@@ -1,0 +1,73 @@
+/* notify.h: channels to the services a team reads (Slack, Microsoft Teams, email, JIRA, TestRail,
+ * a plain webhook): each configured channel is opened from its `integrations.<name>` block and
+ * sends one message at a time. The coordinator's outbox (which events make messages, grouping,
+ * throttling, retries, dead letters) is built on this and never talks HTTP or SMTP itself; a
+ * connector never decides whether to retry, it only says what happened.
+ *
+ * Layer: src/notify includes common/, net/ and ci/http.h (the retrying service client); the
+ * core and the coordinator call it, never the other way round. */
+#ifndef DTF_NOTIFY_H
+#define DTF_NOTIFY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NOTIFY_MAX_CHANNELS 64
+#define NOTIFY_NAME_MAX	    64
+
+struct notify_channel;
+struct dtf_tpl;
+
+/* One message to send. data is the template context; the fields every event has are listed in
+ * docs/integrations.md ("Events and their fields"): event, severity, title, text, time, url,
+ * and, by event, run {id, name, url, counts...}, tests [{name, status, error, duration_s,
+ * worker, url}], more (tests left out of the list), worker {...}, hardware, recovery {...}. */
+struct notify_message {
+	const char *event;    /* "task_failed", "run_failed", "run_completed", "worker_lost", …,
+			       * "grouped" for a message that merges several events */
+	const char *severity; /* "info", "warning", "error", "critical" */
+	const char *key;      /* a stable id of this message: the idempotency or dedupe key a
+			       * service takes, so that a retry after a crash is not a duplicate */
+	const json_t *data;   /* the template context (borrowed) */
+	/* A template the route chose for this channel's target, compiled by the caller's
+	 * configuration (common/template.h), or NULL for the connector's built-in default. */
+	const struct dtf_tpl *tpl;
+};
+
+/* What a send did. The outbox decides from this whether to retry (retry true: a connection
+ * error, 429, 5xx, a timeout) or to give up (a 4xx that will not change: 400, 401, 403, 404,
+ * 410). */
+struct notify_result {
+	long status;	     /* the service's HTTP status (SMTP: its reply code); 0 when none */
+	bool retry;	     /* worth trying again later */
+	long retry_after_ms; /* the service asked to wait this long (Retry-After, X-RateLimit-
+			      * Reset), or 0 */
+	char error[512];     /* why it failed, naming the service and the cause, never the
+			      * credential; "" on success */
+	char answer[512];    /* a short summary of the service's answer (for `dtf notify test`
+			      * and the outbox's record): a message id, an issue key, … */
+};
+
+/* Opens the channel `name` from its block (a JSON object: the YAML block of
+ * integrations.<name>, as common/yaml.c loads it): checks the fields its type needs, reads the
+ * credential from token_env / token_file (never required inline), and sets *out. 0, or DTF_EINVAL
+ * with "integrations.<name>.<field>: reason" in err. The credential is never put in err. */
+int notify_channel_open(const char *name, const json_t *block, struct notify_channel **out,
+			char *err, size_t errlen);
+/* Sends m; fills res. 0 when the service took it, else a negative DTF_E* code with res->error.
+ * Bounded in time (the channel's timeout_s, 10 s by default) and in the answer it reads. Safe
+ * to call from one thread per channel at a time. */
+int notify_send(struct notify_channel *ch, const struct notify_message *m, struct notify_result *res);
+/* The channel's name and type ("slack", "slack_webhook", "teams", "email", "jira", "testrail",
+ * "webhook"). */
+const char *notify_channel_name(const struct notify_channel *ch);
+const char *notify_channel_type(const struct notify_channel *ch);
+/* The service's documented rate limit for this channel, in messages per minute (Slack about 60
+ * per channel, Teams about 240), used when a route sets no throttle. */
+double notify_channel_rate(const struct notify_channel *ch);
+/* Which escaping a template for this channel needs (the value is an enum dtf_tpl_escape). */
+int notify_channel_escape(const struct notify_channel *ch);
+void notify_channel_close(struct notify_channel *ch);
+
+#endif
