@@ -96,6 +96,7 @@ assert_eq "$(jq_py "[t for t in d['tasks'] if t['id'] == '$RETRY'][0]['attempt']
 assert_eq "$(page / ov.html)" 200 "GET /"
 python3 "$DOM" overview ov.html "$RUN" summary.json dw-1 || fail "the overview's DOM contract"
 grep -q 'dash &lt;run&gt;' ov.html || fail "the run's name is not escaped on the overview"
+grep -q '<tr class="recovery-stat"><td>' ov.html || fail "the overview shows no recovery record after a retry"
 
 # --- the run page ---
 assert_eq "$(page "/runs/$RUN" run.html)" 200 "GET /runs/$RUN"
