@@ -431,10 +431,12 @@ def overview(driver, run_id, before, final):
         check(mx > 0 and val == mx, "overview: <progress> of the finished run (value/max)",
               "value == max", f"{val}/{mx}")
     collect_console(driver, "overview (reloaded)")
-    return row[0].find_elements(By.CSS_SELECTOR, "a.run-link")
 
 
-def run_page(driver, run_id, ids, tasks, final, link):
+def run_page(driver, run_id, ids, tasks, final):
+    # Reached through the overview's link.
+    link = driver.find_elements(By.CSS_SELECTOR,
+                                f"#runs tr.run[data-run-id='{run_id}'] a.run-link")
     if link:
         link[0].click()
     else:
@@ -595,7 +597,7 @@ def main():
     driver = start_browser(profile)
     try:
         browser_login(driver, run_id)
-        link = overview(driver, run_id, before, final)
+        overview(driver, run_id, before, final)
         s = summary(run_id)["tests"]
         require({k: s[k] for k in final} == final, "REST: the run's test counts at the end",
                 final, s)
@@ -603,7 +605,7 @@ def main():
         retried = [t for t in tasks if t["id"] == ids["retry-twice"]][0]
         require(len(retried.get("history", [])) == 2, "REST: attempts of the retried task", 2,
                 retried.get("history"))
-        run_page(driver, run_id, ids, tasks, final, link)
+        run_page(driver, run_id, ids, tasks, final)
         task_pages(driver, run_id, ids)
     finally:
         try:
