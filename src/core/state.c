@@ -465,6 +465,12 @@ static void record_attempt(struct coord *c, struct ctask *t, const char *outcome
 	dtf_rfc3339(dtf_wall_ms(), ts);
 	a = json_pack("{s:i,s:s,s:s,s:s}", "attempt", t->attempt, "worker_id", t->worker_id,
 		      "outcome", outcome, "finished_at", ts);
+	/* When the attempt was leased and started: with finished_at, where it sat on its worker's
+	 * timeline (report/timeline.h), retried attempts included. */
+	if (json_is_string(json_object_get(task_doc(t), "assigned_at")))
+		json_object_set(a, "assigned_at", json_object_get(task_doc(t), "assigned_at"));
+	if (json_is_string(json_object_get(task_doc(t), "started_at")))
+		json_object_set(a, "started_at", json_object_get(task_doc(t), "started_at"));
 	if (kind)
 		json_object_set_new(a, "error_kind", json_string(kind));
 	if (why)

@@ -35,6 +35,7 @@ struct dtf_http_req {
 	struct dtf_buf resp;
 	const char *content_type;    /* "application/json" unless set; static string */
 	const char *extra_header[2]; /* optional name, value (static strings) */
+	struct dtf_buf headers;	     /* more headers (dtf_http_add_header): "name\0value\0"… */
 
 	/* Long-poll: a handler calls dtf_http_suspend(); the app keeps the pointer and calls
 	 * dtf_http_resume() once the response is filled. */
@@ -64,8 +65,16 @@ struct dtf_http_route {
 	const char *method;  /* "GET", "POST", … */
 	const char *pattern; /* "/api/v1/tasks/{id}"; each {x} matches one non-empty segment */
 	dtf_http_handler fn;
-	bool open; /* served without an API key (health checks) */
+	/* DTF_ROUTE_KEY (false): an API key is needed; DTF_ROUTE_OPEN (true): served without one
+	 * (health checks, the login form); DTF_ROUTE_PAGE: an HTML page of the dashboard, which
+	 * needs a key too but sends a browser without one to /login instead of answering 401.
+	 * (One field rather than a new one, so that every route table keeps its four members.) */
+	unsigned char open;
 };
+
+#define DTF_ROUTE_KEY  0
+#define DTF_ROUTE_OPEN 1
+#define DTF_ROUTE_PAGE 2
 
 struct dtf_http_config {
 	const char *host;		     /* address to bind; NULL or "" means 127.0.0.1 */
@@ -97,6 +106,16 @@ void dtf_http_server_stop(struct dtf_http_server *s);
 /* For handlers: the query argument or request header, or NULL. */
 const char *dtf_http_query(struct dtf_http_req *r, const char *key);
 const char *dtf_http_header(struct dtf_http_req *r, const char *name);
+
+/* Adds a response header (copied; name and value without CR or LF, else DTF_EINVAL). 0,
+ * DTF_EINVAL or DTF_ENOMEM. */
+int dtf_http_add_header(struct dtf_http_req *r, const char *name, const char *value);
+/* True if key is one of the server's API keys, or the server needs none. */
+bool dtf_http_key_valid(const struct dtf_http_req *r, const char *key);
+/* True if the server requires an API key. */
+bool dtf_http_keys_required(const struct dtf_http_req *r);
+/* True if the server speaks TLS. */
+bool dtf_http_tls(const struct dtf_http_req *r);
 
 /* Sets a JSON response (steals a reference to body). */
 void dtf_http_reply_json(struct dtf_http_req *r, unsigned status, json_t *body);

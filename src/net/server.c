@@ -148,22 +148,91 @@ static bool route_match(const char *pattern, const char *path, char *scratch, si
 	return *pattern == '\0' && *path == '\0';
 }
 
-static bool key_ok(struct dtf_http_server *s, struct dtf_http_req *r)
+/* Compares a presented key with a configured one in time that depends on their lengths only,
+ * so that a client cannot learn a key a byte at a time from response times. */
+static bool key_eq(const char *got, const char *want)
+{
+	size_t n = strlen(got), m = strlen(want), i;
+	unsigned char d = n != m;
+
+	for (i = 0; i < n && i < m; i++)
+		d |= (unsigned char)(got[i] ^ want[i]);
+	return d == 0;
+}
+
+bool dtf_http_keys_required(const struct dtf_http_req *r)
+{
+	return r->server->cfg.api_keys && r->server->cfg.api_keys[0];
+}
+
+bool dtf_http_tls(const struct dtf_http_req *r)
+{
+	return r->server->tls_cert != NULL;
+}
+
+bool dtf_http_key_valid(const struct dtf_http_req *r, const char *key)
 {
 	const char *const *k;
-	const char *auth, *xkey;
+	bool ok = false;
+
+	if (!dtf_http_keys_required(r))
+		return true;
+	if (!key || !*key)
+		return false;
+	for (k = r->server->cfg.api_keys; *k; k++)
+		ok |= key_eq(key, *k);
+	return ok;
+}
+
+/* The request's key: Authorization: Bearer, X-API-Key, or, for a GET, the dashboard's dtf_key
+ * cookie (set by its login form). The cookie is a key only for reading: a browser sends it
+ * with any request to this origin, even one another site's page makes it send, so a change
+ * (POST, PUT, DELETE) must carry the key in a header, which no other site can make a browser
+ * add. */
+static bool key_ok(struct dtf_http_server *s, struct dtf_http_req *r)
+{
+	const char *auth, *xkey, *cookie;
 
 	if (!s->cfg.api_keys || !s->cfg.api_keys[0])
 		return true;
 	auth = dtf_http_header(r, "Authorization");
 	xkey = dtf_http_header(r, "X-API-Key");
-	for (k = s->cfg.api_keys; *k; k++) {
-		if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && strcmp(auth + 7, *k) == 0)
-			return true;
-		if (xkey && strcmp(xkey, *k) == 0)
+	if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && dtf_http_key_valid(r, auth + 7))
+		return true;
+	if (xkey && dtf_http_key_valid(r, xkey))
+		return true;
+	if (strcmp(r->method, "GET") == 0) {
+		cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "dtf_key");
+		if (cookie && dtf_http_key_valid(r, cookie))
 			return true;
 	}
 	return false;
+}
+
+int dtf_http_add_header(struct dtf_http_req *r, const char *name, const char *value)
+{
+	size_t len = r->headers.len;
+
+	if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+		return DTF_EINVAL;
+	if (dtf_buf_add(&r->headers, name, strlen(name) + 1) ||
+	    dtf_buf_add(&r->headers, value, strlen(value) + 1)) {
+		dtf_buf_truncate(&r->headers, len);
+		return DTF_ENOMEM;
+	}
+	return 0;
+}
+
+/* Adds the headers of dtf_http_add_header to resp. */
+static void add_headers(struct MHD_Response *resp, const struct dtf_http_req *r)
+{
+	const char *p = r->headers.data, *end = p + r->headers.len;
+
+	while (p && p < end) {
+		const char *v = p + strlen(p) + 1;
+		MHD_add_response_header(resp, p, v);
+		p = v + strlen(v) + 1;
+	}
 }
 
 struct req_scratch {
@@ -192,7 +261,18 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 		path_known = true;
 		if (strcmp(rt->method, r->method) != 0)
 			continue;
-		if (!rt->open && !key_ok(s, r)) {
+		if (rt->open == DTF_ROUTE_PAGE && strcmp(r->method, "GET") == 0 && !key_ok(s, r)) {
+			/* A person at a browser: the login form, not a JSON error. */
+			r->status = 303;
+			r->content_type = "text/html; charset=utf-8";
+			dtf_buf_reset(&r->resp);
+			dtf_buf_adds(&r->resp, "<!DOCTYPE html><title>Sign in</title>"
+					       "<a href=\"/login\">Sign in</a>\n");
+			r->extra_header[0] = "Location";
+			r->extra_header[1] = "/login";
+			return;
+		}
+		if (rt->open != DTF_ROUTE_OPEN && !key_ok(s, r)) {
 			dtf_http_reply_error(r, 401, "unauthorized",
 					     "a valid API key is required (Authorization: Bearer "
 					     "KEY or X-API-Key: KEY)");
@@ -281,6 +361,7 @@ static enum MHD_Result send_stream(struct dtf_http_req *r)
 		return MHD_NO;
 	MHD_add_response_header(resp, "Content-Type", r->content_type);
 	MHD_add_response_header(resp, "Cache-Control", "no-cache");
+	add_headers(resp, r);
 	ret = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -305,6 +386,7 @@ static enum MHD_Result send_response(struct dtf_http_req *r)
 	MHD_add_response_header(resp, "Content-Type", r->content_type);
 	if (r->extra_header[0])
 		MHD_add_response_header(resp, r->extra_header[0], r->extra_header[1]);
+	add_headers(resp, r);
 	ret = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -331,6 +413,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->received_ms = dtf_mono_ms();
 		dtf_buf_init(&r->body_buf, DTF_HTTP_MAX_BODY);
 		dtf_buf_init(&r->resp, (size_t)1 << 30);
+		dtf_buf_init(&r->headers, 64u << 10);
 		*con_cls = r;
 		return MHD_YES;
 	}
@@ -373,6 +456,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		r->stream_free(r->stream_cls);
 	dtf_buf_release(&r->body_buf);
 	dtf_buf_release(&r->resp);
+	dtf_buf_release(&r->headers);
 	free(r);
 	*con_cls = NULL;
 }

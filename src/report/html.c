@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/utf8.h"
 #include "common/util.h"
+#include "report/timeline.h"
 #include "report/view.h"
 
 #define TEXT_CAP 2000  /* bytes of one cell's text */
@@ -98,23 +99,14 @@ static const char script[] =
     "})();\n"
     "</script>\n";
 
-/* What a code point becomes in HTML text and double-quoted attributes: markup characters become
- * references, control characters other than tab and newline are dropped. */
-static const char *html_rep(uint32_t cp, char tmp[8])
-{
-	(void)tmp;
-	if (report_markup_ref(cp))
-		return report_markup_ref(cp);
-	if (cp == '\'')
-		return "&#39;";
-	return (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f ? "" : NULL;
-}
+/* The one HTML escaper (report/timeline.h), shared with the timeline and the dashboard. */
+#define html_rep report_html_rep
 
 /* Appends s escaped for HTML (see html_rep), at most cap bytes of it; invalid UTF-8 becomes
  * U+FFFD. */
 static int html_escape(struct dtf_buf *b, const char *s, size_t cap)
 {
-	return report_escape(b, s, strlen(s), cap, html_rep);
+	return dtf_html_escape_cap(b, s, cap);
 }
 
 /* Appends fmt with each %s an argument escaped as html_escape() does, at most TEXT_CAP bytes of
@@ -503,6 +495,33 @@ static int put_tests(struct dtf_buf *b, json_t *tests)
 	return rc;
 }
 
+/* The run timeline (timeline.h): where the run's time went, worker slot by worker slot; nothing
+ * when no task has run. */
+static int put_timeline(struct dtf_buf *b, json_t *doc)
+{
+	json_t *tasks = json_object_get(doc, "tasks"), *t;
+	struct dtf_timeline tl;
+	size_t i;
+	int rc = 0;
+
+	dtf_timeline_init(&tl, dtf_wall_ms());
+	json_array_foreach(tasks, i, t) {
+		rc = dtf_timeline_add_task(&tl, t);
+		if (rc)
+			break;
+	}
+	if (!rc && tl.n > 0)
+		rc =
+		    dtf_buf_adds(b, "<section id=\"timeline-section\"><h2>Timeline</h2>\n"
+				    "<p>One lane per worker slot, one bar per attempt (retries "
+				    "included): green passed, red failed, orange timed out, purple "
+				    "the infrastructure's fault. Hover a bar for its task and "
+				    "duration.</p>\n") ||
+		    dtf_timeline_svg(&tl, b, "timeline", 0) || dtf_buf_adds(b, "</section>\n");
+	dtf_timeline_release(&tl);
+	return rc > 0 ? DTF_ENOMEM : rc;
+}
+
 int dtf_report_html(json_t *doc, struct dtf_buf *out)
 {
 	json_t *summary = NULL, *tests = NULL, *run = json_object_get(doc, "run");
@@ -548,6 +567,8 @@ int dtf_report_html(json_t *doc, struct dtf_buf *out)
 		rc = put_coverage(out, doc);
 	if (!rc)
 		rc = put_comparison(out, doc);
+	if (!rc)
+		rc = put_timeline(out, doc);
 	if (!rc)
 		rc = put_tests(out, tests);
 	if (!rc)

@@ -53,6 +53,10 @@ const char *report_markup_ref(uint32_t cp);
 /* What code point cp becomes in a format's text: a replacement (a static string, or tmp filled
  * in), or NULL to keep the character as it is. */
 typedef const char *(*report_escape_fn)(uint32_t cp, char tmp[8]);
+/* What a code point becomes in HTML text and quoted attributes (timeline.c; see
+ * dtf_html_escape): markup characters and the apostrophe become references, control characters
+ * other than tab and newline are dropped. */
+const char *report_html_rep(uint32_t cp, char tmp[8]);
 /* Appends s[0..len) escaped by rep_of: bytes that are not UTF-8 become U+FFFD, and past cap bytes
  * of input the text is cut (on a character boundary) with "…". 0 or DTF_ENOMEM. */
 int report_escape(struct dtf_buf *b, const char *s, size_t len, size_t cap,
