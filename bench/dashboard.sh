@@ -2,7 +2,10 @@
 # dashboard.sh: the web dashboard's time to first render with a large run. Starts a coordinator
 # (no API key) and one worker of 4 slots, submits one run of N tasks (default 10,000: every 100th
 # runs `false`, the rest `true`) and lets the worker finish them all, so the run page holds N
-# task rows and N timeline rects. Then, for the run page GET /runs/{id} and the overview GET /:
+# task rows and N timeline rects ("finished"). Then a second run of N tasks that ask for a
+# hardware class no worker offers, so they all stay pending with a reason ("pending": the
+# overview's pending table and the blocked list have N candidates). For each, for the run page
+# GET /runs/{id} and the overview GET /:
 #   (a) the server: curl's time_starttransfer and time_total, median of R requests (default 7);
 #   (b) headless Chromium through selenium: first-paint, first-contentful-paint,
 #       domContentLoaded and load, from the page's navigation start, median of L loads
@@ -82,16 +85,13 @@ print("%-22s server  first byte %7.1f ms  total %7.1f ms  (%d requests, page %d 
     os.path.getsize(sys.argv[3]) // 1024))
 EOF
 }
-server "/runs/$RUN"
-server "/"
-
-# (b) the browser.
+BROWSER=1
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] ||
 	! /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
 	echo "no chromium, chromedriver or selenium: browser timings skipped" >&2
-	exit 0
+	BROWSER=0
 fi
-/usr/bin/python3 - "$URL" "$RUN" "$L" "$TMP" <<'EOF'
+cat > browser.py <<'EOF'
 import os, statistics, sys, time
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -113,7 +113,8 @@ var n = performance.getEntriesByType('navigation')[0], p = {};
 performance.getEntriesByType('paint').forEach(function (e) { p[e.name] = e.startTime; });
 return {fp: p['first-paint'], fcp: p['first-contentful-paint'],
         dcl: n.domContentLoadedEventEnd, load: n.loadEventEnd, ttfb: n.responseStart,
-        rows: document.querySelectorAll('#tasks tr.task, #runs tr.run').length,
+        rows: document.querySelectorAll('#tasks tr.task').length,
+        pend: document.querySelectorAll('#pending tbody tr').length,
         rects: document.querySelectorAll('svg#timeline rect.attempt').length};
 """
 try:
@@ -133,9 +134,35 @@ try:
         med = lambda k: statistics.median(g[k] for g in got if g[k] is not None) \
             if any(g[k] is not None for g in got) else float("nan")
         print("%-22s browser first byte %6.0f ms  first paint %6.0f ms  FCP %6.0f ms  "
-              "DOMContentLoaded %6.0f ms  load %6.0f ms  (%d loads; %d rows, %d rects)" % (
+              "DOMContentLoaded %6.0f ms  load %6.0f ms  (%d loads; %d task rows, %d rects, "
+              "%d pending rows)" % (
                   "GET " + label, med("ttfb"), med("fp"), med("fcp"), med("dcl"), med("load"),
-                  len(got), got[-1]["rows"], got[-1]["rects"]))
+                  len(got), got[-1]["rows"], got[-1]["rects"], got[-1]["pend"]))
 finally:
     d.quit()
 EOF
+
+# measure LABEL RUN: (a) and (b) for the run page of RUN and the overview.
+measure() {
+	echo "--- $1"
+	server "/runs/$2"
+	server "/"
+	[ "$BROWSER" = 0 ] || /usr/bin/python3 browser.py "$URL" "$2" "$L" "$TMP"
+}
+measure "finished: $N tasks done (1% failed)" "$RUN"
+
+# The pending run: nothing can run it, so it stays as submitted.
+python3 -c "
+import json
+json.dump({'run': {'name': 'dashboard bench, pending'},
+           'tasks': [{'name': 'waiting-%05d' % i, 'command': ['true'], 'hardware': 'rocm'}
+                     for i in range($N)]}, open('pending.json', 'w'))"
+RUN2=$(curl -s -X POST -H 'Content-Type: application/json' --data-binary @pending.json \
+	"$URL/api/v1/tasks" | python3 -c 'import json,sys; print(json.load(sys.stdin)["run_id"])')
+curl -s "$URL/api/v1/runs/$RUN2/summary" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["pending"] == d["total"], d
+print("run %s: %d tasks, all pending" % (sys.argv[1], d["total"]))' "$RUN2"
+measure "pending: $N tasks no worker can run (and the finished run beside them)" "$RUN2"
+
