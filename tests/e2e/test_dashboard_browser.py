@@ -371,7 +371,7 @@ def browser_login(driver, run_id):
 
 def overview(driver, run_id, before, final):
     driver.get(f"{URL}/")
-    row_css = f"#runs tr.run[data-run-id='{run_id}']"
+    row_css = f"table#runs tr.run[data-run-id='{run_id}']"
     row = wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, row_css), 10, "the run's row")
     require(row, f"overview: {row_css}", "present", "absent")
     row = row[0]
@@ -386,13 +386,16 @@ def overview(driver, run_id, before, final):
     got = counts(driver, row_css, "td")
     check(got == before, "overview: counts before the release (td.passed/failed/skipped/total)",
           before, got)
-    wsel = f"#workers tr.worker[data-worker-id='{WORKER_ID}']"
+    wsel = f"table#workers tr.worker[data-worker-id='{WORKER_ID}']"
     check(driver.find_elements(By.CSS_SELECTOR, wsel), f"overview: {wsel}", "present", "absent")
     check(driver.find_elements(By.CSS_SELECTOR, "#blocked"), "overview: #blocked", "present",
           "absent")
     check(driver.find_elements(By.CSS_SELECTOR, "table#pending"), "overview: table#pending",
           "present", "absent")
     no_injected_markup(driver, "overview")
+    js = driver.execute_script("""return Array.prototype.map.call(document.scripts,
+        function (s) { return s.src ? new URL(s.src).pathname : 'inline'; });""")
+    check("/dashboard.js" in js, "overview: <script src=/dashboard.js>", "present", js)
 
     # Live: a marker on window survives only if the page is neither reloaded nor left.
     marker = f"m-{os.getpid()}-{time.time_ns()}"
@@ -436,24 +439,24 @@ def overview(driver, run_id, before, final):
 def run_page(driver, run_id, ids, tasks, final):
     # Reached through the overview's link.
     link = driver.find_elements(By.CSS_SELECTOR,
-                                f"#runs tr.run[data-run-id='{run_id}'] a.run-link")
+                                f"table#runs tr.run[data-run-id='{run_id}'] a.run-link")
     if link:
         link[0].click()
     else:
         driver.get(f"{URL}/runs/{run_id}")
     wait_until(lambda: urllib.parse.urlsplit(driver.current_url).path == f"/runs/{run_id}", 10,
                "the run page")
-    rows = wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#tasks tr.task"), 10,
-                      "#tasks tr.task")
-    require(rows, "run page: #tasks tr.task", f"{len(ids)} rows", 0)
-    check(len(rows) == len(ids), "run page: number of #tasks tr.task", len(ids), len(rows))
+    rows = wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "table#tasks tr.task"), 10,
+                      "table#tasks tr.task")
+    require(rows, "run page: table#tasks tr.task", f"{len(ids)} rows", 0)
+    check(len(rows) == len(ids), "run page: number of table#tasks tr.task", len(ids), len(rows))
     got = counts(driver, "#run-counts")
     check(got == final, "run page: #run-counts", final, got)
 
     by_id = {t["id"]: t for t in tasks}
     status_of = {}
     for name, tid in ids.items():
-        r = driver.find_elements(By.CSS_SELECTOR, f"#tasks tr.task[data-task-id='{tid}']")
+        r = driver.find_elements(By.CSS_SELECTOR, f"table#tasks tr.task[data-task-id='{tid}']")
         if not check(len(r) == 1, f"run page: tr.task[data-task-id={tid}] ({name})", 1, len(r)):
             continue
         status_of[tid] = r[0].get_attribute("data-status")
@@ -511,7 +514,7 @@ def run_page(driver, run_id, ids, tasks, final):
 
             def shown(tid):
                 return driver.find_element(
-                    By.CSS_SELECTOR, f"#tasks tr.task[data-task-id='{tid}']").is_displayed()
+                    By.CSS_SELECTOR, f"table#tasks tr.task[data-task-id='{tid}']").is_displayed()
             hidden = wait_until(lambda: not any(shown(t) for t in passed_ids), 5,
                                 "the passed rows to be hidden")
             check(hidden, "run page: passed rows after choosing 'failed'", "hidden",
@@ -531,7 +534,7 @@ def run_page(driver, run_id, ids, tasks, final):
 def task_pages(driver, run_id, ids):
     # The failed task, reached through its link on the run page.
     a = driver.find_elements(By.CSS_SELECTOR,
-                             f"#tasks tr.task[data-task-id='{ids['fail-known']}'] a.task-link")
+                             f"table#tasks tr.task[data-task-id='{ids['fail-known']}'] a.task-link")
     if a:
         a[0].click()
     else:
