@@ -83,7 +83,7 @@ int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *e
 	/* The table's defaults (cli/coordinator.c), as `dtf coordinator` with no flags has them. */
 	coord_options_defaults(&cc);
 	cc.host = "127.0.0.1";
-	cc.port = 0;
+	cc.port = o->port;
 	cc.db_path = path;
 	cc.auto_discovery = true;
 	cc.heartbeat_timeout_s = 15;

@@ -17,6 +17,7 @@ struct dtf_local_opts {
 	int slots;	       /* tasks per worker at once (0: the worker's default) */
 	const char *hardware;  /* --hardware for the workers, or NULL */
 	bool keep_work_dirs;   /* keep passed tasks' directories (artifact collection) */
+	unsigned port;	       /* the coordinator's loopback port; 0: one the system picks */
 };
 
 struct dtf_local {

@@ -4,6 +4,7 @@
  * as skipped). */
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,29 +27,34 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: dtf run [options]\n"
-		"  --workers N            local workers (default: number of cores)\n"
-		"  --slots N              tasks per worker at once (default 1)\n"
-		"  --test-dir D           directory of tests (repeatable; default ./tests)\n"
-		"  --test-pattern G       file name pattern (default test_* and *_test.*)\n"
-		"  --task-file F          run the tasks of a task file instead of discovering\n"
-		"  --output-dir D         where reports go (default ./test-results)\n"
-		"  --report-formats L     comma-separated: json,junit,markdown,html,csv\n"
-		"                         (default json,junit)\n"
-		"  --badges-dir D         write shields.io endpoint badges into D\n"
-		"  --coverage F           an lcov or Cobertura file to report (repeatable)\n"
-		"  --compare-with F       an earlier results.json to compare this run with\n"
-		"  --timeout S            give up after S seconds (exit 3)\n"
-		"  --hardware X,…         hardware the local workers offer beyond detection\n"
-		"  --state-dir D          coordinator state and work directories (default .dtf)\n"
-		"  --quiet                no progress display\n"
-		"  --pytest               run test_*.py files with pytest, several per process, "
-		"grouped\n"
-		"                         by their recorded durations (automatic when the test\n"
-		"                         directory has conftest.py or pytest.ini); a chunk's\n"
-		"                         failing tests are re-run alone (order "
-		"dependence):\n" DTF_ISOLATE_USAGE);
+	fprintf(
+	    f, "usage: dtf run [options]\n"
+	       "  --workers N            local workers (default: number of cores)\n"
+	       "  --slots N              tasks per worker at once (default 1)\n"
+	       "  --test-dir D           directory of tests (repeatable; default ./tests)\n"
+	       "  --test-pattern G       file name pattern (default test_* and *_test.*)\n"
+	       "  --task-file F          run the tasks of a task file instead of discovering\n"
+	       "  --output-dir D         where reports go (default ./test-results)\n"
+	       "  --report-formats L     comma-separated: json,junit,markdown,html,csv\n"
+	       "                         (default json,junit)\n"
+	       "  --badges-dir D         write shields.io endpoint badges into D\n"
+	       "  --coverage F           an lcov or Cobertura file to report (repeatable)\n"
+	       "  --compare-with F       an earlier results.json to compare this run with\n"
+	       "  --timeout S            give up after S seconds (exit 3)\n"
+	       "  --hardware X,…         hardware the local workers offer beyond detection\n"
+	       "  --state-dir D          coordinator state and work directories (default .dtf)\n"
+	       "  --quiet                no progress display\n"
+	       "  --dashboard            print the embedded coordinator's web dashboard URL and\n"
+	       "                         serve it during the run (docs/dashboard.md)\n"
+	       "  --dashboard-port P     serve the coordinator (and dashboard) on loopback port P\n"
+	       "  --dashboard-keep       with --dashboard: after the reports, keep serving the\n"
+	       "                         dashboard until Ctrl-C (SIGINT or SIGTERM)\n"
+	       "  --pytest               run test_*.py files with pytest, several per process, "
+	       "grouped\n"
+	       "                         by their recorded durations (automatic when the test\n"
+	       "                         directory has conftest.py or pytest.ini); a chunk's\n"
+	       "                         failing tests are re-run alone (order "
+	       "dependence):\n" DTF_ISOLATE_USAGE);
 }
 
 /* Prints each failed test with its reason and the end of its output. */
@@ -77,6 +83,36 @@ static void print_failures(json_t *doc)
 	}
 }
 
+static volatile sig_atomic_t keep_stop;
+
+static void on_keep_signal(int sig)
+{
+	(void)sig;
+	keep_stop = 1;
+}
+
+/* --dashboard-keep: the run is over and its reports are written; the embedded coordinator goes
+ * on serving its dashboard until the user sends SIGINT (Ctrl-C) or SIGTERM. Only with that flag:
+ * by default `dtf run` ends with its run, so scripts and `make run` never wait. A handler rather
+ * than sigwait(): the coordinator's threads, started earlier, do not block the signals, and one
+ * of them may be the thread that receives it. */
+static void keep_serving(const char *url)
+{
+	struct sigaction sa, old_int, old_term;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_keep_signal;
+	sigemptyset(&sa.sa_mask);
+	keep_stop = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	fprintf(stderr, "dtf run: the dashboard stays at %s/ until Ctrl-C\n", url);
+	while (!keep_stop)
+		usleep(100 * 1000);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -96,6 +132,9 @@ int cmd_run(int argc, char **argv)
 	    {"badges-dir", required_argument, NULL, 'B'},
 	    {"coverage", required_argument, NULL, 'C'},
 	    {"compare-with", required_argument, NULL, 'P'},
+	    {"dashboard", no_argument, NULL, 'D'},
+	    {"dashboard-port", required_argument, NULL, 'O'},
+	    {"dashboard-keep", no_argument, NULL, 'K'},
 	    DTF_ISOLATE_LONG_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
@@ -104,8 +143,9 @@ int cmd_run(int argc, char **argv)
 	const char *pattern = NULL, *task_file = NULL, *outdir = "test-results",
 		   *formats = "json,junit", *hardware = NULL, *state_dir = ".dtf";
 	double timeout = 0;
-	bool quiet = false, pytest = false;
+	bool quiet = false, pytest = false, dashboard = false, dashboard_keep = false;
 	int pytest_chunks = 0;
+	unsigned dashboard_port = 0;
 	char err[512], run_id[80], pyhist[4200];
 	struct dtf_local loc = {0};
 	struct dtf_http_client hc;
@@ -180,6 +220,23 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'y':
 			pytest = true;
+			break;
+		case 'D':
+			dashboard = true;
+			break;
+		case 'O': {
+			char *end;
+			long p = strtol(optarg, &end, 10);
+			if (end == optarg || *end || p < 1 || p > 65535) {
+				fprintf(stderr, "dtf run: --dashboard-port must be 1..65535\n");
+				return 2;
+			}
+			dashboard_port = (unsigned)p;
+			dashboard = true;
+			break;
+		}
+		case 'K':
+			dashboard_keep = dashboard = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -266,7 +323,8 @@ int cmd_run(int argc, char **argv)
 		struct dtf_local_opts lo = {.state_dir = state_dir,
 					    .workers = nworkers,
 					    .slots = slots,
-					    .hardware = hardware};
+					    .hardware = hardware,
+					    .port = dashboard_port};
 		if (dtf_local_start(&loc, &lo, err, sizeof(err))) {
 			fprintf(stderr, "dtf run: %s\n", err);
 			rc = 2;
@@ -278,6 +336,9 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	hc_ready = true;
+	/* Printed whatever --quiet says: it was asked for. */
+	if (dashboard)
+		fprintf(stderr, "dtf run: dashboard at %s/\n", loc.url);
 	/* Wait for the workers to register so placement reasons are meaningful. */
 	dtf_local_wait_workers(&loc, &hc);
 	if (!quiet)
@@ -325,6 +386,8 @@ int cmd_run(int argc, char **argv)
 	if (rc == 1 && iso.allow && k.cancelled == k.unschedulable &&
 	    dtf_isolate_only_order(report))
 		rc = 0;
+	if (dashboard_keep)
+		keep_serving(loc.url);
 out:
 	dtf_local_stop(&loc, rc == 3);
 	if (hc_ready)
