@@ -228,6 +228,7 @@ def collect_console(driver, page, allow_401=False):
         if "favicon.ico" in msg:
             continue
         if allow_401 and re.search(r"\b401\b", msg):
+            log(f"{page}: expected console entry: {msg}")
             continue
         CONSOLE_ERRORS.append(f"{page}: {msg}")
 
@@ -299,7 +300,13 @@ def login_form_submit(driver, key):
     form_submit = driver.find_elements(By.CSS_SELECTOR,
                                        "button[type='submit'], input[type='submit'], button")
     require(form_submit, "login page: submit control", "a submit button", "none")
+    # The form posts and a new document loads: wait for it (a marker on the old one is gone).
+    driver.execute_script("window.__dtfOldPage = true")
     form_submit[0].click()
+    require(wait_until(lambda: driver.execute_script(
+        "return !window.__dtfOldPage && document.readyState === 'complete'"), 10,
+        "the page after the login form"),
+        "login form: a new page after submitting", "loaded", driver.current_url)
 
 
 # --- the scenario ---
@@ -350,8 +357,6 @@ def browser_login(driver, run_id):
     shot(driver, "login")
     # A wrong key on purpose: still the login page, no cookie (its 401 is allowed).
     login_form_submit(driver, "wrong-key")
-    wait_until(lambda: driver.execute_script("return document.readyState") == "complete", 10,
-               "the page after a wrong key")
     check(driver.get_cookie("dtf_key") is None, "cookie dtf_key after a wrong key", "none",
           driver.get_cookie("dtf_key"))
     check(driver.find_elements(By.CSS_SELECTOR, "input[name='key']"),
