@@ -629,7 +629,7 @@ def on_alarm(signum, frame):
 
 if __name__ == "__main__":
     signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(int(120 * SCALE))
+    signal.alarm(int(60 * SCALE))
     try:
         main()
     except Fatal as e:

@@ -34,13 +34,13 @@ mkdir -p "$ART" || fail "cannot create $ART"
 # Chromium and chromedriver inherit DTF_E2E_TMP, so the cleanup of lib.sh stops whatever the
 # script leaves behind even when it is killed; `timeout` bounds the script as a whole.
 DTF_URL=$URL DTF_API_KEY_FOR_TEST=$API_KEY DTF_WORKER_ID=dash-w1 DTF_SCALE=$SCALE \
-	DTF_ARTIFACTS=$ART timeout -k 5 $((150 * SCALE)) \
+	DTF_ARTIFACTS=$ART timeout -k 5 $((80 * SCALE)) \
 	"$PY" "$DTF_SOURCE_DIR/tests/e2e/test_dashboard_browser.py"
 rc=$?
 case "$rc" in
 0) ;;
 77) exit 77 ;;
-124) fail "the browser test ran past $((150 * SCALE)) s" ;;
+124) fail "the browser test ran past $((80 * SCALE)) s" ;;
 *) fail "the browser test failed (exit $rc)" ;;
 esac
 exit 0
