@@ -216,6 +216,7 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	json_object_del(task_doc(t), "batch_id");
 	json_object_del(task_doc(t), "started_at");
 	json_object_del(task_doc(t), "finished_at");
+	json_object_del(task_doc(t), "slot");
 	w->used_slots++;
 	w->used_cpu += t->sx.cpu;
 	w->used_memory += t->sx.memory;

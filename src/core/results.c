@@ -189,6 +189,11 @@ int core_result_apply(struct coord *c, struct cworker *w, const char *task_id, j
 		state_fire_task(c, t, DTF_HOOK_TASK_STARTED);
 	if (result)
 		json_object_set(task_doc(t), "result", result);
+	/* The worker's executor that ran the attempt (0-based), for its history entry. */
+	if (json_is_integer(json_object_get(res, "slot")) &&
+	    json_integer_value(json_object_get(res, "slot")) >= 0 &&
+	    json_integer_value(json_object_get(res, "slot")) < 4096)
+		json_object_set(task_doc(t), "slot", json_object_get(res, "slot"));
 	if (strcmp(outcome, "interrupted") == 0) {
 		/* Not the task's fault: no retry spent. A task that had started counts against
 		 * max_requeues: one the worker stopped (it sends what it has of the result and

@@ -471,6 +471,8 @@ static void record_attempt(struct coord *c, struct ctask *t, const char *outcome
 		json_object_set(a, "assigned_at", json_object_get(task_doc(t), "assigned_at"));
 	if (json_is_string(json_object_get(task_doc(t), "started_at")))
 		json_object_set(a, "started_at", json_object_get(task_doc(t), "started_at"));
+	if (json_is_integer(json_object_get(task_doc(t), "slot")))
+		json_object_set(a, "slot", json_object_get(task_doc(t), "slot"));
 	if (kind)
 		json_object_set_new(a, "error_kind", json_string(kind));
 	if (why)

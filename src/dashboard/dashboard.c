@@ -279,7 +279,7 @@ int dash_page_begin(struct dtf_http_req *r, const char *title, const char *page,
 	rc = dtf_buf_adds(b,
 			  "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 			  "<meta name=\"viewport\" content=\"width=device-width, "
-			  "initial-scale=1\">\n<title>") ||
+			  "initial-scale=1\">\n<link rel=\"icon\" href=\"data:,\">\n<title>") ||
 	     dtf_html_escape_cap(b, title, 300) ||
 	     dtf_buf_printf(b, " \xe2\x80\x94 dtf</title>\n<style nonce=\"%s\">\n", nonce) ||
 	     dtf_buf_adds(b, style) || dtf_buf_adds(b, "</style>\n</head>\n<body data-page=\"") ||

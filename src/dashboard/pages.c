@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/util.h"
 #include "core/model.h"
+#include "core/recovery.h"
 #include "dashboard/internal.h"
 #include "report/timeline.h"
 
@@ -211,10 +212,41 @@ static json_t **sorted_workers(json_t *list, size_t *n)
 
 /* ---- the overview ---- */
 
+/* Error recovery's record (GET /api/v1/recovery/history): each strategy's attempts and success
+ * rate per error class, the numbers the next choice of strategy is made from. */
+static int put_recovery_history(struct dtf_buf *b, json_t *rh)
+{
+	json_t *list = json_object_get(rh, "history"), *e;
+	size_t i;
+	int rc;
+
+	rc = dtf_buf_adds(b, "<section id=\"recovery-history\"><h2>Error recovery</h2>\n");
+	if (!rc && json_array_size(list) == 0)
+		return dtf_buf_adds(b, "<p class=\"muted\">No recovery has been tried yet.</p>"
+				       "</section>\n");
+	if (!rc)
+		rc = dtf_buf_adds(b, "<table id=\"recovery-stats\"><thead><tr><th>Error class</th>"
+				     "<th>Strategy</th><th>Level</th><th>Attempts</th>"
+				     "<th>Success rate</th></tr></thead><tbody>\n");
+	json_array_foreach(list, i, e) {
+		if (rc)
+			break;
+		rc = dtf_buf_adds(b, "<tr class=\"recovery-stat\"><td>") ||
+		     esc(b, dtf_json_str(e, "class", "")) || dtf_buf_adds(b, "</td><td>") ||
+		     esc(b, dtf_json_str(e, "strategy", "")) ||
+		     dtf_buf_printf(b,
+				    "</td><td class=\"num\">%lld</td><td class=\"num\">%lld</td>"
+				    "<td class=\"num\">%.0f%%</td></tr>\n",
+				    dtf_json_int(e, "level", 0), dtf_json_int(e, "attempts", 0),
+				    100.0 * json_number_value(json_object_get(e, "success_rate")));
+	}
+	return rc || dtf_buf_adds(b, "</tbody></table></section>\n");
+}
+
 void dash_h_overview(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
-	json_t *runs, *workers, *pending, *row, *t, *hw;
+	json_t *runs, *workers, *pending, *rhist, *row, *t, *hw;
 	json_t **ws;
 	size_t nruns, nw, i;
 	const char *k;
@@ -225,6 +257,7 @@ void dash_h_overview(struct dtf_http_req *r)
 	runs = latest_runs(c, &nruns);
 	workers = core_workers_list(c);
 	pending = core_tasks_list(c, NULL, TS_PENDING, DASH_MAX_PENDING, 0);
+	rhist = recovery_history_json(c);
 	pthread_mutex_unlock(&c->lock);
 
 	ws = sorted_workers(workers, &nw);
@@ -312,8 +345,10 @@ void dash_h_overview(struct dtf_http_req *r)
 		rc = dtf_buf_adds(b, "<tr class=\"empty\"><td colspan=\"4\">Nothing is "
 				     "waiting.</td></tr>\n");
 	if (!rc)
-		rc = dtf_buf_adds(b, "</tbody></table></section>\n") || dash_page_end(r);
+		rc = dtf_buf_adds(b, "</tbody></table></section>\n") ||
+		     put_recovery_history(b, rhist) || dash_page_end(r);
 	free(ws);
+	json_decref(rhist);
 	json_decref(runs);
 	json_decref(workers);
 	json_decref(pending);

@@ -141,7 +141,11 @@ int dtf_timeline_add_task(struct dtf_timeline *tl, json_t *task)
 		}
 		rc = dtf_timeline_add(
 		    tl, id, name, json_string_value(json_object_get(h, "worker_id")),
-		    (int)json_integer_value(json_object_get(h, "attempt")), -1, start, end,
+		    (int)json_integer_value(json_object_get(h, "attempt")),
+		    json_is_integer(json_object_get(h, "slot"))
+			? (int)json_integer_value(json_object_get(h, "slot"))
+			: -1,
+		    start, end,
 		    attempt_outcome(outcome, json_string_value(json_object_get(h, "error_kind"))));
 		if (rc)
 			return rc;

@@ -1348,6 +1348,8 @@ static void *executor_thread(void *arg)
 			pthread_mutex_unlock(&a->lock);
 			free(n);
 			json_object_set_new(msg, "started_at", json_string(ts));
+			/* Which executor ran it: its lane on the run's timeline. */
+			json_object_set_new(msg, "slot", json_integer((json_int_t)(sl - a->slots)));
 			json_object_set_new(msg, "task_id", json_string(tid));
 			passed = strcmp(dtf_json_str(msg, "outcome", ""), "passed") == 0;
 			if (passed && !a->cfg.keep_work_dirs)

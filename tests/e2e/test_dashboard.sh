@@ -96,6 +96,7 @@ assert_eq "$(jq_py "[t for t in d['tasks'] if t['id'] == '$RETRY'][0]['attempt']
 assert_eq "$(page / ov.html)" 200 "GET /"
 python3 "$DOM" overview ov.html "$RUN" summary.json dw-1 || fail "the overview's DOM contract"
 grep -q 'dash &lt;run&gt;' ov.html || fail "the run's name is not escaped on the overview"
+grep -q '<tr class="recovery-stat"><td>' ov.html || fail "the overview shows no recovery record after a retry"
 
 # --- the run page ---
 assert_eq "$(page "/runs/$RUN" run.html)" 200 "GET /runs/$RUN"
@@ -103,6 +104,11 @@ has_csp run.html "GET /runs/$RUN"
 rects=$(python3 "$DOM" run run.html "$RUN" summary.json tasks.json) || fail "the run page's DOM contract"
 assert_eq "$rects" 4 "timeline bars (one per attempt: 1 + 1 + 2 + 0)"
 python3 "$DOM" outcomes run.html "$RETRY" failed,passed || fail "the retried task's bars"
+# The worker says which of its 2 slots ran each attempt: no more lanes than slots.
+lanes=$(grep -o 'data-lanes="[0-9]*"' run.html | grep -o '[0-9]*')
+[ "$lanes" -ge 1 ] && [ "$lanes" -le 2 ] || fail "$lanes timeline lanes for a worker with 2 slots"
+assert_eq "$(jq_py "sorted(set(a.get('slot', -1) for t in d['tasks'] for a in t.get('history', [])) - {0, 1})" tasks.json)" "[]" \
+	"the slots recorded in the attempts' history"
 python3 "$DOM" outcomes run.html "$BAD" failed || fail "the failed task's bar"
 grep -q '&lt;img src=x onerror=alert(1)&gt;' run.html || fail "the unsafe name is not escaped"
 grep -q '<img' run.html && fail "a raw <img> tag reached the run page"
