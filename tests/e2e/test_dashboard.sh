@@ -156,6 +156,21 @@ NEXT=$(grep -m1 '^id: ' ev2.txt | cut -d' ' -f2)
 [ -n "$NEXT" ] && [ "$NEXT" -gt "$FIRST" ] || fail "the stream did not resume after Last-Event-ID $FIRST"
 grep -q "^id: $FIRST\$" ev2.txt && fail "the stream replayed the event of Last-Event-ID itself"
 
+# --- with TLS the cookie is also Secure (openssl makes a throwaway certificate) ---
+if command -v openssl > /dev/null; then
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout tls.key -out tls.crt -days 1 \
+		-subj /CN=127.0.0.1 > /dev/null 2>&1 || fail "openssl could not make a certificate"
+	"$DTF_BIN" coordinator --port 0 --port-file tls.port --db-path "$T/tls.db" --api-key "$K" \
+		--tls-cert tls.crt --tls-key tls.key > tls-coordinator.log 2>&1 &
+	track_pid $!
+	wait_for -t 20 -m "the TLS coordinator's port file" port_file_ready tls.port $!
+	TLS_URL="https://127.0.0.1:$(head -n1 tls.port)"
+	tls_login() { curl -sk -o /dev/null -D tls.h --max-time 10 --data-urlencode "key=$K" "$TLS_URL/login"; }
+	wait_for -t 20 -m "the TLS coordinator to answer" tls_login
+	cookie=$(tr -d '\r' < tls.h | grep -i '^Set-Cookie:')
+	assert_eq "$cookie" "Set-Cookie: dtf_key=$K; HttpOnly; SameSite=Strict; Path=/; Secure" "the login cookie over TLS"
+fi
+
 # --- dtf run --dashboard: its URL printed, its HTML report with the timeline, no waiting ---
 cat > local.json <<EOF
 [{"name": "l_pass", "shell": "sleep 0.2"}, {"name": "l_fail", "shell": "exit 1"},
