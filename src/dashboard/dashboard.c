@@ -217,6 +217,12 @@ static const char script[] =
     "    schedule();\n"
     "  }\n"
     "  applyFilter();\n"
+    /* A running task's output grows without events: its page asks every 2 s while it runs. */
+    "  if (page === 'task') setInterval(function () {\n"
+    "    var s = document.getElementById('task-status');\n"
+    "    if (s && (s.dataset.status === 'running' || s.dataset.status === 'assigned'))\n"
+    "      schedule();\n"
+    "  }, 2000);\n"
     "  if (!window.EventSource || page === 'login') return;\n"
     "  var src = '/api/v1/events';\n"
     "  if (body.dataset.streamRun) src += '?run_id=' + "

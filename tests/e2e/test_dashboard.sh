@@ -171,17 +171,44 @@ if command -v openssl > /dev/null; then
 	assert_eq "$cookie" "Set-Cookie: dtf_key=$K; HttpOnly; SameSite=Strict; Path=/; Secure" "the login cookie over TLS"
 fi
 
-# --- dtf run --dashboard: its URL printed, its HTML report with the timeline, no waiting ---
+# --- dtf run --dashboard: its URL printed and served during the run, its HTML report with the
+# timeline, no waiting at the end ---
+GATE="$T/gate"
 cat > local.json <<EOF
-[{"name": "l_pass", "shell": "sleep 0.2"}, {"name": "l_fail", "shell": "exit 1"},
+[{"name": "l_pass", "shell": "for i in \$(seq 300); do [ -f $GATE ] && exit 0; sleep 0.1; done; exit 1"},
+ {"name": "l_fail", "shell": "exit 1"},
  {"name": "l_retry", "shell": "test -f $T/l.flag || { touch $T/l.flag; exit 1; }", "max_retries": 1}]
 EOF
-timeout $((60 * SCALE)) "$DTF_BIN" run --workers 2 --task-file local.json --report-formats html,json \
-	--output-dir OUT --state-dir STATE --dashboard > lrun.out 2> lrun.err
-rc=$?
-assert_eq "$rc" 1 "dtf run --dashboard exit status (a test fails; 124 would mean it hung): $(tail -5 lrun.err)"
-grep -q '^dtf run: dashboard at http://127.0.0.1:[0-9]*/$' lrun.err || fail "no dashboard URL: $(cat lrun.err)"
+"$DTF_BIN" run --workers 2 --task-file local.json --report-formats html,json \
+	--output-dir OUT --state-dir STATE --dashboard > lrun.out 2> lrun.err &
+LRUN=$!
+track_pid $LRUN
+wait_for -t 30 -m "dtf run to print its dashboard URL" grep -q '^dtf run: dashboard at http://127.0.0.1:[0-9]*/$' lrun.err
+DASH=$(grep -m1 '^dtf run: dashboard at' lrun.err | sed 's/^dtf run: dashboard at //')
+# While l_pass waits for the gate, the run is under way: its page answers.
+code=$(curl -s -o during.html -w '%{http_code}' --max-time 10 "$DASH")
+assert_eq "$code" 200 "the dashboard of dtf run during the run"
+grep -q '<tr class="run" data-run-id=' during.html || fail "the dashboard during the run shows no run"
+touch "$GATE"
+wait_exit $LRUN 60
+assert_eq "$WAIT_RC" 1 "dtf run --dashboard exit status (a test fails): $(tail -5 lrun.err)"
 [ -s OUT/report.html ] || fail "no OUT/report.html"
 python3 "$DOM" report OUT/report.html OUT/results.json || fail "the HTML report's timeline"
 assert_eq "$(grep -o '<rect class="attempt"' OUT/report.html | wc -l)" 4 "bars in the report (1 + 1 + 2)"
+
+# --dashboard-keep: after the reports the dashboard stays until SIGINT.
+rm -f "$T/l.flag"
+"$DTF_BIN" run --workers 1 --task-file local.json --report-formats json --output-dir OUT2 \
+	--state-dir STATE2 --dashboard-keep > krun.out 2> krun.err &
+KRUN=$!
+track_pid $KRUN
+wait_for -t 60 -m "dtf run --dashboard-keep to finish its run and keep serving" grep -q 'stays at' krun.err
+[ -s OUT2/results.json ] || fail "--dashboard-keep kept serving before writing its reports"
+DASH=$(grep -m1 '^dtf run: dashboard at' krun.err | sed 's/^dtf run: dashboard at //')
+assert_eq "$(curl -s -o kept.html -w '%{http_code}' --max-time 10 "$DASH")" 200 "the kept dashboard"
+grep -q 'data-done="true"' kept.html || fail "the kept dashboard does not show the finished run"
+pid_alive $KRUN || fail "dtf run --dashboard-keep did not wait"
+kill -INT $KRUN
+wait_exit $KRUN 30
+assert_eq "$WAIT_RC" 1 "dtf run --dashboard-keep's exit status after Ctrl-C"
 exit 0
