@@ -188,6 +188,35 @@ static void test_from_tasks(void **state)
 	json_decref(timeout);
 }
 
+/* Past DTF_TIMELINE_MAX_RECTS attempts the earliest are drawn and the caption says how many were
+ * left out. */
+static void test_cap(void **state)
+{
+	struct dtf_timeline tl;
+	struct dtf_buf b;
+	char want[80];
+	int i;
+
+	(void)state;
+	dtf_timeline_init(&tl, 0);
+	for (i = 0; i < DTF_TIMELINE_MAX_RECTS + 1; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "t%d", i);
+		add(&tl, id, "w", -1, (int64_t)i * 10, (int64_t)i * 10 + 10);
+	}
+	dtf_buf_init(&b, 1 << 30);
+	assert_int_equal(dtf_timeline_svg(&tl, &b, "timeline", 0), 0);
+	assert_int_equal(count(b.data, "<rect class=\"attempt\""), DTF_TIMELINE_MAX_RECTS);
+	snprintf(want, sizeof(want), "only the first %d are drawn (1 left out)",
+		 DTF_TIMELINE_MAX_RECTS);
+	assert_non_null(strstr(b.data, want));
+	/* The one left out is the last to start. */
+	snprintf(want, sizeof(want), "data-task-id=\"t%d\"", DTF_TIMELINE_MAX_RECTS);
+	assert_null(strstr(b.data, want));
+	dtf_buf_release(&b);
+	dtf_timeline_release(&tl);
+}
+
 static void test_form_value(void **state)
 {
 	const char *body = "a=1&key=k%2By+z%41&b=";
@@ -211,9 +240,8 @@ static void test_form_value(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_escape),
-	    cmocka_unit_test(test_pack),
-	    cmocka_unit_test(test_from_tasks),
+	    cmocka_unit_test(test_escape),     cmocka_unit_test(test_pack),
+	    cmocka_unit_test(test_from_tasks), cmocka_unit_test(test_cap),
 	    cmocka_unit_test(test_form_value),
 	};
 
