@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "core/model.h"
+#include "gqlapi/gqlapi.h"
 
 struct coordinator {
 	struct coord *core;
@@ -35,6 +36,7 @@ static void *tick_main(void *arg)
 
 /* The front-ends that share the REST API's port, after its own routes. */
 static const struct dtf_http_route *const frontends[] = {
+    gqlapi_routes,
     NULL,
 };
 

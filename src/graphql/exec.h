@@ -36,6 +36,7 @@ struct gql_resolve_info {
 	const char *field;     /* the field's name */
 	const char *type_name; /* the type the field is on */
 	char error[300];
+	char code[40]; /* optional: the error's extensions.code, a machine-readable kind */
 };
 
 /* Returns 0 with *out a new reference to the field's value (NULL or JSON null for null), or -1
@@ -128,8 +129,5 @@ struct gql_outcome {
  * happened. */
 json_t *gql_execute(const struct gql_schema *s, const struct gql_request *rq,
 		    struct gql_outcome *out);
-
-/* The number a list argument "first" may ask for, for the cost: a field with an argument named
- * "first" counts its sub-selection that many times (its default when not given). */
 
 #endif

@@ -514,6 +514,10 @@ static json_t *execute_field(struct exec *ex, const struct gtype *t, const struc
 		res = NULL;
 		field_error(ex, node, "%s",
 			    ri.error[0] ? ri.error : "the field could not be resolved");
+		if (ri.code[0])
+			json_object_set_new(
+			    json_array_get(ex->errors, json_array_size(ex->errors) - 1),
+			    "extensions", json_pack("{s:s}", "code", ri.code));
 		goto out;
 	}
 	out = complete(ex, &fc, fc.fd->type, res);
