@@ -51,6 +51,7 @@ struct vctx {
 	unsigned long cost, visits;
 	unsigned spread_nesting;
 	bool stopped; /* a limit was passed: the walk ends */
+	bool changed;
 };
 
 static void add(struct vctx *v, json_t *e)
@@ -63,6 +64,17 @@ static void add(struct vctx *v, json_t *e)
 	}
 	json_array_append_new(v->errors, e);
 	v->nerr++;
+}
+
+/* e with a second location (graphql-js gives both places of a conflict). */
+static json_t *also_at(json_t *e, struct gql_loc loc)
+{
+	json_t *locs = json_object_get(e, "locations");
+
+	if (locs)
+		json_array_append_new(locs, json_pack("{s:i,s:i}", "line", (json_int_t)loc.line,
+						      "column", (json_int_t)loc.column));
+	return e;
 }
 
 #define ERR(v, report, loc, ...)                                                                   \
@@ -264,8 +276,12 @@ static void check_args(struct vctx *v, const struct gql_argument *args, const st
 			if (strcmp(a->name, b->name) == 0)
 				break;
 		if (b != a) {
-			ERR(v, report, a->loc, "There can be only one argument named \"%s\".",
-			    a->name);
+			if (report)
+				add(v, also_at(gql_error_at(b->loc,
+							    "There can be only one argument named "
+							    "\"%s\".",
+							    a->name),
+					       a->loc));
 			continue;
 		}
 		for (i = 0; i < ndefs; i++)
@@ -393,19 +409,24 @@ static void check_merge(struct vctx *v, struct level *lv, const struct gql_selec
 		const struct gql_selection *o = lv->f[i].node;
 		if (strcmp(lv->f[i].key, key))
 			continue;
+		if (!report)
+			return;
 		if (strcmp(o->name, f->name))
-			ERR(v, report, f->loc,
-			    "Fields \"%s\" conflict because \"%s\" and \"%s\" are different "
-			    "fields. "
-			    "Use different aliases on the fields to fetch both if this was "
-			    "intentional.",
-			    key, o->name, f->name);
+			add(v, also_at(gql_error_at(
+					   o->loc,
+					   "Fields \"%s\" conflict because \"%s\" and \"%s\" "
+					   "are different fields. Use different aliases on the "
+					   "fields to fetch both if this was intentional.",
+					   key, o->name, f->name),
+				       f->loc));
 		else if (!same_args(o->arguments, f->arguments))
-			ERR(v, report, f->loc,
-			    "Fields \"%s\" conflict because they have differing arguments. Use "
-			    "different aliases on the fields to fetch both if this was "
-			    "intentional.",
-			    key);
+			add(v, also_at(
+				   gql_error_at(o->loc,
+						"Fields \"%s\" conflict because they have "
+						"differing arguments. Use different aliases on the "
+						"fields to fetch both if this was intentional.",
+						key),
+				   f->loc));
 		return;
 	}
 	if (lv->n == MAX_MERGE_CHECK)
@@ -727,8 +748,10 @@ static void check_operation(struct vctx *v, const struct gql_definition *op)
 			if (strcmp(e->name, d->name) == 0)
 				break;
 		if (e != d)
-			add(v, gql_error_at(d->loc, "There can be only one variable named \"$%s\".",
-					    d->name));
+			add(v, also_at(gql_error_at(e->loc,
+						    "There can be only one variable named \"$%s\".",
+						    d->name),
+				       d->loc));
 		check_directives(v, d->directives, "VARIABLE_DEFINITION", false, true);
 		types[i] = ast_tref(v->s, v->doc->arena, d->type);
 		if (!types[i]) {
@@ -740,7 +763,7 @@ static void check_operation(struct vctx *v, const struct gql_definition *op)
 		}
 		if (tref_named(types[i])->kind == GT_OBJECT) {
 			tref_print(types[i], tn, sizeof(tn));
-			add(v, gql_error_at(d->loc,
+			add(v, gql_error_at(d->type->loc,
 					    "Variable \"$%s\" cannot be non-input type \"%s\".",
 					    d->name, tn));
 			types[i] = NULL;
@@ -762,16 +785,25 @@ static void check_operation(struct vctx *v, const struct gql_definition *op)
 				break;
 		if (!d) {
 			if (op->name)
-				add(v, gql_error_at(u->loc,
-						    "Variable \"$%s\" is not defined by operation "
-						    "\"%s\".",
-						    u->name, op->name));
+				add(v, also_at(gql_error_at(u->loc,
+							    "Variable \"$%s\" is not defined by "
+							    "operation \"%s\".",
+							    u->name, op->name),
+					       op->loc));
 			else
-				add(v, gql_error_at(u->loc, "Variable \"$%s\" is not defined.",
-						    u->name));
+				add(v,
+				    also_at(gql_error_at(u->loc, "Variable \"$%s\" is not defined.",
+							 u->name),
+					    op->loc));
 			continue;
 		}
-		used[k] = true;
+		{
+			const struct gql_variable_definition *x;
+			size_t j = 0;
+			for (x = op->variables; x; x = x->next, j++)
+				if (strcmp(x->name, u->name) == 0)
+					used[j] = true;
+		}
 		if (!types[k])
 			continue;
 		{
@@ -787,11 +819,11 @@ static void check_operation(struct vctx *v, const struct gql_definition *op)
 			if (!ok) {
 				tref_print(vt, tn, sizeof(tn));
 				tref_print(u->type, un, sizeof(un));
-				add(v,
-				    gql_error_at(u->loc,
-						 "Variable \"$%s\" of type \"%s\" used in position "
-						 "expecting type \"%s\".",
-						 u->name, tn, un));
+				add(v, also_at(gql_error_at(d->loc,
+							    "Variable \"$%s\" of type \"%s\" used "
+							    "in position expecting type \"%s\".",
+							    u->name, tn, un),
+					       u->loc));
 			}
 		}
 	}
@@ -806,6 +838,30 @@ static void check_operation(struct vctx *v, const struct gql_definition *op)
 out:
 	free(types);
 	free(used);
+}
+
+static void mark_one(void *arg, const char *name)
+{
+	struct vctx *v = arg;
+	long i = frag_index(v, name);
+
+	if (i >= 0 && !v->frag_used[i]) {
+		v->frag_used[i] = true;
+		v->changed = true;
+	}
+}
+
+/* A fragment spread by a used one is used, even where a cycle stopped the walk. */
+static void mark_spread_used(struct vctx *v)
+{
+	size_t i, rounds = 0;
+
+	do {
+		v->changed = false;
+		for (i = 0; i < v->nfrags; i++)
+			if (v->frag_used[i])
+				spreads_of(v->frags[i]->selections, mark_one, v);
+	} while (v->changed && ++rounds < v->nfrags);
 }
 
 size_t gql_validate(const struct gql_schema *s, const struct gql_document *doc,
@@ -852,6 +908,7 @@ size_t gql_validate(const struct gql_schema *s, const struct gql_document *doc,
 	for (d = doc->definitions; d && !v.stopped; d = d->next)
 		if (d->kind == GQL_DEFINITION_OPERATION)
 			check_operation(&v, d);
+	mark_spread_used(&v);
 	for (i = 0; i < v.nfrags && !v.stopped; i++)
 		if (!v.frag_used[i])
 			add(&v, gql_error_at(v.frags[i]->loc, "Fragment \"%s\" is never used.",
