@@ -222,7 +222,7 @@ deep=$(python3 -c 'print("{ __schema { types { fields { type { " + "ofType { " *
 err=$(gql_err "$deep")
 assert_contains "$err" "more than the depth limit of 15" "the depth limit"
 err=$(gql_err '{ tasks(first: 10000) { id name type status } }')
-assert_contains "$err" "cost limit of 10000" "the cost limit"
+assert_contains "$err" "cost limit of 25000" "the cost limit"
 gql_ok '{ tasks(first: 1000) { id name type status worker { id status } } }' > /dev/null
 python3 -c 'print("{ tasks { " + "id " * 24000 + "} }")' > big.graphql
 code=$(python3 -c 'import json; print(json.dumps({"query": open("big.graphql").read()}))' > big.json; http POST /graphql @big.json)
