@@ -40,7 +40,10 @@ struct gql_resolve_info {
 };
 
 /* Returns 0 with *out a new reference to the field's value (NULL or JSON null for null), or -1
- * with ri->error filled. */
+ * with ri->error filled. The value may be shared with the application's state: the response
+ * keeps references to the scalars in it (strings, numbers, booleans) past the end callback, and
+ * copies objects and arrays; so an application never changes a scalar value in place
+ * (json_string_set() and the like) while a response may hold it. */
 typedef int (*gql_resolver)(struct gql_resolve_info *ri, json_t **out);
 
 /* An argument of a field, or a field of an input object. type is written as in GraphQL ("Int",

@@ -18,6 +18,7 @@
 /* Fields of one response key, in document order. */
 struct group {
 	const char *key;
+	const struct gfield *fd; /* looked up on the first execution */
 	const struct gql_selection **nodes;
 	size_t n, cap;
 };
@@ -33,8 +34,43 @@ struct exec {
 	const struct gql_request *rq;
 	json_t *vars; /* coerced */
 	json_t *errors;
-	json_t *path; /* the response path of the field being executed */
+	/* The response path of the field being executed: keys and list indexes (key NULL). Kept
+	 * as plain values and made JSON only for an error: most fields have none. */
+	struct pseg {
+		const char *key;
+		size_t index;
+	} * path;
+	size_t npath, cappath;
+	json_t *no_args; /* the arguments of every field that takes none */
 };
+
+static bool path_push(struct exec *ex, const char *key, size_t index)
+{
+	if (ex->npath == ex->cappath) {
+		size_t cap = ex->cappath ? ex->cappath * 2 : 32;
+		struct pseg *n = realloc(ex->path, cap * sizeof(*n));
+		if (!n)
+			return false;
+		ex->path = n;
+		ex->cappath = cap;
+	}
+	ex->path[ex->npath].key = key;
+	ex->path[ex->npath].index = index;
+	ex->npath++;
+	return true;
+}
+
+static json_t *path_json(const struct exec *ex)
+{
+	json_t *p = json_array();
+	size_t i;
+
+	for (i = 0; i < ex->npath; i++)
+		json_array_append_new(p, ex->path[i].key
+					     ? json_string(ex->path[i].key)
+					     : json_integer((json_int_t)ex->path[i].index));
+	return p;
+}
 
 static void groups_free(struct groups *gs)
 {
@@ -188,7 +224,7 @@ static void field_error(struct exec *ex, const struct gql_selection *node, const
 	va_end(ap);
 	e = gql_error_at(node->loc, "%s", msg);
 	if (e)
-		json_object_set_new(e, "path", json_deep_copy(ex->path));
+		json_object_set_new(e, "path", path_json(ex));
 	json_array_append_new(ex->errors, e);
 }
 
@@ -342,21 +378,24 @@ bad:
 
 /* ---- completion ---- */
 
-static json_t *execute_set(struct exec *ex, const struct gtype *t, const struct groups *gs,
+static json_t *execute_set(struct exec *ex, const struct gtype *t, struct groups *gs,
 			   json_t *parent);
 
-/* A leaf's value as its type shows it: a new value, or NULL when it cannot be shown. */
+/* A leaf's value as its type shows it: a new reference, or NULL when it cannot be shown. A
+ * scalar the resolver gave is shared, not copied (exec.h: scalars are never changed in place,
+ * and jansson counts references atomically); an object or array is copied whole. */
 static json_t *serialize(const struct gtype *t, json_t *v)
 {
 	char num[64];
 
 	if (t->kind == GT_ENUM)
-		return json_is_string(v) && enum_has(t, json_string_value(v)) ? json_copy(v) : NULL;
+		return json_is_string(v) && enum_has(t, json_string_value(v)) ? json_incref(v)
+									      : NULL;
 	switch (t->scalar) {
 	case GS_INT:
 		if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN &&
 		    json_integer_value(v) <= INT32_MAX)
-			return json_integer(json_integer_value(v));
+			return json_incref(v);
 		if (json_is_real(v) && json_real_value(v) == (double)(int32_t)json_real_value(v))
 			return json_integer((json_int_t)json_real_value(v));
 		if (json_is_boolean(v))
@@ -364,14 +403,14 @@ static json_t *serialize(const struct gtype *t, json_t *v)
 		return NULL;
 	case GS_FLOAT:
 		if (json_is_number(v))
-			return json_real(json_number_value(v));
+			return json_incref(v);
 		if (json_is_boolean(v))
 			return json_real(json_is_true(v));
 		return NULL;
 	case GS_STRING:
 	case GS_ID:
 		if (json_is_string(v))
-			return json_copy(v);
+			return json_incref(v);
 		if (json_is_integer(v)) {
 			snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
 			return json_string(num);
@@ -386,12 +425,12 @@ static json_t *serialize(const struct gtype *t, json_t *v)
 			return json_string(json_is_true(v) ? "true" : "false");
 		return NULL;
 	case GS_BOOLEAN:
-		return json_is_boolean(v) ? json_copy(v) : NULL;
+		return json_is_boolean(v) ? json_incref(v) : NULL;
 	default:
-		/* Values the resolvers hand out may be shared with the application's state: what
-		 * the response keeps is copied, so it may be written out after the app's lock is
-		 * let go. */
-		return json_deep_copy(v);
+		/* Objects and arrays the resolvers hand out may be shared with the application's
+		 * state, which changes them: the response keeps a copy, so it may be written out
+		 * after the app's lock is let go. */
+		return json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_incref(v);
 	}
 }
 
@@ -433,9 +472,12 @@ static json_t *complete(struct exec *ex, struct fieldctx *fc, const struct tref 
 		out = json_array();
 		json_array_foreach(v, i, item) {
 			json_t *c;
-			json_array_append_new(ex->path, json_integer((json_int_t)i));
+			if (!path_push(ex, NULL, i)) {
+				json_decref(out);
+				return NULL;
+			}
 			c = complete(ex, fc, r->of, item);
-			json_array_remove(ex->path, json_array_size(ex->path) - 1);
+			ex->npath--;
 			if (!c) {
 				if (r->of->kind == TR_NON_NULL) {
 					json_decref(out);
@@ -475,11 +517,11 @@ static json_t *complete(struct exec *ex, struct fieldctx *fc, const struct tref 
 }
 
 /* ExecuteField: the value at the response key, or NULL to carry null up. */
-static json_t *execute_field(struct exec *ex, const struct gtype *t, const struct group *g,
+static json_t *execute_field(struct exec *ex, const struct gtype *t, struct group *g,
 			     json_t *parent)
 {
 	const struct gql_selection *node = g->nodes[0];
-	struct fieldctx fc = {t, schema_field(ex->s, t, node->name), g, NULL};
+	struct fieldctx fc = {t, g->fd ? g->fd : schema_field(ex->s, t, node->name), g, NULL};
 	struct gql_resolve_info ri;
 	json_t *args = NULL, *res = NULL, *out = NULL;
 	char err[300];
@@ -487,16 +529,19 @@ static json_t *execute_field(struct exec *ex, const struct gtype *t, const struc
 
 	if (!fc.fd) /* validation refused it already */
 		return json_null();
+	g->fd = fc.fd; /* the same for every item of a list: the group is collected once */
 	if (fc.fd == &ex->s->f_typename)
 		return json_string(t->name);
-	json_array_append_new(ex->path, json_string(g->key));
-	args =
-	    coerce_fields(ex, fc.fd->args, fc.fd->nargs, node->arguments, NULL, err, sizeof(err));
+	if (!path_push(ex, g->key, 0))
+		return NULL;
+	args = fc.fd->nargs ? coerce_fields(ex, fc.fd->args, fc.fd->nargs, node->arguments, NULL,
+					    err, sizeof(err))
+			    : json_incref(ex->no_args);
 	if (!args) {
 		field_error(ex, node, "%s", err);
 		goto out;
 	}
-	memset(&ri, 0, sizeof(ri));
+	ri.error[0] = ri.code[0] = '\0';
 	ri.app = ex->rq->app;
 	ri.schema = ex->s;
 	ri.parent = parent;
@@ -524,14 +569,14 @@ static json_t *execute_field(struct exec *ex, const struct gtype *t, const struc
 out:
 	if (!out && fc.fd->type->kind != TR_NON_NULL)
 		out = json_null();
-	json_array_remove(ex->path, json_array_size(ex->path) - 1);
+	ex->npath--;
 	groups_free(fc.sub);
 	json_decref(res);
 	json_decref(args);
 	return out;
 }
 
-static json_t *execute_set(struct exec *ex, const struct gtype *t, const struct groups *gs,
+static json_t *execute_set(struct exec *ex, const struct gtype *t, struct groups *gs,
 			   json_t *parent)
 {
 	json_t *out = json_object();
@@ -672,9 +717,9 @@ json_t *gql_execute(const struct gql_schema *s, const struct gql_request *rq,
 	ex.doc = doc;
 	ex.rq = rq;
 	ex.errors = errors;
-	ex.path = json_array();
+	ex.no_args = json_object();
 	ex.vars = coerce_variables(&ex, op);
-	if (!ex.vars || !ex.path || json_array_size(errors))
+	if (!ex.vars || !ex.no_args || json_array_size(errors))
 		goto out;
 	root = calloc(1, sizeof(*root));
 	visited = calloc(doc->count + 1, sizeof(*visited));
@@ -701,7 +746,8 @@ out:
 	free(visited);
 	groups_free(root);
 	json_decref(ex.vars);
-	json_decref(ex.path);
+	free(ex.path);
+	json_decref(ex.no_args);
 	if (resp && json_array_size(errors))
 		json_object_set(resp, "errors", errors);
 	json_decref(errors);
