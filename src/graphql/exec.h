@@ -19,6 +19,9 @@
 
 #define GQL_DEFAULT_MAX_DEPTH 15    /* nested fields, root fields at depth 1 */
 #define GQL_DEFAULT_MAX_COST  10000 /* fields selected, each times the lists around it */
+/* Fields executed at most (lists without "first" are not in the cost): past it the answer is
+ * dropped for an error. */
+#define GQL_DEFAULT_MAX_FIELDS 100000
 /* Selections the validator visits at most while it expands fragments (bounds its work). */
 #define GQL_MAX_VISITS 200000
 
@@ -113,6 +116,7 @@ struct gql_request {
 	bool queries_only;	    /* a mutation is refused (GET requests) */
 	unsigned max_depth;	    /* 0: GQL_DEFAULT_MAX_DEPTH */
 	unsigned long max_cost;	    /* 0: GQL_DEFAULT_MAX_COST */
+	unsigned long max_fields;   /* 0: GQL_DEFAULT_MAX_FIELDS */
 	void *app;		    /* handed to every resolver */
 	/* Called around execution, after the document was parsed and validated and the variables
 	 * coerced (the app takes its lock there, for instance). Either may be NULL. */

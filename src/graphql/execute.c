@@ -42,6 +42,9 @@ struct exec {
 	} * path;
 	size_t npath, cappath;
 	json_t *no_args; /* the arguments of every field that takes none */
+	struct fragtab ft;
+	unsigned long fields, max_fields; /* fields executed, and the most allowed */
+	bool stopped;			  /* past max_fields: the answer is dropped */
 };
 
 static bool path_push(struct exec *ex, const char *key, size_t index)
@@ -118,16 +121,6 @@ static int group_add(struct groups *gs, const struct gql_selection *f)
 	return 0;
 }
 
-static const struct gql_definition *fragment(const struct exec *ex, const char *name)
-{
-	const struct gql_definition *d;
-
-	for (d = ex->doc->definitions; d; d = d->next)
-		if (d->kind == GQL_DEFINITION_FRAGMENT && strcmp(d->name, name) == 0)
-			return d;
-	return NULL;
-}
-
 /* The value of a directive's "if" (a literal or a variable). */
 static bool directive_if(const struct exec *ex, const struct gql_directive *d)
 {
@@ -157,9 +150,9 @@ static bool included(const struct exec *ex, const struct gql_directive *ds)
 	return true;
 }
 
-/* CollectFields: visited holds the fragments spread so far (each is spread once). */
+/* CollectFields: visited marks the fragments spread so far, by position (each is spread once). */
 static int collect(const struct exec *ex, const struct gtype *t, const struct gql_selection *sels,
-		   struct groups *gs, const char **visited, size_t *nvisited, size_t maxvisited)
+		   struct groups *gs, bool *visited)
 {
 	const struct gql_selection *s;
 	int rc = 0;
@@ -172,20 +165,17 @@ static int collect(const struct exec *ex, const struct gtype *t, const struct gq
 		} else if (s->kind == GQL_SELECTION_INLINE_FRAGMENT) {
 			if (s->type_condition && strcmp(s->type_condition, t->name))
 				continue;
-			rc = collect(ex, t, s->selections, gs, visited, nvisited, maxvisited);
+			rc = collect(ex, t, s->selections, gs, visited);
 		} else {
 			const struct gql_definition *f;
-			size_t i;
-			for (i = 0; i < *nvisited; i++)
-				if (strcmp(visited[i], s->name) == 0)
-					break;
-			if (i < *nvisited || *nvisited == maxvisited)
+			long i = fragtab_find(&ex->ft, s->name);
+			if (i < 0 || visited[i])
 				continue;
-			visited[(*nvisited)++] = s->name;
-			f = fragment(ex, s->name);
-			if (!f || strcmp(f->type_condition, t->name))
+			visited[i] = true;
+			f = ex->ft.frags[i];
+			if (strcmp(f->type_condition, t->name))
 				continue;
-			rc = collect(ex, t, f->selections, gs, visited, nvisited, maxvisited);
+			rc = collect(ex, t, f->selections, gs, visited);
 		}
 	}
 	return rc;
@@ -196,12 +186,12 @@ static struct groups *collect_sub(const struct exec *ex, const struct gtype *t,
 				  const struct gql_selection *const *nodes, size_t n)
 {
 	struct groups *gs = calloc(1, sizeof(*gs));
-	const char **visited = calloc(ex->doc->count + 1, sizeof(*visited));
-	size_t nvisited = 0, i;
+	bool *visited = calloc(ex->ft.n + 1, sizeof(*visited));
+	size_t i;
 	int rc = gs && visited ? 0 : DTF_ENOMEM;
 
 	for (i = 0; i < n && !rc; i++)
-		rc = collect(ex, t, nodes[i]->selections, gs, visited, &nvisited, ex->doc->count);
+		rc = collect(ex, t, nodes[i]->selections, gs, visited);
 	free(visited);
 	if (rc) {
 		groups_free(gs);
@@ -478,6 +468,11 @@ static json_t *complete(struct exec *ex, struct fieldctx *fc, const struct tref 
 			}
 			c = complete(ex, fc, r->of, item);
 			ex->npath--;
+			if (ex->stopped) {
+				json_decref(c);
+				json_decref(out);
+				return NULL;
+			}
 			if (!c) {
 				if (r->of->kind == TR_NON_NULL) {
 					json_decref(out);
@@ -527,6 +522,10 @@ static json_t *execute_field(struct exec *ex, const struct gtype *t, struct grou
 	char err[300];
 	int rc;
 
+	/* The cost is checked before execution, but lists without "first" (introspection's, a
+	 * worker's hardware) count once there: what really runs is bounded here. */
+	if (ex->stopped)
+		return NULL;
 	if (!fc.fd) /* validation refused it already */
 		return json_null();
 	g->fd = fc.fd; /* the same for every item of a list: the group is collected once */
@@ -534,6 +533,14 @@ static json_t *execute_field(struct exec *ex, const struct gtype *t, struct grou
 		return json_string(t->name);
 	if (!path_push(ex, g->key, 0))
 		return NULL;
+	if (++ex->fields > ex->max_fields) {
+		ex->stopped = true;
+		field_error(ex, node,
+			    "The answer has more than %lu fields, the limit on fields executed; it "
+			    "was not completed.",
+			    ex->max_fields);
+		goto out;
+	}
 	args = fc.fd->nargs ? coerce_fields(ex, fc.fd->args, fc.fd->nargs, node->arguments, NULL,
 					    err, sizeof(err))
 			    : json_incref(ex->no_args);
@@ -584,7 +591,8 @@ static json_t *execute_set(struct exec *ex, const struct gtype *t, struct groups
 
 	for (i = 0; out && i < gs->n; i++) {
 		json_t *v = execute_field(ex, t, &gs->g[i], parent);
-		if (!v) {
+		if (!v || ex->stopped) {
+			json_decref(v);
 			json_decref(out);
 			return NULL;
 		}
@@ -682,8 +690,7 @@ json_t *gql_execute(const struct gql_schema *s, const struct gql_request *rq,
 	struct exec ex;
 	json_t *resp = json_object(), *errors = json_array(), *data = NULL;
 	struct groups *root = NULL;
-	const char **visited = NULL;
-	size_t nvisited = 0;
+	bool *visited = NULL;
 
 	if (!outcome)
 		outcome = &dummy;
@@ -718,14 +725,15 @@ json_t *gql_execute(const struct gql_schema *s, const struct gql_request *rq,
 	ex.rq = rq;
 	ex.errors = errors;
 	ex.no_args = json_object();
+	ex.max_fields = rq->max_fields ? rq->max_fields : GQL_DEFAULT_MAX_FIELDS;
 	ex.vars = coerce_variables(&ex, op);
 	if (!ex.vars || !ex.no_args || json_array_size(errors))
 		goto out;
 	root = calloc(1, sizeof(*root));
-	visited = calloc(doc->count + 1, sizeof(*visited));
+	visited = fragtab_init(&ex.ft, doc) ? NULL : calloc(ex.ft.n + 1, sizeof(*visited));
 	if (!root || !visited ||
 	    collect(&ex, op->operation == GQL_OPERATION_MUTATION ? s->mutation : s->query,
-		    op->selections, root, visited, &nvisited, doc->count)) {
+		    op->selections, root, visited)) {
 		json_array_append_new(errors, gql_error_noloc("out of memory"));
 		goto out;
 	}
@@ -741,9 +749,14 @@ json_t *gql_execute(const struct gql_schema *s, const struct gql_request *rq,
 	}
 	if (rq->end)
 		rq->end(rq->app);
+	if (ex.stopped) {
+		json_decref(data);
+		data = NULL;
+	}
 	json_object_set_new(resp, "data", data ? data : json_null());
 out:
 	free(visited);
+	fragtab_release(&ex.ft);
 	groups_free(root);
 	json_decref(ex.vars);
 	free(ex.path);

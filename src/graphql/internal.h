@@ -134,6 +134,21 @@ json_t *coerce_json(const json_t *v, const struct tref *r, char *err, size_t err
  * become null). */
 json_t *ast_to_json(const struct gql_value *v, const json_t *vars);
 
+/* A document's fragments, found by name in O(log n) (a document may hold thousands). */
+struct fragname {
+	const char *name;
+	size_t index;
+};
+struct fragtab {
+	const struct gql_definition **frags; /* in document order */
+	size_t n;
+	struct fragname *sorted; /* by name, then position */
+};
+int fragtab_init(struct fragtab *ft, const struct gql_document *doc);
+void fragtab_release(struct fragtab *ft);
+/* The position of the first fragment named name, or -1. */
+long fragtab_find(const struct fragtab *ft, const char *name);
+
 /* The validator. Appends each error (a response error object) to errors; returns the number
  * added. op is the operation selected for execution (the limits are checked on it). */
 struct gql_limits_in {

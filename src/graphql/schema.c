@@ -465,6 +465,61 @@ struct tref *ast_tref(const struct gql_schema *s, struct gql_arena *a, const str
 	return r->of ? r : NULL;
 }
 
+/* ---- fragments by name ---- */
+
+static int fragname_cmp(const void *a, const void *b)
+{
+	const struct fragname *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c ? c : x->index < y->index ? -1 : x->index > y->index;
+}
+
+int fragtab_init(struct fragtab *ft, const struct gql_document *doc)
+{
+	const struct gql_definition *d;
+
+	memset(ft, 0, sizeof(*ft));
+	ft->frags = calloc(doc->count + 1, sizeof(*ft->frags));
+	ft->sorted = calloc(doc->count + 1, sizeof(*ft->sorted));
+	if (!ft->frags || !ft->sorted) {
+		fragtab_release(ft);
+		return DTF_ENOMEM;
+	}
+	for (d = doc->definitions; d; d = d->next) {
+		if (d->kind != GQL_DEFINITION_FRAGMENT)
+			continue;
+		ft->sorted[ft->n].name = d->name;
+		ft->sorted[ft->n].index = ft->n;
+		ft->frags[ft->n++] = d;
+	}
+	qsort(ft->sorted, ft->n, sizeof(*ft->sorted), fragname_cmp);
+	return 0;
+}
+
+void fragtab_release(struct fragtab *ft)
+{
+	free(ft->frags);
+	free(ft->sorted);
+	memset(ft, 0, sizeof(*ft));
+}
+
+long fragtab_find(const struct fragtab *ft, const char *name)
+{
+	size_t lo = 0, hi = ft->n;
+
+	/* The first entry not less than name: the first position of that name. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ft->sorted[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ft->n && strcmp(ft->sorted[lo].name, name) == 0 ? (long)ft->sorted[lo].index
+								    : -1;
+}
+
 /* ---- building ---- */
 
 struct builder {

@@ -43,7 +43,8 @@ struct vctx {
 	const struct gql_limits_in *lim;
 	json_t *errors;
 	size_t nerr;
-	const struct gql_definition **frags;
+	struct fragtab ft;
+	const struct gql_definition **frags; /* ft.frags */
 	size_t nfrags;
 	bool *frag_used, *frag_cyclic, *frag_reported;
 	struct vuse *uses;
@@ -85,12 +86,7 @@ static json_t *also_at(json_t *e, struct gql_loc loc)
 
 static long frag_index(const struct vctx *v, const char *name)
 {
-	size_t i;
-
-	for (i = 0; i < v->nfrags; i++)
-		if (strcmp(v->frags[i]->name, name) == 0)
-			return (long)i;
-	return -1;
+	return fragtab_find(&v->ft, name);
 }
 
 /* ---- values ---- */
@@ -680,9 +676,7 @@ static void check_fragments(struct vctx *v)
 	for (i = 0; i < v->nfrags; i++) {
 		const struct gql_definition *f = v->frags[i];
 		const struct gtype *t = schema_type(v->s, f->type_condition);
-		for (j = 0; j < i; j++)
-			if (strcmp(v->frags[j]->name, f->name) == 0)
-				break;
+		j = (size_t)frag_index(v, f->name);
 		if (j < i)
 			add(v, gql_error_at(f->loc, "There can be only one fragment named \"%s\".",
 					    f->name));
@@ -875,20 +869,22 @@ size_t gql_validate(const struct gql_schema *s, const struct gql_document *doc,
 	v.doc = doc;
 	v.lim = lim;
 	v.errors = errors;
-	v.frags = calloc(doc->count + 1, sizeof(*v.frags));
+	if (fragtab_init(&v.ft, doc)) {
+		add(&v, gql_error_noloc("out of memory"));
+		return v.nerr;
+	}
+	v.frags = v.ft.frags;
+	v.nfrags = v.ft.n;
 	v.frag_used = calloc(doc->count + 1, sizeof(bool));
 	v.frag_cyclic = calloc(doc->count + 1, sizeof(bool));
 	v.frag_reported = calloc(doc->count + 1, sizeof(bool));
-	if (!v.frags || !v.frag_used || !v.frag_cyclic || !v.frag_reported) {
+	if (!v.frag_used || !v.frag_cyclic || !v.frag_reported) {
 		add(&v, gql_error_noloc("out of memory"));
 		goto out;
 	}
-	for (d = doc->definitions; d; d = d->next) {
-		if (d->kind == GQL_DEFINITION_FRAGMENT)
-			v.frags[v.nfrags++] = d;
-		else
+	for (d = doc->definitions; d; d = d->next)
+		if (d->kind == GQL_DEFINITION_OPERATION)
 			nops++;
-	}
 	for (d = doc->definitions; d; d = d->next) {
 		if (d->kind != GQL_DEFINITION_OPERATION)
 			continue;
@@ -914,7 +910,7 @@ size_t gql_validate(const struct gql_schema *s, const struct gql_document *doc,
 			add(&v, gql_error_at(v.frags[i]->loc, "Fragment \"%s\" is never used.",
 					     v.frags[i]->name));
 out:
-	free(v.frags);
+	fragtab_release(&v.ft);
 	free(v.frag_used);
 	free(v.frag_cyclic);
 	free(v.frag_reported);

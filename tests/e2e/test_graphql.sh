@@ -231,6 +231,13 @@ assert_contains "$(jq_py 'd["errors"][0]["message"]' "$T/body")" "the limit is 6
 frags='{ tasks(first: 1000) { ...A } } fragment A on Task { ...B ...B2 } fragment B on Task { ...C ...C2 } fragment B2 on Task { ...C ...C2 } fragment C on Task { ...D ...D2 } fragment C2 on Task { ...D ...D2 } fragment D on Task { id name type status } fragment D2 on Task { id name type status }'
 err=$(gql_err "$frags")
 assert_contains "$err" "cost limit" "fragments that multiply"
+# Lists without "first" (introspection's) count once in the cost; what executes is bounded.
+many=$(python3 -c 'print("{ " + " ".join("a%d: __schema { types { name fields { name } } }" % i for i in range(900)) + " }")')
+code=$(gql "$many")
+assert_eq "$code" 200 "an answer over the limit on fields executed"
+assert_eq "$(jq_py '[d["data"], d["errors"][0]["message"]]' "$T/body")" \
+	'[null, "The answer has more than 50000 fields, the limit on fields executed; it was not completed."]' \
+	"the limit on fields executed"
 gql_ok '{ scheduler { strategy } }' > /dev/null
 stop_coordinator
 

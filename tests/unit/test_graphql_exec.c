@@ -226,6 +226,8 @@ static char last[16384];
 static struct gql_outcome outcome;
 
 /* Runs query with the variables vars (JSON text or NULL); the response's compact text. */
+static unsigned long max_fields; /* for the next request; 0: the default */
+
 static const char *run_ex(const char *query, const char *vars, const char *op, bool get,
 			  unsigned long max_cost)
 {
@@ -239,6 +241,7 @@ static const char *run_ex(const char *query, const char *vars, const char *op, b
 	rq.operation_name = op;
 	rq.queries_only = get;
 	rq.max_cost = max_cost;
+	rq.max_fields = max_fields;
 	resp = gql_execute(schema, &rq, &outcome);
 	assert_non_null(resp);
 	s = json_dumps(resp, JSON_COMPACT);
@@ -585,6 +588,17 @@ static void test_limits(void **state)
 	    "Book { id title genre rating }");
 	run_ex(q, NULL, NULL, false, 100);
 	assert_non_null(strstr(last, "cost limit of 100"));
+	/* Lists without "first" count once in the cost; what executes is bounded all the same:
+	 * past the limit the answer is dropped for one error. */
+	max_fields = 40;
+	assert_non_null(strstr(run("{ __schema { types { name } } }", NULL), "\"data\":{"));
+	assert_string_equal(run("{ __schema { types { name fields { name } } } }", NULL),
+			    "{\"data\":null,\"errors\":[{\"message\":\"The answer has more than 40 "
+			    "fields, the limit on fields executed; it was not completed.\","
+			    "\"locations\":[{\"line\":1,\"column\":36}],\"path\":[\"__schema\","
+			    "\"types\",9,\"fields\",1,\"name\"]}]}");
+	assert_true(outcome.executed);
+	max_fields = 0;
 }
 
 /* ---- introspection ---- */
