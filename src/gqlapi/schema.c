@@ -191,18 +191,14 @@ static int t_result(struct gql_resolve_info *ri, json_t **out)
 	*out = NULL;
 	if (!res && !json_object_get(t, "started_at") && !json_object_get(t, "finished_at"))
 		return 0;
-	*out = json_pack("{s:s*,s:O*,s:O*,s:O*,s:O*}", "status", status, "start_time",
-			 json_object_get(t, "started_at"), "end_time",
-			 json_object_get(t, "finished_at"), "error", json_object_get(t, "error"),
-			 "metrics", json_object_get(res, "metrics"));
-	if (*out && json_is_object(res)) {
-		static const char *const keep[] = {"exit_code", "duration_s", "stdout",	   "stderr",
-						   "signal",	"timeout",    "testcases", NULL};
-		int i;
-		for (i = 0; keep[i]; i++)
-			if (json_object_get(res, keep[i]))
-				json_object_set(*out, keep[i], json_object_get(res, keep[i]));
-	}
+	/* What the worker reported (exit_code, stdout, metrics, ...), with the task's own. */
+	*out = json_is_object(res) ? json_copy(res) : json_object();
+	if (!*out)
+		return fail(ri, "no_memory", "out of memory");
+	json_object_set_new(*out, "status", status ? json_string(status) : json_null());
+	json_object_set_new(*out, "start_time", json_incref(json_object_get(t, "started_at")));
+	json_object_set_new(*out, "end_time", json_incref(json_object_get(t, "finished_at")));
+	json_object_set_new(*out, "error", json_incref(json_object_get(t, "error")));
 	return 0;
 }
 
@@ -549,6 +545,10 @@ static const struct gql_field_def task_fields[] = {
     {"user", "String", NULL, NULL, NULL, NULL},
     {"project", "String", NULL, NULL, NULL, NULL},
     {"deadline", "String", NULL, NULL, NULL, NULL},
+    {"deadline_at_risk", "Boolean", NULL, NULL, NULL, NULL},
+    {"batch_id", "String", NULL, NULL, NULL, NULL},
+    {"requeues", "Int", "Times it went back to pending without spending a retry.", NULL, NULL,
+     NULL},
     {"document", "JSON!", "The whole task as GET /api/v1/tasks/{id} shows it.", NULL, x_document,
      NULL},
     END_FIELDS,
@@ -564,6 +564,10 @@ static const struct gql_field_def result_fields[] = {
     {"duration_s", "Float", NULL, NULL, NULL, NULL},
     {"stdout", "String", NULL, NULL, NULL, NULL},
     {"stderr", "String", NULL, NULL, NULL, NULL},
+    {"stdout_truncated", "Int", NULL, NULL, NULL, NULL},
+    {"stderr_truncated", "Int", NULL, NULL, NULL, NULL},
+    {"worker_id", "ID", NULL, NULL, NULL, NULL},
+    {"tests", "JSON", "Test counts of a test task.", NULL, NULL, NULL},
     {"testcases", "JSON", NULL, NULL, NULL, NULL},
     {"error", "JSON", "{kind, message} of a failure.", NULL, NULL, NULL},
     END_FIELDS,
@@ -587,6 +591,9 @@ static const struct gql_field_def worker_fields[] = {
     {"last_heartbeat", "String", NULL, NULL, NULL, NULL},
     {"quarantined", "Boolean", NULL, NULL, NULL, NULL},
     {"quarantine", "JSON", "{until, reason} while quarantined.", NULL, NULL, NULL},
+    {"strikes", "Int", NULL, NULL, NULL, NULL},
+    {"executor_restarts", "Int", NULL, NULL, NULL, NULL},
+    {"live", "JSON", "What its last heartbeat said.", NULL, NULL, NULL},
     {"document", "JSON!", "The whole worker as GET /api/v1/workers/{id} shows it.", NULL,
      x_document, NULL},
     END_FIELDS,
@@ -657,6 +664,11 @@ static const struct gql_field_def scheduler_fields[] = {
     {"batch_size_limit", "Int", NULL, NULL, NULL, NULL},
     {"pending", "Int", NULL, NULL, NULL, NULL},
     {"usage", "JSON", NULL, NULL, NULL, NULL},
+    {"signatures", "Int", NULL, NULL, NULL, NULL},
+    {"lanes", "Int", NULL, NULL, NULL, NULL},
+    {"delayed", "Int", NULL, NULL, NULL, NULL},
+    {"half_life_s", "Float", NULL, NULL, NULL, NULL},
+    {"history_entries", "Int", NULL, NULL, NULL, NULL},
     {"document", "JSON!", "Everything GET /api/v1/scheduler shows.", NULL, x_document, NULL},
     END_FIELDS,
 };
@@ -665,6 +677,7 @@ static const struct gql_field_def strategy_fields[] = {
     {"name", "String!", NULL, NULL, NULL, NULL},
     {"description", "String", NULL, NULL, NULL, NULL},
     {"source", "String", "builtin or the plugin's.", NULL, NULL, NULL},
+    {"plugin", "String", NULL, NULL, NULL, NULL},
     END_FIELDS,
 };
 
