@@ -223,8 +223,9 @@ static void field_error(struct exec *ex, const struct gql_selection *node, const
 static json_t *coerce_literal(const struct exec *ex, const struct gql_value *v,
 			      const struct tref *r, char *err, size_t errlen);
 
-/* An input object's or a field's arguments: each given one coerced, each missing one defaulted;
- * vals are (name, value) pairs as the document has them. */
+/* A field's arguments (args) or an input object's fields (fields), as the document gives them,
+ * coerced to defs: each given one coerced, each missing one defaulted (a variable without a
+ * value counts as missing); a missing non-null one without a default is an error. */
 static json_t *coerce_fields(const struct exec *ex, const struct garg *defs, size_t n,
 			     const struct gql_argument *args, const struct gql_object_field *fields,
 			     char *err, size_t errlen)

@@ -128,7 +128,7 @@ void value_print(const struct gql_value *v, char *buf, size_t len);
 char *json_literal(const json_t *v, const struct tref *r);
 
 /* Coerces a JSON input value (a variable's, or a default) to type r: a new reference, or NULL
- * with why in err ("Expected type Int ..."; where names the place for the message). */
+ * with why in err ("Int cannot represent the value 1.5 at input.priority."). */
 json_t *coerce_json(const json_t *v, const struct tref *r, char *err, size_t errlen);
 /* An AST value converted to plain JSON (for a custom scalar); variables from vars (missing ones
  * become null). */
@@ -149,8 +149,9 @@ void fragtab_release(struct fragtab *ft);
 /* The position of the first fragment named name, or -1. */
 long fragtab_find(const struct fragtab *ft, const char *name);
 
-/* The validator. Appends each error (a response error object) to errors; returns the number
- * added. op is the operation selected for execution (the limits are checked on it). */
+/* The validator: checks every operation and fragment of doc (the limits on each operation).
+ * Appends each error (a response error object, at most 50) to errors; returns the number
+ * added. */
 struct gql_limits_in {
 	unsigned max_depth;
 	unsigned long max_cost;
