@@ -11,6 +11,7 @@
 #include "coordinator/coordinator.h"
 #include "core/model.h"
 #include "dashboard/dashboard.h"
+#include "gqlapi/gqlapi.h"
 
 struct coordinator {
 	struct coord *core;
@@ -37,6 +38,7 @@ static void *tick_main(void *arg)
 /* The front-ends that share the REST API's port, after its own routes. */
 static const struct dtf_http_route *const frontends[] = {
     dashboard_routes,
+    gqlapi_routes,
     NULL,
 };
 
