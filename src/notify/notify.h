@@ -58,7 +58,8 @@ int notify_channel_open(const char *name, const json_t *block, struct notify_cha
 /* Sends m; fills res. 0 when the service took it, else a negative DTF_E* code with res->error.
  * Bounded in time (the channel's timeout_s, 10 s by default) and in the answer it reads. Safe
  * to call from one thread per channel at a time. */
-int notify_send(struct notify_channel *ch, const struct notify_message *m, struct notify_result *res);
+int notify_send(struct notify_channel *ch, const struct notify_message *m,
+		struct notify_result *res);
 /* The channel's name and type ("slack", "slack_webhook", "teams", "email", "jira", "testrail",
  * "webhook"). */
 const char *notify_channel_name(const struct notify_channel *ch);
