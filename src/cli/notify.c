@@ -29,6 +29,8 @@ static void usage(FILE *f)
 		"  --run-id ID       the sample run's id (default r-sample-0001)\n"
 		"  --ref REF         an earlier send's ref (as the outbox passes after a restart)\n"
 		"  --repeat N        send the message N times (a run's message is updated)\n"
+		"  --listed N        list N failed tests (default 10) with long errors, to see\n"
+		"                    how the channel shortens a long list\n"
 		"Prints the service's status and answer, or the error; exit 0 when every send\n"
 		"was taken, 1 when one was not or the channel does not open, 2 on usage errors.\n");
 }
@@ -47,7 +49,7 @@ static const char *const sample_tests[] = {
 };
 
 /* The sample: a nightly run of 412 tests with 37 failures, the first 10 listed. */
-static json_t *sample_data(const char *event, const char *run_id)
+static json_t *sample_data(const char *event, const char *run_id, size_t listed)
 {
 	bool failed = !strcmp(event, "run_failed") || !strcmp(event, "task_failed") ||
 		      !strcmp(event, "grouped");
@@ -57,25 +59,32 @@ static json_t *sample_data(const char *event, const char *run_id)
 	json_t *d, *tests = json_array();
 	time_t t = time(NULL);
 	struct tm tm;
-	size_t i, n = passed ? 1 : started ? 0 : 10;
+	size_t i, n = passed ? 1 : started ? 0 : listed;
+	long nfailed = listed > 37 ? (long)listed : 37;
 
 	gmtime_r(&t, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(url, sizeof(url), "https://dtf.example.com/runs/%s", run_id);
 	for (i = 0; i < n; i++) {
-		char turl[300], tr[16], err[300];
+		char turl[300], tr[16], err[1200], name[200];
 		snprintf(turl, sizeof(turl), "%s/tests/%zu", url, i + 1);
 		snprintf(tr, sizeof(tr), "C%zu", 1001 + i);
-		snprintf(err, sizeof(err),
-			 "AssertionError: expected status 200, got 502 (\"upstream <gateway> "
-			 "timed out\" after %zu.5 s)",
-			 i + 2);
+		if (i < 10) {
+			snprintf(name, sizeof(name), "%s", sample_tests[i]);
+			snprintf(err, sizeof(err),
+				 "AssertionError: expected status 200, got 502 (\"upstream "
+				 "<gateway> timed out\" after %zu.5 s)",
+				 i + 2);
+		} else {
+			snprintf(name, sizeof(name), "generated/test_many.py::test_case_%04zu", i);
+			snprintf(err, sizeof(err), "%0900d: a long failure message", 0);
+		}
 		json_array_append_new(
-		    tests, json_pack("{s:s, s:s, s:s, s:f, s:s, s:s, s:{s:s}, s:[s]}", "name",
-				     sample_tests[i], "status", passed ? "passed" : "failed",
-				     "error", passed ? "" : err, "duration_s", 1.25 + (double)i,
-				     "worker", i % 2 ? "w-linux-02" : "w-linux-01", "url", turl,
-				     "params", "testrail", tr, "labels", "smoke"));
+		    tests, json_pack("{s:s, s:s, s:s, s:f, s:s, s:s, s:{s:s}, s:[s]}", "name", name,
+				     "status", passed ? "passed" : "failed", "error",
+				     passed ? "" : err, "duration_s", 1.25 + (double)i, "worker",
+				     i % 2 ? "w-linux-02" : "w-linux-01", "url", turl, "params",
+				     "testrail", tr, "labels", "smoke"));
 	}
 	if (passed)
 		snprintf(title, sizeof(title), "Test %s passes again in run nightly-2026-12-06",
@@ -84,7 +93,7 @@ static json_t *sample_data(const char *event, const char *run_id)
 		snprintf(title, sizeof(title), "Run nightly-2026-12-06 started: 412 tests");
 	else if (failed)
 		snprintf(title, sizeof(title),
-			 "Run nightly-2026-12-06 failed: 37 of 412 tests failed");
+			 "Run nightly-2026-12-06 failed: %ld of 412 tests failed", nfailed);
 	else
 		snprintf(title, sizeof(title),
 			 "Run nightly-2026-12-06 completed: 370 passed, 37 failed");
@@ -100,9 +109,10 @@ static json_t *sample_data(const char *event, const char *run_id)
 		      : failed ? "failed"
 			       : "completed",
 		      "duration_s", 812.4, "counts", "total", 412, "passed", started ? 0 : 370,
-		      "failed", started ? 0 : 37, "skipped", started ? 0 : 5, "tests", tests,
-		      "failed", started || passed ? 0 : 37, "more", n == 10 ? 27 : 0);
-	if (d && passed)
+		      "failed", started ? 0 : (int)nfailed, "skipped", started ? 0 : 5, "tests",
+		      tests, "failed", started || passed ? 0 : (int)nfailed, "more",
+		      (int)(nfailed - (long)n));
+	if (d && (passed || started))
 		json_object_set_new(d, "more", json_integer(0));
 	return d;
 }
@@ -110,15 +120,11 @@ static json_t *sample_data(const char *event, const char *run_id)
 static int notify_test(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"channel", required_argument, NULL, 'n'},
-	    {"event", required_argument, NULL, 'e'},
-	    {"template", required_argument, NULL, 't'},
-	    {"run-id", required_argument, NULL, 'r'},
-	    {"ref", required_argument, NULL, 'R'},
-	    {"repeat", required_argument, NULL, 'N'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"channel", required_argument, NULL, 'n'},
+	    {"event", required_argument, NULL, 'e'},  {"template", required_argument, NULL, 't'},
+	    {"run-id", required_argument, NULL, 'r'}, {"ref", required_argument, NULL, 'R'},
+	    {"repeat", required_argument, NULL, 'N'}, {"listed", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *name = NULL, *event = "run_failed", *tpl_path = NULL;
 	const char *run_id = "r-sample-0001", *ref = NULL;
@@ -126,7 +132,7 @@ static int notify_test(int argc, char **argv)
 	struct dtf_tpl *tpl = NULL;
 	json_t *doc = NULL, *data = NULL;
 	char err[1024], key[128], lastref[128] = "";
-	int c, i, repeat = 1, rc = 1;
+	int c, i, repeat = 1, listed = 10, rc = 1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -152,6 +158,9 @@ static int notify_test(int argc, char **argv)
 		case 'N':
 			repeat = atoi(optarg);
 			break;
+		case 'L':
+			listed = atoi(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -160,7 +169,8 @@ static int notify_test(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!config || !name || optind != argc || repeat < 1 || repeat > 100) {
+	if (!config || !name || optind != argc || repeat < 1 || repeat > 100 || listed < 1 ||
+	    listed > 10000) {
 		usage(stderr);
 		return 2;
 	}
@@ -194,7 +204,7 @@ static int notify_test(int argc, char **argv)
 			goto out;
 		}
 	}
-	data = sample_data(event, run_id);
+	data = sample_data(event, run_id, (size_t)listed);
 	snprintf(key, sizeof(key), "%s/%s/sample", run_id, event);
 	printf("channel: %s (%s)\n", notify_channel_name(ch), notify_channel_type(ch));
 	rc = 0;

@@ -17,6 +17,7 @@
 static const struct notify_ops *const connectors[] = {
     &notify_slack_ops,
     &notify_slack_webhook_ops,
+    &notify_teams_ops,
     NULL,
 };
 
@@ -175,7 +176,32 @@ int nt_cfg_known(const struct notify_channel *ch, const json_t *block, const cha
 	return 0;
 }
 
+/* A webhook URL is a secret as a whole, and so is each of its parts that a service might echo
+ * alone: query values and long path segments (Slack's and Teams' signatures). */
+static void mask_url_parts(const char *url, char *s, size_t size)
+{
+	const char *p = strstr(url, "://");
+	char part[NOTIFY_MAX_SECRET];
+
+	p = p ? p + 3 : url;
+	while (*p) {
+		size_t n;
+		if (*p == '/' || *p == '?' || *p == '&' || *p == '=') {
+			p++;
+			continue;
+		}
+		n = strcspn(p, "/?&=");
+		if (n >= 12 && n < sizeof(part)) {
+			memcpy(part, p, n);
+			part[n] = '\0';
+			ci_mask(part, s, size);
+		}
+		p += n;
+	}
+}
+
 void nt_fail(const struct notify_channel *ch, struct notify_result *res, const char *secret,
+
 	     const char *fmt, ...)
 {
 	char msg[400];
@@ -186,6 +212,8 @@ void nt_fail(const struct notify_channel *ch, struct notify_result *res, const c
 	va_end(ap);
 	snprintf(res->error, sizeof(res->error), "%s channel %s: %s", ch->ops->type, ch->name, msg);
 	ci_mask(secret, res->error, sizeof(res->error));
+	if (secret && (!strncmp(secret, "https://", 8) || !strncmp(secret, "http://", 7)))
+		mask_url_parts(secret, res->error, sizeof(res->error));
 }
 
 int nt_http_init(const struct notify_channel *ch, struct ci_http *h, const char *base,

@@ -75,6 +75,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def handle(self):
+        try:
+            super().handle()
+        except OSError:
+            pass  # the client hung up (a timeout it set, an answer past its cap)
+
+
     def answer(self, status, body, headers=None):
         if isinstance(body, (dict, list)):
             raw = json.dumps(body).encode()
