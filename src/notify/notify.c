@@ -15,7 +15,9 @@
 #include "notify/internal.h"
 
 static const struct notify_ops *const connectors[] = {
-    &notify_slack_ops, &notify_slack_webhook_ops, &notify_teams_ops, &notify_email_ops, NULL,
+    &notify_slack_ops,	 &notify_slack_webhook_ops, &notify_teams_ops,	  &notify_email_ops,
+    &notify_webhook_ops, &notify_jira_ops,	    &notify_testrail_ops, NULL,
+
 };
 
 int nt_cfg_err(const struct notify_channel *ch, const char *field, char *err, size_t errlen,

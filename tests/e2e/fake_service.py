@@ -52,6 +52,8 @@ ROUTES = [
     ("POST", r"^/services/", lambda m, q: (200, "ok")),
     ("POST", r"^/workflows/", lambda m, q: (202, "")),
     ("POST", r"^/hook", lambda m, q: (200, {"received": True})),
+    ("PUT", r"^/hook", lambda m, q: (200, {"received": True})),
+
     ("POST", r"^/rest/api/[23]/search(/jql)?$", lambda m, q: (200, {"issues": []})),
     ("POST", r"^/rest/api/[23]/issue$", jira_create),
     ("POST", r"^/rest/api/[23]/issue/([A-Z]+-\d+)/comment$",
