@@ -28,6 +28,9 @@ struct notify_ops {
 	void (*close)(struct notify_channel *ch); /* frees ch->priv */
 	double rate;				  /* messages per minute */
 	enum dtf_tpl_escape escape;
+	/* When the escaping depends on the configuration (JIRA Cloud's ADF or DC's text); NULL:
+	 * escape. */
+	int (*escape_of)(const struct notify_channel *ch);
 };
 
 struct notify_channel {

@@ -380,7 +380,7 @@ double notify_channel_rate(const struct notify_channel *ch)
 
 int notify_channel_escape(const struct notify_channel *ch)
 {
-	return (int)ch->ops->escape;
+	return ch->ops->escape_of ? ch->ops->escape_of(ch) : (int)ch->ops->escape;
 }
 
 void notify_channel_close(struct notify_channel *ch)

@@ -1,3 +1,2 @@
 #include "notify/internal.h"
-const struct notify_ops notify_jira_ops = {.type = "jira_unbuilt"};
 const struct notify_ops notify_testrail_ops = {.type = "testrail_unbuilt"};
