@@ -46,6 +46,10 @@ struct outbox {
 	char base_url[256]; /* notifications.base_url: links in messages, or "" */
 	struct ob_entry *head, *tail;
 	struct dtf_hmap by_id;
+	/* What a channel returned to keep one object per run current (Slack's message, TestRail's
+	 * run), by "channel/run id": stored as "ref:" records so a restart keeps them. */
+	struct dtf_hmap refs;
+	size_t nrefs;
 	size_t nfinished;
 	int64_t next_seq;
 	/* The earliest time the next message may go, per route and channel (route -1: the
@@ -139,11 +143,41 @@ static void prune(struct coord *c)
 	}
 }
 
+#define REF_PREFIX "ref:"
+#define MAX_REFS   4096 /* runs whose references are kept; older ones are posted anew */
+
+static void set_ref(struct outbox *ob, const char *key, const char *ref)
+{
+	char *v = strdup(ref), *old;
+
+	if (!v)
+		return;
+	old = dtf_hmap_get(&ob->refs, key);
+	if (!old && ob->nrefs >= MAX_REFS) {
+		free(v);
+		return;
+	}
+	if (dtf_hmap_put(&ob->refs, key, v) != 0) {
+		free(v);
+		return;
+	}
+	if (old)
+		free(old);
+	else
+		ob->nrefs++;
+}
+
 static int load_cb(void *arg, const char *id, int64_t seq, json_t *doc)
 {
 	struct coord *c = arg;
 	struct outbox *ob = c->outbox;
-	struct ob_entry *e = calloc(1, sizeof(*e));
+	struct ob_entry *e;
+
+	if (strncmp(id, REF_PREFIX, strlen(REF_PREFIX)) == 0) {
+		set_ref(ob, id + strlen(REF_PREFIX), dtf_json_str(doc, "ref", ""));
+		return 0;
+	}
+	e = calloc(1, sizeof(*e));
 	const char *st = dtf_json_str(doc, "state", "pending");
 	int ev = notify_event_parse(dtf_json_str(doc, "event", ""));
 	int sev = notify_severity_parse(dtf_json_str(doc, "severity", ""));
@@ -221,6 +255,7 @@ int outbox_open(struct coord *c, char *err, size_t errlen)
 	while (strlen(ob->base_url) > 0 && ob->base_url[strlen(ob->base_url) - 1] == '/')
 		ob->base_url[strlen(ob->base_url) - 1] = '\0';
 	dtf_hmap_init(&ob->by_id);
+	dtf_hmap_init(&ob->refs);
 	pthread_cond_init(&ob->cond, NULL);
 	ob->next_seq = 1;
 	ob->rng = (uint64_t)dtf_wall_ms() ^ 0x9e3779b97f4a7c15ull;
@@ -246,6 +281,14 @@ void outbox_free(struct coord *c)
 		free_entry(e);
 	}
 	dtf_hmap_release(&ob->by_id);
+	{
+		size_t pos = 0;
+		const char *k;
+		void *v;
+		while ((pos = dtf_hmap_next(&ob->refs, pos, &k, &v)) != 0)
+			free(v);
+		dtf_hmap_release(&ob->refs);
+	}
 	pthread_cond_destroy(&ob->cond);
 	notify_config_free(ob->cfg);
 	free(ob);
@@ -264,7 +307,7 @@ static void set_link(struct outbox *ob, json_t *obj, const char *kind, const cha
 	json_object_set_new(obj, "url", json_string(url));
 }
 
-/* {id, name, project, url} of a run, or NULL. */
+/* {id, name, project, labels, url} of a run, or NULL. */
 static json_t *run_info(struct coord *c, const char *run_id)
 {
 	struct crun *r = run_id && *run_id ? state_run(c, run_id) : NULL;
@@ -278,6 +321,8 @@ static json_t *run_info(struct coord *c, const char *run_id)
 	if (dtf_json_str(meta, "project", NULL))
 		json_object_set_new(out, "project",
 				    json_string(dtf_json_str(meta, "project", NULL)));
+	if (json_is_object(json_object_get(meta, "labels")))
+		json_object_set(out, "labels", json_object_get(meta, "labels"));
 	set_link(c->outbox, out, "runs", r->id);
 	return out;
 }
@@ -698,6 +743,15 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 		s->tpl = e->route >= 0 && ob->cfg->routes[e->route].tpl >= 0
 			     ? ob->cfg->templates[ob->cfg->routes[e->route].tpl]
 			     : NULL;
+		snprintf(s->run_id, sizeof(s->run_id), "%s",
+			 dtf_json_str(json_object_get(s->data, "run"), "id", ""));
+		if (s->run_id[0]) {
+			char rk[200];
+			const char *ref;
+			snprintf(rk, sizeof(rk), "%s/%s", notify_channel_name(s->ch), s->run_id);
+			ref = dtf_hmap_get(&ob->refs, rk);
+			snprintf(s->ref, sizeof(s->ref), "%s", ref ? ref : "");
+		}
 	}
 	/* Entries not looked at (the batch filled up) are due now. */
 	if (e && b->n == OUTBOX_BATCH)
@@ -712,7 +766,8 @@ void outbox_send(struct outbox_send *s)
 				   .severity = s->severity,
 				   .key = s->key,
 				   .data = s->data,
-				   .tpl = s->tpl};
+				   .tpl = s->tpl,
+				   .ref = s->ref[0] ? s->ref : NULL};
 
 	memset(&s->res, 0, sizeof(s->res));
 	s->rc = notify_send(s->ch, &m, &s->res);
@@ -758,6 +813,17 @@ void outbox_done(struct coord *c, int64_t now, struct outbox_batch *b)
 				ob->retried[s->channel]++;
 		} else {
 			ob->sent[s->channel]++;
+			if (s->run_id[0] && s->res.ref[0] && strcmp(s->res.ref, s->ref) != 0) {
+				char rk[200], id[240];
+				json_t *doc = json_pack("{s:s}", "ref", s->res.ref);
+				snprintf(rk, sizeof(rk), "%s/%s", notify_channel_name(s->ch),
+					 s->run_id);
+				snprintf(id, sizeof(id), REF_PREFIX "%s", rk);
+				set_ref(ob, rk, s->res.ref);
+				if (doc && dtf_hmap_get(&ob->refs, rk))
+					c->store->ops->put_outbox(c->store, id, 0, doc);
+				json_decref(doc);
+			}
 		}
 		for (j = 0; j < s->nseqs; j++) {
 			char id[32];

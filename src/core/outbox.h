@@ -34,7 +34,9 @@ struct outbox_send {
 	json_t *data;		   /* the message's template context (owned) */
 	char event[32], severity[16], key[64];
 	const struct dtf_tpl *tpl;
-	int64_t *seqs; /* the entries it carries (owned) */
+	char run_id[48]; /* the run it is about, or "" */
+	char ref[128];	 /* the channel's reference for that run from an earlier send, or "" */
+	int64_t *seqs;	 /* the entries it carries (owned) */
 	size_t nseqs;
 	int rc;
 	struct notify_result res;

@@ -404,7 +404,7 @@ int notify_config_load(const json_t *doc, const char *text, size_t len, const ch
 		if (rc)
 			goto out;
 		d = cfg->max_tries;
-		rc = read_number(&rd, notif, "max_tries", "notifications", 1, 100, &d);
+		rc = read_number(&rd, notif, "max_tries", "notifications", 1, 1000, &d);
 		cfg->max_tries = (int)d;
 		if (!rc)
 			rc = read_number(&rd, notif, "backoff_s", "notifications", 0, 3600,
@@ -482,7 +482,6 @@ void notify_config_free(struct notify_config *cfg)
 bool notify_route_matches(const struct notify_route *r, enum notify_event ev,
 			  enum notify_severity sev, const json_t *run)
 {
-	const json_t *meta = json_object_get(run, "metadata");
 	const char *k;
 	json_t *v;
 
@@ -496,12 +495,12 @@ bool notify_route_matches(const struct notify_route *r, enum notify_event ev,
 			return false;
 	}
 	if (r->match_project) {
-		const char *p = dtf_json_str(meta, "project", NULL);
+		const char *p = dtf_json_str(run, "project", NULL);
 		if (!p || strcmp(p, r->match_project) != 0)
 			return false;
 	}
 	json_object_foreach(r->match_labels, k, v) {
-		const json_t *have = json_object_get(json_object_get(meta, "labels"), k);
+		const json_t *have = json_object_get(json_object_get(run, "labels"), k);
 		if (!have || !json_equal((json_t *)have, v))
 			return false;
 	}

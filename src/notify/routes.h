@@ -85,8 +85,9 @@ int notify_config_load(const json_t *doc, const char *text, size_t len, const ch
 		       struct notify_config **out, char *err, size_t errlen);
 void notify_config_free(struct notify_config *cfg);
 
-/* True when route r takes an event of kind ev and severity sev; run is the run's document
- * ({name, metadata}) or NULL. */
+/* True when route r takes an event of kind ev and severity sev; run is what a message says of
+ * its run ({id, name, project, labels}: the run's metadata.project and metadata.labels), or
+ * NULL. */
 bool notify_route_matches(const struct notify_route *r, enum notify_event ev,
 			  enum notify_severity sev, const json_t *run);
 

@@ -7,7 +7,8 @@ text) and answers each from the scripted rules first, else with the service's us
 
 usage: fake_service.py --port-file F --log F
 
-POST /_fake/script with a JSON list of rules adds rules while it runs (not recorded). A rule:
+POST /_fake/script with a JSON list of rules adds rules while it runs (not recorded); POST
+/_fake/clear drops them all (the service recovers). A rule:
   {"method": "POST", "target": REGEX (matched against path + "?" + query), "status": 429,
    "headers": {"Retry-After": "3"}, "body": JSON or text, "delay_s": 5 (answer late),
    "size": N (a body of N bytes), "times": 1 (0: every time)}
@@ -112,6 +113,11 @@ class Handler(BaseHTTPRequestHandler):
         if split.path == "/_fake/script":
             with LOCK:
                 RULES.extend(json.loads(text))
+            self.answer(204, "")
+            return
+        if split.path == "/_fake/clear":
+            with LOCK:
+                RULES.clear()
             self.answer(204, "")
             return
         ctype = self.headers.get("Content-Type") or ""

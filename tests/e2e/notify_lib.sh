@@ -5,6 +5,7 @@
 #   start_fake                 sets FAKE_URL, FAKE_LOG
 #   fake_script JSON           adds answer rules (a JSON list, see fake_service.py)
 #   fake_reset                 forgets the recorded requests
+#   fake_clear                 drops the scripted rules (the service answers normally again)
 #   notify ARGS…               dtf notify test --config $T/dtf.yaml ARGS…; NOTIFY_RC, NOTIFY_OUT
 #                              (stdout and stderr), NOTIFY_MS (how long it took)
 #   out_field NAME             the value of "NAME: …" in the last send's output
@@ -30,6 +31,11 @@ fake_script() {
 }
 
 fake_reset() { : > "$FAKE_LOG"; }
+
+fake_clear() {
+	curl -s -o /dev/null --max-time 5 -X POST "$FAKE_URL/_fake/clear" ||
+		fail "cannot reach the fake service"
+}
 
 notify() {
 	local start=$(date +%s%N)
