@@ -18,6 +18,7 @@
 #include "core/model.h"
 
 #define MERGE_LIST  10	 /* entries a merged message lists in full */
+#define MAX_RESULTS 5000 /* test results a run message carries (TestRail takes them all) */
 #define ERROR_CHARS 2000 /* of a task's error message carried into a message */
 
 enum ob_state { OB_PENDING, OB_SENT, OB_DEAD };
@@ -50,6 +51,10 @@ struct outbox {
 	 * run), by "channel/run id": stored as "ref:" records so a restart keeps them. */
 	struct dtf_hmap refs;
 	size_t nrefs;
+	/* Names of tasks whose last run failed, while a route wants test_passed: stored as
+	 * "failed:" records, so that a pass in a later run (after a restart too) is news. */
+	struct dtf_hmap failed;
+	size_t nfailed;
 	size_t nfinished;
 	int64_t next_seq;
 	/* The earliest time the next message may go, per route and channel (route -1: the
@@ -143,8 +148,10 @@ static void prune(struct coord *c)
 	}
 }
 
-#define REF_PREFIX "ref:"
-#define MAX_REFS   4096 /* runs whose references are kept; older ones are posted anew */
+#define REF_PREFIX    "ref:"
+#define FAILED_PREFIX "failed:"
+#define MAX_FAILED    10000 /* failing names remembered for test_passed */
+#define MAX_REFS      4096  /* runs whose references are kept; older ones are posted anew */
 
 static void set_ref(struct outbox *ob, const char *key, const char *ref)
 {
@@ -175,6 +182,12 @@ static int load_cb(void *arg, const char *id, int64_t seq, json_t *doc)
 
 	if (strncmp(id, REF_PREFIX, strlen(REF_PREFIX)) == 0) {
 		set_ref(ob, id + strlen(REF_PREFIX), dtf_json_str(doc, "ref", ""));
+		return 0;
+	}
+	if (strncmp(id, FAILED_PREFIX, strlen(FAILED_PREFIX)) == 0) {
+		if (ob->nfailed < MAX_FAILED &&
+		    dtf_hmap_put(&ob->failed, id + strlen(FAILED_PREFIX), (void *)1) == 0)
+			ob->nfailed++;
 		return 0;
 	}
 	e = calloc(1, sizeof(*e));
@@ -256,6 +269,7 @@ int outbox_open(struct coord *c, char *err, size_t errlen)
 		ob->base_url[strlen(ob->base_url) - 1] = '\0';
 	dtf_hmap_init(&ob->by_id);
 	dtf_hmap_init(&ob->refs);
+	dtf_hmap_init(&ob->failed);
 	pthread_cond_init(&ob->cond, NULL);
 	ob->next_seq = 1;
 	ob->rng = (uint64_t)dtf_wall_ms() ^ 0x9e3779b97f4a7c15ull;
@@ -288,6 +302,7 @@ void outbox_free(struct coord *c)
 		while ((pos = dtf_hmap_next(&ob->refs, pos, &k, &v)) != 0)
 			free(v);
 		dtf_hmap_release(&ob->refs);
+		dtf_hmap_release(&ob->failed);
 	}
 	pthread_cond_destroy(&ob->cond);
 	notify_config_free(ob->cfg);
@@ -432,6 +447,25 @@ static void emit(struct coord *c, enum notify_event ev, enum notify_severity sev
 		outbox_wake(c);
 }
 
+int64_t outbox_mark(struct coord *c)
+{
+	return c->outbox ? c->outbox->next_seq : 0;
+}
+
+void outbox_undo(struct coord *c, int64_t mark)
+{
+	struct outbox *ob = c->outbox;
+	struct ob_entry *e, *prev;
+
+	if (!ob)
+		return;
+	for (e = ob->tail; e && e->seq >= mark; e = prev) {
+		prev = e->prev;
+		unlink_entry(ob, e);
+		free_entry(e);
+	}
+}
+
 static bool wanted(struct coord *c, enum notify_event ev)
 {
 	size_t r;
@@ -465,6 +499,106 @@ static void add_failed_tests(struct coord *c, struct crun *run, json_t *data)
 			    json_integer(n > MERGE_LIST ? (json_int_t)(n - MERGE_LIST) : 0));
 }
 
+/* Remembers a failing task's name, and says test_passed when a task of a remembered name
+ * passes (in a later run: the name is forgotten once said). */
+static void track_failed(struct coord *c, struct ctask *t)
+{
+	struct outbox *ob = c->outbox;
+	const char *name = dtf_json_str(task_doc(t), "name", NULL);
+	char id[600], title[600];
+	json_t *doc, *ti, *ri;
+
+	if (!name || strlen(name) > 500)
+		return;
+	snprintf(id, sizeof(id), FAILED_PREFIX "%s", name);
+	if (t->status == TS_FAILED) {
+		if (dtf_hmap_get(&ob->failed, name) || ob->nfailed >= MAX_FAILED ||
+		    dtf_hmap_put(&ob->failed, name, (void *)1) != 0)
+			return;
+		ob->nfailed++;
+		doc = json_pack("{s:s}", "run_id", t->run_id);
+		if (doc)
+			c->store->ops->put_outbox(c->store, id, 0, doc);
+		json_decref(doc);
+		return;
+	}
+	if (t->status != TS_COMPLETED || !dtf_hmap_get(&ob->failed, name))
+		return;
+	dtf_hmap_del(&ob->failed, name);
+	ob->nfailed--;
+	c->store->ops->del_outbox(c->store, id);
+	ti = task_info(c, t);
+	ri = run_info(c, t->run_id);
+	snprintf(title, sizeof(title), "%s passes again", name);
+	doc = json_pack("{s:s,s:O,s:[O],s:i,s:i}", "title", title, "test", ti, "tests", ti, "count",
+			1, "more", 0);
+	if (ri)
+		json_object_set_new(doc, "run", ri);
+	json_decref(ti);
+	emit(c, NE_TEST_PASSED, notify_event_severity(NE_TEST_PASSED), doc);
+}
+
+struct results_walk {
+	json_t *list;
+	const json_t *task;
+	size_t n;
+};
+
+static int add_result(const struct dtf_test_entry *e, void *arg)
+{
+	struct results_walk *w = arg;
+	json_t *r, *params;
+	char name[512];
+
+	if (w->n++ >= MAX_RESULTS)
+		return 0;
+	if (e->classname && *e->classname)
+		snprintf(name, sizeof(name), "%s::%s", e->classname, e->name ? e->name : "");
+	else
+		snprintf(name, sizeof(name), "%s", e->name ? e->name : "");
+	r = json_pack("{s:s,s:s,s:f}", "name", name, "status", dtf_test_status_name(e->status),
+		      "duration_s", e->duration_s);
+	if (!r)
+		return 0;
+	if (e->message && *e->message) {
+		size_t n = strlen(e->message);
+		json_object_set_new(r, "error",
+				    n > ERROR_CHARS ? json_stringn(e->message, ERROR_CHARS)
+						    : json_string(e->message));
+	}
+	/* What maps a test to a case in a test manager: the task's testrail marker and labels. */
+	params = json_object_get(w->task, "params");
+	if (json_object_get(params, "testrail"))
+		json_object_set_new(
+		    r, "params",
+		    json_pack("{s:O}", "testrail", json_object_get(params, "testrail")));
+	if (json_is_array(json_object_get(w->task, "labels")))
+		json_object_set(r, "labels", json_object_get(w->task, "labels"));
+	json_array_append_new(w->list, r);
+	return 0;
+}
+
+/* Every test result of the run (test cases, as the reports count them), at most MAX_RESULTS;
+ * "results_more" says how many were left out. */
+static void add_results(struct coord *c, struct crun *run, json_t *data)
+{
+	struct results_walk w = {.list = json_array()};
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+		struct ctask *t = v;
+		if (strcmp(t->run_id, run->id) != 0)
+			continue;
+		w.task = task_doc(t);
+		dtf_test_entries(w.task, add_result, &w);
+	}
+	json_object_set_new(data, "results", w.list);
+	json_object_set_new(data, "results_more",
+			    json_integer(w.n > MAX_RESULTS ? (json_int_t)(w.n - MAX_RESULTS) : 0));
+}
+
 void outbox_task_final(struct coord *c, struct ctask *t)
 {
 	struct crun *run;
@@ -473,6 +607,8 @@ void outbox_task_final(struct coord *c, struct ctask *t)
 
 	if (!c->outbox || !task_is_final(t->status))
 		return;
+	if (wanted(c, NE_TEST_PASSED))
+		track_failed(c, t);
 	if (t->status == TS_FAILED && wanted(c, NE_TASK_FAILED)) {
 		ti = task_info(c, t);
 		ri = run_info(c, t->run_id);
@@ -521,6 +657,7 @@ void outbox_task_final(struct coord *c, struct ctask *t)
 			 failed ? "failed" : "passed", line);
 		data = json_pack("{s:s,s:O}", "title", title, "run", ri);
 		add_failed_tests(c, run, data);
+		add_results(c, run, data);
 		if (failed && wanted(c, NE_RUN_FAILED))
 			emit(c, NE_RUN_FAILED, notify_event_severity(NE_RUN_FAILED),
 			     json_deep_copy(data));
@@ -531,6 +668,23 @@ void outbox_task_final(struct coord *c, struct ctask *t)
 		json_decref(ri);
 		json_decref(data);
 	}
+}
+
+void outbox_run_started(struct coord *c, const char *run_id)
+{
+	struct crun *run;
+	char title[400];
+	json_t *data, *ri;
+
+	if (!wanted(c, NE_RUN_STARTED) || !(run = state_run(c, run_id)))
+		return;
+	ri = run_info(c, run_id);
+	snprintf(title, sizeof(title), "Run %s started: %d task%s",
+		 dtf_json_str(ri, "name", run_id), run->total, run->total == 1 ? "" : "s");
+	json_object_set_new(ri, "tasks", json_integer(run->total));
+	data = json_pack("{s:s,s:o}", "title", title, "run", ri);
+	add_results(c, run, data); /* the tests it will run, pending */
+	emit(c, NE_RUN_STARTED, notify_event_severity(NE_RUN_STARTED), data);
 }
 
 void outbox_worker_lost(struct coord *c, struct cworker *w, const char *why)

@@ -54,7 +54,12 @@ int outbox_open(struct coord *c, char *err, size_t errlen);
 void outbox_free(struct coord *c);
 
 /* The events. Each is a no-op without an outbox or a route that takes it. */
-void outbox_task_final(struct coord *c, struct ctask *t); /* after its status changed */
+void outbox_task_final(struct coord *c, struct ctask *t);     /* after its status changed */
+void outbox_run_started(struct coord *c, const char *run_id); /* its tasks submitted */
+/* For a change whose commit may fail: mark before its events, undo (forget the messages queued
+ * since the mark) when the commit failed. */
+int64_t outbox_mark(struct coord *c);
+void outbox_undo(struct coord *c, int64_t mark);
 void outbox_worker_lost(struct coord *c, struct cworker *w, const char *why);
 void outbox_hardware_blocked(struct coord *c, struct ctask *t, const json_t *blocked,
 			     const char *why);

@@ -24,6 +24,8 @@ static const char *const event_names[NE__COUNT] = {
     [NE_HARDWARE_BLOCKED] = "hardware_blocked",
     [NE_FLAKY_DETECTED] = "flaky_detected",
     [NE_NOTIFICATION_DEAD] = "notification_dead",
+    [NE_RUN_STARTED] = "run_started",
+    [NE_TEST_PASSED] = "test_passed",
 };
 
 static const enum notify_severity event_severity[NE__COUNT] = {
@@ -238,8 +240,9 @@ static int read_route(struct reader *rd, struct notify_config *cfg, size_t idx, 
 			if (ev < 0)
 				return fail(rd, "events", w,
 					    "unknown event '%s' (task_failed, run_failed, "
-					    "run_completed, worker_lost, recovery_escalated, "
-					    "hardware_blocked, flaky_detected, notification_dead)",
+					    "run_completed, run_started, test_passed, worker_lost, "
+					    "recovery_escalated, hardware_blocked, flaky_detected, "
+					    "notification_dead)",
 					    json_is_string(m) ? json_string_value(m) : "?");
 			rt->events |= 1u << ev;
 		}

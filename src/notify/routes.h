@@ -41,6 +41,8 @@ enum notify_event {
 	NE_HARDWARE_BLOCKED,   /* a hardware class was blocked system-wide */
 	NE_FLAKY_DETECTED,     /* a task passed only after failing */
 	NE_NOTIFICATION_DEAD,  /* a notification was given up on (a dead letter) */
+	NE_RUN_STARTED,	       /* a run was created with its tasks */
+	NE_TEST_PASSED,	       /* a task that failed in an earlier run passed (JIRA closes) */
 	NE__COUNT
 };
 

@@ -216,11 +216,15 @@ static int add_results(struct notify_channel *ch, struct ci_http *h, const struc
 	struct testrail *t = ch->priv;
 	json_t *batch = json_array(), *v;
 	char path[128];
-	size_t i, n = json_array_size(json_object_get(m->data, "tests"));
+	/* A run's message carries every result in "results" ("tests" lists the failures). */
+	const json_t *list = json_object_get(m->data, "results")
+				 ? json_object_get(m->data, "results")
+				 : json_object_get(m->data, "tests");
+	size_t i, n = json_array_size(list);
 	int rc = 0;
 
 	path_of(path, sizeof(path), "add_results_for_cases", run);
-	json_array_foreach(json_object_get(m->data, "tests"), i, v) {
+	json_array_foreach(list, i, v) {
 		long long c = test_case(t, v);
 		int st = status_id(json_string_value(json_object_get(v, "status")));
 		const json_t *d = json_object_get(v, "duration_s");

@@ -22,6 +22,8 @@ integrations:
   oncall: {type: webhook, url: "$FAKE_URL/hook/oncall"}
   never: {type: webhook, url: "$FAKE_URL/hook/never"}
   done: {type: webhook, url: "$FAKE_URL/hook/done"}
+  starts: {type: webhook, url: "$FAKE_URL/hook/starts"}
+  passes: {type: webhook, url: "$FAKE_URL/hook/passes"}
 notifications:
   base_url: http://dtf.example:8080/
   templates:
@@ -45,9 +47,13 @@ notifications:
     - events: [run_completed]
       channels: [done]
       template: finished
+    - events: [run_started]
+      channels: [starts]
+    - events: [test_passed]
+      channels: [passes]
 EOC
 dtf coordinator --config "$T/dtf.yaml" --check > check.out 2>&1 || fail "--check: $(cat check.out)"
-assert_contains "$(cat check.out)" "notifications: 6 channels, 6 routes" "--check's summary"
+assert_contains "$(cat check.out)" "notifications: 8 channels, 8 routes" "--check's summary"
 start_coordinator --config "$T/dtf.yaml"
 start_worker w1 --slots 8
 
@@ -115,6 +121,29 @@ jq_py '[(n["channel"], n["event"], n["tries"], "404" in n["last_error"]) for n i
 assert_eq "$(cat dead.txt)" '[["gone", "run_failed", 1, true]]' "the dead letters"
 assert_eq "$(metric 'dtf_notifications_total{channel="gone",type="webhook",outcome="dead"}')" 1 "dead in /metrics"
 assert_eq "$(metric 'dtf_notifications_total{channel="grp",type="webhook",outcome="sent"}')" 1 "grouped sends in /metrics"
+
+# A later run: bad-00 passes now (test_passed, once), bad-01 fails again (nothing new there);
+# each run's start was said with its tests, pending.
+api POST /api/v1/tasks '{"run": {"name": "nightly-2"}, "tasks": [
+	{"name": "bad-00", "command": ["true"]}, {"name": "bad-01", "command": ["false"], "max_retries": 0}]}' > run2.json
+RUN2=$(jq_py 'd["run_id"]' run2.json)
+wait_for -t $((60 * SCALE)) -m "the second run to end" eval \
+	'[ "$(reqs "str(len([r for r in R if r[\"path\"] == \"/hook/done\"]))")" = 2 ]'
+wait_for -t $((30 * SCALE)) -m "test_passed for bad-00" eval \
+	'[ "$(reqs "str(len([r for r in R if r[\"path\"] == \"/hook/passes\"]))")" = 1 ]'
+/usr/bin/python3 - "$FAKE_LOG" "$RUN" "$RUN2" <<'PY' || fail "run_started and test_passed: see $FAKE_LOG"
+import json, sys
+R = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+at = lambda p: [r["body"] for r in R if r["path"] == p]
+(p,) = at("/hook/passes")
+assert p["event"] == "test_passed" and p["test"]["name"] == "bad-00" and p["run"]["id"] == sys.argv[3], p
+starts = at("/hook/starts")
+assert [s["run"]["id"] for s in starts] == sys.argv[2:4], starts
+assert len(starts[0]["results"]) == 32 and {r["status"] for r in starts[0]["results"]} == {"pending"}, starts[0]
+assert sorted(r["name"] for r in starts[1]["results"]) == ["bad-00", "bad-01"], starts[1]
+done = at("/hook/done")
+assert done[1]["text"].startswith("done: nightly-2: 2 tests: 1 passed, 1 failed"), done[1]
+PY
 
 # --check: mistakes named with file and line.
 check_fails() { # YAML-text expected-message
