@@ -15,10 +15,14 @@ set -e
 # tests/e2e/test_graphql_client.sh runs (with node) against the coordinator's /graphql.
 # python3-numpy: numpy's own tests, run by tests/e2e/test_numpy_suite.sh (and bench/numpy.sh, which
 # also compares with pytest -n from python3-pytest-xdist).
+# python3-aiosmtpd, openssl: tests/e2e/test_notify_email.sh runs a real SMTP server (STARTTLS on a
+# certificate the test makes with `openssl req`, AUTH required) for the email connector.
+# libssl-dev: libcrypto's HMAC-SHA256 signs the generic webhook's requests (src/notify/webhook.c).
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
 python3-requests python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
-prometheus prometheus-pushgateway python3-jsonschema chromium-driver python3-selenium node-graphql"
+prometheus prometheus-pushgateway python3-jsonschema chromium-driver python3-selenium node-graphql
+python3-aiosmtpd openssl libssl-dev"
 command -v npm > /dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do

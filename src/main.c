@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     {"bench", cmd_bench, "measure a coordinator's throughput and lease latency"},
     {"plugins", cmd_plugins, "list the plugins a configuration or a coordinator loads"},
     {"simulate", cmd_simulate, "run the scheduler against simulated workers in virtual time"},
+    {"notify", cmd_notify, "send a sample message to a configured channel (Slack, Teams, ...)"},
     {NULL, NULL, NULL},
 };
 

@@ -108,6 +108,7 @@ const struct dtf_http_route api_routes[] = {
     {"GET", "/api/v1/workers/{id}", api_h_worker_get, false},
     {"GET", "/api/v1/recovery/history", api_h_recovery_history, false},
     {"POST", "/api/v1/recovery/unblock", api_h_recovery_unblock, false},
+    {"GET", "/api/v1/notifications", api_h_notifications, false},
     {"POST", "/api/v1/workers/{id}/quarantine", api_h_worker_quarantine, false},
     {"DELETE", "/api/v1/workers/{id}/quarantine", api_h_worker_quarantine, false},
     {NULL, NULL, NULL, false},

@@ -82,6 +82,7 @@ void api_h_scheduler_get(struct dtf_http_req *r);
 void api_h_scheduler_put(struct dtf_http_req *r);
 void api_h_recovery_history(struct dtf_http_req *r);
 void api_h_recovery_unblock(struct dtf_http_req *r);
+void api_h_notifications(struct dtf_http_req *r);
 void api_h_metrics(struct dtf_http_req *r);
 void api_h_openapi(struct dtf_http_req *r);
 

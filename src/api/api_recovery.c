@@ -1,11 +1,14 @@
 /* api_recovery.c: the admin calls of error recovery: GET /api/v1/recovery/history, POST
- * /api/v1/recovery/unblock, and POST/DELETE /api/v1/workers/{id}/quarantine. */
+ * /api/v1/recovery/unblock, and POST/DELETE /api/v1/workers/{id}/quarantine; and the
+ * notifications outbox, GET /api/v1/notifications. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "common/json.h"
 #include "core/model.h"
+#include "core/outbox.h"
 #include "core/recovery.h"
 
 /* The optional JSON object body (an empty body is {}); on failure replies 400, returns NULL. */
@@ -134,4 +137,35 @@ void api_h_worker_quarantine(struct dtf_http_req *r)
 	}
 	pthread_mutex_unlock(&c->lock);
 	json_decref(body);
+}
+
+/* GET /api/v1/notifications?state=pending|sent|dead&limit=N: the outbox, newest first. */
+void api_h_notifications(struct dtf_http_req *r)
+{
+	struct coord *c = api_core(r);
+	const char *state = dtf_http_query(r, "state");
+	const char *lim = dtf_http_query(r, "limit");
+	long limit = lim ? strtol(lim, NULL, 10) : 100;
+	json_t *v;
+
+	if (state && strcmp(state, "pending") != 0 && strcmp(state, "sent") != 0 &&
+	    strcmp(state, "dead") != 0) {
+		dtf_http_reply_error(r, 400, "invalid_request",
+				     "state must be pending, sent or dead");
+		return;
+	}
+	if (limit < 1 || limit > 10000) {
+		dtf_http_reply_error(r, 400, "invalid_request", "limit must be 1..10000");
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	v = outbox_list(c, state, (size_t)limit);
+	pthread_mutex_unlock(&c->lock);
+	if (!v) {
+		dtf_http_reply_error(r, 404, "not_configured",
+				     "no notifications are configured (integrations and "
+				     "notifications in the coordinator's --config)");
+		return;
+	}
+	dtf_http_reply_json(r, 200, v);
 }

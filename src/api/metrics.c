@@ -9,6 +9,60 @@
 #include "common/log.h"
 #include "common/prom.h"
 #include "core/model.h"
+#include "core/outbox.h"
+
+struct channel_counts {
+	size_t n;
+	struct {
+		const char *name, *type;
+		uint64_t v[4]; /* sent, retried, dead, pending */
+	} ch[NOTIFY_MAX_CHANNELS];
+};
+
+static void collect_channel(void *arg, const char *channel, const char *type, uint64_t sent,
+			    uint64_t retried, uint64_t dead, uint64_t pending)
+{
+	struct channel_counts *cc = arg;
+
+	if (cc->n == NOTIFY_MAX_CHANNELS)
+		return;
+	cc->ch[cc->n].name = channel;
+	cc->ch[cc->n].type = type;
+	cc->ch[cc->n].v[0] = sent;
+	cc->ch[cc->n].v[1] = retried;
+	cc->ch[cc->n].v[2] = dead;
+	cc->ch[cc->n].v[3] = pending;
+	cc->n++;
+}
+
+/* The outbox by channel: messages sent, retried and given up on since start, and waiting. */
+static void notification_metrics(struct coord *c, struct dtf_prom *pm)
+{
+	static const char *const outcomes[] = {"sent", "retried", "dead"};
+	struct channel_counts cc;
+	size_t i;
+	int o;
+
+	cc.n = 0;
+	outbox_metrics(c, collect_channel, &cc);
+	if (!cc.n)
+		return;
+	dtf_prom_family(pm, "dtf_notifications_total", DTF_PROM_COUNTER,
+			"Notification sends by channel and outcome (a retried send counts once per "
+			"failed try).");
+	for (i = 0; i < cc.n; i++)
+		for (o = 0; o < 3; o++)
+			dtf_prom_sample(pm, NULL,
+					DTF_PROM_LABELS("channel", cc.ch[i].name, "type",
+							cc.ch[i].type, "outcome", outcomes[o]),
+					(double)cc.ch[i].v[o]);
+	dtf_prom_family(pm, "dtf_notifications_pending", DTF_PROM_GAUGE,
+			"Notifications waiting in the outbox, by channel.");
+	for (i = 0; i < cc.n; i++)
+		dtf_prom_sample(pm, NULL,
+				DTF_PROM_LABELS("channel", cc.ch[i].name, "type", cc.ch[i].type),
+				(double)cc.ch[i].v[3]);
+}
 
 void api_h_metrics(struct dtf_http_req *r)
 {
@@ -76,6 +130,7 @@ void api_h_metrics(struct dtf_http_req *r)
 			"Changes (requests) those commits held.", (double)c->m_commit_changes);
 	recovery_metrics(c, &pm);
 	sx_metrics(c->sx, &pm);
+	notification_metrics(c, &pm);
 	pthread_mutex_unlock(&c->lock);
 	{
 		int prc = dtf_prom_end(&pm);

@@ -52,6 +52,8 @@ int ci_http_init(struct ci_http *h, const char *base, const char *secret)
 	dtf_buf_init(&h->body, CI_HTTP_MAX_RESPONSE);
 	h->max_retries = CI_HTTP_MAX_RETRIES;
 	h->max_wait_s = 10;
+	h->retry_after_s = -1;
+	h->ratelimit_reset_s = -1;
 	if (dtf_curl_base_url(base, h->base, sizeof(h->base)))
 		return DTF_EINVAL;
 	if (secret)
@@ -87,7 +89,28 @@ int ci_http_header(struct ci_http *h, const char *header)
 /* Remembers Retry-After (seconds, or an HTTP date) of the current response. */
 struct hdr_state {
 	double retry_after; /* < 0: none */
+	double reset;	    /* X-RateLimit-Reset as seconds from now; < 0: none */
 };
+
+/* X-RateLimit-Reset comes as epoch seconds (GitHub), seconds from now, or an ISO 8601 time
+ * (Jira Cloud); it is only reported, never waited on. */
+static void parse_reset(const char *v, struct hdr_state *st)
+{
+	double now = (double)time(NULL), d;
+	struct tm tm;
+	char *end;
+
+	d = strtod(v, &end);
+	if (end != v && *end == '\0' && d >= 0) {
+		st->reset = d > 1e9 ? (d > now ? d - now : 0) : d;
+		return;
+	}
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(v, "%Y-%m-%dT%H:%M:%S", &tm)) {
+		double when = (double)timegm(&tm);
+		st->reset = when > now ? when - now : 0;
+	}
+}
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -95,6 +118,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 	size_t n = size * nmemb;
 	char line[256];
 
+	if (n >= 18 && n < sizeof(line) && strncasecmp(data, "X-RateLimit-Reset:", 18) == 0) {
+		char *v;
+		memcpy(line, data, n);
+		line[n] = '\0';
+		v = line + 18;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		v[strcspn(v, "\r\n")] = '\0';
+		parse_reset(v, st);
+	}
 	if (n >= 12 && n < sizeof(line) && strncasecmp(data, "Retry-After:", 12) == 0) {
 		char *v, *end;
 		double d;
@@ -158,7 +191,7 @@ int ci_http_request(struct ci_http *h, const char *method, const char *path,
 	}
 	h->retries = 0;
 	for (attempt = 0;; attempt++) {
-		struct hdr_state st = {-1};
+		struct hdr_state st = {-1, -1};
 		CURLcode cc;
 		double wait;
 
@@ -172,8 +205,10 @@ int ci_http_request(struct ci_http *h, const char *method, const char *path,
 		curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &h->body);
 		curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);
 		curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, &st);
-		curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, 30000L);
-		curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+		curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS,
+				 h->timeout_ms > 0 ? h->timeout_ms : 30000L);
+		curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS,
+				 h->connect_timeout_ms > 0 ? h->connect_timeout_ms : 10000L);
 		curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
 		curl_easy_setopt(h->curl, CURLOPT_CUSTOMREQUEST, method);
 		if (h->basic[0]) {
@@ -190,6 +225,9 @@ int ci_http_request(struct ci_http *h, const char *method, const char *path,
 			curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE, 0L);
 		}
 		cc = curl_easy_perform(h->curl);
+		h->curl_code = (int)cc;
+		h->retry_after_s = st.retry_after;
+		h->ratelimit_reset_s = st.reset;
 		if (cc == CURLE_OK)
 			curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &h->status);
 		if (cc == CURLE_OK && h->status >= 200 && h->status < 300) {

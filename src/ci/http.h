@@ -25,6 +25,14 @@ struct ci_http {
 	int retries;	     /* retries made by the last request */
 	double max_wait_s;   /* longest wait between tries (Retry-After is capped to it) */
 	int max_retries;
+	/* For callers that decide retries themselves (src/notify: max_retries 0): */
+	long timeout_ms;	  /* a whole try; 0: 30 s */
+	long connect_timeout_ms;  /* 0: 10 s */
+	double retry_after_s;	  /* the last answer's Retry-After in seconds, -1 when none */
+	double ratelimit_reset_s; /* its X-RateLimit-Reset (epoch seconds, seconds from now or an
+				   * ISO 8601 time) as seconds from now, -1 when none; never waited
+				   * on */
+	int curl_code;		  /* the last try's CURLcode (0: the transfer worked) */
 };
 
 /* Initializes a client for base (http:// or https://). secret, when not NULL, is masked in

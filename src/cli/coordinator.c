@@ -20,6 +20,7 @@
 #include "common/yaml.h"
 #include "coordinator/coordinator.h"
 #include "core/constraints.h"
+#include "notify/routes.h"
 #include "plugin/plugin.h"
 #include "sched/sched.h"
 
@@ -115,8 +116,9 @@ static const struct dtf_opt coord_opts[] = {
 
 #define NOPTS (sizeof(coord_opts) / sizeof(coord_opts[0]))
 
-/* The config file's sections that other parts read (plugins/loader.c, sched/). */
-static const char *const yaml_others[] = {"plugins", "scheduler", NULL};
+/* The config file's sections that other parts read (plugins/loader.c, sched/, notify/). */
+static const char *const yaml_others[] = {"plugins", "scheduler", "integrations", "notifications",
+					  NULL};
 
 void coord_options_usage(FILE *f)
 {
@@ -285,6 +287,25 @@ int cmd_coordinator(int argc, char **argv)
 			goto out;
 		}
 		dtf_plugins_free(ps);
+		{
+			struct notify_config *nc = NULL;
+			char *text = NULL;
+			size_t len = 0;
+			if (o.config)
+				dtf_read_file(o.config, DTF_YAML_MAX_BYTES, &text, &len);
+			rc = notify_config_load(o.doc, text, len, o.config, &nc, err, sizeof(err));
+			free(text);
+			if (rc) {
+				fprintf(stderr, "dtf coordinator: %s\n", err);
+				rc = 2;
+				goto out;
+			}
+			if (nc)
+				printf("notifications: %zu channel%s, %zu route%s\n", nc->nchannels,
+				       nc->nchannels == 1 ? "" : "s", nc->nroutes,
+				       nc->nroutes == 1 ? "" : "s");
+			notify_config_free(nc);
+		}
 		printf("configuration ok: port %u, db %s, %zu api keys, %zu listed workers\n",
 		       cc->port, cc->db_path, nkeys, nworkers);
 		goto out;

@@ -1,24 +1,67 @@
 /* coordinator.c: the coordinator put together: the core (src/core/), the REST front-end on it
- * (src/api/) and the tick thread that drives the core's deadlines. Nothing here decides anything
- * about tasks or workers; it starts the parts in order and stops them in reverse. */
+ * (src/api/), the tick thread that drives the core's deadlines and the sender thread that
+ * delivers the notifications outbox (core/outbox.h). Nothing here decides anything about tasks
+ * or workers; it starts the parts in order and stops them in reverse. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "common/err.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "core/model.h"
+#include "core/outbox.h"
 #include "dashboard/dashboard.h"
 #include "gqlapi/gqlapi.h"
 
 struct coordinator {
 	struct coord *core;
 	struct dtf_api *api;
-	pthread_t tick;
-	bool tick_running;
+	pthread_t tick, sender;
+	bool tick_running, sender_running;
 };
+
+/* The outbox's sender: takes what is due under the core's lock, sends it without (a slow
+ * service never holds up a request or a lease), records the outcomes under the lock. */
+static void *sender_main(void *arg)
+{
+	struct coordinator *co = arg;
+	struct coord *c = co->core;
+	struct outbox_batch *b = malloc(sizeof(*b));
+	int64_t next;
+	size_t i;
+
+	if (!b)
+		return NULL;
+	pthread_mutex_lock(&c->lock);
+	while (!c->stopping) {
+		outbox_take(c, dtf_wall_ms(), b, &next);
+		if (b->n) {
+			pthread_mutex_unlock(&c->lock);
+			for (i = 0; i < b->n && !c->stopping; i++)
+				outbox_send(&b->items[i]);
+			for (; i < b->n; i++) { /* stopping: the rest stays pending, as stored */
+				b->items[i].rc = DTF_ESHUTDOWN;
+				b->items[i].res.retry = true;
+				snprintf(b->items[i].res.error, sizeof(b->items[i].res.error),
+					 "the coordinator stopped before sending it");
+			}
+			pthread_mutex_lock(&c->lock);
+			outbox_done(c, dtf_wall_ms(), b);
+			continue;
+		}
+		/* Sleep until the next message is due, an event queues one, or 1 s (to notice
+		 * stopping). */
+		if (!next || next > dtf_wall_ms() + 1000)
+			next = dtf_wall_ms() + 1000;
+		outbox_wait(c, next);
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(b);
+	return NULL;
+}
 
 static void *tick_main(void *arg)
 {
@@ -61,6 +104,13 @@ struct coordinator *coord_start(const struct coord_config *cfg, char *err, size_
 		goto fail;
 	}
 	co->tick_running = true;
+	if (co->core->outbox) {
+		if (pthread_create(&co->sender, NULL, sender_main, co) != 0) {
+			snprintf(err, errlen, "cannot start the notifications sender");
+			goto fail;
+		}
+		co->sender_running = true;
+	}
 	{
 		char ts[32], url[300];
 		json_t *ev;
@@ -93,6 +143,12 @@ void coord_stop(struct coordinator *co)
 		c->stopping = true;
 		if (co->tick_running)
 			pthread_join(co->tick, NULL);
+		if (co->sender_running) {
+			pthread_mutex_lock(&c->lock);
+			outbox_wake(c);
+			pthread_mutex_unlock(&c->lock);
+			pthread_join(co->sender, NULL);
+		}
 		if (c->plugins) {
 			char ts[32];
 			json_t *ev;

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "core/model.h"
+#include "core/outbox.h"
 
 void core_tick(struct coord *c)
 {
@@ -184,6 +185,10 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 			 c->store->error);
 		goto fail;
 	}
+	if (outbox_open(c, err, errlen) != 0) {
+		pthread_mutex_unlock(&c->lock);
+		goto fail;
+	}
 	c->events = dtf_events_new();
 	pthread_mutex_unlock(&c->lock);
 	{
@@ -246,6 +251,7 @@ void core_free(struct coord *c)
 	}
 	sx_free(c->sx);
 	c->sx = NULL;
+	outbox_free(c);
 	state_free_all(c);
 	dtf_store_close(c->store);
 	constraints_registry_free(c->constraints);

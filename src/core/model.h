@@ -191,6 +191,7 @@ struct coord {
 	uint64_t m_quarantines, m_recoveries_started, m_recoveries_completed, m_recoveries_failed;
 	struct sx *sx; /* the pending index and the scheduling strategy (src/sched/) */
 	struct run_waiter *run_waiters; /* suspended run summaries */
+	struct outbox *outbox;		/* notifications (outbox.c); NULL when none are set up */
 };
 
 /* ---- task.c: validation and documents ---- */

@@ -11,6 +11,7 @@
 #include "common/prom.h"
 #include "common/util.h"
 #include "core/model.h"
+#include "core/outbox.h"
 #include "core/recovery.h"
 
 /* How long a retry in place (or after an executor restart) waits for its worker once its backoff
@@ -544,6 +545,9 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 	/* The pin window runs from the end of the backoff (set later), at the earliest from now. */
 	if (t->sx.not_before_ms < dtf_mono_ms())
 		t->sx.not_before_ms = dtf_mono_ms();
+	/* From a restart of the worker's executors up: a person may want to know. */
+	if (level >= 3)
+		outbox_recovery_escalated(c, t, level, strategy_names[level], why);
 	switch (level) {
 	case 1:
 		json_object_set_new(rec, "pin", json_string(t->worker_id));
@@ -579,6 +583,7 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 		exclude_worker(rec, t->worker_id);
 		block_hardware(c, t, why, blocked);
 		json_object_set(rec, "blocked_hardware", blocked);
+		outbox_hardware_blocked(c, t, blocked, why);
 		note = json_pack("{s:s,s:s,s:s,s:O,s:s}", "task_id", t->id, "class",
 				 class_names[cls], "worker_id", t->worker_id, "blocked_hardware",
 				 blocked, "message", why ? why : "");

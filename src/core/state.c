@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "core/model.h"
+#include "core/outbox.h"
 
 static void set_time(json_t *doc, const char *key)
 {
@@ -318,6 +319,8 @@ void state_set_status(struct coord *c, struct ctask *t, enum task_status s)
 	default: /* pending again: a retry, not a new task */
 		break;
 	}
+	if (c->outbox && task_is_final(s))
+		outbox_task_final(c, t);
 }
 
 struct crun *state_run(struct coord *c, const char *id)
@@ -627,6 +630,7 @@ void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
 	state_worker_sync(w);
 	state_save_worker(c, w);
 	state_publish_worker(c, w);
+	outbox_worker_lost(c, w, why);
 	if (c->plugins) {
 		json_t *wv = state_worker_view(w);
 		json_object_set_new(wv, "reason", json_string(why));

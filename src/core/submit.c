@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "core/model.h"
+#include "core/outbox.h"
 
 static int store_error(struct core_err *e)
 {
@@ -24,6 +25,7 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 	const char *run_id = NULL;
 	struct crun *run = NULL;
 	bool single = false, created_run = false;
+	int64_t mark;
 	size_t i, j;
 	char err[512];
 	int rc = 0;
@@ -131,9 +133,14 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 		}
 		json_array_append_new(ids, json_string(t->id));
 	}
+	/* A new run is news (run_started) in the same commit as its tasks. */
+	mark = outbox_mark(c);
+	if (created_run && json_array_size(ids) == json_array_size(docs))
+		outbox_run_started(c, run_id);
 	if (json_array_size(ids) != json_array_size(docs) || txn_commit_now(c)) {
 		/* Undo the in-memory part too: nothing of this request is kept. */
 		txn_rollback(c);
+		outbox_undo(c, mark);
 		json_array_foreach(ids, i, v) {
 			struct ctask *t = dtf_hmap_get(&c->tasks, json_string_value(v));
 			if (t)

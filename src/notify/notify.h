@@ -33,6 +33,11 @@ struct notify_message {
 	/* A template the route chose for this channel's target, compiled by the caller's
 	 * configuration (common/template.h), or NULL for the connector's built-in default. */
 	const struct dtf_tpl *tpl;
+	/* Added: the reference an earlier send of the same run returned in notify_result.ref
+	 * (Slack: "<channel>:<ts>" of the run's message; TestRail: the run's id), for a
+	 * connector that keeps one object per run current after a coordinator restart has
+	 * emptied its memory. NULL when unknown: the channel's own memory is used. */
+	const char *ref;
 };
 
 /* What a send did. The outbox decides from this whether to retry (retry true: a connection
@@ -47,6 +52,9 @@ struct notify_result {
 			      * credential; "" on success */
 	char answer[512];    /* a short summary of the service's answer (for `dtf notify test`
 			      * and the outbox's record): a message id, an issue key, … */
+	/* Added: what to pass as notify_message.ref with the next message of the same run
+	 * (the outbox may store it to survive a restart); "" when the connector keeps none. */
+	char ref[128];
 };
 
 /* Opens the channel `name` from its block (a JSON object: the YAML block of
@@ -58,7 +66,8 @@ int notify_channel_open(const char *name, const json_t *block, struct notify_cha
 /* Sends m; fills res. 0 when the service took it, else a negative DTF_E* code with res->error.
  * Bounded in time (the channel's timeout_s, 10 s by default) and in the answer it reads. Safe
  * to call from one thread per channel at a time. */
-int notify_send(struct notify_channel *ch, const struct notify_message *m, struct notify_result *res);
+int notify_send(struct notify_channel *ch, const struct notify_message *m,
+		struct notify_result *res);
 /* The channel's name and type ("slack", "slack_webhook", "teams", "email", "jira", "testrail",
  * "webhook"). */
 const char *notify_channel_name(const struct notify_channel *ch);

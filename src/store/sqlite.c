@@ -46,7 +46,9 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS recovery (key TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS durations (name TEXT NOT NULL, hardware TEXT NOT NULL,"
-    " mean_s REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, hardware));";
+    " mean_s REAL NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, hardware));"
+    "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+    " doc TEXT NOT NULL);";
 
 static int sq_err(struct dtf_store *st, struct sq *q, const char *what)
 {
@@ -533,6 +535,72 @@ static int sq_load_durations(struct dtf_store *st, dtf_store_duration_cb cb, voi
 	return rc;
 }
 
+/* ---- the notifications outbox: a message per row, rewritten a few times; per-call statements
+ * (a notification is rare next to a task's writes) ---- */
+
+static int sq_put_outbox(struct dtf_store *st, const char *id, int64_t seq, const json_t *doc)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db,
+			       "INSERT OR REPLACE INTO outbox (id, seq, doc) VALUES (?1, ?2, ?3)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare put outbox");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, seq);
+	if (bind_doc(s, 3, doc)) {
+		sqlite3_finalize(s);
+		return DTF_ENOMEM;
+	}
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, "put outbox");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_del_outbox(struct dtf_store *st, const char *id)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db, "DELETE FROM outbox WHERE id = ?1", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return sq_err(st, q, "prepare delete outbox");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, "delete outbox");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_load_outbox(struct dtf_store *st,
+			  int (*cb)(void *arg, const char *id, int64_t seq, json_t *doc), void *arg)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc = 0, r;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT id, seq, doc FROM outbox ORDER BY seq", -1, &s,
+			       NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare load outbox");
+	while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(s, 0);
+		const char *text = (const char *)sqlite3_column_text(s, 2);
+		json_error_t je;
+		json_t *doc =
+		    json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 2), 0, &je);
+		if (!doc) {
+			log_error("store: outbox record %s is not valid JSON; skipped", id);
+			continue;
+		}
+		rc = cb(arg, id ? id : "", sqlite3_column_int64(s, 1), doc);
+		json_decref(doc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 const struct dtf_store_ops dtf_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -550,4 +618,7 @@ const struct dtf_store_ops dtf_store_sqlite_ops = {
     .put_duration = sq_put_duration,
     .load_durations = sq_load_durations,
     .put_task_text = sq_put_task_text,
+    .put_outbox = sq_put_outbox,
+    .del_outbox = sq_del_outbox,
+    .load_outbox = sq_load_outbox,
 };

@@ -52,6 +52,15 @@ struct dtf_store_ops {
 	 * keeps the text serializes it once (may be NULL: then put_task). */
 	int (*put_task_text)(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
 			     const char *status, const char *text);
+	/* The notifications outbox (core/outbox.c): one document per message, written in the
+	 * transaction of the change that caused it and rewritten as it is sent, retried or given
+	 * up on; deleted when it is no longer kept. load_outbox calls cb in seq order. May be
+	 * NULL in a backend without it (then notifications are refused at start). */
+	int (*put_outbox)(struct dtf_store *st, const char *id, int64_t seq, const json_t *doc);
+	int (*del_outbox)(struct dtf_store *st, const char *id);
+	int (*load_outbox)(struct dtf_store *st,
+			   int (*cb)(void *arg, const char *id, int64_t seq, json_t *doc),
+			   void *arg);
 };
 
 struct dtf_store {

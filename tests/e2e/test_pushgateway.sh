@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `dtf run --pushgateway URL` pushes the finished run's metrics to a real Prometheus Pushgateway
-# (Debian's prometheus-pushgateway, private port) under job "dtf" and the run's id, with the
+# (Debian's prometheus-pushgateway, private port and persistence file: Debian's default one is
+# shared) under job "dtf" and the run's id, with the
 # report's own counts; a real Prometheus (private port and data directory) scrapes the gateway
 # and answers a query with those numbers. A gateway that cannot be reached is reported on stderr
 # and does not change the run's exit status; $DTF_PUSHGATEWAY_URL is used without the option.
@@ -15,7 +16,7 @@ done
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 PG_PORT=$(free_port)
-prometheus-pushgateway --web.listen-address="127.0.0.1:$PG_PORT" --log.level=warn >> "$T/pushgateway.log" 2>&1 &
+prometheus-pushgateway --web.listen-address="127.0.0.1:$PG_PORT" --persistence.file="$T/pushgateway.data" --log.level=warn >> "$T/pushgateway.log" 2>&1 &
 PG_PID=$!
 track_pid "$PG_PID"
 PG="http://127.0.0.1:$PG_PORT"

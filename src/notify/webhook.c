@@ -1,0 +1,183 @@
+/* webhook.c: a plain webhook (type webhook): the message's JSON context, or the route's
+ * template rendered, POSTed to a URL, with an Idempotency-Key header (the message key, so the
+ * receiver can drop a retried duplicate), the event in X-Dtf-Event, an optional bearer token,
+ * and an optional HMAC-SHA256 signature of the body from a shared secret. */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/err.h"
+#include "common/json.h"
+#include "notify/internal.h"
+
+struct webhook {
+	char url[NOTIFY_MAX_SECRET];
+	char secret[NOTIFY_MAX_SECRET]; /* the HMAC key, or "" */
+	char token[NOTIFY_MAX_SECRET];	/* a bearer token, or "" */
+	bool url_secret;		/* the URL came from url_env / url_file */
+	const char *method, *content_type, *sig_header;
+	json_t *block; /* the configuration (a reference: the strings point into it) */
+};
+
+static int webhook_open(struct notify_channel *ch, const json_t *block, char *err, size_t errlen)
+{
+	static const char *const known[] = {
+	    "url",	  "url_env", "url_file",     "secret_env",	 "secret_file", "token_env",
+	    "token_file", "method",  "content_type", "signature_header", "headers",	NULL};
+	struct webhook *w = calloc(1, sizeof(*w));
+	const json_t *hdrs;
+	const char *url = NULL, *k;
+	json_t *v;
+	int rc;
+
+	if (!w)
+		return DTF_ENOMEM;
+	ch->priv = w;
+	w->block = json_incref((json_t *)block);
+	if ((rc = nt_cfg_known(ch, block, known, err, errlen)))
+		return rc;
+	/* The URL may be written out (the secret then signs), or be a secret itself. */
+	if (json_object_get(block, "url")) {
+		if ((rc = nt_cfg_str(ch, block, "url", true, NULL, &url, err, errlen)))
+			return rc;
+		if (json_object_get(block, "url_env") || json_object_get(block, "url_file"))
+			return nt_cfg_err(ch, "url", err, errlen, "give url or url_env, not both");
+		snprintf(w->url, sizeof(w->url), "%s", url);
+	} else {
+		if ((rc = nt_cfg_secret(ch, block, "url", true, w->url, sizeof(w->url), err,
+					errlen)))
+			return rc;
+		w->url_secret = true;
+	}
+	if ((rc = nt_cfg_secret(ch, block, "secret", false, w->secret, sizeof(w->secret), err,
+				errlen)) ||
+	    (rc = nt_cfg_secret(ch, block, "token", false, w->token, sizeof(w->token), err,
+				errlen)) ||
+	    (rc = nt_cfg_str(ch, block, "method", false, "POST", &w->method, err, errlen)) ||
+	    (rc = nt_cfg_str(ch, block, "content_type", false, "application/json", &w->content_type,
+			     err, errlen)) ||
+	    (rc = nt_cfg_str(ch, block, "signature_header", false, "X-Dtf-Signature-256",
+			     &w->sig_header, err, errlen)))
+		return rc;
+	if (strncmp(w->url, "https://", 8) && strncmp(w->url, "http://", 7))
+		return nt_cfg_err(ch, w->url_secret ? "url_env" : "url", err, errlen,
+				  "must be an http(s):// URL");
+	if (strcmp(w->method, "POST") && strcmp(w->method, "PUT"))
+		return nt_cfg_err(ch, "method", err, errlen, "must be POST or PUT");
+	if (strpbrk(w->content_type, "\r\n") || strpbrk(w->sig_header, "\r\n: "))
+		return nt_cfg_err(ch, "content_type", err, errlen, "must be one line");
+	hdrs = json_object_get(block, "headers");
+	if (hdrs && !json_is_object(hdrs))
+		return nt_cfg_err(ch, "headers", err, errlen,
+				  "must be a mapping of names to values");
+	json_object_foreach((json_t *)hdrs, k, v) {
+		if (!json_is_string(v) || strpbrk(k, "\r\n: ") ||
+		    strpbrk(json_string_value(v), "\r\n"))
+			return nt_cfg_err(ch, "headers", err, errlen, "%.60s: must be one line", k);
+		if (!strcasecmp(k, "authorization"))
+			return nt_cfg_err(ch, "headers", err, errlen,
+					  "Authorization is a secret: use token_env");
+	}
+	return 0;
+}
+
+static void webhook_close(struct notify_channel *ch)
+{
+	struct webhook *w = ch->priv;
+
+	json_decref(w->block);
+	memset(w, 0, sizeof(*w));
+	free(w);
+	ch->priv = NULL;
+}
+
+static int webhook_send(struct notify_channel *ch, const struct notify_message *m,
+			struct notify_result *res)
+{
+	struct webhook *w = ch->priv;
+	const char *k, *secret = w->url_secret ? w->url : w->token;
+	char line[2048], *body = NULL;
+	struct dtf_buf rendered;
+	struct ci_http h;
+	size_t len;
+	json_t *v;
+	int rc;
+
+	dtf_buf_init(&rendered, 0);
+	if (m->tpl) {
+		char err[300];
+		rc = nt_render(m->tpl, NULL, m->data, DTF_TPL_JSON, 1024 * 1024, &rendered, err,
+			       sizeof(err));
+		if (rc) {
+			nt_fail(ch, res, NULL, "%s", err);
+			goto out0;
+		}
+		body = dtf_buf_detach(&rendered, &len);
+	} else {
+		body = dtf_json_dumps(m->data);
+		if (!body) {
+			nt_fail(ch, res, NULL, "out of memory");
+			rc = DTF_ENOMEM;
+			goto out0;
+		}
+		len = strlen(body);
+	}
+	rc = nt_http_init(ch, &h, w->url, secret[0] ? secret : NULL);
+	if (rc) {
+		nt_fail(ch, res, secret, "the URL is not usable");
+		goto out;
+	}
+	if (m->key) {
+		snprintf(line, sizeof(line), "Idempotency-Key: %.200s", m->key);
+		ci_http_header(&h, line);
+	}
+	snprintf(line, sizeof(line), "X-Dtf-Event: %.100s", m->event);
+	ci_http_header(&h, line);
+	if (w->token[0]) {
+		snprintf(line, sizeof(line), "Authorization: Bearer %s", w->token);
+		ci_http_header(&h, line);
+	}
+	if (w->secret[0]) {
+		unsigned char mac[EVP_MAX_MD_SIZE];
+		unsigned int n = 0, i;
+		int off;
+		HMAC(EVP_sha256(), w->secret, (int)strlen(w->secret), (const unsigned char *)body,
+		     len, mac, &n);
+		off = snprintf(line, sizeof(line), "%s: sha256=", w->sig_header);
+		for (i = 0; i < n && off + 3 < (int)sizeof(line); i++)
+			off += snprintf(line + off, sizeof(line) - (size_t)off, "%02x", mac[i]);
+		ci_http_header(&h, line);
+	}
+	json_object_foreach(json_object_get(w->block, "headers"), k, v) {
+		snprintf(line, sizeof(line), "%s: %s", k, json_string_value(v));
+		ci_http_header(&h, line);
+	}
+	memset(line, 0, sizeof(line));
+	rc = nt_http_call(ch, &h, "webhook", w->method, w->url, w->content_type, body, len, NULL,
+			  res);
+	if (!rc)
+		snprintf(res->answer, sizeof(res->answer), "HTTP %ld %.200s", res->status,
+			 h.body.len ? dtf_buf_str(&h.body) : "");
+	/* The token or URL, when a secret, never shows; a signing secret is never sent. */
+	ci_mask(w->secret, res->error, sizeof(res->error));
+	ci_mask(w->token, res->error, sizeof(res->error));
+
+	ci_http_release(&h);
+out:
+	free(body);
+out0:
+	dtf_buf_release(&rendered);
+	return rc;
+}
+
+const struct notify_ops notify_webhook_ops = {
+    .type = "webhook",
+    .open = webhook_open,
+    .send = webhook_send,
+    .close = webhook_close,
+    .rate = 600,
+    .escape = DTF_TPL_JSON,
+};
