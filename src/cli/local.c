@@ -87,6 +87,8 @@ int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *e
 	cc.db_path = path;
 	cc.auto_discovery = true;
 	cc.heartbeat_timeout_s = 15;
+	cc.config_doc = o->config_doc;
+	cc.config_path = o->config_path;
 	l->coord = coord_start(&cc, err, errlen);
 	if (!l->coord)
 		return DTF_EIO;
@@ -121,6 +123,20 @@ void dtf_local_wait_workers(struct dtf_local *l, struct dtf_http_client *hc)
 			return;
 		usleep(50 * 1000);
 	}
+}
+
+void dtf_local_flush_notifications(struct dtf_local *l, const char *prefix, double timeout_s)
+{
+	size_t left;
+
+	if (!l->coord)
+		return;
+	left = coord_flush_notifications(l->coord, timeout_s);
+	if (left)
+		fprintf(stderr,
+			"%s: %zu notification%s not sent yet; they stay in the state directory's "
+			"outbox and go out with its next run\n",
+			prefix, left, left == 1 ? "" : "s");
 }
 
 void dtf_local_stop(struct dtf_local *l, bool interrupt)

@@ -3,6 +3,7 @@
 #ifndef DTF_CLI_LOCAL_H
 #define DTF_CLI_LOCAL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -18,6 +19,10 @@ struct dtf_local_opts {
 	const char *hardware;  /* --hardware for the workers, or NULL */
 	bool keep_work_dirs;   /* keep passed tasks' directories (artifact collection) */
 	unsigned port;	       /* the coordinator's loopback port; 0: one the system picks */
+	/* --config: the YAML document (plugins, scheduler, integrations, notifications) and its
+	 * path, or NULL */
+	const json_t *config_doc;
+	const char *config_path;
 };
 
 struct dtf_local {
@@ -37,5 +42,8 @@ void dtf_local_wait_workers(struct dtf_local *l, struct dtf_http_client *hc);
 /* Stops the workers (drained; with interrupt, running tasks are interrupted at once), waits for
  * them and stops the coordinator. Safe on a partly started or zeroed l. */
 void dtf_local_stop(struct dtf_local *l, bool interrupt);
+/* Sends what the embedded coordinator's notifications outbox holds (at most timeout_s), saying
+ * so on stderr under prefix when there is anything to send or something is left. */
+void dtf_local_flush_notifications(struct dtf_local *l, const char *prefix, double timeout_s);
 
 #endif

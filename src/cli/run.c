@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/yaml.h"
 #include "coordinator/coordinator.h"
 #include "net/http.h"
 
@@ -41,6 +42,9 @@ static void usage(FILE *f)
 	    "  --badges-dir D         write shields.io endpoint badges into D\n"
 	    "  --coverage F           an lcov or Cobertura file to report (repeatable)\n"
 	    "  --compare-with F       an earlier results.json to compare this run with\n"
+	    "  --config F             a coordinator YAML file for the embedded coordinator: its\n"
+	    "                         integrations, notifications, plugins and scheduler\n"
+	    "                         sections (docs/notifications.md)\n"
 	    "  --pushgateway URL      push the run's metrics to a Prometheus Pushgateway at the\n"
 	    "                         end (default $DTF_PUSHGATEWAY_URL; docs/integrations.md)\n"
 	    "  --timeout S            give up after S seconds (exit 3)\n"
@@ -136,6 +140,7 @@ int cmd_run(int argc, char **argv)
 	    {"coverage", required_argument, NULL, 'C'},
 	    {"compare-with", required_argument, NULL, 'P'},
 	    {"pushgateway", required_argument, NULL, 'G'},
+	    {"config", required_argument, NULL, 'X'},
 	    {"dashboard", no_argument, NULL, 'D'},
 	    {"dashboard-port", required_argument, NULL, 'O'},
 	    {"dashboard-keep", no_argument, NULL, 'K'},
@@ -146,7 +151,8 @@ int cmd_run(int argc, char **argv)
 	int ndirs = 0, nworkers = (int)sysconf(_SC_NPROCESSORS_ONLN), slots = 1, opt, rc = 0, i;
 	const char *pattern = NULL, *task_file = NULL, *outdir = "test-results",
 		   *formats = "json,junit", *hardware = NULL, *state_dir = ".dtf",
-		   *pushgateway = NULL;
+		   *pushgateway = NULL, *config_path = NULL;
+	json_t *config_doc = NULL;
 	double timeout = 0;
 	bool quiet = false, pytest = false, dashboard = false, dashboard_keep = false;
 	int pytest_chunks = 0;
@@ -225,6 +231,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'G':
 			pushgateway = optarg;
+			break;
+		case 'X':
+			config_path = optarg;
 			break;
 		case 'y':
 			pytest = true;
@@ -326,13 +335,23 @@ int cmd_run(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
+	if (config_path) {
+		config_doc = dtf_yaml_load(config_path, err, sizeof(err));
+		if (!config_doc) {
+			fprintf(stderr, "dtf run: %s\n", err);
+			rc = 2;
+			goto out;
+		}
+	}
 	dtf_log_set_level(DTF_LOG_WARN);
 	{
 		struct dtf_local_opts lo = {.state_dir = state_dir,
 					    .workers = nworkers,
 					    .slots = slots,
 					    .hardware = hardware,
-					    .port = dashboard_port};
+					    .port = dashboard_port,
+					    .config_doc = config_doc,
+					    .config_path = config_path};
 		if (dtf_local_start(&loc, &lo, err, sizeof(err))) {
 			fprintf(stderr, "dtf run: %s\n", err);
 			rc = 2;
@@ -397,6 +416,8 @@ int cmd_run(int argc, char **argv)
 	cli_push_run("dtf run", pushgateway, run_id,
 		     report ? json_object_get(report, "summary") : NULL, k.total,
 		     (double)(dtf_mono_ms() - start) / 1000.0, rc);
+	/* The run's notifications (run_completed, say) go out before the coordinator stops. */
+	dtf_local_flush_notifications(&loc, "dtf run", 30);
 	if (dashboard_keep)
 		keep_serving(loc.url);
 out:
@@ -408,5 +429,6 @@ out:
 	json_decref(coverage);
 	json_decref(report);
 	json_decref(reruns);
+	json_decref(config_doc);
 	return rc;
 }

@@ -127,6 +127,25 @@ fail:
 	return NULL;
 }
 
+size_t coord_flush_notifications(struct coordinator *co, double timeout_s)
+{
+	struct coord *c = co ? co->core : NULL;
+	int64_t deadline = dtf_mono_ms() + (int64_t)(timeout_s * 1000);
+	size_t left;
+
+	if (!c || !c->outbox)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	outbox_set_flushing(c, true);
+	while ((left = outbox_pending(c)) > 0 && dtf_mono_ms() < deadline) {
+		pthread_mutex_unlock(&c->lock);
+		usleep(20 * 1000);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return left;
+}
+
 unsigned coord_port(const struct coordinator *co)
 {
 	return dtf_api_port(co->api);

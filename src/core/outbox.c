@@ -63,6 +63,7 @@ struct outbox {
 	uint64_t sent[NOTIFY_MAX_CHANNELS], retried[NOTIFY_MAX_CHANNELS], dead[NOTIFY_MAX_CHANNELS];
 	pthread_cond_t cond;
 	bool woken;
+	bool flushing; /* untried messages are due now (the coordinator is about to stop) */
 	uint64_t rng;
 };
 
@@ -835,7 +836,7 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 		double rate;
 		if (e->state != OB_PENDING || e->inflight)
 			continue;
-		if (e->due_ms > now) {
+		if (e->due_ms > now && !(ob->flushing && e->tries == 0)) {
 			if (!next || e->due_ms < next)
 				next = e->due_ms;
 			continue;
@@ -1070,6 +1071,26 @@ void outbox_wake(struct coord *c)
 		return;
 	c->outbox->woken = true;
 	pthread_cond_signal(&c->outbox->cond);
+}
+
+void outbox_set_flushing(struct coord *c, bool on)
+{
+	if (!c->outbox)
+		return;
+	c->outbox->flushing = on;
+	outbox_wake(c);
+}
+
+size_t outbox_pending(struct coord *c)
+{
+	struct ob_entry *e;
+	size_t n = 0;
+
+	if (!c->outbox)
+		return 0;
+	for (e = c->outbox->head; e; e = e->next)
+		n += e->state == OB_PENDING;
+	return n;
 }
 
 /* ---- reading ---- */

@@ -77,6 +77,11 @@ void outbox_done(struct coord *c, int64_t now_ms, struct outbox_batch *b);
 void outbox_wait(struct coord *c, int64_t deadline_ms);
 void outbox_wake(struct coord *c);
 
+/* Flushing (a `dtf run` about to end): messages never tried are due at once, whatever their
+ * group's window. outbox_pending counts the messages not yet sent or given up on. */
+void outbox_set_flushing(struct coord *c, bool on);
+size_t outbox_pending(struct coord *c);
+
 /* GET /api/v1/notifications: {"notifications": [...], "counts": {pending, sent, dead}}, newest
  * first, state filter "pending", "sent", "dead" or NULL, at most limit. NULL without an
  * outbox (the front-end says none are configured). */
