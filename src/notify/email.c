@@ -274,8 +274,11 @@ int notify_email_build(struct dtf_buf *out, const struct notify_message *m, cons
 			       : '.';
 	}
 	key[k] = '\0';
-	snprintf(msgid, sizeof(msgid), "<%s.%016llx@%s>", key[0] ? key : "dtf", h,
+	/* At the sender's domain ("dtf <ci@example.org>" -> example.org). */
+	snprintf(msgid, sizeof(msgid), "<%s.%016llx@%.*s>", key[0] ? key : "dtf", h,
+		 dom && dom[1] ? (int)strcspn(dom + 1, "> \t") : 11,
 		 dom && dom[1] ? dom + 1 : "dtf.invalid");
+
 	rc = dtf_buf_printf(out, "Date: %s\r\nFrom: %s\r\n", date, from);
 	if (!rc)
 		rc = add_list(out, "To", to);
