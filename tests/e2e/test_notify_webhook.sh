@@ -51,7 +51,14 @@ want = "sha256=" + hmac.new(sys.argv[2].encode(), r["raw"].encode(), hashlib.sha
 assert r["headers"]["x-dtf-signature-256"] == want, (r["headers"]["x-dtf-signature-256"], want)
 PY
 
+# Another event's sample: a lost worker, no tests.
+fake_reset
+notify --channel hook --event worker_lost
+[ "$NOTIFY_RC" = 0 ] || fail "send failed: $NOTIFY_OUT"
+assert_eq "$(reqs '[R[0]["body"]["event"], R[0]["body"]["severity"], R[0]["body"]["worker"]["id"], R[0]["body"]["tests"], R[0]["headers"]["x-dtf-event"]]')" '["worker_lost", "warning", "w-linux-02", [], "worker_lost"]' "worker_lost sample"
+
 # A template renders the body; PUT to a secret URL.
+
 printf '{{title}}: {{#tests}}{{name}} {{/tests}}(+{{more}})' > "$T/body.tpl"
 fake_reset
 notify --channel secreturl --template "$T/body.tpl"
