@@ -225,7 +225,8 @@ int notify_email_build(struct dtf_buf *out, const struct notify_message *m, cons
 	struct dtf_buf subj, text, html;
 	struct dtf_tpl *st = NULL;
 	struct dtf_tpl_error te;
-	char err[300], date[64], boundary[64], msgid[200], key[64];
+	char err[300], date[64], boundary[64], msgid[200], key[64], event[65];
+
 	const char *dom = strchr(from, '@');
 	time_t t = (time_t)now;
 	struct tm tm;
@@ -258,6 +259,7 @@ int notify_email_build(struct dtf_buf *out, const struct notify_message *m, cons
 			       sizeof(err));
 	if (rc)
 		goto out;
+	nt_header_value(event, sizeof(event), m->event);
 	/* A subject is one line. */
 	for (i = 0; i < subj.len; i++)
 		if (subj.data[i] == '\r' || subj.data[i] == '\n')
@@ -292,11 +294,11 @@ int notify_email_build(struct dtf_buf *out, const struct notify_message *m, cons
 		rc = dtf_buf_printf(out,
 				    "\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n"
 				    "Content-Type: multipart/alternative; boundary=\"%s\"\r\n"
-				    "X-Dtf-Event: %.64s\r\nAuto-Submitted: auto-generated\r\n\r\n"
+				    "X-Dtf-Event: %s\r\nAuto-Submitted: auto-generated\r\n\r\n"
 				    "This is a MIME message.\r\n\r\n--%s\r\n"
 				    "Content-Type: text/plain; charset=UTF-8\r\n"
 				    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-				    msgid, boundary, m->event, boundary);
+				    msgid, boundary, event, boundary);
 	if (!rc)
 		rc = quoted_printable(out, text.data ? text.data : "", text.len);
 	if (!rc)

@@ -99,7 +99,8 @@ static int webhook_send(struct notify_channel *ch, const struct notify_message *
 {
 	struct webhook *w = ch->priv;
 	const char *k, *secret = w->url_secret ? w->url : w->token;
-	char line[2048], *body = NULL;
+	char line[2048], hv[201], *body = NULL;
+
 	struct dtf_buf rendered;
 	struct ci_http h;
 	size_t len;
@@ -131,10 +132,12 @@ static int webhook_send(struct notify_channel *ch, const struct notify_message *
 		goto out;
 	}
 	if (m->key) {
-		snprintf(line, sizeof(line), "Idempotency-Key: %.200s", m->key);
+		nt_header_value(hv, sizeof(hv), m->key);
+		snprintf(line, sizeof(line), "Idempotency-Key: %s", hv);
 		ci_http_header(&h, line);
 	}
-	snprintf(line, sizeof(line), "X-Dtf-Event: %.100s", m->event);
+	nt_header_value(hv, sizeof(hv), m->event);
+	snprintf(line, sizeof(line), "X-Dtf-Event: %s", hv);
 	ci_http_header(&h, line);
 	if (w->token[0]) {
 		snprintf(line, sizeof(line), "Authorization: Bearer %s", w->token);

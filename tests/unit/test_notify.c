@@ -294,6 +294,7 @@ static void test_config_errors(void **state)
 	(void)state;
 	setenv("DTF_TEST_TOKEN", "xoxb-unit-secret-9", 1);
 	setenv("DTF_TEST_SHORT", "ab", 1);
+	setenv("DTF_TEST_CRLF", "xoxb-1\r\nX-Evil: 1", 1);
 	assert_string_equal(open_err("a", "{}"),
 			    "integrations.a.type: missing (slack, slack_webhook, teams, email, "
 			    "webhook, jira or testrail)");
@@ -316,6 +317,10 @@ static void test_config_errors(void **state)
 				     "{\"type\": \"slack\", \"token_env\": \"DTF_TEST_SHORT\", "
 				     "\"channel\": \"#c\"}"),
 			    "integrations.s.token_env: the secret is shorter than 4 characters");
+	assert_string_equal(open_err("s", "{\"type\": \"slack\", \"token_env\": \"DTF_TEST_CRLF\", "
+					  "\"channel\": \"#c\"}"),
+			    "integrations.s.token_env: the secret holds a control character");
+
 	assert_string_equal(open_err("s",
 				     "{\"type\": \"slack\", \"token_env\": \"DTF_TEST_TOKEN\", "
 				     "\"channel\": \"#c\", \"chanel\": 1}"),
