@@ -95,7 +95,13 @@ assert_no_secret "$TOKEN"
 assert_no_secret "$SECRET"
 assert_no_secret "e2eSecretUrlPart"
 
+notify --channel nosuch
+[ "$NOTIFY_RC" = 1 ] || fail "a missing channel: exit $NOTIFY_RC"
+assert_contains "$NOTIFY_OUT" "no integrations.nosuch block" "a missing channel"
+"$DTF_BIN" notify test --channel hook > /dev/null 2>&1
+assert_eq "$?" 2 "exit status of a usage error"
 notify --channel twice
+
 assert_contains "$NOTIFY_OUT" "integrations.twice.url: give url or url_env, not both" "url twice"
 notify --channel authhdr
 assert_contains "$NOTIFY_OUT" "integrations.authhdr.headers: Authorization is a secret" "inline Authorization"
