@@ -241,7 +241,18 @@ static void test_email_mime(void **state)
 	assert_non_null(strstr(dtf_buf_str(&b2), "Message-ID: "));
 	assert_memory_equal(p, strstr(dtf_buf_str(&b2), "Message-ID: "), strcspn(p, "\r"));
 	assert_non_null(strstr(p, "@example.org>"));
+	/* A run with 5,000 failures listed: the list is cut, the message still built. */
+	json_decref(d);
+	d = run_data(5000, 5000, 500);
+	m.data = d;
+	dtf_buf_reset(&b);
+	assert_int_equal(notify_email_build(&b, &m, "ci@example.org", to, NULL, NULL, 1), 0);
+	assert_true(b.len < 1024 * 1024);
+	assert_non_null(strstr(dtf_buf_str(&b), "more"));
+	assert_non_null(strstr(dtf_buf_str(&b), "test_case_00000"));
+	assert_null(strstr(dtf_buf_str(&b), "test_case_04999"));
 	dtf_buf_release(&b);
+
 	dtf_buf_release(&b2);
 	json_decref(to);
 	json_decref(cc);
