@@ -51,7 +51,14 @@ want = "sha256=" + hmac.new(sys.argv[2].encode(), r["raw"].encode(), hashlib.sha
 assert r["headers"]["x-dtf-signature-256"] == want, (r["headers"]["x-dtf-signature-256"], want)
 PY
 
+# 5,000 failed tests with long errors: the list is cut to keep the body within 1 MiB.
+fake_reset
+notify --channel hook --listed 5000
+[ "$NOTIFY_RC" = 0 ] || fail "a long list failed: $NOTIFY_OUT"
+assert_eq "$(reqs '[len(R[0]["raw"].encode()) <= 1048576, len(R[0]["raw"].encode()) > 900000, len(R[0]["body"]["tests"]) + R[0]["body"]["more"]]')" '[true, true, 5000]' "the cut body"
+
 # Another event's sample: a lost worker, no tests.
+
 fake_reset
 notify --channel hook --event worker_lost
 [ "$NOTIFY_RC" = 0 ] || fail "send failed: $NOTIFY_OUT"
