@@ -55,11 +55,12 @@ static json_t *sample_data(const char *event, const char *run_id, size_t listed)
 		      !strcmp(event, "grouped");
 	bool passed = !strcmp(event, "test_passed");
 	bool started = !strcmp(event, "run_started");
+	bool lost = !strcmp(event, "worker_lost");
 	char url[200], title[300], now[40];
 	json_t *d, *tests = json_array();
 	time_t t = time(NULL);
 	struct tm tm;
-	size_t i, n = passed ? 1 : started ? 0 : listed;
+	size_t i, n = passed ? 1 : started || lost ? 0 : listed;
 	long nfailed = listed > 37 ? (long)listed : 37;
 
 	gmtime_r(&t, &tm);
@@ -112,8 +113,21 @@ static json_t *sample_data(const char *event, const char *run_id, size_t listed)
 		      "failed", started ? 0 : (int)nfailed, "skipped", started ? 0 : 5, "tests",
 		      tests, "failed", started || passed ? 0 : (int)nfailed, "more",
 		      (int)(nfailed - (long)n));
-	if (d && (passed || started))
+	if (d && (passed || started || lost))
 		json_object_set_new(d, "more", json_integer(0));
+	if (d && lost) {
+		json_object_set_new(d, "severity", json_string("warning"));
+		json_object_set_new(d, "title",
+				    json_string("Worker w-linux-02 lost: 3 tasks of run "
+						"nightly-2026-12-06 requeued"));
+		json_object_set_new(d, "text",
+				    json_string("No heartbeat for 90 s; its leases were "
+						"ended and the tasks requeued."));
+		json_object_set_new(d, "worker",
+				    json_pack("{s:s, s:s, s:s, s:i}", "id", "w-linux-02", "host",
+					      "ci-runner-07.example.com", "last_seen", now,
+					      "tasks_requeued", 3));
+	}
 	return d;
 }
 

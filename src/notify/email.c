@@ -17,6 +17,7 @@
 
 #define EMAIL_MAX_BYTES (1024 * 1024) /* a whole message */
 #define EMAIL_MAX_RCPT	100
+#define EMAIL_MAX_BODY	(384 * 1024) /* the text and HTML parts together, before encoding */
 
 static const char email_subject_tpl[] = "[dtf] {{title}}";
 static const char email_text_tpl[] =
@@ -219,45 +220,74 @@ static int add_list(struct dtf_buf *out, const char *name, const json_t *list)
 	return rc ? rc : dtf_buf_adds(out, "\r\n");
 }
 
+struct body_arg {
+	const struct notify_message *m;
+	struct dtf_buf text, html;
+	char err[300];
+};
+
+/* Renders both parts for data (nt_fit_tests()'s builder); the size is both together. */
+static int build_body(const json_t *data, void *arg, size_t *size)
+{
+	struct body_arg *a = arg;
+	json_t *d = json_deep_copy(data);
+	int rc;
+
+	if (!d)
+		return DTF_ENOMEM;
+	/* Whether any test is listed, for the lists' headings. */
+	json_object_set_new(d, "listed_tests", json_boolean(nt_data_ntests(d) > 0));
+	dtf_buf_release(&a->text);
+	dtf_buf_release(&a->html);
+	rc = nt_render(NULL, email_text_tpl, d, DTF_TPL_TEXT, EMAIL_MAX_BODY, &a->text, a->err,
+		       sizeof(a->err));
+	if (!rc)
+		rc = nt_render(a->m->tpl, email_html_tpl, d, DTF_TPL_HTML, EMAIL_MAX_BODY, &a->html,
+			       a->err, sizeof(a->err));
+	json_decref(d);
+	if (rc == DTF_ETOOBIG) {
+		*size = (size_t)-1;
+		return 0;
+	}
+	*size = a->text.len + a->html.len;
+	return rc;
+}
+
 int notify_email_build(struct dtf_buf *out, const struct notify_message *m, const char *from,
 		       const json_t *to, const json_t *cc, const char *subject_tpl, long long now)
 {
 	struct dtf_buf subj, text, html;
 	struct dtf_tpl *st = NULL;
 	struct dtf_tpl_error te;
-	char err[300], date[64], boundary[64], msgid[200], key[64];
+	char err[300], date[64], boundary[64], msgid[200], key[64], event[65];
+
 	const char *dom = strchr(from, '@');
 	time_t t = (time_t)now;
 	struct tm tm;
 	unsigned long long h = fnv1a(m->key ? m->key : "");
+	struct body_arg ba;
 	size_t i, k = 0;
-	json_t *data = NULL;
 	int rc;
 
 	dtf_buf_init(&subj, 2048);
-
-	dtf_buf_init(&text, 0);
-	dtf_buf_init(&html, 0);
 	if (subject_tpl) {
 		rc = dtf_tpl_compile(subject_tpl, strlen(subject_tpl), &st, &te);
 		if (rc)
 			return rc;
 	}
-	/* The templates' context: the data, and whether any test is listed (for headings). */
-	data = json_deep_copy(m->data);
-	if (!data)
-		return DTF_ENOMEM;
-	json_object_set_new(data, "listed_tests", json_boolean(nt_data_ntests(data) > 0));
-	rc = nt_render(st, email_subject_tpl, data, DTF_TPL_TEXT, 2048, &subj, err, sizeof(err));
+	rc = nt_render(st, email_subject_tpl, m->data, DTF_TPL_TEXT, 2048, &subj, err, sizeof(err));
 	dtf_tpl_free(st);
+	/* The parts, with the list cut until both fit in EMAIL_MAX_BODY. */
+	ba.m = m;
+	dtf_buf_init(&ba.text, 0);
+	dtf_buf_init(&ba.html, 0);
 	if (!rc)
-		rc = nt_render(NULL, email_text_tpl, data, DTF_TPL_TEXT, 256 * 1024, &text, err,
-			       sizeof(err));
-	if (!rc)
-		rc = nt_render(m->tpl, email_html_tpl, data, DTF_TPL_HTML, 512 * 1024, &html, err,
-			       sizeof(err));
+		rc = nt_fit_tests(m->data, EMAIL_MAX_BODY, 4000, build_body, &ba);
+	text = ba.text;
+	html = ba.html;
 	if (rc)
 		goto out;
+	nt_header_value(event, sizeof(event), m->event);
 	/* A subject is one line. */
 	for (i = 0; i < subj.len; i++)
 		if (subj.data[i] == '\r' || subj.data[i] == '\n')
@@ -274,8 +304,11 @@ int notify_email_build(struct dtf_buf *out, const struct notify_message *m, cons
 			       : '.';
 	}
 	key[k] = '\0';
-	snprintf(msgid, sizeof(msgid), "<%s.%016llx@%s>", key[0] ? key : "dtf", h,
+	/* At the sender's domain ("dtf <ci@example.org>" -> example.org). */
+	snprintf(msgid, sizeof(msgid), "<%s.%016llx@%.*s>", key[0] ? key : "dtf", h,
+		 dom && dom[1] ? (int)strcspn(dom + 1, "> \t") : 11,
 		 dom && dom[1] ? dom + 1 : "dtf.invalid");
+
 	rc = dtf_buf_printf(out, "Date: %s\r\nFrom: %s\r\n", date, from);
 	if (!rc)
 		rc = add_list(out, "To", to);
@@ -289,11 +322,11 @@ int notify_email_build(struct dtf_buf *out, const struct notify_message *m, cons
 		rc = dtf_buf_printf(out,
 				    "\r\nMessage-ID: %s\r\nMIME-Version: 1.0\r\n"
 				    "Content-Type: multipart/alternative; boundary=\"%s\"\r\n"
-				    "X-Dtf-Event: %.64s\r\nAuto-Submitted: auto-generated\r\n\r\n"
+				    "X-Dtf-Event: %s\r\nAuto-Submitted: auto-generated\r\n\r\n"
 				    "This is a MIME message.\r\n\r\n--%s\r\n"
 				    "Content-Type: text/plain; charset=UTF-8\r\n"
 				    "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-				    msgid, boundary, m->event, boundary);
+				    msgid, boundary, event, boundary);
 	if (!rc)
 		rc = quoted_printable(out, text.data ? text.data : "", text.len);
 	if (!rc)
@@ -309,7 +342,6 @@ out:
 	dtf_buf_release(&subj);
 	dtf_buf_release(&text);
 	dtf_buf_release(&html);
-	json_decref(data);
 	return rc;
 }
 

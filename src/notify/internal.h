@@ -89,7 +89,11 @@ int nt_http_call(const struct notify_channel *ch, struct ci_http *h, const char 
 int nt_http_json(const struct notify_channel *ch, struct ci_http *h, const char *what,
 		 const char *method, const char *path, const json_t *body, json_t **resp,
 		 struct notify_result *res);
+/* Copies s into out (outlen bytes) with every control character replaced by '_', for a value
+ * that goes into a header line (an event name, a message key). */
+void nt_header_value(char *out, size_t outlen, const char *s);
 /* Fills res->error as "<type> channel <name>: fmt…" (secret masked when given). */
+
 void nt_fail(const struct notify_channel *ch, struct notify_result *res, const char *secret,
 	     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

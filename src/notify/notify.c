@@ -141,7 +141,15 @@ int nt_cfg_secret(const struct notify_channel *ch, const json_t *block, const ch
 					  envk, filek);
 		return 0;
 	}
+	for (size_t i = 0; out[i]; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f) {
+			out[0] = '\0';
+			/* It goes into headers and URLs: a control character would split them. */
+			return nt_cfg_err(ch, env ? envk : filek, err, errlen,
+					  "the secret holds a control character");
+		}
 	if (strlen(out) < 4) {
+
 		out[0] = '\0';
 		return nt_cfg_err(ch, env ? envk : filek, err, errlen,
 				  "the secret is shorter than 4 characters");
@@ -175,7 +183,18 @@ int nt_cfg_known(const struct notify_channel *ch, const json_t *block, const cha
 	return 0;
 }
 
-/* A webhook URL is a secret as a whole, and so is each of its parts that a service might echo
+void nt_header_value(char *out, size_t outlen, const char *s)
+{
+	size_t i;
+
+	snprintf(out, outlen, "%s", s ? s : "");
+	for (i = 0; out[i]; i++)
+		if ((unsigned char)out[i] < 0x20 || out[i] == 0x7f)
+			out[i] = '_';
+}
+
+/* A webhook URL is a secret as a whole
+, and so is each of its parts that a service might echo
  * alone: query values and long path segments (Slack's and Teams' signatures). */
 static void mask_url_parts(const char *url, char *s, size_t size)
 {

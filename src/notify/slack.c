@@ -76,8 +76,9 @@ static json_t *count_fields(const json_t *data)
 
 	json_object_foreach((json_t *)counts, k, v) {
 		char t[200];
-		if (!json_is_integer(v) || json_array_size(fields) >= SLACK_FIELDS_MAX - 1)
+		if (!json_is_integer(v) || !k[0] || json_array_size(fields) >= SLACK_FIELDS_MAX - 1)
 			continue;
+
 		snprintf(t, sizeof(t), "*%c%.60s*\n%lld",
 			 k[0] >= 'a' && k[0] <= 'z' ? k[0] - 32 : k[0], k + 1,
 			 (long long)json_integer_value(v));

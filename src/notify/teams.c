@@ -57,8 +57,10 @@ static json_t *facts(const json_t *data, const char *key)
 	char name[64], val[64];
 
 	json_object_foreach((json_t *)counts, k, v) {
-		if (!json_is_integer(v))
+		/* Facts are for a handful of counts: the first 20. */
+		if (!json_is_integer(v) || !k[0] || json_array_size(list) >= 20)
 			continue;
+
 		snprintf(name, sizeof(name), "%c%.60s",
 			 k[0] >= 'a' && k[0] <= 'z' ? k[0] - 32 : k[0], k + 1);
 		snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));

@@ -94,47 +94,82 @@ static void webhook_close(struct notify_channel *ch)
 	ch->priv = NULL;
 }
 
+#define WEBHOOK_MAX_BODY (1024 * 1024)
+
+struct body_arg {
+	const struct notify_message *m;
+	char *body; /* the last body built (malloc'd) */
+	size_t len;
+	char err[300];
+};
+
+/* The context as JSON, or the route's template rendered (nt_fit_tests()'s builder). */
+static int build_body(const json_t *data, void *arg, size_t *size)
+{
+	struct body_arg *a = arg;
+	struct dtf_buf b;
+	int rc = 0;
+
+	free(a->body);
+	a->body = NULL;
+	if (a->m->tpl) {
+		rc = nt_render(a->m->tpl, NULL, data, DTF_TPL_JSON, WEBHOOK_MAX_BODY, &b, a->err,
+			       sizeof(a->err));
+		if (rc == DTF_ETOOBIG) {
+			dtf_buf_release(&b);
+			*size = (size_t)-1;
+			return 0;
+		}
+		if (!rc)
+			a->body = dtf_buf_detach(&b, &a->len);
+		dtf_buf_release(&b);
+	} else {
+		a->body = dtf_json_dumps(data);
+		a->len = a->body ? strlen(a->body) : 0;
+	}
+	if (!rc && !a->body)
+		rc = DTF_ENOMEM;
+	*size = a->len;
+	return rc;
+}
+
 static int webhook_send(struct notify_channel *ch, const struct notify_message *m,
+
 			struct notify_result *res)
 {
 	struct webhook *w = ch->priv;
 	const char *k, *secret = w->url_secret ? w->url : w->token;
-	char line[2048], *body = NULL;
-	struct dtf_buf rendered;
+	char line[2048], hv[201], *body = NULL;
+	struct body_arg ba = {0};
 	struct ci_http h;
 	size_t len;
 	json_t *v;
 	int rc;
 
-	dtf_buf_init(&rendered, 0);
-	if (m->tpl) {
-		char err[300];
-		rc = nt_render(m->tpl, NULL, m->data, DTF_TPL_JSON, 1024 * 1024, &rendered, err,
-			       sizeof(err));
-		if (rc) {
-			nt_fail(ch, res, NULL, "%s", err);
-			goto out0;
-		}
-		body = dtf_buf_detach(&rendered, &len);
-	} else {
-		body = dtf_json_dumps(m->data);
-		if (!body) {
-			nt_fail(ch, res, NULL, "out of memory");
-			rc = DTF_ENOMEM;
-			goto out0;
-		}
-		len = strlen(body);
+	/* The body, with the test list cut until it fits in WEBHOOK_MAX_BODY. */
+	ba.m = m;
+	ba.body = NULL;
+	rc = nt_fit_tests(m->data, WEBHOOK_MAX_BODY, 0, build_body, &ba);
+	if (rc || !ba.body) {
+		nt_fail(ch, res, NULL, "%s", ba.err[0] ? ba.err : "out of memory");
+		free(ba.body);
+		rc = rc ? rc : DTF_ENOMEM;
+		goto out0;
 	}
+	body = ba.body;
+	len = ba.len;
 	rc = nt_http_init(ch, &h, w->url, secret[0] ? secret : NULL);
 	if (rc) {
 		nt_fail(ch, res, secret, "the URL is not usable");
 		goto out;
 	}
 	if (m->key) {
-		snprintf(line, sizeof(line), "Idempotency-Key: %.200s", m->key);
+		nt_header_value(hv, sizeof(hv), m->key);
+		snprintf(line, sizeof(line), "Idempotency-Key: %s", hv);
 		ci_http_header(&h, line);
 	}
-	snprintf(line, sizeof(line), "X-Dtf-Event: %.100s", m->event);
+	nt_header_value(hv, sizeof(hv), m->event);
+	snprintf(line, sizeof(line), "X-Dtf-Event: %s", hv);
 	ci_http_header(&h, line);
 	if (w->token[0]) {
 		snprintf(line, sizeof(line), "Authorization: Bearer %s", w->token);
@@ -169,7 +204,6 @@ static int webhook_send(struct notify_channel *ch, const struct notify_message *
 out:
 	free(body);
 out0:
-	dtf_buf_release(&rendered);
 	return rc;
 }
 

@@ -68,7 +68,16 @@ notify --channel ops --ref C0FAKE123:1765000000.000100
 [ "$NOTIFY_RC" = 0 ] || fail "post after message_not_found failed: $NOTIFY_OUT"
 assert_eq "$(reqs '[r["path"] for r in R]')" '["/api/chat.update", "/api/chat.postMessage"]' "update then post"
 
+# 400 failed tests with long errors: every block within Slack's limits, the rest counted.
+fake_reset
+notify --channel ops --listed 400 --run-id r-long
+[ "$NOTIFY_RC" = 0 ] || fail "a long list failed: $NOTIFY_OUT"
+assert_eq "$(reqs "[len(b[\"text\"][\"text\"]) <= (150 if b[\"type\"] == \"header\" else 3000) for b in $P[\"blocks\"] if \"text\" in b]")" '[true, true, true]' "block text limits"
+assert_contains "$(reqs "$P[\"blocks\"][3][\"text\"][\"text\"]")" " more_" "the cut list counts the rest"
+[ "$(reqs "len($P[\"blocks\"][3][\"text\"][\"text\"])")" -ge 2000 ] || fail "the list was cut more than needed"
+
 # A custom template replaces the test list.
+
 printf '{{#tests}}\n> {{name}}\n{{/tests}}\n{{#more}}\n…and {{more}} more\n{{/more}}\n' > "$T/list.tpl"
 fake_reset
 notify --channel ops --template "$T/list.tpl"

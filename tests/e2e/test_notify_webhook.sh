@@ -51,7 +51,21 @@ want = "sha256=" + hmac.new(sys.argv[2].encode(), r["raw"].encode(), hashlib.sha
 assert r["headers"]["x-dtf-signature-256"] == want, (r["headers"]["x-dtf-signature-256"], want)
 PY
 
+# 5,000 failed tests with long errors: the list is cut to keep the body within 1 MiB.
+fake_reset
+notify --channel hook --listed 5000
+[ "$NOTIFY_RC" = 0 ] || fail "a long list failed: $NOTIFY_OUT"
+assert_eq "$(reqs '[len(R[0]["raw"].encode()) <= 1048576, len(R[0]["raw"].encode()) > 900000, len(R[0]["body"]["tests"]) + R[0]["body"]["more"]]')" '[true, true, 5000]' "the cut body"
+
+# Another event's sample: a lost worker, no tests.
+
+fake_reset
+notify --channel hook --event worker_lost
+[ "$NOTIFY_RC" = 0 ] || fail "send failed: $NOTIFY_OUT"
+assert_eq "$(reqs '[R[0]["body"]["event"], R[0]["body"]["severity"], R[0]["body"]["worker"]["id"], R[0]["body"]["tests"], R[0]["headers"]["x-dtf-event"]]')" '["worker_lost", "warning", "w-linux-02", [], "worker_lost"]' "worker_lost sample"
+
 # A template renders the body; PUT to a secret URL.
+
 printf '{{title}}: {{#tests}}{{name}} {{/tests}}(+{{more}})' > "$T/body.tpl"
 fake_reset
 notify --channel secreturl --template "$T/body.tpl"
@@ -88,7 +102,13 @@ assert_no_secret "$TOKEN"
 assert_no_secret "$SECRET"
 assert_no_secret "e2eSecretUrlPart"
 
+notify --channel nosuch
+[ "$NOTIFY_RC" = 1 ] || fail "a missing channel: exit $NOTIFY_RC"
+assert_contains "$NOTIFY_OUT" "no integrations.nosuch block" "a missing channel"
+"$DTF_BIN" notify test --channel hook > /dev/null 2>&1
+assert_eq "$?" 2 "exit status of a usage error"
 notify --channel twice
+
 assert_contains "$NOTIFY_OUT" "integrations.twice.url: give url or url_env, not both" "url twice"
 notify --channel authhdr
 assert_contains "$NOTIFY_OUT" "integrations.authhdr.headers: Authorization is a secret" "inline Authorization"
