@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/testcount.h"
 #include "common/util.h"
+#include "common/yaml.h"
 #include "coordinator/coordinator.h"
 #include "net/http.h"
 #include "report/report.h"
@@ -41,6 +42,7 @@ struct ci_opts {
 	const char *provider, *coordinator, *api_key, *test_dir, *pattern, *output_dir;
 	const char *badges_dir, *history_dir, *state_dir, *api_url;
 	const char *pushgateway; /* --pushgateway: where the run's metrics go at the end */
+	const char *config;	 /* --config: the embedded coordinator's YAML file */
 	const char *write_tasks; /* --write-tasks: the discovered tasks as a task file */
 	json_t *test_files, *formats;
 	const char *artifacts[MAX_GLOBS];
@@ -72,6 +74,8 @@ static void usage(FILE *f)
 	    "  --history-dir D        keep each branch's last run there and compare with it\n"
 	    "  --artifacts GLOB       also collect these files (repeatable)\n"
 	    "  --api-url URL          the CI provider's API base URL (default: the real one)\n"
+	    "  --config F             with --embedded: a coordinator YAML file (integrations,\n"
+	    "                         notifications, plugins, scheduler; docs/notifications.md)\n"
 	    "  --pushgateway URL      push the run's metrics to a Prometheus Pushgateway at the\n"
 	    "                         end (default $DTF_PUSHGATEWAY_URL; docs/integrations.md)\n"
 	    "  --timeout S            give up after S seconds (exit 3; default 3600)\n"
@@ -515,6 +519,7 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 	    {"artifacts", required_argument, NULL, 'a'},
 	    {"api-url", required_argument, NULL, 'u'},
 	    {"pushgateway", required_argument, NULL, 'G'},
+	    {"config", required_argument, NULL, 'X'},
 	    {"state-dir", required_argument, NULL, 'S'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -604,6 +609,9 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 		case 'G':
 			o->pushgateway = optarg;
 			break;
+		case 'X':
+			o->config = optarg;
+			break;
 		case 'a':
 			if (o->nartifacts >= MAX_GLOBS) {
 				fprintf(stderr, "dtf ci: at most %d --artifacts\n", MAX_GLOBS);
@@ -660,7 +668,7 @@ int cmd_ci(int argc, char **argv)
 	struct dtf_http_client hc;
 	bool hc_ready = false, timed_out = false, infra = false;
 	json_t *tasks = json_array(), *doc = NULL, *previous = NULL, *artifacts = NULL, *fv;
-	json_t *reruns = NULL;
+	json_t *reruns = NULL, *config_doc = NULL;
 	char err[512], run_id[80] = "", line[256];
 	char *markdown = NULL, *junit = NULL;
 	size_t junit_len = 0;
@@ -775,7 +783,17 @@ int cmd_ci(int argc, char **argv)
 		struct dtf_local_opts lo = {.state_dir = o.state_dir,
 					    .workers = o.workers,
 					    /* passed tasks' directories stay for artifacts */
-					    .keep_work_dirs = true};
+					    .keep_work_dirs = true,
+					    .config_path = o.config};
+		if (o.config) {
+			config_doc = dtf_yaml_load(o.config, err, sizeof(err));
+			if (!config_doc) {
+				fprintf(stderr, "dtf ci: %s\n", err);
+				rc = 2;
+				goto out;
+			}
+			lo.config_doc = config_doc;
+		}
 		if (dtf_local_start(&loc, &lo, err, sizeof(err))) {
 			fprintf(stderr, "dtf ci: %s\n", err);
 			rc = 2;
@@ -1078,6 +1096,8 @@ int cmd_ci(int argc, char **argv)
 	    "dtf ci", o.pushgateway, run_id, json_object_get(doc, "summary"),
 	    dtf_json_int(json_object_get(json_object_get(doc, "summary"), "tasks"), "total", 0),
 	    (double)(dtf_mono_ms() - start) / 1000.0, rc);
+	if (o.embedded)
+		dtf_local_flush_notifications(&loc, "dtf ci", -1);
 out:
 	if (loc.coord || loc.n)
 		dtf_local_stop(&loc, rc == 3);
@@ -1093,5 +1113,6 @@ out:
 	json_decref(tasks);
 	json_decref(o.test_files);
 	json_decref(o.formats);
+	json_decref(config_doc);
 	return rc;
 }

@@ -42,7 +42,8 @@ void dtf_local_wait_workers(struct dtf_local *l, struct dtf_http_client *hc);
 /* Stops the workers (drained; with interrupt, running tasks are interrupted at once), waits for
  * them and stops the coordinator. Safe on a partly started or zeroed l. */
 void dtf_local_stop(struct dtf_local *l, bool interrupt);
-/* Sends what the embedded coordinator's notifications outbox holds (at most timeout_s), saying
+/* Sends what the embedded coordinator's notifications outbox holds (at most timeout_s; negative:
+ * notifications.flush_timeout_s of its configuration), saying
  * so on stderr under prefix when there is anything to send or something is left. */
 void dtf_local_flush_notifications(struct dtf_local *l, const char *prefix, double timeout_s);
 

@@ -417,7 +417,7 @@ int cmd_run(int argc, char **argv)
 		     report ? json_object_get(report, "summary") : NULL, k.total,
 		     (double)(dtf_mono_ms() - start) / 1000.0, rc);
 	/* The run's notifications (run_completed, say) go out before the coordinator stops. */
-	dtf_local_flush_notifications(&loc, "dtf run", 30);
+	dtf_local_flush_notifications(&loc, "dtf run", -1);
 	if (dashboard_keep)
 		keep_serving(loc.url);
 out:

@@ -136,6 +136,8 @@ size_t coord_flush_notifications(struct coordinator *co, double timeout_s)
 	if (!c || !c->outbox)
 		return 0;
 	pthread_mutex_lock(&c->lock);
+	if (timeout_s < 0)
+		deadline = dtf_mono_ms() + (int64_t)(outbox_flush_timeout(c) * 1000);
 	outbox_set_flushing(c, true);
 	while ((left = outbox_pending(c)) > 0 && dtf_mono_ms() < deadline) {
 		pthread_mutex_unlock(&c->lock);

@@ -21,7 +21,8 @@ unsigned coord_port(const struct coordinator *co);
 /* Stops serving, joins the tick thread, closes the store and frees everything. Accepts NULL. */
 void coord_stop(struct coordinator *co);
 /* Before a short-lived coordinator stops (`dtf run`): sends the notifications waiting in its
- * outbox now (group windows cut short), waiting at most timeout_s. Returns how many are still
+ * outbox now (group windows cut short), waiting at most timeout_s (negative: the configuration's
+ * notifications.flush_timeout_s). Returns how many are still
  * waiting (they stay in the store and go out with the next coordinator on it). */
 size_t coord_flush_notifications(struct coordinator *co, double timeout_s);
 #endif

@@ -1081,6 +1081,11 @@ void outbox_set_flushing(struct coord *c, bool on)
 	outbox_wake(c);
 }
 
+double outbox_flush_timeout(struct coord *c)
+{
+	return c->outbox ? c->outbox->cfg->flush_timeout_s : 0;
+}
+
 size_t outbox_pending(struct coord *c)
 {
 	struct ob_entry *e;

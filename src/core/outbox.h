@@ -81,6 +81,7 @@ void outbox_wake(struct coord *c);
  * group's window. outbox_pending counts the messages not yet sent or given up on. */
 void outbox_set_flushing(struct coord *c, bool on);
 size_t outbox_pending(struct coord *c);
+double outbox_flush_timeout(struct coord *c);
 
 /* GET /api/v1/notifications: {"notifications": [...], "counts": {pending, sent, dead}}, newest
  * first, state filter "pending", "sent", "dead" or NULL, at most limit. NULL without an

@@ -351,8 +351,9 @@ static int read_route(struct reader *rd, struct notify_config *cfg, size_t idx, 
 int notify_config_load(const json_t *doc, const char *text, size_t len, const char *path,
 		       struct notify_config **out, char *err, size_t errlen)
 {
-	static const char *const nkeys[] = {"max_tries", "backoff_s", "max_backoff_s", "keep",
-					    "templates", "routes",    "base_url",      NULL};
+	static const char *const nkeys[] = {"max_tries", "backoff_s",	    "max_backoff_s",
+					    "keep",	 "templates",	    "routes",
+					    "base_url",	 "flush_timeout_s", NULL};
 	struct reader rd = {
 	    .text = text, .len = len, .path = path ? path : "config", .err = err, .errlen = errlen};
 	const json_t *integ = json_object_get(doc, "integrations");
@@ -378,6 +379,7 @@ int notify_config_load(const json_t *doc, const char *text, size_t len, const ch
 	cfg->backoff_s = 2;
 	cfg->max_backoff_s = 300;
 	cfg->keep = 1000;
+	cfg->flush_timeout_s = 30;
 	json_object_foreach((json_t *)integ, k, v) {
 		char cerr[512];
 		if (cfg->nchannels == NOTIFY_MAX_CHANNELS) {
@@ -415,6 +417,9 @@ int notify_config_load(const json_t *doc, const char *text, size_t len, const ch
 		if (!rc)
 			rc = read_number(&rd, notif, "max_backoff_s", "notifications", 0, 86400,
 					 &cfg->max_backoff_s);
+		if (!rc)
+			rc = read_number(&rd, notif, "flush_timeout_s", "notifications", 0, 3600,
+					 &cfg->flush_timeout_s);
 		d = cfg->keep;
 		if (!rc)
 			rc = read_number(&rd, notif, "keep", "notifications", 0, 1000000, &d);

@@ -72,10 +72,11 @@ struct notify_config {
 	struct dtf_tpl *templates[NOTIFY_MAX_TEMPLATES];
 	size_t nroutes;
 	struct notify_route routes[NOTIFY_MAX_ROUTES];
-	int max_tries;	      /* sends before a message is a dead letter (default 8) */
-	double backoff_s;     /* first retry delay, doubled each time, jittered (default 2) */
-	double max_backoff_s; /* at most (default 300) */
-	int keep;	      /* sent and dead messages kept for GET /api/v1/notifications */
+	int max_tries;		/* sends before a message is a dead letter (default 8) */
+	double backoff_s;	/* first retry delay, doubled each time, jittered (default 2) */
+	double max_backoff_s;	/* at most (default 300) */
+	int keep;		/* sent and dead messages kept for GET /api/v1/notifications */
+	double flush_timeout_s; /* how long a `dtf run` waits at its end to send (default 30) */
 };
 
 /* Reads integrations and notifications from the configuration document (doc may be NULL or lack

@@ -37,7 +37,7 @@ rc=$?
 assert_eq "$rc" 1 "dtf run's exit status (a test failed)"
 RUN=$(sed -n 's/.*pushed the run.s metrics to .* (job dtf, run \(.*\))$/\1/p' run.err)
 [ -n "$RUN" ] || fail "dtf run did not say it pushed: $(cat run.err)"
-assert_eq "$(jq_py 'd["run_id"]' out/results.json 2>/dev/null || jq_py 'd["run"]["id"]' out/results.json)" "$RUN" "the pushed run id is the report's"
+assert_eq "$(jq_py 'd["run"]["id"]' out/results.json)" "$RUN" "the pushed run id is the report's"
 
 # What the gateway holds, as its own API shows it: one group, job dtf and the run's id.
 curl -s --max-time 5 "$PG/api/v1/metrics" > groups.json
