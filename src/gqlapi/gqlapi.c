@@ -59,7 +59,7 @@ static void end(void *app)
 static void execute(struct dtf_http_req *r, const char *query, const json_t *variables,
 		    const char *op_name, bool get)
 {
-	struct gqlapi_ctx g = {api_core(r), json_object()};
+	struct gqlapi_ctx g = {api_core(r), json_object(), json_object(), NULL, 0};
 	struct gql_request rq;
 	struct gql_outcome out;
 	json_t *resp;
@@ -68,7 +68,7 @@ static void execute(struct dtf_http_req *r, const char *query, const json_t *var
 	if (!schema) {
 		reply_bad(r, 500,
 			  "the GraphQL schema is not available (see the coordinator's log)");
-		json_decref(g.workers);
+		gqlapi_ctx_release(&g);
 		return;
 	}
 	memset(&rq, 0, sizeof(rq));
@@ -83,7 +83,7 @@ static void execute(struct dtf_http_req *r, const char *query, const json_t *var
 	rq.begin = begin;
 	rq.end = end;
 	resp = gql_execute(schema, &rq, &out);
-	json_decref(g.workers);
+	gqlapi_ctx_release(&g);
 	if (!resp) {
 		reply_bad(r, 503, "out of memory");
 		return;

@@ -7,6 +7,7 @@
  * endCursor of the page before) and come in two forms: the plain list (tasks) and a connection
  * (tasksConnection: nodes, totalCount, pageInfo). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,73 @@ static int fail(struct gql_resolve_info *ri, const char *code, const char *fmt, 
 static const char *arg_str(const struct gql_resolve_info *ri, const char *name)
 {
 	return json_string_value(json_object_get(ri->args, name));
+}
+
+/* ---- what a request keeps ---- */
+
+void gqlapi_ctx_forget(struct gqlapi_ctx *g)
+{
+	size_t i;
+
+	json_object_clear(g->workers);
+	json_object_clear(g->memo);
+	for (i = 0; i < g->ntasks; i++) {
+		free(g->tasks[i].run_id);
+		free(g->tasks[i].ts);
+	}
+	free(g->tasks);
+	g->tasks = NULL;
+	g->ntasks = 0;
+}
+
+void gqlapi_ctx_release(struct gqlapi_ctx *g)
+{
+	gqlapi_ctx_forget(g);
+	json_decref(g->workers);
+	json_decref(g->memo);
+	g->workers = g->memo = NULL;
+}
+
+/* The document key names, built by make() the first time it is asked for in this request
+ * (borrowed: the request keeps it). */
+static json_t *memo(struct gql_resolve_info *ri, const char *key,
+		    json_t *(*make)(struct coord *c, const void *arg), const void *arg)
+{
+	struct gqlapi_ctx *g = ri->app;
+	json_t *v = json_object_get(g->memo, key);
+
+	if (!v) {
+		v = make(g->c, arg);
+		if (!v || json_object_set_new(g->memo, key, v))
+			return NULL;
+	}
+	return v;
+}
+
+/* The tasks of run_id (NULL: all) in submission order, collected once per request. */
+static struct gqlapi_tasks *tasks_collected(struct gql_resolve_info *ri, const char *run_id,
+					    struct core_err *e)
+{
+	struct gqlapi_ctx *g = ri->app;
+	struct gqlapi_tasks *n, *t;
+	size_t i;
+
+	for (i = 0; i < g->ntasks; i++)
+		if (strcmp(g->tasks[i].run_id, run_id ? run_id : "") == 0)
+			return &g->tasks[i];
+	n = realloc(g->tasks, (g->ntasks + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	g->tasks = n;
+	t = &g->tasks[g->ntasks];
+	memset(t, 0, sizeof(*t));
+	t->run_id = strdup(run_id ? run_id : "");
+	if (!t->run_id || core_tasks_collect(g->c, run_id, NULL, &t->ts, &t->n, e)) {
+		free(t->run_id);
+		return NULL;
+	}
+	g->ntasks++;
+	return t;
 }
 
 /* ---- pages ---- */
@@ -113,12 +181,18 @@ static json_t *page_list(const struct page *p, const json_t *list,
 
 /* ---- tasks ---- */
 
+/* As core_tasks_list() (GET /api/v1/tasks): the views of the tasks of run_id with the status
+ * asked for, paged; from the collection the request keeps. */
 static int tasks_of(struct gql_resolve_info *ri, const char *run_id, json_t **out)
 {
 	const char *status = arg_str(ri, "status");
 	enum task_status want = TS_PENDING;
+	struct gqlapi_tasks *tc;
+	struct core_err e = {0};
 	struct page p;
 	json_t *list;
+	long matched = 0;
+	size_t i;
 
 	if (page_of(ri, &p))
 		return -1;
@@ -127,12 +201,20 @@ static int tasks_of(struct gql_resolve_info *ri, const char *run_id, json_t **ou
 			    "unknown status '%s' (pending, assigned, running, completed, failed, "
 			    "cancelled)",
 			    status);
-	list = core_tasks_list(core_of(ri), run_id, status ? (int)want : -1, p.first, p.offset);
+	tc = tasks_collected(ri, run_id, &e);
+	if (!tc)
+		return e.kind[0] ? fail_core(ri, &e) : fail(ri, "no_memory", "out of memory");
+	list = json_array();
+	for (i = 0; list && i < tc->n; i++) {
+		if (status && tc->ts[i]->status != want)
+			continue;
+		if (matched >= p.offset && (long)json_array_size(list) < p.first)
+			json_array_append_new(list, core_task_view(core_of(ri), tc->ts[i]));
+		matched++;
+	}
 	if (!list)
 		return fail(ri, "no_memory", "out of memory");
-	*out = paged(&p, json_incref(json_object_get(list, "tasks")),
-		     (long)json_integer_value(json_object_get(list, "total")));
-	json_decref(list);
+	*out = paged(&p, list, matched);
 	return 0;
 }
 
@@ -229,6 +311,12 @@ static bool worker_matches(const json_t *w, const void *arg)
 	return false;
 }
 
+static json_t *workers_doc(struct coord *c, const void *arg)
+{
+	(void)arg;
+	return core_workers_list(c);
+}
+
 static int q_workers(struct gql_resolve_info *ri, json_t **out)
 {
 	struct page p;
@@ -236,9 +324,10 @@ static int q_workers(struct gql_resolve_info *ri, json_t **out)
 
 	if (page_of(ri, &p))
 		return -1;
-	all = core_workers_list(core_of(ri));
+	all = memo(ri, "workers", workers_doc, NULL);
+	if (!all)
+		return fail(ri, "no_memory", "out of memory");
 	*out = page_list(&p, json_object_get(all, "workers"), worker_matches, ri->args);
-	json_decref(all);
 	return 0;
 }
 
@@ -260,6 +349,12 @@ static int w_hardware(struct gql_resolve_info *ri, json_t **out)
 
 /* ---- runs ---- */
 
+static json_t *runs_doc(struct coord *c, const void *arg)
+{
+	(void)arg;
+	return core_runs_list(c);
+}
+
 static int q_runs(struct gql_resolve_info *ri, json_t **out)
 {
 	struct page p;
@@ -267,10 +362,16 @@ static int q_runs(struct gql_resolve_info *ri, json_t **out)
 
 	if (page_of(ri, &p))
 		return -1;
-	all = core_runs_list(core_of(ri));
+	all = memo(ri, "runs", runs_doc, NULL);
+	if (!all)
+		return fail(ri, "no_memory", "out of memory");
 	*out = page_list(&p, json_object_get(all, "runs"), NULL, NULL);
-	json_decref(all);
 	return 0;
+}
+
+static json_t *run_doc(struct coord *c, const void *arg)
+{
+	return core_run_view(c, (struct crun *)(uintptr_t)arg, true);
 }
 
 static int q_run(struct gql_resolve_info *ri, json_t **out)
@@ -278,9 +379,14 @@ static int q_run(struct gql_resolve_info *ri, json_t **out)
 	struct coord *c = core_of(ri);
 	struct core_err e;
 	struct crun *run = core_run_find(c, arg_str(ri, "id"), &e);
+	char key[80];
 
-	*out = run ? core_run_view(c, run, true) : NULL;
-	return 0;
+	*out = NULL;
+	if (!run)
+		return 0;
+	snprintf(key, sizeof(key), "run:%s", run->id);
+	*out = json_incref(memo(ri, key, run_doc, run));
+	return *out ? 0 : fail(ri, "no_memory", "out of memory");
 }
 
 static int r_tasks(struct gql_resolve_info *ri, json_t **out)
@@ -290,10 +396,16 @@ static int r_tasks(struct gql_resolve_info *ri, json_t **out)
 
 /* ---- recovery, scheduler ---- */
 
+static json_t *history_doc(struct coord *c, const void *arg)
+{
+	(void)arg;
+	return recovery_history_json(c);
+}
+
 static int q_recovery(struct gql_resolve_info *ri, json_t **out)
 {
-	*out = recovery_history_json(core_of(ri));
-	return 0;
+	*out = json_incref(memo(ri, "recovery", history_doc, NULL));
+	return *out ? 0 : fail(ri, "no_memory", "out of memory");
 }
 
 static bool history_matches(const json_t *h, const void *arg)
@@ -323,13 +435,17 @@ static int h_quarantined(struct gql_resolve_info *ri, json_t **out)
 	return 0;
 }
 
+static json_t *scheduler_doc(struct coord *c, const void *arg)
+{
+	(void)arg;
+	return sx_describe(c->sx, c->plugins, c->cfg.batch_processing, c->cfg.batch_size_limit,
+			   c->pending_count);
+}
+
 static int q_scheduler(struct gql_resolve_info *ri, json_t **out)
 {
-	struct coord *c = core_of(ri);
-
-	*out = sx_describe(c->sx, c->plugins, c->cfg.batch_processing, c->cfg.batch_size_limit,
-			   c->pending_count);
-	return 0;
+	*out = json_incref(memo(ri, "scheduler", scheduler_doc, NULL));
+	return *out ? 0 : fail(ri, "no_memory", "out of memory");
 }
 
 /* ---- mutations ---- */
@@ -339,6 +455,8 @@ static int m_create_task(struct gql_resolve_info *ri, json_t **out)
 	struct core_err e;
 	json_t *input = json_object_get(ri->args, "input");
 
+	/* What the request kept may change now. */
+	gqlapi_ctx_forget(ri->app);
 	if (core_tasks_submit(core_of(ri), input, out, &e))
 		return fail_core(ri, &e);
 	return 0;
@@ -351,6 +469,8 @@ static int m_submit_tasks(struct gql_resolve_info *ri, json_t **out)
 	const char *run_id = arg_str(ri, "run_id"), *run_name = arg_str(ri, "run_name");
 	int rc;
 
+	/* What the request kept may change now. */
+	gqlapi_ctx_forget(ri->app);
 	if (run_id)
 		json_object_set_new(body, "run_id", json_string(run_id));
 	if (run_name)
@@ -373,6 +493,8 @@ static int m_update_task(struct gql_resolve_info *ri, json_t **out)
 {
 	struct core_err e;
 
+	/* What the request kept may change now. */
+	gqlapi_ctx_forget(ri->app);
 	if (core_task_update(core_of(ri), arg_str(ri, "id"), json_object_get(ri->args, "input"),
 			     out, &e))
 		return fail_core(ri, &e);
@@ -384,6 +506,8 @@ static int m_cancel_task(struct gql_resolve_info *ri, json_t **out)
 	struct core_err e;
 	const char *reason = arg_str(ri, "reason");
 
+	/* What the request kept may change now. */
+	gqlapi_ctx_forget(ri->app);
 	if (core_task_cancel(core_of(ri), arg_str(ri, "id"), reason ? reason : "cancelled", out,
 			     &e))
 		return fail_core(ri, &e);
@@ -397,6 +521,8 @@ static int m_create_run(struct gql_resolve_info *ri, json_t **out)
 	struct crun *run;
 	json_t *meta = json_object_get(ri->args, "metadata");
 
+	/* What the request kept may change now. */
+	gqlapi_ctx_forget(ri->app);
 	if (meta && !json_is_object(meta) && !json_is_null(meta))
 		return fail(ri, "invalid_run", "'metadata' must be an object");
 	if (core_run_create(c, arg_str(ri, "name"), json_is_object(meta) ? meta : NULL, &run, &e))
@@ -414,6 +540,8 @@ static int m_quarantine(struct gql_resolve_info *ri, json_t **out)
 	double dur = json_is_number(d) ? json_number_value(d) : 0;
 	const char *reason = arg_str(ri, "reason");
 
+	/* What the request kept may change now. */
+	gqlapi_ctx_forget(ri->app);
 	if (json_is_number(d) && (dur <= 0 || dur > 365.0 * 86400))
 		return fail(ri, "invalid_request",
 			    "'duration_s' must be more than 0 and at most a year");

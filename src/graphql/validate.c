@@ -27,15 +27,34 @@ struct vuse {
 	struct gql_loc loc;
 };
 
+/* The fields of one selection set (through the fragments in it), by response key: the
+ * executor merges the fields of a key and their sub-selections, so those must agree, down to
+ * the sub-fields (sub: the merged sub-selections of the key). */
+struct level;
 struct seen_field {
 	const char *key;
 	const struct gql_selection *node;
+	struct level *sub;
 };
 
 struct level {
 	struct seen_field *f;
 	size_t n, cap;
 };
+
+static void level_release(struct level *lv)
+{
+	size_t i;
+
+	for (i = 0; i < lv->n; i++) {
+		if (lv->f[i].sub) {
+			level_release(lv->f[i].sub);
+			free(lv->f[i].sub);
+		}
+	}
+	free(lv->f);
+	memset(lv, 0, sizeof(*lv));
+}
 
 struct vctx {
 	const struct gql_schema *s;
@@ -395,8 +414,10 @@ static bool same_args(const struct gql_argument *a, const struct gql_argument *b
 
 /* Fields of one response key are merged by the executor: they must be the same field with the
  * same arguments. */
-static void check_merge(struct vctx *v, struct level *lv, const struct gql_selection *f,
-			bool report)
+/* Returns where the merged sub-selections of f's response key are checked (NULL past the cap
+ * or without memory: then f's are checked alone). */
+static struct level **check_merge(struct vctx *v, struct level *lv, const struct gql_selection *f,
+				  bool report)
 {
 	const char *key = f->alias ? f->alias : f->name;
 	size_t i;
@@ -405,8 +426,8 @@ static void check_merge(struct vctx *v, struct level *lv, const struct gql_selec
 		const struct gql_selection *o = lv->f[i].node;
 		if (strcmp(lv->f[i].key, key))
 			continue;
-		if (!report)
-			return;
+		if (!report || o == f)
+			return &lv->f[i].sub;
 		if (strcmp(o->name, f->name))
 			add(v, also_at(gql_error_at(
 					   o->loc,
@@ -423,19 +444,20 @@ static void check_merge(struct vctx *v, struct level *lv, const struct gql_selec
 						"fields to fetch both if this was intentional.",
 						key),
 				   f->loc));
-		return;
+		return &lv->f[i].sub;
 	}
 	if (lv->n == MAX_MERGE_CHECK)
-		return;
+		return NULL;
 	if (lv->n == lv->cap) {
 		size_t cap = lv->cap ? lv->cap * 2 : 16;
 		struct seen_field *n = realloc(lv->f, cap * sizeof(*n));
 		if (!n)
-			return;
+			return NULL;
 		lv->f = n;
 		lv->cap = cap;
 	}
-	lv->f[lv->n++] = (struct seen_field){key, f};
+	lv->f[lv->n++] = (struct seen_field){key, f, NULL};
+	return &lv->f[lv->n - 1].sub;
 }
 
 /* How many times a field's sub-selection counts: its "first" argument, or that argument's
@@ -504,6 +526,7 @@ static void walk_field(struct vctx *v, const struct gtype *parent, const struct 
 	const struct gfield *fd = schema_field(v->s, parent, f->name);
 	const struct gtype *t;
 	char what[300], who[200], tn[128];
+	struct level **merged;
 
 	v->visits++;
 	check_directives(v, f->directives, "FIELD", true, report);
@@ -515,7 +538,7 @@ static void walk_field(struct vctx *v, const struct gtype *parent, const struct 
 	v->cost += mult;
 	if (over_limits(v, f->loc, depth))
 		return;
-	check_merge(v, lv, f, report);
+	merged = check_merge(v, lv, f, report);
 	snprintf(what, sizeof(what), "field \"%s.%s\"", parent->name, f->name);
 	snprintf(who, sizeof(who), "Field \"%s\"", f->name);
 	check_args(v, f->arguments, fd->args, fd->nargs, what, who, f->loc, report);
@@ -531,11 +554,13 @@ static void walk_field(struct vctx *v, const struct gtype *parent, const struct 
 		    "\"%s { ... }\"?",
 		    f->name, tn, f->name);
 	} else if (f->selections) {
-		struct level sub = {0};
+		struct level alone = {0}, *sub = &alone;
 		unsigned long m = multiplier(v, fd, f);
+		if (merged && (*merged || (*merged = calloc(1, sizeof(**merged)))))
+			sub = *merged;
 		walk(v, t, f->selections, depth + 1,
-		     mult * m > v->lim->max_cost ? v->lim->max_cost + 1 : mult * m, &sub, report);
-		free(sub.f);
+		     mult * m > v->lim->max_cost ? v->lim->max_cost + 1 : mult * m, sub, report);
+		level_release(&alone);
 	}
 }
 
@@ -770,7 +795,7 @@ static void check_operation(struct vctx *v, const struct gql_definition *op)
 		}
 	}
 	walk(v, root, op->selections, 1, 1, &lv, true);
-	free(lv.f);
+	level_release(&lv);
 	for (i = 0; i < v->nuses; i++) {
 		const struct vuse *u = &v->uses[i];
 		size_t k = 0;

@@ -4,7 +4,8 @@
 # plugin; task(id) and tasks(status:) show it and REST sees the same task), the other queries and
 # mutations with pagination, validation errors with locations and path, HTTP 200 for GraphQL
 # errors and 400 for what is not a GraphQL request, GET with query= (and no mutation over GET),
-# the limits on depth, cost and size, and API keys.
+# the limits on depth, cost and size, a mutation durable once answered (SIGKILL after the reply),
+# and API keys.
 . "$(dirname "$0")/lib.sh"
 
 BUILD=${DTF_BUILD_DIR:-$(dirname "$DTF_BIN")}
@@ -239,6 +240,23 @@ assert_eq "$(jq_py '[d["data"], d["errors"][0]["message"]]' "$T/body")" \
 	'[null, "The answer has more than 50000 fields, the limit on fields executed; it was not completed."]' \
 	"the limit on fields executed"
 gql_ok '{ scheduler { strategy } }' > /dev/null
+
+# --- a mutation is answered once its change is committed: SIGKILL the moment the reply is read,
+# restart on the same database, and what it acknowledged is there ---
+kill "${WORKER_PID[w1]}"
+wait_exit "${WORKER_PID[w1]}" 20
+out=$(gql_ok 'mutation($t: [TaskInput!]!) { submitTasks(tasks: $t, run_name: "durable") { run_id ids } }' \
+	'{"t": [{"command": ["true"], "name": "d1"}, {"shell": "true", "name": "d2"}]}')
+kill -KILL "$COORD_PID"
+wait_exit "$COORD_PID" 10
+COORD_PID=""
+DRID=$(jq_py 'd["submitTasks"]["run_id"]' <<< "$out")
+D1=$(jq_py 'd["submitTasks"]["ids"][0]' <<< "$out")
+start_coordinator --config dtf.yaml
+out=$(gql_ok 'query($r: ID!, $t: ID!) { run(id: $r) { name tasks { name } } task(id: $t) { name status } }' \
+	"{\"r\": \"$DRID\", \"t\": \"$D1\"}")
+assert_eq "$out" '{"run": {"name": "durable", "tasks": [{"name": "d1"}, {"name": "d2"}]}, "task": {"name": "d1", "status": "pending"}}' \
+	"what a mutation acknowledged, after a SIGKILL"
 stop_coordinator
 
 # --- API keys: the same as REST ---

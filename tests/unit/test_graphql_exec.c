@@ -518,6 +518,18 @@ static void test_validation(void **state)
 	    first_error("{ book(id: \"b0\") { id } book(id: \"b1\") { id } }", NULL),
 	    "Fields \"book\" conflict because they have differing arguments. Use "
 	    "different aliases on the fields to fetch both if this was intentional.");
+	/* Fields merged by key merge their sub-selections: those must agree too. */
+	assert_string_equal(first_error("{ a: book(id: \"b0\") { x: title } ...F } fragment F on "
+					"Query { a: book(id: \"b0\") { x: genre } }",
+					NULL),
+			    "Fields \"x\" conflict because \"title\" and \"genre\" are different "
+			    "fields. Use different aliases on the fields to fetch both if this was "
+			    "intentional.");
+	assert_string_equal(
+	    run("{ a: book(id: \"b0\") { x: title } ...F } fragment F on Query { a: "
+		"book(id: \"b0\") { x: title id } }",
+		NULL),
+	    "{\"data\":{\"a\":{\"x\":\"Dune\",\"id\":\"b0\"}}}");
 	assert_string_equal(
 	    first_error("{ book(id: \"b0\") { id @skip } }", NULL),
 	    "Directive \"@skip\" argument \"if\" of type \"Boolean!\" is required, but "
