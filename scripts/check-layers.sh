@@ -4,7 +4,8 @@
 #   src/common <- src/graphql (the GraphQL parser, used by a front-end)
 #   src/common <- src/store, src/net <- src/sched <- src/core <- src/api <- src/coordinator <- src/cli
 #   src/api <- src/gqlapi (GraphQL), src/dashboard (the web pages) <- src/coordinator
-#   src/common, src/net, src/ci/http.h <- src/notify (channels to outside services) <- src/core
+#   src/common, src/net, src/ci/http.h, src/plugin/proc.h <- src/notify (channels to outside
+#   services) <- src/core
 #
 # The front-ends beside REST (src/gqlapi, src/dashboard) share the server through api/api.h (the
 # request helpers) but never include REST's handlers or each other.
@@ -64,8 +65,8 @@ check src/sched deny '^"(core|coordinator|api|cli)/|^"net/http\.h"$|^<microhttpd
 	'src/sched (the pending index, strategies) must not include core/, coordinator/, api/, cli/, net/http.h or <microhttpd.h>'
 check src/core deny '^"(api|coordinator|cli)/|^"net/(http\.h|[^"]*server[^"]*)"$|^<microhttpd\.h>$' \
 	'src/core (the coordinator core) must not include api/, coordinator/, cli/, net/http.h, net/ server headers or <microhttpd.h>'
-check src/notify only '^"(common|net|notify)/|^"ci/http\.h"$' \
-	'src/notify includes common/, net/, ci/http.h and notify/ only'
+check src/notify only '^"(common|net|notify)/|^"ci/http\.h"$|^"plugin/proc\.h"$|^"dtf/plugin\.h"$' \
+	'src/notify includes common/, net/, ci/http.h, plugin/proc.h (running a program) and notify/ only'
 check src/api deny '^"(gqlapi|dashboard|coordinator|cli)/' \
 	'src/api must not include the other front-ends (gqlapi/, dashboard/), coordinator/ or cli/'
 check src/gqlapi only '^"(common|net|graphql|sched|core|gqlapi)/|^"api/api\.h"$' \

@@ -42,7 +42,7 @@ struct notify_channel {
 };
 
 extern const struct notify_ops notify_slack_ops, notify_slack_webhook_ops, notify_teams_ops,
-    notify_email_ops, notify_webhook_ops, notify_jira_ops, notify_testrail_ops;
+    notify_email_ops, notify_webhook_ops, notify_jira_ops, notify_testrail_ops, notify_exec_ops;
 
 /* --- configuration (notify.c) --- */
 

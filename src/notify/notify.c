@@ -15,8 +15,9 @@
 #include "notify/internal.h"
 
 static const struct notify_ops *const connectors[] = {
-    &notify_slack_ops,	 &notify_slack_webhook_ops, &notify_teams_ops,	  &notify_email_ops,
-    &notify_webhook_ops, &notify_jira_ops,	    &notify_testrail_ops, NULL,
+    &notify_slack_ops,	  &notify_slack_webhook_ops, &notify_teams_ops,
+    &notify_email_ops,	  &notify_webhook_ops,	     &notify_jira_ops,
+    &notify_testrail_ops, &notify_exec_ops,	     NULL,
 
 };
 
@@ -335,7 +336,7 @@ int notify_channel_open(const char *name, const json_t *block, struct notify_cha
 		snprintf(
 		    err, errlen,
 		    "integrations.%s.type: missing (slack, slack_webhook, teams, email, webhook, "
-		    "jira or testrail)",
+		    "jira, testrail or exec)",
 		    name);
 		return DTF_EINVAL;
 	}
@@ -345,7 +346,7 @@ int notify_channel_open(const char *name, const json_t *block, struct notify_cha
 	if (!*p) {
 		snprintf(err, errlen,
 			 "integrations.%s.type: unknown type '%.40s' (slack, slack_webhook, teams, "
-			 "email, webhook, jira or testrail)",
+			 "email, webhook, jira, testrail or exec)",
 			 name, type);
 		return DTF_EINVAL;
 	}

@@ -308,10 +308,10 @@ static void test_config_errors(void **state)
 	setenv("DTF_TEST_CRLF", "xoxb-1\r\nX-Evil: 1", 1);
 	assert_string_equal(open_err("a", "{}"),
 			    "integrations.a.type: missing (slack, slack_webhook, teams, email, "
-			    "webhook, jira or testrail)");
+			    "webhook, jira, testrail or exec)");
 	assert_string_equal(open_err("a", "{\"type\": \"irc\"}"),
 			    "integrations.a.type: unknown type 'irc' (slack, slack_webhook, teams, "
-			    "email, webhook, jira or testrail)");
+			    "email, webhook, jira, testrail or exec)");
 	assert_string_equal(open_err("s", "{\"type\": \"slack\", \"token\": \"xoxb-inline-1\", "
 					  "\"channel\": \"#c\"}"),
 			    "integrations.s.token: a secret is not written in the configuration: "
