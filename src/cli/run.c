@@ -47,7 +47,7 @@ static void usage(FILE *f)
 	       "  --dashboard            print the embedded coordinator's web dashboard URL and\n"
 	       "                         serve it during the run (docs/dashboard.md)\n"
 	       "  --dashboard-port P     serve the coordinator (and dashboard) on loopback port P\n"
-	       "  --dashboard-keep       with --dashboard: after the reports, keep serving the\n"
+	       "  --dashboard-keep       --dashboard, and after the reports keep serving the\n"
 	       "                         dashboard until Ctrl-C (SIGINT or SIGTERM)\n"
 	       "  --pytest               run test_*.py files with pytest, several per process, "
 	       "grouped\n"
