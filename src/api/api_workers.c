@@ -18,7 +18,11 @@ void api_h_worker_register(struct dtf_http_req *r)
 	if (!body)
 		return;
 	pthread_mutex_lock(&c->lock);
-	if (core_worker_register(c, dtf_http_header(r, "X-DTF-Protocol"), body, &reply, &e))
+	/* Replacing a live or revoked worker is an admin's explicit act. */
+	if (core_worker_register(
+		c, dtf_http_header(r, "X-DTF-Protocol"), dtf_http_header(r, "X-DTF-Worker-Token"),
+		api_role(r) == DTF_ROLE_ADMIN && dtf_json_bool(body, "replace", false), body,
+		&reply, &e))
 		api_reply_err(r, &e);
 	else
 		dtf_http_reply_json(r, 201, reply);

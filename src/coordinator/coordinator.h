@@ -7,6 +7,7 @@
 #define DTF_COORDINATOR_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/config.h"
 
@@ -20,4 +21,9 @@ struct coordinator *coord_start(const struct coord_config *cfg, char *err, size_
 unsigned coord_port(const struct coordinator *co);
 /* Stops serving, joins the tick thread, closes the store and frees everything. Accepts NULL. */
 void coord_stop(struct coordinator *co);
+/* Reads the configured API keys again (SIGHUP); keys added through the API stay. */
+void coord_reload_keys(struct coordinator *co);
+/* Prints every route of every front-end, "METHOD PATTERN ROLE" a line (ROLE "open" for none):
+ * what tests/e2e/test_auth_roles.sh walks. */
+void coord_print_routes(FILE *f);
 #endif

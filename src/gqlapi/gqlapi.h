@@ -21,6 +21,7 @@ extern const struct dtf_http_route gqlapi_routes[];
 struct gqlapi_ctx {
 	struct coord *c;
 	json_t *workers; /* worker views by id, looked up once per request (an object) */
+	int role;	 /* the request's key's role (api_role; docs/auth.md) */
 };
 
 /* dtf's schema (schema.c). */

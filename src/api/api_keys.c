@@ -1,0 +1,94 @@
+/* api_keys.c: the admin's endpoints for API keys (rotation without a restart) and for revoking a
+ * worker's credentials (docs/auth.md). The key set belongs to the front-end (api.c); secrets
+ * are never stored or shown again after the reply that creates them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "api/api.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "core/model.h"
+
+static struct dtf_keyset *keys_of(struct dtf_http_req *r)
+{
+	return ((struct dtf_api *)r->app)->keys;
+}
+
+void api_h_keys_list(struct dtf_http_req *r)
+{
+	dtf_http_reply_json(r, 200, json_pack("{s:o}", "keys", dtf_keyset_list(keys_of(r))));
+}
+
+/* POST {"name", "role", "project"?, "secret"?}: without a secret one is made (32 random bytes,
+ * hex) and shown in this reply only. */
+void api_h_keys_add(struct dtf_http_req *r)
+{
+	json_t *body = api_body_json(r);
+	const char *name, *role, *project, *secret;
+	char made[65], err[256];
+	unsigned char rnd[32];
+	int rl, rc, i;
+
+	if (!body)
+		return;
+	name = dtf_json_str(body, "name", NULL);
+	role = dtf_json_str(body, "role", NULL);
+	project = dtf_json_str(body, "project", NULL);
+	secret = dtf_json_str(body, "secret", NULL);
+	rl = dtf_role_parse(role);
+	if (!name || rl < 0) {
+		dtf_http_reply_error(r, 400, "invalid_key",
+				     "a key needs 'name' and 'role' (admin, submit, read or "
+				     "worker-enroll)");
+		goto out;
+	}
+	if (!secret) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+			dtf_http_reply_error(r, 503, "unavailable", "no random bytes");
+			goto out;
+		}
+		for (i = 0; i < 32; i++)
+			snprintf(made + 2 * i, 3, "%02x", rnd[i]);
+		secret = made;
+	}
+	rc = dtf_keyset_add(keys_of(r), name, rl, project, secret, "api", err, sizeof(err));
+	if (rc) {
+		dtf_http_reply_error(r, 400, "invalid_key", "%s", err);
+		goto out;
+	}
+	log_info("key '%s' (%s) added by key '%s'", name, dtf_role_name(rl), r->key.name);
+	dtf_http_reply_json(r, 201,
+			    json_pack("{s:s,s:s,s:s*,s:s*}", "name", name, "role",
+				      dtf_role_name(rl), "project", project, "secret",
+				      secret == made ? made : NULL));
+out:
+	memset(made, 0, sizeof(made));
+	json_decref(body);
+}
+
+void api_h_keys_revoke(struct dtf_http_req *r)
+{
+	if (dtf_keyset_revoke(keys_of(r), r->param[0]) != 0) {
+		dtf_http_reply_error(r, 404, "key_not_found", "no live key '%s'", r->param[0]);
+		return;
+	}
+	log_info("key '%s' revoked by key '%s'", r->param[0], r->key.name);
+	dtf_http_reply_json(r, 200, json_pack("{s:s,s:b}", "name", r->param[0], "revoked", 1));
+}
+
+void api_h_worker_revoke(struct dtf_http_req *r)
+{
+	struct coord *c = api_core(r);
+	struct core_err e;
+	json_t *reply;
+
+	pthread_mutex_lock(&c->lock);
+	if (core_worker_revoke(c, r->param[0], &reply, &e))
+		api_reply_err(r, &e);
+	else
+		dtf_http_reply_json(r, 200, reply);
+	pthread_mutex_unlock(&c->lock);
+}
