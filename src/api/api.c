@@ -308,6 +308,12 @@ int dtf_api_reload_keys(struct dtf_api *a)
 		return DTF_ENOMEM;
 	/* Parsed aside first, so that a bad file leaves the keys as they were. */
 	rc = load_keys(a->c, fresh, err, sizeof(err));
+	if (!rc && dtf_keyset_count(fresh) == 0 && a->c->auth.on) {
+		snprintf(err, sizeof(err),
+			 "the configuration names no key any more, which would "
+			 "open the coordinator");
+		rc = DTF_EINVAL;
+	}
 	dtf_keyset_free(fresh);
 	if (rc) {
 		log_error("keys not reloaded: %s", err);

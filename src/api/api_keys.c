@@ -34,6 +34,13 @@ void api_h_keys_add(struct dtf_http_req *r)
 
 	if (!body)
 		return;
+	if (!dtf_http_keys_required(r)) {
+		/* Open, a coordinator has no worker tokens either: keys are a start-time choice. */
+		dtf_http_reply_error(r, 409, "keys_not_enabled",
+				     "this coordinator was started without keys; start it with "
+				     "--api-key or --keys-file to manage keys");
+		goto out;
+	}
 	name = dtf_json_str(body, "name", NULL);
 	role = dtf_json_str(body, "role", NULL);
 	project = dtf_json_str(body, "project", NULL);

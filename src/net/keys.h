@@ -61,7 +61,7 @@ void dtf_keyset_drop_origin(struct dtf_keyset *ks, const char *origin);
 int dtf_keyset_revoke(struct dtf_keyset *ks, const char *name);
 /* True with *out filled when secret is a live key of the set. */
 bool dtf_keyset_lookup(struct dtf_keyset *ks, const char *secret, struct dtf_key_info *out);
-/* The number of live keys (0: the coordinator is open). */
+/* The number of keys, revoked ones included (0: the coordinator is open). */
 size_t dtf_keyset_count(struct dtf_keyset *ks);
 /* [{"name", "role", "project"?, "origin", "revoked"}], never a secret or a hash. */
 json_t *dtf_keyset_list(struct dtf_keyset *ks);
