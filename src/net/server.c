@@ -398,8 +398,10 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 			dtf_http_auth_failed(r);
 		if (need == DTF_ROLE_WORKER && r->role != DTF_ROLE_ADMIN &&
 		    dtf_http_header(r, "X-DTF-Worker-Token")) {
-			/* The handler verifies the worker's token. */
+			/* The handler verifies the worker's token; the enrollment key's project
+			 * says nothing about what a worker reports. */
 			r->role = DTF_ROLE_WORKER;
+			r->key.project[0] = '\0';
 		}
 		if (DTF_ROUTE_ACCESS(rt->open) == DTF_ROUTE_PAGE && strcmp(r->method, "GET") == 0 &&
 		    !dtf_role_allows(r->role, need)) {

@@ -112,8 +112,24 @@ new_key_works() { [ "$(kcall "$O2" GET /api/v1/tasks)" = 200 ]; }
 wait_for -t 10 -m "the reloaded key to work" new_key_works
 c=$(kcall "$O" GET /api/v1/tasks)
 assert_eq "$c" 401 "the old key after the reload"
+# A project key submits to its project and sees only its tasks.
+PK=$(dtf keys add webci submit --project web --coordinator "$URL" --api-key "$A") || fail "dtf keys add --project failed"
+c=$(kcall "$PK" POST /api/v1/tasks -d '{"command": ["true"]}')
+assert_eq "$c" 201 "a task with the project key"
+WT=$(jq_py 'd["id"]' "$T/body")
+assert_eq "$(jq_py 'd.get("project")' "$T/body")" web "the project key's task's project"
+c=$(kcall "$PK" POST /api/v1/tasks -d '{"command": ["true"], "project": "other"}')
+assert_eq "$c" 403 "a task of another project with the project key"
+c=$(kcall "$PK" GET /api/v1/tasks)
+assert_eq "$c" 200 "listing with the project key"
+assert_eq "$(jq_py '",".join(t["id"] for t in d["tasks"])' "$T/body")" "$WT" "the project key's list"
+c=$(kcall "$PK" GET "/api/v1/tasks/$T2")
+assert_eq "$c" 404 "another project's task with the project key"
+c=$(kcall "$PK" DELETE "/api/v1/tasks/$T2")
+assert_eq "$c" 404 "cancelling another project's task with the project key"
+
 # Never in the clear: not in the store, not in the log.
-for s in "$A" "$E" "$O" "$O2" "$SECRET"; do
+for s in "$A" "$E" "$O" "$O2" "$SECRET" "$PK"; do
 	grep -rqa -- "$s" "$COORD_DB"* "$COORD_LOG" && fail "a secret is in the store or the log"
 done
 
