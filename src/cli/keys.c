@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/util.h"
 #include "net/http.h"
 
 static void usage(FILE *f)
@@ -30,10 +31,15 @@ int cmd_keys(int argc, char **argv)
 	    {"api-key", required_argument, NULL, 'k'},
 	    {"project", required_argument, NULL, 'p'},
 	    {"secret", required_argument, NULL, 's'},
+	    {"expires", required_argument, NULL, 'e'},
+	    {"worker-pattern", required_argument, NULL, 'w'},
+	    {"labels", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *coord = NULL, *key = NULL, *project = NULL, *secret = NULL, *action;
+	const char *pattern = NULL, *labels = NULL;
+	double expires = 0;
 	struct dtf_http_client c;
 	json_t *resp = NULL, *body = NULL, *e;
 	char path[256];
@@ -54,6 +60,19 @@ int cmd_keys(int argc, char **argv)
 			break;
 		case 's':
 			secret = optarg;
+			break;
+		case 'e':
+			if (dtf_parse_seconds(optarg, &expires) != 0 || expires <= 0) {
+				fprintf(stderr,
+					"dtf keys: --expires takes seconds (30, 10m, 24h)\n");
+				return 2;
+			}
+			break;
+		case 'w':
+			pattern = optarg;
+			break;
+		case 'l':
+			labels = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -84,8 +103,25 @@ int cmd_keys(int argc, char **argv)
 				       dtf_json_bool(e, "revoked", false) ? "revoked" : "live");
 		}
 	} else if (strcmp(action, "add") == 0 && optind + 3 == argc) {
-		body = json_pack("{s:s,s:s,s:s*,s:s*}", "name", argv[optind + 1], "role",
-				 argv[optind + 2], "project", project, "secret", secret);
+		body = json_pack("{s:s,s:s,s:s*,s:s*,s:s*}", "name", argv[optind + 1], "role",
+				 argv[optind + 2], "project", project, "secret", secret,
+				 "worker_pattern", pattern);
+		if (expires > 0)
+			json_object_set_new(body, "expires_in_s", json_real(expires));
+		if (labels) {
+			json_t *lo = json_object(), *parts = dtf_json_split(labels, ","), *p;
+			json_array_foreach(parts, i, p) {
+				const char *kv = json_string_value(p), *eq = strchr(kv, '=');
+				char k[128];
+				if (!eq || (size_t)(eq - kv) >= sizeof(k))
+					continue;
+				memcpy(k, kv, (size_t)(eq - kv));
+				k[eq - kv] = '\0';
+				json_object_set_new(lo, k, json_string(eq + 1));
+			}
+			json_decref(parts);
+			json_object_set_new(body, "labels", lo);
+		}
 		rc = dtf_http_call(&c, "POST", "/api/v1/keys", body, 0, &resp);
 		if (!rc && dtf_json_str(resp, "secret", NULL))
 			printf("%s\n", dtf_json_str(resp, "secret", ""));

@@ -320,6 +320,30 @@ void dtf_keyset_drop_origin(struct dtf_keyset *ks, const char *origin)
 	pthread_mutex_unlock(&ks->lock);
 }
 
+int dtf_keyset_limit(struct dtf_keyset *ks, const char *name, const char *worker_pattern,
+		     const char *labels, long long expires_ms)
+{
+	size_t i;
+	int rc = DTF_ENOTFOUND;
+
+	if ((worker_pattern && strlen(worker_pattern) >= DTF_KEY_NAME_MAX) ||
+	    (labels && strlen(labels) >= sizeof(((struct dtf_key_info *)0)->labels)))
+		return DTF_EINVAL;
+	pthread_mutex_lock(&ks->lock);
+	for (i = 0; i < ks->n; i++) {
+		struct dtf_key_info *ki = &ks->keys[i].info;
+		if (strcmp(ki->name, name) != 0)
+			continue;
+		snprintf(ki->worker_pattern, sizeof(ki->worker_pattern), "%s",
+			 worker_pattern ? worker_pattern : "");
+		snprintf(ki->labels, sizeof(ki->labels), "%s", labels ? labels : "");
+		ki->expires_ms = expires_ms;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&ks->lock);
+	return rc;
+}
+
 int dtf_keyset_revoke(struct dtf_keyset *ks, const char *name)
 {
 	size_t i;
@@ -340,17 +364,20 @@ bool dtf_keyset_lookup(struct dtf_keyset *ks, const char *secret, struct dtf_key
 	unsigned char digest[32], h[32];
 	size_t i, n = secret ? strlen(secret) : 0;
 	bool found = false;
+	long long now;
 
 	/* A "sha256:…" string is a stored form, never a secret a client may present. */
 	if (n == 0 || n > DTF_KEY_SECRET_MAX || strncmp(secret, "sha256:", 7) == 0)
 		return false;
 	SHA256((const unsigned char *)secret, n, digest);
 	salted(ks, digest, h);
+	now = dtf_wall_ms();
 	pthread_mutex_lock(&ks->lock);
 	/* Every entry is compared, whichever matches, so the time says nothing of which. */
 	for (i = 0; i < ks->n; i++) {
 		bool eq = CRYPTO_memcmp(h, ks->keys[i].hash, 32) == 0;
-		if (eq && !ks->keys[i].revoked && !found) {
+		bool expired = ks->keys[i].info.expires_ms && now >= ks->keys[i].info.expires_ms;
+		if (eq && !ks->keys[i].revoked && !expired && !found) {
 			found = true;
 			if (out)
 				*out = ks->keys[i].info;
@@ -387,6 +414,16 @@ json_t *dtf_keyset_list(struct dtf_keyset *ks)
 				      k->revoked);
 		if (k->info.project[0])
 			json_object_set_new(o, "project", json_string(k->info.project));
+		if (k->info.worker_pattern[0])
+			json_object_set_new(o, "worker_pattern",
+					    json_string(k->info.worker_pattern));
+		if (k->info.labels[0])
+			json_object_set_new(o, "labels", json_string(k->info.labels));
+		if (k->info.expires_ms) {
+			char ts[32];
+			dtf_rfc3339(k->info.expires_ms, ts);
+			json_object_set_new(o, "expires_at", json_string(ts));
+		}
 		json_array_append_new(list, o);
 	}
 	pthread_mutex_unlock(&ks->lock);

@@ -28,6 +28,12 @@ struct dtf_key_info {
 	char name[DTF_KEY_NAME_MAX];
 	int role;
 	char project[DTF_KEY_NAME_MAX]; /* "" when the key may see every project */
+	/* Limits (an enrollment key's, like GitLab Runner's glrt- tokens): the worker ids it may
+	 * register (a glob, "" any), the labels those workers must carry ("k=v,k=v", "" none), and
+	 * when the key stops working (wall-clock ms, 0 never; any role). */
+	char worker_pattern[DTF_KEY_NAME_MAX];
+	char labels[256];
+	long long expires_ms;
 };
 
 struct dtf_keyset;
@@ -57,6 +63,10 @@ int dtf_keyset_load_file(struct dtf_keyset *ks, const char *path, const char *or
 			 size_t errlen);
 /* Drops every key that came from origin (before a reload). */
 void dtf_keyset_drop_origin(struct dtf_keyset *ks, const char *origin);
+/* Sets the limits of the key called name (see struct dtf_key_info; NULL or "" for none; the
+ * labels "k=v,k=v"). 0, DTF_ENOTFOUND or DTF_EINVAL (too long). */
+int dtf_keyset_limit(struct dtf_keyset *ks, const char *name, const char *worker_pattern,
+		     const char *labels, long long expires_ms);
 /* Revokes the key called name: it fails from its next request on. 0 or DTF_ENOTFOUND. */
 int dtf_keyset_revoke(struct dtf_keyset *ks, const char *name);
 /* True with *out filled when secret is a live key of the set. */

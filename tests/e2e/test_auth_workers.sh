@@ -112,6 +112,18 @@ new_key_works() { [ "$(kcall "$O2" GET /api/v1/tasks)" = 200 ]; }
 wait_for -t 10 -m "the reloaded key to work" new_key_works
 c=$(kcall "$O" GET /api/v1/tasks)
 assert_eq "$c" 401 "the old key after the reload"
+# An enrollment key limited to worker ids, labels and a lifetime (GitLab Runner's glrt- style).
+LK=$(dtf keys add gpu-enroll worker-enroll --worker-pattern 'gpu-*' --labels pool=gpu \
+	--expires 3s --coordinator "$URL" --api-key "$A") || fail "dtf keys add with limits failed"
+c=$(kcall "$LK" POST /api/v1/workers/register -d '{"worker_id": "cpu-1", "hostname": "h", "labels": {"pool": "gpu"}}')
+assert_eq "$c" 403 "a limited enrollment key registering an id outside its pattern"
+c=$(kcall "$LK" POST /api/v1/workers/register -d '{"worker_id": "gpu-1", "hostname": "h"}')
+assert_eq "$c" 403 "a limited enrollment key registering a worker without its labels"
+c=$(kcall "$LK" POST /api/v1/workers/register -d '{"worker_id": "gpu-1", "hostname": "h", "labels": {"pool": "gpu"}}')
+assert_eq "$c" 201 "a limited enrollment key within its limits"
+key_expired() { [ "$(kcall "$LK" POST /api/v1/workers/register -d '{"worker_id": "gpu-2", "hostname": "h", "labels": {"pool": "gpu"}}')" = 401 ]; }
+wait_for -t 10 -m "the enrollment key to expire" key_expired
+
 # A project key submits to its project and sees only its tasks.
 PK=$(dtf keys add webci submit --project web --coordinator "$URL" --api-key "$A") || fail "dtf keys add --project failed"
 c=$(kcall "$PK" POST /api/v1/tasks -d '{"command": ["true"]}')
@@ -129,7 +141,7 @@ c=$(kcall "$PK" DELETE "/api/v1/tasks/$T2")
 assert_eq "$c" 404 "cancelling another project's task with the project key"
 
 # Never in the clear: not in the store, not in the log.
-for s in "$A" "$E" "$O" "$O2" "$SECRET" "$PK"; do
+for s in "$A" "$E" "$O" "$O2" "$SECRET" "$PK" "$LK"; do
 	grep -rqa -- "$s" "$COORD_DB"* "$COORD_LOG" && fail "a secret is in the store or the log"
 done
 

@@ -132,6 +132,28 @@ static void test_key_revoke_and_reload(void **state)
 	dtf_keyset_free(ks);
 }
 
+static void test_key_limits_and_expiry(void **state)
+{
+	struct dtf_keyset *ks = dtf_keyset_new();
+	struct dtf_key_info ki;
+	char err[200];
+
+	(void)state;
+	assert_int_equal(dtf_keyset_add_spec(ks, "e:worker-enroll:eee", "api", err, sizeof(err)),
+			 0);
+	assert_int_equal(dtf_keyset_limit(ks, "e", "ci-*", "pool=gpu", 0), 0);
+	assert_true(dtf_keyset_lookup(ks, "eee", &ki));
+	assert_string_equal(ki.worker_pattern, "ci-*");
+	assert_string_equal(ki.labels, "pool=gpu");
+	assert_int_equal(dtf_keyset_limit(ks, "nobody", NULL, NULL, 0), DTF_ENOTFOUND);
+	/* Expired: not a key any more (an hour ago), then a key again (in an hour). */
+	assert_int_equal(dtf_keyset_limit(ks, "e", NULL, NULL, dtf_wall_ms() - 3600000), 0);
+	assert_false(dtf_keyset_lookup(ks, "eee", &ki));
+	assert_int_equal(dtf_keyset_limit(ks, "e", NULL, NULL, dtf_wall_ms() + 3600000), 0);
+	assert_true(dtf_keyset_lookup(ks, "eee", &ki));
+	dtf_keyset_free(ks);
+}
+
 static void test_keys_file(void **state)
 {
 	char path[] = "/tmp/dtf-keys-XXXXXX", err[300];
@@ -367,6 +389,7 @@ int main(void)
 	    cmocka_unit_test(test_key_specs),
 	    cmocka_unit_test(test_key_hashed),
 	    cmocka_unit_test(test_key_revoke_and_reload),
+	    cmocka_unit_test(test_key_limits_and_expiry),
 	    cmocka_unit_test(test_keys_file),
 	    cmocka_unit_test(test_token_roundtrip),
 	    cmocka_unit_test(test_token_forged),
