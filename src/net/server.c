@@ -394,15 +394,18 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 			return;
 		}
 		key_ok = key_role(s, r);
-		if (!key_ok)
-			dtf_http_auth_failed(r);
 		if (need == DTF_ROLE_WORKER && r->role != DTF_ROLE_ADMIN &&
 		    dtf_http_header(r, "X-DTF-Worker-Token")) {
-			/* The handler verifies the worker's token; the enrollment key's project
-			 * says nothing about what a worker reports. */
+			/* The worker's token is its credential here: the key it also sends (its
+			 * enrollment key, perhaps revoked since) is neither needed nor a failure.
+			 */
+			key_ok = true;
+			memset(&r->key, 0, sizeof(r->key));
+			/* The handler verifies the worker's token. */
 			r->role = DTF_ROLE_WORKER;
-			r->key.project[0] = '\0';
 		}
+		if (!key_ok)
+			dtf_http_auth_failed(r);
 		if (DTF_ROUTE_ACCESS(rt->open) == DTF_ROUTE_PAGE && strcmp(r->method, "GET") == 0 &&
 		    !dtf_role_allows(r->role, need)) {
 			/* A person at a browser: the login form, not a JSON error. */

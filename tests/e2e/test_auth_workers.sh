@@ -81,6 +81,14 @@ sleep_until_expired() { c=$(kcall "$E" POST /api/v1/workers/mx/heartbeat -H "X-D
 wait_for -t 10 -m "mx's token to expire" sleep_until_expired
 assert_contains "$(body)" expired
 
+# --- revoking the enrollment key leaves enrolled workers working (their token is their
+# credential), and fails new registrations ---
+dtf keys revoke enr --coordinator "$URL" --api-key "$A" > /dev/null || fail "dtf keys revoke enr failed"
+c=$(kcall "$E" POST /api/v1/workers/register -d '{"worker_id": "new-1", "hostname": "h"}')
+assert_eq "$c" 401 "registering with the revoked enrollment key"
+T2b=$(submit '{"command": ["true"]}')
+wait_for -t 20 -m "w1 to run a task after its enrollment key was revoked" task_status_is "$T2b" completed
+
 # --- revocation ---
 dtf keys revoke-worker w1 --coordinator "$URL" --api-key "$A" > /dev/null || fail "dtf keys revoke-worker failed"
 w1_lost() { [ "$(http GET /api/v1/workers/w1 >/dev/null; jq_py 'd["status"]' "$T/body")" = lost ]; }
