@@ -298,6 +298,64 @@ static int load_keys(struct coord *c, struct dtf_keyset *ks, char *err, size_t e
 	return 0;
 }
 
+int api_keys_save(struct dtf_api *a)
+{
+	char tmp[4200];
+	json_t *doc;
+	char *text;
+	int fd, rc = 0;
+	size_t len;
+
+	if (!a->keys_path[0])
+		return 0;
+	doc = dtf_keyset_export(a->keys, "api");
+	text = json_dumps(doc, JSON_INDENT(1));
+	json_decref(doc);
+	if (!text)
+		return DTF_ENOMEM;
+	len = strlen(text);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->keys_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 ||
+	    rename(tmp, a->keys_path) != 0) {
+		log_error("cannot keep the keys added through the API in %s", a->keys_path);
+		rc = DTF_EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return rc;
+}
+
+/* Reads the keys kept by api_keys_save(), if any. */
+static int load_kept_keys(struct dtf_api *a, char *err, size_t errlen)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len;
+	json_t *doc;
+	int rc;
+
+	if (!a->keys_path[0] || stat(a->keys_path, &st) != 0)
+		return 0;
+	if (st.st_mode & 0077) {
+		snprintf(err, errlen, "%s may be read by others (mode %03o): chmod 600 it",
+			 a->keys_path, (unsigned)(st.st_mode & 0777));
+		return DTF_EDENIED;
+	}
+	if (dtf_read_file(a->keys_path, 1u << 20, &text, &len) != 0) {
+		snprintf(err, errlen, "cannot read %s", a->keys_path);
+		return DTF_EIO;
+	}
+	doc = dtf_json_parse(text, len, err, errlen);
+	free(text);
+	if (!doc)
+		return DTF_EPARSE;
+	rc = dtf_keyset_import(a->keys, doc, "api", err, errlen);
+	json_decref(doc);
+	return rc;
+}
+
 int dtf_api_reload_keys(struct dtf_api *a)
 {
 	struct dtf_keyset *fresh = dtf_keyset_new();
@@ -401,7 +459,10 @@ struct dtf_api *dtf_api_start(struct coord *c, const struct dtf_http_route *cons
 		dtf_api_stop(a);
 		return NULL;
 	}
-	if (load_keys(c, a->keys, err, errlen)) {
+	if (c->cfg.db_path && *c->cfg.db_path && strcmp(c->cfg.db_path, ":memory:") != 0 &&
+	    !strstr(c->cfg.db_path, "://"))
+		snprintf(a->keys_path, sizeof(a->keys_path), "%s.keys", c->cfg.db_path);
+	if (load_keys(c, a->keys, err, errlen) || load_kept_keys(a, err, errlen)) {
 		dtf_api_stop(a);
 		return NULL;
 	}

@@ -24,7 +24,12 @@ struct dtf_api {
 	size_t nheld, cap;
 	struct dtf_http_route *routes; /* api_routes and the other front-ends' tables, joined */
 	struct dtf_keyset *keys;       /* the API keys with their roles (docs/auth.md) */
+	char keys_path[4096];	       /* where keys added through the API are kept, or "" */
 };
+
+/* Keeps the keys added through the API (their SHA-256s, never the secrets) in a->keys_path,
+ * mode 0600, replaced atomically. 0 or DTF_EIO (logged). */
+int api_keys_save(struct dtf_api *a);
 
 /* Starts serving c's configuration (host, port, keys, TLS) and registers the front-end's hooks
  * with the core (c->fe). The server answers api_routes and, after them, the routes of the

@@ -110,6 +110,7 @@ void api_h_keys_add(struct dtf_http_req *r)
 		      ? dtf_wall_ms() + (long long)(dtf_json_num(body, "expires_in_s", 0) * 1000)
 		      : 0;
 	dtf_keyset_limit(keys_of(r), name, pattern, labels, expires);
+	api_keys_save(r->app);
 	log_info("key '%s' (%s) added by key '%s'", name, dtf_role_name(rl), r->key.name);
 	dtf_http_reply_json(r, 201,
 			    json_pack("{s:s,s:s,s:s*,s:s*}", "name", name, "role",
@@ -127,6 +128,7 @@ void api_h_keys_revoke(struct dtf_http_req *r)
 		return;
 	}
 	log_info("key '%s' revoked by key '%s'", r->param[0], r->key.name);
+	api_keys_save(r->app);
 	dtf_http_reply_json(r, 200, json_pack("{s:s,s:b}", "name", r->param[0], "revoked", 1));
 }
 

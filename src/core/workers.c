@@ -25,6 +25,15 @@ void core_auth_setup(struct coord *c, const unsigned char *key, size_t keylen, d
 	c->auth.ttl_s = ttl_s >= 1 ? ttl_s : 900;
 	if (!c->auth.revoked)
 		c->auth.revoked = json_object();
+	/* Revocations outlive a restart: the worker's stored document says so. */
+	{
+		size_t pos = 0;
+		const char *k;
+		void *v;
+		while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
+			if (dtf_json_bool(((struct cworker *)v)->doc, "revoked", false))
+				json_object_set_new(c->auth.revoked, k, json_true());
+	}
 	c->auth.on = true;
 }
 
@@ -470,6 +479,7 @@ int core_worker_revoke(struct coord *c, const char *id, json_t **reply, struct c
 	/* Its tokens name this registration: a new secret makes every one of them stale. */
 	dtf_id_new("", w->token, sizeof(w->token));
 	json_object_set_new(w->doc, "token", json_string(w->token));
+	json_object_set_new(w->doc, "revoked", json_true());
 	if (txn_begin(c))
 		return store_error(e);
 	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {

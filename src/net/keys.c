@@ -17,6 +17,7 @@
 struct key {
 	struct dtf_key_info info;
 	unsigned char hash[32];
+	unsigned char digest[32]; /* the secret's SHA-256: what dtf_keyset_export() keeps */
 	char origin[16];
 	bool revoked;
 };
@@ -184,6 +185,7 @@ int dtf_keyset_add(struct dtf_keyset *ks, const char *name, int role, const char
 	snprintf(k.origin, sizeof(k.origin), "%s", origin ? origin : "");
 	k.info.role = role;
 	salted(ks, digest, k.hash);
+	memcpy(k.digest, digest, sizeof(k.digest));
 	OPENSSL_cleanse(digest, sizeof(digest));
 	pthread_mutex_lock(&ks->lock);
 	for (i = 0; i < ks->n; i++)
@@ -428,4 +430,71 @@ json_t *dtf_keyset_list(struct dtf_keyset *ks)
 	}
 	pthread_mutex_unlock(&ks->lock);
 	return list;
+}
+
+json_t *dtf_keyset_export(struct dtf_keyset *ks, const char *origin)
+{
+	json_t *list = json_array();
+	size_t i;
+	int j;
+
+	pthread_mutex_lock(&ks->lock);
+	for (i = 0; i < ks->n; i++) {
+		const struct key *k = &ks->keys[i];
+		char hex[65];
+		json_t *o;
+		if (k->revoked || strcmp(k->origin, origin) != 0)
+			continue;
+		for (j = 0; j < 32; j++)
+			snprintf(hex + 2 * j, 3, "%02x", k->digest[j]);
+		o = json_pack("{s:s,s:s,s:s}", "name", k->info.name, "role",
+			      dtf_role_name(k->info.role), "sha256", hex);
+		if (k->info.project[0])
+			json_object_set_new(o, "project", json_string(k->info.project));
+		if (k->info.worker_pattern[0])
+			json_object_set_new(o, "worker_pattern",
+					    json_string(k->info.worker_pattern));
+		if (k->info.labels[0])
+			json_object_set_new(o, "labels", json_string(k->info.labels));
+		if (k->info.expires_ms)
+			json_object_set_new(o, "expires_ms", json_integer(k->info.expires_ms));
+		json_array_append_new(list, o);
+	}
+	pthread_mutex_unlock(&ks->lock);
+	return list;
+}
+
+int dtf_keyset_import(struct dtf_keyset *ks, const json_t *doc, const char *origin, char *err,
+		      size_t errlen)
+{
+	size_t i;
+	json_t *e;
+	int rc;
+
+	if (!json_is_array(doc)) {
+		snprintf(err, errlen, "the kept keys are not a list");
+		return DTF_EPARSE;
+	}
+	json_array_foreach(doc, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *hex = json_string_value(json_object_get(e, "sha256"));
+		char secret[80];
+		json_t *exp = json_object_get(e, "expires_ms");
+		if (!name || !hex || strlen(hex) != 64) {
+			snprintf(err, errlen, "kept key %zu lacks its name or sha256", i);
+			return DTF_EPARSE;
+		}
+		snprintf(secret, sizeof(secret), "sha256:%s", hex);
+		rc = dtf_keyset_add(
+		    ks, name, dtf_role_parse(json_string_value(json_object_get(e, "role"))),
+		    json_string_value(json_object_get(e, "project")), secret, origin, err, errlen);
+		if (!rc)
+			rc = dtf_keyset_limit(
+			    ks, name, json_string_value(json_object_get(e, "worker_pattern")),
+			    json_string_value(json_object_get(e, "labels")),
+			    json_is_integer(exp) ? (long long)json_integer_value(exp) : 0);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }

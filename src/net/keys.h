@@ -75,5 +75,11 @@ bool dtf_keyset_lookup(struct dtf_keyset *ks, const char *secret, struct dtf_key
 size_t dtf_keyset_count(struct dtf_keyset *ks);
 /* [{"name", "role", "project"?, "origin", "revoked"}], never a secret or a hash. */
 json_t *dtf_keyset_list(struct dtf_keyset *ks);
+/* The live keys of origin as a document to keep (a new reference): [{"name", "role",
+ * "project"?, "sha256": HEX of the secret's SHA-256, "worker_pattern"?, "labels"?,
+ * "expires_ms"?}]; dtf_keyset_import() reads it back (as origin). Secrets are not in it. */
+json_t *dtf_keyset_export(struct dtf_keyset *ks, const char *origin);
+int dtf_keyset_import(struct dtf_keyset *ks, const json_t *doc, const char *origin, char *err,
+		      size_t errlen);
 
 #endif

@@ -153,6 +153,22 @@ for s in "$A" "$E" "$O" "$O2" "$SECRET" "$PK" "$LK"; do
 	grep -rqa -- "$s" "$COORD_DB"* "$COORD_LOG" && fail "a secret is in the store or the log"
 done
 
+# --- a restart keeps the keys added through the API (hashed, beside the store) and the
+# revocation of w1 ---
+PORT_BEFORE=$COORD_PORT
+stop_coordinator
+COORD_PORT_WANT=$PORT_BEFORE start_coordinator --api-key "adm:admin:$A" --keys-file "$T/keys"
+c=$(kcall "$PK" GET /api/v1/tasks)
+assert_eq "$c" 200 "the API-added project key after a restart"
+c=$(kcall "$SECRET" GET /api/v1/tasks)
+assert_eq "$c" 401 "the revoked key after a restart"
+[ "$(stat -c %a "$COORD_DB.keys")" = 600 ] || fail "the kept keys file is not mode 600"
+http GET /api/v1/workers/w1 > /dev/null
+assert_eq "$(jq_py 'd.get("revoked")' "$T/body")" true "w1 is still revoked after a restart"
+n_before=$(grep -c "registration of revoked worker w1 refused" "$COORD_LOG")
+still_refused() { [ "$(grep -c "registration of revoked worker w1 refused" "$COORD_LOG")" -gt "$n_before" ]; }
+wait_for -t 15 -m "w1 to be refused after the restart" still_refused
+
 # --- failed authentication is rate-limited per address ---
 limited=0
 for i in $(seq 1 40); do

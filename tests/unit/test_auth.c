@@ -113,6 +113,7 @@ static void test_key_hashed(void **state)
 static void test_key_revoke_and_reload(void **state)
 {
 	struct dtf_keyset *ks = dtf_keyset_new();
+	struct dtf_key_info ki;
 	char err[200];
 
 	(void)state;
@@ -124,11 +125,33 @@ static void test_key_revoke_and_reload(void **state)
 	assert_false(dtf_keyset_lookup(ks, "bbb", NULL));
 	assert_int_equal(dtf_keyset_revoke(ks, "b"), DTF_ENOTFOUND);
 	assert_int_equal(dtf_keyset_revoke(ks, "nobody"), DTF_ENOTFOUND);
+	/* What is kept of the API's keys: SHA-256s, read back into a new set (another salt). */
+	{
+		struct dtf_keyset *ks2 = dtf_keyset_new();
+		json_t *doc;
+		char *text;
+		assert_int_equal(
+		    dtf_keyset_add(ks, "c", DTF_ROLE_SUBMIT, "web", "ccc", "api", err, sizeof(err)),
+		    0);
+		assert_int_equal(dtf_keyset_limit(ks, "c", "ci-*", NULL, 0), 0);
+		doc = dtf_keyset_export(ks, "api");
+		assert_int_equal(json_array_size(doc), 1); /* b is revoked: not kept */
+		text = json_dumps(doc, 0);
+		assert_null(strstr(text, "ccc"));
+		free(text);
+		assert_int_equal(dtf_keyset_import(ks2, doc, "api", err, sizeof(err)), 0);
+		json_decref(doc);
+		assert_true(dtf_keyset_lookup(ks2, "ccc", &ki));
+		assert_string_equal(ki.project, "web");
+		assert_string_equal(ki.worker_pattern, "ci-*");
+		assert_false(dtf_keyset_lookup(ks2, "bbb", NULL));
+		dtf_keyset_free(ks2);
+	}
 	/* A reload drops the configured keys only. */
 	dtf_keyset_drop_origin(ks, "config");
 	assert_false(dtf_keyset_lookup(ks, "aaa", NULL));
-	assert_int_equal(dtf_keyset_count(ks),
-			 1); /* b, revoked, still counts: keys stay required */
+	/* b, revoked, still counts (keys stay required), and c. */
+	assert_int_equal(dtf_keyset_count(ks), 2);
 	dtf_keyset_free(ks);
 }
 
@@ -380,6 +403,16 @@ static void test_worker_identity(void **state)
 	assert_null(reg(c, "wa", NULL, true, &rc, t2, sizeof(t2)));
 	assert_true(auth_ok(c, "wa", t2, msg, sizeof(msg)));
 	assert_int_equal(core_worker_revoke(c, "nobody", &reply, &e), DTF_ENOTFOUND);
+	/* A revocation outlives a restart. */
+	assert_int_equal(core_worker_revoke(c, "wb", &reply, &e), 0);
+	json_decref(reply);
+	c = coord_fixture_reopen(f);
+	assert_int_equal(state_load(c), 0);
+	core_auth_setup(c, KEY, sizeof(KEY), 60);
+	assert_string_equal(reg(c, "wb", NULL, false, &rc, t2, sizeof(t2)), "worker_revoked");
+	/* wa's token is still wa's after the restart (same secret, same registration). */
+	snprintf(ta, sizeof(ta), "%s", t2);
+	assert_true(auth_ok(c, "wa", ta, msg, sizeof(msg)));
 }
 
 int main(void)
