@@ -3,6 +3,8 @@
 # W local workers of S slots each (SLOTS, default 2) over loopback, and the same N commands
 # through `xargs -P W*S`, in one run, and
 # prints tasks/s for both and the ratio. Usage: bench/throughput.sh [N] [W]
+# AUTH=1: the coordinator has API keys (an admin key for the client, an enrollment key for the
+# workers, which then authenticate with JWTs; docs/auth.md), to measure what that costs.
 set -eu
 N=${1:-2000}
 W=${2:-2}
@@ -32,13 +34,22 @@ xargs_s=$(echo "$t1 - $t0" | bc -l)
 
 # dtf: coordinator + W workers, N tasks submitted as one run.
 cd "$TMP"
-"$DTF" coordinator --port 0 --port-file port --db-path "$TMP/bench.db" 2>coordinator.log &
+KEYARGS="" WKEY="" CKEY="" HKEY=""
+if [ "${AUTH:-0}" = 1 ]; then
+	KEYARGS="--api-key bench:admin:bench-admin-key-0123456789 --api-key enr:worker-enroll:bench-enroll-key-0123456789"
+	WKEY="--enroll-key bench-enroll-key-0123456789"
+	CKEY="--api-key bench-admin-key-0123456789"
+	HKEY="X-API-Key: bench-admin-key-0123456789"
+fi
+# shellcheck disable=SC2086
+"$DTF" coordinator --port 0 --port-file port --db-path "$TMP/bench.db" $KEYARGS 2>coordinator.log &
 pids="$pids $!"
 i=0
 while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 URL="http://127.0.0.1:$(cat port)"
 for w in $(seq "$W"); do
-	"$DTF" worker --coordinator "$URL" --worker-id "bench-$w" --slots "$S" --work-dir "$TMP/work-$w" 2>"worker-$w.log" &
+	# shellcheck disable=SC2086
+	"$DTF" worker --coordinator "$URL" --worker-id "bench-$w" --slots "$S" --work-dir "$TMP/work-$w" $WKEY 2>"worker-$w.log" &
 	pids="$pids $!"
 done
 python3 -c "
@@ -46,16 +57,18 @@ import json,sys
 json.dump({'tasks':[{'name':'noop-%d'%i,'command':['true']} for i in range($N)]}, open('tasks.json','w'))"
 # Wait for the workers to register.
 i=0
-until [ "$(curl -s "$URL/api/v1/workers" | grep -o '"status":"idle"' | wc -l)" -ge "$W" ] || [ $i -ge 100 ]; do
+until [ "$(curl -s -H "$HKEY" "$URL/api/v1/workers" | grep -o '"status":"idle"' | wc -l)" -ge "$W" ] || [ $i -ge 100 ]; do
 	sleep 0.05; i=$((i + 1))
 done
 t0=$(now)
-"$DTF" client --coordinator "$URL" submit-task --file tasks.json >/dev/null
-"$DTF" client --coordinator "$URL" wait-completion --quiet >/dev/null
+# shellcheck disable=SC2086
+"$DTF" client --coordinator "$URL" $CKEY submit-task --file tasks.json >/dev/null
+# shellcheck disable=SC2086
+"$DTF" client --coordinator "$URL" $CKEY wait-completion --quiet >/dev/null
 t1=$(now)
 dtf_s=$(echo "$t1 - $t0" | bc -l)
 for p in $pids; do awk -v p=$p '{printf "pid %s cpu %.2fs\n", p, ($14+$15)/100}' /proc/$p/stat; done >&2
-completed=$(curl -s "$URL/api/v1/runs/$(cat .dtf/last-run)/summary" | python3 -c 'import json,sys; print(json.load(sys.stdin)["completed"])')
+completed=$(curl -s -H "$HKEY" "$URL/api/v1/runs/$(cat .dtf/last-run)/summary" | python3 -c 'import json,sys; print(json.load(sys.stdin)["completed"])')
 [ "$completed" = "$N" ] || { echo "only $completed of $N tasks completed" >&2; exit 1; }
 
 printf '%-10s %8s %10s %10s\n' tool tasks seconds tasks/s

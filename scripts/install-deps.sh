@@ -17,12 +17,13 @@ set -e
 # also compares with pytest -n from python3-pytest-xdist).
 # python3-aiosmtpd, openssl: tests/e2e/test_notify_email.sh runs a real SMTP server (STARTTLS on a
 # certificate the test makes with `openssl req`, AUTH required) for the email connector.
+# libjwt-dev: workers' tokens (HS256 JWTs, src/common/token.c).
 # libssl-dev: libcrypto's HMAC-SHA256 signs the generic webhook's requests (src/notify/webhook.c).
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
 python3-requests python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
 prometheus prometheus-pushgateway python3-jsonschema chromium-driver python3-selenium node-graphql
-python3-aiosmtpd openssl libssl-dev"
+python3-aiosmtpd openssl libssl-dev libjwt-dev"
 command -v npm > /dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do

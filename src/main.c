@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     {"plugins", cmd_plugins, "list the plugins a configuration or a coordinator loads"},
     {"simulate", cmd_simulate, "run the scheduler against simulated workers in virtual time"},
     {"notify", cmd_notify, "send a sample message to a configured channel (Slack, Teams, ...)"},
+    {"keys", cmd_keys, "add, revoke and list API keys; revoke a worker (docs/auth.md)"},
     {NULL, NULL, NULL},
 };
 

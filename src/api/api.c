@@ -3,14 +3,22 @@
  * answers what a handler left waiting (a long-poll lease, a run summary, a reply held for the
  * group commit). The handlers themselves are in api_tasks.c, api_runs.c, api_workers.c,
  * api_admin.c, api_scheduler.c, api_recovery.c and metrics.c. */
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "core/model.h"
 
 struct coord *api_core(struct dtf_http_req *r)
@@ -39,8 +47,11 @@ struct cworker *api_worker(struct dtf_http_req *r, const char *id, const json_t 
 	struct cworker *w = core_worker_auth(api_core(r), id, dtf_http_header(r, "X-DTF-Protocol"),
 					     dtf_http_header(r, "X-DTF-Worker-Token"), body, &e);
 
-	if (!w)
+	if (!w) {
+		if (e.code == DTF_EAUTH)
+			dtf_http_auth_failed(r);
 		api_reply_err(r, &e);
+	}
 	return w;
 }
 
@@ -77,41 +88,53 @@ void api_reply_err(struct dtf_http_req *r, const struct core_err *e)
 	dtf_http_reply_error(r, api_status(e->code), e->kind, "%s", e->msg);
 }
 
+int api_role(struct dtf_http_req *r)
+{
+	return r->role;
+}
+
+/* Every route names the least role that may call it (net/keys.h, docs/auth.md): read for what
+ * only looks, submit for tasks and runs, admin for the scheduler, recovery, quarantine and keys,
+ * worker-enroll for registration, and worker (a worker's own token) for what a worker reports. */
 const struct dtf_http_route api_routes[] = {
-    {"GET", "/api/v1/events", api_h_events, false},
-    {"GET", "/api/v1/plugins", api_h_plugins, false},
-    {"GET", "/api/v1/scheduler", api_h_scheduler_get, false},
-    {"PUT", "/api/v1/scheduler", api_h_scheduler_put, false},
-    {"GET", "/healthz", api_h_healthz, true},
-    {"GET", "/metrics", api_h_metrics, false},
-    {"GET", "/api/v1/openapi.json", api_h_openapi, false},
-    {"GET", "/api/v1/tasks/summary", api_h_tasks_summary, false},
-    {"GET", "/api/v1/tasks/export", api_h_tasks_export, false},
-    {"GET", "/api/v1/tasks", api_h_tasks_list, false},
-    {"POST", "/api/v1/tasks", api_h_tasks_create, false},
-    {"GET", "/api/v1/tasks/{id}/log", api_h_task_log, false},
-    {"POST", "/api/v1/tasks/{id}/log", api_h_task_log_append, false},
-    {"POST", "/api/v1/tasks/{id}/started", api_h_task_started, false},
-    {"POST", "/api/v1/tasks/{id}/result", api_h_task_result, false},
-    {"GET", "/api/v1/tasks/{id}", api_h_task_get, false},
-    {"PUT", "/api/v1/tasks/{id}", api_h_task_put, false},
-    {"DELETE", "/api/v1/tasks/{id}", api_h_task_delete, false},
-    {"GET", "/api/v1/runs", api_h_runs_list, false},
-    {"POST", "/api/v1/runs", api_h_runs_create, false},
-    {"GET", "/api/v1/runs/{id}/summary", api_h_run_summary, false},
-    {"GET", "/api/v1/runs/{id}/export", api_h_run_export, false},
-    {"GET", "/api/v1/runs/{id}", api_h_run_get, false},
-    {"POST", "/api/v1/workers/register", api_h_worker_register, false},
-    {"GET", "/api/v1/workers", api_h_workers_list, false},
-    {"POST", "/api/v1/workers/{id}/heartbeat", api_h_worker_heartbeat, false},
-    {"POST", "/api/v1/workers/{id}/lease", api_h_worker_lease, false},
-    {"GET", "/api/v1/workers/{id}", api_h_worker_get, false},
-    {"GET", "/api/v1/recovery/history", api_h_recovery_history, false},
-    {"POST", "/api/v1/recovery/unblock", api_h_recovery_unblock, false},
-    {"GET", "/api/v1/notifications", api_h_notifications, false},
-    {"POST", "/api/v1/workers/{id}/quarantine", api_h_worker_quarantine, false},
-    {"DELETE", "/api/v1/workers/{id}/quarantine", api_h_worker_quarantine, false},
-    {NULL, NULL, NULL, false},
+    {"GET", "/api/v1/events", api_h_events, DTF_ROUTE_READ},
+    {"GET", "/api/v1/plugins", api_h_plugins, DTF_ROUTE_READ},
+    {"GET", "/api/v1/scheduler", api_h_scheduler_get, DTF_ROUTE_READ},
+    {"PUT", "/api/v1/scheduler", api_h_scheduler_put, DTF_ROUTE_ADMIN},
+    {"GET", "/healthz", api_h_healthz, DTF_ROUTE_OPEN},
+    {"GET", "/metrics", api_h_metrics, DTF_ROUTE_READ},
+    {"GET", "/api/v1/openapi.json", api_h_openapi, DTF_ROUTE_READ},
+    {"GET", "/api/v1/tasks/summary", api_h_tasks_summary, DTF_ROUTE_READ},
+    {"GET", "/api/v1/tasks/export", api_h_tasks_export, DTF_ROUTE_READ},
+    {"GET", "/api/v1/tasks", api_h_tasks_list, DTF_ROUTE_READ},
+    {"POST", "/api/v1/tasks", api_h_tasks_create, DTF_ROUTE_SUBMIT},
+    {"GET", "/api/v1/tasks/{id}/log", api_h_task_log, DTF_ROUTE_READ},
+    {"POST", "/api/v1/tasks/{id}/log", api_h_task_log_append, DTF_ROUTE_WORKER},
+    {"POST", "/api/v1/tasks/{id}/started", api_h_task_started, DTF_ROUTE_WORKER},
+    {"POST", "/api/v1/tasks/{id}/result", api_h_task_result, DTF_ROUTE_WORKER},
+    {"GET", "/api/v1/tasks/{id}", api_h_task_get, DTF_ROUTE_READ},
+    {"PUT", "/api/v1/tasks/{id}", api_h_task_put, DTF_ROUTE_SUBMIT},
+    {"DELETE", "/api/v1/tasks/{id}", api_h_task_delete, DTF_ROUTE_SUBMIT},
+    {"GET", "/api/v1/runs", api_h_runs_list, DTF_ROUTE_READ},
+    {"POST", "/api/v1/runs", api_h_runs_create, DTF_ROUTE_SUBMIT},
+    {"GET", "/api/v1/runs/{id}/summary", api_h_run_summary, DTF_ROUTE_READ},
+    {"GET", "/api/v1/runs/{id}/export", api_h_run_export, DTF_ROUTE_READ},
+    {"GET", "/api/v1/runs/{id}", api_h_run_get, DTF_ROUTE_READ},
+    {"POST", "/api/v1/workers/register", api_h_worker_register, DTF_ROUTE_ENROLL},
+    {"GET", "/api/v1/workers", api_h_workers_list, DTF_ROUTE_READ},
+    {"POST", "/api/v1/workers/{id}/heartbeat", api_h_worker_heartbeat, DTF_ROUTE_WORKER},
+    {"POST", "/api/v1/workers/{id}/lease", api_h_worker_lease, DTF_ROUTE_WORKER},
+    {"GET", "/api/v1/workers/{id}", api_h_worker_get, DTF_ROUTE_READ},
+    {"GET", "/api/v1/recovery/history", api_h_recovery_history, DTF_ROUTE_READ},
+    {"POST", "/api/v1/recovery/unblock", api_h_recovery_unblock, DTF_ROUTE_ADMIN},
+    {"GET", "/api/v1/notifications", api_h_notifications, DTF_ROUTE_READ},
+    {"POST", "/api/v1/workers/{id}/quarantine", api_h_worker_quarantine, DTF_ROUTE_ADMIN},
+    {"DELETE", "/api/v1/workers/{id}/quarantine", api_h_worker_quarantine, DTF_ROUTE_ADMIN},
+    {"GET", "/api/v1/keys", api_h_keys_list, DTF_ROUTE_ADMIN},
+    {"POST", "/api/v1/keys", api_h_keys_add, DTF_ROUTE_ADMIN},
+    {"DELETE", "/api/v1/keys/{name}", api_h_keys_revoke, DTF_ROUTE_ADMIN},
+    {"POST", "/api/v1/workers/{id}/revoke", api_h_worker_revoke, DTF_ROUTE_ADMIN},
+    {NULL, NULL, NULL, 0},
 };
 
 /* ---- the core's hooks (called with the core's lock held) ---- */
@@ -259,6 +282,163 @@ static struct dtf_http_route *join_routes(const struct dtf_http_route *const *ex
 	return all;
 }
 
+/* Fills ks from --api-key and the keys file (origin "config"). */
+static int load_keys(struct coord *c, struct dtf_keyset *ks, char *err, size_t errlen)
+{
+	const char *const *k;
+	int rc;
+
+	for (k = c->cfg.api_keys; k && *k; k++) {
+		rc = dtf_keyset_add_spec(ks, *k, "config", err, errlen);
+		if (rc)
+			return rc;
+	}
+	if (c->cfg.keys_file && *c->cfg.keys_file)
+		return dtf_keyset_load_file(ks, c->cfg.keys_file, "config", err, errlen);
+	return 0;
+}
+
+int api_keys_save(struct dtf_api *a)
+{
+	char tmp[4200];
+	json_t *doc;
+	char *text;
+	int fd, rc = 0;
+	size_t len;
+
+	if (!a->keys_path[0])
+		return 0;
+	doc = dtf_keyset_export(a->keys, "api");
+	text = json_dumps(doc, JSON_INDENT(1));
+	json_decref(doc);
+	if (!text)
+		return DTF_ENOMEM;
+	len = strlen(text);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->keys_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 ||
+	    rename(tmp, a->keys_path) != 0) {
+		log_error("cannot keep the keys added through the API in %s", a->keys_path);
+		rc = DTF_EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return rc;
+}
+
+/* Reads the keys kept by api_keys_save(), if any. */
+static int load_kept_keys(struct dtf_api *a, char *err, size_t errlen)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len;
+	json_t *doc;
+	int rc;
+
+	if (!a->keys_path[0] || stat(a->keys_path, &st) != 0)
+		return 0;
+	if (st.st_mode & 0077) {
+		snprintf(err, errlen, "%s may be read by others (mode %03o): chmod 600 it",
+			 a->keys_path, (unsigned)(st.st_mode & 0777));
+		return DTF_EDENIED;
+	}
+	if (dtf_read_file(a->keys_path, 1u << 20, &text, &len) != 0) {
+		snprintf(err, errlen, "cannot read %s", a->keys_path);
+		return DTF_EIO;
+	}
+	doc = dtf_json_parse(text, len, err, errlen);
+	free(text);
+	if (!doc)
+		return DTF_EPARSE;
+	rc = dtf_keyset_import(a->keys, doc, "api", err, errlen);
+	json_decref(doc);
+	return rc;
+}
+
+int dtf_api_reload_keys(struct dtf_api *a)
+{
+	struct dtf_keyset *fresh = dtf_keyset_new();
+	char err[512];
+	int rc;
+
+	if (!fresh)
+		return DTF_ENOMEM;
+	/* Parsed aside first, so that a bad file leaves the keys as they were. */
+	rc = load_keys(a->c, fresh, err, sizeof(err));
+	if (!rc && dtf_keyset_count(fresh) == 0 && a->c->auth.on) {
+		snprintf(err, sizeof(err),
+			 "the configuration names no key any more, which would "
+			 "open the coordinator");
+		rc = DTF_EINVAL;
+	}
+	dtf_keyset_free(fresh);
+	if (rc) {
+		log_error("keys not reloaded: %s", err);
+		return rc;
+	}
+	dtf_keyset_drop_origin(a->keys, "config");
+	rc = load_keys(a->c, a->keys, err, sizeof(err));
+	if (rc)
+		log_error("keys reloaded in part: %s", err);
+	else
+		log_info("keys reloaded: %zu keys", dtf_keyset_count(a->keys));
+	return rc;
+}
+
+/* The HS256 secret of workers' tokens: the configured file's, else one kept beside the store
+ * (made on first use, mode 0600) so that tokens outlive a restart, else a random one. */
+static int token_secret(struct coord *c, unsigned char key[32], char *err, size_t errlen)
+{
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	const char *file = c->cfg.token_secret_file;
+	bool own = false;
+
+	if (!file || !*file) {
+		if (!c->cfg.db_path || !*c->cfg.db_path || strcmp(c->cfg.db_path, ":memory:") == 0)
+			goto random;
+		snprintf(path, sizeof(path), "%s.token-secret", c->cfg.db_path);
+		file = path;
+		own = true;
+	}
+	if (dtf_read_file(file, 4096, &text, &len) == 0 && len >= 16) {
+		unsigned int n = 32;
+		/* Any length of secret becomes 32 bytes. */
+		HMAC(EVP_sha256(), "dtf-worker-token", 16, (unsigned char *)text, len, key, &n);
+		free(text);
+		return 0;
+	}
+	free(text);
+	if (!own) {
+		snprintf(err, errlen, "cannot read the token secret %s (16 bytes at least)", file);
+		return DTF_EIO;
+	}
+	if (getrandom(key, 32, 0) == 32) {
+		char hex[65];
+		int fd, i;
+		for (i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", key[i]);
+		fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (fd >= 0) {
+			bool ok = write(fd, hex, 64) == 64;
+			close(fd);
+			if (ok)
+				return token_secret(c, key, err, errlen);
+		}
+		log_warn("cannot keep the token secret in %s: workers register again after a "
+			 "restart",
+			 file);
+		return 0;
+	}
+random:
+	if (getrandom(key, 32, 0) != 32) {
+		snprintf(err, errlen, "no random bytes for the token secret");
+		return DTF_EIO;
+	}
+	return 0;
+}
+
 struct dtf_api *dtf_api_start(struct coord *c, const struct dtf_http_route *const *extra, char *err,
 			      size_t errlen)
 {
@@ -273,6 +453,37 @@ struct dtf_api *dtf_api_start(struct coord *c, const struct dtf_http_route *cons
 		return NULL;
 	}
 	a->c = c;
+	a->keys = dtf_keyset_new();
+	if (!a->keys) {
+		snprintf(err, errlen, "out of memory");
+		dtf_api_stop(a);
+		return NULL;
+	}
+	if (c->cfg.db_path && *c->cfg.db_path && strcmp(c->cfg.db_path, ":memory:") != 0 &&
+	    !strstr(c->cfg.db_path, "://"))
+		snprintf(a->keys_path, sizeof(a->keys_path), "%s.keys", c->cfg.db_path);
+	if (load_keys(c, a->keys, err, errlen) || load_kept_keys(a, err, errlen)) {
+		dtf_api_stop(a);
+		return NULL;
+	}
+	if (dtf_keyset_count(a->keys) > 0) {
+		unsigned char key[32];
+		if (token_secret(c, key, err, errlen)) {
+			dtf_api_stop(a);
+			return NULL;
+		}
+		pthread_mutex_lock(&c->lock);
+		core_auth_setup(c, key, sizeof(key),
+				c->cfg.worker_token_ttl_s > 0 ? c->cfg.worker_token_ttl_s : 900);
+		pthread_mutex_unlock(&c->lock);
+		OPENSSL_cleanse(key, sizeof(key));
+	}
+	if (c->cfg.metrics_open) {
+		struct dtf_http_route *rt;
+		for (rt = a->routes; rt->method; rt++)
+			if (strcmp(rt->pattern, "/metrics") == 0)
+				rt->open = DTF_ROUTE_OPEN;
+	}
 	pthread_mutex_lock(&c->lock);
 	c->fe.ctx = a;
 	c->fe.in_request = in_request;
@@ -285,7 +496,9 @@ struct dtf_api *dtf_api_start(struct coord *c, const struct dtf_http_route *cons
 	hc.port = c->cfg.port;
 	hc.routes = a->routes;
 	hc.app = a;
-	hc.api_keys = c->cfg.api_keys;
+	hc.keys = a->keys;
+	hc.auth_fail_rate = c->cfg.auth_fail_rate;
+	hc.auth_fail_burst = c->cfg.auth_fail_burst;
 	hc.on_done = on_done;
 	hc.tls_cert = c->cfg.tls_cert;
 	hc.tls_key = c->cfg.tls_key;
@@ -323,5 +536,6 @@ void dtf_api_stop(struct dtf_api *a)
 	pthread_mutex_unlock(&c->lock);
 	free(a->held);
 	free(a->routes);
+	dtf_keyset_free(a->keys);
 	free(a);
 }

@@ -23,7 +23,13 @@ struct dtf_api {
 	struct dtf_http_req **held; /* replies waiting for the group commit */
 	size_t nheld, cap;
 	struct dtf_http_route *routes; /* api_routes and the other front-ends' tables, joined */
+	struct dtf_keyset *keys;       /* the API keys with their roles (docs/auth.md) */
+	char keys_path[4096];	       /* where keys added through the API are kept, or "" */
 };
+
+/* Keeps the keys added through the API (their SHA-256s, never the secrets) in a->keys_path,
+ * mode 0600, replaced atomically. 0 or DTF_EIO (logged). */
+int api_keys_save(struct dtf_api *a);
 
 /* Starts serving c's configuration (host, port, keys, TLS) and registers the front-end's hooks
  * with the core (c->fe). The server answers api_routes and, after them, the routes of the
@@ -33,6 +39,9 @@ struct dtf_api {
 struct dtf_api *dtf_api_start(struct coord *c, const struct dtf_http_route *const *extra, char *err,
 			      size_t errlen);
 unsigned dtf_api_port(const struct dtf_api *a);
+/* Reads the configured keys (--api-key and the keys file) again, keeping those added through
+ * the API: a SIGHUP. 0, or a DTF_E* code with the reason logged (the old keys then stay). */
+int dtf_api_reload_keys(struct dtf_api *a);
 /* Answers every suspended request (503, shutting down), stops the server and frees. Accepts
  * NULL. Not under the core's lock. */
 void dtf_api_stop(struct dtf_api *a);
@@ -49,6 +58,9 @@ void api_reply_err(struct dtf_http_req *r, const struct core_err *e);
  * marked seen, or NULL after the error reply. Called with the core's lock held. */
 struct cworker;
 struct cworker *api_worker(struct dtf_http_req *r, const char *id, const json_t *body);
+/* The role of the request's key (net/keys.h): DTF_ROLE_ADMIN when the coordinator needs no
+ * key. For front-ends whose routes reach several operations (GraphQL): check it per operation. */
+int api_role(struct dtf_http_req *r);
 /* The HTTP status a DTF_E* code means to a client. */
 unsigned api_status(int code);
 
@@ -85,6 +97,10 @@ void api_h_recovery_unblock(struct dtf_http_req *r);
 void api_h_notifications(struct dtf_http_req *r);
 void api_h_metrics(struct dtf_http_req *r);
 void api_h_openapi(struct dtf_http_req *r);
+void api_h_keys_list(struct dtf_http_req *r);
+void api_h_keys_add(struct dtf_http_req *r);
+void api_h_keys_revoke(struct dtf_http_req *r);
+void api_h_worker_revoke(struct dtf_http_req *r);
 
 /* The route table the server is started with, ended by a NULL method. Every route is described
  * in docs/openapi.json; tests/unit/test_openapi.c checks the two agree both ways. */

@@ -1,5 +1,6 @@
 /* api_workers.c: the REST API's workers: registration, heartbeats and the long-poll lease
  * (workers), and the worker list and views (clients). Quarantine is in api_recovery.c. */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,37 @@
 #include "common/json.h"
 #include "core/model.h"
 
+/* An enrollment key's limits (docs/auth.md): the worker ids it may register and the labels
+ * they must carry. false after a 403. */
+static bool enroll_limits_ok(struct dtf_http_req *r, const json_t *body)
+{
+	const char *id = dtf_json_str(body, "worker_id", NULL);
+	char labels[sizeof(r->key.labels)], *item, *save = NULL;
+
+	if (r->key.worker_pattern[0] && (!id || fnmatch(r->key.worker_pattern, id, 0) != 0)) {
+		dtf_http_reply_error(r, 403, "forbidden",
+				     "key '%s' may register workers whose id matches '%s' only",
+				     r->key.name, r->key.worker_pattern);
+		return false;
+	}
+	snprintf(labels, sizeof(labels), "%s", r->key.labels);
+	for (item = strtok_r(labels, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		const char *have;
+		if (!eq)
+			continue;
+		*eq = '\0';
+		have = dtf_json_str(json_object_get(body, "labels"), item, NULL);
+		if (!have || strcmp(have, eq + 1) != 0) {
+			dtf_http_reply_error(r, 403, "forbidden",
+					     "key '%s' may register workers labelled %s=%s only",
+					     r->key.name, item, eq + 1);
+			return false;
+		}
+	}
+	return true;
+}
+
 void api_h_worker_register(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
@@ -17,8 +49,16 @@ void api_h_worker_register(struct dtf_http_req *r)
 
 	if (!body)
 		return;
+	if (!enroll_limits_ok(r, body)) {
+		json_decref(body);
+		return;
+	}
 	pthread_mutex_lock(&c->lock);
-	if (core_worker_register(c, dtf_http_header(r, "X-DTF-Protocol"), body, &reply, &e))
+	/* Replacing a live or revoked worker is an admin's explicit act. */
+	if (core_worker_register(
+		c, dtf_http_header(r, "X-DTF-Protocol"), dtf_http_header(r, "X-DTF-Worker-Token"),
+		api_role(r) == DTF_ROLE_ADMIN && dtf_json_bool(body, "replace", false), body,
+		&reply, &e))
 		api_reply_err(r, &e);
 	else
 		dtf_http_reply_json(r, 201, reply);

@@ -131,6 +131,28 @@ void api_h_metrics(struct dtf_http_req *r)
 	recovery_metrics(c, &pm);
 	sx_metrics(c->sx, &pm);
 	notification_metrics(c, &pm);
+	{
+		/* Authentication (docs/auth.md): what a guesser or a stolen token leaves behind. */
+		uint64_t fails = 0, limited = 0;
+		dtf_http_auth_stats(((struct dtf_api *)r->app)->http, &fails, &limited);
+		dtf_prom_single(&pm, "dtf_auth_failures_total", DTF_PROM_COUNTER,
+				"Requests with a key or worker token that is not valid.",
+				(double)fails);
+		dtf_prom_single(&pm, "dtf_auth_rate_limited_total", DTF_PROM_COUNTER,
+				"Requests refused (429) after too many failed authentications "
+				"from their address.",
+				(double)limited);
+		dtf_prom_single(&pm, "dtf_worker_tokens_issued_total", DTF_PROM_COUNTER,
+				"Worker tokens (JWTs) issued: registrations and renewals.",
+				(double)c->auth.issued);
+		dtf_prom_single(&pm, "dtf_worker_token_refusals_total", DTF_PROM_COUNTER,
+				"Worker calls refused for their token (expired, forged, another "
+				"worker's, revoked).",
+				(double)c->auth.refused);
+		dtf_prom_single(&pm, "dtf_worker_takeovers_refused_total", DTF_PROM_COUNTER,
+				"Registrations of a live or revoked worker refused.",
+				(double)c->auth.takeovers);
+	}
 	pthread_mutex_unlock(&c->lock);
 	{
 		int prc = dtf_prom_end(&pm);

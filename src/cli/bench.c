@@ -35,6 +35,7 @@
 #include "cli/cli.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/token.h"
 #include "common/util.h"
 #include "net/http.h"
 
@@ -57,7 +58,7 @@ struct bconn {
 	struct dtf_buf out, in;
 	size_t out_off;
 	int64_t sent_us, next_us; /* when the request went out; when to send the next (0: now) */
-	char worker_id[64], token[64];
+	char worker_id[64], token[DTF_TOKEN_MAX + 1];
 	json_t *results; /* results to report with the next lease */
 	bool done;
 	bool parked; /* the request in flight only asks for work (reports nothing) */
@@ -144,6 +145,11 @@ static int flush_out(struct bench *b, struct bconn *cn)
 	return 0;
 }
 
+/* --auth: the coordinator has keys (this admin key; workers get JWTs), and every request sends
+ * the key, to measure what authentication costs (bench/RESULTS.md). NULL: no keys. */
+static const char *auth_key;
+#define BENCH_KEY "bench-admin-key-0123456789abcdef"
+
 static int send_req(struct bench *b, struct bconn *cn, const char *method, const char *path,
 		    const char *body, size_t len)
 {
@@ -156,6 +162,8 @@ static int send_req(struct bench *b, struct bconn *cn, const char *method, const
 		       method, path, len);
 	if (cn->token[0])
 		dtf_buf_printf(&cn->out, "X-DTF-Worker-Token: %s\r\n", cn->token);
+	if (auth_key)
+		dtf_buf_printf(&cn->out, "Authorization: Bearer %s\r\n", auth_key);
 	dtf_buf_adds(&cn->out, "\r\n");
 	if (len && dtf_buf_add(&cn->out, body, len) != 0)
 		return DTF_ENOMEM;
@@ -288,9 +296,26 @@ static int start_coordinator(struct child *ch, bool no_group)
 			dup2(fd, 2);
 			close(fd);
 		}
-		execl(self, "dtf", "coordinator", "--port", "0", "--port-file", portfile,
-		      "--db-path", db, "--heartbeat-timeout", "600", "--worker-auto-discovery",
-		      no_group ? "--no-group-commit" : NULL, (char *)NULL);
+		const char *argv[16] = {"dtf",
+					"coordinator",
+					"--port",
+					"0",
+					"--port-file",
+					portfile,
+					"--db-path",
+					db,
+					"--heartbeat-timeout",
+					"600",
+					"--worker-auto-discovery"};
+		int na = 11;
+		if (no_group)
+			argv[na++] = "--no-group-commit";
+		if (auth_key) {
+			argv[na++] = "--api-key";
+			argv[na++] = "bench:admin:" BENCH_KEY;
+		}
+		argv[na] = NULL;
+		execv(self, (char *const *)argv);
 		_exit(127);
 	}
 	for (i = 0; i < 200; i++) {
@@ -464,7 +489,7 @@ static int register_workers(struct bench *b, int slots, const char *prefix)
 	int i, rc;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", b->port);
-	rc = dtf_http_client_init(&c, url, NULL);
+	rc = dtf_http_client_init(&c, url, auth_key);
 	if (rc)
 		return rc;
 	for (i = 0; i < b->nconns && rc == 0; i++) {
@@ -720,7 +745,8 @@ static void usage(FILE *f)
 		"  --pending N          tasks pending at the start of longpoll (default 100000)\n"
 		"  --task-ms MS         mean task duration of a longpoll worker (default 100)\n"
 		"  --duration S         how long longpoll leases (default 5)\n"
-		"  --no-group-commit    start the coordinator with --no-group-commit\n");
+		"  --no-group-commit    start the coordinator with --no-group-commit\n"
+		"  --auth               API keys and workers' JWTs on (docs/auth.md)\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -737,6 +763,7 @@ int cmd_bench(int argc, char **argv)
 	    {"task-ms", required_argument, NULL, 't'},
 	    {"duration", required_argument, NULL, 'd'},
 	    {"no-group-commit", no_argument, NULL, 'G'},
+	    {"auth", no_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -788,6 +815,9 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case 'G':
 			o.no_group = true;
+			break;
+		case 'A':
+			auth_key = BENCH_KEY;
 			break;
 		case 'h':
 			usage(stdout);

@@ -27,6 +27,7 @@ int cmd_ci(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 
 /* The coordinator URL: flag value, else $DTF_COORDINATOR, else http://localhost:8080. */
 const char *cli_coordinator_url(const char *flag);

@@ -50,8 +50,28 @@ static const struct dtf_opt coord_opts[] = {
 	{.flag = "api-key", .yaml = "coordinator.api_keys", .env = "DTF_API_KEYS",
 	 .env_alt = "DTF_API_KEY", .type = DTF_OPT_LIST, .offset = OFF(cc.api_keys), .max = 64,
 	 .arg = "K", .flags = DTF_OPTF_ENV_SPLIT,
-	 .help = "require key K from clients and workers (repeatable; every source adds keys; the "
-		 "variables hold k1,k2)"},
+	 .help = "require key K from clients and workers: NAME:ROLE:SECRET (role admin, submit, "
+		 "read or worker-enroll; ROLE@PROJECT), or a plain SECRET (an admin key); repeatable, "
+		 "every source adds keys; the variables hold k1,k2 (docs/auth.md)"},
+	{.flag = "keys-file", .yaml = "coordinator.keys_file", .env = "DTF_KEYS_FILE",
+	 .type = DTF_OPT_STRING, .offset = OFF(cc.keys_file), .arg = "F",
+	 .help = "more keys, one NAME:ROLE:SECRET (or NAME:ROLE:sha256:HEX) a line; refused if "
+		 "others may read it; read again on SIGHUP"},
+	{.flag = "metrics-open", .yaml = "coordinator.metrics_open", .type = DTF_OPT_BOOL,
+	 .offset = OFF(cc.metrics_open), .def = "false",
+	 .help = "serve /metrics without a key even when keys are set"},
+	{.flag = "worker-token-ttl", .yaml = "coordinator.worker_token_ttl", .type = DTF_OPT_SECONDS,
+	 .offset = OFF(cc.worker_token_ttl_s), .min = 1, .max = 86400, .def = "900", .arg = "S",
+	 .help = "lifetime of a worker's token (a JWT, when keys are set); heartbeats renew it"},
+	{.flag = "token-secret-file", .yaml = "coordinator.token_secret_file",
+	 .type = DTF_OPT_STRING, .offset = OFF(cc.token_secret_file), .arg = "F",
+	 .help = "HS256 secret of workers' tokens (default: <db-path>.token-secret, made once)"},
+	{.flag = "auth-fail-rate", .yaml = "coordinator.auth_fail_rate", .type = DTF_OPT_INT,
+	 .offset = OFF(cc.auth_fail_rate), .min = 1, .max = 1000000, .def = "10", .arg = "N",
+	 .help = "failed authentications allowed per second and client address (then 429)"},
+	{.flag = "auth-fail-burst", .yaml = "coordinator.auth_fail_burst", .type = DTF_OPT_INT,
+	 .offset = OFF(cc.auth_fail_burst), .min = 1, .max = 1000000, .def = "20", .arg = "N",
+	 .help = "failed authentications an address may make at once before the rate applies"},
 	{.flag = "worker-auto-discovery", .yaml = "coordinator.worker_auto_discovery",
 	 .type = DTF_OPT_BOOL, .offset = OFF(cc.auto_discovery), .def = "false",
 	 .help = "accept workers not listed in the config"},
@@ -109,6 +129,8 @@ static const struct dtf_opt coord_opts[] = {
 	 .help = "check the configuration (types, ranges, plugins, constraints) and exit"},
 	{.flag = "help", .short_flag = 'h', .type = DTF_OPT_BOOL, .offset = OFF(help),
 	 .help = "show this help"},
+	{.flag = "print-routes", .type = DTF_OPT_BOOL, .offset = OFF(print_routes),
+	 .flags = DTF_OPTF_HIDDEN, .help = "print every route with the role it needs, and exit"},
 	{.flag = "print-config-doc", .type = DTF_OPT_BOOL, .offset = OFF(print_doc),
 	 .flags = DTF_OPTF_HIDDEN, .help = "print docs/configuration.md's table of these options"},
 };
@@ -166,7 +188,7 @@ int coord_options_load(struct coord_options *o, int argc, char **argv)
 	rc = dtf_config_parse_args(&o->table, argc, argv, &first);
 	if (rc)
 		return rc;
-	if (o->help || o->print_doc)
+	if (o->help || o->print_doc || o->print_routes)
 		return 0;
 	if (first < argc) {
 		snprintf(o->table.err, sizeof(o->table.err),
@@ -218,11 +240,17 @@ static size_t count(const char *const *v)
 	return n;
 }
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_hup;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
 }
 
 int cmd_coordinator(int argc, char **argv)
@@ -251,6 +279,10 @@ int cmd_coordinator(int argc, char **argv)
 	}
 	if (o.print_doc) {
 		coord_options_doc(stdout);
+		goto out;
+	}
+	if (o.print_routes) {
+		coord_print_routes(stdout);
 		goto out;
 	}
 	daemon_mode = o.daemon;
@@ -381,8 +413,14 @@ int cmd_coordinator(int argc, char **argv)
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	while (!got_signal)
+	signal(SIGHUP, on_hup);
+	while (!got_signal) {
 		pause();
+		if (got_hup) {
+			got_hup = 0;
+			coord_reload_keys(c);
+		}
+	}
 	log_info("shutting down (signal %d)", (int)got_signal);
 	coord_stop(c);
 out:

@@ -17,7 +17,7 @@ struct coord_options {
 	const char *config;    /* --config path, or NULL */
 	const char *log_file;  /* --log-file, or NULL (<db-path>.log for a daemon) */
 	const char *port_file; /* --port-file, or NULL */
-	bool daemon, check, help, print_doc;
+	bool daemon, check, help, print_doc, print_routes;
 	json_t *doc;		 /* the parsed --config (owned); cc's strings may point into it */
 	struct dtf_config table; /* owns cc's lists and records where each value came from */
 };
@@ -43,6 +43,8 @@ struct worker_options {
 	const char *const *hardware; /* --hardware values, each "X,Y,…", or NULL */
 	int exit_with_parent;	     /* --exit-with-parent PID, or 0 */
 	bool detect, help, print_doc, auto_register;
+	const char *enroll_key, *enroll_key_file; /* --enroll-key, --enroll-key-file */
+	char *enroll_key_read;			  /* the file's key (owned) */
 	struct dtf_config table;
 };
 

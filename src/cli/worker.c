@@ -131,6 +131,13 @@ static const struct dtf_opt worker_opts[] = {
 		 "s (0 = no bound); undelivered results wait in the work directory's spool"},
 	{.flag = "api-key", .env = "DTF_API_KEY", .type = DTF_OPT_STRING, .offset = OFF(a.api_key),
 	 .arg = "K", .help = "API key"},
+	{.flag = "enroll-key", .env = "DTF_ENROLL_KEY", .type = DTF_OPT_STRING,
+	 .offset = OFF(enroll_key), .arg = "K",
+	 .help = "enrollment key (role worker-enroll) to register with; it is then sent instead of "
+		 "--api-key (prefer --enroll-key-file: argv is visible to every user)"},
+	{.flag = "enroll-key-file", .env = "DTF_ENROLL_KEY_FILE", .type = DTF_OPT_STRING,
+	 .offset = OFF(enroll_key_file), .arg = "F",
+	 .help = "read the enrollment key from F (its first line)"},
 	{.flag = "auto-register", .type = DTF_OPT_BOOL, .offset = OFF(auto_register),
 	 .help = "register with detected hardware (always on)"},
 	{.flag = "detect", .type = DTF_OPT_BOOL, .offset = OFF(detect),
@@ -180,12 +187,31 @@ int worker_options_load(struct worker_options *o, int argc, char **argv)
 	}
 	if ((rc = dtf_config_load_env(&o->table)) != 0)
 		return rc;
-	return dtf_config_finish(&o->table);
+	if ((rc = dtf_config_finish(&o->table)) != 0)
+		return rc;
+	if (o->enroll_key_file) {
+		size_t len;
+		if (dtf_read_file(o->enroll_key_file, 4096, &o->enroll_key_read, &len) != 0) {
+			snprintf(o->table.err, sizeof(o->table.err),
+				 "dtf worker: cannot read --enroll-key-file %s\n",
+				 o->enroll_key_file);
+			return DTF_EINVAL;
+		}
+		o->enroll_key_read[strcspn(o->enroll_key_read, "\r\n")] = '\0';
+		o->enroll_key = o->enroll_key_read;
+	}
+	/* The enrollment key is the worker's key towards the coordinator: it registers with it,
+	 * and its token (a JWT) says who it is from then on. */
+	if (o->enroll_key && *o->enroll_key)
+		o->a.api_key = o->enroll_key;
+	return 0;
 }
 
 void worker_options_release(struct worker_options *o)
 {
 	dtf_config_release(&o->table);
+	free(o->enroll_key_read);
+	o->enroll_key_read = NULL;
 	json_decref(o->labels);
 	json_decref(o->caps);
 	o->labels = o->caps = NULL;

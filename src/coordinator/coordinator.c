@@ -148,6 +148,29 @@ size_t coord_flush_notifications(struct coordinator *co, double timeout_s)
 	return left;
 }
 
+void coord_reload_keys(struct coordinator *co)
+{
+	dtf_api_reload_keys(co->api);
+}
+
+static void print_table(FILE *f, const struct dtf_http_route *t)
+{
+	for (; t->method; t++) {
+		int role = dtf_http_route_role(t);
+		fprintf(f, "%s %s %s\n", t->method, t->pattern,
+			role == DTF_ROLE_NONE ? "open" : dtf_role_name(role));
+	}
+}
+
+void coord_print_routes(FILE *f)
+{
+	const struct dtf_http_route *const *t;
+
+	print_table(f, api_routes);
+	for (t = frontends; *t; t++)
+		print_table(f, *t);
+}
+
 unsigned coord_port(const struct coordinator *co)
 {
 	return dtf_api_port(co->api);

@@ -7,6 +7,7 @@
 #define DTF_COORDINATOR_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/config.h"
 
@@ -25,4 +26,9 @@ void coord_stop(struct coordinator *co);
  * notifications.flush_timeout_s). Returns how many are still
  * waiting (they stay in the store and go out with the next coordinator on it). */
 size_t coord_flush_notifications(struct coordinator *co, double timeout_s);
+/* Reads the configured API keys again (SIGHUP); keys added through the API stay. */
+void coord_reload_keys(struct coordinator *co);
+/* Prints every route of every front-end, "METHOD PATTERN ROLE" a line (ROLE "open" for none):
+ * what tests/e2e/test_auth_roles.sh walks. */
+void coord_print_routes(FILE *f);
 #endif

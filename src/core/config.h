@@ -30,6 +30,13 @@ struct coord_config {
 	int max_requeues;     /* default of a task's max_requeues (0: DTF_MAX_REQUEUES;
 			       * negative: none, a lost worker's task fails) */
 	const char *strategy; /* --strategy: overrides scheduler.strategy, or NULL */
+	/* Authentication (docs/auth.md): the keys file, /metrics without a key, workers' tokens'
+	 * lifetime and secret file, and the failed-authentication limit per address. */
+	const char *keys_file;
+	bool metrics_open;
+	double worker_token_ttl_s;
+	const char *token_secret_file;
+	int auth_fail_rate, auth_fail_burst;
 };
 
 #endif

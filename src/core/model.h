@@ -114,8 +114,9 @@ struct cworker {
 	double used_cpu, used_memory, used_gpu_memory;
 	enum worker_status status;
 	int64_t last_seen_ms; /* monotonic */
-	char token[48];
-	void *waiter; /* a suspended lease (its front-end's token), or NULL */
+	char token[48];	   /* the registration's secret; with worker JWTs, the tokens' sid claim */
+	int64_t token_exp; /* with worker JWTs: when the last token it showed expires (s) */
+	void *waiter;	   /* a suspended lease (its front-end's token), or NULL */
 	int waiter_max;
 	int64_t waiter_deadline_ms;
 	json_t *cancel;	  /* task ids the worker must stop (sent with the next reply) */
@@ -157,9 +158,21 @@ struct run_waiter {
 	struct run_waiter *next;
 };
 
+/* Workers' JWTs (docs/auth.md): on when the coordinator has keys (the front-end sets this up). */
+struct coord_auth {
+	bool on;
+	unsigned char key[32]; /* HS256 secret */
+	double ttl_s;	       /* a token's lifetime */
+	json_t *revoked;       /* worker ids an admin revoked: {id: true} (owned) */
+	uint64_t issued;       /* tokens issued (registrations and renewals) */
+	uint64_t refused;      /* worker calls refused for their token */
+	uint64_t takeovers;    /* registrations of a live worker refused */
+};
+
 struct coord {
 	pthread_mutex_t lock;
 	struct coord_config cfg;
+	struct coord_auth auth;
 	struct dtf_store *store;
 	struct core_frontend fe; /* the front-end's hooks (coordinator.c sets them) */
 	struct dtf_hmap tasks, workers, runs;

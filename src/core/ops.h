@@ -112,9 +112,18 @@ int core_task_cancel(struct coord *c, const char *id, const char *kind, json_t *
 struct cworker *core_worker_auth(struct coord *c, const char *id, const char *protocol,
 				 const char *token, const json_t *body, struct core_err *e);
 /* Registers a worker (again, after a restart: what it no longer runs goes back); *reply gets
- * {"worker_id", "token", "heartbeat_interval_s", ...}. */
-int core_worker_register(struct coord *c, const char *protocol, json_t *body, json_t **reply,
-			 struct core_err *e);
+ * {"worker_id", "token", "heartbeat_interval_s", ...}. With workers' JWTs on (c->auth.on), an
+ * id that is registered and not lost is registered again only with that worker's current token
+ * (credential) or when replace is set (an admin's explicit replacement); the attempt is refused
+ * (409 worker_live) and logged otherwise, and a revoked id is refused (403) unless replace. */
+int core_worker_register(struct coord *c, const char *protocol, const char *credential,
+			 bool replace, json_t *body, json_t **reply, struct core_err *e);
+/* Revokes worker id (an admin's act): its tokens fail at once, its tasks go back to the queue,
+ * and it may register again only by an admin's replacement. 0 or DTF_ENOTFOUND. */
+int core_worker_revoke(struct coord *c, const char *id, json_t **reply, struct core_err *e);
+/* Turns workers' JWTs on with HS256 secret key (keylen bytes, at most 32 used) and lifetime
+ * ttl_s. */
+void core_auth_setup(struct coord *c, const unsigned char *key, size_t keylen, double ttl_s);
 /* A heartbeat of w (resources, draining, what it runs); *reply gets what the worker must do. */
 json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *body);
 /* A lease by worker worker_id (its credentials as for core_worker_auth, checked after the

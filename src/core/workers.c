@@ -10,10 +10,81 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/token.h"
 #include "common/util.h"
 #include "core/model.h"
 
 #define MAX_LEASE_WAIT_S 60.0
+#define TOKEN_ISS	 "dtf-coordinator"
+#define TOKEN_AUD	 "dtf-worker"
+
+void core_auth_setup(struct coord *c, const unsigned char *key, size_t keylen, double ttl_s)
+{
+	memset(c->auth.key, 0, sizeof(c->auth.key));
+	memcpy(c->auth.key, key, keylen < sizeof(c->auth.key) ? keylen : sizeof(c->auth.key));
+	c->auth.ttl_s = ttl_s >= 1 ? ttl_s : 900;
+	if (!c->auth.revoked)
+		c->auth.revoked = json_object();
+	/* Revocations outlive a restart: the worker's stored document says so. */
+	{
+		size_t pos = 0;
+		const char *k;
+		void *v;
+		while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0)
+			if (dtf_json_bool(((struct cworker *)v)->doc, "revoked", false))
+				json_object_set_new(c->auth.revoked, k, json_true());
+	}
+	c->auth.on = true;
+}
+
+/* A new token for w (its registration's sid), into out. */
+static int issue_token(struct coord *c, struct cworker *w, char *out, size_t outlen)
+{
+	int64_t now = dtf_wall_ms() / 1000;
+	int rc = dtf_token_issue(c->auth.key, sizeof(c->auth.key), TOKEN_ISS, TOKEN_AUD, w->id,
+				 w->token, now, (int64_t)c->auth.ttl_s, out, outlen);
+
+	if (!rc) {
+		c->auth.issued++;
+		w->token_exp = now + (int64_t)c->auth.ttl_s;
+	}
+	return rc;
+}
+
+/* Checks a worker's JWT: signed by us, current, for worker id and its current registration. */
+static bool token_ok(struct coord *c, struct cworker *w, const char *id, const char *token,
+		     struct core_err *e)
+{
+	struct dtf_token_claims cl;
+	const char *why = "";
+	char msg[160];
+
+	if (dtf_token_verify(c->auth.key, sizeof(c->auth.key), token, TOKEN_ISS, TOKEN_AUD,
+			     dtf_wall_ms() / 1000, &cl, &why, msg, sizeof(msg))) {
+		core_fail(e, DTF_EAUTH, "bad_worker_token", "%s: %s", why, msg);
+		goto refused;
+	}
+	if (strcmp(cl.sub, id) != 0) {
+		core_fail(e, DTF_EAUTH, "bad_worker_token",
+			  "wrong_worker: the token is for worker '%s', not '%s'", cl.sub, id);
+		goto refused;
+	}
+	if (json_object_get(c->auth.revoked, id)) {
+		core_fail(e, DTF_EAUTH, "bad_worker_token",
+			  "revoked: worker '%s' was revoked by an admin", id);
+		goto refused;
+	}
+	if (!w || strcmp(cl.sid, w->token) != 0) {
+		core_fail(e, DTF_EAUTH, "bad_worker_token",
+			  "superseded: the token belongs to an earlier registration of '%s'", id);
+		goto refused;
+	}
+	w->token_exp = cl.exp;
+	return true;
+refused:
+	c->auth.refused++;
+	return false;
+}
 
 static int store_error(struct core_err *e)
 {
@@ -39,7 +110,10 @@ struct cworker *core_worker_auth(struct coord *c, const char *id, const char *pr
 			  "no worker '%s' is registered; register first", id);
 		return NULL;
 	}
-	if (w->token[0] && (!token || strcmp(token, w->token) != 0)) {
+	if (c->auth.on) {
+		if (!token_ok(c, w, id, token, e))
+			return NULL;
+	} else if (w->token[0] && (!token || strcmp(token, w->token) != 0)) {
 		core_fail(e, DTF_EAUTH, "bad_worker_token",
 			  "the worker token does not match worker '%s'", id);
 		return NULL;
@@ -67,13 +141,13 @@ static bool allowed_worker(struct coord *c, const char *id)
 	return false;
 }
 
-int core_worker_register(struct coord *c, const char *proto, json_t *body, json_t **reply,
-			 struct core_err *e)
+int core_worker_register(struct coord *c, const char *proto, const char *credential, bool replace,
+			 json_t *body, json_t **reply, struct core_err *e)
 {
 	json_t *doc, *caps, *running;
 	const char *wid;
 	int rc = 0;
-	char id[72], token[48], ts[32], err[256];
+	char id[72], token[48], ts[32], err[256], jwt[DTF_TOKEN_MAX + 1];
 	struct cworker *w;
 	size_t pos = 0;
 	const char *k;
@@ -123,6 +197,35 @@ int core_worker_register(struct coord *c, const char *proto, json_t *body, json_
 			       "coordinator with --worker-auto-discovery to accept any)",
 			       id);
 		goto out;
+	}
+	if (c->auth.on && !replace) {
+		struct cworker *old = dtf_hmap_get(&c->workers, id);
+		struct core_err te;
+		if (json_object_get(c->auth.revoked, id)) {
+			log_warn("registration of revoked worker %s refused", id);
+			c->auth.takeovers++;
+			rc = core_fail(e, DTF_EDENIED, "worker_revoked",
+				       "worker '%s' was revoked; an admin may replace it "
+				       "(\"replace\": true)",
+				       id);
+			goto out;
+		}
+		/* A live worker's identity goes only to whoever holds its current token: else
+		 * anyone with an enrollment key could take over its tasks and post their results.
+		 */
+		if (old && old->status != WS_LOST && !token_ok(c, old, id, credential, &te)) {
+			log_warn("registration of live worker %s refused: %s", id, te.msg);
+			c->auth.takeovers++;
+			rc = core_fail(e, DTF_ESTALE, "worker_live",
+				       "worker '%s' is registered and alive; registering it again "
+				       "needs its current token (%s), or an admin's replacement",
+				       id, te.msg);
+			goto out;
+		}
+	}
+	if (replace && json_object_get(c->auth.revoked, id)) {
+		log_warn("worker %s replaced by an admin", id);
+		json_object_del(c->auth.revoked, id);
 	}
 	dtf_id_new("", token, sizeof(token));
 	dtf_rfc3339(dtf_wall_ms(), ts);
@@ -189,8 +292,12 @@ int core_worker_register(struct coord *c, const char *proto, json_t *body, json_
 			dtf_plugins_fire(c->plugins, DTF_HOOK_WORKER_RECOVERED, wv);
 		json_decref(wv);
 	}
+	if (c->auth.on && issue_token(c, w, jwt, sizeof(jwt)) != 0) {
+		rc = core_fail(e, DTF_ENOMEM, "internal", "cannot issue the worker's token");
+		goto out;
+	}
 	*reply =
-	    json_pack("{s:s,s:s,s:f,s:f,s:i}", "worker_id", id, "token", token,
+	    json_pack("{s:s,s:s,s:f,s:f,s:i}", "worker_id", id, "token", c->auth.on ? jwt : token,
 		      "heartbeat_interval_s", c->cfg.heartbeat_interval_s, "heartbeat_timeout_s",
 		      c->cfg.heartbeat_timeout_s, "protocol", DTF_PROTOCOL_VERSION);
 	lease_wake(c);
@@ -231,6 +338,17 @@ json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *
 			json_object_set(w->doc, "executor_restarts",
 					json_object_get(body, "executor_restarts"));
 		core_worker_reconcile(c, w, json_object_get(body, "running"));
+		if (c->auth.on) {
+			/* Renewed before it expires: once half its lifetime is gone. */
+			int64_t left = w->token_exp - dtf_wall_ms() / 1000;
+			char jwt[DTF_TOKEN_MAX + 1];
+			if (left <= ((int64_t)c->auth.ttl_s + 1) / 2 &&
+			    issue_token(c, w, jwt, sizeof(jwt)) == 0) {
+				json_object_set_new(reply, "token", json_string(jwt));
+				json_object_set_new(reply, "token_expires_in_s",
+						    json_integer((json_int_t)c->auth.ttl_s));
+			}
+		}
 		return reply;
 	}
 }
@@ -343,4 +461,42 @@ json_t *core_worker_get(struct coord *c, const char *id, struct core_err *e)
 	}
 	state_worker_sync(w);
 	return state_worker_view(w);
+}
+
+int core_worker_revoke(struct coord *c, const char *id, json_t **reply, struct core_err *e)
+{
+	struct cworker *w = dtf_hmap_get(&c->workers, id);
+	size_t pos = 0;
+	const char *k;
+	void *v;
+
+	*reply = NULL;
+	if (!w)
+		return core_fail(e, DTF_ENOTFOUND, "worker_not_found", "no worker '%s'", id);
+	if (!c->auth.revoked)
+		c->auth.revoked = json_object();
+	json_object_set_new(c->auth.revoked, id, json_true());
+	/* Its tokens name this registration: a new secret makes every one of them stale. */
+	dtf_id_new("", w->token, sizeof(w->token));
+	json_object_set_new(w->doc, "token", json_string(w->token));
+	json_object_set_new(w->doc, "revoked", json_true());
+	if (txn_begin(c))
+		return store_error(e);
+	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+		struct ctask *t = v;
+		if ((t->status == TS_ASSIGNED || t->status == TS_RUNNING) &&
+		    strcmp(t->worker_id, id) == 0)
+			state_requeue(c, t, "worker_lost", "its worker was revoked", RQ_INFRA);
+	}
+	lease_end(c, w, 0, NULL, NULL);
+	w->status = WS_LOST;
+	state_worker_sync(w);
+	if (state_save_worker(c, w) || txn_commit(c))
+		return store_error(e);
+	state_publish_worker(c, w);
+	log_warn("worker %s revoked: its tokens are refused from now on", id);
+	*reply = state_worker_view(w);
+	json_object_set_new(*reply, "revoked", json_true());
+	lease_wake(c);
+	return 0;
 }

@@ -124,6 +124,7 @@ static void set_cookie_and_go(struct dtf_http_req *r, const char *value, const c
 void dash_h_login(struct dtf_http_req *r)
 {
 	char key[MAX_KEY];
+	struct dtf_key_info info;
 
 	if (r->body_len > MAX_LOGIN_BODY) {
 		login_page(r, 413, "The form is too large.");
@@ -137,7 +138,14 @@ void dash_h_login(struct dtf_http_req *r)
 		set_cookie_and_go(r, "", "/");
 		return;
 	}
-	if (!dtf_http_key_valid(r, key)) {
+	/* A form that checks keys is a way to guess them: limited like any failed authentication
+	 * (docs/auth.md). A key that cannot read (worker-enroll) cannot sign in either. */
+	if (dtf_http_auth_limited(r)) {
+		login_page(r, 429, "Too many failed sign-ins from this address; wait a moment.");
+		return;
+	}
+	if (!dtf_http_key_lookup(r, key, &info) || !dtf_role_allows(info.role, DTF_ROLE_READ)) {
+		dtf_http_auth_failed(r);
 		login_page(r, 401, "That key is not valid.");
 		return;
 	}

@@ -20,16 +20,16 @@ static void h_script(struct dtf_http_req *r);
  * timeline fragment are read by the script with the page's cookie, and answer 401 without it;
  * the script itself and the login form are open. */
 const struct dtf_http_route dashboard_routes[] = {
-    {"GET", "/", dash_h_overview, DTF_ROUTE_PAGE},
-    {"GET", "/runs/{id}", dash_h_run, DTF_ROUTE_PAGE},
-    {"GET", "/runs/{id}/timeline", dash_h_run_timeline, DTF_ROUTE_KEY},
-    {"GET", "/tasks/{id}", dash_h_task, DTF_ROUTE_PAGE},
-    {"GET", "/dashboard/live", dash_h_live, DTF_ROUTE_KEY},
+    {"GET", "/", dash_h_overview, DTF_ROUTE_PAGE_READ},
+    {"GET", "/runs/{id}", dash_h_run, DTF_ROUTE_PAGE_READ},
+    {"GET", "/runs/{id}/timeline", dash_h_run_timeline, DTF_ROUTE_READ},
+    {"GET", "/tasks/{id}", dash_h_task, DTF_ROUTE_PAGE_READ},
+    {"GET", "/dashboard/live", dash_h_live, DTF_ROUTE_READ},
     {"GET", "/dashboard.js", h_script, DTF_ROUTE_OPEN},
     {"GET", "/login", dash_h_login_form, DTF_ROUTE_OPEN},
     {"POST", "/login", dash_h_login, DTF_ROUTE_OPEN},
     {"GET", "/logout", dash_h_logout, DTF_ROUTE_OPEN},
-    {NULL, NULL, NULL, DTF_ROUTE_KEY},
+    {NULL, NULL, NULL, 0},
 };
 
 static const char style[] =

@@ -450,11 +450,26 @@ static int q_scheduler(struct gql_resolve_info *ri, json_t **out)
 
 /* ---- mutations ---- */
 
+/* Roles (docs/auth.md): queries need read (the route), mutations submit, and quarantineWorker
+ * admin, as their REST routes do. */
+static bool role_ok(struct gql_resolve_info *ri, int need)
+{
+	int have = ((struct gqlapi_ctx *)ri->app)->role;
+
+	if (dtf_role_allows(have, need))
+		return true;
+	fail(ri, "forbidden", "this key has role %s; the mutation needs %s", dtf_role_name(have),
+	     dtf_role_name(need));
+	return false;
+}
+
 static int m_create_task(struct gql_resolve_info *ri, json_t **out)
 {
 	struct core_err e;
 	json_t *input = json_object_get(ri->args, "input");
 
+	if (!role_ok(ri, DTF_ROLE_SUBMIT))
+		return -1;
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
 	if (core_tasks_submit(core_of(ri), input, out, &e))
@@ -469,6 +484,8 @@ static int m_submit_tasks(struct gql_resolve_info *ri, json_t **out)
 	const char *run_id = arg_str(ri, "run_id"), *run_name = arg_str(ri, "run_name");
 	int rc;
 
+	if (!role_ok(ri, DTF_ROLE_SUBMIT))
+		return -1;
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
 	if (run_id)
@@ -493,6 +510,8 @@ static int m_update_task(struct gql_resolve_info *ri, json_t **out)
 {
 	struct core_err e;
 
+	if (!role_ok(ri, DTF_ROLE_SUBMIT))
+		return -1;
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
 	if (core_task_update(core_of(ri), arg_str(ri, "id"), json_object_get(ri->args, "input"),
@@ -506,6 +525,8 @@ static int m_cancel_task(struct gql_resolve_info *ri, json_t **out)
 	struct core_err e;
 	const char *reason = arg_str(ri, "reason");
 
+	if (!role_ok(ri, DTF_ROLE_SUBMIT))
+		return -1;
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
 	if (core_task_cancel(core_of(ri), arg_str(ri, "id"), reason ? reason : "cancelled", out,
@@ -521,6 +542,8 @@ static int m_create_run(struct gql_resolve_info *ri, json_t **out)
 	struct crun *run;
 	json_t *meta = json_object_get(ri->args, "metadata");
 
+	if (!role_ok(ri, DTF_ROLE_SUBMIT))
+		return -1;
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
 	if (meta && !json_is_object(meta) && !json_is_null(meta))
@@ -540,6 +563,8 @@ static int m_quarantine(struct gql_resolve_info *ri, json_t **out)
 	double dur = json_is_number(d) ? json_number_value(d) : 0;
 	const char *reason = arg_str(ri, "reason");
 
+	if (!role_ok(ri, DTF_ROLE_ADMIN))
+		return -1;
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
 	if (json_is_number(d) && (dur <= 0 || dur > 365.0 * 86400))

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "net/keys.h"
 
 #define DTF_HTTP_MAX_BODY   (8u << 20) /* request bodies past 8 MiB get 413 */
 #define DTF_HTTP_MAX_PARAMS 4
@@ -57,6 +58,12 @@ struct dtf_http_req {
 	bool handled;
 	struct dtf_http_server *server;
 	bool held, released; /* held by the app's hold() until dtf_http_release() */
+
+	/* Who sent it (set before the handler runs): the role its key grants (DTF_ROLE_ADMIN when
+	 * the server needs no key; DTF_ROLE_WORKER when a worker route's request carries a worker
+	 * token, which the handler still has to verify) and, for a key, its name and project. */
+	int role;
+	struct dtf_key_info key;
 };
 
 typedef void (*dtf_http_handler)(struct dtf_http_req *r);
@@ -76,12 +83,37 @@ struct dtf_http_route {
 #define DTF_ROUTE_OPEN 1
 #define DTF_ROUTE_PAGE 2
 
+/* The role a route needs (net/keys.h) rides in the high bits of the same field, so that a table
+ * says both at once: {"GET", "/x", h, DTF_ROUTE_READ}. A route that names no role needs read for
+ * GET and admin for anything else; /healthz-like routes are DTF_ROUTE_OPEN. A worker route
+ * (DTF_ROUTE_WORKER) lets a request with an X-DTF-Worker-Token through to its handler, which
+ * verifies the token (the server knows keys, not workers). */
+#define DTF_ROUTE_ROLE(role)   ((unsigned char)((role) << 4))
+#define DTF_ROUTE_ACCESS(open) ((open)&0x0f)
+#define DTF_ROUTE_NEEDS(open)  ((open) >> 4)
+#define DTF_ROUTE_READ	       (DTF_ROUTE_KEY | DTF_ROUTE_ROLE(DTF_ROLE_READ))
+#define DTF_ROUTE_SUBMIT       (DTF_ROUTE_KEY | DTF_ROUTE_ROLE(DTF_ROLE_SUBMIT))
+#define DTF_ROUTE_ADMIN	       (DTF_ROUTE_KEY | DTF_ROUTE_ROLE(DTF_ROLE_ADMIN))
+#define DTF_ROUTE_ENROLL       (DTF_ROUTE_KEY | DTF_ROUTE_ROLE(DTF_ROLE_ENROLL))
+#define DTF_ROUTE_WORKER       (DTF_ROUTE_KEY | DTF_ROUTE_ROLE(DTF_ROLE_WORKER))
+#define DTF_ROUTE_PAGE_READ    (DTF_ROUTE_PAGE | DTF_ROUTE_ROLE(DTF_ROLE_READ))
+
+/* The role route rt needs (its declared one, else read for GET and admin for the rest), or
+ * DTF_ROLE_NONE for an open route. */
+int dtf_http_route_role(const struct dtf_http_route *rt);
+
 struct dtf_http_config {
 	const char *host;		     /* address to bind; NULL or "" means 127.0.0.1 */
 	unsigned port;			     /* 0 picks a free port (see dtf_http_server_port) */
 	const struct dtf_http_route *routes; /* terminated by a zeroed entry */
 	void *app;
 	const char *const *api_keys; /* NULL-terminated; NULL or empty: no key needed */
+	/* The keys with their roles; when set it is used instead of api_keys (borrowed; the app
+	 * may change it while the server runs). NULL or empty: no key needed. */
+	struct dtf_keyset *keys;
+	/* Failed authentication per client address: a bucket of auth_fail_burst tries refilled at
+	 * auth_fail_rate a second; an address whose bucket is empty gets 429. 0: 10/s, burst 20. */
+	double auth_fail_rate, auth_fail_burst;
 	/* Called when a request's connection is done: ok is false when the response could not be
 	 * delivered. The app must forget r (e.g. a suspended long-poll) here. May be NULL. */
 	void (*on_done)(struct dtf_http_req *r, bool ok);
@@ -112,6 +144,16 @@ const char *dtf_http_header(struct dtf_http_req *r, const char *name);
 int dtf_http_add_header(struct dtf_http_req *r, const char *name, const char *value);
 /* True if key is one of the server's API keys, or the server needs none. */
 bool dtf_http_key_valid(const struct dtf_http_req *r, const char *key);
+/* The key's details when key is a live one of the server's keys (false otherwise, and when the
+ * server needs none). */
+bool dtf_http_key_lookup(const struct dtf_http_req *r, const char *key, struct dtf_key_info *out);
+/* Failed authentication, for handlers that authenticate themselves (a worker's token, the
+ * dashboard's login form): counts a failure against the client's address. */
+void dtf_http_auth_failed(struct dtf_http_req *r);
+/* True when the client's address has used up its failed tries (answer 429). */
+bool dtf_http_auth_limited(struct dtf_http_req *r);
+/* Counters for /metrics: failed authentications, requests refused by the limit. */
+void dtf_http_auth_stats(const struct dtf_http_server *s, uint64_t *failures, uint64_t *limited);
 /* True if the server requires an API key. */
 bool dtf_http_keys_required(const struct dtf_http_req *r);
 /* True if the server speaks TLS. */

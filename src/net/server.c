@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,20 @@ struct suspended {
 	struct suspended *next;
 };
 
+/* Failed authentication, per client address (hashed into a fixed table: two addresses that share
+ * a slot share its tries, which errs on the side of refusing). */
+#define RL_SLOTS 1024
+
+struct rl_slot {
+	double tokens;
+	int64_t at_ms; /* 0: never used (full) */
+};
+
 struct dtf_http_server {
 	struct MHD_Daemon *d;
+	struct rl_slot rl[RL_SLOTS]; /* used on the server's thread only */
+	double rl_rate, rl_burst;
+	atomic_ullong auth_failures, auth_limited;
 	struct dtf_http_config cfg;
 	unsigned port;
 	pthread_mutex_t lock; /* guards the suspended list and each request's resumed flag */
@@ -160,9 +173,27 @@ static bool key_eq(const char *got, const char *want)
 	return d == 0;
 }
 
+int dtf_http_route_role(const struct dtf_http_route *rt)
+{
+	int need = DTF_ROUTE_NEEDS(rt->open);
+
+	if (DTF_ROUTE_ACCESS(rt->open) == DTF_ROUTE_OPEN)
+		return DTF_ROLE_NONE;
+	if (need)
+		return need;
+	return strcmp(rt->method, "GET") == 0 ? DTF_ROLE_READ : DTF_ROLE_ADMIN;
+}
+
+static bool keys_required(const struct dtf_http_server *s)
+{
+	if (s->cfg.keys)
+		return dtf_keyset_count(s->cfg.keys) > 0;
+	return s->cfg.api_keys && s->cfg.api_keys[0];
+}
+
 bool dtf_http_keys_required(const struct dtf_http_req *r)
 {
-	return r->server->cfg.api_keys && r->server->cfg.api_keys[0];
+	return keys_required(r->server);
 }
 
 bool dtf_http_tls(const struct dtf_http_req *r)
@@ -170,43 +201,138 @@ bool dtf_http_tls(const struct dtf_http_req *r)
 	return r->server->tls_cert != NULL;
 }
 
-bool dtf_http_key_valid(const struct dtf_http_req *r, const char *key)
+bool dtf_http_key_lookup(const struct dtf_http_req *r, const char *key, struct dtf_key_info *out)
 {
+	const struct dtf_http_server *s = r->server;
 	const char *const *k;
 	bool ok = false;
 
+	if (!key || !*key || !keys_required(s))
+		return false;
+	if (s->cfg.keys)
+		return dtf_keyset_lookup(s->cfg.keys, key, out);
+	for (k = s->cfg.api_keys; *k; k++)
+		ok |= key_eq(key, *k);
+	if (ok && out) {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->name, sizeof(out->name), "default");
+		out->role = DTF_ROLE_ADMIN;
+	}
+	return ok;
+}
+
+bool dtf_http_key_valid(const struct dtf_http_req *r, const char *key)
+{
 	if (!dtf_http_keys_required(r))
 		return true;
-	if (!key || !*key)
-		return false;
-	for (k = r->server->cfg.api_keys; *k; k++)
-		ok |= key_eq(key, *k);
-	return ok;
+	return dtf_http_key_lookup(r, key, NULL);
 }
 
 /* The request's key: Authorization: Bearer, X-API-Key, or, for a GET, the dashboard's dtf_key
  * cookie (set by its login form). The cookie is a key only for reading: a browser sends it
  * with any request to this origin, even one another site's page makes it send, so a change
  * (POST, PUT, DELETE) must carry the key in a header, which no other site can make a browser
- * add. */
-static bool key_ok(struct dtf_http_server *s, struct dtf_http_req *r)
+ * add. Fills r->role and r->key; returns false when a key was presented and none was valid
+ * (a failed authentication), true otherwise (r->role stays DTF_ROLE_NONE without a key). */
+static bool key_role(struct dtf_http_server *s, struct dtf_http_req *r)
 {
 	const char *auth, *xkey, *cookie;
+	bool presented = false;
 
-	if (!s->cfg.api_keys || !s->cfg.api_keys[0])
+	r->role = DTF_ROLE_NONE;
+	memset(&r->key, 0, sizeof(r->key));
+	if (!keys_required(s)) {
+		r->role = DTF_ROLE_ADMIN;
 		return true;
+	}
 	auth = dtf_http_header(r, "Authorization");
 	xkey = dtf_http_header(r, "X-API-Key");
-	if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && dtf_http_key_valid(r, auth + 7))
-		return true;
-	if (xkey && dtf_http_key_valid(r, xkey))
-		return true;
+	if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+		presented = true;
+		if (dtf_http_key_lookup(r, auth + 7, &r->key))
+			goto found;
+	}
+	if (xkey) {
+		presented = true;
+		if (dtf_http_key_lookup(r, xkey, &r->key))
+			goto found;
+	}
 	if (strcmp(r->method, "GET") == 0) {
 		cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "dtf_key");
-		if (cookie && dtf_http_key_valid(r, cookie))
-			return true;
+		if (cookie) {
+			presented = true;
+			if (dtf_http_key_lookup(r, cookie, &r->key))
+				goto found;
+		}
 	}
-	return false;
+	return !presented;
+found:
+	r->role = r->key.role;
+	return true;
+}
+
+/* ---- failed authentication, per client address ---- */
+
+static struct rl_slot *rl_slot(struct dtf_http_server *s, struct dtf_http_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const unsigned char *p = NULL;
+	size_t n = 0, i;
+	uint32_t h = 2166136261u;
+	struct rl_slot *sl;
+	int64_t now = dtf_mono_ms();
+
+	if (sa && sa->sa_family == AF_INET) {
+		p = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+		n = 4;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		p = (const unsigned char *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		n = 16;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	sl = &s->rl[h % RL_SLOTS];
+	if (sl->at_ms == 0) {
+		sl->tokens = s->rl_burst;
+	} else {
+		sl->tokens += (double)(now - sl->at_ms) / 1000.0 * s->rl_rate;
+		if (sl->tokens > s->rl_burst)
+			sl->tokens = s->rl_burst;
+	}
+	sl->at_ms = now;
+	return sl;
+}
+
+void dtf_http_auth_failed(struct dtf_http_req *r)
+{
+	struct rl_slot *sl = rl_slot(r->server, r);
+
+	atomic_fetch_add(&r->server->auth_failures, 1);
+	sl->tokens = sl->tokens >= 1 ? sl->tokens - 1 : 0;
+}
+
+bool dtf_http_auth_limited(struct dtf_http_req *r)
+{
+	if (rl_slot(r->server, r)->tokens >= 1)
+		return false;
+	atomic_fetch_add(&r->server->auth_limited, 1);
+	return true;
+}
+
+void dtf_http_auth_stats(const struct dtf_http_server *s, uint64_t *failures, uint64_t *limited)
+{
+	*failures = atomic_load(&s->auth_failures);
+	*limited = atomic_load(&s->auth_limited);
+}
+
+static void reply_limited(struct dtf_http_req *r)
+{
+	dtf_http_reply_error(r, 429, "too_many_auth_failures",
+			     "too many failed authentications from this address; try again later");
+	r->extra_header[0] = "Retry-After";
+	r->extra_header[1] = "1";
 }
 
 int dtf_http_add_header(struct dtf_http_req *r, const char *name, const char *value)
@@ -244,7 +370,8 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 {
 	struct req_scratch *rs = (struct req_scratch *)r;
 	const struct dtf_http_route *rt;
-	bool path_known = false;
+	bool path_known = false, key_ok;
+	int need;
 
 	r->status = 200;
 	r->content_type = "application/json";
@@ -261,7 +388,27 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 		path_known = true;
 		if (strcmp(rt->method, r->method) != 0)
 			continue;
-		if (rt->open == DTF_ROUTE_PAGE && strcmp(r->method, "GET") == 0 && !key_ok(s, r)) {
+		need = dtf_http_route_role(rt);
+		if (need != DTF_ROLE_NONE && keys_required(s) && dtf_http_auth_limited(r)) {
+			reply_limited(r);
+			return;
+		}
+		key_ok = key_role(s, r);
+		if (need == DTF_ROLE_WORKER && r->role != DTF_ROLE_ADMIN &&
+		    dtf_http_header(r, "X-DTF-Worker-Token")) {
+			/* The worker's token is its credential here: the key it also sends (its
+			 * enrollment key, perhaps revoked since) is neither needed nor a failure.
+			 */
+			key_ok = true;
+			memset(&r->key, 0, sizeof(r->key));
+			/* The handler verifies the worker's token. */
+			r->role = DTF_ROLE_WORKER;
+		}
+		/* A stale key sent to an open route (a health check) is no guess. */
+		if (!key_ok && need != DTF_ROLE_NONE)
+			dtf_http_auth_failed(r);
+		if (DTF_ROUTE_ACCESS(rt->open) == DTF_ROUTE_PAGE && strcmp(r->method, "GET") == 0 &&
+		    !dtf_role_allows(r->role, need)) {
 			/* A person at a browser: the login form, not a JSON error. */
 			r->status = 303;
 			r->content_type = "text/html; charset=utf-8";
@@ -272,12 +419,22 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 			r->extra_header[1] = "/login";
 			return;
 		}
-		if (rt->open != DTF_ROUTE_OPEN && !key_ok(s, r)) {
+		if (need != DTF_ROLE_NONE && r->role == DTF_ROLE_NONE) {
 			dtf_http_reply_error(r, 401, "unauthorized",
-					     "a valid API key is required (Authorization: Bearer "
-					     "KEY or X-API-Key: KEY)");
+					     key_ok
+						 ? "a valid API key is required (Authorization: "
+						   "Bearer KEY or X-API-Key: KEY)"
+						 : "the API key is not valid (unknown or revoked)");
 			r->extra_header[0] = "WWW-Authenticate";
 			r->extra_header[1] = "Bearer";
+			return;
+		}
+		if (!dtf_role_allows(r->role, need) &&
+		    !(need == DTF_ROLE_WORKER && r->role == DTF_ROLE_ADMIN)) {
+			dtf_http_reply_error(r, 403, "forbidden",
+					     "key '%s' has role %s; %s %s needs %s", r->key.name,
+					     dtf_role_name(r->role), r->method, rt->pattern,
+					     dtf_role_name(need));
 			return;
 		}
 		memcpy(r->param, params, sizeof(params));
@@ -488,6 +645,8 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 		return NULL;
 	}
 	s->cfg = *cfg;
+	s->rl_rate = cfg->auth_fail_rate > 0 ? cfg->auth_fail_rate : 10;
+	s->rl_burst = cfg->auth_fail_burst >= 1 ? cfg->auth_fail_burst : 20;
 	pthread_mutex_init(&s->lock, NULL);
 	memset(&a4, 0, sizeof(a4));
 	memset(&a6, 0, sizeof(a6));

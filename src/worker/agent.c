@@ -30,6 +30,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/token.h"
 #include "common/util.h"
 #include "net/http.h"
 #include "plugin/plugin.h"
@@ -111,8 +112,8 @@ struct agent {
 	struct job *head, *tail;       /* leased tasks waiting for a slot */
 	int queued, busy;	       /* queued jobs, running executors */
 	char worker_id[72];
-	char token[64];
-	int generation; /* bumps at each (re)registration */
+	char token[DTF_TOKEN_MAX + 1]; /* opaque, or a JWT when the coordinator has keys */
+	int generation;		       /* bumps at each (re)registration and token renewal */
 	bool need_register;
 	atomic_int draining, stopping, done;
 	double hb_interval;
@@ -215,7 +216,7 @@ static long call_timeout(struct agent *a, long ms)
 
 static int conn_get(struct agent *a, struct conn *cn)
 {
-	char hdr[128];
+	char hdr[DTF_TOKEN_MAX + 64];
 	int gen;
 
 	pthread_mutex_lock(&a->lock);
@@ -479,11 +480,23 @@ static void *heartbeat_main(void *arg)
 			cn.call_ms = dtf_mono_ms();
 			rc = dtf_http_call(&cn.http, "POST", path, body, 5000, &resp);
 			if (rc == 0) {
+				const char *tok = dtf_json_str(resp, "token", NULL);
+				if (tok && strlen(tok) < sizeof(a->token)) {
+					/* A renewed token (a JWT nearing its expiry): every
+					 * connection sends it from its next call on. */
+					pthread_mutex_lock(&a->lock);
+					snprintf(a->token, sizeof(a->token), "%s", tok);
+					a->generation++;
+					pthread_mutex_unlock(&a->lock);
+					log_debug("worker token renewed");
+				}
 				apply_cancel(a, json_object_get(resp, "cancel"));
 				apply_restart(a, resp);
 				if (atomic_load(&a->draining))
 					sent_drain = true;
-			} else if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND) {
+			} else if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND ||
+				   (rc == DTF_EAUTH &&
+				    strcmp(cn.http.error_code, "bad_worker_token") == 0)) {
 				log_warn("coordinator: %s; registering again", cn.http.error);
 				request_register(a);
 			} else {
