@@ -99,7 +99,11 @@ static const struct dtf_opt coord_opts[] = {
 	{.flag = "tls-cert", .type = DTF_OPT_STRING, .offset = OFF(cc.tls_cert), .arg = "F",
 	 .help = "certificate to serve HTTPS with (with --tls-key)"},
 	{.flag = "tls-key", .type = DTF_OPT_STRING, .offset = OFF(cc.tls_key), .arg = "F",
-	 .help = "private key of --tls-cert"},
+	 .help = "private key of --tls-cert (mode 600: a key others may read is refused); SIGHUP "
+		 "reads both files again"},
+	{.flag = "tls-client-ca", .type = DTF_OPT_STRING, .offset = OFF(cc.tls_client_ca),
+	 .arg = "F",
+	 .help = "CA bundle: every client must present a certificate it signed (mutual TLS)"},
 	{.flag = "constraint", .yaml = "scheduler.default_constraints", .type = DTF_OPT_LIST,
 	 .offset = OFF(cc.default_constraints), .arg = "EXPR", .flags = DTF_OPTF_YAML_ELSEWHERE,
 	 .help = "a constraint every task must meet (repeatable; the YAML list adds more)"},
@@ -381,8 +385,23 @@ int cmd_coordinator(int argc, char **argv)
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	while (!got_signal)
-		pause();
+	signal(SIGHUP, on_signal);
+	for (;;) {
+		while (!got_signal)
+			pause();
+		if (got_signal != SIGHUP)
+			break;
+		got_signal = 0;
+		if (!cc->tls_cert) {
+			log_info("SIGHUP: nothing to reload (no --tls-cert)");
+		} else {
+			char rerr[512];
+			if (coord_reload_tls(c, rerr, sizeof(rerr)) == 0)
+				log_info("SIGHUP: reloaded the TLS certificate %s", cc->tls_cert);
+			else
+				log_error("SIGHUP: kept the old TLS certificate: %s", rerr);
+		}
+	}
 	log_info("shutting down (signal %d)", (int)got_signal);
 	coord_stop(c);
 out:

@@ -20,4 +20,7 @@ struct coordinator *coord_start(const struct coord_config *cfg, char *err, size_
 unsigned coord_port(const struct coordinator *co);
 /* Stops serving, joins the tick thread, closes the store and frees everything. Accepts NULL. */
 void coord_stop(struct coordinator *co);
+/* Reads the TLS certificate and key files again (SIGHUP): new connections get the new pair,
+ * open ones keep theirs. 0, or DTF_EINVAL with the reason in err (the old pair stays). */
+int coord_reload_tls(struct coordinator *co, char *err, size_t errlen);
 #endif
