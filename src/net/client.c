@@ -55,6 +55,10 @@ bool dtf_http_url_loopback(const char *url)
 	size_t n;
 
 	h = h ? h + 3 : url;
+	/* user@host: not worth parsing ("127.0.0.1:1@elsewhere" goes elsewhere), so never
+	 * "loopback". */
+	if (memchr(h, '@', strcspn(h, "/?#")))
+		return false;
 	if (*h == '[') {
 		n = strcspn(h + 1, "]");
 		if (n >= sizeof(host))
@@ -67,8 +71,6 @@ bool dtf_http_url_loopback(const char *url)
 		memcpy(host, h, n);
 	}
 	host[n] = '\0';
-	if (strchr(host, '@'))
-		return false; /* user@host: not worth parsing, so never "loopback" */
 	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
 		return true;
 	if (strncmp(host, "127.", 4) == 0) {
