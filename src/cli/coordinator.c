@@ -370,8 +370,14 @@ int cmd_coordinator(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	log_info("listening on %s:%u (store %s%s)", cc->host ? cc->host : "127.0.0.1",
-		 coord_port(c), cc->db_path, nkeys ? ", API keys required" : "");
+	log_info("listening on %s%s:%u (store %s%s)", cc->tls_cert ? "https://" : "",
+		 cc->host ? cc->host : "127.0.0.1", coord_port(c), cc->db_path,
+		 nkeys ? ", API keys required" : "");
+	/* Which keys are in force, as an operator can tell them apart: never the keys. */
+	for (size_t k = 0; k < nkeys; k++) {
+		char m[16];
+		log_info("API key %zu: %s", k + 1, dtf_mask_secret(cc->api_keys[k], m, sizeof(m)));
+	}
 	if (port_file) {
 		char num[16];
 		int n = snprintf(num, sizeof(num), "%u\n", coord_port(c));
