@@ -275,6 +275,22 @@ bool dtf_file_private_ok(const char *path, char *err, size_t errlen)
 	return true;
 }
 
+bool dtf_secret_eq(const char *got, const char *want)
+{
+	size_t n, m, i;
+	unsigned char d;
+
+	if (!got || !want)
+		return false;
+	n = strlen(got);
+	m = strlen(want);
+	d = n != m;
+	/* Every byte of got is looked at, against want's bytes in turn, whatever matched. */
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(got[i] ^ (m ? want[i % m] : 0));
+	return d == 0;
+}
+
 char *dtf_mask_secret(const char *secret, char *out, size_t outlen)
 {
 	size_t n = secret ? strlen(secret) : 0;

@@ -37,6 +37,11 @@ int dtf_rmtree(const char *path);
  * read. Otherwise false with a reason naming the file into err (errlen bytes). */
 bool dtf_file_private_ok(const char *path, char *err, size_t errlen);
 
+/* Compares a secret that was sent (got) with the one expected (want) in time that depends only
+ * on their lengths, not on where they first differ, so that the comparison cannot be timed to
+ * guess a token byte by byte. NULL equals nothing. */
+bool dtf_secret_eq(const char *got, const char *want);
+
 /* Writes a secret (an API key, a token, a password, a URL with a token in it) in the form that
  * may be shown or logged: "…" and its last four characters ("…c0de"), "…" alone for one of
  * eight characters or fewer (whose last four would give away half), "" for NULL or "". out gets

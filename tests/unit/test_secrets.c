@@ -38,6 +38,20 @@ static void test_mask(void **state)
 	assert_true(strlen(tiny) < sizeof(tiny));
 }
 
+static void test_secret_eq(void **state)
+{
+	(void)state;
+	assert_true(dtf_secret_eq("tok-123456", "tok-123456"));
+	assert_false(dtf_secret_eq("tok-123457", "tok-123456"));
+	assert_false(dtf_secret_eq("tok-12345", "tok-123456"));
+	assert_false(dtf_secret_eq("tok-1234567", "tok-123456"));
+	assert_false(dtf_secret_eq("", "tok"));
+	assert_false(dtf_secret_eq("tok", ""));
+	assert_true(dtf_secret_eq("", ""));
+	assert_false(dtf_secret_eq(NULL, "tok"));
+	assert_false(dtf_secret_eq("tok", NULL));
+}
+
 static void test_private_file(void **state)
 {
 	char dir[] = "/tmp/dtf-secrets-XXXXXX", path[64], err[256];
@@ -94,6 +108,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_mask),
+	    cmocka_unit_test(test_secret_eq),
 	    cmocka_unit_test(test_private_file),
 	    cmocka_unit_test(test_loopback),
 	};
