@@ -87,6 +87,12 @@ out=$(dtf client --coordinator "$URL" --ca-cert otherca.pem workers 2>&1)
 [ $? != 0 ] || fail "dtf client trusted a certificate another CA signed: $out"
 assert_contains "$out" "certificate is not trusted" "the refusal with the wrong CA"
 
+out=$(dtf plugins list --coordinator "$URL" 2>&1)
+[ $? != 0 ] || fail "dtf plugins list without --ca-cert trusted a private CA: $out"
+assert_contains "$out" "certificate is not trusted" "dtf plugins' refusal"
+dtf plugins list --coordinator "$URL" --ca-cert ca.pem > /dev/null 2> err.txt ||
+	fail "dtf plugins list --ca-cert failed: $(cat err.txt)"
+
 # --- with the CA: flag or environment ---
 dtf client --coordinator "$URL" --ca-cert ca.pem workers > /dev/null 2> err.txt ||
 	fail "dtf client --ca-cert failed: $(cat err.txt)"
