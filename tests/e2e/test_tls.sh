@@ -111,6 +111,19 @@ out=$(DTF_CA_CERT="$T/ca.pem" dtf client --coordinator "$URL" wait-completion --
 assert_eq "$?" 0 "wait-completion over TLS ($out)"
 assert_contains "$out" "2 passed" "the run over TLS"
 
+# dtf ci against the TLS coordinator: refused without the CA, runs with it.
+mkdir -p citests
+printf '#!/bin/sh\nexit 0\n' > citests/test_ci_tls.sh
+chmod +x citests/test_ci_tls.sh
+out=$(dtf ci --provider local --coordinator "$URL" --test-dir citests --test-pattern 'test_*.sh' \
+	--output-dir ci-out 2>&1)
+[ $? != 0 ] || fail "dtf ci without --ca-cert trusted a private CA: $out"
+assert_contains "$out" "certificate is not trusted" "dtf ci's refusal"
+out=$(dtf ci --provider local --coordinator "$URL" --ca-cert ca.pem --test-dir citests \
+	--test-pattern 'test_*.sh' --output-dir ci-out 2>&1)
+assert_eq "$?" 0 "dtf ci --ca-cert ($out)"
+assert_contains "$out" "1 passed" "dtf ci's run over TLS"
+
 # --- --insecure: loopback only, with a warning ---
 out=$(dtf client --coordinator "$URL" --insecure workers 2>&1)
 assert_eq "$?" 0 "--insecure towards loopback ($out)"
