@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # TLS end to end (docs/security.md): a throwaway CA made with openssl at run time; a coordinator
 # serving HTTPS; a worker, `dtf client`, `dtf submit-task`, `dtf ci` and `dtf plugins` that trust
-# the CA through --ca-cert or DTF_CA_CERT and run tasks; a client without the CA refused with a message that says what to
-# do; --insecure refused towards a host that is not loopback (before connecting) unless
-# --insecure-force; a key file others may read refused; SIGHUP serving a new certificate to new
-# connections while an open event stream stays up; mutual TLS (--tls-client-ca) refusing a worker
-# without a client certificate, or with one from another CA, and accepting one with a valid one.
+# the CA through --ca-cert or DTF_CA_CERT and run tasks; a client without the CA refused with a
+# message that says what to do; --insecure refused towards a host that is not loopback (before
+# connecting) unless --insecure-force; a key file others may read refused; SIGHUP serving a new
+# certificate to new connections while an open event stream stays up; mutual TLS
+# (--tls-client-ca) refusing a worker without a client certificate, or with one from another CA,
+# and accepting one with a valid one.
 . "$(dirname "$0")/lib.sh"
 
 command -v openssl > /dev/null || { echo "SKIP: no openssl"; exit 77; }
