@@ -257,11 +257,18 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 		return;
 	}
 	if (s->client_ca) {
+		/* Checked once per connection (the chain's verification is the expensive part);
+		 * the flag lives in the connection's socket context (on_connection). */
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		bool *verified = ci ? ci->socket_context : NULL;
 		char why[300];
-		if (!dtf_tls_peer_ok(r->conn, why, sizeof(why))) {
+		if (!(verified && *verified) && !dtf_tls_peer_ok(r->conn, why, sizeof(why))) {
 			dtf_http_reply_error(r, 403, "client_certificate", "%s", why);
 			return;
 		}
+		if (verified)
+			*verified = true;
 	}
 	for (rt = s->cfg.routes; rt && rt->method; rt++) {
 		const char *params[DTF_HTTP_MAX_PARAMS] = {0};
@@ -470,6 +477,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* MHD_OPTION_NOTIFY_CONNECTION with --tls-client-ca: a flag per connection that says its client
+ * certificate was verified. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(bool));
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -552,7 +574,8 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 			    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 			    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 			    MHD_OPTION_HTTPS_CERT_CALLBACK, dtf_tls_cert_callback(),
-			    MHD_OPTION_HTTPS_MEM_TRUST, s->client_ca, MHD_OPTION_END);
+			    MHD_OPTION_HTTPS_MEM_TRUST, s->client_ca, MHD_OPTION_NOTIFY_CONNECTION,
+			    on_connection, NULL, MHD_OPTION_END);
 		else
 			s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request,
 						s, MHD_OPTION_SOCK_ADDR, addr,
