@@ -39,7 +39,8 @@ struct cworker *core_worker_auth(struct coord *c, const char *id, const char *pr
 			  "no worker '%s' is registered; register first", id);
 		return NULL;
 	}
-	if (w->token[0] && (!token || strcmp(token, w->token) != 0)) {
+	/* In constant time: the comparison must not tell how much of a guessed token matched. */
+	if (w->token[0] && !dtf_secret_eq(token, w->token)) {
 		core_fail(e, DTF_EAUTH, "bad_worker_token",
 			  "the worker token does not match worker '%s'", id);
 		return NULL;
