@@ -166,6 +166,13 @@ echo "not a certificate" > live.pem
 kill -HUP "$COORD_PID"
 wait_for -t 10 -m "the coordinator to log the refused reload" grep -q "kept the old TLS certificate" "$COORD_LOG"
 assert_eq "$(serial_served)" 2001 "the serial after a failed reload"
+# So is a certificate with a key that is not its own.
+cp server.pem live.pem
+cp server2.key live.key
+kill -HUP "$COORD_PID"
+wait_for -t 10 -m "the coordinator to refuse a key that is not the certificate's" \
+	grep -q "is not the key of the certificate" "$COORD_LOG"
+assert_eq "$(serial_served)" 2001 "the serial after a mismatched pair"
 pid_alive "$COORD_PID" || fail "the coordinator died on a bad reload"
 kill "$SSE" 2> /dev/null
 stop_coordinator
