@@ -5,8 +5,8 @@
 # (`dtf client export-results`, GET /api/v1/runs/{id}/export?format=csv, GET
 # /api/v1/tasks/export?format=csv when it exists) and read back with Python's csv module: no cell
 # starts with a formula character unless it was escaped with a leading '. The HTML export has
-# no live markup from the names and the JUnit export parses as XML. A 10,000-character name is
-# refused with a message naming the field and its limit.
+# no live markup from the names and the JUnit export parses as XML. A 10,000-character name (of a
+# task, a run, or a task renamed) is refused with a message naming the field and its limit.
 . "$(dirname "$0")/lib.sh"
 
 start_coordinator
@@ -70,5 +70,12 @@ dtf client export-results --format junit --output r.xml > /dev/null || fail "exp
 big=$(head -c 10000 /dev/zero | tr '\0' 'n')
 code=$(http POST /api/v1/tasks "{\"name\": \"$big\", \"command\": [\"true\"]}")
 assert_eq "$code" 400 "a task with a 10,000-character name"
+assert_contains "$(body)" "field 'name' is too long: at most 4096 bytes (got 10000)" "the message"
+code=$(http POST /api/v1/tasks "{\"run\": {\"name\": \"$big\"}, \"tasks\": [{\"command\": [\"true\"]}]}")
+assert_eq "$code" 400 "a run with a 10,000-character name"
+assert_contains "$(body)" "field 'run.name' is too long: at most 4096 bytes (got 10000)" "the message"
+TID=$(submit '{"name": "waits", "command": ["true"], "hardware": "no-such-hardware"}')
+code=$(http PUT "/api/v1/tasks/$TID" "{\"name\": \"$big\"}")
+assert_eq "$code" 400 "renaming a task to a 10,000-character name"
 assert_contains "$(body)" "field 'name' is too long: at most 4096 bytes (got 10000)" "the message"
 echo "PASS: CSV, HTML and JUnit exports of hostile names are safe to open"
