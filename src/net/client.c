@@ -18,7 +18,7 @@
  * only afterwards, so they need no lock. */
 static struct {
 	char *ca_cert, *cert, *key;
-	bool insecure, insecure_force, warned;
+	bool insecure, insecure_force, warned, warned_plain;
 } tls;
 
 static int set_str(char **dst, const char *src)
@@ -123,6 +123,13 @@ int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const 
 			tls.warned = true;
 			log_warn("--insecure: the certificate of %s is not checked", c->base);
 		}
+	}
+	if (api_key && *api_key && strncmp(c->base, "http://", 7) == 0 &&
+	    !dtf_http_url_loopback(c->base) && !tls.warned_plain) {
+		tls.warned_plain = true;
+		log_warn("%s is plain HTTP: the API key crosses the network readable by anyone on "
+			 "the path (serve the coordinator with --tls-cert and use https://)",
+			 c->base);
 	}
 	if (api_key && *api_key)
 		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", api_key);

@@ -34,6 +34,13 @@ code=$(curl -s -o wrong.txt -w '%{http_code}' -H "X-API-Key: wrong-$KEY" "$URL/a
 assert_eq "$code" 401 "a wrong key"
 grep -q "$KEY" wrong.txt && fail "the 401 echoes the key it was sent"
 
+# A key sent over plain HTTP to a host that is not loopback is warned about.
+out=$(DTF_API_KEY=$KEY dtf client --coordinator http://dtf-plain.invalid:9 workers 2>&1)
+assert_contains "$out" "is plain HTTP" "the warning for a key over plain HTTP"
+case "$out" in *"$KEY"*) fail "the client printed its key: $out" ;; esac
+out=$(DTF_API_KEY=$KEY dtf client --coordinator "$URL" workers 2>&1)
+case "$out" in *"plain HTTP"*) fail "a loopback coordinator was warned about: $out" ;; esac
+
 assert_eq "$(stat -c %a "$COORD_DB")" 600 "the store's mode"
 mkdir -p run-dir && cd run-dir || fail "cd"
 printf '#!/bin/sh\nexit 0\n' > test_ok.sh
