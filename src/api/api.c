@@ -502,6 +502,7 @@ struct dtf_api *dtf_api_start(struct coord *c, const struct dtf_http_route *cons
 	hc.on_done = on_done;
 	hc.tls_cert = c->cfg.tls_cert;
 	hc.tls_key = c->cfg.tls_key;
+	hc.tls_client_ca = c->cfg.tls_client_ca;
 	hc.hold = hold;
 	hc.after_run = after_run;
 	a->http = dtf_http_server_start(&hc, err, errlen);

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -51,8 +52,16 @@ static int64_t now_us(void)
 
 /* ---- a minimal keep-alive HTTP/1.1 client connection for the event loop ---- */
 
+/* --tls-cert: the coordinator under test serves HTTPS and every bench connection speaks TLS
+ * (GnuTLS, handshaken once when the connection opens, then kept alive like the plain ones). */
+static struct {
+	const char *cert, *key, *ca; /* ca: verify the coordinator with it; NULL: do not */
+	gnutls_certificate_credentials_t cred;
+} btls;
+
 struct bconn {
 	int fd;
+	gnutls_session_t tls; /* NULL without --tls-cert */
 	int idx;
 	bool busy; /* a request is in flight */
 	struct dtf_buf out, in;
@@ -87,8 +96,58 @@ static int connect_loopback(unsigned port)
 		return -1;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
+}
+
+/* Starts TLS on the (still blocking) connection. 0 or DTF_ENET. */
+static int tls_open(struct bconn *cn)
+{
+	int rc;
+
+	if (gnutls_init(&cn->tls, GNUTLS_CLIENT) < 0)
+		return DTF_ENET;
+	gnutls_set_default_priority(cn->tls);
+	gnutls_credentials_set(cn->tls, GNUTLS_CRD_CERTIFICATE, btls.cred);
+	if (btls.ca)
+		gnutls_session_set_verify_cert(cn->tls, "127.0.0.1", 0);
+	gnutls_transport_set_int(cn->tls, cn->fd);
+	do
+		rc = gnutls_handshake(cn->tls);
+	while (rc < 0 && !gnutls_error_is_fatal(rc));
+	if (rc < 0) {
+		fprintf(stderr, "dtf bench: TLS handshake: %s\n", gnutls_strerror(rc));
+		return DTF_ENET;
+	}
+	return 0;
+}
+
+/* write() and read() on the connection, through TLS when it has it (EAGAIN as errno). */
+static ssize_t conn_write(struct bconn *cn, const void *p, size_t n)
+{
+	ssize_t r;
+
+	if (!cn->tls)
+		return write(cn->fd, p, n);
+	r = gnutls_record_send(cn->tls, p, n);
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return r < 0 ? -1 : r;
+}
+
+static ssize_t conn_read(struct bconn *cn, void *p, size_t n)
+{
+	ssize_t r;
+
+	if (!cn->tls)
+		return read(cn->fd, p, n);
+	r = gnutls_record_recv(cn->tls, p, n);
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return r < 0 ? -1 : r;
 }
 
 static int bench_open(struct bench *b, int n)
@@ -106,6 +165,10 @@ static int bench_open(struct bench *b, int n)
 		dtf_buf_init(&cn->out, MAX_REPLY);
 		dtf_buf_init(&cn->in, MAX_REPLY);
 		cn->fd = connect_loopback(b->port);
+		if (cn->fd >= 0 && btls.cert && tls_open(cn) != 0)
+			return DTF_ENET;
+		if (cn->fd >= 0)
+			fcntl(cn->fd, F_SETFL, fcntl(cn->fd, F_GETFL) | O_NONBLOCK);
 		if (cn->fd < 0 || epoll_ctl(b->ep, EPOLL_CTL_ADD, cn->fd, &ev) != 0) {
 			fprintf(stderr, "dtf bench: connection %d: %s\n", i, strerror(errno));
 			return DTF_ENET;
@@ -119,6 +182,8 @@ static void bench_close(struct bench *b)
 	int i;
 
 	for (i = 0; i < b->nconns; i++) {
+		if (b->conns[i].tls)
+			gnutls_deinit(b->conns[i].tls);
 		if (b->conns[i].fd >= 0)
 			close(b->conns[i].fd);
 		dtf_buf_release(&b->conns[i].out);
@@ -133,7 +198,7 @@ static void bench_close(struct bench *b)
 static int flush_out(struct bench *b, struct bconn *cn)
 {
 	while (cn->out_off < cn->out.len) {
-		ssize_t n = write(cn->fd, cn->out.data + cn->out_off, cn->out.len - cn->out_off);
+		ssize_t n = conn_write(cn, cn->out.data + cn->out_off, cn->out.len - cn->out_off);
 		if (n < 0 && errno == EAGAIN) {
 			struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = cn};
 			return epoll_ctl(b->ep, EPOLL_CTL_MOD, cn->fd, &ev);
@@ -181,7 +246,7 @@ static int read_reply(struct bconn *cn, int *status, const char **body, size_t *
 	size_t hlen, want;
 
 	for (;;) {
-		ssize_t n = read(cn->fd, tmp, sizeof(tmp));
+		ssize_t n = conn_read(cn, tmp, sizeof(tmp));
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0)
@@ -296,26 +361,33 @@ static int start_coordinator(struct child *ch, bool no_group)
 			dup2(fd, 2);
 			close(fd);
 		}
-		const char *argv[16] = {"dtf",
-					"coordinator",
-					"--port",
-					"0",
-					"--port-file",
-					portfile,
-					"--db-path",
-					db,
-					"--heartbeat-timeout",
-					"600",
-					"--worker-auto-discovery"};
-		int na = 11;
+		const char *av[20];
+		int ac = 0;
+		av[ac++] = "dtf";
+		av[ac++] = "coordinator";
+		av[ac++] = "--port";
+		av[ac++] = "0";
+		av[ac++] = "--port-file";
+		av[ac++] = portfile;
+		av[ac++] = "--db-path";
+		av[ac++] = db;
+		av[ac++] = "--heartbeat-timeout";
+		av[ac++] = "600";
+		av[ac++] = "--worker-auto-discovery";
 		if (no_group)
-			argv[na++] = "--no-group-commit";
+			av[ac++] = "--no-group-commit";
 		if (auth_key) {
-			argv[na++] = "--api-key";
-			argv[na++] = "bench:admin:" BENCH_KEY;
+			av[ac++] = "--api-key";
+			av[ac++] = "bench:admin:" BENCH_KEY;
 		}
-		argv[na] = NULL;
-		execv(self, (char *const *)argv);
+		if (btls.cert) {
+			av[ac++] = "--tls-cert";
+			av[ac++] = btls.cert;
+			av[ac++] = "--tls-key";
+			av[ac++] = btls.key;
+		}
+		av[ac] = NULL;
+		execv(self, (char *const *)av);
 		_exit(127);
 	}
 	for (i = 0; i < 200; i++) {
@@ -488,7 +560,7 @@ static int register_workers(struct bench *b, int slots, const char *prefix)
 	char url[64];
 	int i, rc;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", b->port);
+	snprintf(url, sizeof(url), "http%s://127.0.0.1:%u", btls.cert ? "s" : "", b->port);
 	rc = dtf_http_client_init(&c, url, auth_key);
 	if (rc)
 		return rc;
@@ -732,21 +804,26 @@ static int phase_longpoll(const struct opts *o, struct child *ch)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: dtf bench [options]\n"
-		"Starts a coordinator on a fresh database and loopback port and measures it.\n"
-		"  --phases LIST        submit,complete,longpoll (default all three)\n"
-		"  --tasks N            tasks for submit and complete (default 20000)\n"
-		"  --batch N            tasks per submission (default 1000)\n"
-		"  --submitters N       submission connections at once (default 2)\n"
-		"  --workers N          simulated workers in complete (default 8)\n"
-		"  --lease-max N        tasks a complete worker leases per request (default 64)\n"
-		"  --poll-workers N     long-polling workers in longpoll (default 1000)\n"
-		"  --pending N          tasks pending at the start of longpoll (default 100000)\n"
-		"  --task-ms MS         mean task duration of a longpoll worker (default 100)\n"
-		"  --duration S         how long longpoll leases (default 5)\n"
-		"  --no-group-commit    start the coordinator with --no-group-commit\n"
-		"  --auth               API keys and workers' JWTs on (docs/auth.md)\n");
+	fprintf(
+	    f,
+	    "usage: dtf bench [options]\n"
+	    "Starts a coordinator on a fresh database and loopback port and measures it.\n"
+	    "  --phases LIST        submit,complete,longpoll (default all three)\n"
+	    "  --tasks N            tasks for submit and complete (default 20000)\n"
+	    "  --batch N            tasks per submission (default 1000)\n"
+	    "  --submitters N       submission connections at once (default 2)\n"
+	    "  --workers N          simulated workers in complete (default 8)\n"
+	    "  --lease-max N        tasks a complete worker leases per request (default 64)\n"
+	    "  --poll-workers N     long-polling workers in longpoll (default 1000)\n"
+	    "  --pending N          tasks pending at the start of longpoll (default 100000)\n"
+	    "  --task-ms MS         mean task duration of a longpoll worker (default 100)\n"
+	    "  --duration S         how long longpoll leases (default 5)\n"
+	    "  --no-group-commit    start the coordinator with --no-group-commit\n"
+	    "  --auth               API keys and workers' JWTs on (docs/auth.md)\n"
+	    "  --tls-cert F --tls-key F   the coordinator serves HTTPS with them and every\n"
+	    "                       connection speaks TLS (handshaken once, kept alive)\n"
+	    "  --ca-cert F          verify the coordinator's certificate with this CA (default:\n"
+	    "                       not verified; the connections are to loopback)\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -763,7 +840,10 @@ int cmd_bench(int argc, char **argv)
 	    {"task-ms", required_argument, NULL, 't'},
 	    {"duration", required_argument, NULL, 'd'},
 	    {"no-group-commit", no_argument, NULL, 'G'},
-	    {"auth", no_argument, NULL, 'A'},
+	    {"auth", no_argument, NULL, 'U'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
+	    {"ca-cert", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -816,8 +896,17 @@ int cmd_bench(int argc, char **argv)
 		case 'G':
 			o.no_group = true;
 			break;
-		case 'A':
+		case 'U':
 			auth_key = BENCH_KEY;
+			break;
+		case 'C':
+			btls.cert = optarg;
+			break;
+		case 'K':
+			btls.key = optarg;
+			break;
+		case 'A':
+			btls.ca = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -832,6 +921,25 @@ int cmd_bench(int argc, char **argv)
 	    o.task_ms < 0 || o.duration_s <= 0 || o.workers + o.poll_workers > 60000) {
 		fprintf(stderr, "dtf bench: bad option value\n");
 		return 2;
+	}
+	if (!btls.cert != !btls.key) {
+		fprintf(stderr, "dtf bench: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
+	if (btls.cert) {
+		struct dtf_tls_client tc = {.ca_cert = btls.ca, .insecure = !btls.ca};
+		char terr[256];
+		if (gnutls_certificate_allocate_credentials(&btls.cred) < 0 ||
+		    (btls.ca && gnutls_certificate_set_x509_trust_file(btls.cred, btls.ca,
+								       GNUTLS_X509_FMT_PEM) <= 0)) {
+			fprintf(stderr, "dtf bench: cannot use the CA %s\n",
+				btls.ca ? btls.ca : "");
+			return 2;
+		}
+		if (dtf_http_client_tls(&tc, terr, sizeof(terr)) != 0) {
+			fprintf(stderr, "dtf bench: %s\n", terr);
+			return 2;
+		}
 	}
 	signal(SIGPIPE, SIG_IGN);
 	{
@@ -868,5 +976,7 @@ int cmd_bench(int argc, char **argv)
 		}
 		stop_coordinator(&ch);
 	}
+	if (btls.cred)
+		gnutls_certificate_free_credentials(btls.cred);
 	return rc ? 1 : 0;
 }

@@ -51,6 +51,7 @@ struct ci_opts {
 	int workers;
 	bool verbose, dry_run, embedded, quiet;
 	struct dtf_isolate_opts iso; /* re-running a pytest chunk's failing tests alone */
+	struct cli_tls tls;	     /* --ca-cert, --insecure, ... towards --coordinator */
 };
 
 static void usage(FILE *f)
@@ -62,7 +63,8 @@ static void usage(FILE *f)
 	    "                         bitbucket, local (generic) or auto (default: auto)\n"
 	    "  --coordinator URL      the coordinator (default $DTF_COORDINATOR or "
 	    "localhost:8080)\n"
-	    "  --api-key K            the coordinator's API key (default $DTF_API_KEY)\n"
+	    "  --api-key K            the coordinator's API key (default "
+	    "$DTF_API_KEY)\n" CLI_TLS_HELP
 	    "  --embedded             no coordinator: run on local workers, like dtf run\n"
 	    "  --workers N            local workers with --embedded (default: cores)\n"
 	    "  --test-dir D           directory of tests (default ./tests)\n"
@@ -524,6 +526,7 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    DTF_ISOLATE_LONG_OPTIONS,
+	    CLI_TLS_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	bool formats_given = false;
@@ -640,6 +643,8 @@ static int parse_opts(int argc, char **argv, struct ci_opts *o)
 				}
 				break;
 			}
+			if (cli_tls_flag(&o->tls, opt, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}
@@ -800,9 +805,10 @@ int cmd_ci(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (dtf_http_client_init(&hc, o.embedded ? loc.url : cli_coordinator_url(o.coordinator),
-				 o.embedded ? NULL : cli_api_key(o.api_key)) != 0) {
-		fprintf(stderr, "dtf ci: bad coordinator URL\n");
+	if ((!o.embedded && cli_tls_apply("dtf ci", &o.tls) != 0) ||
+	    cli_client_init("dtf ci", &hc,
+			    o.embedded ? loc.url : cli_coordinator_url(o.coordinator),
+			    o.embedded ? NULL : cli_api_key(o.api_key)) != 0) {
 		rc = 2;
 		goto out;
 	}

@@ -29,6 +29,44 @@ int cmd_simulate(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 
+/* The TLS flags of every command that talks to a coordinator (getopt_long entries; the codes
+ * are outside the range of characters). */
+enum {
+	CLI_OPT_CA_CERT = 0x7100,
+	CLI_OPT_INSECURE,
+	CLI_OPT_INSECURE_FORCE,
+	CLI_OPT_TLS_CERT,
+	CLI_OPT_TLS_KEY,
+};
+#define CLI_TLS_LONGOPTS                                                                           \
+	{"ca-cert", required_argument, NULL, CLI_OPT_CA_CERT},                                     \
+	    {"insecure", no_argument, NULL, CLI_OPT_INSECURE},                                     \
+	    {"insecure-force", no_argument, NULL, CLI_OPT_INSECURE_FORCE},                         \
+	    {"tls-cert", required_argument, NULL, CLI_OPT_TLS_CERT},                               \
+	{                                                                                          \
+		"tls-key", required_argument, NULL, CLI_OPT_TLS_KEY                                \
+	}
+/* Their lines of --help. */
+#define CLI_TLS_HELP                                                                               \
+	"  --ca-cert F            trust the coordinator's certificate if this CA (PEM) signed "    \
+	"it\n"                                                                                     \
+	"                         (default $DTF_CA_CERT, else the system's store)\n"               \
+	"  --insecure             do not check the certificate (loopback URLs only; warns)\n"      \
+	"  --insecure-force       allow --insecure towards any host\n"                             \
+	"  --tls-cert F, --tls-key F   a client certificate for a coordinator that asks for one\n"
+struct cli_tls {
+	const char *ca_cert, *cert, *key;
+	bool insecure, insecure_force;
+};
+/* Stores a TLS flag into t: true if opt was one (arg is its optarg). */
+bool cli_tls_flag(struct cli_tls *t, int opt, const char *arg);
+/* Makes t (with $DTF_CA_CERT when there is no --ca-cert) the settings of the clients this
+ * process builds afterwards (dtf_http_client_tls). Prints "<cmd>: reason" and returns
+ * DTF_EINVAL on a bad combination. */
+int cli_tls_apply(const char *cmd, const struct cli_tls *t);
+/* dtf_http_client_init() for a command: prints "<cmd>: reason" on failure. */
+int cli_client_init(const char *cmd, struct dtf_http_client *c, const char *url, const char *key);
+
 /* The coordinator URL: flag value, else $DTF_COORDINATOR, else http://localhost:8080. */
 const char *cli_coordinator_url(const char *flag);
 /* The API key: flag value, else $DTF_API_KEY, else NULL. */

@@ -35,7 +35,8 @@ static void usage(FILE *f)
 		"run\n"
 		"  workers                             list workers\n"
 		"common options: --coordinator URL (default $DTF_COORDINATOR or\n"
-		"  http://localhost:8080), --api-key K (default $DTF_API_KEY)\n");
+		"  http://localhost:8080), --api-key K (default $DTF_API_KEY)\n"
+		"TLS (an https:// coordinator):\n" CLI_TLS_HELP);
 }
 
 static int run_or_last(const char *flag, char *out, size_t len)
@@ -113,12 +114,14 @@ int cmd_client(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
+	    CLI_TLS_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	const char *coord = NULL, *key = NULL, *file = NULL, *name = NULL, *run = NULL,
 		   *task = NULL, *format = "json", *output = NULL, *action;
 	double timeout = 0, unsched_timeout = 300;
 	bool quiet = false;
+	struct cli_tls tls = {0};
 	struct dtf_http_client c;
 	char run_id[80];
 	int opt, rc = 0;
@@ -174,6 +177,8 @@ int cmd_client(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (cli_tls_flag(&tls, opt, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}
@@ -184,11 +189,9 @@ int cmd_client(int argc, char **argv)
 		return 2;
 	}
 	action = argv[optind];
-	if (dtf_http_client_init(&c, cli_coordinator_url(coord), cli_api_key(key)) != 0) {
-		fprintf(stderr, "dtf client: bad coordinator URL '%s'\n",
-			cli_coordinator_url(coord));
+	if (cli_tls_apply("dtf client", &tls) != 0 ||
+	    cli_client_init("dtf client", &c, cli_coordinator_url(coord), cli_api_key(key)) != 0)
 		return 2;
-	}
 	if (strcmp(action, "submit-task") == 0 || strcmp(action, "submit") == 0) {
 		int count = 0;
 		if (!file) {
@@ -410,9 +413,11 @@ int cmd_submit_task(int argc, char **argv)
 	    {"file", required_argument, NULL, 'f'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
+	    CLI_TLS_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	const char *coord = NULL, *key = NULL, *file = NULL, *name = NULL;
+	struct cli_tls tls = {0};
 	struct dtf_http_client c;
 	char run_id[80];
 	int opt, count = 0, rc;
@@ -433,9 +438,13 @@ int cmd_submit_task(int argc, char **argv)
 			name = optarg;
 			break;
 		case 'h':
-			printf("usage: dtf submit-task --coordinator-url URL --task-file F\n");
+			printf("usage: dtf submit-task --coordinator-url URL --task-file F [--name "
+			       "N]\n"
+			       "  [--api-key K]\n" CLI_TLS_HELP);
 			return 0;
 		default:
+			if (cli_tls_flag(&tls, opt, optarg))
+				break;
 			return 2;
 		}
 	}
@@ -443,10 +452,10 @@ int cmd_submit_task(int argc, char **argv)
 		fprintf(stderr, "dtf submit-task: --task-file is required\n");
 		return 2;
 	}
-	if (dtf_http_client_init(&c, cli_coordinator_url(coord), cli_api_key(key)) != 0) {
-		fprintf(stderr, "dtf submit-task: bad coordinator URL\n");
+	if (cli_tls_apply("dtf submit-task", &tls) != 0 ||
+	    cli_client_init("dtf submit-task", &c, cli_coordinator_url(coord), cli_api_key(key)) !=
+		0)
 		return 2;
-	}
 	rc = cli_submit_file(&c, file, name, run_id, sizeof(run_id), &count);
 	if (!rc) {
 		cli_save_last_run(run_id);

@@ -24,6 +24,63 @@ const char *cli_coordinator_url(const char *flag)
 	return "http://localhost:8080";
 }
 
+bool cli_tls_flag(struct cli_tls *t, int opt, const char *arg)
+{
+	switch (opt) {
+	case CLI_OPT_CA_CERT:
+		t->ca_cert = arg;
+		return true;
+	case CLI_OPT_INSECURE:
+		t->insecure = true;
+		return true;
+	case CLI_OPT_INSECURE_FORCE:
+		t->insecure = t->insecure_force = true;
+		return true;
+	case CLI_OPT_TLS_CERT:
+		t->cert = arg;
+		return true;
+	case CLI_OPT_TLS_KEY:
+		t->key = arg;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int cli_tls_apply(const char *cmd, const struct cli_tls *t)
+{
+	struct dtf_tls_client tc = {
+	    .ca_cert = t->ca_cert,
+	    .cert = t->cert,
+	    .key = t->key,
+	    .insecure = t->insecure,
+	    .insecure_force = t->insecure_force,
+	};
+	const char *env = getenv("DTF_CA_CERT");
+	char err[512];
+
+	if (!tc.ca_cert && env && *env)
+		tc.ca_cert = env;
+	if (dtf_http_client_tls(&tc, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", cmd, err);
+		return DTF_EINVAL;
+	}
+	return 0;
+}
+
+int cli_client_init(const char *cmd, struct dtf_http_client *c, const char *url, const char *key)
+{
+	int rc = dtf_http_client_init(c, url, key);
+
+	if (rc != 0) {
+		if (c->error[0])
+			fprintf(stderr, "%s: %s\n", cmd, c->error);
+		else
+			fprintf(stderr, "%s: bad coordinator URL '%s'\n", cmd, url);
+	}
+	return rc;
+}
+
 const char *cli_api_key(const char *flag)
 {
 	const char *env = getenv("DTF_API_KEY");

@@ -119,7 +119,11 @@ static const struct dtf_opt coord_opts[] = {
 	{.flag = "tls-cert", .type = DTF_OPT_STRING, .offset = OFF(cc.tls_cert), .arg = "F",
 	 .help = "certificate to serve HTTPS with (with --tls-key)"},
 	{.flag = "tls-key", .type = DTF_OPT_STRING, .offset = OFF(cc.tls_key), .arg = "F",
-	 .help = "private key of --tls-cert"},
+	 .help = "private key of --tls-cert (mode 600: a key others may read is refused); SIGHUP "
+		 "reads both files again"},
+	{.flag = "tls-client-ca", .type = DTF_OPT_STRING, .offset = OFF(cc.tls_client_ca),
+	 .arg = "F",
+	 .help = "CA bundle: every client must present a certificate it signed (mutual TLS)"},
 	{.flag = "constraint", .yaml = "scheduler.default_constraints", .type = DTF_OPT_LIST,
 	 .offset = OFF(cc.default_constraints), .arg = "EXPR", .flags = DTF_OPTF_YAML_ELSEWHERE,
 	 .help = "a constraint every task must meet (repeatable; the YAML list adds more)"},
@@ -240,17 +244,11 @@ static size_t count(const char *const *v)
 	return n;
 }
 
-static volatile sig_atomic_t got_signal, got_hup;
+static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
 {
 	got_signal = sig;
-}
-
-static void on_hup(int sig)
-{
-	(void)sig;
-	got_hup = 1;
 }
 
 int cmd_coordinator(int argc, char **argv)
@@ -398,8 +396,14 @@ int cmd_coordinator(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	log_info("listening on %s:%u (store %s%s)", cc->host ? cc->host : "127.0.0.1",
-		 coord_port(c), cc->db_path, nkeys ? ", API keys required" : "");
+	log_info("listening on %s%s:%u (store %s%s)", cc->tls_cert ? "https://" : "",
+		 cc->host ? cc->host : "127.0.0.1", coord_port(c), cc->db_path,
+		 nkeys ? ", API keys required" : "");
+	/* Which keys are in force, as an operator can tell them apart: never the keys. */
+	for (size_t k = 0; k < nkeys; k++) {
+		char m[16];
+		log_info("API key %zu: %s", k + 1, dtf_mask_secret(cc->api_keys[k], m, sizeof(m)));
+	}
 	if (port_file) {
 		char num[16];
 		int n = snprintf(num, sizeof(num), "%u\n", coord_port(c));
@@ -413,12 +417,22 @@ int cmd_coordinator(int argc, char **argv)
 	}
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
-	signal(SIGHUP, on_hup);
-	while (!got_signal) {
-		pause();
-		if (got_hup) {
-			got_hup = 0;
-			coord_reload_keys(c);
+	signal(SIGHUP, on_signal);
+	for (;;) {
+		while (!got_signal)
+			pause();
+		if (got_signal != SIGHUP)
+			break;
+		got_signal = 0;
+		/* SIGHUP: the configured API keys (keys added through the API stay) and the TLS
+		 * certificate are read again. */
+		coord_reload_keys(c);
+		if (cc->tls_cert) {
+			char rerr[512];
+			if (coord_reload_tls(c, rerr, sizeof(rerr)) == 0)
+				log_info("SIGHUP: reloaded the TLS certificate %s", cc->tls_cert);
+			else
+				log_error("SIGHUP: kept the old TLS certificate: %s", rerr);
 		}
 	}
 	log_info("shutting down (signal %d)", (int)got_signal);

@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,8 +75,13 @@ int dtf_local_start(struct dtf_local *l, const struct dtf_local_opts *o, char *e
 	int i;
 
 	memset(l, 0, sizeof(*l));
+	/* 0700: the state directory holds the store (workers' tokens) and the tasks' logs. */
+	if (dtf_mkdirs(o->state_dir, 0700) || chmod(o->state_dir, 0700) != 0) {
+		snprintf(err, errlen, "cannot create %s", o->state_dir);
+		return DTF_EIO;
+	}
 	snprintf(path, sizeof(path), "%s/logs", o->state_dir);
-	if (dtf_mkdirs(path, 0755)) {
+	if (dtf_mkdirs(path, 0700)) {
 		snprintf(err, errlen, "cannot create %s", path);
 		return DTF_EIO;
 	}

@@ -9,6 +9,7 @@
 
 #include "common/config.h"
 #include "coordinator/coordinator.h"
+#include "net/http.h"
 #include "worker/agent.h"
 
 /* Everything `dtf coordinator` reads: the coordinator's config and the command's own switches. */
@@ -42,6 +43,7 @@ struct worker_options {
 	json_t *caps;		     /* --capabilities (owned object), or NULL */
 	const char *const *hardware; /* --hardware values, each "X,Y,…", or NULL */
 	int exit_with_parent;	     /* --exit-with-parent PID, or 0 */
+	struct dtf_tls_client tls;   /* --ca-cert, --insecure, --tls-cert/--tls-key (mTLS) */
 	bool detect, help, print_doc, auto_register;
 	const char *enroll_key, *enroll_key_file; /* --enroll-key, --enroll-key-file */
 	char *enroll_key_read;			  /* the file's key (owned) */

@@ -23,7 +23,7 @@ static void usage(FILE *f)
 	    "  --config F           load the plugins of this YAML configuration (as the\n"
 	    "                       coordinator and worker would) and list them\n"
 	    "  --coordinator URL    list the plugins of a running coordinator instead\n"
-	    "  --api-key K          API key for --coordinator (default $DTF_API_KEY)\n"
+	    "  --api-key K          API key for --coordinator (default $DTF_API_KEY)\n" CLI_TLS_HELP
 	    "  --json               print the JSON document (as GET /api/v1/plugins)\n"
 	    "Without --config or --coordinator: the built-ins and what DTF_PLUGIN_PATH holds.\n"
 	    "Exit status: 0, 1 if an enabled plugin is disabled, 2 on a usage or config error.\n");
@@ -104,11 +104,9 @@ static int list_plugins(const char *config, const char *coordinator, const char 
 
 	if (coordinator) {
 		struct dtf_http_client c;
-		if (dtf_http_client_init(&c, cli_coordinator_url(coordinator), cli_api_key(key)) !=
-		    0) {
-			fprintf(stderr, "dtf plugins: bad coordinator URL '%s'\n", coordinator);
+		if (cli_client_init("dtf plugins", &c, cli_coordinator_url(coordinator),
+				    cli_api_key(key)) != 0)
 			return 2;
-		}
 		rc = dtf_http_call(&c, "GET", "/api/v1/plugins", NULL, 10000, &doc);
 		if (rc) {
 			fprintf(stderr, "dtf plugins: %s: %s\n", cli_coordinator_url(coordinator),
@@ -161,10 +159,12 @@ int cmd_plugins(int argc, char **argv)
 	    {"api-key", required_argument, NULL, 'k'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
+	    CLI_TLS_LONGOPTS,
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *coordinator = NULL, *key = NULL;
 	bool as_json = false;
+	struct cli_tls tls = {0};
 	int opt;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -196,6 +196,8 @@ int cmd_plugins(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (cli_tls_flag(&tls, opt, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}
@@ -208,5 +210,7 @@ int cmd_plugins(int argc, char **argv)
 		fprintf(stderr, "dtf plugins: give --config or --coordinator, not both\n");
 		return 2;
 	}
+	if (coordinator && cli_tls_apply("dtf plugins", &tls) != 0)
+		return 2;
 	return list_plugins(config, coordinator, key, as_json);
 }

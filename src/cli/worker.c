@@ -138,6 +138,17 @@ static const struct dtf_opt worker_opts[] = {
 	{.flag = "enroll-key-file", .env = "DTF_ENROLL_KEY_FILE", .type = DTF_OPT_STRING,
 	 .offset = OFF(enroll_key_file), .arg = "F",
 	 .help = "read the enrollment key from F (its first line)"},
+	{.flag = "ca-cert", .env = "DTF_CA_CERT", .type = DTF_OPT_STRING,
+	 .offset = OFF(tls.ca_cert), .arg = "F",
+	 .help = "CA (PEM) that signed the coordinator's certificate (default: the system's store)"},
+	{.flag = "insecure", .type = DTF_OPT_BOOL, .offset = OFF(tls.insecure),
+	 .help = "do not check the coordinator's certificate (loopback URLs only; warns)"},
+	{.flag = "insecure-force", .type = DTF_OPT_BOOL, .offset = OFF(tls.insecure_force),
+	 .help = "allow --insecure towards a coordinator that is not on loopback"},
+	{.flag = "tls-cert", .type = DTF_OPT_STRING, .offset = OFF(tls.cert), .arg = "F",
+	 .help = "client certificate for a coordinator with --tls-client-ca (with --tls-key)"},
+	{.flag = "tls-key", .type = DTF_OPT_STRING, .offset = OFF(tls.key), .arg = "F",
+	 .help = "private key of --tls-cert (mode 600: a key others may read is refused)"},
 	{.flag = "auto-register", .type = DTF_OPT_BOOL, .offset = OFF(auto_register),
 	 .help = "register with detected hardware (always on)"},
 	{.flag = "detect", .type = DTF_OPT_BOOL, .offset = OFF(detect),
@@ -293,6 +304,23 @@ int cmd_worker(int argc, char **argv)
 		snprintf(workdir, sizeof(workdir), ".dtf/work/%s",
 			 cfg->worker_id ? cfg->worker_id : "worker");
 		cfg->work_dir = workdir;
+	}
+	{
+		char terr[512];
+		if (o.tls.insecure_force)
+			o.tls.insecure = true;
+		struct dtf_http_client probe;
+		if (dtf_http_client_tls(&o.tls, terr, sizeof(terr)) != 0) {
+			fprintf(stderr, "dtf worker: %s\n", terr);
+			rc = 2;
+			goto out;
+		}
+		/* A URL the client refuses (--insecure towards a remote host) stops the worker
+		 * now, with the reason, rather than in its retry loop. Nothing is connected. */
+		rc = cli_client_init("dtf worker", &probe, cfg->coordinator, NULL) ? 2 : 0;
+		dtf_http_client_release(&probe);
+		if (rc)
+			goto out;
 	}
 	if (cfg->worker_id) {
 		char role[96];

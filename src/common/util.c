@@ -253,6 +253,60 @@ int dtf_mkdirs(const char *path, unsigned mode)
 	return 0;
 }
 
+bool dtf_file_private_ok(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return false;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+		return false;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen,
+			 "%s holds a secret but its group or others may read it (mode %03o): "
+			 "chmod 600 %s",
+			 path, (unsigned)(st.st_mode & 0777), path);
+		return false;
+	}
+	return true;
+}
+
+bool dtf_secret_eq(const char *got, const char *want)
+{
+	size_t n, m, i;
+	unsigned char d;
+
+	if (!got || !want)
+		return false;
+	n = strlen(got);
+	m = strlen(want);
+	d = n != m;
+	/* Every byte of got is looked at, against want's bytes in turn, whatever matched. */
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(got[i] ^ (m ? want[i % m] : 0));
+	return d == 0;
+}
+
+char *dtf_mask_secret(const char *secret, char *out, size_t outlen)
+{
+	size_t n = secret ? strlen(secret) : 0;
+
+	if (outlen == 0)
+		return out;
+	out[0] = '\0';
+	if (n == 0)
+		return out;
+	if (n <= 8)
+		snprintf(out, outlen, "\u2026");
+	else
+		snprintf(out, outlen, "\u2026%s", secret + n - 4);
+	return out;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;

@@ -32,6 +32,22 @@ int dtf_mkdirs(const char *path, unsigned mode);
 /* Removes a directory tree; missing is not an error. */
 int dtf_rmtree(const char *path);
 
+/* True if path is a regular file that neither its group nor others may read or write (what
+ * `chmod 600` gives): the test for a file holding a secret (a TLS key, API keys) before it is
+ * read. Otherwise false with a reason naming the file into err (errlen bytes). */
+bool dtf_file_private_ok(const char *path, char *err, size_t errlen);
+
+/* Compares a secret that was sent (got) with the one expected (want) in time that depends only
+ * on their lengths, not on where they first differ, so that the comparison cannot be timed to
+ * guess a token byte by byte. NULL equals nothing. */
+bool dtf_secret_eq(const char *got, const char *want);
+
+/* Writes a secret (an API key, a token, a password, a URL with a token in it) in the form that
+ * may be shown or logged: "…" and its last four characters ("…c0de"), "…" alone for one of
+ * eight characters or fewer (whose last four would give away half), "" for NULL or "". out gets
+ * at most outlen - 1 bytes; 16 are enough. Returns out. */
+char *dtf_mask_secret(const char *secret, char *out, size_t outlen);
+
 /* True if s is a valid identifier for tasks, runs and workers: 1..64 of [A-Za-z0-9._-]. */
 bool dtf_valid_id(const char *s);
 

@@ -15,6 +15,7 @@
 #include "core/outbox.h"
 #include "dashboard/dashboard.h"
 #include "gqlapi/gqlapi.h"
+#include "net/http.h"
 
 struct coordinator {
 	struct coord *core;
@@ -174,6 +175,11 @@ void coord_print_routes(FILE *f)
 unsigned coord_port(const struct coordinator *co)
 {
 	return dtf_api_port(co->api);
+}
+
+int coord_reload_tls(struct coordinator *co, char *err, size_t errlen)
+{
+	return dtf_http_server_reload_tls(co->api->http, err, errlen);
 }
 
 void coord_stop(struct coordinator *co)

@@ -31,4 +31,7 @@ void coord_reload_keys(struct coordinator *co);
 /* Prints every route of every front-end, "METHOD PATTERN ROLE" a line (ROLE "open" for none):
  * what tests/e2e/test_auth_roles.sh walks. */
 void coord_print_routes(FILE *f);
+/* Reads the TLS certificate and key files again (SIGHUP): new connections get the new pair,
+ * open ones keep theirs. 0, or DTF_EINVAL with the reason in err (the old pair stays). */
+int coord_reload_tls(struct coordinator *co, char *err, size_t errlen);
 #endif

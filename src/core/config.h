@@ -21,7 +21,8 @@ struct coord_config {
 	double retry_backoff_s; /* first retry delay after a failure; doubles, jittered;
 				 * 0: at once */
 	const char *tls_cert, *tls_key;
-	const json_t *config_doc; /* the parsed --config (plugins section), or NULL */
+	const char *tls_client_ca; /* PEM CA bundle: clients must show a cert it signed */
+	const json_t *config_doc;  /* the parsed --config (plugins section), or NULL */
 	const char *config_path;
 	const char *const *default_constraints; /* --constraint flags, NULL-terminated, or NULL */
 	bool no_group_commit;			/* commit every request on its own */

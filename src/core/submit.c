@@ -13,6 +13,9 @@
 #include "core/model.h"
 #include "core/outbox.h"
 
+/* A task's or a run's name, in bytes: task.c's MAX_STR. */
+#define MAX_NAME 4096u
+
 static int store_error(struct core_err *e)
 {
 	return core_fail(e, DTF_ESTORE, "store_error",
@@ -49,6 +52,16 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 		rc = core_fail(e, DTF_ETOOBIG, "too_many_tasks", "at most %d tasks per request",
 			       DTF_MAX_TASKS_PER_REQUEST);
 		goto out;
+	}
+	{
+		/* The run's name has the limit of a task's (docs/security.md, "Limits"). */
+		json_t *rname = json_object_get(json_object_get(body, "run"), "name");
+		if (json_is_string(rname) && json_string_length(rname) > MAX_NAME) {
+			rc = core_fail(e, DTF_EINVAL, "invalid_run",
+				       "field 'run.name' is too long: at most %u bytes (got %zu)",
+				       MAX_NAME, json_string_length(rname));
+			goto out;
+		}
 	}
 	/* Validate everything before anything is stored. */
 	docs = json_array();
@@ -184,15 +197,21 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 	if (!json_is_object(body))
 		return core_fail(e, DTF_EINVAL, "invalid_update", "the update must be an object");
 	json_object_foreach(body, key, v) {
-		bool ok = (strcmp(key, "priority") == 0 && json_is_integer(v) &&
-			   json_integer_value(v) >= 1 && json_integer_value(v) <= 10) ||
-			  (strcmp(key, "timeout_s") == 0 && json_is_number(v) &&
-			   json_number_value(v) > 0) ||
-			  ((strcmp(key, "max_retries") == 0 || strcmp(key, "max_requeues") == 0) &&
-			   json_is_integer(v) && json_integer_value(v) >= 0 &&
-			   json_integer_value(v) <= 100) ||
-			  (strcmp(key, "params") == 0 && json_is_object(v)) ||
-			  (strcmp(key, "name") == 0 && json_is_string(v));
+		bool ok;
+		if (strcmp(key, "name") == 0 && json_is_string(v) &&
+		    json_string_length(v) > MAX_NAME)
+			return core_fail(e, DTF_EINVAL, "invalid_update",
+					 "field 'name' is too long: at most %u bytes (got %zu)",
+					 MAX_NAME, json_string_length(v));
+		ok = (strcmp(key, "priority") == 0 && json_is_integer(v) &&
+		      json_integer_value(v) >= 1 && json_integer_value(v) <= 10) ||
+		     (strcmp(key, "timeout_s") == 0 && json_is_number(v) &&
+		      json_number_value(v) > 0) ||
+		     ((strcmp(key, "max_retries") == 0 || strcmp(key, "max_requeues") == 0) &&
+		      json_is_integer(v) && json_integer_value(v) >= 0 &&
+		      json_integer_value(v) <= 100) ||
+		     (strcmp(key, "params") == 0 && json_is_object(v)) ||
+		     (strcmp(key, "name") == 0 && json_is_string(v));
 		if (!ok)
 			return core_fail(e, DTF_EINVAL, "invalid_update",
 					 "field '%s' cannot be set to that (priority 1-10, "

@@ -58,6 +58,43 @@ static bool str_ok(const json_t *v, size_t max)
 	       strlen(json_string_value(v)) == json_string_length(v);
 }
 
+/* True (with the message in err) when v is a string longer than max bytes: a field over its
+ * limit is told so, with the limit, rather than that it "must be a non-empty string". The
+ * limits are listed in docs/security.md ("Limits"). */
+static bool too_long(const json_t *v, const char *field, size_t max, char *err, size_t errlen)
+{
+	if (!json_is_string(v) || json_string_length(v) <= max)
+		return false;
+	snprintf(err, errlen, "field '%s' is too long: at most %zu bytes (got %zu)", field, max,
+		 json_string_length(v));
+	return true;
+}
+
+/* The same for a list of strings: too many items, or one item too long. */
+static bool list_too_long(const json_t *v, const char *field, size_t max_items, size_t max_len,
+			  char *err, size_t errlen)
+{
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v))
+		return false;
+	if (json_array_size(v) > max_items) {
+		snprintf(err, errlen, "field '%s' is too long: at most %zu items (got %zu)", field,
+			 max_items, json_array_size(v));
+		return true;
+	}
+	json_array_foreach(v, i, e) {
+		if (json_is_string(e) && json_string_length(e) > max_len) {
+			snprintf(err, errlen,
+				 "field '%s[%zu]' is too long: at most %zu bytes (got %zu)", field,
+				 i, max_len, json_string_length(e));
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool strlist_ok(const json_t *v, size_t max_items, size_t max_len)
 {
 	size_t i;
@@ -140,11 +177,15 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 			   strcmp(key, "user") == 0 || strcmp(key, "project") == 0 ||
 			   strcmp(key, "junit") == 0 || strcmp(key, "batch_key") == 0 ||
 			   strcmp(key, "type") == 0) {
+			if (too_long(v, key, MAX_STR, err, errlen))
+				goto fail;
 			if (!str_ok(v, MAX_STR) || json_string_length(v) == 0) {
 				snprintf(err, errlen, "field '%s' must be a non-empty string", key);
 				goto fail;
 			}
 		} else if (strcmp(key, "shell") == 0) {
+			if (too_long(v, key, MAX_ARG, err, errlen))
+				goto fail;
 			if (!str_ok(v, MAX_ARG) || json_string_length(v) == 0) {
 				snprintf(err, errlen, "field 'shell' must be a non-empty string");
 				goto fail;
@@ -156,6 +197,8 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 					 "'shell' for a shell command line");
 				goto fail;
 			}
+			if (list_too_long(v, key, MAX_ARGV, MAX_ARG, err, errlen))
+				goto fail;
 			if (!strlist_ok(v, MAX_ARGV, MAX_ARG) || json_array_size(v) == 0) {
 				snprintf(err, errlen,
 					 "field 'command' must be a non-empty list of strings");
@@ -164,11 +207,25 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 		} else if (strcmp(key, "env") == 0) {
 			const char *ek;
 			json_t *ev;
-			if (!json_is_object(v) || json_object_size(v) > 1024) {
+			if (json_is_object(v) && json_object_size(v) > 1024) {
+				snprintf(
+				    err, errlen,
+				    "field 'env' is too long: at most 1024 variables (got %zu)",
+				    json_object_size(v));
+				goto fail;
+			}
+			if (!json_is_object(v)) {
 				snprintf(err, errlen, "field 'env' must be an object of strings");
 				goto fail;
 			}
 			json_object_foreach(v, ek, ev) {
+				if (json_is_string(ev) && json_string_length(ev) > MAX_ARG) {
+					snprintf(err, errlen,
+						 "field 'env.%.64s' is too long: at most %u bytes "
+						 "(got %zu)",
+						 ek, MAX_ARG, json_string_length(ev));
+					goto fail;
+				}
 				if (!str_ok(ev, MAX_ARG) || !*ek || strchr(ek, '=')) {
 					snprintf(err, errlen,
 						 "field 'env.%s' must be a string (names without "
@@ -255,6 +312,8 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 			json_object_set_new(out, "constraints", l);
 			continue;
 		} else if (strcmp(key, "artifacts") == 0) {
+			if (list_too_long(v, key, MAX_LIST, MAX_STR, err, errlen))
+				goto fail;
 			if (!strlist_ok(v, MAX_LIST, MAX_STR)) {
 				snprintf(err, errlen, "field '%s' must be a list of strings", key);
 				goto fail;

@@ -113,7 +113,9 @@ struct cworker *core_worker_auth(struct coord *c, const char *id, const char *pr
 	if (c->auth.on) {
 		if (!token_ok(c, w, id, token, e))
 			return NULL;
-	} else if (w->token[0] && (!token || strcmp(token, w->token) != 0)) {
+	} else if (w->token[0] && !dtf_secret_eq(token, w->token)) {
+		/* In constant time: the comparison must not tell how much of a guessed token
+		 * matched. */
 		core_fail(e, DTF_EAUTH, "bad_worker_token",
 			  "the worker token does not match worker '%s'", id);
 		return NULL;

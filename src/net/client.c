@@ -7,10 +7,100 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
+#include "common/util.h"
 #include "net/curl_setup.h"
 #include "net/http.h"
 
 #define RESP_CAP ((size_t)64 << 20)
+
+/* The process's TLS settings (dtf_http_client_tls); set before the clients are made and read
+ * only afterwards, so they need no lock. */
+static struct {
+	char *ca_cert, *cert, *key;
+	bool insecure, insecure_force, warned, warned_plain;
+} tls;
+
+static int set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = NULL;
+	if (src && *src && !(*dst = strdup(src)))
+		return DTF_ENOMEM;
+	return 0;
+}
+
+int dtf_http_client_tls(const struct dtf_tls_client *t, char *err, size_t errlen)
+{
+	if (!t->cert != !t->key || (t->cert && (!*t->cert || !*t->key))) {
+		snprintf(err, errlen, "a client certificate needs both --tls-cert and --tls-key");
+		return DTF_EINVAL;
+	}
+	if (t->key && !dtf_file_private_ok(t->key, err, errlen))
+		return DTF_EINVAL;
+	if (set_str(&tls.ca_cert, t->ca_cert) || set_str(&tls.cert, t->cert) ||
+	    set_str(&tls.key, t->key)) {
+		snprintf(err, errlen, "out of memory");
+		return DTF_ENOMEM;
+	}
+	tls.insecure = t->insecure;
+	tls.insecure_force = t->insecure_force;
+	return 0;
+}
+
+bool dtf_http_url_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	char host[256];
+	size_t n;
+
+	h = h ? h + 3 : url;
+	/* user@host: not worth parsing ("127.0.0.1:1@elsewhere" goes elsewhere), so never
+	 * "loopback". */
+	if (memchr(h, '@', strcspn(h, "/?#")))
+		return false;
+	if (*h == '[') {
+		n = strcspn(h + 1, "]");
+		if (n >= sizeof(host))
+			return false;
+		memcpy(host, h + 1, n);
+	} else {
+		n = strcspn(h, ":/?#");
+		if (n >= sizeof(host))
+			return false;
+		memcpy(host, h, n);
+	}
+	host[n] = '\0';
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+		return true;
+	if (strncmp(host, "127.", 4) == 0) {
+		unsigned a, b, c2, d;
+		char extra;
+		return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c2, &d, &extra) == 4 && a == 127 &&
+		       b < 256 && c2 < 256 && d < 256;
+	}
+	return false;
+}
+
+static void apply_tls(struct dtf_http_client *c)
+{
+	if (tls.insecure) {
+		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+		if (tls.ca_cert)
+			curl_easy_setopt(c->curl, CURLOPT_CAINFO, tls.ca_cert);
+	}
+	if (tls.cert) {
+		curl_easy_setopt(c->curl, CURLOPT_SSLCERT, tls.cert);
+		curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(c->curl, CURLOPT_SSLKEY, tls.key);
+		curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
+}
 
 int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const char *api_key)
 {
@@ -19,11 +109,34 @@ int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const 
 	dtf_buf_init(&c->body, RESP_CAP);
 	if (dtf_curl_base_url(base_url, c->base, sizeof(c->base)))
 		return DTF_EINVAL;
+	if (tls.insecure && strncmp(c->base, "https://", 8) == 0) {
+		if (!dtf_http_url_loopback(c->base) && !tls.insecure_force) {
+			snprintf(
+			    c->error, sizeof(c->error),
+			    "refusing --insecure for %s: it is not a loopback address, and "
+			    "without certificate checks anyone on the path can read the API key "
+			    "and the tasks; pass --ca-cert FILE, or add --insecure-force",
+			    c->base);
+			return DTF_EINVAL;
+		}
+		if (!tls.warned) {
+			tls.warned = true;
+			log_warn("--insecure: the certificate of %s is not checked", c->base);
+		}
+	}
+	if (api_key && *api_key && strncmp(c->base, "http://", 7) == 0 &&
+	    !dtf_http_url_loopback(c->base) && !tls.warned_plain) {
+		tls.warned_plain = true;
+		log_warn("%s is plain HTTP: the API key crosses the network readable by anyone on "
+			 "the path (serve the coordinator with --tls-cert and use https://)",
+			 c->base);
+	}
 	if (api_key && *api_key)
 		snprintf(c->auth, sizeof(c->auth), "Authorization: Bearer %s", api_key);
 	c->curl = curl_easy_init();
 	if (!c->curl)
 		return DTF_ENOMEM;
+	apply_tls(c);
 	c->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	c->headers = curl_slist_append(c->headers, "Expect:");
 	if (c->auth[0])
@@ -93,6 +206,7 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 	c->status = 0;
 	c->error[0] = '\0';
 	c->error_code[0] = '\0';
+	c->curl_err[0] = '\0';
 	dtf_buf_reset(&c->body);
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url))
 		return DTF_EINVAL;
@@ -133,9 +247,22 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 		if (cc == CURLE_ABORTED_BY_CALLBACK)
 			snprintf(c->error, sizeof(c->error), "%s: request abandoned (stopping)",
 				 c->base);
+		else if (cc == CURLE_PEER_FAILED_VERIFICATION)
+			snprintf(c->error, sizeof(c->error),
+				 "%s: the coordinator's certificate is not trusted: %s \u2014 pass "
+				 "--ca-cert FILE (or DTF_CA_CERT) with the CA that signed it",
+				 c->base, c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
+		else if (cc == CURLE_SSL_CACERT_BADFILE)
+			snprintf(c->error, sizeof(c->error), "%s: cannot use the CA file %s: %s",
+				 c->base, tls.ca_cert ? tls.ca_cert : "(system store)",
+				 c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
+		else if (cc == CURLE_SSL_CERTPROBLEM)
+			snprintf(c->error, sizeof(c->error),
+				 "%s: cannot use the client certificate %s: %s", c->base,
+				 tls.cert ? tls.cert : "", c->curl_err[0] ? c->curl_err : "");
 		else
-			snprintf(c->error, sizeof(c->error), "%s: %s", c->base,
-				 curl_easy_strerror(cc));
+			snprintf(c->error, sizeof(c->error), "%s: %s%s%s", c->base,
+				 curl_easy_strerror(cc), c->curl_err[0] ? ": " : "", c->curl_err);
 		return cc == CURLE_OPERATION_TIMEDOUT ? DTF_ETIMEOUT : DTF_ENET;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);

@@ -118,6 +118,9 @@ struct dtf_http_config {
 	 * delivered. The app must forget r (e.g. a suspended long-poll) here. May be NULL. */
 	void (*on_done)(struct dtf_http_req *r, bool ok);
 	const char *tls_cert, *tls_key; /* PEM file paths; both or neither */
+	/* PEM CA bundle: with it, every client must show a certificate it signed (mutual TLS);
+	 * NULL: none asked for. Needs tls_cert. */
+	const char *tls_client_ca;
 	/* Group commit. hold is asked before each response is sent: it returns true after calling
 	 * dtf_http_hold(r) when the response must wait (what the request changed is not committed
 	 * yet), and later calls dtf_http_release(r). after_run runs on the server's thread after
@@ -129,6 +132,10 @@ struct dtf_http_config {
 /* Starts serving. Returns NULL with a reason in err. */
 struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg, char *err,
 					      size_t errlen);
+/* Reads the server's certificate and key files again and serves them from the next TLS
+ * handshake on; open connections keep theirs. On failure (a missing file, a key that is not the
+ * certificate's) the old pair stays and err says why. 0 or DTF_EINVAL. */
+int dtf_http_server_reload_tls(struct dtf_http_server *s, char *err, size_t errlen);
 /* The bound port. */
 unsigned dtf_http_server_port(const struct dtf_http_server *s);
 /* Stops accepting and closes every connection; suspended requests are resumed first (their
@@ -188,6 +195,7 @@ struct dtf_http_client {
 	long status;	     /* the last HTTP status, 0 on transport failure */
 	char error[512];     /* the last error: transport, or the server's error message */
 	char error_code[64]; /* the server's error code, when it sent one */
+	char curl_err[256];  /* libcurl's CURLOPT_ERRORBUFFER: the detail of a transport error */
 	struct dtf_buf body; /* the last response body (capped at 64 MiB) */
 	void *headers;	     /* struct curl_slist * */
 	/* Optional: asked while a request is under way (at least about once a second, more often
@@ -197,7 +205,25 @@ struct dtf_http_client {
 	void *abandon_arg;
 };
 
-/* Initializes a client for base_url ("http://host:port"); api_key may be NULL. */
+/* How clients check the coordinator over https:// (one setting per process, made by each
+ * command from its flags before it builds a client; every client made afterwards uses it). By
+ * default the server's certificate is verified against the system's store. */
+struct dtf_tls_client {
+	const char *ca_cert;	/* PEM bundle trusted instead of the system store, or NULL */
+	const char *cert, *key; /* the client's certificate for mutual TLS, or NULL */
+	bool insecure;		/* no verification at all: only for a loopback URL ... */
+	bool insecure_force;	/* ... unless this is set too */
+};
+/* Sets the process's client TLS settings (copies the strings). DTF_EINVAL with the reason in
+ * err when the key file is readable by others or only one of cert and key is given. */
+int dtf_http_client_tls(const struct dtf_tls_client *t, char *err, size_t errlen);
+/* True if the URL's host is a loopback name or address (localhost, 127.0.0.0/8, ::1), by its
+ * text alone: nothing is resolved. */
+bool dtf_http_url_loopback(const char *url);
+
+/* Initializes a client for base_url ("http://host:port"); api_key may be NULL. DTF_EINVAL for a
+ * bad URL, or (with c->error saying so) for --insecure towards a host that is not loopback
+ * without insecure_force: refused before any connection is made. */
 int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const char *api_key);
 void dtf_http_client_release(struct dtf_http_client *c);
 /* Adds a header sent with every request ("Name: value"). */

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "net/http.h"
+#include "net/tls.h"
 
 /* Each connection's MHD memory pool (headers and the read buffer; bodies are copied out as they
  * arrive). MHD clears the pool for every request, so a smaller one is cheaper per request and per
@@ -44,7 +45,8 @@ struct dtf_http_server {
 	unsigned port;
 	pthread_mutex_t lock; /* guards the suspended list and each request's resumed flag */
 	struct suspended *suspended;
-	char *tls_cert, *tls_key;
+	char *client_ca; /* PEM of --tls-client-ca: every client must show a cert it signed */
+	bool tls;
 	pthread_t loop; /* the event loop: every handler runs on it */
 	bool loop_running;
 	volatile bool stop;
@@ -198,7 +200,7 @@ bool dtf_http_keys_required(const struct dtf_http_req *r)
 
 bool dtf_http_tls(const struct dtf_http_req *r)
 {
-	return r->server->tls_cert != NULL;
+	return r->server->tls;
 }
 
 bool dtf_http_key_lookup(const struct dtf_http_req *r, const char *key, struct dtf_key_info *out)
@@ -380,6 +382,20 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 				     "request body exceeds the limit of %u bytes",
 				     DTF_HTTP_MAX_BODY);
 		return;
+	}
+	if (s->client_ca) {
+		/* Checked once per connection (the chain's verification is the expensive part);
+		 * the flag lives in the connection's socket context (on_connection). */
+		const union MHD_ConnectionInfo *ci =
+		    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		bool *verified = ci ? ci->socket_context : NULL;
+		char why[300];
+		if (!(verified && *verified) && !dtf_tls_peer_ok(r->conn, why, sizeof(why))) {
+			dtf_http_reply_error(r, 403, "client_certificate", "%s", why);
+			return;
+		}
+		if (verified)
+			*verified = true;
 	}
 	for (rt = s->cfg.routes; rt && rt->method; rt++) {
 		const char *params[DTF_HTTP_MAX_PARAMS] = {0};
@@ -618,6 +634,21 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* MHD_OPTION_NOTIFY_CONNECTION with --tls-client-ca: a flag per connection that says its client
+ * certificate was verified. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = calloc(1, sizeof(bool));
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -673,21 +704,47 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 			snprintf(err, errlen, "TLS needs both --tls-cert and --tls-key");
 			goto fail;
 		}
-		if (dtf_read_file(cfg->tls_cert, 1 << 20, &s->tls_cert, &len) ||
-		    dtf_read_file(cfg->tls_key, 1 << 20, &s->tls_key, &len)) {
-			snprintf(err, errlen, "cannot read the TLS certificate or key");
+		if (dtf_tls_server_load(cfg->tls_cert, cfg->tls_key, err, errlen) != 0)
 			goto fail;
-		}
+		s->tls = true;
 		flags |= MHD_USE_TLS;
 	}
-	if (s->tls_cert) {
-		s->d = MHD_start_daemon(
-		    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-		    addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)8192, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_EXTERNAL_LOGGER,
-		    log_mhd, NULL, MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
-		    s->tls_key, MHD_OPTION_END);
+	if (cfg->tls_client_ca && *cfg->tls_client_ca) {
+		if (!s->tls) {
+			snprintf(err, errlen, "--tls-client-ca needs --tls-cert and --tls-key");
+			goto fail;
+		}
+		if (dtf_read_file(cfg->tls_client_ca, 1 << 20, &s->client_ca, &len) != 0) {
+			snprintf(err, errlen, "cannot read the client CA %s", cfg->tls_client_ca);
+			goto fail;
+		}
+	}
+	if (s->tls) {
+		/* The certificate comes from a callback, so that SIGHUP can replace it (tls.c). A
+		 * trust list makes MHD ask each client for a certificate; dispatch() refuses the
+		 * requests of a connection without a valid one. MHD takes no NULL trust list, hence
+		 * two calls. */
+		if (s->client_ca)
+			s->d = MHD_start_daemon(
+			    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+			    MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+			    s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+			    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL,
+			    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+			    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+			    MHD_OPTION_HTTPS_CERT_CALLBACK, dtf_tls_cert_callback(),
+			    MHD_OPTION_HTTPS_MEM_TRUST, s->client_ca, MHD_OPTION_NOTIFY_CONNECTION,
+			    on_connection, NULL, MHD_OPTION_END);
+		else
+			s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request,
+						s, MHD_OPTION_SOCK_ADDR, addr,
+						MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+						MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+						MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+						(size_t)CONN_POOL, MHD_OPTION_CONNECTION_TIMEOUT,
+						(unsigned)120, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
+						NULL, MHD_OPTION_HTTPS_CERT_CALLBACK,
+						dtf_tls_cert_callback(), MHD_OPTION_END);
 	} else {
 		s->d = MHD_start_daemon(
 		    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
@@ -711,8 +768,9 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 	s->loop_running = true;
 	return s;
 fail:
-	free(s->tls_cert);
-	free(s->tls_key);
+	if (s->tls)
+		dtf_tls_server_unload();
+	free(s->client_ca);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return NULL;
@@ -744,7 +802,17 @@ void dtf_http_server_stop(struct dtf_http_server *s)
 	s->loop_running = false;
 	MHD_stop_daemon(s->d);
 	pthread_mutex_destroy(&s->lock);
-	free(s->tls_cert);
-	free(s->tls_key);
+	if (s->tls)
+		dtf_tls_server_unload();
+	free(s->client_ca);
 	free(s);
+}
+
+int dtf_http_server_reload_tls(struct dtf_http_server *s, char *err, size_t errlen)
+{
+	if (!s || !s->tls) {
+		snprintf(err, errlen, "the server does not use TLS");
+		return DTF_EINVAL;
+	}
+	return dtf_tls_server_reload(err, errlen);
 }

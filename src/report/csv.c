@@ -2,11 +2,17 @@
  * the columns name, task_id, status, duration_s, worker, error_kind, error_message, metrics.
  * Quoting follows RFC 4180: CRLF line ends, a field with a comma, quote, CR, LF or edge spaces is
  * quoted and its quotes doubled. metrics holds the task's benchmark metrics as key=value pairs
- * separated by ';'. */
+ * separated by ';'.
+ *
+ * A CSV file is opened by spreadsheets, which run a cell that starts with =, +, -, @, a tab or a
+ * carriage return as a formula (OWASP, "CSV Injection"): test names, error messages and worker
+ * ids come from whoever submits tasks or runs a worker, so such a cell gets a leading ' (shown
+ * as text, not run), and control bytes other than tab, CR and LF are dropped. */
 #include "report/report.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -42,6 +48,35 @@ static int csv_field(struct dtf_buf *b, const char *s, size_t len, bool first)
 	return rc;
 }
 
+/* True for a first byte that makes a spreadsheet read the cell as a formula. */
+static bool formula_lead(char c)
+{
+	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
+/* Appends s (len bytes) as a field that is safe to open: without control bytes (tab, CR and LF
+ * stay: they are quoted) and with a ' before a formula's first character. */
+static int csv_safe(struct dtf_buf *b, const char *s, size_t len, bool first)
+{
+	char *tmp = malloc(len + 2);
+	size_t i, n = 0;
+	int rc;
+
+	if (!tmp)
+		return DTF_ENOMEM;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+			continue;
+		if (n == 0 && formula_lead((char)c))
+			tmp[n++] = '\'';
+		tmp[n++] = (char)c;
+	}
+	rc = csv_field(b, tmp, n, first);
+	free(tmp);
+	return rc;
+}
+
 static int csv_str(struct dtf_buf *b, const char *s, bool first)
 {
 	size_t len = strlen(s);
@@ -51,7 +86,7 @@ static int csv_str(struct dtf_buf *b, const char *s, bool first)
 		while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
 			len--;
 	}
-	return csv_field(b, s, len, first);
+	return csv_safe(b, s, len, first);
 }
 
 /* The metrics of a task as "key=value;…", numbers in their shortest %g form. */
@@ -108,7 +143,7 @@ int dtf_report_csv(json_t *doc, struct dtf_buf *out)
 		if (!rc)
 			rc = csv_str(out, report_str(row, "status", ""), false);
 		if (!rc)
-			rc = csv_str(out, dur, false);
+			rc = csv_field(out, dur, strlen(dur), false);
 		if (!rc)
 			rc = csv_str(out, report_str(row, "worker_id", ""), false);
 		if (!rc)
@@ -116,7 +151,7 @@ int dtf_report_csv(json_t *doc, struct dtf_buf *out)
 		if (!rc)
 			rc = csv_str(out, report_str(row, "error_message", ""), false);
 		if (!rc)
-			rc = csv_field(out, dtf_buf_str(&m), m.len, false);
+			rc = csv_safe(out, dtf_buf_str(&m), m.len, false);
 		if (!rc)
 			rc = dtf_buf_adds(out, "\r\n");
 	}

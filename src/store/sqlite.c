@@ -139,7 +139,9 @@ static int sq_open(struct dtf_store *st, const char *path)
 	q->lockfd = -1;
 	st->impl = q;
 	if (strcmp(path, ":memory:") != 0) {
-		q->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		/* 0600: the store holds the workers' tokens. SQLite gives its -wal and -shm
+		 * files the database's mode. */
+		q->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (q->lockfd < 0) {
 			snprintf(st->error, sizeof(st->error), "open %s: %s", path,
 				 strerror(errno));

@@ -897,6 +897,21 @@ static void *reporter_main(void *arg)
 	return NULL;
 }
 
+/* The worker's own secrets, which its tasks do not inherit: test code is not trusted with the
+ * worker's key, and a crashing test's core dump or a test that prints its environment would
+ * show it. A task that needs one sets it in its own "env". */
+static bool secret_var(const char *kv, size_t n)
+{
+	static const char *const names[] = {
+	    "DTF_API_KEY",    "DTF_API_KEYS",	    "DTF_TOKEN", "DTF_WORKER_TOKEN",
+	    "DTF_ENROLL_KEY", "DTF_ENROLLMENT_KEY", NULL};
+
+	for (const char *const *p = names; *p; p++)
+		if (strlen(*p) == n && memcmp(kv, *p, n) == 0)
+			return true;
+	return false;
+}
+
 static char **build_env(json_t *task, const char *workdir, const char *worker_id)
 {
 	size_t n = 0, i = 0;
@@ -912,6 +927,8 @@ static char **build_env(json_t *task, const char *workdir, const char *worker_id
 	for (size_t j = 0; j < n; j++) {
 		const char *eq = strchr(environ[j], '=');
 		if (eq && json_object_getn(tenv, environ[j], (size_t)(eq - environ[j])))
+			continue;
+		if (eq && secret_var(environ[j], (size_t)(eq - environ[j])))
 			continue;
 		env[i++] = strdup(environ[j]);
 	}

@@ -698,6 +698,47 @@ static void test_csv_quoting(void **state)
 	json_decref(doc);
 }
 
+/* Cells a spreadsheet would run as formulas get a leading ', control bytes go (OWASP CSV
+ * injection), and text that is not a formula is left alone. */
+static void test_csv_formulas(void **state)
+{
+	static const char *const names[][2] = {
+	    {"=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"},
+	    {"+1", "'+1"},
+	    {"-1", "'-1"},
+	    {"@SUM(A1:A2)", "'@SUM(A1:A2)"},
+	    {"\tx", "'\tx"},
+	    {"\rx", "'\rx"},
+	    {"\x01\x1b=bell\x7f", "'=bell"},
+	    {"a=b", "a=b"},
+	    {"plain", "plain"},
+	};
+	static char fields[16][512];
+	json_t *doc = hostile_doc(), *t;
+	struct dtf_buf out;
+	const char *p;
+	size_t i;
+
+	(void)state;
+	t = json_array_get(json_object_get(doc, "tasks"), 0);
+	json_object_set_new(json_object_get(t, "error"), "message", json_string("-bad"));
+	json_object_set_new(t, "worker_id", json_string("@w"));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		json_object_set_new(t, "name", json_string(names[i][0]));
+		dtf_buf_init(&out, OUT_CAP);
+		assert_int_equal(dtf_report_csv(doc, &out), 0);
+		p = dtf_buf_str(&out);
+		assert_int_equal(csv_record(&p, fields, 16), 8);
+		assert_int_equal(csv_record(&p, fields, 16), 8);
+		assert_string_equal(fields[0], names[i][1]);
+		assert_string_equal(fields[3], "1.500");
+		assert_string_equal(fields[4], "'@w");
+		assert_string_equal(fields[6], "'-bad");
+		dtf_buf_release(&out);
+	}
+	json_decref(doc);
+}
+
 /* The JUnit report carries the metrics and coverage as suite properties and stays valid. */
 static void test_junit_metrics_valid(void **state)
 {
@@ -752,6 +793,7 @@ int main(void)
 	    cmocka_unit_test(test_ci_context),
 	    cmocka_unit_test(test_escapef),
 	    cmocka_unit_test(test_csv_quoting),
+	    cmocka_unit_test(test_csv_formulas),
 	    cmocka_unit_test(test_junit_metrics_valid),
 	};
 

@@ -436,6 +436,55 @@ static void test_status_names(void **state)
 	assert_true(task_is_final(TS_CANCELLED));
 }
 
+/* A field over its limit is told so with the field, the limit and the length it had. */
+static void test_field_limits(void **state)
+{
+	static const struct {
+		const char *key;
+		size_t len;
+		const char *want;
+	} cases[] = {
+	    {"name", 10000, "field 'name' is too long: at most 4096 bytes (got 10000)"},
+	    {"cwd", 4097, "field 'cwd' is too long: at most 4096 bytes (got 4097)"},
+	    {"shell", 300000, "field 'shell' is too long: at most 262144 bytes (got 300000)"},
+	};
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *big = malloc(cases[i].len + 1);
+		json_t *in, *out;
+		assert_non_null(big);
+		memset(big, 'x', cases[i].len);
+		big[cases[i].len] = '\0';
+		in = json_pack("{ss ss}", "shell", "true", cases[i].key, big);
+		out = task_normalize(in, DEFAULT_TIMEOUT, err, sizeof(err));
+		assert_null(out);
+		assert_string_equal(err, cases[i].want);
+		json_decref(in);
+		free(big);
+	}
+	{
+		json_t *in = json_pack("{s[s] ss}", "command", "true", "name", "ok");
+		json_t *a = json_array();
+		for (i = 0; i < 5000; i++)
+			json_array_append_new(a, json_string("x"));
+		json_object_set_new(in, "command", a);
+		assert_null(task_normalize(in, DEFAULT_TIMEOUT, err, sizeof(err)));
+		assert_string_equal(err,
+				    "field 'command' is too long: at most 4096 items (got 5000)");
+		json_decref(in);
+	}
+	/* An empty name still gets the old message. */
+	{
+		json_t *in = json_pack("{ss ss}", "shell", "true", "name", "");
+		assert_null(task_normalize(in, DEFAULT_TIMEOUT, err, sizeof(err)));
+		assert_string_equal(err, "field 'name' must be a non-empty string");
+		json_decref(in);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +506,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_ids_and_strings),
 	    cmocka_unit_test(test_constraints),
 	    cmocka_unit_test(test_status_names),
+	    cmocka_unit_test(test_field_limits),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);
