@@ -11,12 +11,15 @@
  *             think time with that mean), reports it and leases the next in one request;
  *             lease latency p50/p99/max over --duration seconds, and the coordinator's peak RSS
  *             (VmHWM).
- * The simulated workers run no processes: what is measured is the coordinator. */
+ * The simulated workers run no processes: what is measured is the coordinator. --db-url puts the
+ * coordinator on a PostgreSQL database instead of a fresh SQLite file: dtf's tables there are
+ * dropped before each phase, so it must be a database kept for benchmarks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -263,6 +266,30 @@ struct child {
 	char dir[256];
 };
 
+/* --db-url: the PostgreSQL database the coordinator runs on, or NULL for a fresh SQLite file. */
+static const char *bench_db_url;
+
+/* Empties the benchmark's PostgreSQL database of dtf's tables, so that each phase starts on a
+ * fresh state as it does on a new SQLite file. */
+static int reset_pg(const char *url)
+{
+	PGconn *conn = PQconnectdb(url);
+	PGresult *res = NULL;
+	int rc = 0;
+
+	if (PQstatus(conn) == CONNECTION_OK)
+		res = PQexec(conn, "SET client_min_messages = warning; DROP TABLE IF EXISTS runs, "
+				   "tasks, attempts, workers, recovery, durations, outbox, "
+				   "schema_version");
+	if (PQstatus(conn) != CONNECTION_OK || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "dtf bench: cannot empty the database: %s", PQerrorMessage(conn));
+		rc = DTF_EIO;
+	}
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
 static int start_coordinator(struct child *ch, bool no_group)
 {
 	char portfile[300], db[300], log[300], self[4096];
@@ -278,6 +305,8 @@ static int start_coordinator(struct child *ch, bool no_group)
 		return DTF_EIO;
 	snprintf(portfile, sizeof(portfile), "%s/port", ch->dir);
 	snprintf(db, sizeof(db), "%s/bench.db", ch->dir);
+	if (bench_db_url && reset_pg(bench_db_url) != 0)
+		return DTF_EIO;
 	snprintf(log, sizeof(log), "%s/coordinator.log", ch->dir);
 	ch->pid = fork();
 	if (ch->pid < 0)
@@ -289,8 +318,9 @@ static int start_coordinator(struct child *ch, bool no_group)
 			close(fd);
 		}
 		execl(self, "dtf", "coordinator", "--port", "0", "--port-file", portfile,
-		      "--db-path", db, "--heartbeat-timeout", "600", "--worker-auto-discovery",
-		      no_group ? "--no-group-commit" : NULL, (char *)NULL);
+		      "--db-path", bench_db_url ? bench_db_url : db, "--heartbeat-timeout", "600",
+		      "--worker-auto-discovery", no_group ? "--no-group-commit" : NULL,
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 200; i++) {
@@ -720,7 +750,9 @@ static void usage(FILE *f)
 		"  --pending N          tasks pending at the start of longpoll (default 100000)\n"
 		"  --task-ms MS         mean task duration of a longpoll worker (default 100)\n"
 		"  --duration S         how long longpoll leases (default 5)\n"
-		"  --no-group-commit    start the coordinator with --no-group-commit\n");
+		"  --no-group-commit    start the coordinator with --no-group-commit\n"
+		"  --db-url URL         run the coordinator on this PostgreSQL database (its dtf\n"
+		"                       tables are dropped before each phase) instead of SQLite\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -737,6 +769,7 @@ int cmd_bench(int argc, char **argv)
 	    {"task-ms", required_argument, NULL, 't'},
 	    {"duration", required_argument, NULL, 'd'},
 	    {"no-group-commit", no_argument, NULL, 'G'},
+	    {"db-url", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -788,6 +821,9 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case 'G':
 			o.no_group = true;
+			break;
+		case 'D':
+			bench_db_url = optarg;
 			break;
 		case 'h':
 			usage(stdout);

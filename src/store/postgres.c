@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -33,8 +34,29 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
+/* A buffered row: its fields (NULL for SQL NULL) in one allocation. */
+struct brow {
+	char *f[5];
+	size_t ord; /* the order it was written in */
+};
+
+/* The rows of one table written in the open transaction, sent at commit as one multi-row
+ * statement per BATCH_ROWS rows (unnest() over one array per column), the last write of each key
+ * only (a task leased and completed in one group commit is written once). */
+struct batch {
+	const char *stmt; /* the prepared statement */
+	int nf, nkey;	  /* fields, and how many of the first make the key */
+	struct brow *v;
+	size_t n, cap;
+};
+
+enum { B_RUNS, B_TASKS, B_ATTEMPTS, B_WORKERS, B_COUNT };
+#define BATCH_ROWS 2000
+
 struct pg {
 	PGconn *conn;
+	struct batch b[B_COUNT];
+	size_t nrows; /* rows buffered in the open transaction */
 	char *url;
 	bool in_txn; /* begin() succeeded and neither commit() nor rollback() ran since */
 	int queued;  /* statements sent in the open pipeline whose results are not read yet */
@@ -96,7 +118,33 @@ static const struct {
      "seq = excluded.seq, doc = excluded.doc",
      3},
     {"del_outbox", "DELETE FROM outbox WHERE id = $1", 1},
+    {"bulk_runs",
+     "INSERT INTO runs (id, doc) SELECT * FROM unnest($1::text[], $2::text[]) "
+     "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+     2},
+    {"bulk_tasks",
+     "INSERT INTO tasks (id, seq, run_id, status, doc) SELECT * FROM unnest($1::text[], "
+     "$2::bigint[], $3::text[], $4::text[], $5::text[]) ON CONFLICT (id) DO UPDATE SET "
+     "seq = excluded.seq, run_id = excluded.run_id, status = excluded.status, doc = excluded.doc",
+     5},
+    {"bulk_attempts",
+     "INSERT INTO attempts (task_id, attempt, doc) SELECT * FROM unnest($1::text[], "
+     "$2::integer[], $3::text[]) ON CONFLICT (task_id, attempt) DO UPDATE SET doc = excluded.doc",
+     3},
+    {"bulk_workers",
+     "INSERT INTO workers (id, doc) SELECT * FROM unnest($1::text[], $2::text[]) "
+     "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+     2},
 };
+
+static const struct batch batch_init[B_COUNT] = {
+    [B_RUNS] = {"bulk_runs", 2, 1, NULL, 0, 0},
+    [B_TASKS] = {"bulk_tasks", 5, 1, NULL, 0, 0},
+    [B_ATTEMPTS] = {"bulk_attempts", 3, 2, NULL, 0, 0},
+    [B_WORKERS] = {"bulk_workers", 2, 1, NULL, 0, 0},
+};
+
+static void batches_clear(struct pg *p);
 
 static int64_t now_ms(void)
 {
@@ -253,17 +301,22 @@ static int pg_open(struct dtf_store *st, const char *url)
 	if (!p->url)
 		return DTF_ENOMEM;
 	p->backoff_ms = BACKOFF_MIN_MS;
+	memcpy(p->b, batch_init, sizeof(p->b));
 	return pg_connect(st, p, true);
 }
 
 static void pg_close(struct dtf_store *st)
 {
 	struct pg *p = st->impl;
+	int i;
 
 	if (!p)
 		return;
 	if (p->conn)
 		PQfinish(p->conn);
+	batches_clear(p);
+	for (i = 0; i < B_COUNT; i++)
+		free(p->b[i].v);
 	free(p->url);
 	free(p);
 	st->impl = NULL;
@@ -337,6 +390,157 @@ static int pg_send(struct dtf_store *st, struct pg *p, const char *name, int n,
 	return 0;
 }
 
+static void batch_clear(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->v[i].f[0]);
+	b->n = 0;
+}
+
+/* Buffers one row of the open transaction (copies of vals, NULL for SQL NULL). */
+static int batch_add(struct dtf_store *st, struct pg *p, struct batch *b, const char *const *vals)
+{
+	size_t len[5], total = 0, i;
+	struct brow *r;
+	char *mem;
+
+	if (!p->in_txn) {
+		snprintf(st->error, sizeof(st->error), "%s: no transaction is open", b->stmt);
+		return DTF_ESTORE;
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct brow *v = realloc(b->v, cap * sizeof(*v));
+		if (!v)
+			return DTF_ENOMEM;
+		b->v = v;
+		b->cap = cap;
+	}
+	for (i = 0; i < (size_t)b->nf; i++) {
+		len[i] = vals[i] ? strlen(vals[i]) + 1 : 0;
+		total += len[i];
+	}
+	/* f[0] owns the allocation: the key is never NULL. */
+	mem = malloc(total ? total : 1);
+	if (!mem)
+		return DTF_ENOMEM;
+	r = &b->v[b->n];
+	for (i = 0; i < (size_t)b->nf; i++) {
+		r->f[i] = vals[i] ? mem : NULL;
+		if (vals[i]) {
+			memcpy(mem, vals[i], len[i]);
+			mem += len[i];
+		}
+	}
+	r->ord = p->nrows++;
+	b->n++;
+	return 0;
+}
+
+static int nkey_cmp; /* the key fields of the batch being sorted (qsort has no argument) */
+
+/* By key, then the latest write first. */
+static int brow_cmp(const void *a, const void *b)
+{
+	const struct brow *x = a, *y = b;
+	int i, c;
+
+	for (i = 0; i < nkey_cmp; i++) {
+		c = strcmp(x->f[i] ? x->f[i] : "", y->f[i] ? y->f[i] : "");
+		if (c)
+			return c;
+	}
+	return x->ord < y->ord ? 1 : x->ord > y->ord ? -1 : 0;
+}
+
+static bool key_eq(const struct batch *b, const struct brow *x, const struct brow *y)
+{
+	int i;
+
+	for (i = 0; i < b->nkey; i++)
+		if (strcmp(x->f[i] ? x->f[i] : "", y->f[i] ? y->f[i] : "") != 0)
+			return false;
+	return true;
+}
+
+/* Appends s to an array literal as one element: NULL, or quoted with " and \ escaped. */
+static int array_elem(struct dtf_buf *a, const char *s)
+{
+	const char *run;
+	int rc;
+
+	if (a->len > 1 && (rc = dtf_buf_add(a, ",", 1)) != 0)
+		return rc;
+	if (!s)
+		return dtf_buf_add(a, "NULL", 4);
+	if ((rc = dtf_buf_reserve(a, strlen(s) + 2)) != 0 || (rc = dtf_buf_add(a, "\"", 1)) != 0)
+		return rc;
+	for (run = s; *s; s++) {
+		if (*s != '"' && *s != '\\')
+			continue;
+		if ((rc = dtf_buf_add(a, run, (size_t)(s - run))) != 0 ||
+		    (rc = dtf_buf_add(a, "\\", 1)) != 0)
+			return rc;
+		run = s;
+	}
+	if ((rc = dtf_buf_add(a, run, (size_t)(s - run))) != 0)
+		return rc;
+	return dtf_buf_add(a, "\"", 1);
+}
+
+/* Queues a batch's rows (the last write of each key) as multi-row statements in the pipeline. */
+static int batch_send(struct dtf_store *st, struct pg *p, struct batch *b)
+{
+	struct dtf_buf arr[5];
+	const char *vals[5];
+	size_t i, from, sent = 0;
+	int f, rc = 0;
+
+	if (!b->n)
+		return 0;
+	nkey_cmp = b->nkey;
+	qsort(b->v, b->n, sizeof(*b->v), brow_cmp);
+	for (f = 0; f < b->nf; f++)
+		dtf_buf_init(&arr[f], (size_t)1 << 31);
+	for (from = 0; from < b->n && !rc;) {
+		for (f = 0; f < b->nf; f++) {
+			dtf_buf_reset(&arr[f]);
+			rc = rc ? rc : dtf_buf_add(&arr[f], "{", 1);
+		}
+		for (i = from, sent = 0; i < b->n && sent < BATCH_ROWS && !rc; i++) {
+			/* Rows of one key are together, the latest first: the others are skipped.
+			 */
+			if (i > 0 && key_eq(b, &b->v[i - 1], &b->v[i]))
+				continue;
+			for (f = 0; f < b->nf && !rc; f++)
+				rc = array_elem(&arr[f], b->v[i].f[f]);
+			sent++;
+		}
+		from = i;
+		for (f = 0; f < b->nf && !rc; f++) {
+			rc = dtf_buf_add(&arr[f], "}", 1);
+			vals[f] = dtf_buf_str(&arr[f]);
+		}
+		if (!rc)
+			rc = pg_send(st, p, b->stmt, b->nf, vals);
+	}
+	for (f = 0; f < b->nf; f++)
+		dtf_buf_release(&arr[f]);
+	batch_clear(b);
+	return rc;
+}
+
+static void batches_clear(struct pg *p)
+{
+	int i;
+
+	for (i = 0; i < B_COUNT; i++)
+		batch_clear(&p->b[i]);
+	p->nrows = 0;
+}
+
 static int pg_begin(struct dtf_store *st)
 {
 	struct pg *p = st->impl;
@@ -386,12 +590,16 @@ static int pg_begin(struct dtf_store *st)
 static int pg_commit(struct dtf_store *st)
 {
 	struct pg *p = st->impl;
-	int rc;
+	int rc, i;
 
 	if (!p->in_txn) {
 		snprintf(st->error, sizeof(st->error), "commit: no transaction is open");
 		return DTF_ESTORE;
 	}
+	for (i = 0; i < B_COUNT && !p->failed; i++)
+		if (batch_send(st, p, &p->b[i]))
+			p->failed = true;
+	batches_clear(p);
 	p->in_txn = false;
 	if (!p->failed && !PQsendQueryParams(p->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0))
 		p->failed = pg_err(st, p, "commit", NULL) != 0;
@@ -408,6 +616,7 @@ static int pg_rollback(struct dtf_store *st)
 	struct pg *p = st->impl;
 
 	p->in_txn = false;
+	batches_clear(p);
 	if (!p->conn)
 		return 0;
 	drain(st, p, "rollback");
@@ -431,11 +640,26 @@ static int send_doc(struct dtf_store *st, struct pg *p, const char *name, int n,
 	return rc;
 }
 
+/* Buffers a row whose last field is doc, serialized. */
+static int batch_doc(struct dtf_store *st, int which, const char **vals, const json_t *doc)
+{
+	struct pg *p = st->impl;
+	char *text = dtf_json_dumps(doc);
+	int rc;
+
+	if (!text)
+		return DTF_ENOMEM;
+	vals[p->b[which].nf - 1] = text;
+	rc = batch_add(st, p, &p->b[which], vals);
+	free(text);
+	return rc;
+}
+
 static int pg_put_run(struct dtf_store *st, const char *id, const json_t *doc)
 {
 	const char *v[2] = {id, NULL};
 
-	return send_doc(st, st->impl, "put_run", 2, v, doc);
+	return batch_doc(st, B_RUNS, v, doc);
 }
 
 static int pg_put_task_text(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
@@ -445,7 +669,7 @@ static int pg_put_task_text(struct dtf_store *st, const char *id, int64_t seq, c
 	const char *v[5] = {id, s, run_id && *run_id ? run_id : NULL, status, text};
 
 	snprintf(s, sizeof(s), "%lld", (long long)seq);
-	return pg_send(st, st->impl, "put_task", 5, v);
+	return batch_add(st, st->impl, &((struct pg *)st->impl)->b[B_TASKS], v);
 }
 
 static int pg_put_task(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
@@ -467,14 +691,14 @@ static int pg_put_attempt(struct dtf_store *st, const char *task_id, int attempt
 	const char *v[3] = {task_id, a, NULL};
 
 	snprintf(a, sizeof(a), "%d", attempt);
-	return send_doc(st, st->impl, "put_attempt", 3, v, doc);
+	return batch_doc(st, B_ATTEMPTS, v, doc);
 }
 
 static int pg_put_worker(struct dtf_store *st, const char *id, const json_t *doc)
 {
 	const char *v[2] = {id, NULL};
 
-	return send_doc(st, st->impl, "put_worker", 2, v, doc);
+	return batch_doc(st, B_WORKERS, v, doc);
 }
 
 static int pg_put_recovery(struct dtf_store *st, const char *key, const json_t *doc)

@@ -437,6 +437,44 @@ static void test_many_tasks_in_order(void **state)
 	dtf_store_close(st);
 }
 
+/* A record written several times in one transaction keeps its last write, also when the
+ * transaction holds more rows than one multi-row statement of the PostgreSQL store. */
+static void test_last_write_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->target);
+	json_t *recs, *a1 = json_pack("{si}", "v", 1), *a2 = json_pack("{si}", "v", 2);
+	size_t i, n = 4500;
+	char id[32];
+
+	assert_int_equal(st->ops->begin(st), 0);
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "t-%05zu", i);
+		put_task(st, id, (int64_t)i + 1, "r", "pending", 1);
+	}
+	for (i = 0; i < n; i += 2) {
+		snprintf(id, sizeof(id), "t-%05zu", i);
+		put_task(st, id, (int64_t)i + 1, "r", "completed", 2);
+	}
+	assert_int_equal(st->ops->put_attempt(st, "t-00001", 1, a1), 0);
+	assert_int_equal(st->ops->put_attempt(st, "t-00001", 1, a2), 0);
+	assert_int_equal(st->ops->commit(st), 0);
+	dtf_store_close(st);
+	st = open_store(f->target);
+	recs = load_all(st);
+	assert_int_equal(json_array_size(recs), n + 1);
+	for (i = 0; i < n; i++) {
+		json_t *d = doc_of(recs, i);
+		assert_int_equal(dtf_json_int(d, "v", 0), i % 2 ? 1 : 2);
+		assert_string_equal(dtf_json_str(d, "status", ""), i % 2 ? "pending" : "completed");
+	}
+	assert_true(json_equal(doc_of(recs, n), a2));
+	json_decref(recs);
+	dtf_store_close(st);
+	json_decref(a1);
+	json_decref(a2);
+}
+
 static void test_open_failures(void **state)
 {
 	struct fixture *f = *state;
@@ -625,6 +663,7 @@ static void test_pg_open_failures(void **state)
 	    cmocka_unit_test_setup_teardown(test_bad_json_skipped, setup_fn, teardown),            \
 	    cmocka_unit_test_setup_teardown(test_transaction_errors, setup_fn, teardown),          \
 	    cmocka_unit_test_setup_teardown(test_many_tasks_in_order, setup_fn, teardown),         \
+	    cmocka_unit_test_setup_teardown(test_last_write_wins, setup_fn, teardown),             \
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_fn, teardown)
 
 int main(void)
