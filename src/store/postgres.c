@@ -70,7 +70,7 @@ struct pg {
 static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS runs (id text PRIMARY KEY, doc text NOT NULL);"
     "CREATE TABLE IF NOT EXISTS tasks (id text PRIMARY KEY, seq bigint NOT NULL,"
-    " run_id text, status text NOT NULL, doc text NOT NULL);"
+    " run_id text, status text NOT NULL, doc text NOT NULL) WITH (fillfactor = 70);"
     "CREATE TABLE IF NOT EXISTS attempts (task_id text NOT NULL, attempt integer NOT NULL,"
     " doc text NOT NULL, PRIMARY KEY (task_id, attempt));"
     "CREATE TABLE IF NOT EXISTS workers (id text PRIMARY KEY, doc text NOT NULL);"
@@ -243,7 +243,10 @@ static int pg_connect(struct dtf_store *st, struct pg *p, bool first)
 	/* The URL's own settings win over these defaults (expand_dbname). */
 	const char *const keys[] = {"connect_timeout", "application_name", "options", "dbname",
 				    NULL};
-	const char *const vals[] = {"5", "dtf-coordinator", "-c client_min_messages=warning",
+	/* synchronous_commit=on whatever the server's default: a commit dtf acknowledges is on
+	 * the server's disk. */
+	const char *const vals[] = {"5", "dtf-coordinator",
+				    "-c client_min_messages=warning -c synchronous_commit=on",
 				    p->url, NULL};
 	PGresult *res;
 	bool locked;
