@@ -5,7 +5,7 @@
 # middle of a run and restarted on the same database: every acknowledged task and result is
 # there, and every task completes exactly once.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/pg_lib.sh"
+. "$DTF_SOURCE_DIR/tests/e2e/pg_lib.sh"
 
 start_pg
 start_coordinator

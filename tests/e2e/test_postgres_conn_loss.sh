@@ -5,7 +5,7 @@
 # server is back and carries on accepting, and after a restart of the coordinator on the same
 # database every task it acknowledged is there.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/pg_lib.sh"
+. "$DTF_SOURCE_DIR/tests/e2e/pg_lib.sh"
 
 start_pg
 start_coordinator

@@ -2,7 +2,7 @@
 # The store unit suite (tests/unit/test_store.c) against PostgreSQL: a private server, its URL in
 # DTF_TEST_PG_URL, so the binary runs its PostgreSQL group after the SQLite one.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/pg_lib.sh"
+. "$DTF_SOURCE_DIR/tests/e2e/pg_lib.sh"
 
 start_pg
 bin="${DTF_BUILD_DIR:?}/tests/test_store"
