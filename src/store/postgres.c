@@ -344,6 +344,11 @@ static int drain(struct dtf_store *st, struct pg *p, const char *what)
 		ExecStatusType s;
 
 		res = PQgetResult(p->conn);
+		if (!res && PQstatus(p->conn) == CONNECTION_BAD) {
+			if (!rc)
+				rc = pg_err(st, p, what, NULL);
+			break;
+		}
 		if (!res) {
 			res = PQgetResult(p->conn);
 			if (!res) {
