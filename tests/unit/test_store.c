@@ -475,6 +475,80 @@ static void test_last_write_wins(void **state)
 	json_decref(a2);
 }
 
+static int collect_kv(void *arg, const char *key, json_t *doc)
+{
+	json_object_set(arg, key, doc);
+	return 0;
+}
+
+static int collect_duration(void *arg, const char *name, const char *hw, double mean_s, int64_t n)
+{
+	json_array_append_new(arg, json_pack("{ss ss sf sI}", "name", name, "hw", hw, "mean_s",
+					     mean_s, "n", (json_int_t)n));
+	return 0;
+}
+
+static int collect_outbox(void *arg, const char *id, int64_t seq, json_t *doc)
+{
+	json_array_append_new(
+	    arg, json_pack("{ss sI sO}", "id", id, "seq", (json_int_t)seq, "doc", doc));
+	return 0;
+}
+
+/* The recovery history, the duration history and the notifications outbox: written in a
+ * transaction (replaced, deleted) and read back after a reopen; a rollback leaves them alone. */
+static void test_side_tables(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_store *st = open_store(f->target);
+	json_t *r1 = json_pack("{si}", "n", 1), *r2 = json_pack("{si}", "n", 2);
+	json_t *m = json_pack("{ss}", "text", "a \"quoted\" \\ message");
+	json_t *got;
+
+	assert_int_equal(st->ops->begin(st), 0);
+	assert_int_equal(st->ops->put_recovery(st, "oom/retry", r1), 0);
+	assert_int_equal(st->ops->put_recovery(st, "oom/retry", r2), 0);
+	assert_int_equal(st->ops->put_recovery(st, "blocked/gpu", r1), 0);
+	assert_int_equal(st->ops->put_duration(st, "test_a", "cpu", 0.25, 3), 0);
+	assert_int_equal(st->ops->put_duration(st, "test_a", "cpu", 1.5, 4), 0);
+	assert_int_equal(st->ops->put_outbox(st, "m2", 2, m), 0);
+	assert_int_equal(st->ops->put_outbox(st, "m1", 1, r1), 0);
+	assert_int_equal(st->ops->put_outbox(st, "m3", 3, r1), 0);
+	assert_int_equal(st->ops->del_outbox(st, "m3"), 0);
+	assert_int_equal(st->ops->commit(st), 0);
+	assert_int_equal(st->ops->begin(st), 0);
+	assert_int_equal(st->ops->del_outbox(st, "m1"), 0);
+	assert_int_equal(st->ops->put_duration(st, "test_b", "gpu", 9, 1), 0);
+	assert_int_equal(st->ops->rollback(st), 0);
+	dtf_store_close(st);
+
+	st = open_store(f->target);
+	got = json_object();
+	assert_int_equal(st->ops->load_recovery(st, collect_kv, got), 0);
+	assert_int_equal(json_object_size(got), 2);
+	assert_true(json_equal(json_object_get(got, "oom/retry"), r2));
+	assert_true(json_equal(json_object_get(got, "blocked/gpu"), r1));
+	json_decref(got);
+	got = json_array();
+	assert_int_equal(st->ops->load_durations(st, collect_duration, got), 0);
+	assert_int_equal(json_array_size(got), 1);
+	assert_string_equal(dtf_json_str(json_array_get(got, 0), "hw", ""), "cpu");
+	assert_true(json_real_value(json_object_get(json_array_get(got, 0), "mean_s")) == 1.5);
+	assert_int_equal(dtf_json_int(json_array_get(got, 0), "n", 0), 4);
+	json_decref(got);
+	got = json_array();
+	assert_int_equal(st->ops->load_outbox(st, collect_outbox, got), 0);
+	assert_int_equal(json_array_size(got), 2);
+	assert_string_equal(dtf_json_str(json_array_get(got, 0), "id", ""), "m1");
+	assert_string_equal(dtf_json_str(json_array_get(got, 1), "id", ""), "m2");
+	assert_true(json_equal(json_object_get(json_array_get(got, 1), "doc"), m));
+	json_decref(got);
+	dtf_store_close(st);
+	json_decref(r1);
+	json_decref(r2);
+	json_decref(m);
+}
+
 static void test_open_failures(void **state)
 {
 	struct fixture *f = *state;
@@ -664,6 +738,7 @@ static void test_pg_open_failures(void **state)
 	    cmocka_unit_test_setup_teardown(test_transaction_errors, setup_fn, teardown),          \
 	    cmocka_unit_test_setup_teardown(test_many_tasks_in_order, setup_fn, teardown),         \
 	    cmocka_unit_test_setup_teardown(test_last_write_wins, setup_fn, teardown),             \
+	    cmocka_unit_test_setup_teardown(test_side_tables, setup_fn, teardown),                 \
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_fn, teardown)
 
 int main(void)
