@@ -19,8 +19,10 @@ set -e
 # certificate the test makes with `openssl req`, AUTH required) for the email connector.
 # libjwt-dev: workers' tokens (HS256 JWTs, src/common/token.c).
 # libssl-dev: libcrypto's HMAC-SHA256 signs the generic webhook's requests (src/notify/webhook.c).
+# libpq-dev, postgresql: the PostgreSQL store (src/store/postgres.c); its tests and bench/postgres.sh
+# start a private server with scripts/pg-test-server.sh.
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
-libsqlite3-dev libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
+libsqlite3-dev libpq-dev postgresql libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
 python3-requests python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
 prometheus prometheus-pushgateway python3-jsonschema chromium-driver python3-selenium node-graphql
 python3-aiosmtpd openssl libssl-dev libjwt-dev"

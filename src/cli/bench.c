@@ -11,13 +11,16 @@
  *             think time with that mean), reports it and leases the next in one request;
  *             lease latency p50/p99/max over --duration seconds, and the coordinator's peak RSS
  *             (VmHWM).
- * The simulated workers run no processes: what is measured is the coordinator. */
+ * The simulated workers run no processes: what is measured is the coordinator. --db-url puts the
+ * coordinator on a PostgreSQL database instead of a fresh SQLite file: dtf's tables there are
+ * dropped before each phase, so it must be a database kept for benchmarks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <gnutls/gnutls.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -336,6 +339,30 @@ struct child {
 	char dir[256];
 };
 
+/* --db-url: the PostgreSQL database the coordinator runs on, or NULL for a fresh SQLite file. */
+static const char *bench_db_url;
+
+/* Empties the benchmark's PostgreSQL database of dtf's tables, so that each phase starts on a
+ * fresh state as it does on a new SQLite file. */
+static int reset_pg(const char *url)
+{
+	PGconn *conn = PQconnectdb(url);
+	PGresult *res = NULL;
+	int rc = 0;
+
+	if (PQstatus(conn) == CONNECTION_OK)
+		res = PQexec(conn, "SET client_min_messages = warning; DROP TABLE IF EXISTS runs, "
+				   "tasks, attempts, workers, recovery, durations, outbox, "
+				   "schema_version");
+	if (PQstatus(conn) != CONNECTION_OK || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		fprintf(stderr, "dtf bench: cannot empty the database: %s", PQerrorMessage(conn));
+		rc = DTF_EIO;
+	}
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
 static int start_coordinator(struct child *ch, bool no_group)
 {
 	char portfile[300], db[300], log[300], self[4096];
@@ -351,6 +378,8 @@ static int start_coordinator(struct child *ch, bool no_group)
 		return DTF_EIO;
 	snprintf(portfile, sizeof(portfile), "%s/port", ch->dir);
 	snprintf(db, sizeof(db), "%s/bench.db", ch->dir);
+	if (bench_db_url && reset_pg(bench_db_url) != 0)
+		return DTF_EIO;
 	snprintf(log, sizeof(log), "%s/coordinator.log", ch->dir);
 	ch->pid = fork();
 	if (ch->pid < 0)
@@ -370,7 +399,7 @@ static int start_coordinator(struct child *ch, bool no_group)
 		av[ac++] = "--port-file";
 		av[ac++] = portfile;
 		av[ac++] = "--db-path";
-		av[ac++] = db;
+		av[ac++] = bench_db_url ? bench_db_url : db;
 		av[ac++] = "--heartbeat-timeout";
 		av[ac++] = "600";
 		av[ac++] = "--worker-auto-discovery";
@@ -823,7 +852,9 @@ static void usage(FILE *f)
 	    "  --tls-cert F --tls-key F   the coordinator serves HTTPS with them and every\n"
 	    "                       connection speaks TLS (handshaken once, kept alive)\n"
 	    "  --ca-cert F          verify the coordinator's certificate with this CA (default:\n"
-	    "                       not verified; the connections are to loopback)\n");
+	    "                       not verified; the connections are to loopback)\n"
+	    "  --db-url URL         run the coordinator on this PostgreSQL database (its dtf\n"
+	    "                       tables are dropped before each phase) instead of SQLite\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -844,6 +875,7 @@ int cmd_bench(int argc, char **argv)
 	    {"tls-cert", required_argument, NULL, 'C'},
 	    {"tls-key", required_argument, NULL, 'K'},
 	    {"ca-cert", required_argument, NULL, 'A'},
+	    {"db-url", required_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -907,6 +939,9 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case 'A':
 			btls.ca = optarg;
+			break;
+		case 'D':
+			bench_db_url = optarg;
 			break;
 		case 'h':
 			usage(stdout);

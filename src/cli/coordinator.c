@@ -23,6 +23,7 @@
 #include "notify/routes.h"
 #include "plugin/plugin.h"
 #include "sched/sched.h"
+#include "store/store.h"
 
 #define OFF(f) offsetof(struct coord_options, f)
 
@@ -36,9 +37,10 @@ static const struct dtf_opt coord_opts[] = {
 	 .def = "127.0.0.1", .arg = "H", .help = "address to listen on"},
 	{.flag = "port", .yaml = "coordinator.port", .type = DTF_OPT_UINT, .offset = OFF(cc.port),
 	 .min = 0, .max = 65535, .def = "8080", .arg = "N", .help = "port (0 picks a free one)"},
-	{.flag = "db-path", .alias = "db-url", .yaml = "coordinator.db_path",
+	{.flag = "db-path", .alias = "db-url", .yaml = "coordinator.db_path", .env = "DTF_DB_URL",
 	 .type = DTF_OPT_STRING, .offset = OFF(cc.db_path), .def = "./coordinator.db", .arg = "F",
-	 .help = "SQLite state file, or a postgresql://… URL when built with PostgreSQL"},
+	 .help = "SQLite state file, or a postgresql://… URL (see docs/deploy-postgres.md; the "
+		 "password goes in PGPASSFILE, not the URL)"},
 	{.flag = "config", .type = DTF_OPT_STRING, .offset = OFF(config), .arg = "F",
 	 .help = "YAML configuration (see docs/configuration.md)"},
 	{.flag = "daemon", .type = DTF_OPT_BOOL, .offset = OFF(daemon),
@@ -258,7 +260,7 @@ int cmd_coordinator(int argc, char **argv)
 	int rc = 0;
 	bool daemon_mode;
 	const char *log_file, *port_file;
-	char err[512], logbuf[4096];
+	char err[512], logbuf[4096], dbname[1024];
 	struct coordinator *c = NULL;
 	int ready[2] = {-1, -1};
 	size_t nkeys, nworkers;
@@ -336,15 +338,20 @@ int cmd_coordinator(int argc, char **argv)
 				       nc->nroutes == 1 ? "" : "s");
 			notify_config_free(nc);
 		}
+		dtf_store_redact(cc->db_path, dbname, sizeof(dbname));
 		printf("configuration ok: port %u, db %s, %zu api keys, %zu listed workers\n",
-		       cc->port, cc->db_path, nkeys, nworkers);
+		       cc->port, dbname, nkeys, nworkers);
 		goto out;
 	}
 	if (daemon_mode) {
 		pid_t pid;
 		char ok = 0;
 		if (!log_file) {
-			snprintf(logbuf, sizeof(logbuf), "%s.log", cc->db_path);
+			/* Next to the SQLite file; a database URL has no place of its own. */
+			if (dtf_store_is_url(cc->db_path))
+				snprintf(logbuf, sizeof(logbuf), "./coordinator.log");
+			else
+				snprintf(logbuf, sizeof(logbuf), "%s.log", cc->db_path);
 			log_file = logbuf;
 		}
 		if (pipe(ready) != 0) {
@@ -396,8 +403,9 @@ int cmd_coordinator(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	dtf_store_redact(cc->db_path, dbname, sizeof(dbname));
 	log_info("listening on %s%s:%u (store %s%s)", cc->tls_cert ? "https://" : "",
-		 cc->host ? cc->host : "127.0.0.1", coord_port(c), cc->db_path,
+		 cc->host ? cc->host : "127.0.0.1", coord_port(c), dbname,
 		 nkeys ? ", API keys required" : "");
 	/* Which keys are in force, as an operator can tell them apart: never the keys. */
 	for (size_t k = 0; k < nkeys; k++) {

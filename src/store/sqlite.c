@@ -20,9 +20,8 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "store/rows.h"
 #include "store/store.h"
-
-#define SCHEMA_VERSION 1
 
 struct sq {
 	sqlite3 *db;
@@ -36,7 +35,11 @@ struct sq {
 	sqlite3_stmt *put_duration;
 };
 
-static const char schema_sql[] =
+/* The schema, as the ordered steps that build it (store/migrate.h): step i takes a database from
+ * version i to i + 1. Version 1 is the schema of the first release, whose files recorded it as
+ * meta's schema_version key (read as version 1 when schema_version has no row). Steps are
+ * appended, never edited. */
+static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
@@ -66,6 +69,89 @@ static int sq_exec(struct dtf_store *st, struct sq *q, const char *sql)
 		sqlite3_free(msg);
 		return DTF_ESTORE;
 	}
+	return 0;
+}
+
+static const char *const migrations[] = {schema_v1};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* The version the file's schema is at: schema_version's row, else meta's key (a file of the first
+ * release: read as 0), else 0 (a new file). -1 on an error. */
+static int schema_version(struct sq *q, bool *recorded, bool *legacy)
+{
+	static const char *const sql[] = {
+	    "SELECT version FROM schema_version",
+	    "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *s = NULL;
+		int v = 0, r;
+
+		if (sqlite3_prepare_v2(q->db, sql[i], -1, &s, NULL) != SQLITE_OK) {
+			sqlite3_finalize(s);
+			continue; /* no such table */
+		}
+		r = sqlite3_step(s);
+		if (r == SQLITE_ROW)
+			v = sqlite3_column_int(s, 0);
+		sqlite3_finalize(s);
+		if (r == SQLITE_ROW) {
+			/* The first release's files: step 1 (CREATE TABLE IF NOT EXISTS, which it
+			 * ran at each open) is run again, as the tables it gained over time may be
+			 * missing from an old file. */
+			*recorded = i == 0;
+			*legacy = i == 1;
+			return i == 0 ? v : 0;
+		}
+		if (r != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
+}
+
+/* Brings the schema to SCHEMA_VERSION in one transaction (all steps or none), or refuses a file
+ * written by a newer dtf. The flock is held: no other coordinator migrates the file meanwhile. */
+static int migrate(struct dtf_store *st, struct sq *q)
+{
+	char sql[160];
+	bool recorded = false, legacy = false;
+	int v = schema_version(q, &recorded, &legacy), i, rc;
+
+	if (v < 0)
+		return sq_err(st, q, "read the schema version");
+	if (v > SCHEMA_VERSION) {
+		snprintf(st->error, sizeof(st->error),
+			 "the database's schema is version %d, newer than this dtf's (%d)", v,
+			 SCHEMA_VERSION);
+		return DTF_ESTORE;
+	}
+	if (v == SCHEMA_VERSION && recorded)
+		return 0;
+	rc = sq_exec(st, q, "BEGIN IMMEDIATE");
+	if (rc)
+		return rc;
+	for (i = v; i < SCHEMA_VERSION && !rc; i++)
+		rc = sq_exec(st, q, migrations[i]);
+	snprintf(sql, sizeof(sql),
+		 "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);"
+		 "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d);",
+		 SCHEMA_VERSION);
+	if (!rc)
+		rc = sq_exec(st, q, sql);
+	if (!rc)
+		rc = sq_exec(st, q, "COMMIT");
+	if (rc) {
+		char why[sizeof(st->error)];
+		snprintf(why, sizeof(why), "%s", st->error);
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+		snprintf(st->error, sizeof(st->error), "migrate the schema from version %d: %s", v,
+			 why);
+		return rc;
+	}
+	if (v || legacy)
+		log_info("store: schema migrated from version %d to %d", v, SCHEMA_VERSION);
 	return 0;
 }
 
@@ -168,10 +254,7 @@ static int sq_open(struct dtf_store *st, const char *path)
 		     "PRAGMA journal_size_limit=67108864;");
 	if (rc)
 		goto out;
-	rc = sq_exec(st, q, schema_sql);
-	if (rc)
-		goto out;
-	rc = sq_exec(st, q, "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1')");
+	rc = migrate(st, q);
 	if (rc)
 		goto out;
 #define PREP(stmt, sql)                                                                            \
@@ -330,74 +413,11 @@ static int sq_put_worker(struct dtf_store *st, const char *id, const json_t *doc
 	return step_reset(st, q, q->put_worker, "put worker");
 }
 
-/* Rows are read in batches; their JSON is parsed by two threads (the parse dominates a restart
- * with many stored tasks), then handed to the callback in order. */
-#define LOAD_BATCH 4096
-
-struct load_row {
-	char *id, *text;
-	size_t len;
-	json_t *doc;
-};
-
-struct parse_job {
-	struct load_row *rows;
-	size_t from, to;
-};
-
-static void parse_rows(struct load_row *rows, size_t from, size_t to)
-{
-	size_t i;
-
-	for (i = from; i < to; i++) {
-		json_error_t je;
-		/* The store holds what the coordinator wrote (already bounded when it came in): the
-		 * fast reader with a generous depth, and jansson (with its reason) if it refuses.
-		 */
-		rows[i].doc = dtf_json_load(rows[i].text, rows[i].len, 256);
-		if (!rows[i].doc)
-			rows[i].doc = json_loadb(rows[i].text, rows[i].len, JSON_ALLOW_NUL, &je);
-		if (!rows[i].doc)
-			log_error("store: record %s is not valid JSON (%s); skipped", rows[i].id,
-				  je.text);
-	}
-}
-
-static void *parse_main(void *arg)
-{
-	struct parse_job *j = arg;
-
-	parse_rows(j->rows, j->from, j->to);
-	return NULL;
-}
-
-static int flush_rows(struct load_row *rows, size_t n, enum dtf_store_kind kind,
-		      dtf_store_load_cb cb, void *arg)
-{
-	struct parse_job job = {rows, n / 2, n};
-	pthread_t th;
-	bool threaded = n >= 64 && pthread_create(&th, NULL, parse_main, &job) == 0;
-	size_t i;
-	int rc = 0;
-
-	parse_rows(rows, 0, threaded ? n / 2 : n);
-	if (threaded)
-		pthread_join(th, NULL);
-	for (i = 0; i < n; i++) {
-		if (!rc && rows[i].doc)
-			rc = cb(arg, kind, rows[i].id, rows[i].doc);
-		json_decref(rows[i].doc);
-		free(rows[i].id);
-		free(rows[i].text);
-	}
-	return rc;
-}
-
 static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum dtf_store_kind kind,
 		      dtf_store_load_cb cb, void *arg)
 {
 	sqlite3_stmt *s = NULL;
-	struct load_row *rows = calloc(LOAD_BATCH, sizeof(*rows));
+	struct dtf_store_row *rows = calloc(DTF_STORE_LOAD_BATCH, sizeof(*rows));
 	size_t n = 0;
 	int rc = 0, r;
 
@@ -411,19 +431,11 @@ static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum 
 		const char *id = (const char *)sqlite3_column_text(s, 0);
 		const char *text = (const char *)sqlite3_column_text(s, 1);
 		int len = sqlite3_column_bytes(s, 1);
-		rows[n].id = strdup(id ? id : "");
-		rows[n].text = malloc((size_t)len + 1);
-		if (!rows[n].id || !rows[n].text) {
-			free(rows[n].id);
-			free(rows[n].text);
-			rc = DTF_ENOMEM;
+		rc = dtf_store_row_set(&rows[n], id, text, (size_t)len);
+		if (rc)
 			break;
-		}
-		memcpy(rows[n].text, text ? text : "", (size_t)len);
-		rows[n].text[len] = '\0';
-		rows[n].len = (size_t)len;
-		if (++n == LOAD_BATCH) {
-			rc = flush_rows(rows, n, kind, cb, arg);
+		if (++n == DTF_STORE_LOAD_BATCH) {
+			rc = dtf_store_rows_flush(rows, n, kind, cb, arg);
 			n = 0;
 			if (rc)
 				break;
@@ -432,7 +444,7 @@ static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum 
 	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = sq_err(st, q, "load");
 	if (n) {
-		int rc2 = flush_rows(rows, n, kind, cb, arg);
+		int rc2 = dtf_store_rows_flush(rows, n, kind, cb, arg);
 		if (!rc)
 			rc = rc2;
 	}

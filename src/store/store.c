@@ -1,4 +1,5 @@
 /* store.c: picks the store backend from the target string. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +10,11 @@
 struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen)
 {
 	struct dtf_store *st;
+	bool pg;
 	int rc;
 
 	if (!target || !*target) {
 		snprintf(err, errlen, "no database path given");
-		return NULL;
-	}
-	if (strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0) {
-		snprintf(err, errlen,
-			 "PostgreSQL store is not built into this dtf yet; use --db-path");
 		return NULL;
 	}
 	st = calloc(1, sizeof(*st));
@@ -25,16 +22,41 @@ struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	st->ops = &dtf_store_sqlite_ops;
+	pg = dtf_store_is_url(target);
+	st->ops = pg ? &dtf_store_postgres_ops : &dtf_store_sqlite_ops;
 	rc = st->ops->open(st, target);
 	if (rc) {
-		snprintf(err, errlen, "cannot open %s: %s%s", target,
+		/* A URL may hold a password: name the database without it. */
+		snprintf(err, errlen, "cannot open %s: %s%s",
+			 pg ? "the PostgreSQL database" : target,
 			 st->error[0] ? st->error : dtf_strerror(rc),
 			 strstr(st->error, "locked") ? " (another coordinator is using it)" : "");
 		dtf_store_close(st);
 		return NULL;
 	}
 	return st;
+}
+
+bool dtf_store_is_url(const char *target)
+{
+	return target && (strncmp(target, "postgresql://", 13) == 0 ||
+			  strncmp(target, "postgres://", 11) == 0);
+}
+
+void dtf_store_redact(const char *target, char *out, size_t len)
+{
+	const char *auth, *at, *colon;
+
+	if (!target)
+		target = "";
+	auth = dtf_store_is_url(target) ? strstr(target, "://") + 3 : NULL;
+	at = auth ? strchr(auth, '@') : NULL;
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (!colon || (strchr(auth, '/') && strchr(auth, '/') < at)) {
+		snprintf(out, len, "%s", target);
+		return;
+	}
+	snprintf(out, len, "%.*s***%s", (int)(colon + 1 - target), target, at);
 }
 
 void dtf_store_close(struct dtf_store *st)

@@ -6,6 +6,8 @@
 #define DTF_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum dtf_store_kind { DTF_STORE_RUN, DTF_STORE_TASK, DTF_STORE_ATTEMPT, DTF_STORE_WORKER };
@@ -69,13 +71,18 @@ struct dtf_store {
 	char error[256]; /* the last backend error, for logs */
 };
 
-/* Opens a store: "postgresql://…" or "postgres://…" selects PostgreSQL (when built in), anything
- * else is an SQLite file path (created with its schema when missing). Returns a new store the
- * caller frees with dtf_store_close(), or NULL with a reason in err. */
+/* Opens a store: "postgresql://…" or "postgres://…" selects PostgreSQL, anything else is an SQLite
+ * file path (created with its schema when missing). Returns a new store the caller frees with
+ * dtf_store_close(), or NULL with a reason in err. */
 struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen);
+/* Whether target names a PostgreSQL database (a postgresql:// or postgres:// URL). */
+bool dtf_store_is_url(const char *target);
+/* target for a log line: a URL's password (postgresql://user:PASSWORD@…) replaced by "***". */
+void dtf_store_redact(const char *target, char *out, size_t len);
 /* Closes and frees; accepts NULL. */
 void dtf_store_close(struct dtf_store *st);
 
 extern const struct dtf_store_ops dtf_store_sqlite_ops;
+extern const struct dtf_store_ops dtf_store_postgres_ops;
 
 #endif

@@ -129,10 +129,16 @@ procs_with_env() {
 # Every process this test started, however indirectly.
 our_processes() { procs_with_env "DTF_E2E_TMP=$T"; }
 
+# Functions cleanup runs first, before the processes are stopped (pg_lib.sh's server shutdown).
+declare -a CLEANUP_HOOKS=()
+
 cleanup() {
-	local rc=$? pid i left
+	local rc=$? pid i left hook
 	local -a mine=()
 	trap - EXIT INT TERM
+	for hook in "${CLEANUP_HOOKS[@]}"; do
+		"$hook"
+	done
 	# Only pids that are still this test's (a reaped pid may belong to someone else by now).
 	for pid in "${TRACKED_PIDS[@]}"; do
 		has_env "$pid" "DTF_E2E_TMP=$T" && mine+=("$pid")
@@ -237,11 +243,13 @@ print(v if isinstance(v, str) else json.dumps(v))
 # --- the coordinator ---
 
 # start_coordinator [args…]: starts "$DTF_BIN coordinator" on COORD_PORT (default 0: a free
-# port) with the db $COORD_DB; waits until it serves /healthz; sets URL, COORD_PID, COORD_PORT.
+# port) with the db $COORD_DB (a file, or a postgresql:// URL: see pg_lib.sh); waits until it
+# serves /healthz; sets URL, COORD_PID, COORD_PORT.
 start_coordinator() {
-	local pf="$T/coordinator.port" port=${COORD_PORT_WANT:-0}
+	local pf="$T/coordinator.port" port=${COORD_PORT_WANT:-0} dbflag=--db-path
 	rm -f "$pf"
-	"$DTF_BIN" coordinator --port "$port" --port-file "$pf" --db-path "$COORD_DB" \
+	case "$COORD_DB" in postgres*://*) dbflag=--db-url ;; esac
+	"$DTF_BIN" coordinator --port "$port" --port-file "$pf" "$dbflag" "$COORD_DB" \
 		--heartbeat-interval 0.5 "$@" >> "$COORD_LOG" 2>&1 &
 	COORD_PID=$!
 	track_pid "$COORD_PID"
