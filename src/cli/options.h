@@ -42,6 +42,10 @@ struct worker_options {
 	json_t *caps;		     /* --capabilities (owned object), or NULL */
 	const char *const *hardware; /* --hardware values, each "X,Y,…", or NULL */
 	int exit_with_parent;	     /* --exit-with-parent PID, or 0 */
+	const char *browsers;	     /* --browsers chromium[:N], or NULL: no browser pool */
+	const char *browser_flags, *browser_extra_flags, *browser_driver, *browser_binary;
+	int browser_recycle; /* tasks per browser instance (0: never recycled) */
+	int browser_memory;  /* MiB per browser instance (0: no bound) */
 	bool detect, help, print_doc, auto_register;
 	struct dtf_config table;
 };
