@@ -69,7 +69,24 @@ struct dtf_bpool {
 	struct instance inst[MAX_INSTANCES];
 	int n;
 	json_t *probe; /* the browsers[] entry of the capabilities */
+	pthread_t supervisor;
+	bool supervised;
+	atomic_int stopping;
 };
+
+/* Starts a thread with every signal blocked: the worker's signals (SIGTERM, SIGINT, SIGQUIT) are
+ * for its signal thread, and a pool made before the caller blocked them must not take them. */
+static int spawn_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
 
 /* ---- the static file server of a task's pages ---------------------------------------------- */
 
@@ -217,7 +234,7 @@ static int fileserver_start(struct fileserver *fs, const char *root)
 		return DTF_EIO;
 	}
 	fs->port = ntohs(sa.sin_port);
-	if (pthread_create(&fs->thread, NULL, fileserver_main, fs) != 0) {
+	if (spawn_thread(&fs->thread, fileserver_main, fs) != 0) {
 		close(fs->fd);
 		return DTF_ENOMEM;
 	}
@@ -344,14 +361,15 @@ static int restart_instance(struct dtf_bpool *p, struct instance *in, const char
 {
 	int rc;
 
-	log_info("browser %d: replaced (%s)", in->index, why);
 	if (in->pgid > 0 && in->wd.session[0])
 		dtf_wd_delete_session(&in->wd, 3);
 	kill_instance(in);
 	in->restarts++;
 	rc = start_instance(p, in);
 	if (rc)
-		log_warn("browser %d: cannot start: %s", in->index, in->last_error);
+		log_warn("browser %d: cannot start (%s): %s", in->index, why, in->last_error);
+	else
+		log_info("browser %d: replaced (%s)", in->index, why);
 	return rc;
 }
 
@@ -470,6 +488,41 @@ static void release(struct dtf_bpool *p, struct instance *in, const char *broken
 	set_state(p, in, I_IDLE);
 }
 
+/* Every second, each idle instance is asked whether its browser still answers; one that died
+ * while idle (killed, crashed) is replaced before a task finds it dead. */
+static void *supervisor_main(void *arg)
+{
+	struct dtf_bpool *p = arg;
+
+	while (!atomic_load(&p->stopping)) {
+		for (int i = 0; i < 10 && !atomic_load(&p->stopping); i++) {
+			struct timespec ts = {0, 100 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		for (int i = 0; i < p->n && !atomic_load(&p->stopping); i++) {
+			struct instance *in = &p->inst[i];
+			bool mine = false;
+			pthread_mutex_lock(&p->lock);
+			if (in->state == I_IDLE) {
+				in->state = I_RECYCLING;
+				mine = true;
+			}
+			pthread_mutex_unlock(&p->lock);
+			if (!mine)
+				continue;
+			if (dtf_wd_current_url(&in->wd, NULL) == 0 ||
+			    in->wd.fail != DTF_WD_BROWSER) {
+				set_state(p, in, I_IDLE);
+				continue;
+			}
+			set_state(p, in, I_CRASHED);
+			set_state(p, in,
+				  restart_instance(p, in, "crashed while idle") ? I_DOWN : I_IDLE);
+		}
+	}
+	return NULL;
+}
+
 /* ---- running a page ------------------------------------------------------------------------- */
 
 /* The harness: a first script hooks errors and postMessage and starts the task's script (if
@@ -585,8 +638,9 @@ static void run_page(struct instance *in, const char *url, const char *script, d
 	r->log = json_array();
 	r->instance = in->index;
 	r->start_ms = dtf_wall_ms();
-	/* What the last page left in the log is not this task's. */
-	if (dtf_wd_browser_log(&in->wd, &old)) {
+	/* Is the browser still there (the driver answers the log from its own buffer, so it is
+	 * asked for the page's URL)? And what the last page left in the log is not this task's. */
+	if (dtf_wd_current_url(&in->wd, NULL) || dtf_wd_browser_log(&in->wd, &old)) {
 		call_failed(r, in);
 		r->dead_before = r->fail == DTF_WD_BROWSER;
 		goto out;
@@ -881,7 +935,7 @@ json_t *dtf_bpool_run(struct dtf_bpool *p, json_t *task, atomic_int *cancel)
 		if (K == 1)
 			shard_main(&sh[k]);
 		else
-			pthread_create(&sh[k].thread, NULL, shard_main, &sh[k]);
+			spawn_thread(&sh[k].thread, shard_main, &sh[k]);
 	}
 	for (int k = 0; sh && K > 1 && k < K; k++)
 		pthread_join(sh[k].thread, NULL);
@@ -1167,7 +1221,7 @@ struct dtf_bpool *dtf_bpool_new(const struct dtf_bpool_config *cfg, char *err, s
 		p->inst[i].index = i;
 		p->inst[i].state = I_STARTING;
 		sa[i] = (struct start_arg){.p = p, .in = &p->inst[i]};
-		pthread_create(&sa[i].t, NULL, start_main, &sa[i]);
+		spawn_thread(&sa[i].t, start_main, &sa[i]);
 	}
 	for (int i = 0; i < p->n; i++) {
 		pthread_join(sa[i].t, NULL);
@@ -1187,6 +1241,7 @@ struct dtf_bpool *dtf_bpool_new(const struct dtf_bpool_config *cfg, char *err, s
 			break;
 		}
 	json_object_set_new(p->probe, "instances", json_integer(p->n));
+	p->supervised = spawn_thread(&p->supervisor, supervisor_main, p) == 0;
 	log_info("browser pool: %d of %d %s instances up (version %s)", up, p->n, p->browser,
 		 dtf_json_str(p->probe, "version", "?"));
 	return p;
@@ -1196,6 +1251,9 @@ void dtf_bpool_free(struct dtf_bpool *p)
 {
 	if (!p)
 		return;
+	atomic_store(&p->stopping, 1);
+	if (p->supervised)
+		pthread_join(p->supervisor, NULL);
 	for (int i = 0; i < p->n; i++) {
 		if (p->inst[i].pgid > 0 && p->inst[i].wd.session[0])
 			dtf_wd_delete_session(&p->inst[i].wd, 3);

@@ -3,6 +3,7 @@
  * driver that was killed into the next instance. */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -174,6 +175,17 @@ int dtf_wd_navigate(struct dtf_wd *wd, const char *url, double timeout_s)
 	json_t *v = NULL;
 	int rc = session_call(wd, "POST", "/url", json_pack("{s:s}", "url", url), timeout_s, &v);
 
+	json_decref(v);
+	return rc;
+}
+
+int dtf_wd_current_url(struct dtf_wd *wd, char **url)
+{
+	json_t *v = NULL;
+	int rc = session_call(wd, "GET", "/url", NULL, 10, &v);
+
+	if (url)
+		*url = rc == 0 && json_is_string(v) ? strdup(json_string_value(v)) : NULL;
 	json_decref(v);
 	return rc;
 }

@@ -42,6 +42,10 @@ int dtf_wd_set_timeouts(struct dtf_wd *wd, double script_s, double page_load_s);
 /* POST /session/{id}/url: loads url and waits for it (bounded by timeout_s on the HTTP side). */
 int dtf_wd_navigate(struct dtf_wd *wd, const char *url, double timeout_s);
 
+/* GET /session/{id}/url: the page's URL, which the driver must ask the browser for: a cheap check
+ * that the browser still answers. *url (may be NULL) gets it (owned by the caller). */
+int dtf_wd_current_url(struct dtf_wd *wd, char **url);
+
 /* POST /session/{id}/execute/async {"script": script, "args": []}. The script ends by calling its
  * last argument; *value gets what it passed (owned by the caller). The HTTP call is cut after
  * timeout_s, the watchdog of a browser that hangs. */

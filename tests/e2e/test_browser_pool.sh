@@ -115,6 +115,10 @@ PY
 grep -q "replaced (crashed" "$T/worker-bw-1.log" || fail "no instance was replaced after the kill"
 for p in $OLD; do pid_alive "$p" && fail "browser $p survived its SIGKILL"; done
 log "a killed browser's task passed on the retry"
+# The browsers that were idle died too: each instance is replaced (the busy one after its page
+# failed, the idle ones by the pool's supervisor) before the next test needs all three.
+replaced_all() { [ "$(grep -c "replaced (crashed" "$T/worker-bw-1.log")" -ge 3 ]; }
+wait_for -t $((30 * SCALE)) -m "the three instances to be replaced" replaced_all
 
 # Three shards on three instances at once, merged into one result.
 SH=$(submit "{\"type\": \"browser\", \"cwd\": \"$PAGES\", \"page\": \"shard.html\", \"script\": \"await dtfRun()\", \"shards\": 3, \"items\": [1, 2, 3, 4, 5, 6], \"timeout_s\": 60}")

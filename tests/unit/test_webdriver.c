@@ -172,6 +172,13 @@ static void test_session_lifecycle(void **state)
 	f.reply = "{\"value\": null}";
 	assert_int_equal(dtf_wd_set_timeouts(&wd, 31, 65), 0);
 	assert_int_equal(dtf_wd_navigate(&wd, "http://127.0.0.1:9/page.html", 10), 0);
+	f.reply = "{\"value\": \"http://127.0.0.1:9/page.html\"}";
+	{
+		char *u = NULL;
+		assert_int_equal(dtf_wd_current_url(&wd, &u), 0);
+		assert_string_equal(u, "http://127.0.0.1:9/page.html");
+		free(u);
+	}
 	f.reply = "{\"value\": {\"result\": {\"passed\": true}}}";
 	assert_int_equal(dtf_wd_execute_async(&wd, "arguments[0](1)", 10, &v), 0);
 	assert_true(json_is_true(json_object_get(json_object_get(v, "result"), "passed")));
@@ -185,7 +192,7 @@ static void test_session_lifecycle(void **state)
 	assert_int_equal(dtf_wd_delete_session(&wd, 5), 0);
 	assert_string_equal(wd.session, "");
 
-	assert_int_equal(f.n, 6);
+	assert_int_equal(f.n, 7);
 	assert_request(&f, 0, "POST", "/session",
 		       "{\"capabilities\": {\"alwaysMatch\": {\"browserName\": \"chrome\", "
 		       "\"goog:chromeOptions\": {\"binary\": \"/usr/bin/chromium\", \"args\": "
@@ -195,10 +202,11 @@ static void test_session_lifecycle(void **state)
 		       "{\"script\": 31000, \"pageLoad\": 65000}");
 	assert_request(&f, 2, "POST", "/session/abc123/url",
 		       "{\"url\": \"http://127.0.0.1:9/page.html\"}");
-	assert_request(&f, 3, "POST", "/session/abc123/execute/async",
+	assert_request(&f, 3, "GET", "/session/abc123/url", NULL);
+	assert_request(&f, 4, "POST", "/session/abc123/execute/async",
 		       "{\"script\": \"arguments[0](1)\", \"args\": []}");
-	assert_request(&f, 4, "POST", "/session/abc123/se/log", "{\"type\": \"browser\"}");
-	assert_request(&f, 5, "DELETE", "/session/abc123", NULL);
+	assert_request(&f, 5, "POST", "/session/abc123/se/log", "{\"type\": \"browser\"}");
+	assert_request(&f, 6, "DELETE", "/session/abc123", NULL);
 	fake_stop(&f);
 }
 
