@@ -103,6 +103,7 @@ const struct dtf_http_route api_routes[] = {
     {"GET", "/api/v1/runs/{id}", api_h_run_get, false},
     {"POST", "/api/v1/workers/register", api_h_worker_register, false},
     {"GET", "/api/v1/workers", api_h_workers_list, false},
+    {"GET", "/api/v1/browsers", api_h_browsers_list, false},
     {"POST", "/api/v1/workers/{id}/heartbeat", api_h_worker_heartbeat, false},
     {"POST", "/api/v1/workers/{id}/lease", api_h_worker_lease, false},
     {"GET", "/api/v1/workers/{id}", api_h_worker_get, false},

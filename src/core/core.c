@@ -257,6 +257,7 @@ void core_free(struct coord *c)
 	constraints_registry_free(c->constraints);
 	free(c->rhist);
 	json_decref(c->blocked_hw);
+	json_decref(c->browser_perf);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -476,6 +476,8 @@ static void *heartbeat_main(void *arg)
 				 (int)atomic_load(&a->draining), "running", running_ids(a),
 				 "resources", live_resources(), "executor_restarts",
 				 (int)atomic_load(&a->executor_restarts));
+		if (a->cfg.browsers)
+			json_object_set_new(body, "browsers", dtf_bpool_status(a->cfg.browsers));
 		snprintf(path, sizeof(path), "/api/v1/workers/%s/heartbeat", a->worker_id);
 		wait_ms = (long)(a->hb_interval * 1000);
 		pthread_mutex_unlock(&a->lock);

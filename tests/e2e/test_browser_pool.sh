@@ -144,6 +144,36 @@ assert len(names) == 6 and names[0].startswith("shard"), names
 PY
 log "3 shards ran at once on three instances and merged"
 
+# The performance history: GET /api/v1/browsers lists the pool's instances with their states,
+# the adapter, and per benchmark the recent metrics; a run much slower than the ones before is
+# flagged as a regression.
+for g in 10 11 10 4; do
+	id=$(submit "{\"name\": \"perfbench\", \"type\": \"browser\", \"cwd\": \"$PAGES\", \"page\": \"perf.html?gflops=$g\", \"timeout_s\": 30}")
+	wait_for -t $((30 * SCALE)) -m "perfbench $g to finish" task_status_is "$id" completed
+done
+pool_reported() { api GET /api/v1/browsers | jq_py 'len(d["browsers"][0]["instances"])' | grep -qx 3; }
+wait_for -t 10 -m "the pool's instances in a heartbeat" pool_reported
+api GET /api/v1/browsers > "$T/browsers.json"
+python3 - "$T/browsers.json" <<'PY' || fail "GET /api/v1/browsers: $(cat "$T/browsers.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))["browsers"]
+assert len(d) == 1, d
+b = d[0]
+assert b["worker_id"] == "bw-1" and b["browser"] == "chromium" and b["software"] is True, b
+assert b["adapter"] == "google swiftshader (software)", b["adapter"]
+states = [i["state"] for i in b["instances"]]
+assert len(states) == 3 and all(s in ("idle", "busy", "recycling", "crashed", "starting", "down") for s in states), states
+assert sum(i["restarts"] for i in b["instances"]) >= 4, b["instances"]  # hang + kill of 3
+bench = {x["benchmark"]: x for x in b["benchmarks"]}
+assert bench["matmul"]["runs"] == 1 and bench["matmul"]["last"]["gflops_256"] > 0, bench["matmul"]
+p = bench["perfbench"]
+assert p["runs"] == 4 and p["last"]["gflops"] == 4, p
+reg = {r["metric"]: r for r in p["regressions"]}
+assert set(reg) == {"gflops", "ms_total"}, p["regressions"]
+assert reg["gflops"]["baseline"] == 10 and round(reg["gflops"]["change_pct"]) == -60, reg
+PY
+log "GET /api/v1/browsers: instances, adapter, history and a regression flagged"
+
 # No browser outlives its worker.
 kill -TERM "${WORKER_PID[bw-1]}"
 wait_exit "${WORKER_PID[bw-1]}" $((30 * SCALE))
