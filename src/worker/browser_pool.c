@@ -141,12 +141,46 @@ static void reply(int fd, int status, const char *type, const char *body, size_t
 	send_all(fd, body, len);
 }
 
-/* Serves one request: GET of a file under the root, no "..", no query. */
+int dtf_bpool_request_path(const char *req, size_t len, char *rel, size_t rlen)
+{
+	const char *p, *end, *stop = req + len;
+	size_t j = 0;
+
+	if (rlen == 0 || len < 6 || memcmp(req, "GET /", 5) != 0)
+		return DTF_EINVAL;
+	p = req + 5;
+	for (end = p; end < stop && *end != ' ' && *end != '?' && *end != '#' && *end != '\r' &&
+		      *end != '\n' && *end != '\0';
+	     end++)
+		;
+	/* Percent-decoding, then no parent segments and no NUL: the root is the task's
+	 * directory. */
+	while (p < end) {
+		char ch = *p;
+		if (ch == '%' && end - p >= 3 && isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])) {
+			char hex[3] = {p[1], p[2], 0};
+			ch = (char)strtol(hex, NULL, 16);
+			p += 3;
+		} else {
+			p++;
+		}
+		if (ch == '\0' || j + 1 >= rlen)
+			return DTF_EINVAL;
+		rel[j++] = ch;
+	}
+	rel[j] = '\0';
+	if (strstr(rel, "..") || rel[0] == '/')
+		return DTF_EINVAL;
+	return 0;
+}
+
+/* Serves one request: GET of a file under the root. */
 static void serve_one(struct fileserver *fs, int fd)
 {
-	char req[8192], path[4096], rel[2048], file[8192];
-	size_t got = 0, j = 0;
-	char *sp, *end, *data = NULL;
+	char req[8192], rel[2048], file[8192];
+	size_t got = 0;
+	char *data = NULL;
 	size_t len;
 	struct timeval tv = {5, 0};
 
@@ -161,27 +195,7 @@ static void serve_one(struct fileserver *fs, int fd)
 			break;
 	}
 	req[got] = '\0';
-	if (strncmp(req, "GET /", 5) != 0 || !(sp = strchr(req + 4, ' '))) {
-		reply(fd, 404, "text/plain", "not found\n", 10);
-		return;
-	}
-	*sp = '\0';
-	snprintf(path, sizeof(path), "%s", req + 5);
-	if ((end = strpbrk(path, "?#")))
-		*end = '\0';
-	/* Percent-decoding, then no parent segments: the root is the task's directory. */
-	for (size_t i = 0; path[i] && j < sizeof(rel) - 1; i++) {
-		if (path[i] == '%' && isxdigit((unsigned char)path[i + 1]) &&
-		    isxdigit((unsigned char)path[i + 2])) {
-			char hex[3] = {path[i + 1], path[i + 2], 0};
-			rel[j++] = (char)strtol(hex, NULL, 16);
-			i += 2;
-		} else {
-			rel[j++] = path[i];
-		}
-	}
-	rel[j] = '\0';
-	if (strstr(rel, "..") || memchr(rel, '\0', j)) {
+	if (dtf_bpool_request_path(req, got, rel, sizeof(rel)) != 0) {
 		reply(fd, 404, "text/plain", "not found\n", 10);
 		return;
 	}

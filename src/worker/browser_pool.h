@@ -52,6 +52,12 @@ void dtf_bpool_add_capabilities(struct dtf_bpool *p, json_t *caps);
  * instance. */
 json_t *dtf_bpool_run(struct dtf_bpool *p, json_t *task, atomic_int *cancel);
 
+/* The page server's request parser: from an HTTP request (len bytes, not NUL-terminated), the
+ * path of a GET relative to the served root, percent-decoded, without its query, into rel
+ * (rlen bytes). 0, or DTF_EINVAL for anything but a GET of a path without "..", NUL or a
+ * leading '/' that fits. */
+int dtf_bpool_request_path(const char *req, size_t len, char *rel, size_t rlen);
+
 /* The instances' states for the worker's heartbeat / registration: [{index, state, tasks,
  * restarts, pid}] (owned by the caller). */
 json_t *dtf_bpool_status(struct dtf_bpool *p);

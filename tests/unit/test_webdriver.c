@@ -17,6 +17,7 @@
 #include "unit_main.h"
 
 #include "common/err.h"
+#include "worker/browser_pool.h"
 #include "worker/webdriver.h"
 
 #define MAX_REQ 16
@@ -258,11 +259,34 @@ static void test_failures_told_apart(void **state)
 	assert_int_equal(wd.fail, DTF_WD_BROWSER);
 }
 
+/* The page server's request parser: what it serves, what it refuses. */
+static void test_page_request_path(void **state)
+{
+	char rel[64];
+	const char *ok = "GET /tests/web/matmul.html?sizes=64 HTTP/1.1\r\n\r\n";
+	const char *enc = "GET /a%20b.html HTTP/1.1\r\n";
+	const char *bad[] = {"GET /../etc/passwd HTTP/1.1\r\n", "GET /a/%2e%2e/b HTTP/1.1\r\n",
+			     "GET /%00 HTTP/1.1\r\n",		"POST /x HTTP/1.1\r\n",
+			     "GET //etc/passwd HTTP/1.1\r\n",	"GET"};
+
+	(void)state;
+	assert_int_equal(dtf_bpool_request_path(ok, strlen(ok), rel, sizeof(rel)), 0);
+	assert_string_equal(rel, "tests/web/matmul.html");
+	assert_int_equal(dtf_bpool_request_path(enc, strlen(enc), rel, sizeof(rel)), 0);
+	assert_string_equal(rel, "a b.html");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (dtf_bpool_request_path(bad[i], strlen(bad[i]), rel, sizeof(rel)) == 0)
+			fail_msg("accepted '%s' as '%s'", bad[i], rel);
+	/* A path longer than the buffer is refused, not cut. */
+	assert_int_equal(dtf_bpool_request_path(ok, strlen(ok), rel, 8), DTF_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_session_lifecycle),
 	    cmocka_unit_test(test_failures_told_apart),
+	    cmocka_unit_test(test_page_request_path),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);
