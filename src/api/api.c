@@ -134,6 +134,7 @@ const struct dtf_http_route api_routes[] = {
     {"POST", "/api/v1/keys", api_h_keys_add, DTF_ROUTE_ADMIN},
     {"DELETE", "/api/v1/keys/{name}", api_h_keys_revoke, DTF_ROUTE_ADMIN},
     {"POST", "/api/v1/workers/{id}/revoke", api_h_worker_revoke, DTF_ROUTE_ADMIN},
+    {"GET", "/api/v1/browsers", api_h_browsers_list, DTF_ROUTE_READ},
     {NULL, NULL, NULL, 0},
 };
 

@@ -85,6 +85,7 @@ void api_h_worker_register(struct dtf_http_req *r);
 void api_h_worker_heartbeat(struct dtf_http_req *r);
 void api_h_worker_lease(struct dtf_http_req *r);
 void api_h_workers_list(struct dtf_http_req *r);
+void api_h_browsers_list(struct dtf_http_req *r);
 void api_h_worker_get(struct dtf_http_req *r);
 void api_h_worker_quarantine(struct dtf_http_req *r);
 void api_h_healthz(struct dtf_http_req *r);

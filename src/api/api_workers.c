@@ -118,6 +118,18 @@ void api_h_workers_list(struct dtf_http_req *r)
 	dtf_http_reply_json(r, 200, list);
 }
 
+/* GET /api/v1/browsers: the workers' browser pools (docs/browsers.md). */
+void api_h_browsers_list(struct dtf_http_req *r)
+{
+	struct coord *c = api_core(r);
+	json_t *list;
+
+	pthread_mutex_lock(&c->lock);
+	list = core_browsers_list(c);
+	pthread_mutex_unlock(&c->lock);
+	dtf_http_reply_json(r, 200, json_pack("{s:o}", "browsers", list));
+}
+
 void api_h_worker_get(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);

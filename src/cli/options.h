@@ -44,6 +44,10 @@ struct worker_options {
 	const char *const *hardware; /* --hardware values, each "X,Y,…", or NULL */
 	int exit_with_parent;	     /* --exit-with-parent PID, or 0 */
 	struct dtf_tls_client tls;   /* --ca-cert, --insecure, --tls-cert/--tls-key (mTLS) */
+	const char *browsers;	     /* --browsers chromium[:N], or NULL: no browser pool */
+	const char *browser_flags, *browser_extra_flags, *browser_driver, *browser_binary;
+	int browser_recycle; /* tasks per browser instance (0: never recycled) */
+	int browser_memory;  /* MiB per browser instance (0: no bound) */
 	bool detect, help, print_doc, auto_register;
 	const char *enroll_key, *enroll_key_file; /* --enroll-key, --enroll-key-file */
 	char *enroll_key_read;			  /* the file's key (owned) */

@@ -19,6 +19,7 @@
 #include "common/yaml.h"
 #include "plugin/plugin.h"
 #include "worker/agent.h"
+#include "worker/browser_pool.h"
 #include "worker/hw.h"
 
 /* Adds the labels of "k=v,k=v" (or, with one, a single "k=v" whose value may hold commas) to o.
@@ -159,6 +160,25 @@ static const struct dtf_opt worker_opts[] = {
 	 .arg = "PID",
 	 .help = "stop at once (as on SIGQUIT) when process PID, this worker's parent, dies "
 		 "(dtf run's local workers)"},
+	{.flag = "browsers", .env = "DTF_BROWSERS", .type = DTF_OPT_STRING, .offset = OFF(browsers),
+	 .arg = "chromium[:N]",
+	 .help = "run a pool of N headless browsers for `browser` tasks (docs/browsers.md)"},
+	{.flag = "browser-flags", .type = DTF_OPT_STRING, .offset = OFF(browser_flags),
+	 .arg = "FLAGS", .help = "the browser's launch flags, space-separated, instead of the "
+				 "defaults (--headless=new --enable-unsafe-webgpu …)"},
+	{.flag = "browser-extra-flags", .type = DTF_OPT_STRING,
+	 .offset = OFF(browser_extra_flags), .arg = "FLAGS",
+	 .help = "launch flags added to the browser's defaults"},
+	{.flag = "browser-recycle", .type = DTF_OPT_INT, .offset = OFF(browser_recycle), .min = 0,
+	 .max = 1000000, .def = "50", .arg = "N",
+	 .help = "replace a browser instance after N tasks (0 = never)"},
+	{.flag = "browser-memory", .type = DTF_OPT_INT, .offset = OFF(browser_memory), .min = 0,
+	 .max = 1048576, .def = "4096", .arg = "MIB",
+	 .help = "replace a browser instance whose processes use more than MIB (0 = no bound)"},
+	{.flag = "browser-driver", .type = DTF_OPT_STRING, .offset = OFF(browser_driver),
+	 .def = "chromedriver", .arg = "PATH", .help = "the browser's WebDriver server"},
+	{.flag = "browser-binary", .type = DTF_OPT_STRING, .offset = OFF(browser_binary),
+	 .def = "/usr/bin/chromium", .arg = "PATH", .help = "the browser"},
 	{.flag = "help", .short_flag = 'h', .type = DTF_OPT_BOOL, .offset = OFF(help),
 	 .help = "show this help"},
 	{.flag = "print-config-doc", .type = DTF_OPT_BOOL, .offset = OFF(print_doc),
@@ -237,6 +257,8 @@ int cmd_worker(int argc, char **argv)
 	int rc = 0;
 	json_t *cfgdoc = NULL;
 	struct dtf_plugins *plugins = NULL;
+	struct dtf_bpool *pool = NULL;
+	json_t *bcfg = NULL;
 	sigset_t set;
 
 	if (worker_options_load(&o, argc, argv) != 0) {
@@ -281,6 +303,8 @@ int cmd_worker(int argc, char **argv)
 			goto out;
 		}
 		plugins = dtf_plugins_load(cfgdoc, o.config, &hi, perr, sizeof(perr));
+		bcfg =
+		    json_incref(json_object_get(json_object_get(cfgdoc, "browsers"), "chromium"));
 		json_decref(cfgdoc);
 		if (!plugins) {
 			fprintf(stderr, "dtf worker: %s\n", perr);
@@ -292,6 +316,41 @@ int cmd_worker(int argc, char **argv)
 	cfg->labels = o.labels;
 	cfg->extra_hardware = hw;
 	cfg->capabilities = o.caps;
+	if (!cfg->work_dir) {
+		snprintf(workdir, sizeof(workdir), ".dtf/work/%s",
+			 cfg->worker_id ? cfg->worker_id : "worker");
+		cfg->work_dir = workdir;
+	}
+	if (o.browsers || json_is_object(bcfg)) {
+		/* Flags win over the config file's browsers.chromium section. */
+		struct dtf_bpool_config bc = {
+		    .browser = "chromium",
+		    .size = (int)dtf_json_int(bcfg, "instances", 1),
+		    .recycle_after = (int)dtf_json_int(bcfg, "recycle_after", o.browser_recycle),
+		    .memory_mb = dtf_json_num(bcfg, "memory_mb", o.browser_memory),
+		    .driver = dtf_json_str(bcfg, "driver", o.browser_driver),
+		    .binary = dtf_json_str(bcfg, "binary", o.browser_binary),
+		    .flags = o.browser_flags ? o.browser_flags : dtf_json_str(bcfg, "flags", NULL),
+		    .extra_flags = o.browser_extra_flags ? o.browser_extra_flags
+							 : dtf_json_str(bcfg, "extra_flags", NULL),
+		    .work_dir = cfg->work_dir,
+		    .output_cap = cfg->output_cap};
+		char perr[512];
+		if (o.browsers && dtf_bpool_parse_spec(o.browsers, &bc.browser, &bc.size) != 0) {
+			fprintf(stderr,
+				"dtf worker: --browsers wants chromium or chromium:N (1-64)\n");
+			rc = 2;
+			goto out;
+		}
+		dtf_mkdirs(cfg->work_dir, 0755);
+		pool = dtf_bpool_new(&bc, perr, sizeof(perr));
+		if (!pool) {
+			fprintf(stderr, "dtf worker: %s\n", perr);
+			rc = 1;
+			goto out;
+		}
+		cfg->browsers = pool;
+	}
 	if (o.detect) {
 		json_t *c = agent_capabilities(cfg);
 		char *s = json_dumps(c, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -299,11 +358,6 @@ int cmd_worker(int argc, char **argv)
 		free(s);
 		json_decref(c);
 		goto out;
-	}
-	if (!cfg->work_dir) {
-		snprintf(workdir, sizeof(workdir), ".dtf/work/%s",
-			 cfg->worker_id ? cfg->worker_id : "worker");
-		cfg->work_dir = workdir;
 	}
 	{
 		char terr[512];
@@ -334,6 +388,8 @@ int cmd_worker(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	rc = agent_run(cfg) ? 1 : 0;
 out:
+	dtf_bpool_free(pool);
+	json_decref(bcfg);
 	dtf_plugins_free(plugins);
 	json_decref(hw);
 	worker_options_release(&o);

@@ -258,6 +258,7 @@ void core_free(struct coord *c)
 	free(c->rhist);
 	json_decref(c->blocked_hw);
 	json_decref(c->auth.revoked);
+	json_decref(c->browser_perf);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }

@@ -205,7 +205,15 @@ struct coord {
 	struct sx *sx; /* the pending index and the scheduling strategy (src/sched/) */
 	struct run_waiter *run_waiters; /* suspended run summaries */
 	struct outbox *outbox;		/* notifications (outbox.c); NULL when none are set up */
+	/* Browser benchmarks' history (browsers.c): "worker|browser|adapter|benchmark" ->
+	 * {worker_id, browser, adapter, benchmark, runs: [{at, task_id, version, metrics}]}. */
+	json_t *browser_perf;
 };
+
+/* ---- browsers.c ---- */
+
+/* Records the metrics of a passed browser task's run in the performance history. */
+void browsers_record(struct coord *c, struct ctask *t, struct cworker *w, json_t *result);
 
 /* ---- task.c: validation and documents ---- */
 

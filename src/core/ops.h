@@ -136,6 +136,9 @@ int core_worker_lease(struct coord *c, const char *worker_id, const char *protoc
 		      json_t **leased, struct core_err *e);
 /* All workers' views and the blocked hardware, {"workers", "blocked_hardware"}. */
 json_t *core_workers_list(struct coord *c);
+/* The browser instances of every worker's pool, with their probed capabilities and the recent
+ * metrics of browser benchmarks (regressions flagged): GET /api/v1/browsers (browsers.c). */
+json_t *core_browsers_list(struct coord *c);
 /* One worker's view, or NULL with DTF_ENOTFOUND. */
 json_t *core_worker_get(struct coord *c, const char *id, struct core_err *e);
 

@@ -216,6 +216,7 @@ int core_result_apply(struct coord *c, struct cworker *w, const char *task_id, j
 		 * failed. */
 		recovery_on_success(c, t);
 		lease_task_passed(c, t, w, result);
+		browsers_record(c, t, w, result);
 		state_release(c, t);
 		json_object_del(task_doc(t), "error");
 		if (failed_before(t))

@@ -40,7 +40,8 @@ bool task_is_final(enum task_status s)
 }
 
 /* Task types the core knows; plugins add more (a worker advertises the types it runs). */
-static const char *const known_types[] = {"command", "test", "benchmark", "shell", NULL};
+/* "browser": a page run in a worker's browser pool (worker/browser_pool.c), no command. */
+static const char *const known_types[] = {"command", "test", "benchmark", "shell", "browser", NULL};
 
 static bool is_known_type(const char *t)
 {
@@ -348,10 +349,18 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 	type = dtf_json_str(out, "type", NULL);
 	/* A plugin's task type is run by its task processor: no command needed. */
 	if (!json_object_get(out, "command") && !json_object_get(out, "shell") &&
-	    !(type && is_plugin_type(plugin_types, type))) {
+	    !(type && is_plugin_type(plugin_types, type)) &&
+	    !(type && strcmp(type, "browser") == 0)) {
 		snprintf(
 		    err, errlen,
 		    "the task needs 'command' (a list of strings) or 'shell' (a string) to run");
+		goto fail;
+	}
+	if (type && strcmp(type, "browser") == 0 &&
+	    !json_is_string(json_object_get(params, "page")) &&
+	    !json_is_string(json_object_get(params, "url"))) {
+		snprintf(err, errlen,
+			 "a browser task needs 'page' (a file of the task's) or 'url'");
 		goto fail;
 	}
 	if (json_object_get(out, "command") && json_object_get(out, "shell")) {

@@ -315,6 +315,10 @@ json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *
 		if (json_is_object(json_object_get(body, "resources")) &&
 		    json_object_size(json_object_get(body, "resources")) <= 16)
 			json_object_set(w->doc, "live", json_object_get(body, "resources"));
+		/* The browser pool's instances and their states (docs/browsers.md). */
+		if (json_is_array(json_object_get(body, "browsers")) &&
+		    json_array_size(json_object_get(body, "browsers")) <= 64)
+			json_object_set(w->doc, "browser_pool", json_object_get(body, "browsers"));
 		if (dtf_json_bool(body, "draining", false) && w->status != WS_DRAINING) {
 			w->status = WS_DRAINING;
 			log_info("worker %s is draining", w->id);

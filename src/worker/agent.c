@@ -35,6 +35,7 @@
 #include "net/http.h"
 #include "plugin/plugin.h"
 #include "worker/agent.h"
+#include "worker/browser_pool.h"
 #include "worker/classify.h"
 #include "worker/exec.h"
 #include "worker/hw.h"
@@ -257,6 +258,7 @@ json_t *agent_capabilities(const struct agent_config *cfg)
 	json_array_foreach(cfg->extra_hardware, i, e)
 		json_array_append(hw, e);
 	dtf_plugins_detect_resources(cfg->plugins, caps);
+	dtf_bpool_add_capabilities(cfg->browsers, caps);
 	if (json_is_object(cfg->capabilities))
 		json_object_update(caps, cfg->capabilities);
 	if (env && *env) {
@@ -314,10 +316,12 @@ static int do_register(struct agent *a, struct conn *cn)
 		if (a->worker_id[0])
 			json_object_set_new(body, "worker_id", json_string(a->worker_id));
 		pthread_mutex_unlock(&a->lock);
-		if (dtf_plugins_task_types(a->cfg.plugins)[0]) {
-			/* The built-in types plus the plugins' own. */
+		if (dtf_plugins_task_types(a->cfg.plugins)[0] || a->cfg.browsers) {
+			/* The built-in types plus the plugins' own (and the browser pool's). */
 			json_t *types =
 			    json_pack("[s,s,s,s]", "command", "test", "shell", "benchmark");
+			if (a->cfg.browsers)
+				json_array_append_new(types, json_string("browser"));
 			for (const char *const *t = dtf_plugins_task_types(a->cfg.plugins); *t;
 			     t++) {
 				size_t k;
@@ -473,6 +477,8 @@ static void *heartbeat_main(void *arg)
 				 (int)atomic_load(&a->draining), "running", running_ids(a),
 				 "resources", live_resources(), "executor_restarts",
 				 (int)atomic_load(&a->executor_restarts));
+		if (a->cfg.browsers)
+			json_object_set_new(body, "browsers", dtf_bpool_status(a->cfg.browsers));
 		snprintf(path, sizeof(path), "/api/v1/workers/%s/heartbeat", a->worker_id);
 		wait_ms = (long)(a->hb_interval * 1000);
 		pthread_mutex_unlock(&a->lock);
@@ -1128,6 +1134,27 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 		return infrastructure_result(a, task, rc == ENOSPC ? "disk_full" : "work_dir", rc,
 					     message);
 	}
+	if (strcmp(dtf_json_str(task, "type", ""), "browser") == 0 && a->cfg.browsers) {
+		/* A page in the browser pool (worker/browser_pool.c). */
+		json_t *t = json_copy(task), *pres;
+		json_object_set_new(t, "work_dir", json_string(workdir));
+		pres = dtf_bpool_run(a->cfg.browsers, t, &sl->cancel);
+		json_decref(t);
+		if (atomic_load(&sl->cancel) && atomic_load(&sl->interrupted))
+			json_object_set_new(pres, "outcome", json_string("interrupted"));
+		json_object_set_new(json_object_get(pres, "result"), "worker_id",
+				    json_string(a->worker_id));
+		json_object_set_new(pres, "protocol", json_integer(PROTOCOL));
+		json_object_set_new(pres, "worker_id", json_string(a->worker_id));
+		json_object_set_new(pres, "attempt",
+				    json_integer(dtf_json_int(task, "attempt", 1)));
+		return pres;
+	}
+	if (strcmp(dtf_json_str(task, "type", ""), "browser") == 0 &&
+	    !dtf_plugins_handles(a->cfg.plugins, "browser"))
+		return infrastructure_result(
+		    a, task, "browser_missing", 0,
+		    "this worker has no browser pool (dtf worker --browsers)");
 	if (dtf_plugins_handles(a->cfg.plugins, dtf_json_str(task, "type", ""))) {
 		/* A plugin's task type: its task processor runs it here. */
 		json_t *t = json_copy(task), *pres = NULL;

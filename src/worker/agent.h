@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct dtf_plugins;
+struct dtf_bpool;
 
 struct agent_config {
 	const char *coordinator;     /* base URL */
@@ -24,6 +25,7 @@ struct agent_config {
 	double lease_wait_s;	     /* long-poll length (default 20 s) */
 	double drain_timeout_s;	     /* bound of the drain from the first signal; 0: none */
 	struct dtf_plugins *plugins; /* task processors and resource managers, or NULL */
+	struct dtf_bpool *browsers;  /* the browser pool of `browser` tasks, or NULL (borrowed) */
 };
 
 /* Runs the agent until it is told to stop: the first SIGTERM/SIGINT drains (finishes running

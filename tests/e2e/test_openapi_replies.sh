@@ -99,6 +99,7 @@ assert_eq "$(jq_py 'd["done"]' "$T/body")" true "the run is done"
 check GET /api/v1/runs/{id}/export "/api/v1/runs/$RUN/export?format=markdown"
 want 200
 check GET /api/v1/workers /api/v1/workers
+check GET /api/v1/browsers /api/v1/browsers
 want 200
 check GET /api/v1/workers/{id} /api/v1/workers/w1
 want 200
