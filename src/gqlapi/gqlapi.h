@@ -35,7 +35,7 @@ struct gqlapi_ctx {
 	json_t *memo;	 /* documents by what they are: "runs", "run:ID", "workers", ... */
 	struct gqlapi_tasks *tasks;
 	size_t ntasks;
-	int role;	 /* the request's key's role (api_role; docs/auth.md) */
+	int role; /* the request's key's role (api_role; docs/auth.md) */
 };
 
 /* Forgets what ctx keeps (a mutation changes it); gqlapi_ctx_release() also frees. */
