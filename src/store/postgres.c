@@ -364,6 +364,12 @@ static int drain(struct dtf_store *st, struct pg *p, const char *what)
 		}
 		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && !rc)
 			rc = pg_err(st, p, what, res);
+		/* A COMMIT of a transaction that failed succeeds as a ROLLBACK. */
+		if (!rc && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+			snprintf(st->error, sizeof(st->error),
+				 "%s: the transaction was rolled back", what);
+			rc = DTF_ESTORE;
+		}
 		PQclear(res);
 	}
 out:
@@ -447,15 +453,13 @@ static int batch_add(struct dtf_store *st, struct pg *p, struct batch *b, const 
 	return 0;
 }
 
-static int nkey_cmp; /* the key fields of the batch being sorted (qsort has no argument) */
-
-/* By key, then the latest write first. */
-static int brow_cmp(const void *a, const void *b)
+/* By key (the first *nkey fields), then the latest write first. */
+static int brow_cmp(const void *a, const void *b, void *nkey)
 {
 	const struct brow *x = a, *y = b;
 	int i, c;
 
-	for (i = 0; i < nkey_cmp; i++) {
+	for (i = 0; i < *(const int *)nkey; i++) {
 		c = strcmp(x->f[i] ? x->f[i] : "", y->f[i] ? y->f[i] : "");
 		if (c)
 			return c;
@@ -508,8 +512,7 @@ static int batch_send(struct dtf_store *st, struct pg *p, struct batch *b)
 
 	if (!b->n)
 		return 0;
-	nkey_cmp = b->nkey;
-	qsort(b->v, b->n, sizeof(*b->v), brow_cmp);
+	qsort_r(b->v, b->n, sizeof(*b->v), brow_cmp, &b->nkey);
 	for (f = 0; f < b->nf; f++)
 		dtf_buf_init(&arr[f], (size_t)1 << 31);
 	for (from = 0; from < b->n && !rc;) {
