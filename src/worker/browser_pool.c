@@ -387,7 +387,7 @@ static int restart_instance(struct dtf_bpool *p, struct instance *in, const char
 	return rc;
 }
 
-/* The resident memory of every process in the group, in MiB. */
+/* The memory of every process in the group (proportional set sizes), in MiB. */
 static double group_rss_mb(pid_t pgid)
 {
 	DIR *d = opendir("/proc");
@@ -415,8 +415,21 @@ static double group_rss_mb(pid_t pgid)
 			   "%*c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
 			   "%*d %*d %*d %*u %*u %ld",
 			   &pg, &rss) == 2 &&
-		    pg == pgid)
-			kb += (double)(rss * page_kb);
+		    pg == pgid) {
+			/* The proportional share (Pss): the helpers share most of their pages,
+			 * which a sum of resident sets would count once per process. */
+			char line[256];
+			long pss = -1;
+			FILE *sm;
+			snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", e->d_name);
+			sm = fopen(path, "r");
+			while (sm && fgets(line, sizeof(line), sm))
+				if (sscanf(line, "Pss: %ld kB", &pss) == 1)
+					break;
+			if (sm)
+				fclose(sm);
+			kb += pss >= 0 ? (double)pss : (double)(rss * page_kb);
+		}
 		fclose(f);
 	}
 	closedir(d);
