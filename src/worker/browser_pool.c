@@ -387,7 +387,7 @@ static int restart_instance(struct dtf_bpool *p, struct instance *in, const char
 	return rc;
 }
 
-/* The resident memory of every process in the group, in MiB. */
+/* The memory of every process in the group (proportional set sizes), in MiB. */
 static double group_rss_mb(pid_t pgid)
 {
 	DIR *d = opendir("/proc");
@@ -415,8 +415,21 @@ static double group_rss_mb(pid_t pgid)
 			   "%*c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
 			   "%*d %*d %*d %*u %*u %ld",
 			   &pg, &rss) == 2 &&
-		    pg == pgid)
-			kb += (double)(rss * page_kb);
+		    pg == pgid) {
+			/* The proportional share (Pss): the helpers share most of their pages,
+			 * which a sum of resident sets would count once per process. */
+			char line[256];
+			long pss = -1;
+			FILE *sm;
+			snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", e->d_name);
+			sm = fopen(path, "r");
+			while (sm && fgets(line, sizeof(line), sm))
+				if (sscanf(line, "Pss: %ld kB", &pss) == 1)
+					break;
+			if (sm)
+				fclose(sm);
+			kb += pss >= 0 ? (double)pss : (double)(rss * page_kb);
+		}
 		fclose(f);
 	}
 	closedir(d);
@@ -593,6 +606,7 @@ struct page_run {
 	bool timed_out;	  /* the page did not finish in time */
 	bool load_errors; /* uncaught exceptions while it loaded */
 	bool dead_before; /* the instance was found dead before the page was loaded */
+	bool cancelled;	  /* the task was cancelled while its page ran */
 	int64_t start_ms; /* wall clock */
 	int64_t end_ms;
 	int instance;
@@ -643,7 +657,7 @@ static void call_failed(struct page_run *r, struct instance *in)
 /* Loads url in the instance and runs the harness; never fails as a C call: r says what
  * happened. */
 static void run_page(struct instance *in, const char *url, const char *script, double timeout_s,
-		     struct page_run *r)
+		     atomic_int *cancel, struct page_run *r)
 {
 	char *h = harness(script), poll[1024];
 	int64_t deadline = dtf_mono_ms() + (int64_t)(timeout_s * 1000);
@@ -684,6 +698,10 @@ static void run_page(struct instance *in, const char *url, const char *script, d
 			r->timed_out = true;
 			break;
 		}
+		if (cancel && atomic_load(cancel)) {
+			r->cancelled = true;
+			break;
+		}
 		snprintf(poll, sizeof(poll), harness_poll, left < POLL_MS ? left : (long)POLL_MS);
 		if (dtf_wd_execute_async(&in->wd, poll, POLL_MS / 1000.0 + WATCHDOG_GRACE_S, &v)) {
 			call_failed(r, in);
@@ -721,7 +739,7 @@ static void run_with_retry(struct dtf_bpool *p, const char *url, const char *scr
 			snprintf(r->err, sizeof(r->err), "no browser instance could be started");
 			return;
 		}
-		run_page(in, url, script, timeout_s, r);
+		run_page(in, url, script, timeout_s, cancel, r);
 		if (r->dead_before && dead++ < p->n) {
 			/* An idle instance that died meanwhile: replaced; the page has not run, so
 			 * this is not its retry. */
@@ -745,7 +763,10 @@ static void run_with_retry(struct dtf_bpool *p, const char *url, const char *scr
 			return;
 		}
 		/* A page that did not finish may still hold the browser busy: a fresh one. */
-		release(p, in, r->timed_out ? "hung past its timeout" : NULL);
+		release(p, in,
+			r->timed_out   ? "hung past its timeout"
+			: r->cancelled ? "its task was cancelled"
+				       : NULL);
 		return;
 	}
 }
@@ -958,7 +979,7 @@ json_t *dtf_bpool_run(struct dtf_bpool *p, json_t *task, atomic_int *cancel)
 		json_t *res = json_object_get(r->value, "result"), *m, *v;
 		const char *key;
 		char prefix[32] = "", start[32], end[32], one[1024] = "";
-		bool ok = res && !r->fail && !r->timed_out && !r->load_errors &&
+		bool ok = res && !r->fail && !r->timed_out && !r->load_errors && !r->cancelled &&
 			  !json_array_size(json_object_get(r->value, "errors")) &&
 			  dtf_json_bool(res, "passed", false);
 		json_t *tc;
@@ -985,7 +1006,9 @@ json_t *dtf_bpool_run(struct dtf_bpool *p, json_t *task, atomic_int *cancel)
 		dtf_rfc3339(r->start_ms, start);
 		dtf_rfc3339(r->end_ms, end);
 		if (!ok) {
-			if (r->fail == DTF_WD_BROWSER) {
+			if (r->cancelled) {
+				snprintf(one, sizeof(one), "the task was cancelled");
+			} else if (r->fail == DTF_WD_BROWSER) {
 				snprintf(one, sizeof(one), "the browser crashed twice: %s", r->err);
 			} else if (r->timed_out) {
 				snprintf(one, sizeof(one), "the page did not finish in %.1f s",
@@ -1003,7 +1026,9 @@ json_t *dtf_bpool_run(struct dtf_bpool *p, json_t *task, atomic_int *cancel)
 			if (strcmp(outcome, "passed") == 0) {
 				outcome = "failed";
 				snprintf(msg, sizeof(msg), "%s%s", prefix, one);
-				if (r->fail == DTF_WD_BROWSER) {
+				if (r->cancelled) {
+					kind = "cancelled";
+				} else if (r->fail == DTF_WD_BROWSER) {
 					kind = "infrastructure";
 					reason = "browser_crashed";
 				} else if (r->timed_out) {

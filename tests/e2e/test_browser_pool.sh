@@ -19,7 +19,19 @@ task_done() {
 EX="$DTF_SOURCE_DIR/examples/browser"
 PAGES="$DTF_SOURCE_DIR/tests/e2e/browser"
 
+# The config file's browsers.chromium section, as --detect shows it (flags would win over it).
+printf 'browsers:\n  chromium:\n    instances: 1\n    extra_flags: "--disable-extensions"\n' > "$T/w.yaml"
+dtf worker --config "$T/w.yaml" --detect --work-dir "$T/detect" > "$T/detect.json" 2> "$T/detect.log" ||
+	fail "dtf worker --config --detect: $(cat "$T/detect.log")"
+assert_eq "$(jq_py '[d["browsers"][0]["instances"], "webgpu:software" in d["hardware"]]' "$T/detect.json")" \
+	"[1, true]" "the config file's browser pool"
+dtf worker --browsers firefox:2 --detect > /dev/null 2>&1 && fail "--browsers firefox:2 was accepted"
+
 start_coordinator
+# A browser task needs a page or a URL.
+code=$(http POST /api/v1/tasks '{"type": "browser", "script": "1"}')
+assert_eq "$code" 400 "a browser task without page or url"
+assert_contains "$(body)" "needs 'page'" "the refusal's message"
 start_worker bw-1 --browsers chromium:3 --browser-recycle 100
 wait_for -t $((60 * SCALE)) -m "worker bw-1 to register" worker_registered bw-1
 
@@ -83,6 +95,15 @@ assert_contains "$(task_field "$HANG" 'd["error"]["message"]')" "did not finish 
 	"the hung page's message"
 wait_for -t $((30 * SCALE)) -m "the hung page's instance to be replaced" \
 	grep -q "replaced (hung past its timeout)" "$T/worker-bw-1.log"
+
+# A cancelled task stops waiting for its page (the next heartbeat tells the worker), and the
+# instance, whose page may still run, is replaced.
+CAN=$(submit "{\"type\": \"browser\", \"cwd\": \"$PAGES\", \"page\": \"hang.html\", \"timeout_s\": 120}")
+wait_for -t $((30 * SCALE)) -m "the task to cancel to run" task_status_is "$CAN" running
+api DELETE "/api/v1/tasks/$CAN" > /dev/null
+wait_for -t $((30 * SCALE)) -m "the cancelled page's instance to be replaced" \
+	grep -q "replaced (its task was cancelled)" "$T/worker-bw-1.log"
+assert_eq "$(task_field "$CAN" 'd["status"]')" cancelled "the cancelled browser task"
 
 # The browsers (not their drivers): Chromium's main processes of this test.
 browsers() {
@@ -163,7 +184,7 @@ assert b["worker_id"] == "bw-1" and b["browser"] == "chromium" and b["software"]
 assert b["adapter"] == "google swiftshader (software)", b["adapter"]
 states = [i["state"] for i in b["instances"]]
 assert len(states) == 3 and all(s in ("idle", "busy", "recycling", "crashed", "starting", "down") for s in states), states
-assert sum(i["restarts"] for i in b["instances"]) >= 4, b["instances"]  # hang + kill of 3
+assert sum(i["restarts"] for i in b["instances"]) >= 5, b["instances"]  # hang, cancel, kill of 3
 bench = {x["benchmark"]: x for x in b["benchmarks"]}
 assert bench["matmul"]["runs"] == 1 and bench["matmul"]["last"]["gflops_256"] > 0, bench["matmul"]
 p = bench["perfbench"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The browser pool under load: a worker with a pool of 4 instances (4 slots, instances recycled
 # every 25 tasks) runs 200 browser tasks in a row; they all pass, the pool keeps 4 browsers, and
-# the worker's own memory does not grow from the first 40 tasks to the last.
+# the worker's own memory does not grow from the first 40 tasks to the last; and an instance
+# past its memory bound is replaced.
 . "$(dirname "$0")/lib.sh"
 
 command -v chromedriver > /dev/null && [ -x /usr/bin/chromium ] ||
@@ -68,3 +69,14 @@ browsers() {
 n=$(browsers | wc -l)
 assert_eq "$n" 4 "browsers after 200 tasks"
 grep -q "recycled after 25 tasks" "$T/worker-bm-1.log" || fail "no instance was recycled"
+
+# The memory bound: an instance whose processes together (their proportional set sizes) pass it
+# is replaced after its task, which still passes.
+kill -TERM "${WORKER_PID[bm-1]}"
+wait_exit "${WORKER_PID[bm-1]}" $((30 * SCALE))
+start_worker bm-2 --browsers chromium:1 --browser-memory 50
+wait_for -t $((60 * SCALE)) -m "worker bm-2 to register" worker_registered bm-2
+ID=$(submit "{\"type\": \"browser\", \"cwd\": \"$PAGES\", \"page\": \"pass.html\", \"timeout_s\": 30}")
+wait_for -t $((60 * SCALE)) -m "the task on bm-2 to pass" task_status_is "$ID" completed
+wait_for -t $((30 * SCALE)) -m "the instance past its memory bound to be replaced" \
+	grep -q "MiB past the bound of 50 MiB" "$T/worker-bm-2.log"
