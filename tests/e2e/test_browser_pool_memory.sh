@@ -54,7 +54,12 @@ end = rss_kib()
 secs = time.time() - t0
 print(f"200 tasks in {secs:.1f} s ({200 / secs:.1f} tasks/s); worker RSS after 40: {base} KiB, "
       f"after 200: {end} KiB (+{end - base} KiB)")
-assert end - base < 4096, (base, end)
+# Under ASan the RSS holds its quarantine of freed memory (up to 256 MiB by design), so growth
+# says nothing there; the sanitizer build checks leaks instead, the developer build growth.
+if scale == 1:
+    assert end - base < 4096, (base, end)
+else:
+    print("(RSS growth not checked in a sanitizer build: ASan's quarantine keeps freed memory)")
 PY
 
 # Still four browsers (recycling replaced them, it did not add any).
