@@ -127,7 +127,7 @@ const struct dtf_http_route api_routes[] = {
     {"GET", "/api/v1/workers/{id}", api_h_worker_get, DTF_ROUTE_READ},
     {"GET", "/api/v1/recovery/history", api_h_recovery_history, DTF_ROUTE_READ},
     {"POST", "/api/v1/recovery/unblock", api_h_recovery_unblock, DTF_ROUTE_ADMIN},
-    {"GET", "/api/v1/notifications", api_h_notifications, DTF_ROUTE_READ},
+    {"GET", "/api/v1/notifications", api_h_notifications, DTF_ROUTE_ADMIN},
     {"POST", "/api/v1/workers/{id}/quarantine", api_h_worker_quarantine, DTF_ROUTE_ADMIN},
     {"DELETE", "/api/v1/workers/{id}/quarantine", api_h_worker_quarantine, DTF_ROUTE_ADMIN},
     {"GET", "/api/v1/keys", api_h_keys_list, DTF_ROUTE_ADMIN},
