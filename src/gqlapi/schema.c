@@ -317,18 +317,27 @@ static json_t *workers_doc(struct coord *c, const void *arg)
 	return core_workers_list(c);
 }
 
-static int q_workers(struct gql_resolve_info *ri, json_t **out)
+/* A top-level list read once per request (memo) from a core document's member, paged by
+ * first/after and filtered by keep (NULL: everything). */
+static int memo_page(struct gql_resolve_info *ri, const char *member,
+		     json_t *(*doc)(struct coord *c, const void *arg),
+		     bool (*keep)(const json_t *item, const void *arg), json_t **out)
 {
 	struct page p;
 	json_t *all;
 
 	if (page_of(ri, &p))
 		return -1;
-	all = memo(ri, "workers", workers_doc, NULL);
+	all = memo(ri, member, doc, NULL);
 	if (!all)
 		return fail(ri, "no_memory", "out of memory");
-	*out = page_list(&p, json_object_get(all, "workers"), worker_matches, ri->args);
+	*out = page_list(&p, json_object_get(all, member), keep, ri->args);
 	return 0;
+}
+
+static int q_workers(struct gql_resolve_info *ri, json_t **out)
+{
+	return memo_page(ri, "workers", workers_doc, worker_matches, out);
 }
 
 static int q_worker(struct gql_resolve_info *ri, json_t **out)
@@ -357,16 +366,7 @@ static json_t *runs_doc(struct coord *c, const void *arg)
 
 static int q_runs(struct gql_resolve_info *ri, json_t **out)
 {
-	struct page p;
-	json_t *all;
-
-	if (page_of(ri, &p))
-		return -1;
-	all = memo(ri, "runs", runs_doc, NULL);
-	if (!all)
-		return fail(ri, "no_memory", "out of memory");
-	*out = page_list(&p, json_object_get(all, "runs"), NULL, NULL);
-	return 0;
+	return memo_page(ri, "runs", runs_doc, NULL, out);
 }
 
 static json_t *run_doc(struct coord *c, const void *arg)
