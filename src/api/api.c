@@ -93,6 +93,11 @@ int api_role(struct dtf_http_req *r)
 	return r->role;
 }
 
+const char *api_project(struct dtf_http_req *r)
+{
+	return r->key.project[0] ? r->key.project : NULL;
+}
+
 /* Every route names the least role that may call it (net/keys.h, docs/auth.md): read for what
  * only looks, submit for tasks and runs, admin for the scheduler, recovery, quarantine and keys,
  * worker-enroll for registration, and worker (a worker's own token) for what a worker reports. */

@@ -61,6 +61,11 @@ struct cworker *api_worker(struct dtf_http_req *r, const char *id, const json_t 
 /* The role of the request's key (net/keys.h): DTF_ROLE_ADMIN when the coordinator needs no
  * key. For front-ends whose routes reach several operations (GraphQL): check it per operation. */
 int api_role(struct dtf_http_req *r);
+/* The project the request's key is limited to, or NULL when it may see every project (and on a
+ * coordinator without keys): what front-ends pass to the core's calls that take a project
+ * (core/ops.h), so that such a key sees and changes only its project's tasks and runs, on every
+ * front-end (docs/auth.md, "Project keys"). */
+const char *api_project(struct dtf_http_req *r);
 /* The HTTP status a DTF_E* code means to a client. */
 unsigned api_status(int code);
 

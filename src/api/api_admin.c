@@ -48,9 +48,9 @@ void api_h_events(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
 	int err = 0;
-	struct dtf_events_sub *sub = dtf_events_subscribe(c->events, dtf_http_query(r, "run_id"),
-							  dtf_http_header(r, "Last-Event-ID"),
-							  stream_pause, stream_wake, r->conn, &err);
+	struct dtf_events_sub *sub = dtf_events_subscribe(
+	    c->events, dtf_http_query(r, "run_id"), api_project(r),
+	    dtf_http_header(r, "Last-Event-ID"), stream_pause, stream_wake, r->conn, &err);
 
 	if (!sub) {
 		if (err == DTF_EINVAL)

@@ -16,20 +16,33 @@ void api_h_runs_create(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
 	json_t *body = api_body_json(r);
+	const char *project;
 	struct crun *run;
 	struct core_err e;
 
 	if (!body)
 		return;
 	if (!json_is_object(body) ||
-	    (json_object_get(body, "name") && !json_is_string(json_object_get(body, "name")))) {
+	    (json_object_get(body, "name") && !json_is_string(json_object_get(body, "name"))) ||
+	    (json_object_get(body, "project") &&
+	     !json_is_string(json_object_get(body, "project")))) {
 		dtf_http_reply_error(r, 400, "invalid_run",
-				     "a run is an object with a string 'name'");
+				     "a run is an object with a string 'name' (and 'project')");
 		goto out;
 	}
+	/* A project key's runs are of its project: it may name no other. */
+	project = dtf_json_str(body, "project", NULL);
+	if (api_project(r) && project && strcmp(project, api_project(r)) != 0) {
+		dtf_http_reply_error(r, 403, "forbidden",
+				     "key '%s' may submit to project '%s' only", r->key.name,
+				     r->key.project);
+		goto out;
+	}
+	if (api_project(r))
+		project = api_project(r);
 	pthread_mutex_lock(&c->lock);
 	if (core_run_create(c, dtf_json_str(body, "name", NULL), json_object_get(body, "metadata"),
-			    &run, &e))
+			    project, &run, &e))
 		api_reply_err(r, &e);
 	else
 		dtf_http_reply_json(r, 201, core_run_view(c, run, false));
@@ -44,7 +57,7 @@ void api_h_runs_list(struct dtf_http_req *r)
 	json_t *list;
 
 	pthread_mutex_lock(&c->lock);
-	list = core_runs_list(c);
+	list = core_runs_list(c, api_project(r));
 	pthread_mutex_unlock(&c->lock);
 	dtf_http_reply_json(r, 200, list);
 }
@@ -53,7 +66,7 @@ void api_h_runs_list(struct dtf_http_req *r)
 static struct crun *find_run(struct dtf_http_req *r)
 {
 	struct core_err e;
-	struct crun *run = core_run_find(api_core(r), r->param[0], &e);
+	struct crun *run = core_run_find(api_core(r), r->param[0], api_project(r), &e);
 
 	if (!run)
 		api_reply_err(r, &e);
@@ -111,8 +124,8 @@ void api_h_run_export(struct dtf_http_req *r)
 	json_t *doc = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (core_run_find(c, r->param[0], &e))
-		core_export_doc(c, r->param[0], NULL, &doc, &e);
+	if (core_run_find(c, r->param[0], api_project(r), &e))
+		core_export_doc(c, r->param[0], NULL, api_project(r), &doc, &e);
 	pthread_mutex_unlock(&c->lock);
 	if (doc)
 		api_reply_report(r, doc);

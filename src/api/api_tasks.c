@@ -58,67 +58,6 @@ void api_reply_report(struct dtf_http_req *r, json_t *doc)
 		r->status = 200;
 }
 
-/* ---- project keys (docs/auth.md): a key limited to a project submits and sees only that
- * project's tasks on these routes ---- */
-
-/* True when the request's key may see task t. */
-static bool project_ok(struct dtf_http_req *r, struct ctask *t)
-{
-	return !r->key.project[0] ||
-	       strcmp(dtf_json_str(task_doc(t), "project", ""), r->key.project) == 0;
-}
-
-/* Stamps the key's project on a task, or refuses (403) a task of another project. */
-static bool stamp_one(struct dtf_http_req *r, json_t *t)
-{
-	const char *p = dtf_json_str(t, "project", NULL);
-
-	if (!json_is_object(t))
-		return true; /* the core refuses it */
-	if (p && strcmp(p, r->key.project) != 0) {
-		dtf_http_reply_error(r, 403, "forbidden",
-				     "key '%s' may submit to project '%s' only", r->key.name,
-				     r->key.project);
-		return false;
-	}
-	json_object_set_new(t, "project", json_string(r->key.project));
-	return true;
-}
-
-/* Stamps the key's project on each task of a submission (one task, a list, or {"tasks"}).
- * false after the reply. */
-static bool project_stamp(struct dtf_http_req *r, json_t *body)
-{
-	json_t *list = json_is_array(body) ? body : json_object_get(body, "tasks"), *t;
-	size_t i;
-
-	if (!r->key.project[0])
-		return true;
-	if (!json_is_array(list))
-		return stamp_one(r, body);
-	json_array_foreach(list, i, t)
-		if (!stamp_one(r, t))
-			return false;
-	return true;
-}
-
-/* Keeps the tasks of the key's project in a list reply. */
-static void project_filter(struct dtf_http_req *r, json_t *reply)
-{
-	json_t *tasks = json_object_get(reply, "tasks"), *kept;
-	size_t i;
-	json_t *t;
-
-	if (!r->key.project[0] || !json_is_array(tasks))
-		return;
-	kept = json_array();
-	json_array_foreach(tasks, i, t)
-		if (strcmp(dtf_json_str(t, "project", ""), r->key.project) == 0)
-			json_array_append(kept, t);
-	json_object_set_new(reply, "total", json_integer((json_int_t)json_array_size(kept)));
-	json_object_set_new(reply, "tasks", kept);
-}
-
 /* Accepts one task object, a list, or {"tasks": [...], "run_id"?, "run": {"name"}?}. */
 void api_h_tasks_create(struct dtf_http_req *r)
 {
@@ -128,12 +67,8 @@ void api_h_tasks_create(struct dtf_http_req *r)
 
 	if (!body)
 		return;
-	if (!project_stamp(r, body)) {
-		json_decref(body);
-		return;
-	}
 	pthread_mutex_lock(&c->lock);
-	if (core_tasks_submit(c, body, &reply, &e))
+	if (core_tasks_submit(c, body, api_project(r), &reply, &e))
 		api_reply_err(r, &e);
 	else
 		dtf_http_reply_json(r, 201, reply);
@@ -161,10 +96,9 @@ void api_h_tasks_list(struct dtf_http_req *r)
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
-	list =
-	    core_tasks_list(c, dtf_http_query(r, "run_id"), status ? (int)want : -1, limit, offset);
+	list = core_tasks_list(c, dtf_http_query(r, "run_id"), status ? (int)want : -1, limit,
+			       offset, api_project(r));
 	pthread_mutex_unlock(&c->lock);
-	project_filter(r, list);
 	dtf_http_reply_json(r, 200, list);
 }
 
@@ -176,8 +110,8 @@ void api_h_tasks_summary(struct dtf_http_req *r)
 	struct core_err e;
 
 	pthread_mutex_lock(&c->lock);
-	if (core_tasks_collect(c, dtf_http_query(r, "run_id"), dtf_http_query(r, "ids"), &ts, &n,
-			       &e))
+	if (core_tasks_collect(c, dtf_http_query(r, "run_id"), dtf_http_query(r, "ids"),
+			       api_project(r), &ts, &n, &e))
 		api_reply_err(r, &e);
 	else
 		dtf_http_reply_json(r, 200, core_tasks_summary(c, ts, n, true, true));
@@ -193,7 +127,8 @@ void api_h_tasks_export(struct dtf_http_req *r)
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
-	rc = core_export_doc(c, dtf_http_query(r, "run_id"), dtf_http_query(r, "ids"), &doc, &e);
+	rc = core_export_doc(c, dtf_http_query(r, "run_id"), dtf_http_query(r, "ids"),
+			     api_project(r), &doc, &e);
 	pthread_mutex_unlock(&c->lock);
 	if (rc)
 		api_reply_err(r, &e);
@@ -201,16 +136,14 @@ void api_h_tasks_export(struct dtf_http_req *r)
 		api_reply_report(r, doc);
 }
 
-/* The task the path names, or NULL after a 404. */
+/* The task the path names, or NULL after a 404 (another project's, to a project key). */
 static struct ctask *find_task(struct dtf_http_req *r)
 {
-	struct ctask *t = dtf_hmap_get(&api_core(r)->tasks, r->param[0]);
+	struct core_err e;
+	struct ctask *t = core_task_find(api_core(r), r->param[0], api_project(r), &e);
 
-	/* Another project's task is, to a project key, no task at all. */
-	if (t && !project_ok(r, t))
-		t = NULL;
 	if (!t)
-		dtf_http_reply_error(r, 404, "task_not_found", "no task with id '%s'", r->param[0]);
+		api_reply_err(r, &e);
 	return t;
 }
 
@@ -252,9 +185,7 @@ void api_h_task_put(struct dtf_http_req *r)
 	if (!body)
 		return;
 	pthread_mutex_lock(&c->lock);
-	if (r->key.project[0] && !find_task(r))
-		;
-	else if (core_task_update(c, r->param[0], body, &reply, &e))
+	if (core_task_update(c, r->param[0], body, api_project(r), &reply, &e))
 		api_reply_err(r, &e);
 	else
 		dtf_http_reply_json(r, 200, reply);
@@ -272,9 +203,8 @@ void api_h_task_delete(struct dtf_http_req *r)
 	struct core_err e;
 
 	pthread_mutex_lock(&c->lock);
-	if (r->key.project[0] && !find_task(r))
-		;
-	else if (core_task_cancel(c, r->param[0], reason ? reason : "cancelled", &reply, &e))
+	if (core_task_cancel(c, r->param[0], reason ? reason : "cancelled", api_project(r), &reply,
+			     &e))
 		api_reply_err(r, &e);
 	else
 		dtf_http_reply_json(r, 200, reply);

@@ -90,7 +90,8 @@ static void plugin_emit(void *arg, const char *name, const json_t *data)
 	if (!c->events)
 		return;
 	e = json_pack("{s:s,s:O}", "name", name, "data", (json_t *)data);
-	dtf_events_publish(c->events, "custom", NULL, e);
+	/* A plugin's event is of no known project: readers limited to one do not see it. */
+	dtf_events_publish(c->events, "custom", NULL, "", e);
 	json_decref(e);
 }
 

@@ -13,12 +13,18 @@
 #include "common/err.h"
 #include "common/json.h"
 
+/* Who may read an event: everyone (a worker's change), or the subscribers that see every
+ * project and those limited to the event's project (a task's, "" for none). */
+#define PROJECT_MAX 64
+
 struct event {
 	uint64_t seq;
 	char run_id[48];
-	const char *type; /* static string */
-	json_t *data;	  /* owned; formatted only when a stream reads it */
-	char *payload;	  /* owned: the payload as JSON text instead of data, or NULL */
+	bool scoped;		   /* of one project: project, or none a limited reader has */
+	char project[PROJECT_MAX]; /* "" none, or a project longer than any a key may name */
+	const char *type;	   /* static string */
+	json_t *data;		   /* owned; formatted only when a stream reads it */
+	char *payload;		   /* owned: the payload as JSON text instead of data, or NULL */
 	size_t plen;
 	char *text; /* the whole "id: …\nevent: …\ndata: …\n\n" record, once formatted */
 	size_t len;
@@ -29,8 +35,9 @@ struct client {
 	void (*pause)(void *arg); /* the front-end's: stop reading until wake */
 	void (*wake)(void *arg);
 	void *arg;
-	uint64_t next;	 /* the next sequence number to send */
-	char run_id[48]; /* filter, "" for all */
+	uint64_t next;		   /* the next sequence number to send */
+	char run_id[48];	   /* filter, "" for all */
+	char project[PROJECT_MAX]; /* the reader's limit, "" for every project */
 	bool paused;
 	bool keepalive; /* send a comment line at the next read */
 	bool hello;	/* the opening comment is not sent yet */
@@ -94,7 +101,8 @@ void dtf_events_free(struct dtf_events *ev)
 }
 
 /* Takes the next slot of the ring (the oldest event leaves it); called with ev->lock held. */
-static struct event *next_slot(struct dtf_events *ev, const char *type, const char *run_id)
+static struct event *next_slot(struct dtf_events *ev, const char *type, const char *run_id,
+			       const char *project)
 {
 	struct event *e;
 
@@ -111,23 +119,27 @@ static struct event *next_slot(struct dtf_events *ev, const char *type, const ch
 	e->seq = ev->seq;
 	e->type = type;
 	snprintf(e->run_id, sizeof(e->run_id), "%s", run_id ? run_id : "");
+	e->scoped = project != NULL;
+	/* A longer project than a key may name matches no limited reader (never a prefix). */
+	snprintf(e->project, sizeof(e->project), "%s",
+		 project && strlen(project) < sizeof(e->project) ? project : "");
 	return e;
 }
 
 void dtf_events_publish(struct dtf_events *ev, const char *type, const char *run_id,
-			const json_t *data)
+			const char *project, const json_t *data)
 {
 	if (!ev)
 		return;
 	pthread_mutex_lock(&ev->lock);
-	next_slot(ev, type, run_id)->data = json_incref((json_t *)data);
+	next_slot(ev, type, run_id, project)->data = json_incref((json_t *)data);
 	if (ev->clients)
 		wake_all(ev);
 	pthread_mutex_unlock(&ev->lock);
 }
 
 void dtf_events_publish_text(struct dtf_events *ev, const char *type, const char *run_id,
-			     char *payload, size_t len)
+			     const char *project, char *payload, size_t len)
 {
 	struct event *e;
 
@@ -136,7 +148,7 @@ void dtf_events_publish_text(struct dtf_events *ev, const char *type, const char
 		return;
 	}
 	pthread_mutex_lock(&ev->lock);
-	e = next_slot(ev, type, run_id);
+	e = next_slot(ev, type, run_id, project);
 	e->payload = payload;
 	e->plen = len;
 	if (ev->clients)
@@ -191,6 +203,12 @@ void dtf_events_keepalive(struct dtf_events *ev)
 	pthread_mutex_unlock(&ev->lock);
 }
 
+/* True when reader c may see event e (its project limit). */
+static bool visible(const struct client *c, const struct event *e)
+{
+	return !c->project[0] || !e->scoped || strcmp(c->project, e->project) == 0;
+}
+
 long dtf_events_read(struct dtf_events_sub *sub, char *buf, size_t max)
 {
 	struct client *c = (struct client *)sub;
@@ -219,7 +237,8 @@ long dtf_events_read(struct dtf_events_sub *sub, char *buf, size_t max)
 	while (c->next <= ev->seq && used < max) {
 		struct event *e = &ev->ring[c->next % DTF_EVENTS_RING];
 		size_t n;
-		if ((c->run_id[0] && strcmp(c->run_id, e->run_id) != 0) || !format_event(e)) {
+		if ((c->run_id[0] && strcmp(c->run_id, e->run_id) != 0) || !visible(c, e) ||
+		    !format_event(e)) {
 			c->next++;
 			continue;
 		}
@@ -263,12 +282,14 @@ void dtf_events_unsubscribe(struct dtf_events_sub *sub)
 }
 
 struct dtf_events_sub *dtf_events_subscribe(struct dtf_events *ev, const char *run_id,
-					    const char *last_id, void (*pause)(void *),
-					    void (*wake)(void *), void *arg, int *err)
+					    const char *project, const char *last_id,
+					    void (*pause)(void *), void (*wake)(void *), void *arg,
+					    int *err)
 {
 	struct client *c;
 
-	if (run_id && strlen(run_id) >= sizeof(c->run_id)) {
+	if ((run_id && strlen(run_id) >= sizeof(c->run_id)) ||
+	    (project && strlen(project) >= sizeof(c->project))) {
 		*err = DTF_EINVAL;
 		return NULL;
 	}
@@ -296,6 +317,7 @@ struct dtf_events_sub *dtf_events_subscribe(struct dtf_events *ev, const char *r
 			c->next = l + 1;
 	}
 	snprintf(c->run_id, sizeof(c->run_id), "%s", run_id ? run_id : "");
+	snprintf(c->project, sizeof(c->project), "%s", project ? project : "");
 	c->nextc = ev->clients;
 	if (ev->clients)
 		ev->clients->prev = c;

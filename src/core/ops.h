@@ -37,11 +37,22 @@ int core_fail(struct core_err *e, int code, const char *kind, const char *fmt, .
 
 /* The task as clients see it (a new reference): its document plus, while it is pending, why. */
 json_t *core_task_view(struct coord *c, struct ctask *t);
-/* Tasks (of a run, or of a comma-separated id list, or all) sorted by submission: a new array
- * (the caller frees it; NULL when empty) and *n. An unknown id in ids fails with
- * DTF_ENOTFOUND (task_not_found). */
-int core_tasks_collect(struct coord *c, const char *run_id, const char *ids, struct ctask ***out,
-		       size_t *n, struct core_err *e);
+
+/* Projects (docs/auth.md, "Project keys"). A front-end serving a caller limited to a project
+ * passes that project to the calls below that take one (NULL: every project): another
+ * project's task or run is then unknown (DTF_ENOTFOUND, as if it did not exist) and lists leave
+ * them out. A task's project is its document's "project" ("" none); a run's is its document's
+ * (set when a project-limited caller created it, or given); a run's tasks are of its project. */
+bool core_task_in(const struct ctask *t, const char *project);
+bool core_run_in(const struct crun *run, const char *project);
+/* The task id names if project may see it, else NULL with DTF_ENOTFOUND (task_not_found). */
+struct ctask *core_task_find(struct coord *c, const char *id, const char *project,
+			     struct core_err *e);
+/* Tasks of project (of a run, or of a comma-separated id list, or all) sorted by submission:
+ * a new array (the caller frees it; NULL when empty) and *n. An unknown id in ids (or one of
+ * another project) fails with DTF_ENOTFOUND (task_not_found). */
+int core_tasks_collect(struct coord *c, const char *run_id, const char *ids, const char *project,
+		       struct ctask ***out, size_t *n, struct core_err *e);
 /* The counts of tasks ts by status (a new object), with the pending ones no worker could run
  * when with_blocked; with_tests adds "tests", their test entries by status. */
 json_t *core_tasks_summary(struct coord *c, struct ctask **ts, size_t n, bool with_blocked,
@@ -53,26 +64,31 @@ bool core_note_blocked(struct coord *c, struct ctask *t, json_t *blocked);
 void core_task_output(struct ctask *t, struct dtf_buf *out);
 /* The report document {"run", "tasks"} of tasks ts (a new reference; run borrowed). */
 json_t *core_report_doc(struct coord *c, const json_t *run, struct ctask **ts, size_t n);
-/* The report document of a run's tasks or of the tasks ids names (or of all), with the run's
- * document, or one named "export" when no run is given. */
-int core_export_doc(struct coord *c, const char *run_id, const char *ids, json_t **doc,
-		    struct core_err *e);
-/* {"tasks": [views], "total"}: a run's tasks (or all) with status (an enum task_status, or -1
- * for any), in submission order, offset of them skipped and at most limit listed; total counts
- * every match. */
-json_t *core_tasks_list(struct coord *c, const char *run_id, int status, long limit, long offset);
+/* The report document of a run's tasks or of the tasks ids names (or of all) of project, with
+ * the run's document, or one named "export" when no run is given; another project's run is
+ * DTF_ENOTFOUND (run_not_found). */
+int core_export_doc(struct coord *c, const char *run_id, const char *ids, const char *project,
+		    json_t **doc, struct core_err *e);
+/* {"tasks": [views], "total"}: a run's tasks (or all) of project with status (an enum
+ * task_status, or -1 for any), in submission order, offset of them skipped and at most limit
+ * listed; total counts every match. */
+json_t *core_tasks_list(struct coord *c, const char *run_id, int status, long limit, long offset,
+			const char *project);
 
 /* ---- runs (runs.c) ---- */
 
-/* A run by id, or NULL with DTF_ENOTFOUND (run_not_found) in e. */
-struct crun *core_run_find(struct coord *c, const char *id, struct core_err *e);
-/* A new run in memory (not stored yet; name NULL: its id; meta an object or NULL). */
-struct crun *core_run_new(struct coord *c, const char *name, json_t *meta);
-/* Creates and stores a run (name NULL: its id; meta an object or NULL). */
-int core_run_create(struct coord *c, const char *name, json_t *meta, struct crun **out,
-		    struct core_err *e);
-/* {"runs": [views]}: every run as clients see it. */
-json_t *core_runs_list(struct coord *c);
+/* A run by id that project may see, or NULL with DTF_ENOTFOUND (run_not_found) in e. */
+struct crun *core_run_find(struct coord *c, const char *id, const char *project,
+			   struct core_err *e);
+/* A new run in memory (not stored yet; name NULL: its id; meta an object or NULL; project NULL:
+ * none). */
+struct crun *core_run_new(struct coord *c, const char *name, json_t *meta, const char *project);
+/* Creates and stores a run (name NULL: its id; meta an object or NULL; project NULL: none, else
+ * the run and every task submitted into it are of that project). */
+int core_run_create(struct coord *c, const char *name, json_t *meta, const char *project,
+		    struct crun **out, struct core_err *e);
+/* {"runs": [views]}: every run of project as clients see it. */
+json_t *core_runs_list(struct coord *c, const char *project);
 /* The run as clients see it, with a summary (a new reference). */
 json_t *core_run_view(struct coord *c, struct crun *run, bool with_blocked);
 /* The run's summary from its counters (a new reference), bounded however large the run. */
@@ -94,16 +110,22 @@ void core_summary_end(struct coord *c);
 
 /* Accepts one task object, a list, or {"tasks": [...], "run_id"?, "run": {"name"}?}: validates
  * them all before anything is stored, then stores them in one commit. *reply gets the created
- * task's view (one object) or {"run_id", "ids", "count"} (a new reference). */
-int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core_err *e);
+ * task's view (one object) or {"run_id", "ids", "count"} (a new reference). With project (the
+ * caller's limit; NULL none) every task gets that project (a task naming another is refused,
+ * DTF_EDENIED "forbidden"), a run it creates is of that project and run_id must name one of
+ * that project's runs. A task without a project takes its run's; one naming another project
+ * than its run's is refused (DTF_EINVAL). */
+int core_tasks_submit(struct coord *c, json_t *body, const char *project, json_t **reply,
+		      struct core_err *e);
 /* Changes a pending task's scheduling fields (priority, timeout_s, max_retries, max_requeues,
- * params, name); *reply gets its view. */
-int core_task_update(struct coord *c, const char *id, json_t *changes, json_t **reply,
-		     struct core_err *e);
+ * params, name); *reply gets its view. Another project's task is DTF_ENOTFOUND. */
+int core_task_update(struct coord *c, const char *id, json_t *changes, const char *project,
+		     json_t **reply, struct core_err *e);
 /* Cancels a task (kind "cancelled", or "unschedulable" when no worker could ever run it); a
- * running one is stopped on its worker. *reply gets its view. */
-int core_task_cancel(struct coord *c, const char *id, const char *kind, json_t **reply,
-		     struct core_err *e);
+ * running one is stopped on its worker. *reply gets its view. Another project's task is
+ * DTF_ENOTFOUND. */
+int core_task_cancel(struct coord *c, const char *id, const char *kind, const char *project,
+		     json_t **reply, struct core_err *e);
 
 /* ---- workers (workers.c) ---- */
 

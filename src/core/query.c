@@ -46,10 +46,33 @@ static int by_seq(const void *a, const void *b)
 	return (x->sx.seq > y->sx.seq) - (x->sx.seq < y->sx.seq);
 }
 
-/* Collects tasks (of a run, or of a comma-separated id list, or all) sorted by submission; an
- * unknown id is written to bad. */
-static struct ctask **collect(struct coord *c, const char *run_id, const char *ids, size_t *n,
-			      char *bad, size_t badlen)
+bool core_task_in(const struct ctask *t, const char *project)
+{
+	return !project || strcmp(t->sx.project ? t->sx.project : "", project) == 0;
+}
+
+bool core_run_in(const struct crun *run, const char *project)
+{
+	return !project || strcmp(dtf_json_str(run->doc, "project", ""), project) == 0;
+}
+
+struct ctask *core_task_find(struct coord *c, const char *id, const char *project,
+			     struct core_err *e)
+{
+	struct ctask *t = id ? dtf_hmap_get(&c->tasks, id) : NULL;
+
+	/* Another project's task is, to a project-limited caller, no task at all. */
+	if (t && !core_task_in(t, project))
+		t = NULL;
+	if (!t)
+		core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'", id ? id : "");
+	return t;
+}
+
+/* Collects tasks (of a run, or of a comma-separated id list, or all) of project (NULL: any)
+ * sorted by submission; an unknown id (or one of another project) is written to bad. */
+static struct ctask **collect(struct coord *c, const char *run_id, const char *ids,
+			      const char *project, size_t *n, char *bad, size_t badlen)
 {
 	struct ctask **out = NULL;
 	size_t cap = 0, pos = 0;
@@ -68,7 +91,7 @@ static struct ctask **collect(struct coord *c, const char *run_id, const char *i
 				memcpy(id, p, len);
 				id[len] = '\0';
 				t = dtf_hmap_get(&c->tasks, id);
-				if (!t) {
+				if (!t || !core_task_in(t, project)) {
 					snprintf(bad, badlen, "%s", id);
 					free(out);
 					*n = 0;
@@ -87,7 +110,7 @@ static struct ctask **collect(struct coord *c, const char *run_id, const char *i
 	} else {
 		while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 			struct ctask *t = v;
-			if (run_id && strcmp(t->run_id, run_id) != 0)
+			if ((run_id && strcmp(t->run_id, run_id) != 0) || !core_task_in(t, project))
 				continue;
 			if (*n == cap) {
 				cap = cap ? cap * 2 : 64;
@@ -101,12 +124,12 @@ static struct ctask **collect(struct coord *c, const char *run_id, const char *i
 	return out;
 }
 
-int core_tasks_collect(struct coord *c, const char *run_id, const char *ids, struct ctask ***out,
-		       size_t *n, struct core_err *e)
+int core_tasks_collect(struct coord *c, const char *run_id, const char *ids, const char *project,
+		       struct ctask ***out, size_t *n, struct core_err *e)
 {
 	char bad[64];
 
-	*out = collect(c, run_id, ids, n, bad, sizeof(bad));
+	*out = collect(c, run_id, ids, project, n, bad, sizeof(bad));
 	if (bad[0])
 		return core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'", bad);
 	return 0;
@@ -228,14 +251,15 @@ json_t *core_report_doc(struct coord *c, const json_t *run, struct ctask **ts, s
 	return json_pack("{s:O,s:o}", "run", run, "tasks", tasks);
 }
 
-json_t *core_tasks_list(struct coord *c, const char *run_id, int status, long limit, long offset)
+json_t *core_tasks_list(struct coord *c, const char *run_id, int status, long limit, long offset,
+			const char *project)
 {
 	struct ctask **ts;
 	size_t n, i, matched = 0;
 	json_t *list = json_array();
 	struct core_err e;
 
-	core_tasks_collect(c, run_id, NULL, &ts, &n, &e);
+	core_tasks_collect(c, run_id, NULL, project, &ts, &n, &e);
 	for (i = 0; i < n; i++) {
 		if (status >= 0 && (int)ts[i]->status != status)
 			continue;
@@ -247,20 +271,23 @@ json_t *core_tasks_list(struct coord *c, const char *run_id, int status, long li
 	return json_pack("{s:o,s:i}", "tasks", list, "total", (int)matched);
 }
 
-int core_export_doc(struct coord *c, const char *run_id, const char *ids, json_t **doc,
-		    struct core_err *e)
+int core_export_doc(struct coord *c, const char *run_id, const char *ids, const char *project,
+		    json_t **doc, struct core_err *e)
 {
 	struct ctask **ts;
 	size_t n;
-	struct crun *cr;
+	struct crun *cr = run_id ? state_run(c, run_id) : NULL;
 	json_t *run;
 	char now[32];
-	int rc = core_tasks_collect(c, run_id, ids, &ts, &n, e);
+	int rc;
 
 	*doc = NULL;
+	/* The report carries the run's document: another project's run is not shown. */
+	if (cr && !core_run_in(cr, project))
+		return core_fail(e, DTF_ENOTFOUND, "run_not_found", "no run with id '%s'", run_id);
+	rc = core_tasks_collect(c, run_id, ids, project, &ts, &n, e);
 	if (rc)
 		return rc;
-	cr = run_id ? state_run(c, run_id) : NULL;
 	dtf_rfc3339(dtf_wall_ms(), now);
 	run = cr ? json_incref(cr->doc)
 		 : json_pack("{s:s,s:s,s:s}", "id", "export", "name", "dtf", "created_at", now);

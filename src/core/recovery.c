@@ -226,8 +226,10 @@ static void announce(struct coord *c, enum dtf_hook hook, json_t *ev)
 
 	if (c->events) {
 		json_t *e = json_copy(ev);
+		struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(ev, "task_id", ""));
 		json_object_set_new(e, "phase", json_string(names[i]));
-		dtf_events_publish(c->events, "recovery", dtf_json_str(ev, "run_id", NULL), e);
+		dtf_events_publish(c->events, "recovery", dtf_json_str(ev, "run_id", NULL),
+				   t ? t->sx.project : "", e);
 		json_decref(e);
 	}
 	if (dtf_plugins_subscribed(c->plugins, hook))
@@ -590,7 +592,7 @@ static void apply_level(struct coord *c, struct ctask *t, int level, enum rec_cl
 		dtf_plugins_fire_custom(c->plugins, "system_intervention", note);
 		if (c->events)
 			dtf_events_publish(c->events, "intervention",
-					   t->run_id[0] ? t->run_id : NULL, note);
+					   t->run_id[0] ? t->run_id : NULL, t->sx.project, note);
 		json_decref(note);
 		json_decref(blocked);
 		break;

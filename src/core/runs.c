@@ -17,16 +17,19 @@
  * BLOCKED_SCAN of them, so the cost stays bounded however large the run. */
 #define BLOCKED_SCAN 500
 
-struct crun *core_run_find(struct coord *c, const char *id, struct core_err *e)
+struct crun *core_run_find(struct coord *c, const char *id, const char *project, struct core_err *e)
 {
-	struct crun *run = state_run(c, id);
+	struct crun *run = id ? state_run(c, id) : NULL;
 
+	/* Another project's run is, to a project-limited caller, no run at all. */
+	if (run && !core_run_in(run, project))
+		run = NULL;
 	if (!run)
 		core_fail(e, DTF_ENOTFOUND, "run_not_found", "no run with id '%s'", id);
 	return run;
 }
 
-struct crun *core_run_new(struct coord *c, const char *name, json_t *meta)
+struct crun *core_run_new(struct coord *c, const char *name, json_t *meta, const char *project)
 {
 	char id[48], ts[32];
 	json_t *doc;
@@ -36,15 +39,21 @@ struct crun *core_run_new(struct coord *c, const char *name, json_t *meta)
 	doc = json_pack("{s:s,s:s}", "name", name && *name ? name : id, "created_at", ts);
 	if (json_is_object(meta))
 		json_object_set(doc, "metadata", meta);
+	if (project && *project)
+		json_object_set_new(doc, "project", json_string(project));
 	return state_add_run(c, id, doc);
 }
 
-int core_run_create(struct coord *c, const char *name, json_t *meta, struct crun **out,
-		    struct core_err *e)
+int core_run_create(struct coord *c, const char *name, json_t *meta, const char *project,
+		    struct crun **out, struct core_err *e)
 {
-	struct crun *run = core_run_new(c, name, meta);
+	struct crun *run;
 
 	*out = NULL;
+	if (project && (!*project || strlen(project) > 4096))
+		return core_fail(e, DTF_EINVAL, "invalid_run",
+				 "field 'project' must be a string of 1 to 4096 bytes");
+	run = core_run_new(c, name, meta, project);
 	if (!run || txn_begin(c) || state_save_run(c, run) || txn_commit(c))
 		return core_fail(e, DTF_ESTORE, "store_error",
 				 "the change could not be committed; nothing was stored");
@@ -52,7 +61,7 @@ int core_run_create(struct coord *c, const char *name, json_t *meta, struct crun
 	return 0;
 }
 
-json_t *core_runs_list(struct coord *c)
+json_t *core_runs_list(struct coord *c, const char *project)
 {
 	json_t *list = json_array();
 	size_t pos = 0;
@@ -60,7 +69,8 @@ json_t *core_runs_list(struct coord *c)
 	void *v;
 
 	while ((pos = dtf_hmap_next(&c->runs, pos, &k, &v)) != 0)
-		json_array_append_new(list, core_run_view(c, v, false));
+		if (core_run_in(v, project))
+			json_array_append_new(list, core_run_view(c, v, false));
 	return json_pack("{s:o}", "runs", list);
 }
 
@@ -71,7 +81,7 @@ json_t *core_run_view(struct coord *c, struct crun *run, bool with_blocked)
 	struct core_err e;
 	json_t *v = json_copy(run->doc);
 
-	core_tasks_collect(c, run->id, NULL, &ts, &n, &e);
+	core_tasks_collect(c, run->id, NULL, NULL, &ts, &n, &e);
 
 	json_object_set_new(v, "summary", core_tasks_summary(c, ts, n, with_blocked, false));
 	json_object_set_new(json_object_get(v, "summary"), "tests",

@@ -100,7 +100,7 @@ static void publish_task(struct coord *c, struct ctask *t)
 		return;
 	}
 	s = dtf_buf_detach(&b, &len);
-	dtf_events_publish_text(c->events, "task", t->run_id, s, len);
+	dtf_events_publish_text(c->events, "task", t->run_id, t->sx.project, s, len);
 }
 
 void state_publish_worker(struct coord *c, struct cworker *w)
@@ -111,7 +111,7 @@ void state_publish_worker(struct coord *c, struct cworker *w)
 		return;
 	e = json_pack("{s:s,s:s,s:i}", "id", w->id, "status",
 		      dtf_json_str(w->doc, "status", "idle"), "slots", w->slots);
-	dtf_events_publish(c->events, "worker", NULL, e);
+	dtf_events_publish(c->events, "worker", NULL, NULL, e);
 	json_decref(e);
 }
 

@@ -22,7 +22,32 @@ static int store_error(struct core_err *e)
 			 "the change could not be committed; nothing was stored");
 }
 
-int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core_err *e)
+/* Gives task doc its project: the submitter's limit (refusing another, DTF_EDENIED), else its
+ * run's (refusing another, DTF_EINVAL: a run's counts, summary and reports are of one project). */
+static int stamp_project(struct coord *c, json_t *doc, size_t i, const char *rid, const char *limit,
+			 struct core_err *e)
+{
+	const char *p = dtf_json_str(doc, "project", NULL);
+	struct crun *run = rid ? state_run(c, rid) : NULL;
+	const char *rp = run ? dtf_json_str(run->doc, "project", NULL) : NULL;
+
+	if (limit && p && strcmp(p, limit) != 0)
+		return core_fail(e, DTF_EDENIED, "forbidden",
+				 "task %zu: this key may submit to project '%s' only", i, limit);
+	if (limit)
+		p = limit;
+	if (rp && p && strcmp(p, rp) != 0)
+		return core_fail(e, DTF_EINVAL, "invalid_task",
+				 "task %zu: its project '%s' is not its run's ('%s')", i, p, rp);
+	if (!p)
+		p = rp;
+	if (p && !json_object_get(doc, "project"))
+		json_object_set_new(doc, "project", json_string(p));
+	return 0;
+}
+
+int core_tasks_submit(struct coord *c, json_t *body, const char *project, json_t **reply,
+		      struct core_err *e)
 {
 	json_t *list, *docs = NULL, *ids = NULL, *v;
 	const char *run_id = NULL;
@@ -102,11 +127,13 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 				goto out;
 			}
 		}
-		if (rid && !state_run(c, rid)) {
-			rc = core_fail(e, DTF_ENOTFOUND, "run_not_found", "no run with id '%s'",
-				       rid);
+		if (rid && !core_run_find(c, rid, project, e)) {
+			rc = e->code;
 			goto out;
 		}
+		rc = stamp_project(c, v, i, rid, project, e);
+		if (rc)
+			goto out;
 	}
 	if (txn_begin_alone(c)) {
 		rc = store_error(e);
@@ -115,7 +142,7 @@ int core_tasks_submit(struct coord *c, json_t *body, json_t **reply, struct core
 	if (!single && !run_id) {
 		json_t *rn = json_object_get(body, "run");
 		run = core_run_new(c, dtf_json_str(rn, "name", NULL),
-				   json_object_get(rn, "metadata"));
+				   json_object_get(rn, "metadata"), project);
 		if (!run || state_save_run(c, run)) {
 			txn_rollback(c);
 			rc = store_error(e);
@@ -185,8 +212,8 @@ out:
 	return rc;
 }
 
-int core_task_update(struct coord *c, const char *id, json_t *body, json_t **reply,
-		     struct core_err *e)
+int core_task_update(struct coord *c, const char *id, json_t *body, const char *project,
+		     json_t **reply, struct core_err *e)
 {
 	json_t *v;
 	struct ctask *t;
@@ -194,6 +221,9 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 	int rc = 0;
 
 	*reply = NULL;
+	/* Another project's task is unknown to a project-limited caller, before anything else. */
+	if (project && !core_task_find(c, id, project, e))
+		return e->code;
 	if (!json_is_object(body))
 		return core_fail(e, DTF_EINVAL, "invalid_update", "the update must be an object");
 	json_object_foreach(body, key, v) {
@@ -259,15 +289,17 @@ int core_task_update(struct coord *c, const char *id, json_t *body, json_t **rep
 	return rc;
 }
 
-int core_task_cancel(struct coord *c, const char *id, const char *kind, json_t **reply,
-		     struct core_err *e)
+int core_task_cancel(struct coord *c, const char *id, const char *kind, const char *project,
+		     json_t **reply, struct core_err *e)
 {
-	struct ctask *t = dtf_hmap_get(&c->tasks, id);
+	struct ctask *t = id ? dtf_hmap_get(&c->tasks, id) : NULL;
 	int rc = 0;
 
 	*reply = NULL;
 	if (strcmp(kind, "unschedulable") != 0)
 		kind = "cancelled";
+	if (t && !core_task_in(t, project))
+		t = NULL; /* another project's task is unknown to a project-limited caller */
 	if (!t) {
 		rc = core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'", id);
 	} else if (task_is_final(t->status)) {

@@ -51,9 +51,9 @@ static int by_created_desc(const void *x, const void *y)
 	return d ? d : strcmp(b->id, a->id);
 }
 
-/* The rows of the latest DASH_MAX_RUNS runs, newest first (a new array); *nruns gets how many
- * runs there are. */
-static json_t *latest_runs(struct coord *c, size_t *nruns)
+/* The rows of the latest DASH_MAX_RUNS runs of project (NULL: all), newest first (a new array);
+ * *nruns gets how many runs there are. */
+static json_t *latest_runs(struct coord *c, const char *project, size_t *nruns)
 {
 	struct crun **all = NULL;
 	size_t n = 0, cap = 0, pos = 0, i;
@@ -62,6 +62,8 @@ static json_t *latest_runs(struct coord *c, size_t *nruns)
 	void *v;
 
 	while ((pos = dtf_hmap_next(&c->runs, pos, &k, &v)) != 0) {
+		if (!core_run_in(v, project))
+			continue;
 		if (n == cap) {
 			struct crun **na;
 			cap = cap ? cap * 2 : 64;
@@ -254,9 +256,9 @@ void dash_h_overview(struct dtf_http_req *r)
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
-	runs = latest_runs(c, &nruns);
+	runs = latest_runs(c, api_project(r), &nruns);
 	workers = core_workers_list(c);
-	pending = core_tasks_list(c, NULL, TS_PENDING, DASH_MAX_PENDING, 0);
+	pending = core_tasks_list(c, NULL, TS_PENDING, DASH_MAX_PENDING, 0, api_project(r));
 	rhist = recovery_history_json(c);
 	pthread_mutex_unlock(&c->lock);
 
@@ -437,14 +439,14 @@ void dash_h_run(struct dtf_http_req *r)
 	}
 	dtf_timeline_init(&tl, dtf_wall_ms());
 	pthread_mutex_lock(&c->lock);
-	run = core_run_find(c, r->param[0], &e);
+	run = core_run_find(c, r->param[0], api_project(r), &e);
 	if (!run) {
 		pthread_mutex_unlock(&c->lock);
 		dash_error(r, 404, "%s", e.msg);
 		return;
 	}
 	row = run_row(c, run);
-	core_tasks_collect(c, run->id, NULL, &ts, &n, &e);
+	core_tasks_collect(c, run->id, NULL, api_project(r), &ts, &n, &e);
 	rc = dash_page_begin(r, dtf_json_str(row, "name", run->id), "run", run->id, NULL) ||
 	     dtf_buf_adds(b, "<h1>Run ") || esc(b, dtf_json_str(row, "name", run->id)) ||
 	     dtf_buf_adds(b, " <span class=\"muted\">") || esc(b, run->id) ||
@@ -525,12 +527,12 @@ void dash_h_run_timeline(struct dtf_http_req *r)
 
 	dtf_timeline_init(&tl, dtf_wall_ms());
 	pthread_mutex_lock(&c->lock);
-	if (!core_run_find(c, r->param[0], &e)) {
+	if (!core_run_find(c, r->param[0], api_project(r), &e)) {
 		pthread_mutex_unlock(&c->lock);
 		api_reply_err(r, &e);
 		return;
 	}
-	core_tasks_collect(c, r->param[0], NULL, &ts, &n, &e);
+	core_tasks_collect(c, r->param[0], NULL, api_project(r), &ts, &n, &e);
 	for (i = 0; !rc && i < n; i++) {
 		json_t *v = core_task_view(c, ts[i]);
 		rc = dtf_timeline_add_task(&tl, v);
@@ -685,6 +687,7 @@ void dash_h_task(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
 	struct dtf_buf *b = &r->resp, out, errtext;
+	struct core_err e;
 	struct ctask *t;
 	json_t *v;
 	char dur[32];
@@ -692,7 +695,7 @@ void dash_h_task(struct dtf_http_req *r)
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
-	t = dtf_hmap_get(&c->tasks, r->param[0]);
+	t = core_task_find(c, r->param[0], api_project(r), &e);
 	if (!t) {
 		pthread_mutex_unlock(&c->lock);
 		dash_error(r, 404, "no task with id '%s'", r->param[0]);
@@ -773,7 +776,7 @@ void dash_h_live(struct dtf_http_req *r)
 
 	pthread_mutex_lock(&c->lock);
 	if (task_id) {
-		struct ctask *t = dtf_hmap_get(&c->tasks, task_id);
+		struct ctask *t = core_task_find(c, task_id, api_project(r), &e);
 		struct dtf_buf o, et;
 		bool cut;
 		json_t *v;
@@ -806,7 +809,7 @@ void dash_h_live(struct dtf_http_req *r)
 		run_id = NULL;
 		runs = json_array();
 		{
-			struct crun *run = core_run_find(c, t->run_id, &e);
+			struct crun *run = core_run_find(c, t->run_id, api_project(r), &e);
 			if (run)
 				json_array_append_new(runs, run_row(c, run));
 		}
@@ -814,7 +817,7 @@ void dash_h_live(struct dtf_http_req *r)
 		dtf_buf_release(&et);
 		json_decref(v);
 	} else if (run_id) {
-		struct crun *run = core_run_find(c, run_id, &e);
+		struct crun *run = core_run_find(c, run_id, api_project(r), &e);
 		if (!run) {
 			pthread_mutex_unlock(&c->lock);
 			json_decref(out);
@@ -826,7 +829,7 @@ void dash_h_live(struct dtf_http_req *r)
 	} else {
 		json_t *list = core_workers_list(c), *ws = json_array(), *w;
 		size_t i;
-		runs = latest_runs(c, &n);
+		runs = latest_runs(c, api_project(r), &n);
 		json_array_foreach(json_object_get(list, "workers"), i, w) {
 			char q[400];
 			quarantine_text(w, q, sizeof(q));
@@ -838,8 +841,16 @@ void dash_h_live(struct dtf_http_req *r)
 							    "quarantine", q));
 		}
 		json_object_set_new(out, "workers", ws);
-		/* The core's counter: the script polls this, so no walk over the tasks. */
-		json_object_set_new(out, "pending_total", json_integer(c->counts[TS_PENDING]));
+		/* The core's counter: the script polls this, so no walk over the tasks (but for a
+		 * project key, whose count is of its own project's tasks). */
+		if (api_project(r)) {
+			json_t *p = core_tasks_list(c, NULL, TS_PENDING, 0, 0, api_project(r));
+			json_object_set(out, "pending_total", json_object_get(p, "total"));
+			json_decref(p);
+		} else {
+			json_object_set_new(out, "pending_total",
+					    json_integer(c->counts[TS_PENDING]));
+		}
 		json_decref(list);
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -59,7 +59,8 @@ static void end(void *app)
 static void execute(struct dtf_http_req *r, const char *query, const json_t *variables,
 		    const char *op_name, bool get)
 {
-	struct gqlapi_ctx g = {api_core(r), json_object(), json_object(), NULL, 0, api_role(r)};
+	struct gqlapi_ctx g = {api_core(r), json_object(), json_object(), NULL,
+			       0,	    api_role(r),   api_project(r)};
 	struct gql_request rq;
 	struct gql_outcome out;
 	json_t *resp;

@@ -35,7 +35,8 @@ struct gqlapi_ctx {
 	json_t *memo;	 /* documents by what they are: "runs", "run:ID", "workers", ... */
 	struct gqlapi_tasks *tasks;
 	size_t ntasks;
-	int role; /* the request's key's role (api_role; docs/auth.md) */
+	int role;	     /* the request's key's role (api_role; docs/auth.md) */
+	const char *project; /* its project limit (api_project), NULL: every project */
 };
 
 /* Forgets what ctx keeps (a mutation changes it); gqlapi_ctx_release() also frees. */

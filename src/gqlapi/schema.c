@@ -25,6 +25,13 @@ static struct coord *core_of(struct gql_resolve_info *ri)
 	return ((struct gqlapi_ctx *)ri->app)->c;
 }
 
+/* The request's key's project limit (NULL: every project), passed to every core call that
+ * takes one. */
+static const char *project_of(struct gql_resolve_info *ri)
+{
+	return ((struct gqlapi_ctx *)ri->app)->project;
+}
+
 static int fail_core(struct gql_resolve_info *ri, const struct core_err *e)
 {
 	snprintf(ri->error, sizeof(ri->error), "%s", e->msg);
@@ -110,7 +117,7 @@ static struct gqlapi_tasks *tasks_collected(struct gql_resolve_info *ri, const c
 	t = &g->tasks[g->ntasks];
 	memset(t, 0, sizeof(*t));
 	t->run_id = strdup(run_id ? run_id : "");
-	if (!t->run_id || core_tasks_collect(g->c, run_id, NULL, &t->ts, &t->n, e)) {
+	if (!t->run_id || core_tasks_collect(g->c, run_id, NULL, g->project, &t->ts, &t->n, e)) {
 		free(t->run_id);
 		return NULL;
 	}
@@ -223,7 +230,7 @@ static int q_tasks(struct gql_resolve_info *ri, json_t **out)
 	const char *run_id = arg_str(ri, "run_id");
 	struct core_err e;
 
-	if (run_id && !core_run_find(core_of(ri), run_id, &e))
+	if (run_id && !core_run_find(core_of(ri), run_id, project_of(ri), &e))
 		return fail_core(ri, &e);
 	return tasks_of(ri, run_id, out);
 }
@@ -231,7 +238,8 @@ static int q_tasks(struct gql_resolve_info *ri, json_t **out)
 static int q_task(struct gql_resolve_info *ri, json_t **out)
 {
 	struct coord *c = core_of(ri);
-	struct ctask *t = dtf_hmap_get(&c->tasks, arg_str(ri, "id"));
+	struct core_err e;
+	struct ctask *t = core_task_find(c, arg_str(ri, "id"), project_of(ri), &e);
 
 	*out = t ? core_task_view(c, t) : NULL;
 	return 0;
@@ -320,7 +328,7 @@ static json_t *workers_doc(struct coord *c, const void *arg)
 /* A top-level list read once per request (memo) from a core document's member, paged by
  * first/after and filtered by keep (NULL: everything). */
 static int memo_page(struct gql_resolve_info *ri, const char *member,
-		     json_t *(*doc)(struct coord *c, const void *arg),
+		     json_t *(*doc)(struct coord *c, const void *arg), const void *arg,
 		     bool (*keep)(const json_t *item, const void *arg), json_t **out)
 {
 	struct page p;
@@ -328,7 +336,7 @@ static int memo_page(struct gql_resolve_info *ri, const char *member,
 
 	if (page_of(ri, &p))
 		return -1;
-	all = memo(ri, member, doc, NULL);
+	all = memo(ri, member, doc, arg);
 	if (!all)
 		return fail(ri, "no_memory", "out of memory");
 	*out = page_list(&p, json_object_get(all, member), keep, ri->args);
@@ -337,7 +345,7 @@ static int memo_page(struct gql_resolve_info *ri, const char *member,
 
 static int q_workers(struct gql_resolve_info *ri, json_t **out)
 {
-	return memo_page(ri, "workers", workers_doc, worker_matches, out);
+	return memo_page(ri, "workers", workers_doc, NULL, worker_matches, out);
 }
 
 static int q_worker(struct gql_resolve_info *ri, json_t **out)
@@ -360,13 +368,12 @@ static int w_hardware(struct gql_resolve_info *ri, json_t **out)
 
 static json_t *runs_doc(struct coord *c, const void *arg)
 {
-	(void)arg;
-	return core_runs_list(c);
+	return core_runs_list(c, arg);
 }
 
 static int q_runs(struct gql_resolve_info *ri, json_t **out)
 {
-	return memo_page(ri, "runs", runs_doc, NULL, out);
+	return memo_page(ri, "runs", runs_doc, project_of(ri), NULL, out);
 }
 
 static json_t *run_doc(struct coord *c, const void *arg)
@@ -378,7 +385,7 @@ static int q_run(struct gql_resolve_info *ri, json_t **out)
 {
 	struct coord *c = core_of(ri);
 	struct core_err e;
-	struct crun *run = core_run_find(c, arg_str(ri, "id"), &e);
+	struct crun *run = core_run_find(c, arg_str(ri, "id"), project_of(ri), &e);
 	char key[80];
 
 	*out = NULL;
@@ -472,7 +479,7 @@ static int m_create_task(struct gql_resolve_info *ri, json_t **out)
 		return -1;
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
-	if (core_tasks_submit(core_of(ri), input, out, &e))
+	if (core_tasks_submit(core_of(ri), input, project_of(ri), out, &e))
 		return fail_core(ri, &e);
 	return 0;
 }
@@ -492,7 +499,7 @@ static int m_submit_tasks(struct gql_resolve_info *ri, json_t **out)
 		json_object_set_new(body, "run_id", json_string(run_id));
 	if (run_name)
 		json_object_set_new(body, "run", json_pack("{s:s}", "name", run_name));
-	rc = core_tasks_submit(core_of(ri), body, out, &e);
+	rc = core_tasks_submit(core_of(ri), body, project_of(ri), out, &e);
 	json_decref(body);
 	if (rc)
 		return fail_core(ri, &e);
@@ -515,7 +522,7 @@ static int m_update_task(struct gql_resolve_info *ri, json_t **out)
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
 	if (core_task_update(core_of(ri), arg_str(ri, "id"), json_object_get(ri->args, "input"),
-			     out, &e))
+			     project_of(ri), out, &e))
 		return fail_core(ri, &e);
 	return 0;
 }
@@ -529,8 +536,8 @@ static int m_cancel_task(struct gql_resolve_info *ri, json_t **out)
 		return -1;
 	/* What the request kept may change now. */
 	gqlapi_ctx_forget(ri->app);
-	if (core_task_cancel(core_of(ri), arg_str(ri, "id"), reason ? reason : "cancelled", out,
-			     &e))
+	if (core_task_cancel(core_of(ri), arg_str(ri, "id"), reason ? reason : "cancelled",
+			     project_of(ri), out, &e))
 		return fail_core(ri, &e);
 	return 0;
 }
@@ -548,7 +555,8 @@ static int m_create_run(struct gql_resolve_info *ri, json_t **out)
 	gqlapi_ctx_forget(ri->app);
 	if (meta && !json_is_object(meta) && !json_is_null(meta))
 		return fail(ri, "invalid_run", "'metadata' must be an object");
-	if (core_run_create(c, arg_str(ri, "name"), json_is_object(meta) ? meta : NULL, &run, &e))
+	if (core_run_create(c, arg_str(ri, "name"), json_is_object(meta) ? meta : NULL,
+			    project_of(ri), &run, &e))
 		return fail_core(ri, &e);
 	*out = core_run_view(c, run, false);
 	return 0;
@@ -757,6 +765,7 @@ static const struct gql_field_def run_fields[] = {
     {"name", "String", NULL, NULL, NULL, NULL},
     {"created_at", "String", NULL, NULL, NULL, NULL},
     {"metadata", "JSON", NULL, NULL, NULL, NULL},
+    {"project", "String", "Its project: every task in it is of that project.", NULL, NULL, NULL},
     {"summary", "JSON", "Counts by status and of test entries.", NULL, NULL, NULL},
     {"tasks", "[Task!]!", "The run's tasks in submission order.", run_tasks_args, r_tasks, NULL},
     {"tasksConnection", "TaskConnection!", NULL, run_tasks_args, r_tasks, NULL},
