@@ -307,7 +307,7 @@ static int load_keys(struct coord *c, struct dtf_keyset *ks, char *err, size_t e
 int api_keys_save(struct dtf_api *a)
 {
 	char tmp[4200];
-	json_t *doc;
+	json_t *doc, *rev;
 	char *text;
 	int fd, rc = 0;
 	size_t len;
@@ -315,6 +315,13 @@ int api_keys_save(struct dtf_api *a)
 	if (!a->keys_path[0])
 		return 0;
 	doc = dtf_keyset_export(a->keys, "api");
+	/* With configured keys revoked, {"keys", "revoked_config"}: a release that knows only the
+	 * list refuses the file rather than take a revocation for a key. */
+	rev = dtf_keyset_export_revoked(a->keys);
+	if (json_array_size(rev) > 0)
+		doc = json_pack("{s:o,s:o}", "keys", doc, "revoked_config", rev);
+	else
+		json_decref(rev);
 	text = json_dumps(doc, JSON_INDENT(1));
 	json_decref(doc);
 	if (!text)
@@ -357,7 +364,14 @@ static int load_kept_keys(struct dtf_api *a, char *err, size_t errlen)
 	free(text);
 	if (!doc)
 		return DTF_EPARSE;
-	rc = dtf_keyset_import(a->keys, doc, "api", err, errlen);
+	if (json_is_object(doc)) {
+		rc = dtf_keyset_import(a->keys, json_object_get(doc, "keys"), "api", err, errlen);
+		if (!rc)
+			rc = dtf_keyset_import_revoked(
+			    a->keys, json_object_get(doc, "revoked_config"), err, errlen);
+	} else {
+		rc = dtf_keyset_import(a->keys, doc, "api", err, errlen);
+	}
 	json_decref(doc);
 	return rc;
 }

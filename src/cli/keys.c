@@ -100,7 +100,11 @@ int cmd_keys(int argc, char **argv)
 				printf("%-24s %-14s %-16s %-7s %s\n", dtf_json_str(e, "name", ""),
 				       dtf_json_str(e, "role", ""), dtf_json_str(e, "project", "-"),
 				       dtf_json_str(e, "origin", ""),
-				       dtf_json_bool(e, "revoked", false) ? "revoked" : "live");
+				       !dtf_json_bool(e, "revoked", false) ? "live"
+				       : dtf_json_str(e, "hint", NULL)
+					   ? "revoked (kept across restarts: remove it from the "
+					     "configuration)"
+					   : "revoked");
 		}
 	} else if (strcmp(action, "add") == 0 && optind + 3 == argc) {
 		body = json_pack("{s:s,s:s,s:s*,s:s*,s:s*}", "name", argv[optind + 1], "role",

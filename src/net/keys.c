@@ -22,11 +22,21 @@ struct key {
 	bool revoked;
 };
 
+/* A configured key (--api-key, the keys file) revoked through the API: its name and the
+ * SHA-256 of its secret, so that it stays revoked when the configuration is read again (a
+ * restart, SIGHUP) until it is removed there or given a new secret. */
+struct revoked {
+	char name[DTF_KEY_NAME_MAX];
+	unsigned char digest[32];
+};
+
 struct dtf_keyset {
 	pthread_mutex_t lock;
 	unsigned char salt[32];
 	struct key *keys;
 	size_t n, cap;
+	struct revoked *rev;
+	size_t nrev;
 };
 
 static const char *const role_names[] = {"none",  "read",	   "submit",
@@ -86,6 +96,7 @@ void dtf_keyset_free(struct dtf_keyset *ks)
 		return;
 	OPENSSL_cleanse(ks->keys, ks->cap * sizeof(*ks->keys));
 	free(ks->keys);
+	free(ks->rev);
 	pthread_mutex_destroy(&ks->lock);
 	free(ks);
 }
@@ -152,6 +163,39 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+/* True when the configured key name with secret digest was revoked through the API; called
+ * with ks->lock held. */
+static bool was_revoked(const struct dtf_keyset *ks, const char *name,
+			const unsigned char digest[32])
+{
+	size_t i;
+
+	for (i = 0; i < ks->nrev; i++)
+		if (strcmp(ks->rev[i].name, name) == 0 &&
+		    CRYPTO_memcmp(ks->rev[i].digest, digest, 32) == 0)
+			return true;
+	return false;
+}
+
+/* Remembers that the configured key name with secret digest is revoked; called with ks->lock
+ * held. 0 or DTF_ENOMEM. */
+static int remember_revoked(struct dtf_keyset *ks, const char *name, const unsigned char digest[32])
+{
+	struct revoked *nr;
+
+	if (was_revoked(ks, name, digest))
+		return 0;
+	nr = realloc(ks->rev, (ks->nrev + 1) * sizeof(*nr));
+	if (!nr)
+		return DTF_ENOMEM;
+	ks->rev = nr;
+	memset(&nr[ks->nrev], 0, sizeof(*nr));
+	snprintf(nr[ks->nrev].name, sizeof(nr[ks->nrev].name), "%s", name);
+	memcpy(nr[ks->nrev].digest, digest, 32);
+	ks->nrev++;
+	return 0;
+}
+
 int dtf_keyset_add(struct dtf_keyset *ks, const char *name, int role, const char *project,
 		   const char *secret, const char *origin, char *err, size_t errlen)
 {
@@ -188,6 +232,7 @@ int dtf_keyset_add(struct dtf_keyset *ks, const char *name, int role, const char
 	memcpy(k.digest, digest, sizeof(k.digest));
 	OPENSSL_cleanse(digest, sizeof(digest));
 	pthread_mutex_lock(&ks->lock);
+	k.revoked = strcmp(k.origin, "api") != 0 && was_revoked(ks, name, k.digest);
 	for (i = 0; i < ks->n; i++)
 		if (strcmp(ks->keys[i].info.name, name) == 0)
 			slot = &ks->keys[i];
@@ -226,13 +271,132 @@ static bool name_taken(struct dtf_keyset *ks, const char *name)
 	return taken;
 }
 
+/* The length of the RFC 3339 time or date at p ("2027-01-01", "2027-01-01T12:00:00Z",
+ * "…T12:00:00.5+02:00"), 0 when none: a key's expiry holds colons, which otherwise end the
+ * spec's second field. */
+static size_t time_len(const char *p)
+{
+	static const char date[] = "dddd-dd-dd", clock[] = "Tdd:dd:dd";
+	size_t n, i;
+
+	for (n = 0; date[n]; n++)
+		if (date[n] == 'd' ? !(p[n] >= '0' && p[n] <= '9') : p[n] != date[n])
+			return 0;
+	if (p[n] != 'T')
+		return n;
+	for (i = 0; clock[i]; i++, n++)
+		if (clock[i] == 'd' ? !(p[n] >= '0' && p[n] <= '9') : p[n] != clock[i])
+			return 0;
+	if (p[n] == '.')
+		for (n++; p[n] >= '0' && p[n] <= '9'; n++)
+			;
+	if (p[n] == 'Z')
+		return n + 1;
+	if (p[n] == '+' || p[n] == '-') {
+		/* "+HH:MM", checked in order so that nothing past the string's end is read. */
+		static const char off[] = "dd:dd";
+
+		for (i = 0; off[i]; i++)
+			if (off[i] == 'd' ? !(p[n + 1 + i] >= '0' && p[n + 1 + i] <= '9')
+					  : p[n + 1 + i] != off[i])
+				return 0;
+		return n + 6;
+	}
+	return 0;
+}
+
+/* True when labels is "k=v,k=v" (each item a non-empty key, '=', a value). */
+static bool labels_ok(const char *labels)
+{
+	const char *p = labels;
+
+	while (*p) {
+		size_t n = strcspn(p, ","), k = strcspn(p, "=");
+		if (k == 0 || k >= n)
+			return false;
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			return false;
+	}
+	return true;
+}
+
+/* Parses the options of a spec's second field (";worker-pattern=GLOB;labels=k=v,k=v;
+ * expires=TIME", at p)
+ * into the limits; *end gets where they stop (the ':' before the secret). 0 or DTF_EINVAL. */
+static int parse_limits(const char *p, const char **end, struct dtf_key_info *ki, char *err,
+			size_t errlen)
+{
+	while (*p == ';') {
+		const char *name = p + 1, *eq = strchr(name, '='), *v;
+		size_t len;
+		char *dst = NULL, tv[64];
+		size_t cap = 0;
+
+		if (!eq) {
+			snprintf(err, errlen, "a key's option is NAME=VALUE");
+			return DTF_EINVAL;
+		}
+		v = eq + 1;
+		if ((size_t)(eq - name) == 7 && strncmp(name, "expires", 7) == 0) {
+			int64_t ms;
+			len = time_len(v);
+			if (len == 0 || len >= sizeof(tv) - 10 ||
+			    (v[len] != ';' && v[len] != ':')) {
+				snprintf(err, errlen,
+					 "expires= takes a date or an RFC 3339 time "
+					 "(2027-01-31, 2027-01-31T18:00:00Z)");
+				return DTF_EINVAL;
+			}
+			snprintf(tv, sizeof(tv), "%.*s%s", (int)len, v,
+				 len == 10 ? "T00:00:00Z" : "");
+			if (dtf_parse_rfc3339(tv, &ms) != 0 || ms <= 0) {
+				snprintf(err, errlen, "expires=%s is not a valid time", tv);
+				return DTF_EINVAL;
+			}
+			ki->expires_ms = ms;
+			p = v + len;
+			continue;
+		}
+		len = strcspn(v, ";:");
+		if ((size_t)(eq - name) == 14 && strncmp(name, "worker-pattern", 14) == 0) {
+			dst = ki->worker_pattern;
+			cap = sizeof(ki->worker_pattern);
+		} else if ((size_t)(eq - name) == 6 && strncmp(name, "labels", 6) == 0) {
+			dst = ki->labels;
+			cap = sizeof(ki->labels);
+		} else {
+			snprintf(err, errlen,
+				 "unknown key option '%.*s' (worker-pattern, labels, expires)",
+				 (int)(eq - name) < 32 ? (int)(eq - name) : 32, name);
+			return DTF_EINVAL;
+		}
+		if (len == 0 || len >= cap) {
+			snprintf(err, errlen, "%.*s= must be 1 to %zu characters", (int)(eq - name),
+				 name, cap - 1);
+			return DTF_EINVAL;
+		}
+		snprintf(dst, cap, "%.*s", (int)len, v);
+		if (dst == ki->labels && !labels_ok(dst)) {
+			snprintf(err, errlen, "labels= is k=v,k=v");
+			return DTF_EINVAL;
+		}
+		p = v + len;
+	}
+	*end = p;
+	return 0;
+}
+
 int dtf_keyset_add_spec(struct dtf_keyset *ks, const char *spec, const char *origin, char *err,
 			size_t errlen)
 {
 	char name[DTF_KEY_NAME_MAX], role[64], *at;
 	const char *c1, *c2;
-	int r;
+	struct dtf_key_info lim;
+	size_t rlen;
+	int r, rc;
 
+	memset(&lim, 0, sizeof(lim));
 	c1 = strchr(spec, ':');
 	/* A plain secret (no colon), or a "sha256:HEX" one, is the admin key of older releases:
 	 * named default, default-2, … in the order they come. */
@@ -243,16 +407,21 @@ int dtf_keyset_add_spec(struct dtf_keyset *ks, const char *spec, const char *ori
 			snprintf(name, sizeof(name), "default-%d", ++i);
 		return dtf_keyset_add(ks, name, DTF_ROLE_ADMIN, NULL, spec, origin, err, errlen);
 	}
-	c2 = strchr(c1 + 1, ':');
-	if (!c2 || (size_t)(c1 - spec) >= sizeof(name) || (size_t)(c2 - c1 - 1) >= sizeof(role)) {
+	/* The second field is ROLE[@PROJECT] and then the limits, each ";NAME=VALUE". */
+	rlen = strcspn(c1 + 1, ";:");
+	if (c1[1 + rlen] == ';' && parse_limits(c1 + 1 + rlen, &c2, &lim, err, errlen) != 0)
+		return DTF_EINVAL;
+	if (c1[1 + rlen] != ';')
+		c2 = c1 + 1 + rlen;
+	if (*c2 != ':' || (size_t)(c1 - spec) >= sizeof(name) || rlen >= sizeof(role)) {
 		snprintf(err, errlen,
-			 "a key is SECRET or NAME:ROLE:SECRET (NAME:ROLE@PROJECT:SECRET)");
+			 "a key is SECRET or NAME:ROLE:SECRET (NAME:ROLE@PROJECT;OPTIONS:SECRET)");
 		return DTF_EINVAL;
 	}
 	memcpy(name, spec, (size_t)(c1 - spec));
 	name[c1 - spec] = '\0';
-	memcpy(role, c1 + 1, (size_t)(c2 - c1 - 1));
-	role[c2 - c1 - 1] = '\0';
+	memcpy(role, c1 + 1, rlen);
+	role[rlen] = '\0';
 	at = strchr(role, '@');
 	if (at)
 		*at++ = '\0';
@@ -263,7 +432,10 @@ int dtf_keyset_add_spec(struct dtf_keyset *ks, const char *spec, const char *ori
 			 role);
 		return DTF_EINVAL;
 	}
-	return dtf_keyset_add(ks, name, r, at, c2 + 1, origin, err, errlen);
+	rc = dtf_keyset_add(ks, name, r, at, c2 + 1, origin, err, errlen);
+	if (!rc)
+		rc = dtf_keyset_limit(ks, name, lim.worker_pattern, lim.labels, lim.expires_ms);
+	return rc;
 }
 
 int dtf_keyset_load_file(struct dtf_keyset *ks, const char *path, const char *origin, char *err,
@@ -355,6 +527,9 @@ int dtf_keyset_revoke(struct dtf_keyset *ks, const char *name)
 	for (i = 0; i < ks->n; i++)
 		if (strcmp(ks->keys[i].info.name, name) == 0 && !ks->keys[i].revoked) {
 			ks->keys[i].revoked = true;
+			/* A configured key would come back with the configuration: remembered. */
+			if (strcmp(ks->keys[i].origin, "api") != 0)
+				remember_revoked(ks, name, ks->keys[i].digest);
 			rc = 0;
 		}
 	pthread_mutex_unlock(&ks->lock);
@@ -426,6 +601,13 @@ json_t *dtf_keyset_list(struct dtf_keyset *ks)
 			dtf_rfc3339(k->info.expires_ms, ts);
 			json_object_set_new(o, "expires_at", json_string(ts));
 		}
+		if (k->revoked && strcmp(k->origin, "api") != 0)
+			json_object_set_new(
+			    o, "hint",
+			    json_string(
+				"revoked through the API and kept revoked across restarts: "
+				"remove it from the configuration (--api-key, the keys file, "
+				"coordinator.api_keys)"));
 		json_array_append_new(list, o);
 	}
 	pthread_mutex_unlock(&ks->lock);
@@ -497,4 +679,68 @@ int dtf_keyset_import(struct dtf_keyset *ks, const json_t *doc, const char *orig
 			return rc;
 	}
 	return 0;
+}
+
+json_t *dtf_keyset_export_revoked(struct dtf_keyset *ks)
+{
+	json_t *list = json_array();
+	size_t i;
+	int j;
+
+	pthread_mutex_lock(&ks->lock);
+	for (i = 0; i < ks->nrev; i++) {
+		char hex[65];
+		for (j = 0; j < 32; j++)
+			snprintf(hex + 2 * j, 3, "%02x", ks->rev[i].digest[j]);
+		json_array_append_new(
+		    list, json_pack("{s:s,s:s}", "name", ks->rev[i].name, "sha256", hex));
+	}
+	pthread_mutex_unlock(&ks->lock);
+	return list;
+}
+
+int dtf_keyset_import_revoked(struct dtf_keyset *ks, const json_t *doc, char *err, size_t errlen)
+{
+	size_t i, k;
+	json_t *e;
+	int rc = 0;
+
+	if (!json_is_array(doc)) {
+		snprintf(err, errlen, "the kept revocations are not a list");
+		return DTF_EPARSE;
+	}
+	pthread_mutex_lock(&ks->lock);
+	json_array_foreach(doc, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *hex = json_string_value(json_object_get(e, "sha256"));
+		unsigned char digest[32];
+		int j;
+		if (!name || !name_ok(name) || !hex || strlen(hex) != 64) {
+			snprintf(err, errlen, "kept revocation %zu lacks its name or sha256", i);
+			rc = DTF_EPARSE;
+			break;
+		}
+		for (j = 0; j < 32; j++) {
+			int hi = hexval(hex[2 * j]), lo = hexval(hex[2 * j + 1]);
+			if (hi < 0 || lo < 0)
+				break;
+			digest[j] = (unsigned char)(hi << 4 | lo);
+		}
+		if (j < 32) {
+			snprintf(err, errlen, "kept revocation %zu: sha256 is not hex", i);
+			rc = DTF_EPARSE;
+			break;
+		}
+		rc = remember_revoked(ks, name, digest);
+		if (rc)
+			break;
+		/* The configuration's keys are read before the kept file. */
+		for (k = 0; k < ks->n; k++)
+			if (strcmp(ks->keys[k].origin, "api") != 0 &&
+			    strcmp(ks->keys[k].info.name, name) == 0 &&
+			    CRYPTO_memcmp(ks->keys[k].digest, digest, 32) == 0)
+				ks->keys[k].revoked = true;
+	}
+	pthread_mutex_unlock(&ks->lock);
+	return rc;
 }

@@ -73,7 +73,8 @@ int dtf_keyset_revoke(struct dtf_keyset *ks, const char *name);
 bool dtf_keyset_lookup(struct dtf_keyset *ks, const char *secret, struct dtf_key_info *out);
 /* The number of keys, revoked ones included (0: the coordinator is open). */
 size_t dtf_keyset_count(struct dtf_keyset *ks);
-/* [{"name", "role", "project"?, "origin", "revoked"}], never a secret or a hash. */
+/* [{"name", "role", "project"?, "origin", "revoked", "hint"? (a revoked configured key: remove
+ * it from the configuration)}], never a secret or a hash. */
 json_t *dtf_keyset_list(struct dtf_keyset *ks);
 /* The live keys of origin as a document to keep (a new reference): [{"name", "role",
  * "project"?, "sha256": HEX of the secret's SHA-256, "worker_pattern"?, "labels"?,
@@ -81,5 +82,12 @@ json_t *dtf_keyset_list(struct dtf_keyset *ks);
 json_t *dtf_keyset_export(struct dtf_keyset *ks, const char *origin);
 int dtf_keyset_import(struct dtf_keyset *ks, const json_t *doc, const char *origin, char *err,
 		      size_t errlen);
+/* Configured keys (not of origin "api") revoked by dtf_keyset_revoke() are remembered by name
+ * and the SHA-256 of their secret, so that they stay revoked when the configuration is read
+ * again: a key of that name and secret added later comes revoked. export gives the records
+ * (a new reference: [{"name", "sha256"}]); import reads them back (marking the configured keys
+ * already in the set). 0 or DTF_EPARSE/DTF_ENOMEM with a reason in err. */
+json_t *dtf_keyset_export_revoked(struct dtf_keyset *ks);
+int dtf_keyset_import_revoked(struct dtf_keyset *ks, const json_t *doc, char *err, size_t errlen);
 
 #endif

@@ -47,6 +47,110 @@ static void test_roles(void **state)
 
 /* ---- keys ---- */
 
+/* A configured key revoked through the API comes back revoked when the configuration is read
+ * again (a reload, or a restart through the kept records), unless its secret changed; a key
+ * added through the API leaves no record (it is simply no longer kept). */
+static void test_config_revocation_kept(void **state)
+{
+	struct dtf_keyset *ks = dtf_keyset_new(), *ks2 = dtf_keyset_new();
+	struct dtf_key_info ki;
+	char err[200];
+	json_t *rec, *list, *e;
+	size_t i;
+	bool hinted = false;
+	char *txt;
+
+	(void)state;
+	assert_int_equal(dtf_keyset_add_spec(ks, "ro:read:aaa", "config", err, sizeof(err)), 0);
+	assert_int_equal(dtf_keyset_add_spec(ks, "ap:read:bbb", "api", err, sizeof(err)), 0);
+	assert_int_equal(dtf_keyset_revoke(ks, "ro"), 0);
+	assert_int_equal(dtf_keyset_revoke(ks, "ap"), 0);
+	assert_false(dtf_keyset_lookup(ks, "aaa", &ki));
+	/* A reload: the configuration's keys are dropped and read again. */
+	dtf_keyset_drop_origin(ks, "config");
+	assert_int_equal(dtf_keyset_add_spec(ks, "ro:read:aaa", "config", err, sizeof(err)), 0);
+	assert_false(dtf_keyset_lookup(ks, "aaa", &ki));
+	list = dtf_keyset_list(ks);
+	json_array_foreach(list, i, e)
+		if (strcmp(json_string_value(json_object_get(e, "name")), "ro") == 0)
+			hinted = json_is_true(json_object_get(e, "revoked")) &&
+				 json_is_string(json_object_get(e, "hint"));
+	json_decref(list);
+	assert_true(hinted);
+	/* A restart: the records are read after the configuration. */
+	rec = dtf_keyset_export_revoked(ks);
+	assert_int_equal(json_array_size(rec), 1);
+	txt = json_dumps(rec, 0);
+	assert_null(strstr(txt, "aaa"));
+	free(txt);
+	assert_int_equal(dtf_keyset_add_spec(ks2, "ro:read:aaa", "config", err, sizeof(err)), 0);
+	assert_true(dtf_keyset_lookup(ks2, "aaa", &ki));
+	assert_int_equal(dtf_keyset_import_revoked(ks2, rec, err, sizeof(err)), 0);
+	assert_false(dtf_keyset_lookup(ks2, "aaa", &ki));
+	/* A new secret under the same name is a new key. */
+	assert_int_equal(dtf_keyset_add_spec(ks2, "ro:read:ccc", "config", err, sizeof(err)), 0);
+	assert_true(dtf_keyset_lookup(ks2, "ccc", &ki));
+	json_decref(rec);
+	rec = json_loads("[{\"name\": \"x\", \"sha256\": \"zz\"}]", 0, NULL);
+	assert_int_equal(dtf_keyset_import_revoked(ks2, rec, err, sizeof(err)), DTF_EPARSE);
+	json_decref(rec);
+	dtf_keyset_free(ks);
+	dtf_keyset_free(ks2);
+}
+
+/* A configured key's limits (keys file, --api-key, YAML): the options after its role, as
+ * `dtf keys add` sets them for a key added through the API. */
+static void test_key_spec_limits(void **state)
+{
+	struct dtf_keyset *ks = dtf_keyset_new();
+	struct dtf_key_info ki;
+	char err[200];
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(
+	    dtf_keyset_add_spec(ks,
+				"gpu:worker-enroll;worker-pattern=gpu-*;labels=pool=gpu,"
+				"zone=a;expires=2999-01-31T18:30:00Z:s3:cret",
+				"config", err, sizeof(err)),
+	    0);
+	assert_true(dtf_keyset_lookup(ks, "s3:cret", &ki));
+	assert_int_equal(ki.role, DTF_ROLE_ENROLL);
+	assert_string_equal(ki.worker_pattern, "gpu-*");
+	assert_string_equal(ki.labels, "pool=gpu,zone=a");
+	assert_int_equal(dtf_parse_rfc3339("2999-01-31T18:30:00Z", &t), 0);
+	assert_int_equal(ki.expires_ms, t);
+	/* A date alone, a project before the options. */
+	assert_int_equal(dtf_keyset_add_spec(ks, "ci:submit@web;expires=2999-02-01:xyz", "config",
+					     err, sizeof(err)),
+			 0);
+	assert_true(dtf_keyset_lookup(ks, "xyz", &ki));
+	assert_string_equal(ki.project, "web");
+	assert_int_equal(dtf_parse_rfc3339("2999-02-01T00:00:00Z", &t), 0);
+	assert_int_equal(ki.expires_ms, t);
+	/* An expired configured key is refused like an unknown one. */
+	assert_int_equal(dtf_keyset_add_spec(ks, "old:read;expires=2001-01-01:oldkey", "config",
+					     err, sizeof(err)),
+			 0);
+	assert_false(dtf_keyset_lookup(ks, "oldkey", &ki));
+	/* Malformed options are refused, naming no secret. */
+	assert_int_equal(
+	    dtf_keyset_add_spec(ks, "b:read;colour=red:abc", "config", err, sizeof(err)),
+	    DTF_EINVAL);
+	assert_non_null(strstr(err, "colour"));
+	assert_int_equal(
+	    dtf_keyset_add_spec(ks, "b:read;expires=tomorrow:abc", "config", err, sizeof(err)),
+	    DTF_EINVAL);
+	assert_int_equal(
+	    dtf_keyset_add_spec(ks, "b:read;labels=novalue:abc", "config", err, sizeof(err)),
+	    DTF_EINVAL);
+	assert_int_equal(
+	    dtf_keyset_add_spec(ks, "b:read;worker-pattern=:abc", "config", err, sizeof(err)),
+	    DTF_EINVAL);
+	assert_null(strstr(err, "abc"));
+	dtf_keyset_free(ks);
+}
+
 static void test_key_specs(void **state)
 {
 	struct dtf_keyset *ks = dtf_keyset_new();
@@ -420,6 +524,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_roles),
 	    cmocka_unit_test(test_key_specs),
+	    cmocka_unit_test(test_key_spec_limits),
+	    cmocka_unit_test(test_config_revocation_kept),
 	    cmocka_unit_test(test_key_hashed),
 	    cmocka_unit_test(test_key_revoke_and_reload),
 	    cmocka_unit_test(test_key_limits_and_expiry),
