@@ -294,6 +294,14 @@ static json_t *running_ids(struct agent *a)
 	return ids;
 }
 
+/* Keeps the worker's current token in its state directory (state.h): what a worker started
+ * again after a crash registers with. Not under a->lock (the file is synced). */
+static void keep_token(struct agent *a, const char *token)
+{
+	if (a->named && token && *token)
+		dtf_wstate_token_save(&a->st, token);
+}
+
 /* Registers (again); retries with backoff until it works or the thread's reason to go on ends
  * (cn->quit): then DTF_ENET. */
 static int do_register(struct agent *a, struct conn *cn)
@@ -351,6 +359,7 @@ static int do_register(struct agent *a, struct conn *cn)
 			a->need_register = false;
 			wake_all(a);
 			pthread_mutex_unlock(&a->lock);
+			keep_token(a, dtf_json_str(resp, "token", ""));
 			json_decref(resp);
 			log_info("registered as %s with %s (%d slots)", a->worker_id,
 				 a->cfg.coordinator, a->cfg.slots);
@@ -494,6 +503,7 @@ static void *heartbeat_main(void *arg)
 					snprintf(a->token, sizeof(a->token), "%s", tok);
 					a->generation++;
 					pthread_mutex_unlock(&a->lock);
+					keep_token(a, tok);
 					log_debug("worker token renewed");
 				}
 				apply_cancel(a, json_object_get(resp, "cancel"));
@@ -1706,6 +1716,11 @@ int agent_run(const struct agent_config *cfg)
 	load_spool(a);
 	sweep_previous(a);
 	a->caps = agent_capabilities(&a->cfg);
+	/* The token the last run of this worker kept: with it, a worker started again after a
+	 * crash registers at once instead of waiting for its old self to be declared lost (the
+	 * coordinator lets only the holder of a live worker's current token register it again). */
+	if (a->named && dtf_wstate_token_load(&a->st, a->token, sizeof(a->token)) == 0)
+		log_info("registering with the token kept by the last run");
 	rc = do_register(a, &cn);
 	conn_release(&cn);
 	if (rc) {

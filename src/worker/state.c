@@ -328,7 +328,9 @@ int dtf_wstate_open(struct dtf_wstate *s, const char *work_dir, const char *name
 	    (size_t)snprintf(s->tasks_path, sizeof(s->tasks_path), "%s/.worker-%s.tasks", work_dir,
 			     name) >= sizeof(s->tasks_path) ||
 	    (size_t)snprintf(s->spool_path, sizeof(s->spool_path), "%s/.worker-%s.spool", work_dir,
-			     name) >= sizeof(s->spool_path)) {
+			     name) >= sizeof(s->spool_path) ||
+	    (size_t)snprintf(s->token_path, sizeof(s->token_path), "%s/.worker-%s.token", work_dir,
+			     name) >= sizeof(s->token_path)) {
 		snprintf(err, errlen, "the work directory's path is too long");
 		return DTF_EINVAL;
 	}
@@ -561,4 +563,58 @@ void dtf_wstate_close(struct dtf_wstate *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	s->guard_fd = s->tasks_fd = s->lock_fd = -1;
+}
+
+int dtf_wstate_token_save(struct dtf_wstate *s, const char *token)
+{
+	char tmp[DTF_WSTATE_PATH + 8];
+	size_t len = strlen(token);
+	int fd, rc = 0;
+
+	if (s->lock_fd < 0 || !s->token_path[0])
+		return 0;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", s->token_path) >= sizeof(tmp))
+		return DTF_EIO;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* An older file of another mode keeps it through O_TRUNC: set it. */
+	if (fd < 0 || fchmod(fd, 0600) != 0 || write(fd, token, len) != (ssize_t)len ||
+	    fsync(fd) != 0 || rename(tmp, s->token_path) != 0) {
+		log_warn("cannot keep the worker's token in %s: %s", s->token_path,
+			 strerror(errno));
+		rc = DTF_EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int dtf_wstate_token_load(struct dtf_wstate *s, char *out, size_t len)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	out[0] = '\0';
+	if (s->lock_fd < 0 || !s->token_path[0])
+		return DTF_ENOTFOUND;
+	fd = open(s->token_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return DTF_ENOTFOUND;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) || st.st_size <= 0 || (size_t)st.st_size >= len) {
+		log_warn("ignoring the kept token %s (not a private file of this user's, or too "
+			 "long)",
+			 s->token_path);
+		close(fd);
+		return DTF_ENOTFOUND;
+	}
+	n = read(fd, out, len - 1);
+	close(fd);
+	if (n != st.st_size) {
+		out[0] = '\0';
+		return DTF_ENOTFOUND;
+	}
+	out[n] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	return out[0] ? 0 : DTF_ENOTFOUND;
 }

@@ -4,8 +4,11 @@
  * attempt), a guard process that kills those groups when the worker dies, and the path of the
  * spool of results it could not deliver (agent.c writes and reads that file).
  *
- * The files are <work_dir>/.worker-<name>.{lock,tasks,spool}, name being the worker id (or
- * "anonymous" for a worker whose id the coordinator assigns). */
+ * The files are <work_dir>/.worker-<name>.{lock,tasks,spool,token}, name being the worker id (or
+ * "anonymous" for a worker whose id the coordinator assigns). The token file keeps the worker's
+ * current token (its credential towards a coordinator with keys, docs/auth.md), so that the
+ * worker started again after a crash registers again at once with it instead of waiting for
+ * the coordinator to declare its old self lost. */
 #ifndef DTF_WORKER_STATE_H
 #define DTF_WORKER_STATE_H
 
@@ -24,6 +27,7 @@ struct dtf_wstate {
 	char lock_path[DTF_WSTATE_PATH];
 	char tasks_path[DTF_WSTATE_PATH];
 	char spool_path[DTF_WSTATE_PATH];
+	char token_path[DTF_WSTATE_PATH]; /* the worker's current token (mode 0600) */
 	char boot_id[40];
 };
 
@@ -60,6 +64,14 @@ int dtf_wstate_guard(struct dtf_wstate *s);
 void dtf_wstate_task_started(struct dtf_wstate *s, int slot, const char *task_id, long long attempt,
 			     pid_t pid);
 void dtf_wstate_task_ended(struct dtf_wstate *s, int slot);
+
+/* Keeps token (the worker's current one) in the token file, mode 0600, replaced atomically;
+ * nothing when the state is not kept. 0 or DTF_EIO. */
+int dtf_wstate_token_save(struct dtf_wstate *s, const char *token);
+/* Reads the token the last run kept into out (len bytes; "" when none): only from a file of this
+ * user's that no one else may read (else it is ignored, with a warning). 0, or DTF_ENOTFOUND when
+ * there is none to use. */
+int dtf_wstate_token_load(struct dtf_wstate *s, char *out, size_t len);
 
 /* Releases the lock and closes the files; the guard, seeing its pipe closed, checks the records
  * (all idle after a clean stop) and exits, and is reaped here (waiting up to 2 s). Accepts a

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -83,6 +84,40 @@ static void test_lock(void **state)
 	dtf_wstate_close(&a);
 	assert_int_equal(dtf_wstate_open(&b, dir, "w1", 2, err, sizeof(err)), 0);
 	dtf_wstate_close(&b);
+	dtf_rmtree(dir);
+}
+
+/* The kept token: saved private (0600) and read back by the next run; a file others may read is
+ * ignored, as is a token when no state is kept. */
+static void test_token(void **state)
+{
+	char dir[256], err[512], tok[64], path[600];
+	struct dtf_wstate s, none;
+	struct stat st;
+
+	(void)state;
+	make_tmpdir(dir, sizeof(dir), "dtf-wstate");
+	assert_int_equal(dtf_wstate_open(&s, dir, "w1", 1, err, sizeof(err)), 0);
+	assert_int_equal(dtf_wstate_token_load(&s, tok, sizeof(tok)), DTF_ENOTFOUND);
+	assert_string_equal(tok, "");
+	assert_int_equal(dtf_wstate_token_save(&s, "aaa.bbb.ccc"), 0);
+	assert_int_equal(dtf_wstate_token_save(&s, "ddd.eee.fff"), 0);
+	snprintf(path, sizeof(path), "%s/.worker-w1.token", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	dtf_wstate_close(&s);
+	assert_int_equal(dtf_wstate_open(&s, dir, "w1", 1, err, sizeof(err)), 0);
+	assert_int_equal(dtf_wstate_token_load(&s, tok, sizeof(tok)), 0);
+	assert_string_equal(tok, "ddd.eee.fff");
+	/* Too long for the buffer, or readable by others: not used. */
+	assert_int_equal(dtf_wstate_token_load(&s, tok, 8), DTF_ENOTFOUND);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(dtf_wstate_token_load(&s, tok, sizeof(tok)), DTF_ENOTFOUND);
+	dtf_wstate_close(&s);
+	memset(&none, 0, sizeof(none));
+	none.lock_fd = -1;
+	assert_int_equal(dtf_wstate_token_save(&none, "x"), 0);
+	assert_int_equal(dtf_wstate_token_load(&none, tok, sizeof(tok)), DTF_ENOTFOUND);
 	dtf_rmtree(dir);
 }
 
@@ -253,6 +288,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lock),
+	    cmocka_unit_test(test_token),
 	    cmocka_unit_test(test_sweep_live_group),
 	    cmocka_unit_test(test_sweep_identity),
 	    cmocka_unit_test(test_guard),
