@@ -53,12 +53,13 @@ static const struct dtf_opt coord_opts[] = {
 	 .env_alt = "DTF_API_KEY", .type = DTF_OPT_LIST, .offset = OFF(cc.api_keys), .max = 64,
 	 .arg = "K", .flags = DTF_OPTF_ENV_SPLIT,
 	 .help = "require key K from clients and workers: NAME:ROLE:SECRET (role admin, submit, "
-		 "read or worker-enroll; ROLE@PROJECT), or a plain SECRET (an admin key); repeatable, "
-		 "every source adds keys; the variables hold k1,k2 (docs/auth.md)"},
+		 "read or worker-enroll; ROLE@PROJECT; limits after it, "
+		 "ROLE;worker-pattern=G;labels=k=v;expires=DATE), or a plain SECRET (an admin key); "
+		 "repeatable, every source adds keys; the variables hold k1,k2 (docs/auth.md)"},
 	{.flag = "keys-file", .yaml = "coordinator.keys_file", .env = "DTF_KEYS_FILE",
 	 .type = DTF_OPT_STRING, .offset = OFF(cc.keys_file), .arg = "F",
-	 .help = "more keys, one NAME:ROLE:SECRET (or NAME:ROLE:sha256:HEX) a line; refused if "
-		 "others may read it; read again on SIGHUP"},
+	 .help = "more keys, one NAME:ROLE:SECRET (or NAME:ROLE:sha256:HEX; limits as for "
+		 "--api-key) a line; refused if others may read it; read again on SIGHUP"},
 	{.flag = "metrics-open", .yaml = "coordinator.metrics_open", .type = DTF_OPT_BOOL,
 	 .offset = OFF(cc.metrics_open), .def = "false",
 	 .help = "serve /metrics without a key even when keys are set"},
