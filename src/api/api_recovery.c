@@ -43,6 +43,9 @@ void api_h_recovery_history(struct dtf_http_req *r)
 
 	pthread_mutex_lock(&c->lock);
 	v = recovery_history_json(c);
+	if (api_project(r))
+		json_object_set_new(v, "blocked_hardware",
+				    core_blocked_hardware(c, api_project(r)));
 	pthread_mutex_unlock(&c->lock);
 	dtf_http_reply_json(r, 200, v);
 }

@@ -114,6 +114,9 @@ void api_h_workers_list(struct dtf_http_req *r)
 
 	pthread_mutex_lock(&c->lock);
 	list = core_workers_list(c);
+	if (api_project(r))
+		json_object_set_new(list, "blocked_hardware",
+				    core_blocked_hardware(c, api_project(r)));
 	pthread_mutex_unlock(&c->lock);
 	dtf_http_reply_json(r, 200, list);
 }

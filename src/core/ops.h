@@ -45,6 +45,9 @@ json_t *core_task_view(struct coord *c, struct ctask *t);
  * (set when a project-limited caller created it, or given); a run's tasks are of its project. */
 bool core_task_in(const struct ctask *t, const char *project);
 bool core_run_in(const struct crun *run, const char *project);
+/* The blocked hardware classes ({class: {since, task_id, reason}}, a new copy) as project may
+ * see them: the task that blocked a class and why are left out when it is another project's. */
+json_t *core_blocked_hardware(struct coord *c, const char *project);
 /* The task id names if project may see it, else NULL with DTF_ENOTFOUND (task_not_found). */
 struct ctask *core_task_find(struct coord *c, const char *id, const char *project,
 			     struct core_err *e);

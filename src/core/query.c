@@ -69,6 +69,22 @@ struct ctask *core_task_find(struct coord *c, const char *id, const char *projec
 	return t;
 }
 
+json_t *core_blocked_hardware(struct coord *c, const char *project)
+{
+	json_t *out = c->blocked_hw ? json_deep_copy(c->blocked_hw) : json_object(), *v;
+	const char *k;
+
+	json_object_foreach(out, k, v) {
+		struct ctask *t = dtf_hmap_get(&c->tasks, dtf_json_str(v, "task_id", ""));
+		if (!project || (t && core_task_in(t, project)))
+			continue;
+		/* The class stays blocked for everyone; which task (and why) is its project's. */
+		json_object_del(v, "task_id");
+		json_object_set_new(v, "reason", json_string("a task of another project"));
+	}
+	return out;
+}
+
 /* Collects tasks (of a run, or of a comma-separated id list, or all) of project (NULL: any)
  * sorted by submission; an unknown id (or one of another project) is written to bad. */
 static struct ctask **collect(struct coord *c, const char *run_id, const char *ids,

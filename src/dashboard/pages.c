@@ -258,6 +258,9 @@ void dash_h_overview(struct dtf_http_req *r)
 	pthread_mutex_lock(&c->lock);
 	runs = latest_runs(c, api_project(r), &nruns);
 	workers = core_workers_list(c);
+	if (api_project(r))
+		json_object_set_new(workers, "blocked_hardware",
+				    core_blocked_hardware(c, api_project(r)));
 	pending = core_tasks_list(c, NULL, TS_PENDING, DASH_MAX_PENDING, 0, api_project(r));
 	rhist = recovery_history_json(c);
 	pthread_mutex_unlock(&c->lock);

@@ -405,13 +405,17 @@ static int r_tasks(struct gql_resolve_info *ri, json_t **out)
 
 static json_t *history_doc(struct coord *c, const void *arg)
 {
-	(void)arg;
-	return recovery_history_json(c);
+	json_t *h = recovery_history_json(c);
+
+	/* A project key sees which task blocked a class only when it is its project's. */
+	if (arg)
+		json_object_set_new(h, "blocked_hardware", core_blocked_hardware(c, arg));
+	return h;
 }
 
 static int q_recovery(struct gql_resolve_info *ri, json_t **out)
 {
-	*out = json_incref(memo(ri, "recovery", history_doc, NULL));
+	*out = json_incref(memo(ri, "recovery", history_doc, project_of(ri)));
 	return *out ? 0 : fail(ri, "no_memory", "out of memory");
 }
 

@@ -467,6 +467,93 @@ static bool auth_ok(struct coord *c, const char *id, const char *tok, char *msg,
 	return w != NULL;
 }
 
+/* Projects in the core (core/ops.h): another project's task or run is unknown to a caller
+ * limited to a project, lists and collections leave them out, submission stamps and checks
+ * projects, and the blocked hardware leaves out which task of another project blocked a class. */
+static void test_project_scope(void **state)
+{
+	struct coord_fixture *f = *state;
+	struct coord *c = f->c;
+	struct core_err e;
+	struct ctask **ts = NULL;
+	struct crun *ra, *rw;
+	json_t *reply = NULL, *body, *v, *bh;
+	size_t n = 0;
+
+	coord_fixture_add_task(c, "t-api", "{\"project\": \"api\"}");
+	coord_fixture_add_task(c, "t-web", "{\"project\": \"web\"}");
+	coord_fixture_add_task(c, "t-none", "{}");
+	assert_non_null(core_task_find(c, "t-api", NULL, &e));
+	assert_null(core_task_find(c, "t-api", "web", &e));
+	assert_int_equal(e.code, DTF_ENOTFOUND);
+	assert_string_equal(e.kind, "task_not_found");
+	assert_null(core_task_find(c, "t-none", "web", &e));
+	assert_int_equal(core_tasks_collect(c, NULL, NULL, "web", &ts, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ts[0]->id, "t-web");
+	free(ts);
+	assert_int_equal(core_tasks_collect(c, NULL, "t-web,t-api", "web", &ts, &n, &e),
+			 DTF_ENOTFOUND);
+	v = core_tasks_list(c, NULL, -1, 100, 0, "web");
+	assert_int_equal(json_integer_value(json_object_get(v, "total")), 1);
+	json_decref(v);
+	assert_int_equal(core_task_cancel(c, "t-api", "cancelled", "web", &reply, &e),
+			 DTF_ENOTFOUND);
+	body = json_pack("{s:i}", "priority", 1);
+	assert_int_equal(core_task_update(c, "t-api", body, "web", &reply, &e), DTF_ENOTFOUND);
+	json_decref(body);
+
+	/* Runs: of a project, unknown to others; every task in one is of its project. */
+	assert_int_equal(core_run_create(c, "a", NULL, "api", &ra, &e), 0);
+	assert_int_equal(core_run_create(c, "w", NULL, "web", &rw, &e), 0);
+	assert_null(core_run_find(c, ra->id, "web", &e));
+	assert_non_null(core_run_find(c, ra->id, NULL, &e));
+	v = core_runs_list(c, "web");
+	assert_int_equal(json_array_size(json_object_get(v, "runs")), 1);
+	json_decref(v);
+	assert_int_equal(core_export_doc(c, ra->id, NULL, "web", &v, &e), DTF_ENOTFOUND);
+	assert_string_equal(e.kind, "run_not_found");
+	body = json_pack("{s:s,s:[s]}", "run_id", ra->id, "command", "true");
+	assert_int_equal(core_tasks_submit(c, body, "web", &reply, &e), DTF_ENOTFOUND);
+	json_decref(body);
+	body = json_pack("{s:s,s:s,s:[s]}", "run_id", ra->id, "project", "web", "command", "true");
+	assert_int_equal(core_tasks_submit(c, body, NULL, &reply, &e), DTF_EINVAL);
+	json_decref(body);
+	body = json_pack("{s:s,s:[s]}", "project", "api", "command", "true");
+	assert_int_equal(core_tasks_submit(c, body, "web", &reply, &e), DTF_EDENIED);
+	assert_string_equal(e.kind, "forbidden");
+	json_decref(body);
+	body = json_pack("{s:s,s:[s]}", "run_id", ra->id, "command", "true");
+	assert_int_equal(core_tasks_submit(c, body, NULL, &reply, &e), 0);
+	assert_string_equal(json_string_value(json_object_get(reply, "project")), "api");
+	json_decref(reply);
+	json_decref(body);
+	body = json_pack("{s:[{s:[s]}]}", "tasks", "command", "true");
+	assert_int_equal(core_tasks_submit(c, body, "web", &reply, &e), 0);
+	assert_non_null(
+	    core_run_find(c, json_string_value(json_object_get(reply, "run_id")), "web", &e));
+	json_decref(reply);
+	json_decref(body);
+
+	/* The blocked hardware: the class for all, the task only for its project. */
+	if (!c->blocked_hw)
+		c->blocked_hw = json_object();
+	json_object_set_new(c->blocked_hw, "gpu",
+			    json_pack("{s:s,s:s,s:s}", "since", "x", "task_id", "t-api", "reason",
+				      "task t-api failed there"));
+	bh = core_blocked_hardware(c, "web");
+	assert_null(json_object_get(json_object_get(bh, "gpu"), "task_id"));
+	assert_null(strstr(json_string_value(json_object_get(json_object_get(bh, "gpu"), "reason")),
+			   "t-api"));
+	json_decref(bh);
+	bh = core_blocked_hardware(c, "api");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(bh, "gpu"), "task_id")), "t-api");
+	json_decref(bh);
+	/* The core's own document is left as it was. */
+	assert_non_null(json_object_get(json_object_get(c->blocked_hw, "gpu"), "task_id"));
+}
+
 static void test_worker_identity(void **state)
 {
 	struct coord_fixture *f = *state;
@@ -535,6 +622,7 @@ int main(void)
 	    cmocka_unit_test(test_token_wrong_audience_issuer),
 	    cmocka_unit_test(test_token_wrong_alg),
 	    coord_fixture_test(test_worker_identity),
+	    coord_fixture_test(test_project_scope),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);
