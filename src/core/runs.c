@@ -25,7 +25,7 @@ struct crun *core_run_find(struct coord *c, const char *id, const char *project,
 	if (run && !core_run_in(run, project))
 		run = NULL;
 	if (!run)
-		core_fail(e, DTF_ENOTFOUND, "run_not_found", "no run with id '%s'", id);
+		core_fail(e, DTF_ENOTFOUND, "run_not_found", "no run with id '%s'", id ? id : "");
 	return run;
 }
 

@@ -301,7 +301,8 @@ int core_task_cancel(struct coord *c, const char *id, const char *kind, const ch
 	if (t && !core_task_in(t, project))
 		t = NULL; /* another project's task is unknown to a project-limited caller */
 	if (!t) {
-		rc = core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'", id);
+		rc = core_fail(e, DTF_ENOTFOUND, "task_not_found", "no task with id '%s'",
+			       id ? id : "");
 	} else if (task_is_final(t->status)) {
 		rc = core_fail(e, DTF_ESTATE, "already_finished", "task '%s' already %s", t->id,
 			       task_status_name(t->status));

@@ -98,8 +98,8 @@ c=$(http GET /api/v1/tasks)
 assert_eq "$(jq_py 'd["total"]' "$T/body")" 4 "the admin's tasks list"
 
 # --- the event stream: replayed from the ring's start (Last-Event-ID 0) ---
-curl -s --max-time 2 -H "Authorization: Bearer $WR" -H 'Last-Event-ID: 0' "$URL/api/v1/events" > "$T/ev.web" || true
-curl -s --max-time 2 -H "X-API-Key: $A" -H 'Last-Event-ID: 0' "$URL/api/v1/events" > "$T/ev.adm" || true
+curl -s --max-time 1 -H "Authorization: Bearer $WR" -H 'Last-Event-ID: 0' "$URL/api/v1/events" > "$T/ev.web" || true
+curl -s --max-time 1 -H "X-API-Key: $A" -H 'Last-Event-ID: 0' "$URL/api/v1/events" > "$T/ev.adm" || true
 grep -q "$AT1" "$T/ev.adm" || fail "the admin's stream lacks the other project's task: $(head -c 600 "$T/ev.adm")"
 grep -q "$WT1" "$T/ev.web" || fail "the project key's stream lacks its task: $(head -c 600 "$T/ev.web")"
 no_other "$T/ev.web" "the project key's event stream"
