@@ -60,8 +60,11 @@ c=$(kcall "$W" DELETE "/api/v1/tasks/$AT1")
 assert_eq "$c" 404 "cancelling another project's task"
 assert_eq "$(task_field "$AT1" 'd["status"]')" pending "the other project's task after the refusals"
 
-# --- REST: lists, details, summaries, exports ---
-for k in "$W" "$WR"; do
+# --- REST: lists, details, summaries, exports (the read key; the submit key is limited by the
+# same calls, checked on the runs list) ---
+c=$(kcall "$W" GET /api/v1/runs)
+assert_eq "$(jq_py 'len(d["runs"])' "$T/body")" 2 "the submit project key's runs list"
+for k in "$WR"; do
 	c=$(kcall "$k" GET /api/v1/runs)
 	assert_eq "$c" 200 "the runs list"
 	assert_eq "$(jq_py 'sorted(r["id"] for r in d["runs"])' "$T/body")" \
