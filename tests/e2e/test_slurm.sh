@@ -11,6 +11,7 @@
 #     --batch --signal=TERM, since slurmctld checks time limits only every 30 s) drains a worker
 #     while it runs a task: the task completes (not cut, not requeued) and the worker leaves;
 #  4. the cluster stops and no process of it or of the workers is left.
+# Bad options of submit-workers are refused first, with a reason.
 # Exits 77 (skipped) when Slurm's daemons or munged are not installed.
 . "$(dirname "$0")/lib.sh"
 
@@ -22,6 +23,26 @@ for b in slurmctld slurmd munged; do
 		{ echo "SKIP: $b is not installed (slurm-wlm, munge)"; exit 77; }
 done
 [ "$(id -u)" = 0 ] || { echo "SKIP: the private Slurm cluster's daemons need root"; exit 77; }
+
+# Bad input is refused with a reason, before anything is submitted.
+bad_submit() {
+	# bad_submit WANT_IN_STDERR ARGS…
+	local want=$1
+	shift
+	if dtf slurm submit-workers "$@" > "$T/out" 2> "$T/err"; then
+		fail "submit-workers $* was accepted"
+	fi
+	[ -s "$T/out" ] && fail "submit-workers $* printed a job id: $(cat "$T/out")"
+	assert_contains "$(cat "$T/err")" "$want" "the reason for submit-workers $*"
+}
+bad_submit "--count" --coordinator http://127.0.0.1:1
+bad_submit "--count" --count 0 --coordinator http://127.0.0.1:1
+bad_submit "--coordinator" --count 1
+bad_submit "control character" --count 1 --coordinator http://127.0.0.1:1 --partition $'a\nb'
+bad_submit "--enroll-key-file" --count 1 --coordinator http://127.0.0.1:1 --enroll-key-file "$T/none"
+bad_submit "cannot run" --count 1 --coordinator http://127.0.0.1:1 --sbatch "$T/no-sbatch"
+if dtf slurm restart-workers > /dev/null 2> "$T/err"; then fail "an unknown action was accepted"; fi
+assert_contains "$(cat "$T/err")" "unknown action" "the reason for an unknown action"
 
 CLUSTER="$T/slurm"
 stop_cluster() { sh "$DTF_SOURCE_DIR/scripts/slurm-test-cluster.sh" stop "$CLUSTER" >/dev/null 2>&1; }
