@@ -206,12 +206,18 @@ static bool clean_value(const char *what, const char *s)
 	return true;
 }
 
-/* The user whose jobs status and stop-workers look at (Slurm's --user). */
+/* The user whose jobs status and stop-workers look at (Slurm's --user): the name, or the uid
+ * where the password database has none (a container's arbitrary uid), which Slurm accepts too.
+ * Never NULL: without it scancel would act on every user's jobs of that name. */
 static const char *user_name(void)
 {
+	static char uid[32];
 	struct passwd *pw = getpwuid(getuid());
 
-	return pw ? pw->pw_name : NULL;
+	if (pw && pw->pw_name && *pw->pw_name)
+		return pw->pw_name;
+	snprintf(uid, sizeof(uid), "%u", (unsigned)getuid());
+	return uid;
 }
 
 struct submit_opts {
@@ -454,7 +460,7 @@ static int status(const char *squeue, const char *job_name, bool all_users, cons
 	dtf_buf_init(&out, TOOL_OUT_CAP);
 	args_add(&a, squeue);
 	args_addf(&a, "--name=%s", job_name);
-	if (!all_users && user)
+	if (!all_users)
 		args_addf(&a, "--user=%s", user);
 	/* One line per array element, pending ones too; the element's own job id (%A) is the
 	 * worker's slurm_job_id label. '|' separates: no field of these holds one. */
@@ -525,8 +531,7 @@ static int stop_workers(const char *scancel, const char *job_name, int mode, cha
 	if (mode == 'f') {
 		args_add(&a, scancel);
 		args_addf(&a, "--name=%s", job_name);
-		if (user)
-			args_addf(&a, "--user=%s", user);
+		args_addf(&a, "--user=%s", user);
 		for (int i = 0; i < njobs; i++)
 			args_add(&a, jobs[i]);
 		a.v[a.n] = NULL;
@@ -538,8 +543,7 @@ static int stop_workers(const char *scancel, const char *job_name, int mode, cha
 	args_add(&a, scancel);
 	args_add(&a, "--state=PENDING");
 	args_addf(&a, "--name=%s", job_name);
-	if (user)
-		args_addf(&a, "--user=%s", user);
+	args_addf(&a, "--user=%s", user);
 	for (int i = 0; i < njobs; i++)
 		args_add(&a, jobs[i]);
 	a.v[a.n] = NULL;
@@ -554,8 +558,7 @@ static int stop_workers(const char *scancel, const char *job_name, int mode, cha
 	args_add(&a, "--batch");
 	args_add(&a, mode == 'n' ? "--signal=QUIT" : "--signal=TERM");
 	args_addf(&a, "--name=%s", job_name);
-	if (user)
-		args_addf(&a, "--user=%s", user);
+	args_addf(&a, "--user=%s", user);
 	for (int i = 0; i < njobs; i++)
 		args_add(&a, jobs[i]);
 	a.v[a.n] = NULL;
