@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -569,6 +570,210 @@ static int stop_workers(const char *scancel, const char *job_name, int mode, cha
 	return rc;
 }
 
+/* --- autoscale --- */
+
+struct autoscale_opts {
+	long min, max;
+	double interval, idle_timeout;
+	bool once;
+	const char *api_key, *squeue, *scancel;
+};
+
+static volatile sig_atomic_t autoscale_stop;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	autoscale_stop = 1;
+}
+
+/* The pool's array elements in Slurm: "<element job id>" -> "PENDING"/"RUNNING"/… (a new
+ * object), or NULL when squeue failed (said on stderr). */
+static json_t *pool_elements(const char *squeue, const char *job_name)
+{
+	struct argv_list a = {.n = 0};
+	struct dtf_buf out;
+	json_t *el = NULL;
+	const char *line;
+	int st;
+
+	dtf_buf_init(&out, TOOL_OUT_CAP);
+	args_add(&a, squeue);
+	args_addf(&a, "--name=%s", job_name);
+	args_addf(&a, "--user=%s", user_name());
+	args_add(&a, "--array");
+	args_add(&a, "--noheader");
+	args_add(&a, "--format=%A|%T");
+	a.v[a.n] = NULL;
+	st = a.full ? -1 : run_tool(a.v, NULL, &out);
+	args_release(&a);
+	if (st != 0) {
+		if (st > 0)
+			fprintf(stderr, "dtf slurm: squeue failed (exit status %d)\n", st);
+		goto out;
+	}
+	el = json_object();
+	for (line = dtf_buf_str(&out); el && *line;) {
+		size_t n = strcspn(line, "\n"), k = strcspn(line, "|");
+		char id[64], state[64];
+		if (k < n && k > 0 && k < sizeof(id) && n - k - 1 < sizeof(state)) {
+			snprintf(id, sizeof(id), "%.*s", (int)k, line);
+			snprintf(state, sizeof(state), "%.*s", (int)(n - k - 1), line + k + 1);
+			json_object_set_new(el, id, json_string(state));
+		}
+		line += n + (line[n] == '\n');
+	}
+out:
+	dtf_buf_release(&out);
+	return el;
+}
+
+/* One look at the coordinator and Slurm, and what it calls for. idle_since (owned by the caller)
+ * remembers since when each element's worker has been idle (dtf_mono_ms). Returns 0, or 1 when
+ * the coordinator or Slurm could not be asked (the next tick tries again). */
+static int autoscale_tick(struct submit_opts *so, const struct autoscale_opts *ao,
+			  json_t *idle_since)
+{
+	struct dtf_http_client c;
+	json_t *workers = NULL, *pending_doc = NULL, *el = NULL, *w, *v, *seen = json_object();
+	long long pending, running = 0, queued = 0, idle = 0, busy = 0, registered = 0, live;
+	const char *k;
+	size_t i;
+	int rc = 1;
+	int64_t now = dtf_mono_ms();
+
+	if (cli_client_init("dtf slurm", &c, so->coordinator, ao->api_key) != 0) {
+		json_decref(seen);
+		return 1;
+	}
+	if (dtf_http_call(&c, "GET", "/api/v1/tasks?status=pending&limit=0", NULL, 10000,
+			  &pending_doc) != 0 ||
+	    dtf_http_call(&c, "GET", "/api/v1/workers", NULL, 10000, &workers) != 0) {
+		fprintf(stderr, "dtf slurm: autoscale: %s\n", c.error);
+		goto out;
+	}
+	if (!(el = pool_elements(ao->squeue, so->job_name)))
+		goto out;
+	pending = dtf_json_int(pending_doc, "total", 0);
+	json_object_foreach(el, k, v) {
+		if (strcmp(json_string_value(v), "PENDING") == 0 ||
+		    strcmp(json_string_value(v), "CONFIGURING") == 0)
+			queued++;
+		else
+			running++;
+	}
+	/* The pool's workers: Slurm started them under this job name, and Slurm still runs them
+	 * (a worker that left is still listed by the coordinator for a while). */
+	json_array_foreach(json_object_get(workers, "workers"), i, w) {
+		json_t *labels = json_object_get(w, "labels");
+		const char *job = dtf_json_str(labels, "slurm_job_id", NULL);
+		const char *st = dtf_json_str(w, "status", "");
+		if (!job || strcmp(dtf_json_str(labels, "launcher", ""), "slurm") != 0 ||
+		    strcmp(dtf_json_str(labels, "slurm_job_name", ""), so->job_name) != 0 ||
+		    !json_object_get(el, job))
+			continue;
+		registered++;
+		if (strcmp(st, "idle") == 0 && dtf_json_int(w, "active_tasks", 0) == 0) {
+			json_t *since = json_object_get(idle_since, job);
+			idle++;
+			json_object_set_new(seen, job,
+					    json_integer(since ? json_integer_value(since) : now));
+		} else if (strcmp(st, "busy") == 0 || dtf_json_int(w, "active_tasks", 0) > 0) {
+			busy++;
+		}
+	}
+	/* Only the elements idle now keep their clocks. */
+	json_object_clear(idle_since);
+	json_object_update(idle_since, seen);
+	live = running + queued;
+	printf("autoscale: %lld pending tasks; pool %s: %lld running (%lld registered: %lld busy, "
+	       "%lld idle), %lld queued in Slurm\n",
+	       pending, so->job_name, running, registered, busy, idle, queued);
+	{
+		long long want = 0;
+		/* Up: tasks wait, no worker of the pool is idle (an idle one would have taken what
+		 * it can run), and none is still queued in Slurm or starting (running in Slurm, not
+		 * registered yet): those are the answer already. */
+		if (pending > 0 && idle == 0 && queued == 0 && registered >= running)
+			want = (pending + so->slots - 1) / so->slots;
+		if (live + want < ao->min)
+			want = ao->min - live;
+		if (want > ao->max - live)
+			want = ao->max - live;
+		if (want > 0) {
+			so->count = (long)want;
+			printf("autoscale: submitting %lld worker%s\n", want, want == 1 ? "" : "s");
+			fflush(stdout);
+			if (submit_workers(so) != 0)
+				goto out;
+		}
+	}
+	/* Down: a worker idle for idle_timeout leaves (it drains, which for an idle worker is at
+	 * once), down to min. */
+	json_object_foreach(idle_since, k, v) {
+		struct argv_list a = {.n = 0};
+		if (live <= ao->min)
+			break;
+		if ((double)(now - json_integer_value(v)) < ao->idle_timeout * 1000)
+			continue;
+		if (!clean_value("a job id", k))
+			continue;
+		printf("autoscale: stopping the idle worker of job %s\n", k);
+		fflush(stdout);
+		args_add(&a, ao->scancel);
+		args_add(&a, "--batch");
+		args_add(&a, "--signal=TERM");
+		args_add(&a, k);
+		a.v[a.n] = NULL;
+		if (!a.full && run_tool(a.v, NULL, NULL) == 0)
+			live--;
+		args_release(&a);
+	}
+	rc = 0;
+out:
+	fflush(stdout);
+	json_decref(el);
+	json_decref(seen);
+	json_decref(workers);
+	json_decref(pending_doc);
+	dtf_http_client_release(&c);
+	return rc;
+}
+
+static int autoscale(struct submit_opts *so, const struct autoscale_opts *ao)
+{
+	json_t *idle_since = json_object();
+	struct sigaction sa;
+	int rc = 0;
+
+	if (!so->coordinator || !*so->coordinator) {
+		fprintf(stderr,
+			"dtf slurm: autoscale needs --coordinator URL (or $DTF_COORDINATOR)\n");
+		json_decref(idle_since);
+		return 2;
+	}
+	if (ao->max < ao->min || ao->max < 1) {
+		fprintf(stderr, "dtf slurm: autoscale needs --max N, at least 1 and --min\n");
+		json_decref(idle_since);
+		return 2;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!autoscale_stop) {
+		rc = autoscale_tick(so, ao, idle_since);
+		if (ao->once)
+			break;
+		/* Signals interrupt the sleep: the loop ends at once. */
+		for (int64_t end = dtf_mono_ms() + (int64_t)(ao->interval * 1000);
+		     !autoscale_stop && dtf_mono_ms() < end;)
+			usleep(100 * 1000);
+	}
+	json_decref(idle_since);
+	return rc;
+}
+
 enum {
 	OPT_COUNT = 0x7300,
 	OPT_COORD,
@@ -597,6 +802,11 @@ enum {
 	OPT_FORCE,
 	OPT_ALL_USERS,
 	OPT_API_KEY,
+	OPT_MIN,
+	OPT_MAX,
+	OPT_INTERVAL,
+	OPT_IDLE,
+	OPT_ONCE,
 };
 
 static bool parse_long(const char *flag, const char *s, long min, long max, long *out)
@@ -645,6 +855,11 @@ int cmd_slurm(int argc, char **argv)
 	    {"force", no_argument, NULL, OPT_FORCE},
 	    {"all-users", no_argument, NULL, OPT_ALL_USERS},
 	    {"api-key", required_argument, NULL, OPT_API_KEY},
+	    {"min", required_argument, NULL, OPT_MIN},
+	    {"max", required_argument, NULL, OPT_MAX},
+	    {"interval", required_argument, NULL, OPT_INTERVAL},
+	    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+	    {"once", no_argument, NULL, OPT_ONCE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -657,6 +872,7 @@ int cmd_slurm(int argc, char **argv)
 	const char *squeue = "squeue", *scancel = "scancel", *action, *api_key = NULL;
 	int opt, stop_mode = 't';
 	bool all_users = false;
+	struct autoscale_opts ao = {.min = 0, .max = 0, .interval = 10, .idle_timeout = 300};
 	long v;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -770,6 +986,29 @@ int cmd_slurm(int argc, char **argv)
 		case OPT_API_KEY:
 			api_key = optarg;
 			break;
+		case OPT_MIN:
+			if (!parse_long("--min", optarg, 0, MAX_COUNT, &ao.min))
+				return 2;
+			break;
+		case OPT_MAX:
+			if (!parse_long("--max", optarg, 1, MAX_COUNT, &ao.max))
+				return 2;
+			break;
+		case OPT_INTERVAL:
+		case OPT_IDLE: {
+			double *d = opt == OPT_INTERVAL ? &ao.interval : &ao.idle_timeout;
+			if (dtf_parse_seconds(optarg, d) != 0 || *d < 0 ||
+			    (opt == OPT_INTERVAL && *d < 1)) {
+				fprintf(stderr, "dtf slurm: --%s wants seconds (30, 2m)%s\n",
+					opt == OPT_INTERVAL ? "interval" : "idle-timeout",
+					opt == OPT_INTERVAL ? ", at least 1" : "");
+				return 2;
+			}
+			break;
+		}
+		case OPT_ONCE:
+			ao.once = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -798,9 +1037,25 @@ int cmd_slurm(int argc, char **argv)
 			      o.coordinator ? o.coordinator : getenv("DTF_COORDINATOR"),
 			      cli_api_key(api_key));
 	}
+	if (strcmp(action, "autoscale") == 0) {
+		if (optind < argc) {
+			fprintf(stderr, "dtf slurm: unexpected argument '%s'\n", argv[optind]);
+			return 2;
+		}
+		if (!o.coordinator)
+			o.coordinator = getenv("DTF_COORDINATOR");
+		if (!o.dtf)
+			o.dtf = dtf_self_exe();
+		ao.api_key = cli_api_key(api_key);
+		ao.squeue = squeue;
+		ao.scancel = scancel;
+		return autoscale(&o, &ao);
+	}
 	if (strcmp(action, "stop-workers") == 0)
 		return stop_workers(scancel, o.job_name, stop_mode, argv + optind, argc - optind);
-	fprintf(stderr, "dtf slurm: unknown action '%s' (submit-workers, status, stop-workers)\n",
-		action);
+	fprintf(
+	    stderr,
+	    "dtf slurm: unknown action '%s' (submit-workers, status, stop-workers, autoscale)\n",
+	    action);
 	return 2;
 }

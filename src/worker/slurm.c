@@ -156,6 +156,7 @@ int dtf_slurm_job_labels(json_t *labels)
 		const char *label, *env;
 	} from_env[] = {
 	    {"slurm_job_id", "SLURM_JOB_ID"},
+	    {"slurm_job_name", "SLURM_JOB_NAME"},
 	    {"slurm_array_job_id", "SLURM_ARRAY_JOB_ID"},
 	    {"slurm_array_task_id", "SLURM_ARRAY_TASK_ID"},
 	    {"slurm_partition", "SLURM_JOB_PARTITION"},

@@ -10,7 +10,9 @@
 #     sends to the batch step, the exec'd worker; simulated with the same delivery, scancel
 #     --batch --signal=TERM, since slurmctld checks time limits only every 30 s) drains a worker
 #     while it runs a task: the task completes (not cut, not requeued) and the worker leaves;
-#  4. the cluster stops and no process of it or of the workers is left.
+#  4. `dtf slurm autoscale --once`: 3 waiting tasks and --max 2 submit 2 workers (and no more while
+#     they start); once they are idle, --idle-timeout 0 stops them down to --min;
+#  5. the cluster stops and no process of it or of the workers is left.
 # Bad options of submit-workers are refused first, with a reason.
 # Exits 77 (skipped) when Slurm's daemons or munged are not installed.
 . "$(dirname "$0")/lib.sh"
@@ -167,7 +169,31 @@ assert_eq "$(task_field "$T2" 'd["result"]["worker_id"]')" "slurm-dtftest-${TL}_
 scontrol show job "${TL}_0" > "$T/job.txt" 2>&1
 assert_contains "$(cat "$T/job.txt")" "ExitCode=0:0" "the time-limited job"
 
-# --- 4. nothing left ---
+# --- 4. autoscale: workers for waiting tasks, up to --max; idle ones leave ---
+AUTO=(--coordinator "$URL" --job-name dtf-auto --max 2 --mem 100 --log-dir "$T")
+python3 - > "$T/auto.json" <<'EOF2'
+import json
+print(json.dumps([{"name": "a%d" % i, "shell": "sleep 0.5; echo ran a%d" % i,
+                   "constraints": ['worker.labels.slurm_job_name == "dtf-auto"']} for i in range(3)]))
+EOF2
+RUN2=$(api POST /api/v1/tasks @"$T/auto.json" | jq_py 'd["run_id"]')
+out=$(dtf slurm autoscale "${AUTO[@]}" --once) || fail "autoscale --once failed: $out"
+assert_contains "$out" "3 pending tasks" "autoscale's first look"
+assert_contains "$out" "submitting 2 workers" "autoscale's first look (3 tasks, --max 2)"
+assert_eq "$(jobs_of dtf-auto | wc -l)" 2 "elements after autoscale"
+# Those two are the answer while they start: no more.
+out=$(dtf slurm autoscale "${AUTO[@]}" --once) || fail "autoscale --once failed: $out"
+case "$out" in *submitting*) fail "autoscale submitted again while its workers started: $out" ;; esac
+run2_done() { [ "$(api GET "/api/v1/runs/$RUN2/summary" | jq_py 'd["completed"]')" = 3 ]; }
+wait_for -t 30 -m "the autoscaled workers to run the 3 tasks" run2_done
+auto_idle() { dtf slurm autoscale "${AUTO[@]}" --once | grep -q "2 idle"; }
+wait_for -t 10 -m "the autoscaled workers to be idle" auto_idle
+out=$(dtf slurm autoscale "${AUTO[@]}" --once --idle-timeout 0 --min 1) || fail "autoscale failed: $out"
+assert_eq "$(printf '%s\n' "$out" | grep -c "stopping the idle worker")" 1 "workers stopped down to --min 1"
+out=$(dtf slurm autoscale "${AUTO[@]}" --once --idle-timeout 0) || fail "autoscale failed: $out"
+wait_for -t 20 -m "the idle autoscaled workers to leave" no_jobs_of dtf-auto
+
+# --- 5. nothing left ---
 for f in slurmd.pid slurmctld.pid munge/munged.pid; do
 	PIDS+=("$(cat "$CLUSTER/$f")")
 done

@@ -21,7 +21,7 @@ static const char *const slurm_vars[] = {
     "SLURM_JOB_PARTITION",  "SLURMD_NODENAME",	   "SLURM_CLUSTER_NAME",
     "SLURM_CPUS_ON_NODE",   "SLURM_CPUS_PER_TASK", "SLURM_JOB_CPUS_PER_NODE",
     "SLURM_MEM_PER_NODE",   "SLURM_MEM_PER_CPU",   "SLURM_JOB_GPUS",
-    "CUDA_VISIBLE_DEVICES",
+    "CUDA_VISIBLE_DEVICES", "SLURM_JOB_NAME",
 };
 
 static int clear_env(void **state)
@@ -224,7 +224,10 @@ static void test_labels_leave_the_users_alone(void **state)
 	setenv("SLURM_JOB_PARTITION", "gpu", 1);
 	setenv("SLURMD_NODENAME", "node07", 1);
 	setenv("SLURM_CLUSTER_NAME", "hpc1", 1);
+	setenv("SLURM_JOB_NAME", "dtf-worker", 1);
 	assert_int_equal(dtf_slurm_job_labels(labels), 0);
+	assert_string_equal(json_string_value(json_object_get(labels, "slurm_job_name")),
+			    "dtf-worker");
 	assert_string_equal(json_string_value(json_object_get(labels, "launcher")), "slurm");
 	assert_string_equal(json_string_value(json_object_get(labels, "slurm_job_id")), "13");
 	assert_string_equal(json_string_value(json_object_get(labels, "slurm_array_job_id")), "12");
@@ -233,7 +236,7 @@ static void test_labels_leave_the_users_alone(void **state)
 	assert_string_equal(json_string_value(json_object_get(labels, "slurm_node")), "node07");
 	assert_string_equal(json_string_value(json_object_get(labels, "slurm_cluster")), "hpc1");
 	assert_string_equal(json_string_value(json_object_get(labels, "pool")), "hpc");
-	assert_int_equal(json_object_size(labels), 8);
+	assert_int_equal(json_object_size(labels), 9);
 	json_decref(labels);
 
 	/* Not an array element: no array labels. */
