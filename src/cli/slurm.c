@@ -771,7 +771,8 @@ static int autoscale(struct submit_opts *so, const struct autoscale_opts *ao)
 			usleep(100 * 1000);
 	}
 	json_decref(idle_since);
-	return rc;
+	/* A loop ended by a signal ended as asked; --once says how its one look went. */
+	return ao->once ? rc : 0;
 }
 
 enum {
