@@ -132,11 +132,21 @@ st=$(dtf slurm status --coordinator "$URL") || fail "dtf slurm status failed"
 assert_contains "$st" "${ARRAY}_0" "dtf slurm status"
 assert_contains "$st" "slurm-dtftest-${ARRAY}_1 idle" "dtf slurm status"
 assert_eq "$(printf '%s\n' "$st" | grep -c RUNNING)" 2 "running elements in dtf slurm status"
-T1=$(submit '{"name": "being_drained", "shell": "sleep 2; echo finished", "constraints": ["worker.labels.launcher == \"slurm\""]}')
+# The tasks below run until the test releases them (the file exists), so that "still running
+# while the worker drains" does not depend on timing.
+release_task() { : > "$T/release-$1"; }
+held_task() {
+	# held_task NAME: a task document that waits for release_task NAME, then prints "finished".
+	printf '{"name": "%s", "shell": "while [ ! -e %s ]; do sleep 0.05; done; echo finished", "constraints": ["worker.labels.launcher == \\"slurm\\""]}' \
+		"$1" "$T/release-$1"
+}
+T1=$(submit "$(held_task being_drained)")
 wait_for -t 20 -m "being_drained to run" task_status_is "$T1" running
 dtf slurm stop-workers || fail "dtf slurm stop-workers failed"
 wait_for -t 10 -m "the workers to drain" count_workers_in draining 2
-assert_eq "$(task_field "$T1" 'd["status"]')" running "the running task right after stop-workers"
+assert_eq "$(task_field "$T1" 'd["status"]')" running "the running task while its worker drains"
+[ -n "$(jobs_of dtf-worker)" ] || fail "the array ended while its worker still ran a task"
+release_task being_drained
 wait_for -t 20 -m "the drained array's jobs to end" no_jobs_of dtf-worker
 assert_eq "$(task_field "$T1" 'd["status"]')" completed "the task the stopped worker ran"
 assert_contains "$(task_field "$T1" 'd["result"]["stdout"]')" finished "the drained task's stdout"
@@ -154,13 +164,15 @@ TL=$(dtf slurm submit-workers --count 1 --coordinator "$URL" --time 1 --warning 
 	fail "submit-workers --time 1 failed: $(cat "$T/submit.err")"
 tl_registered() { worker_registered "slurm-dtftest-${TL}_0"; }
 wait_for -t 20 -m "the time-limited worker to register" tl_registered
-T2=$(submit '{"name": "at_the_time_limit", "shell": "sleep 2; echo finished", "constraints": ["worker.labels.launcher == \"slurm\""]}')
+T2=$(submit "$(held_task at_the_time_limit)")
 wait_for -t 20 -m "at_the_time_limit to run" task_status_is "$T2" running
 assert_eq "$(task_field "$T2" 'd["worker_id"]')" "slurm-dtftest-${TL}_0" "the worker running at_the_time_limit"
 # What slurmctld does when the job is within 50 s of its limit (--signal=B:TERM@50).
 scancel --batch --signal=TERM "${TL}_0" || fail "scancel --batch failed"
 wait_for -t 10 -m "the time-limited worker to drain" grep -q draining "$T/dtf-timelimit-${TL}_0.log"
 assert_eq "$(task_field "$T2" 'd["status"]')" running "the task when the warning came"
+[ -n "$(jobs_of dtf-timelimit)" ] || fail "the time-limited job ended while its worker still ran a task"
+release_task at_the_time_limit
 wait_for -t 20 -m "the time-limited job to end" no_jobs_of dtf-timelimit
 assert_eq "$(task_field "$T2" 'd["status"]')" completed "the task the warned worker ran"
 assert_contains "$(task_field "$T2" 'd["result"]["stdout"]')" finished "its stdout"
