@@ -26,9 +26,8 @@ int dtf_slurm_job_capabilities(json_t *caps);
 
 /* Adds the job's labels to labels (an object; borrowed), each only where labels has no value for
  * its name yet (a --labels/--label the user gave wins): launcher=slurm, slurm_job_id,
- * slurm_job_name,
- * slurm_array_job_id and slurm_array_task_id (array elements), slurm_partition, slurm_node
- * (SLURMD_NODENAME), slurm_cluster. Returns 0, DTF_ENOTFOUND outside a Slurm job, or
+ * slurm_job_name, slurm_array_job_id and slurm_array_task_id (array elements), slurm_partition,
+ * slurm_node (SLURMD_NODENAME), slurm_cluster. Returns 0, DTF_ENOTFOUND outside a Slurm job, or
  * DTF_ENOMEM. */
 int dtf_slurm_job_labels(json_t *labels);
 
