@@ -21,11 +21,13 @@ set -e
 # libssl-dev: libcrypto's HMAC-SHA256 signs the generic webhook's requests (src/notify/webhook.c).
 # libpq-dev, postgresql: the PostgreSQL store (src/store/postgres.c); its tests and bench/postgres.sh
 # start a private server with scripts/pg-test-server.sh.
+# slurm-wlm, munge: tests/e2e/test_slurm.sh starts a private one-node Slurm cluster
+# (scripts/slurm-test-cluster.sh) on which `dtf slurm submit-workers` starts workers.
 PKGS="cmake make gcc clang pkg-config libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libpq-dev postgresql libyaml-dev libxml2-dev libcmocka-dev libclang-rt-14-dev clang-format python3
 python3-requests python3-yaml curl bc chromium python3-pytest python3-numpy python3-pytest-xdist
 prometheus prometheus-pushgateway python3-jsonschema chromium-driver python3-selenium node-graphql
-python3-aiosmtpd openssl libssl-dev libjwt-dev"
+python3-aiosmtpd openssl libssl-dev libjwt-dev slurm-wlm munge"
 command -v npm > /dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do

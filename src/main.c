@@ -20,6 +20,8 @@ static const struct cli_command commands[] = {
     {"simulate", cmd_simulate, "run the scheduler against simulated workers in virtual time"},
     {"notify", cmd_notify, "send a sample message to a configured channel (Slack, Teams, ...)"},
     {"keys", cmd_keys, "add, revoke and list API keys; revoke a worker (docs/auth.md)"},
+    {"slurm", cmd_slurm, "start workers as a Slurm job array; list and stop them"},
+    {"k8s", cmd_k8s, "print a Kubernetes manifest that runs workers (docs/deploy.md)"},
     {NULL, NULL, NULL},
 };
 

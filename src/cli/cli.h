@@ -28,6 +28,8 @@ int cmd_bench(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_slurm(int argc, char **argv);
+int cmd_k8s(int argc, char **argv);
 
 /* The TLS flags of every command that talks to a coordinator (getopt_long entries; the codes
  * are outside the range of characters). */

@@ -21,6 +21,7 @@
 #include "worker/agent.h"
 #include "worker/browser_pool.h"
 #include "worker/hw.h"
+#include "worker/slurm.h"
 
 /* Adds the labels of "k=v,k=v" (or, with one, a single "k=v" whose value may hold commas) to o.
  * Returns false on a malformed label. */
@@ -95,6 +96,32 @@ static int parse_worker_id(void *field, const char *text, char *err, size_t errl
 	return 0;
 }
 
+static int parse_cpus(void *field, const char *text, char *err, size_t errlen)
+{
+	char *end;
+	double v = strtod(text, &end);
+
+	if (end == text || *end || !(v > 0) || v > 65536) {
+		snprintf(err, errlen, "wants a number of cores above 0 (2, 0.5)");
+		return DTF_EINVAL;
+	}
+	*(double *)field = v;
+	return 0;
+}
+
+static int parse_memory(void *field, const char *text, char *err, size_t errlen)
+{
+	char *end;
+	long long v = strtoll(text, &end, 10);
+
+	if (end == text || *end || v < 1 || v > (1ll << 40)) {
+		snprintf(err, errlen, "wants MiB, a whole number above 0");
+		return DTF_EINVAL;
+	}
+	*(long long *)field = v;
+	return 0;
+}
+
 #define OFF(f) offsetof(struct worker_options, f)
 
 /* One option per paragraph reads better than clang-format's one field per line. */
@@ -152,6 +179,15 @@ static const struct dtf_opt worker_opts[] = {
 	 .help = "private key of --tls-cert (mode 600: a key others may read is refused)"},
 	{.flag = "auto-register", .type = DTF_OPT_BOOL, .offset = OFF(auto_register),
 	 .help = "register with detected hardware (always on)"},
+	{.flag = "slurm", .type = DTF_OPT_BOOL, .offset = OFF(a.slurm),
+	 .help = "inside a Slurm job: offer the job's CPUs, memory and GPUs, add its labels "
+		 "(launcher=slurm, slurm_job_id, slurm_partition, …) and default --worker-id to "
+		 "slurm-<cluster>-<job> (docs/deploy.md)"},
+	{.flag = "cpus", .type = DTF_OPT_CUSTOM, .offset = OFF(a.cpus), .parse = parse_cpus,
+	 .arg = "N", .help = "CPU cores to offer instead of the detected ones (a container's "
+			     "limit; 0.5 allowed)"},
+	{.flag = "memory", .type = DTF_OPT_CUSTOM, .offset = OFF(a.memory), .parse = parse_memory,
+	 .arg = "MIB", .help = "MiB of memory to offer instead of the detected memory"},
 	{.flag = "detect", .type = DTF_OPT_BOOL, .offset = OFF(detect),
 	 .help = "print the detected capabilities as JSON and exit"},
 	{.flag = "config", .type = DTF_OPT_STRING, .offset = OFF(config), .arg = "F",
@@ -252,7 +288,7 @@ int cmd_worker(int argc, char **argv)
 {
 	struct worker_options o;
 	struct agent_config *cfg = &o.a;
-	char workdir[4096];
+	char workdir[4096], slurm_id[80];
 	json_t *hw = json_array();
 	int rc = 0;
 	json_t *cfgdoc = NULL;
@@ -312,6 +348,24 @@ int cmd_worker(int argc, char **argv)
 			goto out;
 		}
 		cfg->plugins = plugins;
+	}
+	if (cfg->slurm) {
+		if (!dtf_slurm_in_job()) {
+			fprintf(stderr,
+				"dtf worker: --slurm outside a Slurm job (SLURM_JOB_ID is not "
+				"set)\n");
+			rc = 2;
+			goto out;
+		}
+		if (!o.labels)
+			o.labels = json_object();
+		if (!o.labels || dtf_slurm_job_labels(o.labels) != 0) {
+			fprintf(stderr, "dtf worker: out of memory\n");
+			rc = 1;
+			goto out;
+		}
+		if (!cfg->worker_id && dtf_slurm_worker_id(slurm_id, sizeof(slurm_id)) == 0)
+			cfg->worker_id = slurm_id;
 	}
 	cfg->labels = o.labels;
 	cfg->extra_hardware = hw;

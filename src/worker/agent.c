@@ -40,6 +40,7 @@
 #include "worker/exec.h"
 #include "worker/hw.h"
 #include "worker/junit.h"
+#include "worker/slurm.h"
 #include "worker/state.h"
 
 #define PROTOCOL 1
@@ -259,6 +260,17 @@ json_t *agent_capabilities(const struct agent_config *cfg)
 		json_array_append(hw, e);
 	dtf_plugins_detect_resources(cfg->plugins, caps);
 	dtf_bpool_add_capabilities(cfg->browsers, caps);
+	/* Overrides (--capabilities, DTF_CAPABILITIES) still win over the job's allocation. */
+	if (cfg->slurm && dtf_slurm_job_capabilities(caps) == DTF_ENOMEM)
+		log_warn("out of memory narrowing the capabilities to the Slurm job's");
+	/* A container's limits (dtf k8s manifest) are not what the node's /proc tells. */
+	if (cfg->cpus > 0 && json_is_object(json_object_get(caps, "cpu")))
+		json_object_set_new(json_object_get(caps, "cpu"), "cores",
+				    cfg->cpus == (double)(long long)cfg->cpus
+					? json_integer((json_int_t)cfg->cpus)
+					: json_real(cfg->cpus));
+	if (cfg->memory > 0)
+		json_object_set_new(caps, "memory", json_integer(cfg->memory));
 	if (json_is_object(cfg->capabilities))
 		json_object_update(caps, cfg->capabilities);
 	if (env && *env) {

@@ -26,6 +26,9 @@ struct agent_config {
 	double drain_timeout_s;	     /* bound of the drain from the first signal; 0: none */
 	struct dtf_plugins *plugins; /* task processors and resource managers, or NULL */
 	struct dtf_bpool *browsers;  /* the browser pool of `browser` tasks, or NULL (borrowed) */
+	bool slurm;	  /* offer the Slurm job's allocation, not the node's (worker/slurm.h) */
+	double cpus;	  /* CPU cores offered instead of the detected ones; 0: detected */
+	long long memory; /* MiB offered instead of the detected memory; 0: detected */
 };
 
 /* Runs the agent until it is told to stop: the first SIGTERM/SIGINT drains (finishes running
