@@ -70,7 +70,8 @@ typedef void (*dtf_http_handler)(struct dtf_http_req *r);
 
 struct dtf_http_route {
 	const char *method;  /* "GET", "POST", … */
-	const char *pattern; /* "/api/v1/tasks/{id}"; each {x} matches one non-empty segment */
+	const char *pattern; /* "/api/v1/tasks/{id}"; each {x} matches one non-empty segment; "*"
+			      * alone matches every path, as method "*" every method */
 	dtf_http_handler fn;
 	/* DTF_ROUTE_KEY (false): an API key is needed; DTF_ROUTE_OPEN (true): served without one
 	 * (health checks, the login form); DTF_ROUTE_PAGE: an HTML page of the dashboard, which
