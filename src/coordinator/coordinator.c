@@ -27,7 +27,6 @@ struct coordinator {
 	pthread_t tick, sender;
 	bool tick_running, sender_running;
 	struct dtf_leader *leader; /* on PostgreSQL: this coordinator's leadership */
-	char advertise[512];	   /* its own advertised URL (a standby never redirects there) */
 };
 
 /* The outbox's sender: takes what is due under the core's lock, sends it without (a slow
@@ -115,15 +114,15 @@ static void standby_healthz(struct dtf_http_req *r)
 }
 
 /* 307 to the leader's advertised URL, the same path (a client that follows it repeats the method
- * and body), with the URL in the JSON too; 503 when no leader advertises one (or it is ours: a
- * row left by this coordinator's own earlier run). */
+ * and body), with the URL in the JSON too; 503 when no leader advertises one (or the row still
+ * names this coordinator's own URL: a leader that was here before). */
 static void standby_any(struct dtf_http_req *r)
 {
 	struct coordinator *co = r->app;
 	char url[512], loc[1024];
 
 	dtf_leader_hint(co->leader, url, sizeof(url));
-	if (!*url || strcmp(url, co->advertise) == 0) {
+	if (!*url) {
 		standby_body(r, 503, "");
 		return;
 	}
@@ -141,21 +140,34 @@ static const struct dtf_http_route standby_routes[] = {
     {NULL, NULL, NULL, 0},
 };
 
+/* The URL standbys send clients to: --advertise-url, else the address and port it serves on when
+ * both are known and the address is not a wildcard (which names no host a client could use). */
+static void advertise(const struct coord_config *cfg, unsigned port, char *out, size_t len)
+{
+	const char *h = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
+
+	out[0] = '\0';
+	if (cfg->advertise_url && *cfg->advertise_url)
+		snprintf(out, len, "%s", cfg->advertise_url);
+	else if (port && strcmp(h, "0.0.0.0") != 0 && strcmp(h, "::") != 0)
+		snprintf(out, len, "http%s://%s%s%s:%u", cfg->tls_cert ? "s" : "",
+			 strchr(h, ':') ? "[" : "", h, strchr(h, ':') ? "]" : "", port);
+}
+
 /* Takes the leadership of cfg's PostgreSQL database: at once, or (cfg->standby) after serving as
  * a standby on the configured port until the leader goes. *port gets the port the coordinator is
  * to serve on (a standby's, when it picked a free one). */
 static int lead(struct coordinator *co, const struct coord_config *cfg, unsigned *port, char *err,
 		size_t errlen)
 {
-	char holder[320], host[256] = "";
+	char holder[320], host[256] = "", url[512];
 	struct dtf_http_server *http = NULL;
 	int rc;
 
 	gethostname(host, sizeof(host) - 1);
 	snprintf(holder, sizeof(holder), "%s:%d", host, (int)getpid());
-	snprintf(co->advertise, sizeof(co->advertise), "%s",
-		 cfg->advertise_url ? cfg->advertise_url : "");
-	co->leader = dtf_leader_new(cfg->db_path, holder, co->advertise);
+	/* Before the standby's server, whose handlers read its hint. */
+	co->leader = dtf_leader_new(cfg->db_path, holder);
 	if (!co->leader) {
 		snprintf(err, errlen, "out of memory");
 		return DTF_ENOMEM;
@@ -179,6 +191,13 @@ static int lead(struct coordinator *co, const struct coord_config *cfg, unsigned
 			 *port);
 		if (cfg->standby_serving)
 			cfg->standby_serving(cfg->standby_arg, *port);
+	}
+	advertise(cfg, *port, url, sizeof(url));
+	rc = dtf_leader_advertise(co->leader, url);
+	if (rc) {
+		dtf_http_server_stop(http);
+		snprintf(err, errlen, "out of memory");
+		return rc;
 	}
 	rc = dtf_leader_acquire(co->leader, cfg->standby ? -1 : 3000, cfg->stop, err, errlen);
 	/* The port is the leader's from here (the API binds it again at once). */

@@ -171,7 +171,20 @@ static int run(PGconn *c, const char *sql, int n, const char *const *params, cha
 	return rc;
 }
 
-struct dtf_leader *dtf_leader_new(const char *url, const char *holder, const char *advertise)
+int dtf_leader_advertise(struct dtf_leader *l, const char *advertise)
+{
+	char *s = strdup(advertise ? advertise : "");
+
+	if (!s)
+		return DTF_ENOMEM;
+	pthread_mutex_lock(&l->mu);
+	free(l->advertise);
+	l->advertise = s;
+	pthread_mutex_unlock(&l->mu);
+	return 0;
+}
+
+struct dtf_leader *dtf_leader_new(const char *url, const char *holder)
 {
 	struct dtf_leader *l = calloc(1, sizeof(*l));
 
@@ -179,7 +192,7 @@ struct dtf_leader *dtf_leader_new(const char *url, const char *holder, const cha
 		return NULL;
 	l->url = strdup(url);
 	l->holder = strdup(holder ? holder : "");
-	l->advertise = strdup(advertise ? advertise : "");
+	l->advertise = strdup("");
 	if (!l->url || !l->holder || !l->advertise) {
 		free(l->url);
 		free(l->holder);
@@ -332,7 +345,7 @@ int64_t dtf_leader_hint(struct dtf_leader *l, char *out, size_t len)
 	int64_t e;
 
 	pthread_mutex_lock(&l->mu);
-	snprintf(out, len, "%s", l->hint);
+	snprintf(out, len, "%s", strcmp(l->hint, l->advertise) == 0 ? "" : l->hint);
 	e = l->hint_epoch;
 	pthread_mutex_unlock(&l->mu);
 	return e;

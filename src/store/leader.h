@@ -20,9 +20,12 @@
 struct dtf_leader;
 
 /* A leadership handle for the database at url (a postgresql:// URL); holder names this process
- * in the leader table (host:pid) and advertise is the URL clients reach it at (may be NULL or
- * ""). Connects nothing yet. Returns NULL without memory. Free with dtf_leader_free(). */
-struct dtf_leader *dtf_leader_new(const char *url, const char *holder, const char *advertise);
+ * in the leader table (host:pid). Connects nothing yet. Returns NULL without memory. Free with
+ * dtf_leader_free(). */
+struct dtf_leader *dtf_leader_new(const char *url, const char *holder);
+/* The URL clients reach this coordinator at, written to the leader table when it leads (before
+ * acquire; "" for none). 0 or DTF_ENOMEM. */
+int dtf_leader_advertise(struct dtf_leader *l, const char *advertise);
 /* Waits until this process leads: takes the lock (ending a stale leader's sessions), ends the
  * write sessions a previous leader left, and increments the epoch. wait_ms < 0 waits for ever,
  * else gives up after wait_ms with DTF_ETIMEOUT ("another coordinator holds this database");
@@ -38,8 +41,9 @@ int64_t dtf_leader_epoch(const struct dtf_leader *l);
 /* True once the heartbeat found another leader in our place (the epoch moved on): the process
  * must stop serving. */
 bool dtf_leader_lost(const struct dtf_leader *l);
-/* While waiting: the advertised URL of the leader as last read from the table ("" when none),
- * copied into out; returns its epoch (0 when there has never been a leader). Any thread. */
+/* While waiting: the advertised URL of the leader as last read from the table ("" when none, or
+ * when it is this process's own: a row its earlier run left), copied into out; returns its
+ * epoch (0 when there has never been a leader). Any thread. */
 int64_t dtf_leader_hint(struct dtf_leader *l, char *out, size_t len);
 /* Stops the heartbeat and closes the lock session, which releases the lock at once (a standby
  * takes over within its poll, DTF_LEADER_POLL_MS). Accepts NULL. */

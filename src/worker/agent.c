@@ -667,6 +667,17 @@ static int send_until_answered(struct agent *a, struct conn *cn, const char *pat
 				       resp);
 		if (rc == 0)
 			return 0;
+		/* Not an answer about the message: a coordinator that could not commit it (503:
+		 * its database is unreachable, or it stopped leading), or a standby (3xx) when no
+		 * coordinator of the list leads yet. Held and sent again, as when none answers. */
+		if (rc == DTF_EPROTO &&
+		    (cn->http.status == 503 || cn->http.status == 502 || cn->http.status == 504 ||
+		     (cn->http.status >= 300 && cn->http.status < 400))) {
+			log_warn("%s: %s; holding the message, retrying", path, cn->http.error);
+			nap(cn, backoff);
+			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			continue;
+		}
 		if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO) {
 			if (strcmp(cn->http.error_code, "worker_lost") == 0)
 				request_register(a);
