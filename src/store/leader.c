@@ -131,7 +131,7 @@ static PGconn *connect_db(const char *url, const char *app, char *err, size_t er
 	const char *const vals[] = {
 	    "3",
 	    app,
-	    "-c client_min_messages=warning -c lock_timeout=1000 -c statement_timeout=5000"
+	    "-c client_min_messages=warning -c lock_timeout=200 -c statement_timeout=5000"
 	    " -c tcp_keepalives_idle=2 -c tcp_keepalives_interval=1 -c tcp_keepalives_count=3"
 	    " -c tcp_user_timeout=5000",
 	    "1",
@@ -241,7 +241,8 @@ static int take_epoch(struct dtf_leader *l, char *err, size_t errlen)
 	char ended[32], epoch[32];
 	int tries, rc = 0;
 
-	for (tries = 0; tries < 5; tries++) {
+	log_info("leader: took the lock; ending what the previous leader left");
+	for (tries = 0; tries < 10; tries++) {
 		rc =
 		    run(l->conn, terminate_writers_sql, 0, NULL, ended, sizeof(ended), err, errlen);
 		if (rc)
