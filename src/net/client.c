@@ -338,6 +338,14 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 		snprintf(pref.list, sizeof(pref.list), "%s", c->urls);
 		pref.cur = c->cur;
 		pthread_mutex_unlock(&pref.mu);
+	} else if (rc == DTF_EPROTO) {
+		/* Standbys, or a coordinator that could not commit: none of the list leads just now
+		 * (a takeover under way), which callers retry as they retry an unreachable one. */
+		char why[sizeof(c->error)];
+		snprintf(why, sizeof(why), "%s", c->error);
+		snprintf(c->error, sizeof(c->error), "no coordinator of the list leads now: %s: %s",
+			 c->base, why);
+		rc = DTF_ENET;
 	}
 	return rc;
 }

@@ -233,7 +233,8 @@ bool dtf_http_url_loopback(const char *url);
  * that cannot reach the current one, times out, or is answered 503 or 3xx (a standby's
  * not_leader, with the leader's URL as a hint) is sent again to the hinted one when it is in the
  * list, else to the next, each at most once per call; the one that answered is used from then on
- * by every client of the process with the same list. DTF_EINVAL for a bad URL, or (with c->error
+ * by every client of the process with the same list. When every one failed so, the call returns
+ * DTF_ENET (c->status keeps the last answer's status). DTF_EINVAL for a bad URL, or (with c->error
  * saying so) for --insecure towards a host that is not loopback without insecure_force: refused
  * before any connection is made. */
 int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const char *api_key);

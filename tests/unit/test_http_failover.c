@@ -154,6 +154,14 @@ static void test_hint_outside_list_ignored(void **state)
 	assert_int_equal(standby_hits, 1);
 	assert_int_equal(leader_hits, 0);
 	dtf_http_client_release(&c);
+	/* Ending on a standby: none of the list leads, which the caller retries as unreachable. */
+	snprintf(list, sizeof(list), "http://127.0.0.1:1,%s", p->standby_url);
+	assert_int_equal(dtf_http_client_init(&c, list, NULL), 0);
+	assert_int_equal(dtf_http_call(&c, "GET", "/x", NULL, 5000, NULL), DTF_ENET);
+	assert_int_equal(c.status, 307);
+	assert_non_null(strstr(c.error, "no coordinator of the list leads"));
+	assert_int_equal(standby_hits, 2);
+	dtf_http_client_release(&c);
 	/* A single URL is never left: the standby's answer comes back as it is. */
 	assert_int_equal(dtf_http_client_init(&c, p->standby_url, NULL), 0);
 	assert_int_equal(dtf_http_call(&c, "GET", "/x", NULL, 5000, NULL), DTF_EPROTO);
