@@ -202,6 +202,15 @@ static void nap(struct conn *cn, long ms)
 		sleep_ms(ms - t < 20 ? ms - t : 20);
 }
 
+/* The next retry delay: doubled, up to 2 s; up to 0.5 s with several coordinators, where the
+ * failure is most likely a takeover that ends within a second or two (docs/deploy-postgres.md). */
+static long next_backoff(long backoff, const struct dtf_http_client *http)
+{
+	long cap = http->nurls > 1 ? 500 : 2000;
+
+	return backoff * 2 > cap ? cap : backoff * 2;
+}
+
 /* A call's timeout: ms, or less when delivery is to be given up sooner (at least 50 ms). */
 static long call_timeout(struct agent *a, long ms)
 {
@@ -364,7 +373,7 @@ static int do_register(struct agent *a, struct conn *cn)
 			break;
 		log_warn("cannot register yet (%s); retrying", cn->http.error);
 		nap(cn, backoff);
-		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+		backoff = next_backoff(backoff, &cn->http);
 	}
 	return DTF_ENET;
 }
@@ -634,7 +643,7 @@ static void *dispatcher_main(void *arg)
 		if (rc) {
 			log_debug("lease failed: %s", cn.http.error);
 			nap(&cn, backoff);
-			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			backoff = next_backoff(backoff, &cn.http);
 			continue;
 		}
 		backoff = 100;
@@ -675,7 +684,7 @@ static int send_until_answered(struct agent *a, struct conn *cn, const char *pat
 		     (cn->http.status >= 300 && cn->http.status < 400))) {
 			log_warn("%s: %s; holding the message, retrying", path, cn->http.error);
 			nap(cn, backoff);
-			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			backoff = next_backoff(backoff, &cn->http);
 			continue;
 		}
 		if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO) {
@@ -704,7 +713,7 @@ static int send_until_answered(struct agent *a, struct conn *cn, const char *pat
 		log_warn("cannot reach the coordinator (%s); holding the message, retrying",
 			 cn->http.error);
 		nap(cn, backoff);
-		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+		backoff = next_backoff(backoff, &cn->http);
 	}
 }
 
