@@ -110,7 +110,8 @@ static struct {
 	pthread_mutex_t mu;
 	char list[DTF_HTTP_MAX_URLS * 512];
 	int cur;
-} pref = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+	unsigned long gen; /* counts the changes of cur */
+} pref = {PTHREAD_MUTEX_INITIALIZER, "", 0, 0};
 
 /* The i-th base URL of a comma-separated list, normalized as dtf_curl_base_url does. */
 static int nth_url(const char *list, int i, char *out, size_t len)
@@ -253,7 +254,22 @@ int dtf_http_call(struct dtf_http_client *c, const char *method, const char *pat
 	return rc;
 }
 
-/* CURLOPT_XFERINFOFUNCTION: a non-zero return makes libcurl end the transfer. */
+/* The list index another client of the process found the leader at since c's call began, when
+ * it is not c's current one; else -1. */
+static int moved_to(const struct dtf_http_client *c)
+{
+	int i = -1;
+
+	pthread_mutex_lock(&pref.mu);
+	if (strcmp(pref.list, c->urls) == 0 && pref.cur != c->cur && pref.gen != c->pref_gen)
+		i = pref.cur;
+	pthread_mutex_unlock(&pref.mu);
+	return i;
+}
+
+/* CURLOPT_XFERINFOFUNCTION: a non-zero return makes libcurl end the transfer. A call waiting on a
+ * coordinator that another thread of the process has meanwhile left for the leader (a paused
+ * leader answers nobody) ends too, and is sent to the leader. */
 static int xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		    curl_off_t ulnow)
 {
@@ -263,7 +279,9 @@ static int xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t 
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return c->abandon && c->abandon(c->abandon_arg) ? 1 : 0;
+	if (c->abandon && c->abandon(c->abandon_arg))
+		return 1;
+	return c->nurls > 1 && moved_to(c) >= 0 ? 1 : 0;
 }
 
 static int call_once(struct dtf_http_client *c, const char *method, const char *path,
@@ -319,6 +337,7 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 		return call_once(c, method, path, payload, len, timeout_ms, resp);
 	pthread_mutex_lock(&pref.mu);
 	next = strcmp(pref.list, c->urls) == 0 ? pref.cur : c->cur;
+	c->pref_gen = pref.gen;
 	pthread_mutex_unlock(&pref.mu);
 	use_url(c, next);
 	for (tries = 1;; tries++) {
@@ -328,16 +347,24 @@ int dtf_http_call_raw(struct dtf_http_client *c, const char *method, const char 
 			break;
 		next = hinted(c);
 		if (next < 0 || next == c->cur)
+			next = moved_to(c);
+		if (next < 0 || next == c->cur)
 			next = (c->cur + 1) % c->nurls;
-		log_info("coordinator %s: %s; trying the next one", c->base, c->error);
+		log_debug("coordinator %s: %s; trying the next one", c->base, c->error);
 		use_url(c, next);
 	}
 	if (rc == 0 || !failover_wanted(c, rc)) {
 		/* It answered: the process's clients go there first from now on. */
+		bool moved;
 		pthread_mutex_lock(&pref.mu);
+		moved = strcmp(pref.list, c->urls) == 0 && pref.cur != c->cur;
+		if (moved || strcmp(pref.list, c->urls) != 0)
+			pref.gen++;
 		snprintf(pref.list, sizeof(pref.list), "%s", c->urls);
 		pref.cur = c->cur;
 		pthread_mutex_unlock(&pref.mu);
+		if (moved)
+			log_info("coordinator %s answers now", c->base);
 	} else if (rc == DTF_EPROTO) {
 		/* Standbys, or a coordinator that could not commit: none of the list leads just now
 		 * (a takeover under way), which callers retry as they retry an unreachable one. */
@@ -379,7 +406,7 @@ static int call_once(struct dtf_http_client *c, const char *method, const char *
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CUSTOMREQUEST, method);
-	if (c->abandon) {
+	if (c->abandon || c->nurls > 1) {
 		curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, xferinfo);
 		curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
 		curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
@@ -400,7 +427,11 @@ static int call_once(struct dtf_http_client *c, const char *method, const char *
 	/* Reset the body options so the next call starts clean. */
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
 	if (cc != CURLE_OK) {
-		if (cc == CURLE_ABORTED_BY_CALLBACK)
+		if (cc == CURLE_ABORTED_BY_CALLBACK && c->nurls > 1 &&
+		    !(c->abandon && c->abandon(c->abandon_arg)))
+			snprintf(c->error, sizeof(c->error),
+				 "%s: no answer, and the leader is elsewhere now", c->base);
+		else if (cc == CURLE_ABORTED_BY_CALLBACK)
 			snprintf(c->error, sizeof(c->error), "%s: request abandoned (stopping)",
 				 c->base);
 		else if (cc == CURLE_PEER_FAILED_VERIFICATION)

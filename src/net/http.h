@@ -208,6 +208,7 @@ struct dtf_http_client {
 	 * as given, how many it names, and which one base is now. NULL and 0 for one URL. */
 	char *urls;
 	int nurls, cur;
+	unsigned long pref_gen; /* the process's choice among them when the call began */
 };
 
 #define DTF_HTTP_MAX_URLS 8

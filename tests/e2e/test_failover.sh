@@ -56,7 +56,7 @@ N=200
 python3 - "$N" "$T/ran.log" > tasks.json <<'EOF'
 import json, sys
 n, log = int(sys.argv[1]), sys.argv[2]
-tasks = [{"name": f"t{i:03d}", "shell": f'echo "$DTF_TASK_ID $DTF_ATTEMPT" >> {log}; sleep 0.02'}
+tasks = [{"name": f"t{i:03d}", "shell": f'echo "$DTF_TASK_ID $DTF_ATTEMPT" >> {log}; sleep 0.1'}
          for i in range(n)]
 print(json.dumps({"tasks": tasks, "run": {"name": "failover"}}))
 EOF
@@ -68,6 +68,7 @@ completed_at_least() {
 	n=$(curl -s --max-time 5 "$URL/api/v1/runs/$RUN/summary" | jq_py 'd["completed"]' 2>/dev/null) || return 1
 	[ "${n:-0}" -ge "$1" ]
 }
+# At 4 tasks at once, 0.1 s each, the run lasts 5 s: the kill comes with most of it pending.
 wait_for -t 60 -m "40 tasks to complete" completed_at_least 40
 EPOCH_A=$(epoch_now)
 kill -KILL "$A_PID"
@@ -75,6 +76,8 @@ KILL_MS=$(now_ms)
 wait_for -t 20 -m "B to lease after the kill" has_leased "$B_URL"
 TAKEOVER_MS=$(( $(now_ms) - KILL_MS ))
 log "the standby leased again $TAKEOVER_MS ms after the kill"
+[ "$(psql "$PG_URL" -qAt -c "SELECT count(*) FROM tasks WHERE run_id = '$RUN' AND status = 'completed'")" -lt "$N" ] ||
+	fail "the run was over before the standby took over: nothing measured"
 wait_exit "$A_PID" 5
 # The bound, with the poll's 0.1 s; a sanitizer build is slower to load the state.
 [ "$TAKEOVER_MS" -le $(( 2000 * SCALE + 100 )) ] ||
