@@ -5,14 +5,16 @@
 # as the leader (/healthz role "leader") and until it has handed out a task (its
 # dtf_leases_total > 0), polled every 10 ms; then, once the run is done: tasks lost (acknowledged
 # at submission but not completed) and tasks run twice (two runs of a task's command, from the
-# log every task appends to).
+# log every task appends to). SIGNAL=STOP pauses the leader instead (SIGSTOP; SIGCONT once the run
+# is done, when it must step down: exit status 3).
 # PostgreSQL is a private server (scripts/pg-test-server.sh) on this machine.
-# Usage: bench/failover.sh [ROUNDS [TASKS]]   (default 3 rounds of 2000 tasks)
+# Usage: [SIGNAL=KILL|STOP] bench/failover.sh [ROUNDS [TASKS]]   (default 3 rounds of 2000 tasks)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${DTF_BUILD_DIR:-$ROOT/build}
 ROUNDS=${1:-3}
 TASKS=${2:-2000}
+SIGNAL=${SIGNAL:-KILL}
 DTF=$BUILD/dtf
 [ -x "$DTF" ] || { echo "build first: cmake -S . -B build && cmake --build build" >&2; exit 2; }
 
@@ -28,7 +30,7 @@ stop_all() {
 }
 trap 'stop_all; sh "$ROOT/scripts/pg-test-server.sh" stop "$PGDIR" >/dev/null 2>&1; rm -rf "$PGDIR"; [ -n "${KEEP_TMP:-}" ] || rm -rf "$OUT"' EXIT
 URL=$(sh "$ROOT/scripts/pg-test-server.sh" start "$PGDIR")
-echo "PostgreSQL $(psql "$URL" -qAt -c 'SHOW server_version') at $URL; $TASKS tasks, 4 workers x 2 slots"
+echo "PostgreSQL $(psql "$URL" -qAt -c 'SHOW server_version') at $URL; $TASKS tasks, 4 workers x 2 slots; the leader gets SIG$SIGNAL"
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 json() { python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$1"; }
@@ -77,9 +79,9 @@ while [ "$i" -le "$ROUNDS" ]; do
 	until [ "$(curl -s --max-time 2 "$A_URL/api/v1/runs/$RUN/summary" | json 'd["completed"]' 2>/dev/null || echo 0)" -ge $((TASKS / 4)) ]; do
 		sleep 0.02
 	done
-	kill -KILL "$A_PID"
+	kill -"$SIGNAL" "$A_PID"
 	t0=$(now_ms)
-	echo "round $i: killed the leader at $(date +%T.%3N)" >>"$OUT/kills.log"
+	echo "round $i: SIG$SIGNAL to the leader at $(date +%T.%3N)" >>"$OUT/kills.log"
 	serving=""
 	leasing=""
 	while [ -z "$leasing" ]; do
@@ -95,6 +97,12 @@ while [ "$i" -le "$ROUNDS" ]; do
 	done
 	psql "$URL" -qAt -c "SELECT id FROM tasks WHERE run_id = '$RUN' AND status = 'completed'" |
 		sort >"$OUT/completed.txt"
+	if [ "$SIGNAL" = STOP ]; then
+		kill -CONT "$A_PID"
+		rc=0
+		wait "$A_PID" || rc=$?
+		[ "$rc" = 3 ] || echo "round $i: the paused leader, resumed, exited with $rc (not 3)" >&2
+	fi
 	lost=$(comm -23 "$OUT/acked.txt" "$OUT/completed.txt" | wc -l)
 	twice=$(awk '{ print $1 }' "$OUT/ran.log" | sort | uniq -d | wc -l)
 	printf '%-6s %12s %12s %6s %10s\n' "$i" "$serving" "$leasing" "$lost" "$twice"

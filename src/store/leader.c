@@ -271,7 +271,7 @@ int dtf_leader_acquire(struct dtf_leader *l, int wait_ms, volatile int *stop, ch
 	int64_t deadline = wait_ms < 0 ? INT64_MAX : mono_ms() + wait_ms;
 	char lease[32], got[8], why[256] = "";
 	const char *lp[1] = {lease};
-	bool set_up = false, said_waiting = false;
+	bool set_up = false, said_waiting = false, ended = false;
 	int rc;
 
 	snprintf(lease, sizeof(lease), "%.3f", DTF_LEADER_LEASE_MS / 1000.0);
@@ -306,7 +306,8 @@ int dtf_leader_acquire(struct dtf_leader *l, int wait_ms, volatile int *stop, ch
 			read_hint(l);
 			rc = run(l->conn, terminate_stale_sql, 1, lp, got, sizeof(got), why,
 				 sizeof(why));
-			if (!rc && strcmp(got, "t") == 0)
+			ended = !rc && strcmp(got, "t") == 0;
+			if (ended)
 				log_warn("leader: the leader's heartbeat is older than %s s: ended "
 					 "its lock session",
 					 lease);
@@ -327,7 +328,9 @@ int dtf_leader_acquire(struct dtf_leader *l, int wait_ms, volatile int *stop, ch
 			snprintf(err, errlen, "%s", why);
 			return rc ? DTF_ESTORE : DTF_ETIMEOUT;
 		}
-		nap(rc ? 500 : DTF_LEADER_POLL_MS, stop);
+		/* Just ended the holder: its session lets the lock go a moment later. */
+		nap(rc ? 500 : ended ? 10 : DTF_LEADER_POLL_MS, stop);
+		ended = false;
 	}
 }
 
