@@ -447,6 +447,11 @@ int cmd_coordinator(int argc, char **argv)
 		log_warn("--standby needs a PostgreSQL database (--db-url postgresql://…); "
 			 "ignored");
 	c = coord_start(cc, err, sizeof(err));
+	if (!c && cc->standby && got_signal) {
+		/* Stopped while standing by: an ordinary stop. */
+		log_info("shutting down (signal %d) before leading", (int)got_signal);
+		goto out;
+	}
 	if (!c) {
 		log_error("%s", err);
 		if (!daemon_mode)
