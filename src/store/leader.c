@@ -113,7 +113,9 @@ static void conn_err(PGconn *conn, const PGresult *res, const char *what, char *
 
 	if (!m || !*m)
 		m = conn ? PQerrorMessage(conn) : "no connection";
-	snprintf(err, len, "%s: %s", what, *m ? m : "error");
+	/* The first line: libpq's hints on the next lines make a log line hard to read. */
+	snprintf(err, len, "%s: %.*s", what, (int)strcspn(*m ? m : "error", "\n"),
+		 *m ? m : "error");
 	n = strlen(err);
 	while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
 		err[--n] = '\0';
