@@ -11,8 +11,16 @@
 
 void api_h_healthz(struct dtf_http_req *r)
 {
-	dtf_http_reply_json(
-	    r, 200, json_pack("{s:s,s:i}", "status", "ok", "protocol", DTF_PROTOCOL_VERSION));
+	json_t *body = json_pack("{s:s,s:i}", "status", "ok", "protocol", DTF_PROTOCOL_VERSION);
+	int64_t epoch = api_core(r)->cfg.leader_epoch;
+
+	/* One of several coordinators on a database: the leader says so (a standby answers 503
+	 * with role "standby", coordinator.c), so that a load balancer can tell them apart. */
+	if (epoch > 0) {
+		json_object_set_new(body, "role", json_string("leader"));
+		json_object_set_new(body, "epoch", json_integer(epoch));
+	}
+	dtf_http_reply_json(r, 200, body);
 }
 
 void api_h_plugins(struct dtf_http_req *r)

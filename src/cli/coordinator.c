@@ -41,6 +41,15 @@ static const struct dtf_opt coord_opts[] = {
 	 .type = DTF_OPT_STRING, .offset = OFF(cc.db_path), .def = "./coordinator.db", .arg = "F",
 	 .help = "SQLite state file, or a postgresql://… URL (see docs/deploy-postgres.md; the "
 		 "password goes in PGPASSFILE, not the URL)"},
+	{.flag = "standby", .yaml = "coordinator.standby", .type = DTF_OPT_BOOL,
+	 .offset = OFF(cc.standby), .def = "false",
+	 .help = "PostgreSQL only: while another coordinator leads the database, wait as its "
+		 "standby (redirecting every request to it) and take over when it goes, instead of "
+		 "being refused"},
+	{.flag = "advertise-url", .yaml = "coordinator.advertise_url", .type = DTF_OPT_STRING,
+	 .offset = OFF(cc.advertise_url), .arg = "URL",
+	 .help = "the URL clients reach this coordinator at, where standbys redirect them while it "
+		 "leads (several coordinators on PostgreSQL)"},
 	{.flag = "config", .type = DTF_OPT_STRING, .offset = OFF(config), .arg = "F",
 	 .help = "YAML configuration (see docs/configuration.md)"},
 	{.flag = "daemon", .type = DTF_OPT_BOOL, .offset = OFF(daemon),
@@ -254,6 +263,34 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
+/* Once serving (a standby before it leads, else the coordinator): the port file, and the
+ * daemon's parent told that it is up. */
+struct announce {
+	const char *port_file;
+	int *ready_fd;
+	bool done;
+};
+
+static void announce(void *arg, unsigned port)
+{
+	struct announce *an = arg;
+
+	if (an->done)
+		return;
+	an->done = true;
+	if (an->port_file) {
+		char num[16];
+		int n = snprintf(num, sizeof(num), "%u\n", port);
+		dtf_write_file(an->port_file, num, (size_t)n);
+	}
+	if (*an->ready_fd >= 0) {
+		if (write(*an->ready_fd, "1", 1) != 1)
+			log_warn("could not tell the parent that the daemon is up");
+		close(*an->ready_fd);
+		*an->ready_fd = -1;
+	}
+}
+
 int cmd_coordinator(int argc, char **argv)
 {
 	struct coord_options o;
@@ -265,6 +302,7 @@ int cmd_coordinator(int argc, char **argv)
 	struct coordinator *c = NULL;
 	int ready[2] = {-1, -1};
 	size_t nkeys, nworkers;
+	struct announce an = {0};
 
 	if (coord_options_load(&o, argc, argv) != 0) {
 		fputs(o.table.err, stderr);
@@ -396,7 +434,25 @@ int cmd_coordinator(int argc, char **argv)
 			}
 		}
 	}
+	/* Before start-up: a standby waits in coord_start until it leads, and a signal ends that.
+	 */
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGHUP, SIG_IGN); /* not a reason to stop waiting; handled once started */
+	an.port_file = port_file;
+	an.ready_fd = &ready[1];
+	cc->stop = &got_signal;
+	cc->standby_serving = announce;
+	cc->standby_arg = &an;
+	if (cc->standby && !dtf_store_is_url(cc->db_path))
+		log_warn("--standby needs a PostgreSQL database (--db-url postgresql://…); "
+			 "ignored");
 	c = coord_start(cc, err, sizeof(err));
+	if (!c && cc->standby && got_signal) {
+		/* Stopped while standing by: an ordinary stop. */
+		log_info("shutting down (signal %d) before leading", (int)got_signal);
+		goto out;
+	}
 	if (!c) {
 		log_error("%s", err);
 		if (!daemon_mode)
@@ -413,23 +469,18 @@ int cmd_coordinator(int argc, char **argv)
 		char m[16];
 		log_info("API key %zu: %s", k + 1, dtf_mask_secret(cc->api_keys[k], m, sizeof(m)));
 	}
-	if (port_file) {
-		char num[16];
-		int n = snprintf(num, sizeof(num), "%u\n", coord_port(c));
-		dtf_write_file(port_file, num, (size_t)n);
-	}
-	if (daemon_mode) {
-		if (write(ready[1], "1", 1) != 1)
-			log_warn("could not tell the parent that the daemon is up");
-		close(ready[1]);
-		ready[1] = -1;
-	}
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
+	announce(&an, coord_port(c));
 	signal(SIGHUP, on_signal);
 	for (;;) {
-		while (!got_signal)
-			pause();
+		/* Polled: a leader superseded by another coordinator stops too (coord_lost). */
+		while (!got_signal && !coord_lost(c))
+			usleep(50 * 1000);
+		if (coord_lost(c)) {
+			log_error("another coordinator leads the database now: stepping down "
+				  "(exit status 3; restart this one with --standby)");
+			rc = 3;
+			break;
+		}
 		if (got_signal != SIGHUP)
 			break;
 		got_signal = 0;
@@ -444,7 +495,8 @@ int cmd_coordinator(int argc, char **argv)
 				log_error("SIGHUP: kept the old TLS certificate: %s", rerr);
 		}
 	}
-	log_info("shutting down (signal %d)", (int)got_signal);
+	if (!rc)
+		log_info("shutting down (signal %d)", (int)got_signal);
 	coord_stop(c);
 out:
 	if (ready[1] >= 0)

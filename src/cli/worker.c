@@ -129,7 +129,8 @@ static int parse_memory(void *field, const char *text, char *err, size_t errlen)
 static const struct dtf_opt worker_opts[] = {
 	{.flag = "coordinator", .alias = "coordinator-url", .env = "DTF_COORDINATOR",
 	 .type = DTF_OPT_STRING, .offset = OFF(a.coordinator), .def = "http://localhost:8080",
-	 .arg = "URL", .help = "the coordinator's URL"},
+	 .arg = "URL", .help = "the coordinator's URL, or several coordinators of one database "
+				"(URL1,URL2,…: the worker follows the leader)"},
 	{.flag = "worker-id", .type = DTF_OPT_CUSTOM, .offset = OFF(a.worker_id),
 	 .parse = parse_worker_id, .arg = "ID",
 	 .help = "this worker's id, 1-64 of [A-Za-z0-9._-] (default: assigned by the coordinator)"},

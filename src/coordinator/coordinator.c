@@ -1,7 +1,8 @@
 /* coordinator.c: the coordinator put together: the core (src/core/), the REST front-end on it
  * (src/api/), the tick thread that drives the core's deadlines and the sender thread that
  * delivers the notifications outbox (core/outbox.h). Nothing here decides anything about tasks
- * or workers; it starts the parts in order and stops them in reverse. */
+ * or workers; it starts the parts in order and stops them in reverse. On PostgreSQL it first
+ * takes the leadership (store/leader.h); a standby serves only its redirects meanwhile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "api/api.h"
 #include "common/err.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
 #include "core/model.h"
@@ -16,12 +18,15 @@
 #include "dashboard/dashboard.h"
 #include "gqlapi/gqlapi.h"
 #include "net/http.h"
+#include "store/leader.h"
+#include "store/store.h"
 
 struct coordinator {
 	struct coord *core;
 	struct dtf_api *api;
 	pthread_t tick, sender;
 	bool tick_running, sender_running;
+	struct dtf_leader *leader; /* on PostgreSQL: this coordinator's leadership */
 };
 
 /* The outbox's sender: takes what is due under the core's lock, sends it without (a slow
@@ -86,13 +91,147 @@ static const struct dtf_http_route *const frontends[] = {
     NULL,
 };
 
+/* ---- a standby: every request is answered with where the leader is ---- */
+
+static void standby_body(struct dtf_http_req *r, unsigned status, const char *leader)
+{
+	dtf_http_reply_json(r, status,
+			    json_pack("{s:{s:s,s:s},s:s?}", "error", "code", "not_leader",
+				      "message",
+				      "this coordinator is a standby: send requests to the leader",
+				      "leader", *leader ? leader : NULL));
+}
+
+static void standby_healthz(struct dtf_http_req *r)
+{
+	struct coordinator *co = r->app;
+	char url[512];
+	int64_t e = dtf_leader_hint(co->leader, url, sizeof(url));
+
+	dtf_http_reply_json(r, 503,
+			    json_pack("{s:s,s:s,s:s?,s:I}", "status", "standby", "role", "standby",
+				      "leader", *url ? url : NULL, "leader_epoch", (json_int_t)e));
+}
+
+/* 307 to the leader's advertised URL, the same path (a client that follows it repeats the method
+ * and body), with the URL in the JSON too; 503 when no leader advertises one (or the row still
+ * names this coordinator's own URL: a leader that was here before). */
+static void standby_any(struct dtf_http_req *r)
+{
+	struct coordinator *co = r->app;
+	char url[512], loc[1024];
+
+	dtf_leader_hint(co->leader, url, sizeof(url));
+	if (!*url) {
+		standby_body(r, 503, "");
+		return;
+	}
+	snprintf(loc, sizeof(loc), "%s%s", url, r->path);
+	if (dtf_http_add_header(r, "Location", loc) != 0) {
+		standby_body(r, 503, url);
+		return;
+	}
+	standby_body(r, 307, url);
+}
+
+static const struct dtf_http_route standby_routes[] = {
+    {"GET", "/healthz", standby_healthz, DTF_ROUTE_OPEN},
+    {"*", "*", standby_any, DTF_ROUTE_OPEN},
+    {NULL, NULL, NULL, 0},
+};
+
+/* The URL standbys send clients to: --advertise-url, else the address and port it serves on when
+ * both are known and the address is not a wildcard (which names no host a client could use). */
+static void advertise(const struct coord_config *cfg, unsigned port, char *out, size_t len)
+{
+	const char *h = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
+
+	out[0] = '\0';
+	if (cfg->advertise_url && *cfg->advertise_url)
+		snprintf(out, len, "%s", cfg->advertise_url);
+	else if (port && strcmp(h, "0.0.0.0") != 0 && strcmp(h, "::") != 0)
+		snprintf(out, len, "http%s://%s%s%s:%u", cfg->tls_cert ? "s" : "",
+			 strchr(h, ':') ? "[" : "", h, strchr(h, ':') ? "]" : "", port);
+}
+
+/* Takes the leadership of cfg's PostgreSQL database: at once, or (cfg->standby) after serving as
+ * a standby on the configured port until the leader goes. *port gets the port the coordinator is
+ * to serve on (a standby's, when it picked a free one). */
+static int lead(struct coordinator *co, const struct coord_config *cfg, unsigned *port, char *err,
+		size_t errlen)
+{
+	char holder[320], host[256] = "", url[512];
+	struct dtf_http_server *http = NULL;
+	int rc;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(holder, sizeof(holder), "%s:%d", host, (int)getpid());
+	/* Before the standby's server, whose handlers read its hint. */
+	co->leader = dtf_leader_new(cfg->db_path, holder);
+	if (!co->leader) {
+		snprintf(err, errlen, "out of memory");
+		return DTF_ENOMEM;
+	}
+	*port = cfg->port;
+	if (cfg->standby) {
+		struct dtf_http_config hc = {
+		    .host = cfg->host,
+		    .port = cfg->port,
+		    .routes = standby_routes,
+		    .app = co,
+		    .tls_cert = cfg->tls_cert,
+		    .tls_key = cfg->tls_key,
+		    .tls_client_ca = cfg->tls_client_ca,
+		};
+		http = dtf_http_server_start(&hc, err, errlen);
+		if (!http)
+			return DTF_EIO;
+		*port = dtf_http_server_port(http);
+		log_info("standby: serving redirects on port %u until this coordinator leads",
+			 *port);
+		if (cfg->standby_serving)
+			cfg->standby_serving(cfg->standby_arg, *port);
+	}
+	advertise(cfg, *port, url, sizeof(url));
+	rc = dtf_leader_advertise(co->leader, url);
+	if (rc) {
+		dtf_http_server_stop(http);
+		snprintf(err, errlen, "out of memory");
+		return rc;
+	}
+	rc = dtf_leader_acquire(co->leader, cfg->standby ? -1 : 3000, cfg->stop, err, errlen);
+	/* The port is the leader's from here (the API binds it again at once). */
+	dtf_http_server_stop(http);
+	if (!rc)
+		rc = dtf_leader_start(co->leader);
+	if (!rc)
+		log_info("leader: this coordinator leads the database (epoch %lld)",
+			 (long long)dtf_leader_epoch(co->leader));
+	return rc;
+}
+
+bool coord_lost(const struct coordinator *co)
+{
+	const struct coord *c = co ? co->core : NULL;
+
+	return co && (dtf_leader_lost(co->leader) || (c && c->store && c->store->fenced));
+}
+
 struct coordinator *coord_start(const struct coord_config *cfg, char *err, size_t errlen)
 {
 	struct coordinator *co = calloc(1, sizeof(*co));
+	struct coord_config lc;
 
 	if (!co) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
+	if (dtf_store_is_url(cfg->db_path)) {
+		lc = *cfg;
+		if (lead(co, cfg, &lc.port, err, errlen) != 0)
+			goto fail;
+		lc.leader_epoch = dtf_leader_epoch(co->leader);
+		cfg = &lc;
 	}
 	co->core = core_new(cfg, err, errlen);
 	if (!co->core)
@@ -211,5 +350,7 @@ void coord_stop(struct coordinator *co)
 	/* The front-end answers what waits and stops serving before the core goes. */
 	dtf_api_stop(co->api);
 	core_free(c);
+	/* Last: the lock goes with the session, and a standby takes over at once. */
+	dtf_leader_free(co->leader);
 	free(co);
 }

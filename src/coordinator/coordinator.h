@@ -6,6 +6,7 @@
 #ifndef DTF_COORDINATOR_H
 #define DTF_COORDINATOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -26,6 +27,10 @@ void coord_stop(struct coordinator *co);
  * notifications.flush_timeout_s). Returns how many are still
  * waiting (they stay in the store and go out with the next coordinator on it). */
 size_t coord_flush_notifications(struct coordinator *co, double timeout_s);
+/* On PostgreSQL, true once another coordinator leads the database in this one's place (it was
+ * paused, or cut off, longer than the lease): its commits fail from then on; the caller stops it.
+ * Any thread. */
+bool coord_lost(const struct coordinator *co);
 /* Reads the configured API keys again (SIGHUP); keys added through the API stay. */
 void coord_reload_keys(struct coordinator *co);
 /* Prints every route of every front-end, "METHOD PATTERN ROLE" a line (ROLE "open" for none):

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct coord_config {
 	const char *host;
@@ -38,6 +39,17 @@ struct coord_config {
 	double worker_token_ttl_s;
 	const char *token_secret_file;
 	int auth_fail_rate, auth_fail_burst;
+	/* Several coordinators on one PostgreSQL database (docs/deploy-postgres.md): read by
+	 * coordinator.c, which takes the leadership (store/leader.h) before the core opens the
+	 * store, and sets leader_epoch, the epoch every commit of the core's store checks (0: a
+	 * store with a lock of its own, as SQLite and `dtf run`). */
+	bool standby;		   /* wait as a standby while another leads (else refused) */
+	const char *advertise_url; /* where clients reach this one, for standbys' redirects */
+	volatile int *stop;	   /* set by a signal handler: a standby stops waiting */
+	/* Called once a standby serves (its port, for a port file), before it leads. */
+	void (*standby_serving)(void *arg, unsigned port);
+	void *standby_arg;
+	int64_t leader_epoch;
 };
 
 #endif

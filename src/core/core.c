@@ -170,7 +170,9 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 	if (constraints_registry_new(cfg->config_doc, cfg->default_constraints, &c->constraints,
 				     err, errlen) != 0)
 		goto fail;
-	c->store = dtf_store_open(cfg->db_path, err, errlen);
+	c->store = cfg->leader_epoch > 0
+		       ? dtf_store_open_fenced(cfg->db_path, cfg->leader_epoch, err, errlen)
+		       : dtf_store_open(cfg->db_path, err, errlen);
 	if (!c->store)
 		goto fail;
 	if (c->cfg.quarantine_s <= 0)

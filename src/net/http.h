@@ -70,7 +70,8 @@ typedef void (*dtf_http_handler)(struct dtf_http_req *r);
 
 struct dtf_http_route {
 	const char *method;  /* "GET", "POST", … */
-	const char *pattern; /* "/api/v1/tasks/{id}"; each {x} matches one non-empty segment */
+	const char *pattern; /* "/api/v1/tasks/{id}"; each {x} matches one non-empty segment; "*"
+			      * alone matches every path, as method "*" every method */
 	dtf_http_handler fn;
 	/* DTF_ROUTE_KEY (false): an API key is needed; DTF_ROUTE_OPEN (true): served without one
 	 * (health checks, the login form); DTF_ROUTE_PAGE: an HTML page of the dashboard, which
@@ -203,7 +204,14 @@ struct dtf_http_client {
 	 * error that says it was abandoned. NULL (after init) never abandons. */
 	bool (*abandon)(void *arg);
 	void *abandon_arg;
+	/* Several coordinators (a base URL list "URL1,URL2,…", at most DTF_HTTP_MAX_URLS): the list
+	 * as given, how many it names, and which one base is now. NULL and 0 for one URL. */
+	char *urls;
+	int nurls, cur;
+	unsigned long pref_gen; /* the process's choice among them when the call began */
 };
+
+#define DTF_HTTP_MAX_URLS 8
 
 /* How clients check the coordinator over https:// (one setting per process, made by each
  * command from its flags before it builds a client; every client made afterwards uses it). By
@@ -221,9 +229,15 @@ int dtf_http_client_tls(const struct dtf_tls_client *t, char *err, size_t errlen
  * text alone: nothing is resolved. */
 bool dtf_http_url_loopback(const char *url);
 
-/* Initializes a client for base_url ("http://host:port"); api_key may be NULL. DTF_EINVAL for a
- * bad URL, or (with c->error saying so) for --insecure towards a host that is not loopback
- * without insecure_force: refused before any connection is made. */
+/* Initializes a client for base_url ("http://host:port"); api_key may be NULL. base_url may list
+ * several coordinators of one database, comma-separated ("http://a:8080,http://b:8080"): a call
+ * that cannot reach the current one, times out, or is answered 503 or 3xx (a standby's
+ * not_leader, with the leader's URL as a hint) is sent again to the hinted one when it is in the
+ * list, else to the next, each at most once per call; the one that answered is used from then on
+ * by every client of the process with the same list. When every one failed so, the call returns
+ * DTF_ENET (c->status keeps the last answer's status). DTF_EINVAL for a bad URL, or (with c->error
+ * saying so) for --insecure towards a host that is not loopback without insecure_force: refused
+ * before any connection is made. */
 int dtf_http_client_init(struct dtf_http_client *c, const char *base_url, const char *api_key);
 void dtf_http_client_release(struct dtf_http_client *c);
 /* Adds a header sent with every request ("Name: value"). */

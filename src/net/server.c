@@ -137,6 +137,9 @@ static bool route_match(const char *pattern, const char *path, char *scratch, si
 	size_t used = 0;
 	int np = 0;
 
+	/* "*": every path (a standby coordinator's one answer to everything). */
+	if (pattern[0] == '*' && pattern[1] == '\0')
+		return true;
 	while (*pattern && *path) {
 		if (*pattern == '{') {
 			const char *pend = strchr(pattern, '}');
@@ -402,7 +405,7 @@ static void dispatch(struct dtf_http_server *s, struct dtf_http_req *r)
 		if (!route_match(rt->pattern, r->path, rs->params, sizeof(rs->params), params))
 			continue;
 		path_known = true;
-		if (strcmp(rt->method, r->method) != 0)
+		if (strcmp(rt->method, r->method) != 0 && strcmp(rt->method, "*") != 0)
 			continue;
 		need = dtf_http_route_role(rt);
 		if (need != DTF_ROLE_NONE && keys_required(s) && dtf_http_auth_limited(r)) {

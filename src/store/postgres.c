@@ -1,8 +1,12 @@
-/* postgres.c: the PostgreSQL store (libpq). One connection, held by one coordinator: a session
- * advisory lock taken at open keeps a second coordinator off the same database (failover is not
- * supported yet). Documents are stored as text, not jsonb: nothing queries inside them (the
- * coordinator reads everything whole at start-up), jsonb would parse and re-encode each one on
- * every write, and it refuses the \u0000 a task's output may hold.
+/* postgres.c: the PostgreSQL store (libpq). One connection, held by one coordinator. Opened
+ * plainly (dtf_store_open), it takes a session advisory lock that keeps a second coordinator off
+ * the same database; opened fenced (dtf_store_open_fenced, by a leader of several coordinators:
+ * store/leader.h), the lock is the leader's own session's and every transaction checks the
+ * leader's epoch first, in the same pipeline (dtf_fence(), see leader.c): a superseded leader's
+ * transaction fails as a whole, and the store stays refused from then on (st->fenced). Documents
+ * are stored as text, not jsonb: nothing queries inside them (the coordinator reads everything
+ * whole at start-up), jsonb would parse and re-encode each one on every write, and it refuses the
+ * \u0000 a task's output may hold.
  *
  * Throughput: a transaction is one pipeline (libpq's pipeline mode). BEGIN, each row's upsert (a
  * prepared statement) and COMMIT are queued without waiting, sent together, and their results
@@ -63,6 +67,7 @@ struct pg {
 	bool failed; /* a statement of the open transaction could not be sent */
 	int64_t next_try_ms; /* no reconnect before this (CLOCK_MONOTONIC) */
 	int backoff_ms;
+	char epoch[24]; /* fenced: the leader's epoch, the fence's parameter; "" when plain */
 };
 
 /* The schema, as ordered steps (the same versions as the SQLite store's): step i takes a database
@@ -118,6 +123,7 @@ static const struct {
      "seq = excluded.seq, doc = excluded.doc",
      3},
     {"del_outbox", "DELETE FROM outbox WHERE id = $1", 1},
+    {"fence", "SELECT dtf_fence($1::bigint)", 1},
     {"bulk_runs",
      "INSERT INTO runs (id, doc) SELECT * FROM unnest($1::text[], $2::text[]) "
      "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
@@ -258,6 +264,8 @@ static int pg_connect(struct dtf_store *st, struct pg *p, bool first)
 	p->conn = PQconnectdbParams(keys, vals, 1);
 	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK)
 		return pg_err(st, p, "connect", NULL);
+	if (p->epoch[0])
+		goto locked; /* the leader's session holds the lock */
 	/* A coordinator that just stopped or was killed leaves a server process that ends (and
 	 * releases the lock) a moment later: tries for 3 s before refusing. */
 	for (tries = 0;; tries++) {
@@ -279,9 +287,12 @@ static int pg_connect(struct dtf_store *st, struct pg *p, bool first)
 		}
 		usleep(50000);
 	}
+locked:
 	if (first && (rc = migrate(st, p)) != 0)
 		return rc;
 	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		if (!p->epoch[0] && strcmp(stmts[i].name, "fence") == 0)
+			continue; /* dtf_fence() exists only where a leader made it */
 		res = PQprepare(p->conn, stmts[i].name, stmts[i].sql, stmts[i].nparams, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			rc = pg_err(st, p, "prepare", res);
@@ -305,6 +316,8 @@ static int pg_open(struct dtf_store *st, const char *url)
 		return DTF_ENOMEM;
 	p->backoff_ms = BACKOFF_MIN_MS;
 	memcpy(p->b, batch_init, sizeof(p->b));
+	if (st->epoch > 0)
+		snprintf(p->epoch, sizeof(p->epoch), "%lld", (long long)st->epoch);
 	return pg_connect(st, p, true);
 }
 
@@ -362,8 +375,13 @@ static int drain(struct dtf_store *st, struct pg *p, const char *what)
 			PQclear(res);
 			break;
 		}
-		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && !rc)
+		if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && !rc) {
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 			rc = pg_err(st, p, what, res);
+			/* dtf_fence(): another coordinator leads now. */
+			if (state && strcmp(state, "DTF01") == 0)
+				st->fenced = true;
+		}
 		/* A COMMIT of a transaction that failed succeeds as a ROLLBACK. */
 		if (!rc && strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
 			snprintf(st->error, sizeof(st->error),
@@ -562,6 +580,12 @@ static int pg_begin(struct dtf_store *st)
 		snprintf(st->error, sizeof(st->error), "begin: a transaction is already open");
 		return DTF_ESTORE;
 	}
+	if (st->fenced) {
+		snprintf(st->error, sizeof(st->error),
+			 "begin: another coordinator leads this database (epoch %s superseded)",
+			 p->epoch);
+		return DTF_ESTORE;
+	}
 	if (!p->conn || PQstatus(p->conn) != CONNECTION_OK) {
 		now = now_ms();
 		if (now < p->next_try_ms) {
@@ -595,6 +619,12 @@ static int pg_begin(struct dtf_store *st)
 	}
 	p->queued = 1;
 	p->in_txn = true;
+	/* The epoch's check goes first, in the same pipeline: no round trip of its own. */
+	if (p->epoch[0]) {
+		const char *v[1] = {p->epoch};
+		if (pg_send(st, p, "fence", 1, v))
+			p->failed = true;
+	}
 	return 0;
 }
 

@@ -7,7 +7,7 @@
 #include "common/err.h"
 #include "store/store.h"
 
-struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen)
+static struct dtf_store *store_open(const char *target, int64_t epoch, char *err, size_t errlen)
 {
 	struct dtf_store *st;
 	bool pg;
@@ -23,6 +23,7 @@ struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen)
 		return NULL;
 	}
 	pg = dtf_store_is_url(target);
+	st->epoch = pg ? epoch : 0;
 	st->ops = pg ? &dtf_store_postgres_ops : &dtf_store_sqlite_ops;
 	rc = st->ops->open(st, target);
 	if (rc) {
@@ -35,6 +36,20 @@ struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen)
 		return NULL;
 	}
 	return st;
+}
+
+struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen)
+{
+	return store_open(target, 0, err, errlen);
+}
+
+struct dtf_store *dtf_store_open_fenced(const char *target, int64_t epoch, char *err, size_t errlen)
+{
+	if (!dtf_store_is_url(target)) {
+		snprintf(err, errlen, "several coordinators need a PostgreSQL database");
+		return NULL;
+	}
+	return store_open(target, epoch, err, errlen);
 }
 
 bool dtf_store_is_url(const char *target)

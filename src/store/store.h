@@ -69,12 +69,20 @@ struct dtf_store {
 	const struct dtf_store_ops *ops;
 	void *impl;	 /* the backend's own state */
 	char error[256]; /* the last backend error, for logs */
+	int64_t epoch;	 /* PostgreSQL, opened fenced: the leader's epoch each commit checks */
+	bool fenced;	 /* a commit found another leader's epoch: every write is refused */
 };
 
 /* Opens a store: "postgresql://…" or "postgres://…" selects PostgreSQL, anything else is an SQLite
  * file path (created with its schema when missing). Returns a new store the caller frees with
  * dtf_store_close(), or NULL with a reason in err. */
 struct dtf_store *dtf_store_open(const char *target, char *err, size_t errlen);
+/* The same for a leader of several coordinators on one PostgreSQL database (store/leader.h):
+ * no lock of its own (the leader's session holds it), and every transaction first checks that
+ * epoch still leads; a commit that finds it superseded fails and sets st->fenced. An SQLite
+ * target is refused (one coordinator per file). */
+struct dtf_store *dtf_store_open_fenced(const char *target, int64_t epoch, char *err,
+					size_t errlen);
 /* Whether target names a PostgreSQL database (a postgresql:// or postgres:// URL). */
 bool dtf_store_is_url(const char *target);
 /* target for a log line: a URL's password (postgresql://user:PASSWORD@…) replaced by "***". */

@@ -203,6 +203,15 @@ static void nap(struct conn *cn, long ms)
 		sleep_ms(ms - t < 20 ? ms - t : 20);
 }
 
+/* The next retry delay: doubled, up to 2 s; up to 0.5 s with several coordinators, where the
+ * failure is most likely a takeover that ends within a second or two (docs/deploy-postgres.md). */
+static long next_backoff(long backoff, const struct dtf_http_client *http)
+{
+	long cap = http->nurls > 1 ? 500 : 2000;
+
+	return backoff * 2 > cap ? cap : backoff * 2;
+}
+
 /* A call's timeout: ms, or less when delivery is to be given up sooner (at least 50 ms). */
 static long call_timeout(struct agent *a, long ms)
 {
@@ -385,7 +394,7 @@ static int do_register(struct agent *a, struct conn *cn)
 			break;
 		log_warn("cannot register yet (%s); retrying", cn->http.error);
 		nap(cn, backoff);
-		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+		backoff = next_backoff(backoff, &cn->http);
 	}
 	return DTF_ENET;
 }
@@ -505,7 +514,10 @@ static void *heartbeat_main(void *arg)
 		pthread_mutex_unlock(&a->lock);
 		if (conn_get(a, &cn) == 0) {
 			cn.call_ms = dtf_mono_ms();
-			rc = dtf_http_call(&cn.http, "POST", path, body, 5000, &resp);
+			/* Sooner with several coordinators: a leader that answers nobody (paused)
+			 * is left for the next one, and every call of the worker follows. */
+			rc = dtf_http_call(&cn.http, "POST", path, body,
+					   cn.http.nurls > 1 ? 2000 : 5000, &resp);
 			if (rc == 0) {
 				const char *tok = dtf_json_str(resp, "token", NULL);
 				if (tok && strlen(tok) < sizeof(a->token)) {
@@ -656,7 +668,7 @@ static void *dispatcher_main(void *arg)
 		if (rc) {
 			log_debug("lease failed: %s", cn.http.error);
 			nap(&cn, backoff);
-			backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+			backoff = next_backoff(backoff, &cn.http);
 			continue;
 		}
 		backoff = 100;
@@ -689,6 +701,17 @@ static int send_until_answered(struct agent *a, struct conn *cn, const char *pat
 				       resp);
 		if (rc == 0)
 			return 0;
+		/* Not an answer about the message: a coordinator that could not commit it (503:
+		 * its database is unreachable, or it stopped leading), or a standby (3xx) when no
+		 * coordinator of the list leads yet. Held and sent again, as when none answers. */
+		if (rc == DTF_EPROTO &&
+		    (cn->http.status == 503 || cn->http.status == 502 || cn->http.status == 504 ||
+		     (cn->http.status >= 300 && cn->http.status < 400))) {
+			log_warn("%s: %s; holding the message, retrying", path, cn->http.error);
+			nap(cn, backoff);
+			backoff = next_backoff(backoff, &cn->http);
+			continue;
+		}
 		if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND || rc == DTF_EPROTO) {
 			if (strcmp(cn->http.error_code, "worker_lost") == 0)
 				request_register(a);
@@ -715,7 +738,7 @@ static int send_until_answered(struct agent *a, struct conn *cn, const char *pat
 		log_warn("cannot reach the coordinator (%s); holding the message, retrying",
 			 cn->http.error);
 		nap(cn, backoff);
-		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+		backoff = next_backoff(backoff, &cn->http);
 	}
 }
 

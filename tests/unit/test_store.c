@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -21,6 +22,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "store/leader.h"
 #include "store/store.h"
 #include "unit_main.h"
 
@@ -715,6 +717,130 @@ static void test_pg_failed_statement_fails_commit(void **state)
 	dtf_store_close(st);
 }
 
+/* The first value of a query on the test's database, as a number. */
+static long long raw_num(const char *sql)
+{
+	PGconn *conn = PQconnectdb(pg_url);
+	PGresult *res;
+	long long v;
+
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		print_error("%s: %s\n", sql, PQresultErrorMessage(res));
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	PQfinish(conn);
+	return v;
+}
+
+static struct dtf_leader *lead_now(const char *holder, const char *url, int wait_ms)
+{
+	struct dtf_leader *l = dtf_leader_new(pg_url, holder);
+	char err[512] = "";
+
+	assert_non_null(l);
+	assert_int_equal(dtf_leader_advertise(l, url), 0);
+	if (dtf_leader_acquire(l, wait_ms, NULL, err, sizeof(err)) != 0)
+		print_error("acquire: %s\n", err);
+	assert_true(dtf_leader_epoch(l) > 0);
+	return l;
+}
+
+/* A leader's store commits while its epoch leads; once another leader has taken the next epoch,
+ * its commit fails as a whole (the epoch's check runs in the same transaction as the writes),
+ * the store refuses every later write at once, and its count of commits stays as it was. */
+static void test_pg_fenced_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_leader *l = lead_now("one", "http://one:1", 0);
+	int64_t e = dtf_leader_epoch(l);
+	char err[512] = "", sql[128];
+	struct dtf_store *st = dtf_store_open_fenced(f->target, e, err, sizeof(err));
+	json_t *recs;
+	char list[256];
+
+	if (!st)
+		print_error("open fenced: %s\n", err);
+	assert_non_null(st);
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "mine", 1, NULL, "pending", 1);
+	assert_int_equal(st->ops->commit(st), 0);
+	snprintf(sql, sizeof(sql), "SELECT commits FROM leader_commits WHERE epoch = %lld",
+		 (long long)e);
+	assert_int_equal(raw_num(sql), 1);
+	/* What a new leader's takeover does to the row. */
+	raw_exec(f, "UPDATE leader SET epoch = epoch + 1");
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "late", 2, NULL, "pending", 1);
+	put_task(st, "mine", 1, NULL, "completed", 2);
+	assert_int_equal(st->ops->commit(st), DTF_ESTORE);
+	if (!strstr(st->error, "fenced"))
+		print_error("error: %s\n", st->error);
+	assert_non_null(strstr(st->error, "fenced"));
+	assert_true(st->fenced);
+	st->ops->rollback(st);
+	assert_int_equal(st->ops->begin(st), DTF_ESTORE);
+	assert_int_equal(raw_num(sql), 1);
+	recs = load_all(st);
+	assert_string_equal(record_list(recs, list, sizeof(list)), "task:mine");
+	assert_int_equal(dtf_json_int(doc_of(recs, 0), "v", 0), 1);
+	json_decref(recs);
+	dtf_store_close(st);
+	dtf_leader_free(l);
+	/* SQLite has one coordinator per file: no fenced store. */
+	assert_null(dtf_store_open_fenced(f->db, 1, err, sizeof(err)));
+}
+
+/* A second candidate waits while the first leads (with the leader's URL as its hint), and takes
+ * the next epoch once the first lets go. */
+static void test_pg_standby_takes_over(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_leader *a = lead_now("a", "http://a:1", 0), *b;
+	char err[512] = "", url[64];
+
+	(void)f;
+	b = dtf_leader_new(pg_url, "b");
+	assert_non_null(b);
+	assert_int_equal(dtf_leader_advertise(b, "http://b:2"), 0);
+	assert_int_equal(dtf_leader_acquire(b, 300, NULL, err, sizeof(err)), DTF_ETIMEOUT);
+	assert_non_null(strstr(err, "another coordinator holds this database"));
+	assert_int_equal(dtf_leader_hint(b, url, sizeof(url)), dtf_leader_epoch(a));
+	assert_string_equal(url, "http://a:1");
+	/* The plain store's lock is the leader's: refused too. */
+	assert_null(dtf_store_open(pg_url, err, sizeof(err)));
+	dtf_leader_free(a);
+	assert_int_equal(dtf_leader_acquire(b, 3000, NULL, err, sizeof(err)), 0);
+	assert_int_equal(dtf_leader_epoch(b), 2);
+	assert_int_equal(raw_num("SELECT count(*) FROM leader WHERE url = 'http://b:2'"), 1);
+	dtf_leader_free(b);
+}
+
+/* A leader that stops renewing its heartbeat (paused) loses the lock to a standby after the lease;
+ * resumed, its heartbeat finds the epoch moved on and reports the leadership lost. */
+static void test_pg_stale_leader_superseded(void **state)
+{
+	struct fixture *f = *state;
+	struct dtf_leader *a = lead_now("a", "http://a:1", 0), *b;
+	int64_t t0 = dtf_mono_ms();
+	int i;
+
+	(void)f;
+	/* No heartbeat thread for a: as if paused from the start. */
+	b = lead_now("b", "http://b:2", 3 * DTF_LEADER_LEASE_MS);
+	assert_true(dtf_mono_ms() - t0 >= DTF_LEADER_LEASE_MS - 300);
+	assert_int_equal(dtf_leader_epoch(b), dtf_leader_epoch(a) + 1);
+	assert_false(dtf_leader_lost(a));
+	assert_int_equal(dtf_leader_start(a), 0);
+	for (i = 0; i < 100 && !dtf_leader_lost(a); i++)
+		usleep(50 * 1000);
+	assert_true(dtf_leader_lost(a));
+	dtf_leader_free(a);
+	dtf_leader_free(b);
+}
+
 static void test_pg_open_failures(void **state)
 {
 	char err[512] = "";
@@ -755,6 +881,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pg_failed_statement_fails_commit, setup_pg,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_open_failures, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_fenced_commit, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_standby_takes_over, setup_pg, teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_stale_leader_superseded, setup_pg, teardown),
 	};
 	int rc;
 
