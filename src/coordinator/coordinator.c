@@ -119,19 +119,25 @@ static void standby_healthz(struct dtf_http_req *r)
 static void standby_any(struct dtf_http_req *r)
 {
 	struct coordinator *co = r->app;
-	char url[512], loc[1024];
+	char url[512];
+	struct dtf_buf q, loc;
+	int rc;
 
 	dtf_leader_hint(co->leader, url, sizeof(url));
 	if (!*url) {
 		standby_body(r, 503, "");
 		return;
 	}
-	snprintf(loc, sizeof(loc), "%s%s", url, r->path);
-	if (dtf_http_add_header(r, "Location", loc) != 0) {
+	dtf_buf_init(&q, 8192);
+	dtf_buf_init(&loc, 8192);
+	dtf_http_query_string(r, &q);
+	rc = dtf_buf_printf(&loc, "%s%s%s", url, r->path, dtf_buf_str(&q));
+	if (rc != 0 || dtf_http_add_header(r, "Location", dtf_buf_str(&loc)) != 0)
 		standby_body(r, 503, url);
-		return;
-	}
-	standby_body(r, 307, url);
+	else
+		standby_body(r, 307, url);
+	dtf_buf_release(&q);
+	dtf_buf_release(&loc);
 }
 
 static const struct dtf_http_route standby_routes[] = {

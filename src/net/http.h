@@ -145,6 +145,8 @@ void dtf_http_server_stop(struct dtf_http_server *s);
 
 /* For handlers: the query argument or request header, or NULL. */
 const char *dtf_http_query(struct dtf_http_req *r, const char *key);
+/* The request's query string re-encoded ("?a=1&b=x%20y"; "" when it has none), into out. */
+void dtf_http_query_string(struct dtf_http_req *r, struct dtf_buf *out);
 const char *dtf_http_header(struct dtf_http_req *r, const char *name);
 
 /* Adds a response header (copied; name and value without CR or LF, else DTF_EINVAL). 0,

@@ -57,6 +57,47 @@ const char *dtf_http_query(struct dtf_http_req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+static void add_pct(struct dtf_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+			dtf_buf_add(b, s, 1);
+		} else {
+			char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+
+			dtf_buf_add(b, e, 3);
+		}
+	}
+}
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+			       const char *value)
+{
+	struct dtf_buf *b = cls;
+
+	(void)kind;
+	dtf_buf_adds(b, b->len ? "&" : "?");
+	add_pct(b, key);
+	if (value) {
+		dtf_buf_adds(b, "=");
+		add_pct(b, value);
+	}
+	return MHD_YES;
+}
+
+/* The query string as a client may send it again ("?a=1&b=x%20y", or "" when there is none):
+ * libmicrohttpd keeps the decoded arguments only, so they are encoded anew. */
+void dtf_http_query_string(struct dtf_http_req *r, struct dtf_buf *out)
+{
+	dtf_buf_reset(out);
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_arg, out);
+}
+
 const char *dtf_http_header(struct dtf_http_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);

@@ -39,6 +39,9 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' "$B_URL/api/v1/tasks")
 assert_eq "$code" 307 "a standby's answer to a read"
 assert_eq "$(jq_py 'd["error"]["code"] + " " + d["leader"]' "$T/body")" "not_leader $A_URL" \
 	"a standby's hint"
+# The redirect keeps the query (re-encoded).
+loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$B_URL/api/v1/tasks?state=pending&name=a%20b%26c")
+assert_eq "$loc" "$A_URL/api/v1/tasks?state=pending&name=a%20b%26c" "a standby's Location keeps the query"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$B_URL/healthz")
 assert_eq "$code" 503 "a standby's /healthz status"
 
