@@ -55,7 +55,7 @@ print(json.dumps(doc))
 EOF
 out=$(dtf client submit-task --file tasks.json 2>&1) || fail "submit-task: $out"
 RUN=$(cat .dtf/last-run)
-dtf client wait-completion --timeout 60 > wait.out 2>&1 || fail "wait-completion: $(cat wait.out)"
+dtf client wait-completion --timeout $((60 * SCALE)) > wait.out 2>&1 || fail "wait-completion: $(cat wait.out)"
 api GET "/api/v1/tasks?run_id=$RUN" > tasks.out
 python3 - tasks.out <<'EOF' || fail "the benchmark tasks: $(cat tasks.out)"
 import json, sys
