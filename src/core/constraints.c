@@ -346,8 +346,7 @@ static void fill_ctx(struct dtf_expr_ctx *x, const struct ctask *t, const struct
 	x->num[DTF_EXPR_WORKER_SLOTS] = w->slots;
 	x->num[DTF_EXPR_WORKER_AVAILABLE_CPU] = now ? w->cpu - w->used_cpu : w->cpu;
 	x->num[DTF_EXPR_WORKER_AVAILABLE_MEMORY] = now ? w->memory - w->used_memory : w->memory;
-	x->num[DTF_EXPR_WORKER_AVAILABLE_GPU_MEMORY] =
-	    now ? w->gpu_memory - w->used_gpu_memory : w->gpu_memory;
+	x->num[DTF_EXPR_WORKER_AVAILABLE_GPU_MEMORY] = now ? gpus_available(w) : w->gpu_memory;
 	x->num[DTF_EXPR_WORKER_AVAILABLE_SLOTS] = now ? w->slots - w->used_slots : w->slots;
 }
 

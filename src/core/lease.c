@@ -63,7 +63,11 @@ bool lease_could_run(const struct ctask *t, const struct cworker *w)
 		return false;
 	if (!runs_type(w, t->type) || !hardware_ok(t, w))
 		return false;
-	if (t->sx.cpu > w->cpu || t->sx.memory > w->memory || t->sx.gpu_memory > w->gpu_memory)
+	if (t->sx.cpu > w->cpu || t->sx.memory > w->memory)
+		return false;
+	/* A worker with a GPU list is matched GPU by GPU (gpus.c); one that only declares GPU
+	 * memory, by its total. */
+	if (w->ngpus ? !gpus_could_run(t, w) : t->sx.gpu_memory > w->gpu_memory)
 		return false;
 	return constraints_hold(t, w, false);
 }
@@ -78,7 +82,9 @@ bool lease_fits_now(const struct ctask *t, const struct cworker *w)
 		return false;
 	if (t->sx.memory > 0 && w->used_memory + t->sx.memory > w->memory + 1e-9)
 		return false;
-	if (t->sx.gpu_memory > 0 && w->used_gpu_memory + t->sx.gpu_memory > w->gpu_memory + 1e-9)
+	if (w->ngpus ? !gpus_fit_now(t, w)
+		     : t->sx.gpu_memory > 0 &&
+			   w->used_gpu_memory + t->sx.gpu_memory > w->gpu_memory + 1e-9)
 		return false;
 	return lease_could_run(t, w) && constraints_hold_now(t, w);
 }
@@ -222,6 +228,7 @@ static void assign(struct coord *c, struct ctask *t, struct cworker *w)
 	w->used_memory += t->sx.memory;
 	w->used_gpu_memory += t->sx.gpu_memory;
 	w->active++;
+	gpus_take(w, t);
 	lease_deadline_check(c, t);
 	sx_assigned(c->sx, &t->sx);
 	state_save_task(c, t);
@@ -529,7 +536,7 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 	size_t pos = 0, live = 0, capable = 0, free_now = 0, ahead = 0;
 	const char *k;
 	void *v;
-	char hw[256] = "", extra[300];
+	char hw[256] = "", extra[300], gpu_why[256];
 	size_t i;
 	json_t *e;
 
@@ -590,6 +597,8 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 			snprintf(why, len,
 				 "no registered worker can run it: none runs tasks of type '%s'",
 				 t->type);
+		else if (gpus_explain(c, t, gpu_why, sizeof(gpu_why)) == 2)
+			snprintf(why, len, "no registered worker can run it: %s", gpu_why);
 		else if (t->sx.gpu_memory > max_gpu)
 			snprintf(
 			    why, len,
@@ -614,7 +623,9 @@ bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, siz
 	/* Only a task with a deadline is looked at (never one kept as text: taskdoc.c). */
 	lease_deadline_check(c, (struct ctask *)t);
 	sx_reason(c->sx, &t->sx, extra, sizeof(extra));
-	if (free_now == 0) {
+	if (free_now == 0 && gpus_explain(c, t, gpu_why, sizeof(gpu_why)) == 1) {
+		snprintf(why, len, "%s", gpu_why);
+	} else if (free_now == 0) {
 		char behind[64] = "";
 		if (ahead)
 			snprintf(behind, sizeof(behind), "; behind %zu tasks of higher priority",

@@ -103,6 +103,18 @@ struct ctask {
 	char strs[];
 };
 
+/* One GPU of a worker that reported its GPUs (capabilities.gpus): gpus.c gives it to one task
+ * at a time. */
+struct cgpu {
+	int index;    /* NVML's, on its worker */
+	int util;     /* percent, from the latest heartbeat; -1 unknown */
+	double total; /* MiB */
+	double free;  /* MiB free as the latest heartbeat (or the registration) said; -1 unknown */
+	double reserved; /* the gpu_memory of the task that holds it */
+	char task[48];	 /* the task that holds it, "" when free */
+	json_t *doc;	 /* borrowed: its object in the worker's capabilities.gpus */
+};
+
 struct cworker {
 	char id[72];
 	json_t *doc;	    /* registration plus live fields, as the API shows it (owned) */
@@ -127,6 +139,8 @@ struct cworker {
 	int strikes;	       /* tasks that failed here, then passed elsewhere, since a pass */
 	bool restart_executor; /* told with the next reply: restart the executors */
 	struct sx_worker sx;   /* what the strategies see of it (src/sched/sched.h) */
+	struct cgpu *gpus;     /* its GPUs (owned), NULL when it reported none (gpus.c) */
+	int ngpus;
 };
 
 /* The task and worker a scheduler record is embedded in. */
@@ -355,6 +369,35 @@ int lease_ahead(struct coord *c, struct cworker *w, int ahead, json_t *out);
 json_t *lease_reply(struct cworker *w, json_t *tasks);
 /* Completes suspended leases that can now be served (through c->fe.lease_done). */
 void lease_wake(struct coord *c);
+
+/* gpus.c: GPUs given out whole, one task each (docs/gpu.md). */
+/* The GPUs a task needs: requirements.gpus, else 1 when it needs gpu_memory or cuda (required,
+ * or the only hardware it accepts), else 0. */
+int gpus_of_task(const json_t *doc, const json_t *hw_any, const json_t *hw_all, double gpu_memory);
+/* Reads the worker's GPUs from its capabilities (keeping what its tasks hold across a
+ * registration); frees them. */
+void gpus_load(struct cworker *w, const json_t *caps);
+void gpus_free(struct cworker *w);
+/* Applies a heartbeat's "gpus" readings; true when some GPU has more free memory than before
+ * (pending tasks may fit now). */
+bool gpus_heartbeat(struct cworker *w, const json_t *live);
+/* Whether w has GPUs enough for t ever (by total memory), and now (free, unheld GPUs with
+ * gpu_memory available). True for a task that needs none or a worker without a GPU list. */
+bool gpus_could_run(const struct ctask *t, const struct cworker *w);
+bool gpus_fit_now(const struct ctask *t, const struct cworker *w);
+/* Gives t the GPUs it needs (best fit) and writes them to its "assigned_gpus"; gives them back;
+ * marks them held again from its document (after a load). */
+void gpus_take(struct cworker *w, struct ctask *t);
+void gpus_give_back(struct cworker *w, const struct ctask *t);
+void gpus_hold(struct cworker *w, const struct ctask *t);
+/* GPU memory w could give a new task now (MiB): the sum over its free GPUs, or the pooled
+ * total less what its tasks were given on a worker without a GPU list. */
+double gpus_available(const struct cworker *w);
+/* Shows each GPU's free memory, utilization and holder in the worker's document. */
+void gpus_sync(struct cworker *w);
+/* Why no GPU fits t: 2 with a reason no worker will ever do, 1 with one that holds for now, 0
+ * when GPUs are not why. */
+int gpus_explain(struct coord *c, const struct ctask *t, char *why, size_t len);
 /* Writes why a pending task is still pending into why; returns true when no registered worker
  * could ever run it. */
 bool lease_pending_reason(struct coord *c, const struct ctask *t, char *why, size_t len);

@@ -37,6 +37,7 @@ static void task_fields(struct ctask *t)
 	t->sx.cpu = dtf_json_num(req, "cpu", 0);
 	t->sx.memory = dtf_json_num(req, "memory", 0);
 	t->sx.gpu_memory = dtf_json_num(req, "gpu_memory", 0);
+	t->sx.gpus = (uint8_t)gpus_of_task(task_doc(t), t->hw_any, t->hw_all, t->sx.gpu_memory);
 	t->max_retries = (int)dtf_json_int(task_doc(t), "max_retries", 0);
 	t->retries_used = (int)dtf_json_int(task_doc(t), "retries_used", 0);
 	t->max_requeues = (int)dtf_json_int(task_doc(t), "max_requeues", -1);
@@ -212,6 +213,7 @@ void state_free_all(struct coord *c)
 	while ((pos = dtf_hmap_next(&c->workers, pos, &k, &v)) != 0) {
 		json_decref(((struct cworker *)v)->doc);
 		json_decref(((struct cworker *)v)->cancel);
+		gpus_free(v);
 		free(v);
 	}
 	pos = 0;
@@ -367,8 +369,8 @@ void state_worker_sync(struct cworker *w)
 			    json_integer(w->used_slots < w->slots ? w->slots - w->used_slots : 0));
 	json_object_set_new(w->doc, "available_cpu", json_real(w->cpu - w->used_cpu));
 	json_object_set_new(w->doc, "available_memory", json_real(w->memory - w->used_memory));
-	json_object_set_new(w->doc, "available_gpu_memory",
-			    json_real(w->gpu_memory - w->used_gpu_memory));
+	json_object_set_new(w->doc, "available_gpu_memory", json_real(gpus_available(w)));
+	gpus_sync(w);
 	dtf_rfc3339(dtf_wall_ms() - (dtf_mono_ms() - w->last_seen_ms), ts);
 	json_object_set_new(w->doc, "last_heartbeat", json_string(ts));
 	recovery_worker_sync(w);
@@ -405,6 +407,7 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 	w->cpu = dtf_json_num(json_object_get(caps, "cpu"), "cores", (double)w->slots);
 	w->memory = dtf_json_num(caps, "memory", 0);
 	w->gpu_memory = dtf_json_num(caps, "gpu_memory", 0);
+	gpus_load(w, caps);
 	copy_id(w->token, sizeof(w->token), dtf_json_str(doc, "token", ""));
 	w->status = strcmp(st, "lost") == 0	  ? WS_LOST
 		    : strcmp(st, "draining") == 0 ? WS_DRAINING
@@ -444,6 +447,7 @@ void state_release(struct coord *c, struct ctask *t)
 		w->used_memory -= t->sx.memory;
 		w->used_gpu_memory -= t->sx.gpu_memory;
 		w->active--;
+		gpus_give_back(w, t);
 	}
 	t->worker_id[0] = '\0';
 }
@@ -694,6 +698,7 @@ int state_load(struct coord *c)
 		w->used_memory += t->sx.memory;
 		w->used_gpu_memory += t->sx.gpu_memory;
 		w->active++;
+		gpus_hold(w, t);
 		t->assigned_ms = dtf_mono_ms();
 		state_worker_sync(w);
 	}

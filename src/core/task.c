@@ -300,6 +300,17 @@ json_t *task_normalize_ex(const json_t *in, double default_timeout_s,
 						goto fail;
 					}
 					json_object_set(req, rk, rv);
+				} else if (strcmp(rk, "gpus") == 0) {
+					/* Whole GPUs (docs/gpu.md). */
+					if (!json_is_integer(rv) || json_integer_value(rv) < 0 ||
+					    json_integer_value(rv) > 64) {
+						json_decref(req);
+						snprintf(err, errlen,
+							 "field 'requirements.gpus' must be an "
+							 "integer from 0 to 64");
+						goto fail;
+					}
+					json_object_set(req, rk, rv);
 				} else {
 					json_object_set(req, rk, rv);
 				}

@@ -315,6 +315,12 @@ json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *
 		if (json_is_object(json_object_get(body, "resources")) &&
 		    json_object_size(json_object_get(body, "resources")) <= 16)
 			json_object_set(w->doc, "live", json_object_get(body, "resources"));
+		/* Free memory and utilization per GPU (docs/gpu.md): more free memory may let a
+		 * pending task fit. */
+		if (json_is_array(json_object_get(body, "gpus")) &&
+		    json_array_size(json_object_get(body, "gpus")) <= 64 &&
+		    gpus_heartbeat(w, json_object_get(body, "gpus")))
+			lease_wake(c);
 		/* The browser pool's instances and their states (docs/browsers.md). */
 		if (json_is_array(json_object_get(body, "browsers")) &&
 		    json_array_size(json_object_get(body, "browsers")) <= 64)

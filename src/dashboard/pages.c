@@ -132,6 +132,22 @@ static void quarantine_text(json_t *w, char *out, size_t len)
 			 dtf_json_str(q, "reason", "quarantined"));
 }
 
+/* A GPU's memory, and what its worker's heartbeats say of it: " (81559 MiB, 80000 free, 12%,
+ * task T)". */
+static int put_gpu_state(struct dtf_buf *b, json_t *g)
+{
+	json_t *util = json_object_get(json_object_get(g, "utilization"), "gpu");
+	int rc = dtf_buf_printf(b, " (%lld MiB", dtf_json_int(g, "memory", 0));
+
+	if (!rc && json_is_integer(json_object_get(g, "memory_free")))
+		rc = dtf_buf_printf(b, ", %lld free", dtf_json_int(g, "memory_free", 0));
+	if (!rc && json_is_integer(util))
+		rc = dtf_buf_printf(b, ", %lld%%", (long long)json_integer_value(util));
+	if (!rc && json_is_string(json_object_get(g, "task_id")))
+		rc = dtf_buf_adds(b, ", task ") || esc(b, dtf_json_str(g, "task_id", ""));
+	return rc ? rc : dtf_buf_adds(b, ")");
+}
+
 /* Names from a list of strings or of objects with "name" (GPUs, browsers), joined. */
 static int put_names(struct dtf_buf *b, json_t *list)
 {
@@ -152,7 +168,7 @@ static int put_names(struct dtf_buf *b, json_t *list)
 		if (!rc && json_is_object(v) && json_is_string(json_object_get(v, "version")))
 			rc = dtf_buf_adds(b, " ") || esc(b, dtf_json_str(v, "version", ""));
 		if (!rc && json_is_object(v) && json_is_integer(json_object_get(v, "memory")))
-			rc = dtf_buf_printf(b, " (%lld MiB)", dtf_json_int(v, "memory", 0));
+			rc = put_gpu_state(b, v);
 		if (rc)
 			break;
 	}

@@ -686,6 +686,8 @@ static const struct gql_field_def task_fields[] = {
     {"finished_at", "String", NULL, NULL, NULL, NULL},
     {"worker_id", "ID", NULL, NULL, NULL, NULL},
     {"worker", "Worker", "The worker the task is (or was last) assigned to.", NULL, t_worker, NULL},
+    {"assigned_gpus", "[Int!]",
+     "NVML indices of the GPUs of its worker it was given (docs/gpu.md).", NULL, NULL, NULL},
     {"result", "TaskResult", "The outcome, once the task started.", NULL, t_result, NULL},
     {"model", "String", "params.model (the seed's benchmark tasks).", NULL, t_model, NULL},
     {"batch_sizes", "[Int!]", "params.batch_sizes.", NULL, t_model, NULL},

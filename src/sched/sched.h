@@ -70,6 +70,7 @@ struct sx_task {
 	uint32_t pos; /* in its lane's heap, or in the delayed set */
 	int priority; /* 1 … SX_PRIORITY_LEVELS (set by the core) */
 	uint16_t nhw;
+	uint8_t gpus; /* whole GPUs it needs (set by the core; src/core/gpus.c) */
 	bool has_name : 1, has_key : 1, strs_owned : 1;
 	bool at_risk : 1; /* sx_deadline_check's last answer */
 	bool delayed : 1; /* in the delayed set */

@@ -486,7 +486,7 @@ static void *heartbeat_main(void *arg)
 	bool sent_drain = false;
 
 	while (!a->done) {
-		json_t *body, *resp = NULL;
+		json_t *body, *resp = NULL, *gpus;
 		int rc;
 		char path[160];
 		long wait_ms;
@@ -512,6 +512,12 @@ static void *heartbeat_main(void *arg)
 		snprintf(path, sizeof(path), "/api/v1/workers/%s/heartbeat", a->worker_id);
 		wait_ms = (long)(a->hb_interval * 1000);
 		pthread_mutex_unlock(&a->lock);
+		/* Free memory and utilization per GPU: the coordinator matches gpu_memory against
+		 * what is really free (docs/gpu.md). Read outside the lock: NVML may take a while.
+		 */
+		gpus = dtf_hw_gpu_live(json_object_get(a->caps, "gpus"));
+		if (gpus)
+			json_object_set_new(body, "gpus", gpus);
 		if (conn_get(a, &cn) == 0) {
 			cn.call_ms = dtf_mono_ms();
 			/* Sooner with several coordinators: a leader that answers nobody (paused)
@@ -963,16 +969,63 @@ static bool secret_var(const char *kv, size_t n)
 	return false;
 }
 
-static char **build_env(json_t *task, const char *workdir, const char *worker_id)
+/* The variables dtf sets for a task it gave GPUs to, which neither the worker's environment nor
+ * the task's own env may override (a task that picked its own GPU could share another's). */
+static bool gpu_var(const char *kv, size_t n)
+{
+	static const char *const names[] = {"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "DTF_GPUS",
+					    NULL};
+
+	for (const char *const *p = names; *p; p++)
+		if (strlen(*p) == n && memcmp(kv, *p, n) == 0)
+			return true;
+	return false;
+}
+
+/* The values of CUDA_VISIBLE_DEVICES and DTF_GPUS for the GPUs the coordinator gave the task
+ * (its "assigned_gpus": NVML indices of this worker's GPUs): their UUIDs, which name a GPU
+ * whatever order CUDA enumerates in, and the indices. False when it was given none. */
+static bool gpu_env(const json_t *task, const json_t *caps, char *visible, size_t vlen,
+		    char *indices, size_t ilen)
+{
+	const json_t *assigned = json_object_get(task, "assigned_gpus"), *e, *g;
+	size_t i, j, vn = 0, in = 0;
+
+	if (json_array_size(assigned) == 0)
+		return false;
+	visible[0] = indices[0] = '\0';
+	json_array_foreach(assigned, i, e) {
+		json_int_t index = json_integer_value(e);
+		const char *uuid = NULL;
+
+		json_array_foreach(json_object_get(caps, "gpus"), j, g)
+			if (json_integer_value(json_object_get(g, "index")) == index)
+				uuid = json_string_value(json_object_get(g, "uuid"));
+		if (uuid && *uuid)
+			vn += (size_t)snprintf(visible + vn, vn < vlen ? vlen - vn : 0, "%s%s",
+					       i ? "," : "", uuid);
+		else
+			vn += (size_t)snprintf(visible + vn, vn < vlen ? vlen - vn : 0, "%s%lld",
+					       i ? "," : "", (long long)index);
+		in += (size_t)snprintf(indices + in, in < ilen ? ilen - in : 0, "%s%lld",
+				       i ? "," : "", (long long)index);
+	}
+	return vn < vlen && in < ilen;
+}
+
+static char **build_env(json_t *task, const json_t *caps, const char *workdir,
+			const char *worker_id)
 {
 	size_t n = 0, i = 0;
 	char **env;
 	json_t *tenv = json_object_get(task, "env"), *v;
 	const char *k;
+	char visible[DTF_HW_MAX_GPUS * 48], indices[DTF_HW_MAX_GPUS * 4];
+	bool gpus = gpu_env(task, caps, visible, sizeof(visible), indices, sizeof(indices));
 
 	while (environ[n])
 		n++;
-	env = calloc(n + json_object_size(tenv) + 8, sizeof(*env));
+	env = calloc(n + json_object_size(tenv) + 12, sizeof(*env));
 	if (!env)
 		return NULL;
 	for (size_t j = 0; j < n; j++) {
@@ -981,10 +1034,14 @@ static char **build_env(json_t *task, const char *workdir, const char *worker_id
 			continue;
 		if (eq && secret_var(environ[j], (size_t)(eq - environ[j])))
 			continue;
+		if (eq && gpus && gpu_var(environ[j], (size_t)(eq - environ[j])))
+			continue;
 		env[i++] = strdup(environ[j]);
 	}
 	json_object_foreach(tenv, k, v) {
 		char *s = NULL;
+		if (gpus && gpu_var(k, strlen(k)))
+			continue;
 		if (asprintf(&s, "%s=%s", k, json_string_value(v)) > 0)
 			env[i++] = s;
 	}
@@ -1005,6 +1062,13 @@ static char **build_env(json_t *task, const char *workdir, const char *worker_id
 	}
 	if (json_is_string(json_object_get(task, "batch_id")))
 		SETENV("DTF_BATCH_ID", dtf_json_str(task, "batch_id", ""));
+	if (gpus) {
+		/* PCI bus order, so that the task's own CUDA indices agree with NVML's (and with
+		 * DTF_GPUS) should it narrow the list further. */
+		SETENV("CUDA_VISIBLE_DEVICES", visible);
+		SETENV("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+		SETENV("DTF_GPUS", indices);
+	}
 #undef SETENV
 	env[i] = NULL;
 	return env;
@@ -1230,7 +1294,7 @@ static json_t *run_task(struct agent *a, struct slot *sl, json_t *task, char *wo
 		for (i = 0; i < n; i++)
 			argv[i] = strdup(json_string_value(json_array_get(cmd, i)));
 	}
-	envp = build_env(task, workdir, a->worker_id);
+	envp = build_env(task, a->caps, workdir, a->worker_id);
 	spec.argv = argv;
 	spec.envp = envp;
 	spec.cwd = cwd ? cwd : workdir;

@@ -5,6 +5,7 @@
 
 #include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,12 +24,17 @@
 #define MIB		     (1024ull * 1024ull)
 
 /* The few NVML types used, declared here so the build needs no CUDA headers. nvmlReturn_t is an
- * enum whose 0 is NVML_SUCCESS; nvmlDevice_t is an opaque pointer. */
+ * enum whose 0 is NVML_SUCCESS; nvmlDevice_t is an opaque pointer. The signatures are nvml.h's. */
 typedef int nvml_return;
 typedef struct nvml_device_st *nvml_device;
 struct nvml_memory {
 	unsigned long long total, free, used; /* bytes */
 };
+struct nvml_utilization {
+	unsigned int gpu, memory; /* percent of the last sample period */
+};
+#define NVML_TEMPERATURE_GPU 0
+#define NVML_MIG_ENABLE	     1
 
 struct nvml {
 	void *lib;
@@ -41,6 +47,13 @@ struct nvml {
 	nvml_return (*capability)(nvml_device device, int *major, int *minor);
 	nvml_return (*driver)(char *version, unsigned int length);
 	nvml_return (*uuid)(nvml_device device, char *uuid, unsigned int length);
+	/* Optional: older drivers lack some, and any may answer NVML_ERROR_NOT_SUPPORTED (a
+	 * GeForce has no power reading, a GPU before Ampere no MIG). Each is skipped then. */
+	nvml_return (*cuda_driver)(int *version);
+	nvml_return (*utilization)(nvml_device device, struct nvml_utilization *util);
+	nvml_return (*temperature)(nvml_device device, int sensor, unsigned int *celsius);
+	nvml_return (*power)(nvml_device device, unsigned int *milliwatts);
+	nvml_return (*mig)(nvml_device device, unsigned int *current, unsigned int *pending);
 };
 
 /* Looks up name, or old_name (the pre-_v2 entry point of old drivers) when given. */
@@ -79,6 +92,11 @@ static bool nvml_load(struct nvml *n)
 	LOAD(n, capability, "nvmlDeviceGetCudaComputeCapability", NULL);
 	LOAD(n, driver, "nvmlSystemGetDriverVersion", NULL);
 	LOAD(n, uuid, "nvmlDeviceGetUUID", NULL);
+	LOAD(n, cuda_driver, "nvmlSystemGetCudaDriverVersion_v2", "nvmlSystemGetCudaDriverVersion");
+	LOAD(n, utilization, "nvmlDeviceGetUtilizationRates", NULL);
+	LOAD(n, temperature, "nvmlDeviceGetTemperature", NULL);
+	LOAD(n, power, "nvmlDeviceGetPowerUsage", NULL);
+	LOAD(n, mig, "nvmlDeviceGetMigMode", NULL);
 	if (!n->init || !n->shutdown || !n->count || !n->handle) {
 		dlclose(n->lib);
 		n->lib = NULL;
@@ -95,13 +113,38 @@ static json_t *str_json(const char *s)
 	return j ? j : json_string("");
 }
 
+/* Sets key to v in o unless v is NULL; false when o could not take it. */
+static bool set_opt(json_t *o, const char *key, json_t *v)
+{
+	return !v || json_object_set_new(o, key, v) == 0;
+}
+
+/* What changes while the worker runs: free memory and utilization, added to g. False when g
+ * could not take them. */
+static bool live_fields(const struct nvml *n, nvml_device dev, json_t *g)
+{
+	struct nvml_memory mem = {0, 0, 0};
+	struct nvml_utilization u = {0, 0};
+	bool ok = true;
+
+	if (n->memory && n->memory(dev, &mem) == 0)
+		ok &= set_opt(g, "memory_free", json_integer((json_int_t)(mem.free / MIB)));
+	if (n->utilization && n->utilization(dev, &u) == 0 && u.gpu <= 100 && u.memory <= 100)
+		ok &= set_opt(g, "utilization",
+			      json_pack("{s:i,s:i}", "gpu", (int)u.gpu, "memory", (int)u.memory));
+	return ok;
+}
+
 /* Describes one GPU; NULL when NVML has no handle for it or memory ran out. */
-static json_t *gpu_json(const struct nvml *n, unsigned int index, const char *driver)
+static json_t *gpu_json(const struct nvml *n, unsigned int index, const char *driver,
+			const char *cuda_driver)
 {
 	char name[NVML_STR] = "", uuid[NVML_STR] = "", cc[32] = "";
 	struct nvml_memory mem = {0, 0, 0};
 	nvml_device dev = NULL;
 	int major = 0, minor = 0;
+	unsigned int temp = 0, mw = 0, mig = 0, mig_pending = 0;
+	bool ok;
 	json_t *g;
 
 	if (n->handle(index, &dev) != 0)
@@ -121,22 +164,90 @@ static json_t *gpu_json(const struct nvml *n, unsigned int index, const char *dr
 	g = json_object();
 	if (!g)
 		return NULL;
-	if (json_object_set_new(g, "index", json_integer(index)) ||
-	    json_object_set_new(g, "name", str_json(name)) ||
-	    json_object_set_new(g, "memory", json_integer((json_int_t)(mem.total / MIB))) ||
-	    json_object_set_new(g, "compute_capability", str_json(cc)) ||
-	    json_object_set_new(g, "driver", str_json(driver)) ||
-	    json_object_set_new(g, "uuid", str_json(uuid))) {
+	ok = json_object_set_new(g, "index", json_integer(index)) == 0 &&
+	     json_object_set_new(g, "name", str_json(name)) == 0 &&
+	     json_object_set_new(g, "memory", json_integer((json_int_t)(mem.total / MIB))) == 0 &&
+	     json_object_set_new(g, "compute_capability", str_json(cc)) == 0 &&
+	     json_object_set_new(g, "driver", str_json(driver)) == 0 &&
+	     json_object_set_new(g, "uuid", str_json(uuid)) == 0;
+	if (ok && cuda_driver[0])
+		ok = json_object_set_new(g, "cuda_driver", str_json(cuda_driver)) == 0;
+	if (ok)
+		ok = live_fields(n, dev, g);
+	/* Each optional reading is left out when the entry point is missing or not supported. */
+	if (ok && n->temperature && n->temperature(dev, NVML_TEMPERATURE_GPU, &temp) == 0 &&
+	    temp < 1000)
+		ok = json_object_set_new(g, "temperature_c", json_integer(temp)) == 0;
+	if (ok && n->power && n->power(dev, &mw) == 0)
+		ok = json_object_set_new(g, "power_w", json_real(mw / 1000.0)) == 0;
+	if (ok && n->mig && n->mig(dev, &mig, &mig_pending) == 0)
+		ok = json_object_set_new(
+			 g, "mig", json_string(mig == NVML_MIG_ENABLE ? "enabled" : "disabled")) ==
+		     0;
+	if (!ok) {
 		json_decref(g);
 		return NULL;
 	}
 	return g;
 }
 
+/* True when entry (one item of CUDA_VISIBLE_DEVICES) names g: an index, or a UUID or a prefix of
+ * one (CUDA accepts any unique prefix, "GPU-" included). */
+static bool visible_entry_names(const char *entry, size_t len, const json_t *g)
+{
+	const char *uuid = json_string_value(json_object_get(g, "uuid"));
+	size_t i;
+
+	for (i = 0; i < len && entry[i] >= '0' && entry[i] <= '9'; i++)
+		;
+	if (len && i == len)
+		return strtoll(entry, NULL, 10) == json_integer_value(json_object_get(g, "index"));
+	return uuid && len >= 5 && strncmp(entry, "GPU-", 4) == 0 && strncmp(uuid, entry, len) == 0;
+}
+
+json_t *dtf_hw_visible_gpus(json_t *gpus, const char *visible)
+{
+	json_t *out;
+	const char *p = visible;
+
+	if (!visible)
+		return gpus;
+	out = json_array();
+	if (!out)
+		return gpus;
+	/* CUDA's rule: the list ends at the first entry that names no device. */
+	while (*p) {
+		size_t len, i;
+		json_t *g, *hit = NULL;
+
+		while (*p == ' ')
+			p++;
+		len = strcspn(p, ",");
+		while (len && p[len - 1] == ' ')
+			len--;
+		json_array_foreach(gpus, i, g)
+			if (visible_entry_names(p, len, g))
+				hit = g;
+		if (!hit)
+			break;
+		json_array_foreach(out, i, g)
+			if (g == hit)
+				hit = NULL; /* named twice: CUDA refuses that too; keep the first */
+		if (hit && json_array_append(out, hit) != 0)
+			break;
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
+	json_decref(gpus);
+	return out;
+}
+
 json_t *dtf_hw_nvidia_gpus(char *driver, size_t driver_len)
 {
-	char version[NVML_STR] = "";
+	char version[NVML_STR] = "", cuda[32] = "";
 	unsigned int count = 0, i;
+	int cv = 0;
 	struct nvml n;
 	json_t *gpus = json_array();
 
@@ -149,9 +260,12 @@ json_t *dtf_hw_nvidia_gpus(char *driver, size_t driver_len)
 	if (n.driver && n.driver(version, sizeof(version)) != 0)
 		version[0] = '\0';
 	version[sizeof(version) - 1] = '\0';
+	/* 1000 * major + 10 * minor: 12040 is CUDA 12.4. */
+	if (n.cuda_driver && n.cuda_driver(&cv) == 0 && cv > 0)
+		snprintf(cuda, sizeof(cuda), "%d.%d", cv / 1000, cv % 1000 / 10);
 	if (n.count(&count) == 0) {
-		for (i = 0; i < count; i++) {
-			json_t *g = gpu_json(&n, i, version);
+		for (i = 0; i < count && i < DTF_HW_MAX_GPUS; i++) {
+			json_t *g = gpu_json(&n, i, version, cuda);
 
 			if (g)
 				json_array_append_new(gpus, g);
@@ -162,7 +276,47 @@ json_t *dtf_hw_nvidia_gpus(char *driver, size_t driver_len)
 		snprintf(driver, driver_len, "%s", version);
 out:
 	dlclose(n.lib);
-	return gpus;
+	return dtf_hw_visible_gpus(gpus, getenv("CUDA_VISIBLE_DEVICES"));
+}
+
+/* NVML stays loaded for the live readings: nvmlInit costs tens of milliseconds (more without
+ * the persistence daemon), too much for every heartbeat. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nvml live_nvml;
+static int live_state; /* 0 not tried, 1 ready, -1 unavailable */
+
+json_t *dtf_hw_gpu_live(const json_t *gpus)
+{
+	json_t *out = NULL, *g;
+	size_t i;
+
+	if (json_array_size(gpus) == 0)
+		return NULL;
+	pthread_mutex_lock(&live_lock);
+	if (live_state == 0) {
+		live_state = -1;
+		if (nvml_load(&live_nvml)) {
+			if (live_nvml.init() == 0)
+				live_state = 1;
+			else
+				dlclose(live_nvml.lib);
+		}
+	}
+	if (live_state == 1)
+		out = json_array();
+	json_array_foreach(out ? gpus : NULL, i, g) {
+		nvml_device dev = NULL;
+		json_int_t index = json_integer_value(json_object_get(g, "index"));
+		json_t *e = json_pack("{s:I}", "index", index);
+
+		if (!e || index < 0 || live_nvml.handle((unsigned int)index, &dev) != 0 ||
+		    !live_fields(&live_nvml, dev, e) || json_array_append_new(out, e) != 0) {
+			json_decref(e);
+			continue;
+		}
+	}
+	pthread_mutex_unlock(&live_lock);
+	return out;
 }
 
 /* Cores this process may run on: the online ones, or fewer when its affinity says so. */

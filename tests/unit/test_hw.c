@@ -157,12 +157,114 @@ static void test_fake_nvml(void **state)
 	unsetenv("DTF_NVML_LIBRARY");
 }
 
+/* The fields beyond the basics, each left out when NVML lacks the entry point or says it is not
+ * supported; CUDA_VISIBLE_DEVICES limiting what is offered; the live readings of heartbeats. */
+static void test_fake_nvml_fields(void **state)
+{
+	const char *lib = getenv("DTF_FAKE_NVML"), *minimal = getenv("DTF_FAKE_NVML_MINIMAL");
+	char driver[64] = "";
+	json_t *gpus, *g, *live;
+
+	(void)state;
+	if (!lib || !*lib || !minimal || !*minimal)
+		skip();
+	assert_int_equal(setenv("DTF_NVML_LIBRARY", lib, 1), 0);
+	assert_int_equal(setenv("FAKE_NVML_GPUS", "3", 1), 0);
+	assert_int_equal(setenv("FAKE_NVML_FREE", "1000,2000,3000", 1), 0);
+	assert_int_equal(setenv("FAKE_NVML_UTIL", "10,20,30", 1), 0);
+	unsetenv("CUDA_VISIBLE_DEVICES");
+	gpus = dtf_hw_nvidia_gpus(driver, sizeof(driver));
+	assert_int_equal(json_array_size(gpus), 3);
+	g = json_array_get(gpus, 2);
+	assert_string_equal(json_string_value(json_object_get(g, "uuid")),
+			    "GPU-22222222-fake-2222-2222-000000000000");
+	assert_int_equal(json_integer_value(json_object_get(g, "memory_free")), 3000);
+	assert_string_equal(json_string_value(json_object_get(g, "cuda_driver")), "12.4");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(g, "utilization"), "gpu")), 30);
+	assert_int_equal(json_integer_value(json_object_get(g, "temperature_c")), 37);
+	assert_true(json_real_value(json_object_get(g, "power_w")) == 72.5);
+	assert_string_equal(json_string_value(json_object_get(g, "mig")), "disabled");
+	json_decref(gpus);
+
+	/* Not supported: left out, the rest still there. */
+	assert_int_equal(setenv("FAKE_NVML_NOT_SUPPORTED",
+				"nvmlDeviceGetPowerUsage,nvmlDeviceGetMigMode,"
+				"nvmlSystemGetCudaDriverVersion_v2",
+				1),
+			 0);
+	gpus = dtf_hw_nvidia_gpus(driver, sizeof(driver));
+	g = json_array_get(gpus, 0);
+	assert_null(json_object_get(g, "power_w"));
+	assert_null(json_object_get(g, "mig"));
+	assert_null(json_object_get(g, "cuda_driver"));
+	assert_int_equal(json_integer_value(json_object_get(g, "temperature_c")), 35);
+	assert_string_equal(json_string_value(json_object_get(g, "compute_capability")), "9.0");
+	json_decref(gpus);
+	unsetenv("FAKE_NVML_NOT_SUPPORTED");
+
+	/* CUDA_VISIBLE_DEVICES: indices, UUIDs (or a unique prefix), in its order, up to the first
+	 * entry that names no GPU; empty leaves none. */
+	assert_int_equal(setenv("CUDA_VISIBLE_DEVICES", "2,0", 1), 0);
+	gpus = dtf_hw_nvidia_gpus(driver, sizeof(driver));
+	assert_int_equal(json_array_size(gpus), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(gpus, 0), "index")), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(gpus, 1), "index")), 0);
+	json_decref(gpus);
+	assert_int_equal(setenv("CUDA_VISIBLE_DEVICES", "GPU-11111111,7,0", 1), 0);
+	gpus = dtf_hw_nvidia_gpus(driver, sizeof(driver));
+	assert_int_equal(json_array_size(gpus), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(gpus, 0), "index")), 1);
+	json_decref(gpus);
+	assert_int_equal(setenv("CUDA_VISIBLE_DEVICES", "", 1), 0);
+	gpus = dtf_hw_nvidia_gpus(driver, sizeof(driver));
+	assert_int_equal(json_array_size(gpus), 0);
+	json_decref(gpus);
+	assert_int_equal(setenv("CUDA_VISIBLE_DEVICES", "1", 1), 0);
+	{
+		json_t *caps = dtf_hw_detect();
+		assert_int_equal(json_integer_value(json_object_get(caps, "gpu_memory")), 22731);
+		json_decref(caps);
+	}
+
+	/* Heartbeats' readings, for the GPUs offered. */
+	gpus = dtf_hw_nvidia_gpus(driver, sizeof(driver));
+	live = dtf_hw_gpu_live(gpus);
+	assert_int_equal(json_array_size(live), 1);
+	g = json_array_get(live, 0);
+	assert_int_equal(json_integer_value(json_object_get(g, "index")), 1);
+	assert_int_equal(json_integer_value(json_object_get(g, "memory_free")), 2000);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(g, "utilization"), "gpu")), 20);
+	json_decref(live);
+	json_decref(gpus);
+	unsetenv("CUDA_VISIBLE_DEVICES");
+
+	/* An old driver without the optional entry points. */
+	assert_int_equal(setenv("DTF_NVML_LIBRARY", minimal, 1), 0);
+	gpus = dtf_hw_nvidia_gpus(driver, sizeof(driver));
+	assert_int_equal(json_array_size(gpus), 3);
+	g = json_array_get(gpus, 0);
+	assert_int_equal(json_integer_value(json_object_get(g, "memory_free")), 1000);
+	assert_null(json_object_get(g, "cuda_driver"));
+	assert_null(json_object_get(g, "utilization"));
+	assert_null(json_object_get(g, "temperature_c"));
+	assert_null(json_object_get(g, "power_w"));
+	assert_null(json_object_get(g, "mig"));
+	json_decref(gpus);
+	unsetenv("FAKE_NVML_GPUS");
+	unsetenv("FAKE_NVML_FREE");
+	unsetenv("FAKE_NVML_UTIL");
+	unsetenv("DTF_NVML_LIBRARY");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_detect_shape),
 	    cmocka_unit_test(test_no_nvml),
 	    cmocka_unit_test(test_fake_nvml),
+	    cmocka_unit_test(test_fake_nvml_fields),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);
