@@ -185,10 +185,6 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 			 c->store->error);
 		goto fail;
 	}
-	if (outbox_open(c, err, errlen) != 0) {
-		pthread_mutex_unlock(&c->lock);
-		goto fail;
-	}
 	c->events = dtf_events_new();
 	pthread_mutex_unlock(&c->lock);
 	{
@@ -206,6 +202,11 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 		pthread_mutex_lock(&c->lock);
 		c->plugins = ps;
 		if (coord_sched_plugin(c, err, errlen) != 0) {
+			pthread_mutex_unlock(&c->lock);
+			goto fail;
+		}
+		/* After the plugins: a channel's type may be one a plugin offers. */
+		if (outbox_open(c, err, errlen) != 0) {
 			pthread_mutex_unlock(&c->lock);
 			goto fail;
 		}

@@ -16,6 +16,7 @@
 #include "common/testcount.h"
 #include "common/util.h"
 #include "core/model.h"
+#include "plugin/plugin.h"
 
 #define MERGE_LIST  10	 /* entries a merged message lists in full */
 #define MAX_RESULTS 5000 /* test results a run message carries (TestRail takes them all) */
@@ -234,8 +235,34 @@ static int load_cb(void *arg, const char *id, int64_t seq, json_t *doc)
 	return 0;
 }
 
+static const char *ext_provider(void *arg, const char *type)
+{
+	return dtf_plugins_channel_provider(arg, type);
+}
+
+static int ext_open(void *arg, const char *type, const char *name, const char *config_json,
+		    char *err, size_t errlen)
+{
+	return dtf_plugins_channel_open(arg, type, name, config_json, err, errlen);
+}
+
+static int ext_send(void *arg, const char *type, const char *name, const char *message_json,
+		    unsigned *retry_after_s, char *err, size_t errlen)
+{
+	return dtf_plugins_channel_send(arg, type, name, message_json, retry_after_s, err, errlen);
+}
+
+void outbox_notify_ext(struct dtf_plugins *ps, struct notify_ext *ext)
+{
+	ext->arg = ps;
+	ext->provider = ext_provider;
+	ext->open = ext_open;
+	ext->send = ext_send;
+}
+
 int outbox_open(struct coord *c, char *err, size_t errlen)
 {
+	struct notify_ext ext;
 	struct notify_config *cfg = NULL;
 	struct outbox *ob;
 	const char *base;
@@ -245,8 +272,9 @@ int outbox_open(struct coord *c, char *err, size_t errlen)
 
 	if (c->cfg.config_path && strcmp(c->cfg.config_path, "-") != 0)
 		dtf_read_file(c->cfg.config_path, 4u << 20, &text, &len);
-	rc =
-	    notify_config_load(c->cfg.config_doc, text, len, c->cfg.config_path, &cfg, err, errlen);
+	outbox_notify_ext(c->plugins, &ext);
+	rc = notify_config_load_ext(c->cfg.config_doc, text, len, c->cfg.config_path, &ext, &cfg,
+				    err, errlen);
 	free(text);
 	if (rc || !cfg)
 		return rc;

@@ -31,10 +31,12 @@ struct notify_ops {
 	/* When the escaping depends on the configuration (JIRA Cloud's ADF or DC's text); NULL:
 	 * escape. */
 	int (*escape_of)(const struct notify_channel *ch);
+	bool no_dedupe; /* the service takes no idempotency key (notify_channel_no_dedupe) */
 };
 
 struct notify_channel {
 	char name[NOTIFY_NAME_MAX];
+	char type[64]; /* as configured (a plugin's type may name no connector here) */
 	const struct notify_ops *ops;
 	double timeout_s;  /* timeout_s: a whole request */
 	size_t max_answer; /* max_answer_bytes */
@@ -42,7 +44,12 @@ struct notify_channel {
 };
 
 extern const struct notify_ops notify_slack_ops, notify_slack_webhook_ops, notify_teams_ops,
-    notify_email_ops, notify_webhook_ops, notify_jira_ops, notify_testrail_ops, notify_exec_ops;
+    notify_email_ops, notify_webhook_ops, notify_jira_ops, notify_testrail_ops, notify_exec_ops,
+    notify_plugin_ops;
+
+/* Opens ch (name, timeouts set) as a channel a plugin serves (plugin.c). */
+int nt_plugin_open(struct notify_channel *ch, const struct notify_ext *ext, const char *type,
+		   const json_t *block, char *err, size_t errlen);
 
 /* --- configuration (notify.c) --- */
 
