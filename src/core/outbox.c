@@ -36,6 +36,9 @@ struct ob_entry {
 	json_t *data;
 	enum ob_state state;
 	bool inflight;
+	/* Stored before a send to a channel that takes no idempotency key (Slack): found set
+	 * after a restart, the message may have arrived already. */
+	bool sending;
 	int tries;
 	int64_t created_ms, due_ms, done_ms; /* wall clock */
 	char key[64];			     /* the key it was (last) sent with */
@@ -91,6 +94,8 @@ static int save(struct coord *c, const struct ob_entry *e)
 
 	if (!doc)
 		return DTF_ENOMEM;
+	if (e->sending)
+		json_object_set_new(doc, "sending", json_true());
 	rc = c->store->ops->put_outbox(c->store, e->id, e->seq, doc);
 	json_decref(doc);
 	if (rc)
@@ -221,6 +226,16 @@ static int load_cb(void *arg, const char *id, int64_t seq, json_t *doc)
 	snprintf(e->key, sizeof(e->key), "%s", dtf_json_str(doc, "key", ""));
 	snprintf(e->error, sizeof(e->error), "%s", dtf_json_str(doc, "error", ""));
 	snprintf(e->answer, sizeof(e->answer), "%s", dtf_json_str(doc, "answer", ""));
+	if (e->state == OB_PENDING && json_is_true(json_object_get(doc, "sending"))) {
+		/* Stopped during the call: sent again, at least once; at most this one message
+		 * per channel can be a duplicate (sends to such channels go one at a time). */
+		log_warn(
+		    "outbox: notification %s to %s was being sent when the coordinator stopped; "
+		    "sending it again (the service may show it twice)",
+		    id, dtf_json_str(doc, "channel", ""));
+		snprintf(e->error, sizeof(e->error),
+			 "the coordinator stopped while sending it: sent again, possibly twice");
+	}
 	if (e->state == OB_PENDING && e->channel < 0) {
 		/* Its channel was taken out of the configuration: nothing can send it. */
 		json_object_set_new(e->data, "channel_name",
@@ -664,13 +679,22 @@ void outbox_task_final(struct coord *c, struct ctask *t)
 		emit(c, NE_FLAKY_DETECTED, notify_event_severity(NE_FLAKY_DETECTED), data);
 	}
 	run = t->run_id[0] ? state_run(c, t->run_id) : NULL;
-	if (run && core_run_done(run) &&
+	/* A run is finished when none of its tasks is pending, assigned or running; it says so
+	 * once. Tasks added to it later (a CI job retried into the same run) or a final status
+	 * reported again do not finish it a second time: the mark is in the run's document, so a
+	 * restart keeps it. */
+	if (run && core_run_done(run) && !json_object_get(run->doc, "finish_notified_at") &&
 	    (wanted(c, NE_RUN_COMPLETED) || wanted(c, NE_RUN_FAILED))) {
 		const char *state = dtf_testcount_state(&run->tests, false);
 		bool failed = strcmp(state, "success") != 0 && strcmp(state, "empty") != 0;
-		char line[256];
+		char line[256], ts[32];
 		json_t *counts = json_object();
 		int i;
+		dtf_rfc3339(dtf_wall_ms(), ts);
+		json_object_set_new(run->doc, "finish_notified_at", json_string(ts));
+		if (state_save_run(c, run))
+			log_warn("outbox: run %s: its finish was not marked: %s", run->id,
+				 c->store->error);
 		for (i = 0; i < DTF_TEST__COUNT; i++)
 			if (run->tests.n[i])
 				json_object_set_new(counts,
@@ -849,6 +873,7 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 	struct outbox *ob = c->outbox;
 	struct ob_entry *e, *o, **es = NULL;
 	int64_t next = 0;
+	bool one_only = false;
 
 	memset(b, 0, sizeof(*b));
 	*next_ms = 0;
@@ -874,6 +899,14 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 			if (!next || *ok < next)
 				next = *ok;
 			continue;
+		}
+		if (notify_channel_no_dedupe(ob->cfg->channels[e->channel])) {
+			/* No idempotency key: sent alone, its outcome stored before the next. */
+			if (b->n > 0) {
+				next = now;
+				continue;
+			}
+			one_only = true;
 		}
 		rate = rate_of(ob, e);
 		es[n++] = e;
@@ -934,6 +967,20 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 			snprintf(rk, sizeof(rk), "%s/%s", notify_channel_name(s->ch), s->run_id);
 			ref = dtf_hmap_get(&ob->refs, rk);
 			snprintf(s->ref, sizeof(s->ref), "%s", ref ? ref : "");
+		}
+		if (one_only) {
+			/* Recorded as being sent before the call: a crash during it sends this
+			 * message again after the restart, and no other. */
+			bool began = txn_begin(c) == 0;
+			for (size_t k = 0; k < s->nseqs; k++) {
+				es[k]->sending = true;
+				save(c, es[k]);
+			}
+			if (began && txn_commit_now(c))
+				log_error("outbox: cannot store that %s is being sent: %s", s->key,
+					  c->store->error);
+			next = now;
+			break;
 		}
 	}
 	/* Entries not looked at (the batch filled up) are due now. */
@@ -1016,6 +1063,7 @@ void outbox_done(struct coord *c, int64_t now, struct outbox_batch *b)
 			if (!e)
 				continue;
 			e->inflight = false;
+			e->sending = false;
 			e->tries = tries;
 			snprintf(e->key, sizeof(e->key), "%s", s->key);
 			if (!s->rc) {

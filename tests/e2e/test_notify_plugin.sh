@@ -5,7 +5,8 @@
 # message once in its file, shown sent after 2 tries with the same key; a channel answering
 # failed makes a dead letter; a plugin serving the type "slack" replaces the built-in connector
 # (no token needed, the message lands in its file); `dtf coordinator --check` shows the
-# plugin's open() refusing a block.
+# plugin's open() refusing a block. Also: a run says it finished once (run_completed), even when
+# a task is added to it after it finished.
 . "$(dirname "$0")/lib.sh"
 
 BUILD=${DTF_BUILD_DIR:-$(dirname "$DTF_BIN")}
@@ -31,6 +32,8 @@ notifications:
   routes:
     - events: [task_failed]
       channels: [audit, broken, sl]
+    - events: [run_completed]
+      channels: [runs]
 EOC
 	} > "$T/coord.yaml"
 }
@@ -40,6 +43,7 @@ conf <<EOC
   audit: {type: file_channel}
   broken: {type: "plugin:file_channel", path: $T/broken.jsonl, fail: true}
   sl: {type: slack, path: $T/slack.jsonl}
+  runs: {type: file_channel, path: $T/runs.jsonl}
 EOC
 dtf coordinator --config "$T/coord.yaml" --db-path "$T/check.db" --check > check.out 2>&1 &&
 	fail "a channel block the plugin refuses passed --check"
@@ -49,10 +53,11 @@ conf <<EOC
   audit: {type: file_channel, path: $T/audit.jsonl, retry_first: 1}
   broken: {type: "plugin:file_channel", path: $T/broken.jsonl, fail: true}
   sl: {type: slack, path: $T/slack.jsonl}
+  runs: {type: file_channel, path: $T/runs.jsonl}
 EOC
 dtf coordinator --config "$T/coord.yaml" --db-path "$T/check.db" --check > check.out 2>&1 ||
 	fail "--check refused a good configuration: $(cat check.out)"
-assert_contains "$(cat check.out)" "notifications: 3 channels, 1 route" "--check's summary"
+assert_contains "$(cat check.out)" "notifications: 4 channels, 2 routes" "--check's summary"
 
 start_coordinator --config "$T/coord.yaml"
 start_worker w1
@@ -74,4 +79,16 @@ assert_eq "$(jq_py '[d["channel"], d["type"]]' slack.jsonl)" '["sl", "slack"]' \
 [ ! -e broken.jsonl ] || fail "the failing channel wrote its file"
 curl -s "$URL/api/v1/plugins" | jq_py '[p.get("channel_type") for p in d["plugins"] if p["name"] in ("file_channel", "slack_file")]' > pl.json
 assert_eq "$(cat pl.json)" '["file_channel", "slack"]' "GET /api/v1/plugins names the channel types"
+
+# A run finishes once: a task added after it finished does not send run_completed again.
+RUN=$(api POST /api/v1/tasks '{"tasks": [{"name": "one", "command": ["true"]}], "run": {"name": "r1"}}' | jq_py 'd["run_id"]')
+wait_for -t 20 -m "run_completed of r1" eval '[ -s runs.jsonl ]'
+TID=$(submit '{"name": "late", "command": ["true"], "run_id": "'"$RUN"'"}')
+wait_for -t 20 -m "the late task to complete" task_status_is "$TID" completed
+# The outbox is written in the transaction of the change: nothing more is pending once the
+# late task's completion is stored.
+wait_for -t 10 -m "nothing pending" eval \
+	'[ "$(curl -s "$URL/api/v1/notifications" | jq_py "d[\"counts\"][\"pending\"]")" = 0 ]'
+assert_eq "$(wc -l < runs.jsonl)" 1 "run_completed sent once"
+assert_eq "$(jq_py '[d["event"], d["data"]["run"]["id"]]' runs.jsonl)" "[\"run_completed\", \"$RUN\"]" "the run"
 exit 0
