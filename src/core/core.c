@@ -179,7 +179,7 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 		pthread_mutex_unlock(&c->lock);
 		goto fail;
 	}
-	if (recovery_load(c) != 0 || state_load(c) != 0) {
+	if (recovery_load(c) != 0 || state_load(c) != 0 || browsers_load(c) != 0) {
 		pthread_mutex_unlock(&c->lock);
 		snprintf(err, errlen, "cannot load the state from %s: %s", cfg->db_path,
 			 c->store->error);
