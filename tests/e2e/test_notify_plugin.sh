@@ -5,7 +5,7 @@
 # message once in its file, shown sent after 2 tries with the same key; a channel answering
 # failed makes a dead letter; a plugin serving the type "slack" replaces the built-in connector
 # (no token needed, the message lands in its file); `dtf coordinator --check` shows the
-# plugin's open() refusing a block. Also: a run says it finished once (run_completed), even when
+# plugin's open() refusing a block; `dtf notify test` sends through it. Also: a run says it finished once (run_completed), even when
 # a task is added to it after it finished.
 . "$(dirname "$0")/lib.sh"
 
@@ -58,6 +58,19 @@ EOC
 dtf coordinator --config "$T/coord.yaml" --db-path "$T/check.db" --check > check.out 2>&1 ||
 	fail "--check refused a good configuration: $(cat check.out)"
 assert_contains "$(cat check.out)" "notifications: 4 channels, 2 routes" "--check's summary"
+
+# `dtf notify test` loads the file's plugins too.
+cat > "$T/cli.yaml" <<EOC
+plugins:
+  directories: [$EX]
+  enabled: [file_channel]
+integrations:
+  cli: {type: file_channel, path: $T/cli.jsonl}
+EOC
+out=$(dtf notify test --config "$T/cli.yaml" --channel cli --event run_failed 2>&1) ||
+	fail "dtf notify test on a plugin's channel: $out"
+assert_contains "$out" "answer: appended to $T/cli.jsonl" "dtf notify test's answer"
+assert_eq "$(jq_py '[d["channel"], d["event"]]' cli.jsonl)" '["cli", "run_failed"]' "what dtf notify test sent"
 
 start_coordinator --config "$T/coord.yaml"
 start_worker w1
