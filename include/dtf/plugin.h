@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 /* The version of this header. Older plugins keep loading; newer ones are refused. */
-#define DTF_PLUGIN_ABI_VERSION 1
+#define DTF_PLUGIN_ABI_VERSION 2
 /* The oldest plugin ABI this dtf still loads. */
 #define DTF_PLUGIN_ABI_MIN 1
 
@@ -253,6 +253,42 @@ struct dtf_reporter_ops {
 		      size_t *out_len);
 };
 
+/* Channel (ABI 2): a notification channel type, sent through like a built-in connector
+ * (docs/notifications.md, "Channels from plugins"). A channel integrations.<name> whose type is
+ * `type`, or "plugin:<this plugin's name>", is this plugin's; a `type` that names a built-in
+ * connector ("slack") replaces that connector for every channel of the type (the first plugin in
+ * plugins.enabled order wins when two register one type).
+ *
+ * open() gets the channel's name and its integrations.<name> block as a JSON object, once per
+ * channel when the coordinator starts and on `dtf coordinator --check`; a negative return with a
+ * one-line reason in err refuses the configuration. It runs with the coordinator's state locked:
+ * it may call host->log only. May be NULL (every block accepted).
+ *
+ * send() delivers one message and says what happened: DTF_CHANNEL_SENT, DTF_CHANNEL_RETRY (try
+ * again later: after *retry_after_s seconds when the plugin sets it, else dtf's backoff) or
+ * DTF_CHANNEL_FAILED (a dead letter; so is a negative return). err gets the reason of a retry or
+ * a failure, or a short answer (a message id) on success. message_json is
+ *   {"channel", "type", "event", "severity", "key", "ref"?, "data": the template context,
+ *    "text"?: the route's template rendered as plain text}
+ * with "key" the same for every try of one message (an idempotency key for the service). send()
+ * runs on the coordinator's notification sender (one thread, one message at a time), not on the
+ * plugin's thread: it may block for the channel's timeout_s and call any host function, but it
+ * may run while the plugin's thread is in another callback, so state both touch needs a lock. */
+enum dtf_channel_result {
+	DTF_CHANNEL_SENT = 0,
+	DTF_CHANNEL_RETRY = 1,
+	DTF_CHANNEL_FAILED = 2,
+};
+
+struct dtf_channel_ops {
+	uint32_t struct_size;
+	const char *type; /* what integrations.<name>.type selects it by: [a-z0-9_]+ */
+	int (*open)(void *state, const char *channel, const char *config_json, char *err,
+		    size_t errlen);
+	int (*send)(void *state, const char *channel, const char *message_json,
+		    unsigned *retry_after_s, char *err, size_t errlen);
+};
+
 /* ---- the descriptor ---- */
 
 struct dtf_plugin {
@@ -292,7 +328,10 @@ struct dtf_plugin {
 	const struct dtf_reporter_ops *reporter;
 
 	const char *description; /* one line for `dtf plugins list`; may be NULL */
-				 /* New members go here, at the end. */
+
+	/* ABI 2: a notification channel type it offers, any plugin type (NULL for none). */
+	const struct dtf_channel_ops *channel;
+	/* New members go here, at the end. */
 };
 
 /* The entry point every plugin exports. Returns a descriptor that stays valid while the shared

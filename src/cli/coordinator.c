@@ -20,6 +20,7 @@
 #include "common/yaml.h"
 #include "coordinator/coordinator.h"
 #include "core/constraints.h"
+#include "core/outbox.h"
 #include "notify/routes.h"
 #include "plugin/plugin.h"
 #include "sched/sched.h"
@@ -357,16 +358,21 @@ int cmd_coordinator(int argc, char **argv)
 			rc = 2;
 			goto out;
 		}
-		dtf_plugins_free(ps);
 		{
 			struct notify_config *nc = NULL;
+			struct notify_ext ext;
 			char *text = NULL;
 			size_t len = 0;
 			if (o.config)
 				dtf_read_file(o.config, DTF_YAML_MAX_BYTES, &text, &len);
-			rc = notify_config_load(o.doc, text, len, o.config, &nc, err, sizeof(err));
+			/* With the plugins still loaded: their channels' open() checks their
+			 * blocks. */
+			outbox_notify_ext(ps, &ext);
+			rc = notify_config_load_ext(o.doc, text, len, o.config, &ext, &nc, err,
+						    sizeof(err));
 			free(text);
 			if (rc) {
+				dtf_plugins_free(ps);
 				fprintf(stderr, "dtf coordinator: %s\n", err);
 				rc = 2;
 				goto out;
@@ -377,6 +383,7 @@ int cmd_coordinator(int argc, char **argv)
 				       nc->nroutes == 1 ? "" : "s");
 			notify_config_free(nc);
 		}
+		dtf_plugins_free(ps);
 		dtf_store_redact(cc->db_path, dbname, sizeof(dbname));
 		printf("configuration ok: port %u, db %s, %zu api keys, %zu listed workers\n",
 		       cc->port, dbname, nkeys, nworkers);

@@ -13,7 +13,9 @@
 #include "common/template.h"
 #include "common/util.h"
 #include "common/yaml.h"
+#include "core/outbox.h"
 #include "notify/notify.h"
+#include "plugin/plugin.h"
 
 static void usage(FILE *f)
 {
@@ -143,6 +145,8 @@ static int notify_test(int argc, char **argv)
 	const char *config = NULL, *name = NULL, *event = "run_failed", *tpl_path = NULL;
 	const char *run_id = "r-sample-0001", *ref = NULL;
 	struct notify_channel *ch = NULL;
+	struct dtf_plugins *ps = NULL;
+	struct notify_ext ext;
 	struct dtf_tpl *tpl = NULL;
 	json_t *doc = NULL, *data = NULL;
 	char err[1024], key[128], lastref[128] = "";
@@ -197,8 +201,20 @@ static int notify_test(int argc, char **argv)
 		fprintf(stderr, "dtf notify: %s: no integrations.%s block\n", config, name);
 		goto out;
 	}
-	if (notify_channel_open(name, json_object_get(json_object_get(doc, "integrations"), name),
-				&ch, err, sizeof(err))) {
+	/* The file's plugins too, when it has a plugins section: a channel's type may be one a
+	 * plugin serves (docs/plugins.md, "Notification channels"). */
+	if (json_object_get(doc, "plugins")) {
+		struct dtf_plugin_host_impl hi = {.role = "cli"};
+		ps = dtf_plugins_load(doc, config, &hi, err, sizeof(err));
+		if (!ps) {
+			fprintf(stderr, "dtf notify: %s\n", err);
+			goto out;
+		}
+		outbox_notify_ext(ps, &ext);
+	}
+	if (notify_channel_open_ext(name,
+				    json_object_get(json_object_get(doc, "integrations"), name),
+				    ps ? &ext : NULL, &ch, err, sizeof(err))) {
 		fprintf(stderr, "dtf notify: %s: %s\n", config, err);
 		goto out;
 	}
@@ -250,6 +266,7 @@ static int notify_test(int argc, char **argv)
 	}
 out:
 	notify_channel_close(ch);
+	dtf_plugins_free(ps);
 	dtf_tpl_free(tpl);
 	json_decref(data);
 	json_decref(doc);

@@ -182,14 +182,10 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 		pthread_mutex_unlock(&c->lock);
 		goto fail;
 	}
-	if (recovery_load(c) != 0 || state_load(c) != 0) {
+	if (recovery_load(c) != 0 || state_load(c) != 0 || browsers_load(c) != 0) {
 		pthread_mutex_unlock(&c->lock);
 		snprintf(err, errlen, "cannot load the state from %s: %s", cfg->db_path,
 			 c->store->error);
-		goto fail;
-	}
-	if (outbox_open(c, err, errlen) != 0) {
-		pthread_mutex_unlock(&c->lock);
 		goto fail;
 	}
 	c->events = dtf_events_new();
@@ -209,6 +205,11 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 		pthread_mutex_lock(&c->lock);
 		c->plugins = ps;
 		if (coord_sched_plugin(c, err, errlen) != 0) {
+			pthread_mutex_unlock(&c->lock);
+			goto fail;
+		}
+		/* After the plugins: a channel's type may be one a plugin offers. */
+		if (outbox_open(c, err, errlen) != 0) {
 			pthread_mutex_unlock(&c->lock);
 			goto fail;
 		}

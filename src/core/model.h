@@ -228,6 +228,8 @@ struct coord {
 
 /* Records the metrics of a passed browser task's run in the performance history. */
 void browsers_record(struct coord *c, struct ctask *t, struct cworker *w, json_t *result);
+/* Loads the stored performance history (at start, c->lock held). 0 or DTF_ESTORE. */
+int browsers_load(struct coord *c);
 
 /* ---- task.c: validation and documents ---- */
 

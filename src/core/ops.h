@@ -164,6 +164,11 @@ json_t *core_workers_list(struct coord *c);
 /* The browser instances of every worker's pool, with their probed capabilities and the recent
  * metrics of browser benchmarks (regressions flagged): GET /api/v1/browsers (browsers.c). */
 json_t *core_browsers_list(struct coord *c);
+/* For a run's report and page: each completed browser task among ts with its benchmark's trend
+ * (per judged metric the last values up to this run), the median of the runs before it and a
+ * regression flag when worse than that median by more than the margin (docs/browsers.md). A new
+ * array, or NULL when none of ts is in the history. c->lock held. */
+json_t *core_browsers_report(struct coord *c, struct ctask **ts, size_t n);
 /* One worker's view, or NULL with DTF_ENOTFOUND. */
 json_t *core_worker_get(struct coord *c, const char *id, struct core_err *e);
 

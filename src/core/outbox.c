@@ -16,6 +16,7 @@
 #include "common/testcount.h"
 #include "common/util.h"
 #include "core/model.h"
+#include "plugin/plugin.h"
 
 #define MERGE_LIST  10	 /* entries a merged message lists in full */
 #define MAX_RESULTS 5000 /* test results a run message carries (TestRail takes them all) */
@@ -35,6 +36,9 @@ struct ob_entry {
 	json_t *data;
 	enum ob_state state;
 	bool inflight;
+	/* Stored before a send to a channel that takes no idempotency key (Slack): found set
+	 * after a restart, the message may have arrived already. */
+	bool sending;
 	int tries;
 	int64_t created_ms, due_ms, done_ms; /* wall clock */
 	char key[64];			     /* the key it was (last) sent with */
@@ -90,6 +94,8 @@ static int save(struct coord *c, const struct ob_entry *e)
 
 	if (!doc)
 		return DTF_ENOMEM;
+	if (e->sending)
+		json_object_set_new(doc, "sending", json_true());
 	rc = c->store->ops->put_outbox(c->store, e->id, e->seq, doc);
 	json_decref(doc);
 	if (rc)
@@ -220,6 +226,16 @@ static int load_cb(void *arg, const char *id, int64_t seq, json_t *doc)
 	snprintf(e->key, sizeof(e->key), "%s", dtf_json_str(doc, "key", ""));
 	snprintf(e->error, sizeof(e->error), "%s", dtf_json_str(doc, "error", ""));
 	snprintf(e->answer, sizeof(e->answer), "%s", dtf_json_str(doc, "answer", ""));
+	if (e->state == OB_PENDING && json_is_true(json_object_get(doc, "sending"))) {
+		/* Stopped during the call: sent again, at least once; at most this one message
+		 * per channel can be a duplicate (sends to such channels go one at a time). */
+		log_warn(
+		    "outbox: notification %s to %s was being sent when the coordinator stopped; "
+		    "sending it again (the service may show it twice)",
+		    id, dtf_json_str(doc, "channel", ""));
+		snprintf(e->error, sizeof(e->error),
+			 "the coordinator stopped while sending it: sent again, possibly twice");
+	}
 	if (e->state == OB_PENDING && e->channel < 0) {
 		/* Its channel was taken out of the configuration: nothing can send it. */
 		json_object_set_new(e->data, "channel_name",
@@ -234,8 +250,34 @@ static int load_cb(void *arg, const char *id, int64_t seq, json_t *doc)
 	return 0;
 }
 
+static const char *ext_provider(void *arg, const char *type)
+{
+	return dtf_plugins_channel_provider(arg, type);
+}
+
+static int ext_open(void *arg, const char *type, const char *name, const char *config_json,
+		    char *err, size_t errlen)
+{
+	return dtf_plugins_channel_open(arg, type, name, config_json, err, errlen);
+}
+
+static int ext_send(void *arg, const char *type, const char *name, const char *message_json,
+		    unsigned *retry_after_s, char *err, size_t errlen)
+{
+	return dtf_plugins_channel_send(arg, type, name, message_json, retry_after_s, err, errlen);
+}
+
+void outbox_notify_ext(struct dtf_plugins *ps, struct notify_ext *ext)
+{
+	ext->arg = ps;
+	ext->provider = ext_provider;
+	ext->open = ext_open;
+	ext->send = ext_send;
+}
+
 int outbox_open(struct coord *c, char *err, size_t errlen)
 {
+	struct notify_ext ext;
 	struct notify_config *cfg = NULL;
 	struct outbox *ob;
 	const char *base;
@@ -245,8 +287,9 @@ int outbox_open(struct coord *c, char *err, size_t errlen)
 
 	if (c->cfg.config_path && strcmp(c->cfg.config_path, "-") != 0)
 		dtf_read_file(c->cfg.config_path, 4u << 20, &text, &len);
-	rc =
-	    notify_config_load(c->cfg.config_doc, text, len, c->cfg.config_path, &cfg, err, errlen);
+	outbox_notify_ext(c->plugins, &ext);
+	rc = notify_config_load_ext(c->cfg.config_doc, text, len, c->cfg.config_path, &ext, &cfg,
+				    err, errlen);
 	free(text);
 	if (rc || !cfg)
 		return rc;
@@ -636,13 +679,22 @@ void outbox_task_final(struct coord *c, struct ctask *t)
 		emit(c, NE_FLAKY_DETECTED, notify_event_severity(NE_FLAKY_DETECTED), data);
 	}
 	run = t->run_id[0] ? state_run(c, t->run_id) : NULL;
-	if (run && core_run_done(run) &&
+	/* A run is finished when none of its tasks is pending, assigned or running; it says so
+	 * once. Tasks added to it later (a CI job retried into the same run) or a final status
+	 * reported again do not finish it a second time: the mark is in the run's document, so a
+	 * restart keeps it. */
+	if (run && core_run_done(run) && !json_object_get(run->doc, "finish_notified_at") &&
 	    (wanted(c, NE_RUN_COMPLETED) || wanted(c, NE_RUN_FAILED))) {
 		const char *state = dtf_testcount_state(&run->tests, false);
 		bool failed = strcmp(state, "success") != 0 && strcmp(state, "empty") != 0;
-		char line[256];
+		char line[256], ts[32];
 		json_t *counts = json_object();
 		int i;
+		dtf_rfc3339(dtf_wall_ms(), ts);
+		json_object_set_new(run->doc, "finish_notified_at", json_string(ts));
+		if (state_save_run(c, run))
+			log_warn("outbox: run %s: its finish was not marked: %s", run->id,
+				 c->store->error);
 		for (i = 0; i < DTF_TEST__COUNT; i++)
 			if (run->tests.n[i])
 				json_object_set_new(counts,
@@ -821,6 +873,7 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 	struct outbox *ob = c->outbox;
 	struct ob_entry *e, *o, **es = NULL;
 	int64_t next = 0;
+	bool one_only = false;
 
 	memset(b, 0, sizeof(*b));
 	*next_ms = 0;
@@ -846,6 +899,14 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 			if (!next || *ok < next)
 				next = *ok;
 			continue;
+		}
+		if (notify_channel_no_dedupe(ob->cfg->channels[e->channel])) {
+			/* No idempotency key: sent alone, its outcome stored before the next. */
+			if (b->n > 0) {
+				next = now;
+				continue;
+			}
+			one_only = true;
 		}
 		rate = rate_of(ob, e);
 		es[n++] = e;
@@ -906,6 +967,20 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 			snprintf(rk, sizeof(rk), "%s/%s", notify_channel_name(s->ch), s->run_id);
 			ref = dtf_hmap_get(&ob->refs, rk);
 			snprintf(s->ref, sizeof(s->ref), "%s", ref ? ref : "");
+		}
+		if (one_only) {
+			/* Recorded as being sent before the call: a crash during it sends this
+			 * message again after the restart, and no other. */
+			bool began = txn_begin(c) == 0;
+			for (size_t k = 0; k < s->nseqs; k++) {
+				es[k]->sending = true;
+				save(c, es[k]);
+			}
+			if (began && txn_commit_now(c))
+				log_error("outbox: cannot store that %s is being sent: %s", s->key,
+					  c->store->error);
+			next = now;
+			break;
 		}
 	}
 	/* Entries not looked at (the batch filled up) are due now. */
@@ -988,6 +1063,7 @@ void outbox_done(struct coord *c, int64_t now, struct outbox_batch *b)
 			if (!e)
 				continue;
 			e->inflight = false;
+			e->sending = false;
 			e->tries = tries;
 			snprintf(e->key, sizeof(e->key), "%s", s->key);
 			if (!s->rc) {

@@ -47,9 +47,15 @@ struct outbox_batch {
 	struct outbox_send items[OUTBOX_BATCH];
 };
 
-/* Reads the configuration's integrations and notifications (c->cfg.config_doc) and loads the
- * stored outbox. 0 when nothing is configured (c->outbox stays NULL) or all is well; else
- * DTF_EINVAL / DTF_ESTORE with err. Called by core_new with c->lock held, after the state. */
+struct dtf_plugins;
+/* Fills ext so that channel types come from the plugins in ps (may be NULL: none), for
+ * notify_config_load_ext. */
+void outbox_notify_ext(struct dtf_plugins *ps, struct notify_ext *ext);
+
+/* Reads the configuration's integrations and notifications (c->cfg.config_doc), with channel
+ * types from c->plugins (loaded first), and loads the stored outbox. 0 when nothing is configured
+ * (c->outbox stays NULL) or all is well; else DTF_EINVAL / DTF_ESTORE with err. Called by core_new
+ * with c->lock held, after the state. */
 int outbox_open(struct coord *c, char *err, size_t errlen);
 void outbox_free(struct coord *c);
 

@@ -262,9 +262,17 @@ json_t *core_report_doc(struct coord *c, const json_t *run, struct ctask **ts, s
 	json_t *tasks = json_array();
 	size_t i;
 
+	json_t *doc, *bench;
+
 	for (i = 0; i < n; i++)
 		json_array_append_new(tasks, core_task_view(c, ts[i]));
-	return json_pack("{s:O,s:o}", "run", run, "tasks", tasks);
+	doc = json_pack("{s:O,s:o}", "run", run, "tasks", tasks);
+	bench = core_browsers_report(c, ts, n);
+	if (doc && bench)
+		json_object_set_new(doc, "browser_benchmarks", bench);
+	else
+		json_decref(bench);
+	return doc;
 }
 
 json_t *core_tasks_list(struct coord *c, const char *run_id, int status, long limit, long offset,

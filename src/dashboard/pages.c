@@ -430,6 +430,52 @@ static int put_counts(struct dtf_buf *b, json_t *row)
 		   fin, tot > 0 ? tot : 1, fin, tot);
 }
 
+/* The run's browser benchmarks against their history (core_browsers_report): one row per judged
+ * metric, a regression marked. Nothing when the run has none. */
+static int put_benchmarks(struct dtf_buf *b, json_t *bench)
+{
+	json_t *it, *m, *x;
+	size_t i, j, k;
+	int rc;
+
+	if (!json_array_size(bench))
+		return 0;
+	rc = dtf_buf_adds(b, "<section><h2>Browser benchmarks</h2>\n<table id=\"benchmarks\">"
+			     "<thead><tr><th>Benchmark</th><th>Worker</th><th>Metric</th>"
+			     "<th>Trend</th><th>Median before</th><th>This run</th><th>Change</th>"
+			     "</tr></thead><tbody>\n");
+	json_array_foreach(bench, i, it) {
+		json_array_foreach(json_object_get(it, "metrics"), j, m) {
+			bool reg = json_is_true(json_object_get(m, "regression"));
+			rc = rc ||
+			     dtf_buf_adds(b, reg ? "<tr class=\"regression\"><td>" : "<tr><td>") ||
+			     esc(b, dtf_json_str(it, "benchmark", "")) ||
+			     dtf_buf_adds(b, "</td><td>") ||
+			     esc(b, dtf_json_str(it, "worker_id", "")) ||
+			     dtf_buf_adds(b, "</td><td>") ||
+			     esc(b, dtf_json_str(m, "metric", "")) || dtf_buf_adds(b, "</td><td>");
+			json_array_foreach(json_object_get(m, "trend"), k, x)
+				if (!rc && json_is_number(x))
+					rc = dtf_buf_printf(b, "%s%.4g", k ? " \xe2\x86\x92 " : "",
+							    json_number_value(x));
+			if (!rc && json_is_number(json_object_get(m, "median")))
+				rc = dtf_buf_printf(
+				    b, "</td><td>%.4g</td><td>%.4g</td><td>%+.1f %%%s",
+				    json_number_value(json_object_get(m, "median")),
+				    json_number_value(json_object_get(m, "value")),
+				    json_number_value(json_object_get(m, "change_pct")),
+				    reg ? " <strong class=\"error-text\">regression"
+					  "</strong>"
+					: "");
+			else if (!rc)
+				rc = dtf_buf_printf(b, "</td><td>-</td><td>%.4g</td><td>-",
+						    json_number_value(json_object_get(m, "value")));
+			rc = rc || dtf_buf_adds(b, "</td></tr>\n");
+		}
+	}
+	return rc || dtf_buf_adds(b, "</tbody></table></section>\n");
+}
+
 void dash_h_run(struct dtf_http_req *r)
 {
 	struct coord *c = api_core(r);
@@ -439,7 +485,7 @@ void dash_h_run(struct dtf_http_req *r)
 	struct core_err e;
 	struct ctask **ts = NULL;
 	struct crun *run;
-	json_t *row = NULL;
+	json_t *row = NULL, *bench = NULL;
 	size_t n = 0, i, shown = 0, matched = 0;
 	int rc = 0;
 
@@ -466,6 +512,7 @@ void dash_h_run(struct dtf_http_req *r)
 	}
 	row = run_row(c, run);
 	core_tasks_collect(c, run->id, NULL, api_project(r), &ts, &n, &e);
+	bench = core_browsers_report(c, ts, n);
 	rc = dash_page_begin(r, dtf_json_str(row, "name", run->id), "run", run->id, NULL) ||
 	     dtf_buf_adds(b, "<h1>Run ") || esc(b, dtf_json_str(row, "name", run->id)) ||
 	     dtf_buf_adds(b, " <span class=\"muted\">") || esc(b, run->id) ||
@@ -497,7 +544,8 @@ void dash_h_run(struct dtf_http_req *r)
 		free(ts);
 		if (!rc)
 			rc = dtf_timeline_svg(&tl, b, "timeline", 1) ||
-			     dtf_buf_adds(b, "</div></section>\n<section><h2>Tasks</h2>\n"
+			     dtf_buf_adds(b, "</div></section>\n") || put_benchmarks(b, bench) ||
+			     dtf_buf_adds(b, "<section><h2>Tasks</h2>\n"
 					     "<label>Show <select id=\"status-filter\">"
 					     "<option value=\"\">all</option>");
 		for (i = 0; !rc && filter_names[i]; i++)
@@ -529,6 +577,7 @@ void dash_h_run(struct dtf_http_req *r)
 	}
 	dtf_timeline_release(&tl);
 	json_decref(row);
+	json_decref(bench);
 	if (rc)
 		dtf_http_reply_error(r, 500, "render_failed", "could not render the page");
 }

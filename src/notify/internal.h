@@ -31,10 +31,12 @@ struct notify_ops {
 	/* When the escaping depends on the configuration (JIRA Cloud's ADF or DC's text); NULL:
 	 * escape. */
 	int (*escape_of)(const struct notify_channel *ch);
+	bool no_dedupe; /* the service takes no idempotency key (notify_channel_no_dedupe) */
 };
 
 struct notify_channel {
 	char name[NOTIFY_NAME_MAX];
+	char type[64]; /* as configured (a plugin's type may name no connector here) */
 	const struct notify_ops *ops;
 	double timeout_s;  /* timeout_s: a whole request */
 	size_t max_answer; /* max_answer_bytes */
@@ -42,7 +44,12 @@ struct notify_channel {
 };
 
 extern const struct notify_ops notify_slack_ops, notify_slack_webhook_ops, notify_teams_ops,
-    notify_email_ops, notify_webhook_ops, notify_jira_ops, notify_testrail_ops, notify_exec_ops;
+    notify_email_ops, notify_webhook_ops, notify_jira_ops, notify_testrail_ops, notify_exec_ops,
+    notify_plugin_ops;
+
+/* Opens ch (name, timeouts set) as a channel a plugin serves (plugin.c). */
+int nt_plugin_open(struct notify_channel *ch, const struct notify_ext *ext, const char *type,
+		   const json_t *block, char *err, size_t errlen);
 
 /* --- configuration (notify.c) --- */
 
@@ -116,6 +123,13 @@ const json_t *nt_get(const json_t *data, const char *dotted);
 /* Its string value (or the number formatted), or def. */
 const char *nt_gets(const json_t *data, const char *dotted, const char *def);
 
+/* True if c is a letter or digit (ASCII; a UTF-8 byte past 0x7f counts as one). */
+bool nt_alnum(unsigned char c);
+/* A copy of data whose tests each get "name_md": the test's name formatted by fmt (called with
+ * the name and an empty buffer), for a built-in list that shows names literally in a markdown
+ * flavour. New reference or NULL. */
+json_t *nt_data_names(const json_t *data, void (*fmt)(struct dtf_buf *out, const char *name));
+
 /* A builder callback for nt_fit_tests(): builds the message for data into *out (a JSON value or
  * text in buf, as the builder likes) and says its size in *size. */
 typedef int (*nt_build_fn)(const json_t *data, void *arg, size_t *size);
@@ -135,6 +149,15 @@ int nt_fit_tests(const json_t *data, size_t limit, size_t clip, nt_build_fn buil
 #define TEAMS_MAX_BYTES	  27000 /* under Teams' 28 KB per message, with room for headers */
 /* Slack's payload (text, blocks; no channel) for m. tpl/esc as in notify_message. */
 json_t *notify_slack_payload(const struct notify_message *m);
+/* The same; NULL with the reason in err when the route's template does not render (a message
+ * that would lose its list is an error, not a message without it). */
+json_t *notify_slack_payload_err(const struct notify_message *m, char *err, size_t errlen);
+/* A test's name for Slack's mrkdwn list: bold (*name*) when no character in it can format,
+ * else in a code span (where * _ ~ do not format; a backtick becomes U+02CB), & < > escaped. */
+void notify_slack_name(struct dtf_buf *out, const char *name);
+/* A test's name for Teams' markdown: * ` ~ and a _ that starts or ends a word escaped with a
+ * backslash (a _ inside a word does not format). */
+void notify_teams_name(struct dtf_buf *out, const char *name);
 /* Teams' body: the Adaptive Card envelope, or the legacy MessageCard when message_card. */
 json_t *notify_teams_payload(const struct notify_message *m, bool message_card, char *err,
 			     size_t errlen);

@@ -173,3 +173,30 @@ int nt_fit_tests(const json_t *data, size_t limit, size_t clip, nt_build_fn buil
 	json_decref(d);
 	return rc;
 }
+
+bool nt_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c >= 0x80;
+}
+
+json_t *nt_data_names(const json_t *data, void (*fmt)(struct dtf_buf *out, const char *name))
+{
+	json_t *d = json_deep_copy(data), *t;
+	struct dtf_buf b;
+	size_t i;
+
+	if (!d)
+		return NULL;
+	dtf_buf_init(&b, 64 * 1024);
+	json_array_foreach(json_object_get(d, "tests"), i, t) {
+		const char *name = json_string_value(json_object_get(t, "name"));
+		if (!json_is_object(t) || !name)
+			continue;
+		dtf_buf_reset(&b);
+		fmt(&b, name);
+		json_object_set_new(t, "name_md", json_string(dtf_buf_str(&b)));
+	}
+	dtf_buf_release(&b);
+	return d;
+}

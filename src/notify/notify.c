@@ -229,7 +229,8 @@ void nt_fail(const struct notify_channel *ch, struct notify_result *res, const c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(res->error, sizeof(res->error), "%s channel %s: %s", ch->ops->type, ch->name, msg);
+	snprintf(res->error, sizeof(res->error), "%s channel %s: %s", notify_channel_type(ch),
+		 ch->name, msg);
 	ci_mask(secret, res->error, sizeof(res->error));
 	if (secret && (!strncmp(secret, "https://", 8) || !strncmp(secret, "http://", 7)))
 		mask_url_parts(secret, res->error, sizeof(res->error));
@@ -315,7 +316,14 @@ int nt_http_json(const struct notify_channel *ch, struct ci_http *h, const char 
 int notify_channel_open(const char *name, const json_t *block, struct notify_channel **out,
 			char *err, size_t errlen)
 {
+	return notify_channel_open_ext(name, block, NULL, out, err, errlen);
+}
+
+int notify_channel_open_ext(const char *name, const json_t *block, const struct notify_ext *ext,
+			    struct notify_channel **out, char *err, size_t errlen)
+{
 	const struct notify_ops *const *p;
+	bool plugin;
 	struct notify_channel *ch;
 	const char *type;
 	double v;
@@ -340,21 +348,29 @@ int notify_channel_open(const char *name, const json_t *block, struct notify_cha
 		    name);
 		return DTF_EINVAL;
 	}
-	for (p = connectors; *p; p++)
+	/* A plugin's type comes first: a plugin may replace a built-in connector. */
+	plugin = ext && ext->provider && ext->provider(ext->arg, type);
+	for (p = connectors; !plugin && *p; p++)
 		if (strcmp((*p)->type, type) == 0)
 			break;
-	if (!*p) {
+	if (!plugin && !*p) {
 		snprintf(err, errlen,
 			 "integrations.%s.type: unknown type '%.40s' (slack, slack_webhook, teams, "
-			 "email, webhook, jira, testrail or exec)",
-			 name, type);
+			 "email, webhook, jira, testrail or exec%s)",
+			 name, type, ext ? ", or a type an enabled plugin offers" : "");
+		return DTF_EINVAL;
+	}
+	if (strlen(type) >= sizeof(ch->type)) {
+		snprintf(err, errlen, "integrations.%s.type: longer than %zu characters", name,
+			 sizeof(ch->type) - 1);
 		return DTF_EINVAL;
 	}
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return DTF_ENOMEM;
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
-	ch->ops = *p;
+	snprintf(ch->type, sizeof(ch->type), "%s", type);
+	ch->ops = plugin ? &notify_plugin_ops : *p;
 	rc = nt_cfg_num(ch, block, "timeout_s", NOTIFY_DEFAULT_TIMEOUT_S, 0.1, 600, &ch->timeout_s,
 			err, errlen);
 	if (!rc)
@@ -362,7 +378,8 @@ int notify_channel_open(const char *name, const json_t *block, struct notify_cha
 				64 << 20, &v, err, errlen);
 	if (!rc) {
 		ch->max_answer = (size_t)v;
-		rc = ch->ops->open(ch, block, err, errlen);
+		rc = plugin ? nt_plugin_open(ch, ext, type, block, err, errlen)
+			    : ch->ops->open(ch, block, err, errlen);
 	}
 	if (rc) {
 		notify_channel_close(ch);
@@ -390,7 +407,12 @@ const char *notify_channel_name(const struct notify_channel *ch)
 
 const char *notify_channel_type(const struct notify_channel *ch)
 {
-	return ch->ops->type;
+	return ch->type[0] ? ch->type : ch->ops->type;
+}
+
+bool notify_channel_no_dedupe(const struct notify_channel *ch)
+{
+	return ch->ops->no_dedupe;
 }
 
 double notify_channel_rate(const struct notify_channel *ch)

@@ -57,24 +57,47 @@ struct notify_result {
 	char ref[128];
 };
 
+/* Channel types served from outside src/notify: the coordinator's plugins (a plugin's
+ * struct dtf_channel_ops, docs/notifications.md "Channels from plugins"). A type that provider()
+ * names is opened and sent through open() and send() instead of a built-in connector, even when
+ * the type is a built-in's name. The functions are those of plugin/plugin.h
+ * (dtf_plugins_channel_*) with arg the plugin set; the table must outlive the channels. */
+struct notify_ext {
+	void *arg;
+	/* Who serves type (a plugin's name), or NULL. */
+	const char *(*provider)(void *arg, const char *type);
+	int (*open)(void *arg, const char *type, const char *name, const char *config_json,
+		    char *err, size_t errlen);
+	/* Returns DTF_CHANNEL_SENT, _RETRY or _FAILED (include/dtf/plugin.h). */
+	int (*send)(void *arg, const char *type, const char *name, const char *message_json,
+		    unsigned *retry_after_s, char *err, size_t errlen);
+};
+
 /* Opens the channel `name` from its block (a JSON object: the YAML block of
  * integrations.<name>, as common/yaml.c loads it): checks the fields its type needs, reads the
  * credential from token_env / token_file (never required inline), and sets *out. 0, or DTF_EINVAL
  * with "integrations.<name>.<field>: reason" in err. The credential is never put in err. */
 int notify_channel_open(const char *name, const json_t *block, struct notify_channel **out,
 			char *err, size_t errlen);
+/* The same, with types from ext too (ext may be NULL). */
+int notify_channel_open_ext(const char *name, const json_t *block, const struct notify_ext *ext,
+			    struct notify_channel **out, char *err, size_t errlen);
 /* Sends m; fills res. 0 when the service took it, else a negative DTF_E* code with res->error.
  * Bounded in time (the channel's timeout_s, 10 s by default) and in the answer it reads. Safe
  * to call from one thread per channel at a time. */
 int notify_send(struct notify_channel *ch, const struct notify_message *m,
 		struct notify_result *res);
 /* The channel's name and type ("slack", "slack_webhook", "teams", "email", "jira", "testrail",
- * "webhook"). */
+ * "webhook", "exec", or the type a plugin serves as configured). */
 const char *notify_channel_name(const struct notify_channel *ch);
 const char *notify_channel_type(const struct notify_channel *ch);
 /* The service's documented rate limit for this channel, in messages per minute (Slack about 60
  * per channel, Teams about 240), used when a route sets no throttle. */
 double notify_channel_rate(const struct notify_channel *ch);
+/* True when the service takes no idempotency key (Slack's chat.postMessage and webhooks, Teams'
+ * webhooks): a message sent again after a crash shows twice, so the outbox records each send of
+ * such a channel before and after the call, one at a time. */
+bool notify_channel_no_dedupe(const struct notify_channel *ch);
 /* Which escaping a template for this channel needs (the value is an enum dtf_tpl_escape). */
 int notify_channel_escape(const struct notify_channel *ch);
 void notify_channel_close(struct notify_channel *ch);

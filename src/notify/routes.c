@@ -351,6 +351,13 @@ static int read_route(struct reader *rd, struct notify_config *cfg, size_t idx, 
 int notify_config_load(const json_t *doc, const char *text, size_t len, const char *path,
 		       struct notify_config **out, char *err, size_t errlen)
 {
+	return notify_config_load_ext(doc, text, len, path, NULL, out, err, errlen);
+}
+
+int notify_config_load_ext(const json_t *doc, const char *text, size_t len, const char *path,
+			   const struct notify_ext *ext, struct notify_config **out, char *err,
+			   size_t errlen)
+{
 	static const char *const nkeys[] = {"max_tries", "backoff_s",	    "max_backoff_s",
 					    "keep",	 "templates",	    "routes",
 					    "base_url",	 "flush_timeout_s", NULL};
@@ -391,7 +398,8 @@ int notify_config_load(const json_t *doc, const char *text, size_t len, const ch
 			rc = fail(&rd, k, "integrations", "the name '%.40s…' is too long", k);
 			goto out;
 		}
-		rc = notify_channel_open(k, v, &cfg->channels[cfg->nchannels], cerr, sizeof(cerr));
+		rc = notify_channel_open_ext(k, v, ext, &cfg->channels[cfg->nchannels], cerr,
+					     sizeof(cerr));
 		if (rc) {
 			int line = text ? dtf_yaml_key_line(text, len, k) : 0;
 			if (line > 0)

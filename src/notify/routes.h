@@ -86,6 +86,10 @@ struct notify_config {
  * the first failure). 0 with *out set, or DTF_EINVAL with err. */
 int notify_config_load(const json_t *doc, const char *text, size_t len, const char *path,
 		       struct notify_config **out, char *err, size_t errlen);
+/* The same, with channel types from plugins (ext may be NULL; see notify_ext). */
+int notify_config_load_ext(const json_t *doc, const char *text, size_t len, const char *path,
+			   const struct notify_ext *ext, struct notify_config **out, char *err,
+			   size_t errlen);
 void notify_config_free(struct notify_config *cfg);
 
 /* True when route r takes an event of kind ev and severity sev; run is what a message says of

@@ -13,10 +13,11 @@
 
 #define SLACK_MAX_RUNS 1000 /* run -> message references remembered per channel */
 
-/* The built-in templates (mrkdwn). */
+/* The built-in templates (mrkdwn). A test's name comes as name_md, formatted by
+ * notify_slack_name so that it shows literally. */
 static const char slack_text_tpl[] = "{{#text}}{{text}}{{/text}}";
 static const char slack_list_tpl[] = "{{#tests}}\n"
-				     "\xe2\x80\xa2 *{{name}}*{{#error}}: {{error}}{{/error}}\n"
+				     "\xe2\x80\xa2 {{{name_md}}}{{#error}}: {{error}}{{/error}}\n"
 				     "{{/tests}}\n"
 				     "{{#more}}\n"
 				     "_and {{more}} more_\n"
@@ -92,21 +93,53 @@ static json_t *count_fields(const json_t *data)
 	return fields;
 }
 
+/* Slack's mrkdwn has no escape for its formatting characters (only & < > are entities), and a
+ * zero-width space to break them up would be copied with the name. A code span shows them
+ * literally, so a name that could format goes in one; the others stay bold, as before. A _
+ * inside a word does not format. */
+void notify_slack_name(struct dtf_buf *out, const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t i, n = strlen(name);
+	bool code = false;
+
+	for (i = 0; i < n && !code; i++)
+		code = p[i] == '*' || p[i] == '~' || p[i] == '`' ||
+		       (p[i] == '_' &&
+			(i == 0 || i + 1 == n || !nt_alnum(p[i - 1]) || !nt_alnum(p[i + 1])));
+	dtf_buf_adds(out, code ? "`" : "*");
+	for (i = 0; i < n; i++) {
+		size_t run = i;
+		while (i < n && p[i] != '`')
+			i++;
+		dtf_tpl_escape(out, name + run, i - run, DTF_TPL_MRKDWN);
+		if (i < n)
+			dtf_buf_adds(out, "\xcb\x8b"); /* U+02CB: a backtick would end the span */
+	}
+	dtf_buf_adds(out, code ? "`" : "*");
+}
+
 struct list_arg {
 	const struct notify_message *m;
 	struct dtf_buf out;
+	bool too_big; /* even with no test listed, the list is past its cap */
 	char err[300];
 };
 
 static int build_list(const json_t *data, void *arg, size_t *size)
 {
 	struct list_arg *a = arg;
+	json_t *named = NULL;
 	int rc;
 
 	dtf_buf_release(&a->out);
-	rc = nt_render(a->m->tpl, slack_list_tpl, data, DTF_TPL_MRKDWN, 256 * 1024, &a->out, a->err,
-		       sizeof(a->err));
-	/* Past the buffer's cap counts as too long, not as an error. */
+	if (!a->m->tpl && !(named = nt_data_names(data, notify_slack_name)))
+		return DTF_ENOMEM;
+	rc = nt_render(a->m->tpl, slack_list_tpl, named ? named : data, DTF_TPL_MRKDWN, 256 * 1024,
+		       &a->out, a->err, sizeof(a->err));
+	json_decref(named);
+	/* Past the buffer's cap counts as too long, not as an error: fewer tests may fit. */
+	a->too_big = rc == DTF_ETOOBIG;
 	if (rc == DTF_ETOOBIG) {
 		*size = (size_t)-1;
 		return 0;
@@ -117,13 +150,29 @@ static int build_list(const json_t *data, void *arg, size_t *size)
 
 json_t *notify_slack_payload(const struct notify_message *m)
 {
+	char err[300];
+	json_t *p = notify_slack_payload_err(m, err, sizeof(err));
+
+	/* The unit tests' entry: a template that fails gives the message without its list. */
+	if (!p && m->tpl) {
+		struct notify_message plain = *m;
+		plain.tpl = NULL;
+		p = notify_slack_payload_err(&plain, err, sizeof(err));
+	}
+	return p;
+}
+
+json_t *notify_slack_payload_err(const struct notify_message *m, char *err, size_t errlen)
+{
 	const json_t *data = m->data;
 	const char *title = nt_gets(data, "title", m->event), *url = nt_gets(data, "url", NULL);
 	json_t *blocks = json_array(), *fields, *p;
 	struct list_arg la = {.m = m};
 	struct dtf_buf text, line;
 	char head[400];
+	int rc;
 
+	err[0] = '\0';
 	dtf_buf_init(&la.out, 256 * 1024);
 	dtf_buf_init(&line, 8192);
 	if (!url)
@@ -152,8 +201,18 @@ json_t *notify_slack_payload(const struct notify_message *m)
 				      json_pack("{s:s, s:o}", "type", "section", "fields", fields));
 	else
 		json_decref(fields);
-	/* The tests (or the route's template), shortened to fit a section. */
-	if (nt_fit_tests(data, SLACK_SECTION_MAX, 500, build_list, &la) == 0 && la.out.len) {
+	/* The tests (or the route's template), shortened to fit a section. A template that does
+	 * not render, even with no test listed, fails the message rather than dropping it. */
+	rc = nt_fit_tests(data, SLACK_SECTION_MAX, 500, build_list, &la);
+	if (rc || (m->tpl && la.too_big)) {
+		snprintf(err, errlen, "the route's template did not render: %s",
+			 la.err[0] ? la.err : dtf_strerror(rc));
+		json_decref(blocks);
+		dtf_buf_release(&la.out);
+		dtf_buf_release(&line);
+		return NULL;
+	}
+	if (la.out.len) {
 		const char *s = dtf_buf_str(&la.out);
 		while (*s == '\n')
 			s++;
@@ -331,14 +390,16 @@ static int slack_send(struct notify_channel *ch, const struct notify_message *m,
 {
 	struct slack *s = ch->priv;
 	const char *run = nt_gets(m->data, "run.id", NULL), *ref = NULL;
-	json_t *payload = notify_slack_payload(m), *ans = NULL;
+	char perr[300];
+	json_t *payload = notify_slack_payload_err(m, perr, sizeof(perr)), *ans = NULL;
 	struct ci_http h;
 	char auth[NOTIFY_MAX_SECRET + 32];
 	int rc;
 
 	if (!payload) {
-		nt_fail(ch, res, NULL, "out of memory");
-		return DTF_ENOMEM;
+		/* Not retried: the same template fails the same way (a dead letter says why). */
+		nt_fail(ch, res, NULL, "%s", perr[0] ? perr : "out of memory");
+		return perr[0] ? DTF_EPARSE : DTF_ENOMEM;
 	}
 	rc = nt_http_init(ch, &h, s->base, s->token);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token);
@@ -404,13 +465,14 @@ static int slack_webhook_send(struct notify_channel *ch, const struct notify_mes
 			      struct notify_result *res)
 {
 	struct slack *s = ch->priv;
-	json_t *payload = notify_slack_payload(m);
+	char perr[300];
+	json_t *payload = notify_slack_payload_err(m, perr, sizeof(perr));
 	struct ci_http h;
 	int rc;
 
 	if (!payload) {
-		nt_fail(ch, res, NULL, "out of memory");
-		return DTF_ENOMEM;
+		nt_fail(ch, res, NULL, "%s", perr[0] ? perr : "out of memory");
+		return perr[0] ? DTF_EPARSE : DTF_ENOMEM;
 	}
 	/* The URL is the secret: masked wherever an error could show it. */
 	rc = nt_http_init(ch, &h, s->token, s->token);
@@ -435,6 +497,7 @@ const struct notify_ops notify_slack_ops = {
     .close = slack_close,
     .rate = 60, /* chat.postMessage: about one message per second per channel */
     .escape = DTF_TPL_MRKDWN,
+    .no_dedupe = true, /* chat.postMessage takes no idempotency key */
 };
 
 const struct notify_ops notify_slack_webhook_ops = {
@@ -444,4 +507,5 @@ const struct notify_ops notify_slack_webhook_ops = {
     .close = slack_close,
     .rate = 60, /* incoming webhooks: one message per second */
     .escape = DTF_TPL_MRKDWN,
+    .no_dedupe = true,
 };

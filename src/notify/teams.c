@@ -12,7 +12,7 @@
 
 /* The built-in templates (text: the JSON writer escapes; Teams reads a markdown subset). */
 static const char teams_list_tpl[] = "{{#tests}}\n"
-				     "- **{{name}}**{{#error}}: {{error}}{{/error}}\n"
+				     "- **{{{name_md}}}**{{#error}}: {{error}}{{/error}}\n"
 				     "{{/tests}}\n"
 				     "{{#more}}\n"
 				     "\n_and {{more}} more_\n"
@@ -74,6 +74,23 @@ static json_t *facts(const json_t *data, const char *key)
 		json_array_append_new(list, json_pack("{s:s, s:s}", key, "Run", "value",
 						      nt_gets(data, "run.name", "")));
 	return list;
+}
+
+/* Teams' markdown (Adaptive Card TextBlock, MessageCard text) takes CommonMark's backslash
+ * escapes; a _ inside a word does not format, so it stays as it is. */
+void notify_teams_name(struct dtf_buf *out, const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < n; i++) {
+		bool esc = p[i] == '*' || p[i] == '`' || p[i] == '~' || p[i] == '\\' ||
+			   (p[i] == '_' &&
+			    (i == 0 || i + 1 == n || !nt_alnum(p[i - 1]) || !nt_alnum(p[i + 1])));
+		if (esc)
+			dtf_buf_adds(out, "\\");
+		dtf_buf_add(out, p + i, 1);
+	}
 }
 
 struct teams_arg {
@@ -172,8 +189,12 @@ static int build(const json_t *data, void *arg, size_t *size)
 		if (rc)
 			return rc;
 	} else {
-		rc = nt_render(NULL, teams_list_tpl, data, DTF_TPL_TEXT, 256 * 1024, &out, a->err,
+		json_t *named = nt_data_names(data, notify_teams_name);
+		if (!named)
+			return DTF_ENOMEM;
+		rc = nt_render(NULL, teams_list_tpl, named, DTF_TPL_TEXT, 256 * 1024, &out, a->err,
 			       sizeof(a->err));
+		json_decref(named);
 		if (rc == DTF_ETOOBIG) {
 			dtf_buf_release(&out);
 			*size = (size_t)-1;
@@ -214,6 +235,11 @@ json_t *notify_teams_payload(const struct notify_message *m, bool as_message_car
 		json_decref(a.out);
 		return NULL;
 	}
+	if (!a.out)
+		/* Even with no test listed the template's card is past the limit. */
+		snprintf(err, errlen, "%s",
+			 a.err[0] ? a.err
+				  : "the card is larger than Teams' limit with no test listed");
 	return a.out;
 }
 
@@ -286,4 +312,5 @@ const struct notify_ops notify_teams_ops = {
     .close = teams_close,
     .rate = 240, /* Teams webhooks: about 4 requests per second */
     .escape = DTF_TPL_JSON,
+    .no_dedupe = true, /* a Workflows webhook takes no idempotency key */
 };

@@ -79,6 +79,9 @@ struct dtf_plugin_ctx {
 	struct dtf_resource_manager_ops resource_manager;
 	struct dtf_notifier_ops notifier;
 	struct dtf_reporter_ops reporter;
+	struct dtf_channel_ops channel;
+	bool has_channel;
+	char channel_type[64]; /* channel.type, copied */
 	bool has_scheduler, has_task_processor, has_results_handler, has_resource_manager;
 	bool has_notifier, has_reporter;
 	char **task_types; /* NULL-terminated, owned */

@@ -688,7 +688,24 @@ static int adopt_desc(struct dtf_plugin_ctx *pl, const struct dtf_plugin *d, cha
 	ADOPT(resource_manager, dtf_resource_manager_ops, detect);
 	ADOPT(notifier, dtf_notifier_ops, notify);
 	ADOPT(reporter, dtf_reporter_ops, render);
+	/* ABI 2: a descriptor of ABI 1 ends before channel (adopted zeroed above). */
+	ADOPT(channel, dtf_channel_ops, send);
 #undef ADOPT
+	if (pl->has_channel) {
+		const char *t = pl->channel.type;
+		size_t i, len = t ? strlen(t) : 0;
+		bool ok = pl->channel.send && len > 0 && len < sizeof(pl->channel_type);
+		for (i = 0; ok && i < len; i++)
+			ok = (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') ||
+			     t[i] == '_';
+		if (!ok) {
+			snprintf(why, whylen,
+				 "its channel table has no send() or a type that is not "
+				 "[a-z0-9_]+");
+			return DTF_EINVAL;
+		}
+		snprintf(pl->channel_type, sizeof(pl->channel_type), "%s", t);
+	}
 	if (pl->d.type >= DTF_PLUGIN_TYPE__COUNT) {
 		snprintf(why, whylen, "unknown plugin type %u", pl->d.type);
 		return DTF_EINVAL;
@@ -1297,6 +1314,8 @@ static json_t *plugin_entry(struct dtf_plugin_ctx *pl)
 		json_object_set_new(o, "description", json_string(pl->description));
 	if (pl->st != PS_ENABLED)
 		json_object_set_new(o, "reason", json_string(pl->reason));
+	if (pl->has_channel)
+		json_object_set_new(o, "channel_type", json_string(pl->channel_type));
 	if (pl->task_types) {
 		json_t *tt = json_array();
 		for (char **t = pl->task_types; *t; t++)

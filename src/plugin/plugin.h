@@ -110,6 +110,22 @@ json_t *dtf_plugins_strategies(struct dtf_plugins *p);
 int dtf_plugins_order(struct dtf_plugins *p, const char *strategy, const char *worker_json,
 		      const char *tasks_json, size_t n, size_t *order);
 
+/* Notification channels from plugins (struct dtf_channel_ops). type is a channel's
+ * integrations.<name>.type: a type a plugin registers, or "plugin:<plugin name>".
+ * dtf_plugins_channel_provider: the name of the enabled plugin serving type (the first in
+ * plugins.enabled order), owned by p, or NULL when none does. Accepts NULL. */
+const char *dtf_plugins_channel_provider(struct dtf_plugins *p, const char *type);
+/* Calls the plugin's open() for channel with its block (JSON text). 0, DTF_ENOTFOUND when no
+ * enabled plugin serves type, or a negative error with the plugin's reason in err. */
+int dtf_plugins_channel_open(struct dtf_plugins *p, const char *type, const char *channel,
+			     const char *config_json, char *err, size_t errlen);
+/* Calls the plugin's send() on this thread. Returns a DTF_CHANNEL_* result: RETRY also when the
+ * plugin is gone or was disabled since (err says so), FAILED for a negative return. err gets the
+ * plugin's reason, or its answer on success. Safe from any one thread besides the plugin's. */
+int dtf_plugins_channel_send(struct dtf_plugins *p, const char *type, const char *channel,
+			     const char *message_json, unsigned *retry_after_s, char *err,
+			     size_t errlen);
+
 /* "task_completed" etc., or "unknown". */
 const char *dtf_hook_name(enum dtf_hook hook);
 /* Parses a hook name; false if there is none by that name. */

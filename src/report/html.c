@@ -282,6 +282,70 @@ static int put_metrics(struct dtf_buf *b, json_t *doc)
 	    "</tbody></table></section>\n", metric_row);
 }
 
+/* Browser benchmarks against their history (the coordinator adds "browser_benchmarks"): per
+ * judged metric the trend (this run's value last), the median of the runs before it, the change
+ * and a regression flag. */
+static int put_browser_benchmarks(struct dtf_buf *b, json_t *doc)
+{
+	json_t *list = json_object_get(doc, "browser_benchmarks"), *it, *m;
+	size_t i, j, k;
+	int rc;
+
+	if (!json_array_size(list))
+		return 0;
+	rc = dtf_buf_adds(b, "<section id=\"browser-benchmarks\"><h2>Browser Benchmarks</h2>\n"
+			     "<table id=\"browser-benchmarks-table\"><thead><tr><th>Benchmark</th>"
+			     "<th>Worker</th><th>Adapter</th><th>Metric</th><th>Trend</th>"
+			     "<th>Median before</th><th>This run</th><th>Change</th><th></th>"
+			     "</tr></thead><tbody>\n");
+	json_array_foreach(list, i, it) {
+		json_array_foreach(json_object_get(it, "metrics"), j, m) {
+			json_t *trend = json_object_get(m, "trend"), *x;
+			bool reg = json_is_true(json_object_get(m, "regression"));
+			if (!rc)
+				rc =
+				    dtf_buf_printf(b, "<tr%s>", reg ? " class=\"regression\"" : "");
+			if (!rc)
+				rc = html_putf(
+				    b, "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
+				    report_str(it, "benchmark", ""),
+				    report_str(it, "worker_id", ""), report_str(it, "adapter", ""),
+				    report_str(m, "metric", ""));
+			json_array_foreach(trend, k, x)
+				if (!rc)
+					rc = json_is_number(x)
+						 ? dtf_buf_printf(b, "%s%.4g",
+								  k ? " \xe2\x86\x92 " : "",
+								  json_number_value(x))
+						 : 0;
+			if (!rc && json_is_number(json_object_get(m, "median")))
+				rc =
+				    dtf_buf_printf(b, "</td><td class=\"num\">%.4g</td>",
+						   json_number_value(json_object_get(m, "median")));
+			else if (!rc)
+				rc = dtf_buf_adds(b, "</td><td class=\"num\">-</td>");
+			if (!rc)
+				rc = dtf_buf_printf(b, "<td class=\"num\">%.4g</td>",
+						    json_number_value(json_object_get(m, "value")));
+			if (!rc && json_is_number(json_object_get(m, "change_pct")))
+				rc = dtf_buf_printf(
+				    b, "<td class=\"num\">%+.1f %%</td>",
+				    json_number_value(json_object_get(m, "change_pct")));
+			else if (!rc)
+				rc = dtf_buf_adds(b, "<td class=\"num\">-</td>");
+			if (!rc)
+				rc =
+				    dtf_buf_adds(b, reg ? "<td class=\"flag\" "
+							  "style=\"color:#c62828;font-weight:700\">"
+							  "REGRESSION</td></tr>\n"
+							: "<td></td></tr>\n");
+		}
+	}
+	if (!rc)
+		rc = dtf_buf_adds(b, "</tbody></table></section>\n");
+	return rc;
+}
+
 static int put_coverage(struct dtf_buf *b, json_t *doc)
 {
 	json_t *cov = json_object_get(doc, "coverage"), *f;
@@ -563,6 +627,8 @@ int dtf_report_html(json_t *doc, struct dtf_buf *out)
 		rc = put_ci(out, doc);
 	if (!rc)
 		rc = put_metrics(out, doc);
+	if (!rc)
+		rc = put_browser_benchmarks(out, doc);
 	if (!rc)
 		rc = put_coverage(out, doc);
 	if (!rc)

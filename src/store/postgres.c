@@ -85,8 +85,13 @@ static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS outbox (id text PRIMARY KEY, seq bigint NOT NULL,"
     " doc text NOT NULL);";
 
-static const char *const migrations[] = {schema_v1};
+/* Version 2: the browser benchmarks' performance history. */
+static const char schema_v2[] =
+    "CREATE TABLE IF NOT EXISTS browser_perf (key text PRIMARY KEY, doc text NOT NULL);";
+
+static const char *const migrations[] = {schema_v1, schema_v2};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(SCHEMA_VERSION == DTF_STORE_SCHEMA_VERSION, "store.h's schema version");
 
 /* The prepared statements, by name. */
 static const struct {
@@ -124,6 +129,10 @@ static const struct {
      3},
     {"del_outbox", "DELETE FROM outbox WHERE id = $1", 1},
     {"fence", "SELECT dtf_fence($1::bigint)", 1},
+    {"put_browser_perf",
+     "INSERT INTO browser_perf (key, doc) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
+     "doc = excluded.doc",
+     2},
     {"bulk_runs",
      "INSERT INTO runs (id, doc) SELECT * FROM unnest($1::text[], $2::text[]) "
      "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
@@ -776,6 +785,13 @@ static int pg_del_outbox(struct dtf_store *st, const char *id)
 	return pg_send(st, st->impl, "del_outbox", 1, v);
 }
 
+static int pg_put_browser_perf(struct dtf_store *st, const char *key, const json_t *doc)
+{
+	const char *v[2] = {key, NULL};
+
+	return send_doc(st, st->impl, "put_browser_perf", 2, v, doc);
+}
+
 /* Runs a query that reads (outside any pipeline) and returns its result, or NULL with the error
  * recorded. The caller PQclear()s it. */
 static PGresult *query(struct dtf_store *st, struct pg *p, const char *what, const char *sql)
@@ -887,6 +903,26 @@ static int pg_load_recovery(struct dtf_store *st,
 	return rc;
 }
 
+static int pg_load_browser_perf(struct dtf_store *st,
+				int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
+{
+	PGresult *res =
+	    query(st, st->impl, "load browser_perf", "SELECT key, doc FROM browser_perf");
+	int i, rc = 0;
+
+	if (!res)
+		return DTF_ESTORE;
+	for (i = 0; i < PQntuples(res) && !rc; i++) {
+		json_t *doc = parse_doc(res, i, 1, "browser_perf");
+		if (!doc)
+			continue;
+		rc = cb(arg, PQgetvalue(res, i, 0), doc);
+		json_decref(doc);
+	}
+	PQclear(res);
+	return rc;
+}
+
 static int pg_load_durations(struct dtf_store *st, dtf_store_duration_cb cb, void *arg)
 {
 	PGresult *res = query(st, st->impl, "load durations",
@@ -943,4 +979,6 @@ const struct dtf_store_ops dtf_store_postgres_ops = {
     .put_outbox = pg_put_outbox,
     .del_outbox = pg_del_outbox,
     .load_outbox = pg_load_outbox,
+    .put_browser_perf = pg_put_browser_perf,
+    .load_browser_perf = pg_load_browser_perf,
 };

@@ -53,6 +53,10 @@ static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
     " doc TEXT NOT NULL);";
 
+/* Version 2: the browser benchmarks' performance history. */
+static const char schema_v2[] =
+    "CREATE TABLE IF NOT EXISTS browser_perf (key TEXT PRIMARY KEY, doc TEXT NOT NULL);";
+
 static int sq_err(struct dtf_store *st, struct sq *q, const char *what)
 {
 	snprintf(st->error, sizeof(st->error), "%s: %s", what, sqlite3_errmsg(q->db));
@@ -72,8 +76,9 @@ static int sq_exec(struct dtf_store *st, struct sq *q, const char *sql)
 	return 0;
 }
 
-static const char *const migrations[] = {schema_v1};
+static const char *const migrations[] = {schema_v1, schema_v2};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(SCHEMA_VERSION == DTF_STORE_SCHEMA_VERSION, "store.h's schema version");
 
 /* The version the file's schema is at: schema_version's row, else meta's key (a file of the first
  * release: read as 0), else 0 (a new file). -1 on an error. */
@@ -518,6 +523,52 @@ static int sq_load_recovery(struct dtf_store *st,
 	return rc;
 }
 
+static int sq_put_browser_perf(struct dtf_store *st, const char *key, const json_t *doc)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db,
+			       "INSERT OR REPLACE INTO browser_perf (key, doc) VALUES (?1, ?2)", -1,
+			       &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare put browser_perf");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (bind_doc(s, 2, doc)) {
+		sqlite3_finalize(s);
+		return DTF_ENOMEM;
+	}
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, "put browser_perf");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int sq_load_browser_perf(struct dtf_store *st,
+				int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT key, doc FROM browser_perf", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return sq_err(st, q, "prepare load browser_perf");
+	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(s, 0);
+		const char *text = (const char *)sqlite3_column_text(s, 1);
+		json_t *doc =
+		    json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 1), 0, NULL);
+		if (!doc) {
+			log_error("store: browser_perf record %s is not valid JSON; skipped", key);
+			continue;
+		}
+		rc = cb(arg, key ? key : "", doc);
+		json_decref(doc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static int sq_put_duration(struct dtf_store *st, const char *name, const char *hw, double mean_s,
 			   int64_t n)
 {
@@ -635,4 +686,6 @@ const struct dtf_store_ops dtf_store_sqlite_ops = {
     .put_outbox = sq_put_outbox,
     .del_outbox = sq_del_outbox,
     .load_outbox = sq_load_outbox,
+    .put_browser_perf = sq_put_browser_perf,
+    .load_browser_perf = sq_load_browser_perf,
 };

@@ -63,7 +63,17 @@ struct dtf_store_ops {
 	int (*load_outbox)(struct dtf_store *st,
 			   int (*cb)(void *arg, const char *id, int64_t seq, json_t *doc),
 			   void *arg);
+	/* The browser benchmarks' performance history (core/browsers.c, schema version 2): one
+	 * document per (worker, browser, adapter, benchmark) key holding its last runs. put
+	 * inserts or replaces inside the caller's transaction; load calls cb once per key. May be
+	 * NULL in a backend without it (the history then lives in memory only). */
+	int (*put_browser_perf)(struct dtf_store *st, const char *key, const json_t *doc);
+	int (*load_browser_perf)(struct dtf_store *st,
+				 int (*cb)(void *arg, const char *key, json_t *doc), void *arg);
 };
+
+/* The schema version both backends migrate a database to (each backend's list of steps). */
+#define DTF_STORE_SCHEMA_VERSION 2
 
 struct dtf_store {
 	const struct dtf_store_ops *ops;

@@ -1,8 +1,10 @@
 /* browser_pool.c: the worker's pool of headless browsers (see browser_pool.h).
  *
- * An instance is a chromedriver started in its own session (setsid), so that the browser it
- * launches and the browser's helpers share its process group: killing the group stops them all,
- * whatever state they are in. Pages are served from the task's directory by a small static file
+ * An instance is a chromedriver started in its own session (setsid) under a small keeper
+ * process, the session's leader, so that the driver, the browser it launches and the browser's
+ * helpers share the keeper's process group: killing the group stops them all, whatever state
+ * they are in. The keeper also stops the group when the worker dies, even by SIGKILL (see
+ * spawn_driver). Pages are served from the task's directory by a small static file
  * server on loopback (a secure context, as WebGPU needs), one per task, so that tasks never see
  * each other's files. */
 #include <arpa/inet.h>
@@ -51,7 +53,7 @@ static const char *const state_names[] = {"starting",  "idle",	  "busy",
 struct instance {
 	int index;
 	enum inst_state state;
-	pid_t pgid; /* chromedriver's pid, also its group's id; 0 when none */
+	pid_t pgid; /* the keeper's pid, also its group's id; 0 when none */
 	int port;
 	struct dtf_wd wd;
 	long tasks;    /* tasks run by the current process */
@@ -72,6 +74,8 @@ struct dtf_bpool {
 	pthread_t supervisor;
 	bool supervised;
 	atomic_int stopping;
+	/* The worker's end of the pipe every keeper watches: it closes when the worker dies. */
+	int life_r, life_w;
 };
 
 /* Starts a thread with every signal blocked: the worker's signals (SIGTERM, SIGINT, SIGQUIT) are
@@ -175,6 +179,41 @@ int dtf_bpool_request_path(const char *req, size_t len, char *rel, size_t rlen)
 	return 0;
 }
 
+/* Put at the top of every HTML page served, before any of the page's own scripts: messages
+ * posted before the harness (which runs after the load event) hooks them are kept in
+ * window.__dtfMessages, and a {dtfResult} among them is the page's result. */
+static const char early_hooks[] =
+    "<script>(function () { var m = window.__dtfMessages = [];"
+    " window.addEventListener('message', function (e) { if (m.length < 1000) m.push(e.data);"
+    " if (e.data && e.data.dtfResult !== undefined) window.dtfResult = e.data.dtfResult; });"
+    " })();</script>\n";
+
+/* page with early_hooks after its doctype (a script before it would put the page in quirks
+ * mode), or at the start. New buffer or NULL. */
+static char *with_early_hooks(const char *page, size_t len, size_t *out_len)
+{
+	size_t at = 0, hl = strlen(early_hooks);
+	char *out;
+
+	while (at < len && isspace((unsigned char)page[at]))
+		at++;
+	if (len - at >= 9 && strncasecmp(page + at, "<!doctype", 9) == 0) {
+		const char *gt = memchr(page + at, '>', len - at);
+		at = gt ? (size_t)(gt - page) + 1 : 0;
+	} else {
+		at = 0;
+	}
+	out = malloc(len + hl + 1);
+	if (!out)
+		return NULL;
+	memcpy(out, page, at);
+	memcpy(out + at, early_hooks, hl);
+	memcpy(out + at + hl, page + at, len - at);
+	out[len + hl] = '\0';
+	*out_len = len + hl;
+	return out;
+}
+
 /* Serves one request: GET of a file under the root. */
 static void serve_one(struct fileserver *fs, int fd)
 {
@@ -209,6 +248,15 @@ static void serve_one(struct fileserver *fs, int fd)
 	if (!data) {
 		reply(fd, 404, "text/plain", "not found\n", 10);
 		return;
+	}
+	if (strncmp(content_type(file), "text/html", 9) == 0) {
+		size_t hlen;
+		char *h = with_early_hooks(data, len, &hlen);
+		if (h) {
+			free(data);
+			data = h;
+			len = hlen;
+		}
 	}
 	reply(fd, 200, content_type(file), data, len);
 	free(data);
@@ -288,8 +336,8 @@ static void kill_instance(struct instance *in)
 {
 	if (in->pgid > 0) {
 		kill(-in->pgid, SIGKILL);
-		/* The driver is our child; the browser's processes are its children, reparented
-		 * to init (or a subreaper) when it dies. */
+		/* The keeper is our child; the driver and the browser's processes are in its
+		 * group, reparented to init (or a subreaper) when it dies. */
 		waitpid(in->pgid, NULL, 0);
 	}
 	in->pgid = 0;
@@ -310,37 +358,110 @@ static json_t *launch_args(struct dtf_bpool *p)
 	return args;
 }
 
+/* The driver's path for execv (the child must not search PATH: after fork in a threaded
+ * process only async-signal-safe calls are allowed). */
+static void resolve_driver(const char *driver, char *out, size_t outlen)
+{
+	const char *path = getenv("PATH");
+	char cand[1024];
+
+	snprintf(out, outlen, "%s", driver);
+	if (strchr(driver, '/') || !path)
+		return;
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, n ? path : ".", driver);
+		if (access(cand, X_OK) == 0) {
+			snprintf(out, outlen, "%s", cand);
+			return;
+		}
+		path += n + (path[n] == ':');
+	}
+}
+
+/* Starts the driver under a keeper: a child of the worker that leads a new session, forks the
+ * driver into it, and then only watches. It kills its whole group (the driver, the browser and
+ * its helpers, itself) when the driver exits, or when the pipe from the worker reads end of file:
+ * the worker is gone, however it died. prctl(PR_SET_PDEATHSIG) would not do: it fires when the
+ * thread that forked exits (the pool starts instances from short-lived threads), and the
+ * browser, a grandchild, would not get it anyway. The keeper runs only async-signal-safe calls
+ * and closes every descriptor it inherited but the pipe, so it holds none of the worker's
+ * sockets open. Returns 0 with *pid the keeper's pid (the group's id), or an errno. */
+static int spawn_driver(struct dtf_bpool *p, char *const argv[], const char *logpath, pid_t *pid)
+{
+	char path[1024];
+	int nullfd, logfd, err;
+	sigset_t none;
+	pid_t k;
+
+	resolve_driver(p->driver, path, sizeof(path));
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (nullfd < 0 || logfd < 0) {
+		err = errno;
+		if (nullfd >= 0)
+			close(nullfd);
+		if (logfd >= 0)
+			close(logfd);
+		return err;
+	}
+	sigemptyset(&none);
+	k = fork();
+	if (k == 0) {
+		struct sigaction dfl;
+		pid_t d;
+		int sig, st;
+
+		/* No signal blocked or caught as the worker's threads have them. */
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				sigaction(sig, &dfl, NULL);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setsid();
+		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 ||
+		    dup2(p->life_r, 3) < 0)
+			_exit(127);
+		close_range(4, ~0U, 0);
+		d = fork();
+		if (d == 0) {
+			close(3);
+			execv(path, argv);
+			_exit(127);
+		}
+		if (d < 0)
+			_exit(127);
+		for (;;) {
+			struct pollfd pf = {.fd = 3, .events = POLLIN};
+			if (poll(&pf, 1, 250) > 0 || waitpid(d, &st, WNOHANG) != 0)
+				kill(0, SIGKILL);
+		}
+	}
+	err = k < 0 ? errno : 0;
+	close(nullfd);
+	close(logfd);
+	if (k > 0)
+		*pid = k;
+	return err;
+}
+
 /* Starts the driver and a session in it. Called without the lock on an instance this thread
  * owns (starting or recycling). */
 static int start_instance(struct dtf_bpool *p, struct instance *in)
 {
 	char portarg[32], base[64];
 	char *argv[] = {p->driver, portarg, "--allowed-ips=127.0.0.1", NULL};
-	posix_spawnattr_t at;
-	sigset_t none;
-	posix_spawn_file_actions_t fa;
 	char logpath[1200];
 	json_t *caps, *reply = NULL;
-	pid_t pid;
+	pid_t pid = 0;
 	int rc;
 
 	in->port = free_port();
 	snprintf(portarg, sizeof(portarg), "--port=%d", in->port);
-	posix_spawnattr_init(&at);
-	/* Its own session (the group killed at once), and no signal blocked that the worker's
-	 * threads block. */
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK);
 	/* The driver's chatter goes to a log beside the tasks' directories, not the worker's. */
 	snprintf(logpath, sizeof(logpath), "%s/browser-%d.log", p->work_dir, in->index);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	rc = posix_spawnp(&pid, p->driver, &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	rc = spawn_driver(p, argv, logpath, &pid);
 	if (rc != 0) {
 		snprintf(in->last_error, sizeof(in->last_error), "cannot start %s: %s", p->driver,
 			 strerror(rc));
@@ -1255,6 +1376,18 @@ struct dtf_bpool *dtf_bpool_new(const struct dtf_bpool_config *cfg, char *err, s
 	p->n = cfg->size < 1 ? 1 : cfg->size > MAX_INSTANCES ? MAX_INSTANCES : cfg->size;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->idle, NULL);
+	{
+		int fds[2];
+		if (pipe2(fds, O_CLOEXEC) != 0) {
+			snprintf(err, errlen, "cannot make a pipe: %s", strerror(errno));
+			pthread_mutex_destroy(&p->lock);
+			pthread_cond_destroy(&p->idle);
+			free(p);
+			return NULL;
+		}
+		p->life_r = fds[0];
+		p->life_w = fds[1];
+	}
 	/* Instances start at once: a browser takes a second or two to come up. */
 	for (int i = 0; i < p->n; i++) {
 		p->inst[i].index = i;
@@ -1298,6 +1431,8 @@ void dtf_bpool_free(struct dtf_bpool *p)
 			dtf_wd_delete_session(&p->inst[i].wd, 3);
 		kill_instance(&p->inst[i]);
 	}
+	close(p->life_r);
+	close(p->life_w);
 	json_decref(p->probe);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->idle);

@@ -404,13 +404,111 @@ static void test_fit(void **state)
 	json_decref(d);
 }
 
+static char *fmt_name(void (*fmt)(struct dtf_buf *, const char *), const char *name)
+{
+	struct dtf_buf b;
+	char *s;
+
+	dtf_buf_init(&b, 4096);
+	fmt(&b, name);
+	s = strdup(dtf_buf_str(&b));
+	dtf_buf_release(&b);
+	return s;
+}
+
+/* Test names show literally in Slack's and Teams' built-in lists: a name that could format goes
+ * in a Slack code span (mrkdwn has no escapes but entities), or is backslash-escaped for Teams;
+ * a name that cannot format stays bold as before. */
+static void test_list_names(void **state)
+{
+	static const char *const cases[][3] = {
+	    /* name, Slack, Teams */
+	    {"pkg/test_mod.py::test_ok", "*pkg/test_mod.py::test_ok*", "pkg/test_mod.py::test_ok"},
+	    {"_private_", "`_private_`", "\\_private\\_"},
+	    {"test a*b", "`test a*b`", "test a\\*b"},
+	    {"x <y> & z", "*x &lt;y&gt; &amp; z*", "x <y> & z"},
+	    {"tick`tock~", "`tick\xcb\x8btock~`", "tick\\`tock\\~"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *sl = fmt_name(notify_slack_name, cases[i][0]);
+		char *tm = fmt_name(notify_teams_name, cases[i][0]);
+		assert_string_equal(sl, cases[i][1]);
+		assert_string_equal(tm, cases[i][2]);
+		free(sl);
+		free(tm);
+	}
+	/* In the payloads. */
+	{
+		json_t *d = json_pack("{s:s, s:[{s:s, s:s}], s:i}", "title", "t", "tests", "name",
+				      "a*b_", "error", "boom", "more", 0);
+		struct notify_message m = {.event = "run_failed", .severity = "error", .data = d};
+		json_t *p = notify_slack_payload(&m);
+		char err[300];
+		char *text;
+		assert_non_null(p);
+		text = json_dumps(p, 0);
+		assert_non_null(strstr(text, "\xe2\x80\xa2 `a*b_`: boom"));
+		free(text);
+		json_decref(p);
+		p = notify_teams_payload(&m, false, err, sizeof(err));
+		assert_non_null(p);
+		text = json_dumps(p, 0);
+		assert_non_null(strstr(text, "- **a\\\\*b\\\\_**: boom"));
+		free(text);
+		json_decref(p);
+		json_decref(d);
+	}
+}
+
+/* A route's template that does not render for Slack fails the message with the reason (the
+ * outbox then keeps it as a dead letter) instead of sending it without its list. */
+static void test_slack_template_error(void **state)
+{
+	json_t *d = run_data(2, 2, 10);
+	struct dtf_tpl *tpl = NULL;
+	struct dtf_tpl_error terr;
+	struct notify_message m = {.event = "run_failed", .severity = "error", .data = d};
+	char *src = malloc(60001), err[300] = "";
+	json_t *p;
+	size_t i;
+
+	(void)state;
+	/* 12,000 copies of the whole context: past the list's 256 KiB with no test listed. */
+	for (i = 0; i < 12000; i++)
+		memcpy(src + i * 5, "{{.}}", 5);
+	src[60000] = '\0';
+	assert_int_equal(dtf_tpl_compile(src, 60000, &tpl, &terr), 0);
+	m.tpl = tpl;
+	p = notify_slack_payload_err(&m, err, sizeof(err));
+	assert_null(p);
+	assert_non_null(strstr(err, "the route's template did not render"));
+	/* A template that renders is kept. */
+	dtf_tpl_free(tpl);
+	assert_int_equal(dtf_tpl_compile("{{#tests}}> {{name}}\n{{/tests}}", 31, &tpl, &terr), 0);
+	m.tpl = tpl;
+	p = notify_slack_payload_err(&m, err, sizeof(err));
+	assert_non_null(p);
+	json_decref(p);
+	dtf_tpl_free(tpl);
+	free(src);
+	json_decref(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_slack_limits), cmocka_unit_test(test_teams_size),
-	    cmocka_unit_test(test_rfc2047),	 cmocka_unit_test(test_email_mime),
-	    cmocka_unit_test(test_fingerprint),	 cmocka_unit_test(test_config_errors),
+	    cmocka_unit_test(test_slack_limits),
+	    cmocka_unit_test(test_teams_size),
+	    cmocka_unit_test(test_rfc2047),
+	    cmocka_unit_test(test_email_mime),
+	    cmocka_unit_test(test_fingerprint),
+	    cmocka_unit_test(test_config_errors),
 	    cmocka_unit_test(test_fit),
+	    cmocka_unit_test(test_list_names),
+	    cmocka_unit_test(test_slack_template_error),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);
