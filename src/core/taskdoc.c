@@ -142,3 +142,191 @@ void task_doc_free(struct ctask *t)
 	free(t->text);
 	t->text = NULL;
 }
+
+/* ---- start-up: a task built from its stored text ---- */
+
+/* A JSON string at p (its opening quote) ending before e: returns what follows its closing quote,
+ * or NULL; *esc tells whether it holds an escape. */
+static const char *scan_string(const char *p, const char *e, bool *esc)
+{
+	*esc = false;
+	for (p++; p < e; p++) {
+		if (*p == '"')
+			return p + 1;
+		if (*p == '\\') {
+			*esc = true;
+			p++;
+		}
+	}
+	return NULL;
+}
+
+/* The end of the value at p (compact JSON: no white space), or NULL. */
+static const char *scan_value(const char *p, const char *e)
+{
+	int depth = 0;
+	bool esc;
+
+	do {
+		if (p >= e)
+			return NULL;
+		if (*p == '"') {
+			p = scan_string(p, e, &esc);
+			if (!p)
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[') {
+			if (++depth > TEXT_MAX_DEPTH)
+				return NULL;
+		} else if (*p == '}' || *p == ']') {
+			if (--depth < 0)
+				return NULL;
+		} else if (depth == 0) {
+			/* A number, true, false or null: up to the next separator. */
+			while (p < e && *p != ',' && *p != '}' && *p != ']')
+				p++;
+			return p;
+		}
+		p++;
+	} while (depth > 0);
+	return p;
+}
+
+static bool span_is(const char *v, size_t n, const char *lit)
+{
+	return n == strlen(lit) && memcmp(v, lit, n) == 0;
+}
+
+/* A string member's value without its quotes into out (cap bytes with the NUL); false when it
+ * is not a plain string (escaped, too long). */
+static bool span_str(const char *v, size_t n, char *out, size_t cap)
+{
+	if (n < 2 || v[0] != '"' || v[n - 1] != '"' || n - 2 >= cap || memchr(v, '\\', n))
+		return false;
+	memcpy(out, v + 1, n - 2);
+	out[n - 2] = '\0';
+	return true;
+}
+
+static bool span_int(const char *v, size_t n, int64_t *out)
+{
+	char buf[24], *end;
+
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	*out = strtoll(buf, &end, 10);
+	return *end == '\0';
+}
+
+bool task_text_scan(const char *text, size_t len, struct task_scan *ts)
+{
+	const char *p = text, *e = text + len;
+	int64_t n;
+
+	memset(ts, 0, sizeof(*ts));
+	ts->priority = 5;
+	ts->max_requeues = -1;
+	if (len < 2 || *p != '{')
+		return false;
+	for (p++; p < e && *p != '}';) {
+		const char *k = p, *v;
+		size_t klen, vlen;
+		bool esc;
+		if (*p != '"' || !(p = scan_string(p, e, &esc)) || esc || p >= e || *p != ':')
+			return false;
+		klen = (size_t)(p - k) - 2;
+		k++;
+		v = ++p;
+		if (!(p = scan_value(p, e)))
+			return false;
+		vlen = (size_t)(p - v);
+		if (p < e && *p == ',')
+			p++;
+#define KEY(s) (klen == sizeof(s) - 1 && memcmp(k, s, klen) == 0)
+		if (KEY("id")) {
+			if (!span_str(v, vlen, ts->id, sizeof(ts->id)))
+				return false;
+		} else if (KEY("run_id")) {
+			if (!span_str(v, vlen, ts->run_id, sizeof(ts->run_id)))
+				return false;
+		} else if (KEY("status")) {
+			if (!span_is(v, vlen, "\"pending\""))
+				return false;
+			ts->has_status = true;
+		} else if (KEY("type")) {
+			char type[16];
+			if (!span_str(v, vlen, type, sizeof(type)) ||
+			    !(ts->type = static_type(type)))
+				return false;
+		} else if (KEY("name") || KEY("batch_key") || KEY("user") || KEY("project")) {
+			const char **dst = KEY("name")	      ? &ts->name
+					   : KEY("batch_key") ? &ts->batch_key
+					   : KEY("user")      ? &ts->user
+							      : &ts->project;
+			size_t *dlen = dst == &ts->name	       ? &ts->name_len
+				       : dst == &ts->batch_key ? &ts->batch_key_len
+				       : dst == &ts->user      ? &ts->user_len
+							       : &ts->project_len;
+			if (vlen < 2 || *v != '"' || memchr(v, '\\', vlen))
+				return false;
+			*dst = v + 1;
+			*dlen = vlen - 2;
+		} else if (KEY("worker_id")) {
+			if (!span_str(v, vlen, ts->worker_id, sizeof(ts->worker_id)))
+				return false;
+		} else if (KEY("hardware")) {
+			if (!span_is(v, vlen, "[]"))
+				return false;
+			ts->has_hardware = true;
+		} else if (KEY("requirements")) {
+			if (span_is(v, vlen, "{}"))
+				ts->requirements = 1;
+			else if (span_is(v, vlen, "{\"hardware\":[]}"))
+				ts->requirements = 2;
+			else
+				return false;
+		} else if (KEY("constraints") || KEY("constraint") || KEY("deadline") ||
+			   KEY("recovery")) {
+			return false;
+		} else if (KEY("seq") || KEY("priority") || KEY("max_retries") ||
+			   KEY("retries_used") || KEY("max_requeues") || KEY("requeues") ||
+			   KEY("attempt")) {
+			if (!span_int(v, vlen, &n) ||
+			    (!KEY("seq") && (n < INT32_MIN || n > INT32_MAX)))
+				return false;
+			if (KEY("seq"))
+				ts->seq = n;
+			else if (KEY("priority"))
+				ts->priority = (int)n;
+			else if (KEY("max_retries"))
+				ts->max_retries = (int)n;
+			else if (KEY("retries_used"))
+				ts->retries_used = (int)n;
+			else if (KEY("max_requeues"))
+				ts->max_requeues = (int)n;
+			else if (KEY("requeues"))
+				ts->requeues = (int)n;
+			else
+				ts->attempt = (int)n;
+		}
+#undef KEY
+	}
+	/* What the full path would change in the document (a seq, a max_requeues, the type's
+	 * default) sends the task there, so that the text kept is the document as it is. */
+	return p < e && *p == '}' && p + 1 == e && ts->id[0] && ts->has_status && ts->type &&
+	       ts->seq > 0 && ts->max_requeues >= 0 && ts->priority >= 1 &&
+	       ts->priority <= DTF_PRIORITY_LEVELS;
+}
+
+void task_keep_text(struct ctask *t, char *text)
+{
+	keep_text(t, text);
+}
+
+bool task_compactable(const struct ctask *t)
+{
+	return compactable(t);
+}

@@ -435,7 +435,7 @@ static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum 
 		if (rc)
 			break;
 		if (++n == DTF_STORE_LOAD_BATCH) {
-			rc = dtf_store_rows_flush(rows, n, kind, cb, arg);
+			rc = dtf_store_rows_flush(rows, n, kind, cb, st->load_task_text, arg);
 			n = 0;
 			if (rc)
 				break;
@@ -444,7 +444,7 @@ static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum 
 	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = sq_err(st, q, "load");
 	if (n) {
-		int rc2 = dtf_store_rows_flush(rows, n, kind, cb, arg);
+		int rc2 = dtf_store_rows_flush(rows, n, kind, cb, st->load_task_text, arg);
 		if (!rc)
 			rc = rc2;
 	}
