@@ -88,6 +88,7 @@ struct ctask {
 	struct ctask *qprev, *qnext; /* the pending queue of its priority */
 	bool queued;
 	bool pinned;   /* rec.pin holds the next attempt for its worker (this process) */
+	bool packed;   /* text is packed (taskdoc.c) */
 	uint32_t room; /* bytes of strs[] allocated with the task */
 	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
 	json_t *rec; /* borrowed doc.recovery while a recovery is in progress */
