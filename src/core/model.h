@@ -89,6 +89,7 @@ struct ctask {
 	bool queued;
 	bool pinned;   /* rec.pin holds the next attempt for its worker (this process) */
 	bool packed;   /* text is packed (taskdoc.c) */
+	bool in_block; /* text lives in one of taskdoc.c's blocks, not malloc'd */
 	uint32_t room; /* bytes of strs[] allocated with the task */
 	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
 	json_t *rec; /* borrowed doc.recovery while a recovery is in progress */

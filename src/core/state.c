@@ -706,8 +706,7 @@ static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **
 	sx_task_set(lease_index(c), &t->sx, idx, t->strs, t->room);
 	json_decref(idx);
 	if (dtf_hmap_put(&c->tasks, t->id, t) != 0) {
-		*text = t->text; /* the caller frees it */
-		t->text = NULL;
+		task_doc_free(t);
 		sx_task_release(&t->sx);
 		free(t);
 		return DTF_ENOMEM;
