@@ -9,7 +9,8 @@
 #  3. drains every task with WORKERS simulated workers leasing LEASE_MAX at a time (`dtf bench
 #     --port P --phases drain`) and records RSS and peak RSS again.
 # Prints a table. Usage: bench/million.sh [--backend sqlite|pg] [TASKS (1000000)] [BATCH (10000)]
-# DTF_BIN overrides the binary (default build/dtf); WORKERS (8) and LEASE_MAX (256) the drain.
+# DTF_BIN overrides the coordinator's binary (default build/dtf), BENCH_BIN the one that drives it
+# (default build/dtf: it needs `dtf bench --port`); WORKERS (8) and LEASE_MAX (256) the drain.
 # --backend pg starts a private PostgreSQL (scripts/pg-test-server.sh) in the temporary directory.
 # Needs curl; stops everything it started and removes its files on exit.
 set -eu
@@ -25,7 +26,8 @@ WORKERS=${WORKERS:-8}
 LEASE_MAX=${LEASE_MAX:-256}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DTF=${DTF_BIN:-$ROOT/build/dtf}
-[ -x "$DTF" ] || { echo "build dtf first (make), or set DTF_BIN" >&2; exit 2; }
+BENCH=${BENCH_BIN:-$ROOT/build/dtf}
+[ -x "$DTF" ] && [ -x "$BENCH" ] || { echo "build dtf first (make), or set DTF_BIN" >&2; exit 2; }
 command -v curl > /dev/null || { echo "needs curl" >&2; exit 2; }
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/dtf-million.XXXXXX")
 chmod 755 "$TMP" # PostgreSQL runs as another user and must reach its directory
@@ -83,7 +85,7 @@ start 0
 wait_healthz
 PORT=$(cat "$TMP/port")
 T0=$(now_ms)
-"$DTF" bench --port "$PORT" --phases submit --tasks "$TASKS" --batch "$BATCH" --submitters 2 >&2 ||
+"$BENCH" bench --port "$PORT" --phases submit --tasks "$TASKS" --batch "$BATCH" --submitters 2 >&2 ||
 	die "submission failed"
 SUBMIT_S=$(awk -v a="$T0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 HWM_SUBMIT=$(kib "$COORD_PID" VmHWM)
@@ -109,7 +111,7 @@ RSS_RESTART=$(kib "$COORD_PID" VmRSS)
 
 T0=$(now_ms)
 # The probe's one task stays leased: the drain completes the others.
-"$DTF" bench --port "$PORT" --phases drain --tasks $((TASKS - 1)) --workers "$WORKERS" \
+"$BENCH" bench --port "$PORT" --phases drain --tasks $((TASKS - 1)) --workers "$WORKERS" \
 	--lease-max "$LEASE_MAX" >&2 || die "drain failed"
 DRAIN_S=$(awk -v a="$T0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }')
 HWM_DRAIN=$(kib "$COORD_PID" VmHWM)
