@@ -366,12 +366,16 @@ static int reset_pg(const char *url)
 static int start_coordinator(struct child *ch, bool no_group)
 {
 	char portfile[300], db[300], log[300], self[4096];
+	const char *other = getenv("DTF_BENCH_COORDINATOR");
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	int i;
 
 	if (n <= 0)
 		return DTF_EIO;
 	self[n] = '\0';
+	/* An A/B drives another build's coordinator with this one's client. */
+	if (other && *other)
+		snprintf(self, sizeof(self), "%s", other);
 	snprintf(ch->dir, sizeof(ch->dir), "%s/dtf-bench.XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(ch->dir))
@@ -724,12 +728,17 @@ static int cmp_i64(const void *a, const void *b)
 
 static int phase_submit(const struct opts *o, struct child *ch)
 {
+	double before = ch->pid > 0 ? cpu_s(ch->pid) : 0;
 	double s = submit(ch->port, o->tasks, o->batch, o->submitters, "s");
 
 	if (s < 0)
 		return 1;
-	printf("submit:   %d tasks in batches of %d over %d connections: %.2f s, %.0f tasks/s\n",
+	printf("submit:   %d tasks in batches of %d over %d connections: %.2f s, %.0f tasks/s",
 	       o->tasks, o->batch, o->submitters, s, o->tasks / s);
+	if (ch->pid > 0)
+		printf(" (coordinator CPU %.0f us/task)",
+		       (cpu_s(ch->pid) - before) * 1e6 / o->tasks);
+	printf("\n");
 	return 0;
 }
 
@@ -888,6 +897,8 @@ static void usage(FILE *f)
 	    "                       not verified; the connections are to loopback)\n"
 	    "  --db-url URL         run the coordinator on this PostgreSQL database (its dtf\n"
 	    "                       tables are dropped before each phase) instead of SQLite\n"
+	    "  DTF_BENCH_COORDINATOR=BIN  start BIN's coordinator instead of this binary's (an "
+	    "A/B)\n"
 	    "  --port P             drive the coordinator already listening on this loopback\n"
 	    "                       port instead of starting one (nothing is emptied); the\n"
 	    "                       drain phase then completes --tasks of the tasks it holds\n");
