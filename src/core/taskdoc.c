@@ -102,23 +102,18 @@ static size_t member_at(const char *p, const char *key, const char *value)
 	return k + v + 5;
 }
 
-/* text packed (a new string), or NULL when it cannot be (a byte below 0x20, out of memory). */
-static char *pack(const struct ctask *t, const char *text)
+/* text[0..n) packed into out (room for n + 1 bytes); returns the packed length, or 0 when it
+ * cannot be packed (a byte below 0x20). */
+static size_t pack(const struct ctask *t, const char *text, size_t n, char *out)
 {
-	size_t n = strlen(text), i, j, k, m;
-	char *out;
+	size_t i, j, k, m;
 
 	if (!pack_len[0])
 		for (k = 0; k < sizeof(packs) / sizeof(packs[0]); k++)
 			pack_len[k] = strlen(packs[k]);
-	out = malloc(n + 1);
-	if (!out)
-		return NULL;
 	for (i = j = 0; i < n;) {
-		if ((unsigned char)text[i] < 0x20) {
-			free(out);
-			return NULL;
-		}
+		if ((unsigned char)text[i] < 0x20)
+			return 0;
 		if (text[i] != '"') {
 			out[j++] = text[i++];
 			continue;
@@ -145,11 +140,7 @@ static char *pack(const struct ctask *t, const char *text)
 		}
 	}
 	out[j] = '\0';
-	/* Cut to its size: kept for as long as the task is text. */
-	{
-		char *cut = realloc(out, j + 1);
-		return cut ? cut : out;
-	}
+	return j;
 }
 
 /* The task's text unpacked into b (its JSON, NUL-terminated). 0 or DTF_ENOMEM. */
@@ -189,7 +180,8 @@ static json_t *parse_text(const struct ctask *t, json_error_t *e)
 
 	e->text[0] = '\0';
 	dtf_buf_init(&b, (size_t)1 << 30);
-	if (unpack(t, &b) == 0 && b.data) {
+	/* Room for most texts unpacked at once (no regrowth). */
+	if (dtf_buf_reserve(&b, 4 * strlen(t->text) + 256) == 0 && unpack(t, &b) == 0 && b.data) {
 		doc = dtf_json_load(b.data, b.len, TEXT_MAX_DEPTH);
 		if (!doc)
 			doc = json_loadb(b.data, b.len, JSON_ALLOW_NUL, e);
@@ -345,19 +337,22 @@ static void keep_text(struct ctask *t, char *s)
 	t->type = static_type(t->type);
 	t->hw_any = empty_list();
 	t->hw_all = empty_list();
-	char *p = pack(t, s), *kept;
+	size_t n = strlen(s), m = 0;
+	char stack[4096], *out = n < sizeof(stack) ? stack : malloc(n + 1), *kept = NULL;
 
 	json_decref(t->jdoc);
 	t->jdoc = NULL;
-	t->packed = p != NULL;
-	if (p) {
-		free(s);
-		s = p;
-	}
-	kept = text_copy(s, strlen(s));
+	if (out)
+		m = pack(t, s, n, out);
+	t->packed = m > 0;
+	kept = m ? text_copy(out, m) : text_copy(s, n);
+	if (out != stack)
+		free(out);
 	t->in_block = kept != NULL;
 	if (kept)
 		free(s);
+	else if (m) /* no block: keep the text unpacked, as it came */
+		t->packed = false;
 	t->text = kept ? kept : s;
 }
 
