@@ -21,7 +21,10 @@ static void set_time(json_t *doc, const char *key)
 
 static void copy_id(char *dst, size_t n, const char *src)
 {
-	snprintf(dst, n, "%s", src ? src : "");
+	size_t len = src ? strnlen(src, n - 1) : 0;
+
+	memcpy(dst, src ? src : "", len);
+	dst[len] = '\0';
 }
 
 static void task_fields(struct ctask *t)

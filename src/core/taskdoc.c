@@ -93,11 +93,14 @@ static size_t pack_len[sizeof(packs) / sizeof(packs[0])];
 /* Whether "key":"value" is at p (quotes included, the value as it is, unescaped). */
 static size_t member_at(const char *p, const char *key, const char *value)
 {
-	size_t k = strlen(key), v = strlen(value);
+	size_t k, v;
 
-	if (!*value || p[0] != '"' || strncmp(p + 1, key, k) != 0 || p[k + 1] != '"' ||
-	    p[k + 2] != ':' || p[k + 3] != '"' || strncmp(p + k + 4, value, v) != 0 ||
-	    p[k + 4 + v] != '"')
+	if (p[1] != key[0] || !*value)
+		return 0;
+	k = strlen(key);
+	v = strlen(value);
+	if (p[0] != '"' || strncmp(p + 1, key, k) != 0 || p[k + 1] != '"' || p[k + 2] != ':' ||
+	    p[k + 3] != '"' || strncmp(p + k + 4, value, v) != 0 || p[k + 4 + v] != '"')
 		return 0;
 	return k + v + 5;
 }

@@ -25,6 +25,11 @@ static const char *plain_dump(const json_t *v, char *buf, size_t cap)
 		return "[]";
 	if (json_is_object(v) && json_object_size(v) == 0)
 		return "{}";
+	/* requirements as most tasks have them. */
+	if (json_is_object(v) && json_object_size(v) == 1 &&
+	    json_is_array(json_object_get(v, "hardware")) &&
+	    json_array_size(json_object_get(v, "hardware")) == 0)
+		return "{\"hardware\":[]}";
 	if (!json_is_string(v))
 		return NULL;
 	s = json_string_value(v);
