@@ -366,12 +366,16 @@ static int reset_pg(const char *url)
 static int start_coordinator(struct child *ch, bool no_group)
 {
 	char portfile[300], db[300], log[300], self[4096];
+	const char *other = getenv("DTF_BENCH_COORDINATOR");
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	int i;
 
 	if (n <= 0)
 		return DTF_EIO;
 	self[n] = '\0';
+	/* An A/B drives another build's coordinator with this one's client. */
+	if (other && *other)
+		snprintf(self, sizeof(self), "%s", other);
 	snprintf(ch->dir, sizeof(ch->dir), "%s/dtf-bench.XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(ch->dir))
@@ -724,12 +728,17 @@ static int cmp_i64(const void *a, const void *b)
 
 static int phase_submit(const struct opts *o, struct child *ch)
 {
+	double before = ch->pid > 0 ? cpu_s(ch->pid) : 0;
 	double s = submit(ch->port, o->tasks, o->batch, o->submitters, "s");
 
 	if (s < 0)
 		return 1;
-	printf("submit:   %d tasks in batches of %d over %d connections: %.2f s, %.0f tasks/s\n",
+	printf("submit:   %d tasks in batches of %d over %d connections: %.2f s, %.0f tasks/s",
 	       o->tasks, o->batch, o->submitters, s, o->tasks / s);
+	if (ch->pid > 0)
+		printf(" (coordinator CPU %.0f us/task)",
+		       (cpu_s(ch->pid) - before) * 1e6 / o->tasks);
+	printf("\n");
 	return 0;
 }
 
@@ -767,6 +776,39 @@ static int phase_complete(const struct opts *o, struct child *ch)
 	       "(coordinator CPU %.0f us/task)\n",
 	       w.completed, o->workers, o->lease_max, s, w.completed / s,
 	       (cpu_s(ch->pid) - before) * 1e6 / (w.completed ? w.completed : 1));
+	return w.completed >= w.target ? 0 : 1;
+}
+
+/* drain: --workers simulated workers complete what the coordinator already holds (with --port,
+ * tasks submitted before), --tasks of them, as complete does but without submitting first. */
+static int phase_drain(const struct opts *o, struct child *ch)
+{
+	struct bench b = {.port = ch->port};
+	struct work_st w = {.lease_max = o->lease_max, .wait_s = 1.0, .target = o->tasks};
+	double s;
+	int64_t t0;
+	int rc = 0, done = 0, i;
+
+	b.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (b.ep < 0 || bench_open(&b, o->workers) || register_workers(&b, o->lease_max, "dw")) {
+		bench_close(&b);
+		return 1;
+	}
+	t0 = now_us();
+	while (rc == 0 && w.completed < w.target) {
+		rc = bench_step(&b, work_reply, work_timer, &w);
+		for (done = 0, i = 0; i < b.nconns; i++)
+			done += b.conns[i].done;
+		if (done == b.nconns)
+			break;
+	}
+	s = (double)(now_us() - t0) / 1e6;
+	bench_close(&b);
+	close(b.ep);
+	if (rc)
+		return 1;
+	printf("drain:    %d tasks by %d workers leasing %d at a time: %.2f s, %.0f tasks/s\n",
+	       w.completed, o->workers, o->lease_max, s, w.completed / s);
 	return w.completed >= w.target ? 0 : 1;
 }
 
@@ -837,7 +879,7 @@ static void usage(FILE *f)
 	    f,
 	    "usage: dtf bench [options]\n"
 	    "Starts a coordinator on a fresh database and loopback port and measures it.\n"
-	    "  --phases LIST        submit,complete,longpoll (default all three)\n"
+	    "  --phases LIST        submit,complete,longpoll (default all three), drain\n"
 	    "  --tasks N            tasks for submit and complete (default 20000)\n"
 	    "  --batch N            tasks per submission (default 1000)\n"
 	    "  --submitters N       submission connections at once (default 2)\n"
@@ -854,7 +896,12 @@ static void usage(FILE *f)
 	    "  --ca-cert F          verify the coordinator's certificate with this CA (default:\n"
 	    "                       not verified; the connections are to loopback)\n"
 	    "  --db-url URL         run the coordinator on this PostgreSQL database (its dtf\n"
-	    "                       tables are dropped before each phase) instead of SQLite\n");
+	    "                       tables are dropped before each phase) instead of SQLite\n"
+	    "  DTF_BENCH_COORDINATOR=BIN  start BIN's coordinator instead of this binary's (an "
+	    "A/B)\n"
+	    "  --port P             drive the coordinator already listening on this loopback\n"
+	    "                       port instead of starting one (nothing is emptied); the\n"
+	    "                       drain phase then completes --tasks of the tasks it holds\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -876,6 +923,7 @@ int cmd_bench(int argc, char **argv)
 	    {"tls-key", required_argument, NULL, 'K'},
 	    {"ca-cert", required_argument, NULL, 'A'},
 	    {"db-url", required_argument, NULL, 'D'},
+	    {"port", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -890,6 +938,7 @@ int cmd_bench(int argc, char **argv)
 			 .duration_s = 5,
 			 .phases = "submit,complete,longpoll"};
 	struct child ch = {0};
+	unsigned port = 0; /* --port: a running coordinator's */
 	int opt, rc = 0;
 
 	optind = 1;
@@ -943,6 +992,13 @@ int cmd_bench(int argc, char **argv)
 		case 'D':
 			bench_db_url = optarg;
 			break;
+		case 'o':
+			port = (unsigned)atoi(optarg);
+			if (port == 0 || port > 65535) {
+				fprintf(stderr, "dtf bench: bad --port\n");
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -984,6 +1040,19 @@ int cmd_bench(int argc, char **argv)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 	}
+	if (port) {
+		/* A coordinator of the caller's: every phase drives it in turn. */
+		ch.port = port;
+		if (strstr(o.phases, "submit"))
+			rc |= phase_submit(&o, &ch);
+		if (strstr(o.phases, "complete"))
+			rc |= phase_complete(&o, &ch);
+		if (strstr(o.phases, "drain"))
+			rc |= phase_drain(&o, &ch);
+		if (strstr(o.phases, "longpoll"))
+			rc |= phase_longpoll(&o, &ch);
+		goto out;
+	}
 	if (strstr(o.phases, "submit")) {
 		if (start_coordinator(&ch, o.no_group) == 0)
 			rc |= phase_submit(&o, &ch);
@@ -1011,6 +1080,11 @@ int cmd_bench(int argc, char **argv)
 		}
 		stop_coordinator(&ch);
 	}
+	if (strstr(o.phases, "drain")) {
+		fprintf(stderr, "dtf bench: the drain phase needs --port\n");
+		rc = 1;
+	}
+out:
 	if (btls.cred)
 		gnutls_certificate_free_credentials(btls.cred);
 	return rc ? 1 : 0;

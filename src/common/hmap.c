@@ -26,15 +26,23 @@ void dtf_hmap_init(struct dtf_hmap *m)
 	memset(m, 0, sizeof(*m));
 }
 
+void dtf_hmap_init_borrowed(struct dtf_hmap *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->borrowed = true;
+}
+
 void dtf_hmap_release(struct dtf_hmap *m)
 {
+	bool borrowed = m->borrowed;
 	size_t i;
 
-	for (i = 0; i < m->cap; i++)
+	for (i = 0; i < m->cap && !borrowed; i++)
 		if (m->slots[i].key && m->slots[i].key != HMAP_TOMB)
 			free(m->slots[i].key);
 	free(m->slots);
 	memset(m, 0, sizeof(*m));
+	m->borrowed = borrowed;
 }
 
 static struct dtf_hmap_slot *find(const struct dtf_hmap *m, const char *key)
@@ -91,6 +99,8 @@ int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value)
 	char *k;
 
 	if (s) {
+		if (m->borrowed)
+			s->key = (char *)(uintptr_t)key; /* the new value's, if it holds its key */
 		s->value = value;
 		return 0;
 	}
@@ -99,7 +109,7 @@ int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value)
 		if (rc)
 			return rc;
 	}
-	k = strdup(key);
+	k = m->borrowed ? (char *)(uintptr_t)key : strdup(key);
 	if (!k)
 		return DTF_ENOMEM;
 	mask = m->cap - 1;
@@ -122,7 +132,8 @@ void *dtf_hmap_del(struct dtf_hmap *m, const char *key)
 	if (!s)
 		return NULL;
 	v = s->value;
-	free(s->key);
+	if (!m->borrowed)
+		free(s->key);
 	s->key = HMAP_TOMB;
 	s->value = NULL;
 	m->count--;

@@ -1,23 +1,30 @@
 /* hmap.h: a string-keyed hash map of pointers (open addressing, linear probing). Keys are
- * copied; values are borrowed. Not thread-safe. */
+ * copied (or, in a map set up by dtf_hmap_init_borrowed, borrowed); values are borrowed. Not
+ * thread-safe. */
 #ifndef DTF_HMAP_H
 #define DTF_HMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct dtf_hmap_slot {
-	char *key;   /* owned copy; NULL for empty, HMAP_TOMB for deleted */
+	char *key;   /* owned copy (or borrowed); NULL for empty, HMAP_TOMB for deleted */
 	void *value; /* borrowed */
 };
 
 struct dtf_hmap {
 	struct dtf_hmap_slot *slots;
-	size_t cap;   /* power of two */
-	size_t count; /* live entries */
-	size_t used;  /* live + deleted */
+	size_t cap;    /* power of two */
+	size_t count;  /* live entries */
+	size_t used;   /* live + deleted */
+	bool borrowed; /* keys are the caller's, not copies */
 };
 
 void dtf_hmap_init(struct dtf_hmap *m);
+/* A map whose keys are not copied: each key given to dtf_hmap_put must stay valid and unchanged
+ * while its entry is in the map (typically, a string inside the value). A million tasks' ids are
+ * then no million allocations. */
+void dtf_hmap_init_borrowed(struct dtf_hmap *m);
 /* Frees the keys and the table, not the values. */
 void dtf_hmap_release(struct dtf_hmap *m);
 void *dtf_hmap_get(const struct dtf_hmap *m, const char *key);

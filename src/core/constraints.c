@@ -132,6 +132,11 @@ void constraints_registry_free(struct dtf_constraint_registry *reg)
 	free(reg);
 }
 
+bool constraints_registry_has_defaults(const struct dtf_constraint_registry *reg)
+{
+	return reg && reg->defaults;
+}
+
 size_t constraints_registry_size(const struct dtf_constraint_registry *reg)
 {
 	return reg ? reg->exprs.count : 0;

@@ -47,6 +47,8 @@ int constraints_registry_new(const json_t *config_doc, const char *const *flags,
 			     struct dtf_constraint_registry **out, char *err, size_t errlen);
 /* Frees the registry. Accepts NULL. */
 void constraints_registry_free(struct dtf_constraint_registry *reg);
+/* Whether the registry holds the coordinator's default constraints (every task gets them). */
+bool constraints_registry_has_defaults(const struct dtf_constraint_registry *reg);
 /* How many distinct compiled task constraints the registry holds now. */
 size_t constraints_registry_size(const struct dtf_constraint_registry *reg);
 

@@ -161,7 +161,7 @@ struct coord *core_new(const struct coord_config *cfg, char *err, size_t errlen)
 	if (c->cfg.default_timeout_s <= 0)
 		c->cfg.default_timeout_s = 3600;
 	pthread_mutex_init(&c->lock, NULL);
-	dtf_hmap_init(&c->tasks);
+	dtf_hmap_init_borrowed(&c->tasks); /* keyed by each task's own id */
 	dtf_hmap_init(&c->workers);
 	dtf_hmap_init(&c->runs);
 	c->next_seq = 1;

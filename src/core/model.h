@@ -88,6 +88,8 @@ struct ctask {
 	struct ctask *qprev, *qnext; /* the pending queue of its priority */
 	bool queued;
 	bool pinned;   /* rec.pin holds the next attempt for its worker (this process) */
+	bool packed;   /* text is packed (taskdoc.c) */
+	bool in_block; /* text lives in one of taskdoc.c's blocks, not malloc'd */
 	uint32_t room; /* bytes of strs[] allocated with the task */
 	struct dtf_constraints *constraints; /* compiled constraints (constraints.h), or NULL */
 	json_t *rec; /* borrowed doc.recovery while a recovery is in progress */
@@ -200,6 +202,7 @@ struct coord {
 	struct dtf_events *events; /* GET /api/v1/events; NULL while the state is loading */
 	struct dtf_plugins *plugins; /* hooks are fired into it; NULL while loading */
 	volatile bool stopping;
+	bool loading; /* state_load: pending queues are put in submission order at its end */
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
 	uint64_t m_requeued, m_leased_ahead;
@@ -243,6 +246,28 @@ json_t *task_doc_copy(struct ctask *t);
 void task_compact(struct ctask *t);
 int task_save_compact(struct coord *c, struct ctask *t);
 void task_doc_free(struct ctask *t);
+/* Whether a task may be kept as text (pending or finished, and nothing in struct ctask borrowed
+ * from its document); task_keep_text then replaces its document by text (owned, the document
+ * as compact JSON). */
+bool task_compactable(const struct ctask *t);
+void task_keep_text(struct ctask *t, char *text);
+
+/* What start-up reads of a stored task's text without parsing it into a tree (task_text_scan):
+ * a pending task that could be kept as text, with the fields struct ctask and the pending index
+ * need. The strings name … project point into the text (not NUL-terminated). */
+struct task_scan {
+	char id[48], run_id[48], worker_id[72];
+	const char *type; /* a built-in type's static name */
+	const char *name, *batch_key, *user, *project;
+	size_t name_len, batch_key_len, user_len, project_len;
+	int64_t seq;
+	int priority, max_retries, retries_used, max_requeues, requeues, attempt;
+	int requirements; /* 0 none, 1 {}, 2 {"hardware": []} */
+	bool has_hardware, has_status;
+};
+/* Scans text[0..len) (a stored task: compact JSON). True when it is such a task and ts holds its
+ * fields; false when it must be parsed (anything else, or not what the coordinator writes). */
+bool task_text_scan(const char *text, size_t len, struct task_scan *ts);
 
 json_t *task_normalize(const json_t *in, double default_timeout_s, char *err, size_t errlen);
 /* The same, also accepting the task types of plugins (NULL-terminated; such tasks need no

@@ -21,7 +21,10 @@ static void set_time(json_t *doc, const char *key)
 
 static void copy_id(char *dst, size_t n, const char *src)
 {
-	snprintf(dst, n, "%s", src ? src : "");
+	size_t len = src ? strnlen(src, n - 1) : 0;
+
+	memcpy(dst, src ? src : "", len);
+	dst[len] = '\0';
 }
 
 static void task_fields(struct ctask *t)
@@ -244,8 +247,10 @@ void state_queue(struct coord *c, struct ctask *t)
 
 	if (t->queued)
 		return;
-	/* Keep each queue in submission order: walk back from the tail (new tasks land at once). */
-	for (after = c->qtail[p]; after && after->sx.seq > t->sx.seq; after = after->qprev)
+	/* Keep each queue in submission order: walk back from the tail (new tasks land at once).
+	 * The store hands tasks over in any order at start-up: they are sorted once at its end. */
+	for (after = c->qtail[p]; !c->loading && after && after->sx.seq > t->sx.seq;
+	     after = after->qprev)
 		;
 	t->qprev = after;
 	t->qnext = after ? after->qnext : c->qhead[p];
@@ -643,6 +648,127 @@ void state_worker_lost(struct coord *c, struct cworker *w, const char *why)
 	}
 }
 
+/* What the pending index reads of a scanned task (sx_task_set): a small document with only those
+ * members, as the task's own document has them. */
+static json_t *scan_index_doc(const struct task_scan *ts)
+{
+	json_t *d = json_object();
+
+	if (!d)
+		return NULL;
+	json_object_set_new(d, "id", json_string(ts->id));
+	json_object_set_new(d, "type", json_string(ts->type));
+	if (ts->has_hardware)
+		json_object_set_new(d, "hardware", json_array());
+	if (ts->requirements)
+		json_object_set_new(d, "requirements",
+				    ts->requirements == 2 ? json_pack("{s:[]}", "hardware")
+							  : json_object());
+	if (ts->name)
+		json_object_set_new(d, "name", json_stringn(ts->name, ts->name_len));
+	if (ts->batch_key)
+		json_object_set_new(d, "batch_key", json_stringn(ts->batch_key, ts->batch_key_len));
+	if (ts->user)
+		json_object_set_new(d, "user", json_stringn(ts->user, ts->user_len));
+	if (ts->project)
+		json_object_set_new(d, "project", json_stringn(ts->project, ts->project_len));
+	return d;
+}
+
+/* A pending task from its scanned text, kept as that text (taken from *text): what
+ * state_add_task does for its document, without the document. */
+static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **text)
+{
+	json_t *idx = scan_index_doc(ts);
+	size_t room = idx ? sx_task_strs_size(idx) : 0;
+	struct ctask *t;
+
+	if (!idx)
+		return DTF_ENOMEM;
+	if (room > UINT16_MAX)
+		room = 0;
+	t = calloc(1, sizeof(*t) + room);
+	if (!t) {
+		json_decref(idx);
+		return DTF_ENOMEM;
+	}
+	t->room = (uint32_t)room;
+	copy_id(t->id, sizeof(t->id), ts->id);
+	copy_id(t->run_id, sizeof(t->run_id), ts->run_id);
+	copy_id(t->worker_id, sizeof(t->worker_id), ts->worker_id);
+	t->sx.seq = ts->seq;
+	if (t->sx.seq >= c->next_seq)
+		c->next_seq = t->sx.seq + 1;
+	t->status = TS_PENDING;
+	t->sx.priority = ts->priority;
+	t->max_retries = ts->max_retries;
+	t->retries_used = ts->retries_used;
+	t->max_requeues = ts->max_requeues;
+	t->requeues = ts->requeues;
+	t->attempt = ts->attempt;
+	task_keep_text(t, *text);
+	*text = NULL;
+	t->type = ts->type;
+	t->sx.run_id = t->run_id;
+	sx_task_set(lease_index(c), &t->sx, idx, t->strs, t->room);
+	json_decref(idx);
+	if (dtf_hmap_put(&c->tasks, t->id, t) != 0) {
+		task_doc_free(t);
+		sx_task_release(&t->sx);
+		free(t);
+		return DTF_ENOMEM;
+	}
+	count(c, t, 1);
+	state_queue(c, t);
+	return 0;
+}
+
+/* A stored task at start-up: built from its text when it is a pending task that can be kept as
+ * text (most of a large queue), else parsed; either way kept as text when it can be, the text
+ * the store holds (no second serialization). */
+static int load_task_text(void *arg, const char *id, char **text, size_t len)
+{
+	struct coord *c = arg;
+	struct task_scan ts;
+	enum task_status st;
+	json_error_t je;
+	json_t *doc;
+	struct ctask *t;
+	bool same;
+
+	/* The scan leaves out what would need the document: default constraints, and the event
+	 * stream and plugins (not set up while loading). */
+	if (!c->events && !c->plugins && !constraints_registry_has_defaults(c->constraints) &&
+	    task_text_scan(*text, len, &ts))
+		return add_scanned_task(c, &ts, text);
+	doc = dtf_json_load(*text, len, 256);
+	if (!doc)
+		doc = json_loadb(*text, len, JSON_ALLOW_NUL, &je);
+	if (!doc) {
+		log_error("store: record %s is not valid JSON (%s); skipped", id, je.text);
+		return 0;
+	}
+	if (!task_status_parse(dtf_json_str(doc, "status", ""), &st))
+		st = TS_PENDING;
+	/* state_add_task leaves the document as stored when it has its seq, status and
+	 * max_requeues: then the stored text is the document's text. */
+	same = dtf_json_int(doc, "seq", 0) > 0 &&
+	       json_is_integer(json_object_get(doc, "max_requeues")) &&
+	       json_is_string(json_object_get(doc, "status"));
+	t = state_add_task(c, doc, st);
+	if (!t)
+		return -1;
+	if (task_compactable(t)) {
+		if (same && strlen(*text) == len) {
+			task_keep_text(t, *text);
+			*text = NULL;
+		} else {
+			task_compact(t);
+		}
+	}
+	return 0;
+}
+
 static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc)
 {
 	struct coord *c = arg;
@@ -669,13 +795,67 @@ static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *
 	return 0;
 }
 
+static int cmp_seq(const void *a, const void *b)
+{
+	const struct ctask *x = *(struct ctask *const *)a, *y = *(struct ctask *const *)b;
+
+	return x->sx.seq < y->sx.seq ? -1 : x->sx.seq > y->sx.seq;
+}
+
+/* Puts each pending queue in submission order (its tasks were appended as they were loaded). */
+static int sort_queues(struct coord *c)
+{
+	struct ctask **v = NULL, *t;
+	size_t n, cap = 0, i;
+	bool sorted;
+	int p;
+
+	for (p = 0; p <= DTF_PRIORITY_LEVELS; p++) {
+		n = 0;
+		sorted = true;
+		for (t = c->qhead[p]; t; t = t->qnext) {
+			if (n == cap) {
+				struct ctask **nv;
+				cap = cap ? cap * 2 : 1024;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(v);
+					return DTF_ENOMEM;
+				}
+				v = nv;
+			}
+			if (n && v[n - 1]->sx.seq > t->sx.seq)
+				sorted = false;
+			v[n++] = t;
+		}
+		if (sorted)
+			continue;
+		qsort(v, n, sizeof(*v), cmp_seq);
+		for (i = 0; i < n; i++) {
+			v[i]->qprev = i ? v[i - 1] : NULL;
+			v[i]->qnext = i + 1 < n ? v[i + 1] : NULL;
+		}
+		c->qhead[p] = v[0];
+		c->qtail[p] = v[n - 1];
+	}
+	free(v);
+	return 0;
+}
+
 int state_load(struct coord *c)
 {
 	size_t pos = 0;
 	const char *k;
 	void *v;
-	int rc = c->store->ops->load(c->store, load_cb, c);
+	int rc;
 
+	c->store->load_task_text = load_task_text;
+	c->loading = true;
+	rc = c->store->ops->load(c->store, load_cb, c);
+	c->loading = false;
+	c->store->load_task_text = NULL;
+	if (!rc)
+		rc = sort_queues(c);
 	if (rc)
 		return rc;
 	/* Charge the work of assigned and running tasks to their workers. A worker that does not

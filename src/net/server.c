@@ -21,6 +21,10 @@
  * arrive). MHD clears the pool for every request, so a smaller one is cheaper per request and per
  * idle long-poll connection than the default 32 KiB. */
 #define CONN_POOL (12u << 10)
+/* Connections at once: every worker holds one for its long-poll, and a coordinator serves 10,000
+ * workers (bench/RESULTS.md, "One million tasks"); the descriptors are raised to match at
+ * start-up (core.c) where the hard limit allows. */
+#define CONN_LIMIT 20000u
 
 struct suspended {
 	struct dtf_http_req *r;
@@ -772,7 +776,7 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 			s->d = MHD_start_daemon(
 			    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
 			    MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-			    s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+			    s, MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
 			    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL,
 			    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 			    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
@@ -783,19 +787,19 @@ struct dtf_http_server *dtf_http_server_start(const struct dtf_http_config *cfg,
 			s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request,
 						s, MHD_OPTION_SOCK_ADDR, addr,
 						MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-						MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
+						MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
 						MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 						(size_t)CONN_POOL, MHD_OPTION_CONNECTION_TIMEOUT,
 						(unsigned)120, MHD_OPTION_EXTERNAL_LOGGER, log_mhd,
 						NULL, MHD_OPTION_HTTPS_CERT_CALLBACK,
 						dtf_tls_cert_callback(), MHD_OPTION_END);
 	} else {
-		s->d = MHD_start_daemon(
-		    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-		    addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)8192, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL,
-		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_EXTERNAL_LOGGER,
-		    log_mhd, NULL, MHD_OPTION_END);
+		s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+					MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED,
+					on_completed, s, MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT,
+					MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_POOL,
+					MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+					MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL, MHD_OPTION_END);
 	}
 	if (!s->d) {
 		snprintf(err, errlen, "cannot listen on %s port %u (in use, or TLS unsupported)",

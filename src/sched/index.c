@@ -14,13 +14,51 @@
 
 /* ---- the signature of a task: everything a match depends on ---- */
 
+/* What json_dumps writes for v when it is cheap to know (an empty list or object, a string of
+ * plain characters: most tasks' type, hardware and requirements), into buf; NULL otherwise. */
+static const char *plain_dump(const json_t *v, char *buf, size_t cap)
+{
+	const char *s;
+	size_t n, i;
+
+	if ((json_is_array(v) && json_array_size(v) == 0))
+		return "[]";
+	if (json_is_object(v) && json_object_size(v) == 0)
+		return "{}";
+	/* requirements as most tasks have them. */
+	if (json_is_object(v) && json_object_size(v) == 1 &&
+	    json_is_array(json_object_get(v, "hardware")) &&
+	    json_array_size(json_object_get(v, "hardware")) == 0)
+		return "{\"hardware\":[]}";
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n + 3 > cap)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return NULL;
+	buf[0] = '"';
+	memcpy(buf + 1, s, n);
+	buf[n + 1] = '"';
+	buf[n + 2] = '\0';
+	return buf;
+}
+
 static void sig_part(struct sx_sigbuf *b, const json_t *v)
 {
-	char *s = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
-	size_t n = s ? strlen(s) : 0;
+	char plain[64];
+	const char *p = v ? plain_dump(v, plain, sizeof(plain)) : "";
+	char *s = p ? NULL : json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	size_t n;
 
+	if (!p)
+		p = s ? s : "";
+	n = strlen(p);
 	if (b->len + n + 2 <= sizeof(b->text)) {
-		memcpy(b->text + b->len, s ? s : "", n);
+		memcpy(b->text + b->len, p, n);
 		b->len += n;
 		b->text[b->len++] = '\x1f';
 		b->text[b->len] = '\0';

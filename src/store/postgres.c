@@ -840,10 +840,11 @@ static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum 
 					       (size_t)PQgetlength(res, i, 1));
 		PQclear(res);
 		if (rc) {
-			dtf_store_rows_flush(rows, (size_t)i - 1, kind, cb, arg);
+			dtf_store_rows_flush(rows, (size_t)i - 1, kind, cb, st->load_task_text,
+					     arg);
 			break;
 		}
-		rc = dtf_store_rows_flush(rows, (size_t)n, kind, cb, arg);
+		rc = dtf_store_rows_flush(rows, (size_t)n, kind, cb, st->load_task_text, arg);
 		if (n < DTF_STORE_LOAD_BATCH)
 			break;
 	}

@@ -58,14 +58,24 @@ static void *parse_main(void *arg)
 }
 
 int dtf_store_rows_flush(struct dtf_store_row *rows, size_t n, enum dtf_store_kind kind,
-			 dtf_store_load_cb cb, void *arg)
+			 dtf_store_load_cb cb, dtf_store_text_cb tcb, void *arg)
 {
 	struct parse_job job = {rows, n / 2, n};
 	pthread_t th;
-	bool threaded = n >= 64 && pthread_create(&th, NULL, parse_main, &job) == 0;
+	bool threaded;
 	size_t i;
 	int rc = 0;
 
+	if (tcb && kind == DTF_STORE_TASK) {
+		for (i = 0; i < n; i++) {
+			if (!rc)
+				rc = tcb(arg, rows[i].id, &rows[i].text, rows[i].len);
+			free(rows[i].id);
+			free(rows[i].text);
+		}
+		return rc;
+	}
+	threaded = n >= 64 && pthread_create(&th, NULL, parse_main, &job) == 0;
 	parse_rows(rows, 0, threaded ? n / 2 : n);
 	if (threaded)
 		pthread_join(th, NULL);

@@ -21,8 +21,9 @@ struct dtf_store_row {
  * row holds nothing). */
 int dtf_store_row_set(struct dtf_store_row *row, const char *id, const char *text, size_t len);
 /* Parses rows[0..n), hands each valid one to cb in order (a record that is not JSON is logged
- * and skipped), and frees them all, also past a callback's non-zero return (which it returns). */
+ * and skipped), and frees them all, also past a callback's non-zero return (which it returns).
+ * Tasks go unparsed to tcb instead when it is not NULL (st->load_task_text). */
 int dtf_store_rows_flush(struct dtf_store_row *rows, size_t n, enum dtf_store_kind kind,
-			 dtf_store_load_cb cb, void *arg);
+			 dtf_store_load_cb cb, dtf_store_text_cb tcb, void *arg);
 
 #endif

@@ -31,6 +31,7 @@ struct sq {
 	volatile bool stop;
 	int lockfd; /* holds the flock that keeps other coordinators out */
 	sqlite3_stmt *put_run, *put_task, *put_attempt, *put_worker;
+	sqlite3_stmt *put_task_seq; /* a task's row rewritten whole: its seq changed */
 	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *put_duration;
 };
@@ -160,6 +161,16 @@ static int migrate(struct dtf_store *st, struct sq *q)
 	return 0;
 }
 
+/* The index on tasks' seq that start-up reads them in order by: without it, sorting a million
+ * stored tasks spilled half a gigabyte to temporary files and took most of a restart (bench/
+ * RESULTS.md, "One million tasks"). Not a schema step: it changes no table and any version
+ * reads and writes the file with it, so a file that lacks it simply gets it (once, when it is
+ * opened: 3 s for a million tasks). */
+static int seq_index(struct dtf_store *st, struct sq *q)
+{
+	return sq_exec(st, q, "CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq)");
+}
+
 /* The WAL, in pages, past which the checkpointer waits for a pause in the writes to start it
  * over (64 MiB with 4 KiB pages). */
 #define WAL_RESTART_FRAMES 16384
@@ -260,6 +271,8 @@ static int sq_open(struct dtf_store *st, const char *path)
 	if (rc)
 		goto out;
 	rc = migrate(st, q);
+	if (!rc)
+		rc = seq_index(st, q);
 	if (rc)
 		goto out;
 #define PREP(stmt, sql)                                                                            \
@@ -273,8 +286,13 @@ static int sq_open(struct dtf_store *st, const char *path)
 	 * one table page and leaves the id index alone (REPLACE deletes and re-inserts both). */
 	PREP(put_task,
 	     "INSERT INTO tasks (id, seq, run_id, status, doc) VALUES (?1, ?2, ?3, ?4, ?5) "
-	     "ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, run_id = excluded.run_id, "
-	     "status = excluded.status, doc = excluded.doc");
+	     "ON CONFLICT(id) DO UPDATE SET run_id = excluded.run_id, "
+	     "status = excluded.status, doc = excluded.doc WHERE seq = excluded.seq");
+	/* Setting seq in the upsert rewrote its entry in tasks_seq at every update (3-5 µs a
+	 * task); a task's seq does not change, and when it does, put_task_row sees the upsert
+	 * change nothing and rewrites the row with this. */
+	PREP(put_task_seq, "UPDATE tasks SET seq = ?2, run_id = ?3, status = ?4, doc = ?5 "
+			   "WHERE id = ?1");
 	PREP(put_attempt,
 	     "INSERT OR REPLACE INTO attempts (task_id, attempt, doc) VALUES (?1, ?2, ?3)");
 	PREP(put_worker, "INSERT OR REPLACE INTO workers (id, doc) VALUES (?1, ?2)");
@@ -302,6 +320,7 @@ static void sq_close(struct dtf_store *st)
 	sqlite3_close(q->ckpt_db);
 	sqlite3_finalize(q->put_run);
 	sqlite3_finalize(q->put_task);
+	sqlite3_finalize(q->put_task_seq);
 	sqlite3_finalize(q->put_attempt);
 	sqlite3_finalize(q->put_worker);
 	sqlite3_finalize(q->begin);
@@ -368,33 +387,50 @@ static int sq_put_run(struct dtf_store *st, const char *id, const json_t *doc)
 	return step_reset(st, q, q->put_run, "put run");
 }
 
+/* Binds a task's row to s (put_task's and put_task_seq's parameters): doc serialized, or text. */
+static int bind_task(sqlite3_stmt *s, const char *id, int64_t seq, const char *run_id,
+		     const char *status, const json_t *doc, const char *text)
+{
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, seq);
+	if (run_id && *run_id)
+		sqlite3_bind_text(s, 3, run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 4, status, -1, SQLITE_STATIC);
+	if (text) {
+		sqlite3_bind_text(s, 5, text, -1, SQLITE_STATIC);
+		return 0;
+	}
+	return bind_doc(s, 5, doc) ? DTF_ENOMEM : 0;
+}
+
+static int put_task_row(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
+			const char *status, const json_t *doc, const char *text)
+{
+	struct sq *q = st->impl;
+	int rc = bind_task(q->put_task, id, seq, run_id, status, doc, text);
+
+	if (rc)
+		return rc;
+	rc = step_reset(st, q, q->put_task, "put task");
+	if (rc || sqlite3_changes(q->db) != 0)
+		return rc;
+	/* The row is there with another seq: the upsert's WHERE left it as it was. */
+	rc = bind_task(q->put_task_seq, id, seq, run_id, status, doc, text);
+	if (rc)
+		return rc;
+	return step_reset(st, q, q->put_task_seq, "put task");
+}
+
 static int sq_put_task(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
 		       const char *status, const json_t *doc)
 {
-	struct sq *q = st->impl;
-
-	sqlite3_bind_text(q->put_task, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q->put_task, 2, seq);
-	if (run_id && *run_id)
-		sqlite3_bind_text(q->put_task, 3, run_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q->put_task, 4, status, -1, SQLITE_STATIC);
-	if (bind_doc(q->put_task, 5, doc))
-		return DTF_ENOMEM;
-	return step_reset(st, q, q->put_task, "put task");
+	return put_task_row(st, id, seq, run_id, status, doc, NULL);
 }
 
 static int sq_put_task_text(struct dtf_store *st, const char *id, int64_t seq, const char *run_id,
 			    const char *status, const char *text)
 {
-	struct sq *q = st->impl;
-
-	sqlite3_bind_text(q->put_task, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q->put_task, 2, seq);
-	if (run_id && *run_id)
-		sqlite3_bind_text(q->put_task, 3, run_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q->put_task, 4, status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q->put_task, 5, text, -1, SQLITE_STATIC);
-	return step_reset(st, q, q->put_task, "put task");
+	return put_task_row(st, id, seq, run_id, status, NULL, text);
 }
 
 static int sq_put_attempt(struct dtf_store *st, const char *task_id, int attempt, const json_t *doc)
@@ -440,7 +476,7 @@ static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum 
 		if (rc)
 			break;
 		if (++n == DTF_STORE_LOAD_BATCH) {
-			rc = dtf_store_rows_flush(rows, n, kind, cb, arg);
+			rc = dtf_store_rows_flush(rows, n, kind, cb, st->load_task_text, arg);
 			n = 0;
 			if (rc)
 				break;
@@ -449,7 +485,7 @@ static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum 
 	if (!rc && r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = sq_err(st, q, "load");
 	if (n) {
-		int rc2 = dtf_store_rows_flush(rows, n, kind, cb, arg);
+		int rc2 = dtf_store_rows_flush(rows, n, kind, cb, st->load_task_text, arg);
 		if (!rc)
 			rc = rc2;
 	}

@@ -18,6 +18,12 @@ struct dtf_store;
  * workers. doc is borrowed for the call. Returning non-zero stops the load with that code. */
 typedef int (*dtf_store_load_cb)(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc);
 
+/* Optional (struct dtf_store.load_task_text, set by the caller before load()): called for each
+ * task instead of the load callback, with its stored text: text[0..len) and a NUL, malloc'd. The
+ * callee may keep the text (it then sets *text to NULL) and builds the task from it, so that the
+ * store need not parse every document into a tree. Non-zero stops the load with that code. */
+typedef int (*dtf_store_text_cb)(void *arg, const char *id, char **text, size_t len);
+
 /* Called once per duration history entry by load_durations(); non-zero stops it. */
 typedef int (*dtf_store_duration_cb)(void *arg, const char *name, const char *hw, double mean_s,
 				     int64_t n);
@@ -81,6 +87,7 @@ struct dtf_store {
 	char error[256]; /* the last backend error, for logs */
 	int64_t epoch;	 /* PostgreSQL, opened fenced: the leader's epoch each commit checks */
 	bool fenced;	 /* a commit found another leader's epoch: every write is refused */
+	dtf_store_text_cb load_task_text; /* see above; NULL: tasks are parsed for the callback */
 };
 
 /* Opens a store: "postgresql://…" or "postgres://…" selects PostgreSQL, anything else is an SQLite

@@ -18,3 +18,16 @@ assert_eq "$left" 0 "coordinator directories left behind"
 # A bad option value is refused.
 dtf bench --lease-max 0 > /dev/null 2>&1
 assert_eq "$?" 2 "exit status for --lease-max 0"
+
+# --port drives a coordinator that is already running: submit, then drain what it holds.
+dtf bench --phases drain > /dev/null 2>&1
+assert_eq "$?" 1 "exit status for drain without --port"
+start_coordinator --worker-auto-discovery
+port=$COORD_PORT
+dtf bench --port "$port" --phases submit --tasks 300 --batch 100 > attach.txt 2>&1 ||
+	fail "dtf bench --port submit: $(cat attach.txt)"
+assert_contains "$(cat attach.txt)" "submit:   300 tasks in batches of 100" "submit on --port"
+dtf bench --port "$port" --phases drain --tasks 300 --workers 2 --lease-max 16 > drain.txt 2>&1 ||
+	fail "dtf bench --port drain: $(cat drain.txt)"
+assert_contains "$(cat drain.txt)" "drain:    300 tasks by 2 workers leasing 16 at a time" "drain"
+assert_eq "$(metric 'dtf_tasks{status="completed"}')" 300 "tasks completed by the drain"

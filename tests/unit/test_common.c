@@ -57,6 +57,44 @@ static void test_json_split(void **state)
 	json_decref(l);
 }
 
+/* A map with borrowed keys keeps the caller's pointers (no copies), through growth and
+ * replacement, and frees none of them. */
+static void test_hmap_borrowed(void **state)
+{
+	static char keys[64][16];
+	char other[16] = "k-5";
+	struct dtf_hmap m;
+	const char *k;
+	void *v;
+	size_t pos = 0, seen = 0;
+	int i;
+
+	(void)state;
+	dtf_hmap_init_borrowed(&m);
+	for (i = 0; i < 64; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k-%d", i);
+		assert_int_equal(dtf_hmap_put(&m, keys[i], val(i)), 0);
+	}
+	assert_int_equal(m.count, 64);
+	while ((pos = dtf_hmap_next(&m, pos, &k, &v)) != 0) {
+		assert_ptr_equal(k, keys[atoi(k + 2)]);
+		seen++;
+	}
+	assert_int_equal(seen, 64);
+	/* Replaced by a value that holds its key elsewhere: the entry takes the new key. */
+	assert_int_equal(dtf_hmap_put(&m, other, val(99)), 0);
+	assert_ptr_equal(dtf_hmap_get(&m, "k-5"), val(99));
+	for (pos = 0; (pos = dtf_hmap_next(&m, pos, &k, &v)) != 0;)
+		if (v == val(99))
+			assert_ptr_equal(k, other);
+	assert_ptr_equal(dtf_hmap_del(&m, "k-7"), val(7));
+	assert_null(dtf_hmap_get(&m, "k-7"));
+	assert_string_equal(keys[7], "k-7");
+	dtf_hmap_release(&m);
+	assert_true(m.borrowed);
+	assert_int_equal(m.count, 0);
+}
+
 static void test_hmap_many_keys(void **state)
 {
 	struct dtf_hmap m;
@@ -819,15 +857,16 @@ static void test_yaml_key_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_split),	 cmocka_unit_test(test_hmap_many_keys),
-	    cmocka_unit_test(test_hmap_churn),	 cmocka_unit_test(test_buf_cap),
-	    cmocka_unit_test(test_buf_grows),	 cmocka_unit_test(test_buf_shquote),
-	    cmocka_unit_test(test_json_depth),	 cmocka_unit_test(test_json_writer),
-	    cmocka_unit_test(test_json_reader),	 cmocka_unit_test(test_json_errors),
-	    cmocka_unit_test(test_json_getters), cmocka_unit_test(test_rfc3339),
-	    cmocka_unit_test(test_valid_id),	 cmocka_unit_test(test_parse_seconds),
-	    cmocka_unit_test(test_yaml_types),	 cmocka_unit_test(test_yaml_errors),
-	    cmocka_unit_test(test_yaml_load),	 cmocka_unit_test(test_yaml_key_line),
+	    cmocka_unit_test(test_json_split),	  cmocka_unit_test(test_hmap_many_keys),
+	    cmocka_unit_test(test_hmap_borrowed), cmocka_unit_test(test_hmap_churn),
+	    cmocka_unit_test(test_buf_cap),	  cmocka_unit_test(test_buf_grows),
+	    cmocka_unit_test(test_buf_shquote),	  cmocka_unit_test(test_json_depth),
+	    cmocka_unit_test(test_json_writer),	  cmocka_unit_test(test_json_reader),
+	    cmocka_unit_test(test_json_errors),	  cmocka_unit_test(test_json_getters),
+	    cmocka_unit_test(test_rfc3339),	  cmocka_unit_test(test_valid_id),
+	    cmocka_unit_test(test_parse_seconds), cmocka_unit_test(test_yaml_types),
+	    cmocka_unit_test(test_yaml_errors),	  cmocka_unit_test(test_yaml_load),
+	    cmocka_unit_test(test_yaml_key_line),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);

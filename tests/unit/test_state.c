@@ -605,6 +605,83 @@ static void test_reload_lost_worker(void **state)
 	assert_int_equal(task_of(c, "b")->status, TS_FAILED);
 }
 
+/* A restart reads most pending tasks from their stored text without parsing them into a tree
+ * (taskdoc.c's scan): every task's document, fields, queue and index entry are what they were. */
+static void test_reload_keeps_documents(void **state)
+{
+	static const char *const ids[] = {"plain", "named", "escaped", "hw",
+					  "req",   "later", "done"};
+	struct coord_fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w;
+	char *before[7], buf[128];
+	json_t *tasks;
+	size_t i;
+
+	add_run(c, "r1");
+	add_task(c, "plain", "r1", 5, NULL);
+	add_task(c, "named", "r1", 2,
+		 "{\"name\": \"n-1\", \"user\": \"u\", \"project\": \"p\", "
+		 "\"params\": {\"model\": \"m\"}, \"max_retries\": 2}");
+	add_task(c, "escaped", "r1", 5, "{\"name\": \"a \\\"q\\\" \\u00e9\"}");
+	add_task(c, "hw", "r1", 5, "{\"hardware\": \"cuda\"}");
+	add_task(c, "req", "r1", 5, "{\"requirements\": {\"cpu\": 2}}");
+	add_task(c, "later", NULL, 2, NULL);
+	add_task(c, "done", "r1", 5, NULL);
+	assert_int_equal(txn_begin(c), 0);
+	state_set_status(c, task_of(c, "done"), TS_COMPLETED);
+	assert_int_equal(state_save_task(c, task_of(c, "done")), 0);
+	assert_int_equal(txn_commit(c), 0);
+	for (i = 0; i < 7; i++) {
+		json_t *d = task_doc_copy(task_of(c, ids[i]));
+		before[i] = json_dumps(d, JSON_COMPACT);
+		json_decref(d);
+	}
+
+	c = coord_fixture_reopen(f);
+	assert_int_equal(state_load(c), 0);
+	assert_int_equal(c->tasks.count, 7);
+	assert_counts(c->counts, 6, 0, 0, 1, 0, 0);
+	assert_int_equal(state_run(c, "r1")->total, 6);
+	assert_int_equal(c->next_seq, 8);
+	/* Kept as text, with the fields the scheduler reads. */
+	assert_null(task_of(c, "plain")->jdoc);
+	assert_non_null(task_of(c, "plain")->text);
+	assert_null(task_of(c, "named")->jdoc);
+	assert_int_equal(task_of(c, "named")->sx.priority, 2);
+	assert_int_equal(task_of(c, "named")->max_retries, 2);
+	assert_int_equal(task_of(c, "named")->max_requeues, DTF_MAX_REQUEUES);
+	assert_string_equal(sx_task_name(&task_of(c, "named")->sx), "n-1");
+	assert_string_equal(task_of(c, "named")->sx.user, "u");
+	assert_string_equal(task_of(c, "named")->sx.project, "p");
+	assert_string_equal(task_of(c, "named")->type, "command");
+	assert_string_equal(task_of(c, "named")->run_id, "r1");
+	assert_string_equal(sx_task_name(&task_of(c, "escaped")->sx), "a \"q\" \xc3\xa9");
+	assert_int_equal(task_of(c, "hw")->sx.nhw, 1);
+	assert_non_null(task_of(c, "hw")->jdoc); /* its hardware list is borrowed from it */
+	assert_true(task_of(c, "req")->sx.cpu == 2);
+	for (i = 0; i < 7; i++) {
+		json_t *d = task_doc_copy(task_of(c, ids[i]));
+		char *after = json_dumps(d, JSON_COMPACT);
+		assert_string_equal(after, before[i]);
+		free(after);
+		free(before[i]);
+		json_decref(d);
+	}
+	assert_string_equal(queue_of(c, 2, buf, sizeof(buf)), "named,later");
+	assert_string_equal(queue_of(c, 5, buf, sizeof(buf)), "plain,escaped,hw,req");
+	/* Leased in priority, then submission order; their documents parse when leased. */
+	w = add_worker(c, "w1", 8);
+	w->hardware = json_object_get(json_object_get(w->doc, "capabilities"), "hardware");
+	tasks = coord_fixture_lease(c, w, 3);
+	assert_int_equal(json_array_size(tasks), 3);
+	assert_string_equal(dtf_json_str(json_array_get(tasks, 0), "id", ""), "named");
+	assert_string_equal(dtf_json_str(json_array_get(tasks, 1), "id", ""), "later");
+	assert_string_equal(dtf_json_str(json_array_get(tasks, 2), "id", ""), "plain");
+	assert_string_equal(dtf_json_str(json_array_get(tasks, 0), "status", ""), "assigned");
+	json_decref(tasks);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -621,6 +698,7 @@ int main(void)
 	    coord_fixture_test(test_default_max_requeues),
 	    coord_fixture_test(test_reload_from_store),
 	    coord_fixture_test(test_reload_lost_worker),
+	    coord_fixture_test(test_reload_keeps_documents),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);
