@@ -304,45 +304,56 @@ static int load_keys(struct coord *c, struct dtf_keyset *ks, char *err, size_t e
 	return 0;
 }
 
-int api_keys_save(struct dtf_api *a)
-{
-	char tmp[4200];
-	json_t *doc, *rev;
-	char *text;
-	int fd, rc = 0;
-	size_t len;
+/* The key set's document in the store (core_keys_store): the keys added through the API (their
+ * SHA-256s, never the secrets) and the configured keys revoked through it. A later release that
+ * changes it raises format, and this one then refuses to start on it rather than read part of it
+ * (a revocation it did not understand would bring a key back). */
+#define KEYS_FORMAT 1
 
-	if (!a->keys_path[0])
-		return 0;
-	doc = dtf_keyset_export(a->keys, "api");
-	/* With configured keys revoked, {"keys", "revoked_config"}: a release that knows only the
-	 * list refuses the file rather than take a revocation for a key. */
-	rev = dtf_keyset_export_revoked(a->keys);
-	if (json_array_size(rev) > 0)
-		doc = json_pack("{s:o,s:o}", "keys", doc, "revoked_config", rev);
-	else
-		json_decref(rev);
-	text = json_dumps(doc, JSON_INDENT(1));
+int api_keys_save(struct dtf_api *a, struct core_err *e)
+{
+	json_t *doc = json_pack("{s:i,s:o,s:o}", "format", KEYS_FORMAT, "keys",
+				dtf_keyset_export(a->keys, "api"), "revoked_config",
+				dtf_keyset_export_revoked(a->keys));
+	int rc;
+
+	if (!doc)
+		return core_fail(e, DTF_ENOMEM, "unavailable", "out of memory");
+	rc = core_keys_store(a->c, doc, e);
 	json_decref(doc);
-	if (!text)
-		return DTF_ENOMEM;
-	len = strlen(text);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", a->keys_path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0 ||
-	    rename(tmp, a->keys_path) != 0) {
-		log_error("cannot keep the keys added through the API in %s", a->keys_path);
-		rc = DTF_EIO;
-	}
-	if (fd >= 0)
-		close(fd);
-	free(text);
+	if (rc)
+		log_error("the keys changed through the API were not stored: %s", e->msg);
 	return rc;
 }
 
-/* Reads the keys kept by api_keys_save(), if any. */
-static int load_kept_keys(struct dtf_api *a, char *err, size_t errlen)
+/* Adds the kept keys of doc (the store's, or a side file's of an earlier release: a bare list,
+ * or {"keys", "revoked_config"}) to a->keys. */
+static int import_keys(struct dtf_api *a, const json_t *doc, const char *from, char *err,
+		       size_t errlen)
 {
+	const json_t *f = json_object_get(doc, "format");
+
+	if (!json_is_object(doc))
+		return dtf_keyset_import(a->keys, doc, "api", err, errlen);
+	if (f && (!json_is_integer(f) || json_integer_value(f) > KEYS_FORMAT)) {
+		snprintf(err, errlen,
+			 "the keys kept in %s are of a newer format than this dtf's (%d): "
+			 "start a newer dtf",
+			 from, KEYS_FORMAT);
+		return DTF_EINVAL;
+	}
+	if (dtf_keyset_import(a->keys, json_object_get(doc, "keys"), "api", err, errlen))
+		return DTF_EINVAL;
+	return dtf_keyset_import_revoked(a->keys, json_object_get(doc, "revoked_config"), err,
+					 errlen);
+}
+
+/* An SQLite store of an earlier release kept the keys in <db-path>.keys: read once, while the
+ * store holds no key set, and stored (the file is not read again and may be removed). */
+static int import_side_file(struct dtf_api *a, char *err, size_t errlen)
+{
+	struct coord *c = a->c;
+	struct core_err e;
 	struct stat st;
 	char *text = NULL;
 	size_t len;
@@ -364,14 +375,42 @@ static int load_kept_keys(struct dtf_api *a, char *err, size_t errlen)
 	free(text);
 	if (!doc)
 		return DTF_EPARSE;
-	if (json_is_object(doc)) {
-		rc = dtf_keyset_import(a->keys, json_object_get(doc, "keys"), "api", err, errlen);
-		if (!rc)
-			rc = dtf_keyset_import_revoked(
-			    a->keys, json_object_get(doc, "revoked_config"), err, errlen);
-	} else {
-		rc = dtf_keyset_import(a->keys, doc, "api", err, errlen);
+	rc = import_keys(a, doc, a->keys_path, err, errlen);
+	json_decref(doc);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	rc = api_keys_save(a, &e);
+	pthread_mutex_unlock(&c->lock);
+	if (rc) {
+		snprintf(err, errlen, "cannot store the keys of %s: %s", a->keys_path, e.msg);
+		return rc;
 	}
+	log_info("the keys kept in %s are now in the store: the file is not read any more and "
+		 "may be removed",
+		 a->keys_path);
+	return 0;
+}
+
+/* Reads the keys kept by api_keys_save() from the store, else those of an earlier release's side
+ * file. */
+static int load_kept_keys(struct dtf_api *a, char *err, size_t errlen)
+{
+	struct coord *c = a->c;
+	struct core_err e;
+	json_t *doc;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = core_keys_stored(c, &doc, &e);
+	pthread_mutex_unlock(&c->lock);
+	if (rc) {
+		snprintf(err, errlen, "%s", e.msg);
+		return rc;
+	}
+	if (!doc)
+		return import_side_file(a, err, errlen);
+	rc = import_keys(a, doc, "the store", err, errlen);
 	json_decref(doc);
 	return rc;
 }

@@ -24,12 +24,14 @@ struct dtf_api {
 	size_t nheld, cap;
 	struct dtf_http_route *routes; /* api_routes and the other front-ends' tables, joined */
 	struct dtf_keyset *keys;       /* the API keys with their roles (docs/auth.md) */
-	char keys_path[4096];	       /* where keys added through the API are kept, or "" */
+	char keys_path[4096];	       /* an earlier release's side file of kept keys, or "" */
 };
 
-/* Keeps the keys added through the API (their SHA-256s, never the secrets) in a->keys_path,
- * mode 0600, replaced atomically. 0 or DTF_EIO (logged). */
-int api_keys_save(struct dtf_api *a);
+/* Keeps the keys added through the API (their SHA-256s, never the secrets) and the configured
+ * keys revoked through it in the store, inside the request's transaction (core_keys_store): its
+ * reply waits for the commit. Called with the core's lock held. 0 or a DTF_E* code in e
+ * (logged). */
+int api_keys_save(struct dtf_api *a, struct core_err *e);
 
 /* Starts serving c's configuration (host, port, keys, TLS) and registers the front-end's hooks
  * with the core (c->fe). The server answers api_routes and, after them, the routes of the

@@ -53,6 +53,8 @@ static bool labels_text(const json_t *labels, char *out, size_t len)
  * without a secret one is made (32 random bytes, hex) and shown in this reply only. */
 void api_h_keys_add(struct dtf_http_req *r)
 {
+	struct coord *c = api_core(r);
+	struct core_err e;
 	json_t *body = api_body_json(r);
 	const char *name, *role, *project, *secret, *pattern;
 	char made[65], err[256], labels[256];
@@ -110,12 +112,17 @@ void api_h_keys_add(struct dtf_http_req *r)
 		      ? dtf_wall_ms() + (long long)(dtf_json_num(body, "expires_in_s", 0) * 1000)
 		      : 0;
 	dtf_keyset_limit(keys_of(r), name, pattern, labels, expires);
-	api_keys_save(r->app);
 	log_info("key '%s' (%s) added by key '%s'", name, dtf_role_name(rl), r->key.name);
-	dtf_http_reply_json(r, 201,
-			    json_pack("{s:s,s:s,s:s*,s:s*}", "name", name, "role",
-				      dtf_role_name(rl), "project", project, "secret",
-				      secret == made ? made : NULL));
+	pthread_mutex_lock(&c->lock);
+	/* Not stored (503), the key works until a restart only. */
+	if (api_keys_save(r->app, &e))
+		api_reply_err(r, &e);
+	else
+		dtf_http_reply_json(r, 201,
+				    json_pack("{s:s,s:s,s:s*,s:s*}", "name", name, "role",
+					      dtf_role_name(rl), "project", project, "secret",
+					      secret == made ? made : NULL));
+	pthread_mutex_unlock(&c->lock);
 out:
 	memset(made, 0, sizeof(made));
 	json_decref(body);
@@ -123,13 +130,22 @@ out:
 
 void api_h_keys_revoke(struct dtf_http_req *r)
 {
+	struct coord *c = api_core(r);
+	struct core_err e;
+
 	if (dtf_keyset_revoke(keys_of(r), r->param[0]) != 0) {
 		dtf_http_reply_error(r, 404, "key_not_found", "no live key '%s'", r->param[0]);
 		return;
 	}
 	log_info("key '%s' revoked by key '%s'", r->param[0], r->key.name);
-	api_keys_save(r->app);
-	dtf_http_reply_json(r, 200, json_pack("{s:s,s:b}", "name", r->param[0], "revoked", 1));
+	pthread_mutex_lock(&c->lock);
+	/* Not stored (503), the key is refused until a restart only. */
+	if (api_keys_save(r->app, &e))
+		api_reply_err(r, &e);
+	else
+		dtf_http_reply_json(r, 200,
+				    json_pack("{s:s,s:b}", "name", r->param[0], "revoked", 1));
+	pthread_mutex_unlock(&c->lock);
 }
 
 void api_h_worker_revoke(struct dtf_http_req *r)

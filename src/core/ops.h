@@ -149,6 +149,13 @@ int core_worker_revoke(struct coord *c, const char *id, json_t **reply, struct c
 /* Turns workers' JWTs on with HS256 secret key (keylen bytes, at most 32 used) and lifetime
  * ttl_s. */
 void core_auth_setup(struct coord *c, const unsigned char *key, size_t keylen, double ttl_s);
+/* The API key set's document (the front-end's format: hashes and revocations, never a secret)
+ * written in the store inside the current transaction: with the request's other changes, whose
+ * reply the front-end holds until the commit (keystore.c). 0 or DTF_ESTORE. */
+int core_keys_store(struct coord *c, const json_t *doc, struct core_err *e);
+/* The stored key set's document (a new reference), or *doc NULL when none was ever stored; a
+ * document that cannot be read is DTF_ESTORE. */
+int core_keys_stored(struct coord *c, json_t **doc, struct core_err *e);
 /* A heartbeat of w (resources, draining, what it runs); *reply gets what the worker must do. */
 json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *body);
 /* A lease by worker worker_id (its credentials as for core_worker_auth, checked after the

@@ -85,9 +85,16 @@ static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS outbox (id text PRIMARY KEY, seq bigint NOT NULL,"
     " doc text NOT NULL);";
 
-/* Version 2: the browser benchmarks' performance history. */
+/* Version 2: the browser benchmarks' performance history and the coordinator's own documents
+ * (meta_docs, the name the SQLite store has for it). */
 static const char schema_v2[] =
-    "CREATE TABLE IF NOT EXISTS browser_perf (key text PRIMARY KEY, doc text NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS browser_perf (key text PRIMARY KEY, doc text NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS meta_docs (key text PRIMARY KEY, doc text NOT NULL);";
+
+/* What version 2 gained after databases were made at version 2 by builds before its release
+ * (run at each open of such a database, under the lock; idempotent). */
+static const char schema_v2_late[] =
+    "CREATE TABLE IF NOT EXISTS meta_docs (key text PRIMARY KEY, doc text NOT NULL);";
 
 static const char *const migrations[] = {schema_v1, schema_v2};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -131,6 +138,10 @@ static const struct {
     {"fence", "SELECT dtf_fence($1::bigint)", 1},
     {"put_browser_perf",
      "INSERT INTO browser_perf (key, doc) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
+     "doc = excluded.doc",
+     2},
+    {"put_meta",
+     "INSERT INTO meta_docs (key, doc) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
      "doc = excluded.doc",
      2},
     {"bulk_runs",
@@ -229,7 +240,7 @@ static int migrate(struct dtf_store *st, struct pg *p)
 		return DTF_ESTORE;
 	}
 	if (v == SCHEMA_VERSION)
-		return 0;
+		return pg_exec(st, p, "migrate", schema_v2_late);
 	rc = pg_exec(st, p, "begin", "BEGIN");
 	for (i = v; i < SCHEMA_VERSION && !rc; i++)
 		rc = pg_exec(st, p, "migrate", migrations[i]);
@@ -792,6 +803,13 @@ static int pg_put_browser_perf(struct dtf_store *st, const char *key, const json
 	return send_doc(st, st->impl, "put_browser_perf", 2, v, doc);
 }
 
+static int pg_put_meta(struct dtf_store *st, const char *key, const json_t *doc)
+{
+	const char *v[2] = {key, NULL};
+
+	return send_doc(st, st->impl, "put_meta", 2, v, doc);
+}
+
 /* Runs a query that reads (outside any pipeline) and returns its result, or NULL with the error
  * recorded. The caller PQclear()s it. */
 static PGresult *query(struct dtf_store *st, struct pg *p, const char *what, const char *sql)
@@ -924,6 +942,30 @@ static int pg_load_browser_perf(struct dtf_store *st,
 	return rc;
 }
 
+/* A document that does not parse stops the load (see sqlite.c's sq_load_meta). */
+static int pg_load_meta(struct dtf_store *st, int (*cb)(void *arg, const char *key, json_t *doc),
+			void *arg)
+{
+	PGresult *res = query(st, st->impl, "load meta_docs", "SELECT key, doc FROM meta_docs");
+	int i, rc = 0;
+
+	if (!res)
+		return DTF_ESTORE;
+	for (i = 0; i < PQntuples(res) && !rc; i++) {
+		json_t *doc = parse_doc(res, i, 1, "meta_docs");
+		if (!doc) {
+			snprintf(st->error, sizeof(st->error),
+				 "meta_docs record %s is not valid JSON", PQgetvalue(res, i, 0));
+			rc = DTF_ESTORE;
+			break;
+		}
+		rc = cb(arg, PQgetvalue(res, i, 0), doc);
+		json_decref(doc);
+	}
+	PQclear(res);
+	return rc;
+}
+
 static int pg_load_durations(struct dtf_store *st, dtf_store_duration_cb cb, void *arg)
 {
 	PGresult *res = query(st, st->impl, "load durations",
@@ -982,4 +1024,6 @@ const struct dtf_store_ops dtf_store_postgres_ops = {
     .load_outbox = pg_load_outbox,
     .put_browser_perf = pg_put_browser_perf,
     .load_browser_perf = pg_load_browser_perf,
+    .put_meta = pg_put_meta,
+    .load_meta = pg_load_meta,
 };

@@ -54,9 +54,16 @@ static const char schema_v1[] =
     "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
     " doc TEXT NOT NULL);";
 
-/* Version 2: the browser benchmarks' performance history. */
+/* Version 2: the browser benchmarks' performance history and the coordinator's own documents
+ * (meta_docs: meta's name was taken by version 1's key/value table). */
 static const char schema_v2[] =
-    "CREATE TABLE IF NOT EXISTS browser_perf (key TEXT PRIMARY KEY, doc TEXT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS browser_perf (key TEXT PRIMARY KEY, doc TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS meta_docs (key TEXT PRIMARY KEY, doc TEXT NOT NULL);";
+
+/* What version 2 gained after files were made at version 2 by builds before its release (run at
+ * each open of such a file; idempotent). */
+static const char schema_v2_late[] =
+    "CREATE TABLE IF NOT EXISTS meta_docs (key TEXT PRIMARY KEY, doc TEXT NOT NULL);";
 
 static int sq_err(struct dtf_store *st, struct sq *q, const char *what)
 {
@@ -134,7 +141,7 @@ static int migrate(struct dtf_store *st, struct sq *q)
 		return DTF_ESTORE;
 	}
 	if (v == SCHEMA_VERSION && recorded)
-		return 0;
+		return sq_exec(st, q, schema_v2_late);
 	rc = sq_exec(st, q, "BEGIN IMMEDIATE");
 	if (rc)
 		return rc;
@@ -605,6 +612,54 @@ static int sq_load_browser_perf(struct dtf_store *st,
 	return rc;
 }
 
+static int sq_put_meta(struct dtf_store *st, const char *key, const json_t *doc)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO meta_docs (key, doc) VALUES (?1, ?2)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare put meta_docs");
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (bind_doc(s, 2, doc)) {
+		sqlite3_finalize(s);
+		return DTF_ENOMEM;
+	}
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, "put meta_docs");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Unlike the histories, a document that does not parse stops the load: these documents hold
+ * revocations, and skipping one would bring a revoked key back. */
+static int sq_load_meta(struct dtf_store *st, int (*cb)(void *arg, const char *key, json_t *doc),
+			void *arg)
+{
+	struct sq *q = st->impl;
+	sqlite3_stmt *s = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT key, doc FROM meta_docs", -1, &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, "prepare load meta_docs");
+	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(s, 0);
+		const char *text = (const char *)sqlite3_column_text(s, 1);
+		json_t *doc =
+		    json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 1), 0, NULL);
+		if (!doc) {
+			snprintf(st->error, sizeof(st->error),
+				 "meta_docs record %s is not valid JSON", key ? key : "");
+			rc = DTF_ESTORE;
+			break;
+		}
+		rc = cb(arg, key ? key : "", doc);
+		json_decref(doc);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 static int sq_put_duration(struct dtf_store *st, const char *name, const char *hw, double mean_s,
 			   int64_t n)
 {
@@ -724,4 +779,6 @@ const struct dtf_store_ops dtf_store_sqlite_ops = {
     .load_outbox = sq_load_outbox,
     .put_browser_perf = sq_put_browser_perf,
     .load_browser_perf = sq_load_browser_perf,
+    .put_meta = sq_put_meta,
+    .load_meta = sq_load_meta,
 };

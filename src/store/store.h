@@ -76,6 +76,13 @@ struct dtf_store_ops {
 	int (*put_browser_perf)(struct dtf_store *st, const char *key, const json_t *doc);
 	int (*load_browser_perf)(struct dtf_store *st,
 				 int (*cb)(void *arg, const char *key, json_t *doc), void *arg);
+	/* Small documents of the coordinator's own, one per key (schema version 2, table
+	 * meta_docs): the API keys added or revoked through the API (core/keystore.c). put
+	 * inserts or replaces inside the caller's transaction; load calls cb once per key. May be
+	 * NULL in a backend without it. */
+	int (*put_meta)(struct dtf_store *st, const char *key, const json_t *doc);
+	int (*load_meta)(struct dtf_store *st, int (*cb)(void *arg, const char *key, json_t *doc),
+			 void *arg);
 };
 
 /* The schema version both backends migrate a database to (each backend's list of steps). */

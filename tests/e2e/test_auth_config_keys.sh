@@ -3,8 +3,9 @@
 # limits `dtf keys add` gives (";worker-pattern=GLOB;labels=k=v,k=v;expires=TIME" after the
 # role): an enrollment key registers only matching workers with the labels asked for, and an
 # expired key is refused. A configured key revoked through the API stays revoked across SIGHUP
-# and a restart (its revocation is kept beside the store, by name and SHA-256), and
-# `dtf keys list` says to remove it from the configuration.
+# and a restart (its revocation is kept in the store, by name and SHA-256), and `dtf keys list`
+# says to remove it from the configuration. An earlier release's side file <db-path>.keys is
+# imported into the store once (refused when others may read it); a newer format is refused.
 . "$(dirname "$0")/lib.sh"
 
 A=adm-secret-Rf52 E=enr-secret-Gx17 Y=yml-secret-Pq90 R=ro-secret-Uw33 O=old-secret-Mk08
@@ -54,8 +55,10 @@ assert_eq "$(kcall "$R" GET /api/v1/tasks)" 401 "the revoked configured key"
 kill -HUP "$COORD_PID"
 wait_for -t 10 -m "the keys to be reloaded" grep -q "keys reloaded" "$COORD_LOG"
 assert_eq "$(kcall "$R" GET /api/v1/tasks)" 401 "the revoked configured key after SIGHUP"
-[ "$(stat -c %a "$COORD_DB.keys")" = 600 ] || fail "the kept keys' file is not 0600"
-grep -q -- "$R" "$COORD_DB.keys" && fail "the kept keys' file holds a secret"
+/usr/bin/python3 -c 'import sqlite3, sys; r = sqlite3.connect(sys.argv[1]).execute("SELECT doc FROM meta_docs WHERE key = ?", ("api_keys",)).fetchone(); print(r[0] if r else "")' "$COORD_DB" > "$T/kept"
+grep -q '"revoked_config"' "$T/kept" || fail "the store does not keep the revocation: $(cat "$T/kept")"
+grep -q -- "$R" "$T/kept" && fail "the kept keys hold a secret"
+[ -e "$COORD_DB.keys" ] && fail "the keys are kept in a side file"
 stop_coordinator
 start_coordinator "${ARGS[@]}"
 assert_eq "$(kcall "$R" GET /api/v1/tasks)" 401 "the revoked configured key after a restart"
@@ -73,4 +76,49 @@ stop_coordinator
 start_coordinator "${ARGS[@]}"
 assert_eq "$(kcall "$R2" GET /api/v1/tasks)" 200 "the configured key with a new secret"
 assert_eq "$(kcall "$R" GET /api/v1/tasks)" 401 "the old secret of the revoked key"
+
+# --- an earlier release's <db-path>.keys, imported once ---
+M=mig-secret-Hv40
+assert_eq "$(kcall "$A" POST /api/v1/keys -H 'Content-Type: application/json' \
+	--data "{\"name\": \"mig\", \"role\": \"read\", \"secret\": \"$M\"}")" 201 "adding a key"
+dtf keys revoke yk --coordinator "$URL" --api-key "$A" > /dev/null || fail "dtf keys revoke yk failed"
+stop_coordinator
+# The stored document as that release wrote its file (no "format"), and no row in the store.
+/usr/bin/python3 - "$COORD_DB" <<'EOF'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+doc = json.loads(db.execute("SELECT doc FROM meta_docs WHERE key = 'api_keys'").fetchone()[0])
+del doc["format"]
+open(sys.argv[1] + ".keys", "w").write(json.dumps(doc))
+db.execute("DELETE FROM meta_docs")
+db.commit()
+EOF
+chmod 644 "$COORD_DB.keys"
+out=$(timeout 30 "$DTF_BIN" coordinator --port 0 --db-path "$COORD_DB" "${ARGS[@]}" 2>&1) &&
+	fail "the coordinator started with a side file others may read"
+assert_contains "$out" "chmod 600" "the refusal of a side file others may read"
+chmod 600 "$COORD_DB.keys"
+start_coordinator "${ARGS[@]}"
+grep -q "are now in the store" "$COORD_LOG" || fail "the import of the side file is not logged"
+assert_eq "$(kcall "$M" GET /api/v1/tasks)" 200 "a key of the side file after the import"
+assert_eq "$(reg "$Y" '{"worker_id": "y-2", "hostname": "h"}')" 401 "a revocation of the side file"
+stop_coordinator
+rm "$COORD_DB.keys"
+start_coordinator "${ARGS[@]}"
+assert_eq "$(kcall "$M" GET /api/v1/tasks)" 200 "an imported key once the side file is gone"
+assert_eq "$(reg "$Y" '{"worker_id": "y-3", "hostname": "h"}')" 401 \
+	"an imported revocation once the side file is gone"
+stop_coordinator
+# A key set of a newer format is refused rather than read in part.
+/usr/bin/python3 - "$COORD_DB" <<'EOF'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+doc = json.loads(db.execute("SELECT doc FROM meta_docs WHERE key = 'api_keys'").fetchone()[0])
+doc["format"] = 99
+db.execute("UPDATE meta_docs SET doc = ? WHERE key = 'api_keys'", (json.dumps(doc),))
+db.commit()
+EOF
+out=$(timeout 30 "$DTF_BIN" coordinator --port 0 --db-path "$COORD_DB" "${ARGS[@]}" 2>&1) &&
+	fail "the coordinator started with keys of a newer format"
+assert_contains "$out" "newer format" "the refusal of a newer format"
 log "ok"

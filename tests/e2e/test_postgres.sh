@@ -3,7 +3,9 @@
 # (submit-task, workers running real tasks, wait-completion, JUnit and JSON exports, the report),
 # a second coordinator on the same database refused, and a coordinator killed with SIGKILL in the
 # middle of a run and restarted on the same database: every acknowledged task and result is
-# there, and every task completes exactly once.
+# there, and every task completes exactly once. Then keys: one added through the API and a
+# configured one revoked through it are kept in the database, across a restart and by a standby
+# that takes over.
 . "$(dirname "$0")/lib.sh"
 . "$DTF_SOURCE_DIR/tests/e2e/pg_lib.sh"
 
@@ -109,3 +111,43 @@ EOF
 # The report of the first run still reads from the restarted coordinator.
 out=$(dtf client wait-completion --run "$RUN1" 2>/dev/null)
 assert_contains "$out" "5 tests: 4 passed, 1 failed" "the first run's summary after the restart"
+
+# --- keys added and revoked through the API are kept in the database ---
+for w in worker-1 worker-2; do kill "${WORKER_PID[$w]}" 2>/dev/null; done
+stop_coordinator
+A=adm-secret-Qx81
+R=ro-secret-Lm27
+K=added-secret-Zp64
+KEYS=(--api-key "adm:admin:$A" --api-key "ro:read:$R")
+kcall() { # kcall KEY METHOD PATH [curl args…]: the status code, the body in $T/body
+	local k=$1 m=$2 p=$3
+	shift 3
+	curl -s -o "$T/body" -w '%{http_code}' -X "$m" --max-time 10 -H "Authorization: Bearer $k" "$@" "$URL$p"
+}
+keys_hold() { # the added key works and the revoked one does not, on $URL
+	[ "$(kcall "$K" GET /api/v1/tasks)" = 200 ] && [ "$(kcall "$R" GET /api/v1/tasks)" = 401 ]
+}
+start_coordinator "${KEYS[@]}"
+assert_eq "$(kcall "$A" POST /api/v1/keys -H 'Content-Type: application/json' \
+	--data "{\"name\": \"added\", \"role\": \"read\", \"secret\": \"$K\"}")" 201 "adding a key"
+assert_eq "$(kcall "$A" DELETE /api/v1/keys/ro)" 200 "revoking the configured key ro"
+keys_hold || fail "the added key or the revocation does not hold before the restart"
+doc=$(psql "$PG_URL" -qAt -c "SELECT doc FROM meta_docs WHERE key = 'api_keys'")
+assert_contains "$doc" '"revoked_config"' "the kept key set in PostgreSQL"
+case "$doc" in *"$K"* | *"$R"* | *"$A"*) fail "a secret is in the database" ;; esac
+stop_coordinator
+start_coordinator "${KEYS[@]}"
+keys_hold || fail "the added key or the revocation was lost at a restart"
+# A standby with the same configuration takes over from the killed leader.
+pf="$T/standby.port"
+"$DTF_BIN" coordinator --port 0 --port-file "$pf" --db-url "$PG_URL" --standby \
+	--heartbeat-interval 0.5 "${KEYS[@]}" >> "$T/coord-standby.log" 2>&1 &
+SB_PID=$!
+track_pid "$SB_PID"
+wait_for -t 20 -m "the standby to write its port file" port_file_ready "$pf" "$SB_PID"
+stop_coordinator KILL
+URL="http://127.0.0.1:$(head -n1 "$pf")"
+leads() { [ "$(curl -s --max-time 2 "$URL/healthz" | jq_py 'd.get("role", "")' 2>/dev/null)" = leader ]; }
+wait_for -t 20 -m "the standby to lead" leads
+keys_hold || fail "the new leader does not honour the added key or the revocation"
+log "ok"
