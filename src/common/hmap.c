@@ -92,6 +92,16 @@ static int rehash(struct dtf_hmap *m, size_t cap)
 	return 0;
 }
 
+int dtf_hmap_reserve(struct dtf_hmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+
+	/* The smallest power of two that holds used + n under the 3/4 load that put keeps. */
+	while ((m->used + n + 1) * 4 >= cap * 3)
+		cap *= 2;
+	return cap > m->cap ? rehash(m, cap) : 0;
+}
+
 int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value)
 {
 	struct dtf_hmap_slot *s = find(m, key);

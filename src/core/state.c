@@ -769,6 +769,16 @@ static int load_task_text(void *arg, const char *id, char **text, size_t len)
 	return 0;
 }
 
+/* The store's count of the tasks it is about to load: the task map is built at its final size
+ * rather than grown (and rehashed) some twenty times on the way to a million. */
+static void load_task_count(void *arg, size_t n)
+{
+	struct coord *c = arg;
+
+	if (dtf_hmap_reserve(&c->tasks, n) != 0)
+		log_warn("store: no memory to presize the task map for %zu tasks", n);
+}
+
 static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *doc)
 {
 	struct coord *c = arg;
@@ -850,10 +860,12 @@ int state_load(struct coord *c)
 	int rc;
 
 	c->store->load_task_text = load_task_text;
+	c->store->load_task_count = load_task_count;
 	c->loading = true;
 	rc = c->store->ops->load(c->store, load_cb, c);
 	c->loading = false;
 	c->store->load_task_text = NULL;
+	c->store->load_task_count = NULL;
 	if (!rc)
 		rc = sort_queues(c);
 	if (rc)
