@@ -712,7 +712,8 @@ static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **
 	t->sx.run_id = t->run_id;
 	sx_task_set(lease_index(c), &t->sx, idx, t->strs, t->room);
 	json_decref(idx);
-	if (dtf_hmap_put(&c->tasks, t->id, t) != 0) {
+	/* The store's ids are its primary key: each comes once. */
+	if (dtf_hmap_put_new(&c->tasks, t->id, t) != 0) {
 		task_doc_free(t);
 		sx_task_release(&t->sx);
 		free(t);
@@ -854,6 +855,7 @@ static int sort_queues(struct coord *c)
 
 int state_load(struct coord *c)
 {
+	bool busy;
 	size_t pos = 0;
 	const char *k;
 	void *v;
@@ -871,8 +873,10 @@ int state_load(struct coord *c)
 	if (rc)
 		return rc;
 	/* Charge the work of assigned and running tasks to their workers. A worker that does not
-	 * come back within the heartbeat timeout is declared lost and its tasks are requeued. */
-	while ((pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
+	 * come back within the heartbeat timeout is declared lost and its tasks are requeued. A
+	 * queue of pending tasks only is not walked (a million tasks, scattered in memory). */
+	busy = c->counts[TS_ASSIGNED] || c->counts[TS_RUNNING];
+	while (busy && (pos = dtf_hmap_next(&c->tasks, pos, &k, &v)) != 0) {
 		struct ctask *t = v;
 		struct cworker *w;
 		if (t->status != TS_ASSIGNED && t->status != TS_RUNNING)
