@@ -675,11 +675,48 @@ static json_t *scan_index_doc(const struct task_scan *ts)
 	return d;
 }
 
+static bool same_str(const json_t *d, const char *key, const char *v, size_t len)
+{
+	json_t *m = json_object_get(d, key);
+
+	if (!v)
+		return !m;
+	return m && json_string_length(m) == len && memcmp(json_string_value(m), v, len) == 0;
+}
+
+/* The index document of a scanned task: the previous task's, with this one's id and name, when
+ * the rest is the same (a large queue is mostly one kind of task), else a new one. Some fifteen
+ * allocations and frees a task fewer. Borrowed: c->load_idx holds it until the load ends. */
+static json_t *load_index_doc(struct coord *c, const struct task_scan *ts)
+{
+	json_t *d = c->load_idx, *type, *req, *name;
+	int kind;
+
+	if (d) {
+		type = json_object_get(d, "type");
+		req = json_object_get(d, "requirements");
+		name = json_object_get(d, "name");
+		kind = !req ? 0 : json_object_size(req) ? 2 : 1;
+		if ((ts->type ? type && strcmp(json_string_value(type), ts->type) == 0 : !type) &&
+		    !json_object_get(d, "hardware") == !ts->has_hardware &&
+		    kind == ts->requirements && !name == !ts->name &&
+		    same_str(d, "batch_key", ts->batch_key, ts->batch_key_len) &&
+		    same_str(d, "user", ts->user, ts->user_len) &&
+		    same_str(d, "project", ts->project, ts->project_len) &&
+		    json_string_set(json_object_get(d, "id"), ts->id) == 0 &&
+		    (!name || json_string_setn(name, ts->name, ts->name_len) == 0))
+			return d;
+	}
+	json_decref(d);
+	c->load_idx = scan_index_doc(ts);
+	return c->load_idx;
+}
+
 /* A pending task from its scanned text, kept as that text (taken from *text): what
  * state_add_task does for its document, without the document. */
 static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **text)
 {
-	json_t *idx = scan_index_doc(ts);
+	json_t *idx = load_index_doc(c, ts);
 	size_t room = idx ? sx_task_strs_size(idx) : 0;
 	struct ctask *t;
 
@@ -688,10 +725,8 @@ static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **
 	if (room > UINT16_MAX)
 		room = 0;
 	t = calloc(1, sizeof(*t) + room);
-	if (!t) {
-		json_decref(idx);
+	if (!t)
 		return DTF_ENOMEM;
-	}
 	t->room = (uint32_t)room;
 	copy_id(t->id, sizeof(t->id), ts->id);
 	copy_id(t->run_id, sizeof(t->run_id), ts->run_id);
@@ -711,7 +746,6 @@ static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **
 	t->type = ts->type;
 	t->sx.run_id = t->run_id;
 	sx_task_set(lease_index(c), &t->sx, idx, t->strs, t->room);
-	json_decref(idx);
 	/* The store's ids are its primary key: each comes once. */
 	if (dtf_hmap_put_new(&c->tasks, t->id, t) != 0) {
 		task_doc_free(t);
@@ -866,6 +900,8 @@ int state_load(struct coord *c)
 	c->loading = true;
 	rc = c->store->ops->load(c->store, load_cb, c);
 	c->loading = false;
+	json_decref(c->load_idx);
+	c->load_idx = NULL;
 	c->store->load_task_text = NULL;
 	c->store->load_task_count = NULL;
 	if (!rc)
