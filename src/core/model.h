@@ -204,6 +204,7 @@ struct coord {
 	volatile bool stopping;
 	bool loading;	  /* state_load: pending queues are put in submission order at its end */
 	json_t *load_idx; /* state_load: the last scanned task's index document, reused */
+	uint32_t load_unsorted; /* state_load: bit p, a task came after a later one in queue p */
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
 	uint64_t m_requeued, m_leased_ahead;

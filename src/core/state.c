@@ -252,6 +252,8 @@ void state_queue(struct coord *c, struct ctask *t)
 	for (after = c->qtail[p]; !c->loading && after && after->sx.seq > t->sx.seq;
 	     after = after->qprev)
 		;
+	if (c->loading && after && after->sx.seq > t->sx.seq)
+		c->load_unsorted |= 1u << p;
 	t->qprev = after;
 	t->qnext = after ? after->qnext : c->qhead[p];
 	if (t->qnext)
@@ -847,6 +849,8 @@ static int cmp_seq(const void *a, const void *b)
 	return x->sx.seq < y->sx.seq ? -1 : x->sx.seq > y->sx.seq;
 }
 
+_Static_assert(DTF_PRIORITY_LEVELS < 32, "a bit of load_unsorted for each queue");
+
 /* Puts each pending queue in submission order (its tasks were appended as they were loaded). */
 static int sort_queues(struct coord *c)
 {
@@ -856,6 +860,9 @@ static int sort_queues(struct coord *c)
 	int p;
 
 	for (p = 0; p <= DTF_PRIORITY_LEVELS; p++) {
+		/* A queue whose tasks came in order is not walked (a million, scattered). */
+		if (!(c->load_unsorted & (1u << p)))
+			continue;
 		n = 0;
 		sorted = true;
 		for (t = c->qhead[p]; t; t = t->qnext) {
@@ -897,6 +904,7 @@ int state_load(struct coord *c)
 
 	c->store->load_task_text = load_task_text;
 	c->store->load_task_count = load_task_count;
+	c->load_unsorted = 0;
 	c->loading = true;
 	rc = c->store->ops->load(c->store, load_cb, c);
 	c->loading = false;
@@ -906,6 +914,7 @@ int state_load(struct coord *c)
 	c->store->load_task_count = NULL;
 	if (!rc)
 		rc = sort_queues(c);
+	c->load_unsorted = 0;
 	if (rc)
 		return rc;
 	/* Charge the work of assigned and running tasks to their workers. A worker that does not
