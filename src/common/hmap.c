@@ -92,6 +92,16 @@ static int rehash(struct dtf_hmap *m, size_t cap)
 	return 0;
 }
 
+int dtf_hmap_reserve(struct dtf_hmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+
+	/* The smallest power of two that holds used + n under the 3/4 load that put keeps. */
+	while ((m->used + n + 1) * 4 >= cap * 3)
+		cap *= 2;
+	return cap > m->cap ? rehash(m, cap) : 0;
+}
+
 int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value)
 {
 	struct dtf_hmap_slot *s = find(m, key);
@@ -112,6 +122,32 @@ int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value)
 	k = m->borrowed ? (char *)(uintptr_t)key : strdup(key);
 	if (!k)
 		return DTF_ENOMEM;
+	mask = m->cap - 1;
+	for (i = hash_str(key) & mask; m->slots[i].key && m->slots[i].key != HMAP_TOMB;
+	     i = (i + 1) & mask)
+		;
+	if (!m->slots[i].key)
+		m->used++;
+	m->slots[i].key = k;
+	m->slots[i].value = value;
+	m->count++;
+	return 0;
+}
+
+int dtf_hmap_put_new(struct dtf_hmap *m, const char *key, void *value)
+{
+	size_t i, mask;
+	char *k;
+
+	if ((m->used + 1) * 4 >= m->cap * 3) {
+		int rc = rehash(m, m->cap ? (m->count * 2 >= m->cap ? m->cap * 2 : m->cap) : 16);
+		if (rc)
+			return rc;
+	}
+	k = m->borrowed ? (char *)(uintptr_t)key : strdup(key);
+	if (!k)
+		return DTF_ENOMEM;
+	/* No key to compare: the first free slot on the key's probe path is its place. */
 	mask = m->cap - 1;
 	for (i = hash_str(key) & mask; m->slots[i].key && m->slots[i].key != HMAP_TOMB;
 	     i = (i + 1) & mask)

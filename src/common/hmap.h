@@ -30,6 +30,13 @@ void dtf_hmap_release(struct dtf_hmap *m);
 void *dtf_hmap_get(const struct dtf_hmap *m, const char *key);
 /* Inserts or replaces; 0 or DTF_ENOMEM. */
 int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value);
+/* Inserts a key the caller knows is not in the map (a store's primary keys, at load): no
+ * lookup first, and no comparison of keys on the way to a free slot. A key that is there after
+ * all would be there twice. 0 or DTF_ENOMEM. */
+int dtf_hmap_put_new(struct dtf_hmap *m, const char *key, void *value);
+/* Makes room for n more entries, so that n puts of new keys do not grow (rehash) the table: a
+ * load that knows its count builds the table once. 0 or DTF_ENOMEM. */
+int dtf_hmap_reserve(struct dtf_hmap *m, size_t n);
 /* Removes and returns the value (NULL if absent). */
 void *dtf_hmap_del(struct dtf_hmap *m, const char *key);
 

@@ -202,7 +202,9 @@ struct coord {
 	struct dtf_events *events; /* GET /api/v1/events; NULL while the state is loading */
 	struct dtf_plugins *plugins; /* hooks are fired into it; NULL while loading */
 	volatile bool stopping;
-	bool loading; /* state_load: pending queues are put in submission order at its end */
+	bool loading;	  /* state_load: pending queues are put in submission order at its end */
+	json_t *load_idx; /* state_load: the last scanned task's index document, reused */
+	uint32_t load_unsorted; /* state_load: bit p, a task came after a later one in queue p */
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
 	uint64_t m_requeued, m_leased_ahead;

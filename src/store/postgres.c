@@ -872,12 +872,29 @@ static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum 
 	return rc;
 }
 
+/* The count is a hint: a failure to get it is no failure of the load (nor an error recorded). */
+static void load_count(struct pg *p, const char *sql, void (*fn)(void *, size_t), void *arg)
+{
+	PGresult *res;
+	long long n;
+
+	if (!p->conn || p->in_txn)
+		return;
+	res = PQexec(p->conn, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    (n = atoll(PQgetvalue(res, 0, 0))) > 0)
+		fn(arg, (size_t)n);
+	PQclear(res);
+}
+
 static int pg_load(struct dtf_store *st, dtf_store_load_cb cb, void *arg)
 {
 	struct pg *p = st->impl;
 	int rc;
 
 	rc = load_table(st, p, "SELECT id, doc FROM runs", DTF_STORE_RUN, cb, arg);
+	if (!rc && st->load_task_count)
+		load_count(p, "SELECT count(*) FROM tasks", st->load_task_count, arg);
 	if (!rc)
 		rc = load_table(st, p, "SELECT id, doc FROM tasks ORDER BY seq", DTF_STORE_TASK, cb,
 				arg);

@@ -501,12 +501,25 @@ static int load_table(struct dtf_store *st, struct sq *q, const char *sql, enum 
 	return rc;
 }
 
+/* The count is a hint: a failure to get it is no failure of the load. */
+static void load_count(struct sq *q, const char *sql, void (*fn)(void *, size_t), void *arg)
+{
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int64(s, 0) > 0)
+		fn(arg, (size_t)sqlite3_column_int64(s, 0));
+	sqlite3_finalize(s);
+}
+
 static int sq_load(struct dtf_store *st, dtf_store_load_cb cb, void *arg)
 {
 	struct sq *q = st->impl;
 	int rc;
 
 	rc = load_table(st, q, "SELECT id, doc FROM runs", DTF_STORE_RUN, cb, arg);
+	if (!rc && st->load_task_count)
+		load_count(q, "SELECT count(*) FROM tasks", st->load_task_count, arg);
 	if (!rc)
 		rc = load_table(st, q, "SELECT id, doc FROM tasks ORDER BY seq", DTF_STORE_TASK, cb,
 				arg);

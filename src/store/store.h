@@ -95,6 +95,9 @@ struct dtf_store {
 	int64_t epoch;	 /* PostgreSQL, opened fenced: the leader's epoch each commit checks */
 	bool fenced;	 /* a commit found another leader's epoch: every write is refused */
 	dtf_store_text_cb load_task_text; /* see above; NULL: tasks are parsed for the callback */
+	/* Optional, set by the caller before load(): told how many tasks the load is about to
+	 * give (a backend that can count them cheaply), so that it sizes its tables once. */
+	void (*load_task_count)(void *arg, size_t n);
 };
 
 /* Opens a store: "postgresql://…" or "postgres://…" selects PostgreSQL, anything else is an SQLite

@@ -57,6 +57,64 @@ static void test_json_split(void **state)
 	json_decref(l);
 }
 
+/* A reserved map takes that many new keys without growing; put_new's keys, placed past the
+ * tombstones of deleted ones, are found, replaced and deleted like put's. */
+static void test_hmap_reserve_put_new(void **state)
+{
+	struct dtf_hmap m;
+	char key[32];
+	size_t cap;
+	int i;
+
+	(void)state;
+	dtf_hmap_init(&m);
+	assert_int_equal(dtf_hmap_reserve(&m, NKEYS), 0);
+	cap = m.cap;
+	assert_true(cap * 3 > (size_t)NKEYS * 4);
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_int_equal(dtf_hmap_put_new(&m, key, val(i)), 0);
+	}
+	assert_int_equal(m.cap, cap);
+	assert_int_equal(m.count, NKEYS);
+	/* Reserving what is there already changes nothing. */
+	assert_int_equal(dtf_hmap_reserve(&m, 0), 0);
+	assert_int_equal(m.cap, cap);
+	for (i = 0; i < NKEYS; i += 2) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		assert_ptr_equal(dtf_hmap_del(&m, key), val(i));
+	}
+	for (i = 0; i < NKEYS; i += 2) {
+		snprintf(key, sizeof(key), "new-%d", i);
+		assert_int_equal(dtf_hmap_put_new(&m, key, val(i)), 0);
+	}
+	assert_int_equal(m.count, NKEYS);
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		if (i % 2)
+			assert_ptr_equal(dtf_hmap_get(&m, key), val(i));
+		else
+			assert_null(dtf_hmap_get(&m, key));
+		snprintf(key, sizeof(key), "new-%d", i);
+		if (i % 2)
+			assert_null(dtf_hmap_get(&m, key));
+		else
+			assert_ptr_equal(dtf_hmap_get(&m, key), val(i));
+	}
+	assert_int_equal(dtf_hmap_put(&m, "new-4", val(40)), 0);
+	assert_int_equal(m.count, NKEYS);
+	assert_ptr_equal(dtf_hmap_get(&m, "new-4"), val(40));
+	/* Growth past the reserve still works. */
+	for (i = 0; i < NKEYS; i++) {
+		snprintf(key, sizeof(key), "more-%d", i);
+		assert_int_equal(dtf_hmap_put_new(&m, key, val(i)), 0);
+	}
+	assert_int_equal(m.count, 2 * NKEYS);
+	assert_ptr_equal(dtf_hmap_get(&m, "more-9999"), val(9999));
+	assert_ptr_equal(dtf_hmap_get(&m, "key-9999"), val(9999));
+	dtf_hmap_release(&m);
+}
+
 /* A map with borrowed keys keeps the caller's pointers (no copies), through growth and
  * replacement, and frees none of them. */
 static void test_hmap_borrowed(void **state)
@@ -857,15 +915,25 @@ static void test_yaml_key_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_split),	  cmocka_unit_test(test_hmap_many_keys),
-	    cmocka_unit_test(test_hmap_borrowed), cmocka_unit_test(test_hmap_churn),
-	    cmocka_unit_test(test_buf_cap),	  cmocka_unit_test(test_buf_grows),
-	    cmocka_unit_test(test_buf_shquote),	  cmocka_unit_test(test_json_depth),
-	    cmocka_unit_test(test_json_writer),	  cmocka_unit_test(test_json_reader),
-	    cmocka_unit_test(test_json_errors),	  cmocka_unit_test(test_json_getters),
-	    cmocka_unit_test(test_rfc3339),	  cmocka_unit_test(test_valid_id),
-	    cmocka_unit_test(test_parse_seconds), cmocka_unit_test(test_yaml_types),
-	    cmocka_unit_test(test_yaml_errors),	  cmocka_unit_test(test_yaml_load),
+	    cmocka_unit_test(test_json_split),
+	    cmocka_unit_test(test_hmap_many_keys),
+	    cmocka_unit_test(test_hmap_reserve_put_new),
+	    cmocka_unit_test(test_hmap_borrowed),
+	    cmocka_unit_test(test_hmap_churn),
+	    cmocka_unit_test(test_buf_cap),
+	    cmocka_unit_test(test_buf_grows),
+	    cmocka_unit_test(test_buf_shquote),
+	    cmocka_unit_test(test_json_depth),
+	    cmocka_unit_test(test_json_writer),
+	    cmocka_unit_test(test_json_reader),
+	    cmocka_unit_test(test_json_errors),
+	    cmocka_unit_test(test_json_getters),
+	    cmocka_unit_test(test_rfc3339),
+	    cmocka_unit_test(test_valid_id),
+	    cmocka_unit_test(test_parse_seconds),
+	    cmocka_unit_test(test_yaml_types),
+	    cmocka_unit_test(test_yaml_errors),
+	    cmocka_unit_test(test_yaml_load),
 	    cmocka_unit_test(test_yaml_key_line),
 	};
 

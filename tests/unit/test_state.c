@@ -607,6 +607,49 @@ static void test_reload_lost_worker(void **state)
 
 /* A restart reads most pending tasks from their stored text without parsing them into a tree
  * (taskdoc.c's scan): every task's document, fields, queue and index entry are what they were. */
+/* Consecutive stored tasks that differ in their name, user, project or batch key keep their own
+ * after a reload (the index document of one is reused for the next when it can be). */
+static void test_reload_alike_tasks(void **state)
+{
+	static const char *const ids[] = {"a", "b", "c", "d", "e", "f"};
+	static const char *const names[] = {"n-a", "n-b", NULL, "n-d", "n-e", "n-f"};
+	static const char *const users[] = {"u1", "u1", "u2", "u2", "u2", "u2"};
+	static const char *const projects[] = {"", "", "", "", "", "p"};
+	struct coord_fixture *f = *state;
+	struct coord *c = f->c;
+	size_t i;
+
+	add_run(c, "r1");
+	add_task(c, "a", "r1", 5, "{\"name\": \"n-a\", \"user\": \"u1\"}");
+	add_task(c, "b", "r1", 5, "{\"name\": \"n-b\", \"user\": \"u1\"}");
+	add_task(c, "c", "r1", 5, "{\"user\": \"u2\"}");
+	add_task(c, "d", "r1", 5, "{\"name\": \"n-d\", \"user\": \"u2\", \"batch_key\": \"k1\"}");
+	add_task(c, "e", "r1", 5, "{\"name\": \"n-e\", \"user\": \"u2\", \"batch_key\": \"k2\"}");
+	add_task(
+	    c, "f", "r1", 5,
+	    "{\"name\": \"n-f\", \"user\": \"u2\", \"batch_key\": \"k2\", \"project\": \"p\"}");
+
+	c = coord_fixture_reopen(f);
+	assert_int_equal(state_load(c), 0);
+	assert_null(c->load_idx);
+	assert_int_equal(c->tasks.count, 6);
+	for (i = 0; i < 6; i++) {
+		struct ctask *t = task_of(c, ids[i]);
+		assert_null(t->jdoc);
+		if (names[i]) /* else whatever name the submission gave it */
+			assert_string_equal(sx_task_name(&t->sx), names[i]);
+		assert_string_equal(t->sx.user, users[i]);
+		assert_string_equal(t->sx.project, projects[i]);
+	}
+	assert_ptr_equal(task_of(c, "a")->sx.cls, task_of(c, "b")->sx.cls);
+	assert_false(task_of(c, "c")->sx.has_key);
+	assert_true(task_of(c, "d")->sx.has_key);
+	assert_string_equal(task_of(c, "d")->sx.strs + strlen("n-d") + 1, "k1");
+	assert_string_equal(task_of(c, "e")->sx.strs + strlen("n-e") + 1, "k2");
+	assert_ptr_not_equal(task_of(c, "d")->sx.group, task_of(c, "e")->sx.group);
+	assert_ptr_equal(task_of(c, "e")->sx.group, task_of(c, "f")->sx.group);
+}
+
 static void test_reload_keeps_documents(void **state)
 {
 	static const char *const ids[] = {"plain", "named", "escaped", "hw",
@@ -699,6 +742,7 @@ int main(void)
 	    coord_fixture_test(test_reload_from_store),
 	    coord_fixture_test(test_reload_lost_worker),
 	    coord_fixture_test(test_reload_keeps_documents),
+	    coord_fixture_test(test_reload_alike_tasks),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);
