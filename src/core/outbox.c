@@ -68,6 +68,7 @@ struct outbox {
 	pthread_cond_t cond;
 	bool woken;
 	bool flushing; /* untried messages are due now (the coordinator is about to stop) */
+	bool held;     /* nothing more is sent: what is pending stays for the next start */
 	uint64_t rng;
 };
 
@@ -877,7 +878,7 @@ void outbox_take(struct coord *c, int64_t now, struct outbox_batch *b, int64_t *
 
 	memset(b, 0, sizeof(*b));
 	*next_ms = 0;
-	if (!ob)
+	if (!ob || ob->held)
 		return;
 	es = malloc(OUTBOX_MAX_GROUP * sizeof(*es));
 	if (!es)
@@ -1160,6 +1161,24 @@ void outbox_set_flushing(struct coord *c, bool on)
 double outbox_flush_timeout(struct coord *c)
 {
 	return c->outbox ? c->outbox->cfg->flush_timeout_s : 0;
+}
+
+void outbox_hold(struct coord *c)
+{
+	if (c->outbox)
+		c->outbox->held = true;
+}
+
+size_t outbox_inflight(struct coord *c)
+{
+	struct ob_entry *e;
+	size_t n = 0;
+
+	if (!c->outbox)
+		return 0;
+	for (e = c->outbox->head; e; e = e->next)
+		n += e->inflight;
+	return n;
 }
 
 size_t outbox_pending(struct coord *c)

@@ -88,6 +88,10 @@ void outbox_wake(struct coord *c);
 void outbox_set_flushing(struct coord *c, bool on);
 size_t outbox_pending(struct coord *c);
 double outbox_flush_timeout(struct coord *c);
+/* Stops sending (the coordinator is about to stop with messages left: they stay pending, for the
+ * next start), and the count of sends still under way, which end as sent, retried or dead. */
+void outbox_hold(struct coord *c);
+size_t outbox_inflight(struct coord *c);
 
 /* GET /api/v1/notifications: {"notifications": [...], "counts": {pending, sent, dead}}, newest
  * first, state filter "pending", "sent", "dead" or NULL, at most limit. NULL without an
