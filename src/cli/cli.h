@@ -66,6 +66,9 @@ bool cli_tls_flag(struct cli_tls *t, int opt, const char *arg);
  * process builds afterwards (dtf_http_client_tls). Prints "<cmd>: reason" and returns
  * DTF_EINVAL on a bad combination. */
 int cli_tls_apply(const char *cmd, const struct cli_tls *t);
+/* A whole number from min to max for option flag of `dtf cmd`, else false after a message. */
+bool cli_parse_long(const char *cmd, const char *flag, const char *s, long min, long max,
+		    long *out);
 /* dtf_http_client_init() for a command: prints "<cmd>: reason" on failure. */
 int cli_client_init(const char *cmd, struct dtf_http_client *c, const char *url, const char *key);
 

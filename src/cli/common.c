@@ -1,5 +1,6 @@
 /* common.c: what the client-side commands share: coordinator URL and key, the remembered run,
  * submitting a task list or file, waiting for a run with progress, exporting a report. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,4 +346,20 @@ int cli_export_run(struct dtf_http_client *c, const char *run_id, const char *fo
 	if (rc)
 		fprintf(stderr, "dtf: cannot write %s\n", path);
 	return rc;
+}
+
+bool cli_parse_long(const char *cmd, const char *flag, const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "dtf %s: %s wants a whole number from %ld to %ld\n", cmd, flag, min,
+			max);
+		return false;
+	}
+	*out = v;
+	return true;
 }

@@ -398,22 +398,6 @@ enum {
 	OPT_NAME,
 };
 
-static bool parse_long(const char *flag, const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "dtf k8s: %s wants a whole number from %ld to %ld\n", flag, min,
-			max);
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
 int cmd_k8s(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -454,15 +438,15 @@ int cmd_k8s(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_WORKERS:
-			if (!parse_long("--workers", optarg, 0, 100000, &o.workers))
+			if (!cli_parse_long("k8s", "--workers", optarg, 0, 100000, &o.workers))
 				return 2;
 			break;
 		case OPT_GPUS:
-			if (!parse_long("--gpus", optarg, 0, 1024, &o.gpus))
+			if (!cli_parse_long("k8s", "--gpus", optarg, 0, 1024, &o.gpus))
 				return 2;
 			break;
 		case OPT_SLOTS:
-			if (!parse_long("--slots", optarg, 1, 4096, &o.slots))
+			if (!cli_parse_long("k8s", "--slots", optarg, 1, 4096, &o.slots))
 				return 2;
 			break;
 		case OPT_DRAIN:

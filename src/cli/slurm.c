@@ -818,22 +818,6 @@ enum {
 	OPT_ONCE,
 };
 
-static bool parse_long(const char *flag, const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		fprintf(stderr, "dtf slurm: %s wants a whole number from %ld to %ld\n", flag, min,
-			max);
-		return false;
-	}
-	*out = v;
-	return true;
-}
-
 int cmd_slurm(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -895,15 +879,15 @@ int cmd_slurm(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_COUNT:
-			if (!parse_long("--count", optarg, 1, MAX_COUNT, &o.count))
+			if (!cli_parse_long("slurm", "--count", optarg, 1, MAX_COUNT, &o.count))
 				return 2;
 			break;
 		case OPT_SLOTS:
-			if (!parse_long("--slots", optarg, 1, 4096, &o.slots))
+			if (!cli_parse_long("slurm", "--slots", optarg, 1, 4096, &o.slots))
 				return 2;
 			break;
 		case OPT_WARNING:
-			if (!parse_long("--warning", optarg, 1, 65535, &v))
+			if (!cli_parse_long("slurm", "--warning", optarg, 1, 65535, &v))
 				return 2;
 			o.warning = (double)v;
 			break;
@@ -996,11 +980,11 @@ int cmd_slurm(int argc, char **argv)
 			api_key = optarg;
 			break;
 		case OPT_MIN:
-			if (!parse_long("--min", optarg, 0, MAX_COUNT, &ao.min))
+			if (!cli_parse_long("slurm", "--min", optarg, 0, MAX_COUNT, &ao.min))
 				return 2;
 			break;
 		case OPT_MAX:
-			if (!parse_long("--max", optarg, 1, MAX_COUNT, &ao.max))
+			if (!cli_parse_long("slurm", "--max", optarg, 1, MAX_COUNT, &ao.max))
 				return 2;
 			break;
 		case OPT_INTERVAL:

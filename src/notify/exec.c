@@ -164,35 +164,12 @@ static int exec_send(struct notify_channel *ch, const struct notify_message *m,
 	struct exec_channel *x = ch->priv;
 	struct plugin_proc_spec spec;
 	struct dtf_process_result pr;
-	struct dtf_buf text;
 	char err[256], line[300], *input;
-	json_t *doc;
 	int rc;
 
-	doc = json_pack("{s:s,s:s,s:s,s:s,s:O}", "event", m->event ? m->event : "", "severity",
-			m->severity ? m->severity : "", "key", m->key ? m->key : "", "channel",
-			ch->name, "data", m->data ? m->data : json_null());
-	if (!doc)
-		return DTF_ENOMEM;
-	if (m->ref)
-		json_object_set_new(doc, "ref", json_string(m->ref));
-	if (m->tpl) {
-		dtf_buf_init(&text, 1 << 20);
-		rc = nt_render(m->tpl, NULL, m->data, DTF_TPL_TEXT, 1 << 20, &text, err,
-			       sizeof(err));
-		if (rc) {
-			dtf_buf_release(&text);
-			json_decref(doc);
-			nt_fail(ch, res, NULL, "the template: %s", err);
-			return rc;
-		}
-		json_object_set_new(doc, "text", json_string(dtf_buf_str(&text)));
-		dtf_buf_release(&text);
-	}
-	input = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	if (!input)
-		return DTF_ENOMEM;
+	rc = nt_message_input(ch, m, NULL, res, &input);
+	if (rc)
+		return rc;
 	memset(&spec, 0, sizeof(spec));
 	spec.argv = (const char *const *)x->argv;
 	spec.envp = (const char *const *)x->envp;

@@ -114,6 +114,11 @@ int nt_render(const struct dtf_tpl *tpl, const char *def, const json_t *data,
  * ones left out (added to the "more" data already had). Strings longer than clip bytes anywhere
  * in it are cut (on a UTF-8 boundary, with "…"); clip 0 leaves them. New reference or NULL. */
 json_t *nt_data_fit(const json_t *data, size_t keep, size_t clip);
+/* The message as the JSON a program or a plugin channel is given: event, severity, key, channel,
+ * type (when given), data, ref (when set) and text (the route's template rendered as text, when it
+ * has one). 0 with *out to free(), DTF_ENOMEM, or the template's error with res filled. */
+int nt_message_input(struct notify_channel *ch, const struct notify_message *m, const char *type,
+		     struct notify_result *res, char **out);
 /* The number of items of data's "tests" list. */
 size_t nt_data_ntests(const json_t *data);
 /* Cuts s (in out) to at most max bytes on a UTF-8 boundary, ending with "…" when it was cut. */

@@ -200,3 +200,40 @@ json_t *nt_data_names(const json_t *data, void (*fmt)(struct dtf_buf *out, const
 	dtf_buf_release(&b);
 	return d;
 }
+
+int nt_message_input(struct notify_channel *ch, const struct notify_message *m, const char *type,
+		     struct notify_result *res, char **out)
+{
+	struct dtf_buf text;
+	char err[256];
+	json_t *doc;
+	int rc;
+
+	*out = NULL;
+	doc = json_pack("{s:s,s:s,s:s,s:s}", "event", m->event ? m->event : "", "severity",
+			m->severity ? m->severity : "", "key", m->key ? m->key : "", "channel",
+			ch->name);
+	if (!doc)
+		return DTF_ENOMEM;
+	if (type)
+		json_object_set_new(doc, "type", json_string(type));
+	json_object_set_new(doc, "data", m->data ? json_incref((json_t *)m->data) : json_null());
+	if (m->ref)
+		json_object_set_new(doc, "ref", json_string(m->ref));
+	if (m->tpl) {
+		dtf_buf_init(&text, 1 << 20);
+		rc = nt_render(m->tpl, NULL, m->data, DTF_TPL_TEXT, 1 << 20, &text, err,
+			       sizeof(err));
+		if (rc) {
+			dtf_buf_release(&text);
+			json_decref(doc);
+			nt_fail(ch, res, NULL, "the template: %s", err);
+			return rc;
+		}
+		json_object_set_new(doc, "text", json_string(dtf_buf_str(&text)));
+		dtf_buf_release(&text);
+	}
+	*out = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return *out ? 0 : DTF_ENOMEM;
+}

@@ -48,38 +48,14 @@ static int plugin_send(struct notify_channel *ch, const struct notify_message *m
 		       struct notify_result *res)
 {
 	struct plugin_channel *pc = ch->priv;
-	struct dtf_buf text;
-	char err[512] = "", terr[256];
+	char err[512] = "";
 	unsigned after = 0;
 	char *input;
-	json_t *doc;
 	int rc;
 
-	doc = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O}", "channel", ch->name, "type", pc->type,
-			"event", m->event ? m->event : "", "severity",
-			m->severity ? m->severity : "", "key", m->key ? m->key : "", "ref",
-			m->ref ? m->ref : "", "data", m->data ? m->data : json_null());
-	if (!doc)
-		return DTF_ENOMEM;
-	if (!m->ref)
-		json_object_del(doc, "ref");
-	if (m->tpl) {
-		dtf_buf_init(&text, 1 << 20);
-		rc = nt_render(m->tpl, NULL, m->data, DTF_TPL_TEXT, 1 << 20, &text, terr,
-			       sizeof(terr));
-		if (rc) {
-			dtf_buf_release(&text);
-			json_decref(doc);
-			nt_fail(ch, res, NULL, "the template: %s", terr);
-			return rc;
-		}
-		json_object_set_new(doc, "text", json_string(dtf_buf_str(&text)));
-		dtf_buf_release(&text);
-	}
-	input = json_dumps(doc, JSON_COMPACT);
-	json_decref(doc);
-	if (!input)
-		return DTF_ENOMEM;
+	rc = nt_message_input(ch, m, pc->type, res, &input);
+	if (rc)
+		return rc;
 	rc = pc->ext.send(pc->ext.arg, pc->type, ch->name, input, &after, err, sizeof(err));
 	free(input);
 	switch (rc) {

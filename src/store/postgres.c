@@ -920,16 +920,28 @@ static json_t *parse_doc(const PGresult *res, int row, int col, const char *what
 	return doc;
 }
 
-static int pg_load_recovery(struct dtf_store *st,
-			    int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
+/* Calls cb per row of a key/document table. A document that does not parse is skipped (logged by
+ * parse_doc), or, with strict, stops the load. */
+static int load_keyed(struct dtf_store *st, const char *table, bool strict,
+		      int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
 {
-	PGresult *res = query(st, st->impl, "load recovery", "SELECT key, doc FROM recovery");
+	char sql[96], what[64];
+	PGresult *res;
 	int i, rc = 0;
 
+	snprintf(sql, sizeof(sql), "SELECT key, doc FROM %s", table);
+	snprintf(what, sizeof(what), "load %s", table);
+	res = query(st, st->impl, what, sql);
 	if (!res)
 		return DTF_ESTORE;
 	for (i = 0; i < PQntuples(res) && !rc; i++) {
-		json_t *doc = parse_doc(res, i, 1, "recovery");
+		json_t *doc = parse_doc(res, i, 1, table);
+		if (!doc && strict) {
+			snprintf(st->error, sizeof(st->error), "%s record %s is not valid JSON",
+				 table, PQgetvalue(res, i, 0));
+			rc = DTF_ESTORE;
+			break;
+		}
 		if (!doc)
 			continue;
 		rc = cb(arg, PQgetvalue(res, i, 0), doc);
@@ -939,48 +951,23 @@ static int pg_load_recovery(struct dtf_store *st,
 	return rc;
 }
 
+static int pg_load_recovery(struct dtf_store *st,
+			    int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
+{
+	return load_keyed(st, "recovery", false, cb, arg);
+}
+
 static int pg_load_browser_perf(struct dtf_store *st,
 				int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
 {
-	PGresult *res =
-	    query(st, st->impl, "load browser_perf", "SELECT key, doc FROM browser_perf");
-	int i, rc = 0;
-
-	if (!res)
-		return DTF_ESTORE;
-	for (i = 0; i < PQntuples(res) && !rc; i++) {
-		json_t *doc = parse_doc(res, i, 1, "browser_perf");
-		if (!doc)
-			continue;
-		rc = cb(arg, PQgetvalue(res, i, 0), doc);
-		json_decref(doc);
-	}
-	PQclear(res);
-	return rc;
+	return load_keyed(st, "browser_perf", false, cb, arg);
 }
 
 /* A document that does not parse stops the load (see sqlite.c's sq_load_meta). */
 static int pg_load_meta(struct dtf_store *st, int (*cb)(void *arg, const char *key, json_t *doc),
 			void *arg)
 {
-	PGresult *res = query(st, st->impl, "load meta_docs", "SELECT key, doc FROM meta_docs");
-	int i, rc = 0;
-
-	if (!res)
-		return DTF_ESTORE;
-	for (i = 0; i < PQntuples(res) && !rc; i++) {
-		json_t *doc = parse_doc(res, i, 1, "meta_docs");
-		if (!doc) {
-			snprintf(st->error, sizeof(st->error),
-				 "meta_docs record %s is not valid JSON", PQgetvalue(res, i, 0));
-			rc = DTF_ESTORE;
-			break;
-		}
-		rc = cb(arg, PQgetvalue(res, i, 0), doc);
-		json_decref(doc);
-	}
-	PQclear(res);
-	return rc;
+	return load_keyed(st, "meta_docs", true, cb, arg);
 }
 
 static int pg_load_durations(struct dtf_store *st, dtf_store_duration_cb cb, void *arg)

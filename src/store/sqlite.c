@@ -532,90 +532,57 @@ static int sq_load(struct dtf_store *st, dtf_store_load_cb cb, void *arg)
 	return rc;
 }
 
-/* ---- recovery history: few rows, written rarely; statements prepared per call ---- */
+/* ---- key/document tables (recovery history, browser benchmarks, meta documents): few rows,
+ * written rarely; statements prepared per call ---- */
 
-static int sq_put_recovery(struct dtf_store *st, const char *key, const json_t *doc)
+static int put_keyed(struct dtf_store *st, const char *table, const char *key, const json_t *doc)
 {
 	struct sq *q = st->impl;
 	sqlite3_stmt *s = NULL;
+	char sql[128], what[64];
 	int rc;
 
-	if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO recovery (key, doc) VALUES (?1, ?2)",
-			       -1, &s, NULL) != SQLITE_OK)
-		return sq_err(st, q, "prepare put recovery");
+	snprintf(sql, sizeof(sql), "INSERT OR REPLACE INTO %s (key, doc) VALUES (?1, ?2)", table);
+	snprintf(what, sizeof(what), "put %s", table);
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, what);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if (bind_doc(s, 2, doc)) {
 		sqlite3_finalize(s);
 		return DTF_ENOMEM;
 	}
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, "put recovery");
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, what);
 	sqlite3_finalize(s);
 	return rc;
 }
 
-static int sq_load_recovery(struct dtf_store *st,
-			    int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
+/* Calls cb per row. A document that does not parse is skipped with a log line, or, with strict,
+ * stops the load (DTF_ESTORE). */
+static int load_keyed(struct dtf_store *st, const char *table, bool strict,
+		      int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
 {
 	struct sq *q = st->impl;
 	sqlite3_stmt *s = NULL;
-	int rc = 0, r;
-
-	if (sqlite3_prepare_v2(q->db, "SELECT key, doc FROM recovery", -1, &s, NULL) != SQLITE_OK)
-		return sq_err(st, q, "prepare load recovery");
-	while (!rc && (r = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(s, 0);
-		const char *text = (const char *)sqlite3_column_text(s, 1);
-		json_error_t je;
-		json_t *doc =
-		    json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 1), 0, &je);
-		if (!doc) {
-			log_error("store: recovery record %s is not valid JSON; skipped", key);
-			continue;
-		}
-		rc = cb(arg, key ? key : "", doc);
-		json_decref(doc);
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static int sq_put_browser_perf(struct dtf_store *st, const char *key, const json_t *doc)
-{
-	struct sq *q = st->impl;
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(q->db,
-			       "INSERT OR REPLACE INTO browser_perf (key, doc) VALUES (?1, ?2)", -1,
-			       &s, NULL) != SQLITE_OK)
-		return sq_err(st, q, "prepare put browser_perf");
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	if (bind_doc(s, 2, doc)) {
-		sqlite3_finalize(s);
-		return DTF_ENOMEM;
-	}
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, "put browser_perf");
-	sqlite3_finalize(s);
-	return rc;
-}
-
-static int sq_load_browser_perf(struct dtf_store *st,
-				int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
-{
-	struct sq *q = st->impl;
-	sqlite3_stmt *s = NULL;
+	char sql[96], what[64];
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(q->db, "SELECT key, doc FROM browser_perf", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return sq_err(st, q, "prepare load browser_perf");
+	snprintf(sql, sizeof(sql), "SELECT key, doc FROM %s", table);
+	snprintf(what, sizeof(what), "load %s", table);
+	if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return sq_err(st, q, what);
 	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
 		const char *key = (const char *)sqlite3_column_text(s, 0);
 		const char *text = (const char *)sqlite3_column_text(s, 1);
 		json_t *doc =
 		    json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 1), 0, NULL);
+		if (!doc && strict) {
+			snprintf(st->error, sizeof(st->error), "%s record %s is not valid JSON",
+				 table, key ? key : "");
+			rc = DTF_ESTORE;
+			break;
+		}
 		if (!doc) {
-			log_error("store: browser_perf record %s is not valid JSON; skipped", key);
+			log_error("store: %s record %s is not valid JSON; skipped", table, key);
 			continue;
 		}
 		rc = cb(arg, key ? key : "", doc);
@@ -625,23 +592,31 @@ static int sq_load_browser_perf(struct dtf_store *st,
 	return rc;
 }
 
+static int sq_put_recovery(struct dtf_store *st, const char *key, const json_t *doc)
+{
+	return put_keyed(st, "recovery", key, doc);
+}
+
+static int sq_load_recovery(struct dtf_store *st,
+			    int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
+{
+	return load_keyed(st, "recovery", false, cb, arg);
+}
+
+static int sq_put_browser_perf(struct dtf_store *st, const char *key, const json_t *doc)
+{
+	return put_keyed(st, "browser_perf", key, doc);
+}
+
+static int sq_load_browser_perf(struct dtf_store *st,
+				int (*cb)(void *arg, const char *key, json_t *doc), void *arg)
+{
+	return load_keyed(st, "browser_perf", false, cb, arg);
+}
+
 static int sq_put_meta(struct dtf_store *st, const char *key, const json_t *doc)
 {
-	struct sq *q = st->impl;
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO meta_docs (key, doc) VALUES (?1, ?2)",
-			       -1, &s, NULL) != SQLITE_OK)
-		return sq_err(st, q, "prepare put meta_docs");
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	if (bind_doc(s, 2, doc)) {
-		sqlite3_finalize(s);
-		return DTF_ENOMEM;
-	}
-	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : sq_err(st, q, "put meta_docs");
-	sqlite3_finalize(s);
-	return rc;
+	return put_keyed(st, "meta_docs", key, doc);
 }
 
 /* Unlike the histories, a document that does not parse stops the load: these documents hold
@@ -649,28 +624,7 @@ static int sq_put_meta(struct dtf_store *st, const char *key, const json_t *doc)
 static int sq_load_meta(struct dtf_store *st, int (*cb)(void *arg, const char *key, json_t *doc),
 			void *arg)
 {
-	struct sq *q = st->impl;
-	sqlite3_stmt *s = NULL;
-	int rc = 0;
-
-	if (sqlite3_prepare_v2(q->db, "SELECT key, doc FROM meta_docs", -1, &s, NULL) != SQLITE_OK)
-		return sq_err(st, q, "prepare load meta_docs");
-	while (!rc && sqlite3_step(s) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(s, 0);
-		const char *text = (const char *)sqlite3_column_text(s, 1);
-		json_t *doc =
-		    json_loadb(text ? text : "", (size_t)sqlite3_column_bytes(s, 1), 0, NULL);
-		if (!doc) {
-			snprintf(st->error, sizeof(st->error),
-				 "meta_docs record %s is not valid JSON", key ? key : "");
-			rc = DTF_ESTORE;
-			break;
-		}
-		rc = cb(arg, key ? key : "", doc);
-		json_decref(doc);
-	}
-	sqlite3_finalize(s);
-	return rc;
+	return load_keyed(st, "meta_docs", true, cb, arg);
 }
 
 static int sq_put_duration(struct dtf_store *st, const char *name, const char *hw, double mean_s,
