@@ -160,7 +160,8 @@ done
 # revocation of w1 ---
 PORT_BEFORE=$COORD_PORT
 stop_coordinator
-COORD_PORT_WANT=$PORT_BEFORE start_coordinator --api-key "adm:admin:$A" --keys-file "$T/keys"
+COORD_PORT_WANT=$PORT_BEFORE start_coordinator --api-key "adm:admin:$A" --keys-file "$T/keys" \
+	--auth-fail-rate 1 --auth-fail-burst 10
 c=$(kcall "$PK" GET /api/v1/tasks)
 assert_eq "$c" 200 "the API-added project key after a restart"
 c=$(kcall "$SECRET" GET /api/v1/tasks)
