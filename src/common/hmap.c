@@ -134,7 +134,23 @@ int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value)
 	return 0;
 }
 
+uint64_t dtf_hmap_hash(const char *key)
+{
+	return hash_str(key);
+}
+
+void dtf_hmap_prefetch(const struct dtf_hmap *m, uint64_t hash)
+{
+	if (m->cap)
+		__builtin_prefetch(&m->slots[hash & (m->cap - 1)], 1);
+}
+
 int dtf_hmap_put_new(struct dtf_hmap *m, const char *key, void *value)
+{
+	return dtf_hmap_put_new_hashed(m, key, hash_str(key), value);
+}
+
+int dtf_hmap_put_new_hashed(struct dtf_hmap *m, const char *key, uint64_t hash, void *value)
 {
 	size_t i, mask;
 	char *k;
@@ -149,8 +165,7 @@ int dtf_hmap_put_new(struct dtf_hmap *m, const char *key, void *value)
 		return DTF_ENOMEM;
 	/* No key to compare: the first free slot on the key's probe path is its place. */
 	mask = m->cap - 1;
-	for (i = hash_str(key) & mask; m->slots[i].key && m->slots[i].key != HMAP_TOMB;
-	     i = (i + 1) & mask)
+	for (i = hash & mask; m->slots[i].key && m->slots[i].key != HMAP_TOMB; i = (i + 1) & mask)
 		;
 	if (!m->slots[i].key)
 		m->used++;

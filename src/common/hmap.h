@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct dtf_hmap_slot {
 	char *key;   /* owned copy (or borrowed); NULL for empty, HMAP_TOMB for deleted */
@@ -34,6 +35,12 @@ int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value);
  * lookup first, and no comparison of keys on the way to a free slot. A key that is there after
  * all would be there twice. 0 or DTF_ENOMEM. */
 int dtf_hmap_put_new(struct dtf_hmap *m, const char *key, void *value);
+/* The same with the key's dtf_hmap_hash, worked out beforehand (on another thread, say). */
+int dtf_hmap_put_new_hashed(struct dtf_hmap *m, const char *key, uint64_t hash, void *value);
+uint64_t dtf_hmap_hash(const char *key);
+/* Asks the CPU to bring the slot a key of that hash would start at into its cache: a load that
+ * inserts many keys does it some keys ahead and waits for memory less. */
+void dtf_hmap_prefetch(const struct dtf_hmap *m, uint64_t hash);
 /* Makes room for n more entries, so that n puts of new keys do not grow (rehash) the table: a
  * load that knows its count builds the table once. 0 or DTF_ENOMEM. */
 int dtf_hmap_reserve(struct dtf_hmap *m, size_t n);

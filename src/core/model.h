@@ -205,6 +205,7 @@ struct coord {
 	bool loading;	  /* state_load: pending queues are put in submission order at its end */
 	json_t *load_idx; /* state_load: the last scanned task's index document, reused */
 	uint32_t load_unsorted; /* state_load: bit p, a task came after a later one in queue p */
+	struct load_pipe *load_pipe; /* state_load: tasks prepared on a second thread, or NULL */
 	/* Counters for /metrics. */
 	uint64_t m_submitted, m_leases, m_leased_tasks, m_results[TS__COUNT], m_stale_results;
 	uint64_t m_requeued, m_leased_ahead;
@@ -253,6 +254,14 @@ void task_doc_free(struct ctask *t);
  * as compact JSON). */
 bool task_compactable(const struct ctask *t);
 void task_keep_text(struct ctask *t, char *text);
+/* task_keep_text in two steps, for the start-up load: the first touches nothing of a core (any
+ * thread may run it beside the core's): s[0..n), the text of the task with that id and run_id,
+ * packed and copied to where kept texts live; NULL when it cannot be (task_keep_text then keeps
+ * it its own way). The second, under the core's lock, makes that the task's kept text. A
+ * prepared text no task adopted goes back with task_text_discard. */
+char *task_text_prepare(const char *id, const char *run_id, const char *s, size_t n);
+void task_adopt_text(struct ctask *t, char *kept);
+void task_text_discard(char *kept);
 
 /* What start-up reads of a stored task's text without parsing it into a tree (task_text_scan):
  * a pending task that could be kept as text, with the fields struct ctask and the pending index

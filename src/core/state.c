@@ -1,5 +1,6 @@
 /* state.c: the coordinator's in-memory model (tasks, runs, workers, the pending queues) and its
  * write-through to the store. Every function here runs with c->lock held. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -714,21 +715,59 @@ static json_t *load_index_doc(struct coord *c, const struct task_scan *ts)
 	return c->load_idx;
 }
 
-/* A pending task from its scanned text, kept as that text (taken from *text): what
- * state_add_task does for its document, without the document. */
-static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **text)
+/* A pending task from its scanned text, kept as that text: prepared already (kept, from
+ * task_text_prepare), or taken from *text. What state_add_task does for its document, without
+ * the document. */
+/* What a loading thread prepared of a scanned task beside the core's: its kept text, the record
+ * with room for its strings, its id's hash in the task map. */
+struct load_prep {
+	char *kept;
+	struct ctask *t; /* calloc'd with room bytes after it, or NULL */
+	size_t room;
+	uint64_t hash;
+};
+
+/* The room for the pending index's strings of a scanned task: sx_task_strs_size of its index
+ * document, worked out from the scan (the document is the core's to build). */
+static size_t scan_room(const struct task_scan *ts)
+{
+	size_t room = (ts->name ? ts->name_len + 1 : 0) +
+		      (ts->batch_key && ts->batch_key_len ? ts->batch_key_len + 1 : 0);
+
+	return room > UINT16_MAX ? 0 : room;
+}
+
+static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **text,
+			    struct load_prep *pp)
 {
 	json_t *idx = load_index_doc(c, ts);
 	size_t room = idx ? sx_task_strs_size(idx) : 0;
-	struct ctask *t;
+	struct ctask *t = NULL;
+	char *kept = pp ? pp->kept : NULL;
+	int rc;
 
-	if (!idx)
+	if (pp) {
+		/* Taken: whatever happens now, the caller gives back nothing of it. */
+		pp->kept = NULL;
+		if (pp->t && pp->room == (room > UINT16_MAX ? 0 : room))
+			t = pp->t;
+		else
+			free(pp->t);
+		pp->t = NULL;
+	}
+	if (!idx) {
+		task_text_discard(kept);
+		free(t);
 		return DTF_ENOMEM;
+	}
 	if (room > UINT16_MAX)
 		room = 0;
-	t = calloc(1, sizeof(*t) + room);
 	if (!t)
+		t = calloc(1, sizeof(*t) + room);
+	if (!t) {
+		task_text_discard(kept);
 		return DTF_ENOMEM;
+	}
 	t->room = (uint32_t)room;
 	copy_id(t->id, sizeof(t->id), ts->id);
 	copy_id(t->run_id, sizeof(t->run_id), ts->run_id);
@@ -743,13 +782,19 @@ static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **
 	t->max_requeues = ts->max_requeues;
 	t->requeues = ts->requeues;
 	t->attempt = ts->attempt;
-	task_keep_text(t, *text);
-	*text = NULL;
+	if (kept) {
+		task_adopt_text(t, kept);
+	} else {
+		task_keep_text(t, *text);
+		*text = NULL;
+	}
 	t->type = ts->type;
 	t->sx.run_id = t->run_id;
 	sx_task_set(lease_index(c), &t->sx, idx, t->strs, t->room);
 	/* The store's ids are its primary key: each comes once. */
-	if (dtf_hmap_put_new(&c->tasks, t->id, t) != 0) {
+	rc = kept ? dtf_hmap_put_new_hashed(&c->tasks, t->id, pp->hash, t)
+		  : dtf_hmap_put_new(&c->tasks, t->id, t);
+	if (rc != 0) {
 		task_doc_free(t);
 		sx_task_release(&t->sx);
 		free(t);
@@ -760,24 +805,23 @@ static int add_scanned_task(struct coord *c, const struct task_scan *ts, char **
 	return 0;
 }
 
-/* A stored task at start-up: built from its text when it is a pending task that can be kept as
- * text (most of a large queue), else parsed; either way kept as text when it can be, the text
- * the store holds (no second serialization). */
-static int load_task_text(void *arg, const char *id, char **text, size_t len)
+/* The scan leaves out what would need the document: default constraints, and the event stream
+ * and plugins (not set up while loading). */
+static bool load_may_scan(const struct coord *c)
 {
-	struct coord *c = arg;
-	struct task_scan ts;
+	return !c->events && !c->plugins && !constraints_registry_has_defaults(c->constraints);
+}
+
+/* A stored task that is not scanned: parsed, and kept as text when it can be, the text the store
+ * holds (no second serialization). */
+static int load_task_parsed(struct coord *c, const char *id, char **text, size_t len)
+{
 	enum task_status st;
 	json_error_t je;
 	json_t *doc;
 	struct ctask *t;
 	bool same;
 
-	/* The scan leaves out what would need the document: default constraints, and the event
-	 * stream and plugins (not set up while loading). */
-	if (!c->events && !c->plugins && !constraints_registry_has_defaults(c->constraints) &&
-	    task_text_scan(*text, len, &ts))
-		return add_scanned_task(c, &ts, text);
 	doc = dtf_json_load(*text, len, 256);
 	if (!doc)
 		doc = json_loadb(*text, len, JSON_ALLOW_NUL, &je);
@@ -806,6 +850,225 @@ static int load_task_text(void *arg, const char *id, char **text, size_t len)
 	return 0;
 }
 
+/* ---- the start-up load on two threads ----
+ *
+ * A million stored tasks took some 2.4 s of one core to load, most of it per task and in two
+ * independent halves: reading the text (the scan of its members, packing it, copying it to where
+ * kept texts live) needs nothing of the core; building the task (the task map, the pending
+ * index, the queues) needs the core and its order. So the texts are gathered in batches, a
+ * second thread prepares one batch while the core's thread builds the tasks of the batch before
+ * (and the store reads the next), and a batch is built in the order its texts came. Anything
+ * else loaded after the tasks (attempts, workers) waits until every batch is built. */
+
+#define LOAD_BATCH 2048
+
+struct load_item {
+	char *text; /* owned: task_scan's strings point into it */
+	size_t len;
+	char id[72]; /* the store's, for its messages */
+	bool scanned;
+	struct load_prep prep; /* of a scanned task */
+	struct task_scan ts;
+};
+
+struct load_pipe {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct load_item *fill, *work; /* the core's thread fills one, the second prepares one */
+	size_t nfill, nwork;
+	bool busy; /* the second thread has a batch to prepare */
+	bool stop;
+	bool threaded;
+};
+
+static void load_prepare(struct load_item *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct load_prep *pp = &v[i].prep;
+		v[i].scanned = task_text_scan(v[i].text, v[i].len, &v[i].ts);
+		if (!v[i].scanned)
+			continue;
+		pp->kept = task_text_prepare(v[i].ts.id, v[i].ts.run_id, v[i].text, v[i].len);
+		if (!pp->kept)
+			continue; /* the core's thread packs it its own way */
+		pp->room = scan_room(&v[i].ts);
+		pp->t = calloc(1, sizeof(*pp->t) + pp->room);
+		pp->hash = dtf_hmap_hash(v[i].ts.id);
+	}
+}
+
+static void *load_pipe_main(void *arg)
+{
+	struct load_pipe *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->busy && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (!p->busy)
+			break;
+		pthread_mutex_unlock(&p->mu);
+		load_prepare(p->work, p->nwork);
+		pthread_mutex_lock(&p->mu);
+		p->busy = false;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Builds the prepared tasks v[0..n) in order (after an error, only gives back what they hold). */
+static int load_build(struct coord *c, struct load_item *v, size_t n, int rc)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		/* The task map's slots are scattered over tens of MiB: ask for one some tasks
+		 * ahead rather than wait for each. */
+		if (!rc && i + 8 < n && v[i + 8].prep.kept)
+			dtf_hmap_prefetch(&c->tasks, v[i + 8].prep.hash);
+		if (!rc && v[i].scanned)
+			rc = add_scanned_task(c, &v[i].ts, &v[i].text,
+					      v[i].prep.kept ? &v[i].prep : NULL);
+		else if (!rc)
+			rc = load_task_parsed(c, v[i].id, &v[i].text, v[i].len);
+		task_text_discard(v[i].prep.kept);
+		free(v[i].prep.t);
+		free(v[i].text);
+		memset(&v[i].prep, 0, sizeof(v[i].prep));
+		v[i].text = NULL;
+	}
+	return rc;
+}
+
+/* Waits for the second thread's batch and takes it back (its length; 0 when there was none). */
+static size_t load_pipe_wait(struct load_pipe *p)
+{
+	size_t n;
+
+	pthread_mutex_lock(&p->mu);
+	while (p->busy)
+		pthread_cond_wait(&p->cv, &p->mu);
+	n = p->nwork;
+	p->nwork = 0;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
+/* The filled batch goes to the second thread, and the batch it prepared is built. */
+static int load_pipe_push(struct coord *c)
+{
+	struct load_pipe *p = c->load_pipe;
+	struct load_item *done;
+	size_t n;
+
+	if (!p->threaded) {
+		load_prepare(p->fill, p->nfill);
+		n = p->nfill;
+		p->nfill = 0;
+		return load_build(c, p->fill, n, 0);
+	}
+	n = load_pipe_wait(p);
+	done = p->work;
+	pthread_mutex_lock(&p->mu);
+	p->work = p->fill;
+	p->nwork = p->nfill;
+	p->busy = p->nwork > 0;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	p->fill = done;
+	p->nfill = 0;
+	return load_build(c, done, n, 0);
+}
+
+/* Every gathered task built (rc 0), or given back (rc, an earlier error); the pipe stays. */
+static int load_pipe_drain(struct coord *c, int rc)
+{
+	struct load_pipe *p = c->load_pipe;
+	size_t n;
+
+	if (!p)
+		return rc;
+	if (!rc)
+		rc = load_pipe_push(c);
+	if (p->threaded) {
+		n = load_pipe_wait(p);
+		rc = load_build(c, p->work, n, rc);
+	}
+	rc = load_build(c, p->fill, p->nfill, rc);
+	p->nfill = 0;
+	return rc;
+}
+
+static void load_pipe_start(struct coord *c)
+{
+	struct load_pipe *p = calloc(1, sizeof(*p));
+
+	if (p) {
+		p->fill = calloc(LOAD_BATCH, sizeof(*p->fill));
+		p->work = calloc(LOAD_BATCH, sizeof(*p->work));
+	}
+	if (!p || !p->fill || !p->work) {
+		if (p) {
+			free(p->fill);
+			free(p->work);
+		}
+		free(p);
+		return; /* the tasks are loaded one by one */
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->threaded = pthread_create(&p->th, NULL, load_pipe_main, p) == 0;
+	c->load_pipe = p;
+}
+
+static int load_pipe_end(struct coord *c, int rc)
+{
+	struct load_pipe *p = c->load_pipe;
+
+	if (!p)
+		return rc;
+	rc = load_pipe_drain(c, rc);
+	if (p->threaded) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = true;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->th, NULL);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->fill);
+	free(p->work);
+	free(p);
+	c->load_pipe = NULL;
+	return rc;
+}
+
+/* A stored task at start-up: gathered for the two-thread load, or built from its text when it is
+ * a pending task that can be kept as text (most of a large queue), else parsed. */
+static int load_task_text(void *arg, const char *id, char **text, size_t len)
+{
+	struct coord *c = arg;
+	struct load_pipe *p = c->load_pipe;
+	struct task_scan ts;
+
+	if (p) {
+		struct load_item *it = &p->fill[p->nfill++];
+		it->text = *text;
+		it->len = len;
+		*text = NULL;
+		copy_id(it->id, sizeof(it->id), id);
+		return p->nfill == LOAD_BATCH ? load_pipe_push(c) : 0;
+	}
+	if (load_may_scan(c) && task_text_scan(*text, len, &ts))
+		return add_scanned_task(c, &ts, text, NULL);
+	return load_task_parsed(c, id, text, len);
+}
+
 /* The store's count of the tasks it is about to load: the task map is built at its final size
  * rather than grown (and rehashed) some twenty times on the way to a million. */
 static void load_task_count(void *arg, size_t n)
@@ -820,6 +1083,12 @@ static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *
 {
 	struct coord *c = arg;
 	enum task_status st;
+	int rc;
+
+	/* What comes after the tasks may refer to them: every task is built first. */
+	if (c->load_pipe && (c->load_pipe->nfill || c->load_pipe->nwork) &&
+	    (rc = load_pipe_drain(c, 0)) != 0)
+		return rc;
 
 	switch (kind) {
 	case DTF_STORE_RUN:
@@ -906,7 +1175,10 @@ int state_load(struct coord *c)
 	c->store->load_task_count = load_task_count;
 	c->load_unsorted = 0;
 	c->loading = true;
+	if (load_may_scan(c))
+		load_pipe_start(c);
 	rc = c->store->ops->load(c->store, load_cb, c);
+	rc = load_pipe_end(c, rc);
 	c->loading = false;
 	json_decref(c->load_idx);
 	c->load_idx = NULL;

@@ -89,6 +89,16 @@ static const char *const packs[] = {
 #define PACK_RUN_ID 0x1f
 
 static size_t pack_len[sizeof(packs) / sizeof(packs[0])];
+static pthread_once_t pack_once = PTHREAD_ONCE_INIT;
+
+/* Once, on whichever thread packs first (a loading thread packs beside the core's). */
+static void pack_init(void)
+{
+	size_t k;
+
+	for (k = 0; k < sizeof(packs) / sizeof(packs[0]); k++)
+		pack_len[k] = strlen(packs[k]);
+}
 
 /* Whether "key":"value" is at p (quotes included, the value as it is, unescaped). */
 static size_t member_at(const char *p, const char *key, const char *value)
@@ -105,15 +115,13 @@ static size_t member_at(const char *p, const char *key, const char *value)
 	return k + v + 5;
 }
 
-/* text[0..n) packed into out (room for n + 1 bytes); returns the packed length, or 0 when it
- * cannot be packed (a byte below 0x20). */
-static size_t pack(const struct ctask *t, const char *text, size_t n, char *out)
+/* text[0..n) of the task with that id and run_id packed into out (room for n + 1 bytes); returns
+ * the packed length, or 0 when it cannot be packed (a byte below 0x20). */
+static size_t pack(const char *id, const char *run_id, const char *text, size_t n, char *out)
 {
 	size_t i, j, k, m;
 
-	if (!pack_len[0])
-		for (k = 0; k < sizeof(packs) / sizeof(packs[0]); k++)
-			pack_len[k] = strlen(packs[k]);
+	pthread_once(&pack_once, pack_init);
 	for (i = j = 0; i < n;) {
 		if ((unsigned char)text[i] < 0x20)
 			return 0;
@@ -121,12 +129,12 @@ static size_t pack(const struct ctask *t, const char *text, size_t n, char *out)
 			out[j++] = text[i++];
 			continue;
 		}
-		if ((m = member_at(text + i, "id", t->id)) != 0) {
+		if ((m = member_at(text + i, "id", id)) != 0) {
 			out[j++] = PACK_ID;
 			i += m;
 			continue;
 		}
-		if ((m = member_at(text + i, "run_id", t->run_id)) != 0) {
+		if ((m = member_at(text + i, "run_id", run_id)) != 0) {
 			out[j++] = PACK_RUN_ID;
 			i += m;
 			continue;
@@ -260,21 +268,25 @@ static char *text_copy(const char *s, size_t n)
 	return p;
 }
 
+/* Gives back a text that text_copy handed out. */
+static void text_release(char *p)
+{
+	struct text_block *b = (struct text_block *)((uintptr_t)p & ~(uintptr_t)(TEXT_BLOCK - 1));
+
+	pthread_mutex_lock(&text_lock);
+	if (--b->live == 0 && b != text_cur)
+		munmap(b, TEXT_BLOCK);
+	pthread_mutex_unlock(&text_lock);
+}
+
 static void text_free(struct ctask *t)
 {
-	struct text_block *b;
-
 	if (!t->text)
 		return;
-	if (!t->in_block) {
+	if (!t->in_block)
 		free(t->text);
-	} else {
-		b = (struct text_block *)((uintptr_t)t->text & ~(uintptr_t)(TEXT_BLOCK - 1));
-		pthread_mutex_lock(&text_lock);
-		if (--b->live == 0 && b != text_cur)
-			munmap(b, TEXT_BLOCK);
-		pthread_mutex_unlock(&text_lock);
-	}
+	else
+		text_release(t->text);
 	t->text = NULL;
 	t->in_block = false;
 	t->packed = false;
@@ -346,7 +358,7 @@ static void keep_text(struct ctask *t, char *s)
 	json_decref(t->jdoc);
 	t->jdoc = NULL;
 	if (out)
-		m = pack(t, s, n, out);
+		m = pack(t->id, t->run_id, s, n, out);
 	t->packed = m > 0;
 	kept = m ? text_copy(out, m) : text_copy(s, n);
 	if (out != stack)
@@ -581,6 +593,38 @@ bool task_text_scan(const char *text, size_t len, struct task_scan *ts)
 void task_keep_text(struct ctask *t, char *text)
 {
 	keep_text(t, text);
+}
+
+char *task_text_prepare(const char *id, const char *run_id, const char *s, size_t n)
+{
+	char stack[4096], *out = n < sizeof(stack) ? stack : malloc(n + 1), *kept = NULL;
+	size_t m = 0;
+
+	if (out)
+		m = pack(id, run_id, s, n, out);
+	if (m)
+		kept = text_copy(out, m);
+	if (out != stack)
+		free(out);
+	return kept;
+}
+
+void task_adopt_text(struct ctask *t, char *kept)
+{
+	t->type = static_type(t->type);
+	t->hw_any = empty_list();
+	t->hw_all = empty_list();
+	json_decref(t->jdoc);
+	t->jdoc = NULL;
+	t->packed = true;
+	t->in_block = true;
+	t->text = kept;
+}
+
+void task_text_discard(char *kept)
+{
+	if (kept)
+		text_release(kept);
 }
 
 bool task_compactable(const struct ctask *t)

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +29,8 @@ struct sq {
 	sqlite3 *ckpt_db; /* the checkpointer's connection */
 	pthread_t ckpt;
 	bool ckpt_running;
-	volatile bool stop;
-	int lockfd; /* holds the flock that keeps other coordinators out */
+	atomic_bool stop; /* read by the checkpointer */
+	int lockfd;	  /* holds the flock that keeps other coordinators out */
 	sqlite3_stmt *put_run, *put_task, *put_attempt, *put_worker;
 	sqlite3_stmt *put_task_seq; /* a task's row rewritten whole: its seq changed */
 	sqlite3_stmt *begin, *commit, *rollback;

@@ -725,6 +725,85 @@ static void test_reload_keeps_documents(void **state)
 	json_decref(tasks);
 }
 
+/* A queue of several loading batches (the load prepares one on a second thread while the core
+ * builds the one before): tasks kept as text and tasks that must be parsed (a hardware list, a
+ * leased task) interleaved, each built as it was, the queues in submission order, the leased
+ * tasks charged to their worker, and the attempts and workers read after every task. */
+static void test_reload_many(void **state)
+{
+	enum { N = 5000 };
+	struct coord_fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w = add_worker(c, "w1", 64);
+	struct ctask *t, *prev;
+	char id[32], extra[96], ids[256], *before[N / 500 + 1];
+	size_t i, n, k;
+
+	add_run(c, "r1");
+	for (i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "t%05zu", i);
+		if (i % 7 == 3)
+			snprintf(extra, sizeof(extra), "{\"hardware\": \"hw%zu\"}", i % 3);
+		else
+			snprintf(extra, sizeof(extra), "{\"name\": \"n-%zu\", \"user\": \"u%zu\"}",
+				 i, i % 4);
+		add_task(c, id, i % 2 ? "r1" : NULL, i % 5 == 4 ? 2 : 5, extra);
+	}
+	/* The first tasks of priority 2 are leased: assigned, parsed at the reload. */
+	assert_string_equal(lease(c, w, 3, ids, sizeof(ids)), "t00004,t00009,t00014");
+	for (i = k = 0; i < N; i += 500, k++) {
+		json_t *d;
+		snprintf(id, sizeof(id), "t%05zu", i);
+		d = task_doc_copy(task_of(c, id));
+		before[k] = json_dumps(d, JSON_COMPACT);
+		json_decref(d);
+	}
+
+	c = coord_fixture_reopen(f);
+	assert_int_equal(state_load(c), 0);
+	assert_null(c->load_pipe);
+	assert_int_equal(c->tasks.count, N);
+	assert_counts(c->counts, N - 3, 3, 0, 0, 0, 0);
+	assert_int_equal(state_run(c, "r1")->total, N / 2);
+	assert_int_equal(c->next_seq, N + 1);
+	w = dtf_hmap_get(&c->workers, "w1");
+	assert_non_null(w);
+	assert_int_equal(w->used_slots, 3);
+	assert_string_equal(task_of(c, "t00009")->worker_id, "w1");
+	for (i = k = 0; i < N; i += 500, k++) {
+		json_t *d;
+		char *after;
+		snprintf(id, sizeof(id), "t%05zu", i);
+		t = task_of(c, id);
+		if (i % 7 == 3)
+			assert_non_null(t->jdoc);
+		else
+			assert_null(t->jdoc);
+		d = task_doc_copy(t);
+		after = json_dumps(d, JSON_COMPACT);
+		assert_string_equal(after, before[k]);
+		free(after);
+		free(before[k]);
+		json_decref(d);
+	}
+	snprintf(id, sizeof(id), "t%05d", 4998);
+	assert_string_equal(sx_task_name(&task_of(c, id)->sx), "n-4998");
+	assert_string_equal(task_of(c, id)->sx.user, "u2");
+	/* Each queue in submission order, every pending task in one. */
+	for (n = 0, k = 2; k <= 5; k += 3) {
+		prev = NULL;
+		for (t = c->qhead[k]; t; prev = t, t = t->qnext, n++) {
+			assert_int_equal(t->sx.priority, (int)k);
+			assert_true(!prev || prev->sx.seq < t->sx.seq);
+			assert_ptr_equal(t->qprev, prev);
+		}
+		assert_ptr_equal(c->qtail[k], prev);
+	}
+	assert_int_equal(n, N - 3);
+	/* t00024 needs hardware w1 lacks. */
+	assert_string_equal(lease(c, w, 2, ids, sizeof(ids)), "t00019,t00029");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +822,7 @@ int main(void)
 	    coord_fixture_test(test_reload_lost_worker),
 	    coord_fixture_test(test_reload_keeps_documents),
 	    coord_fixture_test(test_reload_alike_tasks),
+	    coord_fixture_test(test_reload_many),
 	};
 
 	return dtf_unit_run(tests, NULL, NULL);
