@@ -5,7 +5,7 @@ BUILD     ?= build
 SAN_BUILD ?= build-san
 FUZZ_BUILD ?= build-fuzz
 JOBS      ?= $(shell nproc)
-FUZZ_SECONDS ?= 6
+FUZZ_SECONDS ?= 4
 
 .PHONY: all deps build run test test-dev test-san test-fuzz bench format clean
 
