@@ -96,7 +96,15 @@ static const char schema_v2[] =
 static const char schema_v2_late[] =
     "CREATE TABLE IF NOT EXISTS meta_docs (key text PRIMARY KEY, doc text NOT NULL);";
 
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Version 3: the index on tasks' seq that start-up reads them in order by. Without it the load's
+ * ORDER BY seq sorted the whole table (2 GB with a million tasks) on the server: most of a 35 s
+ * restart (bench/RESULTS.md, "One million tasks"). It costs a new task one B-tree insert at the
+ * right edge; an update leaves it alone (a HOT update: seq keeps its value, see put_task). Built
+ * inside the migration's transaction (CONCURRENTLY cannot be), under the coordinator lock, while
+ * nothing else writes: some seconds for a million tasks, once. */
+static const char schema_v3[] = "CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq);";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(SCHEMA_VERSION == DTF_STORE_SCHEMA_VERSION, "store.h's schema version");
 
@@ -242,6 +250,10 @@ static int migrate(struct dtf_store *st, struct pg *p)
 	if (v == SCHEMA_VERSION)
 		return pg_exec(st, p, "migrate", schema_v2_late);
 	rc = pg_exec(st, p, "begin", "BEGIN");
+	/* A version 2 database may lack what version 2 gained late: the steps after it would not
+	 * add it. */
+	if (!rc && v >= 2)
+		rc = pg_exec(st, p, "migrate", schema_v2_late);
 	for (i = v; i < SCHEMA_VERSION && !rc; i++)
 		rc = pg_exec(st, p, "migrate", migrations[i]);
 	snprintf(sql, sizeof(sql),
@@ -829,13 +841,33 @@ static PGresult *query(struct dtf_store *st, struct pg *p, const char *what, con
 	return res;
 }
 
+/* The result of the FETCH in flight (NULL with the error recorded): the rows, then the NULL that
+ * ends the query's results. */
+static PGresult *fetch_result(struct dtf_store *st, struct pg *p)
+{
+	PGresult *res = PQgetResult(p->conn), *more;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_err(st, p, "load", res);
+		PQclear(res);
+		res = NULL;
+	}
+	while ((more = PQgetResult(p->conn)) != NULL)
+		PQclear(more);
+	return res;
+}
+
 /* Reads one table through a cursor, DTF_STORE_LOAD_BATCH rows at a time (a result holds its
- * rows in memory: the whole tasks table at once would double a restart's peak). */
+ * rows in memory: the whole tasks table at once would double a restart's peak). The next FETCH
+ * is sent before the rows of the last one are handed over, so that the server reads and sends
+ * them while the coordinator builds its tasks (with a million tasks, each side's work was a
+ * good part of the load: bench/RESULTS.md). */
 static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum dtf_store_kind kind,
 		      dtf_store_load_cb cb, void *arg)
 {
 	struct dtf_store_row *rows = calloc(DTF_STORE_LOAD_BATCH, sizeof(*rows));
 	char decl[256], fetch[64];
+	bool inflight = false;
 	int rc, i, n;
 
 	if (!rows)
@@ -845,8 +877,11 @@ static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum 
 	rc = pg_exec(st, p, "load", "BEGIN");
 	if (!rc)
 		rc = pg_exec(st, p, "load", decl);
+	if (!rc && !(inflight = PQsendQuery(p->conn, fetch) == 1))
+		rc = pg_err(st, p, "load", NULL);
 	while (!rc) {
-		PGresult *res = query(st, p, "load", fetch);
+		PGresult *res = fetch_result(st, p);
+		inflight = false;
 		if (!res) {
 			rc = DTF_ESTORE;
 			break;
@@ -862,9 +897,22 @@ static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum 
 					     arg);
 			break;
 		}
+		if (n == DTF_STORE_LOAD_BATCH && !(inflight = PQsendQuery(p->conn, fetch) == 1)) {
+			rc = pg_err(st, p, "load", NULL);
+			dtf_store_rows_flush(rows, (size_t)n, kind, cb, st->load_task_text, arg);
+			break;
+		}
 		rc = dtf_store_rows_flush(rows, (size_t)n, kind, cb, st->load_task_text, arg);
 		if (n < DTF_STORE_LOAD_BATCH)
 			break;
+	}
+	/* A callback that stopped the load leaves the next batch on its way: read and dropped
+	 * (the load's own error is the one kept). */
+	if (inflight) {
+		char why[sizeof(st->error)];
+		memcpy(why, st->error, sizeof(why));
+		PQclear(fetch_result(st, p));
+		memcpy(st->error, why, sizeof(why));
 	}
 	if (p->conn && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(p->conn, "ROLLBACK"));

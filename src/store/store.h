@@ -86,7 +86,7 @@ struct dtf_store_ops {
 };
 
 /* The schema version both backends migrate a database to (each backend's list of steps). */
-#define DTF_STORE_SCHEMA_VERSION 2
+#define DTF_STORE_SCHEMA_VERSION 3
 
 struct dtf_store {
 	const struct dtf_store_ops *ops;
