@@ -1054,6 +1054,59 @@ static int pg_load_outbox(struct dtf_store *st,
 	return rc;
 }
 
+int dtf_store_pg_meta_peek(const char *url, const char *key, json_t **doc, char *err, size_t errlen)
+{
+	const char *const keys[] = {"connect_timeout", "application_name", "options", "dbname",
+				    NULL};
+	/* Not "dtf-coordinator": a new leader ends every session of that name. */
+	const char *const vals[] = {"5", "dtf-check", "-c client_min_messages=warning", url, NULL};
+	const char *params[1] = {key};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGresult *res = NULL;
+	json_error_t je;
+	int rc = DTF_ESTORE;
+
+	*doc = NULL;
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "connect: %s", conn ? PQerrorMessage(conn) : "out of memory");
+		goto out;
+	}
+	/* A new database has no meta_docs until its first coordinator's store made it. */
+	res = PQexec(conn, "SELECT to_regclass('meta_docs') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		snprintf(err, errlen, "read meta_docs: %s", PQresultErrorMessage(res));
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		rc = 0;
+		goto out;
+	}
+	PQclear(res);
+	res = PQexecParams(conn, "SELECT doc FROM meta_docs WHERE key = $1", 1, NULL, params, NULL,
+			   NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "read meta_docs: %s", PQresultErrorMessage(res));
+		goto out;
+	}
+	rc = 0;
+	if (PQntuples(res) == 1) {
+		*doc = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, &je);
+		if (!*doc) {
+			snprintf(err, errlen, "meta_docs record %s is not valid JSON", key);
+			rc = DTF_ESTORE;
+		}
+	}
+out:
+	if (rc && errlen) {
+		size_t n = strlen(err);
+		while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			err[--n] = '\0';
+	}
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}
+
 const struct dtf_store_ops dtf_store_postgres_ops = {
     .name = "postgresql",
     .open = pg_open,
