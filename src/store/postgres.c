@@ -875,6 +875,10 @@ static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum 
 	snprintf(decl, sizeof(decl), "DECLARE dtf_load NO SCROLL CURSOR FOR %s", sql);
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM dtf_load", DTF_STORE_LOAD_BATCH);
 	rc = pg_exec(st, p, "load", "BEGIN");
+	/* A plain scan of each table: JIT compiling its expressions (a million tasks' estimate
+	 * passes jit_above_cost) would only add its compile time. */
+	if (!rc)
+		rc = pg_exec(st, p, "load", "SET LOCAL jit = off");
 	if (!rc)
 		rc = pg_exec(st, p, "load", decl);
 	if (!rc && !(inflight = PQsendQuery(p->conn, fetch) == 1))
