@@ -68,7 +68,6 @@ int core_keys_store(struct coord *c, const json_t *doc, struct core_err *e)
 		return core_fail(e, DTF_ESTORE, "store_error", "the %s store cannot keep keys",
 				 c->store->ops->name);
 	rc = core_meta_put(c, KEYS_DOC, doc, e);
-
 	if (rc)
 		core_fail(e, rc, "store_error", "the keys could not be stored: %s",
 			  c->store->error);

@@ -97,11 +97,11 @@ static const char schema_v2_late[] =
     "CREATE TABLE IF NOT EXISTS meta_docs (key text PRIMARY KEY, doc text NOT NULL);";
 
 /* Version 3: the index on tasks' seq that start-up reads them in order by. Without it the load's
- * ORDER BY seq sorted the whole table (2 GB with a million tasks) on the server: most of a 35 s
- * restart (bench/RESULTS.md, "One million tasks"). It costs a new task one B-tree insert at the
- * right edge; an update leaves it alone (a HOT update: seq keeps its value, see put_task). Built
- * inside the migration's transaction (CONCURRENTLY cannot be), under the coordinator lock, while
- * nothing else writes: some seconds for a million tasks, once. */
+ * ORDER BY seq sorted the whole table on the server, through temporary files, before the first
+ * row came back (bench/RESULTS.md, "One million tasks"). It costs a new task one B-tree insert
+ * at the right edge; an update leaves it alone (a HOT update: seq keeps its value, see
+ * put_task). Built inside the migration's transaction (CONCURRENTLY cannot be), under the
+ * coordinator lock, while nothing else writes: about a second for a million tasks, once. */
 static const char schema_v3[] = "CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq);";
 
 static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
@@ -117,6 +117,9 @@ static const struct {
      "INSERT INTO runs (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = "
      "excluded.doc",
      2},
+    /* seq = excluded.seq (here and in bulk_tasks) writes the value the row has already:
+     * PostgreSQL compares the indexed columns' old and new values, so the update stays HOT and
+     * writes no entry in tasks_seq (nor the primary key) when the page has room. */
     {"put_task",
      "INSERT INTO tasks (id, seq, run_id, status, doc) VALUES ($1, $2, $3, $4, $5) "
      "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, run_id = excluded.run_id, "
