@@ -445,6 +445,41 @@ int dtf_api_reload_keys(struct dtf_api *a)
 	return rc;
 }
 
+/* Any length of secret becomes the 32 bytes that sign tokens. */
+static void secret_key(const char *text, size_t len, unsigned char key[32])
+{
+	unsigned int n = 32;
+
+	HMAC(EVP_sha256(), "dtf-worker-token", 16, (const unsigned char *)text, len, key, &n);
+}
+
+int dtf_api_token_fingerprint(const char *file, char hex[65], char *err, size_t errlen)
+{
+	static const char label[] = "dtf token-secret fingerprint";
+	unsigned char key[32], md[32];
+	unsigned int n = sizeof(md);
+	char *text = NULL;
+	size_t len = 0;
+	int i;
+
+	if (dtf_read_file(file, 4096, &text, &len) != 0 || len < 16) {
+		free(text);
+		snprintf(err, errlen, "cannot read the token secret %s (16 bytes at least)", file);
+		return DTF_EIO;
+	}
+	secret_key(text, len, key);
+	OPENSSL_cleanse(text, len);
+	free(text);
+	/* Keyed with the signing key itself: equal fingerprints mean equal keys, and the
+	 * fingerprint tells nothing of the key. */
+	HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)label, sizeof(label) - 1, md,
+	     &n);
+	OPENSSL_cleanse(key, sizeof(key));
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
 /* The HS256 secret of workers' tokens: the configured file's, else one kept beside the store
  * (made on first use, mode 0600) so that tokens outlive a restart, else a random one. */
 static int token_secret(struct coord *c, unsigned char key[32], char *err, size_t errlen)
@@ -462,9 +497,8 @@ static int token_secret(struct coord *c, unsigned char key[32], char *err, size_
 		own = true;
 	}
 	if (dtf_read_file(file, 4096, &text, &len) == 0 && len >= 16) {
-		unsigned int n = 32;
-		/* Any length of secret becomes 32 bytes. */
-		HMAC(EVP_sha256(), "dtf-worker-token", 16, (unsigned char *)text, len, key, &n);
+		secret_key(text, len, key);
+		OPENSSL_cleanse(text, len);
 		free(text);
 		return 0;
 	}

@@ -33,6 +33,12 @@ struct dtf_api {
  * (logged). */
 int api_keys_save(struct dtf_api *a, struct core_err *e);
 
+/* The fingerprint of the workers' token secret in file: HMAC-SHA256 of a fixed label keyed with
+ * the key that signs tokens, as 64 hex digits and a NUL in hex. What coordinators sharing one
+ * database compare (coordinator.c), never the secret nor the key. 0, or DTF_EIO when the file
+ * cannot be read or holds less than 16 bytes (the reason in err). */
+int dtf_api_token_fingerprint(const char *file, char hex[65], char *err, size_t errlen);
+
 /* Starts serving c's configuration (host, port, keys, TLS) and registers the front-end's hooks
  * with the core (c->fe). The server answers api_routes and, after them, the routes of the
  * tables in extra (NULL-terminated; NULL for none): the other front-ends (GraphQL, the

@@ -2,7 +2,9 @@
  * (src/api/), the tick thread that drives the core's deadlines and the sender thread that
  * delivers the notifications outbox (core/outbox.h). Nothing here decides anything about tasks
  * or workers; it starts the parts in order and stops them in reverse. On PostgreSQL it first
- * takes the leadership (store/leader.h); a standby serves only its redirects meanwhile. */
+ * takes the leadership (store/leader.h); a standby serves only its redirects meanwhile. All the
+ * coordinators of one PostgreSQL database sign workers' tokens with one secret: the fingerprint
+ * of the first one's is kept in the database, and one with another is refused (shared_secret). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include "api/api.h"
 #include "common/err.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "coordinator/coordinator.h"
@@ -216,6 +219,97 @@ static int lead(struct coordinator *co, const struct coord_config *cfg, unsigned
 	return rc;
 }
 
+/* meta_docs' key of the token secret's fingerprint (dtf_api_token_fingerprint). */
+#define SECRET_DOC "token_secret"
+
+/* Whether fp (our fingerprint, "" without --token-secret-file) agrees with the stored document
+ * doc (NULL: none stored). A worker's token must be valid on whichever coordinator leads next,
+ * so a coordinator with another secret than the one the database's coordinators use is refused
+ * before it can lead. */
+static int secret_agrees(const struct coord_config *cfg, const char *fp, const json_t *doc,
+			 char *err, size_t errlen)
+{
+	const char *stored = doc ? dtf_json_str(doc, "hmac_sha256", "") : "";
+
+	if (!*stored)
+		return 0;
+	if (!*fp) {
+		snprintf(err, errlen,
+			 "the coordinators of this database sign workers' tokens with a shared "
+			 "secret (its fingerprint is kept in meta_docs, key " SECRET_DOC
+			 "): start this one with --token-secret-file and the same file as theirs");
+		return DTF_EINVAL;
+	}
+	if (strcmp(stored, fp) != 0) {
+		snprintf(
+		    err, errlen,
+		    "--token-secret-file %s is not the secret the coordinators of this database "
+		    "sign workers' tokens with (its fingerprint differs from the one kept in "
+		    "meta_docs, key " SECRET_DOC
+		    "): give every coordinator of the database the same file",
+		    cfg->token_secret_file);
+		return DTF_EINVAL;
+	}
+	return 0;
+}
+
+/* Before waiting for the leadership: refused at once (nothing written, no lock taken) when the
+ * database already keeps another secret's fingerprint. A database that cannot be read now is
+ * checked again once this coordinator leads (shared_secret_lead). */
+static int shared_secret_check(const struct coord_config *cfg, char fp[65], char *err,
+			       size_t errlen)
+{
+	char perr[512];
+	json_t *doc = NULL;
+	int rc;
+
+	fp[0] = '\0';
+	if (cfg->token_secret_file && *cfg->token_secret_file &&
+	    (rc = dtf_api_token_fingerprint(cfg->token_secret_file, fp, err, errlen)) != 0)
+		return rc;
+	if (dtf_store_pg_meta_peek(cfg->db_path, SECRET_DOC, &doc, perr, sizeof(perr)) != 0) {
+		log_warn("cannot read the token secret's fingerprint now (%s): checked once this "
+			 "coordinator leads",
+			 perr);
+		return 0;
+	}
+	rc = secret_agrees(cfg, fp, doc, err, errlen);
+	json_decref(doc);
+	return rc;
+}
+
+/* Once leading, with the state loaded: the same check on what the database keeps now (another
+ * coordinator may have stored a fingerprint since), and the first coordinator with a secret
+ * stores its fingerprint. */
+static int shared_secret_lead(struct coord *c, const struct coord_config *cfg, const char *fp,
+			      char *err, size_t errlen)
+{
+	struct core_err e;
+	json_t *doc = NULL, *mine;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = core_meta_get(c, SECRET_DOC, &doc, &e);
+	if (rc)
+		snprintf(err, errlen, "%s", e.msg);
+	if (!rc)
+		rc = secret_agrees(cfg, fp, doc, err, errlen);
+	if (!rc && !doc && *fp) {
+		mine = json_pack("{s:i,s:s}", "format", 1, "hmac_sha256", fp);
+		rc = mine ? core_meta_put(c, SECRET_DOC, mine, &e) : DTF_ENOMEM;
+		if (rc)
+			snprintf(err, errlen, "%s", mine ? e.msg : "out of memory");
+		else
+			log_info(
+			    "the token secret's fingerprint is kept in the database: its other "
+			    "coordinators must use the same --token-secret-file");
+		json_decref(mine);
+	}
+	pthread_mutex_unlock(&c->lock);
+	json_decref(doc);
+	return rc;
+}
+
 bool coord_lost(const struct coordinator *co)
 {
 	const struct coord *c = co ? co->core : NULL;
@@ -227,6 +321,7 @@ struct coordinator *coord_start(const struct coord_config *cfg, char *err, size_
 {
 	struct coordinator *co = calloc(1, sizeof(*co));
 	struct coord_config lc;
+	char fp[65] = "";
 
 	if (!co) {
 		snprintf(err, errlen, "out of memory");
@@ -234,13 +329,16 @@ struct coordinator *coord_start(const struct coord_config *cfg, char *err, size_
 	}
 	if (dtf_store_is_url(cfg->db_path)) {
 		lc = *cfg;
-		if (lead(co, cfg, &lc.port, err, errlen) != 0)
+		if (shared_secret_check(cfg, fp, err, errlen) != 0 ||
+		    lead(co, cfg, &lc.port, err, errlen) != 0)
 			goto fail;
 		lc.leader_epoch = dtf_leader_epoch(co->leader);
 		cfg = &lc;
 	}
 	co->core = core_new(cfg, err, errlen);
 	if (!co->core)
+		goto fail;
+	if (dtf_store_is_url(cfg->db_path) && shared_secret_lead(co->core, cfg, fp, err, errlen))
 		goto fail;
 	co->api = dtf_api_start(co->core, frontends, err, errlen);
 	if (!co->api)

@@ -156,6 +156,13 @@ int core_keys_store(struct coord *c, const json_t *doc, struct core_err *e);
 /* The stored key set's document (a new reference), or *doc NULL when none was ever stored; a
  * document that cannot be read is DTF_ESTORE. */
 int core_keys_stored(struct coord *c, json_t **doc, struct core_err *e);
+/* One of the coordinator's own documents (the store's meta_docs) written under key in a
+ * transaction of its own (grouped with the request's other changes, if in one). 0 or
+ * DTF_ESTORE. */
+int core_meta_put(struct coord *c, const char *key, const json_t *doc, struct core_err *e);
+/* The document stored under key (a new reference), or *doc NULL when there is none or the store
+ * keeps none; one that cannot be read is DTF_ESTORE. */
+int core_meta_get(struct coord *c, const char *key, json_t **doc, struct core_err *e);
 /* A heartbeat of w (resources, draining, what it runs); *reply gets what the worker must do. */
 json_t *core_worker_heartbeat(struct coord *c, struct cworker *w, const json_t *body);
 /* A lease by worker worker_id (its credentials as for core_worker_auth, checked after the

@@ -96,7 +96,15 @@ static const char schema_v2[] =
 static const char schema_v2_late[] =
     "CREATE TABLE IF NOT EXISTS meta_docs (key text PRIMARY KEY, doc text NOT NULL);";
 
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Version 3: the index on tasks' seq that start-up reads them in order by. Without it the load's
+ * ORDER BY seq sorted the whole table on the server, through temporary files, before the first
+ * row came back (bench/RESULTS.md, "One million tasks"). It costs a new task one B-tree insert
+ * at the right edge; an update leaves it alone (a HOT update: seq keeps its value, see
+ * put_task). Built inside the migration's transaction (CONCURRENTLY cannot be), under the
+ * coordinator lock, while nothing else writes: about a second for a million tasks, once. */
+static const char schema_v3[] = "CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (seq);";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 _Static_assert(SCHEMA_VERSION == DTF_STORE_SCHEMA_VERSION, "store.h's schema version");
 
@@ -109,6 +117,9 @@ static const struct {
      "INSERT INTO runs (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = "
      "excluded.doc",
      2},
+    /* seq = excluded.seq (here and in bulk_tasks) writes the value the row has already:
+     * PostgreSQL compares the indexed columns' old and new values, so the update stays HOT and
+     * writes no entry in tasks_seq (nor the primary key) when the page has room. */
     {"put_task",
      "INSERT INTO tasks (id, seq, run_id, status, doc) VALUES ($1, $2, $3, $4, $5) "
      "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, run_id = excluded.run_id, "
@@ -242,6 +253,10 @@ static int migrate(struct dtf_store *st, struct pg *p)
 	if (v == SCHEMA_VERSION)
 		return pg_exec(st, p, "migrate", schema_v2_late);
 	rc = pg_exec(st, p, "begin", "BEGIN");
+	/* A version 2 database may lack what version 2 gained late: the steps after it would not
+	 * add it. */
+	if (!rc && v >= 2)
+		rc = pg_exec(st, p, "migrate", schema_v2_late);
 	for (i = v; i < SCHEMA_VERSION && !rc; i++)
 		rc = pg_exec(st, p, "migrate", migrations[i]);
 	snprintf(sql, sizeof(sql),
@@ -829,13 +844,33 @@ static PGresult *query(struct dtf_store *st, struct pg *p, const char *what, con
 	return res;
 }
 
+/* The result of the FETCH in flight (NULL with the error recorded): the rows, then the NULL that
+ * ends the query's results. */
+static PGresult *fetch_result(struct dtf_store *st, struct pg *p)
+{
+	PGresult *res = PQgetResult(p->conn), *more;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_err(st, p, "load", res);
+		PQclear(res);
+		res = NULL;
+	}
+	while ((more = PQgetResult(p->conn)) != NULL)
+		PQclear(more);
+	return res;
+}
+
 /* Reads one table through a cursor, DTF_STORE_LOAD_BATCH rows at a time (a result holds its
- * rows in memory: the whole tasks table at once would double a restart's peak). */
+ * rows in memory: the whole tasks table at once would double a restart's peak). The next FETCH
+ * is sent before the rows of the last one are handed over, so that the server reads and sends
+ * them while the coordinator builds its tasks (with a million tasks, each side's work was a
+ * good part of the load: bench/RESULTS.md). */
 static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum dtf_store_kind kind,
 		      dtf_store_load_cb cb, void *arg)
 {
 	struct dtf_store_row *rows = calloc(DTF_STORE_LOAD_BATCH, sizeof(*rows));
 	char decl[256], fetch[64];
+	bool inflight = false;
 	int rc, i, n;
 
 	if (!rows)
@@ -843,10 +878,17 @@ static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum 
 	snprintf(decl, sizeof(decl), "DECLARE dtf_load NO SCROLL CURSOR FOR %s", sql);
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM dtf_load", DTF_STORE_LOAD_BATCH);
 	rc = pg_exec(st, p, "load", "BEGIN");
+	/* A plain scan of each table: JIT compiling its expressions (a million tasks' estimate
+	 * passes jit_above_cost) would only add its compile time. */
+	if (!rc)
+		rc = pg_exec(st, p, "load", "SET LOCAL jit = off");
 	if (!rc)
 		rc = pg_exec(st, p, "load", decl);
+	if (!rc && !(inflight = PQsendQuery(p->conn, fetch) == 1))
+		rc = pg_err(st, p, "load", NULL);
 	while (!rc) {
-		PGresult *res = query(st, p, "load", fetch);
+		PGresult *res = fetch_result(st, p);
+		inflight = false;
 		if (!res) {
 			rc = DTF_ESTORE;
 			break;
@@ -862,9 +904,22 @@ static int load_table(struct dtf_store *st, struct pg *p, const char *sql, enum 
 					     arg);
 			break;
 		}
+		if (n == DTF_STORE_LOAD_BATCH && !(inflight = PQsendQuery(p->conn, fetch) == 1)) {
+			rc = pg_err(st, p, "load", NULL);
+			dtf_store_rows_flush(rows, (size_t)n, kind, cb, st->load_task_text, arg);
+			break;
+		}
 		rc = dtf_store_rows_flush(rows, (size_t)n, kind, cb, st->load_task_text, arg);
 		if (n < DTF_STORE_LOAD_BATCH)
 			break;
+	}
+	/* A callback that stopped the load leaves the next batch on its way: read and dropped
+	 * (the load's own error is the one kept). */
+	if (inflight) {
+		char why[sizeof(st->error)];
+		memcpy(why, st->error, sizeof(why));
+		PQclear(fetch_result(st, p));
+		memcpy(st->error, why, sizeof(why));
 	}
 	if (p->conn && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(p->conn, "ROLLBACK"));
@@ -1003,6 +1058,59 @@ static int pg_load_outbox(struct dtf_store *st,
 		json_decref(doc);
 	}
 	PQclear(res);
+	return rc;
+}
+
+int dtf_store_pg_meta_peek(const char *url, const char *key, json_t **doc, char *err, size_t errlen)
+{
+	const char *const keys[] = {"connect_timeout", "application_name", "options", "dbname",
+				    NULL};
+	/* Not "dtf-coordinator": a new leader ends every session of that name. */
+	const char *const vals[] = {"5", "dtf-check", "-c client_min_messages=warning", url, NULL};
+	const char *params[1] = {key};
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
+	PGresult *res = NULL;
+	json_error_t je;
+	int rc = DTF_ESTORE;
+
+	*doc = NULL;
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		snprintf(err, errlen, "connect: %s", conn ? PQerrorMessage(conn) : "out of memory");
+		goto out;
+	}
+	/* A new database has no meta_docs until its first coordinator's store made it. */
+	res = PQexec(conn, "SELECT to_regclass('meta_docs') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		snprintf(err, errlen, "read meta_docs: %s", PQresultErrorMessage(res));
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		rc = 0;
+		goto out;
+	}
+	PQclear(res);
+	res = PQexecParams(conn, "SELECT doc FROM meta_docs WHERE key = $1", 1, NULL, params, NULL,
+			   NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "read meta_docs: %s", PQresultErrorMessage(res));
+		goto out;
+	}
+	rc = 0;
+	if (PQntuples(res) == 1) {
+		*doc = json_loadb(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), 0, &je);
+		if (!*doc) {
+			snprintf(err, errlen, "meta_docs record %s is not valid JSON", key);
+			rc = DTF_ESTORE;
+		}
+	}
+out:
+	if (rc && errlen) {
+		size_t n = strlen(err);
+		while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+			err[--n] = '\0';
+	}
+	PQclear(res);
+	PQfinish(conn);
 	return rc;
 }
 

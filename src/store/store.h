@@ -86,7 +86,7 @@ struct dtf_store_ops {
 };
 
 /* The schema version both backends migrate a database to (each backend's list of steps). */
-#define DTF_STORE_SCHEMA_VERSION 2
+#define DTF_STORE_SCHEMA_VERSION 3
 
 struct dtf_store {
 	const struct dtf_store_ops *ops;
@@ -116,6 +116,13 @@ bool dtf_store_is_url(const char *target);
 void dtf_store_redact(const char *target, char *out, size_t len);
 /* Closes and frees; accepts NULL. */
 void dtf_store_close(struct dtf_store *st);
+/* Reads the document kept under key in meta_docs of the PostgreSQL database at url, on a
+ * connection of its own that takes no lock and writes nothing (so a coordinator can check what
+ * the leader of the database stored before it waits as a standby). *doc gets a new reference, or
+ * NULL when the database has no such document (or no meta_docs yet). 0, or DTF_ESTORE with the
+ * reason in err (the database cannot be reached, or the document is not JSON). */
+int dtf_store_pg_meta_peek(const char *url, const char *key, json_t **doc, char *err,
+			   size_t errlen);
 
 extern const struct dtf_store_ops dtf_store_sqlite_ops;
 extern const struct dtf_store_ops dtf_store_postgres_ops;

@@ -55,7 +55,7 @@ EOF
 # The results are in PostgreSQL: the same run, read from the database itself.
 n=$(psql "$PG_URL" -qAt -c "SELECT count(*) FROM tasks WHERE run_id = '$RUN1' AND status IN ('completed', 'failed')")
 assert_eq "$n" 5 "finished tasks of the run in PostgreSQL"
-assert_eq "$(psql "$PG_URL" -qAt -c 'SELECT version FROM schema_version')" 2 "schema version"
+assert_eq "$(psql "$PG_URL" -qAt -c 'SELECT version FROM schema_version')" 3 "schema version"
 
 # --- a second coordinator on the same database is refused ---
 out=$(timeout 30 "$DTF_BIN" coordinator --port 0 --db-url "$PG_URL" 2>&1) && fail "a second coordinator started: $out"

@@ -8,5 +8,5 @@ start_pg
 bin="${DTF_BUILD_DIR:?}/tests/test_store"
 [ -x "$bin" ] || fail "no $bin"
 DTF_TEST_PG_URL="$PG_URL" "$bin" > unit.log 2>&1 || { cat unit.log >&2; fail "test_store failed"; }
-grep -q "Running 20 test" unit.log || { cat unit.log >&2; fail "the PostgreSQL group did not run"; }
+grep -q "Running 21 test" unit.log || { cat unit.log >&2; fail "the PostgreSQL group did not run"; }
 [ "$(grep -c '\[  PASSED  \]' unit.log)" = 2 ] || { cat unit.log >&2; fail "a group failed"; }

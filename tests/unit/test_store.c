@@ -64,6 +64,36 @@ static void raw_exec(const struct fixture *f, const char *sql)
 	}
 }
 
+/* The integer in the first column of sql's first row, read behind the store's back (-1: no row). */
+static long raw_int(const struct fixture *f, const char *sql)
+{
+	long v = -1;
+
+	if (use_pg) {
+		PGconn *conn = PQconnectdb(pg_url);
+		PGresult *res;
+		assert_int_equal(PQstatus(conn), CONNECTION_OK);
+		res = PQexec(conn, sql);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			print_error("%s: %s\n", sql, PQresultErrorMessage(res));
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		if (PQntuples(res) > 0)
+			v = atol(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		PQfinish(conn);
+	} else {
+		sqlite3 *db;
+		sqlite3_stmt *s = NULL;
+		assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			v = (long)sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		sqlite3_close(db);
+	}
+	return v;
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -686,6 +716,48 @@ static void test_newer_schema_refused(void **state)
 	}
 }
 
+/* A database at version 2 (no index on tasks' seq; made before meta_docs was part of version 2
+ * as well) is migrated to version 3 at open: the index is there, meta_docs too, the records are
+ * kept and load in seq order, and the version recorded is the current one. */
+static void test_upgrade_from_v2(void **state)
+{
+	struct fixture *f = *state;
+	const char *has_index =
+	    use_pg ? "SELECT count(*) FROM pg_indexes WHERE indexname = 'tasks_seq'"
+		   : "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+		     "AND name = 'tasks_seq'";
+	struct dtf_store *st = open_store(f->target);
+	json_t *recs, *m;
+	char list[256];
+
+	assert_int_equal(DTF_STORE_SCHEMA_VERSION, 3);
+	assert_int_equal(st->ops->begin(st), 0);
+	put_task(st, "c", 3, NULL, "pending", 1);
+	put_task(st, "a", 1, NULL, "completed", 1);
+	put_task(st, "b", 2, NULL, "pending", 1);
+	assert_int_equal(st->ops->commit(st), 0);
+	dtf_store_close(st);
+	assert_int_equal(raw_int(f, has_index), 1);
+	assert_int_equal(raw_int(f, "SELECT version FROM schema_version"), 3);
+
+	raw_exec(f, "DROP INDEX tasks_seq; DROP TABLE meta_docs; "
+		    "UPDATE schema_version SET version = 2");
+	assert_int_equal(raw_int(f, has_index), 0);
+	st = open_store(f->target);
+	assert_int_equal(raw_int(f, "SELECT version FROM schema_version"), 3);
+	assert_int_equal(raw_int(f, has_index), 1);
+	recs = load_all(st);
+	assert_string_equal(record_list(recs, list, sizeof(list)), "task:a task:b task:c");
+	json_decref(recs);
+	m = json_pack("{s:i}", "format", 1);
+	assert_int_equal(st->ops->begin(st), 0);
+	assert_int_equal(st->ops->put_meta(st, "k", m), 0);
+	assert_int_equal(st->ops->commit(st), 0);
+	json_decref(m);
+	dtf_store_close(st);
+	assert_int_equal(raw_int(f, "SELECT count(*) FROM meta_docs"), 1);
+}
+
 /* A file of the first release (its version in meta's schema_version key, no schema_version
  * table) opens with its records and is recorded at the current version. */
 static void test_sqlite_old_schema_upgrades(void **state)
@@ -959,7 +1031,8 @@ static void test_pg_open_failures(void **state)
 	    cmocka_unit_test_setup_teardown(test_side_tables, setup_fn, teardown),                 \
 	    cmocka_unit_test_setup_teardown(test_browser_perf, setup_fn, teardown),                \
 	    cmocka_unit_test_setup_teardown(test_meta_docs, setup_fn, teardown),                   \
-	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_fn, teardown)
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_fn, teardown),        \
+	    cmocka_unit_test_setup_teardown(test_upgrade_from_v2, setup_fn, teardown)
 
 int main(void)
 {
