@@ -871,13 +871,23 @@ struct load_item {
 	struct task_scan ts;
 };
 
+/* A ring of LOAD_RING batches: the core's thread fills batch `filled`, the second thread
+ * prepares the batches from `prepared` to `filled` in turn, the core's thread builds them from
+ * `built` in the same order. Several batches in flight, so that neither thread waits for the
+ * other at each batch (one batch in flight had the two in lockstep: 1.3 cores busy of 2). */
+#define LOAD_RING 4
+
+struct load_batch {
+	struct load_item *v;
+	size_t n;
+};
+
 struct load_pipe {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct load_item *fill, *work; /* the core's thread fills one, the second prepares one */
-	size_t nfill, nwork;
-	bool busy; /* the second thread has a batch to prepare */
+	struct load_batch ring[LOAD_RING];
+	size_t filled, prepared, built; /* batches so far; built <= prepared <= filled */
 	bool stop;
 	bool threaded;
 };
@@ -903,17 +913,19 @@ static void load_prepare(struct load_item *v, size_t n)
 static void *load_pipe_main(void *arg)
 {
 	struct load_pipe *p = arg;
+	struct load_batch *b;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->busy && !p->stop)
+		while (p->prepared == p->filled && !p->stop)
 			pthread_cond_wait(&p->cv, &p->mu);
-		if (!p->busy)
+		if (p->prepared == p->filled)
 			break;
+		b = &p->ring[p->prepared % LOAD_RING];
 		pthread_mutex_unlock(&p->mu);
-		load_prepare(p->work, p->nwork);
+		load_prepare(b->v, b->n);
 		pthread_mutex_lock(&p->mu);
-		p->busy = false;
+		p->prepared++;
 		pthread_cond_broadcast(&p->cv);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -944,81 +956,93 @@ static int load_build(struct coord *c, struct load_item *v, size_t n, int rc)
 	return rc;
 }
 
-/* Waits for the second thread's batch and takes it back (its length; 0 when there was none). */
-static size_t load_pipe_wait(struct load_pipe *p)
-{
-	size_t n;
-
-	pthread_mutex_lock(&p->mu);
-	while (p->busy)
-		pthread_cond_wait(&p->cv, &p->mu);
-	n = p->nwork;
-	p->nwork = 0;
-	pthread_mutex_unlock(&p->mu);
-	return n;
-}
-
-/* The filled batch goes to the second thread, and the batch it prepared is built. */
-static int load_pipe_push(struct coord *c)
+/* Builds the prepared batches in order: those ready now, and then, while the ring is full
+ * (wait) or until none is left (all), the next as soon as it is prepared. */
+static int load_pipe_build(struct coord *c, int rc, bool all)
 {
 	struct load_pipe *p = c->load_pipe;
-	struct load_item *done;
-	size_t n;
+	struct load_batch *b;
+	size_t ready;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (p->built == p->prepared && p->built < p->filled &&
+		       (all || p->filled - p->built == LOAD_RING))
+			pthread_cond_wait(&p->cv, &p->mu);
+		ready = p->prepared;
+		pthread_mutex_unlock(&p->mu);
+		if (p->built == ready)
+			return rc;
+		while (p->built < ready) {
+			b = &p->ring[p->built % LOAD_RING];
+			rc = load_build(c, b->v, b->n, rc);
+			b->n = 0;
+			p->built++;
+		}
+	}
+}
+
+/* The filled batch goes to the second thread; what it prepared is built. */
+static int load_pipe_push(struct coord *c, int rc)
+{
+	struct load_pipe *p = c->load_pipe;
+	struct load_batch *b = &p->ring[p->filled % LOAD_RING];
 
 	if (!p->threaded) {
-		load_prepare(p->fill, p->nfill);
-		n = p->nfill;
-		p->nfill = 0;
-		return load_build(c, p->fill, n, 0);
+		load_prepare(b->v, b->n);
+		rc = load_build(c, b->v, b->n, rc);
+		b->n = 0;
+		return rc;
 	}
-	n = load_pipe_wait(p);
-	done = p->work;
+	if (!b->n)
+		return rc;
 	pthread_mutex_lock(&p->mu);
-	p->work = p->fill;
-	p->nwork = p->nfill;
-	p->busy = p->nwork > 0;
+	p->filled++;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	p->fill = done;
-	p->nfill = 0;
-	return load_build(c, done, n, 0);
+	/* The next batch to fill must be built and empty. */
+	return load_pipe_build(c, rc, false);
 }
 
 /* Every gathered task built (rc 0), or given back (rc, an earlier error); the pipe stays. */
 static int load_pipe_drain(struct coord *c, int rc)
 {
 	struct load_pipe *p = c->load_pipe;
-	size_t n;
 
 	if (!p)
 		return rc;
-	if (!rc)
-		rc = load_pipe_push(c);
-	if (p->threaded) {
-		n = load_pipe_wait(p);
-		rc = load_build(c, p->work, n, rc);
-	}
-	rc = load_build(c, p->fill, p->nfill, rc);
-	p->nfill = 0;
-	return rc;
+	rc = load_pipe_push(c, rc);
+	return p->threaded ? load_pipe_build(c, rc, true) : rc;
+}
+
+static bool load_pipe_pending(const struct load_pipe *p)
+{
+	return p->ring[p->filled % LOAD_RING].n || p->built < p->filled;
+}
+
+static void load_pipe_free(struct load_pipe *p)
+{
+	size_t i;
+
+	for (i = 0; i < LOAD_RING; i++)
+		free(p->ring[i].v);
+	free(p);
 }
 
 static void load_pipe_start(struct coord *c)
 {
 	struct load_pipe *p = calloc(1, sizeof(*p));
+	size_t i;
 
-	if (p) {
-		p->fill = calloc(LOAD_BATCH, sizeof(*p->fill));
-		p->work = calloc(LOAD_BATCH, sizeof(*p->work));
-	}
-	if (!p || !p->fill || !p->work) {
-		if (p) {
-			free(p->fill);
-			free(p->work);
+	for (i = 0; p && i < LOAD_RING; i++) {
+		p->ring[i].v = calloc(LOAD_BATCH, sizeof(*p->ring[i].v));
+		if (!p->ring[i].v) {
+			load_pipe_free(p);
+			return; /* the tasks are loaded one by one */
 		}
-		free(p);
-		return; /* the tasks are loaded one by one */
 	}
+	if (!p)
+		return;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->threaded = pthread_create(&p->th, NULL, load_pipe_main, p) == 0;
@@ -1041,9 +1065,7 @@ static int load_pipe_end(struct coord *c, int rc)
 	}
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
-	free(p->fill);
-	free(p->work);
-	free(p);
+	load_pipe_free(p);
 	c->load_pipe = NULL;
 	return rc;
 }
@@ -1057,12 +1079,13 @@ static int load_task_text(void *arg, const char *id, char **text, size_t len)
 	struct task_scan ts;
 
 	if (p) {
-		struct load_item *it = &p->fill[p->nfill++];
+		struct load_batch *b = &p->ring[p->filled % LOAD_RING];
+		struct load_item *it = &b->v[b->n++];
 		it->text = *text;
 		it->len = len;
 		*text = NULL;
 		copy_id(it->id, sizeof(it->id), id);
-		return p->nfill == LOAD_BATCH ? load_pipe_push(c) : 0;
+		return b->n == LOAD_BATCH ? load_pipe_push(c, 0) : 0;
 	}
 	if (load_may_scan(c) && task_text_scan(*text, len, &ts))
 		return add_scanned_task(c, &ts, text, NULL);
@@ -1086,8 +1109,7 @@ static int load_cb(void *arg, enum dtf_store_kind kind, const char *id, json_t *
 	int rc;
 
 	/* What comes after the tasks may refer to them: every task is built first. */
-	if (c->load_pipe && (c->load_pipe->nfill || c->load_pipe->nwork) &&
-	    (rc = load_pipe_drain(c, 0)) != 0)
+	if (c->load_pipe && load_pipe_pending(c->load_pipe) && (rc = load_pipe_drain(c, 0)) != 0)
 		return rc;
 
 	switch (kind) {
