@@ -20,7 +20,6 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/log.h"
-#include "common/util.h"
 #include "store/rows.h"
 #include "store/store.h"
 
@@ -35,7 +34,6 @@ struct sq {
 	sqlite3_stmt *put_task_seq; /* a task's row rewritten whole: its seq changed */
 	sqlite3_stmt *begin, *commit, *rollback;
 	sqlite3_stmt *put_duration;
-	int64_t busy_since_ms; /* when the writer's current wait for the database began */
 };
 
 /* The schema, as the ordered steps that build it (store/migrate.h): step i takes a database from
@@ -224,23 +222,6 @@ static int ckpt_busy(void *arg, int tries)
 	return 1;
 }
 
-/* The writer's busy handler: naps of 100 µs for up to 5 s. The writer waits only while the
- * checkpointer restarts the WAL (it holds the write lock for the copy of the last frames and the
- * database's fsync); with SQLite's handler (sqlite3_busy_timeout) a wait of a few milliseconds
- * became 1 + 2 + 5 + 10 + 15 + 20 ms of sleeps, and every request of the pass waited for it. */
-static int writer_busy(void *arg, int tries)
-{
-	struct sq *q = arg;
-	int64_t now = dtf_mono_ms();
-
-	if (tries == 0)
-		q->busy_since_ms = now;
-	if (now - q->busy_since_ms >= 5000)
-		return 0;
-	usleep(100);
-	return 1;
-}
-
 static int start_checkpointer(struct dtf_store *st, struct sq *q, const char *path)
 {
 	if (sqlite3_open_v2(path, &q->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -288,7 +269,7 @@ static int sq_open(struct dtf_store *st, const char *path)
 		rc = sq_err(st, q, "open");
 		goto out;
 	}
-	sqlite3_busy_handler(q->db, writer_busy, q);
+	sqlite3_busy_timeout(q->db, 5000);
 	rc = sq_exec(st, q,
 		     "PRAGMA journal_mode=WAL; "
 		     "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;"
