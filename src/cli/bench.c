@@ -9,11 +9,14 @@
  *   longpoll  --poll-workers workers, each holding one long-polling connection, against
  *             --pending tasks: a worker leases one task, holds it --task-ms (an exponential
  *             think time with that mean), reports it and leases the next in one request;
- *             lease latency p50/p99/max over --duration seconds, and the coordinator's peak RSS
- *             (VmHWM).
+ *             lease latency p50/p99/max over --duration seconds (as the client read each reply,
+ *             and to the reply's arrival, the kernel's receive time: the coordinator's own
+ *             latency without the client's queue of replies to read), the CPU both used and how
+ *             long they waited for one, and the coordinator's peak RSS (VmHWM).
  * The simulated workers run no processes: what is measured is the coordinator. --db-url puts the
  * coordinator on a PostgreSQL database instead of a fresh SQLite file: dtf's tables there are
  * dropped before each phase, so it must be a database kept for benchmarks. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -53,6 +56,14 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* ---- a minimal keep-alive HTTP/1.1 client connection for the event loop ---- */
 
 /* --tls-cert: the coordinator under test serves HTTPS and every bench connection speaks TLS
@@ -70,17 +81,28 @@ struct bconn {
 	struct dtf_buf out, in;
 	size_t out_off;
 	int64_t sent_us, next_us; /* when the request went out; when to send the next (0: now) */
+	int64_t sent_rt_ns; /* when the request went out, CLOCK_REALTIME (the kernel's clock) */
+	int64_t rx_ns;	    /* when the kernel received the last bytes read (0: not known) */
+	int hpos;	    /* place in the bench's timer heap; -1: not in it */
 	char worker_id[64], token[DTF_TOKEN_MAX + 1];
 	json_t *results; /* results to report with the next lease */
 	bool done;
 	bool parked; /* the request in flight only asks for work (reports nothing) */
 };
 
+/* The connections waiting to send (not busy, not done) are kept in a heap by next_us, so that a
+ * step of the event loop looks only at the ones whose time has come: with 10,000 long-polling
+ * workers, a walk over all of them at every step cost the client more than the replies did, and
+ * its replies waited in their sockets meanwhile. */
 struct bench {
 	unsigned port;
 	int ep;
 	struct bconn *conns;
 	int nconns;
+	struct bconn **heap, **again; /* again: popped, still idle, pushed back after the step */
+	int nheap;
+	bool heap_built;
+	int ndone; /* connections marked done */
 };
 
 static int connect_loopback(unsigned port)
@@ -99,6 +121,9 @@ static int connect_loopback(unsigned port)
 		return -1;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* The kernel stamps each reply as it arrives, so a lease's latency is the coordinator's
+	 * and not also the time the reply waited for this one-threaded client to read it. */
+	setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	return fd;
 }
 
@@ -143,8 +168,28 @@ static ssize_t conn_read(struct bconn *cn, void *p, size_t n)
 {
 	ssize_t r;
 
-	if (!cn->tls)
-		return read(cn->fd, p, n);
+	if (!cn->tls) {
+		union {
+			char buf[CMSG_SPACE(sizeof(struct timespec))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {.iov_base = p, .iov_len = n};
+		struct msghdr m = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = &ctl,
+				   .msg_controllen = sizeof(ctl)};
+		struct cmsghdr *c;
+
+		r = recvmsg(cn->fd, &m, 0);
+		for (c = r > 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				cn->rx_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+			}
+		}
+		return r;
+	}
 	r = gnutls_record_recv(cn->tls, p, n);
 	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
 		errno = EAGAIN;
@@ -158,13 +203,19 @@ static int bench_open(struct bench *b, int n)
 	int i;
 
 	b->conns = calloc((size_t)n, sizeof(*b->conns));
-	if (!b->conns)
+	b->heap = calloc((size_t)n, sizeof(*b->heap));
+	b->again = calloc((size_t)n, sizeof(*b->again));
+	if (!b->conns || !b->heap || !b->again)
 		return DTF_ENOMEM;
 	b->nconns = n;
+	b->nheap = 0;
+	b->heap_built = false;
+	b->ndone = 0;
 	for (i = 0; i < n; i++) {
 		struct bconn *cn = &b->conns[i];
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = cn};
 		cn->idx = i;
+		cn->hpos = -1;
 		dtf_buf_init(&cn->out, MAX_REPLY);
 		dtf_buf_init(&cn->in, MAX_REPLY);
 		cn->fd = connect_loopback(b->port);
@@ -194,8 +245,75 @@ static void bench_close(struct bench *b)
 		json_decref(b->conns[i].results);
 	}
 	free(b->conns);
+	free(b->heap);
+	free(b->again);
 	b->conns = NULL;
-	b->nconns = 0;
+	b->heap = b->again = NULL;
+	b->nconns = b->nheap = 0;
+}
+
+/* ---- the timer heap (a binary min-heap on next_us) ---- */
+
+static void heap_set(struct bench *b, int i, struct bconn *cn)
+{
+	b->heap[i] = cn;
+	cn->hpos = i;
+}
+
+static void heap_up(struct bench *b, int i)
+{
+	struct bconn *cn = b->heap[i];
+
+	while (i > 0 && b->heap[(i - 1) / 2]->next_us > cn->next_us) {
+		heap_set(b, i, b->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(b, i, cn);
+}
+
+static void heap_down(struct bench *b, int i)
+{
+	struct bconn *cn = b->heap[i];
+
+	for (;;) {
+		int k = 2 * i + 1;
+		if (k >= b->nheap)
+			break;
+		if (k + 1 < b->nheap && b->heap[k + 1]->next_us < b->heap[k]->next_us)
+			k++;
+		if (b->heap[k]->next_us >= cn->next_us)
+			break;
+		heap_set(b, i, b->heap[k]);
+		i = k;
+	}
+	heap_set(b, i, cn);
+}
+
+static void heap_push(struct bench *b, struct bconn *cn)
+{
+	if (cn->hpos >= 0)
+		return;
+	heap_set(b, b->nheap++, cn);
+	heap_up(b, cn->hpos);
+}
+
+static struct bconn *heap_pop(struct bench *b)
+{
+	struct bconn *top = b->heap[0];
+
+	top->hpos = -1;
+	if (--b->nheap > 0) {
+		heap_set(b, 0, b->heap[b->nheap]);
+		heap_down(b, 0);
+	}
+	return top;
+}
+
+static void set_done(struct bench *b, struct bconn *cn)
+{
+	if (!cn->done)
+		b->ndone++;
+	cn->done = true;
 }
 
 static int flush_out(struct bench *b, struct bconn *cn)
@@ -236,7 +354,9 @@ static int send_req(struct bench *b, struct bconn *cn, const char *method, const
 	if (len && dtf_buf_add(&cn->out, body, len) != 0)
 		return DTF_ENOMEM;
 	cn->busy = true;
+	cn->rx_ns = 0;
 	cn->sent_us = now_us();
+	cn->sent_rt_ns = realtime_ns();
 	return flush_out(b, cn);
 }
 
@@ -286,21 +406,28 @@ static int bench_step(struct bench *b, reply_fn on_reply, timer_fn on_timer, voi
 {
 	struct epoll_event evs[256];
 	int64_t now = now_us(), next = now + 100000;
-	int i, n, timeout;
+	int i, n, timeout, nagain = 0;
 
 	if (on_timer) {
-		for (i = 0; i < b->nconns; i++) {
-			struct bconn *cn = &b->conns[i];
-			if (cn->busy || cn->done)
-				continue;
-			if (cn->next_us <= now) {
-				int rc = on_timer(b, cn, arg);
-				if (rc)
-					return rc;
-			} else if (cn->next_us < next) {
-				next = cn->next_us;
-			}
+		if (!b->heap_built) {
+			for (i = 0; i < b->nconns; i++)
+				if (!b->conns[i].busy && !b->conns[i].done)
+					heap_push(b, &b->conns[i]);
+			b->heap_built = true;
 		}
+		while (b->nheap && b->heap[0]->next_us <= now) {
+			struct bconn *cn = heap_pop(b);
+			int rc = on_timer(b, cn, arg);
+			if (rc)
+				return rc;
+			/* Still idle: asked again at the next step, as before the heap. */
+			if (!cn->busy && !cn->done)
+				b->again[nagain++] = cn;
+		}
+		for (i = 0; i < nagain; i++)
+			heap_push(b, b->again[i]);
+		if (b->nheap && b->heap[0]->next_us < next)
+			next = b->heap[0]->next_us;
 	}
 	timeout = (int)((next - now_us() + 999) / 1000);
 	n = epoll_wait(b->ep, evs, 256, timeout < 0 ? 0 : timeout);
@@ -326,6 +453,8 @@ static int bench_step(struct bench *b, reply_fn on_reply, timer_fn on_timer, voi
 			rc = on_reply(b, cn, status, body, len, arg);
 			if (rc)
 				return rc;
+			if (on_timer && !cn->busy && !cn->done)
+				heap_push(b, cn);
 		}
 	}
 	return 0;
@@ -504,6 +633,7 @@ struct opts {
 	double task_ms, duration_s;
 	bool no_group;
 	const char *phases;
+	const char *latency_log; /* longpoll: every lease's times, to see when the slow ones came */
 };
 
 struct submit_st {
@@ -539,7 +669,7 @@ static int submit_timer(struct bench *b, struct bconn *cn, void *arg)
 	struct submit_st *s = arg;
 
 	if (s->left == 0) {
-		cn->done = true;
+		set_done(b, cn);
 		return 0;
 	}
 	s->left--;
@@ -622,10 +752,14 @@ struct work_st {
 	int completed;
 	int lease_max;
 	double wait_s;
-	double task_ms; /* mean think time (longpoll phase); 0: report at once */
-	int64_t end_us; /* longpoll: stop leasing after this */
-	int64_t *lat;	/* longpoll: lease latencies, µs */
+	double task_ms;	 /* mean think time (longpoll phase); 0: report at once */
+	int64_t end_us;	 /* longpoll: stop leasing after this */
+	int64_t *lat;	 /* longpoll: lease latencies as this client read the replies, µs */
+	int64_t *lat_rx; /* the same leases from the request's send to the reply's arrival (the
+			  * kernel's receive time), µs; -1 where the kernel gave none (TLS) */
 	size_t nlat, caplat;
+	FILE *log;     /* --latency-log: "sent_ms read_us arrival_us" a lease */
+	int64_t t0_us; /* the start of leasing */
 	uint64_t rng;
 };
 
@@ -653,7 +787,7 @@ static int work_timer(struct bench *b, struct bconn *cn, void *arg)
 	struct work_st *w = arg;
 
 	if (w->end_us && now_us() >= w->end_us && json_array_size(cn->results) == 0) {
-		cn->done = true;
+		set_done(b, cn);
 		return 0;
 	}
 	return send_lease(b, cn, w);
@@ -677,7 +811,6 @@ static int work_reply(struct bench *b, struct bconn *cn, int status, const char 
 	json_t *v, *tasks, *acks, *e;
 	size_t i;
 
-	(void)b;
 	if (status != 200) {
 		fprintf(stderr, "dtf bench: lease answered %d: %.*s\n", status,
 			(int)(len > 300 ? 300 : len), body);
@@ -692,15 +825,24 @@ static int work_reply(struct bench *b, struct bconn *cn, int status, const char 
 	if (w->lat && json_array_size(tasks)) {
 		if (w->nlat == w->caplat) {
 			size_t cap = w->caplat ? w->caplat * 2 : 65536;
-			int64_t *n = realloc(w->lat, cap * sizeof(*n));
-			if (!n) {
+			int64_t *n = realloc(w->lat, cap * sizeof(*n)),
+				*m = n ? realloc(w->lat_rx, cap * sizeof(*m)) : NULL;
+			if (n)
+				w->lat = n;
+			if (m)
+				w->lat_rx = m;
+			if (!n || !m) {
 				json_decref(v);
 				return DTF_ENOMEM;
 			}
-			w->lat = n;
 			w->caplat = cap;
 		}
-		w->lat[w->nlat++] = now_us() - cn->sent_us;
+		w->lat[w->nlat] = now_us() - cn->sent_us;
+		w->lat_rx[w->nlat] = cn->rx_ns ? (cn->rx_ns - cn->sent_rt_ns) / 1000 : -1;
+		if (w->log)
+			fprintf(w->log, "%.3f %lld %lld\n", (double)(cn->sent_us - w->t0_us) / 1000,
+				(long long)w->lat[w->nlat], (long long)w->lat_rx[w->nlat]);
+		w->nlat++;
 	}
 	json_array_foreach(tasks, i, e) {
 		json_array_append_new(
@@ -715,7 +857,7 @@ static int work_reply(struct bench *b, struct bconn *cn, int status, const char 
 			  ? now_us() + (int64_t)(exp_ms(w) * 1000)
 			  : 0;
 	if (w->target && w->completed >= w->target)
-		cn->done = true;
+		set_done(b, cn);
 	return 0;
 }
 
@@ -812,15 +954,56 @@ static int phase_drain(const struct opts *o, struct child *ch)
 	return w.completed >= w.target ? 0 : 1;
 }
 
+/* CPU time of every thread of pid, and the time they waited for a CPU while runnable
+ * (/proc/PID/task/TID/schedstat), in seconds. On a machine shared with other work the wait says
+ * how much of a latency was the scheduler's. */
+static void sched_s(pid_t pid, double *run, double *wait)
+{
+	char path[300];
+	DIR *d;
+	struct dirent *de;
+
+	*run = *wait = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		unsigned long long r = 0, q = 0;
+		FILE *f;
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int)pid, de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%llu %llu", &r, &q) == 2) {
+			*run += (double)r / 1e9;
+			*wait += (double)q / 1e9;
+		}
+		fclose(f);
+	}
+	closedir(d);
+}
+
+static double pct(int64_t *v, size_t n, double p)
+{
+	size_t i = (size_t)((double)n * p);
+
+	return (double)v[i < n ? i : n - 1] / 1000.0;
+}
+
 static int phase_longpoll(const struct opts *o, struct child *ch)
 {
 	struct bench b = {.port = ch->port};
 	struct work_st w = {
 	    .lease_max = 1, .wait_s = 30, .task_ms = o->task_ms, .rng = 88172645463325252ull};
-	double s;
+	double s, crun0 = 0, cwait0 = 0, crun1 = 0, cwait1 = 0, brun0, bwait0, brun1 = 0,
+		  bwait1 = 0;
 	int64_t t0, end;
 	int rc = 0, done, i;
-	size_t n;
+	bool measured = false;
+	size_t n, nrx;
 
 	if (submit(ch->port, o->pending, o->batch, o->submitters, "p") < 0)
 		return 1;
@@ -840,36 +1023,78 @@ static int phase_longpoll(const struct opts *o, struct child *ch)
 	for (i = 0; i < b.nconns; i++)
 		b.conns[i].next_us = t0 + (int64_t)(exp_ms(&w) * 1000);
 	w.lat = malloc(sizeof(int64_t));
+	w.lat_rx = malloc(sizeof(int64_t));
+	w.t0_us = t0;
+	if (o->latency_log && !(w.log = fopen(o->latency_log, "w"))) {
+		fprintf(stderr, "dtf bench: cannot write %s\n", o->latency_log);
+		rc = DTF_EIO;
+	}
 	w.caplat = 1;
 	w.end_us = t0 + (int64_t)(o->duration_s * 1e6);
+	if (ch->pid > 0)
+		sched_s(ch->pid, &crun0, &cwait0);
+	sched_s(getpid(), &brun0, &bwait0);
 	while (rc == 0) {
-		bool over;
 		rc = bench_step(&b, work_reply, work_timer, &w);
+		if (now_us() < w.end_us)
+			continue;
+		if (!measured) {
+			if (ch->pid > 0)
+				sched_s(ch->pid, &crun1, &cwait1);
+			sched_s(getpid(), &brun1, &bwait1);
+			measured = true;
+		}
 		/* Past the end, a worker whose long-poll only waits for work has nothing to report:
 		 * it need not wait for the poll to end. */
-		over = now_us() >= w.end_us;
-		for (done = 0, i = 0; i < b.nconns; i++)
-			done += b.conns[i].done || (over && b.conns[i].busy && b.conns[i].parked);
+		for (done = b.ndone, i = 0; i < b.nconns && done < b.nconns; i++)
+			done += !b.conns[i].done && b.conns[i].busy && b.conns[i].parked;
 		if (done == b.nconns)
 			break;
 	}
 	end = now_us();
 	s = (double)(end - t0) / 1e6;
+	if (w.log)
+		fclose(w.log);
 	bench_close(&b);
 	close(b.ep);
 	n = w.nlat;
 	if (rc || n == 0) {
 		free(w.lat);
+		free(w.lat_rx);
 		return 1;
 	}
 	qsort(w.lat, n, sizeof(*w.lat), cmp_i64);
+	qsort(w.lat_rx, n, sizeof(*w.lat_rx), cmp_i64);
+	for (nrx = 0; nrx < n && w.lat_rx[nrx] < 0; nrx++)
+		;
 	printf("longpoll: %d long-polling workers, %d tasks pending at the start, mean task %.0f "
 	       "ms: %zu leases in %.1f s (%.0f/s; then %.1f s for the last results); lease latency "
 	       "p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 	       o->poll_workers, o->pending, o->task_ms, n, o->duration_s, n / o->duration_s,
-	       s > o->duration_s ? s - o->duration_s : 0.0, w.lat[n / 2] / 1000.0,
-	       w.lat[(size_t)((double)n * 0.99)] / 1000.0, w.lat[n - 1] / 1000.0);
+	       s > o->duration_s ? s - o->duration_s : 0.0, pct(w.lat, n, 0.5), pct(w.lat, n, 0.99),
+	       pct(w.lat, n, 1));
+	/* The figure above is as this client read the replies; the one below ends when the reply
+	 * arrived (the kernel's receive time): the coordinator's latency without this client's own
+	 * queue of replies to read. */
+	if (nrx < n)
+		printf("longpoll: lease latency to the reply's arrival: p50 %.2f ms, p99 %.2f ms, "
+		       "max %.2f ms\n",
+		       pct(w.lat_rx + nrx, n - nrx, 0.5), pct(w.lat_rx + nrx, n - nrx, 0.99),
+		       pct(w.lat_rx + nrx, n - nrx, 1));
+	if (measured) {
+		double d = o->duration_s;
+		if (ch->pid > 0)
+			printf(
+			    "longpoll: coordinator CPU %.0f %% of a core (%.0f us a lease), waited "
+			    "for a CPU %.0f %% of the time; ",
+			    (crun1 - crun0) * 100 / d, (crun1 - crun0) * 1e6 / (double)n,
+			    (cwait1 - cwait0) * 100 / d);
+		printf("%sclient CPU %.0f %%, waited %.0f %%\n",
+		       ch->pid > 0 ? "" : "longpoll: ", (brun1 - brun0) * 100 / d,
+		       (bwait1 - bwait0) * 100 / d);
+	}
 	free(w.lat);
+	free(w.lat_rx);
 	return 0;
 }
 
@@ -889,6 +1114,8 @@ static void usage(FILE *f)
 	    "  --pending N          tasks pending at the start of longpoll (default 100000)\n"
 	    "  --task-ms MS         mean task duration of a longpoll worker (default 100)\n"
 	    "  --duration S         how long longpoll leases (default 5)\n"
+	    "  --latency-log F      longpoll: write each lease's send time (ms from the start),\n"
+	    "                       latency as read and to the reply's arrival (us) to F\n"
 	    "  --no-group-commit    start the coordinator with --no-group-commit\n"
 	    "  --auth               API keys and workers' JWTs on (docs/auth.md)\n"
 	    "  --tls-cert F --tls-key F   the coordinator serves HTTPS with them and every\n"
@@ -924,6 +1151,7 @@ int cmd_bench(int argc, char **argv)
 	    {"ca-cert", required_argument, NULL, 'A'},
 	    {"db-url", required_argument, NULL, 'D'},
 	    {"port", required_argument, NULL, 'o'},
+	    {"latency-log", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -998,6 +1226,9 @@ int cmd_bench(int argc, char **argv)
 				fprintf(stderr, "dtf bench: bad --port\n");
 				return 2;
 			}
+			break;
+		case 'L':
+			o.latency_log = optarg;
 			break;
 		case 'h':
 			usage(stdout);

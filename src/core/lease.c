@@ -478,7 +478,8 @@ void lease_wake(struct coord *c)
 void lease_suspend(struct coord *c, struct cworker *w, void *token, int max, double wait_s)
 {
 	w->waiter = token;
-	sx_waiting_add(c->sx, &w->sx);
+	/* The tick ends the wait through this list (lease_index: the one index, made if none). */
+	sx_waiting_add(lease_index(c), &w->sx);
 	w->waiter_max = max;
 	w->waiter_deadline_ms = dtf_mono_ms() + (int64_t)(wait_s * 1000);
 }

@@ -197,9 +197,14 @@ struct coord {
 	int counts[TS__COUNT];
 	int64_t next_seq;
 	int64_t started_wall_ms;
-	int64_t next_backoff_ms;   /* monotonic: the earliest retry backoff to expire, 0 if none */
-	uint64_t rng;		   /* xorshift state for backoff jitter */
-	struct dtf_events *events; /* GET /api/v1/events; NULL while the state is loading */
+	int64_t next_backoff_ms; /* monotonic: the earliest retry backoff to expire, 0 if none */
+	/* The tick's walks over all workers, skipped until something can be due: no live worker's
+	 * heartbeat can expire before hb_check_ms (monotonic; 0: walk), no quarantine end before
+	 * quarantine_check_ms (wall; 0: walk). A worker's last_seen_ms only moves forward, so only
+	 * a new worker or a new quarantine brings them closer. */
+	int64_t hb_check_ms, quarantine_check_ms;
+	uint64_t rng;		     /* xorshift state for backoff jitter */
+	struct dtf_events *events;   /* GET /api/v1/events; NULL while the state is loading */
 	struct dtf_plugins *plugins; /* hooks are fired into it; NULL while loading */
 	volatile bool stopping;
 	bool loading;	  /* state_load: pending queues are put in submission order at its end */

@@ -421,8 +421,11 @@ struct cworker *state_add_worker(struct coord *c, const char *id, json_t *doc)
 		    : strcmp(st, "draining") == 0 ? WS_DRAINING
 						  : WS_IDLE;
 	w->last_seen_ms = dtf_mono_ms();
+	c->hb_check_ms = 0;
 	if (fresh)
 		recovery_worker_load(w);
+	if (w->quarantined)
+		c->quarantine_check_ms = 0;
 	state_worker_sync(w);
 	return w;
 }
