@@ -803,92 +803,93 @@ static void test_reload_many(void **state)
 	assert_int_equal(n, N - 3);
 	/* t00024 needs hardware w1 lacks. */
 	assert_string_equal(lease(c, w, 2, ids, sizeof(ids)), "t00019,t00029");
-	static int waits_ended;
+}
 
-	static void count_end(void *ctx, void *waiter, json_t *reply, json_t *tasks, int err,
-			      const char *kind, const char *msg)
-	{
-		(void)ctx;
-		(void)tasks;
-		(void)kind;
-		(void)msg;
-		assert_string_equal((const char *)waiter, "token");
-		assert_int_equal(err, 0);
-		assert_int_equal(json_array_size(json_object_get(reply, "tasks")), 0);
-		json_decref(reply);
-		waits_ended++;
-	}
+static int waits_ended;
 
-	/* The tick walks every worker only when a heartbeat can have run out: it remembers the
-	 * earliest moment one can, a new worker brings the walk back, and a silent worker is still
-	 * declared lost. A suspended lease ends at its deadline, found through the list of waiting
-	 * workers. */
-	static void test_tick_heartbeat_and_waits(void **state)
-	{
-		struct coord_fixture *f = *state;
-		struct coord *c = f->c;
-		struct cworker *w1, *w2;
-		int64_t deadline;
+static void count_end(void *ctx, void *waiter, json_t *reply, json_t *tasks, int err,
+		      const char *kind, const char *msg)
+{
+	(void)ctx;
+	(void)tasks;
+	(void)kind;
+	(void)msg;
+	assert_string_equal((const char *)waiter, "token");
+	assert_int_equal(err, 0);
+	assert_int_equal(json_array_size(json_object_get(reply, "tasks")), 0);
+	json_decref(reply);
+	waits_ended++;
+}
 
-		c->cfg.heartbeat_timeout_s = 10;
-		w1 = add_worker(c, "w1", 1);
+/* The tick walks every worker only when a heartbeat can have run out: it remembers the
+ * earliest moment one can, a new worker brings the walk back, and a silent worker is still
+ * declared lost. A suspended lease ends at its deadline, found through the list of waiting
+ * workers. */
+static void test_tick_heartbeat_and_waits(void **state)
+{
+	struct coord_fixture *f = *state;
+	struct coord *c = f->c;
+	struct cworker *w1, *w2;
+	int64_t deadline;
+
+	c->cfg.heartbeat_timeout_s = 10;
+	w1 = add_worker(c, "w1", 1);
+	core_tick(c);
+	assert_int_equal(w1->status, WS_IDLE);
+	assert_int_equal(c->hb_check_ms, w1->last_seen_ms + 10001);
+	w2 = add_worker(c, "w2", 1);
+	assert_int_equal(c->hb_check_ms, 0);
+	core_tick(c);
+	assert_int_equal(c->hb_check_ms, w1->last_seen_ms + 10001);
+
+	/* The wait of a suspended lease ends at its deadline, with no tasks. */
+	c->fe.lease_done = count_end;
+	waits_ended = 0;
+	lease_suspend(c, w2, "token", 1, 0.05);
+	deadline = dtf_mono_ms() + 5000;
+	while (waits_ended == 0 && dtf_mono_ms() < deadline) {
+		usleep(10000);
 		core_tick(c);
-		assert_int_equal(w1->status, WS_IDLE);
-		assert_int_equal(c->hb_check_ms, w1->last_seen_ms + 10001);
-		w2 = add_worker(c, "w2", 1);
-		assert_int_equal(c->hb_check_ms, 0);
+	}
+	assert_int_equal(waits_ended, 1);
+	assert_null(w2->waiter);
+
+	/* With a short timeout (from the next walk on), both go silent and are declared
+	 * lost. */
+	c->cfg.heartbeat_timeout_s = 0.1;
+	c->hb_check_ms = 0;
+	deadline = dtf_mono_ms() + 5000;
+	while ((w1->status != WS_LOST || w2->status != WS_LOST) && dtf_mono_ms() < deadline) {
+		usleep(10000);
 		core_tick(c);
-		assert_int_equal(c->hb_check_ms, w1->last_seen_ms + 10001);
-
-		/* The wait of a suspended lease ends at its deadline, with no tasks. */
-		c->fe.lease_done = count_end;
-		waits_ended = 0;
-		lease_suspend(c, w2, "token", 1, 0.05);
-		deadline = dtf_mono_ms() + 5000;
-		while (waits_ended == 0 && dtf_mono_ms() < deadline) {
-			usleep(10000);
-			core_tick(c);
-		}
-		assert_int_equal(waits_ended, 1);
-		assert_null(w2->waiter);
-
-		/* With a short timeout (from the next walk on), both go silent and are declared
-		 * lost. */
-		c->cfg.heartbeat_timeout_s = 0.1;
-		c->hb_check_ms = 0;
-		deadline = dtf_mono_ms() + 5000;
-		while ((w1->status != WS_LOST || w2->status != WS_LOST) &&
-		       dtf_mono_ms() < deadline) {
-			usleep(10000);
-			core_tick(c);
-		}
-		assert_int_equal(w1->status, WS_LOST);
-		assert_int_equal(w2->status, WS_LOST);
-		/* No live worker left: no walk until one registers. */
-		assert_int_equal(c->hb_check_ms, INT64_MAX);
 	}
+	assert_int_equal(w1->status, WS_LOST);
+	assert_int_equal(w2->status, WS_LOST);
+	/* No live worker left: no walk until one registers. */
+	assert_int_equal(c->hb_check_ms, INT64_MAX);
+}
 
-	int main(void)
-	{
-		const struct CMUnitTest tests[] = {
-		    coord_fixture_test(test_add_pending),
-		    coord_fixture_test(test_lease_assigns),
-		    coord_fixture_test(test_requeue_spends_retries),
-		    coord_fixture_test(test_requeue_without_retry),
-		    coord_fixture_test(test_priority_then_fifo),
-		    coord_fixture_test(test_requeued_task_keeps_its_age),
-		    coord_fixture_test(test_remove_task),
-		    coord_fixture_test(test_set_status_same_is_noop),
-		    coord_fixture_test(test_worker_lost_requeues),
-		    coord_fixture_test(test_requeue_limit),
-		    coord_fixture_test(test_default_max_requeues),
-		    coord_fixture_test(test_reload_from_store),
-		    coord_fixture_test(test_reload_lost_worker),
-		    coord_fixture_test(test_reload_keeps_documents),
-		    coord_fixture_test(test_reload_alike_tasks),
-		    coord_fixture_test(test_reload_many),
-		    coord_fixture_test(test_tick_heartbeat_and_waits),
-		};
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    coord_fixture_test(test_add_pending),
+	    coord_fixture_test(test_lease_assigns),
+	    coord_fixture_test(test_requeue_spends_retries),
+	    coord_fixture_test(test_requeue_without_retry),
+	    coord_fixture_test(test_priority_then_fifo),
+	    coord_fixture_test(test_requeued_task_keeps_its_age),
+	    coord_fixture_test(test_remove_task),
+	    coord_fixture_test(test_set_status_same_is_noop),
+	    coord_fixture_test(test_worker_lost_requeues),
+	    coord_fixture_test(test_requeue_limit),
+	    coord_fixture_test(test_default_max_requeues),
+	    coord_fixture_test(test_reload_from_store),
+	    coord_fixture_test(test_reload_lost_worker),
+	    coord_fixture_test(test_reload_keeps_documents),
+	    coord_fixture_test(test_reload_alike_tasks),
+	    coord_fixture_test(test_reload_many),
+	    coord_fixture_test(test_tick_heartbeat_and_waits),
+	};
 
-		return dtf_unit_run(tests, NULL, NULL);
-	}
+	return dtf_unit_run(tests, NULL, NULL);
+}
