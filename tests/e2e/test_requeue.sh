@@ -111,6 +111,13 @@ assert_eq "$(requeue_metric worker_lost)" 3 "dtf_task_requeues_total{kind=\"work
 assert_eq "$(metric dtf_task_requeue_limit_total)" 1 "dtf_task_requeue_limit_total after case 2"
 
 # ---------------------------------------------------------------------------------------------
+# From here on no worker is lost for silence: case 3 restarts a killed worker, which must be back
+# before its heartbeat timeout, and case 4's worker fw is driven by hand and sends no heartbeat,
+# seconds of checks apart. On a loaded machine (a sanitizer build above all) either takes longer
+# than HB_TIMEOUT, so the coordinator starts again (same database and port) with 60 s.
+stop_coordinator
+COORD_PORT_WANT=$COORD_PORT start_coordinator --heartbeat-timeout 60
+
 log "case 3: a worker restarted under the same id without its task"
 start_worker rs-1 --hardware rqs
 wait_worker rs-1
@@ -140,11 +147,6 @@ EOF
 
 # ---------------------------------------------------------------------------------------------
 log "case 4: interrupted tasks, and max_requeues on submission and update"
-# fw is driven by hand and sends no heartbeat: between its calls there are seconds of checks on
-# a loaded machine, more than HB_TIMEOUT. Nothing in cases 4 and 5 is about losing a worker, so
-# the coordinator starts again (same database and port) with a timeout of 60 s.
-stop_coordinator
-COORD_PORT_WANT=$COORD_PORT start_coordinator --heartbeat-timeout 60
 api POST /api/v1/workers/register '{"worker_id": "fw", "protocol": 1, "capabilities": {"hardware": ["fw-hw"]}}' > fw.json
 FW_TOKEN=$(jq_py 'd["token"]' fw.json)
 fw() { http POST "/api/v1/workers/fw/$1" "$2" -H "X-DTF-Worker-Token: $FW_TOKEN"; }
