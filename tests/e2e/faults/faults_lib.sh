@@ -29,8 +29,10 @@ HB_TIMEOUT=2
 start_faults_coordinator() { start_coordinator --heartbeat-timeout "$HB_TIMEOUT" "$@"; }
 
 # What the recovery scripts run the coordinator with (again after a restart): fast retries and
-# a quarantine after two strikes that lasts 3 s.
-RECOVERY_ARGS=(--heartbeat-timeout 3 --retry-backoff 0.1 --quarantine-threshold 2 --quarantine-time 3)
+# a quarantine after two strikes that lasts 3 s. They lose no worker on purpose: the heartbeat
+# timeout is 15 s, so that a worker starved on a loaded machine is not lost (its task requeued
+# as worker_lost) in the middle of a recovery whose attempts they check.
+RECOVERY_ARGS=(--heartbeat-timeout 15 --retry-backoff 0.1 --quarantine-threshold 2 --quarantine-time 3)
 
 # start_recovery_coordinator [args…]: the coordinator with $RECOVERY_ARGS then args… (a later
 # option wins), and its event stream followed into $T/events.txt (open before it returns).
