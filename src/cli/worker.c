@@ -154,6 +154,10 @@ static const struct dtf_opt worker_opts[] = {
 	{.flag = "lease-wait", .type = DTF_OPT_SECONDS, .offset = OFF(a.lease_wait_s), .min = 0,
 	 .max = 3600, .flags = DTF_OPTF_MIN_EXCLUSIVE, .def = "20", .arg = "S",
 	 .help = "long-poll length"},
+	{.flag = "lease-ahead-below", .type = DTF_OPT_SECONDS, .offset = OFF(a.ahead_below_s),
+	 .min = 0, .max = 3600, .flags = DTF_OPTF_MIN_EXCLUSIVE, .def = "0.05", .arg = "S",
+	 .help = "a task that ran for less than S s is short: while its results are of short "
+		 "tasks, the worker leases one more task per slot ahead"},
 	{.flag = "drain-timeout", .type = DTF_OPT_SECONDS, .offset = OFF(a.drain_timeout_s),
 	 .min = 0, .max = 1e6, .def = "30", .arg = "S",
 	 .help = "after the first SIGTERM/SIGINT, stop running tasks and give up delivery after S "

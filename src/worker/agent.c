@@ -57,7 +57,7 @@ struct outmsg {
 	char task_id[72];
 	char *text; /* the result as JSON, with its task_id */
 	size_t len;
-	bool short_task; /* it ran for less than AHEAD_TASK_MS */
+	bool short_task; /* it ran for less than cfg.ahead_below_s */
 	bool from_spool; /* read from the spool file at start */
 	struct outmsg *next;
 };
@@ -73,9 +73,10 @@ struct outmsg {
 
 /* Results sent in one request: at most this many bytes of them (a larger one goes alone). */
 #define BATCH_MAX_BYTES (1u << 20)
-/* Tasks shorter than this make the reporter lease ahead (one queued task per slot): for them a
- * round trip per task would be a large share of the time; longer ones are leased only for free
- * slots, so no task waits behind another while a worker elsewhere could take it. */
+/* Tasks shorter than this (the default of --lease-ahead-below) make the reporter lease ahead
+ * (one queued task per slot): for them a round trip per task would be a large share of the time;
+ * longer ones are leased only for free slots, so no task waits behind another while a worker
+ * elsewhere could take it. */
 #define AHEAD_TASK_MS 50
 
 /* A task's start is reported only once it has run for STARTED_DELAY_MS: shorter tasks report it
@@ -792,7 +793,7 @@ static void report_result(struct agent *a, struct slot *sl, json_t *msg, double 
 
 	json_decref(msg);
 	if (om)
-		om->short_task = duration_s * 1000 < AHEAD_TASK_MS;
+		om->short_task = duration_s < a->cfg.ahead_below_s;
 	pthread_mutex_lock(&a->lock);
 	if (om) {
 		outbox_push(a, om);
@@ -1765,6 +1766,8 @@ int agent_run(const struct agent_config *cfg)
 		a->cfg.slots = 1;
 	if (a->cfg.lease_wait_s <= 0)
 		a->cfg.lease_wait_s = 20;
+	if (a->cfg.ahead_below_s <= 0)
+		a->cfg.ahead_below_s = AHEAD_TASK_MS / 1000.0;
 	if (!a->cfg.output_cap)
 		a->cfg.output_cap = 1u << 20;
 	pthread_mutex_init(&a->lock, NULL);

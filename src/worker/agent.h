@@ -23,6 +23,7 @@ struct agent_config {
 	size_t output_cap;	     /* bytes of stdout/stderr kept per stream */
 	bool keep_work_dirs;	     /* keep the directories of tasks that passed */
 	double lease_wait_s;	     /* long-poll length (default 20 s) */
+	double ahead_below_s;	     /* a task that ran less is short (lease-ahead); 0: 0.05 s */
 	double drain_timeout_s;	     /* bound of the drain from the first signal; 0: none */
 	struct dtf_plugins *plugins; /* task processors and resource managers, or NULL */
 	struct dtf_bpool *browsers;  /* the browser pool of `browser` tasks, or NULL (borrowed) */

@@ -116,13 +116,16 @@ has_env() {
 }
 
 # procs_with_env NAME=VALUE: every process (but this shell) whose environment has NAME=VALUE.
+# One grep reads every environment (a loop of has_env in the shell took seconds on a loaded
+# machine, longer than some of the deadlines it is polled under).
 procs_with_env() {
-	local p pid
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
+	local f pid
+	for f in $(grep -lzxF -- "$1" /proc/[0-9]*/environ 2>/dev/null); do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
 		[ "$pid" = "$$" ] && continue
 		[ "$pid" = "${BASHPID:-}" ] && continue
-		has_env "$pid" "$1" && echo "$pid"
+		echo "$pid"
 	done
 }
 

@@ -2,11 +2,14 @@
 # Lease-ahead: a worker whose slots are all taken may ask for `ahead` tasks to queue (at most one
 # per slot); the coordinator gives them only while what other waiting workers ask for stays
 # pending. Checked on the API with workers registered by hand, then on a real one-slot worker:
-# short tasks are leased ahead (a task is assigned before the previous one finished), longer
-# ones are not (each is assigned only once the previous one finished).
+# short tasks (below its --lease-ahead-below) are leased ahead (a task is assigned before the
+# previous one finished), longer ones are not (each is assigned only once the previous one
+# finished).
 . "$(dirname "$0")/lib.sh"
 
-start_coordinator
+# The hand-registered workers send no heartbeat, and the API checks between their calls took more
+# than the default 15 s on a loaded machine: no worker is to be lost here.
+start_coordinator --heartbeat-timeout 300
 
 # --- the API: two hand-registered one-slot workers ---
 api POST /api/v1/workers/register \
@@ -72,7 +75,9 @@ assert_eq "$(jq_py 'len(d["tasks"])' "$T/body")" 1 "tasks given ahead once nobod
 assert_eq "$(metric dtf_leased_ahead_total)" 3 "dtf_leased_ahead_total"
 
 # --- a real one-slot worker ---
-start_worker real-1 --slots 1 --hardware real-hw
+# A task is short below 0.5 s here, not the default 50 ms: on a loaded machine (a sanitizer build
+# above all) starting the process of a 10 ms task alone may take longer than 50 ms.
+start_worker real-1 --slots 1 --hardware real-hw --lease-ahead-below 0.5
 wait_worker real-1
 
 # overlaps RUN: how many of the run's tasks were assigned before the previous one finished.
@@ -103,7 +108,7 @@ run_suite 0.01 30
 n=$(overlaps "$RUN")
 log "short tasks: $n of 29 assigned before the previous one finished"
 [ "$n" -ge 20 ] || fail "only $n of 29 short tasks were leased ahead"
-# Tasks of 150 ms are not: each is assigned once the slot is free.
-run_suite 0.15 6
+# Tasks of 0.6 s are not: each is assigned once the slot is free.
+run_suite 0.6 4
 assert_eq "$(overlaps "$RUN")" 0 "long tasks assigned before the previous one finished"
 exit 0

@@ -21,10 +21,13 @@ out=$(dtf client --coordinator "$URL" workers) || fail "dtf client workers"
 assert_contains "$out" "gpu-1" "dtf client workers"
 assert_contains "$(printf '%s\n' "$out" | grep gpu-1)" cuda "dtf client workers (gpu-1 line)"
 
-# A first cuda task that runs long enough to be seen running: its worker_id is gpu-1.
-FIRST=$(api POST /api/v1/tasks '{"name": "cuda_long", "shell": "sleep 1", "hardware": "cuda", "requirements": {"gpu_memory": 8000}}' | jq_py 'd["id"]')
+# A first cuda task that runs until it has been seen running (the file $T/cuda_long.go; a minute
+# at most: a 1 s task could end between two polls on a loaded machine): its worker_id is gpu-1.
+FIRST=$(api POST /api/v1/tasks '{"name": "cuda_long", "hardware": "cuda", "requirements": {"gpu_memory": 8000},
+	"shell": "i=0; while [ ! -e '"$T"'/cuda_long.go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"}' | jq_py 'd["id"]')
 wait_for -t 20 -m "cuda_long to run" task_status_is "$FIRST" running
 assert_eq "$(task_field "$FIRST" 'd.get("worker_id")')" gpu-1 "worker_id of the running cuda task"
+touch "$T/cuda_long.go"
 
 # Then 6 more cuda tasks (both spellings of the need), 6 plain ones, and three nobody can run.
 python3 - > suite.json <<'EOF'

@@ -111,6 +111,13 @@ assert_eq "$(requeue_metric worker_lost)" 3 "dtf_task_requeues_total{kind=\"work
 assert_eq "$(metric dtf_task_requeue_limit_total)" 1 "dtf_task_requeue_limit_total after case 2"
 
 # ---------------------------------------------------------------------------------------------
+# From here on no worker is lost for silence: case 3 restarts a killed worker, which must be back
+# before its heartbeat timeout, and case 4's worker fw is driven by hand and sends no heartbeat,
+# seconds of checks apart. On a loaded machine (a sanitizer build above all) either takes longer
+# than HB_TIMEOUT, so the coordinator starts again (same database and port) with 60 s.
+stop_coordinator
+COORD_PORT_WANT=$COORD_PORT start_coordinator --heartbeat-timeout 60
+
 log "case 3: a worker restarted under the same id without its task"
 start_worker rs-1 --hardware rqs
 wait_worker rs-1
@@ -176,7 +183,7 @@ assert_contains "$(task_field "$D" 'd["error"]["message"]')" "requeued 2 times f
 # ---------------------------------------------------------------------------------------------
 log "case 5: the coordinator's --max-requeues, and the counts across a restart"
 stop_coordinator
-start_coordinator --heartbeat-timeout "$HB_TIMEOUT" --max-requeues 7
+start_coordinator --heartbeat-timeout 60 --max-requeues 7
 E=$(submit '{"name": "default_from_flag", "hardware": "nowhere", "command": ["true"]}')
 assert_eq "$(task_field "$E" 'd["max_requeues"]')" 7 "max_requeues from --max-requeues"
 # Stored tasks keep their own bound and count.

@@ -53,9 +53,11 @@ assert_eq "$(jq_py '[t["name"] for t in sorted(d["tasks"], key=lambda t: t["hist
 	'["missed", "soon", "late"]' "completion order under deadline"
 
 # Fair share: while alice's task holds the only slot, her next one is deferred for bob's, and
-# the task and `dtf client status` say why.
+# the task and `dtf client status` say why. alice_1 holds the slot until the checks are done (the
+# file $T/alice_1.done; a minute at most), not for a fixed time a slow machine could outlast.
 api PUT /api/v1/scheduler '{"strategy": "fair-share"}' > /dev/null
-A1=$(api POST /api/v1/tasks '{"name": "alice_1", "shell": "sleep 2", "user": "alice"}' | jq_py 'd["id"]')
+A1=$(api POST /api/v1/tasks '{"name": "alice_1", "user": "alice",
+	"shell": "i=0; while [ ! -e '"$T"'/alice_1.done ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done"}' | jq_py 'd["id"]')
 wait_for -t 20 -m "alice_1 to run" task_status_is "$A1" running
 A2=$(api POST /api/v1/tasks '{"name": "alice_2", "command": ["sleep", "0.06"], "user": "alice"}' | jq_py 'd["id"]')
 B1=$(api POST /api/v1/tasks '{"name": "bob_1", "command": ["sleep", "0.06"], "user": "bob"}' | jq_py 'd["id"]')
@@ -63,6 +65,8 @@ reason=$(task_field "$A2" 'd["pending_reason"]')
 assert_contains "$reason" "all workers that can run it are busy (1 fitting, all full)" "alice_2 reason"
 assert_contains "$reason" "deferred by fair share: user alice is over its share" "alice_2 reason"
 assert_contains "$(dtf client --coordinator "$URL" status --task "$A2")" "deferred by fair share" "client status"
+task_status_is "$A1" running || fail "alice_1 ended before the checks of alice_2"
+touch "$T/alice_1.done"
 wait_for -t 20 -m "alice_2 to complete" task_status_is "$A2" completed
 task_status_is "$B1" completed || fail "bob_1 did not run before alice_2"
 assert_eq "$(python3 -c "import sys; print(sys.argv[1] < sys.argv[2])" "$(task_field "$B1" 'd["finished_at"]')" "$(task_field "$A2" 'd["finished_at"]')")" True "bob_1 ended before alice_2"

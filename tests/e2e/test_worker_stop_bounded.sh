@@ -110,9 +110,13 @@ wait_worker b2
 TA=$(submit '{"name": "long_then_short", "hardware": ["hb2"], "shell": "if [ \"$DTF_ATTEMPT\" = 1 ]; then sleep 60; fi; echo attempt $DTF_ATTEMPT"}')
 wait_for -t 20 -m "long_then_short to run" task_status_is "$TA" running
 wait_for -t 10 -m "long_then_short's processes" has_task_procs "$TA"
-TB=$(submit '{"name": "finishes_offline", "hardware": ["hb"], "shell": "sleep 2; echo spooled result"}')
+# finishes_offline ends once the coordinator is gone (the file $T/coordinator-gone; a minute at
+# most), not after a fixed time a loaded machine could outlast before the kill.
+TB=$(submit '{"name": "finishes_offline", "hardware": ["hb"],
+	"shell": "i=0; while [ ! -e '"$T"'/coordinator-gone ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo spooled result"}')
 wait_for -t 20 -m "finishes_offline to run" task_status_is "$TB" running
 stop_coordinator KILL
+touch "$T/coordinator-gone"
 log "case b1: the coordinator is killed; b1's task ends and its result cannot be delivered"
 wait_for -t 10 -m "finishes_offline's process to end" no_task_procs "$TB"
 wait_for -t 10 -m "b1 to hold the result" grep -q "holding the message" "$T/worker-b1.log"

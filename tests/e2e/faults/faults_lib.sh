@@ -4,8 +4,8 @@
 # start_recovery_coordinator.
 #
 #   start_faults_coordinator [args…]    the coordinator with a heartbeat timeout of $HB_TIMEOUT s
-#   start_recovery_coordinator          the coordinator with $RECOVERY_ARGS and the event stream
-#                                       followed into $T/events.txt
+#   start_recovery_coordinator [args…]  the coordinator with $RECOVERY_ARGS (then args…) and the
+#                                       event stream followed into $T/events.txt
 #   $RAN / $NOTE                        a log of real executions, "task attempt worker" a line:
 #                                       a task's shell appends to it by running $NOTE
 #   executions TASK                     how many times the task really ran (lines in $RAN)
@@ -29,13 +29,15 @@ HB_TIMEOUT=2
 start_faults_coordinator() { start_coordinator --heartbeat-timeout "$HB_TIMEOUT" "$@"; }
 
 # What the recovery scripts run the coordinator with (again after a restart): fast retries and
-# a quarantine after two strikes that lasts 3 s.
-RECOVERY_ARGS=(--heartbeat-timeout 3 --retry-backoff 0.1 --quarantine-threshold 2 --quarantine-time 3)
+# a quarantine after two strikes that lasts 3 s. They lose no worker on purpose: the heartbeat
+# timeout is 15 s, so that a worker starved on a loaded machine is not lost (its task requeued
+# as worker_lost) in the middle of a recovery whose attempts they check.
+RECOVERY_ARGS=(--heartbeat-timeout 15 --retry-backoff 0.1 --quarantine-threshold 2 --quarantine-time 3)
 
-# start_recovery_coordinator: the coordinator with $RECOVERY_ARGS, and its event stream
-# followed into $T/events.txt (open before it returns).
+# start_recovery_coordinator [args…]: the coordinator with $RECOVERY_ARGS then args… (a later
+# option wins), and its event stream followed into $T/events.txt (open before it returns).
 start_recovery_coordinator() {
-	start_coordinator "${RECOVERY_ARGS[@]}"
+	start_coordinator "${RECOVERY_ARGS[@]}" "$@"
 	curl -sN --max-time 120 "$URL/api/v1/events" > "$T/events.txt" 2>/dev/null &
 	track_pid "$!"
 	wait_for -t 10 -m "the event stream to open" grep -q "dtf events" "$T/events.txt"

@@ -30,10 +30,15 @@ RUN=$(api POST /api/v1/runs '{"name": "coordinator-crashes"}' | jq_py 'd["id"]')
 # task in ten returns at once, the others sleep 0.1-0.2 s: about 20 s of work for the 4 slots,
 # long enough for 10 kills (one every second or so, restart included) to land while tasks run.
 # In a sanitizer build (SCALE 3), where a restart takes longer, the sleeps are 1.5 times longer.
-python3 - "$N" "$FIRST" "$BATCH" "$RUN" "$RAN" "$SCALE" <<'EOF'
+# On a loaded machine a restart may take so long that the workers run out of work before the
+# tenth kill: so the first task of batch K (K < MIN_KILLS; batch K goes in after kill K) runs
+# until kill K+1 has been made (the file killed-(K+1); a minute at most), and every one of the
+# first MIN_KILLS kills lands while the run has unfinished work, however slow the machine.
+python3 - "$N" "$FIRST" "$BATCH" "$RUN" "$RAN" "$SCALE" "$MIN_KILLS" "$T" <<'EOF'
 import json, sys
 n, first, batch, run, log = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
 slow = 1 + (int(sys.argv[6]) - 1) / 4
+min_kills, tmp = int(sys.argv[7]), sys.argv[8]
 tasks = []
 for i in range(n):
     sh = f'echo "$DTF_TASK_ID $DTF_ATTEMPT $DTF_WORKER_ID" >> {log}'
@@ -41,6 +46,10 @@ for i in range(n):
         sh += "; sleep %.2f" % ((0.1, 0.15, 0.2, 0.2)[i % 4] * slow)
     tasks.append({"name": f"c{i:03d}", "shell": sh})
 batches = [tasks[:first]] + [tasks[j:j + batch] for j in range(first, n, batch)]
+for k in range(min(min_kills, len(batches))):
+    b = batches[k][0]
+    b["shell"] = (f'echo "$DTF_TASK_ID $DTF_ATTEMPT $DTF_WORKER_ID" >> {log}; i=0; '
+                  f'while [ ! -e {tmp}/killed-{k + 1} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done')
 for k, b in enumerate(batches):
     json.dump({"run_id": run, "tasks": b}, open(f"batch-{k}.json", "w"))
 EOF
@@ -76,6 +85,7 @@ while [ "$kills" -lt "$MAX_KILLS" ]; do
 	OLD_PORT=$COORD_PORT
 	stop_coordinator KILL
 	kills=$((kills + 1))
+	touch "$T/killed-$kills"
 	[ "$left" -gt 0 ] && busy_kills=$((busy_kills + 1))
 	COORD_PORT_WANT=$OLD_PORT start_coordinator
 	assert_eq "$COORD_PORT" "$OLD_PORT" "port after restart $kills"

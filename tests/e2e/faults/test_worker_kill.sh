@@ -8,12 +8,14 @@
 start_faults_coordinator
 
 # ---------------------------------------------------------------------------------------------
-# a. SIGKILL a worker in the middle of a 5 s task.
+# a. SIGKILL a worker in the middle of a task (of 60 s: it must not end by itself before the kill,
+# however long the second worker takes to start on a loaded machine, nor before the check that
+# its process died with its worker).
 log "case a: SIGKILL a worker mid-task"
 start_worker ka-1 --hardware fa
 wait_worker ka-1
 XA=$(submit '{"name": "killed_mid_task", "hardware": "fa", "max_retries": 1,
-	"shell": "'"$NOTE"'; if [ \"$DTF_ATTEMPT\" = 1 ]; then sleep 5; fi; echo done on $DTF_WORKER_ID"}')
+	"shell": "'"$NOTE"'; if [ \"$DTF_ATTEMPT\" = 1 ]; then sleep 60; fi; echo done on $DTF_WORKER_ID"}')
 wait_for -t 20 -m "killed_mid_task to run on ka-1" running_on "$XA" ka-1 1
 wait_for -t 10 -m "killed_mid_task's process on ka-1" has_task_procs_on "$XA" ka-1
 # The worker that takes it over, ready before the kill.
@@ -60,7 +62,7 @@ assert_eq "$(task_field "$XA" 'd["status"]')" completed "killed_mid_task after i
 log "case a2: SIGKILL a 2-slot worker mid-task, no requeue allowed"
 start_worker ka-3 --slots 2 --hardware fa2
 wait_worker ka-3
-YA=$(submit '{"name": "no_retry_left", "hardware": "fa2", "max_requeues": 0, "shell": "'"$NOTE"'; sleep 5"}')
+YA=$(submit '{"name": "no_retry_left", "hardware": "fa2", "max_requeues": 0, "shell": "'"$NOTE"'; sleep 60"}')
 wait_for -t 20 -m "no_retry_left to run on ka-3" running_on "$YA" ka-3 1
 wait_for -t 10 -m "no_retry_left's process" has_task_procs_on "$YA" ka-3
 sleep 0.3 # the worker's dispatcher is back in its long-poll for the free slot

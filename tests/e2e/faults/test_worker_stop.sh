@@ -13,10 +13,11 @@ log "case b: SIGSTOP a worker past the heartbeat timeout, then SIGCONT"
 start_worker kb-1 --hardware fb
 wait_worker kb-1
 # Attempt 1 (on kb-1) sleeps 3 s, so it ends while kb-1 is stopped and kb-1 has a passed result
-# to send when it wakes; attempt 2 (elsewhere) sleeps 5 s, so the stale result arrives while the
-# task is running there.
+# to send when it wakes; attempt 2 (elsewhere) runs until the stale result has been checked (the
+# file $T/stale-checked; a minute at most: a fixed time could be over first on a loaded machine),
+# so the stale result arrives while the task is running there.
 XB=$(submit '{"name": "stopped_worker", "hardware": "fb", "max_retries": 1,
-	"shell": "'"$NOTE"'; if [ \"$DTF_ATTEMPT\" = 1 ]; then sleep 3; else sleep 5; fi; echo attempt $DTF_ATTEMPT on $DTF_WORKER_ID"}')
+	"shell": "'"$NOTE"'; if [ \"$DTF_ATTEMPT\" = 1 ]; then sleep 3; else i=0; while [ ! -e '"$T"'/stale-checked ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; fi; echo attempt $DTF_ATTEMPT on $DTF_WORKER_ID"}')
 wait_for -t 20 -m "stopped_worker to run on kb-1" running_on "$XB" kb-1 1
 kill -STOP "${WORKER_PID[kb-1]}"
 start_worker kb-2 --hardware fb
@@ -32,6 +33,7 @@ wait_for -t 15 -m "kb-1 to log that its result for attempt 1 was refused" \
 	grep -q "result of $XB refused" "$T/worker-kb-1.log"
 # The stale result changed nothing: the task still runs on kb-2 in attempt 2.
 running_on "$XB" kb-2 2 || fail "the stale result from kb-1 changed the task: $(body)"
+touch "$T/stale-checked"
 wait_for -t 15 -m "kb-1 to register again" worker_registered kb-1
 [ "$(grep -c 'registered as kb-1' "$T/worker-kb-1.log")" -ge 2 ] || fail "kb-1 did not register again"
 wait_for -t 20 -m "stopped_worker to complete on kb-2" task_status_is "$XB" completed
