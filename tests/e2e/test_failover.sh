@@ -12,19 +12,7 @@
 start_pg
 
 # start_coord NAME: a coordinator with --standby on a free port; sets NAME_PID and NAME_URL.
-start_coord() {
-	local name=$1 pf="$T/$1.port"
-	rm -f "$pf"
-	"$DTF_BIN" coordinator --port 0 --port-file "$pf" --db-url "$PG_URL" --standby \
-		--heartbeat-interval 0.5 >> "$T/coord-$name.log" 2>&1 &
-	eval "${name}_PID=$!"
-	track_pid "$!"
-	wait_for -t 20 -m "coordinator $name to write its port file" port_file_ready "$pf" "$!"
-	eval "${name}_URL=http://127.0.0.1:$(head -n1 "$pf")"
-}
-role_is() { # role_is URL ROLE
-	[ "$(curl -s --max-time 2 "$1/healthz" | jq_py 'd.get("role", "")' 2>/dev/null)" = "$2" ]
-}
+start_coord() { start_pg_coordinator "$1" --heartbeat-interval 0.5; }
 leases_on() { curl -s --max-time 2 "$1/metrics" | awk '$1 == "dtf_leases_total" { print $2 }'; }
 has_leased() { [ "$(leases_on "$1")" -gt 0 ] 2>/dev/null; }
 commits_of() { psql "$PG_URL" -qAt -c "SELECT commits FROM leader_commits WHERE epoch = $1"; }

@@ -15,21 +15,12 @@ printf 'shared-secret-0123456789abcdef\n' > "$T/s1"
 printf 'another-secret-0123456789abcdef\n' > "$T/s2"
 chmod 600 "$T/s1" "$T/s2"
 
-# start_coord NAME ARGS…: a coordinator with --standby on a free port; sets NAME_PID, NAME_URL.
+# start_coord NAME ARGS…: a coordinator with --standby and the test's keys on a free port; sets
+# NAME_PID, NAME_URL.
 start_coord() {
-	local name=$1 pf="$T/$1.port"
+	local name=$1
 	shift
-	rm -f "$pf"
-	"$DTF_BIN" coordinator --port 0 --port-file "$pf" --db-url "$PG_URL" --standby \
-		--api-key "adm:admin:$A_KEY" --api-key "enr:worker-enroll:$E_KEY" "$@" \
-		>> "$T/coord-$name.log" 2>&1 &
-	eval "${name}_PID=$!"
-	track_pid "$!"
-	wait_for -t 20 -m "coordinator $name to write its port file" port_file_ready "$pf" "$!"
-	eval "${name}_URL=http://127.0.0.1:$(head -n1 "$pf")"
-}
-role_is() { # role_is URL ROLE
-	[ "$(curl -s --max-time 2 "$1/healthz" | jq_py 'd.get("role", "")' 2>/dev/null)" = "$2" ]
+	start_pg_coordinator "$name" --api-key "adm:admin:$A_KEY" --api-key "enr:worker-enroll:$E_KEY" "$@"
 }
 sql() { psql "$PG_URL" -qAt -c "$1"; }
 
