@@ -119,6 +119,9 @@ struct agent {
 	int generation;		       /* bumps at each (re)registration and token renewal */
 	bool need_register;
 	atomic_int draining, stopping, done;
+	/* The heartbeat thread's news of the drain: the coordinator has it (announced), or a
+	 * heartbeat that carried it failed (drain_unsent). */
+	atomic_int drain_announced, drain_unsent;
 	double hb_interval;
 	json_t *caps;
 	struct slot *slots;
@@ -485,6 +488,7 @@ static void *heartbeat_main(void *arg)
 	struct agent *a = arg;
 	struct conn cn = {.a = a, .quit = QUIT_STOP};
 	bool sent_drain = false;
+	int drain_in_body;
 
 	while (!a->done) {
 		json_t *body, *resp = NULL, *gpus;
@@ -504,9 +508,10 @@ static void *heartbeat_main(void *arg)
 				nap(&cn, 1000);
 			continue;
 		}
+		drain_in_body = atomic_load(&a->draining);
 		body = json_pack("{s:i,s:b,s:o,s:o,s:i}", "protocol", PROTOCOL, "draining",
-				 (int)atomic_load(&a->draining), "running", running_ids(a),
-				 "resources", live_resources(), "executor_restarts",
+				 drain_in_body, "running", running_ids(a), "resources",
+				 live_resources(), "executor_restarts",
 				 (int)atomic_load(&a->executor_restarts));
 		if (a->cfg.browsers)
 			json_object_set_new(body, "browsers", dtf_bpool_status(a->cfg.browsers));
@@ -539,8 +544,10 @@ static void *heartbeat_main(void *arg)
 				}
 				apply_cancel(a, json_object_get(resp, "cancel"));
 				apply_restart(a, resp);
-				if (atomic_load(&a->draining))
+				if (drain_in_body) {
 					sent_drain = true;
+					atomic_store(&a->drain_announced, 1);
+				}
 			} else if (rc == DTF_ESTALE || rc == DTF_ENOTFOUND ||
 				   (rc == DTF_EAUTH &&
 				    strcmp(cn.http.error_code, "bad_worker_token") == 0)) {
@@ -549,6 +556,8 @@ static void *heartbeat_main(void *arg)
 			} else {
 				log_debug("heartbeat failed: %s", cn.http.error);
 			}
+			if (rc != 0 && drain_in_body)
+				atomic_store(&a->drain_unsent, 1);
 			json_decref(resp);
 		}
 		json_decref(body);
@@ -1753,7 +1762,7 @@ int agent_run(const struct agent_config *cfg)
 	struct exec_arg *eargs = NULL;
 	pthread_t hb, disp, notifier, reporter, sigt;
 	struct conn cn = {.quit = QUIT_DRAIN};
-	bool sig_started = false, threads_started = false;
+	bool sig_started = false, threads_started = false, registered;
 	char err[512];
 	int rc = 0, i;
 
@@ -1857,6 +1866,19 @@ int agent_run(const struct agent_config *cfg)
 		pthread_cond_timedwait(&a->idle, &a->lock, &ts);
 	}
 	pthread_mutex_unlock(&a->lock);
+	/* The coordinator hears of the drain before the worker goes: it ends the lease the
+	 * dispatcher abandons (a suspended request whose client has gone is not noticed) and
+	 * assigns nothing more here. A worker that went first left a task submitted just after
+	 * its exit on that lease, assigned to it until the heartbeat timeout. Bounded: a heartbeat
+	 * that fails, or 3 s, ends the wait. */
+	pthread_mutex_lock(&a->lock);
+	registered = a->generation > 0 && !a->need_register;
+	pthread_mutex_unlock(&a->lock);
+	for (int64_t end = dtf_mono_ms() + 3000;
+	     registered && atomic_load(&a->draining) && !atomic_load(&a->stopping) &&
+	     !atomic_load(&a->drain_announced) && !atomic_load(&a->drain_unsent) &&
+	     dtf_mono_ms() < end;)
+		sleep_ms(20);
 	/* The dispatcher's long-poll is abandoned at the drain. */
 	pthread_join(disp, NULL);
 	pthread_mutex_lock(&a->lock);

@@ -5,7 +5,9 @@
 #  2. a second SIGTERM interrupts: the running task is reported interrupted, goes back to pending
 #     (its attempt history shows it) and another worker runs it;
 #  3. a task past its timeout_s fails with error.kind "timeout", its whole process group killed;
-#  4. `dtf client cancel --task ID` stops a running task (the worker learns it by heartbeat).
+#  4. `dtf client cancel --task ID` stops a running task (the worker learns it by heartbeat);
+#  5. an idle worker's SIGTERM: it tells the coordinator before it exits, so a task submitted the
+#     moment after is not given to the lease it was long-polling on (it stays pending).
 . "$(dirname "$0")/lib.sh"
 
 start_coordinator
@@ -127,4 +129,26 @@ wait_exit "${WORKER_PID[sig-4]}" 20
 assert_eq "$WAIT_RC" 0 "sig-4 exit status"
 wait_for -t 10 -m "the cancelled task's process to be gone" no_task_procs "$T5"
 assert_eq "$(task_field "$T5" 'd["status"]')" cancelled "status of the cancelled task after its worker stopped"
+
+# --- 5. SIGTERM of idle workers, their leases long-polling ---
+# Six at once: each must have told the coordinator before it exits (a worker that exits first
+# leaves its lease suspended there, and the next task goes to it).
+IDLE="sig-5 sig-6 sig-7 sig-8 sig-9 sig-10"
+for w in $IDLE; do start_worker "$w" --lease-wait 30; done
+for w in $IDLE; do wait_for -t $((20 * SCALE)) -m "worker $w to register" worker_registered "$w"; done
+# Their leases are suspended in the coordinator (long-polls of 30 s) when the signal comes.
+T7=$(submit '{"name": "warm_up", "command": ["true"]}')
+wait_for -t 20 -m "warm_up to complete" task_status_is "$T7" completed
+for w in $IDLE; do kill -TERM "${WORKER_PID[$w]}"; done
+for w in $IDLE; do
+	wait_exit "${WORKER_PID[$w]}" 20
+	assert_eq "$WAIT_RC" 0 "$w exit status"
+done
+for w in $IDLE; do
+	assert_eq "$(api GET "/api/v1/workers/$w" | jq_py 'd["status"]')" draining "$w's status once it has exited"
+done
+for i in 1 2 3; do
+	T8=$(submit '{"name": "after_idle_stop", "command": ["true"]}')
+	assert_eq "$(task_field "$T8" 'd["status"]')" pending "a task submitted after the idle workers exited"
+done
 exit 0
