@@ -32,7 +32,7 @@ import urllib.parse
 try:
     from selenium import webdriver
     from selenium.common.exceptions import (NoAlertPresentException, NoSuchElementException,
-                                            WebDriverException)
+                                            StaleElementReferenceException, WebDriverException)
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -264,6 +264,18 @@ def no_injected_markup(driver, page):
     check(bad == [], f"{page}: elements with onerror or <img src=x>", [], bad)
 
 
+def fresh(fn, tries=20):
+    """fn() again while the live page replaces the elements it holds (a re-render between
+    finding an element and reading it); another failure, or the last try's, is raised."""
+    for i in range(tries):
+        try:
+            return fn()
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+            time.sleep(0.05)
+
+
 def text_of(driver, css, root=None):
     """The text of the first element matching css (under root), None if there is none."""
     els = (root or driver).find_elements(By.CSS_SELECTOR, css)
@@ -281,12 +293,15 @@ def int_of(driver, css, root=None):
 
 
 def counts(driver, root_css, cell=""):
-    """passed/failed/skipped/total under root_css: the elements cell.passed etc."""
-    roots = driver.find_elements(By.CSS_SELECTOR, root_css)
-    if not roots:
-        return f"no {root_css}"
-    return {k: int_of(driver, f"{cell}.{k}", roots[0])
-            for k in ("passed", "failed", "skipped", "total")}
+    """passed/failed/skipped/total under root_css: the elements cell.passed etc., read from one
+    rendering of the row (again if the live page replaced it meanwhile)."""
+    def read():
+        roots = driver.find_elements(By.CSS_SELECTOR, root_css)
+        if not roots:
+            return f"no {root_css}"
+        return {k: int_of(driver, f"{cell}.{k}", roots[0])
+                for k in ("passed", "failed", "skipped", "total")}
+    return fresh(read)
 
 
 def on_login_page(driver):
@@ -433,9 +448,13 @@ def overview(driver, run_id, before, final):
     require(row, f"overview (reloaded): {row_css}", "present", "absent")
     got = counts(driver, row_css, "td")
     check(got == final, "overview (reloaded): counts", final, got)
-    p = row[0].find_elements(By.CSS_SELECTOR, "progress")
-    if p:
-        val, mx = driver.execute_script("return [arguments[0].value, arguments[0].max]", p[0])
+    def progress():
+        p = driver.find_elements(By.CSS_SELECTOR, f"{row_css} progress")
+        return driver.execute_script("return [arguments[0].value, arguments[0].max]",
+                                     p[0]) if p else None
+    vm = fresh(progress)
+    if vm:
+        val, mx = vm
         check(mx > 0 and val == mx, "overview: <progress> of the finished run (value/max)",
               "value == max", f"{val}/{mx}")
     collect_console(driver, "overview (reloaded)")
