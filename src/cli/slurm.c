@@ -527,53 +527,49 @@ out:
 	return rc;
 }
 
-static int stop_workers(const char *scancel, const char *job_name, int mode, char **jobs, int njobs)
+/* Runs scancel with the given first options, then the job's name, the user and the jobs (all of
+ * the user's jobs of that name when none is named); 0 when it succeeded. */
+static int scancel_jobs(const char *scancel, const char *const *opts, const char *job_name,
+			const char *user, char **jobs, int njobs)
 {
 	struct argv_list a = {.n = 0};
+	int st;
+
+	args_add(&a, scancel);
+	for (; *opts; opts++)
+		args_add(&a, *opts);
+	args_addf(&a, "--name=%s", job_name);
+	args_addf(&a, "--user=%s", user);
+	for (int i = 0; i < njobs; i++)
+		args_add(&a, jobs[i]);
+	a.v[a.n] = NULL;
+	st = a.full ? -1 : run_tool(a.v, NULL, NULL);
+	args_release(&a);
+	return st;
+}
+
+static int stop_workers(const char *scancel, const char *job_name, int mode, char **jobs, int njobs)
+{
+	static const char *const force[] = {NULL};
+	static const char *const pending[] = {"--state=PENDING", NULL};
+	/* The signal goes to the batch step only, which is the worker (its script execs it); its
+	 * tasks are not signalled, the worker decides what becomes of them. */
+	static const char *const drain[] = {"--state=RUNNING", "--batch", "--signal=TERM", NULL};
+	static const char *const now[] = {"--state=RUNNING", "--batch", "--signal=QUIT", NULL};
 	const char *user = user_name();
-	int rc = 0, st;
+	int rc = 0;
 
 	for (int i = 0; i < njobs; i++)
 		if (!clean_value("a job id", jobs[i]))
 			return 1;
 	/* Slurm's own cancel: every process of the job gets SIGTERM, then SIGKILL. */
-	if (mode == 'f') {
-		args_add(&a, scancel);
-		args_addf(&a, "--name=%s", job_name);
-		args_addf(&a, "--user=%s", user);
-		for (int i = 0; i < njobs; i++)
-			args_add(&a, jobs[i]);
-		a.v[a.n] = NULL;
-		st = a.full ? -1 : run_tool(a.v, NULL, NULL);
-		args_release(&a);
-		return st == 0 ? 0 : 1;
-	}
+	if (mode == 'f')
+		return scancel_jobs(scancel, force, job_name, user, jobs, njobs) == 0 ? 0 : 1;
 	/* Pending elements have no worker to drain: they are cancelled. */
-	args_add(&a, scancel);
-	args_add(&a, "--state=PENDING");
-	args_addf(&a, "--name=%s", job_name);
-	args_addf(&a, "--user=%s", user);
-	for (int i = 0; i < njobs; i++)
-		args_add(&a, jobs[i]);
-	a.v[a.n] = NULL;
-	st = a.full ? -1 : run_tool(a.v, NULL, NULL);
-	args_release(&a);
-	if (st != 0)
+	if (scancel_jobs(scancel, pending, job_name, user, jobs, njobs) != 0)
 		rc = 1;
-	/* Running ones: the signal goes to the batch step only, which is the worker (its script
-	 * execs it); its tasks are not signalled, the worker decides what becomes of them. */
-	args_add(&a, scancel);
-	args_add(&a, "--state=RUNNING");
-	args_add(&a, "--batch");
-	args_add(&a, mode == 'n' ? "--signal=QUIT" : "--signal=TERM");
-	args_addf(&a, "--name=%s", job_name);
-	args_addf(&a, "--user=%s", user);
-	for (int i = 0; i < njobs; i++)
-		args_add(&a, jobs[i]);
-	a.v[a.n] = NULL;
-	st = a.full ? -1 : run_tool(a.v, NULL, NULL);
-	args_release(&a);
-	if (st != 0)
+	/* Running ones: drained (SIGTERM) or stopped now (SIGQUIT). */
+	if (scancel_jobs(scancel, mode == 'n' ? now : drain, job_name, user, jobs, njobs) != 0)
 		rc = 1;
 	return rc;
 }

@@ -105,8 +105,6 @@ int dtf_hmap_reserve(struct dtf_hmap *m, size_t n)
 int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value)
 {
 	struct dtf_hmap_slot *s = find(m, key);
-	size_t i, mask;
-	char *k;
 
 	if (s) {
 		if (m->borrowed)
@@ -114,24 +112,7 @@ int dtf_hmap_put(struct dtf_hmap *m, const char *key, void *value)
 		s->value = value;
 		return 0;
 	}
-	if ((m->used + 1) * 4 >= m->cap * 3) {
-		int rc = rehash(m, m->cap ? (m->count * 2 >= m->cap ? m->cap * 2 : m->cap) : 16);
-		if (rc)
-			return rc;
-	}
-	k = m->borrowed ? (char *)(uintptr_t)key : strdup(key);
-	if (!k)
-		return DTF_ENOMEM;
-	mask = m->cap - 1;
-	for (i = hash_str(key) & mask; m->slots[i].key && m->slots[i].key != HMAP_TOMB;
-	     i = (i + 1) & mask)
-		;
-	if (!m->slots[i].key)
-		m->used++;
-	m->slots[i].key = k;
-	m->slots[i].value = value;
-	m->count++;
-	return 0;
+	return dtf_hmap_put_new_hashed(m, key, hash_str(key), value);
 }
 
 uint64_t dtf_hmap_hash(const char *key)

@@ -321,6 +321,12 @@ task_field() {
 }
 
 task_status_is() { [ "$(task_field "$1" 'd["status"]')" = "$2" ]; }
+# run_completed_at_least RUN N: whether at least N tasks of the run have completed.
+run_completed_at_least() {
+	local n
+	n=$(curl -s --max-time 5 "$URL/api/v1/runs/$1/summary" | jq_py 'd["completed"]' 2>/dev/null) || return 1
+	[ "${n:-0}" -ge "$2" ]
+}
 
 # task_procs ID: live processes of that task (whichever worker started them).
 task_procs() { procs_with_env "DTF_TASK_ID=$1"; }

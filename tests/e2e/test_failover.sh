@@ -54,13 +54,8 @@ EOF
 api POST /api/v1/tasks @tasks.json > submit.json
 RUN=$(jq_py 'd["run_id"]' submit.json)
 jq_py '"\n".join(d["ids"])' submit.json | sort > acked_ids.txt
-completed_at_least() {
-	local n
-	n=$(curl -s --max-time 5 "$URL/api/v1/runs/$RUN/summary" | jq_py 'd["completed"]' 2>/dev/null) || return 1
-	[ "${n:-0}" -ge "$1" ]
-}
 # At 4 tasks at once, 0.1 s each, the run lasts 5 s: the kill comes with most of it pending.
-wait_for -t 60 -m "40 tasks to complete" completed_at_least 40
+wait_for -t 60 -m "40 tasks to complete" run_completed_at_least "$RUN" 40
 EPOCH_A=$(epoch_now)
 kill -KILL "$A_PID"
 KILL_MS=$(now_ms)

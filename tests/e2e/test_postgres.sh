@@ -74,12 +74,7 @@ EOF
 api POST /api/v1/tasks @tasks.json > submit.json
 RUN=$(jq_py 'd["run_id"]' submit.json)
 jq_py '"\n".join(d["ids"])' submit.json | sort > acked_ids.txt
-completed_at_least() {
-	local n
-	n=$(curl -s --max-time 5 "$URL/api/v1/runs/$RUN/summary" | jq_py 'd["completed"]' 2>/dev/null) || return 1
-	[ "${n:-0}" -ge "$1" ]
-}
-wait_for -t 30 -m "10 tasks to complete" completed_at_least 10
+wait_for -t 30 -m "10 tasks to complete" run_completed_at_least "$RUN" 10
 api GET "/api/v1/tasks?run_id=$RUN" > before.json
 jq_py '{t["id"]: t.get("finished_at") for t in d["tasks"] if t["status"] == "completed"}' \
 	before.json > done_before.json
